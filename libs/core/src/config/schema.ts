@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { parseDuration } from '../duration.ts';
+
+// Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
+// not a setting silently ignored.
+
+const Duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, { message: 'expected a duration such as 10s, 5m, 4h or 1d' })
+  .transform((s) => parseDuration(s) as number);
+
+const TimeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IANA time zone such as Europe/Berlin or America/New_York' },
+);
+
+const Id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lowercase id of letters, digits, - and _ (e.g. payments)' });
+
+const Email = z.email({ message: 'expected an email address such as alice@acme.com' }).transform((s) => s.toLowerCase());
+
+const SlackChannel = z
+  .string()
+  .regex(/^(#[a-z0-9][a-z0-9._-]*|[CGD][A-Z0-9]{6,})$/, { message: 'expected a channel like #name (or a channel id like C0123ABCD)' });
+
+const SlackTarget = z.object({ channel: SlackChannel }).strict();
+
+const Member = z.union([
+  Email,
+  z
+    .object({
+      email: Email,
+      // Other identities that mean this person: an Anthropic account id, a GitHub login, an API key name…
+      aliases: z.array(z.string().min(1)).default([]),
+    })
+    .strict(),
+]);
+
+const Money = z.number().finite().nonnegative();
+
+export const SessionCostConfig = z
+  .object({
+    warning_usd: Money.default(25),
+    critical_usd: Money.default(100),
+  })
+  .strict();
+
+const SessionCostOverride = z
+  .object({ warning_usd: Money.optional(), critical_usd: Money.optional() })
+  .strict();
+
+const DetectorMatch = z
+  .object({ team: Id.optional(), developer: z.string().optional() })
+  .strict()
+  .refine((m) => m.team !== undefined || m.developer !== undefined, { message: 'a match needs team or developer' });
+
+export const DetectorsConfig = z
+  .object({
+    session_cost: SessionCostConfig.default({ warning_usd: 25, critical_usd: 100 }),
+    overrides: z
+      .array(z.object({ match: DetectorMatch, session_cost: SessionCostOverride.optional() }).strict())
+      .default([]),
+  })
+  .strict();
+
+export const Team = z
+  .object({
+    id: Id,
+    name: z.string().optional(),
+    timezone: TimeZone.optional(),
+    members: z.array(Member).default([]),
+    slack: SlackTarget.optional(),
+    email: z.array(Email).default([]),
+    oncall: z.object({ email: z.array(Email).default([]), slack: SlackTarget.optional() }).strict().optional(),
+    budget: z.object({ monthly_usd: Money }).strict().optional(),
+  })
+  .strict();
+
+/** How an identity that is not a listed member is given an owner. Globs use `*`. */
+export const OwnershipRule = z
+  .object({
+    match: z
+      .object({
+        email: z.string().optional(),
+        api_key_name: z.string().optional(),
+        api_key_id: z.string().optional(),
+        account_id: z.string().optional(),
+        project: z.string().optional(),
+        tool: z.string().optional(),
+        // The team an emitter declares itself, e.g. OTEL_RESOURCE_ATTRIBUTES=team.id=payments.
+        team_id: z.string().optional(),
+      })
+      .strict()
+      .refine((m) => Object.values(m).some((v) => v !== undefined), { message: 'a match needs at least one field' }),
+    team: Id,
+  })
+  .strict();
+
+const SeverityName = z.enum(['info', 'warning', 'critical']);
+
+const RouteMatch = z
+  .object({
+    kind: z.union([z.string(), z.array(z.string())]).optional(),
+    severity: z.union([SeverityName, z.array(SeverityName)]).optional(),
+    team: z.union([Id, z.array(Id)]).optional(),
+    model: z.string().optional(),
+  })
+  .strict();
+
+export const Receiver = z.enum(['team', 'oncall', 'finops']);
+
+export const RoutesConfig = z
+  .object({
+    group_wait: Duration.default(10_000),
+    group_interval: Duration.default(300_000),
+    repeat_interval: Duration.default(14_400_000),
+    escalate_after: Duration.default(1_800_000),
+    // Anomalies below this severity are stored and listed but not sent anywhere.
+    min_severity: SeverityName.default('warning'),
+    rules: z
+      .array(
+        z
+          .object({
+            match: RouteMatch.default({}),
+            notify: z.array(Receiver).min(1),
+            // Keep evaluating later rules after this one matched (Alertmanager's `continue`).
+            continue: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+const PriceRow = z
+  .object({
+    model: z.string().min(1),
+    effective_from: z.iso.date({ message: 'expected a date such as 2026-09-01' }),
+    input: Money,
+    output: Money,
+    cache_read: Money.optional(),
+    cache_write_5m: Money.optional(),
+    cache_write_1h: Money.optional(),
+    batch_discount: z.number().min(0).max(1).optional(),
+    tier: z.enum(['premium', 'standard', 'economy']).optional(),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    org: Id,
+    timezone: TimeZone.default('UTC'),
+    teams: z.array(Team).default([]),
+    ownership: z.array(OwnershipRule).default([]),
+    detectors: DetectorsConfig.default({ session_cost: { warning_usd: 25, critical_usd: 100 }, overrides: [] }),
+    routes: RoutesConfig.default({
+      group_wait: 10_000,
+      group_interval: 300_000,
+      repeat_interval: 14_400_000,
+      escalate_after: 1_800_000,
+      min_severity: 'warning',
+      rules: [],
+    }),
+    finops: z.object({ slack: SlackTarget.optional(), email: z.array(Email).default([]) }).strict().optional(),
+    // USD per million tokens; rows here win over the bundled catalog from their effective date.
+    pricing: z.object({ prices: z.array(PriceRow).default([]) }).strict().default({ prices: [] }),
+    // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
+    public_url: z.url().optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const teamIds = new Map<string, number>();
+    const memberTeam = new Map<string, string>();
+    cfg.teams.forEach((team, i) => {
+      const first = teamIds.get(team.id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['teams', i, 'id'], message: `duplicate team id "${team.id}" (also teams[${first}])` });
+      } else teamIds.set(team.id, i);
+      team.members.forEach((m, j) => {
+        const email = typeof m === 'string' ? m : m.email;
+        const owner = memberTeam.get(email);
+        if (owner !== undefined && owner !== team.id) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['teams', i, 'members', j],
+            message: `${email} is already a member of team "${owner}"; a developer belongs to one team`,
+          });
+        } else memberTeam.set(email, team.id);
+      });
+    });
+    cfg.ownership.forEach((rule, i) => {
+      if (!teamIds.has(rule.team)) {
+        ctx.addIssue({ code: 'custom', path: ['ownership', i, 'team'], message: `unknown team "${rule.team}"` });
+      }
+    });
+  });
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.infer<typeof ConfigSchema>;
+export type TeamConfig = z.infer<typeof Team>;
+export type OwnershipRuleConfig = z.infer<typeof OwnershipRule>;
+export type RoutesConfig = z.infer<typeof RoutesConfig>;
+export type ReceiverName = z.infer<typeof Receiver>;
+export type PriceRowConfig = z.infer<typeof PriceRow>;
+export type SessionCostConfig = z.infer<typeof SessionCostConfig>;
