@@ -1,3 +1,4 @@
 export * from './schema.ts';
 export * from './load.ts';
 export * from './lookup.ts';
+export * from './json-schema.ts';

@@ -1,0 +1,176 @@
+import { join } from 'node:path';
+import { BurnrateError, type Logger } from '@burnrate/core';
+import type {
+  Batch,
+  BatchContext,
+  Bus,
+  ConsumedMessage,
+  OutgoingMessage,
+  Producer,
+  SubscribeOptions,
+  Subscription,
+  TopicPartition,
+} from '../port.ts';
+import { partitionKey } from '../port.ts';
+import { PartitionLog } from './partition-log.ts';
+import { partitionFor } from '../partitioner.ts';
+
+export interface InProcessBusOptions {
+  /** Where the log lives (embedded mode: `$BURNRATE_DATA_DIR/bus`). Without it the bus is memory-only. */
+  dir?: string;
+  /** Partitions per topic; keys map to partitions as in Kafka, so order per key holds. */
+  partitions?: number;
+  /** fdatasync every group commit (default true when `dir` is set). */
+  fsync?: boolean;
+  /** Roll a segment file past this size (default 64 MiB). */
+  segmentBytes?: number;
+  log: Logger;
+  /** Delay before a failed batch is handed to the handler again; grows to `maxRetryDelayMs`. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+}
+
+/**
+ * The Bus port in one process, with Kafka's semantics where Burnrate relies on them: keyed
+ * partitions, per-group committed offsets that survive a restart, at-least-once redelivery of
+ * anything not committed, and no send acknowledged before it is on disk. A handler that throws
+ * gets the same batch again after a backoff; nothing is skipped.
+ */
+export function createInProcessBus(options: InProcessBusOptions): Bus {
+  const partitions = options.partitions ?? 1;
+  const fsync = options.fsync ?? options.dir !== undefined;
+  const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+  const logs = new Map<string, Promise<PartitionLog>>();
+  const groups = new Set<string>();
+  const subscriptions = new Set<Subscription>();
+  let closed = false;
+
+  const partitionLog = (topic: string, partition: number): Promise<PartitionLog> => {
+    const id = `${topic}/${partition}`;
+    let log = logs.get(id);
+    if (!log) {
+      const pl = new PartitionLog({
+        topic,
+        partition,
+        dir: options.dir ? join(options.dir, topic, String(partition)) : undefined,
+        fsync,
+        segmentBytes,
+      });
+      log = pl.open().then(() => pl);
+      logs.set(id, log);
+    }
+    return log;
+  };
+
+  const producer: Producer = {
+    async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+      if (closed) throw new BurnrateError('BUS_CLOSED', 'the in-process bus is closed');
+      if (messages.length === 0) return;
+      const byPartition = new Map<number, OutgoingMessage[]>();
+      for (const m of messages) {
+        const p = partitionFor(m.key, partitions);
+        let list = byPartition.get(p);
+        if (!list) byPartition.set(p, (list = []));
+        list.push(m);
+      }
+      const now = Date.now();
+      await Promise.all([...byPartition].map(async ([p, list]) => (await partitionLog(topic, p)).append(list, now)));
+    },
+  };
+
+  const subscribe = (sub: SubscribeOptions): Subscription => {
+    const log = options.log.child({ component: 'bus', group: sub.groupId });
+    const controller = new AbortController();
+    const loops: Promise<void>[] = [];
+    let started = false;
+    const assigned: TopicPartition[] = sub.topics.flatMap((topic) => Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
+
+    const runPartition = async (pl: PartitionLog, startAt: number): Promise<void> => {
+      let position = startAt;
+      let failures = 0;
+      const max = sub.maxBatchSize ?? 1000;
+      while (!controller.signal.aborted) {
+        const messages: ConsumedMessage[] = await pl.read(Math.max(position, pl.earliestOffset), max, controller.signal);
+        if (messages.length === 0) continue;
+        const last = messages.at(-1) as ConsumedMessage;
+        const batch: Batch = { topic: pl.topic, partition: pl.partition, messages, highWatermark: String(pl.highWatermark) };
+        const ctx: BatchContext = {
+          commit: (offset: string) => pl.commit(sub.groupId, Number(offset) + 1),
+          signal: controller.signal,
+        };
+        try {
+          await sub.handleBatch(batch, ctx);
+          if (sub.autoCommit ?? true) await pl.commit(sub.groupId, Number(last.offset) + 1);
+          position = Number(last.offset) + 1;
+          failures = 0;
+        } catch (err) {
+          failures += 1;
+          const delay = Math.min((options.retryDelayMs ?? 200) * 2 ** (failures - 1), options.maxRetryDelayMs ?? 30_000);
+          log.error(
+            { err, topic: pl.topic, partition: pl.partition, offset: messages[0]?.offset, attempt: failures, retryInMs: delay },
+            'batch handler failed; the batch will be delivered again',
+          );
+          await sleep(delay, controller.signal);
+        }
+      }
+    };
+
+    const subscription: Subscription = {
+      async start() {
+        if (started) return;
+        if (groups.has(sub.groupId)) {
+          throw new BurnrateError('INTERNAL', `group ${sub.groupId} already has a consumer; the in-process bus runs one consumer per group`);
+        }
+        groups.add(sub.groupId);
+        started = true;
+        subscriptions.add(subscription);
+        const pls = await Promise.all(assigned.map((tp) => partitionLog(tp.topic, tp.partition)));
+        const overrides = (await sub.onAssigned?.(assigned)) ?? {};
+        pls.forEach((pl, i) => {
+          const tp = assigned[i] as TopicPartition;
+          const override = overrides[partitionKey(tp)];
+          const committed = pl.committedOffset(sub.groupId);
+          const startAt = override !== undefined ? Number(override) : (committed ?? (sub.fromBeginning === false ? pl.highWatermark : 0));
+          loops.push(runPartition(pl, startAt));
+        });
+      },
+      async stop() {
+        if (!started) return;
+        started = false;
+        controller.abort();
+        await Promise.all(loops);
+        await sub.onRevoked?.(assigned);
+        groups.delete(sub.groupId);
+        subscriptions.delete(subscription);
+      },
+    };
+    return subscription;
+  };
+
+  return {
+    producer: () => producer,
+    subscribe,
+    async ensureTopics(topics) {
+      await Promise.all(topics.flatMap((t) => Array.from({ length: partitions }, (_, p) => partitionLog(t, p))));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.stop()));
+      await Promise.all([...logs.values()].map(async (l) => (await l).close()));
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from './load.ts';
+import { sessionCostThresholds } from './lookup.ts';
+import { configJsonSchema } from './json-schema.ts';
+
+const EXAMPLE = fileURLToPath(new URL('../../../../services/cli/burnrate.example.yaml', import.meta.url));
+
+function issuesOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('parseConfig', () => {
+  it('loads the bundled example with its defaults applied', async () => {
+    const config = await loadConfig(EXAMPLE);
+    expect(config.org).toBe('acme');
+    expect(config.teams.map((t) => t.id)).toEqual(['payments', 'research']);
+    expect(config.routes.group_wait).toBe(10_000);
+    expect(config.routes.escalate_after).toBe(30 * 60_000);
+    expect(config.detectors.session_cost).toEqual({ warning_usd: 25, critical_usd: 100 });
+  });
+
+  it('fills every default from a minimal file', () => {
+    const config = parseConfig('org: acme');
+    expect(config.timezone).toBe('UTC');
+    expect(config.teams).toEqual([]);
+    expect(config.routes.min_severity).toBe('warning');
+  });
+
+  it.each([
+    ['a missing org', 'teams: []', ['org: is required (string)']],
+    ['a bad channel', 'org: acme\nteams:\n  - id: payments\n    slack: { channel: payments }', ['teams[0].slack.channel: expected a channel like #name (or a channel id like C0123ABCD)']],
+    ['an unknown key', 'org: acme\nteams:\n  - id: payments\n    colour: red', ['teams[0]: unknown key "colour"']],
+    ['a bad timezone', 'org: acme\ntimezone: Mars/Olympus', ['timezone: expected an IANA time zone such as Europe/Berlin or America/New_York']],
+    ['a bad duration', 'org: acme\nroutes: { group_wait: soon }', ['routes.group_wait: expected a duration such as 10s, 5m, 4h or 1d']],
+    ['a bad email', 'org: acme\nteams:\n  - id: a\n    email: [not-an-email]', ['teams[0].email[0]: expected an email address such as alice@acme.com']],
+    ['a negative cap', 'org: acme\ndetectors: { session_cost: { warning_usd: -5 } }', ['detectors.session_cost.warning_usd: Too small: expected number to be >=0']],
+    ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
+    [
+      'a developer in two teams',
+      'org: acme\nteams:\n  - id: a\n    members: [x@acme.com]\n  - id: b\n    members: [X@acme.com]',
+      ['teams[1].members[0]: x@acme.com is already a member of team "a"; a developer belongs to one team'],
+    ],
+    ['an ownership rule for an unknown team', 'org: acme\nownership:\n  - match: { api_key_name: "x-*" }\n    team: ghost', ['ownership[0].team: unknown team "ghost"']],
+  ])('names the path and the problem for %s', (_name, yaml, expected) => {
+    expect(issuesOf(yaml)).toEqual(expected);
+  });
+
+  it('reports YAML syntax errors with the line', () => {
+    try {
+      parseConfig('org: acme\nteams: [\n', 'burnrate.yaml');
+      throw new Error('expected a syntax error');
+    } catch (err) {
+      expect((err as ConfigError).issues[0]?.path).toBe('(yaml)');
+      expect((err as ConfigError).message).toContain('burnrate.yaml');
+    }
+  });
+
+  it('gives the line of the offending node', () => {
+    try {
+      parseConfig('org: acme\nteams:\n  - id: payments\n    slack: { channel: nope }\n');
+    } catch (err) {
+      expect((err as ConfigError).issues[0]?.line).toBe(4);
+    }
+  });
+
+  it('says when the file cannot be read', async () => {
+    await expect(loadConfig('/nonexistent/burnrate.yaml')).rejects.toThrow(/cannot read config file \/nonexistent\/burnrate.yaml/);
+  });
+});
+
+describe('sessionCostThresholds', () => {
+  const config = parseConfig(`
+org: acme
+teams:
+  - id: research
+  - id: payments
+detectors:
+  session_cost: { warning_usd: 25, critical_usd: 100 }
+  overrides:
+    - match: { team: research }
+      session_cost: { warning_usd: 100, critical_usd: 400 }
+    - match: { team: research, developer: carol@acme.com }
+      session_cost: { critical_usd: 1000 }
+`);
+
+  it.each([
+    [{ team: 'payments', developer: 'alice@acme.com' }, { warning_usd: 25, critical_usd: 100 }],
+    [{ team: 'research', developer: 'dan@acme.com' }, { warning_usd: 100, critical_usd: 400 }],
+    [{ team: 'research', developer: 'carol@acme.com' }, { warning_usd: 100, critical_usd: 1000 }],
+    [{ team: 'unattributed', developer: 'x' }, { warning_usd: 25, critical_usd: 100 }],
+  ])('resolves %o', (subject, expected) => {
+    expect(sessionCostThresholds(config, subject)).toEqual(expected);
+  });
+});
+
+describe('configJsonSchema', () => {
+  it('describes the file for editors, durations as strings', async () => {
+    const schema = configJsonSchema() as { properties: Record<string, { properties?: Record<string, { type?: string }> }>; required: string[] };
+    expect(schema.required).toEqual(['org']);
+    expect(schema.properties.routes?.properties?.group_wait?.type).toBe('string');
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['org', 'teams', 'ownership', 'detectors', 'routes']));
+    expect(await readFile(EXAMPLE, 'utf8')).toContain('org: acme');
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { Anomaly, AnomalyState, DlqRecord, TOPIC_NAMES, TOPICS, UsageEvent, usageEventKey } from './index.ts';
+
+const event = {
+  event_id: 'http_events:abc',
+  source: 'http_events',
+  provider: 'anthropic',
+  tool: 'claude-code',
+  granularity: 'request',
+  occurred_at: '2026-11-28T09:00:00+01:00',
+  ingested_at: '2026-11-28T08:00:01Z',
+  org: 'acme',
+  developer: 'alice@acme.com',
+  developer_email: 'alice@acme.com',
+  team: 'payments',
+  session_id: 's-1',
+  model: 'claude-sonnet-4-5',
+  model_family: 'claude-sonnet',
+  tier: 'standard',
+  is_batch: false,
+  requests: 1,
+  input_tokens: 1200,
+  output_tokens: 40,
+  cache_read_tokens: 20000,
+  cache_write_tokens: 5000,
+  cost_usd: 0.02895,
+  cost_source: 'reported',
+  attributes: { terminal: 'xterm' },
+};
+
+const anomaly = {
+  id: 'an_1',
+  version: 1,
+  kind: 'session_cost',
+  severity: 'warning',
+  status: 'open',
+  subject: { org: 'acme', team: 'payments', developer: 'alice@acme.com', session: 's-1' },
+  window: { start: '2026-11-28T08:00:00Z', end: '2026-11-28T09:00:00Z' },
+  observed: { value: 31.5, unit: 'usd' },
+  expected: { value: 25, unit: 'usd' },
+  impact_usd: 6.5,
+  projected_usd: 120,
+  evidence: [{ at: '2026-11-28T09:00:00Z', label: 'cumulative cost', value: 31.5, unit: 'usd' }],
+  summary: 'Session s-1 has cost $31.50.',
+  advice: 'Reset the context.',
+  detected_at: '2026-11-28T09:00:00Z',
+};
+
+describe('UsageEvent', () => {
+  it('accepts a complete event and normalises instants to UTC', () => {
+    const parsed = UsageEvent.parse(event);
+    expect(parsed.occurred_at).toBe('2026-11-28T08:00:00.000Z');
+  });
+
+  it.each([
+    ['negative cost', { cost_usd: -1 }, 'cost_usd'],
+    ['fractional tokens', { input_tokens: 1.5 }, 'input_tokens'],
+    ['unknown granularity', { granularity: '5m' }, 'granularity'],
+    ['timestamp without offset', { occurred_at: '2026-11-28 09:00' }, 'occurred_at'],
+    ['unknown field', { colour: 'red' }, ''],
+    ['bucket without period', { granularity: '1h' }, 'period_start'],
+  ])('rejects %s naming the field', (_name, patch, path) => {
+    const result = UsageEvent.safeParse({ ...event, ...patch });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+});
+
+describe('Anomaly and AnomalyState', () => {
+  it('accepts a valid anomaly and rejects version 0 and an unknown kind', () => {
+    expect(Anomaly.parse(anomaly).id).toBe('an_1');
+    expect(Anomaly.safeParse({ ...anomaly, version: 0 }).success).toBe(false);
+    expect(Anomaly.safeParse({ ...anomaly, kind: 'vibes' }).success).toBe(false);
+  });
+
+  it('needs snoozed_until for a snooze', () => {
+    const base = { anomaly_id: 'an_1', action: 'snoozed', by: 'bob@acme.com', channel: 'slack', at: '2026-11-28T09:00:00Z' };
+    expect(AnomalyState.safeParse(base).success).toBe(false);
+    expect(AnomalyState.safeParse({ ...base, snoozed_until: '2026-11-28T13:00:00Z' }).success).toBe(true);
+  });
+
+  it('keeps DLQ records with their issues', () => {
+    const rec = { dlq_id: 'd1', source: 'http_events', received_at: '2026-11-28T09:00:00Z', index: 3, reason: 'invalid', issues: [{ path: 'model', message: 'required' }], raw: '{}' };
+    expect(DlqRecord.parse(rec).index).toBe(3);
+  });
+});
+
+describe('topic registry', () => {
+  it('names topics <domain>.<event>.v<N>', () => {
+    expect(TOPIC_NAMES).toEqual(['usage.events.v1', 'usage.dlq.v1', 'anomalies.v1', 'anomaly-state.v1']);
+    for (const name of TOPIC_NAMES) expect(name).toMatch(/^[a-z-]+(\.[a-z-]+)*\.v\d+$/);
+    expect(TOPICS.usageEvents.schema).toBe(UsageEvent);
+  });
+
+  it('keys usage events by org and developer', () => {
+    expect(usageEventKey({ org: 'acme', developer: 'alice@acme.com' })).toBe('acme:alice@acme.com');
+  });
+});

@@ -1,0 +1,1 @@
+export { createSink, type SinkDeps, type SinkCounters } from './sink.ts';
