@@ -12,12 +12,23 @@ export interface Service {
  * feeds and the store it writes to are closed. A stop that throws is logged and the rest still stop.
  */
 export class Lifecycle {
+  private readonly registered: Service[] = [];
   private readonly started: Service[] = [];
   private stopping: Promise<void> | undefined;
   private readonly log: Logger;
 
   constructor(log: Logger) {
     this.log = log;
+  }
+
+  /** Adds a service to start later with startAll(), after those registered before it. */
+  register(service: Service): void {
+    this.registered.push(service);
+  }
+
+  /** Starts the registered services in order; if one fails, the ones started stay for stop(). */
+  async startAll(): Promise<void> {
+    for (const service of this.registered.splice(0)) await this.start(service);
   }
 
   async start(service: Service): Promise<void> {

@@ -7,6 +7,7 @@ import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/sch
  * usage events collapse on event_id, anomalies on (id, version), deliveries on their key.
  */
 
+/** One delivery attempt; a later `at` for the same (anomaly_id, version, receiver) replaces it. */
 export interface DeliveryRecord {
   anomaly_id: string;
   version: number;
@@ -27,6 +28,28 @@ export interface AnomalyListQuery {
   limit?: number;
 }
 
+export interface UsageEventListQuery {
+  /** Inclusive lower bound on occurred_at. */
+  from?: string;
+  /** Exclusive upper bound on occurred_at. */
+  to?: string;
+  org?: string;
+  /** Defaults to 100_000; page with `after` rather than raising it. */
+  limit?: number;
+  /** Keyset cursor: only events strictly after this (occurred_at, event_id). */
+  after?: { occurred_at: string; event_id: string };
+}
+
+export interface SpendQuery {
+  /** Inclusive lower bound on the hour. */
+  from?: string;
+  /** Exclusive upper bound on the hour. */
+  to?: string;
+  org?: string;
+  team?: string;
+}
+
+/** One group-hour; an event counts in the hour its occurred_at falls in (a 1d bucket in its first hour). */
 export interface SpendRow {
   hour: string;
   org: string;
@@ -53,36 +76,44 @@ export interface DetectorSnapshot {
 }
 
 export interface Store {
-  /** Applies infra/clickhouse migrations in order; safe to run on every start. */
+  /** Applies infra/clickhouse migrations in order; safe to run on every start and from several processes. */
   migrate(): Promise<void>;
 
   insertUsageEvents(events: readonly UsageEvent[]): Promise<void>;
   /** Distinct events (duplicates of an event_id count once). */
   countUsageEvents(filter?: { org?: string; session_id?: string }): Promise<number>;
-  /** Events in event-time order, for replays (backtest) and tests. */
-  listUsageEvents(filter: { from?: string; to?: string; org?: string; limit?: number }): Promise<UsageEvent[]>;
+  /**
+   * Events in (occurred_at, event_id) order, for replays (backtest) and tests; one version per
+   * event_id (the latest ingested). Page through a long range by passing the last row as `after`.
+   */
+  listUsageEvents(filter: UsageEventListQuery): Promise<UsageEvent[]>;
   /** Hourly spend rollups (materialised from usage_events), deduplicated by event. */
-  spendByHour(filter: { from?: string; to?: string; team?: string }): Promise<SpendRow[]>;
+  spendByHour(filter: SpendQuery): Promise<SpendRow[]>;
 
   insertDlq(records: readonly DlqRecord[]): Promise<void>;
+  /** Newest received first; limit defaults to 100. */
   listDlq(filter?: { source?: string; limit?: number }): Promise<DlqRecord[]>;
 
   insertAnomalies(anomalies: readonly Anomaly[]): Promise<void>;
-  /** The latest version of each anomaly, newest first. */
+  /**
+   * The latest version of each anomaly, newest detected_at first (ties by id); the filters apply
+   * to that latest version. limit defaults to 100.
+   */
   listAnomalies(query?: AnomalyListQuery): Promise<Anomaly[]>;
   getAnomaly(id: string): Promise<Anomaly | undefined>;
   /** Every stored version of one anomaly, oldest first. */
   anomalyVersions(id: string): Promise<Anomaly[]>;
 
   insertAnomalyStates(states: readonly AnomalyState[]): Promise<void>;
-  /** The latest decision per anomaly id. */
+  /** The latest decision per anomaly id (greatest `at`; ties broken by action, by, channel, descending). */
   latestAnomalyStates(ids: readonly string[]): Promise<Map<string, AnomalyState>>;
 
   insertDeliveries(records: readonly DeliveryRecord[]): Promise<void>;
-  /** Deliveries with status `sent` for these anomaly ids. */
+  /** The latest record per (anomaly_id, version, receiver), oldest first, filtered after picking the latest. */
   listDeliveries(filter: { anomaly_id?: string; status?: DeliveryRecord['status'] }): Promise<DeliveryRecord[]>;
 
   saveSnapshot(snapshot: DetectorSnapshot): Promise<void>;
+  /** The snapshot with the greatest saved_at for this key. */
   loadSnapshot(key: string): Promise<DetectorSnapshot | undefined>;
 
   /** Flushes and releases the connection or the embedded engine. */

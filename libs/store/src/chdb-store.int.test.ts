@@ -1,0 +1,151 @@
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Session } from 'chdb';
+import { createLogger } from '@burnrate/core';
+import { describeStoreContract } from '../test-support/store-contract.ts';
+import { anomaly, usageEvent } from '../test-support/fixtures.ts';
+import { createChdbStore } from './chdb-store.ts';
+
+// One data directory for the whole file: libchdb binds one per process, and vitest runs each
+// integration file in its own process. Tests isolate by database name instead.
+let dataDir: string;
+const log = createLogger({ level: 'silent' });
+let databases = 0;
+const freshDatabase = (): string => `t${process.pid}_${(databases += 1)}`;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'burnrate-chdb-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describeStoreContract('chdb', () => createChdbStore({ dataDir, database: freshDatabase(), log }));
+
+async function rawQuery<T>(sql: string): Promise<T[]> {
+  const session = new Session(dataDir);
+  try {
+    const text = (await session.queryAsync(sql, { format: 'JSONEachRow' })).text();
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as T);
+  } finally {
+    session.close();
+  }
+}
+
+describe('createChdbStore', () => {
+  it('runs migrations once, records them, and a second run changes nothing', async () => {
+    const database = freshDatabase();
+    const store = await createChdbStore({ dataDir, database, log });
+    await store.migrate();
+    await store.migrate();
+    const applied = await rawQuery<{ version: number; name: string }>(
+      `SELECT version, name FROM ${database}.schema_migrations FINAL ORDER BY version`,
+    );
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const rows = await rawQuery<{ n: number }>(`SELECT count() AS n FROM ${database}.schema_migrations`);
+    // One record per migration even without FINAL: the second run inserted nothing.
+    expect(Number(rows[0]?.n)).toBe(7);
+    const tables = await rawQuery<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
+    expect(tables.map((t) => t.name)).toEqual([
+      'anomalies_v1',
+      'anomaly_state_v1',
+      'deliveries_v1',
+      'detector_snapshots_v1',
+      'dlq_v1',
+      'schema_migrations',
+      'spend_hourly_mv_v1',
+      'spend_hourly_v1',
+      'usage_events_v1',
+    ]);
+    await store.close();
+  });
+
+  it('keeps databases apart in one data directory', async () => {
+    const a = await createChdbStore({ dataDir, database: freshDatabase(), log });
+    const b = await createChdbStore({ dataDir, database: freshDatabase(), log });
+    await a.migrate();
+    await b.migrate();
+    await a.insertUsageEvents([usageEvent({ event_id: 'only-in-a' })]);
+    expect(await a.countUsageEvents()).toBe(1);
+    expect(await b.countUsageEvents()).toBe(0);
+    await a.close();
+    await b.close();
+  });
+
+  it('finds what it stored after close and reopen', async () => {
+    const database = freshDatabase();
+    const first = await createChdbStore({ dataDir, database, log });
+    await first.migrate();
+    await first.insertUsageEvents([usageEvent({ event_id: 'persisted' })]);
+    await first.insertAnomalies([anomaly({ id: 'persisted' })]);
+    await first.close();
+    const second = await createChdbStore({ dataDir, database, log });
+    await second.migrate();
+    expect(await second.countUsageEvents()).toBe(1);
+    expect((await second.getAnomaly('persisted'))?.id).toBe('persisted');
+    await second.close();
+  });
+
+  it('dedupes a retried batch at insert time, before any merge', async () => {
+    const database = freshDatabase();
+    const store = await createChdbStore({ dataDir, database, log });
+    await store.migrate();
+    const batch = Array.from({ length: 100 }, (_, i) => usageEvent({ event_id: `r-${i}` }));
+    await store.insertUsageEvents(batch);
+    await store.insertUsageEvents(batch);
+    // Without FINAL: the token dropped the second block, so raw and rollup rows are not doubled.
+    const raw = await rawQuery<{ n: number }>(`SELECT count() AS n FROM ${database}.usage_events_v1`);
+    const rollup = await rawQuery<{ n: number }>(`SELECT count() AS n FROM ${database}.spend_hourly_v1`);
+    expect(Number(raw[0]?.n)).toBe(100);
+    expect(Number(rollup[0]?.n)).toBe(100);
+    await store.close();
+  });
+
+  it('reports a broken migration as a non-retriable STORE_QUERY_FAILED naming the statement', async () => {
+    const dir = join(dataDir, 'bad-migrations');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '0001_broken.sql'), 'CREATE TABLE IF NOT EXISTS broken_v1 (x NoSuchType) ENGINE = Memory;');
+    const store = await createChdbStore({ dataDir, database: freshDatabase(), log, migrationsDir: dir });
+    await expect(store.migrate()).rejects.toMatchObject({
+      name: 'BurnrateError',
+      code: 'STORE_QUERY_FAILED',
+      retriable: false,
+      message: expect.stringContaining('CREATE TABLE IF NOT EXISTS broken_v1'),
+    });
+    await store.close();
+  });
+
+  it('refuses calls after close, and close waits for an insert in flight', async () => {
+    const store = await createChdbStore({ dataDir, database: freshDatabase(), log });
+    await store.migrate();
+    const pending = store.insertUsageEvents([usageEvent({ event_id: 'in-flight' })]);
+    await store.close();
+    await expect(pending).resolves.toBeUndefined();
+    await expect(store.countUsageEvents()).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+  });
+
+  it('serves concurrent inserts and reads on one session', async () => {
+    const store = await createChdbStore({ dataDir, database: freshDatabase(), log });
+    await store.migrate();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, b) =>
+        Promise.all([
+          store.insertUsageEvents(Array.from({ length: 50 }, (_, i) => usageEvent({ event_id: `c${b}-${i}` }))),
+          store.countUsageEvents(),
+          store.listAnomalies(),
+        ]),
+      ),
+    );
+    expect(await store.countUsageEvents()).toBe(1000);
+    await store.close();
+  });
+
+  it('rejects a database name that is not an identifier', async () => {
+    await expect(createChdbStore({ dataDir, database: 'x; DROP', log })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});

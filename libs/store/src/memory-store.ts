@@ -1,0 +1,227 @@
+import { BurnrateError } from '@burnrate/core';
+import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { DeliveryRecord, DetectorSnapshot, SpendRow, Store } from './port.ts';
+
+/**
+ * The Store in memory, for other packages' unit tests. It keeps the adapters' semantics: an
+ * event_id counts once with its latest ingested version, the highest anomaly version wins, the
+ * latest delivery per (anomaly, version, receiver) and snapshot per key win, and results come
+ * back in the same order. Values are copied in and out, as a database would.
+ */
+export function createMemoryStore(): Store {
+  const events = new Map<string, UsageEvent>();
+  const dlq = new Map<string, DlqRecord>();
+  const anomalies = new Map<string, Map<number, Anomaly>>();
+  const states = new Map<string, AnomalyState>();
+  const deliveries = new Map<string, DeliveryRecord>();
+  const snapshots = new Map<string, DetectorSnapshot>();
+  let closed = false;
+
+  const open = (): void => {
+    if (closed) throw new BurnrateError('SHUTTING_DOWN', 'store is closed');
+  };
+  const copy = <T>(value: T): T => structuredClone(value);
+  const ms = (iso: string): number => Date.parse(iso);
+  const latestVersion = (versions: Map<number, Anomaly>): Anomaly | undefined => {
+    let best: Anomaly | undefined;
+    for (const a of versions.values()) if (!best || a.version > best.version) best = a;
+    return best;
+  };
+
+  return {
+    async migrate() {
+      open();
+    },
+
+    async insertUsageEvents(batch) {
+      open();
+      for (const e of batch) {
+        const existing = events.get(e.event_id);
+        // ReplacingMergeTree(ingested_at): a later ingest replaces; on a tie the last insert wins.
+        if (!existing || ms(e.ingested_at) >= ms(existing.ingested_at)) events.set(e.event_id, copy(e));
+      }
+    },
+    async countUsageEvents(filter = {}) {
+      open();
+      let n = 0;
+      for (const e of events.values()) {
+        if (filter.org !== undefined && e.org !== filter.org) continue;
+        if (filter.session_id !== undefined && e.session_id !== filter.session_id) continue;
+        n += 1;
+      }
+      return n;
+    },
+    async listUsageEvents(filter) {
+      open();
+      const from = filter.from === undefined ? -Infinity : ms(filter.from);
+      const to = filter.to === undefined ? Infinity : ms(filter.to);
+      const after = filter.after;
+      const afterAt = after === undefined ? -Infinity : ms(after.occurred_at);
+      return [...events.values()]
+        .filter((e) => {
+          const at = ms(e.occurred_at);
+          if (filter.org !== undefined && e.org !== filter.org) return false;
+          if (at < from || at >= to) return false;
+          if (after !== undefined && (at < afterAt || (at === afterAt && e.event_id <= after.event_id))) return false;
+          return true;
+        })
+        .sort((a, b) => ms(a.occurred_at) - ms(b.occurred_at) || compare(a.event_id, b.event_id))
+        .slice(0, filter.limit ?? 100_000)
+        .map(copy);
+    },
+    async spendByHour(filter) {
+      open();
+      const from = filter.from === undefined ? -Infinity : ms(filter.from);
+      const to = filter.to === undefined ? Infinity : ms(filter.to);
+      const groups = new Map<string, SpendRow>();
+      for (const e of events.values()) {
+        const hourMs = Math.floor(ms(e.occurred_at) / 3_600_000) * 3_600_000;
+        if (hourMs < from || hourMs >= to) continue;
+        if (filter.org !== undefined && e.org !== filter.org) continue;
+        if (filter.team !== undefined && e.team !== filter.team) continue;
+        const hour = new Date(hourMs).toISOString();
+        const key = JSON.stringify([hour, e.org, e.team, e.developer, e.model, e.tool]);
+        const row = groups.get(key) ?? {
+          hour,
+          org: e.org,
+          team: e.team,
+          developer: e.developer,
+          model: e.model,
+          tool: e.tool,
+          cost_usd: 0,
+          events: 0,
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+        };
+        row.cost_usd += e.cost_usd;
+        row.events += 1;
+        row.input_tokens += e.input_tokens;
+        row.output_tokens += e.output_tokens;
+        row.cache_read_tokens += e.cache_read_tokens;
+        row.cache_write_tokens += e.cache_write_tokens;
+        groups.set(key, row);
+      }
+      return [...groups.values()].sort(
+        (a, b) =>
+          compare(a.hour, b.hour) ||
+          compare(a.org, b.org) ||
+          compare(a.team, b.team) ||
+          compare(a.developer, b.developer) ||
+          compare(a.model, b.model) ||
+          compare(a.tool, b.tool),
+      );
+    },
+
+    async insertDlq(records) {
+      open();
+      for (const r of records) dlq.set(r.dlq_id, copy(r));
+    },
+    async listDlq(filter = {}) {
+      open();
+      return [...dlq.values()]
+        .filter((r) => filter.source === undefined || r.source === filter.source)
+        .sort((a, b) => ms(b.received_at) - ms(a.received_at) || compare(a.dlq_id, b.dlq_id))
+        .slice(0, filter.limit ?? 100)
+        .map(copy);
+    },
+
+    async insertAnomalies(batch) {
+      open();
+      for (const a of batch) {
+        const versions = anomalies.get(a.id) ?? new Map<number, Anomaly>();
+        versions.set(a.version, copy(a));
+        anomalies.set(a.id, versions);
+      }
+    },
+    async listAnomalies(query = {}) {
+      open();
+      const latest: Anomaly[] = [];
+      for (const versions of anomalies.values()) {
+        const a = latestVersion(versions);
+        if (!a) continue;
+        if (query.status !== undefined && a.status !== query.status) continue;
+        if (query.team !== undefined && a.subject.team !== query.team) continue;
+        if (query.kind !== undefined && a.kind !== query.kind) continue;
+        latest.push(a);
+      }
+      return latest
+        .sort((a, b) => ms(b.detected_at) - ms(a.detected_at) || compare(a.id, b.id))
+        .slice(0, query.limit ?? 100)
+        .map(copy);
+    },
+    async getAnomaly(id) {
+      open();
+      const versions = anomalies.get(id);
+      const a = versions && latestVersion(versions);
+      return a && copy(a);
+    },
+    async anomalyVersions(id) {
+      open();
+      return [...(anomalies.get(id)?.values() ?? [])].sort((a, b) => a.version - b.version).map(copy);
+    },
+
+    async insertAnomalyStates(batch) {
+      open();
+      for (const s of batch) {
+        const current = states.get(s.anomaly_id);
+        if (!current || compareStates(s, current) >= 0) states.set(s.anomaly_id, copy(s));
+      }
+    },
+    async latestAnomalyStates(ids) {
+      open();
+      const result = new Map<string, AnomalyState>();
+      for (const id of ids) {
+        const s = states.get(id);
+        if (s) result.set(id, copy(s));
+      }
+      return result;
+    },
+
+    async insertDeliveries(records) {
+      open();
+      for (const d of records) {
+        const key = JSON.stringify([d.anomaly_id, d.version, d.receiver]);
+        const existing = deliveries.get(key);
+        // ReplacingMergeTree(at): a later attempt replaces; on a tie the last insert wins.
+        if (!existing || ms(d.at) >= ms(existing.at)) deliveries.set(key, copy(d));
+      }
+    },
+    async listDeliveries(filter) {
+      open();
+      return [...deliveries.values()]
+        .filter((d) => filter.anomaly_id === undefined || d.anomaly_id === filter.anomaly_id)
+        .filter((d) => filter.status === undefined || d.status === filter.status)
+        .sort(
+          (a, b) => ms(a.at) - ms(b.at) || compare(a.anomaly_id, b.anomaly_id) || a.version - b.version || compare(a.receiver, b.receiver),
+        )
+        .map(copy);
+    },
+
+    async saveSnapshot(snapshot) {
+      open();
+      const existing = snapshots.get(snapshot.key);
+      if (!existing || ms(snapshot.saved_at) >= ms(existing.saved_at)) snapshots.set(snapshot.key, copy(snapshot));
+    },
+    async loadSnapshot(key) {
+      open();
+      const s = snapshots.get(key);
+      return s && copy(s);
+    },
+
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+/** Byte order for ASCII, which is what ClickHouse's ORDER BY on String gives. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The order anomaly_state_v1 picks the latest by: at, then action, by, channel. */
+function compareStates(a: AnomalyState, b: AnomalyState): number {
+  return Date.parse(a.at) - Date.parse(b.at) || compare(a.action, b.action) || compare(a.by, b.by) || compare(a.channel, b.channel);
+}

@@ -1,0 +1,62 @@
+import { BurnrateError, type Logger } from '@burnrate/core';
+import type { SqlExecutor } from './executor.ts';
+import { runMigrations } from './migrations.ts';
+import type { Store } from './port.ts';
+import * as anomalies from './tables/anomalies.ts';
+import * as anomalyState from './tables/anomaly-state.ts';
+import * as deliveries from './tables/deliveries.ts';
+import * as snapshots from './tables/detector-snapshots.ts';
+import * as dlq from './tables/dlq.ts';
+import * as spendHourly from './tables/spend-hourly.ts';
+import * as usageEvents from './tables/usage-events.ts';
+
+/**
+ * The Store over any SqlExecutor: both adapters are this plus their executor. Calls after close
+ * are refused rather than handed to a released engine, and close waits for calls in flight, so
+ * a resolved insert is never cut off by shutdown.
+ */
+export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: string; log: Logger }): Store {
+  const { log } = options;
+  let closed = false;
+  const inFlight = new Set<Promise<unknown>>();
+
+  const run = <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new BurnrateError('SHUTTING_DOWN', 'store is closed'));
+    const p = work();
+    inFlight.add(p);
+    const forget = (): void => {
+      inFlight.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  };
+
+  return {
+    migrate: () =>
+      run(async () => {
+        await runMigrations(exec, options.migrationsDir, log);
+      }),
+    insertUsageEvents: (events) => run(() => usageEvents.insertUsageEvents(exec, events)),
+    countUsageEvents: (filter) => run(() => usageEvents.countUsageEvents(exec, filter)),
+    listUsageEvents: (filter) => run(() => usageEvents.listUsageEvents(exec, filter)),
+    spendByHour: (filter) => run(() => spendHourly.spendByHour(exec, filter)),
+    insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
+    listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),
+    insertAnomalies: (items) => run(() => anomalies.insertAnomalies(exec, items)),
+    listAnomalies: (query) => run(() => anomalies.listAnomalies(exec, query)),
+    getAnomaly: (id) => run(() => anomalies.getAnomaly(exec, id)),
+    anomalyVersions: (id) => run(() => anomalies.anomalyVersions(exec, id)),
+    insertAnomalyStates: (states) => run(() => anomalyState.insertAnomalyStates(exec, states)),
+    latestAnomalyStates: (ids) => run(() => anomalyState.latestAnomalyStates(exec, ids)),
+    insertDeliveries: (records) => run(() => deliveries.insertDeliveries(exec, records)),
+    listDeliveries: (filter) => run(() => deliveries.listDeliveries(exec, filter)),
+    saveSnapshot: (snapshot) => run(() => snapshots.saveSnapshot(exec, snapshot)),
+    loadSnapshot: (key) => run(() => snapshots.loadSnapshot(exec, key)),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+      await exec.close();
+    },
+  };
+}

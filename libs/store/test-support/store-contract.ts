@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { Store } from '../src/port.ts';
+import { anomaly, anomalyState, delivery, dlqRecord, fullUsageEvent, usageEvent } from './fixtures.ts';
+
+/**
+ * One body of behaviour every Store must show: the memory twin (unit), chdb and the server
+ * adapter (integration) all run it. Each test scopes its rows by a unique org / id / source, so
+ * the suite can share one store and even a server database that holds other data.
+ */
+export function describeStoreContract(name: string, open: () => Promise<Store>, options: { skip?: boolean } = {}): void {
+  describe.skipIf(options.skip === true)(`Store contract: ${name}`, () => {
+    let store: Store;
+    const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+    beforeAll(async () => {
+      store = await open();
+      await store.migrate();
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    describe('usage events', () => {
+      it('round-trips every field of an event exactly, optional fields present or absent', async () => {
+        const org = unique('org');
+        const full = UsageEvent.parse(fullUsageEvent({ org, event_id: unique('full') }));
+        const minimal = UsageEvent.parse(usageEvent({ org, event_id: unique('min'), occurred_at: '2026-03-02T10:16:00.000Z' }));
+        await store.insertUsageEvents([full, minimal]);
+        const listed = await store.listUsageEvents({ org });
+        expect(listed).toEqual([full, minimal]);
+        expect('session_id' in (listed[1] ?? {})).toBe(false);
+        expect(UsageEvent.parse(listed[0])).toEqual(full);
+      });
+
+      it('counts a batch inserted twice once, and does not double its spend', async () => {
+        const org = unique('org');
+        const batch = Array.from({ length: 50 }, (_, i) =>
+          usageEvent({ org, event_id: `e-${i}`, occurred_at: `2026-03-02T10:${String(i).padStart(2, '0')}:00.000Z`, cost_usd: 0.5 }),
+        );
+        await store.insertUsageEvents(batch);
+        await store.insertUsageEvents(batch);
+        // The same events again in a different batch shape (which a retry token would not catch).
+        await store.insertUsageEvents([...batch].reverse().slice(0, 20));
+        expect(await store.countUsageEvents({ org })).toBe(50);
+        expect(await store.listUsageEvents({ org })).toHaveLength(50);
+        const spend = await store.spendByHour({ org });
+        expect(spend).toHaveLength(1);
+        expect(spend[0]?.events).toBe(50);
+        expect(spend[0]?.cost_usd).toBeCloseTo(25, 9);
+        expect(spend[0]?.input_tokens).toBe(50 * 1200);
+      });
+
+      it('keeps the latest ingested revision of an event, in the list and in spend', async () => {
+        const org = unique('org');
+        const first = usageEvent({ org, event_id: 'bucket', cost_usd: 1, ingested_at: '2026-03-02T11:00:00.000Z' });
+        const revised = usageEvent({ org, event_id: 'bucket', cost_usd: 3, ingested_at: '2026-03-02T12:00:00.000Z' });
+        await store.insertUsageEvents([revised]);
+        await store.insertUsageEvents([first]);
+        expect((await store.listUsageEvents({ org })).map((e) => e.cost_usd)).toEqual([3]);
+        expect((await store.spendByHour({ org }))[0]?.cost_usd).toBe(3);
+      });
+
+      it('filters counts by org and session', async () => {
+        const org = unique('org');
+        await store.insertUsageEvents([
+          usageEvent({ org, event_id: 'a', session_id: 's1' }),
+          usageEvent({ org, event_id: 'b', session_id: 's1' }),
+          usageEvent({ org, event_id: 'c', session_id: 's2' }),
+          usageEvent({ org, event_id: 'd' }),
+        ]);
+        expect(await store.countUsageEvents({ org })).toBe(4);
+        expect(await store.countUsageEvents({ org, session_id: 's1' })).toBe(2);
+        expect(await store.countUsageEvents({ org, session_id: 'nope' })).toBe(0);
+        expect(await store.countUsageEvents({ org: unique('other') })).toBe(0);
+      });
+
+      it('lists in event-time order within [from, to) and pages with a keyset cursor', async () => {
+        const org = unique('org');
+        const at = (m: number): string => `2026-03-02T10:${String(m).padStart(2, '0')}:00.000Z`;
+        // Two events share an instant so the event_id tie-break is exercised.
+        const events = [
+          usageEvent({ org, event_id: 'e3', occurred_at: at(3) }),
+          usageEvent({ org, event_id: 'e1b', occurred_at: at(1) }),
+          usageEvent({ org, event_id: 'e1a', occurred_at: at(1) }),
+          usageEvent({ org, event_id: 'e0', occurred_at: at(0) }),
+          usageEvent({ org, event_id: 'e5', occurred_at: at(5) }),
+        ];
+        await store.insertUsageEvents(events);
+        const ids = async (q: Parameters<Store['listUsageEvents']>[0]): Promise<string[]> =>
+          (await store.listUsageEvents({ org, ...q })).map((e) => e.event_id);
+        expect(await ids({})).toEqual(['e0', 'e1a', 'e1b', 'e3', 'e5']);
+        expect(await ids({ from: at(1), to: at(5) })).toEqual(['e1a', 'e1b', 'e3']);
+        expect(await ids({ limit: 2 })).toEqual(['e0', 'e1a']);
+        expect(await ids({ limit: 2, after: { occurred_at: at(1), event_id: 'e1a' } })).toEqual(['e1b', 'e3']);
+        // Offsets other than Z are normalised before comparison.
+        expect(await ids({ from: '2026-03-02T11:03:00+01:00' })).toEqual(['e3', 'e5']);
+      });
+
+      it('rolls spend up by hour, org, team, developer, model and tool', async () => {
+        const org = unique('org');
+        await store.insertUsageEvents([
+          usageEvent({ org, event_id: '1', occurred_at: '2026-03-02T10:05:00.000Z', cost_usd: 1, output_tokens: 10 }),
+          usageEvent({ org, event_id: '2', occurred_at: '2026-03-02T10:55:00.000Z', cost_usd: 2, output_tokens: 20 }),
+          usageEvent({ org, event_id: '3', occurred_at: '2026-03-02T11:00:00.000Z', cost_usd: 4 }),
+          usageEvent({ org, event_id: '4', occurred_at: '2026-03-02T10:30:00.000Z', cost_usd: 8, model: 'gpt-5', tool: 'api' }),
+          usageEvent({
+            org,
+            event_id: '5',
+            occurred_at: '2026-03-02T10:30:00.000Z',
+            cost_usd: 16,
+            team: 'research',
+            developer: 'carol@acme.com',
+          }),
+        ]);
+        const rows = await store.spendByHour({ org });
+        expect(rows.map((r) => [r.hour, r.team, r.developer, r.model, r.tool, r.cost_usd, r.events])).toEqual([
+          ['2026-03-02T10:00:00.000Z', 'payments', 'alice@acme.com', 'claude-opus-4-5', 'claude-code', 3, 2],
+          ['2026-03-02T10:00:00.000Z', 'payments', 'alice@acme.com', 'gpt-5', 'api', 8, 1],
+          ['2026-03-02T10:00:00.000Z', 'research', 'carol@acme.com', 'claude-opus-4-5', 'claude-code', 16, 1],
+          ['2026-03-02T11:00:00.000Z', 'payments', 'alice@acme.com', 'claude-opus-4-5', 'claude-code', 4, 1],
+        ]);
+        expect(rows[0]).toMatchObject({ org, input_tokens: 2400, output_tokens: 30, cache_read_tokens: 100_000, cache_write_tokens: 0 });
+        const research = await store.spendByHour({ org, team: 'research' });
+        expect(research.map((r) => r.cost_usd)).toEqual([16]);
+        const later = await store.spendByHour({ org, from: '2026-03-02T11:00:00.000Z', to: '2026-03-02T12:00:00.000Z' });
+        expect(later.map((r) => r.cost_usd)).toEqual([4]);
+      });
+
+      it('treats values as data, never as SQL', async () => {
+        const org = `${unique('org')}' OR 1=1 --`;
+        await store.insertUsageEvents([usageEvent({ org, event_id: "x'); DROP TABLE usage_events_v1; --" })]);
+        expect(await store.countUsageEvents({ org })).toBe(1);
+        expect(await store.countUsageEvents({ org: "' OR 1=1 --" })).toBe(0);
+        expect((await store.listUsageEvents({ org }))[0]?.event_id).toBe("x'); DROP TABLE usage_events_v1; --");
+      });
+
+      it('accepts an empty batch', async () => {
+        await store.insertUsageEvents([]);
+        await store.insertDlq([]);
+        await store.insertAnomalies([]);
+        await store.insertAnomalyStates([]);
+        await store.insertDeliveries([]);
+        expect(await store.latestAnomalyStates([])).toEqual(new Map());
+      });
+    });
+
+    describe('dlq', () => {
+      it('round-trips records, collapses redeliveries, lists newest first by source', async () => {
+        const source = unique('src');
+        const older = DlqRecord.parse(dlqRecord({ source, dlq_id: 'd1', received_at: '2026-03-02T10:00:00.000Z', index: 0 }));
+        const newer = DlqRecord.parse(
+          dlqRecord({ source, dlq_id: 'd2', received_at: '2026-03-02T10:01:00.000Z', raw: 'line1\nline2 "q" \'s\'' }),
+        );
+        await store.insertDlq([older, newer]);
+        await store.insertDlq([older]);
+        expect(await store.listDlq({ source })).toEqual([newer, older]);
+        expect(await store.listDlq({ source, limit: 1 })).toEqual([newer]);
+        expect(await store.listDlq({ source: unique('none') })).toEqual([]);
+      });
+    });
+
+    describe('anomalies', () => {
+      it('returns the latest version, keeps every version, and collapses a replayed version', async () => {
+        const id = unique('anom');
+        const team = unique('team');
+        const subject = { org: 'acme', team, developer: 'alice@acme.com' };
+        const v1 = Anomaly.parse(anomaly({ id, version: 1, subject }));
+        const v2 = Anomaly.parse(anomaly({ id, version: 2, subject, severity: 'critical', impact_usd: 80 }));
+        const v3 = Anomaly.parse(anomaly({ id, version: 3, subject, status: 'resolved', detected_at: '2026-03-02T13:00:00.000Z' }));
+        await store.insertAnomalies([v2]);
+        await store.insertAnomalies([v3, v1]);
+        await store.insertAnomalies([v2]);
+        expect(await store.getAnomaly(id)).toEqual(v3);
+        expect(await store.anomalyVersions(id)).toEqual([v1, v2, v3]);
+        expect(await store.getAnomaly(unique('missing'))).toBeUndefined();
+        expect(await store.anomalyVersions(unique('missing'))).toEqual([]);
+        // Filters apply to the latest version only: v1 and v2 were open, v3 is resolved.
+        expect(await store.listAnomalies({ team, status: 'open' })).toEqual([]);
+        expect(await store.listAnomalies({ team, status: 'resolved' })).toEqual([v3]);
+      });
+
+      it('lists newest first with kind, team and limit filters', async () => {
+        const team = unique('team');
+        const subject = { org: 'acme', team };
+        const a = Anomaly.parse(anomaly({ id: unique('a'), subject, detected_at: '2026-03-02T10:00:00.000Z' }));
+        const b = Anomaly.parse(anomaly({ id: unique('b'), subject, kind: 'spend_spike', detected_at: '2026-03-02T12:00:00.000Z' }));
+        const c = Anomaly.parse(anomaly({ id: unique('c'), subject, detected_at: '2026-03-02T11:00:00.000Z' }));
+        await store.insertAnomalies([a, b, c]);
+        expect(await store.listAnomalies({ team })).toEqual([b, c, a]);
+        expect(await store.listAnomalies({ team, kind: 'session_cost' })).toEqual([c, a]);
+        expect(await store.listAnomalies({ team, limit: 2 })).toEqual([b, c]);
+        expect(await store.listAnomalies({ team: unique('none') })).toEqual([]);
+      });
+    });
+
+    describe('anomaly state', () => {
+      it('returns the latest decision per id, whatever the insert order', async () => {
+        const x = unique('anom');
+        const y = unique('anom');
+        const ack = AnomalyState.parse(anomalyState({ anomaly_id: x, at: '2026-03-02T11:00:00.000Z', reason: 'real', note: 'on it' }));
+        const snooze = AnomalyState.parse(
+          anomalyState({
+            anomaly_id: x,
+            action: 'snoozed',
+            at: '2026-03-02T12:00:00.000Z',
+            snoozed_until: '2026-03-02T16:00:00.000Z',
+            channel: 'email',
+          }),
+        );
+        const yAck = AnomalyState.parse(anomalyState({ anomaly_id: y, at: '2026-03-02T09:00:00.000Z', channel: 'cli' }));
+        await store.insertAnomalyStates([snooze, yAck]);
+        await store.insertAnomalyStates([ack, snooze]);
+        const latest = await store.latestAnomalyStates([x, y, unique('none')]);
+        expect([...latest.keys()].sort()).toEqual([x, y].sort());
+        expect(latest.get(x)).toEqual(snooze);
+        expect(latest.get(y)).toEqual(yAck);
+        // An earlier decision with every optional field round-trips too.
+        expect((await store.latestAnomalyStates([x])).get(x)?.snoozed_until).toBe('2026-03-02T16:00:00.000Z');
+        const z = unique('anom');
+        const full = AnomalyState.parse(anomalyState({ anomaly_id: z, reason: 'noise', note: 'weekly batch job "expected"' }));
+        await store.insertAnomalyStates([full]);
+        expect((await store.latestAnomalyStates([z])).get(z)).toEqual(full);
+      });
+    });
+
+    describe('deliveries', () => {
+      it('keeps the latest attempt per (anomaly, version, receiver) and filters after picking it', async () => {
+        const anomaly_id = unique('anom');
+        const failed = delivery({ anomaly_id, status: 'failed', detail: 'HTTP 503', attempts: 1, at: '2026-03-02T11:00:00.000Z' });
+        const sent = delivery({ anomaly_id, status: 'sent', detail: 'ts=1', attempts: 2, at: '2026-03-02T11:00:30.000Z' });
+        const email = delivery({ anomaly_id, receiver: 'email:leads@acme.com', channel: 'email', at: '2026-03-02T11:00:10.000Z' });
+        const v2 = delivery({ anomaly_id, version: 2, at: '2026-03-02T12:00:00.000Z' });
+        await store.insertDeliveries([sent, email]);
+        await store.insertDeliveries([failed, v2]);
+        expect(await store.listDeliveries({ anomaly_id })).toEqual([email, sent, v2]);
+        expect(await store.listDeliveries({ anomaly_id, status: 'failed' })).toEqual([]);
+        expect(await store.listDeliveries({ anomaly_id, status: 'sent' })).toEqual([email, sent, v2]);
+        expect(await store.listDeliveries({ anomaly_id: unique('none') })).toEqual([]);
+      });
+    });
+
+    describe('detector snapshots', () => {
+      it('loads the snapshot with the greatest saved_at, large states included', async () => {
+        const key = unique('detector:usage.events.v1:0');
+        const big = JSON.stringify({ keys: Array.from({ length: 20_000 }, (_, i) => [`dev-${i}`, i * 0.5]) });
+        const newer = { key, offset: '1200', state: big, saved_at: '2026-03-02T11:00:00.000Z' };
+        const older = { key, offset: '1100', state: '{"old":true}', saved_at: '2026-03-02T10:00:00.000Z' };
+        await store.saveSnapshot(newer);
+        await store.saveSnapshot(older);
+        expect(await store.loadSnapshot(key)).toEqual(newer);
+        expect(await store.loadSnapshot(unique('none'))).toBeUndefined();
+      });
+    });
+  });
+}

@@ -1,0 +1,35 @@
+import { ConfigError, configJsonSchema, isBurnrateError, loadConfig } from '@burnrate/core';
+
+export interface CommandIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** `burnrate config check <file>`: the same loader `start` uses; exit 1 with every problem listed. */
+export async function configCheck(path: string | undefined, io: CommandIO): Promise<number> {
+  if (!path) {
+    io.err('usage: burnrate config check <file>');
+    return 2;
+  }
+  try {
+    const config = await loadConfig(path);
+    io.out(`${path}: ok (org ${config.org}, ${config.teams.length} team${config.teams.length === 1 ? '' : 's'}, ${config.ownership.length} ownership rule${config.ownership.length === 1 ? '' : 's'})`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      io.err(`${err.issues.length} problem${err.issues.length === 1 ? '' : 's'} found.`);
+      return 1;
+    }
+    if (isBurnrateError(err)) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+export function configSchema(io: CommandIO): number {
+  io.out(JSON.stringify(configJsonSchema(), null, 2));
+  return 0;
+}

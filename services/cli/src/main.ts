@@ -1,0 +1,115 @@
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { ConfigError, createLogger, isBurnrateError, loadConfig, redactUrl } from '@burnrate/core';
+import { parseArgs } from './args.ts';
+import { configCheck, configSchema, type CommandIO } from './config-command.ts';
+import { startEmbedded } from './embedded.ts';
+
+const EXAMPLE_CONFIG = fileURLToPath(new URL('../burnrate.example.yaml', import.meta.url));
+const DEFAULT_PORT = 8787;
+
+const USAGE = `burnrate — streaming anomaly detection for AI spend
+
+usage:
+  burnrate start                  run ingest, detector and notifier in one process (embedded)
+  burnrate config check <file>    validate a burnrate.yaml; exit 1 listing every problem
+  burnrate config schema          print the JSON Schema of burnrate.yaml for editors
+
+environment (start):
+  BURNRATE_CONFIG      path to burnrate.yaml (default: the bundled example)
+  BURNRATE_PORT        HTTP port for ingest, API and health (default ${DEFAULT_PORT})
+  BURNRATE_HOST        interface to listen on (default 127.0.0.1)
+  BURNRATE_DATA_DIR    where the event log and the embedded ClickHouse live (default ./.burnrate)
+  BURNRATE_API_TOKEN   when set, /api/* requires Authorization: Bearer <token>
+  BURNRATE_LOG_LEVEL   trace | debug | info | warn | error (default info)
+  SLACK_BOT_TOKEN      Slack bot token (chat:write); Slack is off without it
+  SLACK_API_URL        Slack Web API base URL (default Slack's own)
+  SMTP_URL             smtp://user:pass@host:port; email is off without it
+  SMTP_FROM            sender address (default burnrate@<org>.invalid)
+`;
+
+const io: CommandIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+async function start(env: NodeJS.ProcessEnv): Promise<void> {
+  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' });
+  const configPath = env.BURNRATE_CONFIG ?? EXAMPLE_CONFIG;
+  const configSource = env.BURNRATE_CONFIG ? resolve(configPath) : `${EXAMPLE_CONFIG} (bundled example; set BURNRATE_CONFIG to use your own)`;
+  const port = env.BURNRATE_PORT === undefined ? DEFAULT_PORT : Number(env.BURNRATE_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    io.err(`BURNRATE_PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.BURNRATE_PORT)}`);
+    process.exitCode = 1;
+    return;
+  }
+
+  const config = await loadConfig(configPath);
+  log.info({ config: configSource }, 'config loaded');
+
+  const app = await startEmbedded({
+    config,
+    configSource,
+    dataDir: resolve(env.BURNRATE_DATA_DIR ?? '.burnrate'),
+    port,
+    host: env.BURNRATE_HOST ?? '127.0.0.1',
+    log,
+    slack: env.SLACK_BOT_TOKEN ? { token: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL } : undefined,
+    smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM ?? `burnrate@${config.org}.invalid` } : undefined,
+    apiToken: env.BURNRATE_API_TOKEN,
+  });
+  if (env.SMTP_URL) log.info({ smtp: redactUrl(env.SMTP_URL) }, 'email notifications on');
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function main(argv: readonly string[]): Promise<number | undefined> {
+  const { positionals } = parseArgs(argv);
+  const [command, sub, arg] = positionals;
+  switch (command) {
+    case 'start':
+      await start(process.env);
+      return undefined;
+    case 'config':
+      if (sub === 'check') return configCheck(arg, io);
+      if (sub === 'schema') return configSchema(io);
+      io.err(`unknown config command ${JSON.stringify(sub ?? '')}\n\n${USAGE}`);
+      return 2;
+    case undefined:
+    case 'help':
+    case '--help':
+      io.out(USAGE);
+      return 0;
+    default:
+      io.err(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || isBurnrateError(err)) io.err(err.message);
+    else io.err(`burnrate failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  },
+);
