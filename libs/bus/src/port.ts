@@ -81,6 +81,8 @@ export interface Subscription {
   start(): Promise<void>;
   /** Stops fetching, lets the in-flight batch finish, commits, and leaves the group. */
   stop(): Promise<void>;
+  /** Messages on this member's partitions that its handler has not finished yet (for health and tests). */
+  lag(): number;
 }
 
 export interface Bus {

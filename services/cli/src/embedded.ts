@@ -16,7 +16,7 @@ import { createIngestRoutes } from '@burnrate/ingest';
 import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
 import { createNotifier } from '@burnrate/notifier';
 import { createPriceCatalog } from '@burnrate/pricing';
-import { TOPIC_NAMES } from '@burnrate/schemas';
+import { TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore, type Store } from '@burnrate/store';
 import { anomaliesRoute } from './api.ts';
@@ -82,8 +82,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   });
 
   const channels = buildChannels(options);
-  const notifier = createNotifier({ config, store, channels, log, clock, bus });
+  const notifier = createNotifier({ config, store, channels, log, clock });
+  const notifierSubscription = bus.subscribe({
+    groupId: 'burnrate-notifier',
+    topics: [TOPICS.anomalies.name],
+    handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
+  });
   lifecycle.register(notifier);
+  lifecycle.register({ name: 'notifier-consumer', start: () => notifierSubscription.start(), stop: () => notifierSubscription.stop() });
 
   const catalog = createPriceCatalog(config.pricing.prices);
   const routes: Route[] = [
@@ -92,7 +98,15 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
       method: 'GET',
       path: '/healthz',
       handler: async () =>
-        jsonResponse(200, { status: 'ok', mode: 'embedded', config: options.configSource, org: config.org, uptime_s: Math.round(process.uptime()) }),
+        jsonResponse(200, {
+          status: 'ok',
+          mode: 'embedded',
+          config: options.configSource,
+          org: config.org,
+          uptime_s: Math.round(process.uptime()),
+          // Messages each stage has yet to process; 0 everywhere means the store and the alerts are current.
+          lag: { sink: sinkSubscription.lag(), detector: detectorSubscription.lag(), notifier: notifierSubscription.lag() },
+        }),
     },
     anomaliesRoute({ store, apiToken: options.apiToken }),
   ];

@@ -82,11 +82,14 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
     const log = options.log.child({ component: 'bus', group: sub.groupId });
     const controller = new AbortController();
     const loops: Promise<void>[] = [];
+    // Next offset to hand to the handler, per partition log; read by lag().
+    const positions = new Map<PartitionLog, number>();
     let started = false;
     const assigned: TopicPartition[] = sub.topics.flatMap((topic) => Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
 
     const runPartition = async (pl: PartitionLog, startAt: number): Promise<void> => {
       let position = startAt;
+      positions.set(pl, position);
       let failures = 0;
       const max = sub.maxBatchSize ?? 1000;
       while (!controller.signal.aborted) {
@@ -102,6 +105,7 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
           await sub.handleBatch(batch, ctx);
           if (sub.autoCommit ?? true) await pl.commit(sub.groupId, Number(last.offset) + 1);
           position = Number(last.offset) + 1;
+          positions.set(pl, position);
           failures = 0;
         } catch (err) {
           failures += 1;
@@ -142,6 +146,11 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
         await sub.onRevoked?.(assigned);
         groups.delete(sub.groupId);
         subscriptions.delete(subscription);
+      },
+      lag() {
+        let total = 0;
+        for (const [pl, position] of positions) total += Math.max(0, pl.highWatermark - Math.max(position, pl.earliestOffset));
+        return total;
       },
     };
     return subscription;

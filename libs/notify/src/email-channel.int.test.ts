@@ -1,0 +1,77 @@
+import { createLogger } from '@burnrate/core';
+import { anomaly, startSmtpServer, type TestSmtpServer } from '@burnrate/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { consoleAcknowledgeUrl, createEmailChannel } from './email-channel.ts';
+
+const log = createLogger({ level: 'silent' });
+
+describe('email channel against a real SMTP server', () => {
+  let smtp: TestSmtpServer;
+  beforeAll(async () => {
+    smtp = await startSmtpServer({ auth: { user: 'burnrate', pass: 's3cret' } });
+  });
+  afterAll(async () => {
+    await smtp.close();
+  });
+  beforeEach(() => {
+    smtp.messages.length = 0;
+  });
+
+  const channel = (url = smtp.url) =>
+    createEmailChannel({
+      url,
+      from: 'Burnrate <burnrate@acme.com>',
+      log,
+      acknowledgeUrl: consoleAcknowledgeUrl('https://burnrate.acme.internal/'),
+    });
+
+  it('sends one message to every address, with HTML, text and an acknowledge link', async () => {
+    const a = anomaly({ id: 'anom-9', severity: 'critical', observed: { value: 104.2, unit: 'usd' } });
+    const email = channel();
+    const { id } = await email.send({ anomaly: a, reason: 'new', to: ['leads@acme.com', 'oncall@acme.com'] });
+    await email.close();
+
+    expect(smtp.messages).toHaveLength(1);
+    const [mail] = smtp.messages;
+    expect(mail?.to).toEqual(['leads@acme.com', 'oncall@acme.com']);
+    expect(mail?.toHeader).toEqual(['leads@acme.com', 'oncall@acme.com']);
+    expect(mail?.from).toBe('burnrate@acme.com');
+    expect(mail?.user).toBe('burnrate');
+    expect(mail?.subject).toBe('[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)');
+    expect(mail?.text).toContain('Acknowledge: https://burnrate.acme.internal/anomalies/anom-9#acknowledge');
+    expect(mail?.html).toContain('href="https://burnrate.acme.internal/anomalies/anom-9#acknowledge"');
+    expect(mail?.messageId).toBe(id);
+  });
+
+  it('turns an SMTP 4xx into retriable NOTIFY_UNAVAILABLE', async () => {
+    smtp.failNext(1, 451);
+    const err = await channel()
+      .send({ anomaly: anomaly(), reason: 'new', to: ['leads@acme.com'] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+    expect(smtp.messages).toHaveLength(0);
+  });
+
+  it('turns an SMTP 5xx into NOTIFY_REJECTED', async () => {
+    smtp.failNext(1, 550, 'mailbox unavailable');
+    const err = await channel()
+      .send({ anomaly: anomaly(), reason: 'new', to: ['leads@acme.com'] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NOTIFY_REJECTED', retriable: false });
+  });
+
+  it('turns bad credentials into NOTIFY_REJECTED without leaking the password', async () => {
+    const err = await channel(`smtp://burnrate:wrong@127.0.0.1:${smtp.port}`)
+      .send({ anomaly: anomaly(), reason: 'new', to: ['leads@acme.com'] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NOTIFY_REJECTED' });
+    expect((err as Error).message).not.toContain('wrong');
+  });
+
+  it('turns a refused connection into retriable NOTIFY_UNAVAILABLE', async () => {
+    const err = await channel('smtp://127.0.0.1:1')
+      .send({ anomaly: anomaly(), reason: 'new', to: ['leads@acme.com'] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+  });
+});

@@ -1,0 +1,103 @@
+import { BurnrateError, type Logger, redactUrl } from '@burnrate/core';
+import type { Anomaly } from '@burnrate/schemas';
+import { createTransport } from 'nodemailer';
+import type { Channel, Notification } from './channel.ts';
+import { renderEmail } from './render-email.ts';
+
+export interface EmailChannelOptions {
+  /** `smtp://user:pass@host:port` (or `smtps://` for implicit TLS), from SMTP_URL. */
+  url: string;
+  /** The From header, e.g. `Burnrate <burnrate@acme.com>`. */
+  from: string;
+  log: Logger;
+  /**
+   * Builds the Acknowledge link for an anomaly; no link without it. Today `consoleAcknowledgeUrl`
+   * (a page where a signed-in person acknowledges). Signed, expiring one-click links come later:
+   * they plug in here without touching the channel.
+   */
+  acknowledgeUrl?: (anomaly: Anomaly) => string | undefined;
+  /** Connection, greeting and socket timeout (default 10 s), so a hung server is a retriable error. */
+  timeoutMs?: number;
+}
+
+/** A link to the anomaly in the console at `publicUrl`, where it can be acknowledged. Not signed. */
+export function consoleAcknowledgeUrl(publicUrl: string): (anomaly: Anomaly) => string {
+  const base = publicUrl.replace(/\/+$/, '');
+  return (a) => `${base}/anomalies/${encodeURIComponent(a.id)}#acknowledge`;
+}
+
+// Errors that mean the server or the path to it is unwell, not that it refused this message.
+const CONNECTION_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EPROTOCOL',
+  'ETLS',
+]);
+
+/**
+ * Translates a nodemailer error: an SMTP 4xx reply (greylisting, a full queue, a busy server)
+ * or a connection problem → NOTIFY_UNAVAILABLE, retriable; a 5xx reply (unknown recipient,
+ * bad credentials, policy) → NOTIFY_REJECTED.
+ */
+export function translateSmtpError(err: unknown, url: string): BurnrateError {
+  const e = err as { responseCode?: unknown; code?: unknown; command?: unknown; message?: unknown };
+  const responseCode = typeof e.responseCode === 'number' ? e.responseCode : undefined;
+  const where = `SMTP send via ${redactUrl(url)}`;
+  const details = { responseCode, code: e.code, command: e.command };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (responseCode !== undefined && responseCode >= 400 && responseCode < 500) {
+    return new BurnrateError('NOTIFY_UNAVAILABLE', `${where} deferred (${responseCode}): ${message}`, { cause: err, details });
+  }
+  if (responseCode !== undefined && responseCode >= 500) {
+    return new BurnrateError('NOTIFY_REJECTED', `${where} rejected (${responseCode}): ${message}`, { cause: err, details });
+  }
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) {
+    return new BurnrateError('NOTIFY_UNAVAILABLE', `${where} failed (${e.code}): ${message}`, { cause: err, details });
+  }
+  return new BurnrateError('NOTIFY_REJECTED', `${where} failed: ${message}`, { cause: err, details });
+}
+
+/**
+ * The email channel: one message per notification, every address of the receiver in To, HTML
+ * and text alternatives. The id it returns is the Message-ID.
+ */
+export function createEmailChannel(options: EmailChannelOptions): Channel {
+  const log = options.log.child({ component: 'email' });
+  const timeout = options.timeoutMs ?? 10_000;
+  const transport = createTransport(
+    { url: options.url, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout },
+    { from: options.from },
+  );
+
+  return {
+    name: 'email',
+    async send(n: Notification) {
+      if (n.to.length === 0) throw new BurnrateError('NOTIFY_REJECTED', 'an email notification needs at least one address');
+      const ackUrl = options.acknowledgeUrl?.(n.anomaly);
+      const message = renderEmail(n.anomaly, { reason: n.reason, ...(ackUrl ? { acknowledgeUrl: ackUrl } : {}) });
+      let info;
+      try {
+        info = await transport.sendMail({
+          to: [...n.to],
+          subject: message.subject,
+          text: message.text,
+          html: message.html,
+          headers: { 'X-Burnrate-Anomaly': `${n.anomaly.id}; v=${n.anomaly.version}` },
+        });
+      } catch (err) {
+        throw translateSmtpError(err, options.url);
+      }
+      const rejected = (info.rejected ?? []).map(String);
+      if (rejected.length > 0) log.warn({ anomalyId: n.anomaly.id, rejected }, 'SMTP server refused some recipients');
+      return { id: info.messageId };
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}

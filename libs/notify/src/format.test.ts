@@ -1,0 +1,70 @@
+import { anomaly } from '@burnrate/testing';
+import { describe, expect, it } from 'vitest';
+import { formatMeasure, formatUsd, headline, relativeToExpected, sparkline } from './format.ts';
+
+describe('formatUsd', () => {
+  it.each([
+    [104.2, '$104.20'],
+    [0, '$0.00'],
+    [1234.5, '$1,234.50'],
+    [0.004, '<$0.01'],
+    [0.005, '$0.01'],
+    [1_250_000, '$1,250,000.00'],
+  ])('%s → %s', (value, expected) => {
+    expect(formatUsd(value)).toBe(expected);
+  });
+});
+
+describe('formatMeasure', () => {
+  it.each([
+    [{ value: 31.2, unit: 'usd' }, '$31.20'],
+    [{ value: 182000, unit: 'tokens' }, '182,000 tokens'],
+    [{ value: 0.645, unit: 'share' }, '64.5%'],
+    [{ value: 42.25, unit: 'percent' }, '42.3%'],
+    [{ value: 5.25, unit: 'hours' }, '5.3 h'],
+    [{ value: 3, unit: 'requests' }, '3 requests'],
+  ])('%o → %s', (m, expected) => {
+    expect(formatMeasure(m)).toBe(expected);
+  });
+});
+
+describe('relativeToExpected', () => {
+  it('gives a ratio for amounts', () => {
+    expect(relativeToExpected({ value: 104.2, unit: 'usd' }, { value: 25, unit: 'usd' })).toBe('4.2× expected');
+    expect(relativeToExpected({ value: 800, unit: 'usd' }, { value: 25, unit: 'usd' })).toBe('32× expected');
+  });
+  it('gives a difference in points for shares', () => {
+    expect(relativeToExpected({ value: 0.62, unit: 'share' }, { value: 0.4, unit: 'share' })).toBe('+22 pts vs expected');
+    expect(relativeToExpected({ value: 10, unit: 'percent' }, { value: 40, unit: 'percent' })).toBe('−30 pts vs expected');
+  });
+  it('says nothing when units differ or nothing was expected', () => {
+    expect(relativeToExpected({ value: 1, unit: 'usd' }, { value: 1, unit: 'tokens' })).toBeUndefined();
+    expect(relativeToExpected({ value: 7, unit: 'usd' }, { value: 0, unit: 'usd' })).toBe('none expected');
+  });
+});
+
+describe('sparkline', () => {
+  it('scales between min and max', () => {
+    expect(sparkline([0, 1, 2, 7])).toBe('▁▂▃█');
+    expect(sparkline([5, 5, 5])).toBe('▄▄▄');
+    expect(sparkline([])).toBe('');
+  });
+});
+
+describe('headline', () => {
+  it('names severity, kind, amount, developer and team', () => {
+    const a = anomaly({ severity: 'critical', observed: { value: 104.2, unit: 'usd' } });
+    expect(headline(a)).toBe('[critical] Session cost $104.20 for alice@acme.com (payments)');
+  });
+  it('falls back to the model, then the team', () => {
+    expect(headline(anomaly({ kind: 'spend_spike', subject: { developer: undefined, session: undefined } }))).toBe(
+      '[warning] Spend spike $31.20 for claude-opus-4-5 (payments)',
+    );
+    expect(headline(anomaly({ kind: 'budget_forecast', subject: { developer: undefined, session: undefined, model: undefined } }))).toBe(
+      '[warning] Budget forecast $31.20 for team payments',
+    );
+  });
+  it('tags a resolved episode as resolved', () => {
+    expect(headline(anomaly({ status: 'resolved' }))).toMatch(/^\[resolved\] Session cost/);
+  });
+});

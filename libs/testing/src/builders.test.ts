@@ -1,0 +1,39 @@
+import { Anomaly, UsageEvent } from '@burnrate/schemas';
+import { describe, expect, it } from 'vitest';
+import { anomaly, usageEvent } from './builders.ts';
+import { waitUntil } from './wait-until.ts';
+
+describe('usageEvent', () => {
+  it('builds a valid event with a fresh id each time', () => {
+    const a = usageEvent();
+    const b = usageEvent({ cost_usd: 3 });
+    expect(UsageEvent.safeParse(a).success).toBe(true);
+    expect(a.event_id).not.toBe(b.event_id);
+    expect(b.cost_usd).toBe(3);
+  });
+
+  it('throws when an override breaks the contract', () => {
+    expect(() => usageEvent({ cost_usd: -1 })).toThrow();
+  });
+});
+
+describe('anomaly', () => {
+  it('merges subject overrides into the default subject', () => {
+    const a = anomaly({ subject: { team: 'research' }, severity: 'critical', version: 2 });
+    expect(Anomaly.safeParse(a).success).toBe(true);
+    expect(a.subject).toMatchObject({ team: 'research', developer: 'alice@acme.com', org: 'acme' });
+    expect(a.severity).toBe('critical');
+    expect(a.version).toBe(2);
+  });
+});
+
+describe('waitUntil', () => {
+  it('returns the first truthy value', async () => {
+    let n = 0;
+    await expect(waitUntil(() => (++n >= 3 ? n : undefined), { intervalMs: 1 })).resolves.toBe(3);
+  });
+
+  it('gives up after the timeout and names what it waited for', async () => {
+    await expect(waitUntil(() => false, { timeoutMs: 30, intervalMs: 5, message: 'the moon' })).rejects.toThrow(/the moon/);
+  });
+});

@@ -1,0 +1,134 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@burnrate/core';
+import { createChdbStore } from '@burnrate/store';
+import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer, waitUntil } from '@burnrate/testing';
+import { type BurnrateProcess, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
+
+const SESSIONS = 6;
+const EVENTS_PER_REQUEST = 5;
+const POSTERS = 4;
+
+// kill -9 while events are being posted: everything that got a 2xx must be in the store after a
+// restart, and no anomaly version may reach a receiver twice.
+describe('embedded mode survives kill -9', () => {
+  let dir: TempDir;
+  let smtp: TestSmtpServer;
+  let slack: SlackStandIn;
+  let env: Record<string, string>;
+  let burnrate: BurnrateProcess | undefined;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    smtp = await startSmtpServer();
+    slack = await startSlackStandIn();
+    const configPath = join(dir.path, 'burnrate.yaml');
+    await writeFile(configPath, TEST_CONFIG);
+    env = {
+      BURNRATE_CONFIG: configPath,
+      BURNRATE_DATA_DIR: join(dir.path, 'data'),
+      SMTP_URL: smtp.url,
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.url,
+    };
+  });
+
+  afterAll(async () => {
+    await burnrate?.stop();
+    await slack?.close();
+    await smtp?.close();
+    await dir?.cleanup();
+  });
+
+  it('loses no acknowledged event and repeats no delivery', async () => {
+    burnrate = await startBurnrate(env);
+    const url = burnrate.url;
+    const acked = new Set<string>();
+    let sent = 0;
+    let failed = 0;
+    let stop = false;
+    let seq = 0;
+
+    const poster = async (): Promise<void> => {
+      // Bounded: stops on the flag, and in any case after 2,000 requests.
+      for (let i = 0; i < 2000 && !stop; i++) {
+        const n = seq++;
+        const records = Array.from({ length: EVENTS_PER_REQUEST }, (_, j) => ({
+          event_id: `crash-${n}-${j}`,
+          occurred_at: new Date(Date.UTC(2026, 10, 27, 9, 0, 0) + n * 1000 + j).toISOString(),
+          developer_email: n % 2 === 0 ? 'alice@acme.com' : 'bob@acme.com',
+          model: 'claude-opus-4-5',
+          session_id: `crash-session-${n % SESSIONS}`,
+          cost_usd: 1.5,
+        }));
+        sent += records.length;
+        try {
+          const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(records) });
+          if (res.status === 200) for (const r of records) acked.add(r.event_id);
+          else failed += records.length;
+          await res.arrayBuffer();
+        } catch {
+          failed += records.length;
+        }
+      }
+    };
+
+    const posting = Promise.all(Array.from({ length: POSTERS }, poster));
+    // Kill once some sessions have crossed their caps, so deliveries are in flight too.
+    await waitUntil(() => slack.messages.length >= 2 && acked.size >= 400, { timeoutMs: 30_000, message: 'traffic and first alerts' });
+    await burnrate.kill9();
+    stop = true;
+    await posting;
+    const ackedBeforeCrash = acked.size;
+
+    burnrate = await startBurnrate(env);
+    // Catch up: every stage has processed everything in the log.
+    await waitUntil(
+      async () => {
+        const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
+        return Object.values(health.lag).every((l) => l === 0);
+      },
+      { timeoutMs: 30_000, message: 'all stages caught up after restart' },
+    );
+    // Anything the notifier was about to send before the kill has gone out by now.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await burnrate.stop()).toBe(0);
+    burnrate = undefined;
+
+    const store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
+    try {
+      const stored = new Set((await store.listUsageEvents({ limit: 1_000_000 })).map((e) => e.event_id));
+      const missing = [...acked].filter((id) => !stored.has(id));
+      expect(missing).toEqual([]);
+      expect(await store.countUsageEvents()).toBe(stored.size);
+
+      const anomalies = await store.listAnomalies({ limit: 1000 });
+      const versions = new Map<string, number[]>();
+      for (const a of anomalies) versions.set(a.id, (await store.anomalyVersions(a.id)).map((v) => v.version));
+      // One episode per session, and versions without gaps.
+      expect(new Set(anomalies.map((a) => a.subject.session)).size).toBe(anomalies.length);
+      for (const vs of versions.values()) expect(vs).toEqual(vs.map((_, i) => i + 1));
+
+      const slackKeys = slack.messages.map((m) => {
+        const match = /v(\d+) · window .* · ([0-9a-z_-]+)/.exec(JSON.stringify(m.blocks));
+        return match ? `${match[2]}@${match[1]}` : `unparsed:${m.text}`;
+      });
+      console.log(slackKeys.join("\n"), smtp.messages.map((m) => m.headers["x-burnrate-anomaly"]).join("\n"));
+      expect(new Set(slackKeys).size).toBe(slackKeys.length);
+      const emailKeys = smtp.messages.map((m) => m.headers['x-burnrate-anomaly']);
+      expect(new Set(emailKeys).size).toBe(emailKeys.length);
+      const expectedVersions = [...versions.values()].reduce((n, vs) => n + vs.length, 0);
+      expect(slack.messages.length).toBe(expectedVersions);
+      expect(smtp.messages.length).toBe(expectedVersions);
+
+      console.log(
+        `crash test: sent ${sent} events, ${ackedBeforeCrash} acknowledged (2xx), ${failed} refused or cut by the kill, ` +
+          `${stored.size} stored, ${anomalies.length} anomalies / ${expectedVersions} versions, ` +
+          `${slack.messages.length} Slack + ${smtp.messages.length} email deliveries`,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+export interface BurnrateProcess {
+  port: number;
+  url: string;
+  child: ChildProcess;
+  /** Every log line the process printed so far. */
+  logs: string[];
+  /** SIGTERM and wait for a clean exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: no shutdown code runs. */
+  kill9(): Promise<void>;
+}
+
+/**
+ * Runs `burnrate start` as its own process (chdb binds one data directory per process, and a
+ * crash test needs a process to kill) and waits until it logs that it is listening.
+ */
+export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_000): Promise<BurnrateProcess> {
+  const child = spawn(process.execPath, [MAIN, 'start'], {
+    env: { PATH: process.env.PATH ?? '', BURNRATE_PORT: '0', BURNRATE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`burnrate did not start within ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        logs.push(line);
+        if (line.includes('"burnrate is listening"')) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { port: number }).port);
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`burnrate exited with ${code} before listening:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    child,
+    logs,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Some answers (a proxy's, an empty 204) are not JSON; keep the text.
+  }
+  return { status: res.status, body: parsed };
+}
+
+export const TEST_CONFIG = `
+org: acme
+timezone: Europe/Berlin
+teams:
+  - id: payments
+    timezone: Europe/Berlin
+    members: [alice@acme.com, bob@acme.com]
+    slack: { channel: "#payments-ai-spend" }
+    email: [payments-leads@acme.com]
+detectors:
+  session_cost: { warning_usd: 25, critical_usd: 100 }
+routes:
+  rules:
+    - match: { severity: [warning, critical] }
+      notify: [team]
+`;

@@ -1,0 +1,174 @@
+import { createInProcessBus } from '@burnrate/bus';
+import { createLogger, parseConfig } from '@burnrate/core';
+import { type Channel, createEmailChannel, createSlackChannel } from '@burnrate/notify';
+import { TOPICS } from '@burnrate/schemas';
+import { createMemoryStore, type Store } from '@burnrate/store';
+import { anomaly, startSlackStandIn, startSmtpServer, waitUntil, type SlackStandIn, type TestSmtpServer } from '@burnrate/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createNotifier } from './notifier.ts';
+
+const config = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    members: [alice@acme.com]
+    slack: { channel: "#payments-ai-spend" }
+    email: [payments-leads@acme.com, tech-lead@acme.com]
+public_url: https://burnrate.acme.internal
+`);
+
+const log = createLogger({ level: 'silent' });
+
+describe('notifier with real Slack client and SMTP', () => {
+  let slackApi: SlackStandIn;
+  let smtp: TestSmtpServer;
+  let store: Store;
+  let slack: Channel;
+  let email: Channel;
+
+  beforeAll(async () => {
+    slackApi = await startSlackStandIn({ channels: ['#payments-ai-spend'] });
+    smtp = await startSmtpServer({ auth: { user: 'burnrate', pass: 'pw' } });
+  });
+  afterAll(async () => {
+    await slackApi.close();
+    await smtp.close();
+  });
+  beforeEach(() => {
+    slackApi.calls.length = 0;
+    slackApi.messages.length = 0;
+    smtp.messages.length = 0;
+    store = createMemoryStore();
+    slack = createSlackChannel({ token: slackApi.token, slackApiUrl: slackApi.url, log });
+    email = createEmailChannel({ url: smtp.url, from: 'Burnrate <burnrate@acme.com>', log });
+  });
+  afterEach(async () => {
+    await email.close();
+  });
+
+  // Real waits, kept short: the point is that retries happen, not how long they take.
+  const notifier = () =>
+    createNotifier({ config, store, channels: { slack, email }, log, retry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 3 } });
+
+  const posts = () => slackApi.callsTo('chat.postMessage');
+
+  it('notifies a warning and its escalation to critical once each, and a replay not at all', async () => {
+    const v1 = anomaly({ id: 'sc-1', version: 1, severity: 'warning', observed: { value: 31.2, unit: 'usd' } });
+    const v2 = anomaly({ id: 'sc-1', version: 2, severity: 'critical', observed: { value: 104.2, unit: 'usd' }, impact_usd: 79.2 });
+
+    const n = notifier();
+    await n.handleAnomalies([v1]);
+    await n.handleAnomalies([v2]);
+
+    expect(posts().map((c) => [c.args.channel, String(c.args.text).split(': ')[0]])).toEqual([
+      ['#payments-ai-spend', '[warning] Session cost $31.20 for alice@acme.com (payments)'],
+      ['#payments-ai-spend', '[critical] Session cost $104.20 for alice@acme.com (payments)'],
+    ]);
+    expect(slackApi.messages.map((m) => (m.blocks[0] as { text: { text: string } }).text.text)).toEqual([
+      ':warning: Warning: Session cost',
+      ':rotating_light: Escalated to critical: Session cost',
+    ]);
+    expect(smtp.messages.map((m) => [m.subject, m.to])).toEqual([
+      ['[Burnrate][warning] Session cost $31.20 for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com']],
+      ['[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com']],
+    ]);
+
+    await n.handleAnomalies([v2]);
+    await notifier().handleAnomalies([v1, v2]);
+    expect(posts()).toHaveLength(2);
+    expect(smtp.messages).toHaveLength(2);
+
+    const sent = await store.listDeliveries({ anomaly_id: 'sc-1', status: 'sent' });
+    const slackIds = sent.filter((d) => d.channel === 'slack').map((d) => d.detail);
+    expect(slackIds).toEqual(slackApi.messages.map((m) => `${m.channel}:${m.ts}`));
+    expect(
+      sent
+        .filter((d) => d.channel === 'email')
+        .map((d) => d.detail)
+        .sort(),
+    ).toEqual(smtp.messages.map((m) => m.messageId).sort());
+  });
+
+  it('waits out a Slack 429 with Retry-After: 1 and delivers once', async () => {
+    slackApi.failNext(1, { status: 429, retryAfterSec: 1 });
+    const started = Date.now();
+    await notifier().handleAnomalies([anomaly({ id: 'rl-1' })]);
+    const elapsed = Date.now() - started;
+
+    expect(posts().map((c) => c.status)).toEqual([429, 200]);
+    expect(slackApi.messages).toHaveLength(1);
+    expect(elapsed).toBeGreaterThanOrEqual(1_000);
+    const [d] = await store.listDeliveries({ anomaly_id: 'rl-1', status: 'sent' }).then((r) => r.filter((x) => x.channel === 'slack'));
+    expect(d?.attempts).toBe(2);
+  });
+
+  it('retries an SMTP 4xx and delivers the email once', async () => {
+    smtp.failNext(1, 451);
+    await notifier().handleAnomalies([anomaly({ id: 'tmp-1' })]);
+    expect(smtp.refused).toBe(1);
+    expect(smtp.messages).toHaveLength(1);
+    const [d] = await store.listDeliveries({ anomaly_id: 'tmp-1', status: 'sent' }).then((r) => r.filter((x) => x.channel === 'email'));
+    expect(d?.attempts).toBe(2);
+  });
+
+  it('delays but never drops a delivery through an outage longer than its retries', async () => {
+    slackApi.failNext(4, { status: 503 });
+    const a = anomaly({ id: 'out-1' });
+    await expect(notifier().handleAnomalies([a])).rejects.toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+    expect(slackApi.messages).toHaveLength(0);
+    expect(smtp.messages).toHaveLength(1);
+
+    await notifier().handleAnomalies([a]);
+    expect(posts().map((c) => c.status)).toEqual([503, 503, 503, 503, 200]);
+    expect(slackApi.messages).toHaveLength(1);
+    expect(smtp.messages).toHaveLength(1);
+  });
+
+  it('records channel_not_found as failed and still sends the email', async () => {
+    const wrong = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    slack: { channel: "#does-not-exist" }
+    email: [payments-leads@acme.com]
+`);
+    await createNotifier({ config: wrong, store, channels: { slack, email }, log }).handleAnomalies([anomaly({ id: 'nf-1' })]);
+    expect(posts()).toHaveLength(1);
+    expect(smtp.messages).toHaveLength(1);
+    const failed = await store.listDeliveries({ anomaly_id: 'nf-1', status: 'failed' });
+    expect(failed).toMatchObject([
+      { receiver: 'slack:#does-not-exist', attempts: 1, detail: expect.stringContaining('channel_not_found') },
+    ]);
+  });
+
+  it('consumes anomalies.v1 from the bus and is redelivered until Slack is back', async () => {
+    const bus = createInProcessBus({ log, retryDelayMs: 20, maxRetryDelayMs: 100 });
+    await bus.ensureTopics([TOPICS.anomalies.name]);
+    const n = createNotifier({
+      config,
+      store,
+      channels: { slack, email },
+      log,
+      bus,
+      retry: { baseDelayMs: 10, maxDelayMs: 20, maxAttempts: 2 },
+    });
+    slackApi.failNext(5, { status: 502 });
+    await n.start();
+    try {
+      const a = anomaly({ id: 'bus-1' });
+      await bus.producer().send(TOPICS.anomalies.name, [
+        { key: a.id, value: JSON.stringify(a) },
+        { key: 'broken', value: '{"id":"broken"}' },
+      ]);
+      await slackApi.waitFor((m) => m.text.includes('Session cost'), 10_000);
+      await waitUntil(async () => (await store.listDlq()).length === 1, { timeoutMs: 5_000 });
+    } finally {
+      await n.stop();
+      await bus.close();
+    }
+    expect(slackApi.messages).toHaveLength(1);
+    expect(smtp.messages).toHaveLength(1);
+    const [dlq] = await store.listDlq();
+    expect(dlq?.reason).toMatch(/^not a valid anomalies\.v1 Anomaly/);
+  });
+});

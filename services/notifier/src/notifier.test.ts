@@ -1,0 +1,245 @@
+import type { Batch, BatchContext } from '@burnrate/bus';
+import { BurnrateError, createLogger, fixedClock, parseConfig } from '@burnrate/core';
+import { createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
+import { createMemoryStore } from '@burnrate/store';
+import { anomaly } from '@burnrate/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createNotifier, type NotifierDeps } from './notifier.ts';
+
+const config = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    slack: { channel: "#payments-ai-spend" }
+    email: [payments-leads@acme.com]
+routes:
+  rules:
+    - match: { severity: critical }
+      notify: [team, finops]
+finops: { email: [finops@acme.com] }
+`);
+
+const log = createLogger({ level: 'silent' });
+const noWait = { sleep: async () => {}, random: () => 0 };
+
+describe('notifier', () => {
+  let store: ReturnType<typeof createMemoryStore>;
+  let slack: MemoryChannel;
+  let email: MemoryChannel;
+  const notifier = (overrides: Partial<NotifierDeps> = {}) =>
+    createNotifier({
+      config,
+      store,
+      channels: { slack, email },
+      log,
+      clock: fixedClock(new Date('2026-11-27T14:06:00Z')),
+      retry: noWait,
+      ...overrides,
+    });
+
+  beforeEach(() => {
+    store = createMemoryStore();
+    slack = createMemoryChannel('slack');
+    email = createMemoryChannel('email');
+  });
+
+  const v1 = anomaly({ id: 'a1', version: 1, severity: 'warning', impact_usd: 6 });
+  const v2 = anomaly({ id: 'a1', version: 2, severity: 'critical', impact_usd: 80 });
+  const v3 = anomaly({ id: 'a1', version: 3, severity: 'critical', impact_usd: 95 });
+  const v4 = anomaly({ id: 'a1', version: 4, severity: 'critical', status: 'resolved', impact_usd: 95 });
+
+  it('sends new and escalated versions, skips a small growth, sends the resolution once', async () => {
+    const n = notifier();
+    await n.handleAnomalies([v1]);
+    await n.handleAnomalies([v2]);
+    await n.handleAnomalies([v3]);
+    await n.handleAnomalies([v4]);
+
+    expect(slack.sent.map((s) => [s.anomaly.version, s.reason, s.to])).toEqual([
+      [1, 'new', ['#payments-ai-spend']],
+      [2, 'escalated', ['#payments-ai-spend']],
+      [4, 'resolved', ['#payments-ai-spend']],
+    ]);
+    expect(email.sent.map((s) => [s.anomaly.version, s.reason, s.to])).toEqual([
+      [1, 'new', ['payments-leads@acme.com']],
+      [2, 'escalated', ['payments-leads@acme.com']],
+      // finops joins at critical: v2 is the first it sees.
+      [2, 'new', ['finops@acme.com']],
+      [4, 'resolved', ['payments-leads@acme.com']],
+      [4, 'resolved', ['finops@acme.com']],
+    ]);
+    const v3Deliveries = (await store.listDeliveries({ anomaly_id: 'a1' })).filter((d) => d.version === 3);
+    expect(v3Deliveries.map((d) => [d.receiver, d.status])).toEqual([
+      ['email:finops@acme.com', 'skipped'],
+      ['email:payments-leads@acme.com', 'skipped'],
+      ['slack:#payments-ai-spend', 'skipped'],
+    ]);
+    expect(v3Deliveries.find((d) => d.channel === 'slack')?.detail).toBe(
+      'no change a human needs since v2: still critical, impact $95.00 (was $80.00)',
+    );
+  });
+
+  it('records what was sent with the provider id and the attempts', async () => {
+    await notifier().handleAnomalies([v1]);
+    const deliveries = await store.listDeliveries({ anomaly_id: 'a1' });
+    expect(deliveries).toEqual([
+      {
+        anomaly_id: 'a1',
+        version: 1,
+        receiver: 'email:payments-leads@acme.com',
+        channel: 'email',
+        status: 'sent',
+        detail: 'email-1',
+        attempts: 1,
+        at: '2026-11-27T14:06:00.000Z',
+      },
+      {
+        anomaly_id: 'a1',
+        version: 1,
+        receiver: 'slack:#payments-ai-spend',
+        channel: 'slack',
+        status: 'sent',
+        detail: 'slack-1',
+        attempts: 1,
+        at: '2026-11-27T14:06:00.000Z',
+      },
+    ]);
+  });
+
+  it('never sends a version twice, also after a restart', async () => {
+    await notifier().handleAnomalies([v1, v2]);
+    expect(slack.sent).toHaveLength(2);
+    await notifier().handleAnomalies([v1, v2]);
+    await notifier().handleAnomalies([v2]);
+    expect(slack.sent).toHaveLength(2);
+    expect(email.sent).toHaveLength(3);
+  });
+
+  it('after a restart compares with stored versions to skip a small growth', async () => {
+    await notifier().handleAnomalies([v2]);
+    await store.insertAnomalies([v2]);
+    await notifier().handleAnomalies([v3]);
+    expect(slack.sent.map((s) => s.anomaly.version)).toEqual([2]);
+  });
+
+  it('after a restart without stored versions sends an update rather than stay silent', async () => {
+    await notifier().handleAnomalies([v2]);
+    await notifier().handleAnomalies([v3]);
+    expect(slack.sent.map((s) => [s.anomaly.version, s.reason])).toEqual([
+      [2, 'new'],
+      [3, 'updated'],
+    ]);
+  });
+
+  it('retries a retriable failure honouring Retry-After, and delivers once', async () => {
+    const waits: number[] = [];
+    slack.failNext(
+      new BurnrateError('NOTIFY_RATE_LIMITED', 'slow down', { retryAfterMs: 1_000 }),
+      new BurnrateError('NOTIFY_UNAVAILABLE', '503'),
+    );
+    await notifier({ retry: { ...noWait, sleep: async (ms) => void waits.push(ms) } }).handleAnomalies([v1]);
+    expect(slack.attempts).toBe(3);
+    expect(slack.sent).toHaveLength(1);
+    expect(waits).toEqual([1_000, 1_000]);
+    const d = (await store.listDeliveries({ anomaly_id: 'a1', status: 'sent' })).find((r) => r.channel === 'slack');
+    expect(d).toMatchObject({ receiver: 'slack:#payments-ai-spend', attempts: 3 });
+  });
+
+  it('throws a retriable error when a channel keeps failing, and delivers on redelivery', async () => {
+    slack.failNext(...Array.from({ length: 5 }, () => new BurnrateError('NOTIFY_UNAVAILABLE', '503')));
+    const err = await notifier()
+      .handleAnomalies([v1])
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+    expect(slack.attempts).toBe(5);
+    expect(email.sent).toHaveLength(1);
+
+    await notifier().handleAnomalies([v1]);
+    expect(slack.sent).toHaveLength(1);
+    expect(email.sent).toHaveLength(1);
+    expect((await store.listDeliveries({ anomaly_id: 'a1', status: 'sent' })).map((d) => d.receiver)).toEqual([
+      'email:payments-leads@acme.com',
+      'slack:#payments-ai-spend',
+    ]);
+  });
+
+  it('does not hammer a channel that used up its retries earlier in the batch', async () => {
+    slack.failNext(...Array.from({ length: 5 }, () => new BurnrateError('NOTIFY_UNAVAILABLE', '503')));
+    const other = anomaly({ id: 'a2' });
+    await expect(notifier().handleAnomalies([v1, other])).rejects.toMatchObject({ retriable: true });
+    expect(slack.attempts).toBe(5);
+    expect(email.sent.map((s) => s.anomaly.id)).toEqual(['a1', 'a2']);
+  });
+
+  it('records a rejected delivery as failed and moves on', async () => {
+    slack.failNext(new BurnrateError('NOTIFY_REJECTED', 'Slack chat.postMessage to #payments-ai-spend was rejected: channel_not_found'));
+    await notifier().handleAnomalies([v1]);
+    expect(slack.attempts).toBe(1);
+    expect(email.sent).toHaveLength(1);
+    const failed = await store.listDeliveries({ anomaly_id: 'a1', status: 'failed' });
+    expect(failed).toMatchObject([
+      { receiver: 'slack:#payments-ai-spend', attempts: 1, detail: expect.stringContaining('channel_not_found') },
+    ]);
+  });
+
+  it('sends nothing below min_severity', async () => {
+    await notifier().handleAnomalies([anomaly({ id: 'i1', severity: 'info' })]);
+    expect(slack.attempts + email.attempts).toBe(0);
+    expect(await store.listDeliveries({ anomaly_id: 'i1' })).toEqual([]);
+  });
+
+  it('records unattributed spend with no finops receiver as skipped to log', async () => {
+    const cfg = parseConfig('org: acme\n');
+    await notifier({ config: cfg }).handleAnomalies([anomaly({ id: 'u1', subject: { team: 'unattributed' } })]);
+    expect(await store.listDeliveries({ anomaly_id: 'u1' })).toMatchObject([
+      { receiver: 'log', channel: 'log', status: 'skipped', detail: 'unattributed spend and no finops receiver configured' },
+    ]);
+  });
+
+  it('records a receiver whose channel is not configured as skipped', async () => {
+    await notifier({ channels: { slack } }).handleAnomalies([v1]);
+    const skipped = await store.listDeliveries({ anomaly_id: 'a1', status: 'skipped' });
+    expect(skipped).toMatchObject([{ receiver: 'email:payments-leads@acme.com', detail: 'no email channel configured' }]);
+  });
+
+  it('uses the current config when given a function', async () => {
+    let current = config;
+    const n = notifier({ config: () => current });
+    current = parseConfig('org: acme\nteams:\n  - id: payments\n    slack: { channel: "#new-channel" }\n');
+    await n.handleAnomalies([v1]);
+    expect(slack.sent.map((s) => s.to)).toEqual([['#new-channel']]);
+  });
+
+  describe('handleBatch', () => {
+    const ctx: BatchContext = { commit: async () => {}, signal: new AbortController().signal };
+    const batch = (values: string[]): Batch => ({
+      topic: 'anomalies.v1',
+      partition: 0,
+      highWatermark: String(values.length),
+      messages: values.map((value, i) => ({
+        topic: 'anomalies.v1',
+        partition: 0,
+        offset: String(i),
+        key: 'k',
+        value,
+        headers: {},
+        timestamp: 0,
+      })),
+    });
+
+    it('delivers valid anomalies and sends invalid records to the DLQ with the reason', async () => {
+      const { summary: _dropped, ...missingSummary } = v1;
+      await notifier().handleBatch(batch([JSON.stringify(v1), '{not json', JSON.stringify({ ...missingSummary, id: 'bad' })]), ctx);
+      expect(slack.sent).toHaveLength(1);
+      const dlq = await store.listDlq();
+      expect(dlq.map((r) => [r.dlq_id, r.source])).toEqual([
+        ['anomalies.v1:0:1', 'anomalies.v1'],
+        ['anomalies.v1:0:2', 'anomalies.v1'],
+      ]);
+      expect(dlq[0]?.reason).toMatch(/^not JSON/);
+      expect(dlq[1]?.reason).toMatch(/^not a valid anomalies\.v1 Anomaly: summary: /);
+      expect(dlq[1]?.issues[0]?.path).toBe('summary');
+      expect(dlq[1]?.raw).toContain('"id":"bad"');
+    });
+  });
+});

@@ -1,0 +1,256 @@
+import type { Batch, BatchContext, Bus, Subscription } from '@burnrate/bus';
+import { BurnrateError, type Clock, type Config, formatPath, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
+import type { Channel, NotificationReason } from '@burnrate/notify';
+import { Anomaly, type DlqRecord, TOPICS } from '@burnrate/schemas';
+import type { DeliveryRecord, Store } from '@burnrate/store';
+import { decide, DEFAULT_RENOTIFY, factsOf, type RenotifyPolicy, type VersionFacts } from './decide.ts';
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.ts';
+import { routeAnomaly, type Target } from './routing.ts';
+
+/** The part of the Store the notifier uses. */
+export type NotifierStore = Pick<Store, 'insertDlq' | 'insertDeliveries' | 'listDeliveries' | 'anomalyVersions'>;
+
+export interface NotifierDeps {
+  /** A function when the config can be reloaded: every anomaly is routed with the current one. */
+  config: Config | (() => Config);
+  store: NotifierStore;
+  channels: { slack?: Channel; email?: Channel };
+  log: Logger;
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  renotify?: Partial<RenotifyPolicy>;
+  /** When given, start() subscribes to anomalies.v1 with handleBatch and stop() leaves the group. */
+  bus?: Bus;
+  groupId?: string;
+}
+
+export interface Notifier extends Service {
+  /**
+   * Routes and delivers anomaly versions in order. Resolves when every receiver has the version
+   * (sent, or recorded as skipped / failed for good). Throws a retriable BurnrateError when some
+   * delivery must be tried again later; what was delivered is recorded and is not sent again.
+   */
+  handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void>;
+  /** The Bus handler for anomalies.v1: bad records go to the DLQ, the rest to handleAnomalies. */
+  handleBatch(batch: Batch, ctx: BatchContext): Promise<void>;
+}
+
+// Facts of versions seen, so comparing v3 with v2 needs no store read in the common case.
+const SEEN_MAX_ANOMALIES = 10_000;
+
+interface Deferred {
+  anomalyId: string;
+  version: number;
+  receiver: string;
+  error: unknown;
+}
+
+export function createNotifier(deps: NotifierDeps): Notifier {
+  const log = deps.log.child({ component: 'notifier' });
+  const clock = deps.clock ?? systemClock;
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...deps.retry };
+  const renotify: RenotifyPolicy = { ...DEFAULT_RENOTIFY, ...deps.renotify };
+  const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
+  const { store } = deps;
+  const seen = new Map<string, Map<number, VersionFacts>>();
+  const lifetime = new AbortController();
+  let subscription: Subscription | undefined;
+
+  function remember(id: string, version: number, facts: VersionFacts): void {
+    const versions = seen.get(id) ?? new Map<number, VersionFacts>();
+    versions.set(version, facts);
+    seen.delete(id);
+    seen.set(id, versions);
+    if (seen.size > SEEN_MAX_ANOMALIES) {
+      const oldest = seen.keys().next().value;
+      if (oldest !== undefined) seen.delete(oldest);
+    }
+  }
+
+  /** Facts for every version the receivers were sent; reads the store only for ones not seen here. */
+  async function loadFacts(a: Anomaly, history: readonly DeliveryRecord[]): Promise<(v: number) => VersionFacts | undefined> {
+    const known = () => seen.get(a.id);
+    const needed = history.filter((d) => d.status === 'sent' && d.version < a.version).map((d) => d.version);
+    if (needed.some((v) => !known()?.has(v))) {
+      for (const stored of await store.anomalyVersions(a.id)) {
+        if (!known()?.has(stored.version)) remember(a.id, stored.version, factsOf(stored));
+      }
+    }
+    return (v) => known()?.get(v);
+  }
+
+  const record = (a: Anomaly, t: Target, status: DeliveryRecord['status'], detail: string, attempts: number): DeliveryRecord => ({
+    anomaly_id: a.id,
+    version: a.version,
+    receiver: t.receiver,
+    channel: t.channel,
+    status,
+    detail,
+    attempts,
+    at: clock.now().toISOString(),
+  });
+
+  async function deliver(
+    a: Anomaly,
+    t: Target,
+    reason: NotificationReason,
+    unavailable: Set<string>,
+    signal: AbortSignal,
+  ): Promise<Deferred | undefined> {
+    const fields = { anomalyId: a.id, version: a.version, receiver: t.receiver, reason };
+    const channel = t.channel === 'log' ? undefined : deps.channels[t.channel];
+    if (!channel) {
+      const detail = `no ${t.channel} channel configured`;
+      log.warn(fields, 'delivery skipped: no channel configured for receiver');
+      await store.insertDeliveries([record(a, t, 'skipped', detail, 0)]);
+      return undefined;
+    }
+    // Once a channel has used up its retries in this batch, the rest of the batch would only
+    // hammer it; those deliveries wait for the redelivery.
+    if (unavailable.has(channel.name))
+      return {
+        anomalyId: a.id,
+        version: a.version,
+        receiver: t.receiver,
+        error: new BurnrateError('NOTIFY_UNAVAILABLE', `${channel.name} unavailable earlier in this batch`),
+      };
+
+    const outcome = await withRetry(() => channel.send({ anomaly: a, reason, to: t.to }), retry, {
+      signal,
+      onRetry: (err, attempt, waitMs) => log.warn({ ...fields, err, attempt, retryInMs: waitMs }, 'delivery failed, retrying'),
+    });
+    if (outcome.ok) {
+      await store.insertDeliveries([record(a, t, 'sent', outcome.value.id, outcome.attempts)]);
+      log.info({ ...fields, attempts: outcome.attempts, messageId: outcome.value.id }, 'notification sent');
+      return undefined;
+    }
+    const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    if (isRetriable(outcome.error)) {
+      unavailable.add(channel.name);
+      if (!(outcome.error instanceof BurnrateError && outcome.error.code === 'SHUTTING_DOWN')) {
+        await store.insertDeliveries([record(a, t, 'failed', `will retry: ${message}`, outcome.attempts)]);
+      }
+      log.warn({ ...fields, err: outcome.error, attempts: outcome.attempts }, 'delivery deferred: channel still failing after retries');
+      return { anomalyId: a.id, version: a.version, receiver: t.receiver, error: outcome.error };
+    }
+    await store.insertDeliveries([record(a, t, 'failed', message, outcome.attempts)]);
+    log.error({ ...fields, err: outcome.error, attempts: outcome.attempts }, 'delivery failed for good: receiver rejected it');
+    return undefined;
+  }
+
+  async function handleOne(a: Anomaly, unavailable: Set<string>, signal: AbortSignal): Promise<Deferred[]> {
+    const route = routeAnomaly(currentConfig(), a);
+    if (route.kind === 'below_min_severity') {
+      remember(a.id, a.version, factsOf(a));
+      log.debug(
+        { anomalyId: a.id, version: a.version, severity: a.severity, minSeverity: route.minSeverity },
+        'below min_severity, not sent',
+      );
+      return [];
+    }
+    const history = await store.listDeliveries({ anomaly_id: a.id });
+    const facts = await loadFacts(a, history);
+    remember(a.id, a.version, factsOf(a));
+
+    const results = await Promise.all(
+      route.targets.map(async (t): Promise<Deferred | undefined> => {
+        const decision = decide(
+          a,
+          history.filter((d) => d.receiver === t.receiver),
+          facts,
+          renotify,
+        );
+        if (decision.action === 'done') return undefined;
+        if (t.unroutable !== undefined) {
+          log.warn({ anomalyId: a.id, version: a.version, team: a.subject.team, why: t.unroutable }, 'anomaly has no receiver');
+          await store.insertDeliveries([record(a, t, 'skipped', t.unroutable, 0)]);
+          return undefined;
+        }
+        if (decision.action === 'skip') {
+          log.info({ anomalyId: a.id, version: a.version, receiver: t.receiver, why: decision.detail }, 'notification not needed');
+          await store.insertDeliveries([record(a, t, 'skipped', decision.detail, 0)]);
+          return undefined;
+        }
+        return deliver(a, t, decision.reason, unavailable, signal);
+      }),
+    );
+    return results.filter((r): r is Deferred => r !== undefined);
+  }
+
+  async function handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void> {
+    const combined = signal ? AbortSignal.any([signal, lifetime.signal]) : lifetime.signal;
+    const unavailable = new Set<string>();
+    const deferred: Deferred[] = [];
+    for (const a of anomalies) deferred.push(...(await handleOne(a, unavailable, combined)));
+    if (deferred.length === 0) return;
+    const retryAfterMs = deferred
+      .map((d) => (d.error instanceof BurnrateError ? d.error.retryAfterMs : undefined))
+      .filter((ms): ms is number => ms !== undefined);
+    throw new BurnrateError(
+      'NOTIFY_UNAVAILABLE',
+      `${deferred.length} deliveries deferred (${[...new Set(deferred.map((d) => d.receiver))].join(', ')}); they are sent on redelivery`,
+      {
+        cause: deferred[0]?.error,
+        ...(retryAfterMs.length > 0 ? { retryAfterMs: Math.max(...retryAfterMs) } : {}),
+        details: { deferred: deferred.map(({ anomalyId, version, receiver }) => ({ anomalyId, version, receiver })) },
+      },
+    );
+  }
+
+  async function handleBatch(batch: Batch, ctx: BatchContext): Promise<void> {
+    const valid: Anomaly[] = [];
+    const rejected: DlqRecord[] = [];
+    for (const m of batch.messages) {
+      const dlq = (reason: string, issues: DlqRecord['issues']): DlqRecord => ({
+        dlq_id: `${m.topic}:${m.partition}:${m.offset}`,
+        source: m.topic,
+        received_at: clock.now().toISOString(),
+        reason,
+        issues,
+        raw: m.value,
+      });
+      let json: unknown;
+      try {
+        json = JSON.parse(m.value);
+      } catch (err) {
+        rejected.push(dlq(`not JSON: ${(err as Error).message}`, [{ path: '(root)', message: (err as Error).message }]));
+        continue;
+      }
+      const parsed = Anomaly.safeParse(json);
+      if (parsed.success) {
+        valid.push(parsed.data);
+        continue;
+      }
+      const issues = parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+      rejected.push(
+        dlq(`not a valid ${TOPICS.anomalies.name} Anomaly: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues),
+      );
+    }
+    if (rejected.length > 0) {
+      await store.insertDlq(rejected);
+      for (const r of rejected) log.error({ dlqId: r.dlq_id, reason: r.reason }, 'invalid anomaly record sent to the DLQ');
+    }
+    await handleAnomalies(valid, ctx.signal);
+  }
+
+  return {
+    name: 'notifier',
+    handleAnomalies,
+    handleBatch,
+    async start() {
+      if (!deps.bus) return;
+      subscription = deps.bus.subscribe({
+        groupId: deps.groupId ?? 'notifier',
+        topics: [TOPICS.anomalies.name],
+        handleBatch,
+      });
+      await subscription.start();
+    },
+    async stop() {
+      // Abort retry waits first so the in-flight batch ends quickly; it is not committed and is
+      // delivered again after restart.
+      lifetime.abort(new BurnrateError('SHUTTING_DOWN', 'notifier stopping'));
+      await subscription?.stop();
+    },
+  };
+}
