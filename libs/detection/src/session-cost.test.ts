@@ -1,0 +1,329 @@
+import { Anomaly } from '@burnrate/schemas';
+import type { UsageEvent } from '@burnrate/schemas';
+import { describe, expect, it } from 'vitest';
+import { anomalyId } from './hash.ts';
+import { sessionCost, type SessionCostDetectorConfig, type SessionCostThresholds } from './session-cost.ts';
+import { at, usageEvent } from './test-events.ts';
+
+const T0 = '2026-11-25T10:00:00.000Z'; // a Wednesday, 11:00 in Berlin
+const SESSION = '28b3c0de-7f1a-4c55-9d0e-3b1f2a6c9e41';
+
+const DEFAULT_CAPS: SessionCostThresholds = { warning_usd: 25, critical_usd: 100 };
+
+function config(overrides: Record<string, SessionCostThresholds> = {}, growthFactor?: number): SessionCostDetectorConfig {
+  return {
+    thresholdsFor: (s) => overrides[s.team] ?? DEFAULT_CAPS,
+    timeZoneFor: () => 'Europe/Berlin',
+    ...(growthFactor === undefined ? {} : { growthFactor }),
+  };
+}
+
+/** One event per entry: [minutes after T0, cost, optional overrides]. */
+type Row = [minutes: number, cost: number, overrides?: Partial<UsageEvent>];
+
+function events(rows: readonly Row[], base = T0): UsageEvent[] {
+  return rows.map(([minutes, cost, o], i) =>
+    usageEvent({ event_id: `e${i}-${minutes}`, occurred_at: at(base, minutes), cost_usd: cost, ...o }),
+  );
+}
+
+function run(evs: readonly UsageEvent[], cfg = config()): Anomaly[] {
+  let state = sessionCost.initialState();
+  const out: Anomaly[] = [];
+  for (const e of evs) {
+    const r = sessionCost.step(state, e, cfg);
+    state = r.state;
+    out.push(...r.anomalies);
+  }
+  return out;
+}
+
+const brief = (a: Anomaly) => ({
+  version: a.version,
+  severity: a.severity,
+  observed: a.observed.value,
+  expected: a.expected.value,
+  impact: a.impact_usd,
+  session: a.subject.session,
+});
+
+describe('session_cost', () => {
+  const cases: { name: string; rows: Row[]; cfg?: SessionCostDetectorConfig; want: ReturnType<typeof brief>[] }[] = [
+    {
+      name: 'stays quiet below the caps',
+      rows: Array.from({ length: 24 }, (_, i): Row => [i, 1]),
+      want: [],
+    },
+    {
+      name: 'warns at the crossing, once',
+      rows: [
+        [0, 10],
+        [5, 10],
+        [10, 6],
+        [15, 4],
+        [20, 3],
+      ],
+      want: [{ version: 1, severity: 'warning', observed: 26, expected: 25, impact: 1, session: SESSION }],
+    },
+    {
+      name: 'escalates the same episode to critical as version 2',
+      rows: [
+        [0, 20],
+        [5, 10],
+        [10, 30],
+        [20, 45],
+        [30, 1],
+        [40, 2],
+      ],
+      want: [
+        { version: 1, severity: 'warning', observed: 30, expected: 25, impact: 5, session: SESSION },
+        { version: 2, severity: 'critical', observed: 105, expected: 100, impact: 80, session: SESSION },
+      ],
+    },
+    {
+      name: 'one event crossing both caps gives version 1 critical',
+      rows: [
+        [0, 5],
+        [3, 120],
+      ],
+      want: [{ version: 1, severity: 'critical', observed: 125, expected: 100, impact: 100, session: SESSION }],
+    },
+    {
+      name: 'a crossing exactly at the cap counts',
+      rows: [
+        [0, 12.5],
+        [1, 12.5],
+      ],
+      want: [{ version: 1, severity: 'warning', observed: 25, expected: 25, impact: 0, session: SESSION }],
+    },
+    {
+      name: 'team override thresholds apply',
+      rows: [
+        [0, 120],
+        [10, 300],
+      ],
+      cfg: config({ payments: { warning_usd: 100, critical_usd: 400 } }),
+      want: [
+        { version: 1, severity: 'warning', observed: 120, expected: 100, impact: 20, session: SESSION },
+        { version: 2, severity: 'critical', observed: 420, expected: 400, impact: 320, session: SESSION },
+      ],
+    },
+    {
+      name: 'a critical episode is re-reported only when the cost doubles',
+      rows: [
+        [0, 110],
+        [10, 50],
+        [20, 50],
+        [30, 100],
+        [40, 10],
+        [50, 120],
+      ],
+      want: [
+        { version: 1, severity: 'critical', observed: 110, expected: 100, impact: 85, session: SESSION },
+        // 110 → 310 passes 2 × 110; 440 does not reach 2 × 310.
+        { version: 2, severity: 'critical', observed: 310, expected: 100, impact: 285, session: SESSION },
+      ],
+    },
+    {
+      name: 'a warning is not re-reported for growing',
+      rows: [
+        [0, 30],
+        [10, 30],
+        [20, 30],
+      ],
+      want: [{ version: 1, severity: 'warning', observed: 30, expected: 25, impact: 5, session: SESSION }],
+    },
+    {
+      name: 'growth updates can be disabled',
+      rows: [
+        [0, 110],
+        [10, 500],
+      ],
+      cfg: config({}, 1),
+      want: [{ version: 1, severity: 'critical', observed: 110, expected: 100, impact: 85, session: SESSION }],
+    },
+    {
+      name: 'events without a session are not sessions',
+      rows: [
+        [0, 60, { session_id: undefined }],
+        [10, 60, { session_id: undefined }],
+      ],
+      want: [],
+    },
+    {
+      name: 'separate sessions are summed separately',
+      rows: [
+        [0, 20, { session_id: 's-a' }],
+        [1, 20, { session_id: 's-b' }],
+        [2, 10, { session_id: 's-a' }],
+        [3, 10, { session_id: 's-b' }],
+      ],
+      want: [
+        { version: 1, severity: 'warning', observed: 30, expected: 25, impact: 5, session: 's-a' },
+        { version: 1, severity: 'warning', observed: 30, expected: 25, impact: 5, session: 's-b' },
+      ],
+    },
+    {
+      name: 'the same session id in another org is another session',
+      rows: [
+        [0, 20],
+        [1, 20, { org: 'globex' }],
+      ],
+      want: [],
+    },
+  ];
+
+  it.each(cases)('$name', ({ rows, cfg, want }) => {
+    expect(run(events(rows), cfg).map(brief)).toEqual(want);
+  });
+
+  it('produces anomalies the Anomaly schema accepts unchanged', () => {
+    const out = run(
+      events([
+        [0, 20],
+        [30, 10],
+        [60, 80],
+        [90, 200],
+      ]),
+    );
+    expect(out).toHaveLength(3);
+    for (const a of out) expect(Anomaly.parse(a)).toEqual(a);
+  });
+
+  it('keeps one id per episode, derived from kind, org, session and the first crossing', () => {
+    const out = run(
+      events([
+        [0, 20],
+        [5, 10],
+        [50, 80],
+      ]),
+    );
+    const firstCrossing = at(T0, 5);
+    expect(out.map((a) => a.id)).toEqual([
+      anomalyId('session_cost', ['acme', SESSION, firstCrossing]),
+      anomalyId('session_cost', ['acme', SESSION, firstCrossing]),
+    ]);
+    expect(out[0]?.id).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('gives separate sessions separate ids', () => {
+    const out = run(
+      events([
+        [0, 30, { session_id: 's-a' }],
+        [0, 30, { session_id: 's-b' }],
+      ]),
+    );
+    expect(new Set(out.map((a) => a.id)).size).toBe(2);
+  });
+
+  it('is deterministic across runs', () => {
+    const rows: Row[] = Array.from({ length: 60 }, (_, i): Row => [i * 3, (i % 7) * 2 + 0.37, { session_id: `s-${i % 3}` }]);
+    const first = run(events(rows));
+    expect(first.map((a) => a.severity)).toEqual(['warning', 'warning', 'warning', 'critical', 'critical', 'critical']);
+    expect(run(events(rows))).toEqual(first);
+  });
+
+  it('fills subject, window, evidence and text for a critical session', () => {
+    // 3h 12m of work, mostly on opus, a little haiku; crosses $25 at 60 min and $100 at 192 min.
+    const rows: Row[] = [
+      [0, 4.1],
+      [30, 0.9, { model: 'claude-haiku-4-5', model_family: 'claude-haiku', tier: 'economy' }],
+      [60, 21],
+      [120, 30],
+      [150, 20],
+      [192, 28.2],
+    ];
+    const out = run(events(rows));
+    const critical = out.at(-1) as Anomaly;
+    expect(critical).toMatchObject({
+      version: 2,
+      kind: 'session_cost',
+      severity: 'critical',
+      status: 'open',
+      subject: { org: 'acme', team: 'payments', developer: 'alice@acme.com', session: SESSION, model: 'claude-opus-4-5' },
+      window: { start: T0, end: at(T0, 192) },
+      observed: { value: 104.2, unit: 'usd' },
+      expected: { value: 100, unit: 'usd' },
+      impact_usd: 79.2,
+      detected_at: at(T0, 192),
+    });
+    expect(critical.summary).toBe(
+      'Session 28b3c0de… of alice@acme.com has cost $104.20 in 3h 12m, above the $100 critical cap for payments.',
+    );
+    expect(critical.advice).toMatch(/^Check whether an agent is looping/);
+    expect(critical.advice).toContain('/clear');
+    expect(critical.evidence.filter((p) => p.label.endsWith('crossing'))).toEqual([
+      { at: at(T0, 60), label: 'cumulative cost at warning crossing', value: 26, unit: 'usd' },
+      { at: at(T0, 192), label: 'cumulative cost at critical crossing', value: 104.2, unit: 'usd' },
+    ]);
+    expect(critical.evidence.filter((p) => p.label === 'turn cost').map((p) => p.value)).toEqual([0.9, 21, 30, 20, 28.2]);
+    const times = critical.evidence.map((p) => p.at);
+    expect([...times].sort()).toEqual(times);
+  });
+
+  it('takes the window from the earliest to the latest event when they arrive out of order', () => {
+    const out = run(
+      events([
+        [60, 20],
+        [0, 3],
+        [90, 5],
+      ]),
+    );
+    expect(out).toHaveLength(1);
+    expect(out[0]?.window).toEqual({ start: T0, end: at(T0, 90) });
+    expect(out[0]?.observed.value).toBe(28);
+  });
+
+  it('adopts the owner of a session first seen unattributed', () => {
+    const out = run(
+      events([
+        [0, 20, { team: 'unattributed', developer: 'unattributed', developer_email: undefined }],
+        [10, 10],
+      ]),
+    );
+    expect(out[0]?.subject).toMatchObject({ team: 'payments', developer: 'alice@acme.com' });
+  });
+
+  describe('projected_usd', () => {
+    // $20 every 10 minutes: critical at minute 40 with $100 spent over 40 minutes = $150/h.
+    const rows: Row[] = [
+      [0, 20],
+      [10, 20],
+      [20, 20],
+      [30, 20],
+      [40, 20],
+    ];
+
+    it('projects one hour at the burn rate during business hours', () => {
+      const critical = run(events(rows, '2026-11-25T09:00:00Z')).at(-1) as Anomaly; // Wed 10:40 Berlin
+      expect(critical.severity).toBe('critical');
+      expect(critical.projected_usd).toBe(150);
+      expect(critical.advice).toContain('$150/h');
+    });
+
+    it('projects to the next business morning, capped at 16 h, out of hours', () => {
+      const critical = run(events(rows, '2026-11-27T20:00:00Z')).at(-1) as Anomaly; // Fri 21:40 Berlin
+      expect(critical.projected_usd).toBe(150 * 16);
+    });
+
+    it('projects the hours until 09:00 on a weeknight', () => {
+      const critical = run(events(rows, '2026-11-25T23:20:00Z')).at(-1) as Anomaly; // Thu 01:00 Berlin at minute 40
+      expect(critical.projected_usd).toBe(150 * 8);
+    });
+
+    it('rates only the last hour of a long session', () => {
+      // $95 in the first hour, then quiet, then $6 at 3h: only $6 is in the last hour.
+      const out = run(
+        events(
+          [
+            [0, 50],
+            [30, 45],
+            [180, 6],
+          ],
+          '2026-11-25T09:00:00Z',
+        ),
+      );
+      expect(out.at(-1)?.projected_usd).toBe(6);
+    });
+  });
+});

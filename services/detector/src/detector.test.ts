@@ -1,0 +1,335 @@
+import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
+import { createLogger, fixedClock, parseConfig } from '@burnrate/core';
+import { Anomaly, UsageEvent } from '@burnrate/schemas';
+import { describe, expect, it } from 'vitest';
+import { createDetector, type DetectorService } from './detector.ts';
+import { createMemorySnapshotStore, type SnapshotStore } from './snapshots.ts';
+
+const TOPIC = 'usage.events.v1';
+const T0 = Date.parse('2026-11-25T10:00:00Z');
+
+const config = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    timezone: Europe/Berlin
+    members: [alice@acme.com]
+  - id: research
+    members: [rita@acme.com]
+detectors:
+  overrides:
+    - match: { team: research }
+      session_cost: { warning_usd: 100, critical_usd: 400 }
+`);
+
+const silent = createLogger({ level: 'silent' });
+
+function event(i: number, cost: number, o: Partial<UsageEvent> = {}): UsageEvent {
+  const occurred = new Date(T0 + i * 60_000).toISOString();
+  return UsageEvent.parse({
+    event_id: `evt-${i}`,
+    source: 'claude_code_otel',
+    provider: 'anthropic',
+    tool: 'claude-code',
+    granularity: 'request',
+    occurred_at: occurred,
+    ingested_at: occurred,
+    org: 'acme',
+    developer: 'alice@acme.com',
+    developer_email: 'alice@acme.com',
+    team: 'payments',
+    session_id: 'sess-alice',
+    model: 'claude-opus-4-5',
+    model_family: 'claude-opus',
+    tier: 'premium',
+    is_batch: false,
+    requests: 1,
+    input_tokens: 1000,
+    output_tokens: 100,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    cost_usd: cost,
+    cost_source: 'reported',
+    attributes: {},
+    ...o,
+  });
+}
+
+function messages(values: readonly (UsageEvent | string)[], firstOffset = 0, partition = 0): ConsumedMessage[] {
+  return values.map((v, i) => ({
+    topic: TOPIC,
+    partition,
+    offset: String(firstOffset + i),
+    key: 'acme:alice@acme.com',
+    value: typeof v === 'string' ? v : JSON.stringify(v),
+    headers: {},
+    timestamp: T0,
+  }));
+}
+
+interface Harness {
+  ops: string[];
+  sent: OutgoingMessage[];
+  producer: Producer & { failNext: number };
+  ctx: BatchContext;
+}
+
+function harness(): Harness {
+  const ops: string[] = [];
+  const sent: OutgoingMessage[] = [];
+  const producer = {
+    failNext: 0,
+    send(topic: string, batch: readonly OutgoingMessage[]) {
+      if (producer.failNext > 0) {
+        producer.failNext -= 1;
+        return Promise.reject(new Error('broker unavailable'));
+      }
+      expect(topic).toBe('anomalies.v1');
+      sent.push(...batch);
+      ops.push(`send ${batch.length}`);
+      return Promise.resolve();
+    },
+  };
+  const ctx: BatchContext = {
+    commit: (offset) => {
+      ops.push(`commit ${offset}`);
+      return Promise.resolve();
+    },
+    signal: new AbortController().signal,
+  };
+  return { ops, sent, producer, ctx };
+}
+
+/** Records saves into the harness' op log, around an in-memory store. */
+function recorded(store: SnapshotStore, ops: string[]): SnapshotStore {
+  return {
+    load: (key) => store.load(key),
+    async save(s) {
+      await store.save(s);
+      ops.push(`save ${s.key} ${s.offset}`);
+    },
+  };
+}
+
+async function feed(detector: DetectorService, msgs: readonly ConsumedMessage[], ctx: BatchContext, batchSize = msgs.length) {
+  for (let i = 0; i < msgs.length; i += batchSize) {
+    const slice = msgs.slice(i, i + batchSize);
+    await detector.subscribeOptions.handleBatch(
+      { topic: TOPIC, partition: slice[0]?.partition ?? 0, messages: slice, highWatermark: '0' },
+      ctx,
+    );
+  }
+}
+
+const published = (sent: readonly OutgoingMessage[]) =>
+  sent.map((m) => {
+    const a = Anomaly.parse(JSON.parse(m.value));
+    expect(m.key).toBe(a.id);
+    return a;
+  });
+
+// Crosses $25 at the third event and $100 at the fifth.
+const CROSSING = [event(0, 10), event(1, 10), event(2, 10), event(3, 50), event(4, 30), event(5, 5)];
+
+describe('createDetector', () => {
+  it('subscribes to usage events as burnrate-detector with manual commits', () => {
+    const d = createDetector({ config, producer: harness().producer, snapshots: createMemorySnapshotStore(), log: silent });
+    expect(d.subscribeOptions).toMatchObject({ groupId: 'burnrate-detector', topics: ['usage.events.v1'], autoCommit: false });
+  });
+
+  it('publishes version 1 warning then version 2 critical for a session crossing $25 then $100', async () => {
+    const h = harness();
+    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    await feed(d, messages(CROSSING), h.ctx);
+    const out = published(h.sent);
+    expect(out.map((a) => [a.version, a.severity, a.observed.value, a.subject.team])).toEqual([
+      [1, 'warning', 30, 'payments'],
+      [2, 'critical', 110, 'payments'],
+    ]);
+    expect(out[1]?.id).toBe(out[0]?.id);
+    expect(d.stats()).toMatchObject({ processed: 6, published: 2, invalid: 0 });
+  });
+
+  it('applies team overrides from the config', async () => {
+    const h = harness();
+    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const rita = { developer: 'rita@acme.com', developer_email: 'rita@acme.com', team: 'research', session_id: 'sess-rita' };
+    await feed(d, messages([event(0, 60, rita), event(1, 60, rita)]), h.ctx);
+    expect(published(h.sent).map((a) => [a.severity, a.expected.value])).toEqual([['warning', 100]]);
+  });
+
+  it('logs and counts invalid messages and goes on', async () => {
+    const h = harness();
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(s) } });
+    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log });
+    const bad = JSON.stringify({ ...event(1, 1), cost_usd: -3 });
+    await feed(d, messages(['{not json', bad, event(2, 30)]), h.ctx);
+    expect(d.stats()).toMatchObject({ invalid: 2, processed: 1, published: 1 });
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; offset: string; issues?: string[] });
+    expect(logged.map((l) => [l.msg, l.offset])).toEqual([
+      ['usage event is not JSON; skipped', '0'],
+      ['usage event failed validation; skipped', '1'],
+    ]);
+    expect(logged[1]?.issues?.[0]).toMatch(/^cost_usd: /);
+  });
+
+  it('publishes, then saves the snapshot, then commits, at most every snapshotEveryMs', async () => {
+    const h = harness();
+    const clock = fixedClock(new Date(T0));
+    const store = createMemorySnapshotStore();
+    const d = createDetector({
+      config,
+      producer: h.producer,
+      snapshots: recorded(store, h.ops),
+      log: silent,
+      clock,
+      snapshotEveryMs: 1000,
+    });
+    const msgs = messages(CROSSING);
+    await feed(d, msgs.slice(0, 3), h.ctx);
+    expect(h.ops).toEqual(['send 1']);
+    clock.advance(999);
+    await feed(d, msgs.slice(3, 4), h.ctx);
+    expect(h.ops).toEqual(['send 1']);
+    clock.advance(1);
+    await feed(d, msgs.slice(4), h.ctx);
+    expect(h.ops).toEqual(['send 1', 'send 1', 'save detector:usage.events.v1:0 5', 'commit 5']);
+    expect(store.saved.get('detector:usage.events.v1:0')?.offset).toBe('5');
+  });
+
+  it('restores the snapshot on assignment and starts right after its offset', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
+
+    const second = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    expect(
+      await second.subscribeOptions.onAssigned?.([
+        { topic: TOPIC, partition: 0 },
+        { topic: TOPIC, partition: 1 },
+      ]),
+    ).toEqual({
+      'usage.events.v1:0': '4',
+    });
+    await feed(second, messages(CROSSING.slice(4), 4), h.ctx);
+    const out = published(h.sent);
+    expect(out.map((a) => [a.version, a.severity, a.observed.value])).toEqual([
+      [1, 'warning', 30],
+      [2, 'critical', 110],
+    ]);
+  });
+
+  it('skips offsets the restored state already reflects when the bus redelivers them', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
+    const second = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    // No onAssigned: the partition is loaded on its first batch, which starts from offset 0 again.
+    await feed(second, messages(CROSSING), h.ctx);
+    expect(published(h.sent).map((a) => a.observed.value)).toEqual([30, 110]);
+    expect(second.stats().processed).toBe(2);
+  });
+
+  it('counts an event redelivered at another offset once', async () => {
+    const h = harness();
+    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    await feed(d, messages([event(0, 20), event(0, 20), event(1, 6)]), h.ctx);
+    expect(published(h.sent).map((a) => a.observed.value)).toEqual([26]);
+    expect(d.stats().duplicates).toBe(1);
+  });
+
+  it('gives the same anomalies after a crash and a replay from the last snapshot, with no extra versions', async () => {
+    // Two developers, three sessions, 60 events: s-a warns at offset 12 and goes critical at 48,
+    // s-b and s-c warn at 22 and 23.
+    const evs = Array.from({ length: 60 }, (_, i) =>
+      event(i, i % 3 === 0 ? 6 : 1 + (i % 4) * 1.5, {
+        event_id: `e-${i}`,
+        session_id: ['s-a', 's-b', 's-c'][i % 3] as string,
+        ...(i % 3 === 1 ? { developer: 'bob@acme.com', developer_email: 'bob@acme.com' } : {}),
+      }),
+    );
+    const msgs = messages(evs);
+
+    const clean = harness();
+    const uninterrupted = createDetector({ config, producer: clean.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    await feed(uninterrupted, msgs, clean.ctx, 7);
+    const expected = published(clean.sent);
+    expect(new Set(expected.map((a) => a.id)).size).toBe(3);
+    expect(expected.some((a) => a.version === 2)).toBe(true);
+
+    // First run: snapshots land only at some batch ends, then the process dies mid-stream.
+    const crashed = harness();
+    const store = createMemorySnapshotStore();
+    const clock = fixedClock(new Date(T0));
+    const run1 = createDetector({ config, producer: crashed.producer, snapshots: store, log: silent, clock, snapshotEveryMs: 1500 });
+    for (let i = 0; i < 25; i += 5) {
+      await feed(run1, msgs.slice(i, i + 5), crashed.ctx);
+      clock.advance(600);
+    }
+    // Offsets 20-24 (two warnings among them) were processed and published but are not in the snapshot.
+    const snapshotOffset = store.saved.get('detector:usage.events.v1:0')?.offset;
+    expect(snapshotOffset).toBe('19');
+    expect(published(crashed.sent).map((a) => a.subject.session)).toEqual(['s-a', 's-b', 's-c']);
+
+    // Restart: restore, replay from the snapshot's offset to the end.
+    const run2 = createDetector({ config, producer: crashed.producer, snapshots: store, log: silent, clock, snapshotEveryMs: 1000 });
+    const starts = await run2.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }]);
+    const from = Number((starts as Record<string, string>)['usage.events.v1:0']);
+    expect(from).toBe(Number(snapshotOffset) + 1);
+    await feed(run2, msgs.slice(from), crashed.ctx, 7);
+
+    const all = published(crashed.sent);
+    // The two warnings after the snapshot were published twice: at-least-once, same id and version.
+    expect(all.length).toBe(expected.length + 2);
+    const byVersion = new Map<string, Anomaly>();
+    for (const a of all) {
+      const k = `${a.id}@${a.version}`;
+      // A re-emitted version is the same anomaly, byte for byte.
+      if (byVersion.has(k)) expect(a).toEqual(byVersion.get(k));
+      byVersion.set(k, a);
+    }
+    expect([...byVersion.values()]).toEqual(expected);
+  });
+
+  it('keeps anomalies whose send failed, retries them first and snapshots only after they are out', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const d = createDetector({ config, producer: h.producer, snapshots: recorded(store, h.ops), log: silent, snapshotEveryMs: 0 });
+    const msgs = messages(CROSSING.slice(0, 3));
+    h.producer.failNext = 1;
+    await expect(feed(d, msgs, h.ctx)).rejects.toThrow('broker unavailable');
+    expect(store.saved.size).toBe(0);
+    // The bus redelivers the batch: state already has it, the pending warning goes out once.
+    await feed(d, msgs, h.ctx);
+    expect(published(h.sent).map((a) => [a.version, a.severity])).toEqual([[1, 'warning']]);
+    expect(h.ops).toEqual(['send 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
+  });
+
+  it('snapshots a partition when it is revoked, and the rest on stop', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const d = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 60_000 });
+    await feed(d, messages(CROSSING.slice(0, 2), 0, 0), h.ctx);
+    await feed(d, messages(CROSSING.slice(2, 5), 10, 1), h.ctx);
+    expect(store.saved.size).toBe(0);
+    await d.subscribeOptions.onRevoked?.([{ topic: TOPIC, partition: 0 }]);
+    expect([...store.saved.entries()].map(([k, v]) => [k, v.offset])).toEqual([['detector:usage.events.v1:0', '1']]);
+    await d.stop();
+    expect(store.saved.get('detector:usage.events.v1:1')?.offset).toBe('12');
+  });
+
+  it('starts a partition empty when its snapshot cannot be read', async () => {
+    const store = createMemorySnapshotStore();
+    await store.save({ key: 'detector:usage.events.v1:0', offset: '41', state: '{"format":99}' });
+    const lines: string[] = [];
+    const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
+    const d = createDetector({ config, producer: harness().producer, snapshots: store, log });
+    expect(await d.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).toEqual({});
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'detector snapshot unreadable; starting this partition with empty state',
+    ]);
+  });
+});

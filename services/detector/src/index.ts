@@ -1,0 +1,16 @@
+export {
+  createDetector,
+  detectorConfigs,
+  DETECTOR_GROUP_ID,
+  type DetectorDeps,
+  type DetectorService,
+  type DetectorStats,
+} from './detector.ts';
+export {
+  createMemorySnapshotStore,
+  snapshotKey,
+  snapshotStoreFrom,
+  type SavedSnapshot,
+  type SnapshotStore,
+  type SnapshotTable,
+} from './snapshots.ts';
