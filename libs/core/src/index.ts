@@ -4,3 +4,4 @@ export * from './logger.ts';
 export * from './lifecycle.ts';
 export * from './clock.ts';
 export * from './config/index.ts';
+export * from './http.ts';

@@ -36,6 +36,7 @@ describe('parseConfig', () => {
 
   it.each([
     ['a missing org', 'teams: []', ['org: is required (string)']],
+    ['a wrong type', 'org: acme\nteams: payments', ['teams: Invalid input: expected array, received string']],
     ['a bad channel', 'org: acme\nteams:\n  - id: payments\n    slack: { channel: payments }', ['teams[0].slack.channel: expected a channel like #name (or a channel id like C0123ABCD)']],
     ['an unknown key', 'org: acme\nteams:\n  - id: payments\n    colour: red', ['teams[0]: unknown key "colour"']],
     ['a bad timezone', 'org: acme\ntimezone: Mars/Olympus', ['timezone: expected an IANA time zone such as Europe/Berlin or America/New_York']],

@@ -54,7 +54,8 @@ export function parseConfig(text: string, source = '<inline>'): Config {
     );
   }
   const raw: unknown = doc.toJS() ?? {};
-  const result = ConfigSchema.safeParse(raw);
+  // reportInput tells "missing" (input undefined) apart from "wrong type" in describeIssue.
+  const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   throw new ConfigError(
     source,

@@ -1,0 +1,89 @@
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHttpServer, type HttpServer, type Route } from './http.ts';
+import { createLogger } from './logger.ts';
+
+const log = createLogger({ level: 'silent' });
+const servers: HttpServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(routes: Route[], bodyLimitBytes = 1024): Promise<{ server: HttpServer; url: string; port: number }> {
+  const server = createHttpServer({ routes, log, bodyLimitBytes, shutdownGraceMs: 5_000 });
+  servers.push(server);
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, url: `http://127.0.0.1:${port}`, port };
+}
+
+const echo: Route = {
+  method: 'POST',
+  path: '/echo',
+  handler: async (req) => ({ status: 200, body: { bytes: (await req.body()).length } }),
+};
+
+/** A chunked POST (no Content-Length), so the server only learns the size by reading. */
+function postChunked(port: number, chunks: Buffer[]): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/echo', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+    });
+    req.on('error', reject);
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
+describe('createHttpServer', () => {
+  it('listens on an ephemeral port and serves routes', async () => {
+    const { url } = await start([echo]);
+    const res = await fetch(`${url}/echo`, { method: 'POST', body: 'hello' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ bytes: 5 });
+  });
+
+  it('answers 413 to a chunked body past the limit and closes the connection', async () => {
+    const { port } = await start([echo]);
+    const res = await postChunked(port, [Buffer.alloc(800), Buffer.alloc(800), Buffer.alloc(800)]);
+    expect(res.status).toBe(413);
+    expect(res.connection).toBe('close');
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'INPUT_TOO_LARGE', details: { limit_bytes: 1024 } } });
+  });
+
+  it('close() stops accepting and waits for the request in flight', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    const slow: Route = {
+      method: 'GET',
+      path: '/slow',
+      handler: async () => {
+        entered();
+        await gate;
+        return { status: 200, body: { done: true } };
+      },
+    };
+    const { server, url } = await start([slow]);
+    const inFlight = fetch(`${url}/slow`);
+    await inHandler;
+
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    await expect(fetch(`${url}/slow`)).rejects.toThrow();
+
+    release();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(await res.json()).toEqual({ done: true });
+    await closing;
+    expect(closed).toBe(true);
+  });
+});

@@ -1,0 +1,465 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable, type Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { BurnrateError, type ErrorCode, isBurnrateError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+/** What a route handler sees of a request; built from node:http or, in tests, from a buffer. */
+export interface IncomingRequest {
+  method: string;
+  /** URL path without the query string, e.g. `/v1/events`. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Values of `:name` segments in the route path. */
+  params: Record<string, string>;
+  /** Media type of the body, lower-cased, without parameters (`application/json`); '' when absent. */
+  contentType: string;
+  /**
+   * The body, decoded from its Content-Encoding, at most `limitBytes` (the server's limit by
+   * default) both on the wire and once decompressed. Throws INPUT_TOO_LARGE past the limit
+   * (and stops reading), UNSUPPORTED_MEDIA_TYPE for an unknown encoding, INPUT_INVALID for a
+   * corrupt one. Calling it again returns the same bytes.
+   */
+  body(limitBytes?: number): Promise<Buffer>;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** A string or Buffer is sent as it is; anything else is sent as JSON. */
+  body?: unknown;
+}
+
+export interface Route {
+  method: string;
+  /** Exact path; a `:name` segment matches any one segment and lands in `req.params.name`. */
+  path: string;
+  handler(req: IncomingRequest): Promise<HttpResponse>;
+}
+
+export type RequestHandler = (req: IncomingRequest) => Promise<HttpResponse>;
+
+/** Every error response has this body. `details` is present only on 4xx, never on 5xx. */
+export interface ErrorBody {
+  error: { code: string; message: string; retriable: boolean; details?: Record<string, unknown> };
+}
+
+const CLIENT_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
+  INPUT_INVALID: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  INPUT_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+};
+
+// Their own messages may name hosts and brokers, so the client gets a fixed sentence instead.
+const UNAVAILABLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
+  SHUTTING_DOWN: 'the server is shutting down; retry later',
+  BUS_UNAVAILABLE: 'the event bus is unavailable, so nothing from this request was stored; retry later',
+  STORE_UNAVAILABLE: 'the store is unavailable; retry later',
+};
+
+export const DEFAULT_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { status, headers, body };
+}
+
+/**
+ * Turns anything a handler threw into a response. Client errors keep their message and details;
+ * everything else is logged with its cause and answered with a fixed message, so internals
+ * (SQL, hosts, stack traces) never reach the client.
+ */
+export function errorResponse(err: unknown, log?: Logger): HttpResponse {
+  if (isBurnrateError(err)) {
+    const status = CLIENT_ERROR_STATUS[err.code];
+    if (status !== undefined) {
+      const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+      const error: ErrorBody['error'] = { code: err.code, message: err.message, retriable: false };
+      if (err.details) error.details = err.details;
+      return { status, headers, body: { error } satisfies ErrorBody };
+    }
+    const unavailable = UNAVAILABLE_MESSAGE[err.code];
+    if (unavailable !== undefined) {
+      log?.warn({ err }, 'request failed: dependency unavailable');
+      const headers: Record<string, string> = {};
+      if (err.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+      return { status: 503, headers, body: { error: { code: err.code, message: unavailable, retriable: true } } satisfies ErrorBody };
+    }
+  }
+  log?.error({ err }, 'request failed with an internal error');
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error', retriable: false } } satisfies ErrorBody };
+}
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+function matchPath(pattern: readonly string[], actual: readonly string[]): Record<string, string> | undefined {
+  if (pattern.length !== actual.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, seg] of pattern.entries()) {
+    const got = actual[i] as string;
+    if (seg.startsWith(':')) {
+      try {
+        params[seg.slice(1)] = decodeURIComponent(got);
+      } catch {
+        return undefined;
+      }
+    } else if (seg !== got) return undefined;
+  }
+  return params;
+}
+
+/**
+ * Dispatches to the first route whose method and path match. A known path with another method
+ * is a 405 with `Allow`; anything else a 404. Errors thrown by handlers become error responses.
+ */
+export function createRouter(routes: readonly Route[], options: { log?: Logger } = {}): RequestHandler {
+  const compiled = routes.map((route) => ({ route, method: route.method.toUpperCase(), segments: splitPath(route.path) }));
+  return async (req) => {
+    const actual = splitPath(req.path);
+    const allowed: string[] = [];
+    for (const { route, method, segments } of compiled) {
+      const params = matchPath(segments, actual);
+      if (!params) continue;
+      if (method !== req.method.toUpperCase()) {
+        allowed.push(method);
+        continue;
+      }
+      try {
+        return await route.handler({ ...req, params });
+      } catch (err) {
+        return errorResponse(err, options.log);
+      }
+    }
+    if (allowed.length > 0) {
+      return jsonResponse(
+        405,
+        {
+          error: {
+            code: 'METHOD_NOT_ALLOWED',
+            message: `${req.method} is not allowed on ${req.path}; use ${allowed.join(' or ')}`,
+            retriable: false,
+          },
+        },
+        { allow: allowed.join(', ') },
+      );
+    }
+    return jsonResponse(404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}`, retriable: false } });
+  };
+}
+
+/** `application/json; charset=utf-8` → `application/json`. */
+export function mediaType(headers: IncomingHttpHeaders): string {
+  const raw = headers['content-type'];
+  return (raw ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+const ENCODINGS = ['identity', 'gzip', 'deflate', 'br'] as const;
+type Encoding = (typeof ENCODINGS)[number];
+
+function contentEncoding(headers: IncomingHttpHeaders): Encoding {
+  const raw = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'identity') return 'identity';
+  if (raw === 'x-gzip') return 'gzip';
+  if ((ENCODINGS as readonly string[]).includes(raw)) return raw as Encoding;
+  throw new BurnrateError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${raw}" is not supported; send ${ENCODINGS.join(', ')}`, {
+    details: { accepted_encodings: [...ENCODINGS] },
+  });
+}
+
+function decoderFor(encoding: Encoding): Transform | undefined {
+  switch (encoding) {
+    case 'gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    case 'identity':
+      return undefined;
+  }
+}
+
+function tooLarge(limitBytes: number, decompressed: boolean): BurnrateError {
+  const what = decompressed ? 'once decompressed' : 'on the wire';
+  return new BurnrateError(
+    'INPUT_TOO_LARGE',
+    `request body exceeds the limit of ${limitBytes} bytes ${what}; split it into smaller requests`,
+    {
+      details: { limit_bytes: limitBytes },
+    },
+  );
+}
+
+/**
+ * Reads a request body into memory, decoding gzip, deflate or br. The limit applies to the bytes
+ * received and to the bytes decompressed, and reading stops as soon as either passes it, so
+ * neither a huge upload nor a small zip bomb can make the process buffer more than the limit.
+ * The stream is paused, not destroyed, on error: destroying an IncomingMessage destroys its
+ * socket, and the client would never see the 413.
+ */
+export function readBody(stream: Readable, headers: IncomingHttpHeaders, limitBytes: number): Promise<Buffer> {
+  const encoding = contentEncoding(headers);
+  const declared = Number(headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) return Promise.reject(tooLarge(limitBytes, false));
+
+  return new Promise<Buffer>((resolve, reject) => {
+    const decoder = decoderFor(encoding);
+    const chunks: Buffer[] = [];
+    let wireBytes = 0;
+    let bodyBytes = 0;
+    let settled = false;
+
+    const finish = (err: BurnrateError | undefined): void => {
+      if (settled) return;
+      settled = true;
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (err) {
+        stream.pause();
+        decoder?.destroy();
+        reject(err);
+      } else resolve(Buffer.concat(chunks, bodyBytes));
+    };
+    const collect = (chunk: Buffer): void => {
+      if (settled) return;
+      bodyBytes += chunk.length;
+      if (bodyBytes > limitBytes) finish(tooLarge(limitBytes, decoder !== undefined));
+      else chunks.push(chunk);
+    };
+    const onData = (chunk: Buffer): void => {
+      wireBytes += chunk.length;
+      if (wireBytes > limitBytes) return finish(tooLarge(limitBytes, false));
+      if (!decoder) return collect(chunk);
+      if (!decoder.write(chunk)) {
+        stream.pause();
+        decoder.once('drain', () => {
+          if (!settled) stream.resume();
+        });
+      }
+    };
+    const onEnd = (): void => {
+      if (decoder) decoder.end();
+      else finish(undefined);
+    };
+    const onError = (err: Error): void => {
+      finish(new BurnrateError('INPUT_INVALID', `could not read the request body: ${err.message}`, { cause: err }));
+    };
+    const onClose = (): void => {
+      if (!stream.readableEnded)
+        finish(new BurnrateError('INPUT_INVALID', 'the client closed the connection before the request body was complete'));
+    };
+
+    if (decoder) {
+      decoder.on('data', collect);
+      decoder.on('end', () => finish(undefined));
+      decoder.on('error', (err: Error) => {
+        finish(
+          new BurnrateError('INPUT_INVALID', `request body is not valid ${encoding} data (Content-Encoding: ${encoding}): ${err.message}`, {
+            cause: err,
+          }),
+        );
+      });
+    }
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
+
+function toIncomingRequest(
+  method: string,
+  url: string,
+  headers: IncomingHttpHeaders,
+  stream: Readable,
+  defaultLimit: number,
+): IncomingRequest {
+  const parsed = new URL(url, 'http://localhost');
+  let body: Promise<Buffer> | undefined;
+  return {
+    method: method.toUpperCase(),
+    path: parsed.pathname,
+    query: parsed.searchParams,
+    headers,
+    params: {},
+    contentType: mediaType(headers),
+    body: (limitBytes = defaultLimit) => {
+      body ??= readBody(stream, headers, limitBytes);
+      return body;
+    },
+  };
+}
+
+function serialise(res: HttpResponse): { status: number; headers: Record<string, string>; body: Buffer } {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers ?? {})) headers[k.toLowerCase()] = v;
+  let body: Buffer;
+  if (res.body === undefined) body = Buffer.alloc(0);
+  else if (Buffer.isBuffer(res.body)) {
+    body = res.body;
+    headers['content-type'] ??= 'application/octet-stream';
+  } else if (typeof res.body === 'string') {
+    body = Buffer.from(res.body, 'utf8');
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+  } else {
+    body = Buffer.from(JSON.stringify(res.body), 'utf8');
+    headers['content-type'] ??= 'application/json';
+  }
+  headers['content-length'] = String(body.length);
+  return { status: res.status, headers, body };
+}
+
+export interface InjectRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface InjectedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  text(): string;
+  json<T = unknown>(): T;
+}
+
+export interface HttpAppOptions {
+  routes: readonly Route[];
+  log: Logger;
+  /** Default limit for request bodies; a route may ask for another one through `req.body(limit)`. */
+  bodyLimitBytes?: number;
+}
+
+export interface HttpApp {
+  handle: RequestHandler;
+  /** The node:http request listener; `closeConnection` is asked when the response is written. */
+  listener(req: IncomingMessage, res: ServerResponse, options?: { closeConnection?: () => boolean }): Promise<void>;
+  /** Runs a request through the routes without a socket (bodies still go through readBody). */
+  inject(req: InjectRequest): Promise<InjectedResponse>;
+}
+
+/** The routes and their HTTP plumbing, without a server, so tests run requests in memory. */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const log = options.log;
+  const router = createRouter(options.routes, { log });
+  const handle: RequestHandler = async (req) => {
+    try {
+      return await router(req);
+    } catch (err) {
+      return errorResponse(err, log);
+    }
+  };
+
+  const listener = async (req: IncomingMessage, res: ServerResponse, opts: { closeConnection?: () => boolean } = {}): Promise<void> => {
+    const started = performance.now();
+    let response: HttpResponse;
+    try {
+      response = await handle(toIncomingRequest(req.method ?? 'GET', req.url ?? '/', req.headers, req, limit));
+    } catch (err) {
+      response = errorResponse(err, log);
+    }
+    const out = serialise(response);
+    // An unread body left on a kept-alive socket would be parsed as the next request; and once
+    // the server is closing, kept-alive clients must go away.
+    if (!req.complete || opts.closeConnection?.()) out.headers.connection = 'close';
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(out.status, out.headers);
+      res.end(out.body);
+    }
+    log.debug({ method: req.method, path: req.url, status: out.status, ms: Math.round(performance.now() - started) }, 'http request');
+  };
+
+  const inject = async (req: InjectRequest): Promise<InjectedResponse> => {
+    const headers: IncomingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+    const payload = req.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
+    headers['content-length'] ??= String(payload.length);
+    const response = await handle(toIncomingRequest(req.method, req.url, headers, Readable.from([payload]), limit));
+    const out = serialise(response);
+    return {
+      status: out.status,
+      headers: out.headers,
+      body: out.body,
+      text: () => out.body.toString('utf8'),
+      json: <T>() => JSON.parse(out.body.toString('utf8')) as T,
+    };
+  };
+
+  return { handle, listener, inject };
+}
+
+export interface HttpServerOptions extends HttpAppOptions {
+  /** How long close() waits for in-flight requests before cutting connections; default 10 s. */
+  shutdownGraceMs?: number;
+}
+
+export interface HttpServer {
+  server: Server;
+  app: HttpApp;
+  /** Resolves with the bound port (useful with port 0). */
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  /**
+   * Stops accepting connections, answers requests that arrive on kept-alive connections with 503
+   * SHUTTING_DOWN, waits for in-flight requests (up to the grace period), then resolves.
+   */
+  close(): Promise<void>;
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const app = createHttpApp(options);
+  const log = options.log;
+  const graceMs = options.shutdownGraceMs ?? 10_000;
+  let closing: Promise<void> | undefined;
+
+  const server = createServer((req, res) => {
+    if (closing) {
+      const out = serialise(errorResponse(new BurnrateError('SHUTTING_DOWN', 'server is closing')));
+      res.writeHead(out.status, { ...out.headers, connection: 'close' });
+      res.end(out.body);
+      return;
+    }
+    void app.listener(req, res, { closeConnection: () => closing !== undefined }).catch((err: unknown) => {
+      log.error({ err }, 'http listener failed');
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+
+  const listen = (port: number, host = '127.0.0.1'): Promise<{ port: number }> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        resolve({ port: (server.address() as AddressInfo).port });
+      });
+    });
+
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      const timer = setTimeout(() => {
+        log.warn({ graceMs }, 'http requests still in flight after the grace period; closing their connections');
+        server.closeAllConnections();
+      }, graceMs);
+      timer.unref();
+      server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closing;
+  };
+
+  return { server, app, listen, close };
+}

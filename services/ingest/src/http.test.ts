@@ -1,0 +1,275 @@
+import { BurnrateError, createHttpApp, createLogger, fixedClock } from '@burnrate/core';
+import { createPriceCatalog } from '@burnrate/pricing';
+import { DlqRecord, TOPICS, UsageEvent } from '@burnrate/schemas';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { createIngestRoutes } from './http.ts';
+import { fakeProducer, NOW, readFixture, testConfig } from './test-helpers.ts';
+
+const log = createLogger({ level: 'silent' });
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function setup(options: { bodyLimitBytes?: number; maxBatch?: number } = {}) {
+  const producer = fakeProducer();
+  const routes = createIngestRoutes({
+    config: testConfig,
+    catalog: createPriceCatalog(),
+    producer,
+    clock: fixedClock(NOW),
+    log,
+    ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
+  });
+  const app = createHttpApp({ routes, log, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 });
+  return {
+    producer,
+    post: (url: string, body: string | Buffer, headers: Record<string, string> = JSON_HEADERS) =>
+      app.inject({ method: 'POST', url, headers, body }),
+    events: () => producer.messages(TOPICS.usageEvents.name).map((m) => UsageEvent.parse(m)),
+    dlq: () => producer.messages(TOPICS.usageDlq.name).map((m) => DlqRecord.parse(m)),
+  };
+}
+
+const record = (i: number) => ({
+  occurred_at: `2026-11-28T10:${String(i).padStart(2, '0')}:00Z`,
+  developer_email: 'alice@acme.com',
+  model: 'claude-sonnet-4-5',
+  input_tokens: 1000 + i,
+  output_tokens: 10,
+});
+
+interface EventsBody {
+  accepted: number;
+  rejected: { index: number; field: string; message: string }[];
+  error?: { code: string; message: string };
+}
+interface ErrorBody {
+  error: { code: string; message: string; retriable: boolean };
+}
+
+describe('POST /v1/events', () => {
+  it('accepts a batch of 10 with 3 bad: publishes 7, reports 3 by index with field and reason, dead-letters 3', async () => {
+    const batch: unknown[] = Array.from({ length: 10 }, (_, i) => record(i));
+    batch[2] = { ...record(2), occurred_at: 'not a time' };
+    batch[5] = { ...record(5), input_tokens: '1005' };
+    batch[8] = { ...record(8), model: 'mystery-model-9' };
+    const { post, events, dlq, producer } = setup();
+
+    const res = await post('/v1/events', JSON.stringify(batch));
+
+    expect(res.status).toBe(400);
+    const body = res.json<EventsBody>();
+    expect(body.accepted).toBe(7);
+    expect(body.rejected).toEqual([
+      { index: 2, field: 'occurred_at', message: 'expected an ISO-8601 timestamp such as 2026-11-28T14:05:00Z' },
+      { index: 5, field: 'input_tokens', message: 'expected a JSON number, got the string "1005"; send numbers without quotes' },
+      {
+        index: 8,
+        field: 'model',
+        message:
+          'cannot compute cost_usd from tokens: no price for model "mystery-model-9" (canonical "mystery-model-9"); add a row to pricing.prices in burnrate.yaml or send cost_usd',
+      },
+    ]);
+    expect(body.error?.message).toBe('3 of 10 records were rejected (see rejected); the other 7 were accepted');
+
+    expect(events().map((e) => e.input_tokens)).toEqual([1000, 1001, 1003, 1004, 1006, 1007, 1009]);
+    expect(events().every((e) => e.team === 'payments' && e.cost_source === 'computed')).toBe(true);
+    const usageSend = producer.sent.find((s) => s.topic === TOPICS.usageEvents.name);
+    expect(usageSend?.messages[0]?.key).toBe('acme:alice@acme.com');
+
+    const dead = dlq();
+    expect(dead.map((d) => d.index)).toEqual([2, 5, 8]);
+    expect(dead[0]).toMatchObject({
+      source: 'http_events',
+      received_at: NOW.toISOString(),
+      reason: 'occurred_at: expected an ISO-8601 timestamp such as 2026-11-28T14:05:00Z',
+      issues: [{ path: 'occurred_at', message: 'expected an ISO-8601 timestamp such as 2026-11-28T14:05:00Z' }],
+    });
+    expect(JSON.parse(dead[1]?.raw ?? '')).toEqual(batch[5]);
+    expect(producer.sent.find((s) => s.topic === TOPICS.usageDlq.name)?.messages[0]?.key).toBe('http_events');
+  });
+
+  it('answers 200 with no rejections when every record is good, for an array or one object', async () => {
+    const { post, events } = setup();
+    const res = await post('/v1/events', JSON.stringify([record(1), record(2)]));
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ accepted: 2, rejected: [] });
+    const single = await post('/v1/events', JSON.stringify(record(3)));
+    expect(single.json()).toEqual({ accepted: 1, rejected: [] });
+    expect(events()).toHaveLength(3);
+  });
+
+  it('reads NDJSON, rejecting only the bad line', async () => {
+    const { post, events, dlq } = setup();
+    const body = [JSON.stringify(record(1)), '', JSON.stringify(record(2)), '{"occurred_at": oops}', JSON.stringify(record(4)), ''].join(
+      '\n',
+    );
+    const res = await post('/v1/events', body, { 'content-type': 'application/x-ndjson' });
+    expect(res.status).toBe(400);
+    const out = res.json<EventsBody>();
+    expect(out.accepted).toBe(3);
+    expect(out.rejected).toHaveLength(1);
+    expect(out.rejected[0]).toMatchObject({ index: 2, field: '(record)' });
+    expect(out.rejected[0]?.message).toBe('line 4 is not valid JSON (column 17: unexpected character "o", expected a value)');
+    expect(events()).toHaveLength(3);
+    expect(dlq()[0]?.raw).toBe('{"occurred_at": oops}');
+  });
+
+  it('accepts a gzip body', async () => {
+    const { post, events } = setup();
+    const res = await post('/v1/events', gzipSync(JSON.stringify([record(1)])), { ...JSON_HEADERS, 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(events()).toHaveLength(1);
+  });
+
+  it('answers 400 for malformed JSON, naming where, and publishes nothing', async () => {
+    const { post, producer } = setup();
+    const res = await post('/v1/events', '[\n  {"a": 1},\n  {"b": }\n]');
+    expect(res.status).toBe(400);
+    expect(res.json<ErrorBody>().error.message).toBe(
+      'request body is not valid JSON: line 3, column 9: unexpected character "}", expected a value',
+    );
+    expect(producer.sent).toEqual([]);
+  });
+
+  it('answers 415 for another content type, listing the accepted ones', async () => {
+    const { post } = setup();
+    const res = await post('/v1/events', 'a=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(res.status).toBe(415);
+    expect(res.json<ErrorBody>().error.message).toBe(
+      'Content-Type "application/x-www-form-urlencoded" is not accepted on /v1/events; send application/json (an array of records or one record) or application/x-ndjson (one record per line)',
+    );
+  });
+
+  it('answers 400 for an empty body or no records', async () => {
+    const { post } = setup();
+    expect((await post('/v1/events', '')).json<ErrorBody>().error.message).toMatch(/^request body is empty/);
+    const none = await post('/v1/events', '[]');
+    expect(none.status).toBe(400);
+    expect(none.json<ErrorBody>().error.message).toBe('request body holds no records');
+  });
+
+  it('answers 413 past the body limit and past the record limit', async () => {
+    const small = setup({ bodyLimitBytes: 256 });
+    const big = await small.post('/v1/events', JSON.stringify(Array.from({ length: 10 }, (_, i) => record(i))));
+    expect(big.status).toBe(413);
+    expect(big.json<ErrorBody>().error.message).toMatch(/limit of 256 bytes/);
+    expect(small.producer.sent).toEqual([]);
+
+    const few = setup({ maxBatch: 2 });
+    const many = await few.post('/v1/events', JSON.stringify([record(1), record(2), record(3)]));
+    expect(many.status).toBe(413);
+    expect(many.json<ErrorBody>().error.message).toBe('request holds 3 records; the limit is 2 per request, split it');
+  });
+
+  it('answers 503, retriable, when the bus fails, and never 2xx', async () => {
+    const { post, producer } = setup();
+    producer.failWith = new BurnrateError('BUS_UNAVAILABLE', 'log dir is read-only');
+    const res = await post('/v1/events', JSON.stringify([record(1), { bad: true }]));
+    expect(res.status).toBe(503);
+    expect(res.json()).toEqual({
+      error: {
+        code: 'BUS_UNAVAILABLE',
+        message: 'the event bus is unavailable, so nothing from this request was stored; retry later',
+        retriable: true,
+      },
+    });
+  });
+
+  it('answers only after both sends resolved', async () => {
+    const { producer } = setup();
+    const releases: (() => void)[] = [];
+    producer.send = () => new Promise<void>((resolve) => releases.push(resolve));
+    const routes = createIngestRoutes({ config: testConfig, catalog: createPriceCatalog(), producer, clock: fixedClock(NOW), log });
+    const app = createHttpApp({ routes, log });
+    let answered = false;
+    const pending = app
+      .inject({ method: 'POST', url: '/v1/events', headers: JSON_HEADERS, body: JSON.stringify([record(1), { bad: true }]) })
+      .then((r) => {
+        answered = true;
+        return r;
+      });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(releases).toHaveLength(2);
+    releases[0]?.();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false);
+    releases[1]?.();
+    expect((await pending).status).toBe(400);
+  });
+});
+
+describe('POST /v1/logs (OTLP/HTTP JSON)', () => {
+  it('publishes the fixture api_request and answers with an empty partialSuccess', async () => {
+    const { post, events, dlq } = setup();
+    const res = await post('/v1/logs', readFixture('logs.json'));
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ partialSuccess: {} });
+    expect(events()).toHaveLength(1);
+    expect(events()[0]).toMatchObject({ source: 'claude_code_otel', cost_usd: 0.02895, model: 'claude-sonnet-4-5' });
+    expect(dlq()).toEqual([]);
+  });
+
+  it('answers 200 with rejectedLogRecords for a bad api_request and dead-letters it', async () => {
+    const { post, events, dlq } = setup();
+    const fixture = JSON.parse(readFixture('logs.json')) as {
+      resourceLogs: { scopeLogs: { logRecords: { attributes: { key: string }[] }[] }[] }[];
+    };
+    const apiRequest = fixture.resourceLogs[0]!.scopeLogs[0]!.logRecords[1]!;
+    apiRequest.attributes = apiRequest.attributes.filter((a) => a.key !== 'model');
+    const body = JSON.stringify(fixture);
+    const res = await post('/v1/logs', body);
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({
+      partialSuccess: {
+        rejectedLogRecords: '1',
+        errorMessage:
+          '1 api_request log records rejected (kept in the dead-letter queue): record 1: attributes.model: an api_request event needs a model',
+      },
+    });
+    expect(events()).toEqual([]);
+    expect(dlq()).toMatchObject([{ source: 'claude_code_otel', index: 1, reason: 'attributes.model: an api_request event needs a model' }]);
+  });
+
+  it('answers 415 to protobuf, saying which exporter setting to change', async () => {
+    const { post } = setup();
+    const res = await post('/v1/logs', Buffer.from([0x0a, 0x00]), { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(415);
+    expect(res.json<ErrorBody>().error.message).toMatch(
+      /OTLP protobuf is not supported yet on \/v1\/logs; set OTEL_EXPORTER_OTLP_PROTOCOL=http\/json/,
+    );
+  });
+
+  it('answers 400 to malformed JSON and 503 when the bus fails', async () => {
+    const { post, producer } = setup();
+    expect((await post('/v1/logs', '{"resourceLogs": [')).status).toBe(400);
+    producer.failWith = new Error('disk full');
+    const res = await post('/v1/logs', readFixture('logs.json'));
+    expect(res.status).toBe(503);
+    expect(res.json<ErrorBody>().error.retriable).toBe(true);
+  });
+
+  it('accepts gzip like the OTLP exporter sends it', async () => {
+    const { post, events } = setup();
+    const res = await post('/v1/logs', gzipSync(readFixture('logs.json')), { ...JSON_HEADERS, 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(events()).toHaveLength(1);
+  });
+});
+
+describe('POST /v1/metrics', () => {
+  it('acknowledges the fixture without publishing anything', async () => {
+    const { post, producer } = setup();
+    const res = await post('/v1/metrics', readFixture('metrics.json'));
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ partialSuccess: {} });
+    expect(producer.sent).toEqual([]);
+  });
+
+  it('answers 415 to protobuf and 400 to a body that is not an export request', async () => {
+    const { post } = setup();
+    expect((await post('/v1/metrics', 'x', { 'content-type': 'application/x-protobuf' })).status).toBe(415);
+    const res = await post('/v1/metrics', '{"resourceMetrics": {}}');
+    expect(res.status).toBe(400);
+    expect(res.json<ErrorBody>().error.message).toBe('resourceMetrics: expected an array');
+  });
+});

@@ -1,0 +1,20 @@
+export {
+  createIngestRoutes,
+  DEFAULT_MAX_BATCH,
+  HTTP_EVENTS_SOURCE,
+  type EventsResponse,
+  type IngestRoutesOptions,
+  type RejectedEntry,
+} from './http.ts';
+export {
+  buildUsageEvent,
+  normalizeRecord,
+  type NormalizeContext,
+  type NormalizeResult,
+  type RecordIssue,
+  type UsageFields,
+} from './normalize.ts';
+export { createAttributor, type Attribution, type Attributor, type Identity } from './attribution.ts';
+export { CLAUDE_CODE_OTEL_SOURCE, otlpLogsToUsageEvents, type OtlpLogsConversion, type RejectedLogRecord } from './otlp-logs.ts';
+export { deterministicEventId } from './event-id.ts';
+export { publishBatch, toDlqRecord } from './publish.ts';

@@ -1,0 +1,307 @@
+import type { Clock } from '@burnrate/core';
+import type { PriceCatalog } from '@burnrate/pricing';
+import { Granularity, Instant, UsageEvent } from '@burnrate/schemas';
+import { z } from 'zod';
+import type { Attributor, Identity } from './attribution.ts';
+import { deterministicEventId } from './event-id.ts';
+
+/** One problem with one record: a dotted field path inside it (`(record)` for the whole) and why. */
+export interface RecordIssue {
+  field: string;
+  message: string;
+}
+
+export type NormalizeResult = { ok: true; event: UsageEvent } | { ok: false; issues: RecordIssue[] };
+
+export interface NormalizeContext {
+  org: string;
+  /** The `source` stamped on every event, e.g. `http_events`, `claude_code_otel`. */
+  source: string;
+  catalog: PriceCatalog;
+  attribute: Attributor;
+  clock: Clock;
+}
+
+/** What a source adapter extracted from one native record, before defaults, pricing and attribution. */
+export interface UsageFields {
+  event_id: string;
+  /** ISO-8601 instant. */
+  occurred_at: string;
+  identity: Identity;
+  model: string;
+  provider?: string;
+  tool?: string;
+  granularity?: UsageEvent['granularity'];
+  period_start?: string;
+  period_end?: string;
+  session_id?: string;
+  prompt_id?: string;
+  api_key_id?: string;
+  project?: string;
+  service_tier?: string;
+  is_batch?: boolean;
+  speed?: string;
+  requests?: number;
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
+  /** The part of cache_write_tokens written with the 1-hour TTL (priced higher); not published. */
+  cache_write_1h_tokens?: number;
+  /** A cost the source reported, already in USD. */
+  cost_usd?: number;
+  overlap_group?: string;
+  attributes?: Record<string, string>;
+}
+
+const TOKEN_FIELDS = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens'] as const;
+
+/**
+ * Fills defaults, prices and attributes one record. A reported cost is kept as `cost_usd`
+ * (`reported`) with the catalog's figure beside it when tokens allow; without a reported cost the
+ * catalog's figure is the cost (`computed`), and a model it cannot price makes the record invalid
+ * rather than silently free.
+ */
+export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): NormalizeResult {
+  const at = new Date(fields.occurred_at);
+  const info = ctx.catalog.describe(fields.model, at);
+  const tokens = {
+    input_tokens: fields.input_tokens ?? 0,
+    output_tokens: fields.output_tokens ?? 0,
+    cache_read_tokens: fields.cache_read_tokens ?? 0,
+    cache_write_tokens: fields.cache_write_tokens ?? 0,
+  };
+  const is_batch = fields.is_batch ?? fields.service_tier === 'batch';
+  const tokensGiven = TOKEN_FIELDS.some((k) => fields[k] !== undefined);
+  const computed = tokensGiven
+    ? ctx.catalog.costOf({
+        model: fields.model,
+        at,
+        ...tokens,
+        ...(fields.cache_write_1h_tokens !== undefined ? { cache_write_1h_tokens: fields.cache_write_1h_tokens } : {}),
+        is_batch,
+      })
+    : undefined;
+
+  let cost: Pick<UsageEvent, 'cost_usd' | 'cost_source' | 'computed_cost_usd'>;
+  if (fields.cost_usd !== undefined) {
+    cost = { cost_usd: fields.cost_usd, cost_source: 'reported', ...(computed?.ok ? { computed_cost_usd: computed.cost_usd } : {}) };
+  } else if (computed === undefined) {
+    return {
+      ok: false,
+      issues: [
+        {
+          field: 'cost_usd',
+          message: 'a record needs cost_usd or token counts (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens)',
+        },
+      ],
+    };
+  } else if (computed.ok) {
+    cost = { cost_usd: computed.cost_usd, cost_source: 'computed' };
+  } else {
+    return { ok: false, issues: [{ field: 'model', message: `cannot compute cost_usd from tokens: ${computed.reason}` }] };
+  }
+
+  const who = ctx.attribute(fields.identity);
+  const optional = (key: string, value: string | undefined): Record<string, string> =>
+    value === undefined || value === '' ? {} : { [key]: value };
+  const candidate = {
+    event_id: fields.event_id,
+    source: ctx.source,
+    provider: fields.provider ?? info.provider,
+    tool: fields.tool ?? 'api',
+    granularity: fields.granularity ?? 'request',
+    ...optional('period_start', fields.period_start),
+    ...optional('period_end', fields.period_end),
+    occurred_at: fields.occurred_at,
+    ingested_at: ctx.clock.now().toISOString(),
+    org: ctx.org,
+    developer: who.developer,
+    ...optional('developer_email', who.developer_email),
+    team: who.team,
+    ...optional('session_id', fields.session_id),
+    ...optional('prompt_id', fields.prompt_id),
+    ...optional('api_key_id', fields.api_key_id ?? fields.identity.api_key_id),
+    ...optional('project', fields.project ?? fields.identity.project),
+    model: fields.model,
+    model_family: info.model_family,
+    tier: info.tier,
+    ...optional('service_tier', fields.service_tier),
+    is_batch,
+    ...optional('speed', fields.speed),
+    requests: fields.requests ?? 1,
+    ...tokens,
+    ...cost,
+    ...optional('overlap_group', fields.overlap_group),
+    attributes: fields.attributes ?? {},
+  };
+  const parsed = UsageEvent.safeParse(candidate);
+  if (!parsed.success) return { ok: false, issues: parsed.error.issues.flatMap(describeIssue) };
+  return { ok: true, event: parsed.data };
+}
+
+const Text = z.string().min(1, { message: 'must not be empty' }).max(512, { message: 'must be at most 512 characters' });
+const Tokens = z.number().int().nonnegative();
+
+// The shape POST /v1/events accepts. Unknown keys are rejected (a misspelt `input_token` would
+// otherwise price a request at zero). Numbers must be JSON numbers: a quoted "1,200" or "12.5k"
+// is ambiguous, and our own endpoint can afford to be strict where OTLP cannot.
+const PostedRecord = z
+  .object({
+    event_id: z.string().min(1).max(128, { message: 'must be at most 128 characters' }).optional(),
+    occurred_at: Instant,
+    developer_email: z
+      .string()
+      .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { message: 'expected an email address such as alice@acme.com' })
+      .optional(),
+    developer: Text.optional(),
+    model: Text,
+    provider: Text.optional(),
+    tool: Text.optional(),
+    granularity: Granularity.optional(),
+    period_start: Instant.optional(),
+    period_end: Instant.optional(),
+    session_id: Text.optional(),
+    prompt_id: Text.optional(),
+    api_key_id: Text.optional(),
+    api_key_name: Text.optional(),
+    account_id: Text.optional(),
+    project: Text.optional(),
+    service_tier: Text.optional(),
+    is_batch: z.boolean().optional(),
+    speed: Text.optional(),
+    requests: Tokens.optional(),
+    input_tokens: Tokens.optional(),
+    output_tokens: Tokens.optional(),
+    cache_read_tokens: Tokens.optional(),
+    cache_write_tokens: Tokens.optional(),
+    cache_write_1h_tokens: Tokens.optional(),
+    cost_usd: z.number().finite().nonnegative().optional(),
+    overlap_group: Text.optional(),
+    attributes: z
+      .record(z.string().max(256), z.string().max(1024, { message: 'must be at most 1024 characters' }))
+      .refine((r) => Object.keys(r).length <= 64, { message: 'at most 64 attributes' })
+      .optional(),
+    org: z.string().optional(),
+    // Derived at ingest and recomputed; accepted so a published UsageEvent can be posted back as is.
+    // A sent `team` is kept only as a hint for ownership rules on team_id.
+    source: z.unknown().optional(),
+    ingested_at: z.unknown().optional(),
+    team: z.unknown().optional(),
+    model_family: z.unknown().optional(),
+    tier: z.unknown().optional(),
+    cost_source: z.unknown().optional(),
+    computed_cost_usd: z.unknown().optional(),
+  })
+  .strict();
+
+const ACCEPTED_KEYS = new Set(Object.keys(PostedRecord.shape));
+
+function joinPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(record)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): RecordIssue[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const hint = snake !== key && ACCEPTED_KEYS.has(snake) ? `; did you mean ${snake}?` : '';
+      return { field: joinPath([...issue.path, key]), message: `unknown field${hint}` };
+    });
+  }
+  const field = joinPath(issue.path);
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return [{ field, message: 'is required' }];
+    if ((issue.expected === 'number' || issue.expected === 'int') && typeof issue.input === 'string') {
+      return [{ field, message: `expected a JSON number, got the string ${JSON.stringify(issue.input)}; send numbers without quotes` }];
+    }
+    if (issue.expected === 'int') return [{ field, message: `expected a whole number, got ${JSON.stringify(issue.input)}` }];
+    return [{ field, message: `expected ${issue.expected}, got ${typeName(issue.input)}` }];
+  }
+  if (issue.code === 'too_small' && issue.origin === 'number')
+    return [{ field, message: `must not be negative, got ${String(issue.input)}` }];
+  return [{ field, message: issue.message }];
+}
+
+/**
+ * Turns one loosely-typed posted record into a UsageEvent. A record needs `occurred_at`,
+ * `developer_email` or `developer`, `model`, and `cost_usd` or token counts; everything else has a
+ * default. All problems of the record are reported, each with its field.
+ */
+export function normalizeRecord(raw: unknown, ctx: NormalizeContext): NormalizeResult {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, issues: [{ field: '(record)', message: `expected a JSON object, got ${typeName(raw)}` }] };
+  }
+  const record = raw as Record<string, unknown>;
+  const issues: RecordIssue[] = [];
+  const parsed = PostedRecord.safeParse(record, { reportInput: true });
+  if (!parsed.success) issues.push(...parsed.error.issues.flatMap(describeIssue));
+  if (record.developer_email === undefined && record.developer === undefined) {
+    issues.push({ field: 'developer_email', message: 'a record needs developer_email or developer' });
+  }
+  if (typeof record.org === 'string' && record.org !== ctx.org) {
+    issues.push({ field: 'org', message: `this Burnrate serves org "${ctx.org}", not "${record.org}"` });
+  }
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
+
+  const r = parsed.data;
+  const attributes: Record<string, string> = { ...r.attributes };
+  if (r.api_key_name !== undefined) attributes.api_key_name ??= r.api_key_name;
+  if (r.account_id !== undefined) attributes.account_id ??= r.account_id;
+  const teamHint = attributes['team.id'] ?? (typeof r.team === 'string' ? r.team : undefined);
+  const tool = r.tool ?? 'api';
+  // A posted-back event whose cost the catalog computed is priced again, not taken as reported.
+  const hasTokens =
+    r.input_tokens !== undefined ||
+    r.output_tokens !== undefined ||
+    r.cache_read_tokens !== undefined ||
+    r.cache_write_tokens !== undefined;
+  const cost_usd = r.cost_source === 'computed' && hasTokens ? undefined : r.cost_usd;
+
+  return buildUsageEvent(
+    {
+      event_id: r.event_id ?? deterministicEventId(ctx.source, record),
+      occurred_at: r.occurred_at,
+      identity: {
+        email: r.developer_email,
+        developer: r.developer,
+        account_id: r.account_id,
+        api_key_id: r.api_key_id,
+        api_key_name: r.api_key_name,
+        project: r.project,
+        team_id: teamHint,
+        tool,
+      },
+      model: r.model,
+      provider: r.provider,
+      tool,
+      granularity: r.granularity,
+      period_start: r.period_start,
+      period_end: r.period_end,
+      session_id: r.session_id,
+      prompt_id: r.prompt_id,
+      api_key_id: r.api_key_id,
+      project: r.project,
+      service_tier: r.service_tier,
+      is_batch: r.is_batch,
+      speed: r.speed,
+      requests: r.requests,
+      input_tokens: r.input_tokens,
+      output_tokens: r.output_tokens,
+      cache_read_tokens: r.cache_read_tokens,
+      cache_write_tokens: r.cache_write_tokens,
+      cache_write_1h_tokens: r.cache_write_1h_tokens,
+      cost_usd,
+      overlap_group: r.overlap_group,
+      attributes,
+    },
+    ctx,
+  );
+}

@@ -1,0 +1,49 @@
+// Shared by this package's tests only; not exported from index.ts.
+import type { OutgoingMessage, Producer } from '@burnrate/bus';
+import { type Config, fixedClock, parseConfig } from '@burnrate/core';
+import { createPriceCatalog } from '@burnrate/pricing';
+import { readFileSync } from 'node:fs';
+import { createAttributor } from './attribution.ts';
+import type { NormalizeContext } from './normalize.ts';
+
+export const NOW = new Date('2026-11-28T21:40:00.000Z');
+
+export const testConfig: Config = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    members: [alice@acme.com]
+  - id: platform
+ownership:
+  - match: { team_id: platform }
+    team: platform
+`);
+
+export function testContext(source = 'http_events'): NormalizeContext {
+  return { org: 'acme', source, catalog: createPriceCatalog(), attribute: createAttributor(testConfig), clock: fixedClock(NOW) };
+}
+
+export function readFixture(name: 'logs.json' | 'metrics.json'): string {
+  return readFileSync(new URL(`../fixtures/claude-code-otlp/${name}`, import.meta.url), 'utf8');
+}
+
+/** An in-memory Producer: records what was sent; can be told to fail or to hold sends open. */
+export function fakeProducer(): Producer & {
+  sent: { topic: string; messages: OutgoingMessage[] }[];
+  failWith: Error | undefined;
+  messages(topic: string): unknown[];
+} {
+  const fake = {
+    sent: [] as { topic: string; messages: OutgoingMessage[] }[],
+    failWith: undefined as Error | undefined,
+    send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+      if (fake.failWith) return Promise.reject(fake.failWith);
+      fake.sent.push({ topic, messages: [...messages] });
+      return Promise.resolve();
+    },
+    messages(topic: string): unknown[] {
+      return fake.sent.filter((s) => s.topic === topic).flatMap((s) => s.messages.map((m) => JSON.parse(m.value) as unknown));
+    },
+  };
+  return fake;
+}
