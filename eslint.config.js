@@ -21,7 +21,17 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['@burnrate/*/src/*', '@burnrate/*/src'], message: 'Import a package by its name; its src/ is private.' },
-            { group: ['../../libs/*', '../../services/*', '../../../libs/*', '../../../services/*', '../../schemas/*', '../../../schemas/*'], message: 'Import another package by its name, not by a relative path.' },
+            {
+              group: [
+                '../../libs/*',
+                '../../services/*',
+                '../../../libs/*',
+                '../../../services/*',
+                '../../schemas/*',
+                '../../../schemas/*',
+              ],
+              message: 'Import another package by its name, not by a relative path.',
+            },
           ],
         },
       ],

@@ -30,9 +30,7 @@ export type Subject = z.infer<typeof Subject>;
 export const Measure = z.object({ value: z.number().finite(), unit: z.string().min(1) }).strict();
 export type Measure = z.infer<typeof Measure>;
 
-export const EvidencePoint = z
-  .object({ at: Instant, label: z.string(), value: z.number().finite(), unit: z.string() })
-  .strict();
+export const EvidencePoint = z.object({ at: Instant, label: z.string(), value: z.number().finite(), unit: z.string() }).strict();
 export type EvidencePoint = z.infer<typeof EvidencePoint>;
 
 /**

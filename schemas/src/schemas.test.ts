@@ -80,7 +80,15 @@ describe('Anomaly and AnomalyState', () => {
   });
 
   it('keeps DLQ records with their issues', () => {
-    const rec = { dlq_id: 'd1', source: 'http_events', received_at: '2026-11-28T09:00:00Z', index: 3, reason: 'invalid', issues: [{ path: 'model', message: 'required' }], raw: '{}' };
+    const rec = {
+      dlq_id: 'd1',
+      source: 'http_events',
+      received_at: '2026-11-28T09:00:00Z',
+      index: 3,
+      reason: 'invalid',
+      issues: [{ path: 'model', message: 'required' }],
+      raw: '{}',
+    };
     expect(DlqRecord.parse(rec).index).toBe(3);
   });
 });

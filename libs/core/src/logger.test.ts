@@ -11,14 +11,29 @@ function capture(): { lines: () => Record<string, unknown>[]; stream: Writable }
       cb();
     },
   });
-  return { stream, lines: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('logger', () => {
   it('redacts secrets wherever they sit in a log object', () => {
     const out = capture();
     const log = createLogger({ destination: out.stream });
-    log.info({ slack: { token: 'xoxb-secret' }, smtp: { auth: { user: 'u', pass: 'hunter2' } }, req: { headers: { authorization: 'Bearer abc' } } }, 'hello');
+    log.info(
+      {
+        slack: { token: 'xoxb-secret' },
+        smtp: { auth: { user: 'u', pass: 'hunter2' } },
+        req: { headers: { authorization: 'Bearer abc' } },
+      },
+      'hello',
+    );
     const text = JSON.stringify(out.lines());
     expect(text).not.toContain('xoxb-secret');
     expect(text).not.toContain('hunter2');

@@ -14,9 +14,21 @@ export interface Notification {
    * the email addresses that share one message (all in To).
    */
   to: readonly string[];
+  /**
+   * The notifier's stable name for the receiver (`slack:#payments`, `email:a@x,b@x`). With the
+   * anomaly id and version it is the message's identity, which a channel attaches to what it
+   * sends (Slack metadata, the email Message-ID) so a resend after a crash can be recognised.
+   * Defaults to `<channel>:<to joined by commas>`.
+   */
+  receiver?: string;
 }
 
 export type ChannelName = 'slack' | 'email' | 'webhook';
+
+/** The receiver a notification is for, as the notifier names it. */
+export function receiverOf(channel: ChannelName, n: Notification): string {
+  return n.receiver ?? `${channel}:${n.to.join(',')}`;
+}
 
 /**
  * The port every notification channel implements. `send` resolves once the provider accepted
@@ -26,6 +38,13 @@ export type ChannelName = 'slack' | 'email' | 'webhook';
 export interface Channel {
   readonly name: ChannelName;
   send(notification: Notification): Promise<{ id: string }>;
+  /**
+   * Looks at the provider for a message this notification already produced in an attempt that
+   * began at `since` and whose outcome was never recorded (the process died after the provider
+   * accepted it). Resolves with that message's id, or undefined when there is none. Rejects like
+   * `send`. Channels whose provider cannot be asked (SMTP) leave it out.
+   */
+  reconcile?(notification: Notification, since: Date): Promise<{ id: string } | undefined>;
   /** Releases connections; the channel is not used afterwards. */
   close(): Promise<void>;
 }

@@ -43,6 +43,22 @@ describe('email channel against a real SMTP server', () => {
     expect(mail?.messageId).toBe(id);
   });
 
+  it('gives every send of one anomaly version to one receiver the same Message-ID', async () => {
+    const a = anomaly({ id: 'anom-10', version: 2 });
+    const receiver = 'email:leads@acme.com';
+    const email = channel();
+    const first = await email.send({ anomaly: a, reason: 'new', to: ['leads@acme.com'], receiver });
+    const again = await email.send({ anomaly: a, reason: 'new', to: ['leads@acme.com'], receiver });
+    const next = await email.send({ anomaly: { ...a, version: 3 }, reason: 'escalated', to: ['leads@acme.com'], receiver });
+    const other = await email.send({ anomaly: a, reason: 'new', to: ['oncall@acme.com'], receiver: 'email:oncall@acme.com' });
+    await email.close();
+
+    expect(smtp.messages.map((m) => m.messageId)).toEqual([first.id, first.id, next.id, other.id]);
+    expect(again.id).toBe(first.id);
+    expect(first.id).toMatch(/^<burnrate\.anom-10\.v2\.[0-9a-f]{12}@acme\.com>$/);
+    expect(new Set([first.id, next.id, other.id]).size).toBe(3);
+  });
+
   it('turns an SMTP 4xx into retriable NOTIFY_UNAVAILABLE', async () => {
     smtp.failNext(1, 451);
     const err = await channel()

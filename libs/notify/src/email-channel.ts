@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { BurnrateError, type Logger, redactUrl } from '@burnrate/core';
 import type { Anomaly } from '@burnrate/schemas';
 import { createTransport } from 'nodemailer';
-import type { Channel, Notification } from './channel.ts';
+import { type Channel, type Notification, receiverOf } from './channel.ts';
 import { renderEmail } from './render-email.ts';
 
 export interface EmailChannelOptions {
@@ -63,8 +64,30 @@ export function translateSmtpError(err: unknown, url: string): BurnrateError {
 }
 
 /**
+ * The Message-ID of the email for one anomaly version and receiver, the same on every send:
+ * `<burnrate.{anomaly id}.v{version}.{hash}@{domain of From}>`. SMTP has no way to ask whether
+ * an earlier send got through, so a notifier killed after the server accepted a message (before
+ * it recorded the delivery) sends it again after restart; with the same Message-ID, mail systems
+ * and clients that deduplicate by Message-ID show it once. The hash covers the anomaly id and the
+ * receiver, so a cleaned-up id never makes two receivers' or two anomalies' ids collide.
+ */
+export function anomalyMessageId(anomalyId: string, version: number, receiver: string, from: string): string {
+  const hash = createHash('sha256').update(`${anomalyId}\u0000${receiver}`).digest('hex').slice(0, 12);
+  // Letters, digits, - and _ keep the id-left a dot-atom (RFC 5322 3.6.4) that no mail system rewrites.
+  const safeId = anomalyId.replace(/[^A-Za-z0-9_-]/g, '-');
+  return `<burnrate.${safeId}.v${version}.${hash}@${domainOf(from)}>`;
+}
+
+function domainOf(from: string): string {
+  const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from.trim());
+  return match?.[1] ?? 'burnrate.invalid';
+}
+
+/**
  * The email channel: one message per notification, every address of the receiver in To, HTML
- * and text alternatives. The id it returns is the Message-ID.
+ * and text alternatives, and a Message-ID fixed by (anomaly id, version, receiver) (see
+ * `anomalyMessageId`). The id it returns is that Message-ID. It has no `reconcile`: a resend after
+ * a crash is possible and carries the same Message-ID.
  */
 export function createEmailChannel(options: EmailChannelOptions): Channel {
   const log = options.log.child({ component: 'email' });
@@ -87,6 +110,7 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
           subject: message.subject,
           text: message.text,
           html: message.html,
+          messageId: anomalyMessageId(n.anomaly.id, n.anomaly.version, receiverOf('email', n), options.from),
           headers: { 'X-Burnrate-Anomaly': `${n.anomaly.id}; v=${n.anomaly.version}` },
         });
       } catch (err) {

@@ -14,8 +14,12 @@ export interface DeliveryRecord {
   /** Stable name of who got it: `slack:#payments-ai-spend`, `email:leads@acme.com`. */
   receiver: string;
   channel: 'slack' | 'email' | 'webhook' | 'log';
-  status: 'sent' | 'failed' | 'skipped';
-  /** Why skipped or failed; the provider's message id when sent. */
+  /**
+   * `pending` is written just before a send, so a process killed between the provider accepting
+   * the message and the `sent` record can tell, after restart, that an attempt may have got through.
+   */
+  status: 'pending' | 'sent' | 'failed' | 'skipped';
+  /** Why skipped or failed; the provider's message id when sent; the attempt id when pending. */
   detail: string;
   attempts: number;
   at: string;

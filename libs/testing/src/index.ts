@@ -5,6 +5,7 @@ export {
   type SlackCall,
   type SlackFailure,
   type SlackMessage,
+  type SlackMessageMetadata,
   type SlackStandIn,
   type SlackStandInOptions,
 } from './slack-stand-in.ts';

@@ -26,8 +26,15 @@ export interface SlackMessage {
   ts: string;
   text: string;
   blocks: unknown[];
+  /** Message metadata as posted (`{ event_type, event_payload }`), when there was any. */
+  metadata: SlackMessageMetadata | undefined;
   /** How many times chat.update replaced it. */
   updates: number;
+}
+
+export interface SlackMessageMetadata {
+  event_type: string;
+  event_payload: Record<string, unknown>;
 }
 
 /** What the next call(s) answer instead of success. */
@@ -40,7 +47,10 @@ export type SlackFailure =
 export interface SlackStandInOptions {
   /** Bearer token the stand-in accepts (default `xoxb-test-token`). */
   token?: string;
-  /** When set, posting elsewhere answers `channel_not_found`. Names (`#x`) or ids. */
+  /**
+   * When set, posting elsewhere answers `channel_not_found`. Names (`#x`) or ids. Otherwise a
+   * channel exists once something was posted to it.
+   */
   channels?: readonly string[];
 }
 
@@ -64,19 +74,36 @@ const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata']);
 /**
  * A local HTTP server speaking enough of the Slack Web API for @slack/web-api pointed at it.
  * Faithful where the client depends on it: every method is a POST to /api/<method>; the client
- * sends `application/x-www-form-urlencoded` with objects (blocks) as JSON strings (JSON bodies
- * are accepted too); the token comes as `Authorization: Bearer` (or a `token` field); platform
- * errors are HTTP 200 `{ ok: false, error }`; rate limits are HTTP 429 with `Retry-After` in
- * seconds, which the client either sleeps on and retries or, with `rejectRateLimitedCalls`,
- * throws as a rate-limited error; any other non-200 status is an HTTP error to the client.
+ * sends `application/x-www-form-urlencoded` with objects (blocks, metadata) as JSON strings and
+ * booleans as `true`/`false` (JSON bodies are accepted too); the token comes as
+ * `Authorization: Bearer` (or a `token` field); platform errors are HTTP 200 `{ ok: false, error }`;
+ * rate limits are HTTP 429 with `Retry-After` in seconds, which the client either sleeps on and
+ * retries or, with `rejectRateLimitedCalls`, throws as a rate-limited error; any other non-200
+ * status is an HTTP error to the client.
+ *
+ * Methods: auth.test, chat.postMessage (keeps `metadata`), chat.update, conversations.list and
+ * conversations.history. As on Slack, conversations.history takes a channel id only (a `#name`
+ * answers channel_not_found), returns messages newest first, excludes `oldest` / `latest`
+ * unless `inclusive`, pages with `has_more` and `response_metadata.next_cursor`, and includes
+ * each message's `metadata` only with `include_all_metadata`.
  */
 export async function startSlackStandIn(options: SlackStandInOptions = {}): Promise<SlackStandIn> {
   const token = options.token ?? 'xoxb-test-token';
   const calls: SlackCall[] = [];
   const messages: SlackMessage[] = [];
   let failure: { remaining: number; what: SlackFailure } = { remaining: 0, what: { error: 'none' } };
-  let tsCounter = 0;
+  let lastTsMicros = 0;
   const known = options.channels ? new Set(options.channels.map((c) => channelId(c))) : undefined;
+  // Channel id → name, for conversations.list: configured names, then names posted to.
+  const names = new Map<string, string>();
+  for (const c of options.channels ?? []) if (!CHANNEL_ID.test(c)) names.set(channelId(c), c.replace(/^#/, ''));
+  const exists = (id: string) => (known ? known.has(id) : names.has(id) || messages.some((m) => m.channel === id));
+
+  // Slack's ts is seconds.microseconds, unique and increasing within a channel.
+  const nextTs = (): string => {
+    lastTsMicros = Math.max(lastTsMicros + 1, Date.now() * 1000);
+    return `${Math.floor(lastTsMicros / 1e6)}.${String(lastTsMicros % 1e6).padStart(6, '0')}`;
+  };
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
@@ -131,7 +158,7 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
           url: 'https://burnrate-test.slack.com/',
           team: 'Burnrate Test',
           user: 'burnrate',
-          team_id: 'T0000TEST',
+          team_id: TEAM_ID,
           user_id: 'U0000BOT',
           bot_id: 'B0000BOT',
         });
@@ -143,11 +170,87 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
         const text = typeof args.text === 'string' ? args.text : '';
         const blocks = Array.isArray(args.blocks) ? args.blocks : [];
         if (text === '' && blocks.length === 0) return answer(200, { ok: false, error: 'no_text' });
-        tsCounter += 1;
-        const ts = `${Math.floor(Date.now() / 1000)}.${String(tsCounter).padStart(6, '0')}`;
-        const message: SlackMessage = { channel: id, channelName: channel, ts, text, blocks, updates: 0 };
+        let metadata: SlackMessageMetadata | undefined;
+        if (args.metadata !== undefined) {
+          metadata = parseMetadata(args.metadata);
+          if (!metadata) return answer(200, { ok: false, error: 'invalid_metadata_format' });
+        }
+        const ts = nextTs();
+        const message: SlackMessage = { channel: id, channelName: channel, ts, text, blocks, metadata, updates: 0 };
         messages.push(message);
-        return answer(200, { ok: true, channel: id, ts, message: { type: 'message', text, blocks, ts, bot_id: 'B0000BOT' } });
+        if (!CHANNEL_ID.test(channel)) names.set(id, channel.replace(/^#/, ''));
+        return answer(200, { ok: true, channel: id, ts, message: { ...asHistoryMessage(message, true), team: TEAM_ID } });
+      }
+      case 'conversations.history': {
+        const channel = typeof args.channel === 'string' ? args.channel : '';
+        // Only ids: Slack answers channel_not_found for a #name here, unlike chat.postMessage.
+        if (!CHANNEL_ID.test(channel) || !exists(channel)) return answer(200, { ok: false, error: 'channel_not_found' });
+        const limit = clampLimit(args.limit, 100, 999);
+        if (limit === undefined) return answer(200, { ok: false, error: 'invalid_limit' });
+        const inclusive = flag(args.inclusive);
+        const oldest = typeof args.oldest === 'string' && args.oldest !== '' ? Number(args.oldest) : 0;
+        let latest = typeof args.latest === 'string' && args.latest !== '' ? Number(args.latest) : Number.POSITIVE_INFINITY;
+        let latestInclusive = inclusive;
+        const cursor = typeof args.cursor === 'string' && args.cursor !== '' ? decodeCursor(args.cursor) : undefined;
+        if (typeof args.cursor === 'string' && args.cursor !== '' && cursor === undefined) {
+          return answer(200, { ok: false, error: 'invalid_cursor' });
+        }
+        if (cursor !== undefined) {
+          latest = cursor;
+          latestInclusive = true;
+        }
+        const inWindow = messages
+          .filter((m) => m.channel === channel)
+          .filter((m) => {
+            const ts = Number(m.ts);
+            return (inclusive ? ts >= oldest : ts > oldest) && (latestInclusive ? ts <= latest : ts < latest);
+          })
+          .sort((x, y) => Number(y.ts) - Number(x.ts));
+        const page = inWindow.slice(0, limit);
+        const next = inWindow[limit];
+        const withMetadata = flag(args.include_all_metadata);
+        return answer(200, {
+          ok: true,
+          messages: page.map((m) => asHistoryMessage(m, withMetadata)),
+          has_more: next !== undefined,
+          pin_count: 0,
+          channel_actions_ts: null,
+          channel_actions_count: 0,
+          response_metadata: { next_cursor: next ? encodeCursor(next.ts) : '' },
+        });
+      }
+      case 'conversations.list': {
+        const limit = clampLimit(args.limit, 100, 1000);
+        if (limit === undefined) return answer(200, { ok: false, error: 'invalid_limit' });
+        const types = (typeof args.types === 'string' && args.types !== '' ? args.types : 'public_channel').split(',');
+        // Every stand-in channel is public.
+        const all = types.includes('public_channel') ? [...names].sort(([a], [b]) => a.localeCompare(b)) : [];
+        const start =
+          typeof args.cursor === 'string' && args.cursor !== ''
+            ? Number(
+                Buffer.from(args.cursor, 'base64')
+                  .toString('utf8')
+                  .replace(/^offset:/, ''),
+              )
+            : 0;
+        if (!Number.isInteger(start) || start < 0) return answer(200, { ok: false, error: 'invalid_cursor' });
+        const page = all.slice(start, start + limit);
+        const more = start + limit < all.length;
+        return answer(200, {
+          ok: true,
+          channels: page.map(([id, name]) => ({
+            id,
+            name,
+            is_channel: true,
+            is_group: false,
+            is_im: false,
+            is_private: false,
+            is_archived: false,
+            is_member: true,
+            context_team_id: TEAM_ID,
+          })),
+          response_metadata: { next_cursor: more ? Buffer.from(`offset:${start + limit}`).toString('base64') : '' },
+        });
       }
       case 'chat.update': {
         const channel = typeof args.channel === 'string' ? channelId(args.channel) : '';
@@ -200,9 +303,12 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
   };
 }
 
+const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
+const TEAM_ID = 'T0000TEST';
+
 /** Slack answers with channel ids; a name maps to the same made-up id every time. */
 export function channelId(channel: string): string {
-  if (/^[CGD][A-Z0-9]{6,}$/.test(channel)) return channel;
+  if (CHANNEL_ID.test(channel)) return channel;
   const name = channel.replace(/^#/, '');
   return `C${createHash('sha256').update(name).digest('hex').slice(0, 10).toUpperCase()}`;
 }
@@ -234,4 +340,49 @@ function decodeArgs(body: string, contentType: string): Record<string, unknown> 
     args[key] = value;
   }
   return args;
+}
+
+/** A message as conversations.history shows it; metadata only when asked for, as on Slack. */
+function asHistoryMessage(m: SlackMessage, withMetadata: boolean): Record<string, unknown> {
+  return {
+    type: 'message',
+    subtype: 'bot_message',
+    text: m.text,
+    blocks: m.blocks,
+    ts: m.ts,
+    bot_id: 'B0000BOT',
+    app_id: 'A0000APP',
+    user: 'U0000BOT',
+    ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}),
+  };
+}
+
+function parseMetadata(value: unknown): SlackMessageMetadata | undefined {
+  const m = value as { event_type?: unknown; event_payload?: unknown } | null;
+  if (typeof m !== 'object' || m === null || typeof m.event_type !== 'string' || m.event_type === '') return undefined;
+  if (typeof m.event_payload !== 'object' || m.event_payload === null || Array.isArray(m.event_payload)) return undefined;
+  return { event_type: m.event_type, event_payload: m.event_payload as Record<string, unknown> };
+}
+
+/** Form-encoded booleans arrive as `true` / `1`; JSON bodies as booleans. */
+function flag(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1' || value === 1;
+}
+
+function clampLimit(value: unknown, fallback: number, max: number): number | undefined {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) return undefined;
+  return n === 0 ? fallback : Math.min(n, max);
+}
+
+// Slack's history cursors are base64 of `next_ts:<ts without the dot>`.
+function encodeCursor(ts: string): string {
+  return Buffer.from(`next_ts:${ts.replace('.', '')}`).toString('base64');
+}
+
+function decodeCursor(cursor: string): number | undefined {
+  const m = /^next_ts:(\d{7,})$/.exec(Buffer.from(cursor, 'base64').toString('utf8'));
+  if (!m?.[1]) return undefined;
+  return Number(`${m[1].slice(0, -6)}.${m[1].slice(-6)}`);
 }

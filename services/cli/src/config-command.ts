@@ -13,7 +13,9 @@ export async function configCheck(path: string | undefined, io: CommandIO): Prom
   }
   try {
     const config = await loadConfig(path);
-    io.out(`${path}: ok (org ${config.org}, ${config.teams.length} team${config.teams.length === 1 ? '' : 's'}, ${config.ownership.length} ownership rule${config.ownership.length === 1 ? '' : 's'})`);
+    io.out(
+      `${path}: ok (org ${config.org}, ${config.teams.length} team${config.teams.length === 1 ? '' : 's'}, ${config.ownership.length} ownership rule${config.ownership.length === 1 ? '' : 's'})`,
+    );
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

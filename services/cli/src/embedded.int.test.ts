@@ -4,7 +4,15 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore, type Store } from '@burnrate/store';
-import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer, waitUntil } from '@burnrate/testing';
+import {
+  startSlackStandIn,
+  startSmtpServer,
+  tempDir,
+  type SlackStandIn,
+  type TempDir,
+  type TestSmtpServer,
+  waitUntil,
+} from '@burnrate/testing';
 import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../../../shared/fixtures/claude-code-otlp/logs.json', import.meta.url);

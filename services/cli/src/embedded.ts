@@ -2,16 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
 import { createDetector, snapshotStoreFrom } from '@burnrate/detector';
-import {
-  type Clock,
-  type Config,
-  createHttpServer,
-  jsonResponse,
-  Lifecycle,
-  type Logger,
-  type Route,
-  systemClock,
-} from '@burnrate/core';
+import { type Clock, type Config, createHttpServer, jsonResponse, Lifecycle, type Logger, type Route, systemClock } from '@burnrate/core';
 import { createIngestRoutes } from '@burnrate/ingest';
 import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
 import { createNotifier } from '@burnrate/notifier';
@@ -157,5 +148,3 @@ function buildChannels(options: EmbeddedOptions): { slack?: Channel; email?: Cha
   }
   return channels;
 }
-
-

@@ -33,7 +33,9 @@ const io: CommandIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => 
 async function start(env: NodeJS.ProcessEnv): Promise<void> {
   const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' });
   const configPath = env.BURNRATE_CONFIG ?? EXAMPLE_CONFIG;
-  const configSource = env.BURNRATE_CONFIG ? resolve(configPath) : `${EXAMPLE_CONFIG} (bundled example; set BURNRATE_CONFIG to use your own)`;
+  const configSource = env.BURNRATE_CONFIG
+    ? resolve(configPath)
+    : `${EXAMPLE_CONFIG} (bundled example; set BURNRATE_CONFIG to use your own)`;
   const port = env.BURNRATE_PORT === undefined ? DEFAULT_PORT : Number(env.BURNRATE_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.err(`BURNRATE_PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.BURNRATE_PORT)}`);

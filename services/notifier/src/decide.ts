@@ -36,6 +36,10 @@ export type Decision =
  * recorded as skipped with the reason. When the last sent version's facts are unknown (neither
  * seen by this process nor in the store) it sends (`updated`): a redundant message beats a missed one.
  *
+ * A version whose latest record is `pending` (a send began and its outcome was never recorded)
+ * is decided again like one never tried; the notifier then asks the channel whether that attempt
+ * got through before sending.
+ *
  * `history` holds this receiver's delivery records for this anomaly id (latest per version).
  */
 export function decide(

@@ -1,9 +1,17 @@
 import { createInProcessBus } from '@burnrate/bus';
 import { createLogger, parseConfig } from '@burnrate/core';
 import { type Channel, createEmailChannel, createSlackChannel } from '@burnrate/notify';
-import { TOPICS } from '@burnrate/schemas';
+import { type Anomaly, TOPICS } from '@burnrate/schemas';
 import { createMemoryStore, type Store } from '@burnrate/store';
-import { anomaly, startSlackStandIn, startSmtpServer, waitUntil, type SlackStandIn, type TestSmtpServer } from '@burnrate/testing';
+import {
+  anomaly,
+  channelId,
+  startSlackStandIn,
+  startSmtpServer,
+  waitUntil,
+  type SlackStandIn,
+  type TestSmtpServer,
+} from '@burnrate/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createNotifier } from './notifier.ts';
 
@@ -139,6 +147,103 @@ teams:
     expect(failed).toMatchObject([
       { receiver: 'slack:#does-not-exist', attempts: 1, detail: expect.stringContaining('channel_not_found') },
     ]);
+  });
+
+  describe('after a kill between the provider accepting a message and the sent record', () => {
+    const slackReceiver = 'slack:#payments-ai-spend';
+    const emailReceiver = 'email:payments-leads@acme.com,tech-lead@acme.com';
+    const pendingRow = (a: Anomaly, receiver: string, channel: 'slack' | 'email', at: Date) => ({
+      anomaly_id: a.id,
+      version: a.version,
+      receiver,
+      channel,
+      status: 'pending' as const,
+      detail: 'attempt before the kill',
+      attempts: 0,
+      at: at.toISOString(),
+    });
+    const sentRow = (a: Anomaly, receiver: string, channel: 'slack' | 'email') => ({
+      ...pendingRow(a, receiver, channel, new Date()),
+      status: 'sent' as const,
+      detail: 'recorded',
+      attempts: 1,
+    });
+    const postsOf = (a: Anomaly) =>
+      posts().filter((c) => {
+        const payload = (c.args.metadata as { event_payload?: { anomaly_id?: string; version?: number } } | undefined)?.event_payload;
+        return payload?.anomaly_id === a.id && payload.version === a.version;
+      });
+
+    it('finds the Slack message the killed process posted and records it instead of posting again', async () => {
+      const a = anomaly({ id: 'kill-1', version: 2, severity: 'critical' });
+      // The killed process: pending recorded, Slack accepted the post, then nothing.
+      const attemptAt = new Date();
+      await store.insertDeliveries([pendingRow(a, slackReceiver, 'slack', attemptAt), sentRow(a, emailReceiver, 'email')]);
+      const before = createSlackChannel({ token: slackApi.token, slackApiUrl: slackApi.url, log });
+      const { id } = await before.send({ anomaly: a, reason: 'new', to: ['#payments-ai-spend'], receiver: slackReceiver });
+
+      // Another message of the same anomaly in between must not be taken for it.
+      await before.send({ anomaly: { ...a, version: 1 }, reason: 'new', to: ['#payments-ai-spend'], receiver: slackReceiver });
+
+      await notifier().handleAnomalies([a]);
+
+      expect(postsOf(a)).toHaveLength(1);
+      const history = slackApi.callsTo('conversations.history');
+      expect(history).toHaveLength(1);
+      expect(history[0]?.args).toMatchObject({
+        channel: channelId('#payments-ai-spend'),
+        include_all_metadata: 'true',
+        limit: '200',
+        oldest: ((attemptAt.getTime() - 60_000) / 1000).toFixed(6),
+      });
+      const [slackDelivery] = (await store.listDeliveries({ anomaly_id: a.id, status: 'sent' })).filter((d) => d.channel === 'slack');
+      expect(slackDelivery?.detail).toBe(id);
+      expect(smtp.messages).toHaveLength(0);
+
+      await notifier().handleAnomalies([a]);
+      expect(postsOf(a)).toHaveLength(1);
+      expect(slackApi.callsTo('conversations.history')).toHaveLength(1);
+    });
+
+    it('posts once when the killed process never reached Slack', async () => {
+      const a = anomaly({ id: 'kill-2' });
+      await store.insertDeliveries([pendingRow(a, slackReceiver, 'slack', new Date()), sentRow(a, emailReceiver, 'email')]);
+      await notifier().handleAnomalies([a]);
+      expect(slackApi.callsTo('conversations.history')).toHaveLength(1);
+      expect(postsOf(a)).toHaveLength(1);
+      const [slackDelivery] = (await store.listDeliveries({ anomaly_id: a.id, status: 'sent' })).filter((d) => d.channel === 'slack');
+      expect(slackDelivery?.detail).toBe(`${slackApi.messages[0]?.channel}:${slackApi.messages[0]?.ts}`);
+    });
+
+    it('posts when the token may not read the channel (missing_scope): at least once', async () => {
+      const a = anomaly({ id: 'kill-3' });
+      await store.insertDeliveries([pendingRow(a, slackReceiver, 'slack', new Date()), sentRow(a, emailReceiver, 'email')]);
+      slackApi.failNext(1, { error: 'missing_scope' });
+      await notifier().handleAnomalies([a]);
+      expect(slackApi.calls.map((c) => [c.method, c.error])).toEqual([
+        ['conversations.list', 'missing_scope'],
+        ['chat.postMessage', undefined],
+      ]);
+      expect(postsOf(a)).toHaveLength(1);
+    });
+
+    it('sends the email again with the same Message-ID, since SMTP cannot be asked', async () => {
+      const a = anomaly({ id: 'kill-4' });
+      await store.insertDeliveries([pendingRow(a, emailReceiver, 'email', new Date()), sentRow(a, slackReceiver, 'slack')]);
+      const { id } = await email.send({
+        anomaly: a,
+        reason: 'new',
+        to: ['payments-leads@acme.com', 'tech-lead@acme.com'],
+        receiver: emailReceiver,
+      });
+
+      await notifier().handleAnomalies([a]);
+
+      expect(smtp.messages.map((m) => m.messageId)).toEqual([id, id]);
+      expect(id).toMatch(/^<burnrate\.kill-4\.v1\.[0-9a-f]{12}@acme\.com>$/);
+      const [emailDelivery] = (await store.listDeliveries({ anomaly_id: a.id, status: 'sent' })).filter((d) => d.channel === 'email');
+      expect(emailDelivery?.detail).toBe(id);
+    });
   });
 
   it('consumes anomalies.v1 from the bus and is redelivered until Slack is back', async () => {

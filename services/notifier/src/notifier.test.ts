@@ -1,6 +1,6 @@
 import type { Batch, BatchContext } from '@burnrate/bus';
 import { BurnrateError, createLogger, fixedClock, parseConfig } from '@burnrate/core';
-import { createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
+import { type Channel, createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
 import { createMemoryStore } from '@burnrate/store';
 import { anomaly } from '@burnrate/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -208,6 +208,121 @@ describe('notifier', () => {
     current = parseConfig('org: acme\nteams:\n  - id: payments\n    slack: { channel: "#new-channel" }\n');
     await n.handleAnomalies([v1]);
     expect(slack.sent.map((s) => s.to)).toEqual([['#new-channel']]);
+  });
+
+  describe('after a kill between the provider accepting a message and the sent record', () => {
+    const slackReceiver = 'slack:#payments-ai-spend';
+    const emailReceiver = 'email:payments-leads@acme.com';
+    const pendingAt = '2026-11-27T14:05:00.000Z';
+    const pending = (receiver: string, channel: 'slack' | 'email') => ({
+      anomaly_id: 'a1',
+      version: 1,
+      receiver,
+      channel,
+      status: 'pending' as const,
+      detail: 'attempt 7d0c1f0e',
+      attempts: 0,
+      at: pendingAt,
+    });
+    // What the killed process left: Slack has the message (or not), the store only `pending`;
+    // email was recorded sent so these tests look at Slack alone.
+    const crashedAfterSlackAccepted = async (slackGotIt: boolean) => {
+      if (slackGotIt) await slack.send({ anomaly: v1, reason: 'new', to: ['#payments-ai-spend'], receiver: slackReceiver });
+      await store.insertDeliveries([
+        pending(slackReceiver, 'slack'),
+        { ...pending(emailReceiver, 'email'), status: 'sent', detail: '<m@acme.com>', attempts: 1 },
+      ]);
+    };
+    const slackRecord = async () => (await store.listDeliveries({ anomaly_id: 'a1' })).find((d) => d.receiver === slackReceiver);
+
+    it('records the message reconcile finds and does not post it again', async () => {
+      await crashedAfterSlackAccepted(true);
+      await notifier().handleAnomalies([v1]);
+      expect(slack.reconciles).toBe(1);
+      expect(slack.attempts).toBe(1);
+      expect(slack.sent).toHaveLength(1);
+      expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1', attempts: 1, at: '2026-11-27T14:06:00.000Z' });
+      expect(email.attempts).toBe(0);
+
+      await notifier().handleAnomalies([v1]);
+      expect(slack.reconciles).toBe(1);
+      expect(slack.sent).toHaveLength(1);
+    });
+
+    it('sends once when reconcile finds nothing', async () => {
+      await crashedAfterSlackAccepted(false);
+      await notifier().handleAnomalies([v1]);
+      expect(slack.reconciles).toBe(1);
+      expect(slack.sent.map((n) => [n.anomaly.id, n.anomaly.version, n.receiver])).toEqual([['a1', 1, slackReceiver]]);
+      expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
+    });
+
+    it('sends, and logs why, when reconcile fails', async () => {
+      const lines: string[] = [];
+      const captured = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+      slack.failReconcileNext(
+        new BurnrateError('NOTIFY_REJECTED', 'Slack conversations.history for #payments-ai-spend was rejected: missing_scope'),
+      );
+      await crashedAfterSlackAccepted(false);
+      await notifier({ log: captured }).handleAnomalies([v1]);
+      expect(slack.reconciles).toBe(1);
+      expect(slack.sent).toHaveLength(1);
+      expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
+      const warnings = lines.map((l) => JSON.parse(l) as { level: string; msg: string; receiver?: string; err?: { message: string } });
+      expect(warnings).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          receiver: slackReceiver,
+          msg: 'could not check whether an earlier attempt was delivered; sending again, it may arrive twice',
+          err: expect.objectContaining({ message: expect.stringContaining('missing_scope') }),
+        }),
+      );
+    });
+
+    it('retries a reconcile that failed for a while before deciding', async () => {
+      await crashedAfterSlackAccepted(true);
+      slack.failReconcileNext(new BurnrateError('NOTIFY_RATE_LIMITED', 'slow down', { retryAfterMs: 1_000 }));
+      await notifier().handleAnomalies([v1]);
+      expect(slack.reconciles).toBe(2);
+      expect(slack.sent).toHaveLength(1);
+      expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
+    });
+
+    it('leaves the attempt pending, unsent, when stopped while reconciling', async () => {
+      await crashedAfterSlackAccepted(false);
+      slack.failReconcileNext(new BurnrateError('NOTIFY_UNAVAILABLE', '503'));
+      const n = notifier();
+      await n.stop();
+      await expect(n.handleAnomalies([v1])).rejects.toMatchObject({ retriable: true });
+      expect(slack.attempts).toBe(0);
+      expect(await slackRecord()).toMatchObject({ status: 'pending' });
+    });
+
+    it('sends email again, to the same receiver, since SMTP cannot be asked', async () => {
+      const smtp = createMemoryChannel('email', { reconcile: false });
+      await smtp.send({ anomaly: v1, reason: 'new', to: ['payments-leads@acme.com'], receiver: emailReceiver });
+      await store.insertDeliveries([
+        pending(emailReceiver, 'email'),
+        { ...pending(slackReceiver, 'slack'), status: 'sent', detail: 'C1:1.000001', attempts: 1 },
+      ]);
+      await notifier({ channels: { slack, email: smtp } }).handleAnomalies([v1]);
+      expect(smtp.sent.map((n) => n.receiver)).toEqual([emailReceiver, emailReceiver]);
+      expect((await store.listDeliveries({ anomaly_id: 'a1', status: 'sent' })).map((d) => d.receiver)).toContain(emailReceiver);
+    });
+
+    it('records pending before every send, so a kill during the send leaves a trace', async () => {
+      const seen: string[][] = [];
+      const watched: Channel = {
+        ...slack,
+        send: async (n) => {
+          seen.push((await store.listDeliveries({ anomaly_id: n.anomaly.id })).map((d) => `${d.receiver}=${d.status}`));
+          return slack.send(n);
+        },
+      };
+      await notifier({ channels: { slack: watched } }).handleAnomalies([v1]);
+      expect(seen).toEqual([[`${emailReceiver}=skipped`, `${slackReceiver}=pending`]]);
+      expect((await slackRecord())?.status).toBe('sent');
+    });
   });
 
   describe('handleBatch', () => {

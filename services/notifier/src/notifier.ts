@@ -1,6 +1,7 @@
 import type { Batch, BatchContext, Bus, Subscription } from '@burnrate/bus';
 import { BurnrateError, type Clock, type Config, formatPath, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
-import type { Channel, NotificationReason } from '@burnrate/notify';
+import { randomUUID } from 'node:crypto';
+import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
 import { Anomaly, type DlqRecord, TOPICS } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 import { decide, DEFAULT_RENOTIFY, factsOf, type RenotifyPolicy, type VersionFacts } from './decide.ts';
@@ -90,10 +91,45 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     at: clock.now().toISOString(),
   });
 
+  /**
+   * Asks the channel whether the attempt recorded as `pending` got through before the process
+   * died. Any answer other than "yes, this message" leads to a send: when the channel cannot be
+   * asked (email) or asking fails (Slack without channels:history, Slack down), the notification
+   * may reach the receiver twice, which is accepted over losing it (at-least-once).
+   */
+  async function reconcile(
+    channel: Channel,
+    n: Notification,
+    pending: DeliveryRecord,
+    fields: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<{ delivered: { id: string } | undefined } | { stopping: BurnrateError }> {
+    if (!channel.reconcile) {
+      log.warn(
+        { ...fields, pendingSince: pending.at },
+        'an earlier attempt may have been delivered before a restart; sending again (this channel cannot be asked; same message id)',
+      );
+      return { delivered: undefined };
+    }
+    const ask = channel.reconcile.bind(channel);
+    const outcome = await withRetry(() => ask(n, new Date(pending.at)), retry, {
+      signal,
+      onRetry: (err, attempt, waitMs) => log.warn({ ...fields, err, attempt, retryInMs: waitMs }, 'reconcile failed, retrying'),
+    });
+    if (outcome.ok) return { delivered: outcome.value };
+    if (outcome.error instanceof BurnrateError && outcome.error.code === 'SHUTTING_DOWN') return { stopping: outcome.error };
+    log.warn(
+      { ...fields, err: outcome.error, pendingSince: pending.at },
+      'could not check whether an earlier attempt was delivered; sending again, it may arrive twice',
+    );
+    return { delivered: undefined };
+  }
+
   async function deliver(
     a: Anomaly,
     t: Target,
     reason: NotificationReason,
+    previous: DeliveryRecord | undefined,
     unavailable: Set<string>,
     signal: AbortSignal,
   ): Promise<Deferred | undefined> {
@@ -115,9 +151,25 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         error: new BurnrateError('NOTIFY_UNAVAILABLE', `${channel.name} unavailable earlier in this batch`),
       };
 
-    const outcome = await withRetry(() => channel.send({ anomaly: a, reason, to: t.to }), retry, {
+    const notification: Notification = { anomaly: a, reason, to: t.to, receiver: t.receiver };
+    if (previous?.status === 'pending') {
+      const checked = await reconcile(channel, notification, previous, fields, signal);
+      // Still pending: the redelivery after restart asks again.
+      if ('stopping' in checked) return { anomalyId: a.id, version: a.version, receiver: t.receiver, error: checked.stopping };
+      if (checked.delivered) {
+        await store.insertDeliveries([record(a, t, 'sent', checked.delivered.id, Math.max(previous.attempts, 1))]);
+        log.info({ ...fields, messageId: checked.delivered.id }, 'notification was delivered before a restart; recorded, not sent again');
+        return undefined;
+      }
+    }
+
+    // Recorded before the send, so a kill after the provider accepted the message leaves a trace
+    // that the redelivered version reconciles against instead of sending blindly.
+    const attemptId = randomUUID();
+    await store.insertDeliveries([record(a, t, 'pending', `attempt ${attemptId}`, 0)]);
+    const outcome = await withRetry(() => channel.send(notification), retry, {
       signal,
-      onRetry: (err, attempt, waitMs) => log.warn({ ...fields, err, attempt, retryInMs: waitMs }, 'delivery failed, retrying'),
+      onRetry: (err, attempt, waitMs) => log.warn({ ...fields, attemptId, err, attempt, retryInMs: waitMs }, 'delivery failed, retrying'),
     });
     if (outcome.ok) {
       await store.insertDeliveries([record(a, t, 'sent', outcome.value.id, outcome.attempts)]);
@@ -154,12 +206,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 
     const results = await Promise.all(
       route.targets.map(async (t): Promise<Deferred | undefined> => {
-        const decision = decide(
-          a,
-          history.filter((d) => d.receiver === t.receiver),
-          facts,
-          renotify,
-        );
+        const received = history.filter((d) => d.receiver === t.receiver);
+        const decision = decide(a, received, facts, renotify);
         if (decision.action === 'done') return undefined;
         if (t.unroutable !== undefined) {
           log.warn({ anomalyId: a.id, version: a.version, team: a.subject.team, why: t.unroutable }, 'anomaly has no receiver');
@@ -171,7 +219,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           await store.insertDeliveries([record(a, t, 'skipped', decision.detail, 0)]);
           return undefined;
         }
-        return deliver(a, t, decision.reason, unavailable, signal);
+        const previous = received.find((d) => d.version === a.version);
+        return deliver(a, t, decision.reason, previous, unavailable, signal);
       }),
     );
     return results.filter((r): r is Deferred => r !== undefined);

@@ -66,7 +66,10 @@ export function createSink(deps: SinkDeps): { subscribeOptions: SubscribeOptions
     }
     if (invalid.length > 0) {
       counters.invalid += invalid.length;
-      log.warn({ topic: batch.topic, partition: batch.partition, count: invalid.length, first: invalid[0]?.issues }, 'invalid messages sent to the DLQ table');
+      log.warn(
+        { topic: batch.topic, partition: batch.partition, count: invalid.length, first: invalid[0]?.issues },
+        'invalid messages sent to the DLQ table',
+      );
       await deps.store.insertDlq(invalid);
     }
   };

@@ -41,7 +41,11 @@ describe('in-process bus', () => {
   it('delivers messages in offset order and commits after the handler resolves', async () => {
     const b = bus();
     const seen: string[] = [];
-    const sub = b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async (batch) => void seen.push(...batch.messages.map((m) => m.value)) });
+    const sub = b.subscribe({
+      groupId: 'g',
+      topics: ['t'],
+      handleBatch: async (batch) => void seen.push(...batch.messages.map((m) => m.value)),
+    });
     await sub.start();
     await b.producer().send('t', msgs(5));
     await b.producer().send('t', msgs(5, 5));
@@ -71,7 +75,11 @@ describe('in-process bus', () => {
     const dir = await tempDir();
     const first = bus({ dir });
     const seen: string[] = [];
-    const sub = first.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async (b) => void seen.push(...b.messages.map((m) => m.value)) });
+    const sub = first.subscribe({
+      groupId: 'g',
+      topics: ['t'],
+      handleBatch: async (b) => void seen.push(...b.messages.map((m) => m.value)),
+    });
     await sub.start();
     await first.producer().send('t', msgs(4));
     await until(() => seen.length === 4);
@@ -83,13 +91,19 @@ describe('in-process bus', () => {
 
     const third = bus({ dir });
     const after: string[] = [];
-    const sub3 = third.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async (b) => void after.push(...b.messages.map((m) => m.value)) });
+    const sub3 = third.subscribe({
+      groupId: 'g',
+      topics: ['t'],
+      handleBatch: async (b) => void after.push(...b.messages.map((m) => m.value)),
+    });
     await sub3.start();
     await until(() => after.length === 2);
     expect(after).toEqual(['v4', 'v5']);
     // The log retains what some known group has not committed yet; a new group starts there.
     const retained: string[] = [];
-    await third.subscribe({ groupId: 'new', topics: ['t'], handleBatch: async (b) => void retained.push(...b.messages.map((m) => m.value)) }).start();
+    await third
+      .subscribe({ groupId: 'new', topics: ['t'], handleBatch: async (b) => void retained.push(...b.messages.map((m) => m.value)) })
+      .start();
     await until(() => retained.length === 2);
     expect(retained).toEqual(['v4', 'v5']);
   });
@@ -140,6 +154,41 @@ describe('in-process bus', () => {
     expect(replay).toEqual(['v3', 'v4', 'v5']);
   });
 
+  it('keeps messages for a group that has not committed yet, even when another group has', async () => {
+    const dir = await tempDir();
+    const first = bus({ dir, segmentBytes: 100 });
+    const fast: string[] = [];
+    await first
+      .subscribe({ groupId: 'fast', topics: ['t'], handleBatch: async (b) => void fast.push(...b.messages.map((m) => m.value)) })
+      .start();
+    // `slow` only commits explicitly (as the detector does with snapshots) and never gets to.
+    const slow: string[] = [];
+    await first
+      .subscribe({
+        groupId: 'slow',
+        topics: ['t'],
+        autoCommit: false,
+        handleBatch: async (b) => void slow.push(...b.messages.map((m) => m.value)),
+      })
+      .start();
+    for (let i = 0; i < 10; i++) await first.producer().send('t', msgs(1, i));
+    await until(() => fast.length === 10 && slow.length === 10);
+    await first.close();
+
+    const second = bus({ dir, segmentBytes: 100 });
+    const replay: string[] = [];
+    await second
+      .subscribe({
+        groupId: 'slow',
+        topics: ['t'],
+        autoCommit: false,
+        handleBatch: async (b) => void replay.push(...b.messages.map((m) => m.value)),
+      })
+      .start();
+    await until(() => replay.length === 10);
+    expect(replay).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}`));
+  });
+
   it('keeps order per key across partitions and group-commits concurrent sends', async () => {
     const b = bus({ dir: await tempDir(), partitions: 4 });
     const byKey = new Map<string, string[]>();
@@ -156,7 +205,9 @@ describe('in-process bus', () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => producer.send('t', [{ key: `k${i % 5}`, value: String(i) }])));
     await until(() => [...byKey.values()].flat().length === 50);
     for (const [key, values] of byKey) {
-      const expected = Array.from({ length: 50 }, (_, i) => i).filter((i) => `k${i % 5}` === key).map(String);
+      const expected = Array.from({ length: 50 }, (_, i) => i)
+        .filter((i) => `k${i % 5}` === key)
+        .map(String);
       expect(values).toEqual(expected);
     }
   });
@@ -176,6 +227,8 @@ describe('in-process bus', () => {
   it('refuses a second consumer in one group with a clear error', async () => {
     const b = bus();
     await b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async () => {} }).start();
-    await expect(b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async () => {} }).start()).rejects.toThrow(/one consumer per group/);
+    await expect(b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async () => {} }).start()).rejects.toThrow(
+      /one consumer per group/,
+    );
   });
 });

@@ -85,7 +85,9 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
     // Next offset to hand to the handler, per partition log; read by lag().
     const positions = new Map<PartitionLog, number>();
     let started = false;
-    const assigned: TopicPartition[] = sub.topics.flatMap((topic) => Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
+    const assigned: TopicPartition[] = sub.topics.flatMap((topic) =>
+      Array.from({ length: partitions }, (_, partition) => ({ topic, partition })),
+    );
 
     const runPartition = async (pl: PartitionLog, startAt: number): Promise<void> => {
       let position = startAt;
@@ -123,20 +125,31 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
       async start() {
         if (started) return;
         if (groups.has(sub.groupId)) {
-          throw new BurnrateError('INTERNAL', `group ${sub.groupId} already has a consumer; the in-process bus runs one consumer per group`);
+          throw new BurnrateError(
+            'INTERNAL',
+            `group ${sub.groupId} already has a consumer; the in-process bus runs one consumer per group`,
+          );
         }
         groups.add(sub.groupId);
         started = true;
         subscriptions.add(subscription);
         const pls = await Promise.all(assigned.map((tp) => partitionLog(tp.topic, tp.partition)));
         const overrides = (await sub.onAssigned?.(assigned)) ?? {};
-        pls.forEach((pl, i) => {
-          const tp = assigned[i] as TopicPartition;
-          const override = overrides[partitionKey(tp)];
-          const committed = pl.committedOffset(sub.groupId);
-          const startAt = override !== undefined ? Number(override) : (committed ?? (sub.fromBeginning === false ? pl.highWatermark : 0));
-          loops.push(runPartition(pl, startAt));
-        });
+        const starts = await Promise.all(
+          pls.map(async (pl, i) => {
+            const tp = assigned[i] as TopicPartition;
+            const override = overrides[partitionKey(tp)];
+            const committed = pl.committedOffset(sub.groupId);
+            const startAt = override !== undefined ? Number(override) : (committed ?? (sub.fromBeginning === false ? pl.highWatermark : 0));
+            // Retention follows the slowest known group; a group becomes known by its first commit.
+            // Commit the start position now, so a group that has not finished a batch yet (or only
+            // commits with its snapshots) still holds back retention instead of losing what it
+            // has not read to another group's progress.
+            if (committed === undefined) await pl.commit(sub.groupId, Math.max(startAt, pl.earliestOffset));
+            return startAt;
+          }),
+        );
+        pls.forEach((pl, i) => loops.push(runPartition(pl, starts[i] as number)));
       },
       async stop() {
         if (!started) return;

@@ -208,12 +208,19 @@ export class PartitionLog {
         this.pending = [];
         try {
           const first = batch[0] as PendingAppend;
-          const handle = await this.segmentFor(first.firstOffset, batch.reduce((n, p) => n + p.bytes, 0));
+          const handle = await this.segmentFor(
+            first.firstOffset,
+            batch.reduce((n, p) => n + p.bytes, 0),
+          );
           await handle.write(batch.map((p) => p.lines).join(''));
           if (this.options.fsync) await handle.datasync();
           for (const p of batch) p.resolve();
         } catch (cause) {
-          const err = new BurnrateError('BUS_UNAVAILABLE', `cannot append to ${this.topic}/${this.partition}: ${(cause as Error).message}`, { cause });
+          const err = new BurnrateError(
+            'BUS_UNAVAILABLE',
+            `cannot append to ${this.topic}/${this.partition}: ${(cause as Error).message}`,
+            { cause },
+          );
           // Offsets were handed out; a failed write leaves a gap readers must not wait on forever.
           this.closed = true;
           for (const p of [...batch, ...this.pending]) p.reject(err);

@@ -37,19 +37,39 @@ describe('parseConfig', () => {
   it.each([
     ['a missing org', 'teams: []', ['org: is required (string)']],
     ['a wrong type', 'org: acme\nteams: payments', ['teams: Invalid input: expected array, received string']],
-    ['a bad channel', 'org: acme\nteams:\n  - id: payments\n    slack: { channel: payments }', ['teams[0].slack.channel: expected a channel like #name (or a channel id like C0123ABCD)']],
+    [
+      'a bad channel',
+      'org: acme\nteams:\n  - id: payments\n    slack: { channel: payments }',
+      ['teams[0].slack.channel: expected a channel like #name (or a channel id like C0123ABCD)'],
+    ],
     ['an unknown key', 'org: acme\nteams:\n  - id: payments\n    colour: red', ['teams[0]: unknown key "colour"']],
-    ['a bad timezone', 'org: acme\ntimezone: Mars/Olympus', ['timezone: expected an IANA time zone such as Europe/Berlin or America/New_York']],
+    [
+      'a bad timezone',
+      'org: acme\ntimezone: Mars/Olympus',
+      ['timezone: expected an IANA time zone such as Europe/Berlin or America/New_York'],
+    ],
     ['a bad duration', 'org: acme\nroutes: { group_wait: soon }', ['routes.group_wait: expected a duration such as 10s, 5m, 4h or 1d']],
-    ['a bad email', 'org: acme\nteams:\n  - id: a\n    email: [not-an-email]', ['teams[0].email[0]: expected an email address such as alice@acme.com']],
-    ['a negative cap', 'org: acme\ndetectors: { session_cost: { warning_usd: -5 } }', ['detectors.session_cost.warning_usd: Too small: expected number to be >=0']],
+    [
+      'a bad email',
+      'org: acme\nteams:\n  - id: a\n    email: [not-an-email]',
+      ['teams[0].email[0]: expected an email address such as alice@acme.com'],
+    ],
+    [
+      'a negative cap',
+      'org: acme\ndetectors: { session_cost: { warning_usd: -5 } }',
+      ['detectors.session_cost.warning_usd: Too small: expected number to be >=0'],
+    ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [
       'a developer in two teams',
       'org: acme\nteams:\n  - id: a\n    members: [x@acme.com]\n  - id: b\n    members: [X@acme.com]',
       ['teams[1].members[0]: x@acme.com is already a member of team "a"; a developer belongs to one team'],
     ],
-    ['an ownership rule for an unknown team', 'org: acme\nownership:\n  - match: { api_key_name: "x-*" }\n    team: ghost', ['ownership[0].team: unknown team "ghost"']],
+    [
+      'an ownership rule for an unknown team',
+      'org: acme\nownership:\n  - match: { api_key_name: "x-*" }\n    team: ghost',
+      ['ownership[0].team: unknown team "ghost"'],
+    ],
   ])('names the path and the problem for %s', (_name, yaml, expected) => {
     expect(issuesOf(yaml)).toEqual(expected);
   });
@@ -93,10 +113,22 @@ detectors:
 `);
 
   it.each([
-    [{ team: 'payments', developer: 'alice@acme.com' }, { warning_usd: 25, critical_usd: 100 }],
-    [{ team: 'research', developer: 'dan@acme.com' }, { warning_usd: 100, critical_usd: 400 }],
-    [{ team: 'research', developer: 'carol@acme.com' }, { warning_usd: 100, critical_usd: 1000 }],
-    [{ team: 'unattributed', developer: 'x' }, { warning_usd: 25, critical_usd: 100 }],
+    [
+      { team: 'payments', developer: 'alice@acme.com' },
+      { warning_usd: 25, critical_usd: 100 },
+    ],
+    [
+      { team: 'research', developer: 'dan@acme.com' },
+      { warning_usd: 100, critical_usd: 400 },
+    ],
+    [
+      { team: 'research', developer: 'carol@acme.com' },
+      { warning_usd: 100, critical_usd: 1000 },
+    ],
+    [
+      { team: 'unattributed', developer: 'x' },
+      { warning_usd: 25, critical_usd: 100 },
+    ],
   ])('resolves %o', (subject, expected) => {
     expect(sessionCostThresholds(config, subject)).toEqual(expected);
   });
@@ -104,7 +136,10 @@ detectors:
 
 describe('configJsonSchema', () => {
   it('describes the file for editors, durations as strings', async () => {
-    const schema = configJsonSchema() as { properties: Record<string, { properties?: Record<string, { type?: string }> }>; required: string[] };
+    const schema = configJsonSchema() as {
+      properties: Record<string, { properties?: Record<string, { type?: string }> }>;
+      required: string[];
+    };
     expect(schema.required).toEqual(['org']);
     expect(schema.properties.routes?.properties?.group_wait?.type).toBe('string');
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['org', 'teams', 'ownership', 'detectors', 'routes']));

@@ -21,9 +21,7 @@ const TimeZone = z.string().refine(
   { message: 'expected an IANA time zone such as Europe/Berlin or America/New_York' },
 );
 
-const Id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lowercase id of letters, digits, - and _ (e.g. payments)' });
+const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lowercase id of letters, digits, - and _ (e.g. payments)' });
 
 const Email = z.email({ message: 'expected an email address such as alice@acme.com' }).transform((s) => s.toLowerCase());
 
@@ -53,9 +51,7 @@ export const SessionCostConfig = z
   })
   .strict();
 
-const SessionCostOverride = z
-  .object({ warning_usd: Money.optional(), critical_usd: Money.optional() })
-  .strict();
+const SessionCostOverride = z.object({ warning_usd: Money.optional(), critical_usd: Money.optional() }).strict();
 
 const DetectorMatch = z
   .object({ team: Id.optional(), developer: z.string().optional() })
@@ -65,9 +61,7 @@ const DetectorMatch = z
 export const DetectorsConfig = z
   .object({
     session_cost: SessionCostConfig.default({ warning_usd: 25, critical_usd: 100 }),
-    overrides: z
-      .array(z.object({ match: DetectorMatch, session_cost: SessionCostOverride.optional() }).strict())
-      .default([]),
+    overrides: z.array(z.object({ match: DetectorMatch, session_cost: SessionCostOverride.optional() }).strict()).default([]),
   })
   .strict();
 
@@ -79,7 +73,10 @@ export const Team = z
     members: z.array(Member).default([]),
     slack: SlackTarget.optional(),
     email: z.array(Email).default([]),
-    oncall: z.object({ email: z.array(Email).default([]), slack: SlackTarget.optional() }).strict().optional(),
+    oncall: z
+      .object({ email: z.array(Email).default([]), slack: SlackTarget.optional() })
+      .strict()
+      .optional(),
     budget: z.object({ monthly_usd: Money }).strict().optional(),
   })
   .strict();
@@ -169,9 +166,15 @@ export const ConfigSchema = z
       min_severity: 'warning',
       rules: [],
     }),
-    finops: z.object({ slack: SlackTarget.optional(), email: z.array(Email).default([]) }).strict().optional(),
+    finops: z
+      .object({ slack: SlackTarget.optional(), email: z.array(Email).default([]) })
+      .strict()
+      .optional(),
     // USD per million tokens; rows here win over the bundled catalog from their effective date.
-    pricing: z.object({ prices: z.array(PriceRow).default([]) }).strict().default({ prices: [] }),
+    pricing: z
+      .object({ prices: z.array(PriceRow).default([]) })
+      .strict()
+      .default({ prices: [] }),
     // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
     public_url: z.url().optional(),
   })
