@@ -368,13 +368,15 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       response = errorResponse(err, log);
     }
     const out = serialise(response);
-    // An unread body left on a kept-alive socket would be parsed as the next request; and once
-    // the server is closing, kept-alive clients must go away.
-    if (!req.complete || opts.closeConnection?.()) out.headers.connection = 'close';
+    // Once the server is closing, kept-alive clients must go away. A refused body still being
+    // sent is not a reason to close: the parser frames it, and lingerThenClose drains it (bounded)
+    // so the client gets to read our answer.
+    if (opts.closeConnection?.()) out.headers.connection = 'close';
     if (!res.headersSent && !res.destroyed) {
       res.writeHead(out.status, out.headers);
       res.end(out.body);
     }
+    if (!req.complete) lingerThenClose(req);
     log.debug({ method: req.method, path: req.url, status: out.status, ms: Math.round(performance.now() - started) }, 'http request');
   };
 
@@ -395,6 +397,31 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   };
 
   return { handle, listener, inject };
+}
+
+const LINGER_MS = 5_000;
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A client still sending a body we refused (413, 415) only reads our answer once its write is
+ * done; closing the socket under it turns the 413 into EPIPE / ECONNRESET on its side. So, like
+ * web servers' lingering close, read and discard the rest for a bounded time and size, then cut.
+ */
+function lingerThenClose(req: IncomingMessage): void {
+  let discarded = 0;
+  const cut = (): void => {
+    clearTimeout(timer);
+    req.socket.destroy();
+  };
+  const timer = setTimeout(cut, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_MAX_BYTES) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 export interface HttpServerOptions extends HttpAppOptions {

@@ -1,18 +1,8 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore } from '@burnrate/store';
-import {
-  startSlackStandIn,
-  startSmtpServer,
-  tempDir,
-  type SlackStandIn,
-  type TempDir,
-  type TestSmtpServer,
-  waitUntil,
-} from '@burnrate/testing';
-import { type BurnrateProcess, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
+import { type SlackStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
+import { type BurnrateProcess, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
 
 const SESSIONS = 6;
 const EVENTS_PER_REQUEST = 5;
@@ -21,32 +11,20 @@ const POSTERS = 4;
 // kill -9 while events are being posted: everything that got a 2xx must be in the store after a
 // restart, and no anomaly version may reach a receiver twice.
 describe('embedded mode survives kill -9', () => {
-  let dir: TempDir;
+  let around: Surroundings;
   let smtp: TestSmtpServer;
   let slack: SlackStandIn;
   let env: Record<string, string>;
   let burnrate: BurnrateProcess | undefined;
 
   beforeAll(async () => {
-    dir = await tempDir();
-    smtp = await startSmtpServer();
-    slack = await startSlackStandIn();
-    const configPath = join(dir.path, 'burnrate.yaml');
-    await writeFile(configPath, TEST_CONFIG);
-    env = {
-      BURNRATE_CONFIG: configPath,
-      BURNRATE_DATA_DIR: join(dir.path, 'data'),
-      SMTP_URL: smtp.url,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.url,
-    };
+    around = await startSurroundings();
+    ({ smtp, slack, env } = around);
   });
 
   afterAll(async () => {
     await burnrate?.stop();
-    await slack?.close();
-    await smtp?.close();
-    await dir?.cleanup();
+    await around?.close();
   });
 
   it('loses no acknowledged event and repeats no delivery', async () => {
@@ -108,7 +86,7 @@ describe('embedded mode survives kill -9', () => {
     expect(await burnrate.stop()).toBe(0);
     burnrate = undefined;
 
-    const store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
+    const store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });
     try {
       const stored = new Set((await store.listUsageEvents({ limit: 1_000_000 })).map((e) => e.event_id));
       const missing = [...acked].filter((id) => !stored.has(id));

@@ -1,19 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore, type Store } from '@burnrate/store';
-import {
-  startSlackStandIn,
-  startSmtpServer,
-  tempDir,
-  type SlackStandIn,
-  type TempDir,
-  type TestSmtpServer,
-  waitUntil,
-} from '@burnrate/testing';
-import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
+import { type SlackStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
+import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../../../shared/fixtures/claude-code-otlp/logs.json', import.meta.url);
 
@@ -21,34 +12,22 @@ const FIXTURE = new URL('../../../../shared/fixtures/claude-code-otlp/logs.json'
 // server and a Slack Web API stand-in. The store is read after the process stopped, because the
 // embedded engine belongs to one process at a time.
 describe('burnrate start (embedded), end to end', () => {
-  let dir: TempDir;
+  let around: Surroundings;
   let smtp: TestSmtpServer;
   let slack: SlackStandIn;
   let burnrate: BurnrateProcess;
   let store: Store | undefined;
 
   beforeAll(async () => {
-    dir = await tempDir();
-    smtp = await startSmtpServer();
-    slack = await startSlackStandIn();
-    const configPath = join(dir.path, 'burnrate.yaml');
-    await writeFile(configPath, TEST_CONFIG);
-    burnrate = await startBurnrate({
-      BURNRATE_CONFIG: configPath,
-      BURNRATE_DATA_DIR: join(dir.path, 'data'),
-      SMTP_URL: smtp.url,
-      SMTP_FROM: 'burnrate@acme.com',
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.url,
-    });
+    around = await startSurroundings();
+    ({ smtp, slack } = around);
+    burnrate = await startBurnrate(around.env);
   });
 
   afterAll(async () => {
     await burnrate?.stop();
     await store?.close();
-    await slack?.close();
-    await smtp?.close();
-    await dir?.cleanup();
+    await around?.close();
   });
 
   const session = (n: number, costs: number[], from = 0) =>
@@ -152,7 +131,7 @@ describe('burnrate start (embedded), end to end', () => {
 
   it('has everything in chdb after a clean stop', async () => {
     expect(await burnrate.stop()).toBe(0);
-    store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
+    store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });
 
     // 3 + 2 + 1 of session 1, 7 of session 2, 1 from the OTLP capture.
     expect(await store.countUsageEvents()).toBe(14);

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer } from '@burnrate/testing';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -101,3 +104,42 @@ routes:
     - match: { severity: [warning, critical] }
       notify: [team]
 `;
+
+export interface Surroundings {
+  dir: TempDir;
+  smtp: TestSmtpServer;
+  slack: SlackStandIn;
+  /** Environment for `startBurnrate`: the test config, a data dir, SMTP and Slack pointed at the stand-ins. */
+  env: Record<string, string>;
+  /** Where `burnrate start` keeps its embedded ClickHouse, to open it once the process stopped. */
+  chdbDir: string;
+  close(): Promise<void>;
+}
+
+/** What a burnrate process talks to in these tests: a data dir with TEST_CONFIG, a real SMTP server, a Slack stand-in. */
+export async function startSurroundings(): Promise<Surroundings> {
+  const dir = await tempDir();
+  const smtp = await startSmtpServer();
+  const slack = await startSlackStandIn();
+  const configPath = join(dir.path, 'burnrate.yaml');
+  await writeFile(configPath, TEST_CONFIG);
+  return {
+    dir,
+    smtp,
+    slack,
+    chdbDir: join(dir.path, 'data', 'chdb'),
+    env: {
+      BURNRATE_CONFIG: configPath,
+      BURNRATE_DATA_DIR: join(dir.path, 'data'),
+      SMTP_URL: smtp.url,
+      SMTP_FROM: 'burnrate@acme.com',
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.url,
+    },
+    close: async () => {
+      await slack.close();
+      await smtp.close();
+      await dir.cleanup();
+    },
+  };
+}

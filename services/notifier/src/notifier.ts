@@ -191,6 +191,22 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   }
 
   async function handleOne(a: Anomaly, unavailable: Set<string>, signal: AbortSignal): Promise<Deferred[]> {
+    // The log is a receiver too: every version is on record with what a human would read, even
+    // where no Slack or SMTP is configured.
+    log.info(
+      {
+        anomalyId: a.id,
+        version: a.version,
+        kind: a.kind,
+        severity: a.severity,
+        status: a.status,
+        subject: a.subject,
+        impactUsd: a.impact_usd,
+        projectedUsd: a.projected_usd,
+        summary: a.summary,
+      },
+      'anomaly',
+    );
     const route = routeAnomaly(currentConfig(), a);
     if (route.kind === 'below_min_severity') {
       remember(a.id, a.version, factsOf(a));
