@@ -1,4 +1,4 @@
-import { ConfigError, configJsonSchema, isBurnrateError, loadConfig } from '@burnrate/core';
+import { ConfigError, configJsonSchema, configWarnings, formatIssues, isBurnrateError, loadConfig } from '@burnrate/core';
 
 export interface CommandIO {
   out: (line: string) => void;
@@ -13,6 +13,8 @@ export async function configCheck(path: string | undefined, io: CommandIO): Prom
   }
   try {
     const config = await loadConfig(path);
+    const warnings = configWarnings(config);
+    if (warnings.length > 0) io.err(`${path}: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}:\n${formatIssues(warnings)}`);
     io.out(
       `${path}: ok (org ${config.org}, ${config.teams.length} team${config.teams.length === 1 ? '' : 's'}, ${config.ownership.length} ownership rule${config.ownership.length === 1 ? '' : 's'})`,
     );

@@ -1,4 +1,6 @@
 export * from './schema.ts';
 export * from './load.ts';
 export * from './lookup.ts';
+export * from './detectors.ts';
+export * from './warnings.ts';
 export * from './json-schema.ts';

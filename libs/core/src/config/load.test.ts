@@ -24,7 +24,9 @@ describe('parseConfig', () => {
     expect(config.teams.map((t) => t.id)).toEqual(['payments', 'research']);
     expect(config.routes.group_wait).toBe(10_000);
     expect(config.routes.escalate_after).toBe(30 * 60_000);
-    expect(config.detectors.session_cost).toEqual({ warning_usd: 25, critical_usd: 100 });
+    expect(config.detectors.session_cost).toEqual({ enabled: true, warning_usd: 25, critical_usd: 100 });
+    expect(config.detectors.runaway_session.max_hours_without_human).toBe(4);
+    expect(config.calendar.working_days).toEqual(['mon', 'tue', 'wed', 'thu', 'fri']);
   });
 
   it('fills every default from a minimal file', () => {

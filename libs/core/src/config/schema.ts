@@ -1,33 +1,9 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.ts';
+import { CalendarConfig, CalendarOverride, DetectorsConfig } from './detectors.ts';
+import { Duration, Email, Id, Money, SlackChannel, TimeZone } from './primitives.ts';
 
 // Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
 // not a setting silently ignored.
-
-const Duration = z
-  .string()
-  .refine((s) => parseDuration(s) !== undefined, { message: 'expected a duration such as 10s, 5m, 4h or 1d' })
-  .transform((s) => parseDuration(s) as number);
-
-const TimeZone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected an IANA time zone such as Europe/Berlin or America/New_York' },
-);
-
-const Id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: 'expected a lowercase id of letters, digits, - and _ (e.g. payments)' });
-
-const Email = z.email({ message: 'expected an email address such as alice@acme.com' }).transform((s) => s.toLowerCase());
-
-const SlackChannel = z
-  .string()
-  .regex(/^(#[a-z0-9][a-z0-9._-]*|[CGD][A-Z0-9]{6,})$/, { message: 'expected a channel like #name (or a channel id like C0123ABCD)' });
 
 const SlackTarget = z.object({ channel: SlackChannel }).strict();
 
@@ -42,29 +18,6 @@ const Member = z.union([
     .strict(),
 ]);
 
-const Money = z.number().finite().nonnegative();
-
-export const SessionCostConfig = z
-  .object({
-    warning_usd: Money.default(25),
-    critical_usd: Money.default(100),
-  })
-  .strict();
-
-const SessionCostOverride = z.object({ warning_usd: Money.optional(), critical_usd: Money.optional() }).strict();
-
-const DetectorMatch = z
-  .object({ team: Id.optional(), developer: z.string().optional() })
-  .strict()
-  .refine((m) => m.team !== undefined || m.developer !== undefined, { message: 'a match needs team or developer' });
-
-export const DetectorsConfig = z
-  .object({
-    session_cost: SessionCostConfig.default({ warning_usd: 25, critical_usd: 100 }),
-    overrides: z.array(z.object({ match: DetectorMatch, session_cost: SessionCostOverride.optional() }).strict()).default([]),
-  })
-  .strict();
-
 export const Team = z
   .object({
     id: Id,
@@ -78,6 +31,8 @@ export const Team = z
       .strict()
       .optional(),
     budget: z.object({ monthly_usd: Money }).strict().optional(),
+    // The team's working week, when it differs from the org's.
+    calendar: CalendarOverride.optional(),
   })
   .strict();
 
@@ -157,7 +112,12 @@ export const ConfigSchema = z
     timezone: TimeZone.default('UTC'),
     teams: z.array(Team).default([]),
     ownership: z.array(OwnershipRule).default([]),
-    detectors: DetectorsConfig.default({ session_cost: { warning_usd: 25, critical_usd: 100 }, overrides: [] }),
+    calendar: CalendarConfig.default({
+      working_hours: { start: '09:00', end: '18:00' },
+      working_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+      holidays: [],
+    }),
+    detectors: DetectorsConfig.prefault({}),
     routes: RoutesConfig.default({
       group_wait: 10_000,
       group_interval: 300_000,
@@ -213,4 +173,3 @@ export type OwnershipRuleConfig = z.infer<typeof OwnershipRule>;
 export type RoutesConfig = z.infer<typeof RoutesConfig>;
 export type ReceiverName = z.infer<typeof Receiver>;
 export type PriceRowConfig = z.infer<typeof PriceRow>;
-export type SessionCostConfig = z.infer<typeof SessionCostConfig>;

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { Duration, Id, Money } from './primitives.ts';
+
+// Detector settings in burnrate.yaml. Every detector has `enabled` and a dollar gate
+// (`min_impact_usd`): a 10x rise from cents is not an alert. Defaults follow the detection table
+// of the design; `overrides` refine them per team or developer, in file order.
+
+const Points = z.number().finite().min(0).max(100);
+const Positive = z.number().finite().positive();
+const Share = z.number().finite().min(0).max(10);
+
+const Enabled = z.boolean();
+
+/**
+ * A detector's settings as two schemas over the same fields: `full` fills every default (the
+ * `detectors.<kind>` block), `override` fills none (an override changes only what it names;
+ * zod's own `.partial()` would keep the defaults and silently reset fields the override left out).
+ */
+function settings<T extends z.ZodRawShape>(shape: T, defaults: z.infer<z.ZodObject<T>>) {
+  const loose = z.object(shape).partial().strict();
+  return {
+    override: loose,
+    full: loose.transform((given) => ({ ...defaults, ...withoutUndefined(given) }) as z.infer<z.ZodObject<T>>),
+    defaults,
+  };
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export const DETECTOR_SETTINGS = {
+  session_cost: settings(
+    { enabled: Enabled, warning_usd: Money, critical_usd: Money },
+    { enabled: true, warning_usd: 25, critical_usd: 100 },
+  ),
+  runaway_session: settings(
+    {
+      enabled: Enabled,
+      min_impact_usd: Money,
+      // An agent running this long with no human turn is a runaway; off-hours and weekends (in the
+      // team's time zone) multiply the limit by off_hours_factor.
+      max_hours_without_human: Positive,
+      off_hours_factor: z.number().finite().positive().max(1),
+      // Escalates to critical past this multiple of the limit.
+      critical_factor: z.number().finite().min(1),
+    },
+    { enabled: true, min_impact_usd: 10, max_hours_without_human: 4, off_hours_factor: 0.5, critical_factor: 3 },
+  ),
+  context_bloat: settings(
+    {
+      enabled: Enabled,
+      min_impact_usd: Money,
+      max_input_tokens_per_call: z.number().int().positive(),
+      // A call costing this many times the session's first turns is bloat.
+      cost_per_turn_factor: z.number().finite().min(1),
+      baseline_turns: z.number().int().min(1).max(50),
+    },
+    { enabled: true, min_impact_usd: 5, max_input_tokens_per_call: 150_000, cost_per_turn_factor: 8, baseline_turns: 3 },
+  ),
+  model_mix_drift: settings(
+    {
+      enabled: Enabled,
+      // Weekly spend above what the baseline mix would have cost.
+      min_impact_usd: Money,
+      // Premium share of spend, week over week against the trailing baseline, in percentage points.
+      min_share_increase_points: Points,
+      baseline_weeks: z.number().int().min(1).max(12),
+      // Two-proportion test; lower is stricter.
+      max_p_value: z.number().finite().positive().max(0.5),
+    },
+    { enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 },
+  ),
+  spend_spike: settings(
+    {
+      enabled: Enabled,
+      min_impact_usd: Money,
+      // Robust z-score of spend against the same hour of the week (median/MAD).
+      min_score: Positive,
+      // Hours of history a key needs before it can alert (warm-up).
+      min_history_hours: z.number().int().min(1),
+    },
+    { enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 },
+  ),
+  budget_forecast: settings(
+    {
+      enabled: Enabled,
+      min_impact_usd: Money,
+      // Month-end projection as a share of the team's monthly budget.
+      warning_share: Share,
+      critical_share: Share,
+      min_days_of_data: z.number().int().min(1).max(28),
+    },
+    { enabled: true, min_impact_usd: 100, warning_share: 0.9, critical_share: 1.1, min_days_of_data: 5 },
+  ),
+  new_spender: settings(
+    {
+      enabled: Enabled,
+      // Spend by an identity, API key, tool or provider nobody has seen, within window_hours.
+      min_impact_usd: Money,
+      window_hours: Positive,
+    },
+    { enabled: true, min_impact_usd: 5, window_hours: 24 },
+  ),
+  cache_efficiency_drop: settings(
+    {
+      enabled: Enabled,
+      min_impact_usd: Money,
+      // Cache-read share of input tokens falling this many points below the baseline.
+      min_drop_points: Points,
+      baseline_days: z.number().int().min(1).max(60),
+    },
+    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 },
+  ),
+} as const;
+
+export type DetectorKindName = keyof typeof DETECTOR_SETTINGS;
+export type DetectorSettings = { [K in DetectorKindName]: (typeof DETECTOR_SETTINGS)[K]['defaults'] };
+export const DETECTOR_KINDS = Object.keys(DETECTOR_SETTINGS) as DetectorKindName[];
+
+export const DetectorMatch = z
+  .object({ team: Id.optional(), developer: z.string().optional() })
+  .strict()
+  .refine((m) => m.team !== undefined || m.developer !== undefined, { message: 'a match needs team or developer' });
+
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'expected a time of day such as 09:00' });
+const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const IsoDate = z.iso.date({ message: 'expected a date such as 2026-12-24' });
+
+const calendarFields = {
+  working_hours: z.object({ start: HHMM, end: HHMM }).strict(),
+  working_days: z.array(Weekday).min(1),
+  // Days off (local dates): treated like weekends, and a lull there is not a baseline.
+  holidays: z.array(IsoDate),
+};
+
+/** When people work, in a team's time zone: off-hours and weekends are judged against this. */
+export const CalendarConfig = z
+  .object({
+    working_hours: calendarFields.working_hours.default({ start: '09:00', end: '18:00' }),
+    working_days: calendarFields.working_days.default(['mon', 'tue', 'wed', 'thu', 'fri']),
+    holidays: calendarFields.holidays.default([]),
+  })
+  .strict();
+/** A team's own calendar: only the fields it sets replace the org's (no defaults here on purpose). */
+export const CalendarOverride = z.object(calendarFields).partial().strict();
+export type CalendarConfig = z.infer<typeof CalendarConfig>;
+
+/** A change people planned (a migration week, a load test): matching anomalies are kept at info. */
+export const PlannedChange = z
+  .object({
+    team: Id.optional(),
+    from: IsoDate,
+    to: IsoDate,
+    kinds: z.array(z.enum(DETECTOR_KINDS as [DetectorKindName, ...DetectorKindName[]])).min(1),
+    note: z.string().min(1),
+  })
+  .strict()
+  .refine((p) => p.from <= p.to, { message: 'from must not be after to', path: ['to'] });
+export type PlannedChange = z.infer<typeof PlannedChange>;
+
+const S = DETECTOR_SETTINGS;
+
+/** One override: a match and, per detector, the settings it changes. */
+export const DetectorOverride = z
+  .object({
+    match: DetectorMatch,
+    session_cost: S.session_cost.override.optional(),
+    runaway_session: S.runaway_session.override.optional(),
+    context_bloat: S.context_bloat.override.optional(),
+    model_mix_drift: S.model_mix_drift.override.optional(),
+    spend_spike: S.spend_spike.override.optional(),
+    budget_forecast: S.budget_forecast.override.optional(),
+    new_spender: S.new_spender.override.optional(),
+    cache_efficiency_drop: S.cache_efficiency_drop.override.optional(),
+  })
+  .strict();
+export type DetectorOverride = z.infer<typeof DetectorOverride>;
+
+export const DetectorsConfig = z
+  .object({
+    session_cost: S.session_cost.full.prefault({}),
+    runaway_session: S.runaway_session.full.prefault({}),
+    context_bloat: S.context_bloat.full.prefault({}),
+    model_mix_drift: S.model_mix_drift.full.prefault({}),
+    spend_spike: S.spend_spike.full.prefault({}),
+    budget_forecast: S.budget_forecast.full.prefault({}),
+    new_spender: S.new_spender.full.prefault({}),
+    cache_efficiency_drop: S.cache_efficiency_drop.full.prefault({}),
+    // Events older than the watermark minus this are late: counted and reported, never merged
+    // into windows that already closed.
+    allowed_lateness: Duration.default(600_000),
+    overrides: z.array(DetectorOverride).default([]),
+    planned_changes: z.array(PlannedChange).default([]),
+  })
+  .strict();
+export type DetectorsConfig = z.infer<typeof DetectorsConfig>;

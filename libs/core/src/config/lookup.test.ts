@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './load.ts';
+import { detectorSettings, plannedChangeFor, teamCalendar } from './lookup.ts';
+import { configWarnings } from './warnings.ts';
+
+const config = parseConfig(`
+org: acme
+calendar: { working_hours: { start: "08:30", end: "17:30" }, holidays: [2026-12-25] }
+teams:
+  - id: payments
+    slack: { channel: "#payments" }
+  - id: research
+    email: [r@acme.com]
+    calendar: { working_days: [mon, tue, wed, thu] }
+detectors:
+  spend_spike: { min_score: 4 }
+  overrides:
+    - match: { team: research }
+      spend_spike: { min_impact_usd: 200 }
+      runaway_session: { max_hours_without_human: 8 }
+    - match: { team: research, developer: carol@acme.com }
+      spend_spike: { min_score: 6 }
+  planned_changes:
+    - { team: research, from: 2026-11-02, to: 2026-11-08, kinds: [model_mix_drift, spend_spike], note: "Opus migration week" }
+`);
+
+describe('detectorSettings', () => {
+  it.each([
+    ['defaults with the file on top', 'payments', undefined, { enabled: true, min_impact_usd: 50, min_score: 4, min_history_hours: 72 }],
+    [
+      'a team override changes only what it names',
+      'research',
+      'dan@acme.com',
+      { enabled: true, min_impact_usd: 200, min_score: 4, min_history_hours: 72 },
+    ],
+    [
+      'a developer override refines the team one',
+      'research',
+      'carol@acme.com',
+      { enabled: true, min_impact_usd: 200, min_score: 6, min_history_hours: 72 },
+    ],
+    [
+      'a team-level subject takes team overrides only',
+      'research',
+      undefined,
+      { enabled: true, min_impact_usd: 200, min_score: 4, min_history_hours: 72 },
+    ],
+  ])('%s', (_name, team, developer, expected) => {
+    expect(detectorSettings(config, 'spend_spike', { team, developer })).toEqual(expected);
+  });
+
+  it('keeps the defaults of fields an override leaves out', () => {
+    expect(detectorSettings(config, 'runaway_session', { team: 'research' })).toEqual({
+      enabled: true,
+      min_impact_usd: 10,
+      max_hours_without_human: 8,
+      off_hours_factor: 0.5,
+      critical_factor: 3,
+    });
+  });
+});
+
+describe('calendars and planned changes', () => {
+  it('layers a team calendar over the org one', () => {
+    expect(teamCalendar(config, 'research')).toEqual({
+      working_hours: { start: '08:30', end: '17:30' },
+      working_days: ['mon', 'tue', 'wed', 'thu'],
+      holidays: ['2026-12-25'],
+    });
+    expect(teamCalendar(config, 'payments').working_days).toEqual(['mon', 'tue', 'wed', 'thu', 'fri']);
+  });
+
+  it('finds the planned change covering a kind, team and day', () => {
+    expect(plannedChangeFor(config, 'model_mix_drift', 'research', '2026-11-05')?.note).toBe('Opus migration week');
+    expect(plannedChangeFor(config, 'model_mix_drift', 'research', '2026-11-09')).toBeUndefined();
+    expect(plannedChangeFor(config, 'model_mix_drift', 'payments', '2026-11-05')).toBeUndefined();
+    expect(plannedChangeFor(config, 'session_cost', 'research', '2026-11-05')).toBeUndefined();
+  });
+});
+
+describe('configWarnings', () => {
+  it('is quiet for a consistent config', () => {
+    expect(configWarnings(config)).toEqual([]);
+  });
+
+  it('warns about inconsistent thresholds and overrides for teams that do not exist', () => {
+    const odd = parseConfig(`
+org: acme
+teams:
+  - id: payments
+detectors:
+  session_cost: { warning_usd: 150, critical_usd: 100 }
+  budget_forecast: { warning_share: 1.2 }
+  new_spender: { enabled: false }
+  overrides:
+    - match: { team: ghost }
+      session_cost: { warning_usd: 10 }
+    - match: { team: payments }
+      session_cost: { warning_usd: 500 }
+  planned_changes:
+    - { team: phantom, from: 2026-11-02, to: 2026-11-08, kinds: [spend_spike], note: x }
+`);
+    expect(configWarnings(odd).map((w) => `${w.path}: ${w.message}`)).toEqual([
+      'detectors.session_cost: warning_usd (150) is not below critical_usd (100), so the warning never fires on its own',
+      'detectors.budget_forecast: warning_share (1.2) is not below critical_share (1.1)',
+      'detectors.overrides[0].match.team: no team "ghost" in teams; this override never applies',
+      'detectors.overrides[1].session_cost: warning_usd (500) is not below critical_usd (100), so the warning never fires on its own',
+      'detectors.planned_changes[0].team: no team "phantom" in teams',
+      'detectors.new_spender.enabled: new_spender is off for every team',
+      'teams[0]: team "payments" has no slack channel and no email: its anomalies reach nobody',
+    ]);
+  });
+});
