@@ -20,7 +20,7 @@ function settings<T extends z.ZodRawShape>(shape: T, defaults: z.infer<z.ZodObje
   const loose = z.object(shape).partial().strict();
   return {
     override: loose,
-    full: loose.transform((given) => ({ ...defaults, ...withoutUndefined(given) }) as z.infer<z.ZodObject<T>>),
+    full: loose.transform((given) => ({ ...defaults, ...withoutUndefined(given) })),
     defaults,
   };
 }

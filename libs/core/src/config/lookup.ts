@@ -37,7 +37,7 @@ export function detectorSettings<K extends DetectorKindName>(config: Config, kin
     if (o.match.team !== undefined && o.match.team !== subject.team) continue;
     if (o.match.developer !== undefined && o.match.developer.toLowerCase() !== subject.developer?.toLowerCase()) continue;
     const patch = o[kind];
-    if (patch) resolved = { ...resolved, ...dropUndefined(patch) } as DetectorSettings[K];
+    if (patch) resolved = { ...resolved, ...dropUndefined(patch) };
   }
   return resolved;
 }
