@@ -9,14 +9,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{schemas,libs,services,infra}/**/*.test.ts'],
+          include: ['{schemas,libs,services,infra,scripts}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['{schemas,libs,services,infra}/**/*.int.test.ts'],
+          include: ['{schemas,libs,services,infra,scripts}/**/*.int.test.ts'],
           exclude: ['**/node_modules/**'],
           pool: 'forks',
           testTimeout: 60_000,

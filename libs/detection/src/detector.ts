@@ -1,4 +1,5 @@
 import type { Anomaly, AnomalyKind, UsageEvent } from '@burnrate/schemas';
+import type { WorkCalendar } from './calendar.ts';
 
 export interface StepResult<State> {
   state: State;
@@ -6,10 +7,27 @@ export interface StepResult<State> {
 }
 
 /**
+ * What the engine knows besides the event. Reused between calls: read it, never keep it.
+ */
+export interface StepContext {
+  /** The engine's event-time watermark (epoch ms): the highest event time seen, clamped by ingest time. */
+  watermark: number;
+  /**
+   * The event is older than `watermark - lateness`. Only detectors that declare `late: 'accept'`
+   * are ever given one; windows and buckets that may have closed must not take it.
+   */
+  late?: boolean;
+  /** Allowed lateness (ms): a bucket ending before `watermark - lateness` can no longer change. */
+  lateness?: number;
+  /** The stepped event's `occurred_at` as epoch ms (parsed once by the engine for every detector). */
+  occurredAt?: number;
+}
+
+/**
  * A detector is a reducer over usage events. The contract every detector keeps:
  *
  * - `step` is deterministic: the same state, event and config give the same result. Time comes
- *   from the event (`occurred_at`), never from a clock.
+ *   from the event (`occurred_at`) or the watermark, never from a clock.
  * - State is plain JSON data (objects, arrays, finite numbers, strings, booleans, null; no
  *   `undefined`, Map, Set or Date), so `JSON.parse(JSON.stringify(state))` restores it exactly.
  * - `step` owns the state it is given and may update it in place; callers keep only the returned
@@ -17,16 +35,34 @@ export interface StepResult<State> {
  * - Memory is bounded: `evict` drops every key whose last event is older than `idleBeforeMs`.
  *   The engine calls it as event time advances, not per event.
  * - Anomaly ids are deterministic (kind + subject + episode start), and a new version of an
- *   episode is emitted only when something a human should hear about changed.
+ *   episode is emitted only when something a human should hear about changed (see episode.ts).
+ * - A detector disabled for a subject (`enabled: false` in its settings) emits nothing for it.
  *
  * Methods (not function properties) on purpose: a registry holds detectors of different state and
  * config types, which method bivariance allows.
  */
 export interface Detector<State, Cfg> {
   readonly kind: AnomalyKind;
+  /**
+   * What the engine does with a late event (older than watermark − allowed lateness): 'drop'
+   * (default) counts it and never shows it to this detector; 'accept' steps it with `ctx.late`
+   * set, for detectors whose state has no closed windows (a session still open can take it).
+   */
+  readonly late?: 'drop' | 'accept';
   initialState(): State;
-  step(state: State, event: UsageEvent, cfg: Cfg): StepResult<State>;
+  step(state: State, event: UsageEvent, cfg: Cfg, ctx: StepContext): StepResult<State>;
+  /**
+   * Called when the watermark crosses a minute boundary (once per crossing, however many minutes
+   * it jumped), before the event that moved it is stepped: closes buckets, resolves episodes that
+   * went quiet, fires time-based signals. Anomalies it returns carry `detected_at` = the watermark.
+   */
+  advance?(state: State, watermark: number, cfg: Cfg, ctx: StepContext): StepResult<State>;
   evict(state: State, idleBeforeMs: number): State;
+  /**
+   * Brings a state restored from an older snapshot up to this version's shape (fields added since
+   * get their neutral value). Absent: the restored state is used as is.
+   */
+  upgrade?(state: unknown): State;
   /** Number of tracked keys, for memory metrics and tests. */
   size(state: State): number;
 }
@@ -34,3 +70,22 @@ export interface Detector<State, Cfg> {
 export type AnyDetector = Detector<unknown, unknown>;
 
 export type ConfigOf<D> = D extends Detector<infer _State, infer Cfg> ? Cfg : never;
+
+/** Who settings are resolved for: the team, and the developer when the subject is one. */
+export interface SettingsSubject {
+  team: string;
+  developer?: string | undefined;
+}
+
+/**
+ * The config most detectors take, built by the detector service from burnrate.yaml (defaults, then
+ * per-team and per-developer overrides). Functions rather than data so the service can memoise per
+ * subject and this package stays free of the config library.
+ */
+export interface DetectorEnv<Settings extends { enabled: boolean }> {
+  settingsFor(subject: SettingsSubject): Settings;
+  /** The team's working calendar in its time zone. */
+  calendarFor(team: string): WorkCalendar;
+  /** The note of a planned change covering this detector for `team` at `atMs` (its local date): anomalies stay at 'info'. */
+  plannedChange(team: string, atMs: number): string | undefined;
+}

@@ -3,14 +3,35 @@ import { describe, expect, it } from 'vitest';
 import type { Detector } from './detector.ts';
 import { createDetectionEngine, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
+import { testEnv } from './test-env.ts';
 import { at, usageEvent } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z';
 
+const spike = testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 });
+const mix = testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 });
+const cache = testEnv({ enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 });
+
 const configs: DetectorConfigs = {
-  session_cost: {
-    thresholdsFor: () => ({ warning_usd: 25, critical_usd: 100 }),
-    timeZoneFor: () => 'Europe/Berlin',
+  session_cost: testEnv({ enabled: true, warning_usd: 25, critical_usd: 100 }),
+  runaway_session: testEnv({ enabled: true, min_impact_usd: 10, max_hours_without_human: 4, off_hours_factor: 0.5, critical_factor: 3 }),
+  context_bloat: testEnv({
+    enabled: true,
+    min_impact_usd: 5,
+    max_input_tokens_per_call: 150_000,
+    cost_per_turn_factor: 8,
+    baseline_turns: 3,
+  }),
+  new_spender: testEnv({ enabled: true, min_impact_usd: 5, window_hours: 24 }),
+  spend_spike: spike,
+  model_mix_drift: mix,
+  cache_efficiency_drop: cache,
+  spend_spike_team: spike,
+  model_mix_drift_team: mix,
+  cache_efficiency_drop_team: cache,
+  budget_forecast: {
+    ...testEnv({ enabled: true, min_impact_usd: 100, warning_share: 0.9, critical_share: 1.1, min_days_of_data: 5 }),
+    budgetFor: () => 3000,
   },
 };
 
@@ -31,25 +52,140 @@ function stream(): UsageEvent[] {
   });
 }
 
+/**
+ * `stream()` plus one story per event detector, interleaved by time: bob's agent runs for 5 h on
+ * one prompt (runaway_session), carol's context grows every call (context_bloat) and an
+ * unattributed contractor spends $6 (new_spender).
+ */
+function richStream(): UsageEvent[] {
+  const loop = Array.from({ length: 60 }, (_, i) =>
+    usageEvent({
+      event_id: `loop-${i}`,
+      occurred_at: at(T0, i * 5),
+      developer: 'bob@acme.com',
+      developer_email: 'bob@acme.com',
+      session_id: 'loop',
+      prompt_id: 'p-loop',
+      cost_usd: 0.25,
+    }),
+  );
+  const bloat = Array.from({ length: 60 }, (_, i) =>
+    usageEvent({
+      event_id: `bloat-${i}`,
+      occurred_at: at(T0, i * 2 + 1),
+      developer: 'carol@acme.com',
+      developer_email: 'carol@acme.com',
+      session_id: 'bloat',
+      input_tokens: 0,
+      cache_read_tokens: 20_000 + i * 5_000,
+      cost_usd: ((20_000 + i * 5_000) * 5) / 1e6,
+    }),
+  );
+  const stranger = [30, 40].map((m) =>
+    usageEvent({
+      event_id: `eve-${m}`,
+      occurred_at: at(T0, m),
+      developer: 'eve@contractor.io',
+      developer_email: 'eve@contractor.io',
+      team: 'unattributed',
+      session_id: undefined,
+      cost_usd: 3,
+    }),
+  );
+  return [...stream(), ...loop, ...bloat, ...stranger].sort((a, b) =>
+    a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0,
+  );
+}
+
+/**
+ * Six weeks of a team's working hours (Berlin), two calls an hour per developer, with one incident
+ * per bucket detector in the last two weeks: alice's spend spikes for an afternoon, bob's tool
+ * switches from haiku to opus, carol's cache reads stop. The team's budget is tight, so the month
+ * also heads over it. Used to check that every registered detector survives a snapshot.
+ */
+const SONNET = { model: 'claude-sonnet-4-5', model_family: 'claude-sonnet', tier: 'standard' as const };
+
+function sixWeeks(): UsageEvent[] {
+  const start = Date.parse('2026-10-05T00:00:00Z'); // a Monday
+  const out: UsageEvent[] = [];
+  let n = 0;
+  for (let d = 0; d < 42; d++) {
+    if ((d + 1) % 7 === 0 || (d + 1) % 7 === 6) continue;
+    for (let h = 7; h < 16; h++) {
+      for (const half of [5, 35]) {
+        const occurred_at = new Date(start + d * 86_400_000 + h * 3_600_000 + half * 60_000).toISOString();
+        const wobble = ((d * 7 + h * 3) % 5) / 10;
+        const spike = d === 36 && h >= 12 && h < 15 ? 12 : 1;
+        out.push(usageEvent({ event_id: `w-a-${n}`, occurred_at, session_id: `a-${d}`, ...SONNET, cost_usd: (4 + wobble) * spike }));
+        const drifted = d >= 28;
+        out.push(
+          usageEvent({
+            event_id: `w-b-${n}`,
+            occurred_at,
+            developer: 'bob@acme.com',
+            developer_email: 'bob@acme.com',
+            session_id: `b-${d}`,
+            ...(drifted ? {} : { model: 'claude-haiku-4-5', model_family: 'claude-haiku', tier: 'economy' as const }),
+            cost_usd: drifted ? 5 + wobble : 0.6 + wobble / 10,
+          }),
+        );
+        const broken = d >= 30;
+        out.push(
+          usageEvent({
+            event_id: `w-c-${n}`,
+            occurred_at,
+            developer: 'carol@acme.com',
+            developer_email: 'carol@acme.com',
+            session_id: `c-${d}`,
+            ...SONNET,
+            input_tokens: broken ? 400_000 : 20_000,
+            cache_read_tokens: broken ? 0 : 380_000,
+            cost_usd: broken ? 6 + wobble : 1.2 + wobble / 5,
+          }),
+        );
+        n += 1;
+      }
+    }
+  }
+  return out;
+}
+
 function processAll(e: ReturnType<typeof engine>, evs: readonly UsageEvent[]): Anomaly[] {
   return evs.flatMap((ev) => e.process(ev).anomalies);
 }
 
 describe('createDetectionEngine', () => {
-  it('runs session_cost over events', () => {
+  it('runs session_cost over events, resolving sessions that went idle', () => {
     const out = processAll(engine(), stream());
-    expect(out.map((a) => `${a.subject.session}:${a.version}:${a.severity}`).sort()).toEqual([
-      'sess-alice-0:1:warning',
-      'sess-alice-1:1:warning',
-      'sess-bob-0:1:warning',
-      'sess-bob-1:1:warning',
-      'sess-carol-0:1:warning',
-      'sess-carol-1:1:warning',
+    expect(out.map((a) => `${a.subject.session}:${a.version}:${a.severity}:${a.status}`).sort()).toEqual([
+      'sess-alice-0:1:warning:open',
+      'sess-alice-0:2:warning:resolved',
+      'sess-alice-1:1:warning:open',
+      'sess-bob-0:1:warning:open',
+      'sess-bob-0:2:warning:resolved',
+      'sess-bob-1:1:warning:open',
+      'sess-carol-0:1:warning:open',
+      'sess-carol-0:2:warning:resolved',
+      'sess-carol-1:1:warning:open',
+    ]);
+  });
+
+  it('runs every registered detector', () => {
+    const out = processAll(engine(), richStream());
+    const kinds = out
+      .filter((a) => a.kind !== 'session_cost')
+      .map((a) => `${a.kind}:${a.subject.developer}:${a.version}:${a.severity}:${a.status}`);
+    expect(kinds).toEqual([
+      'new_spender:eve@contractor.io:1:warning:open',
+      'context_bloat:carol@acme.com:1:warning:open',
+      'context_bloat:carol@acme.com:2:critical:open',
+      'context_bloat:carol@acme.com:3:critical:resolved', // carol's session idle for 2 h
+      'runaway_session:bob@acme.com:1:warning:open',
     ]);
   });
 
   it('gives the same output after a snapshot, a JSON round trip and a restore mid-stream', () => {
-    const evs = stream().concat(
+    const evs = richStream().concat(
       // Push one session over the critical cap after the cut, so a version 2 depends on restored state.
       Array.from({ length: 10 }, (_, i) =>
         usageEvent({ event_id: `big-${i}`, occurred_at: at(T0, 300 + i), session_id: 'sess-alice-1', cost_usd: 12 }),
@@ -58,7 +194,8 @@ describe('createDetectionEngine', () => {
     const uninterrupted = processAll(engine(), evs);
     expect(uninterrupted.some((a) => a.severity === 'critical' && a.version === 2)).toBe(true);
 
-    for (const cut of [1, 77, 151, 299, 305]) {
+    expect(new Set(uninterrupted.map((a) => a.kind))).toEqual(new Set(['session_cost', 'runaway_session', 'context_bloat', 'new_spender']));
+    for (const cut of [1, 77, 151, 299, 333, 401, 425, 430]) {
       const first = engine();
       const before = processAll(first, evs.slice(0, cut));
       const saved = JSON.stringify(first.snapshot());
@@ -66,6 +203,33 @@ describe('createDetectionEngine', () => {
       second.restore(JSON.parse(saved) as EngineSnapshot);
       const after = processAll(second, evs.slice(cut));
       expect([...before, ...after]).toEqual(uninterrupted);
+    }
+  });
+
+  it('gives every registered detector the same output after a snapshot and restore mid-stream', () => {
+    const evs = [...sixWeeks(), ...richStream()];
+    const uninterrupted = processAll(engine(), evs);
+    const scopes = new Set(uninterrupted.map((a) => `${a.kind}${a.subject.developer === undefined ? ':team' : ''}`));
+    // Every entry of DETECTORS: the event detectors, and each bucket detector at developer and team scope.
+    expect([...scopes].sort()).toEqual([
+      'budget_forecast:team',
+      'cache_efficiency_drop',
+      'cache_efficiency_drop:team',
+      'context_bloat',
+      'model_mix_drift',
+      'model_mix_drift:team',
+      'new_spender',
+      'runaway_session',
+      'session_cost',
+      'spend_spike',
+      'spend_spike:team',
+    ]);
+    for (const cut of [1, 700, 1300, 1500, 1650, 1800, 2000]) {
+      const first = engine();
+      const before = processAll(first, evs.slice(0, cut));
+      const second = engine();
+      second.restore(JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot);
+      expect([...before, ...processAll(second, evs.slice(cut))]).toEqual(uninterrupted);
     }
   });
 
@@ -90,8 +254,8 @@ describe('createDetectionEngine', () => {
     it('ignores a redelivered event so its cost counts once', () => {
       const e = engine();
       const first = usageEvent({ event_id: 'dup-1', occurred_at: T0, cost_usd: 20 });
-      expect(e.process(first)).toEqual({ anomalies: [], duplicate: false });
-      expect(e.process(first)).toEqual({ anomalies: [], duplicate: true });
+      expect(e.process(first)).toEqual({ anomalies: [], duplicate: false, late: false });
+      expect(e.process(first)).toEqual({ anomalies: [], duplicate: true, late: false });
       expect(e.process({ ...first, occurred_at: at(T0, 1) })).toMatchObject({ duplicate: true });
       const next = e.process(usageEvent({ event_id: 'dup-2', occurred_at: at(T0, 2), cost_usd: 6 }));
       expect(next.anomalies.map((a) => a.observed.value)).toEqual([26]);
@@ -126,7 +290,7 @@ describe('createDetectionEngine', () => {
       const e = engine({ idleHorizonMs: 24 * 3_600_000, sweepEveryMs: 15 * 60_000 });
       e.process(usageEvent({ event_id: 'old', occurred_at: T0, session_id: 'idle', cost_usd: 20 }));
       e.process(usageEvent({ event_id: 'b-1', occurred_at: at(T0, 60), developer: 'bob@acme.com', session_id: 'live', cost_usd: 1 }));
-      expect(e.stats().keys).toEqual({ session_cost: 2 });
+      expect(e.stats().keys).toMatchObject({ session_cost: 2 });
 
       // 23h later: nobody is idle for 24h yet.
       e.process(usageEvent({ event_id: 'b-2', occurred_at: at(T0, 23 * 60), developer: 'bob@acme.com', session_id: 'live', cost_usd: 1 }));
@@ -166,7 +330,78 @@ describe('createDetectionEngine', () => {
       e.process(usageEvent({ event_id: 'now', occurred_at: T0, session_id: 'live', cost_usd: 1 }));
       e.process(usageEvent({ event_id: 'future', occurred_at: '2099-01-01T00:00:00Z', ingested_at: at(T0, 1), session_id: 'x' }));
       expect(e.stats().watermark).toBe(at(T0, 6));
-      expect(e.stats().keys).toEqual({ session_cost: 2 });
+      expect(e.stats().keys).toMatchObject({ session_cost: 2 });
+    });
+  });
+
+  describe('event time', () => {
+    it('counts an event older than watermark − allowed lateness as late; only session detectors take it', () => {
+      const e = engine({ allowedLatenessMs: 10 * 60_000 });
+      e.process(usageEvent({ event_id: 'a', occurred_at: at(T0, 30), cost_usd: 20 }));
+      // 9 minutes behind: in time, merged everywhere.
+      expect(e.process(usageEvent({ event_id: 'b', occurred_at: at(T0, 21), cost_usd: 1 }))).toMatchObject({ late: false });
+      // 20 minutes behind: late. session_cost still adds it to the open session and crosses $25.
+      const late = e.process(usageEvent({ event_id: 'c', occurred_at: at(T0, 10), cost_usd: 5 }));
+      expect(late.late).toBe(true);
+      expect(late.anomalies.map((a) => [a.kind, a.observed.value])).toEqual([['session_cost', 26]]);
+      // A late event never moves the watermark or creates a session.
+      e.process(usageEvent({ event_id: 'd', occurred_at: at(T0, 5), session_id: 'gone', cost_usd: 50 }));
+      expect(e.stats()).toMatchObject({
+        watermark: at(T0, 30),
+        events: 4,
+        late: 2,
+        lateDropped: { session_cost: 0, runaway_session: 0, context_bloat: 0, new_spender: 2 },
+        keys: { session_cost: 1 },
+      });
+    });
+
+    it('reads the allowed lateness per event, so a config reload applies', () => {
+      let lateness = 60 * 60_000;
+      const e = engine({ allowedLatenessMs: () => lateness });
+      e.process(usageEvent({ event_id: 'a', occurred_at: at(T0, 60) }));
+      expect(e.process(usageEvent({ event_id: 'b', occurred_at: at(T0, 30) })).late).toBe(false);
+      lateness = 10 * 60_000;
+      expect(e.process(usageEvent({ event_id: 'c', occurred_at: at(T0, 30) })).late).toBe(true);
+    });
+
+    it('advances detectors once per minute boundary the watermark crosses, before stepping the event', () => {
+      const calls: string[] = [];
+      const probe: Detector<null, null> = {
+        kind: 'spend_spike',
+        initialState: () => null,
+        step: (state, ev, _cfg, ctx) => {
+          calls.push(`step ${ev.event_id} ${(ctx.watermark - Date.parse(T0)) / 1000}s`);
+          return { state, anomalies: [] };
+        },
+        advance: (state, watermark) => {
+          calls.push(`advance ${(watermark - Date.parse(T0)) / 1000}s`);
+          return { state, anomalies: [] };
+        },
+        evict: (state) => state,
+        size: () => 0,
+      };
+      const e = createDetectionEngine(() => ({ probe: null }), { detectors: { probe } });
+      const ev = (id: string, seconds: number) =>
+        usageEvent({ event_id: id, occurred_at: new Date(Date.parse(T0) + seconds * 1000).toISOString() });
+      for (const [id, sec] of [
+        ['a', 0],
+        ['b', 30],
+        ['c', 59],
+        ['d', 61],
+        ['e', 45],
+        ['f', 3600],
+      ] as const)
+        e.process(ev(id, sec));
+      expect(calls).toEqual([
+        'step a 0s',
+        'step b 30s',
+        'step c 59s',
+        'advance 61s',
+        'step d 61s',
+        'step e 61s',
+        'advance 3600s',
+        'step f 3600s',
+      ]);
     });
   });
 

@@ -1,16 +1,40 @@
 import { usageEventKey } from '@burnrate/schemas';
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
-import type { AnyDetector, ConfigOf } from './detector.ts';
+import type { AnyDetector, ConfigOf, StepContext } from './detector.ts';
 import { hash53 } from './hash.ts';
+import { overEvents } from './buckets/bucket-detector.ts';
+import { budgetForecast } from './budget-forecast.ts';
+import { cacheEfficiencyDrop, teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
+import { contextBloat } from './context-bloat.ts';
+import { modelMixDrift, teamModelMixDrift } from './model-mix-drift.ts';
+import { newSpender } from './new-spender.ts';
+import { runawaySession } from './runaway-session.ts';
 import { sessionCost } from './session-cost.ts';
+import { spendSpike, teamSpendSpike } from './spend-spike.ts';
 
 /**
- * Every detector the engine runs, keyed by its kind. Adding a detector here adds its config to
- * `DetectorConfigs`, so every caller of `createDetectionEngine` is told by the compiler to supply it.
- * Order is the order anomalies of one event come out in.
+ * Every detector the engine runs, keyed by a unique name (its kind, plus `_team` for a team-scope
+ * variant of the same kind). Adding a detector here adds its config to `DetectorConfigs`, so every
+ * caller of `createDetectionEngine` is told by the compiler to supply it. Order is the order
+ * anomalies of one event come out in. The names are the keys of the snapshot's `detectors`.
+ *
+ * Team scope (`*_team`, budget_forecast) runs here through `overEvents`, the single-instance
+ * shortcut: one engine must see every event of a team, which holds in embedded mode (one
+ * partition), replay and backtest. With several stage-A partitions each would judge part of a
+ * team; the distributed design moves these to stage B, fed by usage.rollups.v1 keyed org:team.
  */
 export const DETECTORS = {
   session_cost: sessionCost,
+  runaway_session: runawaySession,
+  context_bloat: contextBloat,
+  new_spender: newSpender,
+  spend_spike: spendSpike,
+  model_mix_drift: modelMixDrift,
+  cache_efficiency_drop: cacheEfficiencyDrop,
+  spend_spike_team: overEvents(teamSpendSpike),
+  model_mix_drift_team: overEvents(teamModelMixDrift),
+  cache_efficiency_drop_team: overEvents(teamCacheEfficiencyDrop),
+  budget_forecast: overEvents(budgetForecast),
 } as const;
 
 export type DetectorRegistry = Readonly<Record<string, AnyDetector>>;
@@ -26,10 +50,16 @@ export interface EngineOptions<R extends DetectorRegistry> {
   idleHorizonMs?: number;
   /** How far event time advances between eviction sweeps. Default 15 min. */
   sweepEveryMs?: number;
-  /** Recent event ids remembered per `org:developer` to drop redeliveries. Default 256. */
+  /** Recent event ids remembered per `org:developer` to drop redeliveries. Default 128. */
   dedupeCapacity?: number;
   /** An event claiming to be further ahead of its `ingested_at` than this does not move the watermark. Default 5 min. */
   maxClockSkewMs?: number;
+  /**
+   * Allowed lateness (ms), or a function read per event so a config reload applies: an event older
+   * than watermark − lateness is late (counted, and only given to detectors that accept late
+   * events). Default 10 min, config.detectors.allowed_lateness's default.
+   */
+  allowedLatenessMs?: number | (() => number);
 }
 
 /** Recent event ids (as hash53) of one `org:developer`: a ring, oldest overwritten first. */
@@ -50,6 +80,8 @@ export interface EngineSnapshot {
   watermark: number | null;
   /** Watermark at the last eviction sweep. */
   swept_at: number | null;
+  /** Minute (epoch ms / 60 000) of the watermark when detectors were last advanced; absent in older snapshots. */
+  advanced_at?: number | null;
   seen: Record<string, DedupeRing>;
   detectors: Record<string, unknown>;
 }
@@ -58,6 +90,8 @@ export interface ProcessResult {
   anomalies: readonly Anomaly[];
   /** The event id was already processed recently; nothing was counted. */
   duplicate: boolean;
+  /** The event was older than watermark − allowed lateness (see EngineOptions.allowedLatenessMs). */
+  late: boolean;
 }
 
 export interface EngineStats {
@@ -65,6 +99,13 @@ export interface EngineStats {
   dedupeKeys: number;
   /** Tracked keys per detector kind. */
   keys: Record<string, number>;
+  /** Events processed by this engine instance since it was created (duplicates and late ones included). */
+  events: number;
+  duplicates: number;
+  /** Late events since this engine instance was created. */
+  late: number;
+  /** Late events per detector kind that did not take them ('drop'); the others merged them into open sessions. */
+  lateDropped: Record<string, number>;
 }
 
 export interface DetectionEngine {
@@ -79,19 +120,29 @@ export interface DetectionEngine {
 const DEFAULTS = {
   idleHorizonMs: 24 * 3_600_000,
   sweepEveryMs: 15 * 60_000,
-  dedupeCapacity: 256,
+  dedupeCapacity: 128,
   maxClockSkewMs: 5 * 60_000,
+  allowedLatenessMs: 10 * 60_000,
 };
+
+const MINUTE_MS = 60_000;
 
 const NONE: readonly Anomaly[] = Object.freeze([]);
 // Most events produce nothing; sharing these results keeps the hot path free of allocations.
-const QUIET: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false });
-const DUPLICATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: true });
+const QUIET: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: false });
+const QUIET_LATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: true });
+const DUPLICATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: true, late: false });
 
 /**
  * Runs every detector over each event and keeps their states in one snapshot-able object.
  * `resolveConfig` is called once per event, so a config reload takes effect on the next event
  * without losing state; return the same object while the config is unchanged.
+ *
+ * Per event, in order: dedupe (a redelivered id is dropped); lateness (an event older than
+ * watermark − allowed lateness is late: counted, and only stepped by detectors that accept late
+ * events); the watermark moves; when it crossed a minute boundary every detector with `advance`
+ * is advanced (once, however far it jumped); an eviction sweep every `sweepEveryMs` of event
+ * time; then every detector steps the event. Anomalies come out in that order.
  */
 export function createDetectionEngine<R extends DetectorRegistry = typeof DETECTORS>(
   resolveConfig: () => ConfigsOf<R>,
@@ -103,32 +154,34 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
   const capacity = Math.max(1, options.dedupeCapacity ?? DEFAULTS.dedupeCapacity);
   const maxSkewMs = options.maxClockSkewMs ?? DEFAULTS.maxClockSkewMs;
+  const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
+  const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
+  const advancing = kinds.filter((k) => (registry[k] as AnyDetector).advance !== undefined);
+  const acceptingLate = kinds.filter((k) => (registry[k] as AnyDetector).late === 'accept');
+  // Counters of this instance (not state: a restore does not rewind what this process did).
+  const counts = { events: 0, duplicates: 0, late: 0, lateDropped: Object.fromEntries(kinds.map((k) => [k, 0])) as Record<string, number> };
+  // One context reused for every call; detectors read it and never keep it.
+  const ctx: StepContext = { watermark: 0, late: false, lateness: 0, occurredAt: 0 };
 
   let state = emptyState(registry);
-  // Lookup index over each ring, derived from state and rebuilt lazily after a restore.
-  let index = new Map<string, Set<number>>();
 
+  // A linear scan of the ring: a duplicate is usually among the newest ids, and a scan of a few
+  // hundred doubles costs less than keeping a Set per developer (which tripled memory per key).
   const seenBefore = (key: string, id: number): boolean => {
     let ring = state.seen[key];
     if (ring === undefined) {
-      ring = { ids: [], next: 0, last: 0 };
+      ring = { ids: [id], next: 0, last: 0 };
       state.seen[key] = ring;
+      return false;
     }
-    let set = index.get(key);
-    if (set === undefined) {
-      set = new Set(ring.ids);
-      index.set(key, set);
-    }
-    if (set.has(id)) return true;
-    if (ring.ids.length < capacity) {
-      ring.ids.push(id);
+    const ids = ring.ids;
+    for (let i = ids.length - 1; i >= 0; i--) if (ids[i] === id) return true;
+    if (ids.length < capacity) {
+      ids.push(id);
     } else {
-      const old = ring.ids[ring.next];
-      if (old !== undefined) set.delete(old);
-      ring.ids[ring.next] = id;
+      ids[ring.next] = id;
       ring.next = (ring.next + 1) % capacity;
     }
-    set.add(id);
     return false;
   };
 
@@ -142,37 +195,84 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       const ring = state.seen[key];
       if (ring !== undefined && ring.last < cutoff) {
         delete state.seen[key];
-        index.delete(key);
       }
     }
     state.swept_at = watermark;
   };
 
+  /** A late event: never moves the watermark, never reaches windowed state; open sessions may take it. */
+  const processLate = (event: UsageEvent, configs: Record<string, unknown>, occurred: number): ProcessResult => {
+    counts.late += 1;
+    ctx.occurredAt = occurred;
+    ctx.watermark = state.watermark as number;
+    ctx.late = true;
+    let anomalies = NONE;
+    for (const kind of kinds) {
+      if (!acceptingLate.includes(kind)) {
+        counts.lateDropped[kind] = (counts.lateDropped[kind] ?? 0) + 1;
+        continue;
+      }
+      const detector = registry[kind] as AnyDetector;
+      const result = detector.step(state.detectors[kind], event, configs[kind], ctx);
+      state.detectors[kind] = result.state;
+      if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
+    }
+    return anomalies === NONE ? QUIET_LATE : { anomalies, duplicate: false, late: true };
+  };
+
   return {
     process(event) {
+      counts.events += 1;
       const key = usageEventKey(event);
-      if (seenBefore(key, hash53(event.event_id))) return DUPLICATE;
+      if (seenBefore(key, hash53(event.event_id))) {
+        counts.duplicates += 1;
+        return DUPLICATE;
+      }
 
       // A producer with a clock far in the future must not advance event time for everyone and
       // evict every live session. Instants are normalised ISO text in UTC, so they compare as
       // strings and ingested_at is only parsed for the rare event that claims to be ahead of it.
       const occurred = Date.parse(event.occurred_at);
       const eventTime = event.occurred_at > event.ingested_at ? Math.min(occurred, Date.parse(event.ingested_at) + maxSkewMs) : occurred;
+      const allowed = latenessNow();
+      const configs = resolveConfig() as Record<string, unknown>;
+      ctx.lateness = allowed;
+
+      if (state.watermark !== null && eventTime < state.watermark - allowed) {
+        (state.seen[key] as DedupeRing).last = state.watermark;
+        return processLate(event, configs, occurred);
+      }
+
       if (state.watermark === null || eventTime > state.watermark) state.watermark = eventTime;
       const watermark = state.watermark;
       (state.seen[key] as DedupeRing).last = watermark;
+      ctx.watermark = watermark;
+      ctx.late = false;
+      ctx.occurredAt = occurred;
+
+      let anomalies = NONE;
+      const minute = Math.floor(watermark / MINUTE_MS);
+      if (state.advanced_at === undefined || state.advanced_at === null) {
+        state.advanced_at = minute;
+      } else if (minute > state.advanced_at) {
+        state.advanced_at = minute;
+        for (const kind of advancing) {
+          const detector = registry[kind] as AnyDetector;
+          const result = (detector.advance as NonNullable<AnyDetector['advance']>)(state.detectors[kind], watermark, configs[kind], ctx);
+          state.detectors[kind] = result.state;
+          if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
+        }
+      }
       if (state.swept_at === null) state.swept_at = watermark;
       else if (watermark - state.swept_at >= sweepEveryMs) sweep(watermark);
 
-      const configs = resolveConfig() as Record<string, unknown>;
-      let anomalies = NONE;
       for (const kind of kinds) {
         const detector = registry[kind] as AnyDetector;
-        const result = detector.step(state.detectors[kind], event, configs[kind]);
+        const result = detector.step(state.detectors[kind], event, configs[kind], ctx);
         state.detectors[kind] = result.state;
         if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
       }
-      return anomalies === NONE ? QUIET : { anomalies, duplicate: false };
+      return anomalies === NONE ? QUIET : { anomalies, duplicate: false, late: false };
     },
 
     snapshot: () => structuredClone(state),
@@ -185,10 +285,11 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       const detectors: Record<string, unknown> = {};
       // Kinds no longer registered are dropped; new kinds start from their initial state.
       for (const kind of kinds) {
-        detectors[kind] = kind in restored.detectors ? restored.detectors[kind] : (registry[kind] as AnyDetector).initialState();
+        const detector = registry[kind] as AnyDetector;
+        if (!(kind in restored.detectors)) detectors[kind] = detector.initialState();
+        else detectors[kind] = detector.upgrade === undefined ? restored.detectors[kind] : detector.upgrade(restored.detectors[kind]);
       }
-      state = { ...restored, detectors };
-      index = new Map();
+      state = { ...restored, advanced_at: restored.advanced_at ?? null, detectors };
     },
 
     stats() {
@@ -198,6 +299,10 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
         watermark: state.watermark === null ? null : new Date(state.watermark).toISOString(),
         dedupeKeys: Object.keys(state.seen).length,
         keys,
+        events: counts.events,
+        duplicates: counts.duplicates,
+        late: counts.late,
+        lateDropped: { ...counts.lateDropped },
       };
     },
   };
@@ -206,5 +311,5 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
 function emptyState(registry: DetectorRegistry): EngineSnapshot {
   const detectors: Record<string, unknown> = {};
   for (const kind of Object.keys(registry)) detectors[kind] = (registry[kind] as AnyDetector).initialState();
-  return { format: 1, watermark: null, swept_at: null, seen: {}, detectors };
+  return { format: 1, watermark: null, swept_at: null, advanced_at: null, seen: {}, detectors };
 }

@@ -2,9 +2,13 @@
 
 /** `$25`, `$104.20`, `$1,250`: cents only when they matter. */
 export function formatUsd(value: number): string {
+  // By hand rather than toLocaleString: detectors build summaries often, and Intl costs microseconds.
   const cents = Math.round(value * 100);
-  const whole = cents % 100 === 0;
-  return `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: whole ? 0 : 2, maximumFractionDigits: whole ? 0 : 2 })}`;
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  const whole = String(Math.floor(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const rest = abs % 100;
+  return rest === 0 ? `${sign}$${whole}` : `${sign}$${whole}.${String(rest).padStart(2, '0')}`;
 }
 
 /** `45m`, `3h 12m`, `2d 5h`. */

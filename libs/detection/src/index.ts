@@ -1,4 +1,4 @@
-export type { Detector, AnyDetector, ConfigOf, StepResult } from './detector.ts';
+export type { Detector, AnyDetector, ConfigOf, DetectorEnv, SettingsSubject, StepContext, StepResult } from './detector.ts';
 export {
   createDetectionEngine,
   DETECTORS,
@@ -15,18 +15,120 @@ export {
 export {
   sessionCost,
   type SessionCostDetectorConfig,
+  type SessionCostSettings,
   type SessionCostState,
   type SessionCostThresholds,
   type SessionState,
 } from './session-cost.ts';
 export {
-  DEFAULT_BUSINESS_HOURS,
+  runawaySession,
+  RUNAWAY_QUIET_MS,
+  type RunawaySession,
+  type RunawaySessionConfig,
+  type RunawaySessionSettings,
+  type RunawaySessionState,
+} from './runaway-session.ts';
+export { contextBloat, type BloatSession, type ContextBloatConfig, type ContextBloatSettings, type ContextBloatState } from './context-bloat.ts';
+export {
+  LEARNING_MS,
+  newSpender,
+  type Candidate,
+  type NewSpenderConfig,
+  type NewSpenderSettings,
+  type NewSpenderState,
+  type OrgIdentities,
+} from './new-spender.ts';
+export {
+  addMark,
+  episodeFields,
+  markEvidence,
+  openEpisode,
+  plannedSeverity,
+  resolveEpisode,
+  sortedEvidence,
+  updateEpisode,
+  type Episode,
+  type EpisodeChange,
+  type EpisodeMark,
+  type GrowthRule,
+} from './episode.ts';
+export {
+  compileCalendar,
+  DEFAULT_CALENDAR,
   hoursUntilAcknowledgement,
-  isBusinessHours,
+  isOffHours,
+  isWorkingTime,
+  localDate,
   localTime,
+  nextWorkingStart,
   type AcknowledgementHorizon,
-  type BusinessHours,
+  type CalendarSpec,
   type LocalTime,
-} from './business-hours.ts';
+  type WorkCalendar,
+} from './calendar.ts';
 export { anomalyId, hash53 } from './hash.ts';
 export { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
+export {
+  spendSpike,
+  teamSpendSpike,
+  type SpendSpikeConfig,
+  type SpendSpikeSettings,
+  type SpendSpikeState,
+  type SpikeEpisode,
+  type SpikeKey,
+} from './spend-spike.ts';
+export {
+  modelMixDrift,
+  teamModelMixDrift,
+  type MixEpisode,
+  type MixKey,
+  type ModelMixDriftConfig,
+  type ModelMixDriftSettings,
+  type ModelMixDriftState,
+} from './model-mix-drift.ts';
+export {
+  cacheEfficiencyDrop,
+  teamCacheEfficiencyDrop,
+  type CacheEfficiencyDropConfig,
+  type CacheEfficiencyDropSettings,
+  type CacheEfficiencyDropState,
+  type CacheEpisode,
+  type CacheKey,
+} from './cache-efficiency-drop.ts';
+export { budgetForecast, type BudgetForecastConfig, type BudgetForecastSettings, type BudgetForecastState, type BudgetTeam } from './budget-forecast.ts';
+export { BASELINE_EXTRA_RETENTION_MS, latenessOf, overEvents, type BucketDetector } from './buckets/bucket-detector.ts';
+export {
+  bucketOfEvent,
+  closedBucketCount,
+  closesAt,
+  createHourRollup,
+  HOUR_MS,
+  hourOf,
+  isClosedHour,
+  lastClosedHour,
+  bucketIndex,
+  mergeBucket,
+  premiumEvents,
+  rollupEvent,
+  takeClosedBuckets,
+  withBucket,
+  withoutOldest,
+  type HourBucket,
+  type HourRollup,
+} from './buckets/hourly.ts';
+export { formatHourOnDay, formatLocalHour, isHoliday, isOffDay, isWorkingDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
+export { ABS_DEV_TO_SIGMA, createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt, type Ewma } from './baselines/ewma.ts';
+export { createWelford, mergeWelford, updateWelford, welfordSampleVariance, welfordVariance, type Welford } from './baselines/welford.ts';
+export { createRobustRing, MAD_TO_SIGMA, ringFill, ringPush, ringStats, robustScore, type RobustRing, type RobustStats } from './baselines/robust-ring.ts';
+export {
+  createEwmaProfile,
+  createRingProfile,
+  ewmaExpectation,
+  hourOfWeek,
+  ringExpectation,
+  seasonalSlot,
+  updateEwmaProfile,
+  updateRingProfile,
+  type Expectation,
+} from './baselines/seasonal.ts';
+export { twoProportionPValue } from './baselines/proportions.ts';

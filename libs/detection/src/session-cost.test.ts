@@ -2,7 +2,8 @@ import { Anomaly } from '@burnrate/schemas';
 import type { UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { anomalyId } from './hash.ts';
-import { sessionCost, type SessionCostDetectorConfig, type SessionCostThresholds } from './session-cost.ts';
+import { sessionCost, type SessionCostDetectorConfig, type SessionCostState, type SessionCostThresholds } from './session-cost.ts';
+import { ctxAt, testEnv } from './test-env.ts';
 import { at, usageEvent } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z'; // a Wednesday, 11:00 in Berlin
@@ -12,8 +13,7 @@ const DEFAULT_CAPS: SessionCostThresholds = { warning_usd: 25, critical_usd: 100
 
 function config(overrides: Record<string, SessionCostThresholds> = {}, growthFactor?: number): SessionCostDetectorConfig {
   return {
-    thresholdsFor: (s) => overrides[s.team] ?? DEFAULT_CAPS,
-    timeZoneFor: () => 'Europe/Berlin',
+    ...testEnv((s) => ({ enabled: true, ...(overrides[s.team] ?? DEFAULT_CAPS) })),
     ...(growthFactor === undefined ? {} : { growthFactor }),
   };
 }
@@ -27,11 +27,17 @@ function events(rows: readonly Row[], base = T0): UsageEvent[] {
   );
 }
 
-function run(evs: readonly UsageEvent[], cfg = config()): Anomaly[] {
-  let state = sessionCost.initialState();
+function run(evs: readonly UsageEvent[], cfg = config(), state: SessionCostState = sessionCost.initialState()): Anomaly[] {
   const out: Anomaly[] = [];
+  let watermark = 0;
   for (const e of evs) {
-    const r = sessionCost.step(state, e, cfg);
+    const t = Date.parse(e.occurred_at);
+    if (Math.floor(t / 60_000) > Math.floor(watermark / 60_000) && watermark > 0) {
+      const adv = sessionCost.advance?.(state, t, cfg, ctxAt(t));
+      if (adv !== undefined) out.push(...adv.anomalies);
+    }
+    watermark = Math.max(watermark, t);
+    const r = sessionCost.step(state, e, cfg, ctxAt(watermark));
     state = r.state;
     out.push(...r.anomalies);
   }
@@ -312,18 +318,176 @@ describe('session_cost', () => {
     });
 
     it('rates only the last hour of a long session', () => {
-      // $95 in the first hour, then quiet, then $6 at 3h: only $6 is in the last hour.
+      // $95 in the first half hour, then quiet, then $6 at 1h40 (crossing $100): only $6 is in the last hour.
       const out = run(
         events(
           [
             [0, 50],
             [30, 45],
-            [180, 6],
+            [100, 6],
           ],
           '2026-11-25T09:00:00Z',
         ),
       );
-      expect(out.at(-1)?.projected_usd).toBe(6);
+      expect(out.at(-1)).toMatchObject({ severity: 'critical', projected_usd: 6 });
     });
+  });
+
+  describe('resolution', () => {
+    it("is not resolved by another developer's events, however late (the watermark says nothing about this session)", () => {
+      const out = run(
+        events([
+          [0, 30],
+          [10, 80],
+          [35 * 60, 0.1, { developer: 'unattributed', developer_email: undefined, team: 'unattributed', session_id: 'otlp' }],
+        ]),
+      );
+      expect(out.map((a) => [a.version, a.status])).toEqual([
+        [1, 'open'],
+        [2, 'open'],
+      ]);
+    });
+
+    it('resolves by the watermark when idleResolveMs is set', () => {
+      const out = run(
+        events([
+          [0, 30],
+          [180, 0.1, { developer: 'bob@acme.com', session_id: 'bob' }],
+        ]),
+        { ...config(), idleResolveMs: 2 * 3_600_000 },
+      );
+      expect(out.map((a) => [a.version, a.status, a.detected_at])).toEqual([
+        [1, 'open', T0],
+        [2, 'resolved', at(T0, 180)],
+      ]);
+    });
+
+    it('resolves an episode once its developer is seen 2 h after the session went silent, as one more version', () => {
+      const out = run(
+        events([
+          [0, 30],
+          [10, 80],
+          [60, 1],
+          // The developer works in another session: 2 h after minute 60 the first one resolves.
+          [179, 0.5, { session_id: 'other' }],
+          [180, 0.5, { session_id: 'other' }],
+        ]),
+      );
+      expect(out.map((a) => [a.version, a.severity, a.status, a.observed.value, a.projected_usd])).toEqual([
+        [1, 'warning', 'open', 30, 120], // $30 in its first minute is rated over 15 min: $120/h for 1 h
+        [2, 'critical', 'open', 110, expect.any(Number)],
+        [3, 'critical', 'resolved', 111, 0],
+      ]);
+      expect(new Set(out.map((a) => a.id)).size).toBe(1);
+      expect(out[2]).toMatchObject({ detected_at: at(T0, 180), window: { start: T0, end: at(T0, 60) } });
+      expect(out[2]?.summary).toMatch(/stopped spending after \$111/);
+      expect(out[2]?.evidence.at(-1)).toMatchObject({ label: 'silent since the last call', value: 2, unit: 'h' });
+      expect(Anomaly.parse(out[2])).toEqual(out[2]);
+    });
+
+    it('stays open while the session keeps spending, even for days', () => {
+      const rows: Row[] = Array.from({ length: 60 }, (_, i): Row => [i * 60, 5]);
+      const out = run(events(rows));
+      expect(out.every((a) => a.status === 'open')).toBe(true);
+      expect(out.map((a) => a.observed.value)).toEqual([25, 100, 200]); // warning, critical, ×2
+    });
+
+    it('opens a new episode after a resumption only for new spend above the warning cap', () => {
+      const out = run(
+        events([
+          [0, 30],
+          [200, 10], // resolved at minute 200 (idle since 0), then $10 of new spend
+          [210, 14],
+          [220, 2], // $26 since the resolution
+        ]),
+      );
+      expect(out.map((a) => [a.version, a.status, a.observed.value])).toEqual([
+        [1, 'open', 30],
+        [2, 'resolved', 30],
+        [1, 'open', 26],
+      ]);
+      expect(out[2]?.id).not.toBe(out[0]?.id);
+    });
+  });
+
+  it('keeps an episode at info during a planned change, and escalates when it is over', () => {
+    const cfg: SessionCostDetectorConfig = testEnv(
+      { enabled: true, ...DEFAULT_CAPS },
+      { planned: [['payments', '2026-11-25', '2026-11-25', 'migration week']] },
+    );
+    const out = run(
+      events([
+        [0, 30],
+        [10, 80],
+        [24 * 60, 1], // the next day: still over the critical cap, now outside the planned change
+      ]),
+      cfg,
+    );
+    expect(out.map((a) => [a.version, a.severity, a.status])).toEqual([
+      [1, 'info', 'open'],
+      [2, 'info', 'resolved'],
+    ]);
+    expect(out[0]?.summary).toContain('planned change "migration week"');
+    const sameDay = run(
+      events([
+        [0, 30],
+        [10, 80],
+        [20, 1],
+      ]),
+      cfg,
+    );
+    expect(sameDay.map((a) => a.severity)).toEqual(['info']);
+  });
+
+  it('upgrades a snapshot taken before episodes could resolve, and goes on from it', () => {
+    const old = {
+      sessions: {
+        [`acme\u001f${SESSION}`]: {
+          org: 'acme',
+          team: 'payments',
+          developer: 'alice@acme.com',
+          email: 'alice@acme.com',
+          session: SESSION,
+          first: Date.parse(T0),
+          last: Date.parse(T0),
+          cost: 30,
+          turns: 1,
+          models: { 'claude-opus-4-5': 30 },
+          rate: new Array<number>(12).fill(0),
+          slot: Math.floor(Date.parse(T0) / 300_000),
+          tail: [Date.parse(T0), 30],
+          tailNext: 0,
+          episode: {
+            id: 'old-id',
+            start: Date.parse(T0),
+            version: 1,
+            severity: 'warning',
+            reported: 30,
+            marks: [{ at: Date.parse(T0), label: 'cumulative cost at warning crossing', value: 30 }],
+          },
+        },
+      },
+    };
+    const state = (sessionCost.upgrade as (s: unknown) => SessionCostState)(JSON.parse(JSON.stringify(old)));
+    expect(state).toMatchObject({ openCount: 1, open: { 'acme\u001falice@acme.com': [`acme\u001f${SESSION}`] } });
+    const out = run(events([[10, 80]]), config(), state);
+    expect(out.map((a) => [a.id, a.version, a.severity, a.observed.value])).toEqual([['old-id', 2, 'critical', 110]]);
+    expect(Anomaly.parse(out[0])).toEqual(out[0]);
+  });
+
+  it('emits nothing when disabled for the team', () => {
+    const cfg = testEnv((s) => ({ enabled: s.team !== 'payments', ...DEFAULT_CAPS }));
+    expect(run(events([[0, 200]]), cfg)).toEqual([]);
+    expect(run(events([[0, 200, { team: 'research' }]]), cfg)).toHaveLength(1);
+  });
+
+  it('merges a late event into a session it tracks and never starts a session from one', () => {
+    const cfg = config();
+    const state = sessionCost.initialState();
+    const late = (e: UsageEvent) => sessionCost.step(state, e, cfg, ctxAt(at(T0, 60), true)).anomalies;
+    sessionCost.step(state, usageEvent({ event_id: 'a', occurred_at: at(T0, 50), cost_usd: 20 }), cfg, ctxAt(at(T0, 60)));
+    expect(late(usageEvent({ event_id: 'b', occurred_at: at(T0, 1), cost_usd: 6 })).map((a) => a.observed.value)).toEqual([26]);
+    expect(late(usageEvent({ event_id: 'c', occurred_at: at(T0, 1), cost_usd: 60, session_id: 'unknown' }))).toEqual([]);
+    expect(sessionCost.size(state)).toBe(1);
   });
 });

@@ -1,15 +1,25 @@
 import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
-import type { Anomaly, EvidencePoint, UsageEvent } from '@burnrate/schemas';
-import { hoursUntilAcknowledgement } from './business-hours.ts';
-import type { Detector, StepResult } from './detector.ts';
+import type { Anomaly, EvidencePoint, Severity, UsageEvent } from '@burnrate/schemas';
+import { hoursUntilAcknowledgement } from './calendar.ts';
+import type { Detector, DetectorEnv, StepResult } from './detector.ts';
+import {
+  episodeFields,
+  iso,
+  markEvidence,
+  openEpisode,
+  plannedSeverity,
+  resolveEpisode,
+  sortedEvidence,
+  updateEpisode,
+  type Episode,
+} from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
-import { anomalyId } from './hash.ts';
 
 /**
  * session_cost: the cumulative cost of one session (sum of `cost_usd` by `org` + `session_id`)
  * crosses a soft cap. Events without a session id are not sessions and are ignored here.
  *
- * Episode: a session has at most one, started by its first crossing; the anomaly id is
+ * Episode (see episode.ts): started by the first crossing; the anomaly id is
  * hash(kind, org, session, episode start) where the start is the crossing event's `occurred_at`.
  * Versions:
  * - v1 at the first crossing, `warning` or directly `critical` when one event crosses both caps;
@@ -17,49 +27,48 @@ import { anomalyId } from './hash.ts';
  * - +1 while critical each time the session cost reaches `growthFactor` × the cost at the last
  *   version (default 2: $100, $200, $400…), so a runaway session is re-reported a logarithmic
  *   number of times, and a warning is never re-reported only for growing (the critical cap is
- *   its next signal).
+ *   its next signal);
+ * - resolved when the developer has moved on: an event of the same developer (any session, or
+ *   none) at least `moveOnMs` (default 2 h) after the session's last event, the session silent
+ *   in between. The spending stopped, which is the only way a cumulative cost "returns to
+ *   normal"; two hours outlast a lunch break, so a developer who pauses is not told the incident
+ *   is over and then paged again, and a weekend loop never goes silent, so it stays open.
+ *   Judged in the developer's own event time rather than the partition watermark on purpose: the
+ *   watermark jumps when anyone's event arrives after a gap (a backfill, another developer's
+ *   morning), which says nothing about this session. With `idleResolveMs` set, a session silent
+ *   that long by the watermark also resolves (off by default; runaway_session and context_bloat
+ *   judge quiet by the watermark because their condition is a state, not a sum).
+ *   If the session later resumes, it starts over from the cost at resolution: a new episode needs
+ *   another `warning_usd` of new spend, not one more cent on top of an old total.
+ *   A developer who never returns leaves the episode open until the session is evicted.
+ * A planned change covering session_cost keeps the severity at 'info'.
  * Nothing else makes a version, so a replay of the same events in the same order gives the same
- * ids and versions. Sums do not depend on order; versions depend only on the order in which caps
- * are crossed in processing order. The episode stays open: a session's cost never goes down, so
- * it is left to humans (or the notifier) to close.
+ * ids and versions.
  *
- * Fields: observed = session cost; expected = the cap of the current severity; impact_usd = session
- * cost above the warning cap (what the session spent beyond a normal session's budget, the same
- * base for every version so it only grows); projected_usd = the additional spend expected before
- * someone acts: the session's burn rate over its last hour × hours until the next business-hours
- * acknowledgement in the team's zone (see hoursUntilAcknowledgement).
+ * Late events (older than watermark − allowed lateness) are accepted for sessions still tracked:
+ * a sum has no window to close and dropping the cost would under-report; a late event never
+ * creates a session, since it may belong to one already evicted.
+ *
+ * Fields: observed = session cost (since the last resolution); expected = the cap of the current
+ * severity; impact_usd = cost above the warning cap (the same base for every version so it only
+ * grows); projected_usd = the additional spend expected before someone acts: the session's burn
+ * rate over its last hour × hours until the next working start in the team's calendar (see
+ * calendar.ts hoursUntilAcknowledgement); 0 on resolution.
  */
 
-export interface SessionCostThresholds {
+export interface SessionCostSettings {
+  enabled: boolean;
   warning_usd: number;
   critical_usd: number;
 }
 
-export interface SessionCostDetectorConfig {
-  /** Caps for a subject; the detector service resolves them with @burnrate/core `sessionCostThresholds`. */
-  thresholdsFor(subject: { org: string; team: string; developer: string }): SessionCostThresholds;
-  /** IANA zone of a team, for the acknowledgement horizon of projections. */
-  timeZoneFor(team: string): string;
+export interface SessionCostDetectorConfig extends DetectorEnv<SessionCostSettings> {
   /** A critical episode gets a new version each time the cost reaches this multiple of the last reported cost; <= 1 disables. Default 2. */
   growthFactor?: number;
-}
-
-type EpisodeSeverity = 'warning' | 'critical';
-
-interface Mark {
-  at: number;
-  label: string;
-  value: number;
-}
-
-interface Episode {
-  id: string;
-  start: number;
-  version: number;
-  severity: EpisodeSeverity;
-  /** Session cost when the last version was emitted; the base of growth updates. */
-  reported: number;
-  marks: Mark[];
+  /** Silence of a session before a later event of its developer resolves its episode. Default 2 h. */
+  moveOnMs?: number;
+  /** When set, a session silent this long by the watermark resolves too (see the header). Default off. */
+  idleResolveMs?: number;
 }
 
 export interface SessionState {
@@ -72,6 +81,8 @@ export interface SessionState {
   first: number;
   last: number;
   cost: number;
+  /** Session cost when its last episode resolved: a new episode counts only what was spent after. */
+  base: number;
   turns: number;
   /** Cost by raw model name; a session uses a handful. */
   models: Record<string, number>;
@@ -83,39 +94,53 @@ export interface SessionState {
   tail: number[];
   /** Pair index the next turn overwrites once the ring is full. */
   tailNext: number;
+  /** The current or last episode; a resolved one stays until the next crossing replaces it. */
   episode: Episode | null;
 }
 
 export interface SessionCostState {
   /** Keyed by `org \u001f session_id`; the separator cannot occur in either and never forms a prototype name. */
   sessions: Record<string, SessionState>;
+  /** Keys of sessions with an open episode, by `org \u001f developer`: a developer's next event looks only at these. */
+  open: Record<string, string[]>;
+  /** Number of developers in `open`, so the per-event check costs nothing when it is empty. */
+  openCount: number;
+}
+
+export interface SessionCostThresholds {
+  warning_usd: number;
+  critical_usd: number;
 }
 
 const KIND = 'session_cost';
 const RATE_SLOT_MS = 5 * 60_000;
 const RATE_SLOTS = 12;
 const HOUR_MS = 3_600_000;
+const MOVE_ON_MS = 2 * HOUR_MS;
 // A session younger than this is rated over this much time, so one expensive first call is not
 // extrapolated as if the session had been burning at that pace for an hour.
 const MIN_RATE_WINDOW_MS = 15 * 60_000;
 const TAIL_TURNS = 5;
-const MAX_MARKS = 8;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
 export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> = {
   kind: KIND,
+  late: 'accept',
 
-  initialState: () => ({ sessions: {} }),
+  initialState: () => ({ sessions: {}, open: {}, openCount: 0 }),
 
-  step(state, event, cfg): StepResult<SessionCostState> {
-    if (event.session_id === undefined || event.session_id === '') return { state, anomalies: NONE };
-    const at = Date.parse(event.occurred_at);
+  step(state, event, cfg, ctx): StepResult<SessionCostState> {
+    const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
+    const resolved = hasOpen(state) ? movedOn(state, event, at, cfg) : undefined;
+    if (event.session_id === undefined || event.session_id === '') return { state, anomalies: resolved ?? NONE };
     const key = `${event.org}\u001f${event.session_id}`;
     let s = state.sessions[key];
+    const quiet = { state, anomalies: resolved ?? NONE };
     if (s === undefined) {
+      if (ctx.late === true) return quiet;
       s = newSession(event, at);
       state.sessions[key] = s;
-    } else if (s.team === UNATTRIBUTED && event.team !== UNATTRIBUTED) {
+    } else if (s.team === UNATTRIBUTED && event.team !== UNATTRIBUTED && s.episode?.status !== 'open') {
       // A session first seen before attribution (e.g. an OTel event without email) takes the owner once known.
       s.team = event.team;
       s.developer = event.developer;
@@ -123,37 +148,53 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
     }
     accumulate(s, event, at);
 
-    const thresholds = cfg.thresholdsFor({ org: s.org, team: s.team, developer: s.developer });
-    const severity = severityOf(s.cost, thresholds);
-    if (severity === null) return { state, anomalies: NONE };
+    const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
+    if (!settings.enabled) return quiet;
+    const spent = s.cost - s.base;
+    const crossed = severityOf(spent, settings);
+    if (crossed === null) return quiet;
+    const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
 
-    const growth = cfg.growthFactor ?? 2;
     const ep = s.episode;
-    if (ep === null) {
-      const episode: Episode = {
-        id: anomalyId(KIND, [s.org, s.session, new Date(at).toISOString()]),
-        start: at,
-        version: 1,
-        severity,
-        reported: s.cost,
-        marks: [],
-      };
-      s.episode = episode;
-      addMark(episode, { at, label: `cumulative cost at ${severity} crossing`, value: s.cost });
-    } else if (SEVERITY_RANK[severity] > SEVERITY_RANK[ep.severity]) {
-      ep.version += 1;
-      ep.severity = severity;
-      ep.reported = s.cost;
-      addMark(ep, { at, label: `cumulative cost at ${severity} crossing`, value: s.cost });
-    } else if (ep.severity === 'critical' && growth > 1 && s.cost >= ep.reported * growth) {
-      const factor = s.cost / ep.reported;
-      ep.version += 1;
-      ep.reported = s.cost;
-      addMark(ep, { at, label: `cumulative cost after growing ${factor.toFixed(1)}x`, value: s.cost });
+    if (ep === null || ep.status === 'resolved') {
+      s.episode = openEpisode(KIND, [s.org, s.session], at, severity, spent, {
+        at,
+        label: `cumulative cost at ${crossed} crossing`,
+        value: spent,
+        unit: 'usd',
+      });
+      const dev = `${s.org}\u001f${s.developer}`;
+      const keys = state.open[dev];
+      if (keys === undefined) {
+        state.open[dev] = [key];
+        state.openCount += 1;
+      } else {
+        keys.push(key);
+      }
     } else {
-      return { state, anomalies: NONE };
+      const rises = SEVERITY_RANK[severity] > SEVERITY_RANK[ep.severity];
+      const label = rises ? `cumulative cost at ${crossed} crossing` : `cumulative cost after growing ${(spent / ep.reported).toFixed(1)}x`;
+      const change = updateEpisode(ep, severity, spent, { growthFactor: cfg.growthFactor ?? 2 }, { at, label, value: spent, unit: 'usd' });
+      if (change === null) return quiet;
     }
-    return { state, anomalies: [toAnomaly(s, event, at, thresholds, cfg)] };
+    const anomaly = toAnomaly(s, at, event.occurred_at, settings, cfg);
+    return { state, anomalies: resolved === undefined ? [anomaly] : [...resolved, anomaly] };
+  },
+
+  advance(state, watermark, cfg): StepResult<SessionCostState> {
+    const idle = cfg.idleResolveMs;
+    if (idle === undefined) return { state, anomalies: NONE };
+    let anomalies: Anomaly[] | undefined;
+    for (const dev of Object.keys(state.open)) {
+      for (const key of [...(state.open[dev] as string[])]) {
+        const s = state.sessions[key];
+        if (s !== undefined && watermark - s.last >= idle) {
+          const a = resolve(state, dev, key, s, watermark, iso(watermark), cfg);
+          if (a !== undefined) (anomalies ??= []).push(a);
+        }
+      }
+    }
+    return { state, anomalies: anomalies ?? NONE };
   },
 
   evict(state, idleBeforeMs) {
@@ -161,11 +202,96 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
       const s = state.sessions[key];
       if (s !== undefined && s.last < idleBeforeMs) delete state.sessions[key];
     }
+    for (const dev of Object.keys(state.open)) {
+      const live = (state.open[dev] as string[]).filter((key) => state.sessions[key] !== undefined);
+      if (live.length === 0) {
+        delete state.open[dev];
+        state.openCount -= 1;
+      } else {
+        state.open[dev] = live;
+      }
+    }
     return state;
+  },
+
+  upgrade(restored) {
+    // Snapshots from before episodes could resolve: no `base`, no `open` index, episodes without status.
+    const state = restored as Partial<SessionCostState> & { sessions: Record<string, SessionState> };
+    if (state.open !== undefined && typeof state.openCount === 'number') return state as SessionCostState;
+    const upgraded: SessionCostState = { sessions: state.sessions, open: {}, openCount: 0 };
+    for (const [key, s] of Object.entries(state.sessions)) {
+      s.base ??= 0;
+      // Fields this version added may be missing from an old snapshot: read them as optional.
+      const ep = s.episode as { status?: Episode['status']; marks: { unit?: string }[] } | null;
+      if (ep === null) continue;
+      ep.status ??= 'open';
+      for (const m of ep.marks) m.unit ??= 'usd';
+      if (ep.status !== 'open') continue;
+      const dev = `${s.org}\u001f${s.developer}`;
+      const keys = upgraded.open[dev];
+      if (keys === undefined) {
+        upgraded.open[dev] = [key];
+        upgraded.openCount += 1;
+      } else {
+        keys.push(key);
+      }
+    }
+    return upgraded;
   },
 
   size: (state) => Object.keys(state.sessions).length,
 };
+
+// for…in over a map of thousands of developers would collect its keys on every event.
+const hasOpen = (state: SessionCostState): boolean => state.openCount > 0;
+
+/** Resolves the open episodes of the event's developer whose session has been silent for moveOnMs before this event. */
+function movedOn(state: SessionCostState, e: UsageEvent, at: number, cfg: SessionCostDetectorConfig): Anomaly[] | undefined {
+  const dev = `${e.org}\u001f${e.developer}`;
+  const keys = state.open[dev];
+  if (keys === undefined) return undefined;
+  const moveOn = cfg.moveOnMs ?? MOVE_ON_MS;
+  let out: Anomaly[] | undefined;
+  for (const key of [...keys]) {
+    const s = state.sessions[key];
+    // The session itself resuming after the silence counts too: that spell of spending was over.
+    if (s === undefined || at - s.last < moveOn) continue;
+    const a = resolve(state, dev, key, s, at, e.occurred_at, cfg);
+    if (a !== undefined) (out ??= []).push(a);
+  }
+  return out;
+}
+
+function resolve(
+  state: SessionCostState,
+  dev: string,
+  key: string,
+  s: SessionState,
+  at: number,
+  detectedAt: string,
+  cfg: SessionCostDetectorConfig,
+): Anomaly | undefined {
+  const before = state.open[dev];
+  if (before !== undefined) {
+    const keys = before.filter((k) => k !== key);
+    if (keys.length === 0) {
+      delete state.open[dev];
+      state.openCount -= 1;
+    } else {
+      state.open[dev] = keys;
+    }
+  }
+  if (
+    s.episode === null ||
+    !resolveEpisode(s.episode, { at, label: 'silent since the last call', value: (at - s.last) / HOUR_MS, unit: 'h' })
+  ) {
+    return undefined;
+  }
+  const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
+  const anomaly = settings.enabled ? toAnomaly(s, at, detectedAt, settings, cfg) : undefined;
+  s.base = s.cost;
+  return anomaly;
+}
 
 function newSession(e: UsageEvent, at: number): SessionState {
   return {
@@ -177,6 +303,7 @@ function newSession(e: UsageEvent, at: number): SessionState {
     first: at,
     last: at,
     cost: 0,
+    base: 0,
     turns: 0,
     models: {},
     rate: new Array<number>(RATE_SLOTS).fill(0),
@@ -213,18 +340,12 @@ function accumulate(s: SessionState, e: UsageEvent, at: number): void {
   }
 }
 
-function severityOf(cost: number, t: SessionCostThresholds): EpisodeSeverity | null {
+function severityOf(cost: number, t: SessionCostThresholds): 'warning' | 'critical' | null {
   // A zero cap with a zero-cost session is not a crossing: nothing has been spent.
   if (cost <= 0) return null;
   if (cost >= t.critical_usd) return 'critical';
   if (cost >= t.warning_usd) return 'warning';
   return null;
-}
-
-function addMark(ep: Episode, mark: Mark): void {
-  ep.marks.push(mark);
-  // Keep the first crossing and the most recent updates.
-  if (ep.marks.length > MAX_MARKS) ep.marks.splice(1, 1);
 }
 
 /** Burn rate in USD per hour over the session's last hour (or its whole life if shorter). */
@@ -259,42 +380,54 @@ function topModel(models: Record<string, number>): string | undefined {
   return best;
 }
 
-function toAnomaly(s: SessionState, e: UsageEvent, at: number, t: SessionCostThresholds, cfg: SessionCostDetectorConfig): Anomaly {
+function capOf(severity: Severity, t: SessionCostThresholds): number {
+  return severity === 'critical' ? t.critical_usd : t.warning_usd;
+}
+
+function toAnomaly(s: SessionState, at: number, detectedAt: string, t: SessionCostSettings, cfg: SessionCostDetectorConfig): Anomaly {
   const ep = s.episode as Episode;
-  const cap = ep.severity === 'critical' ? t.critical_usd : t.warning_usd;
+  const resolved = ep.status === 'resolved';
+  const spent = s.cost - s.base;
+  // A planned change keeps the severity at info, but the cap that was crossed is still the measure.
+  const capSeverity = ep.severity === 'info' ? (severityOf(ep.reported, t) ?? 'warning') : ep.severity;
+  const cap = capOf(capSeverity, t);
   const rate = burnRate(s);
-  const timeZone = cfg.timeZoneFor(s.team);
-  const horizonHours = hoursUntilAcknowledgement(at, timeZone);
-  const projected = roundMoney(rate * horizonHours);
+  const cal = cfg.calendarFor(s.team);
+  const horizonHours = hoursUntilAcknowledgement(cal, at);
+  const projected = resolved ? 0 : roundMoney(rate * horizonHours);
   const model = topModel(s.models);
 
   const evidence: EvidencePoint[] = [
-    ...ep.marks.map((m) => ({ at: iso(m.at), label: m.label, value: roundMoney(m.value), unit: 'usd' })),
+    ...markEvidence(ep),
     ...lastTurns(s).map(([when, cost]) => ({ at: iso(when), label: 'turn cost', value: roundMoney(cost), unit: 'usd' })),
     { at: iso(s.last), label: 'burn rate over the last hour', value: roundMoney(rate), unit: 'usd/h' },
   ];
-  evidence.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 
   const who = s.email ?? s.developer;
-  const summary =
-    `Session ${shortId(s.session)} of ${who} has cost ${formatUsd(s.cost)} in ${formatDuration(s.last - s.first)}, ` +
-    `above the ${formatUsd(cap)} ${ep.severity} cap for ${s.team}.`;
-
-  const projection =
-    projected >= 0.01
-      ? ` At its last-hour rate of ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more in the next ${formatHours(horizonHours)}, before the team is likely to look at it (${timeZone} business hours).`
-      : '';
-  const advice =
-    ep.severity === 'critical'
-      ? `Check whether an agent is looping (a failing test retried, the same tool call repeated, context growing every turn); reset the context (/clear) or end the session.${projection}`
-      : `This session is above the usual per-session spend. If the agent is retrying the same step or its context keeps growing, reset the context (/clear) or start a fresh session.${projection}`;
+  const planned = ep.severity === 'info' ? cfg.plannedChange(s.team, ep.start) : undefined;
+  let summary: string;
+  let advice: string;
+  if (resolved) {
+    summary = `Session ${shortId(s.session)} of ${who} stopped spending after ${formatUsd(spent)} in ${formatDuration(s.last - s.first)}; it has been silent since ${iso(s.last).slice(11, 16)} UTC.`;
+    advice = 'Nothing to do unless the session resumes; if this spend was not expected, review what the agent was doing before it stopped.';
+  } else {
+    summary =
+      `Session ${shortId(s.session)} of ${who} has cost ${formatUsd(spent)} in ${formatDuration(s.last - s.first)}, ` +
+      `above the ${formatUsd(cap)} ${capSeverity} cap for ${s.team}.` +
+      (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`);
+    const projection =
+      projected >= 0.01
+        ? ` At its last-hour rate of ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more in the next ${formatHours(horizonHours)}, before the team is likely to look at it (${cal.timeZone} working hours).`
+        : '';
+    advice =
+      ep.severity === 'critical'
+        ? `Check whether an agent is looping (a failing test retried, the same tool call repeated, context growing every turn); reset the context (/clear) or end the session.${projection}`
+        : `This session is above the usual per-session spend. If the agent is retrying the same step or its context keeps growing, reset the context (/clear) or start a fresh session.${projection}`;
+  }
 
   return {
-    id: ep.id,
-    version: ep.version,
+    ...episodeFields(ep),
     kind: KIND,
-    severity: ep.severity,
-    status: 'open',
     subject: {
       org: s.org,
       team: s.team,
@@ -303,18 +436,16 @@ function toAnomaly(s: SessionState, e: UsageEvent, at: number, t: SessionCostThr
       ...(model === undefined ? {} : { model }),
     },
     window: { start: iso(s.first), end: iso(s.last) },
-    observed: { value: roundMoney(s.cost), unit: 'usd' },
+    observed: { value: roundMoney(spent), unit: 'usd' },
     expected: { value: cap, unit: 'usd' },
-    impact_usd: roundMoney(Math.max(0, s.cost - Math.min(t.warning_usd, t.critical_usd))),
+    impact_usd: roundMoney(Math.max(0, spent - Math.min(t.warning_usd, t.critical_usd))),
     projected_usd: projected,
-    evidence,
+    evidence: sortedEvidence(evidence),
     summary,
     advice,
-    detected_at: e.occurred_at,
+    detected_at: detectedAt,
   };
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 function formatHours(hours: number): string {
   return hours >= 1 ? `${Math.round(hours * 10) / 10}h` : `${Math.round(hours * 60)}m`;

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { ConfigError, createLogger, isBurnrateError, loadConfig, redactUrl } from '@burnrate/core';
 import { parseArgs } from './args.ts';
+import { backtest, type BacktestEnv } from './backtest.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
 import { startEmbedded } from './embedded.ts';
 
@@ -14,6 +15,15 @@ usage:
   burnrate start                  run ingest, detector and notifier in one process (embedded)
   burnrate config check <file>    validate a burnrate.yaml; exit 1 listing every problem
   burnrate config schema          print the JSON Schema of burnrate.yaml for editors
+  burnrate backtest --config proposed.yaml [--baseline current.yaml] [--from DATE] [--to DATE]
+                    [--input events.ndjson] [--json]
+                                  replay stored (or given) events through a config: the anomalies it
+                                  raises per team and week, and the diff against --baseline
+                                  (burnrate backtest --help for every flag)
+
+environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
+  CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
+  CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE   its credentials and database
 
 environment (start):
   BURNRATE_CONFIG      path to burnrate.yaml (default: the bundled example)
@@ -82,6 +92,18 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+function backtestEnv(env: NodeJS.ProcessEnv): BacktestEnv {
+  const url = env.CLICKHOUSE_URL;
+  return {
+    dataDir: env.BURNRATE_DATA_DIR,
+    clickhouse: url
+      ? { url, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD, database: env.CLICKHOUSE_DATABASE }
+      : undefined,
+    // stdout carries the report (and --json must parse), so logs go to stderr.
+    log: createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'warn', destination: process.stderr }),
+  };
+}
+
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const { positionals } = parseArgs(argv);
   const [command, sub, arg] = positionals;
@@ -94,6 +116,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
       if (sub === 'schema') return configSchema(io);
       io.err(`unknown config command ${JSON.stringify(sub ?? '')}\n\n${USAGE}`);
       return 2;
+    case 'backtest':
+      return backtest(argv.slice(argv.indexOf('backtest') + 1), backtestEnv(process.env), io);
     case undefined:
     case 'help':
     case '--help':

@@ -174,6 +174,22 @@ describe('createDetector', () => {
     expect(logged[1]?.issues?.[0]).toMatch(/^cost_usd: /);
   });
 
+  it('counts late events and logs them once per batch with the allowed lateness', async () => {
+    const h = harness();
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(s) } });
+    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log });
+    // Default lateness is 10 min: events 0 and 1 arrive after event 30.
+    await feed(d, messages([event(30, 1), event(0, 1), event(1, 1), event(25, 1)]), h.ctx);
+    expect(d.stats()).toMatchObject({ processed: 4, late: 2 });
+    const logged = lines.map(
+      (l) => JSON.parse(l) as { msg: string; late: number; allowedLatenessMs: number; lateDropped: Record<string, number> },
+    );
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ late: 2, allowedLatenessMs: 600_000, lateDropped: { new_spender: 2, session_cost: 0 } });
+    expect(logged[0]?.msg).toMatch(/^late events in batch/);
+  });
+
   it('publishes, then saves the snapshot, then commits, at most every snapshotEveryMs', async () => {
     const h = harness();
     const clock = fixedClock(new Date(T0));

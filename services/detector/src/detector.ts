@@ -1,15 +1,16 @@
 import type { Batch, BatchContext, ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions, TopicPartition } from '@burnrate/bus';
 import { partitionKey } from '@burnrate/bus';
-import { sessionCostThresholds, systemClock, teamTimezone } from '@burnrate/core';
-import type { Clock, Config, Logger } from '@burnrate/core';
-import { createDetectionEngine } from '@burnrate/detection';
+import { detectorSettings, findTeam, plannedChangeFor, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
+import type { Clock, Config, DetectorKindName, DetectorSettings, Logger } from '@burnrate/core';
+import { compileCalendar, createDetectionEngine, localDate } from '@burnrate/detection';
 import type {
   DETECTORS,
   DetectionEngine,
   DetectorConfigs,
+  DetectorEnv,
   EngineOptions,
   EngineSnapshot,
-  SessionCostThresholds,
+  WorkCalendar,
 } from '@burnrate/detection';
 import { Anomaly, TOPICS, UsageEvent } from '@burnrate/schemas';
 import { snapshotKey, type SnapshotStore } from './snapshots.ts';
@@ -39,6 +40,11 @@ export interface DetectorStats {
   invalid: number;
   /** Events whose event_id had been seen recently; not counted again. */
   duplicates: number;
+  /**
+   * Events older than the watermark minus config.detectors.allowed_lateness: counted here and
+   * logged per batch; windowed detectors never merge them, session detectors may (see each).
+   */
+  late: number;
   /** Events a detector threw on (a bug); skipped so one event cannot stop a partition. */
   failed: number;
   /** Anomaly versions published to anomalies.v1 (re-publications after a crash included). */
@@ -86,10 +92,15 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   const clock = deps.clock ?? systemClock;
   const snapshotEveryMs = deps.snapshotEveryMs ?? 1000;
   const resolveConfig = configResolver(deps.config);
+  const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
+  const engineOptions: Omit<EngineOptions<typeof DETECTORS>, 'detectors'> = {
+    allowedLatenessMs: () => currentConfig().detectors.allowed_lateness,
+    ...deps.engine,
+  };
   const partitions = new Map<number, PartitionState>();
   // onAssigned and a first batch may both ask for a partition; it is loaded once.
   const loading = new Map<number, Promise<PartitionState>>();
-  const stats: DetectorStats = { processed: 0, invalid: 0, duplicates: 0, failed: 0, published: 0, snapshots: 0 };
+  const stats: DetectorStats = { processed: 0, invalid: 0, duplicates: 0, late: 0, failed: 0, published: 0, snapshots: 0 };
 
   const withLock = <T>(p: PartitionState, fn: () => Promise<T>): Promise<T> => {
     const run = p.lock.then(fn, fn);
@@ -102,7 +113,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
     const p: PartitionState = {
       partition,
       key,
-      engine: createDetectionEngine(resolveConfig, deps.engine),
+      engine: createDetectionEngine(resolveConfig, engineOptions),
       applied: null,
       saved: null,
       pending: [],
@@ -118,7 +129,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       } catch (err) {
         // Better to rebuild session state from new events than to stop detecting altogether.
         log.error({ err, key, offset: snapshot.offset }, 'detector snapshot unreadable; starting this partition with empty state');
-        p.engine = createDetectionEngine(resolveConfig, deps.engine);
+        p.engine = createDetectionEngine(resolveConfig, engineOptions);
       }
     }
     partitions.set(partition, p);
@@ -202,6 +213,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
     await withLock(p, async () => {
       // A send that failed last time goes first, so anomalies leave in the order they were found.
       await publishPending(p);
+      let late = 0;
       for (const m of batch.messages) {
         if (ctx.signal.aborted) break;
         const offset = BigInt(m.offset);
@@ -215,6 +227,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
           try {
             const result = p.engine.process(event);
             if (result.duplicate) stats.duplicates += 1;
+            if (result.late) late += 1;
             for (const a of result.anomalies) {
               const message = toMessage(a);
               if (message !== undefined) p.pending.push(message);
@@ -225,6 +238,14 @@ export function createDetector(deps: DetectorDeps): DetectorService {
           }
         }
         p.applied = offset;
+      }
+      if (late > 0) {
+        stats.late += late;
+        const { watermark, lateDropped } = p.engine.stats();
+        log.warn(
+          { partition: p.partition, late, watermark, allowedLatenessMs: currentConfig().detectors.allowed_lateness, lateDropped },
+          'late events in batch: older than the watermark minus the allowed lateness; windowed detectors did not take them',
+        );
       }
       await publishPending(p);
       if (clock.now().getTime() - p.lastSavedAt >= snapshotEveryMs && (await save(p)) && p.saved !== null) {
@@ -272,31 +293,71 @@ export function createDetector(deps: DetectorDeps): DetectorService {
 
 /**
  * Detector configs from the Burnrate config, rebuilt only when the config object changes (a
- * reload), with thresholds memoised per team and developer because they are asked for per event.
+ * reload). Settings are memoised per team and developer, calendars per team and planned changes
+ * per team and local day, because detectors ask for them per event.
  */
 export function detectorConfigs(config: Config): DetectorConfigs {
-  const thresholds = new Map<string, SessionCostThresholds>();
-  const zones = new Map<string, string>();
+  const calendars = new Map<string, WorkCalendar>();
+  const calendarFor = (team: string): WorkCalendar => {
+    let cal = calendars.get(team);
+    if (cal === undefined) {
+      cal = compileCalendar(teamCalendar(config, team), teamTimezone(config, team));
+      calendars.set(team, cal);
+    }
+    return cal;
+  };
+
+  const envOf = <K extends DetectorKindName>(kind: K): DetectorEnv<DetectorSettings[K]> => {
+    const byTeam = new Map<string, Map<string, DetectorSettings[K]>>();
+    const planned = new Map<string, string | null>();
+    return {
+      settingsFor({ team, developer }) {
+        let devs = byTeam.get(team);
+        if (devs === undefined) {
+          devs = new Map();
+          byTeam.set(team, devs);
+        }
+        const dev = developer ?? '';
+        let s = devs.get(dev);
+        if (s === undefined) {
+          s = detectorSettings(config, kind, { team, developer });
+          devs.set(dev, s);
+        }
+        return s;
+      },
+      calendarFor,
+      plannedChange(team, atMs) {
+        if (config.detectors.planned_changes.length === 0) return undefined;
+        const day = localDate(calendarFor(team), atMs);
+        const key = `${team}\u001f${day}`;
+        let note = planned.get(key);
+        if (note === undefined) {
+          note = plannedChangeFor(config, kind, team, day)?.note ?? null;
+          // Bounded: planned changes are looked up per (team, day) seen, a few hundred a year.
+          if (planned.size > 10_000) planned.clear();
+          planned.set(key, note);
+        }
+        return note ?? undefined;
+      },
+    };
+  };
+
+  const spendSpike = envOf('spend_spike');
+  const modelMixDrift = envOf('model_mix_drift');
+  const cacheEfficiencyDrop = envOf('cache_efficiency_drop');
   return {
-    session_cost: {
-      thresholdsFor(subject) {
-        const key = `${subject.team}\u001f${subject.developer}`;
-        let t = thresholds.get(key);
-        if (t === undefined) {
-          t = sessionCostThresholds(config, subject);
-          thresholds.set(key, t);
-        }
-        return t;
-      },
-      timeZoneFor(team) {
-        let zone = zones.get(team);
-        if (zone === undefined) {
-          zone = teamTimezone(config, team);
-          zones.set(team, zone);
-        }
-        return zone;
-      },
-    },
+    session_cost: envOf('session_cost'),
+    runaway_session: envOf('runaway_session'),
+    context_bloat: envOf('context_bloat'),
+    new_spender: envOf('new_spender'),
+    spend_spike: spendSpike,
+    model_mix_drift: modelMixDrift,
+    cache_efficiency_drop: cacheEfficiencyDrop,
+    // Team scope reads the same settings; settingsFor({ team }) takes only team-level overrides.
+    spend_spike_team: spendSpike,
+    model_mix_drift_team: modelMixDrift,
+    cache_efficiency_drop_team: cacheEfficiencyDrop,
+    budget_forecast: { ...envOf('budget_forecast'), budgetFor: (team) => findTeam(config, team)?.budget?.monthly_usd },
   };
 }
 

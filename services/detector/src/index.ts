@@ -14,3 +14,4 @@ export {
   type SnapshotStore,
   type SnapshotTable,
 } from './snapshots.ts';
+export { replay, type ReplayOptions, type ReplayResult, type ReplayStats } from './replay.ts';

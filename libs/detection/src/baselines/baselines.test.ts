@@ -1,0 +1,195 @@
+import { mean, median, medianAbsoluteDeviation, sampleVariance, variance } from 'simple-statistics';
+import { describe, expect, it } from 'vitest';
+import { createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt } from './ewma.ts';
+import { twoProportionPValue } from './proportions.ts';
+import { createRobustRing, ringFill, ringPush, ringStats, robustScore } from './robust-ring.ts';
+import {
+  createEwmaProfile,
+  createRingProfile,
+  ewmaExpectation,
+  hourOfWeek,
+  ringExpectation,
+  seasonalSlot,
+  updateEwmaProfile,
+  updateRingProfile,
+} from './seasonal.ts';
+import { createWelford, mergeWelford, updateWelford, welfordSampleVariance, welfordVariance } from './welford.ts';
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const samples = (seed: number, n: number, scale = 100): number[] => {
+  const r = random(seed);
+  return Array.from({ length: n }, () => r() * scale + (r() < 0.05 ? 10 * scale : 0));
+};
+
+const roundTrip = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+
+describe('Welford', () => {
+  it.each([1, 2, 3, 4, 5])('matches simple-statistics mean and variances on random data (seed %i)', (seed) => {
+    const xs = samples(seed, 500);
+    const w = createWelford();
+    for (const x of xs) updateWelford(w, x);
+    expect(w.count).toBe(500);
+    expect(w.mean).toBeCloseTo(mean(xs), 9);
+    expect(welfordVariance(w)).toBeCloseTo(variance(xs), 6);
+    expect(welfordSampleVariance(w)).toBeCloseTo(sampleVariance(xs), 6);
+  });
+
+  it('merging partial states equals one pass over everything', () => {
+    const xs = samples(7, 300);
+    const a = createWelford();
+    const b = createWelford();
+    xs.slice(0, 120).forEach((x) => updateWelford(a, x));
+    xs.slice(120).forEach((x) => updateWelford(b, x));
+    mergeWelford(a, roundTrip(b));
+    expect(a.mean).toBeCloseTo(mean(xs), 9);
+    expect(welfordVariance(a)).toBeCloseTo(variance(xs), 6);
+    expect(mergeWelford(createWelford(), a)).toEqual(a);
+  });
+
+  it('is 0 before it has data', () => {
+    expect(welfordVariance(createWelford())).toBe(0);
+    expect(welfordSampleVariance(updateWelford(createWelford(), 3))).toBe(0);
+  });
+});
+
+describe('EWMA', () => {
+  it('equals the running mean and population variance while count ≤ 1/alpha', () => {
+    const xs = samples(11, 50);
+    const s = createEwma();
+    for (const x of xs) updateEwma(s, x, 0.01);
+    expect(s.mean).toBeCloseTo(mean(xs), 9);
+    expect(s.variance).toBeCloseTo(variance(xs), 6);
+  });
+
+  it('weights values exponentially once warm', () => {
+    const xs = samples(12, 400);
+    const alpha = 0.1;
+    const s = createEwma();
+    for (const x of xs) updateEwma(s, x, alpha);
+    // Reference: the same recurrence written as explicit weights (1/n while 1/n > alpha, then alpha).
+    let m = 0;
+    for (let i = 0; i < xs.length; i++) m += Math.max(alpha, 1 / (i + 1)) * ((xs[i] as number) - m);
+    expect(s.mean).toBeCloseTo(m, 9);
+    const tail = xs.slice(-60);
+    expect(Math.abs(s.mean - mean(tail))).toBeLessThan(2 * Math.sqrt(variance(tail)));
+  });
+
+  it('flat form equals the object form, and its clamp limits what an outlier moves', () => {
+    const xs = samples(13, 200);
+    const s = createEwma();
+    const a = [0, 0, 0, 0, 0, 0];
+    for (const x of xs) {
+      updateEwma(s, x, 0.05);
+      updateEwmaAt(a, EWMA_FIELDS, x, 0.05);
+    }
+    expect(a[EWMA_FIELDS]).toBeCloseTo(s.mean, 9);
+    expect(a[EWMA_FIELDS + 1]).toBeCloseTo(s.absDev, 9);
+    expect(a[EWMA_FIELDS + 2]).toBe(200);
+    expect(a.slice(0, EWMA_FIELDS)).toEqual([0, 0, 0]);
+
+    const before = a[EWMA_FIELDS] as number;
+    updateEwmaAt(a, EWMA_FIELDS, before + 1e6, 0.05, 10);
+    expect((a[EWMA_FIELDS] as number) - before).toBeCloseTo(0.05 * 10, 9);
+  });
+
+  it('mean absolute deviation tracks the spread (≈ 0.8σ for uniform noise around a level)', () => {
+    const r = random(14);
+    const s = createEwma();
+    for (let i = 0; i < 5000; i++) updateEwma(s, 50 + (r() - 0.5) * 20, 0.01);
+    // Uniform on [-10, 10]: mean absolute deviation 5.
+    expect(s.absDev).toBeGreaterThan(4.3);
+    expect(s.absDev).toBeLessThan(5.7);
+  });
+});
+
+describe('robust ring', () => {
+  it.each([1, 2, 3])('median and MAD over the last `capacity` values match simple-statistics (seed %i)', (seed) => {
+    const xs = samples(20 + seed, 37);
+    const ring = createRobustRing(3, 8);
+    xs.forEach((x, i) => ringPush(ring, i % 3, x));
+    for (let slot = 0; slot < 3; slot++) {
+      const mine = xs.filter((_, i) => i % 3 === slot).slice(-8);
+      const stats = ringStats(roundTrip(ring), slot);
+      expect(stats).toEqual({ median: median(mine), mad: medianAbsoluteDeviation(mine), count: 8 });
+    }
+  });
+
+  it('works before it is full, and an empty slot has no stats', () => {
+    const ring = createRobustRing(2, 8);
+    ringPush(ring, 0, 5);
+    ringPush(ring, 0, 1);
+    ringPush(ring, 0, 9);
+    expect(ringFill(ring, 0)).toBe(3);
+    expect(ringStats(ring, 0)).toEqual({ median: 5, mad: 4, count: 3 });
+    expect(ringStats(ring, 1)).toBeNull();
+  });
+
+  it('robust score floors the scale so a constant slot is not infinitely surprised', () => {
+    const ring = createRobustRing(1, 4);
+    for (let i = 0; i < 4; i++) ringPush(ring, 0, 0);
+    const stats = ringStats(ring, 0);
+    expect(stats).not.toBeNull();
+    if (stats !== null) expect(robustScore(10, stats, 2)).toBe(5);
+  });
+
+  it('rejects sizes that would make medians costly or meaningless', () => {
+    expect(() => createRobustRing(1, 0)).toThrow(/capacity/);
+    expect(() => createRobustRing(1, 64)).toThrow(/capacity/);
+    expect(() => createRobustRing(0, 8)).toThrow(/slots/);
+  });
+});
+
+describe('seasonal slots and profiles', () => {
+  it('maps a local hour and day type to a slot', () => {
+    expect(seasonalSlot(false, 0, 8)).toBe(0);
+    expect(seasonalSlot(false, 14, 8)).toBe(4);
+    expect(seasonalSlot(true, 14, 8)).toBe(12);
+    expect(seasonalSlot(true, 23, 24)).toBe(47);
+    expect(hourOfWeek(2, 14)).toBe(62);
+  });
+
+  it('an EWMA profile keeps slots apart and round-trips through JSON', () => {
+    const p = createEwmaProfile(16);
+    for (let i = 0; i < 30; i++) {
+      updateEwmaProfile(p, 4, 10 + (i % 3), 0.05);
+      updateEwmaProfile(p, 12, 1, 0.05);
+    }
+    const e = ewmaExpectation(roundTrip(p), 4);
+    expect(e.center).toBeCloseTo(mean(Array.from({ length: 30 }, (_, i) => 10 + (i % 3))), 1);
+    expect(e.count).toBe(30);
+    expect(ewmaExpectation(p, 12)).toEqual({ center: 1, sigma: 0, count: 30 });
+    expect(ewmaExpectation(p, 0)).toEqual({ center: 0, sigma: 0, count: 0 });
+  });
+
+  it('a ring profile gives median and σ from MAD', () => {
+    const r = createRingProfile(48, 8);
+    [10, 12, 11, 100, 9].forEach((x) => updateRingProfile(r, 30, x));
+    expect(ringExpectation(r, 30)).toEqual({ center: 11, sigma: 1.4826 * 1, count: 5 });
+    expect(ringExpectation(r, 0)).toEqual({ center: 0, sigma: 0, count: 0 });
+  });
+});
+
+describe('two-proportion test', () => {
+  it('gives the textbook one-sided p-value', () => {
+    // 60/100 vs 40/100: pooled 0.5, se 0.0707, z 2.828, upper tail 0.00234.
+    expect(twoProportionPValue(60, 100, 40, 100)).toBeCloseTo(0.00234, 4);
+    expect(twoProportionPValue(40, 100, 40, 100)).toBeCloseTo(0.5, 6);
+    expect(twoProportionPValue(30, 100, 40, 100)).toBeGreaterThan(0.9);
+  });
+
+  it('is 1 without data and decisive when nothing varies', () => {
+    expect(twoProportionPValue(0, 0, 4, 10)).toBe(1);
+    expect(twoProportionPValue(10, 10, 10, 10)).toBe(1);
+    expect(twoProportionPValue(0, 10, 0, 10)).toBe(1);
+  });
+});

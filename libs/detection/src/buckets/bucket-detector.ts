@@ -1,0 +1,54 @@
+import type { AnomalyKind } from '@burnrate/schemas';
+import type { Detector, StepContext, StepResult } from '../detector.ts';
+import { bucketOfEvent, eventHour, type HourBucket } from './hourly.ts';
+
+/**
+ * A team-scope detector: the same reducer contract as Detector (pure, JSON state, deterministic,
+ * bounded), but its input is an hour bucket of a team (or team×model) rather than an event.
+ *
+ * The distributed design: stage A instances roll events up into HourBuckets keyed by team
+ * (usage.rollups.v1, key org:team), sending partial buckets (deltas) for the open hour as often as
+ * they like; stage B, one consumer per team partition, steps these detectors with every delta.
+ * They add deltas up into their own open buckets and close an hour when the watermark passes its
+ * end plus the allowed lateness, so several instances' partial sums make one team hour.
+ * A delta for an hour already closed is late: counted in the state's `late`, not merged.
+ */
+export interface BucketDetector<State, Cfg> {
+  readonly kind: AnomalyKind;
+  initialState(): State;
+  step(state: State, bucket: HourBucket, cfg: Cfg, ctx: StepContext): StepResult<State>;
+  /** Closes hours the watermark has passed and judges them; call as the watermark advances. */
+  advance(state: State, watermark: number, cfg: Cfg, ctx: StepContext): StepResult<State>;
+  evict(state: State, idleBeforeMs: number): State;
+  size(state: State): number;
+}
+
+/**
+ * The single-instance shortcut: runs a team-scope detector inside the stage-A engine by turning
+ * each event into a one-event bucket delta of its team × model. Correct only while one engine sees
+ * every event of the team (embedded mode, a single detector instance); with several instances
+ * each would see part of a team, and the rollup topic with a stage-B consumer is the design.
+ * Late events never reach it (the engine drops them, `late` is not 'accept').
+ */
+export function overEvents<State, Cfg>(detector: BucketDetector<State, Cfg>): Detector<State, Cfg> {
+  return {
+    kind: detector.kind,
+    initialState: () => detector.initialState(),
+    step: (state, event, cfg, ctx) => detector.step(state, bucketOfEvent(event, eventHour(event)), cfg, ctx),
+    advance: (state, watermark, cfg, ctx) => detector.advance(state, watermark, cfg, ctx),
+    evict: (state, idleBeforeMs) => detector.evict(state, idleBeforeMs),
+    size: (state) => detector.size(state),
+  };
+}
+
+/** Allowed lateness of a step context: the engine always sets it; 10 min (the config default) otherwise. */
+export function latenessOf(ctx: StepContext): number {
+  return ctx.lateness ?? 600_000;
+}
+
+/**
+ * Baselines outlive the engine's idle horizon (24 h) by this much: a key idle over a weekend or a
+ * week off keeps its history instead of starting warm-up again on Monday. Still bounded: a key is
+ * dropped two weeks after its last spend.
+ */
+export const BASELINE_EXTRA_RETENTION_MS = 13 * 86_400_000;

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { compileCalendar, DEFAULT_CALENDAR } from '../calendar.ts';
+import { usageEvent } from '../test-events.ts';
+import {
+  bucketOfEvent,
+  closedBucketCount,
+  createHourRollup,
+  HOUR_MS,
+  hourOf,
+  isClosedHour,
+  lastClosedHour,
+  mergeBucket,
+  bucketIndex,
+  premiumEvents,
+  rollupEvent,
+  takeClosedBuckets,
+  withBucket,
+  withoutOldest,
+} from './hourly.ts';
+import { dateOfDay, formatHourOnDay, formatLocalHour, isOffDay, isWorkingDay, localHourOf, weekdayOfDay } from './local-hour.ts';
+
+const T = Date.parse('2026-11-24T14:00:00Z'); // Tuesday
+const LATE = 600_000;
+
+describe('hourly buckets', () => {
+  it('an hour closes when the watermark passes its end plus the lateness', () => {
+    expect(hourOf(T + 59 * 60_000)).toBe(T);
+    expect(isClosedHour(T, T + HOUR_MS + LATE - 1, LATE)).toBe(false);
+    expect(isClosedHour(T, T + HOUR_MS + LATE, LATE)).toBe(true);
+    expect(lastClosedHour(T + HOUR_MS + LATE, LATE)).toBe(T);
+    expect(lastClosedHour(T + HOUR_MS + LATE - 1, LATE)).toBe(T - HOUR_MS);
+  });
+
+  it('keeps open buckets in hour order in a flat array and closes the oldest first', () => {
+    let open: number[] = [];
+    const add = (hour: number, x: number) => {
+      open = withBucket(open, 2, hour);
+      const i = bucketIndex(open, 2, hour) + 1;
+      open[i] = (open[i] as number) + x;
+    };
+    add(T + HOUR_MS, 5);
+    add(T, 2);
+    const same = open;
+    add(T + HOUR_MS, 1);
+    expect(open).toBe(same);
+    expect(open).toEqual([T, 2, T + HOUR_MS, 6]);
+    expect(bucketIndex(open, 2, T + 2 * HOUR_MS)).toBe(-1);
+    expect(closedBucketCount(open, 2, T + HOUR_MS + LATE, LATE)).toBe(1);
+    expect(closedBucketCount(open, 2, T + 2 * HOUR_MS + LATE, LATE)).toBe(2);
+    expect(withoutOldest(open, 2, 1)).toEqual([T + HOUR_MS, 6]);
+  });
+
+  it('rolls events up into team × model hour buckets, and counts late ones without merging them', () => {
+    const r = createHourRollup();
+    const e = (minutes: number, o: Parameters<typeof usageEvent>[0] extends infer P ? Partial<P> : never = {}) =>
+      usageEvent({
+        event_id: `r${minutes}${o.model ?? ''}`,
+        occurred_at: new Date(T + minutes * 60_000).toISOString(),
+        cost_usd: 2,
+        cache_read_tokens: 10,
+        ...o,
+      });
+    expect(rollupEvent(r, e(5), T + 5 * 60_000, LATE)).toBe(true);
+    expect(rollupEvent(r, e(20, { tier: 'standard', model: 'claude-sonnet-4-5' }), T + 20 * 60_000, LATE)).toBe(true);
+    expect(rollupEvent(r, e(30), T + 30 * 60_000, LATE)).toBe(true);
+    expect(rollupEvent(r, e(65), T + 65 * 60_000, LATE)).toBe(true);
+    // Hour T closes at T + 70 min.
+    const closed = takeClosedBuckets(JSON.parse(JSON.stringify(r)) as typeof r, T + 70 * 60_000, LATE);
+    expect(takeClosedBuckets(r, T + 70 * 60_000, LATE)).toEqual(closed);
+    expect(closed.map((b) => [b.model, b.hour, b.cost_usd, b.events, b.premium_events, b.cache_read_tokens])).toEqual([
+      ['claude-opus-4-5', T, 4, 2, 2, 20],
+      ['claude-sonnet-4-5', T, 2, 1, 0, 10],
+    ]);
+    expect(rollupEvent(r, e(50), T + 71 * 60_000, LATE)).toBe(false);
+    expect(r.late).toBe(1);
+    expect(Object.values(r.open).map((b) => [b.hour, b.cost_usd])).toEqual([[T + HOUR_MS, 2]]);
+  });
+
+  it('merges partial buckets, estimating premium events when a producer did not count them', () => {
+    const ev = usageEvent({ event_id: 'x', occurred_at: new Date(T).toISOString(), cost_usd: 3 });
+    const a = bucketOfEvent(ev, T);
+    const { premium_events: _, ...b } = { ...bucketOfEvent(ev, T), events: 4, cost_usd: 8, cost_premium_usd: 2 };
+    expect(premiumEvents(b)).toBe(1);
+    expect(mergeBucket(a, b)).toMatchObject({ events: 5, cost_usd: 11, cost_premium_usd: 5, premium_events: 2 });
+  });
+});
+
+describe('local hours', () => {
+  it('gives the local date, weekday and hour in the zone, across a DST change', () => {
+    expect(localHourOf(T, 'Europe/Berlin')).toEqual({
+      day: 20781,
+      date: '2026-11-24',
+      weekday: 2,
+      hour: 15,
+      month: '2026-11',
+      monthDays: 30,
+      dayOfMonth: 24,
+    });
+    expect(localHourOf(T, 'America/Los_Angeles')).toMatchObject({ date: '2026-11-24', hour: 6 });
+    expect(localHourOf(Date.parse('2026-11-24T23:00:00Z'), 'Europe/Berlin')).toMatchObject({ date: '2026-11-25', weekday: 3, hour: 0 });
+    // Berlin leaves summer time on 25 Oct 2026 at 01:00 UTC.
+    expect(localHourOf(Date.parse('2026-10-25T00:00:00Z'), 'Europe/Berlin').hour).toBe(2);
+    expect(localHourOf(Date.parse('2026-10-25T01:00:00Z'), 'Europe/Berlin').hour).toBe(2);
+    expect(localHourOf(T, 'Asia/Kolkata')).toMatchObject({ hour: 19 });
+    expect(dateOfDay(20781)).toBe('2026-11-24');
+    expect(weekdayOfDay(20781)).toBe(2);
+  });
+
+  it('judges days off with the team calendar, holidays included', () => {
+    const cal = compileCalendar({ ...DEFAULT_CALENDAR, holidays: ['2026-12-24'] }, 'Europe/Berlin');
+    expect(isOffDay(localHourOf(T, cal.timeZone), cal)).toBe(false);
+    expect(isOffDay(localHourOf(Date.parse('2026-11-28T12:00:00Z'), cal.timeZone), cal)).toBe(true);
+    expect(isOffDay(localHourOf(Date.parse('2026-12-24T12:00:00Z'), cal.timeZone), cal)).toBe(true);
+    expect(isWorkingDay(20781, cal)).toBe(true);
+    expect(isWorkingDay(localHourOf(Date.parse('2026-12-24T12:00:00Z'), cal.timeZone).day, cal)).toBe(false);
+    const local = localHourOf(T, cal.timeZone);
+    expect(formatLocalHour(local)).toBe('Tue 15:00');
+    expect(formatHourOnDay(local)).toBe('15:00 on Tue');
+  });
+});

@@ -1,0 +1,192 @@
+import { Anomaly } from '@burnrate/schemas';
+import type { UsageEvent } from '@burnrate/schemas';
+import { describe, expect, it } from 'vitest';
+import { overEvents } from './buckets/bucket-detector.ts';
+import {
+  cacheEfficiencyDrop,
+  teamCacheEfficiencyDrop,
+  type CacheEfficiencyDropConfig,
+  type CacheEfficiencyDropSettings,
+  type CacheEfficiencyDropState,
+} from './cache-efficiency-drop.ts';
+import type { Detector } from './detector.ts';
+import { testEnv } from './test-env.ts';
+import { usageEvent } from './test-events.ts';
+
+const T0 = Date.parse('2026-11-02T00:00:00Z'); // a Monday
+const H = 3_600_000;
+const D = 24 * H;
+const M = 60_000;
+const SETTINGS: CacheEfficiencyDropSettings = { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 };
+// Day 8 is Tuesday 10 Nov; 13:00 UTC is 14:00 in Berlin.
+const BREAK = T0 + 8 * D + 13 * H;
+
+const cfg = (over: Partial<CacheEfficiencyDropSettings> = {}, planned?: [string, string, string, string][]): CacheEfficiencyDropConfig =>
+  testEnv({ ...SETTINGS, ...over }, planned === undefined ? {} : { planned });
+
+interface Stream {
+  days: number;
+  broken?: (atMs: number) => boolean;
+  context?: number;
+  developers?: string[];
+}
+
+/** Claude Code calls every 3 minutes in working hours (08-16 UTC, weekdays), most of the context read from the cache; priced at $5/M input. */
+function stream({ days, broken = () => false, context = 150_000, developers = ['alice@acme.com'] }: Stream): UsageEvent[] {
+  const out: UsageEvent[] = [];
+  let n = 0;
+  for (let d = 0; d < days; d++) {
+    const weekday = (d + 1) % 7;
+    if (weekday === 0 || weekday === 6) continue;
+    for (let h = 8; h < 16; h++) {
+      for (let m = 1; m < 60; m += 3) {
+        for (const [i, dev] of developers.entries()) {
+          const at = T0 + d * D + h * H + m * M + i * 1000;
+          const cached = broken(at) ? 0 : context;
+          const input = 3000 + context - cached;
+          const cost = 5e-6 * (input + 0.1 * cached + 1.25 * 2000 + 5 * 800);
+          out.push(
+            usageEvent({
+              event_id: `c${n++}`,
+              occurred_at: new Date(at).toISOString(),
+              developer: dev,
+              developer_email: dev,
+              input_tokens: input,
+              cache_read_tokens: cached,
+              cache_write_tokens: 2000,
+              output_tokens: 800,
+              cost_usd: cost,
+            }),
+          );
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function run<S, C>(
+  detector: Detector<S, C>,
+  c: C,
+  events: readonly UsageEvent[],
+  state = detector.initialState(),
+): { out: Anomaly[]; state: S } {
+  const out: Anomaly[] = [];
+  let wm = 0;
+  let minute = 0;
+  for (const e of events) {
+    wm = Math.max(wm, Date.parse(e.occurred_at));
+    const ctx = { watermark: wm, lateness: 600_000 };
+    if (detector.advance !== undefined && Math.floor(wm / M) > minute) {
+      minute = Math.floor(wm / M);
+      const r = detector.advance(state, wm, c, ctx);
+      state = r.state;
+      out.push(...r.anomalies);
+    }
+    const r = detector.step(state, e, c, ctx);
+    state = r.state;
+    out.push(...r.anomalies);
+  }
+  return { out, state };
+}
+
+const brief = (a: Anomaly) => ({
+  version: a.version,
+  severity: a.severity,
+  status: a.status,
+  observed: Math.round(a.observed.value),
+  detected_at: a.detected_at,
+});
+const isoAt = (ms: number) => new Date(ms).toISOString();
+// Caching comes back the next morning (Wed 08:00 UTC).
+const FIXED = T0 + 9 * D + 8 * H;
+
+describe('cache_efficiency_drop (developer scope)', () => {
+  const cases: { name: string; events: () => UsageEvent[]; cfg?: CacheEfficiencyDropConfig; want: ReturnType<typeof brief>[] }[] = [
+    { name: 'stays quiet while caching works', events: () => stream({ days: 12 }), want: [] },
+    {
+      name: 'fires once the lost discount reaches the gate, escalates, and resolves after two normal hours',
+      events: () => stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }),
+      want: [
+        // 13:00 alone loses ~$13.5; with 14:00 the run passes $20 — judged when 14:00 closes (15:10).
+        { version: 1, severity: 'warning', status: 'open', observed: 0, detected_at: isoAt(BREAK + 2 * H + 10 * M) },
+        // Three broken hours lose ~$40, under 10x the gate: it stays a warning.
+        { version: 2, severity: 'warning', status: 'resolved', observed: 97, detected_at: isoAt(FIXED + 2 * H + 10 * M) },
+      ],
+    },
+    {
+      name: 'dollar gate: a drop on small contexts stays quiet',
+      events: () => stream({ days: 12, context: 4000, broken: (at) => at >= BREAK && at < FIXED }),
+      want: [],
+    },
+    {
+      name: 'warm-up: a break on the second day stays quiet',
+      events: () => stream({ days: 3, broken: (at) => at >= T0 + D + 13 * H }),
+      want: [],
+    },
+    {
+      name: 'a planned change keeps it at info',
+      events: () => stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }),
+      cfg: cfg({}, [['payments', '2026-11-10', '2026-11-10', 'proxy migration']]),
+      want: [
+        { version: 1, severity: 'info', status: 'open', observed: 0, detected_at: isoAt(BREAK + 2 * H + 10 * M) },
+        { version: 2, severity: 'info', status: 'resolved', observed: 97, detected_at: isoAt(FIXED + 2 * H + 10 * M) },
+      ],
+    },
+  ];
+
+  it.each(cases)('$name', ({ events, cfg: c, want }) => {
+    const { out } = run(cacheEfficiencyDrop, c ?? cfg(), events());
+    expect(out.map(brief)).toEqual(want);
+    for (const a of out) expect(Anomaly.parse(a)).toEqual(a);
+  });
+
+  it('names when caching broke and what it cost', () => {
+    const { out } = run(cacheEfficiencyDrop, cfg(), stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }));
+    const a = out[0] as Anomaly;
+    expect(a.subject).toEqual({ org: 'acme', team: 'payments', developer: 'alice@acme.com' });
+    expect(a.window.start).toBe(isoAt(BREAK));
+    expect(a.advice).toMatch(/^Caching broke after 14:00 on Tue \(Europe\/Berlin\)/);
+    // The baseline has taken in the first broken hour (learning follows judging), a small dent.
+    expect(a.expected.value).toBeGreaterThan(90);
+    // Two hours of 20 calls losing 150k cached tokens each: 40 × 150k × $5/M × 0.9 = $27.
+    expect(a.impact_usd).toBeCloseTo(27, 0);
+    expect(a.projected_usd).toBeCloseTo(13.5, 0);
+  });
+
+  it('escalates to critical in the same episode when the loss grows past 10x the gate', () => {
+    const { out } = run(cacheEfficiencyDrop, cfg({ min_impact_usd: 5 }), stream({ days: 12, broken: (at) => at >= BREAK }));
+    // Never fixed: warning, then critical past $50, then a version each time the loss doubles.
+    expect(out.slice(0, 2).map((a) => [a.version, a.severity, a.status])).toEqual([
+      [1, 'warning', 'open'],
+      [2, 'critical', 'open'],
+    ]);
+    expect(new Set(out.map((a) => a.id)).size).toBe(1);
+    const impacts = out.slice(1).map((a) => a.impact_usd);
+    for (let i = 1; i < impacts.length; i++) expect(impacts[i]).toBeGreaterThanOrEqual(2 * (impacts[i - 1] as number));
+  });
+
+  it('restores from JSON mid-stream and gives the same anomalies', () => {
+    const events = stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED });
+    const whole = run(cacheEfficiencyDrop, cfg(), events).out;
+    const cut = events.findIndex((e) => Date.parse(e.occurred_at) > BREAK + 2 * H + 5 * M);
+    const first = run(cacheEfficiencyDrop, cfg(), events.slice(0, cut));
+    const restored = JSON.parse(JSON.stringify(first.state)) as CacheEfficiencyDropState;
+    expect(restored).toEqual(first.state);
+    const second = run(cacheEfficiencyDrop, cfg(), events.slice(cut), restored);
+    expect([...first.out, ...second.out]).toEqual(whole);
+  });
+});
+
+describe('cache_efficiency_drop (team scope)', () => {
+  it('fires for the team from hour buckets', () => {
+    const devs = ['alice@acme.com', 'bob@acme.com'];
+    const events = stream({ days: 12, developers: devs, broken: (at) => at >= BREAK && at < FIXED });
+    const { out } = run(overEvents(teamCacheEfficiencyDrop), cfg(), events);
+    expect(out.map((a) => [a.subject, a.status, a.detected_at])).toEqual([
+      // Two developers lose $27 in the first broken hour: over the gate when 13:00 closes.
+      [{ org: 'acme', team: 'payments' }, 'open', isoAt(BREAK + H + 10 * M)],
+      [{ org: 'acme', team: 'payments' }, 'resolved', isoAt(FIXED + 2 * H + 10 * M)],
+    ]);
+  });
+});

@@ -1,0 +1,401 @@
+import { UNATTRIBUTED } from '@burnrate/schemas';
+import type { Anomaly, EvidencePoint, UsageEvent } from '@burnrate/schemas';
+import { BASELINE_EXTRA_RETENTION_MS, latenessOf, type BucketDetector } from './buckets/bucket-detector.ts';
+import {
+  bucketIndex,
+  eventHour,
+  HOUR_MS,
+  isClosedHour,
+  lastClosedHour,
+  withBucket,
+  withoutOldest,
+  type HourBucket,
+} from './buckets/hourly.ts';
+import { countKeys, deleteKeys, getKey, setKey, type Keyed } from './buckets/keyed.ts';
+import { formatHourOnDay, formatLocalHour, localHourOf } from './buckets/local-hour.ts';
+import { hoursUntilAcknowledgement } from './calendar.ts';
+import type { Detector, DetectorEnv, StepContext, StepResult } from './detector.ts';
+import {
+  episodeFields,
+  iso,
+  markEvidence,
+  openEpisode,
+  plannedSeverity,
+  resolveEpisode,
+  sortedEvidence,
+  updateEpisode,
+  type Episode,
+} from './episode.ts';
+import { formatUsd, roundMoney } from './format.ts';
+
+/**
+ * cache_efficiency_drop: the share of input tokens served from the prompt cache fell well below
+ * the key's baseline — a discount lever lost (cache reads cost about a tenth of fresh input), often
+ * to a tool or SDK update, a prompt prefix that now varies (a timestamp at the top), or a proxy
+ * that drops cache_control.
+ *
+ * Scopes: `cacheEfficiencyDrop` over events for developer keys (stage A); `teamCacheEfficiencyDrop`
+ * over HourBuckets for team keys (stage B, or `overEvents(...)` in one engine).
+ *
+ * Input = input_tokens + cache_read_tokens + cache_write_tokens; share = cache reads / input.
+ * Hours are closed like spend_spike's (watermark past the hour's end + allowed lateness; later
+ * spend is counted as late). An hour with under 20k input tokens says nothing and is skipped.
+ * The baseline is the token-weighted share over the past, each hour's tokens decaying with a time
+ * constant of `baseline_days` (so it is the share of the last week or so, and a lasting change is
+ * absorbed over days rather than alerting forever). Warm-up: min(baseline_days, 3) days of history.
+ *
+ * A closed hour is low when its share is ≥ `min_drop_points` under the baseline. Its extra cost
+ * is the input that would have been cache reads at the baseline share, paid at the full input
+ * price: (baseline share − share) × input × 0.9 × price per input token, the price estimated from
+ * the hour's own cost and tokens with Anthropic's ratios (cache read 0.1×, cache write 1.25×,
+ * output 5× input). Consecutive low hours (hours between half and the full drop keep the run
+ * going) form a run; when the run's extra cost reaches `min_impact_usd` the episode opens, with
+ * its start at the first low hour ("caching broke after 14:00 on Tue"). Each further low hour
+ * adds to impact_usd; new versions on escalation (critical from 10× the gate) and growth while
+ * critical. Two hours back within half the points of the baseline resolve it (also when the baseline has absorbed a lasting change over days: the text then says caching may still be broken); a run that never reached the gate
+ * is forgotten at the first normal hour. A planned change keeps it at info.
+ *
+ * Fields: observed / expected = cache-read share now / baseline (percent); impact_usd = extra
+ * cost of uncached input since the break; projected_usd = the last low hour's extra cost × hours
+ * until the team is likely to look.
+ *
+ * Config (`CacheEfficiencyDropConfig`, a DetectorEnv): settingsFor({ team, developer? }) →
+ * detectors.cache_efficiency_drop with overrides; calendarFor(team) (zone for local times in
+ * the text); plannedChange(team, atMs) for kind cache_efficiency_drop.
+ */
+
+export interface CacheEfficiencyDropSettings {
+  enabled: boolean;
+  min_impact_usd: number;
+  min_drop_points: number;
+  baseline_days: number;
+}
+
+export type CacheEfficiencyDropConfig = DetectorEnv<CacheEfficiencyDropSettings>;
+
+export interface CacheEpisode {
+  e: Episode;
+  /** Extra cost of the last low hour, the base of projections. */
+  rate: number;
+  /** Baseline share when the episode opened: a resolution while still under it is a new normal, not a fix. */
+  baseShare: number;
+}
+
+export interface CacheKey {
+  team: string;
+  /**
+   * [first hour seen, last hour judged, hour of the last spend, baseline cache-read tokens,
+   * baseline input tokens, hour the baseline was last updated, run start hour (0 = no run),
+   * run extra cost, consecutive normal hours].
+   */
+  v: number[];
+  /** Open hour buckets, flat [hour, input tokens, cache-read tokens, cost, price-weighted tokens]. */
+  open: number[];
+  ep: CacheEpisode | null;
+}
+
+export interface CacheEfficiencyDropState {
+  /** By org, then developer (developer scope) or team (team scope); see buckets/keyed.ts. */
+  keys: Keyed<CacheKey>;
+  /** Keys with an open bucket as [org, who] (the event's own strings), in the order they got one: the hourly close visits only these. */
+  active: string[][];
+  /** Every key has been judged through this hour; 0 before the first. */
+  closed: number;
+  late: number;
+}
+
+const KIND = 'cache_efficiency_drop';
+const FIRST = 0;
+const JUDGED = 1;
+const LAST_SPEND = 2;
+const BASE_READ = 3;
+const BASE_INPUT = 4;
+const BASE_AT = 5;
+const RUN_START = 6;
+const RUN_EXTRA = 7;
+const NORMAL_HOURS = 8;
+const STRIDE = 5;
+const MIN_HOUR_INPUT_TOKENS = 20_000;
+const MAX_WARMUP_DAYS = 3;
+const CACHE_READ_DISCOUNT = 0.9;
+const CRITICAL_IMPACT_FACTOR = 10;
+const RESOLVE_AFTER_NORMAL_HOURS = 2;
+const NONE: readonly Anomaly[] = Object.freeze([]);
+
+type Scope = 'developer' | 'team';
+
+interface Tokens {
+  input: number;
+  cacheRead: number;
+  cost: number;
+  /** Tokens weighted by their price relative to fresh input: cost / weighted ≈ price per input token. */
+  weighted: number;
+}
+
+function weightedTokens(input: number, cacheRead: number, cacheWrite: number, output: number): number {
+  return input + 0.1 * cacheRead + 1.25 * cacheWrite + 5 * output;
+}
+
+function addTokens(state: CacheEfficiencyDropState, org: string, who: string, team: string, hour: number, t: Tokens): void {
+  let k = getKey(state.keys, org, who);
+  if (k === undefined) {
+    k = { team, v: [hour, hour - HOUR_MS, hour, 0, 0, hour, 0, 0, 0], open: [], ep: null };
+    setKey(state.keys, org, who, k);
+  } else if (team !== UNATTRIBUTED) {
+    k.team = team;
+  }
+  if (hour <= (k.v[JUDGED] as number)) {
+    state.late += 1;
+    return;
+  }
+  if (k.open.length === 0) state.active.push([org, who]);
+  k.open = withBucket(k.open, STRIDE, hour);
+  const i = bucketIndex(k.open, STRIDE, hour);
+  k.open[i + 1] = (k.open[i + 1] as number) + t.input;
+  k.open[i + 2] = (k.open[i + 2] as number) + t.cacheRead;
+  k.open[i + 3] = (k.open[i + 3] as number) + t.cost;
+  k.open[i + 4] = (k.open[i + 4] as number) + t.weighted;
+  if (hour > (k.v[LAST_SPEND] as number)) k.v[LAST_SPEND] = hour;
+}
+
+interface HourView {
+  hour: number;
+  share: number;
+  baseShare: number;
+  extra: number;
+}
+
+/** Judges the key's closed buckets (hours without one carry no evidence and are skipped). */
+function judgeThrough(
+  path: readonly string[],
+  k: CacheKey,
+  through: number,
+  scope: Scope,
+  cfg: CacheEfficiencyDropConfig,
+  watermark: number,
+  out: Anomaly[],
+): void {
+  const v = k.v;
+  if (k.open.length === 0 || (k.open[0] as number) > through) {
+    if ((v[JUDGED] as number) < through) v[JUDGED] = through;
+    return;
+  }
+  const s = cfg.settingsFor({ team: k.team, developer: scope === 'developer' ? path[1] : undefined });
+  while (k.open.length > 0 && (k.open[0] as number) <= through) {
+    const [hour = 0, input = 0, cacheRead = 0, cost = 0, weighted = 0] = k.open;
+    k.open = withoutOldest(k.open, STRIDE, 1);
+    v[JUDGED] = hour;
+    if (input < MIN_HOUR_INPUT_TOKENS) continue;
+    const baseInput = v[BASE_INPUT] as number;
+    const baseShare = baseInput > 0 ? (v[BASE_READ] as number) / baseInput : 0;
+    const share = cacheRead / input;
+    const drop = 100 * (baseShare - share);
+    const warm = hour - (v[FIRST] as number) >= 24 * HOUR_MS * Math.min(s.baseline_days, MAX_WARMUP_DAYS) && baseInput > 0;
+    const price = weighted > 0 ? cost / weighted : 0;
+    const view: HourView = { hour, share, baseShare, extra: Math.max(0, baseShare - share) * input * CACHE_READ_DISCOUNT * price };
+    const a = warm ? runStep(path, k, view, drop, s, scope, cfg, watermark) : null;
+    if (a !== null) out.push(a);
+
+    // Learn after judging: the hour being judged is never part of its own baseline.
+    const decay = Math.exp(-((hour - (v[BASE_AT] as number)) / HOUR_MS) / (24 * s.baseline_days));
+    v[BASE_READ] = (v[BASE_READ] as number) * decay + cacheRead;
+    v[BASE_INPUT] = baseInput * decay + input;
+    v[BASE_AT] = hour;
+  }
+  if ((v[JUDGED] as number) < through) v[JUDGED] = through;
+}
+
+function runStep(
+  path: readonly string[],
+  k: CacheKey,
+  h: HourView,
+  drop: number,
+  s: CacheEfficiencyDropSettings,
+  scope: Scope,
+  cfg: CacheEfficiencyDropConfig,
+  watermark: number,
+): Anomaly | null {
+  const v = k.v;
+  const low = drop >= s.min_drop_points;
+  const normal = drop < s.min_drop_points / 2;
+  if (normal) {
+    v[NORMAL_HOURS] = (v[NORMAL_HOURS] as number) + 1;
+    if (k.ep === null) {
+      v[RUN_START] = 0;
+      v[RUN_EXTRA] = 0;
+      return null;
+    }
+    if (v[NORMAL_HOURS] < RESOLVE_AFTER_NORMAL_HOURS) return null;
+    resolveEpisode(k.ep.e, { at: h.hour, label: 'cache-read share of input, back to usual', value: 100 * h.share, unit: 'percent' });
+    const a = toAnomaly(path, k, h, scope, cfg, watermark);
+    k.ep = null;
+    v[RUN_START] = 0;
+    v[RUN_EXTRA] = 0;
+    return a;
+  }
+  v[NORMAL_HOURS] = 0;
+  if (!low && v[RUN_START] === 0) return null;
+  if (v[RUN_START] === 0) v[RUN_START] = h.hour;
+  v[RUN_EXTRA] = (v[RUN_EXTRA] as number) + h.extra;
+  const impact = v[RUN_EXTRA];
+  if (!s.enabled || impact < s.min_impact_usd) return null;
+  const start = v[RUN_START] as number;
+  const severity = plannedSeverity(
+    impact >= CRITICAL_IMPACT_FACTOR * s.min_impact_usd ? 'critical' : 'warning',
+    cfg.plannedChange(k.team, start),
+  );
+  const mark = { at: h.hour, label: 'cache-read share of input that hour', value: 100 * h.share, unit: 'percent' };
+  if (k.ep === null) {
+    const [org = '', who = ''] = path;
+    k.ep = { e: openEpisode(KIND, [org, scope, who], start, severity, impact, mark), rate: h.extra, baseShare: h.baseShare };
+    return toAnomaly(path, k, h, scope, cfg, watermark);
+  }
+  k.ep.rate = h.extra;
+  return updateEpisode(k.ep.e, severity, impact, {}, mark) === null ? null : toAnomaly(path, k, h, scope, cfg, watermark);
+}
+
+function pct(x: number): string {
+  return `${Math.round(100 * x)}%`;
+}
+
+function toAnomaly(
+  path: readonly string[],
+  k: CacheKey,
+  h: HourView,
+  scope: Scope,
+  cfg: CacheEfficiencyDropConfig,
+  watermark: number,
+): Anomaly {
+  const ep = k.ep as CacheEpisode;
+  const [org = '', who = ''] = path;
+  const cal = cfg.calendarFor(k.team);
+  const resolved = ep.e.status === 'resolved';
+  const impact = k.v[RUN_EXTRA] as number;
+  const planned = cfg.plannedChange(k.team, ep.e.start);
+  const subjectName = scope === 'developer' ? who : `team ${k.team}`;
+  const broke = localHourOf(ep.e.start, cal.timeZone);
+  const brokeText = `${formatHourOnDay(broke)} (${cal.timeZone})`;
+
+  const evidence: EvidencePoint[] = [
+    ...markEvidence(ep.e),
+    { at: iso(h.hour), label: 'cache-read share of input in the baseline', value: roundMoney(100 * h.baseShare), unit: 'percent' },
+  ];
+  const settled = resolved && 100 * (ep.baseShare - h.share) >= 15;
+  const summary = settled
+    ? `The cache-read share of ${subjectName}'s input has stayed at ${pct(h.share)} since ${brokeText} (it was ${pct(ep.baseShare)}); it is now the baseline, so this episode closes.`
+    : resolved
+      ? `Prompt caching for ${subjectName} is back: ${pct(h.share)} of input tokens were cache reads in the hour from ${formatLocalHour(localHourOf(h.hour, cal.timeZone))}, near the usual ${pct(h.baseShare)}.`
+      : `Only ${pct(h.share)} of ${subjectName}'s input tokens were cache reads in the hour from ${formatLocalHour(localHourOf(h.hour, cal.timeZone))}, down from ${pct(h.baseShare)}; the lost cache discount has cost about ${formatUsd(impact)} since ${brokeText}.`;
+  const advice =
+    (settled
+      ? `If nobody chose this, caching is still broken since ${brokeText}: check the tool or SDK version and whether the prompt's start varies.`
+      : resolved
+        ? 'No action needed now.'
+        : `Caching broke after ${brokeText}: check what changed then — a tool or SDK update, a prompt whose start now varies (a timestamp, a reordered tool list or system prompt), or a proxy dropping cache_control.`) +
+    (planned === undefined ? '' : ` Planned change: ${planned}.`);
+
+  return {
+    ...episodeFields(ep.e),
+    kind: KIND,
+    subject: { org, team: k.team, ...(scope === 'developer' ? { developer: who } : {}) },
+    window: { start: iso(ep.e.start), end: iso(h.hour + HOUR_MS) },
+    observed: { value: roundMoney(100 * h.share), unit: 'percent' },
+    expected: { value: roundMoney(100 * h.baseShare), unit: 'percent' },
+    impact_usd: roundMoney(impact),
+    projected_usd: resolved ? 0 : roundMoney(ep.rate * hoursUntilAcknowledgement(cal, watermark)),
+    evidence: sortedEvidence(evidence),
+    summary,
+    advice,
+    detected_at: iso(watermark),
+  };
+}
+
+function closeAll(
+  state: CacheEfficiencyDropState,
+  watermark: number,
+  lateness: number,
+  scope: Scope,
+  cfg: CacheEfficiencyDropConfig,
+): readonly Anomaly[] {
+  const through = lastClosedHour(watermark, lateness);
+  if (through <= state.closed) return NONE;
+  state.closed = through;
+  let out: Anomaly[] | null = null;
+  const stillActive: string[][] = [];
+  for (const path of state.active) {
+    const [org = '', who = ''] = path;
+    const k = getKey(state.keys, org, who);
+    if (k === undefined) continue;
+    const found: Anomaly[] = [];
+    judgeThrough(path, k, through, scope, cfg, watermark, found);
+    if (found.length > 0) (out ??= []).push(...found);
+    if (k.open.length > 0) stillActive.push(path);
+  }
+  state.active = stillActive;
+  return out ?? NONE;
+}
+
+function evictIdle(state: CacheEfficiencyDropState, idleBeforeMs: number): CacheEfficiencyDropState {
+  const cutoff = idleBeforeMs - BASELINE_EXTRA_RETENTION_MS;
+  deleteKeys(state.keys, (k) => (k.v[LAST_SPEND] as number) < cutoff && k.open.length === 0);
+  return state;
+}
+
+const initialState = (): CacheEfficiencyDropState => ({ keys: {}, active: [], closed: 0, late: 0 });
+
+/** Developer keys, over events (stage A). */
+export const cacheEfficiencyDrop: Detector<CacheEfficiencyDropState, CacheEfficiencyDropConfig> = {
+  kind: KIND,
+  initialState,
+
+  step(state, event: UsageEvent, cfg, ctx: StepContext): StepResult<CacheEfficiencyDropState> {
+    const lateness = latenessOf(ctx);
+    const anomalies = closeAll(state, ctx.watermark, lateness, 'developer', cfg);
+    const input = event.input_tokens + event.cache_read_tokens + event.cache_write_tokens;
+    if (event.developer === UNATTRIBUTED || input === 0) return { state, anomalies };
+    const hour = eventHour(event);
+    if (ctx.late === true || isClosedHour(hour, ctx.watermark, lateness)) {
+      state.late += 1;
+      return { state, anomalies };
+    }
+    addTokens(state, event.org, event.developer, event.team, hour, {
+      input,
+      cacheRead: event.cache_read_tokens,
+      cost: event.cost_usd,
+      weighted: weightedTokens(event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens),
+    });
+    return { state, anomalies };
+  },
+
+  advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'developer', cfg) }),
+  evict: evictIdle,
+  size: (state) => countKeys(state.keys),
+};
+
+/** Team keys, over hour buckets (stage B rollups). */
+export const teamCacheEfficiencyDrop: BucketDetector<CacheEfficiencyDropState, CacheEfficiencyDropConfig> = {
+  kind: KIND,
+  initialState,
+
+  step(state, b: HourBucket, cfg, ctx) {
+    const lateness = latenessOf(ctx);
+    const anomalies = closeAll(state, ctx.watermark, lateness, 'team', cfg);
+    const input = b.input_tokens + b.cache_read_tokens + b.cache_write_tokens;
+    if (input === 0) return { state, anomalies };
+    if (isClosedHour(b.hour, ctx.watermark, lateness)) {
+      state.late += 1;
+      return { state, anomalies };
+    }
+    addTokens(state, b.org, b.team, b.team, b.hour, {
+      input,
+      cacheRead: b.cache_read_tokens,
+      cost: b.cost_usd,
+      weighted: weightedTokens(b.input_tokens, b.cache_read_tokens, b.cache_write_tokens, b.output_tokens),
+    });
+    return { state, anomalies };
+  },
+
+  advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'team', cfg) }),
+  evict: evictIdle,
+  size: (state) => countKeys(state.keys),
+};

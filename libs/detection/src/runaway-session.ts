@@ -1,0 +1,294 @@
+import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
+import type { Anomaly, EvidencePoint, Severity } from '@burnrate/schemas';
+import { hoursUntilAcknowledgement, isOffHours } from './calendar.ts';
+import type { Detector, DetectorEnv, StepResult } from './detector.ts';
+import {
+  episodeFields,
+  iso,
+  markEvidence,
+  openEpisode,
+  plannedSeverity,
+  resolveEpisode,
+  sortedEvidence,
+  updateEpisode,
+  type Episode,
+} from './episode.ts';
+import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
+import { hash53 } from './hash.ts';
+
+/**
+ * runaway_session: an agent keeps working for hours with no human turn.
+ *
+ * The human-turn signal is `prompt_id`: Claude Code gives every user prompt a new `prompt.id`
+ * (ingest maps it to UsageEvent.prompt_id) and every API request the agent makes for that prompt,
+ * its subagents' included, carries the same id. So within a session, an event with a prompt id
+ * not seen before is a human turn, and events with the current prompt id are the agent's own
+ * turns. Sessions whose events carry no prompt id (Cursor, plain API usage) have no human-turn
+ * signal and are not judged; bucketed (non-request) events are skipped too.
+ *
+ * The unattended stretch starts at the last human turn, or when a session resumes after being
+ * quiet for QUIET_MS (30 min of event time: the agent had stopped, whatever it does next is a new
+ * stretch). It fires when the stretch reaches `max_hours_without_human`, multiplied by
+ * `off_hours_factor` when the call happens outside the team's working time (evenings, weekends,
+ * holidays in its calendar and zone), and becomes critical past `critical_factor` × that limit.
+ * Dollar gate: only when the stretch has cost at least `min_impact_usd`.
+ *
+ * Episode: id = hash(kind, org, session, stretch start). New versions on escalation, and while
+ * critical each time the stretch's spend doubles. Resolves (a version with status 'resolved') at
+ * the next human turn, or when the session has been quiet for QUIET_MS (seen by `advance`).
+ *
+ * Late events are accepted for sessions still tracked (their cost counts towards the stretch if
+ * they fall inside it); a late event never creates a session.
+ *
+ * Fields: observed = hours without a human turn; expected = the limit that applied; impact_usd =
+ * spend since the last human turn (all of it unattended); projected_usd = the stretch's average
+ * burn rate × hours until someone on the team is likely to look (calendar.ts).
+ */
+
+export interface RunawaySessionSettings {
+  enabled: boolean;
+  min_impact_usd: number;
+  max_hours_without_human: number;
+  off_hours_factor: number;
+  critical_factor: number;
+}
+
+export type RunawaySessionConfig = DetectorEnv<RunawaySessionSettings>;
+
+export interface RunawaySession {
+  org: string;
+  team: string;
+  developer: string;
+  email: string | null;
+  session: string;
+  /** hash53 of the current prompt id, and of the one before (a straggler of it is not a new turn). */
+  prompt: number;
+  previous: number;
+  /** Time of the last human turn (the first event of the current prompt). */
+  human: number;
+  /** Start of the current unattended stretch: the human turn, or a resumption after a quiet spell. */
+  since: number;
+  last: number;
+  /** Spend and calls since `since`. */
+  cost: number;
+  calls: number;
+  episode: Episode | null;
+}
+
+export interface RunawaySessionState {
+  /** Keyed by `org \u001f session_id`. */
+  sessions: Record<string, RunawaySession>;
+  /** Keys of sessions with an open episode, for `advance`. */
+  open: string[];
+}
+
+const KIND = 'runaway_session';
+const HOUR_MS = 3_600_000;
+export const RUNAWAY_QUIET_MS = 30 * 60_000;
+const NONE: readonly Anomaly[] = Object.freeze([]);
+
+export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig> = {
+  kind: KIND,
+  late: 'accept',
+
+  initialState: () => ({ sessions: {}, open: [] }),
+
+  step(state, event, cfg, ctx): StepResult<RunawaySessionState> {
+    if (event.session_id === undefined || event.prompt_id === undefined || event.granularity !== 'request')
+      return { state, anomalies: NONE };
+    const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
+    const key = `${event.org}\u001f${event.session_id}`;
+    const prompt = hash53(event.prompt_id);
+    let s = state.sessions[key];
+    if (s === undefined) {
+      if (ctx.late === true) return { state, anomalies: NONE };
+      s = {
+        org: event.org,
+        team: event.team,
+        developer: event.developer,
+        email: event.developer_email ?? null,
+        session: event.session_id,
+        prompt,
+        previous: prompt,
+        human: at,
+        since: at,
+        last: at,
+        cost: event.cost_usd,
+        calls: 1,
+        episode: null,
+      };
+      state.sessions[key] = s;
+      return { state, anomalies: NONE };
+    }
+    if (s.team === UNATTRIBUTED && event.team !== UNATTRIBUTED) {
+      s.team = event.team;
+      s.developer = event.developer;
+      s.email = event.developer_email ?? s.email;
+    }
+
+    let out: Anomaly[] | undefined;
+    if (prompt !== s.prompt && prompt !== s.previous && at >= s.human) {
+      // A human turn: whatever the agent did before it was attended to.
+      if (s.episode?.status === 'open') out = resolve(state, key, s, at, event.occurred_at, 'a human prompt arrived', cfg);
+      s.previous = s.prompt;
+      s.prompt = prompt;
+      s.human = at;
+      startStretch(s, at, event.cost_usd);
+      return { state, anomalies: out ?? NONE };
+    }
+    if (at - s.last >= RUNAWAY_QUIET_MS) {
+      // Resumed after a quiet spell (advance resolves the episode first when the engine runs it).
+      if (s.episode?.status === 'open')
+        out = resolve(state, key, s, s.last + RUNAWAY_QUIET_MS, event.occurred_at, 'the session went quiet', cfg);
+      startStretch(s, at, event.cost_usd);
+      return { state, anomalies: out ?? NONE };
+    }
+    if (at >= s.since) {
+      s.cost += event.cost_usd;
+      s.calls += 1;
+    }
+    if (at > s.last) s.last = at;
+
+    const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
+    const stretch = at - s.since;
+    const base = settings.max_hours_without_human * HOUR_MS;
+    // The cheapest test first: most calls are nowhere near even the off-hours limit.
+    if (!settings.enabled || stretch < base * Math.min(1, settings.off_hours_factor) || s.cost < settings.min_impact_usd) {
+      return { state, anomalies: NONE };
+    }
+    const cal = cfg.calendarFor(s.team);
+    const offHours = isOffHours(cal, at);
+    const limit = offHours ? base * settings.off_hours_factor : base;
+    if (stretch < limit) return { state, anomalies: NONE };
+    const crossed: Severity = stretch >= limit * settings.critical_factor ? 'critical' : 'warning';
+    const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
+
+    const ep = s.episode;
+    if (ep === null || ep.status === 'resolved') {
+      s.episode = openEpisode(KIND, [s.org, s.session], s.since, severity, s.cost, {
+        at: s.since,
+        label: s.since === s.human ? 'last human prompt' : 'agent resumed without a human prompt',
+        value: 0,
+        unit: 'usd',
+      });
+      state.open.push(key);
+    } else {
+      const rises = SEVERITY_RANK[severity] > SEVERITY_RANK[ep.severity];
+      const change = updateEpisode(
+        ep,
+        severity,
+        s.cost,
+        {},
+        {
+          at,
+          label: rises ? `${severity}: ${formatDuration(stretch)} without a human prompt` : 'spend since the last human prompt doubled',
+          value: s.cost,
+          unit: 'usd',
+        },
+      );
+      if (change === null) return { state, anomalies: NONE };
+    }
+    return { state, anomalies: [toAnomaly(s, at, event.occurred_at, limit, offHours, settings, cfg)] };
+  },
+
+  advance(state, watermark, cfg): StepResult<RunawaySessionState> {
+    if (state.open.length === 0) return { state, anomalies: NONE };
+    let out: Anomaly[] | undefined;
+    for (const key of [...state.open]) {
+      const s = state.sessions[key];
+      if (s === undefined || watermark - s.last < RUNAWAY_QUIET_MS) continue;
+      const resolved = resolve(state, key, s, watermark, iso(watermark), 'the session went quiet', cfg);
+      if (resolved !== undefined) (out ??= []).push(...resolved);
+    }
+    return { state, anomalies: out ?? NONE };
+  },
+
+  evict(state, idleBeforeMs) {
+    for (const key of Object.keys(state.sessions)) {
+      const s = state.sessions[key];
+      if (s !== undefined && s.last < idleBeforeMs) delete state.sessions[key];
+    }
+    if (state.open.length > 0) state.open = state.open.filter((key) => state.sessions[key] !== undefined);
+    return state;
+  },
+
+  size: (state) => Object.keys(state.sessions).length,
+};
+
+function startStretch(s: RunawaySession, at: number, cost: number): void {
+  s.since = at;
+  s.last = Math.max(s.last, at);
+  s.cost = cost;
+  s.calls = 1;
+}
+
+/** Closes the session's open episode; the anomaly is returned unless the detector is disabled for it. */
+function resolve(
+  state: RunawaySessionState,
+  key: string,
+  s: RunawaySession,
+  at: number,
+  detectedAt: string,
+  why: string,
+  cfg: RunawaySessionConfig,
+): Anomaly[] | undefined {
+  const ep = s.episode;
+  state.open = state.open.filter((k) => k !== key);
+  if (ep === null || !resolveEpisode(ep, { at, label: `resolved: ${why}`, value: s.cost, unit: 'usd' })) return undefined;
+  const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
+  if (!settings.enabled) return undefined;
+  const base = settings.max_hours_without_human * HOUR_MS;
+  return [toAnomaly(s, at, detectedAt, base, false, settings, cfg, why)];
+}
+
+function toAnomaly(
+  s: RunawaySession,
+  at: number,
+  detectedAt: string,
+  limit: number,
+  offHours: boolean,
+  settings: RunawaySessionSettings,
+  cfg: RunawaySessionConfig,
+  resolvedBecause?: string,
+): Anomaly {
+  const ep = s.episode as Episode;
+  const stretch = Math.max(0, s.last - s.since);
+  const hours = stretch / HOUR_MS;
+  const rate = s.cost / Math.max(hours, 0.25);
+  const cal = cfg.calendarFor(s.team);
+  const horizon = hoursUntilAcknowledgement(cal, at);
+  const projected = resolvedBecause === undefined ? roundMoney(rate * horizon) : 0;
+  const who = s.email ?? s.developer;
+  const evidence: EvidencePoint[] = [
+    ...markEvidence(ep),
+    { at: iso(s.last), label: 'agent calls since the last human prompt', value: s.calls, unit: 'calls' },
+    { at: iso(s.last), label: 'average burn rate of the stretch', value: roundMoney(rate), unit: 'usd/h' },
+  ];
+  const planned = ep.severity === 'info' ? cfg.plannedChange(s.team, at) : undefined;
+  const limitText = `${formatDuration(limit)}${offHours ? ` (halved${settings.off_hours_factor === 0.5 ? '' : ` ×${settings.off_hours_factor}`} outside ${s.team}'s working hours, ${cal.timeZone})` : ''}`;
+  const summary =
+    resolvedBecause === undefined
+      ? `An agent in session ${shortId(s.session)} of ${who} has run for ${formatDuration(stretch)} without a human prompt, ` +
+        `past the ${limitText} limit, and spent ${formatUsd(s.cost)} in that time.` +
+        (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`)
+      : `The unattended run of session ${shortId(s.session)} of ${who} is over (${resolvedBecause}) after ${formatDuration(stretch)} and ${formatUsd(s.cost)}.`;
+  const advice =
+    resolvedBecause === undefined
+      ? `Look at what the agent is doing: a failing test retried or a tool call repeated can run all night. Interrupt it (Esc in Claude Code) or end the session; ` +
+        `if it is meant to run unattended, give it a turn limit. At ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more before the team is likely to look at it.`
+      : 'Nothing to do now; if the run was not intended, check why the agent kept going without a prompt.';
+  return {
+    ...episodeFields(ep),
+    kind: KIND,
+    subject: { org: s.org, team: s.team, developer: s.developer, session: s.session },
+    window: { start: iso(s.since), end: iso(Math.max(s.last, s.since)) },
+    observed: { value: roundMoney(hours), unit: 'h' },
+    expected: { value: roundMoney(limit / HOUR_MS), unit: 'h' },
+    impact_usd: roundMoney(s.cost),
+    projected_usd: projected,
+    evidence: sortedEvidence(evidence),
+    summary,
+    advice,
+    detected_at: detectedAt,
+  };
+}

@@ -1,0 +1,44 @@
+import { compileCalendar, DEFAULT_CALENDAR, type CalendarSpec, type WorkCalendar } from './calendar.ts';
+import type { Anomaly, UsageEvent } from '@burnrate/schemas';
+import type { Detector, DetectorEnv, SettingsSubject, StepContext } from './detector.ts';
+import { createDetectionEngine, type DetectorRegistry, type EngineOptions } from './engine.ts';
+
+/**
+ * A DetectorEnv for this package's tests: fixed settings (or per team), one calendar per zone,
+ * planned changes as [team, from, to] on local dates. Only tests import this file.
+ */
+export function testEnv<S extends { enabled: boolean }>(
+  settings: S | ((subject: SettingsSubject) => S),
+  options: { timeZone?: string; calendar?: CalendarSpec; planned?: readonly [team: string, from: string, to: string, note: string][] } = {},
+): DetectorEnv<S> {
+  const cal: WorkCalendar = compileCalendar(options.calendar ?? DEFAULT_CALENDAR, options.timeZone ?? 'Europe/Berlin');
+  return {
+    settingsFor: typeof settings === 'function' ? settings : () => settings,
+    calendarFor: () => cal,
+    plannedChange(team, atMs) {
+      const day = new Date(atMs).toISOString().slice(0, 10);
+      return options.planned?.find(([t, from, to]) => t === team && from <= day && day <= to)?.[3];
+    },
+  };
+}
+
+/** A step context at an event's own time, as the engine gives it for in-order events. */
+export const ctxAt = (watermark: number | string, late = false): StepContext => ({
+  watermark: typeof watermark === 'string' ? Date.parse(watermark) : watermark,
+  late,
+  lateness: 600_000,
+});
+
+/**
+ * Runs one detector through the real engine (dedupe, lateness, advance, sweeps), so a table of
+ * events tests what production does. Returns every anomaly version in emission order.
+ */
+export function runThroughEngine<S, C>(
+  detector: Detector<S, C>,
+  cfg: C,
+  events: readonly UsageEvent[],
+  options: EngineOptions<DetectorRegistry> = {},
+): Anomaly[] {
+  const engine = createDetectionEngine(() => ({ d: cfg }), { ...options, detectors: { d: detector } });
+  return events.flatMap((e) => engine.process(e).anomalies);
+}

@@ -1,0 +1,136 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { UsageEvent } from '@burnrate/schemas';
+import { createMemoryStore } from '@burnrate/store';
+import { tempDir, type TempDir, usageEvent } from '@burnrate/testing';
+import { parseLine, readNdjsonEvents, sortForReplay, storeEvents } from './backtest-events.ts';
+
+const at = (iso: string, id: string, extra: Partial<UsageEvent> = {}): UsageEvent =>
+  usageEvent({ event_id: id, occurred_at: iso, ingested_at: iso, ...extra });
+
+describe('parseLine', () => {
+  it.each([
+    ['{"event_id":', /^not JSON \(/],
+    ['[]', /^\(line\): /],
+  ])('%s is not an event', (line, problem) => {
+    const result = parseLine(line);
+    expect(Array.isArray(result) && result[0]).toMatch(problem);
+  });
+
+  it('names every bad field of a line', () => {
+    const { cost_usd: _cost, ...rest } = usageEvent();
+    const result = parseLine(JSON.stringify({ ...rest, occurred_at: 'yesterday', extra: 1 }));
+    expect(result).toEqual([
+      'occurred_at: expected an ISO-8601 timestamp such as 2026-11-28T14:05:00Z',
+      'cost_usd: is required (number)',
+      '(line): unknown key "extra"',
+    ]);
+  });
+
+  it('shows the first four problems of a line that is something else entirely', () => {
+    const result = parseLine('{"hello":"world"}');
+    expect(result).toHaveLength(5);
+    expect((result as string[])[4]).toMatch(/^and \d+ more$/);
+  });
+
+  it('returns the parsed event, instants normalised', () => {
+    const e = usageEvent();
+    expect(parseLine(JSON.stringify({ ...e, occurred_at: '2026-11-27T15:00:00+01:00' }))).toEqual({
+      ...e,
+      occurred_at: '2026-11-27T14:00:00.000Z',
+    });
+  });
+});
+
+describe('readNdjsonEvents', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await dir.cleanup();
+  });
+
+  const write = async (lines: string[]): Promise<string> => {
+    const path = join(dir.path, 'events.ndjson');
+    await writeFile(path, `${lines.join('\n')}\n`);
+    return path;
+  };
+
+  it('keeps the window of one org, sorted by occurred_at then event_id, and counts what it left out', async () => {
+    const path = await write([
+      JSON.stringify(at('2026-11-02T10:00:00.000Z', 'b')),
+      '',
+      JSON.stringify(at('2026-11-02T10:00:00.000Z', 'a')),
+      JSON.stringify(at('2026-11-01T09:00:00.000Z', 'c')),
+      JSON.stringify(at('2026-10-31T23:59:59.999Z', 'before')),
+      JSON.stringify(at('2026-11-29T00:00:00.000Z', 'at-to')),
+      JSON.stringify(at('2026-11-02T10:00:00.000Z', 'other', { org: 'globex' })),
+    ]);
+    const { events, stats } = await readNdjsonEvents(
+      path,
+      { org: 'acme', from: '2026-11-01T00:00:00.000Z', to: '2026-11-29T00:00:00.000Z' },
+      { skipInvalid: false },
+    );
+    expect(events.map((e) => e.event_id)).toEqual(['c', 'a', 'b']);
+    expect(stats).toEqual({ lines: 6, invalid_skipped: 0, other_org: 1, outside_range: 2 });
+  });
+
+  it('fails on an invalid line, naming its number and field', async () => {
+    const path = await write([
+      JSON.stringify(at('2026-11-02T10:00:00.000Z', 'a')),
+      '',
+      JSON.stringify({ ...at('2026-11-02T10:00:00.000Z', 'b'), cost_usd: -1 }),
+    ]);
+    await expect(readNdjsonEvents(path, { org: 'acme' }, { skipInvalid: false })).rejects.toThrow(
+      /events\.ndjson: 1 line is not a valid UsageEvent:\n {2}line 3: cost_usd: .*\nFix them, or pass --skip-invalid/,
+    );
+  });
+
+  it('with skipInvalid replays the valid lines and counts the rest', async () => {
+    const path = await write(['nope', JSON.stringify(at('2026-11-02T10:00:00.000Z', 'a')), '{}']);
+    const { events, stats, invalid } = await readNdjsonEvents(path, { org: 'acme' }, { skipInvalid: true });
+    expect(events.map((e) => e.event_id)).toEqual(['a']);
+    expect(stats.invalid_skipped).toBe(2);
+    expect(invalid.map((i) => i.line)).toEqual([1, 3]);
+  });
+
+  it('names a missing file', async () => {
+    await expect(readNdjsonEvents(join(dir.path, 'missing.ndjson'), { org: 'acme' }, { skipInvalid: false })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('cannot read --input') as unknown,
+    });
+  });
+});
+
+describe('sortForReplay', () => {
+  it('is stable for repeated ids, so dedupe keeps the first copy in the file', () => {
+    const first = at('2026-11-02T10:00:00.000Z', 'dup', { cost_usd: 1 });
+    const second = at('2026-11-02T10:00:00.000Z', 'dup', { cost_usd: 2 });
+    expect(sortForReplay([first, at('2026-11-01T00:00:00.000Z', 'z'), second]).map((e) => e.cost_usd)).toEqual([0.42, 1, 2]);
+  });
+});
+
+describe('storeEvents', () => {
+  it('pages through the store with the keyset cursor, in order, within the window', async () => {
+    const store = createMemoryStore();
+    const events = Array.from({ length: 25 }, (_, i) =>
+      // Pairs share an instant so pages split between equal occurred_at values.
+      at(new Date(Date.UTC(2026, 10, 2, 0, Math.floor(i / 2))).toISOString(), `e${String(i).padStart(2, '0')}`),
+    );
+    await store.insertUsageEvents([...events].reverse());
+    await store.insertUsageEvents([at('2026-11-02T00:00:00.000Z', 'other-org', { org: 'globex' })]);
+    const seen: string[] = [];
+    for await (const e of storeEvents(store, { org: 'acme', to: '2026-11-02T00:12:00.000Z' }, 4)) seen.push(e.event_id);
+    expect(seen).toEqual(events.slice(0, 24).map((e) => e.event_id));
+    await store.close();
+  });
+
+  it('ends on an empty store', async () => {
+    const store = createMemoryStore();
+    const seen: UsageEvent[] = [];
+    for await (const e of storeEvents(store, { org: 'acme' })) seen.push(e);
+    expect(seen).toEqual([]);
+  });
+});

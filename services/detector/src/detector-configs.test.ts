@@ -1,0 +1,66 @@
+import { parseConfig } from '@burnrate/core';
+import { describe, expect, it } from 'vitest';
+import { detectorConfigs } from './detector.ts';
+
+const config = parseConfig(`
+org: acme
+timezone: America/New_York
+teams:
+  - id: payments
+    timezone: Europe/Berlin
+    members: [alice@acme.com]
+    calendar: { working_days: [mon, tue, wed, thu], holidays: ["2026-12-24"] }
+  - id: research
+    members: [rita@acme.com]
+detectors:
+  runaway_session: { max_hours_without_human: 6 }
+  context_bloat: { enabled: false }
+  overrides:
+    - match: { team: research }
+      runaway_session: { max_hours_without_human: 12 }
+    - match: { developer: rita@acme.com }
+      runaway_session: { off_hours_factor: 1 }
+  planned_changes:
+    - { team: payments, from: "2026-11-30", to: "2026-12-04", kinds: [session_cost], note: opus migration }
+`);
+
+describe('detectorConfigs', () => {
+  const cfgs = detectorConfigs(config);
+
+  it('resolves settings with defaults, the detector block and overrides in file order', () => {
+    expect(cfgs.runaway_session.settingsFor({ team: 'payments', developer: 'alice@acme.com' })).toEqual({
+      enabled: true,
+      min_impact_usd: 10,
+      max_hours_without_human: 6,
+      off_hours_factor: 0.5,
+      critical_factor: 3,
+    });
+    expect(cfgs.runaway_session.settingsFor({ team: 'research', developer: 'rita@acme.com' })).toMatchObject({
+      max_hours_without_human: 12,
+      off_hours_factor: 1,
+    });
+    expect(cfgs.runaway_session.settingsFor({ team: 'research' })).toMatchObject({ off_hours_factor: 0.5 });
+    expect(cfgs.context_bloat.settingsFor({ team: 'payments' }).enabled).toBe(false);
+    expect(cfgs.session_cost.settingsFor({ team: 'payments' })).toEqual({ enabled: true, warning_usd: 25, critical_usd: 100 });
+  });
+
+  it('memoises per subject and gives each team its calendar in its zone', () => {
+    expect(cfgs.session_cost.settingsFor({ team: 'payments', developer: 'a' })).toBe(
+      cfgs.session_cost.settingsFor({ team: 'payments', developer: 'a' }),
+    );
+    const payments = cfgs.runaway_session.calendarFor('payments');
+    expect(payments.timeZone).toBe('Europe/Berlin');
+    expect(payments.days).toEqual([false, true, true, true, true, false, false]);
+    expect(payments.holidays.has('2026-12-24')).toBe(true);
+    expect(cfgs.runaway_session.calendarFor('research').timeZone).toBe('America/New_York');
+    expect(cfgs.runaway_session.calendarFor('unattributed').timeZone).toBe('America/New_York');
+  });
+
+  it('finds planned changes by kind, team and local date', () => {
+    // 2026-11-29T23:30Z is already Monday the 30th in Berlin.
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-11-29T23:30:00Z'))).toBe('opus migration');
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-11-29T22:30:00Z'))).toBeUndefined();
+    expect(cfgs.session_cost.plannedChange('research', Date.parse('2026-12-01T12:00:00Z'))).toBeUndefined();
+    expect(cfgs.runaway_session.plannedChange('payments', Date.parse('2026-12-01T12:00:00Z'))).toBeUndefined();
+  });
+});

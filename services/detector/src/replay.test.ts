@@ -1,0 +1,78 @@
+import { parseConfig } from '@burnrate/core';
+import { UsageEvent } from '@burnrate/schemas';
+import { describe, expect, it } from 'vitest';
+import { replay } from './replay.ts';
+
+const config = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    timezone: Europe/Berlin
+    members: [alice@acme.com]
+`);
+
+const T0 = Date.parse('2026-11-27T15:00:00Z'); // Friday 16:00 in Berlin
+
+function event(minute: number, cost: number, o: Partial<UsageEvent> = {}): UsageEvent {
+  const occurred = new Date(T0 + minute * 60_000).toISOString();
+  return UsageEvent.parse({
+    event_id: `r-${minute}-${o.session_id ?? 's'}`,
+    source: 'claude_code_otel',
+    provider: 'anthropic',
+    tool: 'claude-code',
+    granularity: 'request',
+    occurred_at: occurred,
+    ingested_at: occurred,
+    org: 'acme',
+    developer: 'alice@acme.com',
+    developer_email: 'alice@acme.com',
+    team: 'payments',
+    session_id: 'weekend',
+    prompt_id: 'p1',
+    model: 'claude-opus-4-5',
+    model_family: 'claude-opus',
+    tier: 'premium',
+    is_batch: false,
+    requests: 1,
+    input_tokens: 1000,
+    output_tokens: 100,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    cost_usd: cost,
+    cost_source: 'reported',
+    attributes: {},
+    ...o,
+  });
+}
+
+// A weekend agent loop: one prompt on Friday 16:00, then an agent call every 10 minutes for 8 hours.
+const loop = Array.from({ length: 49 }, (_, i) => event(i * 10, 1.5));
+
+describe('replay', () => {
+  it('runs the live detectors over the events in the order given', async () => {
+    const { anomalies, stats } = await replay(loop, config);
+    // Off-hours from 18:00 Berlin halve the 4 h limit: 2 h in, runaway warns; $25 at 16:00 + 160 min;
+    // 3 × 2 h without a human turn is critical.
+    expect(anomalies.map((a) => `${a.kind} v${a.version} ${a.severity} ${a.detected_at.slice(11, 16)}`)).toEqual([
+      'runaway_session v1 warning 17:00',
+      'session_cost v1 warning 17:40',
+      'runaway_session v2 critical 21:00',
+    ]);
+    expect(stats).toEqual({ events: 49, duplicates: 0, late: 0, invalid: 0 });
+  });
+
+  it('is deterministic, takes async iterables and counts duplicates, late and invalid inputs', async () => {
+    const [, , , redelivered] = loop;
+    async function* source(): AsyncGenerator<UsageEvent> {
+      yield* loop.slice(0, 20);
+      if (redelivered !== undefined) yield redelivered;
+      yield event(5, 1, { session_id: 'other' }); // 3 hours behind: late
+      yield { ...event(200, 1), cost_usd: -1 }; // invalid: a negative cost
+      yield* loop.slice(20);
+    }
+    const first = await replay(source(), config);
+    expect(first.stats).toEqual({ events: 52, duplicates: 1, late: 1, invalid: 1 });
+    expect(await replay(source(), config)).toEqual(first);
+    expect((await replay(source(), config, { lateness: 4 * 3_600_000 })).stats.late).toBe(0);
+  });
+});
