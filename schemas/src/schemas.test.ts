@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Anomaly, AnomalyState, DlqRecord, TOPIC_NAMES, TOPICS, UsageEvent, usageEventKey } from './index.ts';
+import { Anomaly, AnomalyState, DlqRecord, TOPIC_NAMES, TOPICS, UsageEvent, usageEventKey, UsageRollup, usageRollupKey } from './index.ts';
 
 const event = {
   event_id: 'http_events:abc',
@@ -95,12 +95,57 @@ describe('Anomaly and AnomalyState', () => {
 
 describe('topic registry', () => {
   it('names topics <domain>.<event>.v<N>', () => {
-    expect(TOPIC_NAMES).toEqual(['usage.events.v1', 'usage.dlq.v1', 'anomalies.v1', 'anomaly-state.v1']);
+    expect(TOPIC_NAMES).toEqual(['usage.events.v1', 'usage.dlq.v1', 'anomalies.v1', 'anomaly-state.v1', 'usage.rollups.v1']);
     for (const name of TOPIC_NAMES) expect(name).toMatch(/^[a-z-]+(\.[a-z-]+)*\.v\d+$/);
     expect(TOPICS.usageEvents.schema).toBe(UsageEvent);
   });
 
   it('keys usage events by org and developer', () => {
     expect(usageEventKey({ org: 'acme', developer: 'alice@acme.com' })).toBe('acme:alice@acme.com');
+  });
+
+  it('keys rollups by org and team', () => {
+    expect(TOPICS.usageRollups).toMatchObject({ name: 'usage.rollups.v1', schema: UsageRollup, key: 'org:team' });
+    expect(usageRollupKey({ org: 'acme', team: 'payments' })).toBe('acme:payments');
+  });
+});
+
+describe('UsageRollup', () => {
+  const rollup = {
+    org: 'acme',
+    team: 'payments',
+    developer: 'alice@acme.com',
+    model: 'claude-opus-4-5',
+    tier: 'premium',
+    hour: '2026-11-28T15:00:00+01:00',
+    cost_usd: 12.5,
+    cost_premium_usd: 12.5,
+    events: 40,
+    premium_events: 40,
+    input_tokens: 120_000,
+    cache_read_tokens: 900_000,
+    cache_write_tokens: 30_000,
+    output_tokens: 8_000,
+    source: 'usage.events.v1:3',
+    seq: 18_004,
+    watermark: '2026-11-28T14:41:07Z',
+  };
+
+  it('accepts cumulative totals of an hour and normalises instants to UTC', () => {
+    expect(UsageRollup.parse(rollup)).toMatchObject({ hour: '2026-11-28T14:00:00.000Z', watermark: '2026-11-28T14:41:07.000Z' });
+  });
+
+  it.each([
+    ['an hour that does not start on the hour', { hour: '2026-11-28T14:30:00Z' }, 'hour'],
+    ['more premium events than events', { premium_events: 41 }, 'premium_events'],
+    ['a fractional seq', { seq: 1.5 }, 'seq'],
+    ['a negative cost', { cost_usd: -1 }, 'cost_usd'],
+    ['no source', { source: '' }, 'source'],
+    ['no developer', { developer: '' }, 'developer'],
+    ['an unknown field', { session_id: 's-1' }, ''],
+  ])('rejects %s naming the field', (_name, patch, path) => {
+    const result = UsageRollup.safeParse({ ...rollup, ...patch });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain(path);
   });
 });

@@ -120,6 +120,33 @@ describe('budget_forecast', () => {
     for (const a of out) expect(Anomaly.parse(a)).toEqual(a);
   });
 
+  describe('warm-up counts days of this month', () => {
+    // A month of history at $200 a working day (~73% of $6,000), then a busy 1 December ($400):
+    // the working-day rate jumps by 30%, and on day 2 the month projects to 102%.
+    const november = Date.parse('2026-11-02T00:00:00Z');
+    const busyFirst = (d: number): number => (d === 29 ? 400 : 200);
+
+    it('one busy working day at the start of a month does not page before min_days_of_data', () => {
+      expect(run(detector, cfg(), stream(36, busyFirst, november)).out).toEqual([]);
+    });
+
+    it('with min_days_of_data 1 the same stream pages on day 3, once two working days are in (the case above is not vacuous)', () => {
+      const { out } = run(detector, cfg({ min_days_of_data: 1 }), stream(36, busyFirst, november));
+      // Judged when event time next moves: the first event of 3 December.
+      expect(out.map(brief)[0]).toEqual({ version: 1, severity: 'warning', status: 'open', day: '2026-12-03' });
+    });
+
+    it('spend already past the warning line is judged whatever the warm-up', () => {
+      const { out } = run(
+        detector,
+        cfg(),
+        stream(33, (d) => (d === 29 ? 5500 : 200), november),
+      );
+      // The line is crossed by the day's last event; the next hour judged is 2 December's first.
+      expect(out.map(brief)[0]).toEqual({ version: 1, severity: 'critical', status: 'open', day: '2026-12-02' });
+    });
+  });
+
   it('explains the forecast with month-to-date spend by day', () => {
     const { out } = run(detector, cfg(), stream(20, growing));
     const a = out[0] as Anomaly;

@@ -3,7 +3,7 @@ import { latenessOf, type BucketDetector } from './buckets/bucket-detector.ts';
 import { hourOf, isClosedHour, type HourBucket } from './buckets/hourly.ts';
 import { countKeys, deleteKeys, getKey, setKey, type Keyed } from './buckets/keyed.ts';
 import { dateOfDay, isWorkingDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
-import { hoursUntilAcknowledgement } from './calendar.ts';
+import { hoursUntilAcknowledgement, type WorkCalendar } from './calendar.ts';
 import type { DetectorEnv } from './detector.ts';
 import {
   episodeFields,
@@ -35,7 +35,12 @@ import { formatUsd, roundMoney } from './format.ts';
  *   dollar gate  impact = projection − warning_share × budget ≥ min_impact_usd (how far past the
  *                warning line the month is heading; projected overspend above the budget is its
  *                part beyond 100%),
- *   warm-up  min_days_of_data days since the team's first spend and two working days seen.
+ *   warm-up  min_days_of_data complete local days of data in the month (counted from the later of
+ *            the 1st and the team's first spend; at most the month's length less a day), two of
+ *            them working days, and two working days learnt. Early in a month the projection is
+ *            month-to-date plus ~28 days at rates one busy Monday can move by a third, so it is
+ *            not trusted yet; the dollar and share lines still hold once it is. Spend already past
+ *            the warning line is judged whatever the warm-up: that is a fact, not a forecast.
  * Episode: opens at the first crossing (id = kind, org, team, time); new versions on escalation
  * and growth while critical; resolves when the projection falls back under (warning_share −
  * 0.05) × budget, or when the month ends. A planned change keeps it at info. Teams without a
@@ -154,8 +159,8 @@ function judge(t: BudgetTeam, local: LocalHour, cfg: BudgetForecastConfig, water
   if (budget === undefined || budget <= 0) return null;
   const s = cfg.settingsFor({ team: t.team });
   const v = t.v;
-  const warm = (v[DAY] as number) - (v[FIRST_DAY] as number) >= s.min_days_of_data && (v[WORK_SEEN] as number) >= MIN_WORK_DAYS;
-  if (!warm) return null;
+  const spentPastLine = (v[MTD] as number) >= s.warning_share * budget;
+  if (!spentPastLine && !warm(t, local, s, cfg.calendarFor(t.team))) return null;
   const f = forecast(t, local, budget, cfg);
   const share = f.projected / budget;
   const impact = f.projected - s.warning_share * budget;
@@ -181,6 +186,18 @@ function judge(t: BudgetTeam, local: LocalHour, cfg: BudgetForecastConfig, water
   return updateEpisode(t.ep, plannedSeverity(severity, cfg.plannedChange(t.team, watermark)), impact, {}, mark) === null
     ? null
     : toAnomaly(t, f, cfg, watermark);
+}
+
+/** Enough of this month (and of the team's history) to project from; see the header. */
+function warm(t: BudgetTeam, local: LocalHour, s: BudgetForecastSettings, cal: WorkCalendar): boolean {
+  const v = t.v;
+  const today = v[DAY] as number;
+  if (today - (v[FIRST_DAY] as number) < s.min_days_of_data || (v[WORK_SEEN] as number) < MIN_WORK_DAYS) return false;
+  const from = Math.max(v[MONTH_START] as number, v[FIRST_DAY] as number);
+  if (today - from < Math.min(s.min_days_of_data, local.monthDays - 1)) return false;
+  let working = 0;
+  for (let d = from; d < today && working < MIN_WORK_DAYS; d++) if (isWorkingDay(d, cal)) working++;
+  return working >= MIN_WORK_DAYS;
 }
 
 function toAnomaly(t: BudgetTeam, f: Forecast, cfg: BudgetForecastConfig, watermark: number): Anomaly {

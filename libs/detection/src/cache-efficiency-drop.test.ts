@@ -178,7 +178,87 @@ describe('cache_efficiency_drop (developer scope)', () => {
   });
 });
 
+/** A nightly batch job (02:00 Berlin, every day) that never caches much: ~19% of its input are cache reads. */
+function nightlyJob(days: number): UsageEvent[] {
+  const out: UsageEvent[] = [];
+  for (let d = 0; d < days; d++) {
+    for (let i = 0; i < 12; i++) {
+      const at = T0 + d * D + 1 * H + i * 4 * M;
+      out.push(
+        usageEvent({
+          event_id: `n${d}-${i}`,
+          occurred_at: new Date(at).toISOString(),
+          developer: 'payments-reconciler',
+          developer_email: undefined,
+          session_id: undefined,
+          input_tokens: 60_000,
+          cache_read_tokens: 14_000,
+          cache_write_tokens: 0,
+          output_tokens: 2_000,
+          cost_usd: 5e-6 * (60_000 + 0.1 * 14_000 + 5 * 2_000),
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+const byTime = (a: UsageEvent, b: UsageEvent): number => (a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0);
+
+describe('cache_efficiency_drop and planned changes', () => {
+  // Caching breaks on Friday 13 Nov at 15:00 UTC, the last hour of the week (~$13.5, under the
+  // gate); Monday 16 Nov is a planned proxy migration, and its first hour passes the gate.
+  const friday = T0 + 11 * D + 15 * H;
+  const tuesday = T0 + 15 * D + 8 * H;
+
+  it('a run that started before a planned change and crosses the gate inside it stays at info', () => {
+    const planned: [string, string, string, string][] = [['payments', '2026-11-16', '2026-11-16', 'proxy migration']];
+    const { out } = run(cacheEfficiencyDrop, cfg({}, planned), stream({ days: 17, broken: (at) => at >= friday && at < tuesday }));
+    expect(out.map((a) => [a.severity, a.status])).toEqual([
+      ['info', 'open'],
+      ['info', 'resolved'],
+    ]);
+    // The change's note explains it; the window still starts at Friday's break.
+    expect(out[0]?.advice).toContain('Planned change: proxy migration.');
+    expect(out[0]?.window.start).toBe(isoAt(friday));
+    // Not listed, the same break pages.
+    expect(run(cacheEfficiencyDrop, cfg(), stream({ days: 17, broken: (at) => at >= friday && at < tuesday })).out[0]?.severity).toBe(
+      'warning',
+    );
+  });
+
+  it('hours of a planned change teach the baseline nothing: a break kept past it pages after the settling day', () => {
+    const planned: [string, string, string, string][] = [['payments', '2026-11-09', '2026-11-13', 'proxy migration']];
+    const { out } = run(cacheEfficiencyDrop, cfg({}, planned), stream({ days: 18, broken: (at) => at >= T0 + 7 * D }));
+    const paged = out.filter((a) => a.severity !== 'info');
+    expect(out.filter((a) => a.detected_at < '2026-11-17').every((a) => a.severity === 'info')).toBe(true);
+    expect(paged[0]?.detected_at.slice(0, 10)).toBe('2026-11-17');
+    // Judged against the share before the change (97%), dented only by the settling day, not by
+    // the broken week.
+    expect(paged[0]?.expected.value).toBeGreaterThan(60);
+  });
+});
+
 describe('cache_efficiency_drop (team scope)', () => {
+  it('judges each hour of the day against that hour: a nightly job that never caches is not a drop', () => {
+    const events = [...stream({ days: 14 }), ...nightlyJob(14)].sort(byTime);
+    expect(run(overEvents(teamCacheEfficiencyDrop), cfg(), events).out).toEqual([]);
+    // The job alone, as a developer key, is its own steady baseline too.
+    expect(run(cacheEfficiencyDrop, cfg(), events).out).toEqual([]);
+  });
+
+  it('still catches a daytime break next to the nightly job', () => {
+    const events = [
+      ...stream({ days: 14, developers: ['alice@acme.com', 'bob@acme.com'], broken: (at) => at >= BREAK && at < FIXED }),
+      ...nightlyJob(14),
+    ].sort(byTime);
+    const { out } = run(overEvents(teamCacheEfficiencyDrop), cfg(), events);
+    expect(out.map((a) => [a.subject, a.severity, a.status])).toEqual([
+      [{ org: 'acme', team: 'payments' }, 'warning', 'open'],
+      [{ org: 'acme', team: 'payments' }, 'warning', 'resolved'],
+    ]);
+  });
+
   it('fires for the team from hour buckets', () => {
     const devs = ['alice@acme.com', 'bob@acme.com'];
     const events = stream({ days: 12, developers: devs, broken: (at) => at >= BREAK && at < FIXED });

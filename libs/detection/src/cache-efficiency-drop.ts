@@ -1,18 +1,23 @@
 import { UNATTRIBUTED } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, UsageEvent } from '@burnrate/schemas';
-import { BASELINE_EXTRA_RETENTION_MS, latenessOf, type BucketDetector } from './buckets/bucket-detector.ts';
+import { BASELINE_EXTRA_RETENTION_MS, latenessOf, stepResults, type BucketDetector } from './buckets/bucket-detector.ts';
+import { seasonalSlot } from './baselines/seasonal.ts';
 import {
   bucketIndex,
-  eventHour,
   HOUR_MS,
   isClosedHour,
+  closesAfter,
+  hourOf,
   lastClosedHour,
+  stepHour,
+  weightedTokens,
   withBucket,
   withoutOldest,
   type HourBucket,
 } from './buckets/hourly.ts';
 import { countKeys, deleteKeys, getKey, setKey, type Keyed } from './buckets/keyed.ts';
-import { formatHourOnDay, formatLocalHour, localHourOf } from './buckets/local-hour.ts';
+import { formatHourOnDay, formatLocalHour, isOffDay, localHourOf } from './buckets/local-hour.ts';
+import { changePhase, PLANNED, plannedAdvice, type PhaseAt } from './buckets/planned.ts';
 import { hoursUntilAcknowledgement } from './calendar.ts';
 import type { Detector, DetectorEnv, StepContext, StepResult } from './detector.ts';
 import {
@@ -43,6 +48,10 @@ import { formatUsd, roundMoney } from './format.ts';
  * The baseline is the token-weighted share over the past, each hour's tokens decaying with a time
  * constant of `baseline_days` (so it is the share of the last week or so, and a lasting change is
  * absorbed over days rather than alerting forever). Warm-up: min(baseline_days, 3) days of history.
+ * Team keys keep it per local hour × {working day, day off} (48 slots, each warm after 3 hours
+ * learnt): a team's hours mix different sources — a nightly batch job that never caches much is
+ * the team's whole 02:00, and its usual 19% is not a drop from the daytime 70%. Developer keys keep
+ * one baseline (memory: ≤ 1 KB a key), which suits one person's or one API key's traffic.
  *
  * A closed hour is low when its share is ≥ `min_drop_points` under the baseline. Its extra cost
  * is the input that would have been cache reads at the baseline share, paid at the full input
@@ -52,8 +61,14 @@ import { formatUsd, roundMoney } from './format.ts';
  * going) form a run; when the run's extra cost reaches `min_impact_usd` the episode opens, with
  * its start at the first low hour ("caching broke after 14:00 on Tue"). Each further low hour
  * adds to impact_usd; new versions on escalation (critical from 10× the gate) and growth while
- * critical. Two hours back within half the points of the baseline resolve it (also when the baseline has absorbed a lasting change over days: the text then says caching may still be broken); a run that never reached the gate
- * is forgotten at the first normal hour. A planned change keeps it at info.
+ * critical. Two hours back within half the points of the baseline resolve it (also when the
+ * baseline has absorbed a lasting change over days: the text then says caching may still be
+ * broken); a run that never reached the gate is forgotten at the first normal hour.
+ *
+ * Planned changes (buckets/planned.ts), judged at the hour being judged: inside one and on the
+ * settling day after it, anomalies stay at info, and hours inside one are never learnt. A cache
+ * share that stays low after the settling day does page: unlike a model choice, a lost cache
+ * discount is rarely what anyone planned to keep.
  *
  * Fields: observed / expected = cache-read share now / baseline (percent); impact_usd = extra
  * cost of uncached input since the break; projected_usd = the last low hour's extra cost × hours
@@ -92,6 +107,11 @@ export interface CacheKey {
   /** Open hour buckets, flat [hour, input tokens, cache-read tokens, cost, price-weighted tokens]. */
   open: number[];
   ep: CacheEpisode | null;
+  /**
+   * Team scope: the baseline per local hour × day type, flat [cache-read tokens, input tokens,
+   * hour last learnt, hours learnt] per slot (see seasonalSlot). Developer scope: null.
+   */
+  season: number[] | null;
 }
 
 export interface CacheEfficiencyDropState {
@@ -102,6 +122,8 @@ export interface CacheEfficiencyDropState {
   /** Every key has been judged through this hour; 0 before the first. */
   closed: number;
   late: number;
+  /** Eviction cutoff (an hour) of the last sweep. */
+  swept: number;
 }
 
 const KIND = 'cache_efficiency_drop';
@@ -120,42 +142,71 @@ const MAX_WARMUP_DAYS = 3;
 const CACHE_READ_DISCOUNT = 0.9;
 const CRITICAL_IMPACT_FACTOR = 10;
 const RESOLVE_AFTER_NORMAL_HOURS = 2;
+const SEASON_SLOTS_PER_DAY = 24;
+const SEASON_STRIDE = 4;
+const MIN_SEASON_HOURS = 3;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
 type Scope = 'developer' | 'team';
 
-interface Tokens {
-  input: number;
-  cacheRead: number;
-  cost: number;
-  /** Tokens weighted by their price relative to fresh input: cost / weighted ≈ price per input token. */
-  weighted: number;
-}
+/**
+ * The key of the last spend added, by state: consecutive events mostly come from one session, and
+ * the string-keyed lookups are the dearest part of a step. A pure cache outside the state: keys
+ * leave a state only in `evictIdle`, which clears it, and a restored state is a new object.
+ */
+const last: { state: CacheEfficiencyDropState | null; org: string; who: string; key: CacheKey | null } = {
+  state: null,
+  org: '',
+  who: '',
+  key: null,
+};
 
-function weightedTokens(input: number, cacheRead: number, cacheWrite: number, output: number): number {
-  return input + 0.1 * cacheRead + 1.25 * cacheWrite + 5 * output;
-}
-
-function addTokens(state: CacheEfficiencyDropState, org: string, who: string, team: string, hour: number, t: Tokens): void {
-  let k = getKey(state.keys, org, who);
+function addTokens(
+  state: CacheEfficiencyDropState,
+  org: string,
+  who: string,
+  team: string,
+  hour: number,
+  input: number,
+  cacheRead: number,
+  cost: number,
+  weighted: number,
+  scope: Scope,
+): void {
+  let k = last.state === state && last.who === who && last.org === org ? (last.key as CacheKey) : getKey(state.keys, org, who);
   if (k === undefined) {
-    k = { team, v: [hour, hour - HOUR_MS, hour, 0, 0, hour, 0, 0, 0], open: [], ep: null };
+    const season = scope === 'team' ? new Array<number>(2 * SEASON_SLOTS_PER_DAY * SEASON_STRIDE).fill(0) : null;
+    k = { team, v: [hour, hour - HOUR_MS, hour, 0, 0, hour, 0, 0, 0], open: [], ep: null, season };
     setKey(state.keys, org, who, k);
-  } else if (team !== UNATTRIBUTED) {
+  }
+  if (last.key !== k) {
+    last.state = state;
+    last.org = org;
+    last.who = who;
+    last.key = k;
+  }
+  if (team !== k.team && team !== UNATTRIBUTED) {
     k.team = team;
   }
-  if (hour <= (k.v[JUDGED] as number)) {
+  const v = k.v;
+  if (hour <= (v[JUDGED] as number)) {
     state.late += 1;
     return;
   }
-  if (k.open.length === 0) state.active.push([org, who]);
-  k.open = withBucket(k.open, STRIDE, hour);
-  const i = bucketIndex(k.open, STRIDE, hour);
-  k.open[i + 1] = (k.open[i + 1] as number) + t.input;
-  k.open[i + 2] = (k.open[i + 2] as number) + t.cacheRead;
-  k.open[i + 3] = (k.open[i + 3] as number) + t.cost;
-  k.open[i + 4] = (k.open[i + 4] as number) + t.weighted;
-  if (hour > (k.v[LAST_SPEND] as number)) k.v[LAST_SPEND] = hour;
+  let open = k.open;
+  let i = open.length - STRIDE;
+  // Most events land in the newest open hour: no scan, no new array.
+  if (i < 0 || open[i] !== hour) {
+    if (open.length === 0) state.active.push([org, who]);
+    open = withBucket(open, STRIDE, hour);
+    k.open = open;
+    i = bucketIndex(open, STRIDE, hour);
+  }
+  open[i + 1] = (open[i + 1] as number) + input;
+  open[i + 2] = (open[i + 2] as number) + cacheRead;
+  open[i + 3] = (open[i + 3] as number) + cost;
+  open[i + 4] = (open[i + 4] as number) + weighted;
+  if (hour > (v[LAST_SPEND] as number)) v[LAST_SPEND] = hour;
 }
 
 interface HourView {
@@ -181,26 +232,54 @@ function judgeThrough(
     return;
   }
   const s = cfg.settingsFor({ team: k.team, developer: scope === 'developer' ? path[1] : undefined });
+  const cal = cfg.calendarFor(k.team);
+  const season = k.season;
   while (k.open.length > 0 && (k.open[0] as number) <= through) {
     const [hour = 0, input = 0, cacheRead = 0, cost = 0, weighted = 0] = k.open;
     k.open = withoutOldest(k.open, STRIDE, 1);
     v[JUDGED] = hour;
     if (input < MIN_HOUR_INPUT_TOKENS) continue;
     const baseInput = v[BASE_INPUT] as number;
-    const baseShare = baseInput > 0 ? (v[BASE_READ] as number) / baseInput : 0;
+    let baseShare = baseInput > 0 ? (v[BASE_READ] as number) / baseInput : 0;
+    let warm = hour - (v[FIRST] as number) >= 24 * HOUR_MS * Math.min(s.baseline_days, MAX_WARMUP_DAYS) && baseInput > 0;
+    let slot = -1;
+    if (season !== null) {
+      const local = localHourOf(hour, cal.timeZone);
+      slot = seasonalSlot(isOffDay(local, cal), local.hour, SEASON_SLOTS_PER_DAY) * SEASON_STRIDE;
+      const slotInput = season[slot + 1] as number;
+      baseShare = slotInput > 0 ? (season[slot] as number) / slotInput : 0;
+      warm &&= (season[slot + 3] as number) >= MIN_SEASON_HOURS;
+    }
     const share = cacheRead / input;
     const drop = 100 * (baseShare - share);
-    const warm = hour - (v[FIRST] as number) >= 24 * HOUR_MS * Math.min(s.baseline_days, MAX_WARMUP_DAYS) && baseInput > 0;
     const price = weighted > 0 ? cost / weighted : 0;
     const view: HourView = { hour, share, baseShare, extra: Math.max(0, baseShare - share) * input * CACHE_READ_DISCOUNT * price };
-    const a = warm ? runStep(path, k, view, drop, s, scope, cfg, watermark) : null;
+    const phase = changePhase(cfg, k.team, cal, hour);
+    const a = warm ? runStep(path, k, view, drop, s, scope, cfg, watermark, phase) : null;
     if (a !== null) out.push(a);
 
-    // Learn after judging: the hour being judged is never part of its own baseline.
-    const decay = Math.exp(-((hour - (v[BASE_AT] as number)) / HOUR_MS) / (24 * s.baseline_days));
+    // Learn after judging: the hour being judged is never part of its own baseline, and an hour
+    // of a planned change is never part of any. Nor does it age the baseline: after a migration
+    // week the baseline is the week before it, not a faded copy that the first hours after
+    // outweigh.
+    if (phase.phase === PLANNED) {
+      v[BASE_AT] = hour;
+      if (season !== null && (season[slot + 2] as number) > 0) season[slot + 2] = hour;
+      continue;
+    }
+    const tau = 24 * s.baseline_days;
+    const decay = Math.exp(-((hour - (v[BASE_AT] as number)) / HOUR_MS) / tau);
     v[BASE_READ] = (v[BASE_READ] as number) * decay + cacheRead;
     v[BASE_INPUT] = baseInput * decay + input;
     v[BASE_AT] = hour;
+    if (season !== null) {
+      const last = season[slot + 2] as number;
+      const slotDecay = last > 0 ? Math.exp(-((hour - last) / HOUR_MS) / tau) : 1;
+      season[slot] = (season[slot] as number) * slotDecay + cacheRead;
+      season[slot + 1] = (season[slot + 1] as number) * slotDecay + input;
+      season[slot + 2] = hour;
+      season[slot + 3] = Math.min((season[slot + 3] as number) + 1, 10_000);
+    }
   }
   if ((v[JUDGED] as number) < through) v[JUDGED] = through;
 }
@@ -214,6 +293,7 @@ function runStep(
   scope: Scope,
   cfg: CacheEfficiencyDropConfig,
   watermark: number,
+  phase: PhaseAt,
 ): Anomaly | null {
   const v = k.v;
   const low = drop >= s.min_drop_points;
@@ -227,7 +307,7 @@ function runStep(
     }
     if (v[NORMAL_HOURS] < RESOLVE_AFTER_NORMAL_HOURS) return null;
     resolveEpisode(k.ep.e, { at: h.hour, label: 'cache-read share of input, back to usual', value: 100 * h.share, unit: 'percent' });
-    const a = toAnomaly(path, k, h, scope, cfg, watermark);
+    const a = toAnomaly(path, k, h, scope, cfg, watermark, phase);
     k.ep = null;
     v[RUN_START] = 0;
     v[RUN_EXTRA] = 0;
@@ -240,18 +320,17 @@ function runStep(
   const impact = v[RUN_EXTRA];
   if (!s.enabled || impact < s.min_impact_usd) return null;
   const start = v[RUN_START] as number;
-  const severity = plannedSeverity(
-    impact >= CRITICAL_IMPACT_FACTOR * s.min_impact_usd ? 'critical' : 'warning',
-    cfg.plannedChange(k.team, start),
-  );
+  // The hour judged decides, not the run's start: a run that began on an ordinary Saturday night
+  // and crosses the gate inside a planned change is the change's doing as much as anything.
+  const severity = plannedSeverity(impact >= CRITICAL_IMPACT_FACTOR * s.min_impact_usd ? 'critical' : 'warning', phase.note);
   const mark = { at: h.hour, label: 'cache-read share of input that hour', value: 100 * h.share, unit: 'percent' };
   if (k.ep === null) {
     const [org = '', who = ''] = path;
     k.ep = { e: openEpisode(KIND, [org, scope, who], start, severity, impact, mark), rate: h.extra, baseShare: h.baseShare };
-    return toAnomaly(path, k, h, scope, cfg, watermark);
+    return toAnomaly(path, k, h, scope, cfg, watermark, phase);
   }
   k.ep.rate = h.extra;
-  return updateEpisode(k.ep.e, severity, impact, {}, mark) === null ? null : toAnomaly(path, k, h, scope, cfg, watermark);
+  return updateEpisode(k.ep.e, severity, impact, {}, mark) === null ? null : toAnomaly(path, k, h, scope, cfg, watermark, phase);
 }
 
 function pct(x: number): string {
@@ -265,13 +344,13 @@ function toAnomaly(
   scope: Scope,
   cfg: CacheEfficiencyDropConfig,
   watermark: number,
+  phase: PhaseAt,
 ): Anomaly {
   const ep = k.ep as CacheEpisode;
   const [org = '', who = ''] = path;
   const cal = cfg.calendarFor(k.team);
   const resolved = ep.e.status === 'resolved';
   const impact = k.v[RUN_EXTRA] as number;
-  const planned = cfg.plannedChange(k.team, ep.e.start);
   const subjectName = scope === 'developer' ? who : `team ${k.team}`;
   const broke = localHourOf(ep.e.start, cal.timeZone);
   const brokeText = `${formatHourOnDay(broke)} (${cal.timeZone})`;
@@ -292,7 +371,7 @@ function toAnomaly(
       : resolved
         ? 'No action needed now.'
         : `Caching broke after ${brokeText}: check what changed then — a tool or SDK update, a prompt whose start now varies (a timestamp, a reordered tool list or system prompt), or a proxy dropping cache_control.`) +
-    (planned === undefined ? '' : ` Planned change: ${planned}.`);
+    plannedAdvice(phase);
 
   return {
     ...episodeFields(ep.e),
@@ -317,6 +396,7 @@ function closeAll(
   scope: Scope,
   cfg: CacheEfficiencyDropConfig,
 ): readonly Anomaly[] {
+  if (!closesAfter(state.closed, watermark, lateness)) return NONE;
   const through = lastClosedHour(watermark, lateness);
   if (through <= state.closed) return NONE;
   state.closed = through;
@@ -336,12 +416,18 @@ function closeAll(
 }
 
 function evictIdle(state: CacheEfficiencyDropState, idleBeforeMs: number): CacheEfficiencyDropState {
-  const cutoff = idleBeforeMs - BASELINE_EXTRA_RETENTION_MS;
+  // Keys are idle by the hour of their last spend: one sweep per cutoff hour finds them all.
+  const cutoff = hourOf(idleBeforeMs - BASELINE_EXTRA_RETENTION_MS);
+  if (state.swept === cutoff) return state;
+  state.swept = cutoff;
+  if (last.state === state) last.state = null;
   deleteKeys(state.keys, (k) => (k.v[LAST_SPEND] as number) < cutoff && k.open.length === 0);
   return state;
 }
 
-const initialState = (): CacheEfficiencyDropState => ({ keys: {}, active: [], closed: 0, late: 0 });
+const initialState = (): CacheEfficiencyDropState => ({ keys: {}, active: [], closed: 0, late: 0, swept: 0 });
+const devResult = stepResults<CacheEfficiencyDropState>();
+const teamResult = stepResults<CacheEfficiencyDropState>();
 
 /** Developer keys, over events (stage A). */
 export const cacheEfficiencyDrop: Detector<CacheEfficiencyDropState, CacheEfficiencyDropConfig> = {
@@ -352,19 +438,15 @@ export const cacheEfficiencyDrop: Detector<CacheEfficiencyDropState, CacheEffici
     const lateness = latenessOf(ctx);
     const anomalies = closeAll(state, ctx.watermark, lateness, 'developer', cfg);
     const input = event.input_tokens + event.cache_read_tokens + event.cache_write_tokens;
-    if (event.developer === UNATTRIBUTED || input === 0) return { state, anomalies };
-    const hour = eventHour(event);
+    if (event.developer === UNATTRIBUTED || input === 0) return devResult(state, anomalies);
+    const hour = stepHour(event, ctx.occurredAt);
     if (ctx.late === true || isClosedHour(hour, ctx.watermark, lateness)) {
       state.late += 1;
-      return { state, anomalies };
+      return devResult(state, anomalies);
     }
-    addTokens(state, event.org, event.developer, event.team, hour, {
-      input,
-      cacheRead: event.cache_read_tokens,
-      cost: event.cost_usd,
-      weighted: weightedTokens(event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens),
-    });
-    return { state, anomalies };
+    const weighted = weightedTokens(event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens);
+    addTokens(state, event.org, event.developer, event.team, hour, input, event.cache_read_tokens, event.cost_usd, weighted, 'developer');
+    return devResult(state, anomalies);
   },
 
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'developer', cfg) }),
@@ -381,18 +463,14 @@ export const teamCacheEfficiencyDrop: BucketDetector<CacheEfficiencyDropState, C
     const lateness = latenessOf(ctx);
     const anomalies = closeAll(state, ctx.watermark, lateness, 'team', cfg);
     const input = b.input_tokens + b.cache_read_tokens + b.cache_write_tokens;
-    if (input === 0) return { state, anomalies };
+    if (input === 0) return teamResult(state, anomalies);
     if (isClosedHour(b.hour, ctx.watermark, lateness)) {
       state.late += 1;
-      return { state, anomalies };
+      return teamResult(state, anomalies);
     }
-    addTokens(state, b.org, b.team, b.team, b.hour, {
-      input,
-      cacheRead: b.cache_read_tokens,
-      cost: b.cost_usd,
-      weighted: weightedTokens(b.input_tokens, b.cache_read_tokens, b.cache_write_tokens, b.output_tokens),
-    });
-    return { state, anomalies };
+    const weighted = weightedTokens(b.input_tokens, b.cache_read_tokens, b.cache_write_tokens, b.output_tokens);
+    addTokens(state, b.org, b.team, b.team, b.hour, input, b.cache_read_tokens, b.cost_usd, weighted, 'team');
+    return teamResult(state, anomalies);
   },
 
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'team', cfg) }),

@@ -2,7 +2,7 @@ import { usageEventKey } from '@burnrate/schemas';
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import type { AnyDetector, ConfigOf, StepContext } from './detector.ts';
 import { hash53 } from './hash.ts';
-import { overEvents } from './buckets/bucket-detector.ts';
+import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { budgetForecast } from './budget-forecast.ts';
 import { cacheEfficiencyDrop, teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
 import { contextBloat } from './context-bloat.ts';
@@ -13,15 +13,12 @@ import { sessionCost } from './session-cost.ts';
 import { spendSpike, teamSpendSpike } from './spend-spike.ts';
 
 /**
- * Every detector the engine runs, keyed by a unique name (its kind, plus `_team` for a team-scope
- * variant of the same kind). Adding a detector here adds its config to `DetectorConfigs`, so every
- * caller of `createDetectionEngine` is told by the compiler to supply it. Order is the order
- * anomalies of one event come out in. The names are the keys of the snapshot's `detectors`.
- *
- * Team scope (`*_team`, budget_forecast) runs here through `overEvents`, the single-instance
- * shortcut: one engine must see every event of a team, which holds in embedded mode (one
- * partition), replay and backtest. With several stage-A partitions each would judge part of a
- * team; the distributed design moves these to stage B, fed by usage.rollups.v1 keyed org:team.
+ * Stage A: every detector the engine runs over usage events, keyed by a unique name (its kind).
+ * Their keys (session, developer, developer×model) live wholly in one `org:developer` partition,
+ * so each stage-A instance judges them alone. Adding a detector here adds its config to
+ * `DetectorConfigs`, so every caller of `createDetectionEngine` is told by the compiler to supply
+ * it. Order is the order anomalies of one event come out in. The names are the keys of the
+ * snapshot's `detectors`.
  */
 export const DETECTORS = {
   session_cost: sessionCost,
@@ -31,11 +28,27 @@ export const DETECTORS = {
   spend_spike: spendSpike,
   model_mix_drift: modelMixDrift,
   cache_efficiency_drop: cacheEfficiencyDrop,
-  spend_spike_team: overEvents(teamSpendSpike),
-  model_mix_drift_team: overEvents(teamModelMixDrift),
-  cache_efficiency_drop_team: overEvents(teamCacheEfficiencyDrop),
-  budget_forecast: overEvents(budgetForecast),
 } as const;
+
+/**
+ * Stage B: team and team×model scope, stepped over hour buckets by the team engine
+ * (team-engine.ts), fed by usage.rollups.v1 (key org:team). A team's developers are spread over
+ * stage-A partitions, so no stage-A instance sees all of a team; the rollups bring its hours
+ * together. Named `<kind>_team` where the kind also has a developer scope in stage A; the names
+ * are the keys of the team engine's snapshot and of `TeamDetectorConfigs`.
+ */
+export const TEAM_DETECTORS = {
+  spend_spike_team: teamSpendSpike,
+  model_mix_drift_team: teamModelMixDrift,
+  cache_efficiency_drop_team: teamCacheEfficiencyDrop,
+  budget_forecast: budgetForecast,
+} as const;
+
+export type TeamDetectorRegistry = Readonly<Record<string, BucketDetector<unknown, unknown>>>;
+
+export type TeamConfigsOf<R> = { [K in keyof R]: R[K] extends BucketDetector<infer _State, infer Cfg> ? Cfg : never };
+
+export type TeamDetectorConfigs = TeamConfigsOf<typeof TEAM_DETECTORS>;
 
 export type DetectorRegistry = Readonly<Record<string, AnyDetector>>;
 

@@ -2,6 +2,7 @@ export type { Detector, AnyDetector, ConfigOf, DetectorEnv, SettingsSubject, Ste
 export {
   createDetectionEngine,
   DETECTORS,
+  TEAM_DETECTORS,
   type ConfigsOf,
   type DedupeRing,
   type DetectionEngine,
@@ -11,7 +12,31 @@ export {
   type EngineSnapshot,
   type EngineStats,
   type ProcessResult,
+  type TeamConfigsOf,
+  type TeamDetectorConfigs,
+  type TeamDetectorRegistry,
 } from './engine.ts';
+export {
+  createTeamEngine,
+  type RollupResult,
+  type SourceTotals,
+  type TeamEngine,
+  type TeamEngineOptions,
+  type TeamEngineSnapshot,
+  type TeamEngineStats,
+  type TeamHour,
+} from './team-engine.ts';
+export {
+  addToRollup,
+  createRollupState,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  eventTime,
+  restoreRollupState,
+  rollupSize,
+  takeRollups,
+  type RollupEntry,
+  type RollupState,
+} from './team-rollup.ts';
 export {
   sessionCost,
   type SessionCostDetectorConfig,
@@ -28,7 +53,13 @@ export {
   type RunawaySessionSettings,
   type RunawaySessionState,
 } from './runaway-session.ts';
-export { contextBloat, type BloatSession, type ContextBloatConfig, type ContextBloatSettings, type ContextBloatState } from './context-bloat.ts';
+export {
+  contextBloat,
+  type BloatSession,
+  type ContextBloatConfig,
+  type ContextBloatSettings,
+  type ContextBloatState,
+} from './context-bloat.ts';
 export {
   LEARNING_MS,
   newSpender,
@@ -95,7 +126,13 @@ export {
   type CacheEpisode,
   type CacheKey,
 } from './cache-efficiency-drop.ts';
-export { budgetForecast, type BudgetForecastConfig, type BudgetForecastSettings, type BudgetForecastState, type BudgetTeam } from './budget-forecast.ts';
+export {
+  budgetForecast,
+  type BudgetForecastConfig,
+  type BudgetForecastSettings,
+  type BudgetForecastState,
+  type BudgetTeam,
+} from './budget-forecast.ts';
 export { BASELINE_EXTRA_RETENTION_MS, latenessOf, overEvents, type BucketDetector } from './buckets/bucket-detector.ts';
 export {
   bucketOfEvent,
@@ -119,7 +156,16 @@ export {
 export { formatHourOnDay, formatLocalHour, isHoliday, isOffDay, isWorkingDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
 export { ABS_DEV_TO_SIGMA, createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt, type Ewma } from './baselines/ewma.ts';
 export { createWelford, mergeWelford, updateWelford, welfordSampleVariance, welfordVariance, type Welford } from './baselines/welford.ts';
-export { createRobustRing, MAD_TO_SIGMA, ringFill, ringPush, ringStats, robustScore, type RobustRing, type RobustStats } from './baselines/robust-ring.ts';
+export {
+  createRobustRing,
+  MAD_TO_SIGMA,
+  ringFill,
+  ringPush,
+  ringStats,
+  robustScore,
+  type RobustRing,
+  type RobustStats,
+} from './baselines/robust-ring.ts';
 export {
   createEwmaProfile,
   createRingProfile,
@@ -132,3 +178,7 @@ export {
   type Expectation,
 } from './baselines/seasonal.ts';
 export { twoProportionPValue } from './baselines/proportions.ts';
+export { poissonBinomialTail } from './baselines/proportions.ts';
+export { closesAfter, stepHour, weightedTokens } from './buckets/hourly.ts';
+export { stepResults } from './buckets/bucket-detector.ts';
+export { changePhase, plannedAdvice, type ChangePhase, type PhaseAt, type PlannedLookup } from './buckets/planned.ts';

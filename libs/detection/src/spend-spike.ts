@@ -12,13 +12,15 @@ import {
   type Expectation,
 } from './baselines/seasonal.ts';
 import type { RobustRing } from './baselines/robust-ring.ts';
-import { BASELINE_EXTRA_RETENTION_MS, latenessOf, type BucketDetector } from './buckets/bucket-detector.ts';
+import { BASELINE_EXTRA_RETENTION_MS, latenessOf, stepResults, type BucketDetector } from './buckets/bucket-detector.ts';
 import {
   bucketIndex,
-  eventHour,
   HOUR_MS,
+  closesAfter,
+  hourOf,
   isClosedHour,
   lastClosedHour,
+  stepHour,
   withBucket,
   withoutOldest,
   type HourBucket,
@@ -121,6 +123,8 @@ export interface SpendSpikeState {
   closed: number;
   /** Spend that arrived after its hour had closed: counted, never merged. */
   late: number;
+  /** Eviction cutoff (an hour) of the last sweep. */
+  swept: number;
 }
 
 const KIND = 'spend_spike';
@@ -165,26 +169,55 @@ function addSpend(
   cost: number,
   scope: Scope,
 ): void {
-  let byWho = state.keys[org];
-  if (byWho === undefined) {
-    byWho = {};
-    state.keys[org] = byWho;
-  }
-  let k = byWho[who];
-  if (k === undefined) {
-    k = newKey(team, hour, scope);
-    byWho[who] = k;
+  let k: SpikeKey | undefined;
+  let km: SpikeKey | undefined;
+  if (last.state === state && last.who === who && last.model === model && last.org === org) {
+    k = last.key as SpikeKey;
+    km = last.modelKey ?? undefined;
+  } else {
+    let byWho = state.keys[org];
+    if (byWho === undefined) {
+      byWho = {};
+      state.keys[org] = byWho;
+    }
+    k = byWho[who];
+    if (k === undefined) {
+      k = newKey(team, hour, scope);
+      byWho[who] = k;
+    }
+    if (model !== undefined) {
+      k.m ??= {};
+      km = k.m[model];
+      if (km === undefined) {
+        km = newKey(team, hour, scope);
+        k.m[model] = km;
+      }
+    }
+    last.state = state;
+    last.org = org;
+    last.who = who;
+    last.model = model;
+    last.key = k;
+    last.modelKey = km ?? null;
   }
   addToKey(state, k, org, who, undefined, team, hour, cost);
-  if (model === undefined) return;
-  k.m ??= {};
-  let km = k.m[model];
-  if (km === undefined) {
-    km = newKey(team, hour, scope);
-    k.m[model] = km;
-  }
-  addToKey(state, km, org, who, model, team, hour, cost);
+  if (km !== undefined) addToKey(state, km, org, who, model, team, hour, cost);
 }
+
+/**
+ * The keys of the last event added, by state: consecutive events mostly come from one session
+ * (same developer and model), and the string-keyed lookups are the dearest part of a step. A pure
+ * cache, outside the state: keys leave a state only in `evictIdle`, which clears it, and a
+ * restored state is a new object.
+ */
+const last: {
+  state: SpendSpikeState | null;
+  org: string;
+  who: string;
+  model: string | undefined;
+  key: SpikeKey | null;
+  modelKey: SpikeKey | null;
+} = { state: null, org: '', who: '', model: undefined, key: null, modelKey: null };
 
 function addToKey(
   state: SpendSpikeState,
@@ -196,16 +229,23 @@ function addToKey(
   hour: number,
   cost: number,
 ): void {
-  if (team !== UNATTRIBUTED) k.team = team;
-  if (hour <= (k.v[1] as number)) {
+  if (team !== k.team && team !== UNATTRIBUTED) k.team = team;
+  const v = k.v;
+  if (hour <= (v[1] as number)) {
     state.late += 1;
     return;
   }
-  if (k.open.length === 0 && k.ep === null) state.active.push(model === undefined ? [org, who] : [org, who, model]);
-  k.open = withBucket(k.open, STRIDE, hour);
-  const i = bucketIndex(k.open, STRIDE, hour);
-  k.open[i + 1] = (k.open[i + 1] as number) + cost;
-  if (hour > (k.v[2] as number)) k.v[2] = hour;
+  let open = k.open;
+  let i = open.length - STRIDE;
+  // Most events land in the newest open hour: no scan, no new array.
+  if (i < 0 || open[i] !== hour) {
+    if (open.length === 0 && k.ep === null) state.active.push(model === undefined ? [org, who] : [org, who, model]);
+    open = withBucket(open, STRIDE, hour);
+    k.open = open;
+    i = bucketIndex(open, STRIDE, hour);
+  }
+  open[i + 1] = (open[i + 1] as number) + cost;
+  if (hour > (v[2] as number)) v[2] = hour;
 }
 
 function keyOf(state: SpendSpikeState, path: readonly string[]): SpikeKey | undefined {
@@ -401,6 +441,7 @@ function toAnomaly(
 
 /** Judges every active key through the newest closed hour, once per hour of event time. */
 function closeAll(state: SpendSpikeState, watermark: number, lateness: number, scope: Scope, cfg: SpendSpikeConfig): readonly Anomaly[] {
+  if (!closesAfter(state.closed, watermark, lateness)) return NONE;
   const through = lastClosedHour(watermark, lateness);
   if (through <= state.closed) return NONE;
   state.closed = through;
@@ -416,20 +457,34 @@ function closeAll(state: SpendSpikeState, watermark: number, lateness: number, s
   return out.length === 0 ? NONE : out;
 }
 
+const idle = (k: SpikeKey, cutoff: number): boolean => (k.v[2] as number) < cutoff && k.open.length === 0 && k.ep === null;
+
 function evictIdle(state: SpendSpikeState, idleBeforeMs: number): SpendSpikeState {
-  const cutoff = idleBeforeMs - BASELINE_EXTRA_RETENTION_MS;
-  const idle = (k: SpikeKey): boolean => (k.v[2] as number) < cutoff && k.open.length === 0 && k.ep === null;
-  for (const org of Object.keys(state.keys)) {
+  // Keys are idle by the hour of their last spend: one sweep per cutoff hour finds them (one that
+  // still had an open bucket or episode goes at the next, at most an hour later).
+  const cutoff = hourOf(idleBeforeMs - BASELINE_EXTRA_RETENTION_MS);
+  if (state.swept === cutoff) return state;
+  state.swept = cutoff;
+  if (last.state === state) last.state = null;
+  // for…in and deleting the current key are safe together, and allocate no key arrays: a sweep
+  // visits every key every 15 minutes of event time.
+  for (const org in state.keys) {
     const byWho = state.keys[org] as Record<string, SpikeKey>;
-    for (const who of Object.keys(byWho)) {
+    let whoLeft = 0;
+    for (const who in byWho) {
       const k = byWho[who] as SpikeKey;
       if (k.m !== null) {
-        for (const model of Object.keys(k.m)) if (idle(k.m[model] as SpikeKey)) delete k.m[model];
-        if (Object.keys(k.m).length === 0) k.m = null;
+        let modelsLeft = 0;
+        for (const model in k.m) {
+          if (idle(k.m[model] as SpikeKey, cutoff)) delete k.m[model];
+          else modelsLeft++;
+        }
+        if (modelsLeft === 0) k.m = null;
       }
-      if (k.m === null && idle(k)) delete byWho[who];
+      if (k.m === null && idle(k, cutoff)) delete byWho[who];
+      else whoLeft++;
     }
-    if (Object.keys(byWho).length === 0) delete state.keys[org];
+    if (whoLeft === 0) delete state.keys[org];
   }
   return state;
 }
@@ -443,7 +498,9 @@ function countKeys(state: SpendSpikeState): number {
   return n;
 }
 
-const initialState = (): SpendSpikeState => ({ keys: {}, active: [], closed: 0, late: 0 });
+const initialState = (): SpendSpikeState => ({ keys: {}, active: [], closed: 0, late: 0, swept: 0 });
+const devResult = stepResults<SpendSpikeState>();
+const teamResult = stepResults<SpendSpikeState>();
 
 /** Developer and developer×model keys, over events (stage A). */
 export const spendSpike: Detector<SpendSpikeState, SpendSpikeConfig> = {
@@ -453,14 +510,14 @@ export const spendSpike: Detector<SpendSpikeState, SpendSpikeConfig> = {
   step(state, event: UsageEvent, cfg, ctx: StepContext): StepResult<SpendSpikeState> {
     const lateness = latenessOf(ctx);
     const anomalies = closeAll(state, ctx.watermark, lateness, 'developer', cfg);
-    if (event.developer === UNATTRIBUTED || event.cost_usd <= 0) return { state, anomalies };
-    const hour = eventHour(event);
+    if (event.developer === UNATTRIBUTED || event.cost_usd <= 0) return devResult(state, anomalies);
+    const hour = stepHour(event, ctx.occurredAt);
     if (ctx.late === true || isClosedHour(hour, ctx.watermark, lateness)) {
       state.late += 1;
-      return { state, anomalies };
+      return devResult(state, anomalies);
     }
     addSpend(state, event.org, event.developer, event.model, event.team, hour, event.cost_usd, 'developer');
-    return { state, anomalies };
+    return devResult(state, anomalies);
   },
 
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'developer', cfg) }),
@@ -476,13 +533,13 @@ export const teamSpendSpike: BucketDetector<SpendSpikeState, SpendSpikeConfig> =
   step(state, bucket: HourBucket, cfg, ctx) {
     const lateness = latenessOf(ctx);
     const anomalies = closeAll(state, ctx.watermark, lateness, 'team', cfg);
-    if (bucket.cost_usd <= 0) return { state, anomalies };
+    if (bucket.cost_usd <= 0) return teamResult(state, anomalies);
     if (isClosedHour(bucket.hour, ctx.watermark, lateness)) {
       state.late += 1;
-      return { state, anomalies };
+      return teamResult(state, anomalies);
     }
     addSpend(state, bucket.org, bucket.team, bucket.model, bucket.team, bucket.hour, bucket.cost_usd, 'team');
-    return { state, anomalies };
+    return teamResult(state, anomalies);
   },
 
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'team', cfg) }),

@@ -42,7 +42,11 @@ describe('burnrate start (embedded), end to end', () => {
   it('answers /healthz', async () => {
     const res = await fetch(`${burnrate.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', org: 'acme' });
+    expect(await res.json()).toMatchObject({
+      status: 'ok',
+      org: 'acme',
+      lag: { sink: expect.any(Number), detector: expect.any(Number), team_detector: expect.any(Number), notifier: expect.any(Number) },
+    });
   });
 
   it('turns a session crossing $25 then $100 into one anomaly, v1 warning then v2 critical, on Slack and email', async () => {

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
-import { createDetector, snapshotStoreFrom } from '@burnrate/detector';
+import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, type Config, createHttpServer, jsonResponse, Lifecycle, type Logger, type Route, systemClock } from '@burnrate/core';
 import { createIngestRoutes } from '@burnrate/ingest';
 import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
@@ -61,7 +61,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   const sinkSubscription = bus.subscribe(sink.subscribeOptions);
   lifecycle.register({ name: 'sink', start: () => sinkSubscription.start(), stop: () => sinkSubscription.stop() });
 
-  const detector = createDetector({ config, producer, snapshots: snapshotStoreFrom(store, () => clock.now()), log, clock });
+  const snapshots = snapshotStoreFrom(store, () => clock.now());
+  // Stage B (team scope, over usage.rollups.v1) starts before stage A and stops after it: it is
+  // still consuming while stage A publishes its last rollups on the way down.
+  const teamDetector = createTeamDetector({ config, producer, snapshots, log, clock });
+  const teamDetectorSubscription = bus.subscribe(teamDetector.subscribeOptions);
+  lifecycle.register({
+    name: 'team-detector',
+    start: () => teamDetectorSubscription.start(),
+    stop: async () => {
+      await teamDetectorSubscription.stop();
+      await teamDetector.stop();
+    },
+  });
+
+  const detector = createDetector({ config, producer, snapshots, log, clock });
   const detectorSubscription = bus.subscribe(detector.subscribeOptions);
   lifecycle.register({
     name: 'detector',
@@ -96,7 +110,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
           org: config.org,
           uptime_s: Math.round(process.uptime()),
           // Messages each stage has yet to process; 0 everywhere means the store and the alerts are current.
-          lag: { sink: sinkSubscription.lag(), detector: detectorSubscription.lag(), notifier: notifierSubscription.lag() },
+          lag: {
+            sink: sinkSubscription.lag(),
+            detector: detectorSubscription.lag(),
+            team_detector: teamDetectorSubscription.lag(),
+            notifier: notifierSubscription.lag(),
+          },
         }),
     },
     anomaliesRoute({ store, apiToken: options.apiToken }),

@@ -1,6 +1,6 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
 import { createLogger, fixedClock, parseConfig } from '@burnrate/core';
-import { Anomaly, UsageEvent } from '@burnrate/schemas';
+import { Anomaly, UsageEvent, UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
 import { createMemorySnapshotStore, type SnapshotStore } from './snapshots.ts';
@@ -69,7 +69,10 @@ function messages(values: readonly (UsageEvent | string)[], firstOffset = 0, par
 
 interface Harness {
   ops: string[];
+  /** Messages on anomalies.v1. */
   sent: OutgoingMessage[];
+  /** Messages on usage.rollups.v1. */
+  rollups: OutgoingMessage[];
   producer: Producer & { failNext: number };
   ctx: BatchContext;
 }
@@ -77,12 +80,18 @@ interface Harness {
 function harness(): Harness {
   const ops: string[] = [];
   const sent: OutgoingMessage[] = [];
+  const rollups: OutgoingMessage[] = [];
   const producer = {
     failNext: 0,
     send(topic: string, batch: readonly OutgoingMessage[]) {
       if (producer.failNext > 0) {
         producer.failNext -= 1;
         return Promise.reject(new Error('broker unavailable'));
+      }
+      if (topic === 'usage.rollups.v1') {
+        rollups.push(...batch);
+        ops.push(`rollups ${batch.length}`);
+        return Promise.resolve();
       }
       expect(topic).toBe('anomalies.v1');
       sent.push(...batch);
@@ -97,7 +106,7 @@ function harness(): Harness {
     },
     signal: new AbortController().signal,
   };
-  return { ops, sent, producer, ctx };
+  return { ops, sent, rollups, producer, ctx };
 }
 
 /** Records saves into the harness' op log, around an in-memory store. */
@@ -190,7 +199,7 @@ describe('createDetector', () => {
     expect(logged[0]?.msg).toMatch(/^late events in batch/);
   });
 
-  it('publishes, then saves the snapshot, then commits, at most every snapshotEveryMs', async () => {
+  it('publishes anomalies and rollups, then saves the snapshot, then commits, at most every snapshotEveryMs', async () => {
     const h = harness();
     const clock = fixedClock(new Date(T0));
     const store = createMemorySnapshotStore();
@@ -204,13 +213,13 @@ describe('createDetector', () => {
     });
     const msgs = messages(CROSSING);
     await feed(d, msgs.slice(0, 3), h.ctx);
-    expect(h.ops).toEqual(['send 1']);
+    expect(h.ops).toEqual(['send 1', 'rollups 1']);
     clock.advance(999);
     await feed(d, msgs.slice(3, 4), h.ctx);
-    expect(h.ops).toEqual(['send 1']);
+    expect(h.ops).toEqual(['send 1', 'rollups 1', 'rollups 1']);
     clock.advance(1);
     await feed(d, msgs.slice(4), h.ctx);
-    expect(h.ops).toEqual(['send 1', 'send 1', 'save detector:usage.events.v1:0 5', 'commit 5']);
+    expect(h.ops).toEqual(['send 1', 'rollups 1', 'rollups 1', 'send 1', 'rollups 1', 'save detector:usage.events.v1:0 5', 'commit 5']);
     expect(store.saved.get('detector:usage.events.v1:0')?.offset).toBe('5');
   });
 
@@ -321,7 +330,8 @@ describe('createDetector', () => {
     // The bus redelivers the batch: state already has it, the pending warning goes out once.
     await feed(d, msgs, h.ctx);
     expect(published(h.sent).map((a) => [a.version, a.severity])).toEqual([[1, 'warning']]);
-    expect(h.ops).toEqual(['send 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
+    // The batch's rollup waited behind the failed send too, and went out before the snapshot.
+    expect(h.ops).toEqual(['send 1', 'rollups 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
   });
 
   it('snapshots a partition when it is revoked, and the rest on stop', async () => {
@@ -335,6 +345,41 @@ describe('createDetector', () => {
     expect([...store.saved.entries()].map(([k, v]) => [k, v.offset])).toEqual([['detector:usage.events.v1:0', '1']]);
     await d.stop();
     expect(store.saved.get('detector:usage.events.v1:1')?.offset).toBe('12');
+  });
+
+  it('publishes the team totals of each batch to usage.rollups.v1, cumulative, and continues them after a restart', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    await feed(first, messages(CROSSING.slice(0, 3)), h.ctx);
+    const second = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    await second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }]);
+    await feed(second, messages(CROSSING.slice(3), 3), h.ctx);
+    const rollups = h.rollups.map((m) => [m.key, UsageRollup.parse(JSON.parse(m.value))] as const);
+    expect(
+      rollups.map(([key, r]) => [key, r.hour, r.model, r.cost_usd, r.cost_premium_usd, r.events, r.seq, r.source, r.watermark]),
+    ).toEqual([
+      ['acme:payments', '2026-11-25T10:00:00.000Z', 'claude-opus-4-5', 30, 30, 3, 2, 'usage.events.v1:0', '2026-11-25T10:02:00.000Z'],
+      ['acme:payments', '2026-11-25T10:00:00.000Z', 'claude-opus-4-5', 115, 115, 6, 5, 'usage.events.v1:0', '2026-11-25T10:05:00.000Z'],
+    ]);
+    expect(second.stats().rollups).toBe(1);
+  });
+
+  it('reads a snapshot from before rollups: the engine goes on, team totals start from its offset', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
+    const saved = store.saved.get('detector:usage.events.v1:0');
+    const engineOnly = (JSON.parse(saved?.state ?? '{}') as { engine: unknown }).engine;
+    await store.save({ key: 'detector:usage.events.v1:0', offset: saved?.offset ?? '', state: JSON.stringify(engineOnly) });
+
+    const after = harness();
+    const second = createDetector({ config, producer: after.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    expect(await second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).toEqual({ 'usage.events.v1:0': '4' });
+    await feed(second, messages(CROSSING.slice(4), 4), after.ctx);
+    expect(published(after.sent).map((a) => [a.version, a.severity, a.observed.value])).toEqual([[2, 'critical', 110]]);
+    expect(after.rollups.map((m) => (JSON.parse(m.value) as UsageRollup).cost_usd)).toEqual([35]);
   });
 
   it('starts a partition empty when its snapshot cannot be read', async () => {

@@ -1,8 +1,18 @@
-import type { Batch, BatchContext, ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions, TopicPartition } from '@burnrate/bus';
+import type { ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions } from '@burnrate/bus';
 import { partitionKey } from '@burnrate/bus';
 import { detectorSettings, findTeam, plannedChangeFor, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
 import type { Clock, Config, DetectorKindName, DetectorSettings, Logger } from '@burnrate/core';
-import { compileCalendar, createDetectionEngine, localDate } from '@burnrate/detection';
+import {
+  addToRollup,
+  compileCalendar,
+  createDetectionEngine,
+  createRollupState,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  localDate,
+  restoreRollupState,
+  rollupSize,
+  takeRollups,
+} from '@burnrate/detection';
 import type {
   DETECTORS,
   DetectionEngine,
@@ -10,15 +20,19 @@ import type {
   DetectorEnv,
   EngineOptions,
   EngineSnapshot,
+  RollupState,
+  TeamDetectorConfigs,
   WorkCalendar,
 } from '@burnrate/detection';
-import { Anomaly, TOPICS, UsageEvent } from '@burnrate/schemas';
-import { snapshotKey, type SnapshotStore } from './snapshots.ts';
+import { Anomaly, TOPICS, UsageEvent, UsageRollup, usageRollupKey } from '@burnrate/schemas';
+import { createPartitionedConsumer } from './partitioned.ts';
+import type { SnapshotStore } from './snapshots.ts';
 
 export const DETECTOR_GROUP_ID = 'burnrate-detector';
 
 const INPUT_TOPIC = TOPICS.usageEvents.name;
 const OUTPUT_TOPIC = TOPICS.anomalies.name;
+const ROLLUP_TOPIC = TOPICS.usageRollups.name;
 
 export interface DetectorDeps {
   /** The current config; a function lets a reload take effect on the next event without losing state. */
@@ -49,6 +63,8 @@ export interface DetectorStats {
   failed: number;
   /** Anomaly versions published to anomalies.v1 (re-publications after a crash included). */
   published: number;
+  /** Rollups published to usage.rollups.v1 for stage B (re-publications after a crash included). */
+  rollups: number;
   snapshots: number;
 }
 
@@ -60,123 +76,46 @@ export interface DetectorService {
   stats(): DetectorStats;
 }
 
+/** A stage-A partition: the engine, and the team totals it sends to stage B. Saved together with one offset. */
 interface PartitionState {
-  partition: number;
-  key: string;
   engine: DetectionEngine;
-  /** Last offset the engine state reflects; null when it reflects nothing yet. */
-  applied: bigint | null;
-  /** Offset of the last saved snapshot. */
-  saved: bigint | null;
-  /** Anomalies produced but not yet acknowledged by the bus; a snapshot waits until this is empty. */
-  pending: OutgoingMessage[];
-  lastSavedAt: number;
-  /** Serialises batches, revokes and stop on one partition. */
-  lock: Promise<unknown>;
+  rollups: RollupState;
+  /** `usage.events.v1:<partition>`: the rollups' source. */
+  source: string;
+  /** Late events in the batch in progress, logged once at its end. */
+  late: number;
+}
+
+/** What a stage-A snapshot holds. Format 1 was the engine snapshot alone (before rollups). */
+interface PartitionSnapshot {
+  format: 2;
+  engine: EngineSnapshot;
+  rollups: RollupState;
 }
 
 /**
- * The detector: consumes usage.events.v1, runs the detection engine per partition and publishes
- * anomalies.v1 (key = anomaly id).
+ * Stage A: consumes usage.events.v1, runs the detection engine per partition (session,
+ * developer and developer×model scope) and publishes anomalies.v1 (key = anomaly id). Each
+ * partition also keeps the running totals of every team×model×hour it counts and, at the end of
+ * each batch, publishes the changed ones to usage.rollups.v1 (key org:team) for stage B, the team
+ * detector (team-detector.ts): a team's developers are spread over partitions, so team scope is
+ * judged where the rollups meet.
  *
- * Exactly-once effect on state, at-least-once on output: each partition's engine state is
- * snapshotted with the last offset it reflects, and only after that snapshot is durable is the
- * offset committed. On assignment the snapshot is restored and consumption starts right after
- * its offset, so events are never counted twice; anything processed after the last snapshot is
- * replayed and re-emits the same anomaly ids and versions, which downstream treats as duplicates.
- * Anomalies are published (and acknowledged) before any snapshot that includes their effect, so a
- * crash can repeat an alert but never lose one.
+ * Anomalies and rollups are published before the snapshot that includes them, then the offset is
+ * committed (see createPartitionedConsumer). The rollup totals are in the snapshot, so a restart
+ * continues them exactly and re-sends only messages stage B already has (same seq).
  */
 export function createDetector(deps: DetectorDeps): DetectorService {
   const log = deps.log.child({ component: 'detector' });
   const clock = deps.clock ?? systemClock;
-  const snapshotEveryMs = deps.snapshotEveryMs ?? 1000;
   const resolveConfig = configResolver(deps.config);
   const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
   const engineOptions: Omit<EngineOptions<typeof DETECTORS>, 'detectors'> = {
     allowedLatenessMs: () => currentConfig().detectors.allowed_lateness,
     ...deps.engine,
   };
-  const partitions = new Map<number, PartitionState>();
-  // onAssigned and a first batch may both ask for a partition; it is loaded once.
-  const loading = new Map<number, Promise<PartitionState>>();
-  const stats: DetectorStats = { processed: 0, invalid: 0, duplicates: 0, late: 0, failed: 0, published: 0, snapshots: 0 };
-
-  const withLock = <T>(p: PartitionState, fn: () => Promise<T>): Promise<T> => {
-    const run = p.lock.then(fn, fn);
-    p.lock = run.catch(() => undefined);
-    return run;
-  };
-
-  const load = async (partition: number): Promise<PartitionState> => {
-    const key = snapshotKey(INPUT_TOPIC, partition);
-    const p: PartitionState = {
-      partition,
-      key,
-      engine: createDetectionEngine(resolveConfig, engineOptions),
-      applied: null,
-      saved: null,
-      pending: [],
-      lastSavedAt: clock.now().getTime(),
-      lock: Promise.resolve(),
-    };
-    const snapshot = await deps.snapshots.load(key);
-    if (snapshot !== undefined) {
-      try {
-        p.engine.restore(JSON.parse(snapshot.state) as EngineSnapshot);
-        p.applied = BigInt(snapshot.offset);
-        p.saved = p.applied;
-      } catch (err) {
-        // Better to rebuild session state from new events than to stop detecting altogether.
-        log.error({ err, key, offset: snapshot.offset }, 'detector snapshot unreadable; starting this partition with empty state');
-        p.engine = createDetectionEngine(resolveConfig, engineOptions);
-      }
-    }
-    partitions.set(partition, p);
-    log.info({ partition, offset: p.applied?.toString() ?? null, ...p.engine.stats() }, 'partition state loaded');
-    return p;
-  };
-
-  const held = async (partition: number): Promise<PartitionState> => {
-    const p = partitions.get(partition);
-    if (p !== undefined) return p;
-    let pending = loading.get(partition);
-    if (pending === undefined) {
-      pending = load(partition).finally(() => loading.delete(partition));
-      loading.set(partition, pending);
-    }
-    return pending;
-  };
-
-  const publishPending = async (p: PartitionState): Promise<void> => {
-    if (p.pending.length === 0) return;
-    const messages = p.pending;
-    await deps.producer.send(OUTPUT_TOPIC, messages);
-    p.pending = [];
-    stats.published += messages.length;
-  };
-
-  const save = async (p: PartitionState): Promise<boolean> => {
-    if (p.pending.length > 0 || p.applied === null) return false;
-    if (p.applied !== p.saved) {
-      const offset = p.applied;
-      await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: JSON.stringify(p.engine.snapshot()) });
-      p.saved = offset;
-      stats.snapshots += 1;
-    }
-    p.lastSavedAt = clock.now().getTime();
-    return true;
-  };
-
-  const release = async (p: PartitionState): Promise<void> => {
-    try {
-      await publishPending(p);
-      await save(p);
-    } catch (err) {
-      // The last snapshot stays behind: the next owner replays from it and re-emits the same versions.
-      log.error({ err, partition: p.partition }, 'could not publish and snapshot a partition on release; it will be replayed');
-    }
-  };
+  const maxClockSkewMs = engineOptions.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+  const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, failed: 0 };
 
   const decode = (m: ConsumedMessage): UsageEvent | undefined => {
     let json: unknown;
@@ -195,108 +134,125 @@ export function createDetector(deps: DetectorDeps): DetectorService {
     return parsed.data;
   };
 
-  const toMessage = (a: Anomaly): OutgoingMessage | undefined => {
-    const checked = Anomaly.safeParse(a);
-    if (!checked.success) {
-      log.error(
-        { anomalyId: a.id, kind: a.kind, issues: checked.error.issues.slice(0, 5) },
-        'detector produced an invalid anomaly; not published',
-      );
-      return undefined;
-    }
-    return { key: checked.data.id, value: JSON.stringify(checked.data) };
-  };
+  const newState = (partition: number): PartitionState => ({
+    engine: createDetectionEngine(resolveConfig, engineOptions),
+    rollups: createRollupState(),
+    source: partitionKey({ topic: INPUT_TOPIC, partition }),
+    late: 0,
+  });
 
-  const handleBatch = async (batch: Batch, ctx: BatchContext): Promise<void> => {
-    if (batch.topic !== INPUT_TOPIC) return;
-    const p = await held(batch.partition);
-    await withLock(p, async () => {
-      // A send that failed last time goes first, so anomalies leave in the order they were found.
-      await publishPending(p);
-      let late = 0;
-      for (const m of batch.messages) {
-        if (ctx.signal.aborted) break;
-        const offset = BigInt(m.offset);
-        // Already in the restored state: the bus redelivered from before the snapshot's offset.
-        if (p.applied !== null && offset <= p.applied) continue;
+  const consumer = createPartitionedConsumer<PartitionState>(
+    {
+      groupId: DETECTOR_GROUP_ID,
+      topic: INPUT_TOPIC,
+      producer: deps.producer,
+      snapshots: deps.snapshots,
+      log,
+      clock,
+      snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
+      name: 'detector',
+    },
+    {
+      create: newState,
+      restore(partition, text) {
+        const saved = JSON.parse(text) as PartitionSnapshot | EngineSnapshot;
+        const state = newState(partition);
+        if (saved.format === 2) {
+          state.engine.restore(saved.engine);
+          state.rollups = restoreRollupState(saved.rollups);
+        } else {
+          // A snapshot from before rollups: stage B has never heard of this partition, so totals start from here.
+          state.engine.restore(saved);
+        }
+        return state;
+      },
+      snapshot: (state) =>
+        JSON.stringify({ format: 2, engine: state.engine.snapshot(), rollups: state.rollups } satisfies PartitionSnapshot),
+      describe: (state) => ({ ...state.engine.stats(), rollupHours: rollupSize(state.rollups) }),
+
+      apply(state, m, out) {
         const event = decode(m);
         if (event === undefined) {
           stats.invalid += 1;
-        } else {
-          stats.processed += 1;
-          try {
-            const result = p.engine.process(event);
-            if (result.duplicate) stats.duplicates += 1;
-            if (result.late) late += 1;
-            for (const a of result.anomalies) {
-              const message = toMessage(a);
-              if (message !== undefined) p.pending.push(message);
-            }
-          } catch (err) {
-            stats.failed += 1;
-            log.error({ err, partition: m.partition, offset: m.offset, eventId: event.event_id }, 'a detector failed on an event; skipped');
-          }
+          return;
         }
-        p.applied = offset;
-      }
-      if (late > 0) {
-        stats.late += late;
-        const { watermark, lateDropped } = p.engine.stats();
-        log.warn(
-          { partition: p.partition, late, watermark, allowedLatenessMs: currentConfig().detectors.allowed_lateness, lateDropped },
-          'late events in batch: older than the watermark minus the allowed lateness; windowed detectors did not take them',
-        );
-      }
-      await publishPending(p);
-      if (clock.now().getTime() - p.lastSavedAt >= snapshotEveryMs && (await save(p)) && p.saved !== null) {
-        await ctx.commit(p.saved.toString());
-      }
-    });
-  };
+        stats.processed += 1;
+        try {
+          const result = state.engine.process(event);
+          if (result.duplicate) stats.duplicates += 1;
+          else if (result.late) state.late += 1;
+          else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs);
+          for (const a of result.anomalies) {
+            const message = anomalyMessage(a, log);
+            if (message !== undefined) out.push(OUTPUT_TOPIC, message);
+          }
+        } catch (err) {
+          stats.failed += 1;
+          log.error({ err, partition: m.partition, offset: m.offset, eventId: event.event_id }, 'a detector failed on an event; skipped');
+        }
+      },
 
-  const subscribeOptions: SubscribeOptions = {
-    groupId: DETECTOR_GROUP_ID,
-    topics: [INPUT_TOPIC],
-    autoCommit: false,
-    handleBatch,
-    async onAssigned(assigned: readonly TopicPartition[]) {
-      const starts: Record<string, string> = {};
-      for (const tp of assigned) {
-        if (tp.topic !== INPUT_TOPIC) continue;
-        const p = await held(tp.partition);
-        if (p.applied !== null) starts[partitionKey(tp)] = (p.applied + 1n).toString();
-      }
-      return starts;
+      endBatch(state, out, partition) {
+        const lateness = currentConfig().detectors.allowed_lateness;
+        if (state.late > 0) {
+          stats.late += state.late;
+          const { watermark, lateDropped } = state.engine.stats();
+          log.warn(
+            { partition, late: state.late, watermark, allowedLatenessMs: lateness, lateDropped },
+            'late events in batch: older than the watermark minus the allowed lateness; windowed detectors did not take them',
+          );
+          state.late = 0;
+        }
+        for (const r of takeRollups(state.rollups, state.source, lateness)) {
+          const message = rollupMessage(r, log);
+          if (message !== undefined) out.push(ROLLUP_TOPIC, message);
+        }
+      },
     },
-    async onRevoked(revoked: readonly TopicPartition[]) {
-      for (const tp of revoked) {
-        if (tp.topic !== INPUT_TOPIC) continue;
-        const p = partitions.get(tp.partition);
-        if (p === undefined) continue;
-        await withLock(p, () => release(p));
-        partitions.delete(tp.partition);
-      }
-    },
-  };
+  );
 
   return {
-    subscribeOptions,
-    async stop() {
-      for (const p of [...partitions.values()]) {
-        await withLock(p, () => release(p));
-        partitions.delete(p.partition);
-      }
-    },
-    stats: () => ({ ...stats }),
+    subscribeOptions: consumer.subscribeOptions,
+    stop: () => consumer.stop(),
+    stats: () => ({
+      ...stats,
+      published: consumer.sent(OUTPUT_TOPIC),
+      rollups: consumer.sent(ROLLUP_TOPIC),
+      snapshots: consumer.snapshots(),
+    }),
   };
 }
 
+/** The anomaly as an anomalies.v1 message, or undefined (logged) when it breaks the contract: a detector bug must not stop a partition. */
+export function anomalyMessage(a: Anomaly, log: Logger): OutgoingMessage | undefined {
+  const checked = Anomaly.safeParse(a);
+  if (!checked.success) {
+    log.error(
+      { anomalyId: a.id, kind: a.kind, issues: checked.error.issues.slice(0, 5) },
+      'detector produced an invalid anomaly; not published',
+    );
+    return undefined;
+  }
+  return { key: checked.data.id, value: JSON.stringify(checked.data) };
+}
+
+function rollupMessage(r: UsageRollup, log: Logger): OutgoingMessage | undefined {
+  const checked = UsageRollup.safeParse(r);
+  if (!checked.success) {
+    log.error(
+      { source: r.source, seq: r.seq, issues: checked.error.issues.slice(0, 5) },
+      'detector produced an invalid rollup; not published',
+    );
+    return undefined;
+  }
+  return { key: usageRollupKey(checked.data), value: JSON.stringify(checked.data) };
+}
+
 /**
- * Detector configs from the Burnrate config, rebuilt only when the config object changes (a
- * reload). Settings are memoised per team and developer, calendars per team and planned changes
+ * Detector configs of both stages (DETECTORS and TEAM_DETECTORS) from the Burnrate config. Settings are memoised per team and developer, calendars per team and planned changes
  * per team and local day, because detectors ask for them per event.
  */
-export function detectorConfigs(config: Config): DetectorConfigs {
+export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorConfigs {
   const calendars = new Map<string, WorkCalendar>();
   const calendarFor = (team: string): WorkCalendar => {
     let cal = calendars.get(team);
@@ -361,10 +317,11 @@ export function detectorConfigs(config: Config): DetectorConfigs {
   };
 }
 
-function configResolver(config: Config | (() => Config)): () => DetectorConfigs {
+/** `detectorConfigs` of the current config, rebuilt only when the config object changes (a reload). */
+export function configResolver(config: Config | (() => Config)): () => DetectorConfigs & TeamDetectorConfigs {
   const current = typeof config === 'function' ? config : () => config;
   let seen: Config | undefined;
-  let resolved: DetectorConfigs | undefined;
+  let resolved: (DetectorConfigs & TeamDetectorConfigs) | undefined;
   return () => {
     const c = current();
     if (c !== seen || resolved === undefined) {

@@ -7,6 +7,13 @@ export {
   type DetectorStats,
 } from './detector.ts';
 export {
+  createTeamDetector,
+  TEAM_DETECTOR_GROUP_ID,
+  type TeamDetectorDeps,
+  type TeamDetectorService,
+  type TeamDetectorStats,
+} from './team-detector.ts';
+export {
   createMemorySnapshotStore,
   snapshotKey,
   snapshotStoreFrom,

@@ -1,6 +1,6 @@
 import type { Config } from '@burnrate/core';
-import { createDetectionEngine } from '@burnrate/detection';
-import { UsageEvent } from '@burnrate/schemas';
+import { addToRollup, createDetectionEngine, createRollupState, createTeamEngine, takeRollups } from '@burnrate/detection';
+import { TOPICS, UsageEvent } from '@burnrate/schemas';
 import type { Anomaly } from '@burnrate/schemas';
 import { detectorConfigs } from './detector.ts';
 
@@ -27,10 +27,14 @@ export interface ReplayOptions {
 }
 
 /**
- * Runs events through exactly the engine and detector configs the live detector runs, in the
- * order given: ingestion order is part of the semantics (lateness, dedupe, which version an
- * episode is at), so the caller sorts, never this function. Same events and config give the same
- * anomalies. One engine sees every event, as one detector instance over one partition would.
+ * Runs events through exactly the code the live detector runs, in the order given: ingestion
+ * order is part of the semantics (lateness, dedupe, which version an episode is at), so the
+ * caller sorts, never this function. Same events and config give the same anomalies.
+ *
+ * As one stage-A partition (usage.events.v1:0, offsets = input positions) whose every batch is
+ * one event: the engine steps it, its team totals go out as rollups, and the team engine
+ * (stage B) takes them at once; team detectors judge what came at one event time when time moves
+ * past it, as live. Anomalies come out per input: stage A's, then stage B's.
  */
 export async function replay(
   events: Iterable<UsageEvent> | AsyncIterable<UsageEvent>,
@@ -40,9 +44,13 @@ export async function replay(
   const configs = detectorConfigs(config);
   const lateness = options.lateness ?? config.detectors.allowed_lateness;
   const engine = createDetectionEngine(() => configs, { allowedLatenessMs: lateness });
+  const team = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
+  const rollups = createRollupState();
+  const source = `${TOPICS.usageEvents.name}:0`;
   const anomalies: Anomaly[] = [];
   const stats: ReplayStats = { events: 0, duplicates: 0, late: 0, invalid: 0 };
   for await (const input of events) {
+    const offset = stats.events;
     stats.events += 1;
     const parsed = UsageEvent.safeParse(input);
     if (!parsed.success) {
@@ -50,9 +58,18 @@ export async function replay(
       continue;
     }
     const result = engine.process(parsed.data);
-    if (result.duplicate) stats.duplicates += 1;
-    if (result.late) stats.late += 1;
     for (const a of result.anomalies) anomalies.push(a);
+    if (result.duplicate) {
+      stats.duplicates += 1;
+    } else if (result.late) {
+      stats.late += 1;
+    } else if (addToRollup(rollups, parsed.data, offset)) {
+      for (const r of takeRollups(rollups, source, lateness)) {
+        for (const a of team.process(r).anomalies) anomalies.push(a);
+      }
+    }
   }
+  // Live, the next rollup at a later time would step what came at the last one.
+  for (const a of team.flush()) anomalies.push(a);
   return { anomalies, stats };
 }

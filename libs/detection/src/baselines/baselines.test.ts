@@ -1,7 +1,7 @@
 import { mean, median, medianAbsoluteDeviation, sampleVariance, variance } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
 import { createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt } from './ewma.ts';
-import { twoProportionPValue } from './proportions.ts';
+import { poissonBinomialTail, twoProportionPValue } from './proportions.ts';
 import { createRobustRing, ringFill, ringPush, ringStats, robustScore } from './robust-ring.ts';
 import {
   createEwmaProfile,
@@ -191,5 +191,46 @@ describe('two-proportion test', () => {
     expect(twoProportionPValue(0, 0, 4, 10)).toBe(1);
     expect(twoProportionPValue(10, 10, 10, 10)).toBe(1);
     expect(twoProportionPValue(0, 10, 0, 10)).toBe(1);
+  });
+});
+
+describe('Poisson-binomial tail', () => {
+  /** P(X ≥ k) by enumerating every outcome: the definition, for small n. */
+  function brute(ps: number[], k: number): number {
+    let total = 0;
+    for (let mask = 0; mask < 1 << ps.length; mask++) {
+      let p = 1;
+      let hits = 0;
+      ps.forEach((q, i) => {
+        const hit = (mask >> i) & 1;
+        hits += hit;
+        p *= hit === 1 ? q : 1 - q;
+      });
+      if (hits >= k) total += p;
+    }
+    return total;
+  }
+
+  it.each([1, 2, 3])('matches enumeration on random probabilities (seed %i)', (seed) => {
+    const r = random(40 + seed);
+    const ps = Array.from({ length: 9 }, () => r());
+    for (let k = 0; k <= 10; k++) expect(poissonBinomialTail(ps, k)).toBeCloseTo(brute(ps, k), 12);
+  });
+
+  it('is the binomial tail when every probability is the same', () => {
+    // Two developers who each use the premium model one hour in twenty: both at once, 1 in 400.
+    expect(poissonBinomialTail([0.05, 0.05], 2)).toBeCloseTo(0.0025, 12);
+    expect(poissonBinomialTail([0.1, 0.1, 0.1, 0.1], 2)).toBeCloseTo(1 - 0.9 ** 4 - 4 * 0.1 * 0.9 ** 3, 12);
+  });
+
+  it('a developer who is always on premium explains nothing', () => {
+    expect(poissonBinomialTail([0.9, 0.05], 2)).toBeCloseTo(0.045, 12);
+    expect(poissonBinomialTail([0.9], 1)).toBeCloseTo(0.9, 12);
+  });
+
+  it('edges: nothing needed is certain, more than there are is impossible', () => {
+    expect(poissonBinomialTail([], 0)).toBe(1);
+    expect(poissonBinomialTail([0.5], 2)).toBe(0);
+    expect(poissonBinomialTail([1, 1], 2)).toBe(1);
   });
 });

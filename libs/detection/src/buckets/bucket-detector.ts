@@ -1,6 +1,6 @@
-import type { AnomalyKind } from '@burnrate/schemas';
+import type { Anomaly, AnomalyKind, UsageEvent } from '@burnrate/schemas';
 import type { Detector, StepContext, StepResult } from '../detector.ts';
-import { bucketOfEvent, eventHour, type HourBucket } from './hourly.ts';
+import { bucketOfEvent, stepHour, type HourBucket } from './hourly.ts';
 
 /**
  * A team-scope detector: the same reducer contract as Detector (pure, JSON state, deterministic,
@@ -25,21 +25,54 @@ export interface BucketDetector<State, Cfg> {
 
 /**
  * The single-instance shortcut: runs a team-scope detector inside the stage-A engine by turning
- * each event into a one-event bucket delta of its team × model. Correct only while one engine sees
- * every event of the team (embedded mode, a single detector instance); with several instances
- * each would see part of a team, and the rollup topic with a stage-B consumer is the design.
- * Late events never reach it (the engine drops them, `late` is not 'accept').
+ * each event into a one-event bucket delta of its team × developer × model. Correct only while one
+ * engine sees every event of the team (embedded mode, a single detector instance); with several
+ * instances each would see part of a team, and the rollup topic with a stage-B consumer is the
+ * design. Late events never reach it (the engine drops them, `late` is not 'accept').
+ *
+ * One bucket object is reused for every event (bucket detectors copy numbers out of it and never
+ * keep it), so the shortcut allocates nothing per event.
  */
 export function overEvents<State, Cfg>(detector: BucketDetector<State, Cfg>): Detector<State, Cfg> {
+  const b: HourBucket = bucketOfEvent(PLACEHOLDER, 0);
   return {
     kind: detector.kind,
     initialState: () => detector.initialState(),
-    step: (state, event, cfg, ctx) => detector.step(state, bucketOfEvent(event, eventHour(event)), cfg, ctx),
+    step: (state, e, cfg, ctx) => {
+      const premium = e.tier === 'premium';
+      b.org = e.org;
+      b.team = e.team;
+      b.developer = e.developer;
+      b.model = e.model;
+      b.hour = stepHour(e, ctx.occurredAt);
+      b.cost_usd = e.cost_usd;
+      b.cost_premium_usd = premium ? e.cost_usd : 0;
+      b.events = 1;
+      b.premium_events = premium ? 1 : 0;
+      b.input_tokens = e.input_tokens;
+      b.cache_read_tokens = e.cache_read_tokens;
+      b.cache_write_tokens = e.cache_write_tokens;
+      b.output_tokens = e.output_tokens;
+      return detector.step(state, b, cfg, ctx);
+    },
     advance: (state, watermark, cfg, ctx) => detector.advance(state, watermark, cfg, ctx),
     evict: (state, idleBeforeMs) => detector.evict(state, idleBeforeMs),
     size: (state) => detector.size(state),
   };
 }
+
+const PLACEHOLDER = {
+  org: '',
+  team: '',
+  developer: '',
+  model: '',
+  tier: 'standard',
+  cost_usd: 0,
+  input_tokens: 0,
+  cache_read_tokens: 0,
+  cache_write_tokens: 0,
+  output_tokens: 0,
+} as UsageEvent;
 
 /** Allowed lateness of a step context: the engine always sets it; 10 min (the config default) otherwise. */
 export function latenessOf(ctx: StepContext): number {
@@ -52,3 +85,18 @@ export function latenessOf(ctx: StepContext): number {
  * dropped two weeks after its last spend.
  */
 export const BASELINE_EXTRA_RETENTION_MS = 13 * 86_400_000;
+
+/**
+ * A reusable StepResult: one object per detector variant, refilled on every call, so stepping an
+ * event allocates nothing. Callers read `state` and `anomalies` before they step again (the engine
+ * does; Detector's contract already has them keep only the returned state), and never hold on to
+ * the result object itself.
+ */
+export function stepResults<S>(): (state: S, anomalies: readonly Anomaly[]) => StepResult<S> {
+  const r: StepResult<S> = { state: undefined as S, anomalies: [] };
+  return (state, anomalies) => {
+    (r as { state: S }).state = state;
+    (r as { anomalies: readonly Anomaly[] }).anomalies = anomalies;
+    return r;
+  };
+}

@@ -11,13 +11,18 @@ import {
   lastClosedHour,
   mergeBucket,
   bucketIndex,
+  closesAfter,
   premiumEvents,
+  stepHour,
   rollupEvent,
   takeClosedBuckets,
   withBucket,
   withoutOldest,
 } from './hourly.ts';
 import { dateOfDay, formatHourOnDay, formatLocalHour, isOffDay, isWorkingDay, localHourOf, weekdayOfDay } from './local-hour.ts';
+import { changePhase, NORMAL, PLANNED, SETTLING } from './planned.ts';
+import { overEvents, type BucketDetector } from './bucket-detector.ts';
+import { testEnv } from '../test-env.ts';
 
 const T = Date.parse('2026-11-24T14:00:00Z'); // Tuesday
 const LATE = 600_000;
@@ -25,6 +30,13 @@ const LATE = 600_000;
 describe('hourly buckets', () => {
   it('an hour closes when the watermark passes its end plus the lateness', () => {
     expect(hourOf(T + 59 * 60_000)).toBe(T);
+    expect(hourOf(T - 1)).toBe(T - HOUR_MS);
+    expect(hourOf(-1)).toBe(-HOUR_MS);
+    expect(stepHour(usageEvent({ event_id: 'h', occurred_at: new Date(T + 1).toISOString() }), undefined)).toBe(T);
+    expect(stepHour(usageEvent({ event_id: 'h', occurred_at: new Date(T + 1).toISOString() }), T + HOUR_MS + 5)).toBe(T + HOUR_MS);
+    expect(closesAfter(T, T + 2 * HOUR_MS + LATE - 1, LATE)).toBe(false);
+    expect(closesAfter(T, T + 2 * HOUR_MS + LATE, LATE)).toBe(true);
+    expect(lastClosedHour(T + 2 * HOUR_MS + LATE, LATE)).toBe(T + HOUR_MS);
     expect(isClosedHour(T, T + HOUR_MS + LATE - 1, LATE)).toBe(false);
     expect(isClosedHour(T, T + HOUR_MS + LATE, LATE)).toBe(true);
     expect(lastClosedHour(T + HOUR_MS + LATE, LATE)).toBe(T);
@@ -82,6 +94,77 @@ describe('hourly buckets', () => {
     const { premium_events: _, ...b } = { ...bucketOfEvent(ev, T), events: 4, cost_usd: 8, cost_premium_usd: 2 };
     expect(premiumEvents(b)).toBe(1);
     expect(mergeBucket(a, b)).toMatchObject({ events: 5, cost_usd: 11, cost_premium_usd: 5, premium_events: 2 });
+  });
+
+  it('a bucket of an event names its developer, and rollups keep developers apart', () => {
+    const r = createHourRollup();
+    const at = new Date(T + 60_000).toISOString();
+    rollupEvent(r, usageEvent({ event_id: 'a', occurred_at: at, developer: 'alice@acme.com' }), T + 60_000, LATE);
+    rollupEvent(r, usageEvent({ event_id: 'b', occurred_at: at, developer: 'bob@acme.com' }), T + 60_000, LATE);
+    rollupEvent(r, usageEvent({ event_id: 'c', occurred_at: at, developer: 'bob@acme.com' }), T + 60_000, LATE);
+    const closed = takeClosedBuckets(r, T + HOUR_MS + LATE, LATE);
+    expect(closed.map((b) => [b.developer, b.events])).toEqual([
+      ['alice@acme.com', 1],
+      ['bob@acme.com', 2],
+    ]);
+  });
+
+  it('overEvents steps a bucket detector with one-event buckets at the engine’s parsed time', () => {
+    const seen: unknown[] = [];
+    const probe: BucketDetector<null, null> = {
+      kind: 'spend_spike',
+      initialState: () => null,
+      step: (state, b) => {
+        seen.push({ ...b });
+        return { state, anomalies: [] };
+      },
+      advance: (state) => ({ state, anomalies: [] }),
+      evict: (state) => state,
+      size: () => 0,
+    };
+    const d = overEvents(probe);
+    const e = usageEvent({
+      event_id: 'a',
+      occurred_at: new Date(T + 5).toISOString(),
+      developer: 'alice@acme.com',
+      tier: 'premium',
+      cost_usd: 2,
+    });
+    d.step(null, e, null, { watermark: T, occurredAt: T + 5 });
+    d.step(null, { ...e, developer: 'bob@acme.com', tier: 'standard' }, null, { watermark: T, occurredAt: T + HOUR_MS });
+    expect(seen).toEqual([
+      { ...bucketOfEvent(e, T) },
+      { ...bucketOfEvent({ ...e, developer: 'bob@acme.com', tier: 'standard' }, T + HOUR_MS) },
+    ]);
+    expect(seen[0]).toMatchObject({ developer: 'alice@acme.com', cost_premium_usd: 2, premium_events: 1 });
+  });
+});
+
+describe('planned-change phases', () => {
+  const env = testEnv({ enabled: true }, { planned: [['payments', '2026-11-09', '2026-11-13', 'ledger migration']] });
+  const cal = env.calendarFor('payments');
+  const phaseOn = (date: string, team = 'payments') => changePhase(env, team, cal, Date.parse(`${date}T10:00:00Z`)).phase;
+
+  it.each([
+    ['2026-11-08', NORMAL, 'the Sunday before'],
+    ['2026-11-09', PLANNED, 'the first day'],
+    ['2026-11-13', PLANNED, 'the last day (a Friday)'],
+    ['2026-11-14', SETTLING, 'the weekend after'],
+    ['2026-11-16', SETTLING, 'the next working day'],
+    ['2026-11-17', NORMAL, 'the day after that'],
+  ])('%s is %i (%s)', (date, phase) => {
+    expect(phaseOn(date)).toBe(phase);
+  });
+
+  it('carries the note, and other teams are not affected', () => {
+    expect(changePhase(env, 'payments', cal, Date.parse('2026-11-16T10:00:00Z'))).toEqual({ phase: SETTLING, note: 'ledger migration' });
+    expect(phaseOn('2026-11-10', 'mobile')).toBe(NORMAL);
+  });
+
+  it('a change ending midweek settles the next day only', () => {
+    const midweek = testEnv({ enabled: true }, { planned: [['payments', '2026-11-09', '2026-11-11', 'x']] });
+    const at = (date: string) => changePhase(midweek, 'payments', cal, Date.parse(`${date}T10:00:00Z`)).phase;
+    expect([at('2026-11-11'), at('2026-11-12'), at('2026-11-13')]).toEqual([PLANNED, SETTLING, NORMAL]);
   });
 });
 

@@ -18,7 +18,36 @@ export const HOUR_MS = 3_600_000;
 
 /** Start of the UTC hour containing `ms`. Whole-hour zones share UTC hours; others are assigned by the hour's start. */
 export function hourOf(ms: number): number {
-  return ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
+  // Division, not %: on epoch milliseconds (beyond int32) % is a floating-point remainder call,
+  // several times dearer, and this runs a few times per event. Exact: ms < 2^53.
+  return Math.floor(ms / HOUR_MS) * HOUR_MS;
+}
+
+/**
+ * Start of the UTC hour of the event: from the time the engine parsed once for every detector
+ * (`StepContext.occurredAt`) when it is given, else parsed here. Date.parse is the dearest part of
+ * bucketing an event, and every bucket detector asks for the same event in turn.
+ */
+export function stepHour(e: UsageEvent, occurredAt: number | undefined): number {
+  if (occurredAt === undefined) return eventHour(e);
+  if (occurredAt !== lastStepAt) {
+    lastStepAt = occurredAt;
+    lastStepHour = hourOf(occurredAt);
+  }
+  return lastStepHour;
+}
+
+// The last instant asked about and its hour (a pure memo: each bucket detector asks in turn).
+let lastStepAt = Number.NaN;
+let lastStepHour = 0;
+
+/**
+ * Tokens weighted by their price relative to fresh input with the ratios vendors share (cache
+ * read 0.1×, cache write 1.25×, output 5×): spend divided by them is a price per token that does
+ * not move with the cache hit rate or the output share, only with the models used.
+ */
+export function weightedTokens(input: number, cacheRead: number, cacheWrite: number, output: number): number {
+  return input + 0.1 * cacheRead + 1.25 * cacheWrite + 5 * output;
 }
 
 // The last event asked about and its hour: every bucket detector asks for the same event in turn,
@@ -44,6 +73,14 @@ export function closesAt(hour: number, latenessMs: number): number {
 /** The hour is closed at this watermark: anything for it now is late. */
 export function isClosedHour(hour: number, watermark: number, latenessMs: number): boolean {
   return closesAt(hour, latenessMs) <= watermark;
+}
+
+/**
+ * Whether hours after `closed` (a closed hour, or 0 before any) have closed by `watermark`: the
+ * per-event test before `lastClosedHour`, in plain arithmetic.
+ */
+export function closesAfter(closed: number, watermark: number, latenessMs: number): boolean {
+  return watermark - latenessMs >= closed + 2 * HOUR_MS;
 }
 
 /** The newest hour that is closed at `watermark` (every hour ≤ it is closed). */
@@ -103,6 +140,12 @@ export function closedBucketCount(open: readonly number[], stride: number, water
 export interface HourBucket {
   org: string;
   team: string;
+  /**
+   * The developer (or API key) whose spend this is. Team detectors add buckets up regardless;
+   * model_mix_drift needs it for its breadth test (how many developers moved, each against their
+   * own habit). A producer that leaves it out makes the whole team one unit: the fast signal
+   * then never sees two developers move and only the weekly signal remains.
+   */
   developer?: string;
   model?: string;
   /** Epoch ms of the hour's start (UTC). */
@@ -122,12 +165,13 @@ export interface HourBucket {
   output_tokens: number;
 }
 
-/** The event as a one-event bucket delta of its team × model (developer left out: team scope). */
+/** The event as a one-event bucket delta of its team × developer × model. */
 export function bucketOfEvent(e: UsageEvent, hour: number): HourBucket {
   const premium = e.tier === 'premium';
   return {
     org: e.org,
     team: e.team,
+    developer: e.developer,
     model: e.model,
     hour,
     cost_usd: e.cost_usd,
@@ -161,11 +205,11 @@ export function premiumEvents(b: HourBucket): number {
 }
 
 /**
- * Open team×model hour buckets built from events: what stage A sends to stage B (usage.rollups.v1,
- * key org:team). Plain JSON state, snapshotted with the engine's.
+ * Open team × developer × model hour buckets built from events: what stage A sends to stage B
+ * (usage.rollups.v1, key org:team). Plain JSON state, snapshotted with the engine's.
  */
 export interface HourRollup {
-  /** Keyed by `org \u001f team \u001f model \u001f hour`. */
+  /** Keyed by `org \u001f team \u001f developer \u001f model \u001f hour`. */
   open: Record<string, HourBucket>;
   /** Events that arrived after their hour had closed: counted, not merged. */
   late: number;
@@ -182,7 +226,7 @@ export function rollupEvent(r: HourRollup, e: UsageEvent, watermark: number, lat
     r.late += 1;
     return false;
   }
-  const key = `${e.org}\u001f${e.team}\u001f${e.model}\u001f${hour}`;
+  const key = `${e.org}\u001f${e.team}\u001f${e.developer}\u001f${e.model}\u001f${hour}`;
   const b = r.open[key];
   if (b === undefined) r.open[key] = bucketOfEvent(e, hour);
   else mergeBucket(b, bucketOfEvent(e, hour));

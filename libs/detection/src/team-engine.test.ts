@@ -1,0 +1,272 @@
+import type { Anomaly, UsageEvent, UsageRollup } from '@burnrate/schemas';
+import { describe, expect, it } from 'vitest';
+import { overEvents, type BucketDetector } from './buckets/bucket-detector.ts';
+import type { HourBucket } from './buckets/hourly.ts';
+import { budgetForecast } from './budget-forecast.ts';
+import { teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
+import { createDetectionEngine, type TeamDetectorConfigs } from './engine.ts';
+import { teamModelMixDrift } from './model-mix-drift.ts';
+import { teamSpendSpike } from './spend-spike.ts';
+import { createTeamEngine, type TeamEngineSnapshot } from './team-engine.ts';
+import { addToRollup, createRollupState, takeRollups } from './team-rollup.ts';
+import { testEnv } from './test-env.ts';
+import { usageEvent } from './test-events.ts';
+
+/** Adds up every delta it is given per team×model×hour (developers together): what the team detectors were shown. */
+const recorder: BucketDetector<Record<string, number[]>, null> = {
+  kind: 'spend_spike',
+  initialState: () => ({}),
+  step(state, b: HourBucket) {
+    const key = `${b.team}/${b.model}/${new Date(b.hour).toISOString().slice(11, 13)}`;
+    const sum = state[key] ?? [0, 0, 0, 0, 0];
+    state[key] = [
+      sum[0]! + b.cost_usd,
+      sum[1]! + b.events,
+      sum[2]! + (b.premium_events ?? 0),
+      sum[3]! + b.input_tokens,
+      sum[4]! + b.cache_read_tokens,
+    ];
+    return { state, anomalies: [] };
+  },
+  advance: (state) => ({ state, anomalies: [] }),
+  evict: (state) => state,
+  size: (state) => Object.keys(state).length,
+};
+
+const recording = () => createTeamEngine(() => ({ seen: null }), { detectors: { seen: recorder } });
+const seen = (e: ReturnType<typeof recording>) => {
+  e.flush();
+  return e.snapshot().detectors.seen as Record<string, number[]>;
+};
+
+function rollup(source: string, seq: number, o: Partial<UsageRollup> & { cost_usd: number; events: number }): UsageRollup {
+  return {
+    org: 'acme',
+    team: 'payments',
+    // A developer's events all go to one stage-A partition: one developer per source here.
+    developer: source.endsWith(':0') ? 'alice@acme.com' : 'bob@acme.com',
+    model: 'claude-opus-4-5',
+    tier: 'premium',
+    hour: '2026-11-25T10:00:00.000Z',
+    cost_premium_usd: o.cost_usd,
+    premium_events: o.events,
+    input_tokens: o.events * 100,
+    cache_read_tokens: o.events * 900,
+    cache_write_tokens: 0,
+    output_tokens: o.events * 10,
+    source,
+    seq,
+    watermark: '2026-11-25T10:30:00.000Z',
+    ...o,
+  };
+}
+
+// Two stage-A partitions count the same team's 10:00 hour: a reaches $12 over 3 events, b $5 over 2.
+const A1 = rollup('usage.events.v1:0', 10, { cost_usd: 4, events: 1 });
+const A2 = rollup('usage.events.v1:0', 14, { cost_usd: 9, events: 2 });
+const A3 = rollup('usage.events.v1:0', 20, { cost_usd: 12, events: 3, watermark: '2026-11-25T10:40:00.000Z' });
+const B1 = rollup('usage.events.v1:1', 3, { cost_usd: 1, events: 1 });
+const B2 = rollup('usage.events.v1:1', 8, { cost_usd: 5, events: 2 });
+const TOTAL = { 'payments/claude-opus-4-5/10': [17, 5, 5, 500, 4500] };
+
+describe('team engine: merging rollups', () => {
+  it.each([
+    ['in order, one source after the other', [A1, A2, A3, B1, B2]],
+    ['interleaved', [B1, A1, B2, A2, A3]],
+    ['with every message delivered twice', [A1, A1, B1, A2, B1, A2, A3, B2, A3, B2]],
+    ['with an older total arriving after a newer one', [A3, A1, B2, A2, B1]],
+    ['with only the latest of each source', [B2, A3]],
+    ['redelivered from the start after the end', [A1, A2, A3, B1, B2, A1, A2, A3, B1, B2]],
+  ])('%s: the detectors see each source once, summed', (_name, messages) => {
+    const engine = recording();
+    for (const m of messages) engine.process(m);
+    expect(seen(engine)).toEqual(TOTAL);
+  });
+
+  it('holds what arrived at one watermark and steps it, in key order, when a later watermark comes', () => {
+    const forward = recording();
+    forward.process(A2);
+    forward.process(B2);
+    expect(forward.snapshot().detectors.seen).toEqual({});
+    const backward = recording();
+    backward.process(B2);
+    backward.process(A2);
+    // The same buckets in the same order, whichever partition's rollup came first.
+    expect(backward.snapshot().pending).toEqual(forward.snapshot().pending);
+    expect(Object.keys(forward.snapshot().pending).map((k) => k.split('\u001f')[2])).toEqual(['alice@acme.com', 'bob@acme.com']);
+    // A3 is later (10:40): the 10:30 arrivals are judged first.
+    forward.process(A3);
+    expect(forward.snapshot().detectors.seen).toEqual({ 'payments/claude-opus-4-5/10': [14, 4, 4, 400, 3600] });
+    expect(seen(forward)).toEqual(TOTAL);
+  });
+
+  it('says what it did with each rollup', () => {
+    const engine = recording();
+    expect(engine.process(A2)).toMatchObject({ stale: false, late: false });
+    expect(engine.process(A1)).toMatchObject({ stale: true, late: false });
+    expect(engine.process(A2)).toMatchObject({ stale: true, late: false });
+    // 11:10 closes the 10:00 hour: b's totals for it are late now, counted and not merged.
+    engine.process(
+      rollup('usage.events.v1:0', 30, { hour: '2026-11-25T11:00:00.000Z', cost_usd: 1, events: 1, watermark: '2026-11-25T11:10:00.000Z' }),
+    );
+    expect(engine.process(B2)).toMatchObject({ stale: false, late: true });
+    expect(seen(engine)).toEqual({
+      'payments/claude-opus-4-5/10': [9, 2, 2, 200, 1800],
+      'payments/claude-opus-4-5/11': [1, 1, 1, 100, 900],
+    });
+    expect(engine.stats()).toMatchObject({ rollups: 5, stale: 2, late: 1, regressed: 0, watermark: '2026-11-25T11:10:00.000Z' });
+  });
+
+  it('drops closed hours from memory and keeps only the open ones', () => {
+    const engine = recording();
+    engine.process(A1);
+    engine.process(B1);
+    expect(engine.stats().hours).toBe(2); // alice's and bob's 10:00
+    // 15 min of event time later (a sweep), the 10:00 hour is closed.
+    engine.process(
+      rollup('usage.events.v1:0', 40, { hour: '2026-11-25T11:00:00.000Z', cost_usd: 1, events: 1, watermark: '2026-11-25T11:15:00.000Z' }),
+    );
+    expect(engine.stats().hours).toBe(1);
+    expect(Object.values(engine.snapshot().hours).map((h) => new Date(h.hour).toISOString())).toEqual(['2026-11-25T11:00:00.000Z']);
+  });
+
+  it('never feeds a drop in totals when a source restarted them, and counts it', () => {
+    const engine = recording();
+    engine.process(A2);
+    // The partition lost its state and counted the hour again from zero, at later offsets.
+    expect(engine.process(rollup('usage.events.v1:0', 50, { cost_usd: 1, events: 1 }))).toMatchObject({ regressed: true });
+    engine.process(rollup('usage.events.v1:0', 51, { cost_usd: 3, events: 2 }));
+    expect(seen(engine)).toEqual({ 'payments/claude-opus-4-5/10': [11, 3, 3, 300, 2700] });
+    expect(engine.stats().regressed).toBe(1);
+  });
+});
+
+// ---- The real team detectors: stage B over rollups against the team detectors inside one engine.
+
+const spike = testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 });
+const mix = testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 });
+const cache = testEnv({ enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 });
+const teamConfigs: TeamDetectorConfigs = {
+  spend_spike_team: spike,
+  model_mix_drift_team: mix,
+  cache_efficiency_drop_team: cache,
+  budget_forecast: {
+    ...testEnv({ enabled: true, min_impact_usd: 100, warning_share: 0.9, critical_share: 1.1, min_days_of_data: 5 }),
+    budgetFor: () => 3000,
+  },
+};
+
+const SONNET = { model: 'claude-sonnet-4-5', model_family: 'claude-sonnet', tier: 'standard' as const };
+
+/**
+ * Six weeks of one team's working hours, two calls an hour per developer, with a team incident
+ * per detector in the last two weeks: a spend spike one afternoon, a switch from haiku to opus,
+ * cache reads that stop, and a month heading over a tight budget.
+ */
+function sixWeeks(): UsageEvent[] {
+  const start = Date.parse('2026-10-05T00:00:00Z');
+  const out: UsageEvent[] = [];
+  let n = 0;
+  for (let d = 0; d < 42; d++) {
+    if ((d + 1) % 7 === 0 || (d + 1) % 7 === 6) continue;
+    for (let h = 7; h < 16; h++) {
+      for (const minute of [5, 35]) {
+        // Each developer at their own minute: equal times are merged before the detectors see them (see below).
+        const time = (offset: number) => new Date(start + d * 86_400_000 + h * 3_600_000 + (minute + offset) * 60_000).toISOString();
+        const occurred_at = time(0);
+        const wobble = ((d * 7 + h * 3) % 5) / 10;
+        const spiked = d === 36 && h >= 12 && h < 15 ? 12 : 1;
+        out.push(usageEvent({ event_id: `a-${n}`, occurred_at, ...SONNET, cost_usd: (4 + wobble) * spiked }));
+        out.push(
+          usageEvent({
+            event_id: `b-${n}`,
+            occurred_at: time(1),
+            developer: 'bob@acme.com',
+            ...(d >= 28 ? {} : { model: 'claude-haiku-4-5', model_family: 'claude-haiku', tier: 'economy' as const }),
+            cost_usd: d >= 28 ? 5 + wobble : 0.6 + wobble / 10,
+          }),
+        );
+        out.push(
+          usageEvent({
+            event_id: `c-${n}`,
+            occurred_at: time(2),
+            developer: 'carol@acme.com',
+            ...SONNET,
+            input_tokens: d >= 30 ? 400_000 : 20_000,
+            cache_read_tokens: d >= 30 ? 0 : 380_000,
+            cost_usd: d >= 30 ? 6 + wobble : 1.2 + wobble / 5,
+          }),
+        );
+        n += 1;
+      }
+    }
+  }
+  return out;
+}
+
+/** Stage A as one partition whose every batch is one event: the rollups it sends, in order. */
+function rollupsOf(
+  events: readonly UsageEvent[],
+  source = 'usage.events.v1:0',
+  offsets: readonly number[] = events.map((_, i) => i),
+): UsageRollup[] {
+  const engine = createDetectionEngine(() => ({}), { detectors: {} });
+  const state = createRollupState();
+  return events.flatMap((e, i) => {
+    const r = engine.process(e);
+    if (r.duplicate || r.late || !addToRollup(state, e, offsets[i] as number)) return [];
+    return takeRollups(state, source, 600_000);
+  });
+}
+
+const runB = (engine: ReturnType<typeof createTeamEngine>, rollups: readonly UsageRollup[]): Anomaly[] => [
+  ...rollups.flatMap((r) => engine.process(r).anomalies),
+  ...engine.flush(),
+];
+
+describe('team engine: the team detectors', () => {
+  const events = sixWeeks();
+  const rollups = rollupsOf(events);
+  const uninterrupted = runB(
+    createTeamEngine(() => teamConfigs),
+    rollups,
+  );
+
+  it('raises what the same detectors raise inside one engine that sees every event', () => {
+    const inOne = createDetectionEngine(() => teamConfigs, {
+      detectors: {
+        spend_spike_team: overEvents(teamSpendSpike),
+        model_mix_drift_team: overEvents(teamModelMixDrift),
+        cache_efficiency_drop_team: overEvents(teamCacheEfficiencyDrop),
+        budget_forecast: overEvents(budgetForecast),
+      },
+    });
+    const expected = events.flatMap((e) => inOne.process(e).anomalies);
+    expect(new Set(uninterrupted.map((a) => a.kind))).toEqual(
+      new Set(['spend_spike', 'model_mix_drift', 'cache_efficiency_drop', 'budget_forecast']),
+    );
+    expect(uninterrupted.every((a) => a.subject.developer === undefined && a.subject.team === 'payments')).toBe(true);
+    expect(uninterrupted).toEqual(expected);
+  });
+
+  it('gives the same anomalies after a snapshot, a JSON round trip and a restore mid-stream', () => {
+    for (const cut of [1, 1500, rollups.length - 900, rollups.length - 300]) {
+      const first = createTeamEngine(() => teamConfigs);
+      const before = rollups.slice(0, cut).flatMap((r) => first.process(r).anomalies);
+      const second = createTeamEngine(() => teamConfigs);
+      second.restore(JSON.parse(JSON.stringify(first.snapshot())) as TeamEngineSnapshot);
+      expect([...before, ...runB(second, rollups.slice(cut))]).toEqual(uninterrupted);
+    }
+  });
+
+  it('is unmoved by a stage-A restart that re-sends what followed its snapshot', () => {
+    // Stage A snapshotted after rollup 2000 but had sent up to 2600; after the restart it sends 2001… again.
+    const resent = [...rollups.slice(0, 2600), ...rollups.slice(2001)];
+    expect(
+      runB(
+        createTeamEngine(() => teamConfigs),
+        resent,
+      ),
+    ).toEqual(uninterrupted);
+  });
+});

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { Count, Instant, NonNegative } from './common.ts';
+import { Tier } from './usage-event.v1.ts';
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The running totals of one (org, team, developer, model, hour) as one stage-A detector partition
+ * has seen them, on `usage.rollups.v1` (key `org:team`, so every rollup of a team meets in one stage-B
+ * consumer, whichever stage-A partition its developers' events went to).
+ *
+ * Cumulative, not a delta: a later message of the same (source, org, team, developer, model, hour) replaces
+ * the earlier one. `seq` orders them, so redelivery, duplicates and reordering are harmless: the
+ * consumer keeps the highest `seq` per source and adds the sources up.
+ */
+export const UsageRollup = z
+  .object({
+    org: z.string().min(1),
+    team: z.string().min(1),
+    // Team detectors add developers up, but model_mix_drift asks how many of them moved, each
+    // against their own habit; a developer's events all reach one stage-A partition.
+    developer: z.string().min(1),
+    model: z.string().min(1),
+    // The model's price tier as its latest event gave it; informational, the premium fields carry the split.
+    tier: Tier,
+    /** Start of the UTC hour. */
+    hour: Instant,
+    cost_usd: NonNegative,
+    cost_premium_usd: NonNegative,
+    events: Count,
+    premium_events: Count,
+    input_tokens: Count,
+    cache_read_tokens: Count,
+    cache_write_tokens: Count,
+    output_tokens: Count,
+    /** `topic:partition` of usage.events.v1 this partition's totals come from. */
+    source: z.string().min(1),
+    /** Offset (in `source`) of the last event these totals include. */
+    seq: Count,
+    /**
+     * The source partition's event-time watermark once that event was counted: stage B's clock.
+     * Hours close on it (end + allowed lateness), and a team detector judges an open hour at it,
+     * as it would inside the stage-A engine. Not in the hour alone because an hour-grained clock
+     * would hold every team alert back to the next hour.
+     */
+    watermark: Instant,
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (Date.parse(r.hour) % HOUR_MS !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['hour'], message: 'expected the start of an hour, such as 2026-11-28T14:00:00Z' });
+    }
+    if (r.premium_events > r.events) {
+      ctx.addIssue({ code: 'custom', path: ['premium_events'], message: 'premium_events cannot exceed events' });
+    }
+  });
+export type UsageRollup = z.infer<typeof UsageRollup>;
+
+/** Kafka-style key for a rollup: all of a team's rollups go to one stage-B partition. */
+export const usageRollupKey = (r: { org: string; team: string }): string => `${r.org}:${r.team}`;

@@ -1,0 +1,222 @@
+import type { Batch, BatchContext, ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions, TopicPartition } from '@burnrate/bus';
+import { partitionKey } from '@burnrate/bus';
+import type { Clock, Logger } from '@burnrate/core';
+import { snapshotKey, type SnapshotStore } from './snapshots.ts';
+
+/** Where a partition's step queues what it produced: sent, in order, before the next snapshot. */
+export interface Outbox {
+  push(topic: string, message: OutgoingMessage): void;
+}
+
+/** What one stage does with its partitions' state; the consumer below does the rest. */
+export interface PartitionLogic<State> {
+  /** State of a partition with no snapshot. */
+  create(partition: number): State;
+  /** State from a snapshot's text; throws when it cannot be read. */
+  restore(partition: number, text: string): State;
+  snapshot(state: State): string;
+  /** Steps one message the state does not reflect yet, queueing its output. */
+  apply(state: State, message: ConsumedMessage, out: Outbox): void;
+  /** After a batch's messages, before its output is sent. */
+  endBatch?(state: State, out: Outbox, partition: number): void;
+  /** Fields logged when a partition is loaded. */
+  describe?(state: State): Record<string, unknown>;
+}
+
+export interface PartitionedConsumerDeps {
+  groupId: string;
+  topic: string;
+  producer: Producer;
+  snapshots: SnapshotStore;
+  log: Logger;
+  clock: Clock;
+  snapshotEveryMs: number;
+  /** Names the stage in log messages ("detector", "team detector"). */
+  name: string;
+}
+
+export interface PartitionedConsumer {
+  readonly subscribeOptions: SubscribeOptions;
+  /** Publishes what is pending and snapshots every partition still held. */
+  stop(): Promise<void>;
+  /** Messages acknowledged by the bus, per output topic (re-publications after a crash included). */
+  sent(topic: string): number;
+  snapshots(): number;
+}
+
+interface Held<State> {
+  partition: number;
+  key: string;
+  state: State;
+  /** Last offset the state reflects; null when it reflects nothing yet. */
+  applied: bigint | null;
+  /** Offset of the last saved snapshot. */
+  saved: bigint | null;
+  /** Output not yet acknowledged by the bus, by topic in first-queued order; a snapshot waits until it is empty. */
+  pending: Map<string, OutgoingMessage[]>;
+  lastSavedAt: number;
+  /** Serialises batches, revokes and stop on one partition. */
+  lock: Promise<unknown>;
+}
+
+/**
+ * A consumer whose effect is a per-partition state, with exactly-once effect on state and
+ * at-least-once output: each partition's state is snapshotted with the last offset it reflects,
+ * and only after that snapshot is durable is the offset committed. On assignment the snapshot is
+ * restored and consumption starts right after its offset, so no message is counted twice;
+ * anything processed after the last snapshot is replayed and re-emits the same messages, which
+ * downstream treats as duplicates. Output is published (and acknowledged) before any snapshot that
+ * includes its effect, so a crash can repeat a message but never lose one.
+ */
+export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, logic: PartitionLogic<State>): PartitionedConsumer {
+  const { log, clock, topic } = deps;
+  const partitions = new Map<number, Held<State>>();
+  // onAssigned and a first batch may both ask for a partition; it is loaded once.
+  const loading = new Map<number, Promise<Held<State>>>();
+  const sent = new Map<string, number>();
+  let snapshots = 0;
+
+  const withLock = <T>(p: Held<State>, fn: () => Promise<T>): Promise<T> => {
+    const run = p.lock.then(fn, fn);
+    p.lock = run.catch(() => undefined);
+    return run;
+  };
+
+  const load = async (partition: number): Promise<Held<State>> => {
+    const key = snapshotKey(topic, partition);
+    const p: Held<State> = {
+      partition,
+      key,
+      state: logic.create(partition),
+      applied: null,
+      saved: null,
+      pending: new Map(),
+      lastSavedAt: clock.now().getTime(),
+      lock: Promise.resolve(),
+    };
+    const snapshot = await deps.snapshots.load(key);
+    if (snapshot !== undefined) {
+      try {
+        p.state = logic.restore(partition, snapshot.state);
+        p.applied = BigInt(snapshot.offset);
+        p.saved = p.applied;
+      } catch (err) {
+        // Better to rebuild state from new messages than to stop detecting altogether.
+        log.error({ err, key, offset: snapshot.offset }, `${deps.name} snapshot unreadable; starting this partition with empty state`);
+        p.state = logic.create(partition);
+      }
+    }
+    partitions.set(partition, p);
+    log.info({ partition, offset: p.applied?.toString() ?? null, ...logic.describe?.(p.state) }, 'partition state loaded');
+    return p;
+  };
+
+  const held = async (partition: number): Promise<Held<State>> => {
+    const p = partitions.get(partition);
+    if (p !== undefined) return p;
+    let pending = loading.get(partition);
+    if (pending === undefined) {
+      pending = load(partition).finally(() => loading.delete(partition));
+      loading.set(partition, pending);
+    }
+    return pending;
+  };
+
+  const publishPending = async (p: Held<State>): Promise<void> => {
+    for (const [to, messages] of [...p.pending]) {
+      await deps.producer.send(to, messages);
+      p.pending.delete(to);
+      sent.set(to, (sent.get(to) ?? 0) + messages.length);
+    }
+  };
+
+  const save = async (p: Held<State>): Promise<boolean> => {
+    if (p.pending.size > 0 || p.applied === null) return false;
+    if (p.applied !== p.saved) {
+      const offset = p.applied;
+      await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: logic.snapshot(p.state) });
+      p.saved = offset;
+      snapshots += 1;
+    }
+    p.lastSavedAt = clock.now().getTime();
+    return true;
+  };
+
+  const release = async (p: Held<State>): Promise<void> => {
+    try {
+      await publishPending(p);
+      await save(p);
+    } catch (err) {
+      // The last snapshot stays behind: the next owner replays from it and re-emits the same messages.
+      log.error({ err, partition: p.partition }, 'could not publish and snapshot a partition on release; it will be replayed');
+    }
+  };
+
+  const outboxOf = (p: Held<State>): Outbox => ({
+    push(to, message) {
+      const list = p.pending.get(to);
+      if (list === undefined) p.pending.set(to, [message]);
+      else list.push(message);
+    },
+  });
+
+  const handleBatch = async (batch: Batch, ctx: BatchContext): Promise<void> => {
+    if (batch.topic !== topic) return;
+    const p = await held(batch.partition);
+    await withLock(p, async () => {
+      // Output whose send failed last time goes first, so messages leave in the order they were made.
+      await publishPending(p);
+      const out = outboxOf(p);
+      for (const m of batch.messages) {
+        if (ctx.signal.aborted) break;
+        const offset = BigInt(m.offset);
+        // Already in the restored state: the bus redelivered from before the snapshot's offset.
+        if (p.applied !== null && offset <= p.applied) continue;
+        logic.apply(p.state, m, out);
+        p.applied = offset;
+      }
+      logic.endBatch?.(p.state, out, p.partition);
+      await publishPending(p);
+      if (clock.now().getTime() - p.lastSavedAt >= deps.snapshotEveryMs && (await save(p)) && p.saved !== null) {
+        await ctx.commit(p.saved.toString());
+      }
+    });
+  };
+
+  const subscribeOptions: SubscribeOptions = {
+    groupId: deps.groupId,
+    topics: [topic],
+    autoCommit: false,
+    handleBatch,
+    async onAssigned(assigned: readonly TopicPartition[]) {
+      const starts: Record<string, string> = {};
+      for (const tp of assigned) {
+        if (tp.topic !== topic) continue;
+        const p = await held(tp.partition);
+        if (p.applied !== null) starts[partitionKey(tp)] = (p.applied + 1n).toString();
+      }
+      return starts;
+    },
+    async onRevoked(revoked: readonly TopicPartition[]) {
+      for (const tp of revoked) {
+        if (tp.topic !== topic) continue;
+        const p = partitions.get(tp.partition);
+        if (p === undefined) continue;
+        await withLock(p, () => release(p));
+        partitions.delete(tp.partition);
+      }
+    },
+  };
+
+  return {
+    subscribeOptions,
+    async stop() {
+      for (const p of [...partitions.values()]) {
+        await withLock(p, () => release(p));
+        partitions.delete(p.partition);
+      }
+    },
+    sent: (to) => sent.get(to) ?? 0,
+    snapshots: () => snapshots,
+  };
+}

@@ -1,0 +1,171 @@
+import type { ConsumedMessage, Producer, SubscribeOptions } from '@burnrate/bus';
+import { systemClock } from '@burnrate/core';
+import type { Clock, Config, Logger } from '@burnrate/core';
+import { createTeamEngine } from '@burnrate/detection';
+import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot } from '@burnrate/detection';
+import { TOPICS, UsageRollup } from '@burnrate/schemas';
+import { anomalyMessage, configResolver } from './detector.ts';
+import { createPartitionedConsumer } from './partitioned.ts';
+import type { SnapshotStore } from './snapshots.ts';
+
+export const TEAM_DETECTOR_GROUP_ID = 'burnrate-team-detector';
+
+const INPUT_TOPIC = TOPICS.usageRollups.name;
+const OUTPUT_TOPIC = TOPICS.anomalies.name;
+
+export interface TeamDetectorDeps {
+  /** The current config; a function lets a reload take effect on the next rollup without losing state. */
+  config: Config | (() => Config);
+  producer: Producer;
+  snapshots: SnapshotStore;
+  log: Logger;
+  /** Minimum wall time between two snapshots of a partition (and so between commits). Default 1000. */
+  snapshotEveryMs?: number;
+  clock?: Clock;
+  /** Engine tuning (idle horizon, sweep interval); the defaults suit production. */
+  engine?: Omit<TeamEngineOptions<typeof TEAM_DETECTORS>, 'detectors'>;
+}
+
+export interface TeamDetectorStats {
+  /** Rollups decoded and given to the team engine. */
+  processed: number;
+  /** Messages that were not a valid UsageRollup. */
+  invalid: number;
+  /** Rollups the engine already had (same or later seq from the same source): redeliveries and re-sends. */
+  stale: number;
+  /** Rollups for an hour already closed at the watermark: counted, not merged, logged per batch. */
+  late: number;
+  /** Rollups whose source had restarted its totals (see TeamEngineStats.regressed). */
+  regressed: number;
+  /** Rollups a detector threw on (a bug); skipped so one cannot stop a partition. */
+  failed: number;
+  /** Anomaly versions published to anomalies.v1 (re-publications after a crash included). */
+  published: number;
+  snapshots: number;
+}
+
+export interface TeamDetectorService {
+  /** Pass to `bus.subscribe`. */
+  readonly subscribeOptions: SubscribeOptions;
+  /** Publishes what is pending and snapshots every partition still held. Call after the subscription stopped. */
+  stop(): Promise<void>;
+  stats(): TeamDetectorStats;
+}
+
+interface PartitionState {
+  engine: TeamEngine;
+  /** Late rollups in the batch in progress, logged once at its end. */
+  late: number;
+}
+
+/**
+ * Stage B: consumes usage.rollups.v1 (key org:team, so a team's rollups from every stage-A
+ * partition meet here), runs the team engine per partition (team and team×model spend spikes,
+ * model mix, cache efficiency, budget forecast) and publishes anomalies.v1. Snapshots, commits
+ * and the publish-before-snapshot order are stage A's (createPartitionedConsumer); the engine's
+ * merge by (source, seq) makes whatever stage A re-sends after its own restarts harmless.
+ */
+export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService {
+  const log = deps.log.child({ component: 'team-detector' });
+  const resolveConfig = configResolver(deps.config);
+  const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
+  const engineOptions: Omit<TeamEngineOptions<typeof TEAM_DETECTORS>, 'detectors'> = {
+    allowedLatenessMs: () => currentConfig().detectors.allowed_lateness,
+    ...deps.engine,
+  };
+  const stats = { processed: 0, invalid: 0, stale: 0, late: 0, regressed: 0, failed: 0 };
+
+  const decode = (m: ConsumedMessage): UsageRollup | undefined => {
+    let json: unknown;
+    try {
+      json = JSON.parse(m.value);
+    } catch {
+      log.warn({ partition: m.partition, offset: m.offset, key: m.key }, 'rollup is not JSON; skipped');
+      return undefined;
+    }
+    const parsed = UsageRollup.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      log.warn({ partition: m.partition, offset: m.offset, key: m.key, issues }, 'rollup failed validation; skipped');
+      return undefined;
+    }
+    return parsed.data;
+  };
+
+  const newState = (): PartitionState => ({ engine: createTeamEngine(resolveConfig, engineOptions), late: 0 });
+
+  const consumer = createPartitionedConsumer<PartitionState>(
+    {
+      groupId: TEAM_DETECTOR_GROUP_ID,
+      topic: INPUT_TOPIC,
+      producer: deps.producer,
+      snapshots: deps.snapshots,
+      log,
+      clock: deps.clock ?? systemClock,
+      snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
+      name: 'team detector',
+    },
+    {
+      create: newState,
+      restore(_partition, text) {
+        const state = newState();
+        state.engine.restore(JSON.parse(text) as TeamEngineSnapshot);
+        return state;
+      },
+      snapshot: (state) => JSON.stringify(state.engine.snapshot()),
+      describe: (state) => ({ ...state.engine.stats() }),
+
+      apply(state, m, out) {
+        const rollup = decode(m);
+        if (rollup === undefined) {
+          stats.invalid += 1;
+          return;
+        }
+        stats.processed += 1;
+        try {
+          const result = state.engine.process(rollup);
+          if (result.stale) stats.stale += 1;
+          if (result.late) state.late += 1;
+          if (result.regressed) {
+            stats.regressed += 1;
+            log.warn(
+              { source: rollup.source, seq: rollup.seq, team: rollup.team, hour: rollup.hour },
+              'rollup totals went down: its source restarted them',
+            );
+          }
+          for (const a of result.anomalies) {
+            const message = anomalyMessage(a, log);
+            if (message !== undefined) out.push(OUTPUT_TOPIC, message);
+          }
+        } catch (err) {
+          stats.failed += 1;
+          log.error(
+            { err, partition: m.partition, offset: m.offset, source: rollup.source },
+            'a team detector failed on a rollup; skipped',
+          );
+        }
+      },
+
+      endBatch(state, _out, partition) {
+        if (state.late === 0) return;
+        stats.late += state.late;
+        log.warn(
+          {
+            partition,
+            late: state.late,
+            watermark: state.engine.stats().watermark,
+            allowedLatenessMs: currentConfig().detectors.allowed_lateness,
+          },
+          'late rollups in batch: their hour had closed; stage-A partitions may be further apart in event time than the allowed lateness',
+        );
+        state.late = 0;
+      },
+    },
+  );
+
+  return {
+    subscribeOptions: consumer.subscribeOptions,
+    stop: () => consumer.stop(),
+    stats: () => ({ ...stats, published: consumer.sent(OUTPUT_TOPIC), snapshots: consumer.snapshots() }),
+  };
+}
