@@ -5,6 +5,9 @@ import { parseArgs } from './args.ts';
 import { backtest, type BacktestEnv } from './backtest.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
 import { startEmbedded } from './embedded.ts';
+import { quietKafkajsWarnings } from '@burnrate/runtime';
+import { migrateCommand } from './migrate-command.ts';
+import { topicsCommand, type TopicsEnv } from './topics-command.ts';
 
 const EXAMPLE_CONFIG = fileURLToPath(new URL('../burnrate.example.yaml', import.meta.url));
 const DEFAULT_PORT = 8787;
@@ -20,10 +23,19 @@ usage:
                                   replay stored (or given) events through a config: the anomalies it
                                   raises per team and week, and the diff against --baseline
                                   (burnrate backtest --help for every flag)
+  burnrate topics apply [--dry-run]
+                                  create missing Kafka topics, add partitions and set configs as
+                                  declared in infra/kafka/topics.ts; prints each change or "no changes"
+  burnrate migrate                apply the ClickHouse migrations (CLICKHOUSE_URL, or BURNRATE_DATA_DIR) and exit
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE   its credentials and database
+
+environment (topics apply):
+  KAFKA_BROKERS              host:port[,host:port…] of the cluster
+  KAFKA_REPLICATION_FACTOR   replicas per partition (default 1, a single dev broker; 3 in production)
+  KAFKA_MIN_INSYNC_REPLICAS  min.insync.replicas of every topic (default 1; 2 with replication 3)
 
 environment (start):
   BURNRATE_CONFIG      path to burnrate.yaml (default: the bundled example)
@@ -104,6 +116,17 @@ function backtestEnv(env: NodeJS.ProcessEnv): BacktestEnv {
   };
 }
 
+function topicsEnv(env: NodeJS.ProcessEnv): TopicsEnv {
+  // stdout carries the list of changes.
+  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'warn', destination: process.stderr });
+  quietKafkajsWarnings(log);
+  return {
+    brokers: env.KAFKA_BROKERS,
+    env: { KAFKA_REPLICATION_FACTOR: env.KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS: env.KAFKA_MIN_INSYNC_REPLICAS },
+    log,
+  };
+}
+
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const { positionals } = parseArgs(argv);
   const [command, sub, arg] = positionals;
@@ -116,6 +139,14 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
       if (sub === 'schema') return configSchema(io);
       io.err(`unknown config command ${JSON.stringify(sub ?? '')}\n\n${USAGE}`);
       return 2;
+    case 'topics':
+      return topicsCommand(argv.slice(argv.indexOf('topics') + 1), topicsEnv(process.env), io);
+    case 'migrate':
+      return migrateCommand(
+        process.env,
+        createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'warn', destination: process.stderr }),
+        io,
+      );
     case 'backtest':
       return backtest(argv.slice(argv.indexOf('backtest') + 1), backtestEnv(process.env), io);
     case undefined:

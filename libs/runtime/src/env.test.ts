@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { readKafkaBrokers, readPort, readSlack, readSmtp, readStoreSettings } from './env.ts';
+import { describeStore } from './store.ts';
+
+describe('service env', () => {
+  it('prefers a ClickHouse server, with optional credentials and database', () => {
+    expect(readStoreSettings({ CLICKHOUSE_URL: 'http://ch:8123', BURNRATE_DATA_DIR: '/d' }, 'sink')).toEqual({
+      kind: 'clickhouse',
+      url: 'http://ch:8123',
+    });
+    expect(
+      readStoreSettings(
+        { CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_USER: 'u', CLICKHOUSE_PASSWORD: 'p', CLICKHOUSE_DATABASE: 'burnrate' },
+        'sink',
+      ),
+    ).toEqual({ kind: 'clickhouse', url: 'http://ch:8123', username: 'u', password: 'p', database: 'burnrate' });
+  });
+
+  it('falls back to embedded chdb under BURNRATE_DATA_DIR, and names both options when neither is set', () => {
+    expect(readStoreSettings({ BURNRATE_DATA_DIR: '/data' }, 'sink')).toEqual({ kind: 'chdb', dataDir: '/data' });
+    expect(() => readStoreSettings({}, 'notifier')).toThrow(/the notifier needs a store: set CLICKHOUSE_URL .*or BURNRATE_DATA_DIR/);
+  });
+
+  it('describes the store without credentials', () => {
+    const text = describeStore({ kind: 'clickhouse', url: 'http://u:secret@ch:8123', database: 'burnrate' });
+    expect(text).toBe('clickhouse http://ch:8123/burnrate');
+    expect(describeStore({ kind: 'chdb', dataDir: '/data' })).toMatch(/^chdb \/data\/chdb/);
+  });
+
+  it('splits KAFKA_BROKERS and rejects what is not host:port', () => {
+    expect(readKafkaBrokers({ KAFKA_BROKERS: 'kafka:9092, 10.0.0.2:9093,' }, 'detector')).toEqual(['kafka:9092', '10.0.0.2:9093']);
+    expect(() => readKafkaBrokers({}, 'detector')).toThrow(/the detector needs Kafka: set KAFKA_BROKERS/);
+    expect(() => readKafkaBrokers({ KAFKA_BROKERS: 'kafka' }, 'detector')).toThrow(/"kafka" is not host:port/);
+  });
+
+  it('reads ports, Slack and SMTP settings', () => {
+    expect(readPort({}, 'BURNRATE_PORT', 8787)).toBe(8787);
+    expect(readPort({ BURNRATE_PORT: '0' }, 'BURNRATE_PORT', 8787)).toBe(0);
+    expect(() => readPort({ BURNRATE_PORT: '70000' }, 'BURNRATE_PORT', 8787)).toThrow(/BURNRATE_PORT must be a port number/);
+    expect(readSlack({})).toBeUndefined();
+    expect(readSlack({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_API_URL: 'http://stand-in/api/' })).toEqual({
+      token: 'xoxb-1',
+      apiUrl: 'http://stand-in/api/',
+    });
+    expect(readSmtp({ SMTP_URL: 'smtp://mailpit:1025' }, 'acme')).toEqual({ url: 'smtp://mailpit:1025', from: 'burnrate@acme.invalid' });
+    expect(readSmtp({}, 'acme')).toBeUndefined();
+  });
+});

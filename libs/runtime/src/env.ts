@@ -1,0 +1,68 @@
+import { BurnrateError } from '@burnrate/core';
+
+/** A service's environment, as main.ts hands it over (process.env). Nothing here reads process.env itself. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Where a service keeps its rows. In a deployment every service points at the same ClickHouse
+ * server (`CLICKHOUSE_URL`). Without one, `BURNRATE_DATA_DIR` gives the service an embedded chdb
+ * store of its own: chdb binds one data directory per process, so such stores are never shared.
+ * That is for tests and trying things out, not for production.
+ */
+export type StoreSettings =
+  { kind: 'clickhouse'; url: string; username?: string; password?: string; database?: string } | { kind: 'chdb'; dataDir: string };
+
+export function readStoreSettings(env: Env, service: string): StoreSettings {
+  const url = env.CLICKHOUSE_URL;
+  if (url) {
+    return {
+      kind: 'clickhouse',
+      url,
+      ...(env.CLICKHOUSE_USER ? { username: env.CLICKHOUSE_USER } : {}),
+      ...(env.CLICKHOUSE_PASSWORD ? { password: env.CLICKHOUSE_PASSWORD } : {}),
+      ...(env.CLICKHOUSE_DATABASE ? { database: env.CLICKHOUSE_DATABASE } : {}),
+    };
+  }
+  if (env.BURNRATE_DATA_DIR) return { kind: 'chdb', dataDir: env.BURNRATE_DATA_DIR };
+  throw new BurnrateError(
+    'CONFIG_INVALID',
+    `the ${service} needs a store: set CLICKHOUSE_URL (e.g. http://127.0.0.1:8123), or BURNRATE_DATA_DIR for an embedded chdb store of its own`,
+  );
+}
+
+export function readKafkaBrokers(env: Env, service: string): string[] {
+  const brokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+  if (brokers.length === 0) {
+    throw new BurnrateError('CONFIG_INVALID', `the ${service} needs Kafka: set KAFKA_BROKERS to host:port[,host:port…]`);
+  }
+  for (const b of brokers) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(b))
+      throw new BurnrateError('CONFIG_INVALID', `KAFKA_BROKERS entry ${JSON.stringify(b)} is not host:port`);
+  }
+  return brokers;
+}
+
+export function readPort(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new BurnrateError('CONFIG_INVALID', `${name} must be a port number from 0 to 65535, not ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
+
+/** Slack is on when SLACK_BOT_TOKEN is set; SLACK_API_URL points it elsewhere (a stand-in, a proxy). */
+export function readSlack(env: Env): { token: string; apiUrl?: string } | undefined {
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  return { token: env.SLACK_BOT_TOKEN, ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}) };
+}
+
+/** Email is on when SMTP_URL is set; SMTP_FROM defaults to burnrate@<org>.invalid. */
+export function readSmtp(env: Env, org: string): { url: string; from: string } | undefined {
+  if (!env.SMTP_URL) return undefined;
+  return { url: env.SMTP_URL, from: env.SMTP_FROM ?? `burnrate@${org}.invalid` };
+}

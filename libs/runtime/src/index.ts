@@ -1,0 +1,5 @@
+export { type Env, readKafkaBrokers, readPort, readSlack, readSmtp, readStoreSettings, type StoreSettings } from './env.ts';
+export { describeStore, openStore } from './store.ts';
+export { openKafkaBus } from './bus.ts';
+export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';
+export { createKafkaSnapshotStore, type KafkaSnapshotStoreOptions, type SnapshotChangelog } from './kafka-snapshot-store.ts';

@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Batch, BatchContext } from '@burnrate/bus';
+import { BurnrateError, createLogger } from '@burnrate/core';
+import type { UsageEvent } from '@burnrate/schemas';
+import { createMemoryStore, type Store } from '@burnrate/store';
+import { anomaly, usageEvent } from '@burnrate/testing';
+import { createBufferedSink } from './buffered-sink.ts';
+
+const log = createLogger({ level: 'silent' });
+
+/** A store that records each insert call and can be told to fail the next ones. */
+function recordingStore() {
+  const inner = createMemoryStore();
+  const calls: { table: string; ids: string[] }[] = [];
+  const failures: Error[] = [];
+  const store: Pick<Store, 'insertUsageEvents' | 'insertDlq' | 'insertAnomalies' | 'insertAnomalyStates'> = {
+    async insertUsageEvents(rows) {
+      calls.push({ table: 'usage_events', ids: rows.map((r) => r.event_id) });
+      const failure = failures.shift();
+      if (failure) throw failure;
+      await inner.insertUsageEvents(rows);
+    },
+    async insertDlq(rows) {
+      calls.push({ table: 'dlq', ids: rows.map((r) => r.dlq_id) });
+      await inner.insertDlq(rows);
+    },
+    async insertAnomalies(rows) {
+      calls.push({ table: 'anomalies', ids: rows.map((r) => `${r.id}@${r.version}`) });
+      await inner.insertAnomalies(rows);
+    },
+    insertAnomalyStates: (rows) => inner.insertAnomalyStates(rows),
+  };
+  return { store, inner, calls, failures };
+}
+
+function context() {
+  const commits: string[] = [];
+  const ctx = (partition: number): BatchContext => ({
+    commit: async (offset) => void commits.push(`${partition}@${offset}`),
+    signal: new AbortController().signal,
+  });
+  return { commits, ctx };
+}
+
+let offsets = 0;
+function eventBatch(partition: number, events: UsageEvent[]): Batch {
+  return {
+    topic: 'usage.events.v1',
+    partition,
+    highWatermark: '1000000',
+    messages: events.map((e) => ({
+      topic: 'usage.events.v1',
+      partition,
+      offset: String(offsets++),
+      key: `${e.org}:${e.developer}`,
+      value: JSON.stringify(e),
+      headers: {},
+      timestamp: Date.now(),
+    })),
+  };
+}
+
+const events = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => usageEvent({ event_id: `${prefix}-${i}` }));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('buffered sink', () => {
+  it('gathers batches of several partitions into one insert after maxDelayMs, then commits each partition', async () => {
+    vi.useFakeTimers();
+    const { store, inner, calls } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 1000 });
+    expect(sink.subscribeOptions.autoCommit).toBe(false);
+
+    const a = eventBatch(0, events(3, 'a'));
+    const b = eventBatch(1, events(2, 'b'));
+    await sink.subscribeOptions.handleBatch(a, ctx(0));
+    await sink.subscribeOptions.handleBatch(b, ctx(1));
+    expect(calls).toEqual([]);
+    expect(commits).toEqual([]);
+    expect(sink.stats().buffered).toBe(5);
+
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toEqual([{ table: 'usage_events', ids: ['a-0', 'a-1', 'a-2', 'b-0', 'b-1'] }]);
+    expect(commits).toEqual([`0@${a.messages.at(-1)!.offset}`, `1@${b.messages.at(-1)!.offset}`]);
+    expect(await inner.countUsageEvents()).toBe(5);
+    expect(sink.stats()).toMatchObject({ flushes: 1, buffered: 0, flushed: { usage_events: 5 } });
+  });
+
+  it('flushes as soon as maxRows are buffered, without waiting for the timer', async () => {
+    const { store, calls } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 4, maxDelayMs: 60_000 });
+    await sink.subscribeOptions.handleBatch(eventBatch(0, events(2, 'x')), ctx(0));
+    expect(calls).toHaveLength(0);
+    const full = eventBatch(0, events(2, 'y'));
+    await sink.subscribeOptions.handleBatch(full, ctx(0));
+    expect(calls).toEqual([{ table: 'usage_events', ids: ['x-0', 'x-1', 'y-0', 'y-1'] }]);
+    expect(commits).toEqual([`0@${full.messages.at(-1)!.offset}`]);
+  });
+
+  it('retries a failed insert with exactly the same rows, and commits only after it succeeded', async () => {
+    vi.useFakeTimers();
+    const { store, calls, failures } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 100 });
+    failures.push(new BurnrateError('STORE_UNAVAILABLE', 'connection refused'));
+
+    await sink.subscribeOptions.handleBatch(eventBatch(0, events(2, 'r')), ctx(0));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls).toHaveLength(1);
+    expect(commits).toEqual([]);
+    // Newer rows keep arriving while the retry waits; they must not join the failed block.
+    await sink.subscribeOptions.handleBatch(eventBatch(1, events(1, 'n')), ctx(1));
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls.map((c) => c.ids)).toEqual([['r-0', 'r-1'], ['r-0', 'r-1'], ['n-0']]);
+    expect(commits.map((c) => c.split('@')[0])).toEqual(['0', '1']);
+    expect(sink.stats()).toMatchObject({ failedFlushes: 1, flushes: 2, buffered: 0 });
+  });
+
+  it('refuses a batch while full and the store is down (the bus redelivers it), then takes it once the store is back', async () => {
+    const { store, calls, failures } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 2, maxDelayMs: 60_000 });
+    failures.push(new BurnrateError('STORE_UNAVAILABLE', 'down'), new BurnrateError('STORE_UNAVAILABLE', 'still down'));
+    // Fills the buffer; the inline flush fails but the rows stay buffered for the retry.
+    await sink.subscribeOptions.handleBatch(eventBatch(0, events(2, 'f')), ctx(0));
+    const refused = eventBatch(0, events(1, 'g'));
+    await expect(sink.subscribeOptions.handleBatch(refused, ctx(0))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retriable: true });
+    expect(sink.stats().buffered).toBe(2);
+    await sink.subscribeOptions.handleBatch(refused, ctx(0));
+    await sink.drain();
+    expect(calls.map((c) => c.ids)).toEqual([['f-0', 'f-1'], ['f-0', 'f-1'], ['f-0', 'f-1'], ['g-0']]);
+    expect(commits.at(-1)).toBe(`0@${refused.messages.at(-1)!.offset}`);
+  });
+
+  it('drops the buffer on a non-retriable insert error and fails the next batch with it, so the consumer restarts from the last commit', async () => {
+    const { store, failures } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 60_000 });
+    failures.push(new BurnrateError('STORE_QUERY_FAILED', 'type mismatch'));
+    await sink.subscribeOptions.handleBatch(eventBatch(0, events(1, 'bad')), ctx(0));
+    await expect(sink.drain()).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED' });
+    await expect(sink.subscribeOptions.handleBatch(eventBatch(0, events(1, 'next')), ctx(0))).rejects.toMatchObject({
+      code: 'STORE_QUERY_FAILED',
+    });
+    expect(commits).toEqual([]);
+    expect(sink.stats().buffered).toBe(0);
+  });
+
+  it('parses like the per-batch sink: bad messages become DLQ rows, anomalies go to their table, and after drain each batch is written before it returns', async () => {
+    const { store, inner, calls } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 60_000 });
+    await sink.drain();
+    const a = anomaly();
+    await sink.subscribeOptions.handleBatch(
+      {
+        topic: 'anomalies.v1',
+        partition: 2,
+        highWatermark: '10',
+        messages: [
+          { topic: 'anomalies.v1', partition: 2, offset: '7', key: a.id, value: JSON.stringify(a), headers: {}, timestamp: Date.now() },
+          { topic: 'anomalies.v1', partition: 2, offset: '8', key: 'x', value: '{nope', headers: {}, timestamp: Date.now() },
+        ],
+      },
+      ctx(2),
+    );
+    expect(calls.map((c) => c.table)).toEqual(['dlq', 'anomalies']);
+    expect(commits).toEqual(['2@8']);
+    const [dlq] = await inner.listDlq();
+    expect(dlq).toMatchObject({
+      source: 'topic:anomalies.v1',
+      raw: '{nope',
+      reason: 'message at anomalies.v1/2@8 does not match anomalies.v1',
+    });
+    expect(await inner.getAnomaly(a.id)).toMatchObject({ id: a.id });
+  });
+});

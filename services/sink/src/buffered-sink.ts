@@ -1,0 +1,214 @@
+import type { Batch, BatchContext, SubscribeOptions } from '@burnrate/bus';
+import { isRetriable, type Logger } from '@burnrate/core';
+import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { Store } from '@burnrate/store';
+import { createSink } from './sink.ts';
+
+type SinkStore = Pick<Store, 'insertUsageEvents' | 'insertDlq' | 'insertAnomalies' | 'insertAnomalyStates'>;
+
+export interface BufferedSinkDeps {
+  store: SinkStore;
+  log: Logger;
+  groupId?: string;
+  /** Flush when this many rows are buffered (default 50 000). */
+  maxRows?: number;
+  /** Flush when the oldest buffered row has waited this long (default 1000 ms). */
+  maxDelayMs?: number;
+  /** Upper bound of the retry backoff after a failed insert (default 30 s). */
+  maxRetryDelayMs?: number;
+}
+
+export interface BufferedSinkStats {
+  /** Rows acknowledged by the store, per table kind. */
+  flushed: Record<'usage_events' | 'dlq' | 'anomalies' | 'anomaly_state', number>;
+  flushes: number;
+  failedFlushes: number;
+  /** Commits the bus refused because the partition had moved to another member (its rows are redelivered there). */
+  refusedCommits: number;
+  buffered: number;
+}
+
+export interface BufferedSink {
+  /** Pass to `bus.subscribe` (autoCommit is off: offsets are committed after the flush that made them durable). */
+  readonly subscribeOptions: SubscribeOptions;
+  /** Writes what is buffered and commits it; from then on each batch is written before its handler returns. Call before the subscription stops. */
+  drain(): Promise<void>;
+  stats(): BufferedSinkStats;
+}
+
+interface Rows {
+  usage_events: UsageEvent[];
+  dlq: DlqRecord[];
+  anomalies: Anomaly[];
+  anomaly_state: AnomalyState[];
+  count: number;
+  /** Per `topic:partition`, the last offset these rows cover and the context to commit it through. */
+  commits: Map<string, { offset: string; ctx: BatchContext }>;
+}
+
+const emptyRows = (): Rows => ({ usage_events: [], dlq: [], anomalies: [], anomaly_state: [], count: 0, commits: new Map() });
+
+/**
+ * The sink for a Kafka deployment: the same parsing and DLQ rules as `createSink`, but rows from
+ * many batches and partitions are gathered and inserted together, whichever comes first of
+ * `maxRows` rows or `maxDelayMs`, because ClickHouse wants few large inserts rather than one per
+ * fetched partition. Offsets are committed (per partition) only after the insert that holds their
+ * rows resolved, so a crash redelivers whatever was not yet written.
+ *
+ * A failed insert is retried with exactly the same rows in the same order, so the store's
+ * content-derived insert_deduplication_token lets ClickHouse drop a block that did land before a
+ * timeout. While a retry is pending new batches keep buffering until `maxRows`; past that, a
+ * batch is refused with the retriable error and the bus pauses that partition and redelivers it
+ * later. A non-retriable insert error drops the buffer (nothing of it was committed) and fails the
+ * next batch with it, which makes the bus restart the consumer from the last commit.
+ */
+export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
+  const log = deps.log.child({ component: 'sink', mode: 'buffered' });
+  const maxRows = deps.maxRows ?? 50_000;
+  const maxDelayMs = deps.maxDelayMs ?? 1000;
+  const maxRetryDelayMs = deps.maxRetryDelayMs ?? 30_000;
+  const stats: BufferedSinkStats = {
+    flushed: { usage_events: 0, dlq: 0, anomalies: 0, anomaly_state: 0 },
+    flushes: 0,
+    failedFlushes: 0,
+    refusedCommits: 0,
+    buffered: 0,
+  };
+
+  let buffer = emptyRows();
+  /** Rows whose insert failed; retried as they are before anything newer is written. */
+  let retrying: Rows | undefined;
+  let failures = 0;
+  let fatal: unknown;
+  let draining = false;
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+
+  // The per-batch sink does the parsing; its "store" appends to the buffer.
+  const collecting: SinkStore = {
+    insertUsageEvents: async (rows) => void push('usage_events', rows),
+    insertDlq: async (rows) => void push('dlq', rows),
+    insertAnomalies: async (rows) => void push('anomalies', rows),
+    insertAnomalyStates: async (rows) => void push('anomaly_state', rows),
+  };
+  function push<K extends 'usage_events' | 'dlq' | 'anomalies' | 'anomaly_state'>(kind: K, rows: readonly Rows[K][number][]): void {
+    (buffer[kind] as Rows[K][number][]).push(...rows);
+    buffer.count += rows.length;
+  }
+  const inner = createSink({ store: collecting, log: deps.log, ...(deps.groupId !== undefined ? { groupId: deps.groupId } : {}) });
+
+  const pendingRows = (): number => buffer.count + (retrying?.count ?? 0);
+
+  const schedule = (delayMs: number): void => {
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flush().catch(() => undefined);
+    }, delayMs);
+    timer.unref();
+  };
+
+  const write = async (rows: Rows): Promise<void> => {
+    if (rows.usage_events.length > 0) await deps.store.insertUsageEvents(rows.usage_events);
+    if (rows.dlq.length > 0) await deps.store.insertDlq(rows.dlq);
+    if (rows.anomalies.length > 0) await deps.store.insertAnomalies(rows.anomalies);
+    if (rows.anomaly_state.length > 0) await deps.store.insertAnomalyStates(rows.anomaly_state);
+  };
+
+  const commit = async (rows: Rows): Promise<void> => {
+    for (const [partition, { offset, ctx }] of rows.commits) {
+      try {
+        await ctx.commit(offset);
+      } catch (err) {
+        // Rebalanced away or stopped: the rows are written, the next owner re-reads from the last
+        // commit and the tables collapse the repeats.
+        stats.refusedCommits += 1;
+        log.debug({ err, partition, offset }, 'commit after flush refused; the partition is redelivered elsewhere');
+      }
+    }
+  };
+
+  /** Writes the retry block (if any) then the buffer, one at a time; rejects with the first insert error. */
+  const flushOnce = async (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    while (retrying !== undefined || buffer.count > 0 || buffer.commits.size > 0) {
+      const rows = retrying ?? buffer;
+      if (rows === buffer) buffer = emptyRows();
+      retrying = undefined;
+      try {
+        await write(rows);
+      } catch (err) {
+        stats.failedFlushes += 1;
+        if (!isRetriable(err)) {
+          // Newer rows must go too: committing their offsets would skip the dropped ones.
+          buffer = emptyRows();
+          fatal = err;
+          log.error(
+            { err, rows: rows.count },
+            'insert failed with a non-retriable error; buffer dropped, the consumer restarts from the last commit',
+          );
+          throw err;
+        }
+        retrying = rows;
+        failures += 1;
+        const delay = Math.min(maxRetryDelayMs, 500 * 2 ** Math.min(failures - 1, 10));
+        log.warn({ err, rows: rows.count, attempt: failures, retryInMs: delay }, 'insert failed; retrying the same block');
+        schedule(delay);
+        throw err;
+      }
+      failures = 0;
+      stats.flushes += 1;
+      stats.flushed.usage_events += rows.usage_events.length;
+      stats.flushed.dlq += rows.dlq.length;
+      stats.flushed.anomalies += rows.anomalies.length;
+      stats.flushed.anomaly_state += rows.anomaly_state.length;
+      await commit(rows);
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    flushing ??= flushOnce().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  };
+
+  /** Rethrows a non-retriable insert error once, so the bus restarts the consumer from the last commit. */
+  const rethrow = (err: unknown): never => {
+    if (!isRetriable(err)) fatal = undefined;
+    throw err;
+  };
+
+  const handleBatch = async (batch: Batch, ctx: BatchContext): Promise<void> => {
+    if (fatal !== undefined) rethrow(fatal);
+    if (pendingRows() >= maxRows) {
+      // Full: make room first. If the store is still failing, this batch is not taken; the bus
+      // redelivers it after a backoff (the error is retriable) and other partitions go on.
+      await flush().catch(rethrow);
+    }
+    const before = buffer.count;
+    await inner.subscribeOptions.handleBatch(batch, ctx);
+    const last = batch.messages.at(-1);
+    if (last !== undefined) buffer.commits.set(`${batch.topic}:${batch.partition}`, { offset: last.offset, ctx });
+    if (draining || pendingRows() >= maxRows) {
+      try {
+        await flush();
+      } catch (err) {
+        // The rows are buffered (and retried); only when draining must the batch wait for them.
+        if (draining || !isRetriable(err)) rethrow(err);
+      }
+    } else if (buffer.count > before || buffer.commits.size > 0) {
+      schedule(maxDelayMs);
+    }
+  };
+
+  return {
+    subscribeOptions: { ...inner.subscribeOptions, autoCommit: false, handleBatch },
+    async drain() {
+      draining = true;
+      if (pendingRows() > 0 || buffer.commits.size > 0) await flush();
+    },
+    stats: () => ({ ...stats, flushed: { ...stats.flushed }, buffered: pendingRows() }),
+  };
+}

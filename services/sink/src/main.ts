@@ -1,0 +1,73 @@
+import { createLogger, Lifecycle } from '@burnrate/core';
+import {
+  describeStore,
+  exitOnStartFailure,
+  quietKafkajsWarnings,
+  openKafkaBus,
+  openStore,
+  readKafkaBrokers,
+  readStoreSettings,
+  runUntilSignal,
+} from '@burnrate/runtime';
+import { createBufferedSink } from './buffered-sink.ts';
+
+/**
+ * The sink on its own (distributed mode): every topic into ClickHouse, in inserts of up to
+ * BURNRATE_SINK_MAX_ROWS rows or BURNRATE_SINK_MAX_DELAY_MS, whichever first; offsets are committed
+ * only after the insert. Instances share the topics' partitions through the `burnrate-sink` group.
+ *
+ * env: KAFKA_BROKERS; CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE),
+ * or BURNRATE_DATA_DIR for an embedded chdb store of this process only; BURNRATE_SINK_MAX_ROWS
+ * (default 50000), BURNRATE_SINK_MAX_DELAY_MS (default 1000), BURNRATE_LOG_LEVEL.
+ */
+async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'sink' });
+  quietKafkajsWarnings(log);
+  const brokers = readKafkaBrokers(env, 'sink');
+  const storeSettings = readStoreSettings(env, 'sink');
+  const maxRows = positive(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', 50_000);
+  const maxDelayMs = positive(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', 1000);
+  const lifecycle = new Lifecycle(log);
+
+  const store = await openStore(storeSettings, log);
+  lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
+
+  const bus = openKafkaBus({ brokers, service: 'sink', log });
+  lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
+
+  const sink = createBufferedSink({ store, log, maxRows, maxDelayMs });
+  const subscription = bus.subscribe(sink.subscribeOptions);
+  lifecycle.register({
+    name: 'sink',
+    start: () => subscription.start(),
+    stop: async () => {
+      // Written and committed while the partitions are still held; after stop() a commit is refused.
+      await sink.drain();
+      await subscription.stop();
+      log.info(sink.stats(), 'sink totals');
+    },
+  });
+
+  await runUntilSignal({
+    name: 'sink',
+    lifecycle,
+    log,
+    ready: () => ({
+      group: sink.subscribeOptions.groupId,
+      topics: sink.subscribeOptions.topics,
+      store: describeStore(storeSettings),
+      maxRows,
+      maxDelayMs,
+    }),
+  });
+}
+
+function positive(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const bootLog = createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'sink' });
+main(process.env).catch(exitOnStartFailure('sink', bootLog));
