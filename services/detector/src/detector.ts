@@ -25,7 +25,7 @@ import type {
   WorkCalendar,
 } from '@burnrate/detection';
 import { Anomaly, TOPICS, UsageEvent, UsageRollup, usageRollupKey } from '@burnrate/schemas';
-import { createPartitionedConsumer } from './partitioned.ts';
+import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
 export const DETECTOR_GROUP_ID = 'burnrate-detector';
@@ -117,22 +117,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   const maxClockSkewMs = engineOptions.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, failed: 0 };
 
-  const decode = (m: ConsumedMessage): UsageEvent | undefined => {
-    let json: unknown;
-    try {
-      json = JSON.parse(m.value);
-    } catch {
-      log.warn({ partition: m.partition, offset: m.offset, key: m.key }, 'usage event is not JSON; skipped');
-      return undefined;
-    }
-    const parsed = UsageEvent.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      log.warn({ partition: m.partition, offset: m.offset, key: m.key, issues }, 'usage event failed validation; skipped');
-      return undefined;
-    }
-    return parsed.data;
-  };
+  const decode = (m: ConsumedMessage): UsageEvent | undefined => decodeMessage(m, UsageEvent, 'usage event', log);
 
   const newState = (partition: number): PartitionState => ({
     engine: createDetectionEngine(resolveConfig, engineOptions),

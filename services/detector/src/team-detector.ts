@@ -5,7 +5,7 @@ import { createTeamEngine } from '@burnrate/detection';
 import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot } from '@burnrate/detection';
 import { TOPICS, UsageRollup } from '@burnrate/schemas';
 import { anomalyMessage, configResolver } from './detector.ts';
-import { createPartitionedConsumer } from './partitioned.ts';
+import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
 export const TEAM_DETECTOR_GROUP_ID = 'burnrate-team-detector';
@@ -75,22 +75,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
   };
   const stats = { processed: 0, invalid: 0, stale: 0, late: 0, regressed: 0, failed: 0 };
 
-  const decode = (m: ConsumedMessage): UsageRollup | undefined => {
-    let json: unknown;
-    try {
-      json = JSON.parse(m.value);
-    } catch {
-      log.warn({ partition: m.partition, offset: m.offset, key: m.key }, 'rollup is not JSON; skipped');
-      return undefined;
-    }
-    const parsed = UsageRollup.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      log.warn({ partition: m.partition, offset: m.offset, key: m.key, issues }, 'rollup failed validation; skipped');
-      return undefined;
-    }
-    return parsed.data;
-  };
+  const decode = (m: ConsumedMessage): UsageRollup | undefined => decodeMessage(m, UsageRollup, 'rollup', log);
 
   const newState = (): PartitionState => ({ engine: createTeamEngine(resolveConfig, engineOptions), late: 0 });
 

@@ -14,6 +14,7 @@ import type {
 import { partitionKey } from '../port.ts';
 import { PartitionLog } from './partition-log.ts';
 import { partitionFor } from '../partitioner.ts';
+import { abortableSleep } from '../abortable-sleep.ts';
 
 export interface InProcessBusOptions {
   /** Where the log lives (embedded mode: `$BURNRATE_DATA_DIR/bus`). Without it the bus is memory-only. */
@@ -116,7 +117,7 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
             { err, topic: pl.topic, partition: pl.partition, offset: messages[0]?.offset, attempt: failures, retryInMs: delay },
             'batch handler failed; the batch will be delivered again',
           );
-          await sleep(delay, controller.signal);
+          await abortableSleep(delay, controller.signal);
         }
       }
     };
@@ -182,17 +183,4 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
       await Promise.all([...logs.values()].map(async (l) => (await l).close()));
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

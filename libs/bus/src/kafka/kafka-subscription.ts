@@ -13,6 +13,7 @@ import {
   toConsumedMessage,
 } from './batching.ts';
 import { translateKafkaError } from './kafka-errors.ts';
+import { abortableSleep } from '../abortable-sleep.ts';
 
 export interface KafkaConsumerTuning {
   /** The broker drops a member it has not heard from for this long (default 30 s; brokers accept 6 s–5 min). */
@@ -572,7 +573,7 @@ export function createKafkaSubscription(deps: KafkaSubscriptionDeps, sub: KafkaS
           consecutiveFailures += 1;
           const delay = backoffDelay(consecutiveFailures, deps.restartDelayMs, deps.maxRestartDelayMs);
           log.warn({ err: cause, attempt: consecutiveFailures, restartInMs: delay }, 'restarting the consumer');
-          await sleep(delay, stopController.signal);
+          await abortableSleep(delay, stopController.signal);
           if (state !== 'running') return;
           try {
             const next = await launch();
@@ -663,17 +664,4 @@ function deferred(): Deferred {
   // Rejections matter only to start(); once settled, later ones are no-ops.
   promise.catch(() => undefined);
   return { promise, resolve, reject };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
