@@ -14,6 +14,7 @@ import {
   type Episode,
 } from './episode.ts';
 import { formatUsd, roundMoney, shortId } from './format.ts';
+import { evictIdleSessions, sessionCount } from './session-map.ts';
 
 /**
  * context_bloat: every turn of an agent re-sends its whole context, so a session whose context
@@ -195,16 +196,9 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
     return { state, anomalies: out ?? NONE };
   },
 
-  evict(state, idleBeforeMs) {
-    for (const key of Object.keys(state.sessions)) {
-      const s = state.sessions[key];
-      if (s !== undefined && s.last < idleBeforeMs) delete state.sessions[key];
-    }
-    if (state.open.length > 0) state.open = state.open.filter((key) => state.sessions[key] !== undefined);
-    return state;
-  },
+  evict: (state, idleBeforeMs) => evictIdleSessions(state, idleBeforeMs),
 
-  size: (state) => Object.keys(state.sessions).length,
+  size: (state) => sessionCount(state),
 };
 
 function newSession(e: UsageEvent, at: number): BloatSession {

@@ -15,6 +15,7 @@ import {
 } from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
 import { hash53 } from './hash.ts';
+import { evictIdleSessions, sessionCount } from './session-map.ts';
 
 /**
  * runaway_session: an agent keeps working for hours with no human turn.
@@ -203,16 +204,9 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
     return { state, anomalies: out ?? NONE };
   },
 
-  evict(state, idleBeforeMs) {
-    for (const key of Object.keys(state.sessions)) {
-      const s = state.sessions[key];
-      if (s !== undefined && s.last < idleBeforeMs) delete state.sessions[key];
-    }
-    if (state.open.length > 0) state.open = state.open.filter((key) => state.sessions[key] !== undefined);
-    return state;
-  },
+  evict: (state, idleBeforeMs) => evictIdleSessions(state, idleBeforeMs),
 
-  size: (state) => Object.keys(state.sessions).length,
+  size: (state) => sessionCount(state),
 };
 
 function startStretch(s: RunawaySession, at: number, cost: number): void {
