@@ -39,6 +39,12 @@ export interface LocalKafkaOptions {
   readyTimeoutMs?: number;
   /** Let the broker outlive this process (the CLI's `start`); stop() still works while this process lives. */
   detached?: boolean;
+  /**
+   * Start again on what an earlier broker left in `dir` (topics, offsets, committed groups) and
+   * on its ports, as a restarted server would: clients keep their bootstrap address. Needs `dir`
+   * and `ports`; a taken port fails instead of moving elsewhere.
+   */
+  restart?: { port: number; controllerPort: number };
 }
 
 export interface LocalKafka {
@@ -56,6 +62,9 @@ const silentLog: LocalKafkaLog = { info: () => {}, warn: () => {} };
 export async function startLocalKafka(options: LocalKafkaOptions = {}): Promise<LocalKafka> {
   const log = options.log ?? silentLog;
   const java = options.java ?? 'java';
+  if (options.restart !== undefined && options.dir === undefined) {
+    throw new Error('restart needs the dir of the broker it restarts');
+  }
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'burnrate-kafka-')));
   try {
@@ -67,8 +76,8 @@ export async function startLocalKafka(options: LocalKafkaOptions = {}): Promise<
       } catch (err) {
         lastError = err;
         // A free port picked here can be taken by someone else before the JVM binds it; only
-        // that race is worth another attempt.
-        if (!(err instanceof PortTakenError)) throw err;
+        // that race is worth another attempt; a restart must keep its ports.
+        if (!(err instanceof PortTakenError) || options.restart !== undefined) throw err;
         log.warn(`Kafka could not bind its ports (attempt ${attempt} of ${START_ATTEMPTS}); retrying with new ones`);
       }
     }
@@ -91,11 +100,20 @@ interface StartOnceInput {
 }
 
 async function startOnce({ dir, ownsDir, classpath, java, log, options }: StartOnceInput): Promise<LocalKafka> {
-  const { port, controllerPort } = await freePortPair();
+  const restart = options.restart;
+  const { port, controllerPort } = restart ?? (await freePortPair());
   const dataDir = join(dir, 'data');
-  // The formatted metadata log records the controller endpoint, so a retry with new ports
-  // must start from empty storage.
-  for (const stale of [dataDir, join(dir, 'server.log'), join(dir, 'stdout.log')]) await rm(stale, { recursive: true, force: true });
+  if (restart === undefined) {
+    // The formatted metadata log records the controller endpoint, so a retry with new ports
+    // must start from empty storage.
+    for (const stale of [dataDir, join(dir, 'server.log'), join(dir, 'stdout.log')]) await rm(stale, { recursive: true, force: true });
+  } else {
+    try {
+      await access(join(dataDir, 'meta.properties'));
+    } catch (err) {
+      throw new Error(`cannot restart Kafka: ${dataDir} holds no formatted storage`, { cause: err });
+    }
+  }
   await mkdir(dataDir, { recursive: true });
   const propertiesFile = join(dir, 'server.properties');
   const log4jFile = join(dir, 'log4j2.properties');
@@ -114,10 +132,12 @@ async function startOnce({ dir, ownsDir, classpath, java, log, options }: StartO
   ];
 
   const started = Date.now();
-  await run(java, [...jvm, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', newClusterId(), '-c', propertiesFile], {
-    timeoutMs: 60_000,
-    what: 'kafka-storage format',
-  });
+  if (restart === undefined) {
+    await run(java, [...jvm, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', newClusterId(), '-c', propertiesFile], {
+      timeoutMs: 60_000,
+      what: 'kafka-storage format',
+    });
+  }
 
   const outFile = join(dir, 'stdout.log');
   const out = openSync(outFile, 'a');

@@ -1,0 +1,178 @@
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer } from '@burnrate/testing';
+import { type LocalKafka, startLocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
+import { TEST_CONFIG } from './burnrate-process.ts';
+import { runCli, type ServiceName, type ServiceProcess, startService } from './service-process.ts';
+
+export const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
+
+/**
+ * Whether the distributed suites can run: a broker given in KAFKA_BROKERS, or Java and Maven for
+ * a local one. Under CI=true they always run, so a broker that cannot start fails them.
+ */
+export const canRunDistributed =
+  process.env.CI === 'true' ||
+  process.env.KAFKA_BROKERS !== undefined ||
+  (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
+
+export interface DistributedStack {
+  brokers: string;
+  /** The local broker, or undefined when KAFKA_BROKERS pointed at one. */
+  broker: LocalKafka | undefined;
+  dir: TempDir;
+  smtp: TestSmtpServer;
+  slack: SlackStandIn;
+  configPath: string;
+  /** The sink's chdb directory (events, anomalies, DLQ), to open once the sink stopped. */
+  sinkChdbDir: string;
+  /** The notifier's chdb directory (delivery log). */
+  notifierChdbDir: string;
+  services: Map<string, ServiceProcess>;
+  /** Environment each service gets for its role (data dirs, SMTP and Slack for the notifier). */
+  envFor(name: ServiceName): Record<string, string>;
+  start(name: ServiceName, key?: string): Promise<ServiceProcess>;
+  close(): Promise<void>;
+}
+
+/** A broker with the topics applied, SMTP and Slack stand-ins, and a config file; services started on demand. */
+export async function startDistributedStack(options: { brokerDir?: string } = {}): Promise<DistributedStack> {
+  const external = process.env.KAFKA_BROKERS;
+  const broker = external === undefined ? await startLocalKafka({ java, dir: options.brokerDir }) : undefined;
+  const brokers = external ?? broker!.brokers;
+  // `topics apply` right after a broker start sometimes meets a topic it just created as
+  // UNKNOWN_TOPIC_OR_PARTITION (metadata not yet propagated); it is idempotent, so run it again.
+  let applied = { code: null as number | null, stderr: '' };
+  for (let attempt = 0; attempt < 3 && applied.code !== 0; attempt++) {
+    if (attempt > 0) await sleep(1000);
+    applied = await runCli(['topics', 'apply'], { KAFKA_BROKERS: brokers });
+  }
+  if (applied.code !== 0) {
+    await broker?.stop();
+    throw new Error(`burnrate topics apply failed (${applied.code}):\n${applied.stderr}`);
+  }
+  const dir = await tempDir();
+  const [smtp, slack] = await Promise.all([startSmtpServer(), startSlackStandIn()]);
+  const configPath = join(dir.path, 'burnrate.yaml');
+  await writeFile(configPath, TEST_CONFIG);
+
+  const services = new Map<string, ServiceProcess>();
+  const common = { KAFKA_BROKERS: brokers, BURNRATE_CONFIG: configPath };
+  const envFor = (name: ServiceName): Record<string, string> => {
+    switch (name) {
+      case 'sink':
+        return { ...common, BURNRATE_DATA_DIR: join(dir.path, 'sink'), BURNRATE_SINK_MAX_DELAY_MS: '200' };
+      case 'notifier':
+        return {
+          ...common,
+          BURNRATE_DATA_DIR: join(dir.path, 'notifier'),
+          SMTP_URL: smtp.url,
+          SMTP_FROM: 'burnrate@acme.com',
+          SLACK_BOT_TOKEN: slack.token,
+          SLACK_API_URL: slack.url,
+        };
+      case 'ingest':
+        return { ...common, BURNRATE_PORT: '0', BURNRATE_HOST: '127.0.0.1' };
+      case 'detector':
+        return common;
+    }
+  };
+  return {
+    brokers,
+    broker,
+    dir,
+    smtp,
+    slack,
+    configPath,
+    sinkChdbDir: join(dir.path, 'sink', 'chdb'),
+    notifierChdbDir: join(dir.path, 'notifier', 'chdb'),
+    services,
+    envFor,
+    start: async (name, key = name) => {
+      const s = await startService(name, envFor(name));
+      services.set(key, s);
+      return s;
+    },
+    close: async () => {
+      // Reverse of the data flow, so nothing is left half-handled.
+      const order = ['ingest', 'detector', 'notifier', 'sink'];
+      const keys = [...services.keys()].sort((a, b) => order.findIndex((o) => a.startsWith(o)) - order.findIndex((o) => b.startsWith(o)));
+      for (const key of keys) await services.get(key)?.stop();
+      await slack.close();
+      await smtp.close();
+      await dir.cleanup();
+      await broker?.stop();
+    },
+  };
+}
+
+/** SIGKILL: no shutdown code runs, nothing is flushed or committed. */
+export async function kill9(service: ServiceProcess): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => service.child.once('exit', () => resolve()));
+  service.child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * Waits until every consumer group has committed up to the end of every partition of the
+ * topics it consumes: then each stage has handled (and made durable) everything in the log.
+ */
+export async function waitForNoLag(brokers: string, groups: Record<string, string[]>, timeoutMs = 30_000): Promise<void> {
+  const admin = new Kafka({ clientId: 'lag-probe', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let lag: Record<string, number> = {};
+    while (Date.now() < deadline) {
+      lag = {};
+      for (const [groupId, topics] of Object.entries(groups)) {
+        for (const topic of topics) {
+          const ends = await admin.fetchTopicOffsets(topic);
+          const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          for (const end of ends) {
+            const at = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1');
+            const behind = Number(end.high) - Math.max(at, Number(end.low));
+            if (behind !== 0) lag[`${groupId}/${topic}:${end.partition}`] = behind;
+          }
+        }
+      }
+      if (Object.keys(lag).length === 0) return;
+      await sleep(250);
+    }
+    throw new Error(`consumer groups still behind after ${timeoutMs} ms: ${JSON.stringify(lag)}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Waits until the end offsets of `topics` have not moved for `quietMs`. The detector commits only
+ * with a snapshot taken while handling a batch, so an idle detector keeps the last ~second of
+ * its progress uncommitted until it stops: its group lag cannot say that it caught up, but its
+ * output falling quiet can.
+ */
+export async function waitForQuiet(brokers: string, topics: string[], quietMs = 3000, timeoutMs = 30_000): Promise<void> {
+  const admin = new Kafka({ clientId: 'quiet-probe', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    let since = Date.now();
+    while (Date.now() < deadline) {
+      const ends = await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)));
+      const now = JSON.stringify(ends.map((e) => e.map((p) => p.high)));
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs) return;
+      await sleep(250);
+    }
+    throw new Error(`${topics.join(', ')} still growing after ${timeoutMs} ms`);
+  } finally {
+    await admin.disconnect();
+  }
+}
