@@ -2,12 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { ConfigError, createLogger, isBurnrateError, loadConfig, redactUrl } from '@burnrate/core';
 import { parseArgs } from './args.ts';
-import { backtest, type BacktestEnv } from './backtest.ts';
+import type { BacktestEnv } from './backtest.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
-import { startEmbedded } from './embedded.ts';
-import { quietKafkajsWarnings } from '@burnrate/runtime';
-import { migrateCommand } from './migrate-command.ts';
-import { topicsCommand, type TopicsEnv } from './topics-command.ts';
+import type { TopicsEnv } from './topics-command.ts';
+
+// Each command's module (and what it pulls in: the embedded stack, kafkajs, the store) is
+// loaded only when that command runs, so `burnrate start` does not pay for the Kafka admin
+// client or the backtest code at start-up.
 
 const EXAMPLE_CONFIG = fileURLToPath(new URL('../burnrate.example.yaml', import.meta.url));
 const DEFAULT_PORT = 8787;
@@ -68,6 +69,7 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
   const config = await loadConfig(configPath);
   log.info({ config: configSource }, 'config loaded');
 
+  const { startEmbedded } = await import('./embedded.ts');
   const app = await startEmbedded({
     config,
     configSource,
@@ -116,9 +118,10 @@ function backtestEnv(env: NodeJS.ProcessEnv): BacktestEnv {
   };
 }
 
-function topicsEnv(env: NodeJS.ProcessEnv): TopicsEnv {
+async function topicsEnv(env: NodeJS.ProcessEnv): Promise<TopicsEnv> {
   // stdout carries the list of changes.
   const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'warn', destination: process.stderr });
+  const { quietKafkajsWarnings } = await import('@burnrate/runtime');
   quietKafkajsWarnings(log);
   return {
     brokers: env.KAFKA_BROKERS,
@@ -139,16 +142,22 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
       if (sub === 'schema') return configSchema(io);
       io.err(`unknown config command ${JSON.stringify(sub ?? '')}\n\n${USAGE}`);
       return 2;
-    case 'topics':
-      return topicsCommand(argv.slice(argv.indexOf('topics') + 1), topicsEnv(process.env), io);
-    case 'migrate':
+    case 'topics': {
+      const { topicsCommand } = await import('./topics-command.ts');
+      return topicsCommand(argv.slice(argv.indexOf('topics') + 1), await topicsEnv(process.env), io);
+    }
+    case 'migrate': {
+      const { migrateCommand } = await import('./migrate-command.ts');
       return migrateCommand(
         process.env,
         createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'warn', destination: process.stderr }),
         io,
       );
-    case 'backtest':
+    }
+    case 'backtest': {
+      const { backtest } = await import('./backtest.ts');
       return backtest(argv.slice(argv.indexOf('backtest') + 1), backtestEnv(process.env), io);
+    }
     case undefined:
     case 'help':
     case '--help':
