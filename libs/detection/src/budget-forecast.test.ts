@@ -3,8 +3,7 @@ import type { UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { overEvents } from './buckets/bucket-detector.ts';
 import { budgetForecast, type BudgetForecastConfig, type BudgetForecastSettings, type BudgetForecastState } from './budget-forecast.ts';
-import type { Detector } from './detector.ts';
-import { testEnv } from './test-env.ts';
+import { testEnv, runDetector } from './test-env.ts';
 import { usageEvent } from './test-events.ts';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z'); // a Tuesday
@@ -45,31 +44,6 @@ function stream(days: number, daily: (day: number) => number, start = T0): Usage
     }
   }
   return out;
-}
-
-function run<S, C>(
-  detector: Detector<S, C>,
-  c: C,
-  events: readonly UsageEvent[],
-  state = detector.initialState(),
-): { out: Anomaly[]; state: S } {
-  const out: Anomaly[] = [];
-  let wm = 0;
-  let minute = 0;
-  for (const e of events) {
-    wm = Math.max(wm, Date.parse(e.occurred_at));
-    const ctx = { watermark: wm, lateness: 600_000 };
-    if (detector.advance !== undefined && Math.floor(wm / M) > minute) {
-      minute = Math.floor(wm / M);
-      const r = detector.advance(state, wm, c, ctx);
-      state = r.state;
-      out.push(...r.anomalies);
-    }
-    const r = detector.step(state, e, c, ctx);
-    state = r.state;
-    out.push(...r.anomalies);
-  }
-  return { out, state };
 }
 
 const detector = overEvents(budgetForecast);
@@ -115,7 +89,7 @@ describe('budget_forecast', () => {
   ];
 
   it.each(cases)('$name', ({ events, cfg: c, want }) => {
-    const { out } = run(detector, c ?? cfg(), events());
+    const { out } = runDetector(detector, c ?? cfg(), events());
     expect(out.map(brief)).toEqual(want);
     for (const a of out) expect(Anomaly.parse(a)).toEqual(a);
   });
@@ -127,17 +101,17 @@ describe('budget_forecast', () => {
     const busyFirst = (d: number): number => (d === 29 ? 400 : 200);
 
     it('one busy working day at the start of a month does not page before min_days_of_data', () => {
-      expect(run(detector, cfg(), stream(36, busyFirst, november)).out).toEqual([]);
+      expect(runDetector(detector, cfg(), stream(36, busyFirst, november)).out).toEqual([]);
     });
 
     it('with min_days_of_data 1 the same stream pages on day 3, once two working days are in (the case above is not vacuous)', () => {
-      const { out } = run(detector, cfg({ min_days_of_data: 1 }), stream(36, busyFirst, november));
+      const { out } = runDetector(detector, cfg({ min_days_of_data: 1 }), stream(36, busyFirst, november));
       // Judged when event time next moves: the first event of 3 December.
       expect(out.map(brief)[0]).toEqual({ version: 1, severity: 'warning', status: 'open', day: '2026-12-03' });
     });
 
     it('spend already past the warning line is judged whatever the warm-up', () => {
-      const { out } = run(
+      const { out } = runDetector(
         detector,
         cfg(),
         stream(33, (d) => (d === 29 ? 5500 : 200), november),
@@ -148,7 +122,7 @@ describe('budget_forecast', () => {
   });
 
   it('explains the forecast with month-to-date spend by day', () => {
-    const { out } = run(detector, cfg(), stream(20, growing));
+    const { out } = runDetector(detector, cfg(), stream(20, growing));
     const a = out[0] as Anomaly;
     expect(a.subject).toEqual({ org: 'acme', team: 'payments' });
     expect(a.expected).toEqual({ value: 6000, unit: 'usd' });
@@ -168,7 +142,7 @@ describe('budget_forecast', () => {
 
   it('closes an open episode when the month ends', () => {
     const events = [...stream(31, growing), ...stream(1, () => 10, Date.parse('2027-01-04T00:00:00Z'))];
-    const { out } = run(detector, cfg(), events);
+    const { out } = runDetector(detector, cfg(), events);
     const december = out.filter((a) => a.id === out[0]?.id);
     const last = december.at(-1) as Anomaly;
     expect(last.status).toBe('resolved');
@@ -180,12 +154,12 @@ describe('budget_forecast', () => {
 
   it('restores from JSON mid-stream and gives the same anomalies', () => {
     const events = stream(20, growing);
-    const whole = run(detector, cfg(), events).out;
+    const whole = runDetector(detector, cfg(), events).out;
     const cut = events.findIndex((e) => e.occurred_at >= '2026-12-10');
-    const first = run(detector, cfg(), events.slice(0, cut));
+    const first = runDetector(detector, cfg(), events.slice(0, cut));
     const restored = JSON.parse(JSON.stringify(first.state)) as BudgetForecastState;
     expect(restored).toEqual(first.state);
-    const second = run(detector, cfg(), events.slice(cut), restored);
+    const second = runDetector(detector, cfg(), events.slice(cut), restored);
     expect([...first.out, ...second.out]).toEqual(whole);
   });
 });

@@ -9,8 +9,7 @@ import {
   type CacheEfficiencyDropSettings,
   type CacheEfficiencyDropState,
 } from './cache-efficiency-drop.ts';
-import type { Detector } from './detector.ts';
-import { testEnv } from './test-env.ts';
+import { testEnv, runDetector } from './test-env.ts';
 import { usageEvent } from './test-events.ts';
 
 const T0 = Date.parse('2026-11-02T00:00:00Z'); // a Monday
@@ -65,31 +64,6 @@ function stream({ days, broken = () => false, context = 150_000, developers = ['
   return out;
 }
 
-function run<S, C>(
-  detector: Detector<S, C>,
-  c: C,
-  events: readonly UsageEvent[],
-  state = detector.initialState(),
-): { out: Anomaly[]; state: S } {
-  const out: Anomaly[] = [];
-  let wm = 0;
-  let minute = 0;
-  for (const e of events) {
-    wm = Math.max(wm, Date.parse(e.occurred_at));
-    const ctx = { watermark: wm, lateness: 600_000 };
-    if (detector.advance !== undefined && Math.floor(wm / M) > minute) {
-      minute = Math.floor(wm / M);
-      const r = detector.advance(state, wm, c, ctx);
-      state = r.state;
-      out.push(...r.anomalies);
-    }
-    const r = detector.step(state, e, c, ctx);
-    state = r.state;
-    out.push(...r.anomalies);
-  }
-  return { out, state };
-}
-
 const brief = (a: Anomaly) => ({
   version: a.version,
   severity: a.severity,
@@ -136,13 +110,13 @@ describe('cache_efficiency_drop (developer scope)', () => {
   ];
 
   it.each(cases)('$name', ({ events, cfg: c, want }) => {
-    const { out } = run(cacheEfficiencyDrop, c ?? cfg(), events());
+    const { out } = runDetector(cacheEfficiencyDrop, c ?? cfg(), events());
     expect(out.map(brief)).toEqual(want);
     for (const a of out) expect(Anomaly.parse(a)).toEqual(a);
   });
 
   it('names when caching broke and what it cost', () => {
-    const { out } = run(cacheEfficiencyDrop, cfg(), stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }));
+    const { out } = runDetector(cacheEfficiencyDrop, cfg(), stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }));
     const a = out[0] as Anomaly;
     expect(a.subject).toEqual({ org: 'acme', team: 'payments', developer: 'alice@acme.com' });
     expect(a.window.start).toBe(isoAt(BREAK));
@@ -155,7 +129,7 @@ describe('cache_efficiency_drop (developer scope)', () => {
   });
 
   it('escalates to critical in the same episode when the loss grows past 10x the gate', () => {
-    const { out } = run(cacheEfficiencyDrop, cfg({ min_impact_usd: 5 }), stream({ days: 12, broken: (at) => at >= BREAK }));
+    const { out } = runDetector(cacheEfficiencyDrop, cfg({ min_impact_usd: 5 }), stream({ days: 12, broken: (at) => at >= BREAK }));
     // Never fixed: warning, then critical past $50, then a version each time the loss doubles.
     expect(out.slice(0, 2).map((a) => [a.version, a.severity, a.status])).toEqual([
       [1, 'warning', 'open'],
@@ -168,12 +142,12 @@ describe('cache_efficiency_drop (developer scope)', () => {
 
   it('restores from JSON mid-stream and gives the same anomalies', () => {
     const events = stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED });
-    const whole = run(cacheEfficiencyDrop, cfg(), events).out;
+    const whole = runDetector(cacheEfficiencyDrop, cfg(), events).out;
     const cut = events.findIndex((e) => Date.parse(e.occurred_at) > BREAK + 2 * H + 5 * M);
-    const first = run(cacheEfficiencyDrop, cfg(), events.slice(0, cut));
+    const first = runDetector(cacheEfficiencyDrop, cfg(), events.slice(0, cut));
     const restored = JSON.parse(JSON.stringify(first.state)) as CacheEfficiencyDropState;
     expect(restored).toEqual(first.state);
-    const second = run(cacheEfficiencyDrop, cfg(), events.slice(cut), restored);
+    const second = runDetector(cacheEfficiencyDrop, cfg(), events.slice(cut), restored);
     expect([...first.out, ...second.out]).toEqual(whole);
   });
 });
@@ -213,7 +187,7 @@ describe('cache_efficiency_drop and planned changes', () => {
 
   it('a run that started before a planned change and crosses the gate inside it stays at info', () => {
     const planned: [string, string, string, string][] = [['payments', '2026-11-16', '2026-11-16', 'proxy migration']];
-    const { out } = run(cacheEfficiencyDrop, cfg({}, planned), stream({ days: 17, broken: (at) => at >= friday && at < tuesday }));
+    const { out } = runDetector(cacheEfficiencyDrop, cfg({}, planned), stream({ days: 17, broken: (at) => at >= friday && at < tuesday }));
     expect(out.map((a) => [a.severity, a.status])).toEqual([
       ['info', 'open'],
       ['info', 'resolved'],
@@ -222,14 +196,14 @@ describe('cache_efficiency_drop and planned changes', () => {
     expect(out[0]?.advice).toContain('Planned change: proxy migration.');
     expect(out[0]?.window.start).toBe(isoAt(friday));
     // Not listed, the same break pages.
-    expect(run(cacheEfficiencyDrop, cfg(), stream({ days: 17, broken: (at) => at >= friday && at < tuesday })).out[0]?.severity).toBe(
-      'warning',
-    );
+    expect(
+      runDetector(cacheEfficiencyDrop, cfg(), stream({ days: 17, broken: (at) => at >= friday && at < tuesday })).out[0]?.severity,
+    ).toBe('warning');
   });
 
   it('hours of a planned change teach the baseline nothing: a break kept past it pages after the settling day', () => {
     const planned: [string, string, string, string][] = [['payments', '2026-11-09', '2026-11-13', 'proxy migration']];
-    const { out } = run(cacheEfficiencyDrop, cfg({}, planned), stream({ days: 18, broken: (at) => at >= T0 + 7 * D }));
+    const { out } = runDetector(cacheEfficiencyDrop, cfg({}, planned), stream({ days: 18, broken: (at) => at >= T0 + 7 * D }));
     const paged = out.filter((a) => a.severity !== 'info');
     expect(out.filter((a) => a.detected_at < '2026-11-17').every((a) => a.severity === 'info')).toBe(true);
     expect(paged[0]?.detected_at.slice(0, 10)).toBe('2026-11-17');
@@ -242,9 +216,9 @@ describe('cache_efficiency_drop and planned changes', () => {
 describe('cache_efficiency_drop (team scope)', () => {
   it('judges each hour of the day against that hour: a nightly job that never caches is not a drop', () => {
     const events = [...stream({ days: 14 }), ...nightlyJob(14)].sort(byTime);
-    expect(run(overEvents(teamCacheEfficiencyDrop), cfg(), events).out).toEqual([]);
+    expect(runDetector(overEvents(teamCacheEfficiencyDrop), cfg(), events).out).toEqual([]);
     // The job alone, as a developer key, is its own steady baseline too.
-    expect(run(cacheEfficiencyDrop, cfg(), events).out).toEqual([]);
+    expect(runDetector(cacheEfficiencyDrop, cfg(), events).out).toEqual([]);
   });
 
   it('still catches a daytime break next to the nightly job', () => {
@@ -252,7 +226,7 @@ describe('cache_efficiency_drop (team scope)', () => {
       ...stream({ days: 14, developers: ['alice@acme.com', 'bob@acme.com'], broken: (at) => at >= BREAK && at < FIXED }),
       ...nightlyJob(14),
     ].sort(byTime);
-    const { out } = run(overEvents(teamCacheEfficiencyDrop), cfg(), events);
+    const { out } = runDetector(overEvents(teamCacheEfficiencyDrop), cfg(), events);
     expect(out.map((a) => [a.subject, a.severity, a.status])).toEqual([
       [{ org: 'acme', team: 'payments' }, 'warning', 'open'],
       [{ org: 'acme', team: 'payments' }, 'warning', 'resolved'],
@@ -262,7 +236,7 @@ describe('cache_efficiency_drop (team scope)', () => {
   it('fires for the team from hour buckets', () => {
     const devs = ['alice@acme.com', 'bob@acme.com'];
     const events = stream({ days: 12, developers: devs, broken: (at) => at >= BREAK && at < FIXED });
-    const { out } = run(overEvents(teamCacheEfficiencyDrop), cfg(), events);
+    const { out } = runDetector(overEvents(teamCacheEfficiencyDrop), cfg(), events);
     expect(out.map((a) => [a.subject, a.status, a.detected_at])).toEqual([
       // Two developers lose $27 in the first broken hour: over the gate when 13:00 closes.
       [{ org: 'acme', team: 'payments' }, 'open', isoAt(BREAK + H + 10 * M)],

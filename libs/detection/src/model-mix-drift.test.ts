@@ -2,7 +2,6 @@ import { Anomaly } from '@burnrate/schemas';
 import type { UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { overEvents } from './buckets/bucket-detector.ts';
-import type { Detector } from './detector.ts';
 import {
   modelMixDrift,
   teamModelMixDrift,
@@ -10,7 +9,7 @@ import {
   type ModelMixDriftSettings,
   type ModelMixDriftState,
 } from './model-mix-drift.ts';
-import { testEnv } from './test-env.ts';
+import { testEnv, runDetector } from './test-env.ts';
 import { usageEvent } from './test-events.ts';
 
 const T0 = Date.parse('2026-11-02T00:00:00Z'); // a Monday
@@ -106,31 +105,6 @@ function stream({
   return out.sort((a, b) => (a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0));
 }
 
-function run<S, C>(
-  detector: Detector<S, C>,
-  c: C,
-  events: readonly UsageEvent[],
-  state = detector.initialState(),
-): { out: Anomaly[]; state: S } {
-  const out: Anomaly[] = [];
-  let wm = 0;
-  let minute = 0;
-  for (const e of events) {
-    wm = Math.max(wm, Date.parse(e.occurred_at));
-    const ctx = { watermark: wm, lateness: 600_000 };
-    if (detector.advance !== undefined && Math.floor(wm / M) > minute) {
-      minute = Math.floor(wm / M);
-      const r = detector.advance(state, wm, c, ctx);
-      state = r.state;
-      out.push(...r.anomalies);
-    }
-    const r = detector.step(state, e, c, ctx);
-    state = r.state;
-    out.push(...r.anomalies);
-  }
-  return { out, state };
-}
-
 const team = overEvents(teamModelMixDrift);
 const pages = (out: readonly Anomaly[]): Anomaly[] => out.filter((a) => a.severity !== 'info');
 const after = (ms: number) => (start: number) => (start >= ms ? true : undefined);
@@ -138,20 +112,20 @@ const between = (from: number, to: number) => (start: number) => (start >= from 
 
 describe('model_mix_drift (team scope)', () => {
   it('stays quiet on three usual weeks, a premium-heavy power user included', () => {
-    expect(run(team, cfg(), stream({ days: 21, powerUser: true })).out).toEqual([]);
+    expect(runDetector(team, cfg(), stream({ days: 21, powerUser: true })).out).toEqual([]);
   });
 
   it('a quiet hour where one premium session is the team’s only spend stays quiet', () => {
     // Bob's evening session is 100% of the team's spend in those hours, 10x the team's usual share:
     // one developer's choice, not the team's mix.
     const evenings = [8, 9, 10, 15, 16, 17, 18];
-    expect(run(team, cfg(), stream({ days: 21, eveningPremium: evenings })).out).toEqual([]);
+    expect(runDetector(team, cfg(), stream({ days: 21, eveningPremium: evenings })).out).toEqual([]);
     // Next to the power user's evening session it is two developers on premium, one of whom always is.
-    expect(run(team, cfg(), stream({ days: 21, powerUser: true, eveningPremium: evenings })).out).toEqual([]);
+    expect(runDetector(team, cfg(), stream({ days: 21, powerUser: true, eveningPremium: evenings })).out).toEqual([]);
   });
 
   it('catches a switch of the default model within 30 minutes, from two developers moving at once', () => {
-    const { out } = run(team, cfg(), stream({ days: 18, powerUser: true, model: after(DRIFT) }));
+    const { out } = runDetector(team, cfg(), stream({ days: 18, powerUser: true, model: after(DRIFT) }));
     const first = out[0] as Anomaly;
     expect(first).toBeDefined();
     expect(Anomaly.parse(first)).toEqual(first);
@@ -177,7 +151,7 @@ describe('model_mix_drift (team scope)', () => {
   });
 
   it('a planned change keeps it at info', () => {
-    const { out } = run(
+    const { out } = runDetector(
       team,
       cfg({}, [['payments', '2026-11-16', '2026-11-20', 'migration to opus']]),
       stream({ days: 19, model: after(DRIFT) }),
@@ -188,16 +162,16 @@ describe('model_mix_drift (team scope)', () => {
   });
 
   it('dollar gate: the same switch at cent prices stays quiet', () => {
-    expect(run(team, cfg(), stream({ days: 18, model: after(DRIFT), premiumCost: 0.005, standardCost: 0.003 })).out).toEqual([]);
+    expect(runDetector(team, cfg(), stream({ days: 18, model: after(DRIFT), premiumCost: 0.005, standardCost: 0.003 })).out).toEqual([]);
   });
 
   it('warm-up: a switch on the second day stays quiet', () => {
-    expect(run(team, cfg(), stream({ days: 3, model: after(T0 + D + 13 * H) })).out).toEqual([]);
+    expect(runDetector(team, cfg(), stream({ days: 3, model: after(T0 + D + 13 * H) })).out).toEqual([]);
   });
 
   it('resolves once the mix has been back to normal for an hour', () => {
     const end = T0 + 16 * D + 10 * H;
-    const { out } = run(team, cfg(), stream({ days: 30, model: between(DRIFT, end) }));
+    const { out } = runDetector(team, cfg(), stream({ days: 30, model: between(DRIFT, end) }));
     expect(out.map((a) => [a.version, a.status])).toEqual([
       [1, 'open'],
       [2, 'resolved'],
@@ -214,13 +188,17 @@ describe('model_mix_drift (team scope)', () => {
     const migration = between(T0 + 7 * D, T0 + 12 * D);
 
     it('the team goes back: nothing pages, and a drift a few days later is still caught', () => {
-      const { out } = run(team, cfg({}, planned), stream({ days: 18, powerUser: true, model: (s) => migration(s) ?? after(DRIFT)(s) }));
+      const { out } = runDetector(
+        team,
+        cfg({}, planned),
+        stream({ days: 18, powerUser: true, model: (s) => migration(s) ?? after(DRIFT)(s) }),
+      );
       const paged = pages(out);
       expect(paged.length).toBeGreaterThan(0);
       expect(out.filter((a) => Date.parse(a.detected_at) < DRIFT).every((a) => a.severity === 'info')).toBe(true);
       // The first page is the real drift, judged as if there had been no migration week at all:
       // the week taught the baseline nothing.
-      const unplanned = pages(run(team, cfg(), stream({ days: 18, powerUser: true, model: after(DRIFT) })).out)[0] as Anomaly;
+      const unplanned = pages(runDetector(team, cfg(), stream({ days: 18, powerUser: true, model: after(DRIFT) })).out)[0] as Anomaly;
       expect(paged[0]?.detected_at).toBe(unplanned.detected_at);
       expect(paged[0]?.expected.value).toBeCloseTo(unplanned.expected.value, -1);
     });
@@ -228,7 +206,7 @@ describe('model_mix_drift (team scope)', () => {
     it('the first working day after it settles at info', () => {
       // The migration's sessions run on into Monday morning (day 14), then the team is back.
       const spill = between(T0 + 7 * D, T0 + 14 * D + 12 * H);
-      const { out } = run(team, cfg({}, planned), stream({ days: 16, model: spill }));
+      const { out } = runDetector(team, cfg({}, planned), stream({ days: 16, model: spill }));
       expect(out.some((a) => a.detected_at.startsWith('2026-11-16'))).toBe(true);
       expect(pages(out)).toEqual([]);
       expect(out.find((a) => a.detected_at.startsWith('2026-11-16'))?.advice).toContain('Planned change just ended');
@@ -236,40 +214,40 @@ describe('model_mix_drift (team scope)', () => {
 
     it('the team keeps the new mix: it becomes the baseline, nothing pages', () => {
       const kept = (s: number) => (s >= T0 + 7 * D ? true : undefined);
-      const { out } = run(team, cfg({}, planned), stream({ days: 24, model: kept }));
+      const { out } = runDetector(team, cfg({}, planned), stream({ days: 24, model: kept }));
       expect(pages(out)).toEqual([]);
       // Developers too: their week is judged against the new normal.
-      expect(pages(run(modelMixDrift, cfg({}, planned), stream({ days: 24, model: kept })).out)).toEqual([]);
+      expect(pages(runDetector(modelMixDrift, cfg({}, planned), stream({ days: 24, model: kept })).out)).toEqual([]);
     });
 
     it('without the planned change the same kept mix pages (the cases above are not vacuous)', () => {
       const kept = (s: number) => (s >= T0 + 7 * D ? true : undefined);
-      expect(pages(run(team, cfg(), stream({ days: 24, model: kept })).out).length).toBeGreaterThan(0);
+      expect(pages(runDetector(team, cfg(), stream({ days: 24, model: kept })).out).length).toBeGreaterThan(0);
     });
   });
 
   it('restores from JSON mid-stream and gives the same anomalies', () => {
     const events = stream({ days: 18, powerUser: true, model: after(DRIFT) });
-    const whole = run(team, cfg(), events).out;
+    const whole = runDetector(team, cfg(), events).out;
     expect(whole.length).toBeGreaterThan(0);
     // Between the first switched session and the alert.
     const cut = events.findIndex((e) => Date.parse(e.occurred_at) > FIRST_SWITCHED + 15 * M);
-    const first = run(team, cfg(), events.slice(0, cut));
+    const first = runDetector(team, cfg(), events.slice(0, cut));
     const restored = JSON.parse(JSON.stringify(first.state)) as ModelMixDriftState;
     expect(restored).toEqual(first.state);
-    const second = run(team, cfg(), events.slice(cut), restored);
+    const second = runDetector(team, cfg(), events.slice(cut), restored);
     expect([...first.out, ...second.out]).toEqual(whole);
   });
 });
 
 describe('model_mix_drift (developer scope)', () => {
   it('stays quiet on three usual weeks', () => {
-    expect(run(modelMixDrift, cfg(), stream({ days: 21, powerUser: true })).out).toEqual([]);
+    expect(runDetector(modelMixDrift, cfg(), stream({ days: 21, powerUser: true })).out).toEqual([]);
   });
 
   it('fires week over week for each developer once the 7-day share has moved, with daily evidence', () => {
     // At $1 / $0.60 a call a developer's switched session costs $7 more: past the $50 gate within the week.
-    const { out } = run(modelMixDrift, cfg(), stream({ days: 24, model: after(DRIFT), premiumCost: 1, standardCost: 0.6 }));
+    const { out } = runDetector(modelMixDrift, cfg(), stream({ days: 24, model: after(DRIFT), premiumCost: 1, standardCost: 0.6 }));
     const opened = out.filter((a) => a.version === 1);
     expect(opened.map((a) => a.subject.developer).sort()).toEqual(DEVS);
     for (const a of opened) {
@@ -285,24 +263,24 @@ describe('model_mix_drift (developer scope)', () => {
     const planned: Planned = [['payments', '2026-11-16', '2026-11-20', 'migration']];
     const migration = between(T0 + 14 * D, T0 + 19 * D);
     const prices = { premiumCost: 1, standardCost: 0.6 };
-    const { out } = run(modelMixDrift, cfg({}, planned), stream({ days: 26, model: migration, ...prices }));
+    const { out } = runDetector(modelMixDrift, cfg({}, planned), stream({ days: 26, model: migration, ...prices }));
     expect(pages(out)).toEqual([]);
     // Without it listed, each developer's week pages.
-    expect(pages(run(modelMixDrift, cfg(), stream({ days: 26, model: migration, ...prices })).out).length).toBeGreaterThan(0);
+    expect(pages(runDetector(modelMixDrift, cfg(), stream({ days: 26, model: migration, ...prices })).out).length).toBeGreaterThan(0);
   });
 
   it('disabled: quiet', () => {
-    expect(run(modelMixDrift, cfg({ enabled: false }), stream({ days: 21, model: after(DRIFT) })).out).toEqual([]);
+    expect(runDetector(modelMixDrift, cfg({ enabled: false }), stream({ days: 21, model: after(DRIFT) })).out).toEqual([]);
   });
 
   it('restores from JSON mid-stream and gives the same anomalies', () => {
     const events = stream({ days: 21, model: after(DRIFT) });
-    const whole = run(modelMixDrift, cfg(), events).out;
+    const whole = runDetector(modelMixDrift, cfg(), events).out;
     const cut = events.findIndex((e) => Date.parse(e.occurred_at) > DRIFT + D);
-    const first = run(modelMixDrift, cfg(), events.slice(0, cut));
+    const first = runDetector(modelMixDrift, cfg(), events.slice(0, cut));
     const restored = JSON.parse(JSON.stringify(first.state)) as ModelMixDriftState;
     expect(restored).toEqual(first.state);
-    const second = run(modelMixDrift, cfg(), events.slice(cut), restored);
+    const second = runDetector(modelMixDrift, cfg(), events.slice(cut), restored);
     expect([...first.out, ...second.out]).toEqual(whole);
   });
 });

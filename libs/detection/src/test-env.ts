@@ -42,3 +42,33 @@ export function runThroughEngine<S, C>(
   const engine = createDetectionEngine(() => ({ d: cfg }), { ...options, detectors: { d: detector } });
   return events.flatMap((e) => engine.process(e).anomalies);
 }
+
+/**
+ * Runs one detector directly, as the engine would for in-order events: the watermark follows
+ * event time, and `advance` is called whenever it crosses a minute boundary. Returns every
+ * anomaly version and the final state (to continue from, or to snapshot).
+ */
+export function runDetector<S, C>(
+  detector: Detector<S, C>,
+  c: C,
+  events: readonly UsageEvent[],
+  state = detector.initialState(),
+): { out: Anomaly[]; state: S } {
+  const out: Anomaly[] = [];
+  let wm = 0;
+  let minute = 0;
+  for (const e of events) {
+    wm = Math.max(wm, Date.parse(e.occurred_at));
+    const ctx = { watermark: wm, lateness: 600_000 };
+    if (detector.advance !== undefined && Math.floor(wm / 60_000) > minute) {
+      minute = Math.floor(wm / 60_000);
+      const r = detector.advance(state, wm, c, ctx);
+      state = r.state;
+      out.push(...r.anomalies);
+    }
+    const r = detector.step(state, e, c, ctx);
+    state = r.state;
+    out.push(...r.anomalies);
+  }
+  return { out, state };
+}
