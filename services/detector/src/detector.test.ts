@@ -1,9 +1,10 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
 import { createLogger, fixedClock, parseConfig } from '@burnrate/core';
-import { Anomaly, UsageEvent, UsageRollup } from '@burnrate/schemas';
+import { Anomaly, type UsageEvent, UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
 import { createMemorySnapshotStore, type SnapshotStore } from './snapshots.ts';
+import { usageEvent } from '@burnrate/testing';
 
 const TOPIC = 'usage.events.v1';
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -26,31 +27,17 @@ const silent = createLogger({ level: 'silent' });
 
 function event(i: number, cost: number, o: Partial<UsageEvent> = {}): UsageEvent {
   const occurred = new Date(T0 + i * 60_000).toISOString();
-  return UsageEvent.parse({
+  return usageEvent({
     event_id: `evt-${i}`,
-    source: 'claude_code_otel',
-    provider: 'anthropic',
-    tool: 'claude-code',
-    granularity: 'request',
     occurred_at: occurred,
     ingested_at: occurred,
-    org: 'acme',
-    developer: 'alice@acme.com',
-    developer_email: 'alice@acme.com',
-    team: 'payments',
     session_id: 'sess-alice',
     model: 'claude-opus-4-5',
-    model_family: 'claude-opus',
-    tier: 'premium',
-    is_batch: false,
-    requests: 1,
     input_tokens: 1000,
     output_tokens: 100,
     cache_read_tokens: 0,
     cache_write_tokens: 0,
     cost_usd: cost,
-    cost_source: 'reported',
-    attributes: {},
     ...o,
   });
 }

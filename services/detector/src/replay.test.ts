@@ -1,7 +1,8 @@
 import { parseConfig } from '@burnrate/core';
-import { UsageEvent } from '@burnrate/schemas';
+import { type UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { replay } from './replay.ts';
+import { usageEvent } from '@burnrate/testing';
 
 const config = parseConfig(`
 org: acme
@@ -15,32 +16,18 @@ const T0 = Date.parse('2026-11-27T15:00:00Z'); // Friday 16:00 in Berlin
 
 function event(minute: number, cost: number, o: Partial<UsageEvent> = {}): UsageEvent {
   const occurred = new Date(T0 + minute * 60_000).toISOString();
-  return UsageEvent.parse({
+  return usageEvent({
     event_id: `r-${minute}-${o.session_id ?? 's'}`,
-    source: 'claude_code_otel',
-    provider: 'anthropic',
-    tool: 'claude-code',
-    granularity: 'request',
     occurred_at: occurred,
     ingested_at: occurred,
-    org: 'acme',
-    developer: 'alice@acme.com',
-    developer_email: 'alice@acme.com',
-    team: 'payments',
     session_id: 'weekend',
     prompt_id: 'p1',
     model: 'claude-opus-4-5',
-    model_family: 'claude-opus',
-    tier: 'premium',
-    is_batch: false,
-    requests: 1,
     input_tokens: 1000,
     output_tokens: 100,
     cache_read_tokens: 0,
     cache_write_tokens: 0,
     cost_usd: cost,
-    cost_source: 'reported',
-    attributes: {},
     ...o,
   });
 }
