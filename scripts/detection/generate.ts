@@ -191,7 +191,8 @@ export function generateScenario(options: ScenarioOptions = {}): Scenario {
   simulateReconciler(root.fork('reconciler'), tl, emit, stories, options.scale === 'small' ? 4 : 1);
   simulatePrReviewBot(root.fork('pr-review'), tl, emit, stories);
   simulateNotebooks(root.fork('notebooks'), tl, emit);
-  simulateEvalCampaign(root.fork('evals'), tl, emit, stories);
+  const research = teams.find((t) => t.id === SERVICE_KEYS.evals.team);
+  if (research !== undefined) simulateEvalCampaign(root.fork('evals'), tl, emit, stories, campaignScale(out, research, tl));
   simulateContractor(root.fork('contractor'), tl, emit, stories);
   simulateHackathonKey(root.fork('hackathon'), tl, emit, stories);
   if (teams.find((t) => t.id === 'payments')?.developers.some((d) => d.email === LOOP_DEVELOPER)) {
@@ -229,7 +230,8 @@ interface Stories {
   loop?: { session: string; lastHumanTurn: number; end: number; calls: AgentCall[]; storyStart: number };
   bloat?: { session: string; calls: AgentCall[]; start: number; end: number };
   driftSwitch?: number;
-  driftFirstPremium?: number;
+  /** Platform developer → their first premium call after the switch. */
+  driftFirstPremium?: Record<string, number>;
   spike?: { start: number; end: number };
   cacheBreak?: { deploy: number; first: number };
   campaign?: { start: number };
@@ -272,7 +274,9 @@ function simulateDeveloper(rng: Rng, team: TeamSpec, dev: DeveloperSpec, tl: Tim
     for (let i = 0; i < sessions; i++) {
       const minutes = sessionStartMinute(rng, habit.eveningShare, weekend || holiday) + (weekend ? 0 : shift);
       const at = localToUtc(day, minutes, zone) + rng.int(0, 59_999);
-      let turns = Math.max(1, Math.round(rng.logNormal(habit.turnsMedian, 0.6)));
+      // At most 3x the habit's median (about its 97th percentile): everyone stops a session some
+      // time, and a power user's decoy is about being always heavy, not about one 13-hour outlier.
+      let turns = clamp(Math.round(rng.logNormal(habit.turnsMedian, 0.6)), 1, 3 * habit.turnsMedian);
       if (weekend || holiday) turns = Math.max(1, Math.round(turns * 0.6));
       if (ramping) turns = Math.max(1, Math.round(turns * 0.5));
       const plan = (model: string, background: string | undefined): AgentPlan => ({
@@ -327,9 +331,8 @@ function simulateDeveloper(rng: Rng, team: TeamSpec, dev: DeveloperSpec, tl: Tim
       emitClaudeCode(emit, run.calls, { developer: dev.email, email: dev.email, team: team.id, session, project, terminal }, rng);
       if (model === MODELS.opus && at >= driftSwitch) {
         const first = run.calls.find((c) => c.model === MODELS.opus)?.at;
-        if (first !== undefined && (stories.driftFirstPremium === undefined || first < stories.driftFirstPremium)) {
-          stories.driftFirstPremium = first;
-        }
+        const seen = (stories.driftFirstPremium ??= {});
+        if (first !== undefined && (seen[dev.email] === undefined || first < (seen[dev.email] as number))) seen[dev.email] = first;
       }
     }
   }
@@ -500,14 +503,50 @@ function simulateNotebooks(rng: Rng, tl: Timeline, emit: EmitFn): void {
   }
 }
 
-/** Research's eval harness, new in the last week: runs around the clock on gpt-5 (~$2 an hour). */
-function simulateEvalCampaign(rng: Rng, tl: Timeline, emit: EmitFn, stories: Stories): void {
+const CAMPAIGN_BEGIN_MINUTE = 9 * 60;
+const CAMPAIGN_ZONE = 'America/Los_Angeles';
+/** What one hour of the eval harness costs at scale 1 (gpt-5, the token sizes below). */
+const CAMPAIGN_HOURLY_USD = 1.65;
+
+/**
+ * How hard Research's eval campaign runs: at least ~$1.65 an hour, and enough that the month, at
+ * the team's usual rate (the lower of the warm-up's and this month's so far) plus the campaign,
+ * ends 15% over the budget a practitioner sets from the warm-up weeks (budgetsFrom). Seeds differ
+ * in how much of the month is spent when it starts, and the incident is labelled as a month
+ * heading over budget: it must be one on every seed.
+ */
+function campaignScale(sofar: readonly { at: number; event: UsageEvent }[], team: TeamSpec, tl: Timeline): number {
+  const warmupWeeks = Math.max(1, tl.weeks - 3);
+  const from = Date.parse(`${tl.start}T00:00:00Z`);
+  const until = Date.parse(`${addDays(tl.start, 7 * warmupWeeks)}T00:00:00Z`);
+  const begin = localToUtc(tl.lastMonday, CAMPAIGN_BEGIN_MINUTE, CAMPAIGN_ZONE);
+  const month = tl.lastMonday.slice(0, 7);
+  const monthStart = Date.parse(`${month}-01T00:00:00Z`);
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const monthEnd = Date.UTC(y, m, 1);
+  let warmup = 0;
+  let monthToDate = 0;
+  for (const { at, event } of sofar) {
+    if (event.team !== team.id) continue;
+    if (at >= from && at < until) warmup += event.cost_usd;
+    if (at >= monthStart && at < begin) monthToDate += event.cost_usd;
+  }
+  const daily = warmup / (7 * warmupWeeks);
+  const budget = Math.max(100, Math.round((daily * 30.4) / team.budgetShare / 100) * 100);
+  const usual = Math.min(daily, monthToDate / Math.max(1, (begin - monthStart) / DAY));
+  const daysLeft = (monthEnd - begin) / DAY;
+  const needed = (1.15 * budget - monthToDate) / daysLeft - usual;
+  return Math.max(1, needed / (24 * CAMPAIGN_HOURLY_USD));
+}
+
+/** Research's eval harness, new in the last week: runs around the clock on gpt-5 (~$1.65 an hour × scale). */
+function simulateEvalCampaign(rng: Rng, tl: Timeline, emit: EmitFn, stories: Stories, scale: number): void {
   const key = SERVICE_KEYS.evals;
-  const begin = localToUtc(tl.lastMonday, 9 * 60, 'America/Los_Angeles');
-  const end = localToUtc(tl.end, 0, 'America/Los_Angeles');
+  const begin = localToUtc(tl.lastMonday, CAMPAIGN_BEGIN_MINUTE, CAMPAIGN_ZONE);
+  const end = localToUtc(tl.end, 0, CAMPAIGN_ZONE);
   stories.campaign = { start: begin };
   for (let at = begin; at < end; at += HOUR) {
-    const input = Math.round(rng.logNormal(700_000, 0.15));
+    const input = Math.round(rng.logNormal(700_000 * scale, 0.15));
     const cached = Math.round(input * 0.25);
     emitBucket(emit, rng, {
       at,
@@ -515,10 +554,10 @@ function simulateEvalCampaign(rng: Rng, tl: Timeline, emit: EmitFn, stories: Sto
       team: key.team,
       apiKeyId: key.id,
       model: MODELS.gpt5,
-      requests: rng.int(350, 450),
+      requests: Math.round(rng.int(350, 450) * scale),
       input: input - cached,
       cacheRead: cached,
-      output: Math.round(rng.logNormal(95_000, 0.15)),
+      output: Math.round(rng.logNormal(95_000 * scale, 0.15)),
       nativeKey: `evals\u001f${at}`,
     });
   }
@@ -812,6 +851,8 @@ function buildConfig(teams: readonly TeamSpec[], tl: Timeline, budgets: readonly
       overrides: [
         // Research runs long agent sessions on purpose; its caps were raised after a review.
         { match: { team: 'research' }, session_cost: { warning_usd: 100, critical_usd: 400 } },
+        // Platform spends ~$100 a week: a gate of a quarter of that, not the org's $50.
+        { match: { team: 'platform' }, model_mix_drift: { min_impact_usd: 25 } },
       ],
       planned_changes: [
         {
@@ -882,7 +923,10 @@ function buildLabels(seed: number, config: Config, tl: Timeline, teams: readonly
     });
   }
 
-  if (s.driftSwitch !== undefined && s.driftFirstPremium !== undefined) {
+  // One developer on the premium model is indistinguishable from a choice (anyone may pick Opus for
+  // a hard task); the team's default has moved once a second developer's sessions land on it too.
+  const movers = Object.values(s.driftFirstPremium ?? {}).sort((a, b) => a - b);
+  if (s.driftSwitch !== undefined && movers.length >= 2) {
     incidents.push({
       id: 'model-mix-drift/model_mix_drift',
       story: 'model-mix-drift',
@@ -890,10 +934,10 @@ function buildLabels(seed: number, config: Config, tl: Timeline, teams: readonly
       subject: subject('platform'),
       also_accept: [],
       story_start: iso(s.driftSwitch),
-      start: iso(s.driftFirstPremium),
+      start: iso(movers[1] as number),
       end: iso(periodTo),
       within_ms: HALF_HOUR,
-      note: 'a Claude Code update overnight (03:00 Tokyo) made Opus the default: every Platform session started after it runs on Opus instead of Sonnet; start = first such call',
+      note: "a Claude Code update overnight (03:00 Tokyo) made Opus the default: every Platform session started after it runs on Opus instead of Sonnet; start = the second developer's first call on it (one developer on Opus is a choice, two are the team's default moving)",
     });
   }
 
@@ -992,7 +1036,7 @@ function buildLabels(seed: number, config: Config, tl: Timeline, teams: readonly
       start: iso(s.campaign.start),
       end: iso(periodTo),
       within_ms: null,
-      note: "Research's eval harness starts running around the clock on gpt-5 (~$50 a day on top of its normal spend); the month-end projection passes 90% of budget",
+      note: "Research's eval harness starts running around the clock on gpt-5 (~$40 a day or more on top of its normal spend, sized so the month ends 15% over budget); the month-end projection passes 90% of budget",
     });
   }
 

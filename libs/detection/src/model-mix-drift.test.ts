@@ -150,6 +150,39 @@ describe('model_mix_drift (team scope)', () => {
     expect(new Set(out.map((a) => a.id)).size).toBe(1);
   });
 
+  it('judges the moment a developer goes over to premium, not at their next call', () => {
+    const day = T0 + 16 * D;
+    const call = (dev: string, at: number, premium: boolean, i: number): UsageEvent =>
+      usageEvent({
+        event_id: `t${i}`,
+        occurred_at: new Date(at).toISOString(),
+        developer: dev,
+        developer_email: dev,
+        session_id: undefined,
+        model: premium ? 'claude-opus-4-5' : 'claude-sonnet-4-5',
+        model_family: premium ? 'claude-opus' : 'claude-sonnet',
+        tier: premium ? 'premium' : 'standard',
+        input_tokens: 100_000,
+        output_tokens: 0,
+        cost_usd: premium ? 0.5 : 0.3,
+      });
+    const switched = day + 8 * H + 40 * M + 30_000;
+    const events = [
+      // Alice and Bob never chose the premium model before.
+      ...stream({ days: 16, model: (_start, dev) => (dev === 'alice@acme.com' || dev === 'bob@acme.com' ? false : undefined) }),
+      // Alice's session on the new default.
+      ...Array.from({ length: 7 }, (_, i) => call('alice@acme.com', day + 8 * H + 5 * i * M, true, i)),
+      // Bob starts (judged: one developer moved, quiet), and 30 s later his first premium call makes
+      // two; then he reads for an hour, and only Carol's call at 10:00 moves time on.
+      call('bob@acme.com', day + 8 * H + 40 * M, false, 10),
+      call('bob@acme.com', switched, true, 11),
+      call('carol@acme.com', day + 10 * H, false, 12),
+    ];
+    const first = pages(runDetector(team, cfg(), events).out)[0];
+    expect(first?.detected_at).toBe(new Date(switched).toISOString());
+    expect(first?.summary).toMatch(/^2 of 2 developers of team payments/);
+  });
+
   it('a planned change keeps it at info', () => {
     const { out } = runDetector(
       team,

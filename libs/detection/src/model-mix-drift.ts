@@ -62,8 +62,9 @@ import { formatUsd, roundMoney } from './format.ts';
  *     dollars   the weekly impact ≥ min_impact_usd: the window's cost over what its weighted tokens
  *               would have cost at each developer's usual price per token, as a ratio, applied to
  *               the team's usual weekly spend (the breadth test is what makes it a team's change).
- *   Evaluated every minute of event time while spend arrives, and whenever a developer starts
- *   spending after half an hour without (a session starting). Warm-up: 3 days of history and 24
+ *   Evaluated every minute of event time while spend arrives, whenever a developer starts
+ *   spending after half an hour without (a session starting), and whenever a developer's hour goes
+ *   over to premium (the breadth just changed; the next call may be half an hour away). Warm-up: 3 days of history and 24
  *   developer-hours learnt.
  *
  * Severity: warning; critical from 10× `min_impact_usd` a week.
@@ -317,7 +318,10 @@ function learnSlot(v: readonly number[], d: number[], at: number, tau: number, t
 
 const LATE = 0;
 const ADDED = 1;
-/** Added, and the developer had no spend within ARRIVAL_GAP_MS: a session starting, worth judging now. */
+/**
+ * Added, and worth judging now: the developer had no spend within ARRIVAL_GAP_MS (a session
+ * starting), or their hour just went over to premium.
+ */
 const ARRIVED = 2;
 
 /** Adds a developer's spend to its hour slot; LATE when that hour was already learnt or is older than both slots. */
@@ -350,13 +354,17 @@ function addToDeveloper(
     at = D_B;
   } else if (hour === d[D_A]) at = D_A;
   else return LATE;
+  const wasOn = (d[at + 2] as number) >= ON_PREMIUM_SHARE * (d[at + 1] as number) && (d[at + 1] as number) > 0;
   d[at + 1] = (d[at + 1] as number) + cost;
   d[at + 2] = (d[at + 2] as number) + premium;
   d[at + 3] = (d[at + 3] as number) + tokens;
   if (hour > (d[D_LAST] as number)) d[D_LAST] = hour;
   const seen = d[D_SEEN] as number;
   if (watermark > seen) d[D_SEEN] = watermark;
-  return seen < watermark - ARRIVAL_GAP_MS ? ARRIVED : ADDED;
+  // A developer whose hour just went over to premium changes the breadth test: judge now, not at
+  // the next minute of spend (a human may think for half an hour before the next call).
+  const turned = !wasOn && (d[at + 2] as number) >= ON_PREMIUM_SHARE * (d[at + 1] as number);
+  return turned || seen < watermark - ARRIVAL_GAP_MS ? ARRIVED : ADDED;
 }
 
 interface Verdict {

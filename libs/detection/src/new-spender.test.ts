@@ -59,12 +59,22 @@ describe('new_spender', () => {
       want: [],
     },
     {
-      name: 'only counts spend within the window',
+      name: "counts a new tool's spend only within the window after first use",
       rows: [
-        [60, 4, STRANGER],
-        [60 + DAY + 10, 4, STRANGER],
+        [AFTER, 4, CURSOR],
+        [AFTER + DAY + 10, 4, CURSOR],
       ],
       want: [],
+    },
+    {
+      name: 'adds up an unattributed spender across days, however thinly spread, and resolves a day after its last spend',
+      rows: [
+        [60, 2, STRANGER],
+        [60 + DAY + 10, 2, STRANGER],
+        [60 + 3 * DAY, 2, STRANGER],
+        [60 + 3 * DAY + 30, 1, STRANGER],
+      ],
+      want: ['1 warning open day3 unattributed/dave@contractor.io $6', '2 warning resolved day4 unattributed/dave@contractor.io $7'],
     },
     {
       name: 'escalates an unattributed spender to critical at 20x the gate',
@@ -134,6 +144,48 @@ describe('new_spender', () => {
     expect(out[0]?.summary).toBe('An unattributed spender (dave@contractor.io) has spent $10 in 0m on api / openai.');
     expect(out[0]?.advice).toMatch(/add them to a team in burnrate.yaml/);
     expect(out[0]?.subject).toEqual({ org: 'acme', team: 'unattributed', developer: 'dave@contractor.io', model: 'gpt-5' });
+  });
+
+  it('says what an unattributed spender spent when it resolves', () => {
+    const out = runThroughEngine(
+      newSpender,
+      config(),
+      events([
+        [60, 3, STRANGER],
+        [60 + DAY, 3, STRANGER],
+      ]),
+    );
+    expect(out.map(brief)).toEqual([
+      '1 warning open day1 unattributed/dave@contractor.io $6',
+      '2 warning resolved day2 unattributed/dave@contractor.io $6',
+    ]);
+    expect(out[1]?.summary).toBe(
+      'An unattributed spender (dave@contractor.io) spent $6 over 24h 0m and none in the last 24h; it is now a known spender.',
+    );
+  });
+
+  it('remembers an unattributed spender under the gate for the retention, then forgets it', () => {
+    const cfg = config();
+    const later = (days: number) => Date.parse(T0) + days * 86_400_000;
+    const seen = () => {
+      const state = newSpender.initialState();
+      newSpender.step(state, usageEvent({ event_id: 'a', occurred_at: T0, ...STRANGER, cost_usd: 1 }), cfg, { watermark: 0 });
+      return state;
+    };
+    // The stranger (a candidate), its provider and its tool (learnt with it).
+    const remembered = seen();
+    expect(newSpender.size(remembered)).toBe(3);
+    newSpender.advance?.(remembered, later(30), cfg, { watermark: later(30) });
+    newSpender.evict(remembered, later(30));
+    expect(newSpender.size(remembered)).toBe(3);
+    const back = newSpender.step(remembered, usageEvent({ event_id: 'b', occurred_at: at(T0, 30 * DAY), ...STRANGER, cost_usd: 4 }), cfg, {
+      watermark: later(30),
+    });
+    expect(back.anomalies.map(brief)).toEqual(['1 warning open day30 unattributed/dave@contractor.io $5']);
+
+    const forgotten = seen();
+    newSpender.evict(forgotten, later(91));
+    expect(newSpender.size(forgotten)).toBe(0);
   });
 
   it('keeps known identities past the idle horizon and forgets them after the retention', () => {

@@ -23,19 +23,26 @@ import { formatDuration, formatUsd, roundMoney } from './format.ts';
  * org. Everything seen during the org's first LEARNING_MS of event time (7 days) is learnt
  * silently, except unattributed developers, which are a signal from the first day.
  *
- * A new identity becomes a candidate at its first event; if it spends `min_impact_usd` within
- * `window_hours` of that, one episode opens (id = hash(kind, org, dimension, value, first seen)).
+ * A new identity becomes a candidate at its first event, and one episode opens when its spend
+ * reaches `min_impact_usd` (id = hash(kind, org, dimension, value, first seen)):
+ * - an unattributed developer counts all its spend since first seen, however thinly spread: its
+ *   spend is unowned for as long as it goes on, so a contractor who spends $3 an afternoon for a
+ *   week is found on the second afternoon, not forgiven each night. The episode resolves after
+ *   `window_hours` without spend;
+ * - a new key, tool or provider counts its spend in the `window_hours` after first use, then it is
+ *   known (the spend has an owner; only a quick start is worth a look).
  * One event introduces at most one candidate, the most telling: an unattributed developer, else a
  * new provider, else a new tool, else a new API key; the others are learnt with it, so one new
  * spender is one anomaly.
- * Severity: an unattributed spender is a warning (critical at CRITICAL_FACTOR × min_impact_usd
- * in the window): nobody owns that spend. A new key, tool or provider used by a known developer
- * is info: the spend has an owner and a budget, it is worth seeing, not paging.
- * Resolution: when the window ends the identity becomes known and its episode is resolved with
- * what it spent in the window; it is never reported again (a later spike is spend_spike's job).
+ * Severity: an unattributed spender is a warning (critical at CRITICAL_FACTOR × min_impact_usd):
+ * nobody owns that spend. A new key, tool or provider used by a known developer is info: the spend
+ * has an owner and a budget, it is worth seeing, not paging.
+ * Resolution: the identity becomes known and its episode is resolved with what it spent; it is
+ * never reported again (a later spike is spend_spike's job).
  *
  * Memory: known identities per org (last seen) are kept for KNOWN_RETENTION_MS past the engine's
- * idle horizon, at most MAX_KNOWN per org (the least recently seen go first); candidates live for
+ * idle horizon, at most MAX_KNOWN per org (the least recently seen go first); an unattributed
+ * developer under the gate is remembered as long (its cents may add up); other candidates live for
  * one window. Late events are dropped by the engine (a late first sighting of a known-by-now
  * identity would be a false "new").
  *
@@ -123,13 +130,12 @@ export const newSpender: Detector<NewSpenderState, NewSpenderConfig> = {
       for (const key of Object.keys(org.candidates)) {
         const c = org.candidates[key] as Candidate;
         const settings = cfg.settingsFor({ team: c.team, developer: c.developer });
-        if (watermark < c.first + settings.window_hours * HOUR_MS) continue;
+        const window = settings.window_hours * HOUR_MS;
+        if (isUnowned(c) ? c.episode === null || watermark < c.last + window : watermark < c.first + window) continue;
         delete org.candidates[key];
         org.known[key] = c.last;
-        if (
-          c.episode !== null &&
-          resolveEpisode(c.episode, { at: watermark, label: 'window over: now a known spender', value: c.spend, unit: 'usd' })
-        ) {
+        const label = isUnowned(c) ? `no spend for ${settings.window_hours}h: now a known spender` : 'window over: now a known spender';
+        if (c.episode !== null && resolveEpisode(c.episode, { at: watermark, label, value: c.spend, unit: 'usd' })) {
           if (settings.enabled) (out ??= []).push(toAnomaly(c, watermark, iso(watermark), settings, cfg));
         }
       }
@@ -140,6 +146,10 @@ export const newSpender: Detector<NewSpenderState, NewSpenderConfig> = {
   evict(state, idleBeforeMs) {
     const cutoff = idleBeforeMs - KNOWN_RETENTION_MS;
     for (const org of Object.values(state.orgs)) {
+      for (const key of Object.keys(org.candidates)) {
+        const c = org.candidates[key] as Candidate;
+        if (c.episode === null && c.last < cutoff) delete org.candidates[key];
+      }
       let count = 0;
       for (const key of Object.keys(org.known)) {
         if ((org.known[key] as number) < cutoff) delete org.known[key];
@@ -208,7 +218,7 @@ function see(
     org.candidates[key] = c;
   }
   const settings = cfg.settingsFor({ team: c.team, developer: c.developer });
-  if (at < c.first || at >= c.first + settings.window_hours * HOUR_MS) return true;
+  if (!isUnowned(c) && (at < c.first || at >= c.first + settings.window_hours * HOUR_MS)) return true;
   c.spend += e.cost_usd;
   c.events += 1;
   if (at > c.last) c.last = at;
@@ -231,7 +241,7 @@ function see(
       severity,
       c.spend,
       {},
-      { at, label: `spend in the first ${settings.window_hours}h`, value: c.spend, unit: 'usd' },
+      { at, label: isUnowned(c) ? 'unowned spend so far' : `spend in the first ${settings.window_hours}h`, value: c.spend, unit: 'usd' },
     ) === null
   ) {
     return true;
@@ -239,6 +249,9 @@ function see(
   out.push(toAnomaly(c, at, e.occurred_at, settings, cfg));
   return true;
 }
+
+/** An unattributed developer: its spend has no owner for as long as it goes on. */
+const isUnowned = (c: Candidate): boolean => c.dimension === 'developer';
 
 function addSpendMark(c: Candidate, at: number): void {
   (c.episode as Episode).marks.push({ at, label: 'spend reached the gate', value: c.spend, unit: 'usd' });
@@ -263,7 +276,9 @@ function toAnomaly(c: Candidate, at: number, detectedAt: string, settings: NewSp
   ];
   const by = c.dimension === 'developer' ? '' : `, first used by ${c.developer} (${c.team})`;
   const summary = resolved
-    ? `${WHAT[c.dimension]} (${c.value}) spent ${formatUsd(c.spend)} in its first ${settings.window_hours}h${by}; it is now a known spender.`
+    ? isUnowned(c)
+      ? `${WHAT[c.dimension]} (${c.value}) spent ${formatUsd(c.spend)} over ${formatDuration(c.last - c.first)} and none in the last ${settings.window_hours}h; it is now a known spender.`
+      : `${WHAT[c.dimension]} (${c.value}) spent ${formatUsd(c.spend)} in its first ${settings.window_hours}h${by}; it is now a known spender.`
     : `${WHAT[c.dimension]} (${c.value}) has spent ${formatUsd(c.spend)} in ${formatDuration(c.last - c.first)} on ${c.tool} / ${c.provider}${by}.`;
   const advice =
     c.dimension === 'developer'

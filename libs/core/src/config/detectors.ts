@@ -96,7 +96,8 @@ export const DETECTOR_SETTINGS = {
   new_spender: settings(
     {
       enabled: Enabled,
-      // Spend by an identity, API key, tool or provider nobody has seen, within window_hours.
+      // Spend by an identity nobody has seen: an unattributed developer's spend adds up until it
+      // stops for window_hours; a new API key, tool or provider's counts in its first window_hours.
       min_impact_usd: Money,
       window_hours: Positive,
     },
