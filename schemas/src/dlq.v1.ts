@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Instant } from './common.ts';
 
@@ -22,3 +23,12 @@ export const DlqRecord = z
   })
   .strict();
 export type DlqRecord = z.infer<typeof DlqRecord>;
+
+/**
+ * `dlq_id` and `source` of a bus message that failed validation: derived from where it sits, so
+ * every consumer group that rejects the same message (the sink and the notifier both read
+ * anomalies.v1) writes the same DLQ row, which the store keeps once.
+ */
+export function dlqOrigin(topic: string, partition: number, offset: string): { dlq_id: string; source: string } {
+  return { dlq_id: createHash('sha256').update(`${topic}:${partition}:${offset}`).digest('hex').slice(0, 32), source: `topic:${topic}` };
+}

@@ -2,6 +2,7 @@ import type { Batch, BatchContext } from '@burnrate/bus';
 import { BurnrateError, createLogger, fixedClock, parseConfig } from '@burnrate/core';
 import { type Channel, createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
 import { createMemoryStore } from '@burnrate/store';
+import { dlqOrigin } from '@burnrate/schemas';
 import { anomaly } from '@burnrate/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createNotifier, type NotifierDeps } from './notifier.ts';
@@ -347,14 +348,16 @@ describe('notifier', () => {
       await notifier().handleBatch(batch([JSON.stringify(v1), '{not json', JSON.stringify({ ...missingSummary, id: 'bad' })]), ctx);
       expect(slack.sent).toHaveLength(1);
       const dlq = await store.listDlq();
-      expect(dlq.map((r) => [r.dlq_id, r.source])).toEqual([
-        ['anomalies.v1:0:1', 'anomalies.v1'],
-        ['anomalies.v1:0:2', 'anomalies.v1'],
-      ]);
-      expect(dlq[0]?.reason).toMatch(/^not JSON/);
-      expect(dlq[1]?.reason).toMatch(/^not a valid anomalies\.v1 Anomaly: summary: /);
-      expect(dlq[1]?.issues[0]?.path).toBe('summary');
-      expect(dlq[1]?.raw).toContain('"id":"bad"');
+      // The sink derives the same id and source for these messages: one row each in the store.
+      const notJson = dlqOrigin('anomalies.v1', 0, '1');
+      const invalid = dlqOrigin('anomalies.v1', 0, '2');
+      expect(notJson.source).toBe('topic:anomalies.v1');
+      expect(dlq.map((r) => [r.dlq_id, r.source]).sort()).toEqual([notJson, invalid].map((o) => [o.dlq_id, o.source]).sort());
+      const byId = (id: string) => dlq.find((r) => r.dlq_id === id);
+      expect(byId(notJson.dlq_id)?.reason).toMatch(/^not JSON/);
+      expect(byId(invalid.dlq_id)?.reason).toMatch(/^not a valid anomalies\.v1 Anomaly: summary: /);
+      expect(byId(invalid.dlq_id)?.issues[0]?.path).toBe('summary');
+      expect(byId(invalid.dlq_id)?.raw).toContain('"id":"bad"');
     });
   });
 });

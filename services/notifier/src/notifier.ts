@@ -2,7 +2,7 @@ import type { Batch, BatchContext, Bus, Subscription } from '@burnrate/bus';
 import { BurnrateError, type Clock, type Config, formatPath, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
 import { randomUUID } from 'node:crypto';
 import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
-import { Anomaly, type DlqRecord, TOPICS } from '@burnrate/schemas';
+import { Anomaly, type DlqRecord, dlqOrigin, TOPICS } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 import { decide, DEFAULT_RENOTIFY, factsOf, type RenotifyPolicy, type VersionFacts } from './decide.ts';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.ts';
@@ -267,8 +267,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     const rejected: DlqRecord[] = [];
     for (const m of batch.messages) {
       const dlq = (reason: string, issues: DlqRecord['issues']): DlqRecord => ({
-        dlq_id: `${m.topic}:${m.partition}:${m.offset}`,
-        source: m.topic,
+        ...dlqOrigin(m.topic, m.partition, m.offset),
         received_at: clock.now().toISOString(),
         reason,
         issues,
