@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { translateKafkaError } from '@burnrate/bus';
 import type { Logger } from '@burnrate/core';
 import kafkajs, { type Admin, Kafka, logLevel } from 'kafkajs';
@@ -79,18 +80,41 @@ export async function applyTopics(options: {
     throw translateKafkaError(err, { operation: 'connect admin (topics apply)' });
   }
   try {
-    const existing = await readTopics(
-      admin,
-      options.declared.map((t) => t.name),
-    );
-    const plan = planTopicChanges(options.declared, existing);
-    if (!options.dryRun) {
-      for (const change of plan.changes) await applyChange(admin, change);
+    // A topic created a moment ago (by this run, or a service starting beside it) can still be
+    // unknown to the broker's metadata (kafkajs #815, #1222): read, plan and apply again, from what
+    // is there now, a few times before giving up. Every step is idempotent.
+    const applied: TopicChange[] = [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = await readTopics(
+          admin,
+          options.declared.map((t) => t.name),
+        );
+        const plan = planTopicChanges(options.declared, existing);
+        if (!options.dryRun) {
+          for (const change of plan.changes) {
+            await applyChange(admin, change);
+            applied.push(change);
+          }
+        }
+        return { applied: options.dryRun ? plan.changes : applied, warnings: plan.warnings };
+      } catch (err) {
+        if (attempt >= METADATA_ATTEMPTS || !isMetadataRace(err)) throw err;
+        options.log.warn({ err, attempt }, 'topic metadata not settled yet; reading the topics again');
+        await sleep(METADATA_BACKOFF_MS * attempt);
+      }
     }
-    return { applied: plan.changes, warnings: plan.warnings };
   } finally {
     await admin.disconnect();
   }
+}
+
+const METADATA_ATTEMPTS = 5;
+const METADATA_BACKOFF_MS = 500;
+
+function isMetadataRace(err: unknown): boolean {
+  const kafkaError = (err as { details?: { kafkaError?: unknown } }).details?.kafkaError;
+  return kafkaError === 'UNKNOWN_TOPIC_OR_PARTITION' || kafkaError === 'LEADER_NOT_AVAILABLE';
 }
 
 async function readTopics(admin: Admin, names: readonly string[]): Promise<ExistingTopic[]> {
