@@ -17,13 +17,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['{schemas,libs,services,infra,scripts}/**/*.int.test.ts'],
-          // broker-restart.int.test.ts reproduces a loss of acknowledged events across a Kafka
-          // broker restart in distributed mode (about 1 run in 3). It stays out of `npm test` until
-          // that is fixed; `npm run test:broker-restart` runs it.
-          exclude: [
-            '**/node_modules/**',
-            ...(process.env.BURNRATE_RUN_KNOWN_FAILING ? [] : ['services/cli/src/broker-restart.int.test.ts']),
-          ],
+          exclude: ['**/node_modules/**'],
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -3,4 +3,5 @@ export { createInProcessBus, type InProcessBusOptions } from './in-process/in-pr
 export { partitionFor, murmur2 } from './partitioner.ts';
 export { createKafkaBus, type KafkaBus, type KafkaBusOptions, type KafkaBusStats, type KafkaTopicSpec } from './kafka/kafka-bus.ts';
 export type { KafkaConsumerTuning, KafkaSubscribeOptions, KafkaSubscription, KafkaSubscriptionStats } from './kafka/kafka-subscription.ts';
+export { createKafkaProducer, type KafkaProducer, type KafkaProducerDeps } from './kafka/kafka-producer.ts';
 export { translateKafkaError } from './kafka/kafka-errors.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readKafkaBrokers, readPort, readSlack, readSmtp, readStoreSettings } from './env.ts';
+import { readKafkaBrokers, readKafkaSendTimeoutMs, readPort, readSlack, readSmtp, readStoreSettings } from './env.ts';
 import { describeStore } from './store.ts';
 
 describe('service env', () => {
@@ -25,6 +25,13 @@ describe('service env', () => {
     const text = describeStore({ kind: 'clickhouse', url: 'http://u:secret@ch:8123', database: 'burnrate' });
     expect(text).toBe('clickhouse http://ch:8123/burnrate');
     expect(describeStore({ kind: 'chdb', dataDir: '/data' })).toMatch(/^chdb \/data\/chdb/);
+  });
+
+  it('reads KAFKA_SEND_TIMEOUT_MS as whole milliseconds, unset meaning the bus default', () => {
+    expect(readKafkaSendTimeoutMs({})).toBeUndefined();
+    expect(readKafkaSendTimeoutMs({ KAFKA_SEND_TIMEOUT_MS: '2500' })).toBe(2500);
+    expect(() => readKafkaSendTimeoutMs({ KAFKA_SEND_TIMEOUT_MS: '2s' })).toThrow(/KAFKA_SEND_TIMEOUT_MS must be a whole number.*"2s"/);
+    expect(() => readKafkaSendTimeoutMs({ KAFKA_SEND_TIMEOUT_MS: '0' })).toThrow(/at least 1/);
   });
 
   it('splits KAFKA_BROKERS and rejects what is not host:port', () => {

@@ -45,6 +45,23 @@ export function readKafkaBrokers(env: Env, service: string): string[] {
   return brokers;
 }
 
+/**
+ * KAFKA_SEND_TIMEOUT_MS: how long a send waits for Kafka's acknowledgement before it fails as
+ * retriable (ingest then answers 503 with Retry-After). Undefined when unset: the bus default.
+ */
+export function readKafkaSendTimeoutMs(env: Env): number | undefined {
+  const raw = env.KAFKA_SEND_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1) {
+    throw new BurnrateError(
+      'CONFIG_INVALID',
+      `KAFKA_SEND_TIMEOUT_MS must be a whole number of milliseconds of at least 1, not ${JSON.stringify(raw)}`,
+    );
+  }
+  return ms;
+}
+
 export function readPort(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;

@@ -1,4 +1,13 @@
-export { type Env, readKafkaBrokers, readPort, readSlack, readSmtp, readStoreSettings, type StoreSettings } from './env.ts';
+export {
+  type Env,
+  readKafkaBrokers,
+  readKafkaSendTimeoutMs,
+  readPort,
+  readSlack,
+  readSmtp,
+  readStoreSettings,
+  type StoreSettings,
+} from './env.ts';
 export { describeStore, openStore } from './store.ts';
 export { openKafkaBus } from './bus.ts';
 export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';

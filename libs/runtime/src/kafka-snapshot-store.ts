@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { translateKafkaError } from '@burnrate/bus';
+import { createKafkaProducer, translateKafkaError } from '@burnrate/bus';
 import { BurnrateError, type Logger } from '@burnrate/core';
-import { type Admin, CompressionTypes, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 
 /** What the detector's SnapshotStore port asks for (structural: this package does not depend on a service). */
 export interface SnapshotChangelog {
@@ -18,6 +18,8 @@ export interface KafkaSnapshotStoreOptions {
   log: Logger;
   /** A load that has not reached the topic's end by then fails (retriable). Default 30 s. */
   readTimeoutMs?: number;
+  /** A save Kafka has not acknowledged by then fails (retriable); snapshots reach 16 MiB. Default 30 s. */
+  saveTimeoutMs?: number;
 }
 
 const OFFSET_HEADER = 'burnrate-offset';
@@ -25,7 +27,7 @@ const SAVED_AT_HEADER = 'burnrate-saved-at';
 
 /**
  * Detector snapshots on a compacted Kafka topic instead of a table: `save` produces the state with
- * key = snapshot key (idempotent producer, acks=all, gzip) and resolves once Kafka has it; `load`
+ * key = snapshot key (the bus's idempotent producer, acks=all, gzip) and resolves once Kafka has it; `load`
  * reads the topic from its start up to the high watermark taken when the read began and returns
  * the last record of the key. Compaction keeps only the latest record per key, so the read stays
  * short. The offset the state reflects travels in a header, so the value is the state text as is.
@@ -47,26 +49,17 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
       else log.warn({ namespace: entry.namespace }, entry.log.message);
     },
   });
-  let producerReady: Promise<Producer> | undefined;
+  // The bus's producer, not a plain kafkajs one: a plain one can acknowledge a save it never wrote
+  // after a request whose answer was lost (see kafka-producer.ts), and the detector would then
+  // commit past state that no snapshot holds.
+  const producer = createKafkaProducer({
+    kafka,
+    log,
+    sendTimeoutMs: options.saveTimeoutMs ?? 30_000,
+    compression: CompressionTypes.GZIP,
+  });
   let adminReady: Promise<Admin> | undefined;
   let closed = false;
-
-  const producer = (): Promise<Producer> => {
-    producerReady ??= (async () => {
-      const p = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        allowAutoTopicCreation: false,
-      });
-      await p.connect();
-      return p;
-    })().catch((err: unknown) => {
-      producerReady = undefined;
-      throw translateKafkaError(err, { operation: 'connect snapshot producer', topic: options.topic });
-    });
-    return producerReady;
-  };
 
   const admin = (): Promise<Admin> => {
     adminReady ??= (async () => {
@@ -165,24 +158,16 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
 
     async save({ key, offset, state }) {
       if (closed) throw new BurnrateError('SHUTTING_DOWN', 'the snapshot store is closed');
-      const p = await producer();
-      try {
-        await p.send({
-          topic: options.topic,
-          acks: -1,
-          // Detector state is JSON with many repeated field names; gzip makes it several times smaller.
-          compression: CompressionTypes.GZIP,
-          messages: [{ key, value: state, headers: { [OFFSET_HEADER]: offset, [SAVED_AT_HEADER]: new Date().toISOString() } }],
-        });
-      } catch (err) {
-        throw translateKafkaError(err, { operation: 'save snapshot', topic: options.topic });
-      }
+      // Detector state is JSON with many repeated field names; gzip makes it several times smaller.
+      await producer.send(options.topic, [
+        { key, value: state, headers: { [OFFSET_HEADER]: offset, [SAVED_AT_HEADER]: new Date().toISOString() } },
+      ]);
     },
 
     async close() {
       closed = true;
       await previous;
-      if (producerReady !== undefined) await producerReady.then((p) => p.disconnect()).catch(() => undefined);
+      await producer.close();
       if (adminReady !== undefined) await adminReady.then((a) => a.disconnect()).catch(() => undefined);
     },
   };

@@ -30,6 +30,8 @@ describe.skipIf(!canRunDistributed || process.env.KAFKA_BROKERS !== undefined)('
     await brokerDir?.cleanup();
   });
 
+  // Each wait below is bounded on its own; together (traffic, stop, restart, catch-up, drain) they
+  // take ~50 s on a quiet machine, more than the suite's default 60 s allows on a busy one.
   it('refuses with 503 while the broker is down, recovers by itself and loses nothing acknowledged', async () => {
     const ingestUrl = `http://127.0.0.1:${String(stack.services.get('ingest')!.ready.port)}`;
     const acked = new Set<string>();
@@ -103,7 +105,16 @@ describe.skipIf(!canRunDistributed || process.env.KAFKA_BROKERS !== undefined)('
       const s = stack.services.get(name)!;
       expect([name, s.child.exitCode, s.child.signalCode], s.logs.slice(-20).join('\n')).toEqual([name, null, null]);
     }
-    await waitForNoLag(stack.brokers, { 'burnrate-sink': ['usage.events.v1', 'anomalies.v1'] }, 45_000);
+    // The detector's groups too: once the traffic stops, a quiet period snapshots and commits them.
+    await waitForNoLag(
+      stack.brokers,
+      {
+        'burnrate-sink': ['usage.events.v1', 'anomalies.v1'],
+        'burnrate-detector': ['usage.events.v1'],
+        'burnrate-team-detector': ['usage.rollups.v1'],
+      },
+      45_000,
+    );
     expect(await stack.services.get('sink')!.stop()).toBe(0);
 
     const store = await createChdbStore({ dataDir: stack.sinkChdbDir, log: createLogger({ level: 'silent' }) });
@@ -118,5 +129,5 @@ describe.skipIf(!canRunDistributed || process.env.KAFKA_BROKERS !== undefined)('
     } finally {
       await store.close();
     }
-  });
+  }, 180_000);
 });

@@ -55,7 +55,10 @@ async function readAnomalies(bus: Bus, group: string): Promise<{ all: Anomaly[];
   return { all, sub };
 }
 
-/** A store that can "die": saves after the crash are lost, as with kill -9 before they happened. */
+/**
+ * A store that can "die": saves after the crash fail, as with kill -9 before they happened, so
+ * the clean close that stands in for the crash can neither snapshot nor commit.
+ */
 function crashable(store: SnapshotStore): SnapshotStore & { crash(): void } {
   let dead = false;
   return {
@@ -63,7 +66,7 @@ function crashable(store: SnapshotStore): SnapshotStore & { crash(): void } {
       dead = true;
     },
     load: (key) => store.load(key),
-    save: (s) => (dead ? Promise.resolve() : store.save(s)),
+    save: (s) => (dead ? Promise.reject(new Error('the process crashed before this save')) : store.save(s)),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
 import { createLogger, fixedClock, parseConfig } from '@burnrate/core';
 import { Anomaly, type UsageEvent, UsageRollup } from '@burnrate/schemas';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
 import { createMemorySnapshotStore, type SnapshotStore } from './snapshots.ts';
 import { usageEvent } from '@burnrate/testing';
@@ -332,6 +332,37 @@ describe('createDetector', () => {
     expect([...store.saved.entries()].map(([k, v]) => [k, v.offset])).toEqual([['detector:usage.events.v1:0', '1']]);
     await d.stop();
     expect(store.saved.get('detector:usage.events.v1:1')?.offset).toBe('12');
+  });
+
+  it('snapshots and commits a partition that went quiet, so an idle group reaches lag 0', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    // The clock stands still, so no batch is ever due a snapshot: only the quiet period takes one.
+    const d = createDetector({
+      config,
+      producer: h.producer,
+      snapshots: recorded(store, h.ops),
+      log: silent,
+      clock: fixedClock(new Date(T0)),
+      snapshotEveryMs: 50,
+    });
+    await feed(d, messages(CROSSING.slice(0, 3)), h.ctx);
+    expect(h.ops).toEqual(['send 1', 'rollups 1']);
+    await vi.waitFor(() => expect(h.ops).toContain('commit 2'), { timeout: 5000 });
+    expect(h.ops).toEqual(['send 1', 'rollups 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
+    // Nothing new since: stop neither snapshots nor commits again.
+    await d.stop();
+    expect(h.ops).toEqual(['send 1', 'rollups 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
+  });
+
+  it('commits the snapshot it takes on stop', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const d = createDetector({ config, producer: h.producer, snapshots: recorded(store, h.ops), log: silent, snapshotEveryMs: 60_000 });
+    await feed(d, messages(CROSSING.slice(0, 4)), h.ctx);
+    expect(h.ops.filter((op) => !op.startsWith('send') && !op.startsWith('rollups'))).toEqual([]);
+    await d.stop();
+    expect(h.ops.slice(-2)).toEqual(['save detector:usage.events.v1:0 3', 'commit 3']);
   });
 
   it('publishes the team totals of each batch to usage.rollups.v1, cumulative, and continues them after a restart', async () => {

@@ -52,6 +52,14 @@ interface Held<State> {
   applied: bigint | null;
   /** Offset of the last saved snapshot. */
   saved: bigint | null;
+  /** Last offset committed for the group (through `ctx`); the group's lag counts from it. */
+  committed: bigint | null;
+  /** The latest batch's context: commits of snapshots taken between batches go through it. */
+  ctx: BatchContext | undefined;
+  /** Snapshot and commit after a quiet period, so an idle partition's group reaches lag 0. */
+  idleTimer: NodeJS.Timeout | undefined;
+  /** Revoked or stopped: no more snapshots from this member, another may own the partition now. */
+  released: boolean;
   /** Output not yet acknowledged by the bus, by topic in first-queued order; a snapshot waits until it is empty. */
   pending: Map<string, OutgoingMessage[]>;
   lastSavedAt: number;
@@ -90,6 +98,10 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       state: logic.create(partition),
       applied: null,
       saved: null,
+      committed: null,
+      ctx: undefined,
+      idleTimer: undefined,
+      released: false,
       pending: new Map(),
       lastSavedAt: clock.now().getTime(),
       lock: Promise.resolve(),
@@ -142,13 +154,51 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     return true;
   };
 
+  /** Commits the saved snapshot's offset; the restore starts after it anyway, so this only moves the group's lag. */
+  const commitSaved = async (p: Held<State>): Promise<void> => {
+    const offset = p.saved;
+    if (offset === null || p.ctx === undefined || (p.committed !== null && offset <= p.committed)) return;
+    await p.ctx.commit(offset.toString());
+    p.committed = offset;
+  };
+
+  /** Publishes, snapshots and commits what the last batches left unsaved, once no batch came for snapshotEveryMs. */
+  const armIdleSnapshot = (p: Held<State>): void => {
+    clearTimeout(p.idleTimer);
+    p.idleTimer = undefined;
+    if (p.applied === p.saved && p.saved === p.committed) return;
+    p.idleTimer = setTimeout(() => {
+      p.idleTimer = undefined;
+      void withLock(p, async () => {
+        if (p.released) return;
+        await publishPending(p);
+        if (await save(p)) await commitSaved(p);
+      }).catch((err: unknown) =>
+        // A later batch, the release or the next owner's restore covers it.
+        log.warn({ err, partition: p.partition }, `${deps.name} idle snapshot failed; the next batch or release snapshots again`),
+      );
+    }, deps.snapshotEveryMs);
+    p.idleTimer.unref();
+  };
+
   const release = async (p: Held<State>): Promise<void> => {
+    p.released = true;
+    clearTimeout(p.idleTimer);
+    p.idleTimer = undefined;
     try {
       await publishPending(p);
       await save(p);
     } catch (err) {
       // The last snapshot stays behind: the next owner replays from it and re-emits the same messages.
       log.error({ err, partition: p.partition }, 'could not publish and snapshot a partition on release; it will be replayed');
+      return;
+    }
+    try {
+      // Accepted on stop (the member still holds the partition); refused after a rebalance, when
+      // the next owner starts from this snapshot's offset regardless.
+      await commitSaved(p);
+    } catch (err) {
+      log.debug({ err, partition: p.partition }, 'commit on release refused; the next owner starts from the snapshot');
     }
   };
 
@@ -164,6 +214,9 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     if (batch.topic !== topic) return;
     const p = await held(batch.partition);
     await withLock(p, async () => {
+      p.ctx = ctx;
+      clearTimeout(p.idleTimer);
+      p.idleTimer = undefined;
       // Output whose send failed last time goes first, so messages leave in the order they were made.
       await publishPending(p);
       const out = outboxOf(p);
@@ -177,9 +230,8 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       }
       logic.endBatch?.(p.state, out, p.partition);
       await publishPending(p);
-      if (clock.now().getTime() - p.lastSavedAt >= deps.snapshotEveryMs && (await save(p)) && p.saved !== null) {
-        await ctx.commit(p.saved.toString());
-      }
+      if (clock.now().getTime() - p.lastSavedAt >= deps.snapshotEveryMs && (await save(p))) await commitSaved(p);
+      armIdleSnapshot(p);
     });
   };
 

@@ -1,7 +1,15 @@
 import { resolve } from 'node:path';
 import { createHttpServer, createLogger, jsonResponse, Lifecycle, loadConfig, systemClock } from '@burnrate/core';
 import { createPriceCatalog } from '@burnrate/pricing';
-import { exitOnStartFailure, quietKafkajsWarnings, openKafkaBus, readKafkaBrokers, readPort, runUntilSignal } from '@burnrate/runtime';
+import {
+  exitOnStartFailure,
+  quietKafkajsWarnings,
+  openKafkaBus,
+  readKafkaBrokers,
+  readKafkaSendTimeoutMs,
+  readPort,
+  runUntilSignal,
+} from '@burnrate/runtime';
 import { createIngestRoutes } from './http.ts';
 
 /**
@@ -9,8 +17,9 @@ import { createIngestRoutes } from './http.ts';
  * usage.events.v1 / usage.dlq.v1 on Kafka and answer 2xx only once Kafka has the records.
  * Stateless, so any number of instances can run behind a load balancer.
  *
- * env: KAFKA_BROKERS, BURNRATE_CONFIG, BURNRATE_PORT (default 8787), BURNRATE_HOST (default
- * 0.0.0.0), BURNRATE_BODY_LIMIT_BYTES, BURNRATE_LOG_LEVEL.
+ * env: KAFKA_BROKERS, KAFKA_SEND_TIMEOUT_MS (default 5000: a request waits at most this long for
+ * Kafka, then gets 503 with Retry-After), BURNRATE_CONFIG, BURNRATE_PORT (default 8787),
+ * BURNRATE_HOST (default 0.0.0.0), BURNRATE_BODY_LIMIT_BYTES, BURNRATE_LOG_LEVEL.
  */
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'ingest' });
@@ -24,7 +33,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const config = await loadConfig(configPath);
   const lifecycle = new Lifecycle(log);
 
-  const bus = openKafkaBus({ brokers: readKafkaBrokers(env, 'ingest service'), service: 'ingest', log });
+  const bus = openKafkaBus({
+    brokers: readKafkaBrokers(env, 'ingest service'),
+    service: 'ingest',
+    log,
+    sendTimeoutMs: readKafkaSendTimeoutMs(env),
+  });
   lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
 
   const routes = [

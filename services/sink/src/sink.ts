@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Batch, SubscribeOptions } from '@burnrate/bus';
 import type { Logger } from '@burnrate/core';
-import { type Anomaly, type AnomalyState, type DlqRecord, TOPICS, type UsageEvent } from '@burnrate/schemas';
+import { type Anomaly, type AnomalyState, type DlqRecord, dlqOrigin, TOPICS, type UsageEvent } from '@burnrate/schemas';
 import type { Store } from '@burnrate/store';
 import type { z } from 'zod';
 
@@ -38,8 +37,7 @@ export function createSink(deps: SinkDeps): { subscribeOptions: SubscribeOptions
       if (parsed.ok) valid.push(parsed.value);
       else {
         invalid.push({
-          dlq_id: createHash('sha256').update(`${m.topic}:${m.partition}:${m.offset}`).digest('hex').slice(0, 32),
-          source: `topic:${m.topic}`,
+          ...dlqOrigin(m.topic, m.partition, m.offset),
           received_at: new Date(m.timestamp).toISOString(),
           reason: `message at ${m.topic}/${m.partition}@${m.offset} does not match ${m.topic}`,
           issues: parsed.issues,

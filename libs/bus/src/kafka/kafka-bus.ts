@@ -1,8 +1,9 @@
 import { BurnrateError, type Logger } from '@burnrate/core';
-import { Kafka, Partitioners, type Admin, type Producer as KafkaProducer, type SASLOptions } from 'kafkajs';
-import type { Bus, OutgoingMessage, Producer } from '../port.ts';
+import { Kafka, type Admin, type SASLOptions } from 'kafkajs';
+import type { Bus, Producer } from '../port.ts';
 import { translateKafkaError } from './kafka-errors.ts';
 import { kafkaLogCreator, kafkaLogLevel } from './kafka-logger.ts';
+import { createKafkaProducer } from './kafka-producer.ts';
 import {
   createKafkaSubscription,
   type KafkaConsumerTuning,
@@ -37,6 +38,12 @@ export interface KafkaBusOptions {
   maxRestartDelayMs?: number;
   /** Called when a handler throws a non-retriable error (the consumer then restarts); subscriptions may override it. */
   onFatal?(err: unknown, info: { groupId: string }): void;
+  /**
+   * How long a send may wait for Kafka's acknowledgement before it fails as retriable
+   * BUS_UNAVAILABLE (default 5 s). Without it a send rides out kafkajs's retries, 15 s or more
+   * while the broker is down; ingest answers 503 instead and the sender resends.
+   */
+  sendTimeoutMs?: number;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
   /** kafkajs's own retries for sends, admin calls and the consumer loop (default 5 retries from 300 ms). */
@@ -54,11 +61,12 @@ export interface KafkaBus extends Bus {
   stats(): KafkaBusStats;
 }
 
+const DEFAULT_SEND_TIMEOUT_MS = 5000;
 const DEFAULT_TOPIC: Required<Omit<KafkaTopicSpec, 'config'>> = { partitions: 6, replicationFactor: 1 };
 
 /**
  * The Bus port over Apache Kafka with kafkajs. Sends resolve only once every in-sync replica has
- * the messages (idempotent producer, acks=all); keys are partitioned with Kafka's Java murmur2,
+ * the messages (idempotent producer, acks=all; see kafka-producer.ts); keys are partitioned with Kafka's Java murmur2,
  * the same function as the in-process bus; consumer groups commit only what the handler finished.
  * Clients are created here and connected on first use; close() stops consumers, then the
  * producer, then the admin client.
@@ -90,7 +98,6 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
 
   const subscriptions = new Set<KafkaSubscription>();
   let closing: Promise<void> | undefined;
-  let producerReady: Promise<KafkaProducer> | undefined;
   let adminReady: Promise<Admin> | undefined;
 
   const connected = <T extends { connect(): Promise<void> }>(client: T, what: string): Promise<T> =>
@@ -110,58 +117,19 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     return adminReady;
   };
 
-  const producerClient = (): Promise<KafkaProducer> => {
-    producerReady ??= (async () => {
-      let client: KafkaProducer;
-      try {
-        client = kafka.producer({
-          // Idempotence makes kafkajs's own retries safe: the broker drops a batch it already
-          // wrote, so a retried send neither duplicates nor, with one request in flight, reorders.
-          idempotent: true,
-          maxInFlightRequests: 1,
-          // Java-compatible murmur2 (kafkajs 2's default); partitioner.ts is the same function, so
-          // a key lands on the same partition number in embedded and distributed mode.
-          createPartitioner: Partitioners.DefaultPartitioner,
-          // A misspelt topic must fail, not be created by a metadata request.
-          allowAutoTopicCreation: false,
-          // kafkajs refuses an idempotent producer that may not retry at all.
-          ...(options.retry?.retries !== undefined && options.retry.retries < 1 ? { retry: { retries: 1 } } : {}),
-        });
-      } catch (err) {
-        throw translateKafkaError(err, { operation: 'create producer' });
-      }
-      return connected(client, 'producer');
-    })().catch((err: unknown) => {
-      producerReady = undefined;
-      throw err;
-    });
-    return producerReady;
-  };
+  const producer = createKafkaProducer({
+    kafka,
+    log: options.log,
+    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+    retries: options.retry?.retries,
+  });
 
-  const producer: Producer = {
-    async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-      if (closing !== undefined) throw closedError();
-      if (messages.length === 0) return;
-      const client = await producerClient();
-      try {
-        await client.send({
-          topic,
-          // acks=all: resolved only when every in-sync replica has the batch (required by idempotence).
-          acks: -1,
-          messages: messages.map((m) => ({
-            key: m.key,
-            value: m.value,
-            ...(m.headers !== undefined ? { headers: { ...m.headers } } : {}),
-          })),
-        });
-      } catch (err) {
-        throw translateKafkaError(err, { operation: 'send', topic });
-      }
-    },
+  const busProducer: Producer = {
+    send: (topic, messages) => (closing !== undefined ? Promise.reject(closedError()) : producer.send(topic, messages)),
   };
 
   return {
-    producer: () => producer,
+    producer: () => busProducer,
 
     subscribe(subscribeOptions: KafkaSubscribeOptions): KafkaSubscription {
       const subscription = createKafkaSubscription(
@@ -219,12 +187,7 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
     close(): Promise<void> {
       closing ??= (async () => {
         await Promise.all([...subscriptions].map((s) => s.stop()));
-        if (producerReady !== undefined) {
-          await producerReady.then(
-            (p) => p.disconnect(),
-            () => undefined,
-          );
-        }
+        await producer.close();
         if (adminReady !== undefined) {
           await adminReady.then(
             (a) => a.disconnect(),

@@ -539,8 +539,9 @@ export function createKafkaSubscription(deps: KafkaSubscriptionDeps, sub: KafkaS
         );
       }
     }
+    // onRevoked before the partitions are released: the member holds them until it leaves the
+    // group, so a commit there (a snapshot's offset) is still accepted.
     const lost = [...owned.values()];
-    for (const p of lost) release(run, p);
     if (lost.length > 0) {
       try {
         await sub.onRevoked?.(lost.map((p) => p.tp));
@@ -548,6 +549,7 @@ export function createKafkaSubscription(deps: KafkaSubscriptionDeps, sub: KafkaS
         log.error({ err }, 'onRevoked failed while stopping');
       }
     }
+    for (const p of lost) release(run, p);
     try {
       await run.consumer.disconnect();
     } catch (err) {
