@@ -69,13 +69,18 @@ describe('docker-compose.yml', () => {
     expect(svc('migrate').restart).toBe('no');
   });
 
-  it('has healthchecks: Kafka broker API versions, ClickHouse /ping, ingest /healthz on its port', () => {
+  it('has healthchecks: Kafka broker API versions, ClickHouse /ping, /healthz of every Burnrate service on its port', () => {
     expect(healthcheck('kafka')).toContain('kafka-broker-api-versions.sh --bootstrap-server localhost:9092');
     expect(healthcheck('clickhouse')).toContain('http://127.0.0.1:8123/ping');
     expect(healthcheck('ingest')).toContain(`http://127.0.0.1:${env('ingest').BURNRATE_PORT}/healthz`);
     expect(env('ingest').BURNRATE_HOST).toBe('0.0.0.0');
     expect(svc('ingest').ports).toContain(`${env('ingest').BURNRATE_PORT}:${env('ingest').BURNRATE_PORT}`);
     expect(healthcheck('mailpit')).toContain('readyz');
+    const workers = ['detector', 'notifier', 'sink'];
+    for (const name of workers) {
+      expect(healthcheck(name), name).toContain(`http://127.0.0.1:${env(name).BURNRATE_HEALTH_PORT}/healthz`);
+    }
+    expect(new Set(workers.map((name) => env(name).BURNRATE_HEALTH_PORT)).size).toBe(workers.length);
   });
 
   it('starts things in order: topics after a healthy Kafka, migrate after a healthy ClickHouse, services after both steps', () => {

@@ -62,12 +62,14 @@ describe.skipIf(!onCi && !toolsPresent)('distributed mode: standalone services o
     expect(firstApply.code, firstApply.stderr).toBe(0);
 
     const common = { KAFKA_BROKERS: brokers, BURNRATE_CONFIG: configPath };
+    const health = { BURNRATE_HEALTH_PORT: '0', BURNRATE_HEALTH_HOST: '127.0.0.1' };
     sinkDir = join(dir.path, 'sink');
     const started = await Promise.all([
-      startService('sink', { ...common, BURNRATE_DATA_DIR: sinkDir, BURNRATE_SINK_MAX_DELAY_MS: '200' }),
-      startService('detector', common),
+      startService('sink', { ...common, ...health, BURNRATE_DATA_DIR: sinkDir, BURNRATE_SINK_MAX_DELAY_MS: '200' }),
+      startService('detector', { ...common, ...health }),
       startService('notifier', {
         ...common,
+        ...health,
         BURNRATE_DATA_DIR: join(dir.path, 'notifier'),
         SMTP_URL: smtp.url,
         SMTP_FROM: 'burnrate@acme.com',
@@ -171,6 +173,26 @@ describe.skipIf(!onCi && !toolsPresent)('distributed mode: standalone services o
     } finally {
       await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
       await admin.disconnect();
+    }
+  });
+
+  it('answers /healthz on every worker with its consumer groups and their lag', async () => {
+    const groups: Record<string, string[]> = {
+      detector: ['burnrate-detector', 'burnrate-team-detector'],
+      notifier: ['burnrate-notifier'],
+      sink: ['burnrate-sink'],
+    };
+    for (const [name, expected] of Object.entries(groups)) {
+      const s = services.get(name)!;
+      const port = Number(s.logged('health endpoint listening on /healthz')[0]?.port);
+      expect(port, `${name} logged its health port`).toBeGreaterThan(0);
+      const res = await fetch(`http://127.0.0.1:${String(port)}/healthz`);
+      const body = (await res.json()) as { status: string; service: string; consumers: { group: string; lag: number }[] };
+      expect(res.status).toBe(200);
+      expect(body.status).toBe('ok');
+      expect(body.service).toBe(name);
+      expect(body.consumers.map((c) => c.group).sort()).toEqual(expected);
+      for (const c of body.consumers) expect(c.lag).toBeGreaterThanOrEqual(0);
     }
   });
 

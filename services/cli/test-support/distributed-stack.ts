@@ -61,13 +61,16 @@ export async function startDistributedStack(options: { brokerDir?: string } = {}
 
   const services = new Map<string, ServiceProcess>();
   const common = { KAFKA_BROKERS: brokers, BURNRATE_CONFIG: configPath };
+  // Workers answer /healthz on a free loopback port each (logged as 'health endpoint listening').
+  const health = { BURNRATE_HEALTH_PORT: '0', BURNRATE_HEALTH_HOST: '127.0.0.1' };
   const envFor = (name: ServiceName): Record<string, string> => {
     switch (name) {
       case 'sink':
-        return { ...common, BURNRATE_DATA_DIR: join(dir.path, 'sink'), BURNRATE_SINK_MAX_DELAY_MS: '200' };
+        return { ...common, ...health, BURNRATE_DATA_DIR: join(dir.path, 'sink'), BURNRATE_SINK_MAX_DELAY_MS: '200' };
       case 'notifier':
         return {
           ...common,
+          ...health,
           BURNRATE_DATA_DIR: join(dir.path, 'notifier'),
           SMTP_URL: smtp.url,
           SMTP_FROM: 'burnrate@acme.com',
@@ -77,7 +80,7 @@ export async function startDistributedStack(options: { brokerDir?: string } = {}
       case 'ingest':
         return { ...common, BURNRATE_PORT: '0', BURNRATE_HOST: '127.0.0.1' };
       case 'detector':
-        return common;
+        return { ...common, ...health };
     }
   };
   return {

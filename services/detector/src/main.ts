@@ -10,6 +10,7 @@ import {
   openStore,
   readKafkaBrokers,
   readStoreSettings,
+  registerHealthEndpoint,
   runUntilSignal,
 } from '@burnrate/runtime';
 import { declareTopics, DETECTOR_STATE_TOPIC } from '../../../infra/kafka/topics.ts';
@@ -41,6 +42,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   }
   const config = await loadConfig(configPath);
   const lifecycle = new Lifecycle(log);
+  const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
 
   // A batch mostly waits: for its anomalies and rollups to be acknowledged, for its snapshot and
   // commit. Partition after partition those waits add up, and every event fetched behind them
@@ -95,6 +97,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       log.info({ stageA: detector.stats(), stageB: teamDetector.stats() }, 'detector totals');
     },
   });
+
+  health.ready({ [DETECTOR_GROUP_ID]: subscription, [TEAM_DETECTOR_GROUP_ID]: teamSubscription });
 
   await runUntilSignal({
     name: 'detector',

@@ -11,6 +11,7 @@ import {
   readSlack,
   readSmtp,
   readStoreSettings,
+  registerHealthEndpoint,
   runUntilSignal,
 } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
@@ -26,7 +27,7 @@ const GROUP_ID = 'burnrate-notifier';
  *
  * env: KAFKA_BROKERS; CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE),
  * or BURNRATE_DATA_DIR (embedded chdb, this process only: tests and single-instance trials);
- * BURNRATE_CONFIG; SLACK_BOT_TOKEN, SLACK_API_URL; SMTP_URL, SMTP_FROM; BURNRATE_LOG_LEVEL.
+ * BURNRATE_CONFIG; SLACK_BOT_TOKEN, SLACK_API_URL; SMTP_URL, SMTP_FROM; BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL.
  */
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'notifier' });
@@ -39,6 +40,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const slack = readSlack(env);
   const smtp = readSmtp(env, config.org);
   const lifecycle = new Lifecycle(log);
+  const health = registerHealthEndpoint(lifecycle, env, { service: 'notifier', log });
 
   const store = await openStore(storeSettings, log);
   lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
@@ -57,6 +59,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // Registered after the consumer so it stops first: aborting retry waits lets the in-flight batch
   // end at once (uncommitted, redelivered after restart) instead of holding shutdown.
   lifecycle.register(notifier);
+  health.ready({ [GROUP_ID]: subscription });
 
   await runUntilSignal({
     name: 'notifier',

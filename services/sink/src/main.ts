@@ -7,6 +7,7 @@ import {
   openStore,
   readKafkaBrokers,
   readStoreSettings,
+  registerHealthEndpoint,
   runUntilSignal,
 } from '@burnrate/runtime';
 import { createBufferedSink } from './buffered-sink.ts';
@@ -18,7 +19,7 @@ import { createBufferedSink } from './buffered-sink.ts';
  *
  * env: KAFKA_BROKERS; CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE),
  * or BURNRATE_DATA_DIR for an embedded chdb store of this process only; BURNRATE_SINK_MAX_ROWS
- * (default 50000), BURNRATE_SINK_MAX_DELAY_MS (default 1000), BURNRATE_LOG_LEVEL.
+ * (default 50000), BURNRATE_SINK_MAX_DELAY_MS (default 1000), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL.
  */
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'sink' });
@@ -28,6 +29,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const maxRows = positive(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', 50_000);
   const maxDelayMs = positive(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', 1000);
   const lifecycle = new Lifecycle(log);
+  const health = registerHealthEndpoint(lifecycle, env, { service: 'sink', log });
 
   const store = await openStore(storeSettings, log);
   lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
@@ -47,6 +49,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       log.info(sink.stats(), 'sink totals');
     },
   });
+
+  health.ready({ [sink.subscribeOptions.groupId]: subscription });
 
   await runUntilSignal({
     name: 'sink',

@@ -1,0 +1,67 @@
+import type { Subscription } from '@burnrate/bus';
+import { createLogger, Lifecycle } from '@burnrate/core';
+import { describe, expect, it } from 'vitest';
+import { registerHealthEndpoint } from './health.ts';
+
+const log = createLogger({ level: 'silent' });
+const subscription = (lag: number): Subscription => ({ start: async () => {}, stop: async () => {}, lag: () => lag });
+
+describe('registerHealthEndpoint', () => {
+  it('is off unless BURNRATE_HEALTH_PORT is set', async () => {
+    const lifecycle = new Lifecycle(log);
+    const health = registerHealthEndpoint(lifecycle, {}, { service: 'sink', log });
+    health.ready({ 'burnrate-sink': subscription(0) });
+    await lifecycle.startAll();
+    expect(health.port()).toBeNull();
+    await lifecycle.stop();
+  });
+
+  it('answers 503 until everything started, 200 with each group lag, 503 again while stopping', async () => {
+    const lifecycle = new Lifecycle(log);
+    const health = registerHealthEndpoint(
+      lifecycle,
+      { BURNRATE_HEALTH_PORT: '0', BURNRATE_HEALTH_HOST: '127.0.0.1' },
+      { service: 'detector', log },
+    );
+    const probe = async () => {
+      const res = await fetch(`http://127.0.0.1:${String(health.port())}/healthz`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const seen: { status: number; body: Record<string, unknown> }[] = [];
+    let release: () => void = () => {};
+    const stopping = new Promise<void>((resolve) => (release = resolve));
+    // A consumer that probes the endpoint while it starts and while it stops.
+    lifecycle.register({
+      name: 'consumer',
+      start: async () => void seen.push(await probe()),
+      stop: async () => {
+        seen.push(await probe());
+        release();
+      },
+    });
+    health.ready({ 'burnrate-detector': subscription(3), 'burnrate-team-detector': subscription(0) });
+    await lifecycle.startAll();
+    seen.push(await probe());
+    await lifecycle.stop();
+    await stopping;
+
+    expect(seen.map((s) => [s.status, s.body.status])).toEqual([
+      [503, 'starting'],
+      [200, 'ok'],
+      [503, 'stopping'],
+    ]);
+    expect(seen[1]?.body).toMatchObject({
+      service: 'detector',
+      consumers: [
+        { group: 'burnrate-detector', lag: 3 },
+        { group: 'burnrate-team-detector', lag: 0 },
+      ],
+    });
+  });
+
+  it('names a bad port', () => {
+    expect(() => registerHealthEndpoint(new Lifecycle(log), { BURNRATE_HEALTH_PORT: 'http' }, { service: 'sink', log })).toThrow(
+      /BURNRATE_HEALTH_PORT must be a port number/,
+    );
+  });
+});

@@ -1,0 +1,82 @@
+import type { Subscription } from '@burnrate/bus';
+import { createHttpServer, jsonResponse, type Lifecycle, type Logger } from '@burnrate/core';
+import { readPort } from './env.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface HealthOptions {
+  service: string;
+  log: Logger;
+}
+
+export interface HealthEndpoint {
+  /**
+   * Registers what turns the answer to 200: call it after registering everything else, with the
+   * consumer groups whose lag the answer reports. It starts last and stops first.
+   */
+  ready(consumers: Readonly<Record<string, Subscription>>): void;
+  /** The bound port once started; null when BURNRATE_HEALTH_PORT is not set. */
+  port(): number | null;
+}
+
+/**
+ * `GET /healthz` for a worker (detector, notifier, sink) when BURNRATE_HEALTH_PORT is set (0 =
+ * any free port; BURNRATE_HEALTH_HOST, default 0.0.0.0, as containers are probed from outside
+ * their loopback). 200 once everything has started (every consumer has joined its group), 503
+ * before that and while stopping, with each group's lag (messages on this member's partitions
+ * not handled yet): an orchestrator restarts a process that never gets going, a dashboard sees
+ * one that falls behind.
+ *
+ * Off by default: several instances of a service on one host (as the tests run them) would
+ * otherwise fight over one port. docker-compose.yml sets it.
+ *
+ * Register it first, so it listens before the consumers start and stops after they drained.
+ */
+export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: HealthOptions): HealthEndpoint {
+  if (env.BURNRATE_HEALTH_PORT === undefined || env.BURNRATE_HEALTH_PORT === '') return { ready: () => {}, port: () => null };
+  const port = readPort(env, 'BURNRATE_HEALTH_PORT', 0);
+  const host = env.BURNRATE_HEALTH_HOST || '0.0.0.0';
+  let state: 'starting' | 'ok' | 'stopping' = 'starting';
+  let consumers: Readonly<Record<string, Subscription>> = {};
+  let bound: number | null = null;
+  const http = createHttpServer({
+    log: options.log,
+    shutdownGraceMs: 1_000,
+    routes: [
+      {
+        method: 'GET',
+        path: '/healthz',
+        handler: async () =>
+          jsonResponse(state === 'ok' ? 200 : 503, {
+            status: state,
+            service: options.service,
+            consumers: Object.entries(consumers).map(([group, s]) => ({ group, lag: s.lag() })),
+            uptime_s: Math.round(process.uptime()),
+          }),
+      },
+    ],
+  });
+  lifecycle.register({
+    name: 'health',
+    start: async () => {
+      bound = (await http.listen(port, host)).port;
+      options.log.info({ port: bound, host }, 'health endpoint listening on /healthz');
+    },
+    stop: () => http.close(),
+  });
+  return {
+    ready(groups) {
+      consumers = groups;
+      lifecycle.register({
+        name: 'health-ready',
+        start: async () => {
+          state = 'ok';
+        },
+        stop: async () => {
+          state = 'stopping';
+        },
+      });
+    },
+    port: () => bound,
+  };
+}
