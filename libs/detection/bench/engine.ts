@@ -1,12 +1,23 @@
 // `npm run bench:detector` (node --expose-gc): detector throughput on the generated scenario
 // stream next to plain JSON.parse of the same NDJSON lines, in one run on one thread (machines are
 // shared and noisy, so the ratio is the figure to trust), and heap per tracked key at 100k keys.
+// Stage A (the engine over events) and stage B (the team engine over the rollups stage A sends
+// for the same stream) are measured alike.
 // Targets (DESIGN.md): >= 300k events/s on the pure path, detection >= 0.5x the parse rate,
-// <= 1 KB per tracked key.
+// <= 1 KB per tracked key. Stage B has none of its own; it is held to the same ones.
 import { parseArgs } from 'node:util';
-import { type AnyDetector, createDetectionEngine, DETECTORS, type DetectorRegistry } from '@burnrate/detection';
+import {
+  addToRollup,
+  type AnyDetector,
+  createDetectionEngine,
+  createRollupState,
+  createTeamEngine,
+  DETECTORS,
+  type DetectorRegistry,
+  takeRollups,
+} from '@burnrate/detection';
 import { detectorConfigs } from '@burnrate/detector';
-import { UNATTRIBUTED, type UsageEvent } from '@burnrate/schemas';
+import { TOPICS, UNATTRIBUTED, type UsageEvent, type UsageRollup } from '@burnrate/schemas';
 import { generateScenario } from '../../../scripts/detection/generate.ts';
 
 const { values } = parseArgs({
@@ -14,12 +25,14 @@ const { values } = parseArgs({
     passes: { type: 'string', default: '3' },
     keys: { type: 'string', default: '100000' },
     'events-per-key': { type: 'string', default: '6' },
+    teams: { type: 'string', default: '10000' },
     json: { type: 'boolean', default: false },
   },
 });
 const passes = Math.max(1, Number(values.passes));
 const keyCount = Math.max(1, Number(values.keys));
 const eventsPerKey = Math.max(1, Number(values['events-per-key']));
+const teamCount = Math.max(1, Number(values.teams));
 
 const TARGET_EVENTS_PER_S = 300_000;
 const TARGET_RATIO = 0.5;
@@ -33,14 +46,14 @@ const ndjsonBytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
 const kinds = Object.keys(DETECTORS);
 const configs = detectorConfigs(config);
 
-/** Best of `passes` timed runs (after one warm-up): the least disturbed figure on a shared machine. */
-function rate(run: () => number): { perSecond: number; sink: number } {
+/** Best of `passes` timed runs of `count` items (after one warm-up): the least disturbed figure on a shared machine. */
+function rate(run: () => number, count = lines.length): { perSecond: number; sink: number } {
   let best = 0;
   let sink = run();
   for (let p = 0; p < passes; p++) {
     const t = performance.now();
     sink += run();
-    const perSecond = lines.length / ((performance.now() - t) / 1000);
+    const perSecond = count / ((performance.now() - t) / 1000);
     if (perSecond > best) best = perSecond;
   }
   return { perSecond: best, sink };
@@ -89,6 +102,37 @@ const engineAlone = (() => {
   run();
   return events.length / ((performance.now() - t) / 1000);
 })();
+
+// Stage B: the rollups stage A sends for the same stream, made as replay (and the detection eval)
+// makes them: every event a batch, so each counted event sends its team×developer×model×hour
+// totals (the most rollups the stream can give; live batches send fewer, larger steps).
+const lateness = config.detectors.allowed_lateness;
+const rollupLines = ((): string[] => {
+  const engine = createDetectionEngine(() => configs, { allowedLatenessMs: lateness });
+  const totals = createRollupState();
+  const source = `${TOPICS.usageEvents.name}:0`;
+  const out: string[] = [];
+  events.forEach((e, offset) => {
+    const r = engine.process(e);
+    if (r.duplicate || r.late || !addToRollup(totals, e, offset)) return;
+    for (const rollup of takeRollups(totals, source, lateness)) out.push(JSON.stringify(rollup));
+  });
+  return out;
+})();
+const rollups = rollupLines.map((l) => JSON.parse(l) as UsageRollup);
+const rollupBytes = rollupLines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+const teamParse = rate(() => {
+  let n = 0;
+  for (const l of rollupLines) n += (JSON.parse(l) as UsageRollup).events;
+  return n;
+}, rollupLines.length);
+// A fresh team engine per pass, flushed at the end as replay does.
+const teamDetect = rate(() => {
+  const team = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
+  let n = 0;
+  for (const r of rollups) n += team.process(r).anomalies.length;
+  return n + team.flush().length;
+}, rollups.length);
 
 // Memory: keyCount distinct developers, each with its own session, spread over 4 teams and 2
 // models, each sending eventsPerKey events an hour apart (so hourly buckets close and rings fill),
@@ -167,8 +211,54 @@ function measure(registry: DetectorRegistry, shape: Shape): { bytes: number; key
   return { bytes, keys: stats.keys, dedupeKeys: stats.dedupeKeys };
 }
 
+/**
+ * Stage B at `teams` teams: each with one developer on two models, one rollup per model and hour
+ * for `hours` hours in a row (so hours close, baselines and budgets fill), watermarks rising
+ * through each hour as a stage-A partition's would.
+ */
+function measureTeams(teams: number, hours: number): { bytes: number; keys: Record<string, number>; hours: number } {
+  const before = heapAfterGc();
+  const engine = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
+  let seq = 0;
+  for (let h = 0; h < hours; h++) {
+    const hour = base + h * 3_600_000;
+    const hourText = new Date(hour).toISOString();
+    for (let i = 0; i < teams; i++) {
+      const watermark = new Date(hour + Math.floor((i * 3_600_000 * 0.8) / teams)).toISOString();
+      for (let m = 0; m < 2; m++) {
+        const premium = m === 1;
+        engine.process({
+          org: config.org,
+          team: `bench-team-${i}`,
+          developer: `bench-${i}@bench.example`,
+          model: models[m] ?? 'claude-sonnet-4-5-20250929',
+          tier: premium ? 'premium' : 'standard',
+          hour: hourText,
+          cost_usd: premium ? 4.5 : 1.5,
+          cost_premium_usd: premium ? 4.5 : 0,
+          events: 30,
+          premium_events: premium ? 30 : 0,
+          input_tokens: 3_000,
+          cache_read_tokens: 600_000,
+          cache_write_tokens: 40_000,
+          output_tokens: 12_000,
+          source: `${TOPICS.usageEvents.name}:${i % 12}`,
+          seq: seq++,
+          watermark,
+        });
+      }
+    }
+  }
+  engine.flush();
+  const bytes = heapAfterGc() - before;
+  const stats = engine.stats();
+  if (stats.hours < 0) console.log(engine);
+  return { bytes, keys: stats.keys, hours: stats.hours };
+}
+
 const memory: MemoryRow[] = [];
 let memoryNote = 'memory not measured: run with node --expose-gc (npm run bench:detector does)';
+let teamMemoryNote = '';
 if (gc !== undefined) {
   const attributed: Shape = { keys: keyCount, rounds: eventsPerKey, unattributed: false };
   const engineOnly = measure({}, attributed);
@@ -178,7 +268,7 @@ if (gc !== undefined) {
     bytes: engineOnly.bytes,
     bytesPerKey: engineOnly.bytes / Math.max(1, engineOnly.dedupeKeys),
   });
-  // A developer active for a day fills the ring (default 256 ids): its steady-state size.
+  // A developer active for a day fills the ring (default 64 ids): its steady-state size.
   const fullRing: Shape = { keys: Math.max(1, Math.round(keyCount / 10)), rounds: 300, unattributed: false };
   const ring = measure({}, fullRing);
   memory.push({
@@ -212,6 +302,20 @@ if (gc !== undefined) {
   memoryNote = `all detectors: ${(all.bytes / keyCount).toFixed(0)} bytes per developer with one session (keys: ${Object.entries(all.keys)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ')}, dedupe ${all.dedupeKeys})`;
+
+  const team = measureTeams(teamCount, eventsPerKey);
+  const teamKeys = Object.values(team.keys).reduce((n, k) => n + k, 0) + team.hours;
+  memory.push({
+    name: `stage B: team engine + team detectors, per tracked key`,
+    keys: teamKeys,
+    bytes: team.bytes,
+    bytesPerKey: team.bytes / teamKeys,
+  });
+  teamMemoryNote = `stage B: ${(team.bytes / teamCount).toFixed(0)} bytes per team (${teamCount.toLocaleString('en-US')} teams, 2 models each, ${eventsPerKey} hours of rollups; keys: ${Object.entries(
+    team.keys,
+  )
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')}, open hours ${team.hours})`;
 }
 
 const ratio = (x: number): string => (x / parse.perSecond).toFixed(2);
@@ -229,8 +333,16 @@ if (values.json) {
         parse_and_detect_ratio_to_parse: Number((parseAndDetect.perSecond / parse.perSecond).toFixed(3)),
         engine_alone_per_s: Math.round(engineAlone),
         per_detector_per_s: Object.fromEntries(perDetector.map((d) => [d.kind, Math.round(d.perSecond)])),
+        stage_b: {
+          rollups: rollupLines.length,
+          ndjson_bytes: rollupBytes,
+          json_parse_per_s: Math.round(teamParse.perSecond),
+          detect_per_s: Math.round(teamDetect.perSecond),
+          detect_ratio_to_parse: Number((teamDetect.perSecond / teamParse.perSecond).toFixed(3)),
+        },
         memory: memory.map((m) => ({ ...m, bytesPerKey: Number.isFinite(m.bytesPerKey) ? Math.round(m.bytesPerKey) : null })),
         memory_note: memoryNote || undefined,
+        team_memory_note: teamMemoryNote || undefined,
         targets: { events_per_s: TARGET_EVENTS_PER_S, ratio: TARGET_RATIO, bytes_per_key: TARGET_BYTES_PER_KEY },
       },
       null,
@@ -256,6 +368,17 @@ if (values.json) {
     `  ${'JSON.parse + detect (parse included)'.padEnd(52)} ${fmt(parseAndDetect.perSecond).padStart(12)}  ${ratio(parseAndDetect.perSecond).padStart(7)}  (for reference)`,
   );
   out.push('');
+  out.push(
+    `stage B: the team engine over the ${fmt(rollupLines.length)} rollups stage A sends for the stream (one per counted event, as replay makes them; ${(rollupBytes / 1e6).toFixed(1)} MB NDJSON)`,
+  );
+  out.push(`  ${'path'.padEnd(52)} ${'rollups/s'.padStart(12)}  ${'x parse'.padStart(7)}  target`);
+  out.push(`  ${'JSON.parse of the rollup lines (baseline)'.padEnd(52)} ${fmt(teamParse.perSecond).padStart(12)}  ${'1.00'.padStart(7)}`);
+  const teamOk = teamDetect.perSecond >= TARGET_EVENTS_PER_S && teamDetect.perSecond >= TARGET_RATIO * teamParse.perSecond;
+  out.push(
+    `  ${'detect, parse excluded (team engine.process)'.padEnd(52)} ${fmt(teamDetect.perSecond).padStart(12)}  ${(teamDetect.perSecond / teamParse.perSecond).toFixed(2).padStart(7)}  ` +
+      `>= ${fmt(TARGET_EVENTS_PER_S)}/s and >= ${TARGET_RATIO.toFixed(2)}x parse: ${pass(teamOk)}`,
+  );
+  out.push('');
   out.push(`each detector alone on the stream (engine included; engine alone: ${fmt(engineAlone)} events/s):`);
   for (const d of perDetector) {
     out.push(`  ${d.kind.padEnd(52)} ${fmt(d.perSecond).padStart(12)}  ${ratio(d.perSecond).padStart(7)}`);
@@ -278,8 +401,9 @@ if (values.json) {
       );
     }
     out.push(`  ${memoryNote}`);
+    out.push(`  ${teamMemoryNote}`);
   }
   console.log(out.join('\n'));
 }
 // Keeps the sinks observable so no pass is optimised away.
-if (parse.sink + detect.sink + parseAndDetect.sink < 0) console.log('unreachable');
+if (parse.sink + detect.sink + parseAndDetect.sink + teamParse.sink + teamDetect.sink < 0) console.log('unreachable');

@@ -265,6 +265,37 @@ describe('createDetectionEngine', () => {
       expect(e.process(usageEvent({ event_id: 'a', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(false);
     });
 
+    it('keeps a full ring at exactly dedupeCapacity ids, the default 64', () => {
+      const e = engine();
+      for (let i = 0; i < 200; i++) e.process(usageEvent({ event_id: `id-${i}`, occurred_at: T0, cost_usd: 0 }));
+      const ring = Object.values(e.snapshot().seen)[0];
+      expect(ring?.ids).toHaveLength(64);
+      expect(e.process(usageEvent({ event_id: 'id-136', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(true);
+      expect(e.process(usageEvent({ event_id: 'id-135', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(false);
+    });
+
+    it('restores a ring saved with a larger capacity to its newest ids, oldest first', () => {
+      // Saved when the capacity was 128: full and wrapped, so the newest ids sit just before `next`.
+      const old = engine({ dedupeCapacity: 128 });
+      for (let i = 0; i < 133; i++) old.process(usageEvent({ event_id: `id-${i}`, occurred_at: T0, cost_usd: 0 }));
+      const saved = JSON.parse(JSON.stringify(old.snapshot())) as EngineSnapshot;
+      expect(Object.values(saved.seen)[0]).toMatchObject({ next: 5 });
+
+      const e = engine();
+      e.restore(saved);
+      const ring = Object.values(e.snapshot().seen)[0];
+      expect(ring).toMatchObject({ next: 0 });
+      expect(ring?.ids).toHaveLength(64);
+      expect(e.process(usageEvent({ event_id: 'id-69', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(true);
+      expect(e.process(usageEvent({ event_id: 'id-132', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(true);
+      // id-68 was kept only at 128. Each new id overwrites the oldest kept: id-68 takes id-69's
+      // place, then id-69 takes id-70's, and id-71 is still there.
+      expect(e.process(usageEvent({ event_id: 'id-68', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(false);
+      expect(e.process(usageEvent({ event_id: 'id-69', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(false);
+      expect(e.process(usageEvent({ event_id: 'id-71', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(true);
+      expect(e.process(usageEvent({ event_id: 'id-70', occurred_at: T0, cost_usd: 0 })).duplicate).toBe(false);
+    });
+
     it('still recognises duplicates after a restore', () => {
       const e = engine();
       const ev = usageEvent({ event_id: 'dup-r', occurred_at: T0, cost_usd: 20 });

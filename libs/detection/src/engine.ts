@@ -2,6 +2,7 @@ import { usageEventKey } from '@burnrate/schemas';
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import type { AnyDetector, ConfigOf, StepContext } from './detector.ts';
 import { hash53 } from './hash.ts';
+import { parseInstant } from './time.ts';
 import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { budgetForecast } from './budget-forecast.ts';
 import { cacheEfficiencyDrop, teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
@@ -63,7 +64,7 @@ export interface EngineOptions<R extends DetectorRegistry> {
   idleHorizonMs?: number;
   /** How far event time advances between eviction sweeps. Default 15 min. */
   sweepEveryMs?: number;
-  /** Recent event ids remembered per `org:developer` to drop redeliveries. Default 128. */
+  /** Recent event ids remembered per `org:developer` to drop redeliveries. Default 64 (see DEFAULT_DEDUPE_CAPACITY). */
   dedupeCapacity?: number;
   /** An event claiming to be further ahead of its `ingested_at` than this does not move the watermark. Default 5 min. */
   maxClockSkewMs?: number;
@@ -78,6 +79,7 @@ export interface EngineOptions<R extends DetectorRegistry> {
 /** Recent event ids (as hash53) of one `org:developer`: a ring, oldest overwritten first. */
 export interface DedupeRing {
   ids: number[];
+  /** Where the next id goes once `ids` is full (the oldest); 0 while it is filling. */
   next: number;
   /** Watermark when the key last saw an event; the key is evicted on it. */
   last: number;
@@ -130,10 +132,22 @@ export interface DetectionEngine {
   stats(): EngineStats;
 }
 
+/**
+ * Event ids remembered per developer. The copies the ring is there to catch are re-sends of what
+ * was just published: a client retrying a POST /v1/events batch after a 400 or a 503, an OTLP
+ * exporter retrying its last export. They arrive seconds to minutes after the originals, and a
+ * copy is caught while fewer than this many new ids of its developer came in between: 64 covers
+ * a retried export of one developer's tool (a few seconds of calls) and a per-request client's
+ * retries with room to spare. A re-sent batch holding more of one developer's events is counted
+ * again by the detectors (the store still keeps one row per event_id). 64 ids of 8 bytes keep a
+ * full ring, key included, under the 1 KB per tracked key of DESIGN.md; 128 did not (1.4 KB).
+ */
+export const DEFAULT_DEDUPE_CAPACITY = 64;
+
 const DEFAULTS = {
   idleHorizonMs: 24 * 3_600_000,
   sweepEveryMs: 15 * 60_000,
-  dedupeCapacity: 128,
+  dedupeCapacity: DEFAULT_DEDUPE_CAPACITY,
   maxClockSkewMs: 5 * 60_000,
   allowedLatenessMs: 10 * 60_000,
 };
@@ -163,34 +177,96 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
 ): DetectionEngine {
   const registry: DetectorRegistry = options.detectors ?? DETECTORS;
   const kinds = Object.keys(registry);
+  // By position in `kinds`: per event the engine walks arrays, not the registry, configs and
+  // states by kind name (a keyed lookup per detector, three times an event, was a tenth of it).
+  const detectors = kinds.map((k) => registry[k] as AnyDetector);
+  const acceptsLate = detectors.map((d) => d.late === 'accept');
+  const advancing = detectors.flatMap((d, i) => (d.advance === undefined ? [] : [i]));
   const idleHorizonMs = options.idleHorizonMs ?? DEFAULTS.idleHorizonMs;
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
   const capacity = Math.max(1, options.dedupeCapacity ?? DEFAULTS.dedupeCapacity);
   const maxSkewMs = options.maxClockSkewMs ?? DEFAULTS.maxClockSkewMs;
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
   const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
-  const advancing = kinds.filter((k) => (registry[k] as AnyDetector).advance !== undefined);
-  const acceptingLate = kinds.filter((k) => (registry[k] as AnyDetector).late === 'accept');
   // Counters of this instance (not state: a restore does not rewind what this process did).
   const counts = { events: 0, duplicates: 0, late: 0, lateDropped: Object.fromEntries(kinds.map((k) => [k, 0])) as Record<string, number> };
   // One context reused for every call; detectors read it and never keep it.
   const ctx: StepContext = { watermark: 0, late: false, lateness: 0, occurredAt: 0 };
 
   let state = emptyState(registry);
+  // `state.detectors` by position; a detector's returned state is written back to both.
+  let states = kinds.map((k) => state.detectors[k]);
+  // The configs of the last resolveConfig() answer by position, rebuilt when it answers another object.
+  let configsOf: Record<string, unknown> | null = null;
+  let configs: unknown[] = [];
+
+  const configsNow = (): unknown[] => {
+    const c = resolveConfig() as Record<string, unknown>;
+    if (c !== configsOf) {
+      configsOf = c;
+      configs = kinds.map((k) => c[k]);
+    }
+    return configs;
+  };
+
+  const setState = (i: number, next: unknown): void => {
+    if (next !== states[i]) {
+      states[i] = next;
+      state.detectors[kinds[i] as string] = next;
+    }
+  };
+
+  // Rings by org, then developer: the event's own strings are looked up (their hashes are cached
+  // on them), where `state.seen` would need `org:developer` built and internalised per event.
+  // Holds the same ring objects as `state.seen`; emptied on every sweep and restore and refilled
+  // on the next event of each developer.
+  let rings = new Map<string, Map<string, DedupeRing>>();
+  // The last developer's ring: consecutive events mostly come from one session.
+  let lastRing: DedupeRing | null = null;
+  let lastOrg = '';
+  let lastDeveloper = '';
+
+  const ringOf = (event: UsageEvent): DedupeRing => {
+    if (lastRing !== null && event.developer === lastDeveloper && event.org === lastOrg) return lastRing;
+    let byDeveloper = rings.get(event.org);
+    if (byDeveloper === undefined) {
+      byDeveloper = new Map();
+      rings.set(event.org, byDeveloper);
+    }
+    let ring = byDeveloper.get(event.developer);
+    if (ring === undefined) {
+      const key = usageEventKey(event);
+      ring = state.seen[key];
+      if (ring === undefined) {
+        ring = { ids: [], next: 0, last: 0 };
+        state.seen[key] = ring;
+      }
+      byDeveloper.set(event.developer, ring);
+    }
+    lastRing = ring;
+    lastOrg = event.org;
+    lastDeveloper = event.developer;
+    return ring;
+  };
+
+  const forgetRings = (): void => {
+    rings = new Map();
+    lastRing = null;
+  };
 
   // A linear scan of the ring: a duplicate is usually among the newest ids, and a scan of a few
-  // hundred doubles costs less than keeping a Set per developer (which tripled memory per key).
-  const seenBefore = (key: string, id: number): boolean => {
-    let ring = state.seen[key];
-    if (ring === undefined) {
-      ring = { ids: [id], next: 0, last: 0 };
-      state.seen[key] = ring;
-      return false;
-    }
+  // dozen doubles costs less than keeping a Set per developer (which tripled memory per key).
+  const seenBefore = (ring: DedupeRing, id: number): boolean => {
     const ids = ring.ids;
     for (let i = ids.length - 1; i >= 0; i--) if (ids[i] === id) return true;
-    if (ids.length < capacity) {
+    if (ids.length < capacity - 1) {
       ids.push(id);
+    } else if (ids.length === capacity - 1) {
+      // Filled by push, the array keeps spare room (up to half again); the full ring is built exact.
+      const full = new Array<number>(capacity);
+      for (let i = 0; i < ids.length; i++) full[i] = ids[i] as number;
+      full[ids.length] = id;
+      ring.ids = full;
     } else {
       ids[ring.next] = id;
       ring.next = (ring.next + 1) % capacity;
@@ -200,34 +276,30 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
 
   const sweep = (watermark: number): void => {
     const cutoff = watermark - idleHorizonMs;
-    for (const kind of kinds) {
-      const detector = registry[kind] as AnyDetector;
-      state.detectors[kind] = detector.evict(state.detectors[kind], cutoff);
+    for (let i = 0; i < detectors.length; i++) setState(i, (detectors[i] as AnyDetector).evict(states[i], cutoff));
+    // for…in tolerates deleting the key being visited and allocates no key array.
+    for (const key in state.seen) {
+      if ((state.seen[key] as DedupeRing).last < cutoff) delete state.seen[key];
     }
-    for (const key of Object.keys(state.seen)) {
-      const ring = state.seen[key];
-      if (ring !== undefined && ring.last < cutoff) {
-        delete state.seen[key];
-      }
-    }
+    forgetRings();
     state.swept_at = watermark;
   };
 
   /** A late event: never moves the watermark, never reaches windowed state; open sessions may take it. */
-  const processLate = (event: UsageEvent, configs: Record<string, unknown>, occurred: number): ProcessResult => {
+  const processLate = (event: UsageEvent, configs: readonly unknown[], occurred: number): ProcessResult => {
     counts.late += 1;
     ctx.occurredAt = occurred;
     ctx.watermark = state.watermark as number;
     ctx.late = true;
     let anomalies = NONE;
-    for (const kind of kinds) {
-      if (!acceptingLate.includes(kind)) {
+    for (let i = 0; i < detectors.length; i++) {
+      if (!acceptsLate[i]) {
+        const kind = kinds[i] as string;
         counts.lateDropped[kind] = (counts.lateDropped[kind] ?? 0) + 1;
         continue;
       }
-      const detector = registry[kind] as AnyDetector;
-      const result = detector.step(state.detectors[kind], event, configs[kind], ctx);
-      state.detectors[kind] = result.state;
+      const result = (detectors[i] as AnyDetector).step(states[i], event, configs[i], ctx);
+      setState(i, result.state);
       if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
     }
     return anomalies === NONE ? QUIET_LATE : { anomalies, duplicate: false, late: true };
@@ -236,8 +308,8 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
   return {
     process(event) {
       counts.events += 1;
-      const key = usageEventKey(event);
-      if (seenBefore(key, hash53(event.event_id))) {
+      const ring = ringOf(event);
+      if (seenBefore(ring, hash53(event.event_id))) {
         counts.duplicates += 1;
         return DUPLICATE;
       }
@@ -245,20 +317,20 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       // A producer with a clock far in the future must not advance event time for everyone and
       // evict every live session. Instants are normalised ISO text in UTC, so they compare as
       // strings and ingested_at is only parsed for the rare event that claims to be ahead of it.
-      const occurred = Date.parse(event.occurred_at);
-      const eventTime = event.occurred_at > event.ingested_at ? Math.min(occurred, Date.parse(event.ingested_at) + maxSkewMs) : occurred;
+      const occurred = parseInstant(event.occurred_at);
+      const eventTime = event.occurred_at > event.ingested_at ? Math.min(occurred, parseInstant(event.ingested_at) + maxSkewMs) : occurred;
       const allowed = latenessNow();
-      const configs = resolveConfig() as Record<string, unknown>;
+      const configs = configsNow();
       ctx.lateness = allowed;
 
       if (state.watermark !== null && eventTime < state.watermark - allowed) {
-        (state.seen[key] as DedupeRing).last = state.watermark;
+        ring.last = state.watermark;
         return processLate(event, configs, occurred);
       }
 
       if (state.watermark === null || eventTime > state.watermark) state.watermark = eventTime;
       const watermark = state.watermark;
-      (state.seen[key] as DedupeRing).last = watermark;
+      ring.last = watermark;
       ctx.watermark = watermark;
       ctx.late = false;
       ctx.occurredAt = occurred;
@@ -269,20 +341,19 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
         state.advanced_at = minute;
       } else if (minute > state.advanced_at) {
         state.advanced_at = minute;
-        for (const kind of advancing) {
-          const detector = registry[kind] as AnyDetector;
-          const result = (detector.advance as NonNullable<AnyDetector['advance']>)(state.detectors[kind], watermark, configs[kind], ctx);
-          state.detectors[kind] = result.state;
+        for (const i of advancing) {
+          const result = (detectors[i] as AnyDetector).advance?.(states[i], watermark, configs[i], ctx);
+          if (result === undefined) continue;
+          setState(i, result.state);
           if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
         }
       }
       if (state.swept_at === null) state.swept_at = watermark;
       else if (watermark - state.swept_at >= sweepEveryMs) sweep(watermark);
 
-      for (const kind of kinds) {
-        const detector = registry[kind] as AnyDetector;
-        const result = detector.step(state.detectors[kind], event, configs[kind], ctx);
-        state.detectors[kind] = result.state;
+      for (let i = 0; i < detectors.length; i++) {
+        const result = (detectors[i] as AnyDetector).step(states[i], event, configs[i], ctx);
+        setState(i, result.state);
         if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
       }
       return anomalies === NONE ? QUIET : { anomalies, duplicate: false, late: false };
@@ -295,19 +366,23 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
         throw new Error(`detection snapshot format ${String((snapshot as { format?: unknown }).format)} is not supported (expected 1)`);
       }
       const restored = structuredClone(snapshot);
-      const detectors: Record<string, unknown> = {};
+      const detectorStates: Record<string, unknown> = {};
       // Kinds no longer registered are dropped; new kinds start from their initial state.
       for (const kind of kinds) {
         const detector = registry[kind] as AnyDetector;
-        if (!(kind in restored.detectors)) detectors[kind] = detector.initialState();
-        else detectors[kind] = detector.upgrade === undefined ? restored.detectors[kind] : detector.upgrade(restored.detectors[kind]);
+        if (!(kind in restored.detectors)) detectorStates[kind] = detector.initialState();
+        else detectorStates[kind] = detector.upgrade === undefined ? restored.detectors[kind] : detector.upgrade(restored.detectors[kind]);
       }
-      state = { ...restored, advanced_at: restored.advanced_at ?? null, detectors };
+      // Rings saved with another capacity (128 before it was 64) keep their newest ids.
+      for (const key in restored.seen) restored.seen[key] = fitRing(restored.seen[key] as DedupeRing, capacity);
+      state = { ...restored, advanced_at: restored.advanced_at ?? null, detectors: detectorStates };
+      states = kinds.map((k) => detectorStates[k]);
+      forgetRings();
     },
 
     stats() {
       const keys: Record<string, number> = {};
-      for (const kind of kinds) keys[kind] = (registry[kind] as AnyDetector).size(state.detectors[kind]);
+      for (let i = 0; i < detectors.length; i++) keys[kinds[i] as string] = (detectors[i] as AnyDetector).size(states[i]);
       return {
         watermark: state.watermark === null ? null : new Date(state.watermark).toISOString(),
         dedupeKeys: Object.keys(state.seen).length,
@@ -319,6 +394,17 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       };
     },
   };
+}
+
+/**
+ * The ring with at most `capacity` of its ids, the newest, oldest first (so `next` = 0 is where
+ * the next id goes once it is full). Unchanged when it already fits and has not wrapped.
+ */
+function fitRing(ring: DedupeRing, capacity: number): DedupeRing {
+  const { ids, next } = ring;
+  if (ids.length <= capacity && next === 0) return ring;
+  const ordered = next === 0 ? ids : [...ids.slice(next), ...ids.slice(0, next)];
+  return { ids: ordered.length > capacity ? ordered.slice(ordered.length - capacity) : ordered, next: 0, last: ring.last };
 }
 
 function emptyState(registry: DetectorRegistry): EngineSnapshot {

@@ -83,6 +83,30 @@ describe('team engine: merging rollups', () => {
     expect(seen(engine)).toEqual(TOTAL);
   });
 
+  it('merges and orders many keys waiting at one watermark, also across a snapshot and restore', () => {
+    // Twelve developers (more than a scan looks through) in reverse order, each sent twice at one
+    // watermark by the same source, the second time with higher totals.
+    const devs = Array.from({ length: 12 }, (_, i) => `dev-${String(11 - i).padStart(2, '0')}@acme.com`);
+    const sent = (pass: number) =>
+      devs.map((developer, i) => rollup('usage.events.v1:0', pass * 100 + i, { developer, cost_usd: pass + 1, events: pass + 1 }));
+    const straight = recording();
+    for (const r of [...sent(0), ...sent(1)]) straight.process(r);
+    const interrupted = recording();
+    for (const r of sent(0)) interrupted.process(r);
+    const restored = recording();
+    restored.restore(JSON.parse(JSON.stringify(interrupted.snapshot())) as TeamEngineSnapshot);
+    for (const r of sent(1)) restored.process(r);
+
+    for (const e of [straight, restored]) {
+      const pending = e.snapshot().pending;
+      expect(Object.keys(pending).map((k) => k.split('\u001f')[2])).toEqual(devs);
+      // Each key holds the second totals: 1 + (2 − 1).
+      expect(Object.values(pending).map((b) => [b.cost_usd, b.events])).toEqual(devs.map(() => [2, 2]));
+    }
+    expect(seen(restored)).toEqual(seen(straight));
+    expect(seen(straight)).toEqual({ 'payments/claude-opus-4-5/10': [24, 24, 24, 2400, 21600] });
+  });
+
   it('holds what arrived at one watermark and steps it, in key order, when a later watermark comes', () => {
     const forward = recording();
     forward.process(A2);

@@ -3,6 +3,7 @@ import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { isClosedHour, lastClosedHour, mergeBucket, type HourBucket } from './buckets/hourly.ts';
 import type { StepContext } from './detector.ts';
 import { TEAM_DETECTORS, type TeamConfigsOf, type TeamDetectorRegistry } from './engine.ts';
+import { parseInstant } from './time.ts';
 
 /**
  * Stage B: the team and team×model detectors over usage.rollups.v1.
@@ -128,6 +129,8 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
 ): TeamEngine {
   const registry: TeamDetectorRegistry = options.detectors ?? TEAM_DETECTORS;
   const kinds = Object.keys(registry);
+  // By position in `kinds`, as in the stage-A engine: arrays per step, not lookups by kind name.
+  const detectors = kinds.map((k) => registry[k] as AnyBucketDetector);
   const idleHorizonMs = options.idleHorizonMs ?? DEFAULTS.idleHorizonMs;
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
@@ -136,6 +139,54 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   const ctx: StepContext = { watermark: 0, lateness: 0 };
 
   let state = emptyState(registry);
+  // `state.detectors` by position; a detector's returned state is written back to both.
+  let states = kinds.map((k) => state.detectors[k]);
+  let configsOf: Record<string, unknown> | null = null;
+  let configs: unknown[] = [];
+  /**
+   * The snapshot's `pending`, held as two arrays (keys, buckets; insertion order) while running:
+   * it is emptied at nearly every rollup (each one moves the watermark) and mostly holds one or
+   * two buckets, so arrays emptied in place beat an object (a fresh one given a new long key each
+   * time made V8 build a hidden class per key) or a Map (a new table per clear). A Map indexes
+   * the keys only once there are more than a scan should visit.
+   */
+  const pendingKeys: string[] = [];
+  const pendingBuckets: HourBucket[] = [];
+  let pendingIndex: Map<string, number> | null = null;
+  /**
+   * The hour and pending bucket of the last rollup: rollups in a row mostly carry the same team,
+   * developer, model and hour, and the joined key (built, then looked up in `hours`) was the
+   * dearest part of a rollup. Cleared when hours are dropped (sweep, restore); `pendingAt` says
+   * which flush `bucket` belongs to.
+   */
+  const last = {
+    org: '',
+    team: '',
+    developer: '',
+    model: '',
+    hour: Number.NaN,
+    key: '',
+    h: null as TeamHour | null,
+    bucket: null as HourBucket | null,
+    pendingAt: -1,
+  };
+  let flushes = 0;
+
+  const configsNow = (): unknown[] => {
+    const c = resolveConfig() as Record<string, unknown>;
+    if (c !== configsOf) {
+      configsOf = c;
+      configs = kinds.map((k) => c[k]);
+    }
+    return configs;
+  };
+
+  const setState = (i: number, next: unknown): void => {
+    if (next !== states[i]) {
+      states[i] = next;
+      state.detectors[kinds[i] as string] = next;
+    }
+  };
 
   const collect = (into: readonly Anomaly[], more: readonly Anomaly[]): readonly Anomaly[] =>
     more.length === 0 ? into : into === NONE ? [...more] : into.concat(more);
@@ -143,11 +194,12 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   /** Evicts idle detector keys and drops hours that closed: nothing may change them any more. */
   const sweep = (watermark: number, allowed: number): void => {
     const cutoff = watermark - idleHorizonMs;
-    for (const kind of kinds) state.detectors[kind] = (registry[kind] as AnyBucketDetector).evict(state.detectors[kind], cutoff);
+    for (let i = 0; i < detectors.length; i++) setState(i, (detectors[i] as AnyBucketDetector).evict(states[i], cutoff));
     const closedThrough = lastClosedHour(watermark, allowed);
-    for (const key of Object.keys(state.hours)) {
+    for (const key in state.hours) {
       if ((state.hours[key] as TeamHour).hour <= closedThrough) delete state.hours[key];
     }
+    last.h = null;
     state.swept_at = watermark;
   };
 
@@ -156,32 +208,108 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
    * order: the detectors see the same buckets however the team's developers were spread over
    * stage-A partitions and however their rollups interleaved.
    */
-  const flushPending = (configs: Record<string, unknown>, into: readonly Anomaly[]): readonly Anomaly[] => {
-    const keys = Object.keys(state.pending);
-    if (keys.length === 0) return into;
-    if (keys.length > 1) keys.sort(byHourThenKey(state.pending));
+  const flushPending = (configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
+    const count = pendingKeys.length;
+    if (count === 0) return into;
+    flushes += 1;
     let anomalies = into;
-    for (const key of keys) {
-      const bucket = state.pending[key] as HourBucket;
-      for (const kind of kinds) {
-        const result = (registry[kind] as AnyBucketDetector).step(state.detectors[kind], bucket, configs[kind], ctx);
-        state.detectors[kind] = result.state;
-        anomalies = collect(anomalies, result.anomalies);
-      }
+    if (count === 1) {
+      anomalies = stepBucket(pendingBuckets[0] as HourBucket, configs, anomalies);
+    } else {
+      const order = pendingKeys.map((_, i) => i);
+      order.sort((a, b) =>
+        byHourThenKey(pendingKeys[a] as string, pendingBuckets[a] as HourBucket, pendingKeys[b] as string, pendingBuckets[b] as HourBucket),
+      );
+      for (const i of order) anomalies = stepBucket(pendingBuckets[i] as HourBucket, configs, anomalies);
     }
-    state.pending = {};
+    clearPending();
     return anomalies;
+  };
+
+  const stepBucket = (bucket: HourBucket, configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
+    let anomalies = into;
+    for (let i = 0; i < detectors.length; i++) {
+      const result = (detectors[i] as AnyBucketDetector).step(states[i], bucket, configs[i], ctx);
+      setState(i, result.state);
+      anomalies = collect(anomalies, result.anomalies);
+    }
+    return anomalies;
+  };
+
+  /** Position of `key` in the pending arrays, or -1. */
+  const pendingAt = (key: string): number => {
+    if (pendingIndex !== null) return pendingIndex.get(key) ?? -1;
+    for (let i = 0; i < pendingKeys.length; i++) if (pendingKeys[i] === key) return i;
+    return -1;
+  };
+
+  const addToPending = (key: string, bucket: HourBucket): void => {
+    pendingKeys.push(key);
+    pendingBuckets.push(bucket);
+    if (pendingIndex !== null) pendingIndex.set(key, pendingKeys.length - 1);
+    else if (pendingKeys.length > PENDING_SCAN) pendingIndex = new Map(pendingKeys.map((k, i) => [k, i]));
+  };
+
+  const clearPending = (): void => {
+    pendingKeys.length = 0;
+    pendingBuckets.length = 0;
+    pendingIndex = null;
+  };
+
+  /** The open hour of the rollup's key, created when new. */
+  const openHour = (r: UsageRollup, hour: number): TeamHour => {
+    if (
+      last.h !== null &&
+      last.hour === hour &&
+      last.developer === r.developer &&
+      last.model === r.model &&
+      last.team === r.team &&
+      last.org === r.org
+    ) {
+      return last.h;
+    }
+    const key = `${r.org}\u001f${r.team}\u001f${r.developer}\u001f${r.model}\u001f${hour}`;
+    let h = state.hours[key];
+    if (h === undefined) {
+      h = { org: r.org, team: r.team, developer: r.developer, model: r.model, hour, sources: {} };
+      state.hours[key] = h;
+    }
+    last.org = r.org;
+    last.team = r.team;
+    last.developer = r.developer;
+    last.model = r.model;
+    last.hour = hour;
+    last.key = key;
+    last.h = h;
+    last.bucket = null;
+    return h;
+  };
+
+  /** Adds the delta to what waits at this watermark for the last rollup's key. */
+  const addPending = (delta: HourBucket): void => {
+    if (last.bucket !== null && last.pendingAt === flushes) {
+      mergeBucket(last.bucket, delta);
+      return;
+    }
+    const at = pendingAt(last.key);
+    if (at < 0) {
+      addToPending(last.key, delta);
+      last.bucket = delta;
+    } else {
+      last.bucket = mergeBucket(pendingBuckets[at] as HourBucket, delta);
+    }
+    last.pendingAt = flushes;
   };
 
   return {
     process(r) {
       counts.rollups += 1;
       const allowed = latenessNow();
-      const configs = resolveConfig() as Record<string, unknown>;
+      const configs = configsNow();
       ctx.lateness = allowed;
 
       let anomalies = NONE;
-      const carried = instant(r.watermark);
+      const carried = parseInstant(r.watermark);
       if (state.watermark === null || carried > state.watermark) {
         // Time moves on: what arrived at the old watermark is complete, judge it there first.
         if (state.watermark !== null) anomalies = flushPending(configs, anomalies);
@@ -195,68 +323,70 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
         state.advanced_at = minute;
       } else if (minute > state.advanced_at) {
         state.advanced_at = minute;
-        for (const kind of kinds) {
-          const result = (registry[kind] as AnyBucketDetector).advance(state.detectors[kind], watermark, configs[kind], ctx);
-          state.detectors[kind] = result.state;
+        for (let i = 0; i < detectors.length; i++) {
+          const result = (detectors[i] as AnyBucketDetector).advance(states[i], watermark, configs[i], ctx);
+          setState(i, result.state);
           anomalies = collect(anomalies, result.anomalies);
         }
       }
       if (state.swept_at === null) state.swept_at = watermark;
       else if (watermark - state.swept_at >= sweepEveryMs) sweep(watermark, allowed);
 
-      const hour = instant(r.hour);
+      const hour = parseInstant(r.hour);
       if (isClosedHour(hour, watermark, allowed)) {
         counts.late += 1;
-        return { anomalies, stale: false, late: true, regressed: false };
+        return anomalies === NONE ? LATE : { anomalies, stale: false, late: true, regressed: false };
       }
-      const key = `${r.org}\u001f${r.team}\u001f${r.developer}\u001f${r.model}\u001f${hour}`;
-      let h = state.hours[key];
-      if (h === undefined) {
-        h = { org: r.org, team: r.team, developer: r.developer, model: r.model, hour, sources: {} };
-        state.hours[key] = h;
-      }
+      const h = openHour(r, hour);
       const before = h.sources[r.source];
       if (before !== undefined && r.seq <= before.seq) {
         counts.stale += 1;
-        return { anomalies, stale: true, late: false, regressed: false };
+        return anomalies === NONE ? STALE : { anomalies, stale: true, late: false, regressed: false };
       }
       const after = totalsOf(r);
       h.sources[r.source] = after;
-      const delta = difference(r, after, before);
+      const delta = difference(r, hour, after, before);
       if (delta === null) {
         counts.regressed += 1;
-        return { anomalies, stale: false, late: false, regressed: true };
+        return anomalies === NONE ? REGRESSED : { anomalies, stale: false, late: false, regressed: true };
       }
-      const waiting = state.pending[key];
-      if (waiting === undefined) state.pending[key] = delta;
-      else mergeBucket(waiting, delta);
-      return { anomalies, stale: false, late: false, regressed: false };
+      addPending(delta);
+      return anomalies === NONE ? TAKEN : { anomalies, stale: false, late: false, regressed: false };
     },
 
     flush() {
       if (state.watermark === null) return NONE;
       ctx.watermark = state.watermark;
       ctx.lateness = latenessNow();
-      return flushPending(resolveConfig(), NONE);
+      return flushPending(configsNow(), NONE);
     },
 
-    snapshot: () => structuredClone(state),
+    snapshot: () => {
+      const waiting: Record<string, HourBucket> = {};
+      for (let i = 0; i < pendingKeys.length; i++) waiting[pendingKeys[i] as string] = pendingBuckets[i] as HourBucket;
+      return structuredClone({ ...state, pending: waiting });
+    },
 
     restore(snapshot) {
       if ((snapshot as { format?: unknown }).format !== 1) {
         throw new Error(`team engine snapshot format ${String((snapshot as { format?: unknown }).format)} is not supported (expected 1)`);
       }
       const restored = structuredClone(snapshot);
-      const detectors: Record<string, unknown> = {};
+      const detectorStates: Record<string, unknown> = {};
       for (const kind of kinds) {
-        detectors[kind] = kind in restored.detectors ? restored.detectors[kind] : (registry[kind] as AnyBucketDetector).initialState();
+        detectorStates[kind] = kind in restored.detectors ? restored.detectors[kind] : (registry[kind] as AnyBucketDetector).initialState();
       }
-      state = { ...restored, pending: restored.pending ?? {}, detectors };
+      clearPending();
+      for (const [key, bucket] of Object.entries(restored.pending ?? {})) addToPending(key, bucket);
+      state = { ...restored, pending: {}, detectors: detectorStates };
+      states = kinds.map((k) => detectorStates[k]);
+      last.h = null;
+      last.bucket = null;
     },
 
     stats() {
       const keys: Record<string, number> = {};
-      for (const kind of kinds) keys[kind] = (registry[kind] as AnyBucketDetector).size(state.detectors[kind]);
+      for (let i = 0; i < detectors.length; i++) keys[kinds[i] as string] = (detectors[i] as AnyBucketDetector).size(states[i]);
       return {
         watermark: state.watermark === null ? null : new Date(state.watermark).toISOString(),
         hours: Object.keys(state.hours).length,
@@ -266,6 +396,14 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     },
   };
 }
+
+// Most rollups produce nothing; shared results keep that path free of allocations.
+/** Pending buckets looked up by a scan up to this many; a Map beyond. */
+const PENDING_SCAN = 8;
+const TAKEN: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: false, regressed: false });
+const STALE: RollupResult = Object.freeze({ anomalies: NONE, stale: true, late: false, regressed: false });
+const LATE: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: true, regressed: false });
+const REGRESSED: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: false, regressed: true });
 
 function totalsOf(r: UsageRollup): SourceTotals {
   return {
@@ -285,13 +423,13 @@ function totalsOf(r: UsageRollup): SourceTotals {
  * What the source counted between `before` and `after`, as a bucket delta; null when a count
  * went down (the source restarted its totals; see TeamEngineStats.regressed).
  */
-function difference(r: UsageRollup, after: SourceTotals, before: SourceTotals | undefined): HourBucket | null {
+function difference(r: UsageRollup, hour: number, after: SourceTotals, before: SourceTotals | undefined): HourBucket | null {
   const bucket: HourBucket = {
     org: r.org,
     team: r.team,
     developer: r.developer,
     model: r.model,
-    hour: instant(r.hour),
+    hour,
     cost_usd: after.cost_usd,
     cost_premium_usd: after.cost_premium_usd,
     events: after.events,
@@ -318,20 +456,8 @@ function difference(r: UsageRollup, after: SourceTotals, before: SourceTotals | 
   return bucket;
 }
 
-// Rollups in a row mostly carry the same hour and watermark text; a pure memo of the last two parsed.
-const parsed = { a: '', aMs: 0, b: '', bMs: 0 };
-function instant(text: string): number {
-  if (text === parsed.a) return parsed.aMs;
-  if (text === parsed.b) return parsed.bMs;
-  parsed.b = parsed.a;
-  parsed.bMs = parsed.aMs;
-  parsed.a = text;
-  parsed.aMs = Date.parse(text);
-  return parsed.aMs;
-}
-
-function byHourThenKey(buckets: Record<string, HourBucket>): (a: string, b: string) => number {
-  return (a, b) => (buckets[a] as HourBucket).hour - (buckets[b] as HourBucket).hour || (a < b ? -1 : a > b ? 1 : 0);
+function byHourThenKey(ka: string, a: HourBucket, kb: string, b: HourBucket): number {
+  return a.hour - b.hour || (ka < kb ? -1 : ka > kb ? 1 : 0);
 }
 
 function emptyState(registry: TeamDetectorRegistry): TeamEngineSnapshot {

@@ -1,5 +1,6 @@
 import type { UsageEvent, UsageRollup } from '@burnrate/schemas';
-import { eventHour, HOUR_MS, hourOf, lastClosedHour } from './buckets/hourly.ts';
+import { HOUR_MS, hourOf, lastClosedHour } from './buckets/hourly.ts';
+import { parseInstant } from './time.ts';
 
 /**
  * Stage A's side of team scope: the running totals of each (org, team, developer, model, hour) one source
@@ -67,8 +68,11 @@ export function createRollupState(): RollupState {
  * drift from the detectors' (team-rollup.test.ts checks they agree).
  */
 export function eventTime(event: UsageEvent, maxClockSkewMs: number): number {
-  const occurred = Date.parse(event.occurred_at);
-  return event.occurred_at > event.ingested_at ? Math.min(occurred, Date.parse(event.ingested_at) + maxClockSkewMs) : occurred;
+  return clampedTime(event, parseInstant(event.occurred_at), maxClockSkewMs);
+}
+
+function clampedTime(event: UsageEvent, occurred: number, maxClockSkewMs: number): number {
+  return event.occurred_at > event.ingested_at ? Math.min(occurred, parseInstant(event.ingested_at) + maxClockSkewMs) : occurred;
 }
 
 /**
@@ -77,9 +81,10 @@ export function eventTime(event: UsageEvent, maxClockSkewMs: number): number {
  * already sent and dropped.
  */
 export function addToRollup(state: RollupState, event: UsageEvent, seq: number, maxClockSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS): boolean {
-  const t = eventTime(event, maxClockSkewMs);
+  const occurred = parseInstant(event.occurred_at);
+  const t = clampedTime(event, occurred, maxClockSkewMs);
   if (state.watermark === null || t > state.watermark) state.watermark = t;
-  const hour = eventHour(event);
+  const hour = hourOf(occurred);
   if (state.floor !== null && hour < state.floor) {
     state.late += 1;
     return false;

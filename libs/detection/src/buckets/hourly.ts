@@ -1,4 +1,5 @@
 import type { UsageEvent } from '@burnrate/schemas';
+import { parseInstant } from '../time.ts';
 
 /**
  * Hourly buckets in event time, bounded.
@@ -25,7 +26,7 @@ export function hourOf(ms: number): number {
 
 /**
  * Start of the UTC hour of the event: from the time the engine parsed once for every detector
- * (`StepContext.occurredAt`) when it is given, else parsed here. Date.parse is the dearest part of
+ * (`StepContext.occurredAt`) when it is given, else parsed here. Parsing is the dearest part of
  * bucketing an event, and every bucket detector asks for the same event in turn.
  */
 export function stepHour(e: UsageEvent, occurredAt: number | undefined): number {
@@ -51,7 +52,7 @@ export function weightedTokens(input: number, cacheRead: number, cacheWrite: num
 }
 
 // The last event asked about and its hour: every bucket detector asks for the same event in turn,
-// and Date.parse is the dearest part of it. Keyed by identity (events are never mutated), so it
+// and parsing is the dearest part of it. Keyed by identity (events are never mutated), so it
 // is a pure memo.
 let lastEvent: UsageEvent | null = null;
 let lastEventHour = 0;
@@ -59,7 +60,7 @@ let lastEventHour = 0;
 /** Start of the UTC hour of the event's `occurred_at`. */
 export function eventHour(e: UsageEvent): number {
   if (e !== lastEvent) {
-    lastEventHour = hourOf(Date.parse(e.occurred_at));
+    lastEventHour = hourOf(parseInstant(e.occurred_at));
     lastEvent = e;
   }
   return lastEventHour;

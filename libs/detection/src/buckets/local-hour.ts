@@ -81,6 +81,8 @@ function compute(hourMs: number, timeZone: string): LocalHour {
 
 /** Local facts of the hour starting at `hourMs` (epoch ms, a whole UTC hour) in `timeZone`. */
 export function localHourOf(hourMs: number, timeZone: string): LocalHour {
+  // Per-event callers ask about the same hour and zone event after event: no map lookups then.
+  if (hourMs === lastHour && timeZone === lastZone && lastLocal !== null) return lastLocal;
   let zone = memo.get(timeZone);
   if (zone === undefined) {
     zone = new Map();
@@ -93,8 +95,15 @@ export function localHourOf(hourMs: number, timeZone: string): LocalHour {
     local = compute(hourMs, timeZone);
     zone.set(hourMs, local);
   }
+  lastHour = hourMs;
+  lastZone = timeZone;
+  lastLocal = local;
   return local;
 }
+
+let lastHour = Number.NaN;
+let lastZone = '';
+let lastLocal: LocalHour | null = null;
 
 export function isHoliday(local: LocalHour, calendar: WorkCalendar): boolean {
   return calendar.holidays.size > 0 && calendar.holidays.has(local.date);
