@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Count, Instant, NonNegative } from './common.ts';
+import { isCount, isNonEmptyString, isNonNegative, isPlainRecord, normaliseInstant, onlyKeys } from './fast-checks.ts';
 import { Tier } from './usage-event.v1.ts';
 
 const HOUR_MS = 3_600_000;
@@ -58,3 +59,67 @@ export type UsageRollup = z.infer<typeof UsageRollup>;
 
 /** Kafka-style key for a rollup: all of a team's rollups go to one stage-B partition. */
 export const usageRollupKey = (r: { org: string; team: string }): string => `${r.org}:${r.team}`;
+
+const USAGE_ROLLUP_KEYS: ReadonlySet<string> = new Set(Object.keys(UsageRollup.shape));
+const TIERS: ReadonlySet<unknown> = new Set(Tier.options);
+
+/**
+ * Exactly `UsageRollup.safeParse(value)` — same acceptance, same value (instants normalised, keys in
+ * schema order) — for the rollups stage A checks before sending and stage B reads back: a
+ * hand-written check of the valid case, and zod itself whenever that check says no, so a
+ * rejection still names each path and reason.
+ */
+export function safeParseUsageRollup(value: unknown): z.ZodSafeParseResult<UsageRollup> {
+  const data = checkUsageRollup(value);
+  return data !== undefined ? { success: true, data } : UsageRollup.safeParse(value);
+}
+
+/** The parsed rollup when it is valid; undefined when it may not be (zod decides). */
+function checkUsageRollup(value: unknown): UsageRollup | undefined {
+  if (!isPlainRecord(value) || !onlyKeys(value, USAGE_ROLLUP_KEYS)) return undefined;
+  const { org, team, developer, model, tier, cost_usd, cost_premium_usd, events, premium_events } = value;
+  const { input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, source, seq } = value;
+  if (
+    !isNonEmptyString(org) ||
+    !isNonEmptyString(team) ||
+    !isNonEmptyString(developer) ||
+    !isNonEmptyString(model) ||
+    !TIERS.has(tier) ||
+    !isNonNegative(cost_usd) ||
+    !isNonNegative(cost_premium_usd) ||
+    !isCount(events) ||
+    !isCount(premium_events) ||
+    !isCount(input_tokens) ||
+    !isCount(cache_read_tokens) ||
+    !isCount(cache_write_tokens) ||
+    !isCount(output_tokens) ||
+    !isNonEmptyString(source) ||
+    !isCount(seq)
+  ) {
+    return undefined;
+  }
+  const hour = normaliseInstant(value.hour);
+  const watermark = normaliseInstant(value.watermark);
+  // The schema's refinements, written as it writes them.
+  if (hour === undefined || watermark === undefined || Date.parse(hour) % HOUR_MS !== 0 || premium_events > events) return undefined;
+  const out = {
+    org,
+    team,
+    developer,
+    model,
+    tier,
+    hour,
+    cost_usd,
+    cost_premium_usd,
+    events,
+    premium_events,
+    input_tokens,
+    cache_read_tokens,
+    cache_write_tokens,
+    output_tokens,
+    source,
+    seq,
+    watermark,
+  };
+  return out as UsageRollup;
+}

@@ -24,7 +24,15 @@ import type {
   TeamDetectorConfigs,
   WorkCalendar,
 } from '@burnrate/detection';
-import { Anomaly, TOPICS, UsageEvent, UsageRollup, usageRollupKey } from '@burnrate/schemas';
+import {
+  Anomaly,
+  safeParseUsageEvent,
+  safeParseUsageRollup,
+  TOPICS,
+  type UsageEvent,
+  type UsageRollup,
+  usageRollupKey,
+} from '@burnrate/schemas';
 import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
@@ -117,7 +125,9 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   const maxClockSkewMs = engineOptions.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, failed: 0 };
 
-  const decode = (m: ConsumedMessage): UsageEvent | undefined => decodeMessage(m, UsageEvent, 'usage event', log);
+  // Every event goes through here: the hand-written twin of UsageEvent.safeParse, same answers.
+  const eventSchema = { safeParse: safeParseUsageEvent };
+  const decode = (m: ConsumedMessage): UsageEvent | undefined => decodeMessage(m, eventSchema, 'usage event', log);
 
   const newState = (partition: number): PartitionState => ({
     engine: createDetectionEngine(resolveConfig, engineOptions),
@@ -222,7 +232,7 @@ export function anomalyMessage(a: Anomaly, log: Logger): OutgoingMessage | undef
 }
 
 function rollupMessage(r: UsageRollup, log: Logger): OutgoingMessage | undefined {
-  const checked = UsageRollup.safeParse(r);
+  const checked = safeParseUsageRollup(r);
   if (!checked.success) {
     log.error(
       { source: r.source, seq: r.seq, issues: checked.error.issues.slice(0, 5) },

@@ -1,7 +1,7 @@
 import type { Config } from '@burnrate/core';
 import { addToRollup, createDetectionEngine, createRollupState, createTeamEngine, takeRollups } from '@burnrate/detection';
-import { TOPICS, UsageEvent } from '@burnrate/schemas';
-import type { Anomaly } from '@burnrate/schemas';
+import { safeParseUsageEvent, TOPICS } from '@burnrate/schemas';
+import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import { detectorConfigs } from './detector.ts';
 
 export interface ReplayStats {
@@ -52,7 +52,7 @@ export async function replay(
   for await (const input of events) {
     const offset = stats.events;
     stats.events += 1;
-    const parsed = UsageEvent.safeParse(input);
+    const parsed = safeParseUsageEvent(input);
     if (!parsed.success) {
       stats.invalid += 1;
       continue;

@@ -1,0 +1,140 @@
+// Hand-written twins of the common field schemas, for the consumers that validate every message
+// of a busy topic. Each accepts exactly what its zod schema accepts and yields the same value; a
+// `false`/undefined answer only means "ask zod", which then names the path and the reason.
+
+const ZERO = 48;
+
+/** Two ASCII digits at `i` as a number, or -1. `\d` in zod's patterns is ASCII only (no `u` flag). */
+function twoDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - ZERO;
+  const b = s.charCodeAt(i + 1) - ZERO;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+function daysIn(month: number, year: number): number {
+  if (month === 2) return isLeapYear(year) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * `Instant`'s output for `value` — UTC, `...Z`, milliseconds — or undefined when `Instant` rejects it.
+ *
+ * Accepts what `z.iso.datetime({ offset: true })` accepts (zod 4.6's pattern): a calendar-valid
+ * `YYYY-MM-DD` (Gregorian leap years, year 0000 included), an upper-case `T`, `HH:MM:SS` with
+ * hours 00-23 and no leap second, an optional `.` and one or more fraction digits, then `Z` or
+ * `±HH:MM` (hours 00-23). Seconds are required; no lower-case `t`/`z`, no `±HHMM`. An input already
+ * in the normal form is returned as is: `new Date(s).toISOString()` gives it back unchanged for
+ * every year this shape can hold, and building the Date is most of what the check would cost.
+ */
+export function normaliseInstant(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const s = value;
+  const n = s.length;
+  if (n < 20) return undefined;
+  const century = twoDigits(s, 0);
+  const yy = twoDigits(s, 2);
+  const month = twoDigits(s, 5);
+  const day = twoDigits(s, 8);
+  const hour = twoDigits(s, 11);
+  const minute = twoDigits(s, 14);
+  const second = twoDigits(s, 17);
+  if (
+    century < 0 ||
+    yy < 0 ||
+    s.charCodeAt(4) !== 45 /* - */ ||
+    month < 1 ||
+    month > 12 ||
+    s.charCodeAt(7) !== 45 /* - */ ||
+    day < 1 ||
+    day > daysIn(month, century * 100 + yy) ||
+    s.charCodeAt(10) !== 84 /* T */ ||
+    hour < 0 ||
+    hour > 23 ||
+    s.charCodeAt(13) !== 58 /* : */ ||
+    minute < 0 ||
+    minute > 59 ||
+    s.charCodeAt(16) !== 58 /* : */ ||
+    second < 0 ||
+    second > 59
+  ) {
+    return undefined;
+  }
+  let i = 19;
+  let fraction = 0;
+  if (s.charCodeAt(i) === 46 /* . */) {
+    i += 1;
+    while (i < n) {
+      const d = s.charCodeAt(i) - ZERO;
+      if (d < 0 || d > 9) break;
+      i += 1;
+      fraction += 1;
+    }
+    if (fraction === 0) return undefined;
+  }
+  const zone = s.charCodeAt(i);
+  if (zone === 90 /* Z */) {
+    if (i + 1 !== n) return undefined;
+    if (fraction === 3) return s;
+  } else if (zone === 43 /* + */ || zone === 45 /* - */) {
+    const offsetHour = twoDigits(s, i + 1);
+    const offsetMinute = twoDigits(s, i + 4);
+    if (i + 6 !== n || offsetHour < 0 || offsetHour > 23 || s.charCodeAt(i + 3) !== 58 /* : */ || offsetMinute < 0 || offsetMinute > 59) {
+      return undefined;
+    }
+  } else {
+    return undefined;
+  }
+  // Offsets, other fraction lengths: rare on the bus, so the same conversion `Instant` makes.
+  return new Date(s).toISOString();
+}
+
+/** `z.string().min(1)`. */
+export function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/** `Count`: a safe integer >= 0. */
+export function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** `NonNegative`: a finite number >= 0 (-0 included, as zod keeps it). */
+export function isNonNegative(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/**
+ * An object zod's `z.object` would walk with the same keys a `for…in` sees: a plain or
+ * null-prototype object. Anything else (arrays, class instances) is left to zod.
+ */
+export function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `z.record(z.string(), z.string())`'s output, or undefined when it may reject. A `__proto__` key
+ * (which zod drops) or a symbol key (which it rejects) is left to zod.
+ */
+export function stringRecord(value: unknown): Record<string, string> | undefined {
+  if (!isPlainRecord(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const key in value) {
+    const v = value[key];
+    if (typeof v !== 'string' || key === '__proto__') return undefined;
+    out[key] = v;
+  }
+  if (Object.getOwnPropertySymbols(value).length > 0) return undefined;
+  return out;
+}
+
+/** True when every enumerable key of `value` is one of `keys`: what `.strict()` checks. */
+export function onlyKeys(value: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
+  for (const key in value) if (!keys.has(key)) return false;
+  return true;
+}
