@@ -118,10 +118,98 @@ describe('team engine: merging rollups', () => {
     // The same buckets in the same order, whichever partition's rollup came first.
     expect(backward.snapshot().pending).toEqual(forward.snapshot().pending);
     expect(Object.keys(forward.snapshot().pending).map((k) => k.split('\u001f')[2])).toEqual(['alice@acme.com', 'bob@acme.com']);
-    // A3 is later (10:40): the 10:30 arrivals are judged first.
+    // A3 is later (10:40), but b is still at 10:30: nothing is judged yet...
     forward.process(A3);
+    expect(forward.snapshot().detectors.seen).toEqual({});
+    // ...until b gets to 10:40 too: the 10:30 arrivals are judged first, A3's at 10:40 wait.
+    forward.process(rollup('usage.events.v1:1', 9, { cost_usd: 5, events: 2, watermark: '2026-11-25T10:40:00.000Z' }));
     expect(forward.snapshot().detectors.seen).toEqual({ 'payments/claude-opus-4-5/10': [14, 4, 4, 400, 3600] });
     expect(seen(forward)).toEqual(TOTAL);
+  });
+
+  it('lets a source catching up behind the others hold team time back, so none of its hours is late', () => {
+    // a has run hours ahead (a restart of b's partition, a slower instance); b then sends its 10:00 totals.
+    const engine = recording();
+    engine.process(B1);
+    const ahead = ['11', '12', '13', '14'].map((h, i) =>
+      rollup('usage.events.v1:0', 100 + i, {
+        hour: `2026-11-25T${h}:00:00.000Z`,
+        cost_usd: 1,
+        events: 1,
+        watermark: `2026-11-25T${h}:30:00.000Z`,
+      }),
+    );
+    for (const r of ahead) engine.process(r);
+    expect(engine.stats()).toMatchObject({ watermark: '2026-11-25T10:30:00.000Z', held: 4, late: 0 });
+    expect(engine.process(B2)).toMatchObject({ late: false });
+    expect(seen(engine)).toEqual({
+      'payments/claude-opus-4-5/10': [5, 2, 2, 200, 1800],
+      'payments/claude-opus-4-5/11': [1, 1, 1, 100, 900],
+      'payments/claude-opus-4-5/12': [1, 1, 1, 100, 900],
+      'payments/claude-opus-4-5/13': [1, 1, 1, 100, 900],
+      'payments/claude-opus-4-5/14': [1, 1, 1, 100, 900],
+    });
+  });
+
+  it('steps what waited ahead in time order, each at the time it arrived at, across a snapshot and restore', () => {
+    const messages = [
+      B1,
+      rollup('usage.events.v1:0', 100, { hour: '2026-11-25T11:00:00.000Z', cost_usd: 2, events: 1, watermark: '2026-11-25T11:20:00.000Z' }),
+      rollup('usage.events.v1:0', 101, { hour: '2026-11-25T11:00:00.000Z', cost_usd: 3, events: 2, watermark: '2026-11-25T11:20:00.000Z' }),
+      rollup('usage.events.v1:0', 102, { hour: '2026-11-25T12:00:00.000Z', cost_usd: 1, events: 1, watermark: '2026-11-25T12:05:00.000Z' }),
+      rollup('usage.events.v1:1', 9, { hour: '2026-11-25T11:00:00.000Z', cost_usd: 4, events: 1, watermark: '2026-11-25T11:50:00.000Z' }),
+      rollup('usage.events.v1:1', 10, { hour: '2026-11-25T12:00:00.000Z', cost_usd: 1, events: 1, watermark: '2026-11-25T12:30:00.000Z' }),
+    ];
+    const straight = recording();
+    for (const m of messages) straight.process(m);
+    const first = recording();
+    for (const m of messages.slice(0, 4)) first.process(m);
+    expect(first.stats().held).toBe(2); // a's 11:00 (merged) and 12:00, ahead of b
+    const restored = recording();
+    restored.restore(JSON.parse(JSON.stringify(first.snapshot())) as TeamEngineSnapshot);
+    for (const m of messages.slice(4)) restored.process(m);
+    expect(restored.snapshot().detectors.seen).toEqual(straight.snapshot().detectors.seen);
+    expect(seen(restored)).toEqual(seen(straight));
+    expect(seen(straight)).toEqual({
+      'payments/claude-opus-4-5/10': [1, 1, 1, 100, 900],
+      'payments/claude-opus-4-5/11': [7, 3, 3, 300, 2700],
+      'payments/claude-opus-4-5/12': [2, 2, 2, 200, 1800],
+    });
+  });
+
+  it('stops waiting for a source that went quiet once it sent nothing for idleSourceMs (wall clock)', () => {
+    const engine = recording();
+    engine.process(A1, { receivedAt: 0 });
+    engine.process(B1, { receivedAt: 0 });
+    const later = rollup('usage.events.v1:0', 40, {
+      hour: '2026-11-25T10:00:00.000Z',
+      cost_usd: 5,
+      events: 2,
+      watermark: '2026-11-25T10:50:00.000Z',
+    });
+    engine.process(later, { receivedAt: 10_000 });
+    expect(engine.stats()).toMatchObject({ watermark: '2026-11-25T10:30:00.000Z', live_sources: 2 });
+    engine.process({ ...later, seq: 41 }, { receivedAt: 31_000 });
+    expect(engine.stats()).toMatchObject({ watermark: '2026-11-25T10:50:00.000Z', live_sources: 1, sources: 2 });
+  });
+
+  it('bounds what it holds for sources ahead: past maxHeldBuckets the watermark moves to the oldest of them', () => {
+    const engine = createTeamEngine(() => ({ seen: null }), { detectors: { seen: recorder }, maxHeldBuckets: 2 });
+    engine.process(B1);
+    for (const [i, h] of ['11', '12', '13'].entries()) {
+      engine.process(
+        rollup('usage.events.v1:0', 100 + i, {
+          hour: `2026-11-25T${h}:00:00.000Z`,
+          cost_usd: 1,
+          events: 1,
+          watermark: `2026-11-25T${h}:30:00.000Z`,
+        }),
+      );
+    }
+    expect(engine.stats()).toMatchObject({ forced: 1, held: 2, watermark: '2026-11-25T11:30:00.000Z' });
+    // That closed b's 10:00 hour (11:10 with 10 min lateness): what b sends for it now is late, and counted.
+    expect(engine.process(B2)).toMatchObject({ late: true });
+    expect(engine.stats().late).toBe(1);
   });
 
   it('says what it did with each rollup', () => {
@@ -143,12 +231,13 @@ describe('team engine: merging rollups', () => {
 
   it('drops closed hours from memory and keeps only the open ones', () => {
     const engine = recording();
-    engine.process(A1);
-    engine.process(B1);
+    engine.process(A1, { receivedAt: 0 });
+    engine.process(B1, { receivedAt: 0 });
     expect(engine.stats().hours).toBe(2); // alice's and bob's 10:00
-    // 15 min of event time later (a sweep), the 10:00 hour is closed.
+    // 15 min of event time later (a sweep; b has gone quiet), the 10:00 hour is closed.
     engine.process(
       rollup('usage.events.v1:0', 40, { hour: '2026-11-25T11:00:00.000Z', cost_usd: 1, events: 1, watermark: '2026-11-25T11:15:00.000Z' }),
+      { receivedAt: 60_000 },
     );
     expect(engine.stats().hours).toBe(1);
     expect(Object.values(engine.snapshot().hours).map((h) => new Date(h.hour).toISOString())).toEqual(['2026-11-25T11:00:00.000Z']);

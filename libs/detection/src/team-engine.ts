@@ -14,17 +14,28 @@ import { parseInstant } from './time.ts';
  * counted since) is what the team detectors are given. So a redelivered, repeated or overtaken
  * rollup changes nothing, and the sum over sources is what the detectors have seen.
  *
- * Time: the watermark is the highest `watermark` carried by a rollup (each source's event time
- * when it counted its last event). Differences that arrive at one watermark are held and merged
- * per team×developer×model×hour; when a rollup brings a later watermark, they are stepped into the
- * detectors in key order, at the watermark they arrived at. That is what makes the result
- * independent of how a team's developers are spread over stage-A partitions: the detectors
- * evaluate as a bucket grows (a model-mix check at the first spend of an hour, say), so feeding
- * one partition's part of an instant before another's would judge half a team. Then detectors
- * advance when the watermark crosses a minute and close an hour once it passes the hour's end
- * plus the allowed lateness, as inside the stage-A engine. A rollup for a closed hour is late:
- * counted, never merged (the hour was judged). The lateness must therefore also cover how far
- * stage-A partitions run apart in event time.
+ * Time: each source (stage-A partition) has its own watermark, the latest `watermark` its rollups
+ * carried (its event time when it counted its last event). The engine's watermark is the lowest of
+ * the sources that are not idle, as Flink combines input watermarks: a difference is stepped into
+ * the detectors only once every live source has reached the time it arrived at, so a partition
+ * catching up a backlog behind the others (a restart, a slow instance) holds team time back
+ * instead of seeing its hours closed under it. Differences that arrive at one time are held and
+ * merged per team×developer×model×hour; when the watermark moves past that time they are stepped
+ * in key order, at the time they arrived at. That is what makes the result independent of how a
+ * team's developers are spread over stage-A partitions: the detectors evaluate as a bucket grows
+ * (a model-mix check at the first spend of an hour, say), so feeding one partition's part of an
+ * instant before another's would judge half a team. Detectors advance when the watermark crosses a
+ * minute and close an hour once it passes the hour's end plus the allowed lateness, as inside the
+ * stage-A engine. A rollup for a closed hour is late: counted, never merged (the hour was judged).
+ *
+ * Idle sources: a partition whose developers stopped working sends nothing and would hold team
+ * time back for ever. When the caller says when each rollup was received (`receivedAt`, wall
+ * clock), a source that sent nothing for `idleSourceMs` no longer holds the watermark back, as
+ * Flink's idleness and Kafka Streams' max.task.idle.ms do; its next rollup makes it count again
+ * (what it brings for hours closed meanwhile is late). Without `receivedAt` (a replay, one source)
+ * no source is ever idle. Differences from sources ahead of the watermark wait, at most
+ * `maxHeldBuckets` of them: past that the watermark moves to the oldest of them, so memory stays
+ * bounded when one source falls far behind (counted in `forced`).
  *
  * Memory: per open team×developer×model hour, the latest totals of its source (a developer's
  * events all reach one stage-A partition); hours are dropped once closed, and detector
@@ -64,7 +75,16 @@ export interface TeamEngineSnapshot {
   hours: Record<string, TeamHour>;
   /** What arrived at the current watermark, not yet given to the detectors, by the same key. */
   pending: Record<string, HourBucket>;
+  /** What arrived from sources ahead of the watermark: by the time it arrived at (epoch ms), then by the same key. */
+  ahead?: Record<string, Record<string, HourBucket>>;
+  /** Each source's watermark and when its last rollup was received (wall clock; null if never said). */
+  sources?: Record<string, SourceClock>;
   detectors: Record<string, unknown>;
+}
+
+export interface SourceClock {
+  watermark: number;
+  received: number | null;
 }
 
 export interface TeamEngineOptions<R extends TeamDetectorRegistry> {
@@ -76,6 +96,15 @@ export interface TeamEngineOptions<R extends TeamDetectorRegistry> {
   sweepEveryMs?: number;
   /** Allowed lateness (ms), or a function read per rollup so a reload applies. Default 10 min. */
   allowedLatenessMs?: number | (() => number);
+  /** A source that sent nothing for this long (wall clock, `receivedAt`) no longer holds the watermark back. Default 30 s. */
+  idleSourceMs?: number;
+  /** Differences held for sources ahead of the watermark, at most. Default 100 000. */
+  maxHeldBuckets?: number;
+}
+
+export interface RollupOptions {
+  /** When the rollup was received (epoch ms, wall clock): lets a source that went quiet be idle. */
+  receivedAt?: number;
 }
 
 export interface RollupResult {
@@ -102,6 +131,13 @@ export interface TeamEngineStats {
    * The drop is not fed back; that hour's spend up to the loss is kept.
    */
   regressed: number;
+  /** Sources heard from, and how many of them hold the watermark back now (not idle). */
+  sources: number;
+  live_sources: number;
+  /** Differences waiting for the watermark to reach the time they arrived at. */
+  held: number;
+  /** Times the watermark was moved past a source that fell behind by more than maxHeldBuckets. */
+  forced: number;
 }
 
 export interface TeamEngine {
@@ -109,7 +145,7 @@ export interface TeamEngine {
    * Merges the rollup. When it carries a later watermark, first steps the detectors with what
    * arrived at the previous one (anomalies come from that, and from advancing to the new time).
    */
-  process(rollup: UsageRollup): RollupResult;
+  process(rollup: UsageRollup, options?: RollupOptions): RollupResult;
   /** Steps the detectors with what arrived at the current watermark: the end of a replay. Live, the next later rollup does it. */
   flush(): readonly Anomaly[];
   snapshot(): TeamEngineSnapshot;
@@ -117,7 +153,13 @@ export interface TeamEngine {
   stats(): TeamEngineStats;
 }
 
-const DEFAULTS = { idleHorizonMs: 24 * 3_600_000, sweepEveryMs: 15 * 60_000, allowedLatenessMs: 10 * 60_000 };
+const DEFAULTS = {
+  idleHorizonMs: 24 * 3_600_000,
+  sweepEveryMs: 15 * 60_000,
+  allowedLatenessMs: 10 * 60_000,
+  idleSourceMs: 30_000,
+  maxHeldBuckets: 100_000,
+};
 const MINUTE_MS = 60_000;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
@@ -135,7 +177,9 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
   const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
-  const counts = { rollups: 0, stale: 0, late: 0, regressed: 0 };
+  const idleSourceMs = options.idleSourceMs ?? DEFAULTS.idleSourceMs;
+  const maxHeldBuckets = options.maxHeldBuckets ?? DEFAULTS.maxHeldBuckets;
+  const counts = { rollups: 0, stale: 0, late: 0, regressed: 0, forced: 0 };
   const ctx: StepContext = { watermark: 0, lateness: 0 };
 
   let state = emptyState(registry);
@@ -171,6 +215,9 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     pendingAt: -1,
   };
   let flushes = 0;
+  /** `state.ahead` while running: by the time the differences arrived at, then by key. */
+  let ahead = new Map<number, Map<string, HourBucket>>();
+  let held = 0;
 
   const configsNow = (): unknown[] => {
     const c = resolveConfig() as Record<string, unknown>;
@@ -301,8 +348,92 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     last.pendingAt = flushes;
   };
 
+  /** Wall clock of the latest rollup received (the `now` idleness is judged at). */
+  let lastReceived: number | undefined;
+
+  const isIdle = (source: SourceClock, now: number | undefined): boolean =>
+    now !== undefined && source.received !== null && now - source.received > idleSourceMs;
+
+  /** Records the source's watermark; returns where the engine's watermark should be: the lowest of the live sources. */
+  const heardFrom = (name: string, carried: number, receivedAt: number | undefined): number => {
+    const sources = (state.sources ??= {});
+    const source = sources[name];
+    if (source === undefined) sources[name] = { watermark: carried, received: receivedAt ?? null };
+    else {
+      if (carried > source.watermark) source.watermark = carried;
+      if (receivedAt !== undefined) source.received = receivedAt;
+    }
+    if (receivedAt !== undefined) lastReceived = receivedAt;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const n in sources) {
+      const s = sources[n] as SourceClock;
+      if (s.watermark < lowest && !isIdle(s, receivedAt)) lowest = s.watermark;
+    }
+    return lowest;
+  };
+
+  /** Detectors advance when the watermark crosses a minute. */
+  const advanceTo = (watermark: number, configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
+    const minute = Math.floor(watermark / MINUTE_MS);
+    if (state.advanced_at === null) {
+      state.advanced_at = minute;
+      return into;
+    }
+    if (minute <= state.advanced_at) return into;
+    state.advanced_at = minute;
+    ctx.watermark = watermark;
+    let anomalies = into;
+    for (let i = 0; i < detectors.length; i++) {
+      const result = (detectors[i] as AnyBucketDetector).advance(states[i], watermark, configs[i], ctx);
+      setState(i, result.state);
+      anomalies = collect(anomalies, result.anomalies);
+    }
+    return anomalies;
+  };
+
+  /**
+   * Time moves on to `target`: what arrived at the old watermark is complete, judged there first;
+   * then what arrived ahead of it, time by time, each at its own time; what arrived at `target`
+   * itself waits for the rest of that instant.
+   */
+  const moveTo = (target: number, configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
+    ctx.watermark = state.watermark as number;
+    let anomalies = flushPending(configs, into);
+    last.bucket = null;
+    if (held > 0) {
+      const dues = [...ahead.keys()].filter((due) => due <= target).sort((a, b) => a - b);
+      for (const due of dues) {
+        const byKey = ahead.get(due) as Map<string, HourBucket>;
+        ahead.delete(due);
+        held -= byKey.size;
+        for (const [key, bucket] of byKey) addToPending(key, bucket);
+        if (due === target) break;
+        anomalies = advanceTo(due, configs, anomalies);
+        ctx.watermark = due;
+        anomalies = flushPending(configs, anomalies);
+      }
+    }
+    state.watermark = target;
+    return anomalies;
+  };
+
+  /** Holds a difference that arrived at `due`, ahead of the watermark, merged per key. */
+  const holdAhead = (due: number, delta: HourBucket): void => {
+    let byKey = ahead.get(due);
+    if (byKey === undefined) {
+      byKey = new Map();
+      ahead.set(due, byKey);
+    }
+    const waiting = byKey.get(last.key);
+    if (waiting !== undefined) mergeBucket(waiting, delta);
+    else {
+      byKey.set(last.key, delta);
+      held += 1;
+    }
+  };
+
   return {
-    process(r) {
+    process(r, options) {
       counts.rollups += 1;
       const allowed = latenessNow();
       const configs = configsNow();
@@ -310,25 +441,12 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
 
       let anomalies = NONE;
       const carried = parseInstant(r.watermark);
-      if (state.watermark === null || carried > state.watermark) {
-        // Time moves on: what arrived at the old watermark is complete, judge it there first.
-        if (state.watermark !== null) anomalies = flushPending(configs, anomalies);
-        state.watermark = carried;
-      }
+      const target = heardFrom(r.source, carried, options?.receivedAt);
+      if (state.watermark === null) state.watermark = target;
+      else if (target > state.watermark) anomalies = moveTo(target, configs, anomalies);
       const watermark = state.watermark;
       ctx.watermark = watermark;
-
-      const minute = Math.floor(watermark / MINUTE_MS);
-      if (state.advanced_at === null) {
-        state.advanced_at = minute;
-      } else if (minute > state.advanced_at) {
-        state.advanced_at = minute;
-        for (let i = 0; i < detectors.length; i++) {
-          const result = (detectors[i] as AnyBucketDetector).advance(states[i], watermark, configs[i], ctx);
-          setState(i, result.state);
-          anomalies = collect(anomalies, result.anomalies);
-        }
-      }
+      anomalies = advanceTo(watermark, configs, anomalies);
       if (state.swept_at === null) state.swept_at = watermark;
       else if (watermark - state.swept_at >= sweepEveryMs) sweep(watermark, allowed);
 
@@ -350,21 +468,39 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
         counts.regressed += 1;
         return anomalies === NONE ? REGRESSED : { anomalies, stale: false, late: false, regressed: true };
       }
-      addPending(delta);
+      if (carried > watermark) {
+        // Its source is ahead of the others: it waits until they reach the time it arrived at.
+        holdAhead(carried, delta);
+        if (held > maxHeldBuckets) {
+          counts.forced += 1;
+          anomalies = moveTo(Math.min(...ahead.keys()), configs, anomalies);
+          anomalies = advanceTo(state.watermark, configs, anomalies);
+        }
+      } else {
+        addPending(delta);
+      }
       return anomalies === NONE ? TAKEN : { anomalies, stale: false, late: false, regressed: false };
     },
 
     flush() {
       if (state.watermark === null) return NONE;
-      ctx.watermark = state.watermark;
       ctx.lateness = latenessNow();
-      return flushPending(configsNow(), NONE);
+      const configs = configsNow();
+      // The end of the input: every source has said all it will, so time moves to the furthest.
+      let furthest = state.watermark;
+      for (const due of ahead.keys()) if (due > furthest) furthest = due;
+      let anomalies = furthest > state.watermark ? moveTo(furthest, configs, NONE) : NONE;
+      ctx.watermark = state.watermark;
+      anomalies = advanceTo(state.watermark, configs, anomalies);
+      return flushPending(configs, anomalies);
     },
 
     snapshot: () => {
       const waiting: Record<string, HourBucket> = {};
       for (let i = 0; i < pendingKeys.length; i++) waiting[pendingKeys[i] as string] = pendingBuckets[i] as HourBucket;
-      return structuredClone({ ...state, pending: waiting });
+      const later: Record<string, Record<string, HourBucket>> = {};
+      for (const [due, byKey] of ahead) later[String(due)] = Object.fromEntries(byKey);
+      return structuredClone({ ...state, pending: waiting, ahead: later });
     },
 
     restore(snapshot) {
@@ -378,7 +514,14 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       }
       clearPending();
       for (const [key, bucket] of Object.entries(restored.pending ?? {})) addToPending(key, bucket);
-      state = { ...restored, pending: {}, detectors: detectorStates };
+      ahead = new Map();
+      held = 0;
+      for (const [due, byKey] of Object.entries(restored.ahead ?? {})) {
+        const entries = Object.entries(byKey);
+        ahead.set(Number(due), new Map(entries));
+        held += entries.length;
+      }
+      state = { ...restored, pending: {}, ahead: {}, sources: restored.sources ?? {}, detectors: detectorStates };
       states = kinds.map((k) => detectorStates[k]);
       last.h = null;
       last.bucket = null;
@@ -387,11 +530,17 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     stats() {
       const keys: Record<string, number> = {};
       for (let i = 0; i < detectors.length; i++) keys[kinds[i] as string] = (detectors[i] as AnyBucketDetector).size(states[i]);
+      const sources = state.sources ?? {};
+      let live = 0;
+      for (const name in sources) if (!isIdle(sources[name] as SourceClock, lastReceived)) live += 1;
       return {
         watermark: state.watermark === null ? null : new Date(state.watermark).toISOString(),
         hours: Object.keys(state.hours).length,
         keys,
         ...counts,
+        sources: Object.keys(sources).length,
+        live_sources: live,
+        held,
       };
     },
   };
@@ -463,5 +612,5 @@ function byHourThenKey(ka: string, a: HourBucket, kb: string, b: HourBucket): nu
 function emptyState(registry: TeamDetectorRegistry): TeamEngineSnapshot {
   const detectors: Record<string, unknown> = {};
   for (const kind of Object.keys(registry)) detectors[kind] = (registry[kind] as AnyBucketDetector).initialState();
-  return { format: 1, watermark: null, swept_at: null, advanced_at: null, hours: {}, pending: {}, detectors };
+  return { format: 1, watermark: null, swept_at: null, advanced_at: null, hours: {}, pending: {}, ahead: {}, sources: {}, detectors };
 }

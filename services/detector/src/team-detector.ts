@@ -80,6 +80,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
   const decode = (m: ConsumedMessage): UsageRollup | undefined => decodeMessage(m, rollupSchema, 'rollup', log);
 
   const newState = (): PartitionState => ({ engine: createTeamEngine(resolveConfig, engineOptions), late: 0 });
+  const clock = deps.clock ?? systemClock;
 
   const consumer = createPartitionedConsumer<PartitionState>(
     {
@@ -88,7 +89,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
       producer: deps.producer,
       snapshots: deps.snapshots,
       log,
-      clock: deps.clock ?? systemClock,
+      clock,
       snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
       name: 'team detector',
     },
@@ -110,7 +111,8 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
         }
         stats.processed += 1;
         try {
-          const result = state.engine.process(rollup);
+          // When it was received: a stage-A partition that went quiet stops holding team time back.
+          const result = state.engine.process(rollup, { receivedAt: clock.now().getTime() });
           if (result.stale) stats.stale += 1;
           if (result.late) state.late += 1;
           if (result.regressed) {
