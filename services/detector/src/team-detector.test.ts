@@ -255,7 +255,7 @@ describe('createTeamDetector', () => {
     expect(logged.map((l) => l.msg)).toEqual([
       'rollup is not JSON; skipped',
       'rollup failed validation; skipped',
-      'late rollups in batch: their hour had closed; stage-A partitions may be further apart in event time than the allowed lateness',
+      'late rollups in batch: their hour had closed (their stage-A partition was idle, or further behind than stage B holds for)',
     ]);
     expect(logged[1]?.issues?.[0]).toMatch(/^hour: /);
   });

@@ -145,7 +145,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
             watermark: state.engine.stats().watermark,
             allowedLatenessMs: currentConfig().detectors.allowed_lateness,
           },
-          'late rollups in batch: their hour had closed; stage-A partitions may be further apart in event time than the allowed lateness',
+          'late rollups in batch: their hour had closed (their stage-A partition was idle, or further behind than stage B holds for)',
         );
         state.late = 0;
       },
