@@ -7,7 +7,7 @@
 // behind its ports took.
 import type { Producer, SubscribeOptions } from '@burnrate/bus';
 import { createLogger, loadConfig } from '@burnrate/core';
-import { createDetector, createTeamDetector, type SnapshotStore } from '@burnrate/detector';
+import { createDetector, createTeamDetector, rollupSources, type SnapshotStore } from '@burnrate/detector';
 import { createKafkaSnapshotStore, openKafkaBus, quietKafkajsWarnings } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
 import { declareTopics, DETECTOR_STATE_TOPIC } from '../kafka/topics.ts';
@@ -92,7 +92,13 @@ async function main(brokersArg: string | undefined, configPath: string | undefin
   const tracer = createTracer();
   const producer = tracer.producer(bus.producer());
   const snapshots = tracer.snapshots(changelog);
-  const teamDetector = createTeamDetector({ config, producer, snapshots, log });
+  const teamDetector = createTeamDetector({
+    config,
+    producer,
+    snapshots,
+    log,
+    engine: { expectedSources: rollupSources(usagePartitions?.partitions ?? 0) },
+  });
   const teamSubscription = bus.subscribe(tracer.subscription('stageBBatch', teamDetector.subscribeOptions));
   const detector = createDetector({ config, producer, snapshots, log });
   const subscription = bus.subscribe(tracer.subscription('stageABatch', detector.subscribeOptions));

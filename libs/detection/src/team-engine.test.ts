@@ -193,6 +193,32 @@ describe('team engine: merging rollups', () => {
     expect(engine.stats()).toMatchObject({ watermark: '2026-11-25T10:50:00.000Z', live_sources: 1, sources: 2 });
   });
 
+  it('on a cold start waits for the expected sources that have not spoken, until they are idle', () => {
+    const engine = createTeamEngine(() => ({ seen: null }), {
+      detectors: { seen: recorder },
+      expectedSources: ['usage.events.v1:0', 'usage.events.v1:1', 'usage.events.v1:2'],
+    });
+    const at = (h: string, w: string) => ({ hour: `2026-11-25T${h}:00:00.000Z`, watermark: `2026-11-25T${w}:00.000Z` });
+    engine.process(rollup('usage.events.v1:0', 1, { ...at('12', '12:30'), cost_usd: 1, events: 1 }), { receivedAt: 0 });
+    // b's first rollup comes later, from hours before a's: it is not late, as a's hours waited.
+    expect(
+      engine.process(rollup('usage.events.v1:1', 1, { ...at('10', '10:30'), cost_usd: 2, events: 1 }), { receivedAt: 5_000 }),
+    ).toMatchObject({
+      late: false,
+    });
+    expect(engine.stats()).toMatchObject({ sources: 3, live_sources: 3, held: 2 });
+    expect(engine.snapshot().detectors.seen).toEqual({});
+    engine.process(rollup('usage.events.v1:0', 2, { ...at('12', '12:30'), cost_usd: 1, events: 1 }), { receivedAt: 29_000 });
+    expect(engine.stats().watermark).toBe('1970-01-01T00:00:00.000Z');
+    // Partition 2 never speaks (no developer of this team there): idle after 30 s, time moves on.
+    engine.process(rollup('usage.events.v1:1', 2, { ...at('12', '12:40'), cost_usd: 1, events: 1 }), { receivedAt: 31_000 });
+    expect(engine.stats()).toMatchObject({ watermark: '2026-11-25T12:30:00.000Z', live_sources: 2 });
+    expect(seen(engine)).toEqual({
+      'payments/claude-opus-4-5/10': [2, 1, 1, 100, 900],
+      'payments/claude-opus-4-5/12': [2, 2, 2, 200, 1800],
+    });
+  });
+
   it('bounds what it holds for sources ahead: past maxHeldBuckets the watermark moves to the oldest of them', () => {
     const engine = createTeamEngine(() => ({ seen: null }), { detectors: { seen: recorder }, maxHeldBuckets: 2 });
     engine.process(B1);

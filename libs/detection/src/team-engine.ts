@@ -100,6 +100,12 @@ export interface TeamEngineOptions<R extends TeamDetectorRegistry> {
   idleSourceMs?: number;
   /** Differences held for sources ahead of the watermark, at most. Default 100 000. */
   maxHeldBuckets?: number;
+  /**
+   * Sources known to exist (every partition of usage.events.v1): before one is heard from it holds
+   * the watermark at the start, until it speaks or is idle (`receivedAt` needed), so a cold start
+   * does not close hours under the partitions that have not sent their first rollup yet.
+   */
+  expectedSources?: readonly string[];
 }
 
 export interface RollupOptions {
@@ -356,7 +362,12 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
 
   /** Records the source's watermark; returns where the engine's watermark should be: the lowest of the live sources. */
   const heardFrom = (name: string, carried: number, receivedAt: number | undefined): number => {
-    const sources = (state.sources ??= {});
+    let sources = state.sources;
+    if (sources === undefined || (state.watermark === null && Object.keys(sources).length === 0)) {
+      // A cold start: the partitions that have not spoken yet are at the start of time.
+      sources = state.sources = {};
+      for (const expected of options.expectedSources ?? []) sources[expected] = { watermark: 0, received: receivedAt ?? null };
+    }
     const source = sources[name];
     if (source === undefined) sources[name] = { watermark: carried, received: receivedAt ?? null };
     else {
@@ -433,7 +444,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   };
 
   return {
-    process(r, options) {
+    process(r, given) {
       counts.rollups += 1;
       const allowed = latenessNow();
       const configs = configsNow();
@@ -441,7 +452,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
 
       let anomalies = NONE;
       const carried = parseInstant(r.watermark);
-      const target = heardFrom(r.source, carried, options?.receivedAt);
+      const target = heardFrom(r.source, carried, given?.receivedAt);
       if (state.watermark === null) state.watermark = target;
       else if (target > state.watermark) anomalies = moveTo(target, configs, anomalies);
       const watermark = state.watermark;

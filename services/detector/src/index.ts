@@ -8,6 +8,7 @@ export {
 } from './detector.ts';
 export {
   createTeamDetector,
+  rollupSources,
   TEAM_DETECTOR_GROUP_ID,
   type TeamDetectorDeps,
   type TeamDetectorService,

@@ -16,7 +16,7 @@ import {
 import { declareTopics, DETECTOR_STATE_TOPIC } from '../../../infra/kafka/topics.ts';
 import { createDetector, DETECTOR_GROUP_ID } from './detector.ts';
 import { snapshotStoreFrom, type SnapshotStore } from './snapshots.ts';
-import { createTeamDetector, TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
+import { createTeamDetector, rollupSources, TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
 
 /**
  * The detector on its own (distributed mode): stage A over usage.events.v1 (group
@@ -75,7 +75,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
 
   // Stage B starts before stage A and stops after it: it still consumes while stage A publishes
   // its last rollups on the way down (the embedded order).
-  const teamDetector = createTeamDetector({ config, producer: bus.producer(), snapshots, log });
+  const teamDetector = createTeamDetector({
+    config,
+    producer: bus.producer(),
+    snapshots,
+    log,
+    engine: { expectedSources: rollupSources(usagePartitions?.partitions ?? 0) },
+  });
   const teamSubscription = bus.subscribe(teamDetector.subscribeOptions);
   lifecycle.register({
     name: 'team-detector',

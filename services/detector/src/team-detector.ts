@@ -12,6 +12,7 @@ export const TEAM_DETECTOR_GROUP_ID = 'burnrate-team-detector';
 
 const INPUT_TOPIC = TOPICS.usageRollups.name;
 const OUTPUT_TOPIC = TOPICS.anomalies.name;
+const INPUT_EVENTS_TOPIC = TOPICS.usageEvents.name;
 
 export interface TeamDetectorDeps {
   /** The current config; a function lets a reload take effect on the next rollup without losing state. */
@@ -56,6 +57,15 @@ interface PartitionState {
   engine: TeamEngine;
   /** Late rollups in the batch in progress, logged once at its end. */
   late: number;
+}
+
+/**
+ * The rollup sources stage B should expect: every partition of usage.events.v1, each a stage-A
+ * partition. Given as `engine.expectedSources`, a cold start waits for each to speak (or be idle
+ * for the engine's idleSourceMs) before it closes hours.
+ */
+export function rollupSources(usagePartitions: number): string[] {
+  return Array.from({ length: usagePartitions }, (_, p) => `${INPUT_EVENTS_TOPIC}:${String(p)}`);
 }
 
 /**
