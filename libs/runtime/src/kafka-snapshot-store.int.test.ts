@@ -1,34 +1,26 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
-import { type LocalKafka, startLocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
+import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
 import { declareTopics, DETECTOR_STATE_TOPIC } from '../../../infra/kafka/topics.ts';
 import { createKafkaSnapshotStore, type SnapshotChangelog } from './kafka-snapshot-store.ts';
 
-// KAFKA_BROKERS points the suite at a running broker; otherwise it starts a local one
-// (infra/kafka). Under CI=true a broker that cannot start fails the suite instead of skipping it.
-const externalBrokers = process.env.KAFKA_BROKERS;
-const onCi = process.env.CI === 'true';
-const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-const toolsPresent = externalBrokers !== undefined || (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
+// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
+// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
+const canRun = await canRunKafkaTests();
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-describe.skipIf(!onCi && !toolsPresent)('detector snapshots on a compacted Kafka topic', () => {
-  let broker: LocalKafka | undefined;
+describe.skipIf(!canRun)('detector snapshots on a compacted Kafka topic', () => {
+  let broker: TestKafka | undefined;
   let brokers: string[];
   let admin: Admin;
   let topic: string;
   const stores: SnapshotChangelog[] = [];
 
   beforeAll(async () => {
-    if (externalBrokers !== undefined) brokers = externalBrokers.split(',');
-    else {
-      broker = await startLocalKafka({ java });
-      brokers = [broker.brokers];
-    }
+    broker = await startTestKafka();
+    brokers = broker.brokers.split(',');
     admin = new Kafka({ clientId: 'snapshots-int', brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     // The declared settings of detector-state.v1 (compaction, 16 MiB records) under a unique name.

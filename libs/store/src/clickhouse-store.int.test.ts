@@ -7,23 +7,30 @@ import { createChdbConnection } from 'chdb/connection';
 import { createLogger } from '@burnrate/core';
 import { describeStoreContract } from '../test-support/store-contract.ts';
 import { usageEvent } from '../test-support/fixtures.ts';
+import { startTestClickHouse } from '../../../infra/clickhouse/test-clickhouse.ts';
 import { createClickHouseStore, createClickHouseStoreFromClient } from './clickhouse-store.ts';
 
 const log = createLogger({ level: 'silent' });
-const clickhouseUrl = process.env.CLICKHOUSE_URL;
+// CLICKHOUSE_URL, else a testcontainers server where a Docker engine runs, else none (see below).
+const server = await startTestClickHouse();
+afterAll(async () => {
+  await server?.stop();
+});
 
-// A real server when one is given: the same contract, in a database of its own.
+// A real server when there is one: the same contract, in a database of its own.
 describeStoreContract(
-  `ClickHouse server at ${clickhouseUrl ?? '(CLICKHOUSE_URL not set)'}`,
+  server === null
+    ? 'ClickHouse server (none: CLICKHOUSE_URL not set and no Docker engine)'
+    : `ClickHouse server (${server.via}) at ${server.url}`,
   () =>
     createClickHouseStore({
-      url: clickhouseUrl ?? '',
+      url: server?.url ?? '',
       database: 'burnrate_store_test',
-      ...(process.env.CLICKHOUSE_USER === undefined ? {} : { username: process.env.CLICKHOUSE_USER }),
-      ...(process.env.CLICKHOUSE_PASSWORD === undefined ? {} : { password: process.env.CLICKHOUSE_PASSWORD }),
+      ...(server?.username === undefined ? {} : { username: server.username }),
+      ...(server?.password === undefined ? {} : { password: server.password }),
       log,
     }),
-  { skip: clickhouseUrl === undefined },
+  { skip: server === null },
 );
 
 // Without a server, the server adapter's own code (query params, JSONEachRow inserts with

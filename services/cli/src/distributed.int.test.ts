@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,26 +14,23 @@ import {
   type TestSmtpServer,
   waitUntil,
 } from '@burnrate/testing';
-import { type LocalKafka, startLocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
+import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
 import { postJson, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 import { declareTopics, type TopicDeclaration } from '../../../infra/kafka/topics.ts';
 import { runCli, type ServiceProcess, startService } from '../test-support/service-process.ts';
 import { applyTopics } from './topics-command.ts';
 
-// KAFKA_BROKERS points the suite at a running broker; otherwise it starts a local one
-// (infra/kafka). Under CI=true a broker that cannot start fails the suite instead of skipping it.
-const externalBrokers = process.env.KAFKA_BROKERS;
-const onCi = process.env.CI === 'true';
-const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-const toolsPresent = externalBrokers !== undefined || (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
+// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
+// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
+const canRun = await canRunKafkaTests();
 
 // The four standalone services as child processes over one Kafka broker, the way
 // docker-compose runs them. Without a ClickHouse server each process that needs a store gets its
 // own chdb directory (chdb binds one per process): the sink owns the one with events, anomalies
 // and the DLQ, the notifier keeps its delivery log in another, and the detector keeps its
 // snapshots on the compacted detector-state.v1 topic. In a deployment they all share one server.
-describe.skipIf(!onCi && !toolsPresent)('distributed mode: standalone services over Kafka', () => {
-  let broker: LocalKafka | undefined;
+describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () => {
+  let broker: TestKafka | undefined;
   let brokers: string;
   let dir: TempDir;
   let smtp: TestSmtpServer;
@@ -48,11 +44,8 @@ describe.skipIf(!onCi && !toolsPresent)('distributed mode: standalone services o
   const firstApply = { code: null as number | null, stdout: '', stderr: '' };
 
   beforeAll(async () => {
-    if (externalBrokers !== undefined) brokers = externalBrokers;
-    else {
-      broker = await startLocalKafka({ java });
-      brokers = broker.brokers;
-    }
+    broker = await startTestKafka();
+    brokers = broker.brokers;
     dir = await tempDir();
     [smtp, slack] = await Promise.all([startSmtpServer(), startSlackStandIn()]);
     const configPath = join(dir.path, 'burnrate.yaml');
@@ -106,7 +99,8 @@ describe.skipIf(!onCi && !toolsPresent)('distributed mode: standalone services o
     }));
 
   it('topics apply created every declared topic, and a second run changes nothing', async () => {
-    if (broker !== undefined) {
+    // A broker started for this suite had none of them.
+    if (broker !== undefined && broker.via !== 'KAFKA_BROKERS') {
       for (const topic of [
         'usage.events.v1',
         'usage.dlq.v1',

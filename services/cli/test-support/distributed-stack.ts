@@ -4,24 +4,27 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer } from '@burnrate/testing';
-import { type LocalKafka, startLocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
+import type { LocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
+import { canRunKafkaTests, java, startTestKafka } from '../../../infra/kafka/test-kafka.ts';
+
+export { java };
 import { TEST_CONFIG } from './burnrate-process.ts';
 import { runCli, type ServiceName, type ServiceProcess, startService } from './service-process.ts';
 
-export const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-
 /**
- * Whether the distributed suites can run: a broker given in KAFKA_BROKERS, or Java and Maven for
- * a local one. Under CI=true they always run, so a broker that cannot start fails them.
+ * Whether the distributed suites can run: a broker given in KAFKA_BROKERS, a Docker engine for a
+ * testcontainers broker, or Java and Maven for a local one. Under CI=true they always run, so a
+ * broker that cannot start fails them.
  */
-export const canRunDistributed =
-  process.env.CI === 'true' ||
-  process.env.KAFKA_BROKERS !== undefined ||
-  (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
+export const canRunDistributed = await canRunKafkaTests();
+
+/** Java 17+ and Maven for a local broker: what a suite that stops and restarts the broker needs. */
+export const canRunLocalKafka =
+  process.env.CI === 'true' || (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
 
 export interface DistributedStack {
   brokers: string;
-  /** The local broker, or undefined when KAFKA_BROKERS pointed at one. */
+  /** The local broker, or undefined when the broker came from KAFKA_BROKERS or testcontainers. */
   broker: LocalKafka | undefined;
   dir: TempDir;
   smtp: TestSmtpServer;
@@ -40,19 +43,14 @@ export interface DistributedStack {
 
 /** A broker with the topics applied, SMTP and Slack stand-ins, and a config file; services started on demand. */
 export async function startDistributedStack(options: { brokerDir?: string } = {}): Promise<DistributedStack> {
-  const external = process.env.KAFKA_BROKERS;
-  const broker = external === undefined ? await startLocalKafka({ java, dir: options.brokerDir }) : undefined;
-  const brokers = external ?? broker!.brokers;
-  // `topics apply` right after a broker start sometimes meets a topic it just created as
-  // UNKNOWN_TOPIC_OR_PARTITION (metadata not yet propagated); it is idempotent, so run it again.
-  let applied = { code: null as number | null, stderr: '' };
-  for (let attempt = 0; attempt < 3 && applied.code !== 0; attempt++) {
-    if (attempt > 0) await sleep(1000);
-    applied = await runCli(['topics', 'apply'], { KAFKA_BROKERS: brokers });
-  }
+  // A broker directory asks for a local broker the test can stop and start again on the same data.
+  const kafka = await startTestKafka(options.brokerDir === undefined ? {} : { local: true, dir: options.brokerDir });
+  const broker = kafka.local;
+  const brokers = kafka.brokers;
+  const applied = await runCli(['topics', 'apply'], { KAFKA_BROKERS: brokers });
   if (applied.code !== 0) {
-    await broker?.stop();
-    throw new Error(`burnrate topics apply failed (${applied.code}):\n${applied.stderr}`);
+    await kafka.stop();
+    throw new Error(`burnrate topics apply failed (${String(applied.code)}):\n${applied.stderr}`);
   }
   const dir = await tempDir();
   const [smtp, slack] = await Promise.all([startSmtpServer(), startSlackStandIn()]);
@@ -107,7 +105,7 @@ export async function startDistributedStack(options: { brokerDir?: string } = {}
       await slack.close();
       await smtp.close();
       await dir.cleanup();
-      await broker?.stop();
+      await kafka.stop();
     },
   };
 }

@@ -1,35 +1,29 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BurnrateError, createLogger } from '@burnrate/core';
-import { startLocalKafka, type LocalKafka } from '../../../../infra/kafka/local-kafka-lib.ts';
+import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../../infra/kafka/test-kafka.ts';
 import type { BatchContext, ConsumedMessage } from '../port.ts';
 import { partitionFor } from '../partitioner.ts';
 import { createKafkaBus, type KafkaBus, type KafkaBusOptions } from './kafka-bus.ts';
 
-// KAFKA_BROKERS points the suite at a running broker; otherwise it starts a local one
-// (infra/kafka). Under CI=true a broker that cannot start fails the suite instead of skipping it.
-const externalBrokers = process.env.KAFKA_BROKERS;
-const onCi = process.env.CI === 'true';
-const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-const toolsPresent = externalBrokers !== undefined || (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
+// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
+// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
+const canRun = await canRunKafkaTests();
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-describe.skipIf(!onCi && !toolsPresent)('Kafka bus against a real broker', () => {
-  let broker: LocalKafka | undefined;
+describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
+  let broker: TestKafka | undefined;
   let brokers: string;
   let admin: Admin;
   const buses: KafkaBus[] = [];
 
   beforeAll(async () => {
-    if (externalBrokers !== undefined) brokers = externalBrokers;
-    else {
-      broker = await startLocalKafka({ java });
-      brokers = broker.brokers;
-    }
+    broker = await startTestKafka();
+    brokers = broker.brokers;
     admin = new Kafka({ clientId: 'bus-int-check', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
   });
