@@ -3,7 +3,7 @@ import { createPriceCatalog } from './catalog.ts';
 
 const at = new Date('2026-11-28T21:39:26.552Z');
 
-// The tokens Claude Code reported in ../../../shared/fixtures/claude-code-otlp/logs.json.
+// The tokens Claude Code reported in services/ingest/fixtures/claude-code-otlp/logs.json.
 const fixtureUsage = {
   model: 'claude-sonnet-4-5',
   at,

@@ -6,7 +6,7 @@ import { createChdbStore, type Store } from '@burnrate/store';
 import { type SlackStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
 import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
 
-const FIXTURE = new URL('../../../../shared/fixtures/claude-code-otlp/logs.json', import.meta.url);
+const FIXTURE = new URL('../../ingest/fixtures/claude-code-otlp/logs.json', import.meta.url);
 
 // One burnrate process for the whole file, driven only through its HTTP port, with a real SMTP
 // server and a Slack Web API stand-in. The store is read after the process stopped, because the
