@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafkaProducer, translateKafkaError } from '@burnrate/bus';
 import { BurnrateError, type Logger } from '@burnrate/core';
 import { type Admin, CompressionTypes, Kafka, logLevel } from 'kafkajs';
@@ -24,6 +25,8 @@ export interface KafkaSnapshotStoreOptions {
 
 const OFFSET_HEADER = 'burnrate-offset';
 const SAVED_AT_HEADER = 'burnrate-saved-at';
+const END_OFFSET_ATTEMPTS = 5;
+const END_OFFSET_BACKOFF_MS = 200;
 
 /**
  * Detector snapshots on a compacted Kafka topic instead of a table: `save` produces the state with
@@ -82,11 +85,19 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
   const readLatest = async (keys: ReadonlySet<string>): Promise<Found> => {
     const found: Found = new Map();
     const a = await admin();
-    let ends: { partition: number; high: string; low: string }[];
-    try {
-      ends = await a.fetchTopicOffsets(options.topic);
-    } catch (err) {
-      throw translateKafkaError(err, { operation: 'snapshot load: end offsets', topic: options.topic });
+    let ends: { partition: number; high: string; low: string }[] | undefined;
+    // Right after the topic was created (a first deploy) its leader may not be known yet
+    // (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE): kafkajs calls those retriable, and a few
+    // short waits settle it.
+    for (let attempt = 1; ends === undefined; attempt++) {
+      try {
+        ends = await a.fetchTopicOffsets(options.topic);
+      } catch (err) {
+        if (attempt >= END_OFFSET_ATTEMPTS || (err as { retriable?: unknown }).retriable !== true) {
+          throw translateKafkaError(err, { operation: 'snapshot load: end offsets', topic: options.topic });
+        }
+        await sleep(END_OFFSET_BACKOFF_MS * attempt);
+      }
     }
     const targets = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
     if (targets.size === 0) return found;
