@@ -77,7 +77,13 @@ function report(
         i.id,
         i.kind,
         subjectText(i.subject),
-        i.detected ? 'yes' : i.info_only ? 'no (info only)' : 'no',
+        i.detected
+          ? i.paging_since === null
+            ? 'yes'
+            : `yes (paging since ${i.paging_since.slice(0, 16)}Z)`
+          : i.info_only
+            ? 'no (info only)'
+            : 'no',
         i.severity ?? '-',
         minutes(i.ttd_ms),
         minutes(i.ttd_from_story_ms),

@@ -117,4 +117,22 @@ describe('evaluate', () => {
     expect(e.targets.map((t) => t.pass)).toEqual([true, true, true, false]);
     expect(e.pass).toBe(false);
   });
+
+  it('counts an episode already paging when the story begins as detecting it at the onset, not one resolved before', () => {
+    const platform = { org: 'acme', team: 'platform' };
+    const open = evaluate(
+      [anomaly('runaway_session', loopSubject, 2.2, 'warning'), anomaly('model_mix_drift', platform, 90, 'warning', 'early')],
+      labels,
+    );
+    expect(open.incidents[1]).toMatchObject({ detected: true, ttd_ms: 0, severity: 'warning', paging_since: at(90) });
+    const resolved = evaluate(
+      [
+        anomaly('runaway_session', loopSubject, 2.2, 'warning'),
+        anomaly('model_mix_drift', platform, 90, 'warning', 'gone'),
+        { ...anomaly('model_mix_drift', platform, 95, 'warning', 'gone', 2), status: 'resolved' },
+      ],
+      labels,
+    );
+    expect(resolved.incidents[1]).toMatchObject({ detected: false, paging_since: null });
+  });
 });

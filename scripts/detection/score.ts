@@ -7,7 +7,10 @@ import type { DecoyLabel, IncidentLabel, LabelSubject, ScenarioLabels } from './
  *
  * - An incident is detected by the first page of its kind whose subject is the labelled one (or
  *   one of `also_accept`) at the same scope: a team-level label wants a team-level anomaly, a
- *   session label that session. Pages from an hour before the story to a day after it count.
+ *   session label that session. Pages from an hour before the story to a day after it count. An
+ *   episode of that kind and subject already open at warning or above when the story begins (a
+ *   month already heading over budget when a campaign makes it worse) was paging about it all
+ *   along: it counts as detecting the incident at its onset, and the result says since when.
  * - A page is explained when an incident touches the same subject (same team; same developer and
  *   session where both name one) from an hour before the story to a day after it, whatever its
  *   kind: a runaway agent rightly moves its developer's and team's spend too. A budget projection
@@ -48,6 +51,8 @@ export interface IncidentResult {
   on_time: boolean | null;
   anomaly_id: string | null;
   anomaly_subject: Subject | null;
+  /** Set when the detecting episode was already open and paging before the story began: its first page. */
+  paging_since: string | null;
 }
 
 export interface Finding {
@@ -155,9 +160,15 @@ function scoreIncident(incident: IncidentLabel, episodes: readonly Episode[]): I
   const from = Date.parse(incident.story_start) - SLACK_BEFORE_MS;
   const until = Date.parse(incident.end) + EXPLAINED_AFTER_MS;
   const candidates = episodes.filter((ep) => ep.kind === incident.kind && subjects.some((s) => sameSubject(ep.subject, s)));
-  let best: { ep: Episode; at: number } | undefined;
+  const start = Date.parse(incident.start);
+  let best: { ep: Episode; at: number; since?: number } | undefined;
   let infoSeen = false;
   for (const ep of candidates) {
+    const since = pagingAt(ep, from);
+    if (since !== null) {
+      if (best === undefined || start < best.at) best = { ep, at: start, since };
+      continue;
+    }
     for (const v of ep.versions) {
       const at = Date.parse(v.detected_at);
       if (at < from || at > until) continue;
@@ -169,7 +180,6 @@ function scoreIncident(incident: IncidentLabel, episodes: readonly Episode[]): I
       break;
     }
   }
-  const start = Date.parse(incident.start);
   const storyStart = Date.parse(incident.story_start);
   const ttd = best === undefined ? null : best.at - start;
   return {
@@ -179,7 +189,9 @@ function scoreIncident(incident: IncidentLabel, episodes: readonly Episode[]): I
     detected: best !== undefined,
     info_only: best === undefined && infoSeen,
     severity:
-      best === undefined ? null : (best.ep.versions.find((v) => Date.parse(v.detected_at) === best.at)?.severity ?? best.ep.maxSeverity),
+      best === undefined
+        ? null
+        : (best.ep.versions.find((v) => Date.parse(v.detected_at) === (best.since ?? best.at))?.severity ?? best.ep.maxSeverity),
     detected_at: best === undefined ? null : new Date(best.at).toISOString(),
     ttd_ms: ttd,
     ttd_from_story_ms: best === undefined ? null : best.at - storyStart,
@@ -187,7 +199,20 @@ function scoreIncident(incident: IncidentLabel, episodes: readonly Episode[]): I
     on_time: best === undefined ? null : incident.within_ms === null || (ttd ?? 0) <= incident.within_ms,
     anomaly_id: best?.ep.id ?? null,
     anomaly_subject: best?.ep.subject ?? null,
+    paging_since: best?.since === undefined ? null : new Date(best.since).toISOString(),
   };
+}
+
+/** When an episode that is still open at `at` first paged (warning or above) before it; null if it was not paging then. */
+function pagingAt(ep: Episode, at: number): number | null {
+  let paged: number | null = null;
+  for (const v of ep.versions) {
+    const t = Date.parse(v.detected_at);
+    if (t >= at) break;
+    if (v.status === 'resolved') paged = null;
+    else if (v.severity !== 'info' && paged === null) paged = t;
+  }
+  return paged;
 }
 
 function scoreDecoy(decoy: DecoyLabel, episodes: readonly Episode[]): DecoyResult {

@@ -49,7 +49,9 @@ import { formatUsd, roundMoney } from './format.ts';
  * - fast (team keys only): a switched default shows within minutes as several developers' new
  *   sessions landing on the premium model at once. The unit is the developer, never the call (one
  *   session's calls all follow its model, and in a quiet hour one session is the team's whole
- *   spend). Over the current and the previous hour, each active developer is "on premium" when
+ *   spend). Over the last FAST_LOOKBACK_HOURS (8: a switched default stays switched, so a
+ *   developer who worked at dawn and one who starts at ten are the same evidence), each developer
+ *   active in it (their latest active hours) is "on premium" when
  *   premium models took at least half of their spend; each has a habit, the exponentially weighted
  *   share of their past active hours that were on premium (shrunk toward the team's, floored at
  *   5%: anyone may try the premium model). Holds when at least 2 developers are on premium and:
@@ -182,6 +184,7 @@ const D_SEEN = 20;
 const D_LENGTH = 21;
 
 const FAST_EVERY_MS = 60_000;
+const FAST_LOOKBACK_HOURS = 8;
 const MIN_WEEKLY_EVENTS = 30;
 const MIN_LEARNT_DAYS = 7;
 const MIN_FAST_HISTORY_DAYS = 3;
@@ -440,12 +443,12 @@ function usualWeeklySpend(v: readonly number[], windowCost: number): number {
   return days === 0 ? 0 : (Math.max(0, cost - windowCost) * RING_DAYS) / days;
 }
 
-/** The breadth test over the current and the previous hour (see the header). */
+/** The breadth test over the developers active in the last FAST_LOOKBACK_HOURS (see the header). */
 function fastVerdict(k: MixKey, watermark: number, s: ModelMixDriftSettings): FastVerdict | null {
   const devs = k.devs;
   if (devs === null) return null;
   const v = k.v;
-  const from = hourOf(watermark) - HOUR_MS;
+  const from = hourOf(watermark) - (FAST_LOOKBACK_HOURS - 1) * HOUR_MS;
   let hours = 0;
   let onPremium = 0;
   let cost = 0;
@@ -465,7 +468,7 @@ function fastVerdict(k: MixKey, watermark: number, s: ModelMixDriftSettings): Fa
 
   const habits: number[] = [];
   let moved = 0;
-  let since = from + HOUR_MS;
+  let since = hourOf(watermark);
   let wCost = 0;
   let wPremium = 0;
   let usualPremium = 0;
