@@ -223,6 +223,8 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   let flushes = 0;
   /** `state.ahead` while running: by the time the differences arrived at, then by key. */
   let ahead = new Map<number, Map<string, HourBucket>>();
+  /** The keys of `ahead`, ascending: time moves forward through them from the front. */
+  let dues: number[] = [];
   let held = 0;
 
   const configsNow = (): unknown[] => {
@@ -411,19 +413,19 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     ctx.watermark = state.watermark as number;
     let anomalies = flushPending(configs, into);
     last.bucket = null;
-    if (held > 0) {
-      const dues = [...ahead.keys()].filter((due) => due <= target).sort((a, b) => a - b);
-      for (const due of dues) {
-        const byKey = ahead.get(due) as Map<string, HourBucket>;
-        ahead.delete(due);
-        held -= byKey.size;
-        for (const [key, bucket] of byKey) addToPending(key, bucket);
-        if (due === target) break;
-        anomalies = advanceTo(due, configs, anomalies);
-        ctx.watermark = due;
-        anomalies = flushPending(configs, anomalies);
-      }
+    let taken = 0;
+    while (taken < dues.length && (dues[taken] as number) <= target) {
+      const due = dues[taken++] as number;
+      const byKey = ahead.get(due) as Map<string, HourBucket>;
+      ahead.delete(due);
+      held -= byKey.size;
+      for (const [key, bucket] of byKey) addToPending(key, bucket);
+      if (due === target) break;
+      anomalies = advanceTo(due, configs, anomalies);
+      ctx.watermark = due;
+      anomalies = flushPending(configs, anomalies);
     }
+    if (taken > 0) dues.splice(0, taken);
     state.watermark = target;
     return anomalies;
   };
@@ -434,6 +436,18 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     if (byKey === undefined) {
       byKey = new Map();
       ahead.set(due, byKey);
+      // Mostly the newest time yet (each source's watermark only grows): a push; else a binary search.
+      if (dues.length === 0 || due > (dues[dues.length - 1] as number)) dues.push(due);
+      else {
+        let lo = 0;
+        let hi = dues.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((dues[mid] as number) < due) lo = mid + 1;
+          else hi = mid;
+        }
+        dues.splice(lo, 0, due);
+      }
     }
     const waiting = byKey.get(last.key);
     if (waiting !== undefined) mergeBucket(waiting, delta);
@@ -484,7 +498,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
         holdAhead(carried, delta);
         if (held > maxHeldBuckets) {
           counts.forced += 1;
-          anomalies = moveTo(Math.min(...ahead.keys()), configs, anomalies);
+          anomalies = moveTo(dues[0] as number, configs, anomalies);
           anomalies = advanceTo(state.watermark, configs, anomalies);
         }
       } else {
@@ -498,8 +512,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       ctx.lateness = latenessNow();
       const configs = configsNow();
       // The end of the input: every source has said all it will, so time moves to the furthest.
-      let furthest = state.watermark;
-      for (const due of ahead.keys()) if (due > furthest) furthest = due;
+      const furthest = Math.max(state.watermark, dues.at(-1) ?? state.watermark);
       let anomalies = furthest > state.watermark ? moveTo(furthest, configs, NONE) : NONE;
       ctx.watermark = state.watermark;
       anomalies = advanceTo(state.watermark, configs, anomalies);
@@ -532,6 +545,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
         ahead.set(Number(due), new Map(entries));
         held += entries.length;
       }
+      dues = [...ahead.keys()].sort((a, b) => a - b);
       state = { ...restored, pending: {}, ahead: {}, sources: restored.sources ?? {}, detectors: detectorStates };
       states = kinds.map((k) => detectorStates[k]);
       last.h = null;
