@@ -21,22 +21,24 @@ function daysIn(month: number, year: number): number {
 }
 
 /**
- * `Instant`'s output for `value` — UTC, `...Z`, milliseconds — or undefined when `Instant` rejects it.
+ * Epoch milliseconds of `s` when it has the shape `Instant` accepts, NaN otherwise; when it is a
+ * number, it is what `Date.parse` (and so `new Date(s)`) gives for `s`.
  *
- * Accepts what `z.iso.datetime({ offset: true })` accepts (zod 4.6's pattern): a calendar-valid
- * `YYYY-MM-DD` (Gregorian leap years, year 0000 included), an upper-case `T`, `HH:MM:SS` with
- * hours 00-23 and no leap second, an optional `.` and one or more fraction digits, then `Z` or
- * `±HH:MM` (hours 00-23). Seconds are required; no lower-case `t`/`z`, no `±HHMM`. An input already
- * in the normal form is returned as is: `new Date(s).toISOString()` gives it back unchanged for
- * every year this shape can hold, and building the Date is most of what the check would cost.
+ * The shape is what `z.iso.datetime({ offset: true })` accepts (zod 4.6's pattern): a
+ * calendar-valid `YYYY-MM-DD` (Gregorian leap years, year 0000 included), an upper-case `T`,
+ * `HH:MM:SS` with hours 00-23 and no leap second, an optional `.` and one or more fraction digits
+ * (the first three are the milliseconds; the rest are dropped, as Date.parse drops them), then `Z`
+ * or `±HH:MM` (hours 00-23). Seconds are required; no lower-case `t`/`z`, no `±HHMM`.
+ *
+ * One reader for both hot paths: validation of every bus message (`normaliseInstant`) and the
+ * detection engine's event time, which falls back to Date.parse for anything else.
  */
-export function normaliseInstant(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const s = value;
+export function instantMs(s: string): number {
   const n = s.length;
-  if (n < 20) return undefined;
+  if (n < 20) return Number.NaN;
   const century = twoDigits(s, 0);
   const yy = twoDigits(s, 2);
+  const year = century * 100 + yy;
   const month = twoDigits(s, 5);
   const day = twoDigits(s, 8);
   const hour = twoDigits(s, 11);
@@ -50,7 +52,7 @@ export function normaliseInstant(value: unknown): string | undefined {
     month > 12 ||
     s.charCodeAt(7) !== 45 /* - */ ||
     day < 1 ||
-    day > daysIn(month, century * 100 + yy) ||
+    day > daysIn(month, year) ||
     s.charCodeAt(10) !== 84 /* T */ ||
     hour < 0 ||
     hour > 23 ||
@@ -61,35 +63,62 @@ export function normaliseInstant(value: unknown): string | undefined {
     second < 0 ||
     second > 59
   ) {
-    return undefined;
+    return Number.NaN;
   }
   let i = 19;
-  let fraction = 0;
+  let millis = 0;
   if (s.charCodeAt(i) === 46 /* . */) {
-    i += 1;
+    const from = i + 1;
+    i = from;
     while (i < n) {
       const d = s.charCodeAt(i) - ZERO;
       if (d < 0 || d > 9) break;
+      if (i - from < 3) millis = millis * 10 + d;
       i += 1;
-      fraction += 1;
     }
-    if (fraction === 0) return undefined;
+    const digits = i - from;
+    if (digits === 0) return Number.NaN;
+    if (digits === 1) millis *= 100;
+    else if (digits === 2) millis *= 10;
   }
+  let offsetMinutes = 0;
   const zone = s.charCodeAt(i);
   if (zone === 90 /* Z */) {
-    if (i + 1 !== n) return undefined;
-    if (fraction === 3) return s;
+    if (i + 1 !== n) return Number.NaN;
   } else if (zone === 43 /* + */ || zone === 45 /* - */) {
     const offsetHour = twoDigits(s, i + 1);
     const offsetMinute = twoDigits(s, i + 4);
     if (i + 6 !== n || offsetHour < 0 || offsetHour > 23 || s.charCodeAt(i + 3) !== 58 /* : */ || offsetMinute < 0 || offsetMinute > 59) {
-      return undefined;
+      return Number.NaN;
     }
+    offsetMinutes = (zone === 43 ? 1 : -1) * (offsetHour * 60 + offsetMinute);
   } else {
-    return undefined;
+    return Number.NaN;
   }
+  return (daysFromCivil(year, month, day) * 1440 + hour * 60 + minute - offsetMinutes) * 60_000 + second * 1000 + millis;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+/**
+ * `Instant`'s output for `value` — UTC, `...Z`, milliseconds — or undefined when `Instant` rejects
+ * it (see `instantMs` for the shape). An input already in the normal form is returned as is:
+ * `new Date(s).toISOString()` gives it back unchanged for every year this shape can hold, and
+ * building the Date is most of what the check would cost.
+ */
+export function normaliseInstant(value: unknown): string | undefined {
+  if (typeof value !== 'string' || Number.isNaN(instantMs(value))) return undefined;
+  if (value.length === 24 && value.charCodeAt(19) === 46 /* . */ && value.charCodeAt(23) === 90 /* Z */) return value;
   // Offsets, other fraction lengths: rare on the bus, so the same conversion `Instant` makes.
-  return new Date(s).toISOString();
+  return new Date(value).toISOString();
 }
 
 /** `z.string().min(1)`. */

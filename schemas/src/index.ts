@@ -5,3 +5,4 @@ export * from './dlq.v1.ts';
 export * from './anomaly.v1.ts';
 export * from './anomaly-state.v1.ts';
 export * from './topics.ts';
+export { instantMs } from './fast-checks.ts';
