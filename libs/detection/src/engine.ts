@@ -2,6 +2,7 @@ import { usageEventKey } from '@burnrate/schemas';
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import type { AnyDetector, ConfigOf, StepContext } from './detector.ts';
 import { hash53 } from './hash.ts';
+import { createDetectorSlots } from './detector-slots.ts';
 import { parseInstant } from './time.ts';
 import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { budgetForecast } from './budget-forecast.ts';
@@ -195,26 +196,8 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
 
   let state = emptyState(registry);
   // `state.detectors` by position; a detector's returned state is written back to both.
-  let states = kinds.map((k) => state.detectors[k]);
-  // The configs of the last resolveConfig() answer by position, rebuilt when it answers another object.
-  let configsOf: Record<string, unknown> | null = null;
-  let configs: unknown[] = [];
-
-  const configsNow = (): unknown[] => {
-    const c = resolveConfig() as Record<string, unknown>;
-    if (c !== configsOf) {
-      configsOf = c;
-      configs = kinds.map((k) => c[k]);
-    }
-    return configs;
-  };
-
-  const setState = (i: number, next: unknown): void => {
-    if (next !== states[i]) {
-      states[i] = next;
-      state.detectors[kinds[i] as string] = next;
-    }
-  };
+  const slots = createDetectorSlots(kinds, resolveConfig, state.detectors);
+  const { states, configsNow, set: setState } = slots;
 
   // Rings by org, then developer: the event's own strings are looked up (their hashes are cached
   // on them), where `state.seen` would need `org:developer` built and internalised per event.
@@ -376,7 +359,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       // Rings saved with another capacity (128 before it was 64) keep their newest ids.
       for (const key in restored.seen) restored.seen[key] = fitRing(restored.seen[key] as DedupeRing, capacity);
       state = { ...restored, advanced_at: restored.advanced_at ?? null, detectors: detectorStates };
-      states = kinds.map((k) => detectorStates[k]);
+      slots.adopt(detectorStates);
       forgetRings();
     },
 

@@ -3,6 +3,7 @@ import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { isClosedHour, lastClosedHour, mergeBucket, type HourBucket } from './buckets/hourly.ts';
 import type { StepContext } from './detector.ts';
 import { TEAM_DETECTORS, type TeamConfigsOf, type TeamDetectorRegistry } from './engine.ts';
+import { createDetectorSlots } from './detector-slots.ts';
 import { parseInstant } from './time.ts';
 
 /**
@@ -190,9 +191,8 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
 
   let state = emptyState(registry);
   // `state.detectors` by position; a detector's returned state is written back to both.
-  let states = kinds.map((k) => state.detectors[k]);
-  let configsOf: Record<string, unknown> | null = null;
-  let configs: unknown[] = [];
+  const slots = createDetectorSlots(kinds, resolveConfig, state.detectors);
+  const { states, configsNow, set: setState } = slots;
   /**
    * The snapshot's `pending`, held as two arrays (keys, buckets; insertion order) while running:
    * it is emptied at nearly every rollup (each one moves the watermark) and mostly holds one or
@@ -226,22 +226,6 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   /** The keys of `ahead`, ascending: time moves forward through them from the front. */
   let dues: number[] = [];
   let held = 0;
-
-  const configsNow = (): unknown[] => {
-    const c = resolveConfig() as Record<string, unknown>;
-    if (c !== configsOf) {
-      configsOf = c;
-      configs = kinds.map((k) => c[k]);
-    }
-    return configs;
-  };
-
-  const setState = (i: number, next: unknown): void => {
-    if (next !== states[i]) {
-      states[i] = next;
-      state.detectors[kinds[i] as string] = next;
-    }
-  };
 
   const collect = (into: readonly Anomaly[], more: readonly Anomaly[]): readonly Anomaly[] =>
     more.length === 0 ? into : into === NONE ? [...more] : into.concat(more);
@@ -547,7 +531,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       }
       dues = [...ahead.keys()].sort((a, b) => a - b);
       state = { ...restored, pending: {}, ahead: {}, sources: restored.sources ?? {}, detectors: detectorStates };
-      states = kinds.map((k) => detectorStates[k]);
+      slots.adopt(detectorStates);
       last.h = null;
       last.bucket = null;
     },
