@@ -178,4 +178,43 @@ describe('buffered sink', () => {
     });
     expect(await inner.getAnomaly(a.id)).toMatchObject({ id: a.id });
   });
+
+  it('tries a failed commit again while it holds the partition (a broker restart), and gives up once the partition is gone', async () => {
+    vi.useFakeTimers();
+    const { store, calls } = recordingStore();
+    const commits: string[] = [];
+    let unreachable = 2;
+    const held = new AbortController();
+    const flaky: BatchContext = {
+      commit: async (offset) => {
+        if (unreachable-- > 0) throw new BurnrateError('BUS_UNAVAILABLE', 'broker down', { retriable: true });
+        commits.push(`0@${offset}`);
+      },
+      signal: held.signal,
+    };
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 1000 });
+    const a = eventBatch(0, events(2, 'c'));
+    await sink.subscribeOptions.handleBatch(a, flaky);
+    await vi.advanceTimersByTimeAsync(1000); // written; the commit fails
+    await vi.advanceTimersByTimeAsync(1000); // fails again
+    expect(commits).toEqual([]);
+    // No new batch arrives: the commit is still tried, and goes through once the broker answers.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(commits).toEqual([`0@${a.messages.at(-1)!.offset}`]);
+    // The rows were written once; only the commit was repeated.
+    expect(calls).toEqual([{ table: 'usage_events', ids: ['c-0', 'c-1'] }]);
+    expect(sink.stats().refusedCommits).toBe(0);
+
+    const gone = new AbortController();
+    gone.abort();
+    const moved: BatchContext = {
+      commit: async () => {
+        throw new BurnrateError('BUS_UNAVAILABLE', 'no longer holds the partition', { retriable: true });
+      },
+      signal: gone.signal,
+    };
+    await sink.subscribeOptions.handleBatch(eventBatch(1, events(1, 'm')), moved);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sink.stats().refusedCommits).toBe(1);
+  });
 });

@@ -43,8 +43,18 @@ interface Rows {
   anomaly_state: AnomalyState[];
   count: number;
   /** Per `topic:partition`, the last offset these rows cover and the context to commit it through. */
-  commits: Map<string, { offset: string; ctx: BatchContext }>;
+  commits: Map<string, PendingCommit>;
 }
+
+interface PendingCommit {
+  offset: string;
+  ctx: BatchContext;
+  /** Commits of this offset that failed while the member still held the partition. */
+  failed?: number;
+}
+
+/** A commit that fails while the partition is still held (the broker restarting) is tried again this often, one flush delay apart. */
+const MAX_COMMIT_ATTEMPTS = 60;
 
 const emptyRows = (): Rows => ({ usage_events: [], dlq: [], anomalies: [], anomaly_state: [], count: 0, commits: new Map() });
 
@@ -115,11 +125,23 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
     if (rows.anomaly_state.length > 0) await deps.store.insertAnomalyStates(rows.anomaly_state);
   };
 
+  /** Commits whose rows are written but whose commit failed while the partition was still held: retried at the next flush. */
+  let uncommitted = new Map<string, PendingCommit>();
+
   const commit = async (rows: Rows): Promise<void> => {
-    for (const [partition, { offset, ctx }] of rows.commits) {
+    for (const [partition, pending] of rows.commits) {
+      const { offset, ctx } = pending;
       try {
         await ctx.commit(offset);
       } catch (err) {
+        const failed = (pending.failed ?? 0) + 1;
+        if (!ctx.signal.aborted && failed < MAX_COMMIT_ATTEMPTS) {
+          // Still this member's (the broker was unreachable): with no newer batch to commit through,
+          // the group would stay behind for good, so the same commit is tried again.
+          uncommitted.set(partition, { offset, ctx, failed });
+          log.debug({ err, partition, offset, attempt: failed }, 'commit after flush failed; trying again at the next flush');
+          continue;
+        }
         // Rebalanced away or stopped: the rows are written, the next owner re-reads from the last
         // commit and the tables collapse the repeats.
         stats.refusedCommits += 1;
@@ -164,6 +186,12 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       stats.flushed.anomalies += rows.anomalies.length;
       stats.flushed.anomaly_state += rows.anomaly_state.length;
       await commit(rows);
+    }
+    if (uncommitted.size > 0) {
+      // A newer batch of the same partition commits past them anyway.
+      for (const [partition, pending] of uncommitted) if (!buffer.commits.has(partition)) buffer.commits.set(partition, pending);
+      uncommitted = new Map();
+      schedule(maxDelayMs);
     }
   };
 
