@@ -1,16 +1,24 @@
 // One detector instance for `npm run bench:e2e`, run as its own process (forked with an IPC
-// channel). It is wired as services/detector/src/main.ts wires it (Kafka bus and its consumer
-// settings, snapshots on detector-state.v1, stage B started before stage A) and adds only what the
+// channel). It runs the service's own threads (services/detector/src/threads.ts: each thread the
+// wiring of the detector service, snapshots on detector-state.v1, stage B started before stage A),
+// as many as the service would (BURNRATE_DETECTOR_THREADS, else the CPUs), and adds only what the
 // bench must see and the service does not expose: the moment it has handled every preloaded event,
-// timed in this process so no IPC hop is in the figure (offsets are committed with snapshots, so
-// the group's committed lag trails the work by up to a snapshot interval), and how long each step
-// behind its ports took.
-import type { Producer, SubscribeOptions } from '@burnrate/bus';
-import { createLogger, loadConfig } from '@burnrate/core';
-import { createDetector, createTeamDetector, rollupSources, type SnapshotStore } from '@burnrate/detector';
-import { createKafkaSnapshotStore, openKafkaBus, quietKafkajsWarnings } from '@burnrate/runtime';
-import { TOPICS } from '@burnrate/schemas';
-import { declareTopics, DETECTOR_STATE_TOPIC } from '../kafka/topics.ts';
+// timed in this process so no process hop is in the figure (offsets are committed with snapshots,
+// so the group's committed lag trails the work by up to a snapshot interval), and how long each
+// step behind its ports took.
+import { createLogger } from '@burnrate/core';
+import {
+  createDetectorThreads,
+  DETECTOR_GROUP_ID,
+  mergeSamples,
+  readDetectorThreads,
+  type Timing,
+  timingOf,
+  type TimingSamples,
+} from '@burnrate/detector';
+import { quietKafkajsWarnings } from '@burnrate/runtime';
+
+export type { Timing } from '@burnrate/detector';
 
 /**
  * What the bench asks: `catch-up` reports once `events` usage events are handled; `trace` reports
@@ -18,15 +26,6 @@ import { declareTopics, DETECTOR_STATE_TOPIC } from '../kafka/topics.ts';
  * and reports totals.
  */
 export type InstanceRequest = { type: 'catch-up'; events: number } | { type: 'trace' } | { type: 'stop' };
-
-/** Durations (ms) of one kind of step. */
-export interface Timing {
-  count: number;
-  totalMs: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
 
 /** Measured at the ports the detector is given (producer, snapshot store, subscription handlers), so the service code is untouched. */
 export interface Trace {
@@ -44,8 +43,15 @@ export interface Trace {
   stageABatchSize: Timing;
 }
 
+/** What one thread of the instance did. */
+export interface ThreadShare {
+  thread: number;
+  partitions: number[];
+  processed: number;
+}
+
 export type InstanceReport =
-  | { type: 'started'; joinMs: number }
+  | { type: 'started'; joinMs: number; threads: number }
   | {
       type: 'caught-up';
       /** From the end of the group join to the first usage event handled (snapshot load, first fetch). */
@@ -61,11 +67,11 @@ export type InstanceReport =
       batches: number;
     }
   | { type: 'trace'; trace: Trace }
-  | { type: 'stopped'; stageA: Record<string, number>; stageB: Record<string, number>; batches: number }
+  | { type: 'stopped'; stageA: Record<string, number>; stageB: Record<string, number>; batches: number; threads: ThreadShare[] }
   | { type: 'failed'; message: string };
 
-// Polling the counters costs microseconds; 2 ms keeps the timing error far below a run of seconds.
-const POLL_MS = 2;
+// Each poll asks every thread for its counters (a message round trip); 10 ms keeps that cost small and the timing error far below a run of seconds.
+const POLL_MS = 10;
 
 const send = (r: InstanceReport): Promise<void> =>
   new Promise((resolve) => {
@@ -76,64 +82,68 @@ const send = (r: InstanceReport): Promise<void> =>
 async function main(brokersArg: string | undefined, configPath: string | undefined): Promise<void> {
   if (brokersArg === undefined || configPath === undefined) throw new Error('usage: detector-instance.ts <brokers> <burnrate.yaml>');
   if (process.send === undefined) throw new Error('detector-instance.ts must be forked with an IPC channel by infra/bench/e2e.ts');
-  const brokers = brokersArg.split(',');
   const log = createLogger({ level: 'warn' }).child({ service: 'detector' });
   quietKafkajsWarnings(log);
-  const config = await loadConfig(configPath);
-
-  const usagePartitions = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).find((t) => t.name === TOPICS.usageEvents.name);
-  const bus = openKafkaBus({
-    brokers,
-    service: 'detector',
+  const threads = readDetectorThreads(process.env);
+  const pool = createDetectorThreads({
+    count: threads,
+    settings: { brokers: brokersArg.split(','), configPath, snapshots: 'kafka', logLevel: 'warn', timings: true },
     log,
-    consumer: { partitionsConsumedConcurrently: usagePartitions?.partitions ?? 1 },
+    onFailure: fail,
   });
-  const changelog = createKafkaSnapshotStore({ brokers, topic: DETECTOR_STATE_TOPIC, clientId: 'burnrate-detector', log });
-  const tracer = createTracer();
-  const producer = tracer.producer(bus.producer());
-  const snapshots = tracer.snapshots(changelog);
-  const teamDetector = createTeamDetector({
-    config,
-    producer,
-    snapshots,
-    log,
-    engine: { expectedSources: rollupSources(usagePartitions?.partitions ?? 0) },
-  });
-  const teamSubscription = bus.subscribe(tracer.subscription('stageBBatch', teamDetector.subscribeOptions));
-  const detector = createDetector({ config, producer, snapshots, log });
-  const subscription = bus.subscribe(tracer.subscription('stageABatch', detector.subscribeOptions));
 
   const started = performance.now();
-  await teamSubscription.start();
-  await subscription.start();
+  await pool.start();
   const joined = performance.now();
-  await send({ type: 'started', joinMs: joined - started });
+  await send({ type: 'started', joinMs: joined - started, threads });
+
+  let since = performance.now();
+  const trace = async (): Promise<Trace> => {
+    const samples: TimingSamples = mergeSamples(await pool.timings());
+    const spanMs = performance.now() - since;
+    since = performance.now();
+    return {
+      spanMs,
+      stageABatch: timingOf(samples.stageABatch),
+      stageBBatch: timingOf(samples.stageBBatch),
+      send: Object.fromEntries(
+        Object.keys(samples)
+          .filter((k) => k.startsWith('send:'))
+          .map((k) => [k.slice('send:'.length), timingOf(samples[k])]),
+      ),
+      snapshotSave: timingOf(samples.snapshotSave),
+      commit: timingOf(samples.commit),
+      stageABatchSize: timingOf(samples.stageABatchSize),
+    };
+  };
 
   const watchCatchUp = async (events: number): Promise<void> => {
     // The catch-up's trace starts here, not at the group join.
-    tracer.take();
+    await trace();
     let first: number | undefined;
     let cpuAtFirst = process.cpuUsage();
     for (;;) {
-      const { processed } = detector.stats();
+      const status = await pool.status();
       const now = performance.now();
+      const processed = status.reduce((n, s) => n + s.stageA.processed, 0);
       if (first === undefined && processed > 0) {
         first = now;
         cpuAtFirst = process.cpuUsage();
       }
-      if (processed >= events && subscription.lag() === 0) {
-        const s = detector.stats();
+      const lag = status.reduce((n, s) => n + (s.lag[DETECTOR_GROUP_ID] ?? 0), 0);
+      if (processed >= events && lag === 0) {
         const cpu = process.cpuUsage(cpuAtFirst);
+        const sum = (f: (s: (typeof status)[number]) => number): number => status.reduce((n, s) => n + f(s), 0);
         await send({
           type: 'caught-up',
           firstEventMs: (first ?? now) - joined,
           consumeMs: now - (first ?? now),
           cpuMs: (cpu.user + cpu.system) / 1000,
-          processed: s.processed,
-          anomalies: s.published,
-          rollups: s.rollups,
-          snapshots: s.snapshots,
-          batches: subscription.stats().batches,
+          processed,
+          anomalies: sum((s) => s.stageA.published),
+          rollups: sum((s) => s.stageA.rollups),
+          snapshots: sum((s) => s.stageA.snapshots),
+          batches: sum((s) => s.batches),
         });
         return;
       }
@@ -145,85 +155,28 @@ async function main(brokersArg: string | undefined, configPath: string | undefin
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    // The order of main.ts: stage A first, stage B after it, then the clients.
-    await subscription.stop();
-    await detector.stop();
-    await teamSubscription.stop();
-    await teamDetector.stop();
-    await bus.close();
-    await changelog.close();
+    // Who held what, asked before the threads go; the counters are their last, as they stopped.
+    const status = await pool.status();
+    const totals = await pool.stop();
     await send({
       type: 'stopped',
-      stageA: { ...detector.stats() },
-      stageB: { ...teamDetector.stats() },
-      batches: subscription.stats().batches,
+      stageA: { ...totals?.stageA },
+      stageB: { ...totals?.stageB },
+      batches: status.reduce((n, s) => n + s.batches, 0),
+      threads: status.map((s) => ({ thread: s.thread, partitions: s.assigned[DETECTOR_GROUP_ID] ?? [], processed: s.stageA.processed })),
     });
     process.exit(0);
   };
 
   process.on('message', (m: InstanceRequest) => {
     const work =
-      m.type === 'catch-up' ? watchCatchUp(m.events) : m.type === 'trace' ? send({ type: 'trace', trace: tracer.take() }) : stop();
+      m.type === 'catch-up' ? watchCatchUp(m.events) : m.type === 'trace' ? trace().then((t) => send({ type: 'trace', trace: t })) : stop();
     work.catch(fail);
   });
-  // The bench died without asking: leave the group instead of lingering.
+  // The bench died without asking: leave the groups instead of lingering.
   process.on('disconnect', () => {
     stop().catch(fail);
   });
-}
-
-function createTracer(): {
-  producer(p: Producer): Producer;
-  snapshots(s: SnapshotStore): SnapshotStore;
-  subscription(name: 'stageABatch' | 'stageBBatch', options: SubscribeOptions): SubscribeOptions;
-  take(): Trace;
-} {
-  let since = performance.now();
-  let samples = new Map<string, number[]>();
-  const record = (name: string, value: number): void => {
-    const list = samples.get(name);
-    if (list === undefined) samples.set(name, [value]);
-    else list.push(value);
-  };
-  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      record(name, performance.now() - started);
-    }
-  };
-  const timing = (name: string): Timing => {
-    const sorted = [...(samples.get(name) ?? [])].sort((a, b) => a - b);
-    const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-    return { count: sorted.length, totalMs: sorted.reduce((n, x) => n + x, 0), p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
-  };
-  return {
-    producer: (p) => ({ send: (topic, messages) => timed(`send:${topic}`, () => p.send(topic, messages)) }),
-    snapshots: (s) => ({ load: (key) => s.load(key), save: (snapshot) => timed('snapshotSave', () => s.save(snapshot)) }),
-    subscription: (name, options) => ({
-      ...options,
-      handleBatch: (batch, ctx) => {
-        if (name === 'stageABatch') record('stageABatchSize', batch.messages.length);
-        const commit = (offset: string): Promise<void> => timed('commit', () => ctx.commit(offset));
-        return timed(name, () => options.handleBatch(batch, { commit, signal: ctx.signal }));
-      },
-    }),
-    take: () => {
-      const trace: Trace = {
-        spanMs: performance.now() - since,
-        stageABatch: timing('stageABatch'),
-        stageBBatch: timing('stageBBatch'),
-        send: Object.fromEntries([...samples.keys()].filter((k) => k.startsWith('send:')).map((k) => [k.slice('send:'.length), timing(k)])),
-        snapshotSave: timing('snapshotSave'),
-        commit: timing('commit'),
-        stageABatchSize: timing('stageABatchSize'),
-      };
-      since = performance.now();
-      samples = new Map();
-      return trace;
-    },
-  };
 }
 
 function fail(err: unknown): void {

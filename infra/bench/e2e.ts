@@ -12,7 +12,7 @@
 // refuses a topic that already holds events), else a local one from infra/kafka. Progress goes to
 // stderr, results to stdout (--json for machines).
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     'warmup-s': { type: 'string', default: '3' },
     /** Writes a V8 CPU profile of the detector instance into this directory. */
     profile: { type: 'string' },
+    /** The detector's threads (BURNRATE_DETECTOR_THREADS); the service's default (the CPUs) when omitted. */
+    threads: { type: 'string' },
   },
 });
 const weeks = Math.max(3, Number(values.weeks));
@@ -46,6 +48,7 @@ const rate = Math.max(1, Number(values.rate));
 const measured = Math.max(1, Number(values.anomalies));
 const background = Math.max(0, Number(values.background));
 const warmupPosts = Math.round(Math.max(0, Number(values['warmup-s'])) * rate);
+const threads = values.threads ?? process.env.BURNRATE_DETECTOR_THREADS;
 
 const TARGET_EVENTS_PER_S = 75_000;
 const TARGET_P99_MS = 500;
@@ -108,7 +111,13 @@ async function main(): Promise<void> {
   const external = process.env.KAFKA_BROKERS;
   if (external === undefined) {
     progress('starting a local Kafka broker');
-    broker = await startLocalKafka({ java, log: { info: progress, warn: progress } });
+    broker = await startLocalKafka({
+      java,
+      log: { info: progress, warn: progress },
+      // Kafka's default, which the test brokers set to 0: members that start together (the
+      // detector's threads) join in one generation instead of the first taking every partition.
+      brokerConfig: { 'group.initial.rebalance.delay.ms': '3000' },
+    });
     const started = broker;
     onExit('Kafka broker', () => started.stop());
   }
@@ -145,7 +154,11 @@ async function main(): Promise<void> {
 
   progress('(b) one detector instance over the preloaded events');
   const instance = await forkInstance(brokers, configPath, values.profile);
+  const brokerCpuBefore = broker === undefined ? undefined : await processCpuMs(broker.pid);
   const caughtUp = await instance.request({ type: 'catch-up', events: messages.length }, 'caught-up', 600_000);
+  // The broker shares the machine: what it used during the catch-up (fetches, rollup and snapshot writes) is CPU the detector did not have.
+  const brokerCpuAfter = broker === undefined ? undefined : await processCpuMs(broker.pid);
+  const brokerCpuMs = brokerCpuAfter === undefined || brokerCpuBefore === undefined ? undefined : brokerCpuAfter - brokerCpuBefore;
   const detectorPerS = caughtUp.processed / (caughtUp.consumeMs / 1000);
   const { trace: catchUpTrace } = await instance.request({ type: 'trace' }, 'trace', 10_000);
 
@@ -180,10 +193,13 @@ async function main(): Promise<void> {
             ratio_to_plain: Number(ratio.toFixed(3)),
             events_per_cpu_s: Math.round(detectorPerCpuS),
             cpu_ratio_to_plain: Number(cpuRatio.toFixed(3)),
+            threads: instance.threads,
+            thread_shares: totals.threads,
             join_ms: Math.round(instance.joinMs),
             first_event_ms: Math.round(caughtUp.firstEventMs),
             consume_ms: Math.round(caughtUp.consumeMs),
             cpu_ms: Math.round(caughtUp.cpuMs),
+            broker_cpu_ms: brokerCpuMs === undefined ? null : Math.round(brokerCpuMs),
             anomalies_published: caughtUp.anomalies,
             rollups_published: caughtUp.rollups,
             snapshots: caughtUp.snapshots,
@@ -228,7 +244,7 @@ async function main(): Promise<void> {
   out.push(row('bare kafkajs consumer, eachBatch, no processing (baseline)', plain.perSecond, 1, plain.perCpuSecond, 1));
   out.push(
     row(
-      'one detector instance, to lag 0 (stage A + B, snapshots)',
+      `one detector instance, ${instance.threads} thread${instance.threads === 1 ? '' : 's'}, to lag 0 (stage A + B)`,
       detectorPerS,
       ratio,
       detectorPerCpuS,
@@ -239,7 +255,14 @@ async function main(): Promise<void> {
   out.push(
     `  detector: joined in ${ms(instance.joinMs)}, first event ${ms(caughtUp.firstEventMs)} later, all in ${ms(caughtUp.consumeMs)} ` +
       `(${ms(caughtUp.cpuMs)} of CPU); ${fmt(caughtUp.anomalies)} anomalies and ${fmt(caughtUp.rollups)} rollups published, ` +
-      `${fmt(caughtUp.snapshots)} snapshots, ${fmt(caughtUp.batches)} batches`,
+      `${fmt(caughtUp.snapshots)} snapshots, ${fmt(caughtUp.batches)} batches` +
+      (brokerCpuMs === undefined
+        ? ''
+        : `; the broker used ${ms(brokerCpuMs)} of CPU meanwhile (from the first event to caught up, plus the join)`),
+  );
+  out.push(
+    `  threads (events over the whole run): ` +
+      totals.threads.map((t) => `#${t.thread} ${t.partitions.length} partitions, ${fmt(t.processed)} events`).join('; '),
   );
   out.push(
     `  stage B over the whole run: ${fmt(totals.stageB.processed ?? 0)} rollups, ${fmt(totals.stageB.late ?? 0)} late (hour already closed, not merged)`,
@@ -260,6 +283,18 @@ async function main(): Promise<void> {
   out.push(`                 detector send -> read          ${q(quantiles(latency.deliver))}`);
   out.push(...describeTrace('latency phase', latency.trace));
   console.log(out.join('\n'));
+}
+
+/** CPU time (user + system) a process on this machine has used so far, from /proc (Linux). */
+async function processCpuMs(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields, in clock ticks (100/s).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The detector's wall time by step, as measured at its ports: what a slow figure is made of. */
@@ -346,6 +381,7 @@ async function plainConsume(kafka: Kafka, topic: string, expected: number): Prom
 
 interface Instance {
   joinMs: number;
+  threads: number;
   request<T extends InstanceReport['type']>(
     r: InstanceRequest,
     answer: T,
@@ -355,7 +391,7 @@ interface Instance {
 
 async function forkInstance(brokers: string, configPath: string, profileDir: string | undefined): Promise<Instance> {
   const child = fork(join(import.meta.dirname, 'detector-instance.ts'), [brokers, configPath], {
-    env: { PATH: process.env.PATH ?? '' },
+    env: { PATH: process.env.PATH ?? '', ...(threads !== undefined ? { BURNRATE_DETECTOR_THREADS: threads } : {}) },
     execArgv: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -387,6 +423,7 @@ async function forkInstance(brokers: string, configPath: string, profileDir: str
   const started = await next('started', READY_TIMEOUT_MS);
   return {
     joinMs: started.joinMs,
+    threads: started.threads,
     request: (r, answer, timeoutMs) => {
       const reply = next(answer, timeoutMs);
       child.send(r);

@@ -45,6 +45,8 @@ export interface LocalKafkaOptions {
    * and `ports`; a taken port fails instead of moving elsewhere.
    */
   restart?: { port: number; controllerPort: number };
+  /** Broker settings over the defaults below (server.properties keys). */
+  brokerConfig?: Readonly<Record<string, string>>;
 }
 
 export interface LocalKafka {
@@ -117,7 +119,7 @@ async function startOnce({ dir, ownsDir, classpath, java, log, options }: StartO
   await mkdir(dataDir, { recursive: true });
   const propertiesFile = join(dir, 'server.properties');
   const log4jFile = join(dir, 'log4j2.properties');
-  await writeFile(propertiesFile, serverProperties({ port, controllerPort, dataDir }));
+  await writeFile(propertiesFile, serverProperties({ port, controllerPort, dataDir, brokerConfig: options.brokerConfig }));
   await writeFile(log4jFile, log4jProperties(join(dir, 'server.log')));
   // C1-only JIT and the serial collector roughly halve start-up on a 2-core machine and leave
   // cores to the tests; a test broker never runs long enough to miss C2.
@@ -205,8 +207,13 @@ async function startOnce({ dir, ownsDir, classpath, java, log, options }: StartO
   return { brokers, port, controllerPort, pid, dir, stop };
 }
 
-function serverProperties(p: { port: number; controllerPort: number; dataDir: string }): string {
-  return [
+function serverProperties(p: {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  brokerConfig?: Readonly<Record<string, string>> | undefined;
+}): string {
+  const defaults = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${p.controllerPort}`,
@@ -229,8 +236,11 @@ function serverProperties(p: { port: number; controllerPort: number; dataDir: st
     // Topics are declared as code; a typo in a topic name must fail, not create a topic.
     'auto.create.topics.enable=false',
     'num.partitions=1',
-    '',
-  ].join('\n');
+  ];
+  const overridden = new Set(Object.keys(p.brokerConfig ?? {}));
+  const lines = defaults.filter((line) => line.startsWith('#') || !overridden.has(line.slice(0, line.indexOf('='))));
+  for (const [key, value] of Object.entries(p.brokerConfig ?? {})) lines.push(`${key}=${value}`);
+  return [...lines, ''].join('\n');
 }
 
 function log4jProperties(file: string): string {

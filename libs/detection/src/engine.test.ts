@@ -230,6 +230,12 @@ describe('createDetectionEngine', () => {
     expect(JSON.parse(JSON.stringify(snap))).toStrictEqual(snap);
   });
 
+  it('serialises its snapshot view exactly as the copied snapshot', () => {
+    const e = engine();
+    processAll(e, stream());
+    expect(JSON.stringify(e.snapshotView())).toBe(JSON.stringify(e.snapshot()));
+  });
+
   it('returns snapshots that later events do not change', () => {
     const e = engine();
     const evs = stream();

@@ -93,6 +93,8 @@ describe('team engine: merging rollups', () => {
     for (const r of [...sent(0), ...sent(1)]) straight.process(r);
     const interrupted = recording();
     for (const r of sent(0)) interrupted.process(r);
+    // The view the detector serialises is the copied snapshot, held buckets included.
+    expect(JSON.stringify(interrupted.snapshotView())).toBe(JSON.stringify(interrupted.snapshot()));
     const restored = recording();
     restored.restore(JSON.parse(JSON.stringify(interrupted.snapshot())) as TeamEngineSnapshot);
     for (const r of sent(1)) restored.process(r);

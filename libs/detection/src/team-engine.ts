@@ -155,7 +155,10 @@ export interface TeamEngine {
   process(rollup: UsageRollup, options?: RollupOptions): RollupResult;
   /** Steps the detectors with what arrived at the current watermark: the end of a replay. Live, the next later rollup does it. */
   flush(): readonly Anomaly[];
+  /** A deep copy of the state, safe to keep while the engine goes on. */
   snapshot(): TeamEngineSnapshot;
+  /** The state as a snapshot sharing the engine's objects: serialise it (JSON.stringify) before the engine's next call. */
+  snapshotView(): Readonly<TeamEngineSnapshot>;
   restore(snapshot: TeamEngineSnapshot): void;
   stats(): TeamEngineStats;
 }
@@ -441,6 +444,15 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     }
   };
 
+  /** The state with the held buckets as plain records; shares the engine's objects. */
+  const view = (): TeamEngineSnapshot => {
+    const waiting: Record<string, HourBucket> = {};
+    for (let i = 0; i < pendingKeys.length; i++) waiting[pendingKeys[i] as string] = pendingBuckets[i] as HourBucket;
+    const later: Record<string, Record<string, HourBucket>> = {};
+    for (const [due, byKey] of ahead) later[String(due)] = Object.fromEntries(byKey);
+    return { ...state, pending: waiting, ahead: later };
+  };
+
   return {
     process(r, given) {
       counts.rollups += 1;
@@ -503,13 +515,8 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       return flushPending(configs, anomalies);
     },
 
-    snapshot: () => {
-      const waiting: Record<string, HourBucket> = {};
-      for (let i = 0; i < pendingKeys.length; i++) waiting[pendingKeys[i] as string] = pendingBuckets[i] as HourBucket;
-      const later: Record<string, Record<string, HourBucket>> = {};
-      for (const [due, byKey] of ahead) later[String(due)] = Object.fromEntries(byKey);
-      return structuredClone({ ...state, pending: waiting, ahead: later });
-    },
+    snapshot: () => structuredClone(view()),
+    snapshotView: view,
 
     restore(snapshot) {
       if ((snapshot as { format?: unknown }).format !== 1) {

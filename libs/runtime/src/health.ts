@@ -1,8 +1,12 @@
-import type { Subscription } from '@burnrate/bus';
 import { createHttpServer, jsonResponse, type Lifecycle, type Logger } from '@burnrate/core';
 import { readPort } from './env.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** A consumer group member's lag (a Subscription), or one summed over threads, answered asynchronously. */
+export interface LagSource {
+  lag(): number | Promise<number>;
+}
 
 export interface HealthOptions {
   service: string;
@@ -14,7 +18,7 @@ export interface HealthEndpoint {
    * Registers what turns the answer to 200: call it after registering everything else, with the
    * consumer groups whose lag the answer reports. It starts last and stops first.
    */
-  ready(consumers: Readonly<Record<string, Subscription>>): void;
+  ready(consumers: Readonly<Record<string, LagSource>>): void;
   /** The bound port once started; null when BURNRATE_HEALTH_PORT is not set. */
   port(): number | null;
 }
@@ -37,7 +41,7 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
   const port = readPort(env, 'BURNRATE_HEALTH_PORT', 0);
   const host = env.BURNRATE_HEALTH_HOST || '0.0.0.0';
   let state: 'starting' | 'ok' | 'stopping' = 'starting';
-  let consumers: Readonly<Record<string, Subscription>> = {};
+  let consumers: Readonly<Record<string, LagSource>> = {};
   let bound: number | null = null;
   const http = createHttpServer({
     log: options.log,
@@ -46,13 +50,15 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
       {
         method: 'GET',
         path: '/healthz',
-        handler: async () =>
-          jsonResponse(state === 'ok' ? 200 : 503, {
+        handler: async () => {
+          const lags = await Promise.all(Object.entries(consumers).map(async ([group, s]) => ({ group, lag: await s.lag() })));
+          return jsonResponse(state === 'ok' ? 200 : 503, {
             status: state,
             service: options.service,
-            consumers: Object.entries(consumers).map(([group, s]) => ({ group, lag: s.lag() })),
+            consumers: lags,
             uptime_s: Math.round(process.uptime()),
-          }),
+          });
+        },
       },
     ],
   });

@@ -93,7 +93,9 @@ describe.skipIf(!canRunDistributed)('distributed mode: the detector survives kil
     await kill9(stack.services.get('detector')!);
     const ackedAtKill = acked.size;
     await sleep(1000);
-    const restarted = await stack.start('detector');
+    // The killed process's group members hold the groups until their session times out (30 s,
+    // KafkaConsumerTuning.sessionTimeoutMs): the new members join when those expire.
+    const restarted = await stack.start('detector', 'detector', 60_000);
     await posting;
     expect(acked.size).toBe(sent);
     expect(acked.size, 'events kept flowing while the detector was down').toBeGreaterThan(ackedAtKill);

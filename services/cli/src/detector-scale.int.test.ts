@@ -18,10 +18,13 @@ const REQUESTS_PER_DEVELOPER = 12;
 const EVENTS_PER_REQUEST = 5;
 const PARTITIONS = 12;
 
-/** Partitions of usage.events.v1 the instance holds after its last rebalance, from its bus log. */
+/** Partitions of usage.events.v1 the instance holds after its last rebalance, over its threads, from its bus log. */
 function stageAPartitions(detector: ServiceProcess): string[] {
-  const joins = detector.logged('consumer joined the group').filter((l) => l.group === 'burnrate-detector');
-  return (joins.at(-1)?.assigned as string[] | undefined) ?? [];
+  const lastJoin = new Map<unknown, string[]>();
+  for (const l of detector.logged('consumer joined the group')) {
+    if (l.group === 'burnrate-detector') lastJoin.set(l.thread, (l.assigned as string[] | undefined) ?? []);
+  }
+  return [...lastJoin.values()].flat();
 }
 
 // Two detector processes in one consumer group split usage.events.v1 between them. Everything a

@@ -37,7 +37,8 @@ export interface DistributedStack {
   services: Map<string, ServiceProcess>;
   /** Environment each service gets for its role (data dirs, SMTP and Slack for the notifier). */
   envFor(name: ServiceName): Record<string, string>;
-  start(name: ServiceName, key?: string): Promise<ServiceProcess>;
+  /** Starts a service and waits for its ready line (30 s unless `readyTimeoutMs`). */
+  start(name: ServiceName, key?: string, readyTimeoutMs?: number): Promise<ServiceProcess>;
   close(): Promise<void>;
 }
 
@@ -92,8 +93,8 @@ export async function startDistributedStack(options: { brokerDir?: string } = {}
     notifierChdbDir: join(dir.path, 'notifier', 'chdb'),
     services,
     envFor,
-    start: async (name, key = name) => {
-      const s = await startService(name, envFor(name));
+    start: async (name, key = name, readyTimeoutMs) => {
+      const s = await startService(name, envFor(name), readyTimeoutMs);
       services.set(key, s);
       return s;
     },

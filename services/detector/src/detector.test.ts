@@ -355,6 +355,37 @@ describe('createDetector', () => {
     expect(h.ops).toEqual(['send 1', 'rollups 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
   });
 
+  it('writes a snapshot in the background: the next batch goes on, and stop waits for the write before its own', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    let releaseWrite: () => void = () => {};
+    const held = new Promise<void>((resolve) => (releaseWrite = resolve));
+    const slow: SnapshotStore = {
+      load: (key) => store.load(key),
+      async save(snapshot) {
+        h.ops.push(`writing ${snapshot.offset}`);
+        await held;
+        await store.save(snapshot);
+        h.ops.push(`saved ${snapshot.offset}`);
+      },
+    };
+    const d = createDetector({ config, producer: h.producer, snapshots: slow, log: silent, snapshotEveryMs: 0 });
+    const msgs = messages(CROSSING);
+    await feed(d, msgs.slice(0, 2), h.ctx);
+    // The second batch finishes while the first snapshot is still being written; no second write starts meanwhile.
+    await feed(d, msgs.slice(2, 4), h.ctx);
+    const control = (): string[] => h.ops.filter((op) => !op.startsWith('send') && !op.startsWith('rollups'));
+    expect(control()).toEqual(['writing 1']);
+    expect(store.saved.size).toBe(0);
+
+    const stopped = d.stop();
+    releaseWrite();
+    await stopped;
+    // Stop waits for the background write, then snapshots what came after and commits that.
+    expect(control()).toEqual(['writing 1', 'saved 1', 'writing 3', 'saved 3', 'commit 3']);
+    expect(store.saved.get('detector:usage.events.v1:0')?.offset).toBe('3');
+  });
+
   it('commits the snapshot it takes on stop', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();

@@ -162,7 +162,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
         return state;
       },
       snapshot: (state) =>
-        JSON.stringify({ format: 2, engine: state.engine.snapshot(), rollups: state.rollups } satisfies PartitionSnapshot),
+        JSON.stringify({ format: 2, engine: state.engine.snapshotView(), rollups: state.rollups } satisfies PartitionSnapshot),
       describe: (state) => ({ ...state.engine.stats(), rollupHours: rollupSize(state.rollups) }),
 
       apply(state, m, out) {

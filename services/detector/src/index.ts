@@ -23,3 +23,12 @@ export {
   type SnapshotTable,
 } from './snapshots.ts';
 export { replay, type ReplayOptions, type ReplayResult, type ReplayStats } from './replay.ts';
+export {
+  createDetectorThreads,
+  readDetectorThreads,
+  type DetectorThreads,
+  type DetectorThreadSettings,
+  type DetectorThreadsOptions,
+  type ThreadStatus,
+} from './threads.ts';
+export { createPortTimings, mergeSamples, timingOf, type PortTimings, type Timing, type TimingSamples } from './port-timings.ts';

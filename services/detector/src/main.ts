@@ -1,37 +1,38 @@
 import { resolve } from 'node:path';
-import { createLogger, Lifecycle, loadConfig, systemClock } from '@burnrate/core';
-import { TOPICS } from '@burnrate/schemas';
+import { createLogger, Lifecycle, loadConfig } from '@burnrate/core';
 import {
-  createKafkaSnapshotStore,
   describeStore,
   exitOnStartFailure,
   quietKafkajsWarnings,
-  openKafkaBus,
-  openStore,
   readKafkaBrokers,
   readStoreSettings,
   registerHealthEndpoint,
   runUntilSignal,
+  type StoreSettings,
 } from '@burnrate/runtime';
-import { declareTopics, DETECTOR_STATE_TOPIC } from '../../../infra/kafka/topics.ts';
-import { createDetector, DETECTOR_GROUP_ID } from './detector.ts';
-import { snapshotStoreFrom, type SnapshotStore } from './snapshots.ts';
-import { createTeamDetector, rollupSources, TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
+import { DETECTOR_GROUP_ID } from './detector.ts';
+import { TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
+import { createDetectorThreads, readDetectorThreads } from './threads.ts';
 
 /**
  * The detector on its own (distributed mode): stage A over usage.events.v1 (group
  * burnrate-detector) and stage B over usage.rollups.v1 (group burnrate-team-detector), publishing
  * anomalies.v1 and usage.rollups.v1. Instances share partitions through the groups; each
  * partition's state is snapshotted with its offset and restored by whichever instance gets it.
+ * Within an instance, each of BURNRATE_DETECTOR_THREADS threads is such a member (threads.ts).
  *
  * Snapshots go to the compacted topic detector-state.v1 by default (no database needed), or with
  * BURNRATE_DETECTOR_SNAPSHOTS=store to the store's detector_snapshots table (CLICKHOUSE_URL, or
- * BURNRATE_DATA_DIR for embedded chdb of this process only).
+ * BURNRATE_DATA_DIR for embedded chdb of this process only, and then with one thread: chdb has one
+ * data directory per process).
  *
- * env: KAFKA_BROKERS, BURNRATE_CONFIG, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store), BURNRATE_LOG_LEVEL.
+ * env: KAFKA_BROKERS, BURNRATE_CONFIG, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store),
+ * BURNRATE_DETECTOR_THREADS (default: the CPUs available, at most the partitions of
+ * usage.events.v1), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL.
  */
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'detector' });
+  const logLevel = env.BURNRATE_LOG_LEVEL ?? 'info';
+  const log = createLogger({ level: logLevel }).child({ service: 'detector' });
   quietKafkajsWarnings(log);
   if (!env.BURNRATE_CONFIG) throw new Error('BURNRATE_CONFIG is not set: the detector needs burnrate.yaml for teams and thresholds');
   const configPath = resolve(env.BURNRATE_CONFIG);
@@ -40,77 +41,49 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   if (snapshotMode !== 'kafka' && snapshotMode !== 'store') {
     throw new Error(`BURNRATE_DETECTOR_SNAPSHOTS must be kafka or store, not ${JSON.stringify(snapshotMode)}`);
   }
-  const config = await loadConfig(configPath);
-  const lifecycle = new Lifecycle(log);
-  const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
-
-  // A batch mostly waits: for its anomalies and rollups to be acknowledged, for its snapshot and
-  // commit. Partition after partition those waits add up, and every event fetched behind them
-  // waits too (ingest->anomaly p50 ~100 ms in `npm run bench:e2e`); with every partition an
-  // instance can hold in flight at once they overlap, and the bus producer sends what they queued
-  // together. Order within a partition still holds.
-  const usagePartitions = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).find((t) => t.name === TOPICS.usageEvents.name);
-  const bus = openKafkaBus({
-    brokers,
-    service: 'detector',
-    log,
-    consumer: { partitionsConsumedConcurrently: usagePartitions?.partitions ?? 1 },
-  });
-  lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
-
-  let snapshots: SnapshotStore;
-  let snapshotsAt: string;
-  if (snapshotMode === 'kafka') {
-    const changelog = createKafkaSnapshotStore({ brokers, topic: DETECTOR_STATE_TOPIC, clientId: 'burnrate-detector', log });
-    lifecycle.register({ name: 'snapshots', start: async () => {}, stop: () => changelog.close() });
-    snapshots = changelog;
-    snapshotsAt = `kafka topic ${DETECTOR_STATE_TOPIC}`;
-  } else {
-    const settings = readStoreSettings(env, 'detector (BURNRATE_DETECTOR_SNAPSHOTS=store)');
-    const store = await openStore(settings, log);
-    lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
-    snapshots = snapshotStoreFrom(store, () => systemClock.now());
-    snapshotsAt = `${describeStore(settings)} detector_snapshots`;
+  const snapshots: 'kafka' | StoreSettings =
+    snapshotMode === 'kafka' ? 'kafka' : readStoreSettings(env, 'detector (BURNRATE_DETECTOR_SNAPSHOTS=store)');
+  // Read here so a broken file fails the start with its own message; each thread loads it again.
+  await loadConfig(configPath);
+  let threads = readDetectorThreads(env);
+  if (snapshots !== 'kafka' && snapshots.kind === 'chdb' && threads > 1) {
+    log.warn(
+      { threads, store: describeStore(snapshots) },
+      'embedded chdb snapshots: one detector thread, as chdb has one data directory per process',
+    );
+    threads = 1;
   }
 
-  // Stage B starts before stage A and stops after it: it still consumes while stage A publishes
-  // its last rollups on the way down (the embedded order).
-  const teamDetector = createTeamDetector({
-    config,
-    producer: bus.producer(),
-    snapshots,
+  const lifecycle = new Lifecycle(log);
+  const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
+  const pool = createDetectorThreads({
+    count: threads,
+    settings: { brokers, configPath, snapshots, logLevel, timings: false },
     log,
-    engine: { expectedSources: rollupSources(usagePartitions?.partitions ?? 0) },
-  });
-  const teamSubscription = bus.subscribe(teamDetector.subscribeOptions);
-  lifecycle.register({
-    name: 'team-detector',
-    start: () => teamSubscription.start(),
-    stop: async () => {
-      await teamSubscription.stop();
-      await teamDetector.stop();
+    onFailure(err) {
+      // Its partitions' state is in their snapshots: a restarted process picks up from there.
+      log.fatal({ err }, 'a detector thread failed; exiting so the instance is restarted');
+      process.exit(1);
     },
   });
-
-  const detector = createDetector({ config, producer: bus.producer(), snapshots, log });
-  const subscription = bus.subscribe(detector.subscribeOptions);
   lifecycle.register({
-    name: 'detector',
-    start: () => subscription.start(),
+    name: 'threads',
+    start: () => pool.start(),
     stop: async () => {
-      await subscription.stop();
-      await detector.stop();
-      log.info({ stageA: detector.stats(), stageB: teamDetector.stats() }, 'detector totals');
+      const totals = await pool.stop();
+      if (totals !== undefined) log.info({ threads, ...totals }, 'detector totals');
     },
   });
-
-  health.ready({ [DETECTOR_GROUP_ID]: subscription, [TEAM_DETECTOR_GROUP_ID]: teamSubscription });
+  health.ready({
+    [DETECTOR_GROUP_ID]: { lag: () => pool.lag(DETECTOR_GROUP_ID) },
+    [TEAM_DETECTOR_GROUP_ID]: { lag: () => pool.lag(TEAM_DETECTOR_GROUP_ID) },
+  });
 
   await runUntilSignal({
     name: 'detector',
     lifecycle,
     log,
-    ready: () => ({ groups: [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID], config: configPath, snapshots: snapshotsAt }),
+    ready: () => ({ groups: [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID], threads, config: configPath, snapshots: pool.snapshotsAt() }),
   });
 }
 

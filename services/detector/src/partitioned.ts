@@ -63,6 +63,10 @@ interface Held<State> {
   /** Output not yet acknowledged by the bus, by topic in first-queued order; a snapshot waits until it is empty. */
   pending: Map<string, OutgoingMessage[]>;
   lastSavedAt: number;
+  /** The snapshot being written (and then committed), while the next batches go on; one at a time. */
+  saving: Promise<void>;
+  /** Offset of the snapshot being written; null when none is. */
+  savingAt: bigint | null;
   /** Serialises batches, revokes and stop on one partition. */
   lock: Promise<unknown>;
 }
@@ -104,6 +108,8 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       released: false,
       pending: new Map(),
       lastSavedAt: clock.now().getTime(),
+      saving: Promise.resolve(),
+      savingAt: null,
       lock: Promise.resolve(),
     };
     const snapshot = await deps.snapshots.load(key);
@@ -143,6 +149,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
   };
 
   const save = async (p: Held<State>): Promise<boolean> => {
+    await p.saving;
     if (p.pending.size > 0 || p.applied === null) return false;
     if (p.applied !== p.saved) {
       const offset = p.applied;
@@ -152,6 +159,37 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     }
     p.lastSavedAt = clock.now().getTime();
     return true;
+  };
+
+  /**
+   * Takes the snapshot now and writes and commits it in the background: the write (compress,
+   * send, acknowledgement) is most of a snapshot's time, and the partition's next batches need
+   * not wait for it, as the text already holds the state. Its output is acknowledged already
+   * (pending is empty), so the snapshot never gets ahead of what was published. One write at a
+   * time; a failed one is logged and the next due snapshot tries again.
+   */
+  const saveInBackground = (p: Held<State>): void => {
+    if (p.pending.size > 0 || p.applied === null || p.savingAt !== null) return;
+    p.lastSavedAt = clock.now().getTime();
+    if (p.applied === p.saved) return;
+    const offset = p.applied;
+    const text = logic.snapshot(p.state);
+    p.savingAt = offset;
+    p.saving = (async () => {
+      try {
+        await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: text });
+        p.saved = offset;
+        snapshots += 1;
+        if (!p.released) await commitSaved(p);
+      } catch (err) {
+        log.warn(
+          { err, partition: p.partition, offset: offset.toString() },
+          `${deps.name} snapshot or commit failed; the next one tries again`,
+        );
+      } finally {
+        p.savingAt = null;
+      }
+    })();
   };
 
   /** Commits the saved snapshot's offset; the restore starts after it anyway, so this only moves the group's lag. */
@@ -230,7 +268,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       }
       logic.endBatch?.(p.state, out, p.partition);
       await publishPending(p);
-      if (clock.now().getTime() - p.lastSavedAt >= deps.snapshotEveryMs && (await save(p))) await commitSaved(p);
+      if (clock.now().getTime() - p.lastSavedAt >= deps.snapshotEveryMs) saveInBackground(p);
       armIdleSnapshot(p);
     });
   };

@@ -110,7 +110,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
         state.engine.restore(JSON.parse(text) as TeamEngineSnapshot);
         return state;
       },
-      snapshot: (state) => JSON.stringify(state.engine.snapshot()),
+      snapshot: (state) => JSON.stringify(state.engine.snapshotView()),
       describe: (state) => ({ ...state.engine.stats() }),
 
       apply(state, m, out) {

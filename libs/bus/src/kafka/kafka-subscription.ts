@@ -1,5 +1,7 @@
 import { BurnrateError, isRetriable, type Logger } from '@burnrate/core';
 import type { Admin, Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, Kafka } from 'kafkajs';
+import { PartitionAssigners } from 'kafkajs';
+import { loadAwareAssigner } from './load-aware-assigner.ts';
 import type { Batch, BatchContext, SubscribeOptions, Subscription, TopicPartition } from '../port.ts';
 import { partitionKey } from '../port.ts';
 import {
@@ -476,6 +478,9 @@ export function createKafkaSubscription(deps: KafkaSubscriptionDeps, sub: KafkaS
       maxBytesPerPartition: deps.tuning.maxBytesPerPartition ?? 1024 * 1024,
       maxBytes: deps.tuning.maxBytes ?? 10 * 1024 * 1024,
       allowAutoTopicCreation: false,
+      // Skewed keys make some partitions far heavier than others: spread them by load, with
+      // kafkajs's round robin for a group whose other members know only that.
+      partitionAssigners: [loadAwareAssigner(log), PartitionAssigners.roundRobin],
       // kafkajs restarts a consumer that crashed on a retriable error after that error's last
       // retry delay, which does not grow: a missing topic made it crash and rejoin ten times a
       // second. The watchdog restarts it instead, with a growing backoff and a count
