@@ -115,6 +115,8 @@ async function feed(detector: DetectorService, msgs: readonly ConsumedMessage[],
       ctx,
     );
   }
+  // A batch's output, snapshot and commit finish after it returns; the fakes answer at once.
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 const published = (sent: readonly OutgoingMessage[]) =>
@@ -306,19 +308,48 @@ describe('createDetector', () => {
     expect([...byVersion.values()]).toEqual(expected);
   });
 
-  it('keeps anomalies whose send failed, retries them first and snapshots only after they are out', async () => {
+  it('keeps anomalies whose send failed, sends them first with the next batch and snapshots only after they are out', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
     const d = createDetector({ config, producer: h.producer, snapshots: recorded(store, h.ops), log: silent, snapshotEveryMs: 0 });
     const msgs = messages(CROSSING.slice(0, 3));
     h.producer.failNext = 1;
-    await expect(feed(d, msgs, h.ctx)).rejects.toThrow('broker unavailable');
+    // The batch returns before its output is acknowledged; the failed send leaves it pending and
+    // the snapshot that would include it is dropped.
+    await feed(d, msgs, h.ctx);
     expect(store.saved.size).toBe(0);
-    // The bus redelivers the batch: state already has it, the pending warning goes out once.
+    expect(h.ops).toEqual([]);
+    // The next batch (here the bus redelivering the same; state already has it) sends it first, once.
     await feed(d, msgs, h.ctx);
     expect(published(h.sent).map((a) => [a.version, a.severity])).toEqual([[1, 'warning']]);
     // The batch's rollup waited behind the failed send too, and went out before the snapshot.
     expect(h.ops).toEqual(['send 1', 'rollups 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
+  });
+
+  it('fails the next batch while the pending output still cannot be sent, so the bus retries it', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    // A fixed clock: snapshots are due at each batch below, and no idle snapshot runs in between.
+    const clock = fixedClock(new Date(T0));
+    const d = createDetector({
+      config,
+      producer: h.producer,
+      snapshots: recorded(store, h.ops),
+      log: silent,
+      clock,
+      snapshotEveryMs: 1000,
+    });
+    h.producer.failNext = 2;
+    clock.advance(1000);
+    await feed(d, messages(CROSSING.slice(0, 3)), h.ctx);
+    clock.advance(1000);
+    await expect(feed(d, messages(CROSSING.slice(3, 4), 3), h.ctx)).rejects.toThrow('broker unavailable');
+    expect(d.stats().processed).toBe(3);
+    // The retry of that batch sends the warning, then takes the event and sends its rollup.
+    await feed(d, messages(CROSSING.slice(3, 4), 3), h.ctx);
+    expect(published(h.sent).map((a) => [a.version, a.severity])).toEqual([[1, 'warning']]);
+    expect(d.stats().processed).toBe(4);
+    expect(h.ops).toEqual(['send 1', 'rollups 1', 'rollups 1', 'save detector:usage.events.v1:0 3', 'commit 3']);
   });
 
   it('snapshots a partition when it is revoked, and the rest on stop', async () => {
@@ -384,6 +415,42 @@ describe('createDetector', () => {
     // Stop waits for the background write, then snapshots what came after and commits that.
     expect(control()).toEqual(['writing 1', 'saved 1', 'writing 3', 'saved 3', 'commit 3']);
     expect(store.saved.get('detector:usage.events.v1:0')?.offset).toBe('3');
+  });
+
+  it('spaces snapshots of a costly state to 20 times their cost, up to maxSnapshotEveryMs', async () => {
+    const savedOffsets = async (maxSnapshotEveryMs?: number): Promise<string[]> => {
+      const h = harness();
+      const clock = fixedClock(new Date(T0));
+      const store = createMemorySnapshotStore();
+      // Each write takes 100 ms of the clock: the next snapshot is due 2 s after it, not 1 s.
+      const costly: SnapshotStore = {
+        load: (key) => store.load(key),
+        async save(snapshot) {
+          clock.advance(100);
+          await store.save(snapshot);
+          h.ops.push(snapshot.offset);
+        },
+      };
+      const d = createDetector({
+        config,
+        producer: h.producer,
+        snapshots: costly,
+        log: silent,
+        clock,
+        snapshotEveryMs: 1000,
+        maxSnapshotEveryMs,
+      });
+      const msgs = messages([...CROSSING, event(6, 1), event(7, 1), event(8, 1)]);
+      for (let i = 0; i < msgs.length; i++) {
+        clock.advance(1000);
+        await feed(d, msgs.slice(i, i + 1), h.ctx);
+      }
+      return h.ops.filter((op) => /^\d+$/.test(op));
+    };
+    // Batches 1 s apart (plus the writes' 100 ms): a snapshot every other batch.
+    expect(await savedOffsets()).toEqual(['1', '3', '5', '7']);
+    // Capped at 1 s: every batch again.
+    expect(await savedOffsets(1000)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
   });
 
   it('commits the snapshot it takes on stop', async () => {

@@ -50,6 +50,8 @@ export interface DetectorDeps {
   log: Logger;
   /** Minimum wall time between two snapshots of a partition (and so between commits). Default 1000. */
   snapshotEveryMs?: number;
+  /** Longest time between two snapshots of a partition whose snapshots are costly (see PartitionedConsumerDeps). Default 30 s. */
+  maxSnapshotEveryMs?: number;
   clock?: Clock;
   /** Engine tuning (idle horizon, dedupe capacity…); the defaults suit production. */
   engine?: Omit<EngineOptions<typeof DETECTORS>, 'detectors'>;
@@ -145,6 +147,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       log,
       clock,
       snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
+      ...(deps.maxSnapshotEveryMs !== undefined ? { maxSnapshotEveryMs: deps.maxSnapshotEveryMs } : {}),
       name: 'detector',
     },
     {

@@ -8,6 +8,12 @@ export interface Outbox {
   push(topic: string, message: OutgoingMessage): void;
 }
 
+const DEFAULT_MAX_SNAPSHOT_EVERY_MS = 30_000;
+/** A snapshot costing c ms (c at least COSTLY_SNAPSHOT_MS) is followed by the next no sooner than this many times c. */
+const SNAPSHOT_COST_FACTOR = 20;
+/** Cheaper snapshots keep to snapshotEveryMs (at the default 1 s, one costing up to 50 ms is 5% anyway). */
+const COSTLY_SNAPSHOT_MS = 25;
+
 /** What one stage does with its partitions' state; the consumer below does the rest. */
 export interface PartitionLogic<State> {
   /** State of a partition with no snapshot. */
@@ -31,6 +37,13 @@ export interface PartitionedConsumerDeps {
   log: Logger;
   clock: Clock;
   snapshotEveryMs: number;
+  /**
+   * Longest wall time between two snapshots of a busy partition. A snapshot is the partition's
+   * whole state, so a large state (stage B holding a backlog's hours) is snapshotted less often:
+   * after one that took 25 ms or more, at least 20 times its cost apart (about 5% of the time), but
+   * no further apart than this. Default 30 s, Kafka Streams' commit interval; it bounds the replay after a crash.
+   */
+  maxSnapshotEveryMs?: number;
   /** Names the stage in log messages ("detector", "team detector"). */
   name: string;
 }
@@ -63,6 +76,14 @@ interface Held<State> {
   /** Output not yet acknowledged by the bus, by topic in first-queued order; a snapshot waits until it is empty. */
   pending: Map<string, OutgoingMessage[]>;
   lastSavedAt: number;
+  /** Wall time from one snapshot to the next: snapshotEveryMs, or longer after a costly one. */
+  snapshotIntervalMs: number;
+  /**
+   * The last batch's output on its way to the bus, while the next fetch goes on: true once all of
+   * it is acknowledged, false when a send failed (what did not go out stays in `pending`). Anything
+   * that touches `pending` waits for it first.
+   */
+  flushing: Promise<boolean>;
   /** The snapshot being written (and then committed), while the next batches go on; one at a time. */
   saving: Promise<void>;
   /** Offset of the snapshot being written; null when none is. */
@@ -82,6 +103,7 @@ interface Held<State> {
  */
 export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, logic: PartitionLogic<State>): PartitionedConsumer {
   const { log, clock, topic } = deps;
+  const maxSnapshotEveryMs = Math.max(deps.snapshotEveryMs, deps.maxSnapshotEveryMs ?? DEFAULT_MAX_SNAPSHOT_EVERY_MS);
   const partitions = new Map<number, Held<State>>();
   // onAssigned and a first batch may both ask for a partition; it is loaded once.
   const loading = new Map<number, Promise<Held<State>>>();
@@ -108,6 +130,8 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       released: false,
       pending: new Map(),
       lastSavedAt: clock.now().getTime(),
+      snapshotIntervalMs: deps.snapshotEveryMs,
+      flushing: Promise.resolve(true),
       saving: Promise.resolve(),
       savingAt: null,
       lock: Promise.resolve(),
@@ -140,6 +164,24 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     return pending;
   };
 
+  /** Waits for the output in flight, then sends what is still pending (a failed flush's), in order. */
+  const settle = async (p: Held<State>): Promise<void> => {
+    await p.flushing;
+    await publishPending(p);
+  };
+
+  /** Sends the batch's output without holding the batch: the next fetch overlaps the acknowledgement. */
+  const flushInBackground = (p: Held<State>): void => {
+    p.flushing = publishPending(p).then(
+      () => true,
+      (err: unknown) => {
+        // Still pending: the next batch, the idle snapshot or the release sends it first.
+        log.warn({ err, partition: p.partition }, `${deps.name} output not acknowledged yet; it goes first with the next batch`);
+        return false;
+      },
+    );
+  };
+
   const publishPending = async (p: Held<State>): Promise<void> => {
     for (const [to, messages] of [...p.pending]) {
       await deps.producer.send(to, messages);
@@ -164,20 +206,32 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
   /**
    * Takes the snapshot now and writes and commits it in the background: the write (compress,
    * send, acknowledgement) is most of a snapshot's time, and the partition's next batches need
-   * not wait for it, as the text already holds the state. Its output is acknowledged already
-   * (pending is empty), so the snapshot never gets ahead of what was published. One write at a
-   * time; a failed one is logged and the next due snapshot tries again.
+   * not wait for it, as the text already holds the state. The write waits until the output the
+   * snapshot includes is acknowledged, and is dropped if it was not (the output stays pending), so
+   * a snapshot never gets ahead of what was published. One write at a time; a failed one is
+   * logged and the next due snapshot tries again.
    */
   const saveInBackground = (p: Held<State>): void => {
-    if (p.pending.size > 0 || p.applied === null || p.savingAt !== null) return;
+    if (p.applied === null || p.savingAt !== null) return;
     p.lastSavedAt = clock.now().getTime();
     if (p.applied === p.saved) return;
     const offset = p.applied;
+    const started = clock.now().getTime();
     const text = logic.snapshot(p.state);
+    const serialisedMs = clock.now().getTime() - started;
+    const published = p.flushing;
     p.savingAt = offset;
     p.saving = (async () => {
       try {
+        if (!(await published)) return;
+        const writing = clock.now().getTime();
         await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: text });
+        // Serialising, compressing and writing the whole state: ~5% of the time at most.
+        const costMs = serialisedMs + clock.now().getTime() - writing;
+        p.snapshotIntervalMs =
+          costMs < COSTLY_SNAPSHOT_MS
+            ? deps.snapshotEveryMs
+            : Math.min(maxSnapshotEveryMs, Math.max(deps.snapshotEveryMs, SNAPSHOT_COST_FACTOR * costMs));
         p.saved = offset;
         snapshots += 1;
         if (!p.released) await commitSaved(p);
@@ -209,7 +263,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       p.idleTimer = undefined;
       void withLock(p, async () => {
         if (p.released) return;
-        await publishPending(p);
+        await settle(p);
         if (await save(p)) await commitSaved(p);
       }).catch((err: unknown) =>
         // A later batch, the release or the next owner's restore covers it.
@@ -224,7 +278,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     clearTimeout(p.idleTimer);
     p.idleTimer = undefined;
     try {
-      await publishPending(p);
+      await settle(p);
       await save(p);
     } catch (err) {
       // The last snapshot stays behind: the next owner replays from it and re-emits the same messages.
@@ -255,8 +309,10 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       p.ctx = ctx;
       clearTimeout(p.idleTimer);
       p.idleTimer = undefined;
-      // Output whose send failed last time goes first, so messages leave in the order they were made.
-      await publishPending(p);
+      // The last batch's output is out before this one's is made; what failed goes first, so
+      // messages leave in the order they were made. A send still failing fails the batch, which
+      // the bus retries (its messages are skipped as applied).
+      await settle(p);
       const out = outboxOf(p);
       for (const m of batch.messages) {
         if (ctx.signal.aborted) break;
@@ -267,8 +323,8 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
         p.applied = offset;
       }
       logic.endBatch?.(p.state, out, p.partition);
-      await publishPending(p);
-      if (clock.now().getTime() - p.lastSavedAt >= deps.snapshotEveryMs) saveInBackground(p);
+      flushInBackground(p);
+      if (clock.now().getTime() - p.lastSavedAt >= p.snapshotIntervalMs) saveInBackground(p);
       armIdleSnapshot(p);
     });
   };

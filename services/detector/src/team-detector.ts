@@ -22,6 +22,8 @@ export interface TeamDetectorDeps {
   log: Logger;
   /** Minimum wall time between two snapshots of a partition (and so between commits). Default 1000. */
   snapshotEveryMs?: number;
+  /** Longest time between two snapshots of a partition whose snapshots are costly (see PartitionedConsumerDeps). Default 30 s. */
+  maxSnapshotEveryMs?: number;
   clock?: Clock;
   /** Engine tuning (idle horizon, sweep interval); the defaults suit production. */
   engine?: Omit<TeamEngineOptions<typeof TEAM_DETECTORS>, 'detectors'>;
@@ -101,6 +103,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
       log,
       clock,
       snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
+      ...(deps.maxSnapshotEveryMs !== undefined ? { maxSnapshotEveryMs: deps.maxSnapshotEveryMs } : {}),
       name: 'team detector',
     },
     {
