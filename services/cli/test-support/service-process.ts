@@ -32,7 +32,11 @@ export async function startService(name: ServiceName, env: Record<string, string
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const readyLine = new RegExp(`"msg":"${name} is (running|listening)"`);
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} was not ready within ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left behind: a service that never got ready would outlive the test run.
+      child.kill('SIGKILL');
+      reject(new Error(`${name} was not ready within ${timeoutMs} ms:\n${logs.join('\n')}`));
+    }, timeoutMs);
     const lines = (onLine: (line: string) => void) => {
       let buffered = '';
       return (chunk: Buffer): void => {

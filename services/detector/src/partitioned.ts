@@ -1,5 +1,6 @@
 import type { Batch, BatchContext, ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions, TopicPartition } from '@burnrate/bus';
 import { partitionKey } from '@burnrate/bus';
+import { BurnrateError } from '@burnrate/core';
 import type { Clock, Logger } from '@burnrate/core';
 import { snapshotKey, type SnapshotStore } from './snapshots.ts';
 
@@ -73,6 +74,8 @@ interface Held<State> {
   idleTimer: NodeJS.Timeout | undefined;
   /** Revoked or stopped: no more snapshots from this member, another may own the partition now. */
   released: boolean;
+  /** A batch threw while being applied (a bug): the state may be half-stepped, so it is never snapshotted and the next batch fails. */
+  broken: Error | undefined;
   /** Output not yet acknowledged by the bus, by topic in first-queued order; a snapshot waits until it is empty. */
   pending: Map<string, OutgoingMessage[]>;
   lastSavedAt: number;
@@ -128,6 +131,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       ctx: undefined,
       idleTimer: undefined,
       released: false,
+      broken: undefined,
       pending: new Map(),
       lastSavedAt: clock.now().getTime(),
       snapshotIntervalMs: deps.snapshotEveryMs,
@@ -277,6 +281,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     p.released = true;
     clearTimeout(p.idleTimer);
     p.idleTimer = undefined;
+    if (p.broken !== undefined) return;
     try {
       await settle(p);
       await save(p);
@@ -302,30 +307,59 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     },
   });
 
+  /** Steps the batch's messages the state does not reflect yet and hands their output to the bus. */
+  const applyBatch = (p: Held<State>, batch: Batch, ctx: BatchContext): void => {
+    const out = outboxOf(p);
+    for (const m of batch.messages) {
+      if (ctx.signal.aborted) break;
+      const offset = BigInt(m.offset);
+      // Already in the restored state: the bus redelivered from before the snapshot's offset.
+      if (p.applied !== null && offset <= p.applied) continue;
+      logic.apply(p.state, m, out);
+      p.applied = offset;
+    }
+    logic.endBatch?.(p.state, out, p.partition);
+    flushInBackground(p);
+    if (clock.now().getTime() - p.lastSavedAt >= p.snapshotIntervalMs) saveInBackground(p);
+    armIdleSnapshot(p);
+  };
+
+  /**
+   * Takes a batch, and returns before stepping it: kafkajs fetches again only once every batch of
+   * its last fetch has returned, so a batch stepped after returning overlaps the next fetch's
+   * round trip instead of following it (the Java consumer's prefetch). One batch per partition
+   * is in hand at a time: the next waits until this one is stepped. What can fail stays before the
+   * return: the last batch's output still not acknowledged fails this batch, which the bus
+   * delivers again. Stepping cannot fail (a detector's error is caught per event); if it does
+   * all the same, the partition is marked broken and its next batch fails fatally, so the
+   * consumer restarts from the last snapshot instead of going on from a half-stepped state.
+   */
   const handleBatch = async (batch: Batch, ctx: BatchContext): Promise<void> => {
     if (batch.topic !== topic) return;
     const p = await held(batch.partition);
     await withLock(p, async () => {
+      if (p.broken !== undefined) throw p.broken;
       p.ctx = ctx;
       clearTimeout(p.idleTimer);
       p.idleTimer = undefined;
       // The last batch's output is out before this one's is made; what failed goes first, so
-      // messages leave in the order they were made. A send still failing fails the batch, which
-      // the bus retries (its messages are skipped as applied).
+      // messages leave in the order they were made.
       await settle(p);
-      const out = outboxOf(p);
-      for (const m of batch.messages) {
-        if (ctx.signal.aborted) break;
-        const offset = BigInt(m.offset);
-        // Already in the restored state: the bus redelivered from before the snapshot's offset.
-        if (p.applied !== null && offset <= p.applied) continue;
-        logic.apply(p.state, m, out);
-        p.applied = offset;
+    });
+    void withLock(p, async () => {
+      // After kafkajs has sent its next fetch, which it does in the microtasks after this return.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        applyBatch(p, batch, ctx);
+      } catch (err) {
+        p.broken = new BurnrateError('INTERNAL', `${deps.name} failed stepping a batch of ${p.key}; it restarts from the last snapshot`, {
+          cause: err,
+        });
+        log.error(
+          { err, partition: p.partition, offset: p.applied?.toString() ?? null },
+          `${deps.name} failed stepping a batch; the partition restarts from its last snapshot`,
+        );
       }
-      logic.endBatch?.(p.state, out, p.partition);
-      flushInBackground(p);
-      if (clock.now().getTime() - p.lastSavedAt >= p.snapshotIntervalMs) saveInBackground(p);
-      armIdleSnapshot(p);
     });
   };
 
