@@ -31,7 +31,7 @@ export type InstanceRequest = { type: 'catch-up'; events: number } | { type: 'tr
 export interface Trace {
   /** Wall time the trace covers. */
   spanMs: number;
-  /** Stage A's handleBatch (decode, detect, publish, snapshot, commit), one per partition batch. */
+  /** Stage A's handleBatch until it hands the batch back (waiting for the partition's previous batch and output), one per partition batch. */
   stageABatch: Timing;
   stageBBatch: Timing;
   /** Awaited sends to the bus producer, per topic. */

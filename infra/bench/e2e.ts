@@ -305,9 +305,9 @@ function describeTrace(phase: string, t: Trace): string[] {
     `    ${name.padEnd(30)} ${String(x.count).padStart(6)} x  p50 ${ms(x.p50).padStart(8)}  p99 ${ms(x.p99).padStart(8)}  max ${ms(x.max).padStart(8)}  ` +
     `total ${ms(x.totalMs).padStart(9)} (${share(x)} of ${ms(t.spanMs)})`;
   return [
-    `  detector wall time during the ${phase} (a batch includes its sends, snapshot and commit; ${Math.round(t.stageABatchSize.p50)} events per stage-A batch at p50):`,
-    line('stage A batch', t.stageABatch),
-    line('stage B batch', t.stageBBatch),
+    `  detector wall time during the ${phase} (threads summed; ${Math.round(t.stageABatchSize.p50)} events per stage-A batch at p50; sends and snapshots run beside the batches):`,
+    line('stage A batch handed over', t.stageABatch),
+    line('stage B batch handed over', t.stageBBatch),
     ...Object.entries(t.send).map(([topic, x]) => line(`send to ${topic}`, x)),
     line('snapshot save (after stringify)', t.snapshotSave),
     line('offset commit', t.commit),

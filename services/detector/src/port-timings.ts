@@ -15,9 +15,11 @@ export type TimingSamples = Record<string, number[]>;
 
 /**
  * Where a detector's wall time went, timed at the ports it is given (producer, snapshot store,
- * subscription handlers), so the service code is untouched: `stageABatch` / `stageBBatch` (a batch
- * includes its sends, snapshot and commit), `send:<topic>`, `snapshotSave`, `commit`, and
- * `stageABatchSize` (messages per stage-A batch, not a duration). `npm run bench:e2e` reads them.
+ * subscription handlers), so the service code is untouched: `stageABatch` / `stageBBatch` (until
+ * the handler hands the batch back: waiting for the partition's previous batch to be stepped and
+ * its output acknowledged; the batch itself is stepped after), `send:<topic>`, `snapshotSave`,
+ * `commit`, and `stageABatchSize` (messages per stage-A batch, not a duration). `npm run bench:e2e`
+ * reads them.
  */
 export interface PortTimings {
   producer(p: Producer): Producer;
