@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { usageEventPartitions } from './instance.ts';
-import { readDetectorThreads } from './threads.ts';
+import { createLogger } from '@burnrate/core';
+import { createDetectorThreads, readDetectorThreads } from './threads.ts';
 
 describe('readDetectorThreads', () => {
   const partitions = usageEventPartitions();
@@ -20,5 +21,28 @@ describe('readDetectorThreads', () => {
     expect(() => readDetectorThreads({ BURNRATE_DETECTOR_THREADS: raw }, 2)).toThrow(
       `BURNRATE_DETECTOR_THREADS must be a whole number from 1 to ${partitions} (the partitions of usage.events.v1), not ${JSON.stringify(raw)}`,
     );
+  });
+});
+
+describe('createDetectorThreads', () => {
+  it('fails the start with the thread’s own error, naming the thread, and leaves no thread running', async () => {
+    const failures: Error[] = [];
+    const pool = createDetectorThreads({
+      count: 2,
+      settings: {
+        brokers: ['127.0.0.1:1'],
+        configPath: '/nonexistent/burnrate.yaml',
+        snapshots: 'kafka',
+        logLevel: 'silent',
+        timings: false,
+      },
+      log: createLogger({ level: 'silent' }),
+      onFailure: (err) => failures.push(err),
+    });
+    await expect(pool.start()).rejects.toThrow(/^detector thread [12]: .*\/nonexistent\/burnrate\.yaml/);
+    // Nothing started, so nothing answers and nothing was reported as a later failure.
+    expect(await pool.status()).toEqual([]);
+    expect(await pool.stop()).toBeUndefined();
+    expect(failures).toEqual([]);
   });
 });
