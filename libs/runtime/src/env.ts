@@ -50,16 +50,28 @@ export function readKafkaBrokers(env: Env, service: string): string[] {
  * retriable (ingest then answers 503 with Retry-After). Undefined when unset: the bus default.
  */
 export function readKafkaSendTimeoutMs(env: Env): number | undefined {
-  const raw = env.KAFKA_SEND_TIMEOUT_MS;
+  return parseWholeNumber(env.KAFKA_SEND_TIMEOUT_MS, 'KAFKA_SEND_TIMEOUT_MS', { min: 1, unit: 'milliseconds' });
+}
+
+/**
+ * A whole-number setting: undefined when unset or empty, else a whole number from `min` (to
+ * `max`), or an error naming the setting, the range and what it got. `unit` and `why` go in the
+ * message ("… a whole number of milliseconds of at least 1", "… from 1 to 12 (the partitions of …)").
+ */
+export function parseWholeNumber(
+  raw: string | undefined,
+  name: string,
+  range: { min: number; max?: number; unit?: string; why?: string },
+): number | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 1) {
-    throw new BurnrateError(
-      'CONFIG_INVALID',
-      `KAFKA_SEND_TIMEOUT_MS must be a whole number of milliseconds of at least 1, not ${JSON.stringify(raw)}`,
-    );
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < range.min || (range.max !== undefined && n > range.max)) {
+    const of = range.unit === undefined ? '' : ` of ${range.unit}`;
+    const bounds = range.max === undefined ? ` of at least ${range.min}` : ` from ${range.min} to ${range.max}`;
+    const why = range.why === undefined ? '' : ` (${range.why})`;
+    throw new BurnrateError('CONFIG_INVALID', `${name} must be a whole number${of}${bounds}${why}, not ${JSON.stringify(raw)}`);
   }
-  return ms;
+  return n;
 }
 
 export function readPort(env: Env, name: string, fallback: number): number {

@@ -1,6 +1,7 @@
 export {
   type Env,
   readKafkaBrokers,
+  parseWholeNumber,
   readKafkaSendTimeoutMs,
   readPort,
   readSlack,

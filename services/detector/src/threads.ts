@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BurnrateError, type Logger } from '@burnrate/core';
-import type { StoreSettings } from '@burnrate/runtime';
+import { parseWholeNumber, type StoreSettings } from '@burnrate/runtime';
 import type { DetectorStats } from './detector.ts';
 import { usageEventPartitions } from './instance.ts';
 import type { TimingSamples } from './port-timings.ts';
@@ -213,15 +213,12 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
 /** BURNRATE_DETECTOR_THREADS, or the CPUs this process may use; never more than usage.events.v1 has partitions (a thread without one idles). */
 export function readDetectorThreads(env: Readonly<Record<string, string | undefined>>, cpus = availableParallelism()): number {
   const partitions = usageEventPartitions();
+  const fallback = Math.max(1, Math.min(cpus, partitions));
   const raw = env.BURNRATE_DETECTOR_THREADS;
-  if (raw === undefined || raw.trim() === '') return Math.max(1, Math.min(cpus, partitions));
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > partitions) {
-    throw new Error(
-      `BURNRATE_DETECTOR_THREADS must be a whole number from 1 to ${partitions} (the partitions of usage.events.v1), not ${JSON.stringify(raw)}`,
-    );
-  }
-  return n;
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return (
+    parseWholeNumber(raw, 'BURNRATE_DETECTOR_THREADS', { min: 1, max: partitions, why: 'the partitions of usage.events.v1' }) ?? fallback
+  );
 }
 
 /** Counters of several threads added up, field by field. */

@@ -4,6 +4,7 @@ import {
   exitOnStartFailure,
   quietKafkajsWarnings,
   openKafkaBus,
+  parseWholeNumber,
   openStore,
   readKafkaBrokers,
   readStoreSettings,
@@ -26,8 +27,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   quietKafkajsWarnings(log);
   const brokers = readKafkaBrokers(env, 'sink');
   const storeSettings = readStoreSettings(env, 'sink');
-  const maxRows = positive(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', 50_000);
-  const maxDelayMs = positive(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', 1000);
+  const maxRows = parseWholeNumber(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', { min: 1 }) ?? 50_000;
+  const maxDelayMs = parseWholeNumber(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', { min: 1 }) ?? 1000;
   const lifecycle = new Lifecycle(log);
   const health = registerHealthEndpoint(lifecycle, env, { service: 'sink', log });
 
@@ -64,13 +65,6 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       maxDelayMs,
     }),
   });
-}
-
-function positive(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1, not ${JSON.stringify(raw)}`);
-  return n;
 }
 
 const bootLog = createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'sink' });
