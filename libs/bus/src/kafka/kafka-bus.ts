@@ -1,7 +1,7 @@
 import { BurnrateError, type Logger } from '@burnrate/core';
 import { Kafka, type Admin, type SASLOptions } from 'kafkajs';
 import type { Bus, Producer } from '../port.ts';
-import { translateKafkaError } from './kafka-errors.ts';
+import { closedError, translateKafkaError } from './kafka-errors.ts';
 import { kafkaLogCreator, kafkaLogLevel } from './kafka-logger.ts';
 import { createKafkaProducer } from './kafka-producer.ts';
 import {
@@ -202,8 +202,4 @@ export function createKafkaBus(options: KafkaBusOptions): KafkaBus {
       return { subscriptions: [...subscriptions].map((s) => s.stats()) };
     },
   };
-}
-
-function closedError(): BurnrateError {
-  return new BurnrateError('BUS_CLOSED', 'the Kafka bus is closed');
 }

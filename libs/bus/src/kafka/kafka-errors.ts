@@ -141,3 +141,8 @@ export function isRebalanceError(err: unknown): boolean {
       e.type === 'NOT_COORDINATOR_FOR_GROUP',
   );
 }
+
+/** What a send or subscribe gets once the bus (or its producer) is closing. */
+export function closedError(): BurnrateError {
+  return new BurnrateError('BUS_CLOSED', 'the Kafka bus is closed');
+}

@@ -8,7 +8,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { OutgoingMessage, Producer } from '../port.ts';
-import { translateKafkaError } from './kafka-errors.ts';
+import { closedError, translateKafkaError } from './kafka-errors.ts';
 
 export interface KafkaProducerDeps {
   kafka: Kafka;
@@ -248,8 +248,4 @@ export function createKafkaProducer(deps: KafkaProducerDeps): KafkaProducer {
       return closing;
     },
   };
-}
-
-function closedError(): BurnrateError {
-  return new BurnrateError('BUS_CLOSED', 'the Kafka bus is closed');
 }
