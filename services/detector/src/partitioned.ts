@@ -194,15 +194,17 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     }
   };
 
+  /** Writes a snapshot's text taken at `offset`; once Kafka has it, that is the partition's restore point. */
+  const write = async (p: Held<State>, offset: bigint, text: string): Promise<void> => {
+    await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: text });
+    p.saved = offset;
+    snapshots += 1;
+  };
+
   const save = async (p: Held<State>): Promise<boolean> => {
     await p.saving;
     if (p.pending.size > 0 || p.applied === null) return false;
-    if (p.applied !== p.saved) {
-      const offset = p.applied;
-      await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: logic.snapshot(p.state) });
-      p.saved = offset;
-      snapshots += 1;
-    }
+    if (p.applied !== p.saved) await write(p, p.applied, logic.snapshot(p.state));
     p.lastSavedAt = clock.now().getTime();
     return true;
   };
@@ -229,15 +231,13 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       try {
         if (!(await published)) return;
         const writing = clock.now().getTime();
-        await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: text });
+        await write(p, offset, text);
         // Serialising, compressing and writing the whole state: ~5% of the time at most.
         const costMs = serialisedMs + clock.now().getTime() - writing;
         p.snapshotIntervalMs =
           costMs < COSTLY_SNAPSHOT_MS
             ? deps.snapshotEveryMs
             : Math.min(maxSnapshotEveryMs, Math.max(deps.snapshotEveryMs, SNAPSHOT_COST_FACTOR * costMs));
-        p.saved = offset;
-        snapshots += 1;
         if (!p.released) await commitSaved(p);
       } catch (err) {
         log.warn(
