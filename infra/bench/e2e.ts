@@ -103,7 +103,8 @@ async function main(): Promise<void> {
   progress(`generating the scenario (${weeks} weeks)`);
   const scenario = generateScenario({ weeks });
   const configPath = join(dir, 'burnrate.yaml');
-  await writeFile(configPath, scenario.configYaml);
+  // Open ingest: the bench posts from this process to an ingest bound to loopback, and measures the pipeline, not keys.
+  await writeFile(configPath, `${scenario.configYaml}\ningest: { auth: none }\n`);
   const messages = scenario.events.map((e) => ({ key: usageEventKey(e), value: JSON.stringify(e) }));
   const streamBytes = messages.reduce((n, m) => n + Buffer.byteLength(m.value), 0);
 

@@ -49,6 +49,10 @@ export const UsageEvent = z
     computed_cost_usd: NonNegative.optional(),
     // The same spend seen by several sources (OTel and the usage report) shares a group and counts once.
     overlap_group: z.string().optional(),
+    // Digest of the source record's content, set at ingest: a resend has the same one, a reused
+    // event_id with other content does not, so ingest can refuse the second (events are immutable).
+    // Absent on events from before it existed.
+    fingerprint: z.string().max(64).optional(),
     attributes: z.record(z.string(), z.string()),
   })
   .strict()
@@ -124,7 +128,18 @@ function checkUsageEvent(value: unknown): UsageEvent | undefined {
   if ((period_start === undefined && givenStart !== undefined) || (period_end === undefined && givenEnd !== undefined)) return undefined;
   // The schema's refinement: a bucket carries its period.
   if (granularity !== 'request' && (period_start === undefined || period_end === undefined)) return undefined;
-  const { developer_email, session_id, prompt_id, api_key_id, project, service_tier, speed, computed_cost_usd, overlap_group } = e;
+  const {
+    developer_email,
+    session_id,
+    prompt_id,
+    api_key_id,
+    project,
+    service_tier,
+    speed,
+    computed_cost_usd,
+    overlap_group,
+    fingerprint,
+  } = e;
   if (
     !optionalString(developer_email) ||
     !optionalString(session_id) ||
@@ -134,7 +149,8 @@ function checkUsageEvent(value: unknown): UsageEvent | undefined {
     !optionalString(service_tier) ||
     !optionalString(speed) ||
     !(computed_cost_usd === undefined || isNonNegative(computed_cost_usd)) ||
-    !optionalString(overlap_group)
+    !optionalString(overlap_group) ||
+    !(fingerprint === undefined || (typeof fingerprint === 'string' && fingerprint.length <= 64))
   ) {
     return undefined;
   }
@@ -168,6 +184,7 @@ function checkUsageEvent(value: unknown): UsageEvent | undefined {
   out.cost_source = cost_source;
   if ('computed_cost_usd' in e) out.computed_cost_usd = computed_cost_usd;
   if ('overlap_group' in e) out.overlap_group = overlap_group;
+  if ('fingerprint' in e) out.fingerprint = fingerprint;
   out.attributes = attributes;
   return out as UsageEvent;
 }

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   INPUT_TOO_LARGE: { retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { retriable: false },
   UNAUTHORIZED: { retriable: false },
+  FORBIDDEN: { retriable: false },
+  RATE_LIMITED: { retriable: true },
   NOT_FOUND: { retriable: false },
   STORE_UNAVAILABLE: { retriable: true },
   STORE_QUERY_FAILED: { retriable: false },

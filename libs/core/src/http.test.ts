@@ -58,6 +58,7 @@ describe('router', () => {
       headers: {},
       params: {},
       contentType: '',
+      remoteAddress: '',
       body: () => Promise.resolve(Buffer.alloc(0)),
     };
     expect(await handle(req)).toEqual({ status: 200, body: { id: 'x1', q: null } });

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, type Transform } from 'node:stream';
@@ -16,6 +17,8 @@ export interface IncomingRequest {
   params: Record<string, string>;
   /** Media type of the body, lower-cased, without parameters (`application/json`); '' when absent. */
   contentType: string;
+  /** The peer's address (the socket's, not a forwarded header); '' when unknown (injected requests). */
+  remoteAddress: string;
   /**
    * The body, decoded from its Content-Encoding, at most `limitBytes` (the server's limit by
    * default) both on the wire and once decompressed. Throws INPUT_TOO_LARGE past the limit
@@ -49,6 +52,7 @@ export interface ErrorBody {
 const CLIENT_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
   INPUT_INVALID: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   INPUT_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -80,6 +84,15 @@ export function errorResponse(err: unknown, log?: Logger): HttpResponse {
       const error: ErrorBody['error'] = { code: err.code, message: err.message, retriable: false };
       if (err.details) error.details = err.details;
       return { status, headers, body: { error } satisfies ErrorBody };
+    }
+    if (err.code === 'RATE_LIMITED') {
+      // 429 with Retry-After: every HTTP client and OTLP exporter backs off on it and retries.
+      const seconds = String(Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000)));
+      return {
+        status: 429,
+        headers: { 'retry-after': seconds },
+        body: { error: { code: err.code, message: err.message, retriable: true } } satisfies ErrorBody,
+      };
     }
     const unavailable = UNAVAILABLE_MESSAGE[err.code];
     if (unavailable !== undefined) {
@@ -280,6 +293,7 @@ function toIncomingRequest(
   headers: IncomingHttpHeaders,
   stream: Readable,
   defaultLimit: number,
+  remoteAddress = '',
 ): IncomingRequest {
   const parsed = new URL(url, 'http://localhost');
   let body: Promise<Buffer> | undefined;
@@ -290,6 +304,7 @@ function toIncomingRequest(
     headers,
     params: {},
     contentType: mediaType(headers),
+    remoteAddress,
     body: (limitBytes = defaultLimit) => {
       body ??= readBody(stream, headers, limitBytes);
       return body;
@@ -321,6 +336,8 @@ export interface InjectRequest {
   url: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** The peer address the request seems to come from (default 127.0.0.1). */
+  remoteAddress?: string;
 }
 
 export interface InjectedResponse {
@@ -363,7 +380,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     const started = performance.now();
     let response: HttpResponse;
     try {
-      response = await handle(toIncomingRequest(req.method ?? 'GET', req.url ?? '/', req.headers, req, limit));
+      response = await handle(toIncomingRequest(req.method ?? 'GET', req.url ?? '/', req.headers, req, limit, req.socket.remoteAddress));
     } catch (err) {
       response = errorResponse(err, log);
     }
@@ -385,7 +402,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
     const payload = req.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
     headers['content-length'] ??= String(payload.length);
-    const response = await handle(toIncomingRequest(req.method, req.url, headers, Readable.from([payload]), limit));
+    const response = await handle(
+      toIncomingRequest(req.method, req.url, headers, Readable.from([payload]), limit, req.remoteAddress ?? '127.0.0.1'),
+    );
     const out = serialise(response);
     return {
       status: out.status,
@@ -489,4 +508,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 
   return { server, app, listen, close };
+}
+
+/**
+ * Whether the request carries `Authorization: Bearer <token>` (compared in constant time, as the
+ * token is a shared secret); false when no token is configured.
+ */
+export function hasBearerToken(req: Pick<IncomingRequest, 'headers'>, token: string | undefined): boolean {
+  if (!token) return false;
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/** Whether a listen address is reachable only from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

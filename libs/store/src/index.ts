@@ -1,4 +1,13 @@
-export type { AnomalyListQuery, DeliveryRecord, DetectorSnapshot, SpendQuery, SpendRow, Store, UsageEventListQuery } from './port.ts';
+export type {
+  AcceptedEventId,
+  AnomalyListQuery,
+  DeliveryRecord,
+  DetectorSnapshot,
+  SpendQuery,
+  SpendRow,
+  Store,
+  UsageEventListQuery,
+} from './port.ts';
 export { createChdbStore, type ChdbStoreOptions } from './chdb-store.ts';
 export { createClickHouseStore, type ClickHouseStoreOptions } from './clickhouse-store.ts';
 export { createMemoryStore } from './memory-store.ts';

@@ -36,9 +36,11 @@ export function createMemoryStore(): Store {
     async insertUsageEvents(batch) {
       open();
       for (const e of batch) {
-        const existing = events.get(e.event_id);
+        // Keyed like the table's ORDER BY (org, event_id): the same id in two orgs is two events.
+        const key = `${e.org}\u0000${e.event_id}`;
+        const existing = events.get(key);
         // ReplacingMergeTree(ingested_at): a later ingest replaces; on a tie the last insert wins.
-        if (!existing || ms(e.ingested_at) >= ms(existing.ingested_at)) events.set(e.event_id, copy(e));
+        if (!existing || ms(e.ingested_at) >= ms(existing.ingested_at)) events.set(key, copy(e));
       }
     },
     async countUsageEvents(filter = {}) {
@@ -68,6 +70,16 @@ export function createMemoryStore(): Store {
         .sort((a, b) => ms(a.occurred_at) - ms(b.occurred_at) || compare(a.event_id, b.event_id))
         .slice(0, filter.limit ?? 100_000)
         .map(copy);
+    },
+    async listAcceptedEventIds(query) {
+      open();
+      const since = ms(query.since);
+      const after = query.after ?? '';
+      return [...events.values()]
+        .filter((e) => e.org === query.org && ms(e.ingested_at) >= since && compare(e.event_id, after) > 0)
+        .sort((a, b) => compare(a.event_id, b.event_id))
+        .slice(0, query.limit)
+        .map((e) => ({ event_id: e.event_id, fingerprint: e.fingerprint ?? '', ingested_at: e.ingested_at }));
     },
     async spendByHour(filter) {
       open();

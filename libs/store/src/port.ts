@@ -79,6 +79,13 @@ export interface DetectorSnapshot {
   saved_at: string;
 }
 
+export interface AcceptedEventId {
+  event_id: string;
+  /** UsageEvent.fingerprint; '' for events stored before it existed. */
+  fingerprint: string;
+  ingested_at: string;
+}
+
 export interface Store {
   /** Applies infra/clickhouse migrations in order; safe to run on every start and from several processes. */
   migrate(): Promise<void>;
@@ -91,6 +98,11 @@ export interface Store {
    * event_id (the latest ingested). Page through a long range by passing the last row as `after`.
    */
   listUsageEvents(filter: UsageEventListQuery): Promise<UsageEvent[]>;
+  /**
+   * Ids and fingerprints of the org's events ingested at or after `since`, in event_id order after
+   * `after`, at most `limit`: what ingest rebuilds its dedupe ledger from after a restart.
+   */
+  listAcceptedEventIds(query: { org: string; since: string; after?: string; limit: number }): Promise<AcceptedEventId[]>;
   /** Hourly spend rollups (materialised from usage_events), deduplicated by event. */
   spendByHour(filter: SpendQuery): Promise<SpendRow[]>;
 

@@ -39,6 +39,7 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     insertUsageEvents: (events) => run(() => usageEvents.insertUsageEvents(exec, events)),
     countUsageEvents: (filter) => run(() => usageEvents.countUsageEvents(exec, filter)),
     listUsageEvents: (filter) => run(() => usageEvents.listUsageEvents(exec, filter)),
+    listAcceptedEventIds: (query) => run(() => usageEvents.listAcceptedEventIds(exec, query)),
     spendByHour: (filter) => run(() => spendHourly.spendByHour(exec, filter)),
     insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
     listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),

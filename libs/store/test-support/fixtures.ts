@@ -51,6 +51,7 @@ export function fullUsageEvent(overrides: Partial<UsageEvent> = {}): UsageEvent 
     cost_source: 'reported',
     computed_cost_usd: 1 / 3,
     overlap_group: 'og-1',
+    fingerprint: '0123456789abcdef0123456789abcdef',
     attributes: { terminal: 'vscode', query_source: 'agent', 'unicode ✓': 'ünïcødé 🚀' },
     ...overrides,
   });

@@ -34,6 +34,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(UsageEvent.parse(listed[0])).toEqual(full);
       });
 
+      it('lists the ids and fingerprints accepted since an instant, in id order, a page at a time', async () => {
+        const org = unique('org');
+        const at = (h: number) => `2026-03-02T${String(h).padStart(2, '0')}:00:00.000Z`;
+        await store.insertUsageEvents([
+          usageEvent({ org, event_id: 'c', fingerprint: 'fc', ingested_at: at(12) }),
+          usageEvent({ org, event_id: 'a', fingerprint: 'fa', ingested_at: at(11) }),
+          usageEvent({ org, event_id: 'b', ingested_at: at(10) }),
+          usageEvent({ org, event_id: 'old', fingerprint: 'fo', ingested_at: at(1) }),
+          usageEvent({ org: unique('other'), event_id: 'z', ingested_at: at(12) }),
+        ]);
+        const first = await store.listAcceptedEventIds({ org, since: at(10), limit: 2 });
+        expect(first).toEqual([
+          { event_id: 'a', fingerprint: 'fa', ingested_at: at(11) },
+          // Stored before fingerprints existed, or by a producer that sets none.
+          { event_id: 'b', fingerprint: '', ingested_at: at(10) },
+        ]);
+        expect(await store.listAcceptedEventIds({ org, since: at(10), after: 'b', limit: 2 })).toEqual([
+          { event_id: 'c', fingerprint: 'fc', ingested_at: at(12) },
+        ]);
+      });
+
       it('counts a batch inserted twice once, and does not double its spend', async () => {
         const org = unique('org');
         const batch = Array.from({ length: 50 }, (_, i) =>

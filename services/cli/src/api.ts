@@ -1,5 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
-import { BurnrateError, type IncomingRequest, jsonResponse, type Route } from '@burnrate/core';
+import { BurnrateError, hasBearerToken, type IncomingRequest, jsonResponse, type Route } from '@burnrate/core';
 import type { Anomaly } from '@burnrate/schemas';
 import type { Store } from '@burnrate/store';
 
@@ -51,10 +50,6 @@ function summarise(a: Anomaly): Record<string, unknown> {
 
 function authorize(req: IncomingRequest, token: string | undefined): void {
   if (!token) return;
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const wanted = Buffer.from(token);
-  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) {
+  if (!hasBearerToken(req, token))
     throw new BurnrateError('UNAUTHORIZED', 'this endpoint needs Authorization: Bearer <BURNRATE_API_TOKEN>');
-  }
 }

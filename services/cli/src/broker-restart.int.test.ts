@@ -4,6 +4,7 @@ import { createLogger } from '@burnrate/core';
 import { createChdbStore } from '@burnrate/store';
 import { tempDir, type TempDir, waitUntil } from '@burnrate/testing';
 import { type LocalKafka, startLocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
+import { INGEST_AUTH } from '../test-support/burnrate-process.ts';
 import { canRunLocalKafka, type DistributedStack, java, startDistributedStack, waitForNoLag } from '../test-support/distributed-stack.ts';
 
 const POSTERS = 3;
@@ -59,7 +60,7 @@ describe.skipIf(!canRunLocalKafka)('distributed mode: the broker restarts', () =
           try {
             const res = await fetch(`${ingestUrl}/v1/events`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', ...INGEST_AUTH },
               body: JSON.stringify(records),
               signal: AbortSignal.timeout(60_000),
             });

@@ -21,9 +21,9 @@ describe('burnrate config check', () => {
   }
 
   it('exits 0 and summarises a valid file', async () => {
-    const r = await check('org: acme\nteams:\n  - id: payments\n    email: [p@acme.com]\n');
+    const r = await check(`org: acme\nteams:\n  - id: payments\n    email: [p@acme.com]\nsources:\n  - { name: laptops, keys: ['${'e'.repeat(64)}'] }\n`);
     expect(r.code).toBe(0);
-    expect(r.out.join('\n')).toMatch(/ok \(org acme, 1 team, 0 ownership rules\)/);
+    expect(r.out.join('\n')).toMatch(/ok \(org acme, 1 team, 0 ownership rules, 1 source\)/);
     expect(r.err).toEqual([]);
   });
 

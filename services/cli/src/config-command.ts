@@ -16,7 +16,7 @@ export async function configCheck(path: string | undefined, io: CommandIO): Prom
     const warnings = configWarnings(config);
     if (warnings.length > 0) io.err(`${path}: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}:\n${formatIssues(warnings)}`);
     io.out(
-      `${path}: ok (org ${config.org}, ${config.teams.length} team${config.teams.length === 1 ? '' : 's'}, ${config.ownership.length} ownership rule${config.ownership.length === 1 ? '' : 's'})`,
+      `${path}: ok (org ${config.org}, ${config.teams.length} team${config.teams.length === 1 ? '' : 's'}, ${config.ownership.length} ownership rule${config.ownership.length === 1 ? '' : 's'}, ${config.sources.length} source${config.sources.length === 1 ? '' : 's'})`,
     );
     return 0;
   } catch (err) {

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore } from '@burnrate/store';
 import { type SlackStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  INGEST_AUTH,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+} from '../test-support/burnrate-process.ts';
 
 const SESSIONS = 6;
 const EVENTS_PER_REQUEST = 5;
@@ -52,7 +58,7 @@ describe('embedded mode survives kill -9', () => {
         try {
           const res = await fetch(`${url}/v1/events`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...INGEST_AUTH },
             body: JSON.stringify(records),
           });
           if (res.status === 200) for (const r of records) acked.add(r.event_id);

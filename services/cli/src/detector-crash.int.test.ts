@@ -5,6 +5,7 @@ import { replay } from '@burnrate/detector';
 import type { Anomaly } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
 import { waitUntil } from '@burnrate/testing';
+import { INGEST_AUTH } from '../test-support/burnrate-process.ts';
 import {
   canRunDistributed,
   type DistributedStack,
@@ -70,7 +71,7 @@ describe.skipIf(!canRunDistributed)('distributed mode: the detector survives kil
         for (let attempt = 0; attempt < 20; attempt++) {
           const res = await fetch(`${ingestUrl}/v1/events`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...INGEST_AUTH },
             body: JSON.stringify(records),
           });
           await res.arrayBuffer();

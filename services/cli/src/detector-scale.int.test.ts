@@ -4,6 +4,7 @@ import { replay } from '@burnrate/detector';
 import type { Anomaly } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
 import { waitUntil } from '@burnrate/testing';
+import { INGEST_AUTH } from '../test-support/burnrate-process.ts';
 import type { ServiceProcess } from '../test-support/service-process.ts';
 import {
   canRunDistributed,
@@ -83,7 +84,7 @@ describe.skipIf(!canRunDistributed)('distributed mode: two detector instances sh
         sent += records.length;
         const res = await fetch(`${ingestUrl}/v1/events`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...INGEST_AUTH },
           body: JSON.stringify(records),
         });
         await res.arrayBuffer();

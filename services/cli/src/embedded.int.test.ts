@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore, type Store } from '@burnrate/store';
 import { type SlackStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  INGEST_AUTH,
+  postJson,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+} from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../ingest/fixtures/claude-code-otlp/logs.json', import.meta.url);
 
@@ -42,16 +49,20 @@ describe('burnrate start (embedded), end to end', () => {
   it('answers /healthz', async () => {
     const res = await fetch(`${burnrate.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({
+    const health = (await res.json()) as Record<string, unknown>;
+    // Without BURNRATE_API_TOKEN nobody is told the config path or the org.
+    expect(health.org).toBeUndefined();
+    expect(health.config).toBeUndefined();
+    expect(health).toMatchObject({
       status: 'ok',
-      org: 'acme',
+      mode: 'embedded',
       lag: { sink: expect.any(Number), detector: expect.any(Number), team_detector: expect.any(Number), notifier: expect.any(Number) },
     });
   });
 
   it('turns a session crossing $25 then $100 into one anomaly, v1 warning then v2 critical, on Slack and email', async () => {
     const first = await postJson(`${burnrate.url}/v1/events`, session(1, [10, 10, 10]));
-    expect(first).toEqual({ status: 200, body: { accepted: 3, rejected: [] } });
+    expect(first).toEqual({ status: 200, body: { accepted: 3, duplicates: 0, rejected: [] } });
     const warning = await slack.waitFor((m) => m.channelName === '#payments-ai-spend', 15_000);
     expect(warning.text).toMatch(/warning/i);
 
@@ -85,7 +96,7 @@ describe('burnrate start (embedded), end to end', () => {
       .join('\n');
     const res = await fetch(`${burnrate.url}/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', ...INGEST_AUTH },
       body: gzipSync(ndjson),
     });
     expect(res.status).toBe(200);
@@ -117,7 +128,11 @@ describe('burnrate start (embedded), end to end', () => {
     expect(malformed.status).toBe(400);
     expect(JSON.stringify(malformed.body)).toMatch(/JSON/);
 
-    const wrongType = await fetch(`${burnrate.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
+    const wrongType = await fetch(`${burnrate.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', ...INGEST_AUTH },
+      body: 'a,b',
+    });
     expect(wrongType.status).toBe(415);
     expect(await wrongType.text()).toMatch(/application\/json/);
 

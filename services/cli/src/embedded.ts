@@ -2,8 +2,19 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
 import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
-import { type Clock, type Config, createHttpServer, jsonResponse, Lifecycle, type Logger, type Route, systemClock } from '@burnrate/core';
-import { createIngestRoutes } from '@burnrate/ingest';
+import {
+  type Clock,
+  type Config,
+  createHttpServer,
+  hasBearerToken,
+  isLoopbackHost,
+  jsonResponse,
+  Lifecycle,
+  type Logger,
+  type Route,
+  systemClock,
+} from '@burnrate/core';
+import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
 import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
 import { createNotifier } from '@burnrate/notifier';
 import { createPriceCatalog } from '@burnrate/pricing';
@@ -96,19 +107,38 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   lifecycle.register(notifier);
   lifecycle.register({ name: 'notifier-consumer', start: () => notifierSubscription.start(), stop: () => notifierSubscription.stop() });
 
+  const now = (): number => clock.now().getTime();
+  const gate = createIngestGate({ config: () => config, now, log: log.child({ component: 'ingest' }) });
+  const ledger = createEventLedger({ windowMs: config.ingest.dedupe_window, now });
+  lifecycle.register({
+    name: 'ledger',
+    // Before the port opens: every event acknowledged before a restart must be known, so a
+    // client's resend is a duplicate. They are all in the store once the sink has caught up
+    // with the log (acknowledged means in the log), so wait for that, then read them back.
+    start: async () => {
+      const caughtUp = await waitFor(() => sinkSubscription.lag() === 0, LEDGER_CATCH_UP_MS);
+      if (!caughtUp) {
+        log.warn(
+          { sinkLag: sinkSubscription.lag(), waitedMs: LEDGER_CATCH_UP_MS },
+          'the store is behind the event log; resends of events it does not have yet will not be recognised as duplicates',
+        );
+      }
+      const read = await warmLedger(ledger, store, { org: config.org, windowMs: config.ingest.dedupe_window, now: now() });
+      log.info({ eventIds: read, windowMs: config.ingest.dedupe_window }, 'dedupe ledger loaded');
+    },
+    stop: async () => {},
+  });
+
   const catalog = createPriceCatalog(config.pricing.prices);
   const routes: Route[] = [
-    ...createIngestRoutes({ config, catalog, producer, clock, log }),
+    ...createIngestRoutes({ config, catalog, producer, clock, log, gate, ledger }),
     {
       method: 'GET',
       path: '/healthz',
-      handler: async () =>
-        jsonResponse(200, {
+      handler: async (req) => {
+        const health: Record<string, unknown> = {
           status: 'ok',
           mode: 'embedded',
-          config: options.configSource,
-          org: config.org,
-          uptime_s: Math.round(process.uptime()),
           // Messages each stage has yet to process; 0 everywhere means the store and the alerts are current.
           lag: {
             sink: sinkSubscription.lag(),
@@ -116,7 +146,18 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
             team_detector: teamDetectorSubscription.lag(),
             notifier: notifierSubscription.lag(),
           },
-        }),
+        };
+        // Where the config lives, whose it is and who has been refused are for operators only.
+        if (hasBearerToken(req, options.apiToken)) {
+          Object.assign(health, {
+            config: options.configSource,
+            org: config.org,
+            uptime_s: Math.round(process.uptime()),
+            ingest: { auth: config.ingest.auth, ...gate.stats(), ledger: ledger.stats() },
+          });
+        }
+        return jsonResponse(200, health);
+      },
     },
     anomaliesRoute({ store, apiToken: options.apiToken }),
   ];
@@ -136,6 +177,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     await lifecycle.stop();
     throw err;
   }
+  if (config.ingest.auth === 'none' && !isLoopbackHost(options.host)) {
+    log.warn(
+      { host: options.host, port },
+      'ingest.auth is none and Burnrate listens beyond loopback: anyone who reaches this port can post usage and raise alerts',
+    );
+  }
   log.info(
     {
       port,
@@ -149,6 +196,18 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     'burnrate is listening',
   );
   return { port, store, stop: () => lifecycle.stop() };
+}
+
+/** How long start-up waits for the sink to store what the log holds before loading the dedupe ledger. */
+const LEDGER_CATCH_UP_MS = 30_000;
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
 }
 
 function buildChannels(options: EmbeddedOptions): { slack?: Channel; email?: Channel } {

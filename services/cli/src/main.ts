@@ -28,6 +28,9 @@ usage:
                                   create missing Kafka topics, add partitions and set configs as
                                   declared in infra/kafka/topics.ts; prints each change or "no changes"
   burnrate migrate                apply the ClickHouse migrations (CLICKHOUSE_URL, or BURNRATE_DATA_DIR) and exit
+  burnrate keys new [--source NAME]
+                                  make an ingest key: prints the key once and the sha256 for burnrate.yaml
+  burnrate keys hash              print the sha256 of a key read on stdin (to find or revoke it)
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
@@ -43,7 +46,8 @@ environment (start):
   BURNRATE_PORT        HTTP port for ingest, API and health (default ${DEFAULT_PORT})
   BURNRATE_HOST        interface to listen on (default 127.0.0.1)
   BURNRATE_DATA_DIR    where the event log and the embedded ClickHouse live (default ./.burnrate)
-  BURNRATE_API_TOKEN   when set, /api/* requires Authorization: Bearer <token>
+  BURNRATE_API_TOKEN   when set, /api/* requires Authorization: Bearer <token>, and /healthz shows it
+                       the config path, org and refused ingest requests
   BURNRATE_LOG_LEVEL   trace | debug | info | warn | error (default info)
   SLACK_BOT_TOKEN      Slack bot token (chat:write); Slack is off without it
   SLACK_API_URL        Slack Web API base URL (default Slack's own)
@@ -131,7 +135,7 @@ async function topicsEnv(env: NodeJS.ProcessEnv): Promise<TopicsEnv> {
 }
 
 async function main(argv: readonly string[]): Promise<number | undefined> {
-  const { positionals } = parseArgs(argv);
+  const { positionals, flags } = parseArgs(argv);
   const [command, sub, arg] = positionals;
   switch (command) {
     case 'start':
@@ -153,6 +157,14 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
         createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'warn', destination: process.stderr }),
         io,
       );
+    }
+    case 'keys': {
+      const { keysCommand } = await import('./keys-command.ts');
+      return keysCommand(sub, flags, io, async () => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      });
     }
     case 'backtest': {
       const { backtest } = await import('./backtest.ts');

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { hash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +69,11 @@ export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_
   };
 }
 
+/** The key of TEST_CONFIG's one source; `INGEST_AUTH` is the header that presents it. */
+export const TEST_INGEST_KEY = 'brk_test_4c9f1e0b7a2d5c8e3f6a9b1d4e7c0a2f';
+export const INGEST_AUTH = { authorization: `Bearer ${TEST_INGEST_KEY}` };
+
+/** A POST with INGEST_AUTH unless `headers` says otherwise; the answer's status and parsed body. */
 export async function postJson(
   url: string,
   body: unknown,
@@ -75,7 +81,7 @@ export async function postJson(
 ): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...INGEST_AUTH, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -91,6 +97,10 @@ export async function postJson(
 export const TEST_CONFIG = `
 org: acme
 timezone: Europe/Berlin
+sources:
+  - name: test-client
+    keys: [${hash('sha256', TEST_INGEST_KEY, 'hex')}]
+    rate_limit: { requests_per_second: 100000, burst: 100000 }
 teams:
   - id: payments
     timezone: Europe/Berlin

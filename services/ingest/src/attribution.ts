@@ -20,8 +20,8 @@ export interface Attribution {
   developer: string;
   developer_email?: string;
   team: string;
-  /** How the team was found; `unattributed` is itself a signal (shadow AI). */
-  matched_by: 'member' | 'alias' | 'ownership' | 'unattributed';
+  /** How the team was found (`source`: the sending key speaks for the team); `unattributed` is itself a signal (shadow AI). */
+  matched_by: 'member' | 'alias' | 'ownership' | 'source' | 'unattributed';
 }
 
 export type Attributor = (identity: Identity) => Attribution;

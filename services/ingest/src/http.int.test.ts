@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestRoutes } from './http.ts';
-import { NOW, readFixture, testConfig } from './test-helpers.ts';
+import { NOW, readFixture, testConfig, trust } from './test-helpers.ts';
 
 const log = createLogger({ level: 'silent' });
 const cleanup: (() => Promise<void>)[] = [];
@@ -29,6 +29,7 @@ async function start(): Promise<{ url: string; bus: Bus; server: HttpServer }> {
     producer: bus.producer(),
     clock: fixedClock(NOW),
     log,
+    ...trust(testConfig),
   });
   const server = createHttpServer({ routes, log, bodyLimitBytes: 1024 * 1024 });
   cleanup.push(() => server.close());

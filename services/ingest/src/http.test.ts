@@ -4,7 +4,7 @@ import { DlqRecord, TOPICS, UsageEvent } from '@burnrate/schemas';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createIngestRoutes } from './http.ts';
-import { fakeProducer, NOW, readFixture, testConfig } from './test-helpers.ts';
+import { fakeProducer, NOW, readFixture, testConfig, trust } from './test-helpers.ts';
 
 const log = createLogger({ level: 'silent' });
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -17,6 +17,7 @@ function setup(options: { bodyLimitBytes?: number; maxBatch?: number } = {}) {
     producer,
     clock: fixedClock(NOW),
     log,
+    ...trust(testConfig),
     ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
   });
   const app = createHttpApp({ routes, log, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 });
@@ -92,9 +93,9 @@ describe('POST /v1/events', () => {
     const { post, events } = setup();
     const res = await post('/v1/events', JSON.stringify([record(1), record(2)]));
     expect(res.status).toBe(200);
-    expect(res.json()).toEqual({ accepted: 2, rejected: [] });
+    expect(res.json()).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
     const single = await post('/v1/events', JSON.stringify(record(3)));
-    expect(single.json()).toEqual({ accepted: 1, rejected: [] });
+    expect(single.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
     expect(events()).toHaveLength(3);
   });
 
@@ -179,7 +180,14 @@ describe('POST /v1/events', () => {
     const { producer } = setup();
     const releases: (() => void)[] = [];
     producer.send = () => new Promise<void>((resolve) => releases.push(resolve));
-    const routes = createIngestRoutes({ config: testConfig, catalog: createPriceCatalog(), producer, clock: fixedClock(NOW), log });
+    const routes = createIngestRoutes({
+      config: testConfig,
+      catalog: createPriceCatalog(),
+      producer,
+      clock: fixedClock(NOW),
+      log,
+      ...trust(testConfig),
+    });
     const app = createHttpApp({ routes, log });
     let answered = false;
     const pending = app

@@ -3,9 +3,11 @@ import { BurnrateError, type Clock, type Config, type HttpResponse, type Incomin
 import type { PriceCatalog } from '@burnrate/pricing';
 import type { DlqRecord, UsageEvent } from '@burnrate/schemas';
 import { type Attributor, createAttributor } from './attribution.ts';
-import { type NormalizeContext, normalizeRecord } from './normalize.ts';
+import type { IngestGate, IngestPrincipal } from './auth.ts';
+import type { EventLedger, Verdict } from './ledger.ts';
+import { type NormalizeContext, normalizeRecord, type RecordIssue } from './normalize.ts';
 import { CLAUDE_CODE_OTEL_SOURCE, otlpLogsToUsageEvents } from './otlp-logs.ts';
-import { bodyText, parseJson, parseJsonRecords, parseNdjsonRecords } from './parse-body.ts';
+import { bodyText, parseJson, parseJsonRecords, parseNdjsonRecords, type PostedItem } from './parse-body.ts';
 import { publishBatch, toDlqRecord } from './publish.ts';
 
 export const HTTP_EVENTS_SOURCE = 'http_events';
@@ -24,6 +26,10 @@ export interface IngestRoutesOptions {
   log: Logger;
   /** Most records one POST /v1/events may carry (default 5000); more is a 413. */
   maxBatch?: number;
+  /** Who may post (keys, claims, rate limits). */
+  gate: IngestGate;
+  /** Event ids accepted recently: resends are duplicates, reused ids with other content are refused. */
+  ledger: EventLedger;
 }
 
 /** One problem of one rejected record in a /v1/events response. */
@@ -34,7 +40,10 @@ export interface RejectedEntry {
 }
 
 export interface EventsResponse {
+  /** Records taken, resends of already accepted ones included. */
   accepted: number;
+  /** Of those, resends of events already accepted: counted once, not published again. */
+  duplicates: number;
   rejected: RejectedEntry[];
   /** Present when some records were rejected, so clients that only read `error` still see why. */
   error?: { code: 'INPUT_INVALID'; message: string; retriable: false };
@@ -72,17 +81,70 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   const currentCatalog = typeof options.catalog === 'function' ? options.catalog : () => options.catalog as PriceCatalog;
   const attributors = new WeakMap<Config, Attributor>();
 
-  const context = (source: string): NormalizeContext => {
+  const { gate, ledger } = options;
+
+  const context = (source: string, principal: IngestPrincipal): NormalizeContext => {
     const config = currentConfig();
     let attribute = attributors.get(config);
     if (!attribute) {
       attribute = createAttributor(config);
       attributors.set(config, attribute);
     }
-    return { org: config.org, source, catalog: currentCatalog(), attribute, clock };
+    return {
+      org: config.org,
+      source,
+      catalog: currentCatalog(),
+      attribute,
+      clock,
+      ...(principal.claims !== undefined ? { claims: principal.claims } : {}),
+    };
+  };
+
+  /** A request whose records over-claim is refused whole: nothing of it is published. */
+  const refuseOverClaims = (principal: IngestPrincipal, forbidden: readonly RejectedEntry[], total: number): never => {
+    gate.count('over_claiming', principal);
+    throw new BurnrateError(
+      'FORBIDDEN',
+      `${forbidden.length} of ${total} records claim more than source "${principal.source}" may; nothing from this request was accepted`,
+      { details: { rejected: forbidden.slice(0, 100) } },
+    );
+  };
+
+  /**
+   * Publishes the new events, skips resends, and dead-letters reused ids with other content.
+   * Resolves with each event's verdict once the new ones are durable; the ledger forgets them if
+   * the publish fails, so the client's retry is new again.
+   */
+  const publishChecked = async (
+    events: readonly UsageEvent[],
+    dlq: DlqRecord[],
+    conflict: (event: UsageEvent, index: number, issue: RecordIssue) => void,
+  ): Promise<Verdict[]> => {
+    const entries = events.map((e) => ({ event_id: e.event_id, fingerprint: e.fingerprint ?? '' }));
+    const verdicts = await ledger.reserve(entries);
+    const fresh: UsageEvent[] = [];
+    verdicts.forEach((verdict, i) => {
+      const event = events[i] as UsageEvent;
+      if (verdict.kind === 'new') fresh.push(event);
+      else if (verdict.kind === 'conflict') {
+        conflict(event, i, {
+          field: 'event_id',
+          message: `${event.event_id} was already accepted with other content (first at ${verdict.firstSeenAt}); events are immutable, send a correction under a new event_id`,
+        });
+      }
+    });
+    try {
+      await publishBatch(producer, fresh, dlq);
+    } catch (err) {
+      ledger.settle(entries, verdicts, false);
+      throw err;
+    }
+    ledger.settle(entries, verdicts, true);
+    return verdicts;
   };
 
   const postEvents = async (req: IncomingRequest): Promise<HttpResponse> => {
+    const principal = gate.admit(req);
     const ndjson = NDJSON_TYPES.has(req.contentType);
     if (!ndjson && !JSON_TYPES.has(req.contentType)) {
       throw unsupportedType(req.path, req.contentType, [
@@ -99,11 +161,18 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
       });
     }
 
-    const ctx = context(HTTP_EVENTS_SOURCE);
+    const ctx = context(HTTP_EVENTS_SOURCE, principal);
     const receivedAt = clock.now();
     const events: UsageEvent[] = [];
+    const eventItems: PostedItem[] = [];
     const dlq: DlqRecord[] = [];
     const rejected: RejectedEntry[] = [];
+    const forbidden: RejectedEntry[] = [];
+    const reject = (item: PostedItem, issues: readonly RecordIssue[]): void => {
+      rejected.push(...issues.map((issue) => ({ index: item.index, ...issue })));
+      const raw = item.text ?? JSON.stringify(item.value);
+      dlq.push(toDlqRecord({ source: HTTP_EVENTS_SOURCE, index: item.index, issues, raw, receivedAt }));
+    };
     for (const item of items) {
       const result =
         item.text !== undefined
@@ -111,28 +180,31 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
           : normalizeRecord(item.value, ctx);
       if (result.ok) {
         events.push(result.event);
-        continue;
-      }
-      rejected.push(...result.issues.map((issue) => ({ index: item.index, ...issue })));
-      const raw = item.text ?? JSON.stringify(item.value);
-      dlq.push(toDlqRecord({ source: HTTP_EVENTS_SOURCE, index: item.index, issues: result.issues, raw, receivedAt }));
+        eventItems.push(item);
+      } else if ('forbidden' in result) forbidden.push(...result.issues.map((issue) => ({ index: item.index, ...issue })));
+      else reject(item, result.issues);
     }
+    if (forbidden.length > 0) refuseOverClaims(principal, forbidden, items.length);
 
-    await publishBatch(producer, events, dlq);
+    const verdicts = await publishChecked(events, dlq, (_event, i, issue) => reject(eventItems[i] as PostedItem, [issue]));
+    rejected.sort((a, b) => a.index - b.index);
+    const duplicates = verdicts.filter((v) => v.kind === 'duplicate').length;
+    const accepted = verdicts.filter((v) => v.kind !== 'conflict').length;
 
-    if (dlq.length === 0) return { status: 200, body: { accepted: events.length, rejected: [] } satisfies EventsResponse };
-    log.info({ accepted: events.length, rejected: dlq.length }, 'rejected some posted usage records');
+    if (dlq.length === 0) return { status: 200, body: { accepted, duplicates, rejected: [] } satisfies EventsResponse };
+    log.info({ source: principal.source, accepted, duplicates, rejected: dlq.length }, 'rejected some posted usage records');
     // 400, not 207: a client that only checks for 2xx must notice that records were refused.
     // The good ones are already published, and resending the whole batch is safe because
     // event ids are deterministic, so the 400 costs a careless client nothing but a duplicate.
     return {
       status: 400,
       body: {
-        accepted: events.length,
+        accepted,
+        duplicates,
         rejected,
         error: {
           code: 'INPUT_INVALID',
-          message: `${dlq.length} of ${items.length} records were rejected (see rejected); the other ${events.length} were accepted`,
+          message: `${dlq.length} of ${items.length} records were rejected (see rejected); the other ${accepted} were accepted`,
           retriable: false,
         },
       } satisfies EventsResponse,
@@ -140,25 +212,45 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   };
 
   const postLogs = async (req: IncomingRequest): Promise<HttpResponse> => {
+    const principal = gate.admit(req);
     requireOtlpJson(req);
     const parsed = parseJson(bodyText(await req.body(), 'send an OTLP ExportLogsServiceRequest as JSON'));
     if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
-    const conversion = otlpLogsToUsageEvents(parsed.value, context(CLAUDE_CODE_OTEL_SOURCE));
+    const conversion = otlpLogsToUsageEvents(parsed.value, context(CLAUDE_CODE_OTEL_SOURCE, principal));
+    if (conversion.forbidden.length > 0) {
+      refuseOverClaims(
+        principal,
+        conversion.forbidden.flatMap((r) => r.issues.map((issue) => ({ index: r.index, ...issue }))),
+        conversion.total,
+      );
+    }
     const receivedAt = clock.now();
-    const dlq = conversion.rejected.map((r) =>
-      toDlqRecord({ source: CLAUDE_CODE_OTEL_SOURCE, index: r.index, issues: r.issues, raw: r.raw, receivedAt }),
-    );
+    const toDlq = (r: { index: number; issues: readonly RecordIssue[]; raw: string }): DlqRecord =>
+      toDlqRecord({ source: CLAUDE_CODE_OTEL_SOURCE, index: r.index, issues: r.issues, raw: r.raw, receivedAt });
+    const rejectedRecords = [...conversion.rejected];
+    const dlq = rejectedRecords.map(toDlq);
 
-    await publishBatch(producer, conversion.events, dlq);
+    await publishChecked(conversion.events, dlq, (event, i, issue) => {
+      const origin = conversion.origins[i] as { index: number; raw: () => string };
+      const record = { index: origin.index, issues: [issue], raw: origin.raw() };
+      rejectedRecords.push(record);
+      dlq.push(toDlq(record));
+    });
 
     log.debug(
-      { records: conversion.total, events: conversion.events.length, rejected: dlq.length, ignored: conversion.ignored },
+      {
+        source: principal.source,
+        records: conversion.total,
+        events: conversion.events.length,
+        rejected: dlq.length,
+        ignored: conversion.ignored,
+      },
       'otlp logs received',
     );
     if (dlq.length === 0) return { status: 200, body: { partialSuccess: {} } };
     // OTLP: a partly rejected export is still a 200, with partialSuccess; a non-2xx would make the
     // exporter retry records we have already published. int64 counts are strings in OTLP JSON.
-    const first = conversion.rejected
+    const first = rejectedRecords
       .slice(0, 3)
       .map((r) => `record ${r.index}: ${r.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`)
       .join(' | ');
@@ -177,6 +269,7 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   // the api_request log events carry the same spend per request, and counting both would
   // double every dollar. Double counting is worse than not counting.
   const postMetrics = async (req: IncomingRequest): Promise<HttpResponse> => {
+    gate.admit(req);
     requireOtlpJson(req);
     const parsed = parseJson(bodyText(await req.body(), 'send an OTLP ExportMetricsServiceRequest as JSON'));
     if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);

@@ -18,3 +18,5 @@ export { createAttributor, type Attribution, type Attributor, type Identity } fr
 export { CLAUDE_CODE_OTEL_SOURCE, otlpLogsToUsageEvents, type OtlpLogsConversion, type RejectedLogRecord } from './otlp-logs.ts';
 export { deterministicEventId } from './event-id.ts';
 export { publishBatch, toDlqRecord } from './publish.ts';
+export { createIngestGate, keyHash, type IngestGate, type IngestGateStats, type IngestPrincipal, type Refusal } from './auth.ts';
+export { createEventLedger, warmLedger, type AcceptedEventIds, type EventLedger, type LedgerStats, type Verdict } from './ledger.ts';

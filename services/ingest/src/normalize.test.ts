@@ -59,6 +59,7 @@ describe('normalizeRecord', () => {
       cache_write_tokens: 5000,
       cost_usd: 0.02895,
       cost_source: 'computed',
+      fingerprint: expect.stringMatching(/^[0-9a-f]{32}$/) as unknown,
       attributes: {},
     });
     expect(UsageEvent.safeParse(event).success).toBe(true);

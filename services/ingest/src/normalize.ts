@@ -2,8 +2,8 @@ import type { Clock } from '@burnrate/core';
 import type { PriceCatalog } from '@burnrate/pricing';
 import { Granularity, Instant, UsageEvent } from '@burnrate/schemas';
 import { z } from 'zod';
-import type { Attributor, Identity } from './attribution.ts';
-import { deterministicEventId } from './event-id.ts';
+import type { Attribution, Attributor, Identity } from './attribution.ts';
+import { deterministicEventId, sha256Hex, stableStringify } from './event-id.ts';
 
 /** One problem with one record: a dotted field path inside it (`(record)` for the whole) and why. */
 export interface RecordIssue {
@@ -11,7 +11,20 @@ export interface RecordIssue {
   message: string;
 }
 
-export type NormalizeResult = { ok: true; event: UsageEvent } | { ok: false; issues: RecordIssue[] };
+export type NormalizeResult =
+  | { ok: true; event: UsageEvent }
+  /** `forbidden`: the record is well-formed but claims what its sender may not (HTTP 403). */
+  | { ok: false; issues: RecordIssue[]; forbidden?: true };
+
+/**
+ * What the sender may claim, checked against each record once it is attributed. Returns the
+ * attribution to use (a source that speaks for a team places identities the config cannot), or
+ * the problem when the record claims another team, tool or email domain.
+ */
+export type ClaimCheck = (
+  record: { identity: Identity; tool: string },
+  who: Attribution,
+) => { ok: true; who: Attribution } | { ok: false; issue: RecordIssue };
 
 export interface NormalizeContext {
   org: string;
@@ -20,6 +33,8 @@ export interface NormalizeContext {
   catalog: PriceCatalog;
   attribute: Attributor;
   clock: Clock;
+  /** The sender's claims (a source key's team, emitter, domains); absent when ingest is open. */
+  claims?: ClaimCheck;
 }
 
 /** What a source adapter extracted from one native record, before defaults, pricing and attribution. */
@@ -52,6 +67,8 @@ export interface UsageFields {
   cost_usd?: number;
   overlap_group?: string;
   attributes?: Record<string, string>;
+  /** A published event posted back keeps the fingerprint it was first accepted with, so it is a duplicate, not a conflict. */
+  fingerprint?: string;
 }
 
 const TOKEN_FIELDS = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens'] as const;
@@ -102,14 +119,20 @@ export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): Nor
     return { ok: false, issues: [{ field: 'model', message: `cannot compute cost_usd from tokens: ${computed.reason}` }] };
   }
 
-  const who = ctx.attribute(fields.identity);
+  const tool = fields.tool ?? 'api';
+  let who = ctx.attribute(fields.identity);
+  if (ctx.claims !== undefined) {
+    const verdict = ctx.claims({ identity: fields.identity, tool }, who);
+    if (!verdict.ok) return { ok: false, issues: [verdict.issue], forbidden: true };
+    who = verdict.who;
+  }
   const optional = (key: string, value: string | undefined): Record<string, string> =>
     value === undefined || value === '' ? {} : { [key]: value };
   const candidate = {
     event_id: fields.event_id,
     source: ctx.source,
     provider: fields.provider ?? info.provider,
-    tool: fields.tool ?? 'api',
+    tool,
     granularity: fields.granularity ?? 'request',
     ...optional('period_start', fields.period_start),
     ...optional('period_end', fields.period_end),
@@ -133,11 +156,21 @@ export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): Nor
     ...tokens,
     ...cost,
     ...optional('overlap_group', fields.overlap_group),
+    fingerprint: fields.fingerprint ?? fingerprintOf(fields),
     attributes: fields.attributes ?? {},
   };
   const parsed = UsageEvent.safeParse(candidate);
   if (!parsed.success) return { ok: false, issues: parsed.error.issues.flatMap(describeIssue) };
   return { ok: true, event: parsed.data };
+}
+
+/**
+ * What the source said, as a digest: everything extracted from the record but its id. Taken before
+ * attribution and pricing, so a resend after a config or price change still has the same one.
+ */
+export function fingerprintOf(fields: UsageFields): string {
+  const { event_id: _id, fingerprint: _given, ...content } = fields;
+  return sha256Hex(stableStringify(content)).slice(0, 32);
 }
 
 const Text = z.string().min(1, { message: 'must not be empty' }).max(512, { message: 'must be at most 512 characters' });
@@ -192,6 +225,7 @@ const PostedRecord = z
     tier: z.unknown().optional(),
     cost_source: z.unknown().optional(),
     computed_cost_usd: z.unknown().optional(),
+    fingerprint: z.string().max(64).optional(),
   })
   .strict();
 
@@ -301,6 +335,7 @@ export function normalizeRecord(raw: unknown, ctx: NormalizeContext): NormalizeR
       cost_usd,
       overlap_group: r.overlap_group,
       attributes,
+      ...(r.fingerprint !== undefined ? { fingerprint: r.fingerprint } : {}),
     },
     ctx,
   );

@@ -56,6 +56,7 @@ describe('otlpLogsToUsageEvents with the real Claude Code capture', () => {
         cost_source: 'reported',
         // The catalog agrees with what Claude Code reported.
         computed_cost_usd: 0.02895,
+        fingerprint: expect.stringMatching(/^[0-9a-f]{32}$/) as unknown,
         attributes: {
           query_source: 'sdk',
           'terminal.type': 'xterm',
@@ -161,7 +162,7 @@ describe('otlpLogsToUsageEvents with the real Claude Code capture', () => {
   });
 
   it('accepts an empty export and rejects a body that is not one', () => {
-    expect(otlpLogsToUsageEvents({}, ctx)).toEqual({ events: [], rejected: [], ignored: {}, total: 0 });
+    expect(otlpLogsToUsageEvents({}, ctx)).toEqual({ events: [], origins: [], rejected: [], forbidden: [], ignored: {}, total: 0 });
     expect(() => otlpLogsToUsageEvents([], ctx)).toThrow(/expected an OTLP ExportLogsServiceRequest/);
     expect(() => otlpLogsToUsageEvents({ resourceLogs: 3 }, ctx)).toThrow('resourceLogs: expected an array');
   });

@@ -31,7 +31,11 @@ export interface RejectedLogRecord {
 
 export interface OtlpLogsConversion {
   events: UsageEvent[];
+  /** Where each of `events` came from: its record's index and raw text (for a DLQ entry made later). */
+  origins: { index: number; raw: () => string }[];
   rejected: RejectedLogRecord[];
+  /** Records that claim more than the sender may (another team, tool or email domain). */
+  forbidden: RejectedLogRecord[];
   /** Log records that are not usage (user_prompt, tool_result, …), by event name. */
   ignored: Record<string, number>;
   /** Every log record seen. */
@@ -245,7 +249,7 @@ export function otlpLogsToUsageEvents(body: unknown, ctx: NormalizeContext): Otl
   const resourceLogs = body.resourceLogs ?? [];
   if (!Array.isArray(resourceLogs)) throw new BurnrateError('INPUT_INVALID', 'resourceLogs: expected an array');
 
-  const out: OtlpLogsConversion = { events: [], rejected: [], ignored: {}, total: 0 };
+  const out: OtlpLogsConversion = { events: [], origins: [], rejected: [], forbidden: [], ignored: {}, total: 0 };
   const context = { ...ctx, source: CLAUDE_CODE_OTEL_SOURCE };
   for (const rl of resourceLogs as unknown[]) {
     if (!isRecord(rl)) continue;
@@ -265,7 +269,10 @@ export function otlpLogsToUsageEvents(body: unknown, ctx: NormalizeContext): Otl
         const raw = (): string => JSON.stringify({ resource: { attributes: Object.fromEntries(resource) }, logRecord: item });
         const { fields, issues } = toFields(record, resource, own);
         const result = fields ? buildUsageEvent(fields, context) : { ok: false as const, issues };
-        if (result.ok) out.events.push(result.event);
+        if (result.ok) {
+          out.events.push(result.event);
+          out.origins.push({ index, raw });
+        } else if ('forbidden' in result) out.forbidden.push({ index, issues: result.issues, raw: raw() });
         else out.rejected.push({ index, issues: result.issues, raw: raw() });
       }
     }

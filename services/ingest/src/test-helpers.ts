@@ -1,15 +1,19 @@
 // Shared by this package's tests only; not exported from index.ts.
 import type { OutgoingMessage, Producer } from '@burnrate/bus';
-import { type Config, fixedClock, parseConfig } from '@burnrate/core';
+import { type Config, createLogger, fixedClock, parseConfig } from '@burnrate/core';
 import { createPriceCatalog } from '@burnrate/pricing';
 import { readFileSync } from 'node:fs';
 import { createAttributor } from './attribution.ts';
+import { createIngestGate, type IngestGate } from './auth.ts';
+import { createEventLedger, type EventLedger } from './ledger.ts';
 import type { NormalizeContext } from './normalize.ts';
 
 export const NOW = new Date('2026-11-28T21:40:00.000Z');
 
+// Open ingest: these tests are about parsing and publishing; auth.test.ts and http-trust.test.ts use keys.
 export const testConfig: Config = parseConfig(`
 org: acme
+ingest: { auth: none }
 teams:
   - id: payments
     members: [alice@acme.com]
@@ -46,4 +50,13 @@ export function fakeProducer(): Producer & {
     },
   };
   return fake;
+}
+
+/** The gate and ledger createIngestRoutes needs, over `config`, at the fixed test clock unless told otherwise. */
+export function trust(config: Config, now: () => number = () => NOW.getTime()): { gate: IngestGate; ledger: EventLedger } {
+  const log = createLogger({ level: 'silent' });
+  return {
+    gate: createIngestGate({ config: () => config, now, log }),
+    ledger: createEventLedger({ windowMs: config.ingest.dedupe_window, now }),
+  };
 }

@@ -4,3 +4,4 @@ export * from './lookup.ts';
 export * from './detectors.ts';
 export * from './warnings.ts';
 export * from './json-schema.ts';
+export * from './sources.ts';

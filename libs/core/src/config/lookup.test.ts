@@ -5,6 +5,9 @@ import { configWarnings } from './warnings.ts';
 
 const config = parseConfig(`
 org: acme
+sources:
+  - name: claude-code
+    keys: ['${'a'.repeat(64)}']
 calendar: { working_hours: { start: "08:30", end: "17:30" }, holidays: [2026-12-25] }
 teams:
   - id: payments
@@ -100,7 +103,7 @@ detectors:
   planned_changes:
     - { team: phantom, from: 2026-11-02, to: 2026-11-08, kinds: [spend_spike], note: x }
 `);
-    expect(configWarnings(odd).map((w) => `${w.path}: ${w.message}`)).toEqual([
+    expect(configWarnings(odd, Date.parse('2026-12-01T00:00:00Z')).map((w) => `${w.path}: ${w.message}`)).toEqual([
       'detectors.session_cost: warning_usd (150) is not below critical_usd (100), so the warning never fires on its own',
       'detectors.budget_forecast: warning_share (1.2) is not below critical_share (1.1)',
       'detectors.overrides[0].match.team: no team "ghost" in teams; this override never applies',
@@ -108,6 +111,23 @@ detectors:
       'detectors.planned_changes[0].team: no team "phantom" in teams',
       'detectors.new_spender.enabled: new_spender is off for every team',
       'teams[0]: team "payments" has no slack channel and no email: its anomalies reach nobody',
+      'sources: ingest.auth is keys but no source has a key: every post is refused (burnrate keys new makes one)',
+    ]);
+  });
+
+  it('warns about sources that cannot post and open ingest beside configured keys', () => {
+    const keys = parseConfig(`
+org: acme
+ingest: { auth: none }
+sources:
+  - name: current
+    keys: ['${'a'.repeat(64)}', { sha256: '${'b'.repeat(64)}', expires_at: 2026-11-01T00:00:00Z }]
+  - name: old
+    keys: [{ sha256: '${'c'.repeat(64)}', revoked_at: 2026-11-20T00:00:00Z }, { sha256: '${'d'.repeat(64)}', expires_at: 2026-11-30T00:00:00Z }]
+`);
+    expect(configWarnings(keys, Date.parse('2026-12-01T00:00:00Z')).map((w) => `${w.path}: ${w.message}`)).toEqual([
+      'ingest.auth: ingest.auth is none: the sources and their keys are not checked, anyone who reaches the port may post',
+      'sources[1].keys: source "old" has no key that is neither revoked nor expired',
     ]);
   });
 });

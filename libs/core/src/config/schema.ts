@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CalendarConfig, CalendarOverride, DetectorsConfig } from './detectors.ts';
 import { Duration, Email, Id, Money, SlackChannel, TimeZone } from './primitives.ts';
+import { IngestTrustConfig, Source } from './sources.ts';
 
 // Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
 // not a setting silently ignored.
@@ -137,6 +138,17 @@ export const ConfigSchema = z
       .default({ prices: [] }),
     // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
     public_url: z.url().optional(),
+    // Who may post usage, with which keys, claiming what (see sources.ts).
+    sources: z.array(Source).default([]),
+    ingest: z
+      .object({
+        ...IngestTrustConfig,
+        dedupe_window: IngestTrustConfig.dedupe_window.refine((ms) => ms >= 3_600_000, {
+          message: 'must be at least 1h: a resend after a crash can come minutes or hours later',
+        }),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -164,6 +176,28 @@ export const ConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['ownership', i, 'team'], message: `unknown team "${rule.team}"` });
       }
     });
+    const sourceNames = new Map<string, number>();
+    const keyOwners = new Map<string, string>();
+    cfg.sources.forEach((source, i) => {
+      const first = sourceNames.get(source.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'name'],
+          message: `duplicate source name "${source.name}" (also sources[${first}])`,
+        });
+      } else sourceNames.set(source.name, i);
+      if (source.team !== undefined && !teamIds.has(source.team)) {
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'team'], message: `unknown team "${source.team}"` });
+      }
+      source.keys.forEach((key, j) => {
+        const owner = keyOwners.get(key.sha256);
+        if (owner !== undefined) {
+          // One key, one source: otherwise what a request may claim would depend on lookup order.
+          ctx.addIssue({ code: 'custom', path: ['sources', i, 'keys', j], message: `this key is already a key of source "${owner}"` });
+        } else keyOwners.set(key.sha256, source.name);
+      });
+    });
   });
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -173,3 +207,4 @@ export type OwnershipRuleConfig = z.infer<typeof OwnershipRule>;
 export type RoutesConfig = z.infer<typeof RoutesConfig>;
 export type ReceiverName = z.infer<typeof Receiver>;
 export type PriceRowConfig = z.infer<typeof PriceRow>;
+export type IngestConfig = Config['ingest'];

@@ -8,7 +8,7 @@ import type { Config } from './schema.ts';
  * critical cap, an override or planned change for a team that does not exist, a detector turned
  * off for everybody. `burnrate config check` prints them; they never stop Burnrate.
  */
-export function configWarnings(config: Config): ConfigIssue[] {
+export function configWarnings(config: Config, now: number = Date.now()): ConfigIssue[] {
   const warnings: ConfigIssue[] = [];
   const teams = new Set(config.teams.map((t) => t.id));
   const warn = (path: PropertyKey[], message: string): void => {
@@ -54,6 +54,16 @@ export function configWarnings(config: Config): ConfigIssue[] {
   config.teams.forEach((t, i) => {
     if (!t.slack && t.email.length === 0)
       warn(['teams', i], `team "${t.id}" has no slack channel and no email: its anomalies reach nobody`);
+  });
+  if (config.ingest.auth === 'keys' && config.sources.length === 0) {
+    warn(['sources'], 'ingest.auth is keys but no source has a key: every post is refused (burnrate keys new makes one)');
+  }
+  if (config.ingest.auth === 'none' && config.sources.length > 0) {
+    warn(['ingest', 'auth'], 'ingest.auth is none: the sources and their keys are not checked, anyone who reaches the port may post');
+  }
+  config.sources.forEach((source, i) => {
+    const usable = source.keys.filter((k) => k.revoked_at === undefined && (k.expires_at === undefined || Date.parse(k.expires_at) > now));
+    if (usable.length === 0) warn(['sources', i, 'keys'], `source "${source.name}" has no key that is neither revoked nor expired`);
   });
   return warnings;
 }

@@ -1,6 +1,6 @@
 import type { UsageEvent } from '@burnrate/schemas';
 import { fromDateTime64, insertRows, toDateTime64, toNumber, where, type QueryParams, type SqlExecutor } from '../executor.ts';
-import type { UsageEventListQuery } from '../port.ts';
+import type { AcceptedEventId, UsageEventListQuery } from '../port.ts';
 
 /** usage_events_v1 (infra/clickhouse/0001_usage_events.sql): one row per event version. */
 export const USAGE_EVENTS_TABLE = 'usage_events_v1';
@@ -40,6 +40,7 @@ export interface UsageEventRow {
   cost_source: string;
   computed_cost_usd: number | null;
   overlap_group: string | null;
+  fingerprint: string;
   attributes: Record<string, string>;
 }
 
@@ -47,7 +48,7 @@ const COLUMNS =
   'event_id, source, provider, tool, granularity, period_start, period_end, occurred_at, ingested_at, org, developer, ' +
   'developer_email, team, session_id, prompt_id, api_key_id, project, model, model_family, tier, service_tier, is_batch, ' +
   'speed, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, cost_source, ' +
-  'computed_cost_usd, overlap_group, attributes';
+  'computed_cost_usd, overlap_group, fingerprint, attributes';
 
 const DEFAULT_LIST_LIMIT = 100_000;
 
@@ -85,6 +86,7 @@ export function usageEventToRow(e: UsageEvent): UsageEventRow {
     cost_source: e.cost_source,
     computed_cost_usd: e.computed_cost_usd ?? null,
     overlap_group: e.overlap_group ?? null,
+    fingerprint: e.fingerprint ?? '',
     attributes: e.attributes,
   };
 }
@@ -126,6 +128,7 @@ export function usageEventFromRow(r: UsageEventRow): UsageEvent {
   if (r.speed !== null) e.speed = r.speed;
   if (r.computed_cost_usd !== null) e.computed_cost_usd = r.computed_cost_usd;
   if (r.overlap_group !== null) e.overlap_group = r.overlap_group;
+  if (r.fingerprint !== '') e.fingerprint = r.fingerprint;
   return e;
 }
 
@@ -175,4 +178,22 @@ export async function listUsageEvents(exec: SqlExecutor, filter: UsageEventListQ
     params,
   );
   return rows.map(usageEventFromRow);
+}
+
+/**
+ * The ids of events ingested at or after `since`, in event_id order after `after` (keyset paging:
+ * a day of a large org is millions of rows, read a page at a time). No FINAL: a duplicate row
+ * carries the same id and fingerprint, and the reader keeps the first.
+ */
+export async function listAcceptedEventIds(
+  exec: SqlExecutor,
+  query: { org: string; since: string; after?: string; limit: number },
+): Promise<AcceptedEventId[]> {
+  const rows = await exec.query<AcceptedEventId>(
+    `SELECT event_id, fingerprint, ingested_at FROM ${USAGE_EVENTS_TABLE}
+      WHERE org = {org:String} AND ingested_at >= {since:DateTime64(3, 'UTC')} AND event_id > {after:String}
+      ORDER BY event_id LIMIT {limit:UInt32}`,
+    { org: query.org, since: toDateTime64(query.since), after: query.after ?? '', limit: query.limit },
+  );
+  return rows.map((r) => ({ event_id: r.event_id, fingerprint: r.fingerprint, ingested_at: fromDateTime64(r.ingested_at) }));
 }
