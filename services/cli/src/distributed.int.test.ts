@@ -240,7 +240,7 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
 
   it('turns a session crossing $25 then $100 into one anomaly, v1 warning then v2 critical, on Slack and email', async () => {
     const first = await postJson(`${ingestUrl}/v1/events`, events([10, 10, 10]));
-    expect(first).toEqual({ status: 200, body: { accepted: 3, rejected: [] } });
+    expect(first).toEqual({ status: 200, body: { accepted: 3, duplicates: 0, rejected: [] } });
     const warning = await slack.waitFor((m) => m.channelName === '#payments-ai-spend', 20_000);
     expect(warning.text).toMatch(/warning/i);
 
