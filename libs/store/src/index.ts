@@ -4,3 +4,8 @@ export { createClickHouseStore, type ClickHouseStoreOptions } from './clickhouse
 export { createMemoryStore } from './memory-store.ts';
 export { defaultMigrationsDir } from './migrations.ts';
 export { insertIsolatingRefused, type IsolatedInsert, type RefusedRow } from './refused-rows.ts';
+export { storableDlqRecord, DLQ_TABLE } from './tables/dlq.ts';
+export { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
+export { ANOMALIES_TABLE } from './tables/anomalies.ts';
+export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
+export { DELIVERIES_TABLE } from './tables/deliveries.ts';
