@@ -320,7 +320,7 @@ teams:
       expect(dead).toMatchObject({
         source: 'topic:anomalies.v1',
         reason: expect.stringMatching(
-          /^not delivered: the store refused the delivery records of anomaly .* chdb insert into deliveries_v1: Code: 25\./,
+          /^not delivered: handling anomaly .* failed for good: chdb insert into deliveries_v1: Code: 25\./,
         ) as string,
         raw: JSON.stringify(poisoned),
       });

@@ -381,7 +381,7 @@ describe('notifier', () => {
       expect(dlq).toMatchObject({
         source: 'topic:anomalies.v1',
         reason: expect.stringMatching(
-          /^not delivered: the store refused the delivery records of anomaly "session_cost:acme:mallory\\ud800:s1" v1 at anomalies\.v1\/0@1: .*deliveries_v1/,
+          /^not delivered: handling anomaly "session_cost:acme:mallory\\ud800:s1" v1 at anomalies\.v1\/0@1 failed for good: .*deliveries_v1/,
         ),
         raw: batch([JSON.stringify(poisoned)]).messages[0]?.value,
       });
@@ -407,6 +407,7 @@ describe('notifier', () => {
       expect(n.stats()).toEqual({ refused: 0, dropped: 1 });
       expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
         expect.objectContaining({
+          origin: 'anomalies.v1/0@0',
           dlqId: dlqOrigin('anomalies.v1', 0, '0').dlq_id,
           msg: 'the store refused the DLQ row too; the record is not stored anywhere',
         }),

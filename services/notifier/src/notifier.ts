@@ -287,7 +287,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         stats.refused += 1;
         log.error(
           { anomalyId: a.id, version: a.version, err },
-          'the store refused what this anomaly needs recorded; it is dead-lettered and the next one goes on',
+          'handling this anomaly failed for good (the store refused its records); it is dead-lettered and the next one goes on',
         );
       }
     }
@@ -315,13 +315,17 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     if (refused.length > 0) throw refused[0]?.error;
   }
 
-  /** Writes DLQ rows; one the store refuses even so is logged with its origin and skipped. */
-  async function deadLetter(records: readonly DlqRecord[]): Promise<void> {
-    const { refused } = await insertIsolatingRefused(records, (rows) => store.insertDlq(rows));
+  /** Writes DLQ rows, each with the message it is about; one the store refuses even so is logged with that origin and skipped. */
+  async function deadLetter(letters: readonly { record: DlqRecord; message: ConsumedMessage }[]): Promise<void> {
+    const { refused } = await insertIsolatingRefused(
+      letters.map((l) => l.record),
+      (rows) => store.insertDlq(rows),
+    );
     for (const r of refused) {
+      const m = letters[r.index]?.message;
       stats.dropped += 1;
       log.error(
-        { dlqId: r.row.dlq_id, source: r.row.source, reason: r.row.reason, err: r.error },
+        { origin: m && `${m.topic}/${m.partition}@${m.offset}`, dlqId: r.row.dlq_id, reason: r.row.reason, err: r.error },
         'the store refused the DLQ row too; the record is not stored anywhere',
       );
     }
@@ -330,7 +334,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   async function handleBatch(batch: Batch, ctx: BatchContext): Promise<void> {
     const valid: Anomaly[] = [];
     const messages: ConsumedMessage[] = [];
-    const rejected: DlqRecord[] = [];
+    const rejected: { record: DlqRecord; message: ConsumedMessage }[] = [];
     for (const m of batch.messages) {
       const dlq = (reason: string, issues: DlqRecord['issues']): DlqRecord => ({
         ...dlqOrigin(m.topic, m.partition, m.offset),
@@ -343,7 +347,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       try {
         json = JSON.parse(m.value);
       } catch (err) {
-        rejected.push(dlq(`not JSON: ${(err as Error).message}`, [{ path: '(root)', message: (err as Error).message }]));
+        rejected.push({
+          record: dlq(`not JSON: ${(err as Error).message}`, [{ path: '(root)', message: (err as Error).message }]),
+          message: m,
+        });
         continue;
       }
       const parsed = Anomaly.safeParse(json);
@@ -353,13 +360,20 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         continue;
       }
       const issues = parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
-      rejected.push(
-        dlq(`not a valid ${TOPICS.anomalies.name} Anomaly: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues),
-      );
+      rejected.push({
+        record: dlq(`not a valid ${TOPICS.anomalies.name} Anomaly: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues),
+        message: m,
+      });
     }
-    for (const r of rejected) log.error({ dlqId: r.dlq_id, reason: r.reason }, 'invalid anomaly record sent to the DLQ');
+    for (const { record } of rejected) log.error({ dlqId: record.dlq_id, reason: record.reason }, 'invalid anomaly record sent to the DLQ');
     const { deferred, refused } = await handleAll(valid, ctx.signal);
-    const deadLetters = [...rejected, ...refused.map((r) => refusedAnomalyDlq(messages[r.index] as ConsumedMessage, r, clock.now()))];
+    const deadLetters = [
+      ...rejected,
+      ...refused.map((r) => {
+        const message = messages[r.index] as ConsumedMessage;
+        return { record: refusedAnomalyDlq(message, r, clock.now()), message };
+      }),
+    ];
     if (deadLetters.length > 0) await deadLetter(deadLetters);
     if (deferred.length > 0) throw deferredError(deferred);
   }
@@ -388,8 +402,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 }
 
 /**
- * The DLQ row for an anomaly the notifier gave up because the store refused its delivery
- * records. Its id is the notifier's own for that message: the sink, which reads the same topic,
+ * The DLQ row for an anomaly the notifier gave up on a non-retriable error: in practice the store
+ * refusing its delivery records. Its id is the notifier's own for that message: the sink, which reads the same topic,
  * may dead-letter the same message for its own reason, and both rows are kept. The anomaly id is
  * quoted as JSON so a lone surrogate in it shows as an escape rather than poisoning the reason.
  */
@@ -400,7 +414,7 @@ function refusedAnomalyDlq(m: ConsumedMessage, refused: Refused, now: Date): Dlq
     dlq_id: createHash('sha256').update(`notifier:${m.topic}:${m.partition}:${m.offset}`).digest('hex').slice(0, 32),
     source: dlqOrigin(m.topic, m.partition, m.offset).source,
     received_at: now.toISOString(),
-    reason: `not delivered: the store refused the delivery records of anomaly ${JSON.stringify(anomaly.id)} v${anomaly.version} at ${m.topic}/${m.partition}@${m.offset}: ${message.split('\n')[0]}`,
+    reason: `not delivered: handling anomaly ${JSON.stringify(anomaly.id)} v${anomaly.version} at ${m.topic}/${m.partition}@${m.offset} failed for good: ${message.split('\n')[0]}`,
     issues: [{ path: /value of key ([\w.]+)/.exec(message)?.[1] ?? '(record)', message }],
     raw: m.value,
   };
