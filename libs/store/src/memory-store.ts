@@ -1,12 +1,21 @@
 import { BurnrateError } from '@burnrate/core';
 import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
 import type { DeliveryRecord, DetectorSnapshot, SpendRow, Store } from './port.ts';
+import { ANOMALIES_TABLE } from './tables/anomalies.ts';
+import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
+import { DELIVERIES_TABLE } from './tables/deliveries.ts';
+import { DETECTOR_SNAPSHOTS_TABLE } from './tables/detector-snapshots.ts';
+import { storableDlqRecord } from './tables/dlq.ts';
+import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 
 /**
  * The Store in memory, for other packages' unit tests. It keeps the adapters' semantics: an
  * event_id counts once with its latest ingested version, the highest anomaly version wins, the
  * latest delivery per (anomaly, version, receiver) and snapshot per key win, and results come
- * back in the same order. Values are copied in and out, as a database would.
+ * back in the same order. Values are copied in and out, as a database would. It refuses what
+ * ClickHouse refuses on insert, a string holding a lone high UTF-16 surrogate, with the same
+ * non-retriable error and the whole call left unwritten; DLQ records are repaired first, as the
+ * adapters do, so a dead letter is always storable.
  */
 export function createMemoryStore(): Store {
   const events = new Map<string, UsageEvent>();
@@ -35,6 +44,7 @@ export function createMemoryStore(): Store {
 
     async insertUsageEvents(batch) {
       open();
+      refuseLoneSurrogates(USAGE_EVENTS_TABLE, batch);
       for (const e of batch) {
         // Keyed like the table's ORDER BY (org, event_id): the same id in two orgs is two events.
         const key = `${e.org}\u0000${e.event_id}`;
@@ -128,7 +138,10 @@ export function createMemoryStore(): Store {
 
     async insertDlq(records) {
       open();
-      for (const r of records) dlq.set(r.dlq_id, copy(r));
+      for (const record of records) {
+        const r = storableDlqRecord(record);
+        dlq.set(r.dlq_id, copy(r));
+      }
     },
     async listDlq(filter = {}) {
       open();
@@ -141,6 +154,7 @@ export function createMemoryStore(): Store {
 
     async insertAnomalies(batch) {
       open();
+      refuseLoneSurrogates(ANOMALIES_TABLE, batch);
       for (const a of batch) {
         const versions = anomalies.get(a.id) ?? new Map<number, Anomaly>();
         versions.set(a.version, copy(a));
@@ -176,6 +190,7 @@ export function createMemoryStore(): Store {
 
     async insertAnomalyStates(batch) {
       open();
+      refuseLoneSurrogates(ANOMALY_STATE_TABLE, batch);
       for (const s of batch) {
         const current = states.get(s.anomaly_id);
         if (!current || compareStates(s, current) >= 0) states.set(s.anomaly_id, copy(s));
@@ -193,6 +208,7 @@ export function createMemoryStore(): Store {
 
     async insertDeliveries(records) {
       open();
+      refuseLoneSurrogates(DELIVERIES_TABLE, records);
       for (const d of records) {
         const key = JSON.stringify([d.anomaly_id, d.version, d.receiver]);
         const existing = deliveries.get(key);
@@ -213,6 +229,7 @@ export function createMemoryStore(): Store {
 
     async saveSnapshot(snapshot) {
       open();
+      refuseLoneSurrogates(DETECTOR_SNAPSHOTS_TABLE, [snapshot]);
       const existing = snapshots.get(snapshot.key);
       if (!existing || ms(snapshot.saved_at) >= ms(existing.saved_at)) snapshots.set(snapshot.key, copy(snapshot));
     },
@@ -226,6 +243,33 @@ export function createMemoryStore(): Store {
       closed = true;
     },
   };
+}
+
+// A high surrogate not followed by a low one: what ClickHouse's JSON input rejects ("missing
+// second part of surrogate pair"). A lone low surrogate it accepts, so it is accepted here too.
+const LONE_HIGH_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/;
+
+/** Throws what the adapters throw for the first row ClickHouse would not parse; rows are 1-based as in its message. */
+function refuseLoneSurrogates(table: string, rows: readonly object[]): void {
+  rows.forEach((row, i) => {
+    for (const [key, value] of Object.entries(row)) {
+      if (!hasLoneHighSurrogate(key) && !hasLoneHighSurrogate(value)) continue;
+      throw new BurnrateError(
+        'STORE_QUERY_FAILED',
+        `memory insert into ${table}: Code: 25. Cannot parse escape sequence: missing second part of surrogate pair (while reading the value of key ${key}): (at row ${i + 1}) (CANNOT_PARSE_ESCAPE_SEQUENCE)`,
+        { details: { clickhouseCode: 25 } },
+      );
+    }
+  });
+}
+
+function hasLoneHighSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_HIGH_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(hasLoneHighSurrogate);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => LONE_HIGH_SURROGATE.test(k) || hasLoneHighSurrogate(v));
+  }
+  return false;
 }
 
 /** Byte order for ASCII, which is what ClickHouse's ORDER BY on String gives. */

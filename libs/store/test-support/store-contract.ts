@@ -157,6 +157,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.listUsageEvents({ org }))[0]?.event_id).toBe("x'); DROP TABLE usage_events_v1; --");
       });
 
+      it('refuses a row holding a lone UTF-16 surrogate with a non-retriable error naming the table, and writes none of its block', async () => {
+        const org = unique('org');
+        const good = usageEvent({ org, event_id: unique('good') });
+        const bad = usageEvent({ org, event_id: unique('bad'), developer: 'mallory\ud800' });
+        const refused = await store.insertUsageEvents([good, bad]).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(refused).toMatchObject({ name: 'BurnrateError', code: 'STORE_QUERY_FAILED', retriable: false });
+        expect((refused as Error).message).toMatch(/usage_events_v1.*surrogate/s);
+        expect(await store.countUsageEvents({ org })).toBe(0);
+        await store.insertUsageEvents([good]);
+        expect(await store.countUsageEvents({ org })).toBe(1);
+      });
+
       it('accepts an empty batch', async () => {
         await store.insertUsageEvents([]);
         await store.insertDlq([]);
@@ -179,6 +194,33 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listDlq({ source })).toEqual([newer, older]);
         expect(await store.listDlq({ source, limit: 1 })).toEqual([newer]);
         expect(await store.listDlq({ source: unique('none') })).toEqual([]);
+      });
+
+      it('stores a record whose text is not valid Unicode, repaired, and says which fields were repaired', async () => {
+        const source = unique('src');
+        const poisoned = DlqRecord.parse(
+          dlqRecord({
+            source,
+            dlq_id: 'd-surrogate',
+            reason: 'developer holds \ud800',
+            issues: [{ path: 'developer', message: 'lone \udc00' }],
+            raw: '{"developer":"\ud800"}',
+          }),
+        );
+        await store.insertDlq([poisoned]);
+        const [stored] = await store.listDlq({ source });
+        expect(stored).toEqual({
+          ...poisoned,
+          reason: 'developer holds \ufffd',
+          issues: [
+            { path: 'developer', message: 'lone \ufffd' },
+            {
+              path: '(dlq)',
+              message: 'repaired to be storable: lone UTF-16 surrogates in reason, issues[0].message, raw replaced with U+FFFD',
+            },
+          ],
+          raw: '{"developer":"\ufffd"}',
+        });
       });
     });
 

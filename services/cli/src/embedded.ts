@@ -70,7 +70,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
 
   const sink = createSink({ store, log });
   const sinkSubscription = bus.subscribe(sink.subscribeOptions);
-  lifecycle.register({ name: 'sink', start: () => sinkSubscription.start(), stop: () => sinkSubscription.stop() });
+  lifecycle.register({
+    name: 'sink',
+    start: () => sinkSubscription.start(),
+    stop: async () => {
+      await sinkSubscription.stop();
+      log.info(sink.counters, 'sink totals');
+    },
+  });
 
   const snapshots = snapshotStoreFrom(store, () => clock.now());
   // Stage B (team scope, over usage.rollups.v1) starts before stage A and stops after it: it is
@@ -105,7 +112,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
   });
   lifecycle.register(notifier);
-  lifecycle.register({ name: 'notifier-consumer', start: () => notifierSubscription.start(), stop: () => notifierSubscription.stop() });
+  lifecycle.register({
+    name: 'notifier-consumer',
+    start: () => notifierSubscription.start(),
+    stop: async () => {
+      await notifierSubscription.stop();
+      log.info(notifier.stats(), 'notifier totals');
+    },
+  });
 
   const now = (): number => clock.now().getTime();
   const gate = createIngestGate({ config: () => config, now, log: log.child({ component: 'ingest' }) });

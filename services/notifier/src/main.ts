@@ -55,7 +55,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     topics: [TOPICS.anomalies.name],
     handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
   });
-  lifecycle.register({ name: 'notifier-consumer', start: () => subscription.start(), stop: () => subscription.stop() });
+  lifecycle.register({
+    name: 'notifier-consumer',
+    start: () => subscription.start(),
+    stop: async () => {
+      await subscription.stop();
+      log.info(notifier.stats(), 'notifier totals');
+    },
+  });
   // Registered after the consumer so it stops first: aborting retry waits lets the in-flight batch
   // end at once (uncommitted, redelivered after restart) instead of holding shutdown.
   lifecycle.register(notifier);

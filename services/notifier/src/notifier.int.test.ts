@@ -2,12 +2,14 @@ import { createInProcessBus } from '@burnrate/bus';
 import { createLogger, parseConfig } from '@burnrate/core';
 import { type Channel, createEmailChannel, createSlackChannel } from '@burnrate/notify';
 import { type Anomaly, TOPICS } from '@burnrate/schemas';
-import { createMemoryStore, type Store } from '@burnrate/store';
+import { join } from 'node:path';
+import { createChdbStore, createMemoryStore, type Store } from '@burnrate/store';
 import {
   anomaly,
   channelId,
   startSlackStandIn,
   startSmtpServer,
+  tempDir,
   waitUntil,
   type SlackStandIn,
   type TestSmtpServer,
@@ -275,5 +277,65 @@ teams:
     expect(smtp.messages).toHaveLength(1);
     const [dlq] = await store.listDlq();
     expect(dlq?.reason).toMatch(/^not a valid anomalies\.v1 Anomaly/);
+  });
+
+  it('on chdb, dead-letters an anomaly whose delivery records chdb refuses, delivers the rest, and does not meet it again after a restart', async () => {
+    const dir = await tempDir('burnrate-notifier-bad-rows-');
+    const open = async () => {
+      const chdb = await createChdbStore({ dataDir: join(dir.path, 'chdb'), log });
+      await chdb.migrate();
+      const bus = createInProcessBus({ dir: join(dir.path, 'bus'), log, retryDelayMs: 20, maxRetryDelayMs: 100 });
+      await bus.ensureTopics([TOPICS.anomalies.name]);
+      const n = createNotifier({
+        config,
+        store: chdb,
+        channels: { slack, email },
+        log,
+        bus,
+        retry: { baseDelayMs: 10, maxDelayMs: 20, maxAttempts: 2 },
+      });
+      await n.start();
+      const send = (list: Anomaly[]) =>
+        bus.producer().send(
+          TOPICS.anomalies.name,
+          list.map((a) => ({ key: a.id, value: JSON.stringify(a) })),
+        );
+      return { chdb, n, send, stop: async () => (await n.stop(), await bus.close(), await chdb.close()) };
+    };
+    const slackIds = () => slackApi.messages.map((m) => m.metadata?.event_payload.anomaly_id);
+    let run = await open();
+    try {
+      // The detector keys anomaly ids by developer: a lone surrogate there reaches the delivery rows.
+      const poisoned = anomaly({ id: 'session_cost:acme:mallory\ud800:s1', subject: { developer: 'mallory\ud800' } });
+      await run.send([anomaly({ id: 'chdb-1' }), poisoned, anomaly({ id: 'chdb-2' })]);
+      await waitUntil(() => slackApi.messages.length === 2, {
+        timeoutMs: 10_000,
+        message: 'the anomalies around the poisoned one to reach Slack',
+      });
+      const [dead] = await waitUntil(async () => {
+        const rows = await run.chdb.listDlq();
+        return rows.length === 1 && rows;
+      });
+      expect(slackIds()).toEqual(['chdb-1', 'chdb-2']);
+      expect(dead).toMatchObject({
+        source: 'topic:anomalies.v1',
+        reason: expect.stringMatching(
+          /^not delivered: handling anomaly .* failed for good: chdb insert into deliveries_v1: Code: 25\./,
+        ) as string,
+        raw: JSON.stringify(poisoned),
+      });
+      expect(run.n.stats()).toEqual({ refused: 1, dropped: 0 });
+
+      await run.stop();
+      run = await open();
+      await run.send([anomaly({ id: 'chdb-3' })]);
+      await waitUntil(() => slackApi.messages.length === 3, { timeoutMs: 10_000, message: 'the next anomaly after a restart' });
+      expect(slackIds()).toEqual(['chdb-1', 'chdb-2', 'chdb-3']);
+      expect(run.n.stats()).toEqual({ refused: 0, dropped: 0 });
+      expect(await run.chdb.listDlq()).toHaveLength(1);
+    } finally {
+      await run.stop();
+      await dir.cleanup();
+    }
   });
 });

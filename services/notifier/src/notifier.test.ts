@@ -311,6 +311,12 @@ describe('notifier', () => {
       expect((await store.listDeliveries({ anomaly_id: 'a1', status: 'sent' })).map((d) => d.receiver)).toContain(emailReceiver);
     });
 
+    it('handles the other anomalies when the store refuses one, then throws its non-retriable error', async () => {
+      const poisoned = anomaly({ id: 'x\ud800', subject: { developer: 'x\ud800' } });
+      await expect(notifier().handleAnomalies([poisoned, v1])).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED', retriable: false });
+      expect(slack.sent.map((s) => s.anomaly.id)).toEqual(['a1']);
+    });
+
     it('records pending before every send, so a kill during the send leaves a trace', async () => {
       const seen: string[][] = [];
       const watched: Channel = {
@@ -358,6 +364,66 @@ describe('notifier', () => {
       expect(byId(invalid.dlq_id)?.reason).toMatch(/^not a valid anomalies\.v1 Anomaly: summary: /);
       expect(byId(invalid.dlq_id)?.issues[0]?.path).toBe('summary');
       expect(byId(invalid.dlq_id)?.raw).toContain('"id":"bad"');
+    });
+
+    it('dead-letters an anomaly whose delivery records the store refuses, delivers the ones around it, and completes the batch', async () => {
+      const lines: string[] = [];
+      const captured = createLogger({ level: 'error', destination: { write: (line: string) => void lines.push(line) } });
+      // The detector builds ids from the developer: a lone surrogate there makes every delivery row unstorable.
+      const poisoned = anomaly({ id: 'session_cost:acme:mallory\ud800:s1', subject: { developer: 'mallory\ud800' } });
+      const after = anomaly({ id: 'a2' });
+      const n = notifier({ log: captured });
+      await n.handleBatch(batch([JSON.stringify(v1), JSON.stringify(poisoned), JSON.stringify(after)]), ctx);
+
+      expect(slack.sent.map((s) => s.anomaly.id)).toEqual(['a1', 'a2']);
+      expect(await store.listDeliveries({ anomaly_id: poisoned.id })).toEqual([]);
+      const [dlq] = await store.listDlq();
+      expect(dlq).toMatchObject({
+        source: 'topic:anomalies.v1',
+        reason: expect.stringMatching(
+          /^not delivered: handling anomaly "session_cost:acme:mallory\\ud800:s1" v1 at anomalies\.v1\/0@1 failed for good: .*deliveries_v1/,
+        ),
+        raw: batch([JSON.stringify(poisoned)]).messages[0]?.value,
+      });
+      // Its own row: the sink may dead-letter the same message for its own reason.
+      expect(dlq?.dlq_id).not.toBe(dlqOrigin('anomalies.v1', 0, '1').dlq_id);
+      expect(dlq?.issues.some((i) => i.path === '(dlq)')).toBe(false);
+      expect(n.stats()).toEqual({ refused: 1, dropped: 0 });
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+        expect.objectContaining({ anomalyId: poisoned.id, msg: expect.stringContaining('it is dead-lettered and the next one goes on') }),
+      );
+    });
+
+    it('logs, counts and skips a DLQ row the store refuses too', async () => {
+      const lines: string[] = [];
+      const captured = createLogger({ level: 'error', destination: { write: (line: string) => void lines.push(line) } });
+      const refusing = {
+        ...store,
+        insertDlq: async () => Promise.reject(new BurnrateError('STORE_QUERY_FAILED', 'insert into dlq_v1: refused')),
+      };
+      const n = notifier({ log: captured, store: refusing });
+      await n.handleBatch(batch(['{not json', JSON.stringify(v1)]), ctx);
+      expect(slack.sent).toHaveLength(1);
+      expect(n.stats()).toEqual({ refused: 0, dropped: 1 });
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+        expect.objectContaining({
+          origin: 'anomalies.v1/0@0',
+          dlqId: dlqOrigin('anomalies.v1', 0, '0').dlq_id,
+          msg: 'the store refused the DLQ row too; the record is not stored anywhere',
+        }),
+      );
+    });
+
+    it('fails the batch for redelivery when the store is down, rather than dead-lettering', async () => {
+      const down = {
+        ...store,
+        insertDeliveries: async () => Promise.reject(new BurnrateError('STORE_UNAVAILABLE', 'connection refused')),
+      };
+      const n = notifier({ store: down });
+      await expect(n.handleBatch(batch([JSON.stringify(v1)]), ctx)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retriable: true });
+      expect(await store.listDlq()).toEqual([]);
+      expect(slack.sent).toEqual([]);
+      expect(n.stats()).toEqual({ refused: 0, dropped: 0 });
     });
   });
 });

@@ -1,9 +1,9 @@
-import type { Batch, BatchContext, Bus, Subscription } from '@burnrate/bus';
+import type { Batch, BatchContext, Bus, ConsumedMessage, Subscription } from '@burnrate/bus';
 import { BurnrateError, type Clock, type Config, formatPath, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
 import { Anomaly, type DlqRecord, dlqOrigin, TOPICS } from '@burnrate/schemas';
-import type { DeliveryRecord, Store } from '@burnrate/store';
+import { type DeliveryRecord, insertIsolatingRefused, type Store } from '@burnrate/store';
 import { decide, DEFAULT_RENOTIFY, factsOf, type RenotifyPolicy, type VersionFacts } from './decide.ts';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.ts';
 import { routeAnomaly, type Target } from './routing.ts';
@@ -30,10 +30,23 @@ export interface Notifier extends Service {
    * Routes and delivers anomaly versions in order. Resolves when every receiver has the version
    * (sent, or recorded as skipped / failed for good). Throws a retriable BurnrateError when some
    * delivery must be tried again later; what was delivered is recorded and is not sent again.
+   * Throws the store's non-retriable error when it refused what an anomaly needs recorded (its
+   * delivery records); the anomalies after it are handled all the same.
    */
   handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void>;
-  /** The Bus handler for anomalies.v1: bad records go to the DLQ, the rest to handleAnomalies. */
+  /**
+   * The Bus handler for anomalies.v1: bad records, and anomalies whose delivery records the store
+   * refuses, go to the DLQ; the rest are delivered. Nothing in a batch blocks the partition.
+   */
   handleBatch(batch: Batch, ctx: BatchContext): Promise<void>;
+  stats(): NotifierStats;
+}
+
+export interface NotifierStats {
+  /** Anomalies not delivered because the store refused their delivery records; each is in the DLQ. */
+  refused: number;
+  /** DLQ rows the store refused as well: logged with their origin and skipped, never retried. */
+  dropped: number;
 }
 
 // Facts of versions seen, so comparing v3 with v2 needs no store read in the common case.
@@ -46,6 +59,13 @@ interface Deferred {
   error: unknown;
 }
 
+/** An anomaly the store refused to record deliveries for (a non-retriable error), by its position in the input. */
+interface Refused {
+  index: number;
+  anomaly: Anomaly;
+  error: unknown;
+}
+
 export function createNotifier(deps: NotifierDeps): Notifier {
   const log = deps.log.child({ component: 'notifier' });
   const clock = deps.clock ?? systemClock;
@@ -55,6 +75,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const { store } = deps;
   const seen = new Map<string, Map<number, VersionFacts>>();
   const lifetime = new AbortController();
+  const stats: NotifierStats = { refused: 0, dropped: 0 };
   let subscription: Subscription | undefined;
 
   function remember(id: string, version: number, facts: VersionFacts): void {
@@ -220,7 +241,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     const facts = await loadFacts(a, history);
     remember(a.id, a.version, factsOf(a));
 
-    const results = await Promise.all(
+    // Settled, not raced: when one receiver's record is refused, the others still finish before
+    // the anomaly is given up, instead of running on unawaited into the next one.
+    const settled = await Promise.allSettled(
       route.targets.map(async (t): Promise<Deferred | undefined> => {
         const received = history.filter((d) => d.receiver === t.receiver);
         const decision = decide(a, received, facts, renotify);
@@ -239,19 +262,43 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         return deliver(a, t, decision.reason, previous, unavailable, signal);
       }),
     );
-    return results.filter((r): r is Deferred => r !== undefined);
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    // A retriable failure wins: the redelivery may find the others recordable too.
+    if (failed.length > 0) throw failed.find(isRetriable) ?? failed[0];
+    return settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
   }
 
-  async function handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Handles each anomaly in turn. A retriable error stops the batch (it is delivered again); a
+   * non-retriable one (the store refused a delivery record, say for an id that is not valid
+   * Unicode) gives up that anomaly alone, so one bad record never blocks the partition.
+   */
+  async function handleAll(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<{ deferred: Deferred[]; refused: Refused[] }> {
     const combined = signal ? AbortSignal.any([signal, lifetime.signal]) : lifetime.signal;
     const unavailable = new Set<string>();
     const deferred: Deferred[] = [];
-    for (const a of anomalies) deferred.push(...(await handleOne(a, unavailable, combined)));
-    if (deferred.length === 0) return;
+    const refused: Refused[] = [];
+    for (const [index, a] of anomalies.entries()) {
+      try {
+        deferred.push(...(await handleOne(a, unavailable, combined)));
+      } catch (err) {
+        if (isRetriable(err)) throw err;
+        refused.push({ index, anomaly: a, error: err });
+        stats.refused += 1;
+        log.error(
+          { anomalyId: a.id, version: a.version, err },
+          'handling this anomaly failed for good (the store refused its records); it is dead-lettered and the next one goes on',
+        );
+      }
+    }
+    return { deferred, refused };
+  }
+
+  function deferredError(deferred: readonly Deferred[]): BurnrateError {
     const retryAfterMs = deferred
       .map((d) => (d.error instanceof BurnrateError ? d.error.retryAfterMs : undefined))
       .filter((ms): ms is number => ms !== undefined);
-    throw new BurnrateError(
+    return new BurnrateError(
       'NOTIFY_UNAVAILABLE',
       `${deferred.length} deliveries deferred (${[...new Set(deferred.map((d) => d.receiver))].join(', ')}); they are sent on redelivery`,
       {
@@ -262,9 +309,32 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     );
   }
 
+  async function handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void> {
+    const { deferred, refused } = await handleAll(anomalies, signal);
+    if (deferred.length > 0) throw deferredError(deferred);
+    if (refused.length > 0) throw refused[0]?.error;
+  }
+
+  /** Writes DLQ rows, each with the message it is about; one the store refuses even so is logged with that origin and skipped. */
+  async function deadLetter(letters: readonly { record: DlqRecord; message: ConsumedMessage }[]): Promise<void> {
+    const { refused } = await insertIsolatingRefused(
+      letters.map((l) => l.record),
+      (rows) => store.insertDlq(rows),
+    );
+    for (const r of refused) {
+      const m = letters[r.index]?.message;
+      stats.dropped += 1;
+      log.error(
+        { origin: m && `${m.topic}/${m.partition}@${m.offset}`, dlqId: r.row.dlq_id, reason: r.row.reason, err: r.error },
+        'the store refused the DLQ row too; the record is not stored anywhere',
+      );
+    }
+  }
+
   async function handleBatch(batch: Batch, ctx: BatchContext): Promise<void> {
     const valid: Anomaly[] = [];
-    const rejected: DlqRecord[] = [];
+    const messages: ConsumedMessage[] = [];
+    const rejected: { record: DlqRecord; message: ConsumedMessage }[] = [];
     for (const m of batch.messages) {
       const dlq = (reason: string, issues: DlqRecord['issues']): DlqRecord => ({
         ...dlqOrigin(m.topic, m.partition, m.offset),
@@ -277,30 +347,42 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       try {
         json = JSON.parse(m.value);
       } catch (err) {
-        rejected.push(dlq(`not JSON: ${(err as Error).message}`, [{ path: '(root)', message: (err as Error).message }]));
+        rejected.push({
+          record: dlq(`not JSON: ${(err as Error).message}`, [{ path: '(root)', message: (err as Error).message }]),
+          message: m,
+        });
         continue;
       }
       const parsed = Anomaly.safeParse(json);
       if (parsed.success) {
         valid.push(parsed.data);
+        messages.push(m);
         continue;
       }
       const issues = parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
-      rejected.push(
-        dlq(`not a valid ${TOPICS.anomalies.name} Anomaly: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues),
-      );
+      rejected.push({
+        record: dlq(`not a valid ${TOPICS.anomalies.name} Anomaly: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues),
+        message: m,
+      });
     }
-    if (rejected.length > 0) {
-      await store.insertDlq(rejected);
-      for (const r of rejected) log.error({ dlqId: r.dlq_id, reason: r.reason }, 'invalid anomaly record sent to the DLQ');
-    }
-    await handleAnomalies(valid, ctx.signal);
+    for (const { record } of rejected) log.error({ dlqId: record.dlq_id, reason: record.reason }, 'invalid anomaly record sent to the DLQ');
+    const { deferred, refused } = await handleAll(valid, ctx.signal);
+    const deadLetters = [
+      ...rejected,
+      ...refused.map((r) => {
+        const message = messages[r.index] as ConsumedMessage;
+        return { record: refusedAnomalyDlq(message, r, clock.now()), message };
+      }),
+    ];
+    if (deadLetters.length > 0) await deadLetter(deadLetters);
+    if (deferred.length > 0) throw deferredError(deferred);
   }
 
   return {
     name: 'notifier',
     handleAnomalies,
     handleBatch,
+    stats: () => ({ ...stats }),
     async start() {
       if (!deps.bus) return;
       subscription = deps.bus.subscribe({
@@ -316,5 +398,24 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       lifetime.abort(new BurnrateError('SHUTTING_DOWN', 'notifier stopping'));
       await subscription?.stop();
     },
+  };
+}
+
+/**
+ * The DLQ row for an anomaly the notifier gave up on a non-retriable error: in practice the store
+ * refusing its delivery records. Its id is the notifier's own for that message: the sink, which reads the same topic,
+ * may dead-letter the same message for its own reason, and both rows are kept. The anomaly id is
+ * quoted as JSON so a lone surrogate in it shows as an escape rather than poisoning the reason.
+ */
+function refusedAnomalyDlq(m: ConsumedMessage, refused: Refused, now: Date): DlqRecord {
+  const message = refused.error instanceof Error ? refused.error.message : String(refused.error);
+  const { anomaly } = refused;
+  return {
+    dlq_id: createHash('sha256').update(`notifier:${m.topic}:${m.partition}:${m.offset}`).digest('hex').slice(0, 32),
+    source: dlqOrigin(m.topic, m.partition, m.offset).source,
+    received_at: now.toISOString(),
+    reason: `not delivered: handling anomaly ${JSON.stringify(anomaly.id)} v${anomaly.version} at ${m.topic}/${m.partition}@${m.offset} failed for good: ${message.split('\n')[0]}`,
+    issues: [{ path: /value of key ([\w.]+)/.exec(message)?.[1] ?? '(record)', message }],
+    raw: m.value,
   };
 }

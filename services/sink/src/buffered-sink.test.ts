@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Batch, BatchContext } from '@burnrate/bus';
 import { BurnrateError, createLogger } from '@burnrate/core';
-import type { UsageEvent } from '@burnrate/schemas';
+import type { DlqRecord, UsageEvent } from '@burnrate/schemas';
 import { createMemoryStore, type Store } from '@burnrate/store';
 import { anomaly, usageEvent } from '@burnrate/testing';
 import { createBufferedSink } from './buffered-sink.ts';
+
+const eventIdOf = (raw: string): string => (JSON.parse(raw) as UsageEvent).event_id;
 
 const log = createLogger({ level: 'silent' });
 
@@ -136,18 +138,98 @@ describe('buffered sink', () => {
     expect(commits.at(-1)).toBe(`0@${refused.messages.at(-1)!.offset}`);
   });
 
-  it('drops the buffer on a non-retriable insert error and fails the next batch with it, so the consumer restarts from the last commit', async () => {
-    const { store, failures } = recordingStore();
+  it('isolates a row the store refuses: the rest of the block is stored, the row is dead-lettered, and every partition commits past it', async () => {
+    const { store, inner, calls } = recordingStore();
     const { commits, ctx } = context();
-    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 60_000 });
-    failures.push(new BurnrateError('STORE_QUERY_FAILED', 'type mismatch'));
-    await sink.subscribeOptions.handleBatch(eventBatch(0, events(1, 'bad')), ctx(0));
-    await expect(sink.drain()).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED' });
-    await expect(sink.subscribeOptions.handleBatch(eventBatch(0, events(1, 'next')), ctx(0))).rejects.toMatchObject({
-      code: 'STORE_QUERY_FAILED',
+    const sink = createBufferedSink({ store, log, maxRows: 2000, maxDelayMs: 60_000 });
+    const a = eventBatch(0, events(600, 'a'));
+    const poisoned = events(400, 'p').map((e, i) => (i === 123 ? { ...e, developer: 'mallory\ud800' } : e));
+    const b = eventBatch(1, poisoned);
+    await sink.subscribeOptions.handleBatch(a, ctx(0));
+    await sink.subscribeOptions.handleBatch(b, ctx(1));
+    await sink.drain();
+
+    expect(await inner.countUsageEvents()).toBe(999);
+    const bad = b.messages[123]!;
+    const dlq = await inner.listDlq();
+    expect(dlq).toEqual([
+      expect.objectContaining({
+        source: 'topic:usage.events.v1',
+        reason: expect.stringMatching(new RegExp(`^usage_events_v1 refused the record at usage\\.events\\.v1/1@${bad.offset}: `)),
+        issues: [expect.objectContaining({ path: 'developer' })],
+      }),
+    ]);
+    expect(JSON.parse(dlq[0]!.raw)).toMatchObject({ event_id: 'p-123' });
+    // One block of 1000 rows: the first insert and two per level down to the row.
+    const inserts = calls.filter((c) => c.table === 'usage_events');
+    expect(inserts[0]?.ids).toHaveLength(1000);
+    expect(inserts.length).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(1000)));
+    // Committed past the refused row, so a restart from the commit does not meet it again.
+    expect(commits).toEqual([`0@${a.messages.at(-1)!.offset}`, `1@${b.messages.at(-1)!.offset}`]);
+    expect(sink.stats()).toMatchObject({
+      flushes: 1,
+      failedFlushes: 0,
+      refused: 1,
+      dropped: 0,
+      buffered: 0,
+      flushed: { usage_events: 999, dlq: 1 },
     });
+  });
+
+  it('retries the same block after a retriable error, and isolates the refused row when the store is back', async () => {
+    vi.useFakeTimers();
+    const { store, inner, calls, failures } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 100 });
+    failures.push(new BurnrateError('STORE_UNAVAILABLE', 'connection refused'));
+    const b = eventBatch(
+      0,
+      events(20, 'r').map((e, i) => (i === 5 || i === 17 ? { ...e, developer: '\ud83d' } : e)),
+    );
+
+    await sink.subscribeOptions.handleBatch(b, ctx(0));
+    await vi.advanceTimersByTimeAsync(100);
     expect(commits).toEqual([]);
-    expect(sink.stats().buffered).toBe(0);
+    expect(sink.stats()).toMatchObject({ failedFlushes: 1, buffered: 20 });
+    await vi.advanceTimersByTimeAsync(500);
+
+    expect(calls[1]?.ids).toEqual(calls[0]?.ids);
+    expect(await inner.countUsageEvents()).toBe(18);
+    expect((await inner.listDlq()).map((r) => eventIdOf(r.raw)).sort()).toEqual(['r-17', 'r-5']);
+    expect(commits).toEqual([`0@${b.messages.at(-1)!.offset}`]);
+    expect(sink.stats()).toMatchObject({ failedFlushes: 1, flushes: 1, refused: 2, buffered: 0, flushed: { usage_events: 18, dlq: 2 } });
+  });
+
+  it('logs, counts and skips a DLQ row the store refuses too, and still commits', async () => {
+    const { store, inner, calls } = recordingStore();
+    const lines: string[] = [];
+    const captured = createLogger({ level: 'error', destination: { write: (line: string) => void lines.push(line) } });
+    const { commits, ctx } = context();
+    const refusingDlq = {
+      ...store,
+      insertDlq: async (rows: readonly DlqRecord[]) => {
+        calls.push({ table: 'dlq', ids: rows.map((r) => r.dlq_id) });
+        throw new BurnrateError('STORE_QUERY_FAILED', 'insert into dlq_v1: refused');
+      },
+    };
+    const sink = createBufferedSink({ store: refusingDlq, log: captured, maxRows: 100, maxDelayMs: 60_000 });
+    const b = eventBatch(
+      0,
+      events(8, 'd').map((e, i) => (i === 2 ? { ...e, developer: '\udbff' } : e)),
+    );
+    await sink.subscribeOptions.handleBatch(b, ctx(0));
+    await sink.drain();
+
+    expect(await inner.countUsageEvents()).toBe(7);
+    expect(await inner.listDlq()).toEqual([]);
+    expect(commits).toEqual([`0@${b.messages.at(-1)!.offset}`]);
+    expect(sink.stats()).toMatchObject({ refused: 1, dropped: 1, flushed: { usage_events: 7, dlq: 0 } });
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({
+        origin: `usage.events.v1/0@${b.messages[2]!.offset}`,
+        msg: 'the store refused the DLQ row too; the record is not stored anywhere',
+      }),
+    );
   });
 
   it('parses like the per-batch sink: bad messages become DLQ rows, anomalies go to their table, and after drain each batch is written before it returns', async () => {
@@ -168,7 +250,7 @@ describe('buffered sink', () => {
       },
       ctx(2),
     );
-    expect(calls.map((c) => c.table)).toEqual(['dlq', 'anomalies']);
+    expect(calls.map((c) => c.table)).toEqual(['anomalies', 'dlq']);
     expect(commits).toEqual(['2@8']);
     const [dlq] = await inner.listDlq();
     expect(dlq).toMatchObject({

@@ -1,10 +1,14 @@
 import type { Batch, BatchContext, SubscribeOptions } from '@burnrate/bus';
 import { isRetriable, type Logger } from '@burnrate/core';
-import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
-import type { Store } from '@burnrate/store';
-import { createSink } from './sink.ts';
-
-type SinkStore = Pick<Store, 'insertUsageEvents' | 'insertDlq' | 'insertAnomalies' | 'insertAnomalyStates'>;
+import {
+  addWritten,
+  createSinkWriter,
+  emptySinkRows,
+  sinkSubscribeOptions,
+  type SinkRows,
+  type SinkStore,
+  type TableKind,
+} from './sink.ts';
 
 export interface BufferedSinkDeps {
   store: SinkStore;
@@ -19,10 +23,14 @@ export interface BufferedSinkDeps {
 }
 
 export interface BufferedSinkStats {
-  /** Rows acknowledged by the store, per table kind. */
-  flushed: Record<'usage_events' | 'dlq' | 'anomalies' | 'anomaly_state', number>;
+  /** Rows acknowledged by the store, per table kind (dead letters count under dlq). */
+  flushed: Record<TableKind, number>;
   flushes: number;
   failedFlushes: number;
+  /** Rows the store refused, each written to the DLQ table with the store's error instead. */
+  refused: number;
+  /** DLQ rows the store refused as well: logged with their origin and skipped, never retried. */
+  dropped: number;
   /** Commits the bus refused because the partition had moved to another member (its rows are redelivered there). */
   refusedCommits: number;
   buffered: number;
@@ -36,11 +44,7 @@ export interface BufferedSink {
   stats(): BufferedSinkStats;
 }
 
-interface Rows {
-  usage_events: UsageEvent[];
-  dlq: DlqRecord[];
-  anomalies: Anomaly[];
-  anomaly_state: AnomalyState[];
+interface Rows extends SinkRows {
   count: number;
   /** Per `topic:partition`, the last offset these rows cover and the context to commit it through. */
   commits: Map<string, PendingCommit>;
@@ -56,7 +60,7 @@ interface PendingCommit {
 /** A commit that fails while the partition is still held (the broker restarting) is tried again this often, one flush delay apart. */
 const MAX_COMMIT_ATTEMPTS = 60;
 
-const emptyRows = (): Rows => ({ usage_events: [], dlq: [], anomalies: [], anomaly_state: [], count: 0, commits: new Map() });
+const emptyRows = (): Rows => ({ ...emptySinkRows(), count: 0, commits: new Map() });
 
 /**
  * The sink for a Kafka deployment: the same parsing and DLQ rules as `createSink`, but rows from
@@ -69,8 +73,9 @@ const emptyRows = (): Rows => ({ usage_events: [], dlq: [], anomalies: [], anoma
  * content-derived insert_deduplication_token lets ClickHouse drop a block that did land before a
  * timeout. While a retry is pending new batches keep buffering until `maxRows`; past that, a
  * batch is refused with the retriable error and the bus pauses that partition and redelivers it
- * later. A non-retriable insert error drops the buffer (nothing of it was committed) and fails the
- * next batch with it, which makes the bus restart the consumer from the last commit.
+ * later. A row the store refuses (a non-retriable error) never blocks anything: the block is
+ * split until that row is found, it goes to the DLQ table with the store's error, the rest is
+ * stored and the offsets are committed past it, so a restart does not meet it again.
  */
 export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
   const log = deps.log.child({ component: 'sink', mode: 'buffered' });
@@ -81,6 +86,8 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
     flushed: { usage_events: 0, dlq: 0, anomalies: 0, anomaly_state: 0 },
     flushes: 0,
     failedFlushes: 0,
+    refused: 0,
+    dropped: 0,
     refusedCommits: 0,
     buffered: 0,
   };
@@ -89,23 +96,11 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
   /** Rows whose insert failed; retried as they are before anything newer is written. */
   let retrying: Rows | undefined;
   let failures = 0;
-  let fatal: unknown;
   let draining = false;
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
 
-  // The per-batch sink does the parsing; its "store" appends to the buffer.
-  const collecting: SinkStore = {
-    insertUsageEvents: async (rows) => void push('usage_events', rows),
-    insertDlq: async (rows) => void push('dlq', rows),
-    insertAnomalies: async (rows) => void push('anomalies', rows),
-    insertAnomalyStates: async (rows) => void push('anomaly_state', rows),
-  };
-  function push<K extends 'usage_events' | 'dlq' | 'anomalies' | 'anomaly_state'>(kind: K, rows: readonly Rows[K][number][]): void {
-    (buffer[kind] as Rows[K][number][]).push(...rows);
-    buffer.count += rows.length;
-  }
-  const inner = createSink({ store: collecting, log: deps.log, ...(deps.groupId !== undefined ? { groupId: deps.groupId } : {}) });
+  const writer = createSinkWriter(deps.store, log);
 
   const pendingRows = (): number => buffer.count + (retrying?.count ?? 0);
 
@@ -116,13 +111,6 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       void flush().catch(() => undefined);
     }, delayMs);
     timer.unref();
-  };
-
-  const write = async (rows: Rows): Promise<void> => {
-    if (rows.usage_events.length > 0) await deps.store.insertUsageEvents(rows.usage_events);
-    if (rows.dlq.length > 0) await deps.store.insertDlq(rows.dlq);
-    if (rows.anomalies.length > 0) await deps.store.insertAnomalies(rows.anomalies);
-    if (rows.anomaly_state.length > 0) await deps.store.insertAnomalyStates(rows.anomaly_state);
   };
 
   /** Commits whose rows are written but whose commit failed while the partition was still held: retried at the next flush. */
@@ -158,20 +146,13 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       const rows = retrying ?? buffer;
       if (rows === buffer) buffer = emptyRows();
       retrying = undefined;
+      let outcome;
       try {
-        await write(rows);
+        outcome = await writer.write(rows);
       } catch (err) {
+        // Retriable (refused rows are dealt with inside write): the same block goes again, so
+        // the store's dedup token drops whatever part of it did land.
         stats.failedFlushes += 1;
-        if (!isRetriable(err)) {
-          // Newer rows must go too: committing their offsets would skip the dropped ones.
-          buffer = emptyRows();
-          fatal = err;
-          log.error(
-            { err, rows: rows.count },
-            'insert failed with a non-retriable error; buffer dropped, the consumer restarts from the last commit',
-          );
-          throw err;
-        }
         retrying = rows;
         failures += 1;
         const delay = Math.min(maxRetryDelayMs, 500 * 2 ** Math.min(failures - 1, 10));
@@ -181,10 +162,9 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       }
       failures = 0;
       stats.flushes += 1;
-      stats.flushed.usage_events += rows.usage_events.length;
-      stats.flushed.dlq += rows.dlq.length;
-      stats.flushed.anomalies += rows.anomalies.length;
-      stats.flushed.anomaly_state += rows.anomaly_state.length;
+      addWritten(stats.flushed, outcome.written);
+      stats.refused += outcome.refused;
+      stats.dropped += outcome.dropped;
       await commit(rows);
     }
     if (uncommitted.size > 0) {
@@ -202,21 +182,14 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
     return flushing;
   };
 
-  /** Rethrows a non-retriable insert error once, so the bus restarts the consumer from the last commit. */
-  const rethrow = (err: unknown): never => {
-    if (!isRetriable(err)) fatal = undefined;
-    throw err;
-  };
-
   const handleBatch = async (batch: Batch, ctx: BatchContext): Promise<void> => {
-    if (fatal !== undefined) rethrow(fatal);
     if (pendingRows() >= maxRows) {
       // Full: make room first. If the store is still failing, this batch is not taken; the bus
       // redelivers it after a backoff (the error is retriable) and other partitions go on.
-      await flush().catch(rethrow);
+      await flush();
     }
-    const before = buffer.count;
-    await inner.subscribeOptions.handleBatch(batch, ctx);
+    writer.collect(batch, buffer);
+    buffer.count += batch.messages.length;
     const last = batch.messages.at(-1);
     if (last !== undefined) buffer.commits.set(`${batch.topic}:${batch.partition}`, { offset: last.offset, ctx });
     if (draining || pendingRows() >= maxRows) {
@@ -224,15 +197,15 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
         await flush();
       } catch (err) {
         // The rows are buffered (and retried); only when draining must the batch wait for them.
-        if (draining || !isRetriable(err)) rethrow(err);
+        if (draining || !isRetriable(err)) throw err;
       }
-    } else if (buffer.count > before || buffer.commits.size > 0) {
+    } else if (batch.messages.length > 0 || buffer.commits.size > 0) {
       schedule(maxDelayMs);
     }
   };
 
   return {
-    subscribeOptions: { ...inner.subscribeOptions, autoCommit: false, handleBatch },
+    subscribeOptions: { ...sinkSubscribeOptions(deps.groupId, handleBatch), autoCommit: false },
     async drain() {
       draining = true;
       if (pendingRows() > 0 || buffer.commits.size > 0) await flush();

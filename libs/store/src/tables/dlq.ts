@@ -18,7 +18,41 @@ export interface DlqRow {
 const COLUMNS = 'dlq_id, source, received_at, record_index, reason, issues, raw';
 const DEFAULT_LIMIT = 100;
 
-export function dlqToRow(r: DlqRecord): DlqRow {
+/**
+ * The record with every text valid Unicode. ClickHouse refuses a lone high UTF-16 surrogate
+ * (Code 25, CANNOT_PARSE_ESCAPE_SEQUENCE) and stores a lone low one as invalid UTF-8; the DLQ is
+ * where such input ends up, so it must take whatever it is given, or dead-lettering a bad record
+ * would itself block the partition it came from. Each lone surrogate becomes U+FFFD, and an
+ * issue with path `(dlq)` says which fields were repaired. A well-formed record is returned as is.
+ */
+export function storableDlqRecord(r: DlqRecord): DlqRecord {
+  const repaired: string[] = [];
+  const text = (field: string, value: string): string => {
+    if (value.isWellFormed()) return value;
+    repaired.push(field);
+    return value.toWellFormed();
+  };
+  const record: DlqRecord = {
+    ...r,
+    dlq_id: text('dlq_id', r.dlq_id),
+    source: text('source', r.source),
+    reason: text('reason', r.reason),
+    issues: r.issues.map((issue, i) => ({
+      path: text(`issues[${i}].path`, issue.path),
+      message: text(`issues[${i}].message`, issue.message),
+    })),
+    raw: text('raw', r.raw),
+  };
+  if (repaired.length === 0) return r;
+  record.issues.push({
+    path: '(dlq)',
+    message: `repaired to be storable: lone UTF-16 surrogates in ${repaired.join(', ')} replaced with U+FFFD`,
+  });
+  return record;
+}
+
+export function dlqToRow(record: DlqRecord): DlqRow {
+  const r = storableDlqRecord(record);
   return {
     dlq_id: r.dlq_id,
     source: r.source,
