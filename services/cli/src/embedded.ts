@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
 import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
@@ -11,6 +10,7 @@ import { TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore, type Store } from '@burnrate/store';
 import { anomaliesRoute } from './api.ts';
+import { prepareDataDir } from './data-dir.ts';
 
 export interface EmbeddedOptions {
   config: Config;
@@ -49,7 +49,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   const lifecycle = new Lifecycle(log);
   const started = performance.now();
 
-  await mkdir(options.dataDir, { recursive: true });
+  await prepareDataDir(options.dataDir);
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
   lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
 
