@@ -102,9 +102,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     {
       method: 'GET',
       path: '/healthz',
-      handler: async () =>
-        jsonResponse(200, {
-          status: 'ok',
+      handler: async () => {
+        // What fails right now (a full disk: ingest answers 503 until the log can be written
+        // again). Still 200: the process serves, and restarting it would not free any space.
+        const problems = bus.problems().map((p) => `bus: ${p}`);
+        return jsonResponse(200, {
+          status: problems.length > 0 ? 'degraded' : 'ok',
+          problems,
           mode: 'embedded',
           config: options.configSource,
           org: config.org,
@@ -116,7 +120,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
             team_detector: teamDetectorSubscription.lag(),
             notifier: notifierSubscription.lag(),
           },
-        }),
+        });
+      },
     },
     anomaliesRoute({ store, apiToken: options.apiToken }),
   ];
