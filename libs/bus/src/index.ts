@@ -1,5 +1,5 @@
 export * from './port.ts';
-export { createInProcessBus, type InProcessBusOptions } from './in-process/in-process-bus.ts';
+export { createInProcessBus, type InProcessBus, type InProcessBusOptions } from './in-process/in-process-bus.ts';
 export { partitionFor, murmur2 } from './partitioner.ts';
 export { createKafkaBus, type KafkaBus, type KafkaBusOptions, type KafkaBusStats, type KafkaTopicSpec } from './kafka/kafka-bus.ts';
 export type { KafkaConsumerTuning, KafkaSubscribeOptions, KafkaSubscription, KafkaSubscriptionStats } from './kafka/kafka-subscription.ts';

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
 import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
@@ -22,6 +21,7 @@ import { TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore, type Store } from '@burnrate/store';
 import { anomaliesRoute } from './api.ts';
+import { prepareDataDir } from './data-dir.ts';
 
 export interface EmbeddedOptions {
   config: Config;
@@ -60,7 +60,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   const lifecycle = new Lifecycle(log);
   const started = performance.now();
 
-  await mkdir(options.dataDir, { recursive: true });
+  await prepareDataDir(options.dataDir);
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
   lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
 
@@ -150,8 +150,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
       method: 'GET',
       path: '/healthz',
       handler: async (req) => {
+        // What fails right now (a full disk: ingest answers 503 until the log can be written
+        // again). Still 200: the process serves, and restarting it would not free any space.
+        const problems = bus.problems().map((p) => `bus: ${p}`);
         const health: Record<string, unknown> = {
-          status: 'ok',
+          status: problems.length > 0 ? 'degraded' : 'ok',
+          problems,
           mode: 'embedded',
           // Messages each stage has yet to process; 0 everywhere means the store and the alerts are current.
           lag: {

@@ -164,9 +164,11 @@ describe('POST /v1/events', () => {
 
   it('answers 503, retriable, when the bus fails, and never 2xx', async () => {
     const { post, producer } = setup();
-    producer.failWith = new BurnrateError('BUS_UNAVAILABLE', 'log dir is read-only');
+    // As the in-process log refuses a send on a full disk: the client is told when to come back.
+    producer.failWith = new BurnrateError('BUS_UNAVAILABLE', 'cannot append to usage.events.v1/0: ENOSPC', { retryAfterMs: 3_500 });
     const res = await post('/v1/events', JSON.stringify([record(1), { bad: true }]));
     expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('4');
     expect(res.json()).toEqual({
       error: {
         code: 'BUS_UNAVAILABLE',

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import type { Batch, Bus } from '../port.ts';
-import { createInProcessBus } from './in-process-bus.ts';
+import { faultyLogFs } from './faulty-log-fs.ts';
+import { createInProcessBus, type InProcessBus } from './in-process-bus.ts';
 
 const log = createLogger({ level: 'silent' });
 const dirs: string[] = [];
@@ -16,7 +18,7 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function bus(options: Partial<Parameters<typeof createInProcessBus>[0]> = {}): Bus {
+function bus(options: Partial<Parameters<typeof createInProcessBus>[0]> = {}): InProcessBus {
   const b = createInProcessBus({ log, retryDelayMs: 5, ...options });
   buses.push(b);
   return b;
@@ -34,6 +36,14 @@ afterEach(async () => {
   await Promise.all(buses.splice(0).map((b) => b.close()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
+
+const committed = (dir: string, group: string): string | undefined => {
+  try {
+    return readFileSync(join(dir, 't', '0', `${group}.offset`), 'utf8');
+  } catch {
+    return undefined;
+  }
+};
 
 const msgs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: `k${(from + i) % 3}`, value: `v${from + i}` }));
 
@@ -230,5 +240,80 @@ describe('in-process bus', () => {
     await expect(b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async () => {} }).start()).rejects.toThrow(
       /one consumer per group/,
     );
+  });
+
+  it('on a full disk refuses sends retriably, says why, keeps consuming without spinning, and resumes when space returns', async () => {
+    const { fs, faults } = faultyLogFs();
+    const dir = await tempDir();
+    const b = bus({ dir, fs });
+    const seen: string[] = [];
+    await b
+      .subscribe({ groupId: 'g', topics: ['t'], handleBatch: async (batch) => void seen.push(...batch.messages.map((m) => m.value)) })
+      .start();
+    await b.producer().send('t', msgs(2));
+    // Consumed and committed before the disk fills up.
+    await until(() => seen.length === 2 && committed(dir, 'g') === '2');
+    expect(b.problems()).toEqual([]);
+
+    faults.space = 0;
+    for (let i = 0; i < 3; i++) {
+      await expect(b.producer().send('t', msgs(1, 10 + i))).rejects.toMatchObject({ code: 'BUS_UNAVAILABLE', retriable: true });
+    }
+    expect(b.problems()).toEqual([
+      expect.stringMatching(/^cannot write t\/0: ENOSPC: no space left on device, write \(since \S+Z, 3 attempts\)$/),
+    ]);
+    // The consumer waits for data without starving the event loop: timers still fire.
+    const ticks = await new Promise<number>((resolve) => {
+      let n = 0;
+      const timer = setInterval(() => {
+        if (++n === 5) {
+          clearInterval(timer);
+          resolve(n);
+        }
+      }, 2);
+    });
+    expect(ticks).toBe(5);
+
+    faults.space = Infinity;
+    await b.producer().send('t', msgs(2, 20));
+    await until(() => seen.length === 4);
+    expect(seen).toEqual(['v0', 'v1', 'v20', 'v21']);
+    expect(b.problems()).toEqual([]);
+  });
+
+  it('backs off a group whose commits cannot be written, reports it, and catches up once they can', async () => {
+    const { fs, faults } = faultyLogFs();
+    const b = bus({ dir: await tempDir(), fs, retryDelayMs: 20, maxRetryDelayMs: 40 });
+    await b.producer().send('t', msgs(3));
+    let calls = 0;
+    await b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async () => void (calls += 1) }).start();
+    faults.failRename = 'EIO';
+    await b.producer().send('t', msgs(1, 3));
+    await until(() => calls >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    // Redelivered after each failed commit, at most every 20-40 ms: a few calls, not thousands.
+    expect(calls).toBeLessThan(15);
+    expect(b.problems()).toEqual([expect.stringMatching(/^g cannot process t\/0: cannot commit g at t\/0@\d: EIO: i\/o error, rename/)]);
+
+    faults.failRename = undefined;
+    await until(() => b.problems().length === 0);
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(after);
+  });
+
+  it('stops at once while the disk is full', async () => {
+    const { fs, faults } = faultyLogFs();
+    const b = bus({ dir: await tempDir(), fs, retryDelayMs: 10_000, maxRetryDelayMs: 10_000 });
+    await b.subscribe({ groupId: 'g', topics: ['t'], handleBatch: async () => {} }).start();
+    await b.producer().send('t', msgs(1));
+    faults.space = 0;
+    faults.failRename = 'ENOSPC';
+    await expect(b.producer().send('t', msgs(1, 1))).rejects.toMatchObject({ code: 'BUS_UNAVAILABLE' });
+    await until(() => b.problems().length === 2);
+    const started = Date.now();
+    await b.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await expect(b.producer().send('t', msgs(1, 2))).rejects.toMatchObject({ code: 'BUS_CLOSED' });
   });
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BurnrateError, type Logger } from '@burnrate/core';
+import { BurnrateError, isBurnrateError, type Logger } from '@burnrate/core';
 import type {
   Batch,
   BatchContext,
@@ -12,6 +12,7 @@ import type {
   TopicPartition,
 } from '../port.ts';
 import { partitionKey } from '../port.ts';
+import type { LogFs } from './log-fs.ts';
 import { PartitionLog } from './partition-log.ts';
 import { partitionFor } from '../partitioner.ts';
 import { abortableSleep } from '../abortable-sleep.ts';
@@ -29,7 +30,34 @@ export interface InProcessBusOptions {
   /** Delay before a failed batch is handed to the handler again; grows to `maxRetryDelayMs`. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /** The file system under `dir`; a test passes one that fails on purpose. */
+  fs?: LogFs;
 }
+
+/** The in-process bus, which can also say what keeps it from working (for /healthz). */
+export interface InProcessBus extends Bus {
+  /**
+   * One sentence per current problem, empty when there is none: a partition that cannot be
+   * written (a full disk: sends fail with a retriable BUS_UNAVAILABLE until it can), or a group
+   * whose batches or commits keep failing on a partition (it backs off and tries again).
+   */
+  problems(): string[];
+}
+
+interface Failing {
+  message: string;
+  since: number;
+  attempts: number;
+}
+
+const MAX_PROBLEM_LENGTH = 300;
+
+function problemMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.length > MAX_PROBLEM_LENGTH ? `${text.slice(0, MAX_PROBLEM_LENGTH - 1)}…` : text;
+}
+
+const sinceText = (f: Failing): string => `since ${new Date(f.since).toISOString()}, ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}`;
 
 /**
  * The Bus port in one process, with Kafka's semantics where Burnrate relies on them: keyed
@@ -37,13 +65,16 @@ export interface InProcessBusOptions {
  * anything not committed, and no send acknowledged before it is on disk. A handler that throws
  * gets the same batch again after a backoff; nothing is skipped.
  */
-export function createInProcessBus(options: InProcessBusOptions): Bus {
+export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const partitions = options.partitions ?? 1;
   const fsync = options.fsync ?? options.dir !== undefined;
   const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
   const logs = new Map<string, Promise<PartitionLog>>();
+  const opened = new Set<PartitionLog>();
   const groups = new Set<string>();
   const subscriptions = new Set<Subscription>();
+  // Per group, the partitions whose batches (or commits) currently fail; read by problems().
+  const failing = new Map<string, Map<PartitionLog, Failing>>();
   let closed = false;
 
   const partitionLog = (topic: string, partition: number): Promise<PartitionLog> => {
@@ -56,8 +87,24 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
         dir: options.dir ? join(options.dir, topic, String(partition)) : undefined,
         fsync,
         segmentBytes,
+        ...(options.fs ? { fs: options.fs } : {}),
       });
-      log = pl.open().then(() => pl);
+      log = pl.open().then(
+        () => {
+          opened.add(pl);
+          return pl;
+        },
+        (err: unknown) => {
+          // Not kept: the next send or subscription tries to open it again.
+          logs.delete(id);
+          throw isBurnrateError(err)
+            ? err
+            : new BurnrateError('BUS_UNAVAILABLE', `cannot open partition ${id}: ${(err as Error).message}`, {
+                cause: err,
+                retryAfterMs: 1_000,
+              });
+        },
+      );
       logs.set(id, log);
     }
     return log;
@@ -85,6 +132,7 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
     const loops: Promise<void>[] = [];
     // Next offset to hand to the handler, per partition log; read by lag().
     const positions = new Map<PartitionLog, number>();
+    const failures = new Map<PartitionLog, Failing>();
     let started = false;
     const assigned: TopicPartition[] = sub.topics.flatMap((topic) =>
       Array.from({ length: partitions }, (_, partition) => ({ topic, partition })),
@@ -93,11 +141,32 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
     const runPartition = async (pl: PartitionLog, startAt: number): Promise<void> => {
       let position = startAt;
       positions.set(pl, position);
-      let failures = 0;
       const max = sub.maxBatchSize ?? 1000;
+      // Every failure (a handler error, a commit that cannot be written, a closed log) waits a
+      // growing, abortable delay before the next try: the loop never spins, and stop() ends it.
+      const backOff = async (err: unknown, what: string, offset: string | undefined): Promise<void> => {
+        const now = Date.now();
+        const f = failures.get(pl) ?? { message: '', since: now, attempts: 0 };
+        f.message = problemMessage(err);
+        f.attempts += 1;
+        failures.set(pl, f);
+        const delay = Math.min((options.retryDelayMs ?? 200) * 2 ** Math.min(f.attempts - 1, 30), options.maxRetryDelayMs ?? 30_000);
+        log.error({ err, topic: pl.topic, partition: pl.partition, offset, attempt: f.attempts, retryInMs: delay }, what);
+        await abortableSleep(delay, controller.signal);
+      };
       while (!controller.signal.aborted) {
-        const messages: ConsumedMessage[] = await pl.read(Math.max(position, pl.earliestOffset), max, controller.signal);
-        if (messages.length === 0) continue;
+        let messages: ConsumedMessage[];
+        try {
+          messages = await pl.read(Math.max(position, pl.earliestOffset), max, controller.signal);
+        } catch (err) {
+          await backOff(err, 'cannot read the partition; trying again', String(position));
+          continue;
+        }
+        if (messages.length === 0) {
+          // read() returns nothing only when stopping; should that change, wait rather than spin.
+          await abortableSleep(options.retryDelayMs ?? 200, controller.signal);
+          continue;
+        }
         const last = messages.at(-1) as ConsumedMessage;
         const batch: Batch = { topic: pl.topic, partition: pl.partition, messages, highWatermark: String(pl.highWatermark) };
         const ctx: BatchContext = {
@@ -109,15 +178,9 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
           if (sub.autoCommit ?? true) await pl.commit(sub.groupId, Number(last.offset) + 1);
           position = Number(last.offset) + 1;
           positions.set(pl, position);
-          failures = 0;
+          failures.delete(pl);
         } catch (err) {
-          failures += 1;
-          const delay = Math.min((options.retryDelayMs ?? 200) * 2 ** (failures - 1), options.maxRetryDelayMs ?? 30_000);
-          log.error(
-            { err, topic: pl.topic, partition: pl.partition, offset: messages[0]?.offset, attempt: failures, retryInMs: delay },
-            'batch handler failed; the batch will be delivered again',
-          );
-          await abortableSleep(delay, controller.signal);
+          await backOff(err, 'batch handler or commit failed; the batch will be delivered again', messages[0]?.offset);
         }
       }
     };
@@ -132,6 +195,7 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
           );
         }
         groups.add(sub.groupId);
+        failing.set(sub.groupId, failures);
         started = true;
         subscriptions.add(subscription);
         const pls = await Promise.all(assigned.map((tp) => partitionLog(tp.topic, tp.partition)));
@@ -159,6 +223,7 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
         await Promise.all(loops);
         await sub.onRevoked?.(assigned);
         groups.delete(sub.groupId);
+        failing.delete(sub.groupId);
         subscriptions.delete(subscription);
       },
       lag() {
@@ -170,8 +235,21 @@ export function createInProcessBus(options: InProcessBusOptions): Bus {
     return subscription;
   };
 
+  const problems = (): string[] => {
+    const out: string[] = [];
+    for (const pl of opened) {
+      const f = pl.writeFailure();
+      if (f) out.push(`cannot write ${pl.topic}/${pl.partition}: ${f.message} (${sinceText(f)})`);
+    }
+    for (const [group, byLog] of failing) {
+      for (const [pl, f] of byLog) out.push(`${group} cannot process ${pl.topic}/${pl.partition}: ${f.message} (${sinceText(f)})`);
+    }
+    return out;
+  };
+
   return {
     producer: () => producer,
+    problems,
     subscribe,
     async ensureTopics(topics) {
       await Promise.all(topics.flatMap((t) => Array.from({ length: partitions }, (_, p) => partitionLog(t, p))));
