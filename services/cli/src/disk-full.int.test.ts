@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore } from '@burnrate/store';
 import { tempDir, type TempDir, waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  INGEST_AUTH,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+} from '../test-support/burnrate-process.ts';
 
 // A real small file system: a tmpfs of a few MiB (mounting needs root, which CI has). chdb
 // starts in well under 1 MiB and reserves 1 MiB per insert, so 16 MiB leaves room to start and
@@ -124,7 +130,7 @@ describe.skipIf(cannotMount !== undefined && !inCi)('a full disk under burnrate 
     try {
       const res = await fetch(`${url}/v1/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...INGEST_AUTH },
         body: JSON.stringify(records),
         signal: AbortSignal.timeout(10_000),
       });
