@@ -2,5 +2,6 @@ export * from './schema.ts';
 export * from './load.ts';
 export * from './lookup.ts';
 export * from './detectors.ts';
+export * from './ingest.ts';
 export * from './warnings.ts';
 export * from './json-schema.ts';

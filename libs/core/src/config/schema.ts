@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CalendarConfig, CalendarOverride, DetectorsConfig } from './detectors.ts';
+import { IngestConfig } from './ingest.ts';
 import { Duration, Email, Id, Money, SlackChannel, TimeZone } from './primitives.ts';
 
 // Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
@@ -137,6 +138,8 @@ export const ConfigSchema = z
       .default({ prices: [] }),
     // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
     public_url: z.url().optional(),
+    // What the HTTP receivers accept (ingest.limits).
+    ingest: IngestConfig.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
