@@ -193,10 +193,10 @@ const IDENTITY_FIELDS: ReadonlyArray<readonly [keyof Identity, string, TextKind]
   ['tool', 'tool', 'identifier'],
 ];
 
-/** `attributes.<key>` when the key reads well in a path; the quoted, shortened key otherwise. */
-export function attributePath(key: string): string {
-  return /^[\w.:/@-]{1,64}$/.test(key) ? `attributes.${key}` : `attributes[${preview(key)}]`;
-}
+/** A key that reads well in a dotted path as it is; any other is quoted and shortened there. */
+const PLAIN_KEY = /^[\w.:/@-]{1,64}$/;
+
+const attributePath = (key: string): string => (PLAIN_KEY.test(key) ? `attributes.${key}` : `attributes[${preview(key)}]`);
 
 /**
  * The sane bounds of `ingest.limits`, the same for every source: cost and counts per event, event
@@ -315,7 +315,7 @@ function joinPath(path: readonly PropertyKey[]): string {
     .map((p, i) => {
       if (typeof p === 'number') return `[${p}]`;
       const key = String(p);
-      if (!/^[\w.:/@-]{1,64}$/.test(key)) return `[${preview(key)}]`;
+      if (!PLAIN_KEY.test(key)) return `[${preview(key)}]`;
       return i === 0 ? key : `.${key}`;
     })
     .join('');
