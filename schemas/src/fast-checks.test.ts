@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Instant } from './common.ts';
-import { normaliseInstant } from './fast-checks.ts';
+import { normaliseInstant, normaliseInstantWithin } from './fast-checks.ts';
 
 /** What `Instant` answers: its output, or undefined when it rejects. */
 const viaZod = (s: unknown): string | undefined => {
@@ -104,5 +104,53 @@ describe('normaliseInstant', () => {
     expect(accepted).toBeGreaterThan(1_000);
     expect(normal).toBeGreaterThan(100);
     expect(20_000 - accepted).toBeGreaterThan(1_000);
+  });
+});
+
+describe('normaliseInstantWithin', () => {
+  const FROM = Date.UTC(1970, 0, 1);
+  const TO = Date.UTC(2100, 0, 1);
+  /** `Instant` refined to [FROM, TO), as the usage event's instants are. */
+  const bounded = Instant.refine((s) => Date.parse(s) >= FROM && Date.parse(s) < TO);
+  const viaBounded = (s: unknown): string | undefined => {
+    const r = bounded.safeParse(s);
+    return r.success ? r.data : undefined;
+  };
+
+  it.each([
+    ['the first instant', '1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z'],
+    ['a millisecond before it', '1969-12-31T23:59:59.999Z', undefined],
+    ['before it by its offset', '1970-01-01T00:30:00+01:00', undefined],
+    ['after it by its offset', '1969-12-31T23:30:00-01:00', '1970-01-01T00:30:00.000Z'],
+    ['the last millisecond', '2099-12-31T23:59:59.999Z', '2099-12-31T23:59:59.999Z'],
+    ['the last millisecond, more digits', '2099-12-31T23:59:59.9999999Z', '2099-12-31T23:59:59.999Z'],
+    ['the end (exclusive)', '2100-01-01T00:00:00.000Z', undefined],
+    ['before the end by its offset', '2100-01-01T00:59:59+01:00', '2099-12-31T23:59:59.000Z'],
+    ['past the end by its offset', '2099-12-31T23:30:00-01:00', undefined],
+    ['where DateTime overflows', '2106-02-07T06:28:16Z', undefined],
+    ['year 0000', '0000-01-01T00:00:00Z', undefined],
+    ['not an instant', 'May 32', undefined],
+    ['a number', 0, undefined],
+  ])('%s', (_, input, expected) => {
+    expect(viaBounded(input)).toBe(expected);
+    expect(normaliseInstantWithin(input, FROM, TO)).toBe(expected);
+  });
+
+  it('agrees with the refined Instant on random instants around both ends', () => {
+    const next = rng(2100);
+    let accepted = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const around = next() < 0.5 ? FROM : TO;
+      const ms = around + Math.round((next() - 0.5) * 4 * 86_400_000);
+      const offset = Math.floor(next() * 48 - 24);
+      const local = new Date(ms + offset * 3_600_000).toISOString().slice(0, 19);
+      const zone = offset === 0 ? 'Z' : `${offset > 0 ? '+' : '-'}${pad(Math.abs(offset) % 24)}:00`;
+      const s = `${local}${zone}`;
+      const expected = viaBounded(s);
+      expect(normaliseInstantWithin(s, FROM, TO), s).toBe(expected);
+      if (expected !== undefined) accepted += 1;
+    }
+    expect(accepted).toBeGreaterThan(1_000);
+    expect(accepted).toBeLessThan(4_000);
   });
 });

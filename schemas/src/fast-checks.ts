@@ -116,6 +116,23 @@ function daysFromCivil(year: number, month: number, day: number): number {
  */
 export function normaliseInstant(value: unknown): string | undefined {
   if (typeof value !== 'string' || Number.isNaN(instantMs(value))) return undefined;
+  return normalForm(value);
+}
+
+/**
+ * `normaliseInstant`, and undefined too when the instant is before `fromMs` or not before `toMs`:
+ * the twin of `Instant.refine` on the instant's epoch milliseconds (which `instantMs` gives exactly).
+ */
+export function normaliseInstantWithin(value: unknown, fromMs: number, toMs: number): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = instantMs(value);
+  // NaN fails both comparisons.
+  if (!(ms >= fromMs && ms < toMs)) return undefined;
+  return normalForm(value);
+}
+
+/** `Instant`'s output for a string of its shape. */
+function normalForm(value: string): string {
   if (value.length === 24 && value.charCodeAt(19) === 46 /* . */ && value.charCodeAt(23) === 90 /* Z */) return value;
   // Offsets, other fraction lengths: rare on the bus, so the same conversion `Instant` makes.
   return new Date(value).toISOString();

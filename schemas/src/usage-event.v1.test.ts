@@ -55,6 +55,18 @@ const ODD_INSTANTS: unknown[] = [
   '2028-02-30T00:00:00.000Z',
   '2026-11-28T24:00:00.000Z',
   '0000-01-01T00:00:00+01:00',
+  // The caps: 1970-01-01 inclusive, 2100-01-01 exclusive, offsets included.
+  '1969-12-31T23:59:59.999Z',
+  '1970-01-01T00:00:00.000Z',
+  '1970-01-01T00:30:00+01:00',
+  '1970-01-01T00:00:00-00:01',
+  '2099-12-31T23:59:59.999Z',
+  '2099-12-31T23:59:59.9999999Z',
+  '2100-01-01T00:00:00.000Z',
+  '2100-01-01T00:59:59+01:00',
+  '2099-12-31T23:30:00-01:00',
+  '2106-02-07T06:28:16Z',
+  '9999-12-31T23:59:59Z',
   '',
   1_764_338_700_000,
 ];
@@ -69,6 +81,12 @@ const ODD_VALUES: unknown[] = [
   'x'.repeat(128),
   'x'.repeat(129),
   'PREMIUM',
+  // Text the schema leaves to ingest: a lone surrogate, a surrogate pair, a tab.
+  '\ud800',
+  'a\udc00b',
+  'x\ud83d',
+  '\ud83d\ude00',
+  'tab\there',
   'request',
   '1h',
   'economy',
@@ -81,6 +99,12 @@ const ODD_VALUES: unknown[] = [
   2 ** 53,
   Number.MAX_SAFE_INTEGER,
   1e300,
+  Number.MAX_VALUE,
+  // The caps: 1e9 USD, 1e12 requests or tokens.
+  1e9,
+  1e9 + 1e-6,
+  1e12,
+  1e12 + 1,
   Number.NaN,
   Number.POSITIVE_INFINITY,
   Number.NEGATIVE_INFINITY,
@@ -90,6 +114,9 @@ const ODD_VALUES: unknown[] = [
   { a: 'b' },
   { a: 1 },
   { a: null },
+  { a: '\ud800' },
+  { '\udfff': 'b' },
+  { '\ud83d\ude00': '\ud83d\ude00' },
   Object.assign(Object.create(null) as object, { a: 'b' }),
   new Date('2026-11-28T14:05:00Z'),
   ...ODD_INSTANTS,
@@ -171,6 +198,28 @@ describe('safeParseUsageEvent', () => {
     // Both answers must be common, or agreeing proves little.
     expect(valid).toBeGreaterThan(1_000);
     expect(invalid).toBeGreaterThan(5_000);
+  });
+
+  it('refuses what no consumer should sum or store: the caps on cost, counts and instants', () => {
+    const base = usageEvent();
+    const cases: [string, Record<string, unknown>][] = [
+      ['cost_usd', { cost_usd: 1e308 }],
+      ['computed_cost_usd', { computed_cost_usd: 2e9 }],
+      ['cache_read_tokens', { cache_read_tokens: 9e15 }],
+      ['requests', { requests: 1e12 + 1 }],
+      ['occurred_at', { occurred_at: '2107-01-01T00:00:00Z' }],
+      ['occurred_at', { occurred_at: '0000-01-01T00:00:00Z' }],
+      ['ingested_at', { ingested_at: '1969-12-31T23:59:59Z' }],
+    ];
+    for (const [path, change] of cases) {
+      const result = safeParseUsageEvent({ ...base, ...change });
+      expect(result.success, path).toBe(false);
+      expect(
+        result.error?.issues.map((i) => i.path.join('.')),
+        path,
+      ).toEqual([path]);
+    }
+    expect(safeParseUsageEvent({ ...base, cost_usd: 1e9, input_tokens: 1e12, occurred_at: '2099-12-31T23:59:59.999Z' }).success).toBe(true);
   });
 
   it('names the path and the reason of a rejection, as zod does', () => {

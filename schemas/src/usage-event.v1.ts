@@ -1,10 +1,49 @@
 import { z } from 'zod';
 import { Count, Instant, NonNegative } from './common.ts';
-import { isCount, isNonEmptyString, isNonNegative, isPlainRecord, normaliseInstant, onlyKeys, stringRecord } from './fast-checks.ts';
+import { isCount, isNonEmptyString, isNonNegative, isPlainRecord, normaliseInstantWithin, onlyKeys, stringRecord } from './fast-checks.ts';
 
 export const Granularity = z.enum(['request', '1m', '1h', '1d']);
 export const Tier = z.enum(['premium', 'standard', 'economy', 'unknown']);
 export const CostSource = z.enum(['reported', 'computed']);
+
+/**
+ * Hard caps of a usage event that every consumer enforces, whoever produced it, so that no event
+ * can blind detection or storage. They sit far above anything real; ingest refuses much less by
+ * default (`ingest.limits` in burnrate.yaml, which cannot go past these).
+ */
+export const USAGE_EVENT_CAPS = {
+  /**
+   * USD per event (cost_usd, computed_cost_usd). Sums of any number of such events stay finite
+   * (Number.MAX_VALUE is 1.8e308), where one 1e308 made every total Infinity and every anomaly
+   * built on it invalid.
+   */
+  maxCostUsd: 1e9,
+  /**
+   * Requests and each token count. Totals of thousands of events at the cap stay exact integers
+   * (below 2^53, which is what a count on the bus must be).
+   */
+  maxCount: 1e12,
+  /** Instants from 1970-01-01T00:00:00Z (inclusive; ClickHouse's DateTime starts there)… */
+  fromInstantMs: Date.UTC(1970, 0, 1),
+  /**
+   * …to 2100-01-01T00:00:00Z (exclusive). DateTime ends on 2106-02-07 and the tables add their TTL
+   * (up to 1100 days, spend_hourly_v1) to event times: a later time wraps to 1970, and its row
+   * expires at once.
+   */
+  toInstantMs: Date.UTC(2100, 0, 1),
+} as const;
+
+const CAPS = USAGE_EVENT_CAPS;
+
+const EventInstant = Instant.refine(
+  (s) => {
+    const ms = Date.parse(s);
+    return ms >= CAPS.fromInstantMs && ms < CAPS.toInstantMs;
+  },
+  { message: 'must be between 1970-01-01T00:00:00Z and 2100-01-01T00:00:00Z' },
+);
+const EventCost = NonNegative.max(CAPS.maxCostUsd, { message: `must be at most ${CAPS.maxCostUsd} USD` });
+const EventCount = Count.max(CAPS.maxCount, { message: `must be at most ${CAPS.maxCount}` });
 
 /**
  * One priced, attributed unit of usage on `usage.events.v1` (key `org:developer`).
@@ -19,10 +58,10 @@ export const UsageEvent = z
     tool: z.string().min(1),
     granularity: Granularity,
     // Buckets (1m/1h/1d) carry their period; request-level events leave these out.
-    period_start: Instant.optional(),
-    period_end: Instant.optional(),
-    occurred_at: Instant,
-    ingested_at: Instant,
+    period_start: EventInstant.optional(),
+    period_end: EventInstant.optional(),
+    occurred_at: EventInstant,
+    ingested_at: EventInstant,
     org: z.string().min(1),
     developer: z.string().min(1),
     developer_email: z.string().optional(),
@@ -37,16 +76,16 @@ export const UsageEvent = z
     service_tier: z.string().optional(),
     is_batch: z.boolean(),
     speed: z.string().optional(),
-    requests: Count,
-    input_tokens: Count,
-    output_tokens: Count,
-    cache_read_tokens: Count,
-    cache_write_tokens: Count,
-    cost_usd: NonNegative,
+    requests: EventCount,
+    input_tokens: EventCount,
+    output_tokens: EventCount,
+    cache_read_tokens: EventCount,
+    cache_write_tokens: EventCount,
+    cost_usd: EventCost,
     cost_source: CostSource,
     // When the source reported a cost and tokens let us compute one too, both are kept:
     // cost_usd is the reported figure and this is the catalog's, for cross-checking.
-    computed_cost_usd: NonNegative.optional(),
+    computed_cost_usd: EventCost.optional(),
     // The same spend seen by several sources (OTel and the usage report) shares a group and counts once.
     overlap_group: z.string().optional(),
     // Digest of the source record's content, set at ingest: a resend has the same one, a reused
@@ -70,6 +109,9 @@ const COST_SOURCES: ReadonlySet<unknown> = new Set(CostSource.options);
 
 /** `z.string().optional()`: absent, undefined or a string. */
 const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+const isEventCount = (v: unknown): boolean => isCount(v) && v <= CAPS.maxCount;
+const isEventCost = (v: unknown): boolean => isNonNegative(v) && v <= CAPS.maxCostUsd;
+const eventInstant = (v: unknown): string | undefined => normaliseInstantWithin(v, CAPS.fromInstantMs, CAPS.toInstantMs);
 
 /**
  * Exactly `UsageEvent.safeParse(value)` — same acceptance, same value (instants normalised, keys
@@ -107,24 +149,24 @@ function checkUsageEvent(value: unknown): UsageEvent | undefined {
   }
   const { requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd } = e;
   if (
-    !isCount(requests) ||
-    !isCount(input_tokens) ||
-    !isCount(output_tokens) ||
-    !isCount(cache_read_tokens) ||
-    !isCount(cache_write_tokens) ||
-    !isNonNegative(cost_usd)
+    !isEventCount(requests) ||
+    !isEventCount(input_tokens) ||
+    !isEventCount(output_tokens) ||
+    !isEventCount(cache_read_tokens) ||
+    !isEventCount(cache_write_tokens) ||
+    !isEventCost(cost_usd)
   ) {
     return undefined;
   }
-  const occurred_at = normaliseInstant(e.occurred_at);
-  const ingested_at = normaliseInstant(e.ingested_at);
+  const occurred_at = eventInstant(e.occurred_at);
+  const ingested_at = eventInstant(e.ingested_at);
   const attributes = stringRecord(e.attributes);
   if (occurred_at === undefined || ingested_at === undefined || attributes === undefined) return undefined;
 
   // Optional fields: zod keeps a key that is present with the value undefined, and leaves out an absent one.
   const { period_start: givenStart, period_end: givenEnd } = e;
-  const period_start = givenStart === undefined ? undefined : normaliseInstant(givenStart);
-  const period_end = givenEnd === undefined ? undefined : normaliseInstant(givenEnd);
+  const period_start = givenStart === undefined ? undefined : eventInstant(givenStart);
+  const period_end = givenEnd === undefined ? undefined : eventInstant(givenEnd);
   if ((period_start === undefined && givenStart !== undefined) || (period_end === undefined && givenEnd !== undefined)) return undefined;
   // The schema's refinement: a bucket carries its period.
   if (granularity !== 'request' && (period_start === undefined || period_end === undefined)) return undefined;
@@ -148,7 +190,7 @@ function checkUsageEvent(value: unknown): UsageEvent | undefined {
     !optionalString(project) ||
     !optionalString(service_tier) ||
     !optionalString(speed) ||
-    !(computed_cost_usd === undefined || isNonNegative(computed_cost_usd)) ||
+    !(computed_cost_usd === undefined || isEventCost(computed_cost_usd)) ||
     !optionalString(overlap_group) ||
     !(fingerprint === undefined || (typeof fingerprint === 'string' && fingerprint.length <= 64))
   ) {

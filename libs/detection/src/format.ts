@@ -1,7 +1,12 @@
 /** Text helpers for summaries and advice: a manager reads these, so round and shorten. */
 
-/** `$25`, `$104.20`, `$1,250`: cents only when they matter. */
+/**
+ * `$25`, `$104.20`, `$1,250`: cents only when they matter. From a billion up, `$1.25 billion`;
+ * past a thousand trillion, `over $1,000 trillion`: never an exponent (String(1e21) is `1e+21`)
+ * or a figure of hundreds of digits.
+ */
 export function formatUsd(value: number): string {
+  if (Math.abs(value) >= 1e9 || Number.isNaN(value)) return largeUsd(value);
   // By hand rather than toLocaleString: detectors build summaries often, and Intl costs microseconds.
   const cents = Math.round(value * 100);
   const sign = cents < 0 ? '-' : '';
@@ -9,6 +14,16 @@ export function formatUsd(value: number): string {
   const whole = String(Math.floor(abs / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   const rest = abs % 100;
   return rest === 0 ? `${sign}$${whole}` : `${sign}$${whole}.${String(rest).padStart(2, '0')}`;
+}
+
+function largeUsd(value: number): string {
+  if (Number.isNaN(value)) return 'an unknown amount';
+  const sign = value < 0 ? '-' : '';
+  const abs = Math.abs(value);
+  if (abs >= 1e15) return `over ${sign}$1,000 trillion`;
+  const [size, word] = abs >= 1e12 ? [1e12, 'trillion'] : [1e9, 'billion'];
+  // Two decimals at most, trailing zeros dropped: $1.5 billion, $2 billion.
+  return `${sign}$${String(Math.round((abs / size) * 100) / 100)} ${word}`;
 }
 
 /** `45m`, `3h 12m`, `2d 5h`. */

@@ -125,10 +125,12 @@ export function addToRollup(state: RollupState, event: UsageEvent, seq: number, 
     e.cost_premium_usd += event.cost_usd;
     e.premium_events += 1;
   }
-  e.input_tokens += event.input_tokens;
-  e.cache_read_tokens += event.cache_read_tokens;
-  e.cache_write_tokens += event.cache_write_tokens;
-  e.output_tokens += event.output_tokens;
+  // Held at the largest exact count: a rollup past it is not a valid message, and stage B would
+  // never hear of this hour. Only thousands of events at the schema's cap in one hour get there.
+  e.input_tokens = Math.min(e.input_tokens + event.input_tokens, Number.MAX_SAFE_INTEGER);
+  e.cache_read_tokens = Math.min(e.cache_read_tokens + event.cache_read_tokens, Number.MAX_SAFE_INTEGER);
+  e.cache_write_tokens = Math.min(e.cache_write_tokens + event.cache_write_tokens, Number.MAX_SAFE_INTEGER);
+  e.output_tokens = Math.min(e.output_tokens + event.output_tokens, Number.MAX_SAFE_INTEGER);
   e.seq = seq;
   e.watermark = state.watermark;
   return true;

@@ -43,6 +43,24 @@ describe('email channel against a real SMTP server', () => {
     expect(mail?.messageId).toBe(id);
   });
 
+  it('lets nothing from an event add a header or a recipient', async () => {
+    const a = anomaly({
+      id: 'anom-11',
+      subject: { developer: 'mallory@acme.com\r\nBcc: all@acme.com\r\nX-Injected: yes', team: 'payments' },
+      summary: 'line one\r\n.\r\nMAIL FROM:<x@evil.example>',
+    });
+    const email = channel();
+    await email.send({ anomaly: a, reason: 'new', to: ['leads@acme.com'] });
+    await email.close();
+
+    expect(smtp.messages).toHaveLength(1);
+    const [mail] = smtp.messages;
+    expect(mail?.to).toEqual(['leads@acme.com']);
+    expect(Object.keys(mail?.headers ?? {}).filter((k) => /^(bcc|x-injected)$/i.test(k))).toEqual([]);
+    expect(mail?.subject).toBe('[Burnrate][warning] Session cost $31.20 for mallory@acme.com Bcc: all@acme.com X-Injected: yes (payments)');
+    expect(mail?.text).toContain('MAIL FROM:<x@evil.example>');
+  });
+
   it('gives every send of one anomaly version to one receiver the same Message-ID', async () => {
     const a = anomaly({ id: 'anom-10', version: 2 });
     const receiver = 'email:leads@acme.com';

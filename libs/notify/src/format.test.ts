@@ -1,6 +1,6 @@
 import { anomaly } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
-import { formatMeasure, formatUsd, headline, relativeToExpected, sparkline } from './format.ts';
+import { formatMeasure, formatUsd, headline, oneLine, relativeToExpected, sparkline, truncate } from './format.ts';
 
 describe('formatUsd', () => {
   it.each([
@@ -10,6 +10,18 @@ describe('formatUsd', () => {
     [0.004, '<$0.01'],
     [0.005, '$0.01'],
     [1_250_000, '$1,250,000.00'],
+    [999_999_999.99, '$999,999,999.99'],
+    [1e9, '$1 billion'],
+    [1.234e9, '$1.23 billion'],
+    [5.6e12, '$5.6 trillion'],
+    [999.5e12, '$999.5 trillion'],
+    [1e15, 'over $1,000 trillion'],
+    [1e300, 'over $1,000 trillion'],
+    [Number.MAX_VALUE, 'over $1,000 trillion'],
+    [Infinity, 'over $1,000 trillion'],
+    [-2e9, '-$2 billion'],
+    [-12.5, '-$12.50'],
+    [Number.NaN, 'an unknown amount'],
   ])('%s → %s', (value, expected) => {
     expect(formatUsd(value)).toBe(expected);
   });
@@ -23,6 +35,10 @@ describe('formatMeasure', () => {
     [{ value: 42.25, unit: 'percent' }, '42.3%'],
     [{ value: 5.25, unit: 'hours' }, '5.3 h'],
     [{ value: 3, unit: 'requests' }, '3 requests'],
+    [{ value: 2.5e9, unit: 'tokens' }, '2.5 billion tokens'],
+    [{ value: 1e20, unit: 'tokens' }, 'over 1,000 trillion tokens'],
+    [{ value: 1e300, unit: 'percent' }, 'over 1,000 trillion%'],
+    [{ value: 4e9, unit: 'hours' }, '4 billion h'],
   ])('%o → %s', (m, expected) => {
     expect(formatMeasure(m)).toBe(expected);
   });
@@ -36,6 +52,10 @@ describe('relativeToExpected', () => {
   it('gives a difference in points for shares', () => {
     expect(relativeToExpected({ value: 0.62, unit: 'share' }, { value: 0.4, unit: 'share' })).toBe('+22 pts vs expected');
     expect(relativeToExpected({ value: 10, unit: 'percent' }, { value: 40, unit: 'percent' })).toBe('−30 pts vs expected');
+  });
+  it('writes a huge ratio in words', () => {
+    expect(relativeToExpected({ value: 1e300, unit: 'usd' }, { value: 1, unit: 'usd' })).toBe('over 1,000 trillion× expected');
+    expect(relativeToExpected({ value: 5e9, unit: 'usd' }, { value: 1, unit: 'usd' })).toBe('5 billion× expected');
   });
   it('says nothing when units differ or nothing was expected', () => {
     expect(relativeToExpected({ value: 1, unit: 'usd' }, { value: 1, unit: 'tokens' })).toBeUndefined();
@@ -66,5 +86,18 @@ describe('headline', () => {
   });
   it('tags a resolved episode as resolved', () => {
     expect(headline(anomaly({ status: 'resolved' }))).toMatch(/^\[resolved\] Session cost/);
+  });
+});
+
+describe('truncate and oneLine', () => {
+  it('cuts with an ellipsis, never inside a surrogate pair', () => {
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abcdef', 6)).toBe('abcdef');
+    const cut = truncate(`ab${'😀'.repeat(5)}`, 4);
+    expect(cut).toBe('ab…');
+    expect(cut.isWellFormed()).toBe(true);
+  });
+  it('turns line breaks and control characters into spaces', () => {
+    expect(oneLine('a\r\nb\tc\u0085d\u2028e')).toBe('a b c d e');
   });
 });

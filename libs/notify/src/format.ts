@@ -27,9 +27,39 @@ const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD',
 const plain = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const oneDecimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
-/** `$1,234.50`; amounts that would round to zero but are not show as `<$0.01`, so a cost is never hidden. */
+// From a billion up, figures are written in words (`$1.25 billion`): a row of digits that long is
+// not read, it is counted. Past a thousand trillion a figure means nothing to a reader (and
+// Intl would print all 300 digits of 1e300), so it is only said to be that large.
+const WORDS = [
+  [1e12, 'trillion'],
+  [1e9, 'billion'],
+] as const;
+const BEYOND_WORDS = 1e15;
+
+/** `1.25 billion`, or undefined below a billion. `abs` is not negative; infinities count as beyond words. */
+function largeInWords(abs: number, prefix: string): string | undefined {
+  if (abs >= BEYOND_WORDS) return `over ${prefix}1,000 trillion`;
+  for (const [size, word] of WORDS) if (abs >= size) return `${prefix}${plain.format(abs / size)} ${word}`;
+  return undefined;
+}
+
+/** A plain number as a reader takes it in: `182,000`, `1.25 billion`, `over 1,000 trillion`. */
+function formatNumber(value: number, digits: Intl.NumberFormat): string {
+  if (Number.isNaN(value)) return 'an unknown number';
+  const sign = value < 0 ? '-' : '';
+  const words = largeInWords(Math.abs(value), '');
+  return words === undefined ? digits.format(value) : `${sign}${words}`;
+}
+
+/**
+ * `$1,234.50`; amounts that would round to zero but are not show as `<$0.01`, so a cost is never
+ * hidden; `$1.25 billion` from a billion up, never an exponent or a 300-digit figure.
+ */
 export function formatUsd(value: number): string {
+  if (Number.isNaN(value)) return 'an unknown amount';
   if (value > 0 && value < 0.005) return '<$0.01';
+  const words = largeInWords(Math.abs(value), '$');
+  if (words !== undefined) return value < 0 ? `-${words}` : words;
   return usd.format(value);
 }
 
@@ -41,12 +71,12 @@ const POINT_UNITS = new Set(['points', 'pts', 'pp']);
 export function formatMeasure(m: Measure): string {
   const unit = m.unit.toLowerCase();
   if (unit === 'usd') return formatUsd(m.value);
-  if (PERCENT_UNITS.has(unit)) return `${oneDecimal.format(m.value)}%`;
-  if (SHARE_UNITS.has(unit)) return `${oneDecimal.format(m.value * 100)}%`;
-  if (POINT_UNITS.has(unit)) return `${oneDecimal.format(m.value)} pts`;
-  if (unit === 'hours' || unit === 'h') return `${oneDecimal.format(m.value)} h`;
-  if (unit === 'ratio' || unit === 'x') return `${oneDecimal.format(m.value)}×`;
-  return `${plain.format(m.value)} ${m.unit}`;
+  if (PERCENT_UNITS.has(unit)) return `${formatNumber(m.value, oneDecimal)}%`;
+  if (SHARE_UNITS.has(unit)) return `${formatNumber(m.value * 100, oneDecimal)}%`;
+  if (POINT_UNITS.has(unit)) return `${formatNumber(m.value, oneDecimal)} pts`;
+  if (unit === 'hours' || unit === 'h') return `${formatNumber(m.value, oneDecimal)} h`;
+  if (unit === 'ratio' || unit === 'x') return `${formatNumber(m.value, oneDecimal)}×`;
+  return `${formatNumber(m.value, plain)} ${m.unit}`;
 }
 
 /**
@@ -60,11 +90,11 @@ export function relativeToExpected(observed: Measure, expected: Measure): string
   if (PERCENT_UNITS.has(unit) || SHARE_UNITS.has(unit) || POINT_UNITS.has(unit)) {
     const scale = SHARE_UNITS.has(unit) ? 100 : 1;
     const diff = (observed.value - expected.value) * scale;
-    return `${diff >= 0 ? '+' : '−'}${oneDecimal.format(Math.abs(diff))} pts vs expected`;
+    return `${diff >= 0 ? '+' : '−'}${formatNumber(Math.abs(diff), oneDecimal)} pts vs expected`;
   }
   if (expected.value <= 0) return observed.value > 0 ? 'none expected' : undefined;
   const ratio = observed.value / expected.value;
-  return `${ratio >= 10 ? Math.round(ratio) : oneDecimal.format(ratio)}× expected`;
+  return `${ratio >= 10 ? formatNumber(Math.round(ratio), plain) : oneDecimal.format(ratio)}× expected`;
 }
 
 const BARS = '▁▂▃▄▅▆▇█';
@@ -108,9 +138,23 @@ export function headline(a: Anomaly): string {
   return `[${tag}] ${kindTitle(a.kind)} ${formatMeasure(a.observed)} ${forWhom}`;
 }
 
-/** Cuts text to `max` characters with an ellipsis, so a provider limit never rejects a message. */
+/**
+ * Cuts text to `max` characters with an ellipsis, so a provider limit never rejects a message;
+ * never between the two halves of a surrogate pair, which would leave invalid Unicode.
+ */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 2);
+  return `${text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 2 : max - 1)}…`;
+}
+
+/**
+ * Text that goes on one line, such as an email subject: line breaks and other control characters
+ * become spaces, so nothing taken from an event can start a new header.
+ */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
 }
 
 /** The evidence points shown as a list: the most recent ones, since they explain "now". */

@@ -60,4 +60,34 @@ describe('renderEmail', () => {
     expect(text).not.toContain('What to do');
     expect(text).not.toContain('https://x/y');
   });
+
+  it('keeps the subject on one line whatever an event put in a name', () => {
+    const { subject } = renderEmail(
+      anomaly({ subject: { developer: 'mallory@acme.com\r\nBcc: all@acme.com\n\nhello', team: 'pay\u2028ments', model: undefined } }),
+    );
+    expect(subject).toBe('[Burnrate][warning] Session cost $31.20 for mallory@acme.com Bcc: all@acme.com hello (pay ments)');
+  });
+
+  it('escapes every field in the HTML', () => {
+    const { html } = renderEmail(
+      anomaly({
+        summary: 'a "quoted" <b>bold</b> & \'single\'',
+        advice: '<img src=x onerror=alert(1)>',
+        subject: { developer: '<i>dev</i>', session: '"><script>', model: 'm<odel' },
+        evidence: [{ at: '2026-11-27T13:00:00.000Z', label: '<label>', value: 1, unit: 'usd' }],
+      }),
+    );
+    for (const raw of ['<b>', '<img', '<i>', '"><script>', 'm<odel', '<label>']) expect(html).not.toContain(raw);
+    expect(html).toContain('a &quot;quoted&quot; &lt;b&gt;bold&lt;/b&gt; &amp; &#39;single&#39;');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('writes huge amounts in words in the subject, text and HTML', () => {
+    const { subject, text, html } = renderEmail(
+      anomaly({ observed: { value: 1e300, unit: 'usd' }, impact_usd: 1.5e12, projected_usd: 1e308 }),
+    );
+    expect(subject).toBe('[Burnrate][warning] Session cost over $1,000 trillion for alice@acme.com (payments)');
+    expect(text).toContain('Impact so far: $1.5 trillion');
+    for (const out of [subject, text, html]) expect(out).not.toMatch(/e\+|\d{16}|Infinity/);
+  });
 });

@@ -9,6 +9,7 @@ import {
   formatWindow,
   headline,
   kindTitle,
+  oneLine,
   recentEvidence,
   relativeToExpected,
   sparkline,
@@ -45,7 +46,7 @@ function lead(a: Anomaly, reason: NotificationReason): string {
 export function renderEmail(a: Anomaly, options: RenderEmailOptions = {}): EmailMessage {
   const reason = options.reason ?? 'new';
   const resolved = a.status === 'resolved' || reason === 'resolved';
-  const subject = `[Burnrate]${headline(a)}`;
+  const subject = oneLine(`[Burnrate]${headline(a)}`);
   const relative = relativeToExpected(a.observed, a.expected);
 
   const who: Array<readonly [string, string]> = [['Team', a.subject.team]];

@@ -85,4 +85,52 @@ describe('renderSlack', () => {
       'actions',
     ]);
   });
+
+  it('escapes the notification text like the blocks: no channel ping, no disguised link', () => {
+    const hostile = anomaly({
+      summary: 'spent <!channel> see <https://evil.example|click> & <@U123>',
+      subject: { developer: '<!here>', team: 'payments' },
+    });
+    const { text, blocks } = renderSlack(hostile);
+    expect(text).toBe(
+      '[warning] Session cost $31.20 for &lt;!here&gt; (payments): spent &lt;!channel&gt; see &lt;https://evil.example|click&gt; &amp; &lt;@U123&gt;',
+    );
+    // Nothing user-derived keeps a raw < or > anywhere in the message.
+    const everything = JSON.stringify({ text, blocks });
+    expect(everything).not.toMatch(/<[!@h]/);
+  });
+
+  it('never cuts an escaped entity in half when it shortens text', () => {
+    const { text, blocks } = renderSlack(anomaly({ summary: '&'.repeat(5000), subject: { developer: '<'.repeat(3000) } }));
+    expect(text.length).toBeLessThanOrEqual(3000);
+    expect(text).toMatch(/(&amp;|&lt;)…$/);
+    const fieldsText = (blocks as unknown as AnyBlock[])[2]?.fields?.[1]?.text ?? '';
+    expect(fieldsText).toMatch(/^\*Developer\*\n(&lt;)+…$/);
+    const what = (blocks as unknown as AnyBlock[])[1]?.text?.text ?? '';
+    expect(what).toMatch(/^\*What happened\*\n(&amp;)+…$/);
+  });
+
+  it('writes huge amounts in words, never as an exponent or a 300-digit figure', () => {
+    const huge = anomaly({
+      observed: { value: 1e300, unit: 'usd' },
+      expected: { value: 25, unit: 'usd' },
+      impact_usd: 2.5e9,
+      projected_usd: Number.MAX_VALUE,
+      evidence: [
+        { at: '2026-11-27T13:00:00.000Z', label: 'turn 1', value: 0.5, unit: 'usd' },
+        { at: '2026-11-27T14:00:00.000Z', label: 'turn 2', value: 1e300, unit: 'usd' },
+      ],
+    });
+    const { text, blocks } = renderSlack(huge);
+    const fields = (blocks as unknown as AnyBlock[])[3]?.fields?.map((f) => f.text);
+    expect(fields).toEqual([
+      '*Observed*\nover $1,000 trillion (over 1,000 trillion× expected)',
+      '*Expected*\n$25.00',
+      '*Impact so far*\n$2.5 billion',
+      '*Projected if it goes on*\nover $1,000 trillion',
+    ]);
+    expect(text).toMatch(/^\[warning\] Session cost over \$1,000 trillion for alice@acme.com/);
+    const everything = JSON.stringify({ text, blocks });
+    expect(everything).not.toMatch(/e\+|\d{16}|Infinity|NaN/);
+  });
 });

@@ -34,13 +34,22 @@ const SECTION_MAX = 3000;
 const FIELD_MAX = 2000;
 const ACTION_ID_MAX = 255;
 
-/** Slack mrkdwn treats &, < and > as control characters; anything user-derived is escaped. */
+/**
+ * Slack mrkdwn treats &, < and > as control characters (`<!channel>` pings everyone,
+ * `<https://evil|click>` disguises a link); anything user-derived is escaped.
+ */
 export const escapeMrkdwn = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-const section = (text: string): SectionBlock => ({ type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_MAX) } });
+/** `truncate` for escaped mrkdwn: never ends in half an entity (`&am…`), which Slack would show as text. */
+function truncateMrkdwn(text: string, max: number): string {
+  const cut = truncate(text, max);
+  return cut === text ? text : cut.replace(/&[a-z]{0,3}…$/, '…');
+}
+
+const section = (text: string): SectionBlock => ({ type: 'section', text: { type: 'mrkdwn', text: truncateMrkdwn(text, SECTION_MAX) } });
 const fields = (pairs: ReadonlyArray<readonly [string, string]>): SectionBlock => ({
   type: 'section',
-  fields: pairs.map(([k, v]) => ({ type: 'mrkdwn', text: truncate(`*${k}*\n${v}`, FIELD_MAX) })),
+  fields: pairs.map(([k, v]) => ({ type: 'mrkdwn', text: truncateMrkdwn(`*${k}*\n${v}`, FIELD_MAX) })),
 });
 
 /** The action ids the interactivity handler routes on; the button values carry the full id. */
@@ -72,7 +81,8 @@ function contextLine(a: Anomaly): KnownBlock {
  */
 export function renderSlack(a: Anomaly, options: RenderSlackOptions = {}): SlackMessage {
   const reason = options.reason ?? 'new';
-  const text = truncate(`${headline(a)}: ${a.summary}`, SECTION_MAX);
+  // The notification and fallback text is mrkdwn too: it is escaped like the blocks.
+  const text = truncateMrkdwn(escapeMrkdwn(`${headline(a)}: ${a.summary}`), SECTION_MAX);
   const header: KnownBlock = {
     type: 'header',
     text: { type: 'plain_text', text: truncate(headerText(a, reason), HEADER_MAX), emoji: true },

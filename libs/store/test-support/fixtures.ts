@@ -46,7 +46,7 @@ export function fullUsageEvent(overrides: Partial<UsageEvent> = {}): UsageEvent 
     is_batch: true,
     speed: 'fast',
     requests: 3,
-    input_tokens: 2 ** 40,
+    input_tokens: 2 ** 39,
     cost_usd: 0.1 + 0.2,
     cost_source: 'reported',
     computed_cost_usd: 1 / 3,

@@ -94,4 +94,33 @@ describe('ingest over HTTP into the in-process bus', () => {
     const dlq = await readTopic(bus, TOPICS.usageDlq.name, 1);
     expect(JSON.parse(dlq[0] ?? '')).toMatchObject({ source: 'http_events', index: 1 });
   });
+
+  it('a hostile batch over the real port: the good records on usage.events.v1, each bad one on the DLQ, no 5xx', async () => {
+    const { url, bus } = await start();
+    const good = (i: number) => ({ occurred_at: '2026-11-28T10:00:00Z', developer: `dev-${i}`, model: 'gpt-5', cost_usd: 0.5 });
+    const bad = [
+      { ...good(1), cost_usd: 1e308 },
+      { ...good(2), occurred_at: '9999-12-31T23:59:59Z' },
+      { ...good(3), developer: 'x\ud800' },
+      { ...good(4), attributes: { constructor: 'x' } },
+    ];
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    const body = `[${JSON.stringify(good(0))},${bad.map((r) => JSON.stringify(r)).join(',')},${deep},${JSON.stringify(good(5))}]`;
+    const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    const answer = (await res.json()) as { accepted: number; rejected: { index: number; field: string }[] };
+    expect(answer.accepted).toBe(2);
+    expect(answer.rejected.map((r) => [r.index, r.field])).toEqual([
+      [1, 'cost_usd'],
+      [2, 'occurred_at'],
+      [3, 'developer'],
+      [4, 'attributes.constructor'],
+      [5, '(record)'],
+    ]);
+    const events = (await readTopic(bus, TOPICS.usageEvents.name, 2)).map((v) => UsageEvent.parse(JSON.parse(v)));
+    expect(events.map((e) => e.developer)).toEqual(['dev-0', 'dev-5']);
+    const dead = (await readTopic(bus, TOPICS.usageDlq.name, 5)).map((v) => JSON.parse(v) as { index: number; raw: string });
+    expect(dead.map((d) => d.index)).toEqual([1, 2, 3, 4, 5]);
+    expect(dead[4]?.raw).toBe(deep);
+  });
 });

@@ -159,7 +159,9 @@ describe('POST /v1/events', () => {
     const few = setup({ maxBatch: 2 });
     const many = await few.post('/v1/events', JSON.stringify([record(1), record(2), record(3)]));
     expect(many.status).toBe(413);
-    expect(many.json<ErrorBody>().error.message).toBe('request holds 3 records; the limit is 2 per request, split it');
+    expect(many.json<ErrorBody>().error.message).toBe(
+      'request holds 3 records; the limit is 2 per request (ingest.limits.max_records_per_request), split it',
+    );
   });
 
   it('answers 503, retriable, when the bus fails, and never 2xx', async () => {
@@ -281,5 +283,204 @@ describe('POST /v1/metrics', () => {
     const res = await post('/v1/metrics', '{"resourceMetrics": {}}');
     expect(res.status).toBe(400);
     expect(res.json<ErrorBody>().error.message).toBe('resourceMetrics: expected an array');
+  });
+});
+
+// Hostile and broken input through the app: each bad record is refused alone, named, and
+// dead-lettered; the rest of its request is kept; nothing answers 5xx.
+describe('sane bounds on every route', () => {
+  const ndjson = { 'content-type': 'application/x-ndjson' };
+  const nested = (levels: number): string => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+  /** Posts record(1), the bad record, record(3): the bad one is refused alone, by field, and dead-lettered. */
+  async function refusedAlone(bad: Record<string, unknown>, field: string, message: RegExp | string) {
+    const { post, events, dlq } = setup();
+    const res = await post('/v1/events', JSON.stringify([record(1), { ...record(2), ...bad }, record(3)]));
+    expect(res.status).toBe(400);
+    const body = res.json<EventsBody>();
+    expect(body.accepted).toBe(2);
+    expect(body.rejected).toEqual([{ index: 1, field, message: typeof message === 'string' ? message : expect.stringMatching(message) }]);
+    expect(events().map((e) => e.input_tokens)).toEqual([1001, 1003]);
+    expect(dlq()).toMatchObject([{ index: 1, issues: [{ path: field }] }]);
+    return dlq()[0]!;
+  }
+
+  it('refuses a cost of 1e308, which made every total Infinity', async () => {
+    await refusedAlone(
+      { cost_usd: 1e308 },
+      'cost_usd',
+      '1e+308 USD is above the limit of 100000 USD per event (ingest.limits.max_cost_usd_per_event)',
+    );
+  });
+
+  it('refuses 9e15 tokens, past what totals can count exactly', async () => {
+    await refusedAlone({ input_tokens: 9e15 }, 'input_tokens', /^9000000000000000 is above the limit of 100000000000 per event/);
+  });
+
+  it.each([
+    ['year 9999', '9999-12-31T23:59:59Z', /^9999-12-31T23:59:59.000Z is more than 1d after the ingest clock \(2026-11-28T21:40:00.000Z\)/],
+    ['past DateTime (2106)', '2106-02-08T00:00:00Z', /more than 1d after the ingest clock/],
+    ['year 0000', '0000-01-01T00:00:00Z', /^0000-01-01T00:00:00.000Z is more than 400d before the ingest clock/],
+    ['older than the store keeps raw rows', '2025-10-01T00:00:00Z', /the limit is ingest.limits.max_age$/],
+  ])('refuses an occurred_at of %s, which the store would drop while the hourly spend kept it', async (_name, at, message) => {
+    await refusedAlone({ occurred_at: at }, 'occurred_at', message);
+  });
+
+  it('refuses a 2 MB email', async () => {
+    const { post } = setup({ bodyLimitBytes: 4 * 1024 * 1024 });
+    const res = await post('/v1/events', JSON.stringify([{ ...record(1), developer_email: `${'a'.repeat(2_000_000)}@acme.com` }]));
+    expect(res.status).toBe(400);
+    expect(res.json<EventsBody>().rejected).toEqual([
+      {
+        index: 0,
+        field: 'developer_email',
+        message: `"${'a'.repeat(40)}…" is 2,000,009 characters long; the limit is 254 (the limit for an email address)`,
+      },
+    ]);
+  });
+
+  it('refuses a lone surrogate and control characters, naming the field', async () => {
+    const dead = await refusedAlone(
+      { developer: 'bob\ud800', developer_email: undefined },
+      'developer',
+      /^is not valid Unicode: a lone surrogate \(U\+D800\)/,
+    );
+    // The dead-letter copy is valid Unicode itself: JSON escapes the surrogate.
+    expect(dead.raw.isWellFormed()).toBe(true);
+    expect(dead.raw).toContain('bob\\ud800');
+    await refusedAlone({ session_id: 'a\u0000b' }, 'session_id', /U\+0000/);
+  });
+
+  it('refuses attributes.__proto__ by name instead of dropping it', async () => {
+    const { post, dlq } = setup();
+    const bad = `{${JSON.stringify(record(2)).slice(1, -1)}, "attributes": {"__proto__": "x"}}`;
+    const res = await post('/v1/events', `[${JSON.stringify(record(1))}, ${bad}]`);
+    expect(res.status).toBe(400);
+    expect(res.json<EventsBody>().rejected).toEqual([
+      {
+        index: 1,
+        field: 'attributes.__proto__',
+        message: '"__proto__" is a reserved name (JavaScript objects treat it as their prototype or constructor); rename the attribute',
+      },
+    ]);
+    expect(dlq()[0]?.raw).toContain('"__proto__"');
+  });
+
+  it.each([5_000, 100_000])('refuses a record nested %i levels deep alone, dead-lettered verbatim, in a JSON array', async (levels) => {
+    const { post, events, dlq } = setup({ bodyLimitBytes: 4 * 1024 * 1024 });
+    const deep = nested(levels);
+    const res = await post('/v1/events', `[${JSON.stringify(record(1))},${deep},${JSON.stringify(record(3))}]`);
+    expect(res.status).toBe(400);
+    expect(res.json<EventsBody>()).toMatchObject({
+      accepted: 2,
+      rejected: [{ index: 1, field: '(record)', message: 'record is nested deeper than 64 levels of objects and arrays' }],
+    });
+    expect(events()).toHaveLength(2);
+    expect(dlq()[0]?.raw).toBe(deep);
+  });
+
+  it('refuses a too deeply nested NDJSON line alone, and one such object body', async () => {
+    const { post, events, dlq } = setup({ bodyLimitBytes: 4 * 1024 * 1024 });
+    const res = await post('/v1/events', `${JSON.stringify(record(1))}\n${nested(100_000)}\n`, ndjson);
+    expect(res.status).toBe(400);
+    expect(res.json<EventsBody>().rejected).toEqual([
+      { index: 1, field: '(record)', message: 'line 2 is nested deeper than 64 levels of objects and arrays' },
+    ]);
+    expect(events()).toHaveLength(1);
+    const single = await post('/v1/events', nested(5_000));
+    expect(single.status).toBe(400);
+    expect(dlq().map((d) => d.raw.length)).toEqual([nested(100_000).length, nested(5_000).length]);
+  });
+
+  it('answers 400, never 500, to malformed JSON nested 100,000 levels', async () => {
+    const { post } = setup({ bodyLimitBytes: 4 * 1024 * 1024 });
+    const res = await post('/v1/events', '['.repeat(100_000));
+    expect(res.status).toBe(400);
+    expect(res.json<ErrorBody>().error.message).toMatch(/^request body is not valid JSON: line 1, column \d+: /);
+  });
+});
+
+describe('sane bounds on /v1/logs', () => {
+  type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  interface PartialSuccess {
+    partialSuccess: { rejectedLogRecords?: string; errorMessage?: string };
+  }
+  const fixture = (): Json => JSON.parse(readFixture('logs.json')) as Json;
+  const apiRequest = (body: Json): Json => body.resourceLogs[0].scopeLogs[0].logRecords[1] as Json;
+  const setAttr = (body: Json, key: string, value: Json): Json => {
+    const list = apiRequest(body).attributes as Json[];
+    const found = list.find((a) => a.key === key);
+    if (found) found.value = value;
+    else list.push({ key, value });
+    return body;
+  };
+
+  it.each(['0', '12', 'May 32'])('refuses event.timestamp %j and dead-letters the record', async (stamp) => {
+    const { post, events, dlq } = setup();
+    const res = await post('/v1/logs', JSON.stringify(setAttr(fixture(), 'event.timestamp', { stringValue: stamp })));
+    expect(res.status).toBe(200);
+    expect(res.json<PartialSuccess>().partialSuccess).toEqual({
+      rejectedLogRecords: '1',
+      errorMessage: `1 api_request log records rejected (kept in the dead-letter queue): record 1: attributes.event.timestamp: expected an ISO-8601 timestamp such as 2026-11-28T14:05:00.000Z, got ${JSON.stringify(stamp)}`,
+    });
+    expect(events()).toEqual([]);
+    expect(dlq()).toMatchObject([{ source: 'claude_code_otel', index: 1 }]);
+  });
+
+  it('refuses a timeUnixNano in 2200', async () => {
+    const { post, events } = setup();
+    const body = fixture();
+    const record = apiRequest(body);
+    record.attributes = (record.attributes as Json[]).filter((a) => a.key !== 'event.timestamp');
+    record.timeUnixNano = '7258118400000000000';
+    const res = await post('/v1/logs', JSON.stringify(body));
+    expect(res.json<PartialSuccess>().partialSuccess.errorMessage).toMatch(
+      /record 1: timeUnixNano: 2200-01-01T00:00:00.000Z is more than 1d after/,
+    );
+    expect(events()).toEqual([]);
+  });
+
+  it('refuses a 2 MB email', async () => {
+    const { post, events, dlq } = setup({ bodyLimitBytes: 4 * 1024 * 1024 });
+    const res = await post(
+      '/v1/logs',
+      JSON.stringify(setAttr(fixture(), 'user.email', { stringValue: `${'a'.repeat(2_000_000)}@acme.com` })),
+    );
+    expect(res.json<PartialSuccess>().partialSuccess.errorMessage).toMatch(
+      /record 1: attributes.user.email: "a{40}…" is 2,000,009 characters long; the limit is 254/,
+    );
+    expect(events()).toEqual([]);
+    expect(dlq()).toHaveLength(1);
+  });
+
+  it('answers 413 naming the limit to 15,000 log records, publishing nothing', async () => {
+    const { post, producer } = setup({ bodyLimitBytes: 16 * 1024 * 1024 });
+    const body = fixture();
+    // Small records: what counts is how many there are.
+    body.resourceLogs[0].scopeLogs[0].logRecords = Array.from({ length: 15_000 }, (_, i) => ({
+      eventName: 'claude_code.user_prompt',
+      timeUnixNano: String(i),
+    }));
+    const res = await post('/v1/logs', JSON.stringify(body));
+    expect(res.status).toBe(413);
+    expect(res.json<ErrorBody>().error.message).toBe(
+      'request holds 15000 log records; the limit is 5000 per request (ingest.limits.max_records_per_request), split it',
+    );
+    expect(producer.sent).toEqual([]);
+  });
+
+  it('answers 400, never 500, to a body nested 5,000 levels', async () => {
+    const { post, producer } = setup();
+    // An AnyValue kvlist 5,000 levels deep as the body of the api_request record, built as text:
+    // JSON.stringify itself cannot serialise it.
+    const deepValue = `${'{"kvlistValue":{"values":[{"key":"k","value":'.repeat(1_250)}{}${'}]}}'.repeat(1_250)}`;
+    const text = JSON.stringify(fixture()).replace('"body":{"stringValue":"claude_code.api_request"}', `"body":${deepValue}`);
+    expect(text).toContain(deepValue);
+    for (const route of ['/v1/logs', '/v1/metrics']) {
+      const res = await post(route, text);
+      expect(res.status, route).toBe(400);
+      expect(res.json<ErrorBody>().error.message).toBe('request body is nested deeper than 64 levels of objects and arrays');
+    }
+    expect(producer.sent).toEqual([]);
   });
 });

@@ -6,12 +6,11 @@ import { type Attributor, createAttributor } from './attribution.ts';
 import type { IngestGate, IngestPrincipal } from './auth.ts';
 import type { EventLedger, Verdict } from './ledger.ts';
 import { type NormalizeContext, normalizeRecord, type RecordIssue } from './normalize.ts';
-import { CLAUDE_CODE_OTEL_SOURCE, otlpLogsToUsageEvents } from './otlp-logs.ts';
-import { bodyText, parseJson, parseJsonRecords, parseNdjsonRecords, type PostedItem } from './parse-body.ts';
+import { CLAUDE_CODE_OTEL_SOURCE, countLogRecords, otlpLogsToUsageEvents } from './otlp-logs.ts';
+import { bodyText, parseJsonDocument, parseJsonRecords, parseNdjsonRecords, type PostedItem } from './parse-body.ts';
 import { publishBatch, toDlqRecord } from './publish.ts';
 
 export const HTTP_EVENTS_SOURCE = 'http_events';
-export const DEFAULT_MAX_BATCH = 5000;
 
 const JSON_TYPES = new Set(['application/json']);
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);
@@ -24,7 +23,7 @@ export interface IngestRoutesOptions {
   producer: Producer;
   clock: Clock;
   log: Logger;
-  /** Most records one POST /v1/events may carry (default 5000); more is a 413. */
+  /** Most records one request may carry; more is a 413. Overrides `ingest.limits.max_records_per_request`. */
   maxBatch?: number;
   /** Who may post (keys, claims, rate limits). */
   gate: IngestGate;
@@ -76,7 +75,6 @@ function requireOtlpJson(req: IncomingRequest): void {
  */
 export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   const { producer, clock, log } = options;
-  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const currentConfig = typeof options.config === 'function' ? options.config : () => options.config as Config;
   const currentCatalog = typeof options.catalog === 'function' ? options.catalog : () => options.catalog as PriceCatalog;
   const attributors = new WeakMap<Config, Attributor>();
@@ -96,8 +94,19 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
       catalog: currentCatalog(),
       attribute,
       clock,
+      limits: config.ingest.limits,
       ...(principal.claims !== undefined ? { claims: principal.claims } : {}),
     };
+  };
+
+  const refusePast = (count: number, what: string): void => {
+    const max = options.maxBatch ?? currentConfig().ingest.limits.max_records_per_request;
+    if (count <= max) return;
+    throw new BurnrateError(
+      'INPUT_TOO_LARGE',
+      `request holds ${count} ${what}; the limit is ${max} per request (ingest.limits.max_records_per_request), split it`,
+      { details: { max_records: max } },
+    );
   };
 
   /** A request whose records over-claim is refused whole: nothing of it is published. */
@@ -155,11 +164,7 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
     const text = bodyText(await req.body(), 'send a JSON array of usage records, one record, or NDJSON');
     const items = ndjson ? parseNdjsonRecords(text) : parseJsonRecords(text);
     if (items.length === 0) throw new BurnrateError('INPUT_INVALID', 'request body holds no records');
-    if (items.length > maxBatch) {
-      throw new BurnrateError('INPUT_TOO_LARGE', `request holds ${items.length} records; the limit is ${maxBatch} per request, split it`, {
-        details: { max_records: maxBatch },
-      });
-    }
+    refusePast(items.length, 'records');
 
     const ctx = context(HTTP_EVENTS_SOURCE, principal);
     const receivedAt = clock.now();
@@ -214,9 +219,9 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   const postLogs = async (req: IncomingRequest): Promise<HttpResponse> => {
     const principal = gate.admit(req);
     requireOtlpJson(req);
-    const parsed = parseJson(bodyText(await req.body(), 'send an OTLP ExportLogsServiceRequest as JSON'));
-    if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
-    const conversion = otlpLogsToUsageEvents(parsed.value, context(CLAUDE_CODE_OTEL_SOURCE, principal));
+    const body = parseJsonDocument(bodyText(await req.body(), 'send an OTLP ExportLogsServiceRequest as JSON'));
+    refusePast(countLogRecords(body), 'log records');
+    const conversion = otlpLogsToUsageEvents(body, context(CLAUDE_CODE_OTEL_SOURCE, principal));
     if (conversion.forbidden.length > 0) {
       refuseOverClaims(
         principal,
@@ -271,9 +276,7 @@ export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   const postMetrics = async (req: IncomingRequest): Promise<HttpResponse> => {
     gate.admit(req);
     requireOtlpJson(req);
-    const parsed = parseJson(bodyText(await req.body(), 'send an OTLP ExportMetricsServiceRequest as JSON'));
-    if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
-    const value = parsed.value;
+    const value = parseJsonDocument(bodyText(await req.body(), 'send an OTLP ExportMetricsServiceRequest as JSON'));
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new BurnrateError('INPUT_INVALID', 'expected an OTLP ExportMetricsServiceRequest: a JSON object with resourceMetrics');
     }

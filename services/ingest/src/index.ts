@@ -1,11 +1,4 @@
-export {
-  createIngestRoutes,
-  DEFAULT_MAX_BATCH,
-  HTTP_EVENTS_SOURCE,
-  type EventsResponse,
-  type IngestRoutesOptions,
-  type RejectedEntry,
-} from './http.ts';
+export { createIngestRoutes, HTTP_EVENTS_SOURCE, type EventsResponse, type IngestRoutesOptions, type RejectedEntry } from './http.ts';
 export {
   buildUsageEvent,
   normalizeRecord,
@@ -15,7 +8,13 @@ export {
   type UsageFields,
 } from './normalize.ts';
 export { createAttributor, type Attribution, type Attributor, type Identity } from './attribution.ts';
-export { CLAUDE_CODE_OTEL_SOURCE, otlpLogsToUsageEvents, type OtlpLogsConversion, type RejectedLogRecord } from './otlp-logs.ts';
+export {
+  CLAUDE_CODE_OTEL_SOURCE,
+  countLogRecords,
+  otlpLogsToUsageEvents,
+  type OtlpLogsConversion,
+  type RejectedLogRecord,
+} from './otlp-logs.ts';
 export { deterministicEventId } from './event-id.ts';
 export { publishBatch, toDlqRecord } from './publish.ts';
 export { createIngestGate, keyHash, type IngestGate, type IngestGateStats, type IngestPrincipal, type Refusal } from './auth.ts';

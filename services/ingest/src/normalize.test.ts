@@ -176,3 +176,134 @@ describe('normalizeRecord', () => {
     expect(again).toEqual(event);
   });
 });
+
+describe('normalizeRecord: sane bounds (ingest.limits)', () => {
+  const base = { occurred_at: '2026-11-28T10:00:00Z', developer_email: 'alice@acme.com', model: 'claude-sonnet-4-5', cost_usd: 1 };
+
+  it.each<[string, Record<string, unknown>, { field: string; message: string | RegExp }[]]>([
+    [
+      'a cost of 1e308',
+      { cost_usd: 1e308 },
+      [{ field: 'cost_usd', message: '1e+308 USD is above the limit of 100000 USD per event (ingest.limits.max_cost_usd_per_event)' }],
+    ],
+    [
+      'a token count past the limit',
+      { cache_read_tokens: 2e11 },
+      [
+        {
+          field: 'cache_read_tokens',
+          message: '200000000000 is above the limit of 100000000000 per event (ingest.limits.max_tokens_per_event)',
+        },
+      ],
+    ],
+    ['a request count past the limit', { requests: 1e15 }, [{ field: 'requests', message: /^1000000000000000 is above the limit/ }]],
+    [
+      'tokens whose computed cost is past the limit',
+      { cost_usd: undefined, model: 'claude-opus-4-1', output_tokens: 9e10 },
+      [{ field: 'cost_usd', message: /^computed from the token counts: 6750000 USD is above the limit of 100000 USD/ }],
+    ],
+    [
+      'year 9999',
+      { occurred_at: '9999-12-31T23:59:59Z' },
+      [{ field: 'occurred_at', message: /^9999-12-31T23:59:59.000Z is more than 1d after the ingest clock/ }],
+    ],
+    [
+      'year 0000',
+      { occurred_at: '0000-01-01T00:00:00Z' },
+      [{ field: 'occurred_at', message: /^0000-01-01T00:00:00.000Z is more than 400d before/ }],
+    ],
+    ['an event older than the store keeps', { occurred_at: '2025-10-01T00:00:00Z' }, [{ field: 'occurred_at', message: /max_age$/ }]],
+    [
+      'a bucket that ends past tomorrow',
+      { granularity: '1d', period_start: '2026-11-30T00:00:00Z', period_end: '2026-12-01T00:00:00Z', occurred_at: '2026-11-30T00:00:00Z' },
+      [
+        { field: 'occurred_at', message: /max_future$/ },
+        { field: 'period_start', message: /max_future$/ },
+        { field: 'period_end', message: /max_future$/ },
+      ],
+    ],
+    [
+      'a 2 MB email',
+      { developer_email: `${'a'.repeat(2_000_000)}@acme.com` },
+      [{ field: 'developer_email', message: /is 2,000,009 characters long; the limit is 254 \(the limit for an email address\)$/ }],
+    ],
+    [
+      'a lone surrogate in developer',
+      { developer: 'bob\ud800', developer_email: undefined },
+      [{ field: 'developer', message: /^is not valid Unicode: a lone surrogate \(U\+D800\)/ }],
+    ],
+    ['a newline in the model', { model: 'claude-sonnet-4-5\n' }, [{ field: 'model', message: /^holds a control character \(U\+000A\)/ }]],
+    ['a tab in a session id', { session_id: 's\t1' }, [{ field: 'session_id', message: /not allowed in an identifier$/ }]],
+    ['a long project', { project: 'p'.repeat(600) }, [{ field: 'project', message: /is 600 characters long; the limit is 512/ }]],
+    ['a long api key name', { api_key_name: 'k'.repeat(513) }, [{ field: 'api_key_name', message: /the limit is 512/ }]],
+    ['a control character in a team hint', { team: 'pay\u0000' }, [{ field: 'team', message: /U\+0000/ }]],
+    ['a DEL in an attribute value', { attributes: { terminal: 'x\u007f' } }, [{ field: 'attributes.terminal', message: /U\+007F/ }]],
+    [
+      'a lone surrogate in an attribute key',
+      { attributes: { '\udc00': 'x' } },
+      [{ field: 'attributes', message: /^key is not valid Unicode/ }],
+    ],
+    [
+      'a long attribute key',
+      { attributes: { ['k'.repeat(600)]: 'x' } },
+      [{ field: 'attributes', message: /^key "k{40}…" is 600 characters long/ }],
+    ],
+    ['a long attribute value', { attributes: { note: 'n'.repeat(1025) } }, [{ field: 'attributes.note', message: /the limit is 1024/ }]],
+    [
+      '65 attributes',
+      { attributes: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`a${i}`, 'x'])) },
+      [{ field: 'attributes', message: '65 attributes; the limit is 64' }],
+    ],
+    [
+      'an attribute named constructor',
+      { attributes: { constructor: 'x' } },
+      [{ field: 'attributes.constructor', message: /reserved name/ }],
+    ],
+    ['an attribute named prototype', { attributes: { prototype: 'x' } }, [{ field: 'attributes.prototype', message: /reserved name/ }]],
+  ])('refuses %s, naming the field', (_name, change, expected) => {
+    expect(issues({ ...base, ...change })).toEqual(
+      expected.map((e) => ({
+        field: e.field,
+        message: typeof e.message === 'string' ? e.message : (expect.stringMatching(e.message) as unknown),
+      })),
+    );
+  });
+
+  it('refuses attributes.__proto__, which zod would drop', () => {
+    const raw = JSON.parse(`{${JSON.stringify(base).slice(1, -1)}, "attributes": {"__proto__": "x", "ok": "y"}}`) as unknown;
+    expect(issues(raw)).toEqual([
+      {
+        field: 'attributes.__proto__',
+        message: '"__proto__" is a reserved name (JavaScript objects treat it as their prototype or constructor); rename the attribute',
+      },
+    ]);
+  });
+
+  it('takes what is within the limits, tab in a description included', () => {
+    const event = ok({
+      ...base,
+      cost_usd: 100_000,
+      input_tokens: 1e11,
+      occurred_at: '2026-11-29T21:40:00Z',
+      session_id: 's'.repeat(512),
+      developer: 'Zoë 😀',
+      attributes: { note: 'a\tb', ключ: 'значение' },
+    });
+    expect(event).toMatchObject({ cost_usd: 100_000, input_tokens: 1e11, occurred_at: '2026-11-29T21:40:00.000Z' });
+  });
+
+  it('quotes a hostile value shortened, never whole', () => {
+    const found = issues({
+      ...base,
+      org: `x${'\u202e'.repeat(10_000)}`,
+      requests: 'z'.repeat(10_000),
+      [`bad\u0000${'k'.repeat(5000)}`]: 1,
+    });
+    expect(found).toEqual([
+      { field: 'requests', message: `expected a JSON number, got the string "${'z'.repeat(40)}…"; send numbers without quotes` },
+      { field: expect.stringMatching(/^\["bad\\u0000k{36}…"\]$/) as unknown, message: 'unknown field' },
+      { field: 'org', message: `this Burnrate serves org "acme", not "x${'\\u202E'.repeat(39)}…"` },
+    ]);
+    for (const issue of found) expect(issue.field.length + issue.message.length).toBeLessThan(300);
+  });
+});

@@ -1,9 +1,20 @@
-import type { Clock } from '@burnrate/core';
+import type { Clock, IngestLimits } from '@burnrate/core';
 import type { PriceCatalog } from '@burnrate/pricing';
 import { Granularity, Instant, UsageEvent } from '@burnrate/schemas';
 import { z } from 'zod';
 import type { Attribution, Attributor, Identity } from './attribution.ts';
 import { deterministicEventId, sha256Hex, stableStringify } from './event-id.ts';
+import {
+  costIssue,
+  countIssue,
+  MAX_ATTRIBUTES,
+  MAX_EMAIL_LENGTH,
+  preview,
+  reservedKeyIssue,
+  textIssue,
+  timeIssue,
+  type TextKind,
+} from './limits.ts';
 
 /** One problem with one record: a dotted field path inside it (`(record)` for the whole) and why. */
 export interface RecordIssue {
@@ -33,6 +44,8 @@ export interface NormalizeContext {
   catalog: PriceCatalog;
   attribute: Attributor;
   clock: Clock;
+  /** What one record may carry (`ingest.limits`); see limits.ts. */
+  limits: IngestLimits;
   /** The sender's claims (a source key's team, emitter, domains); absent when ingest is open. */
   claims?: ClaimCheck;
 }
@@ -67,6 +80,12 @@ export interface UsageFields {
   cost_usd?: number;
   overlap_group?: string;
   attributes?: Record<string, string>;
+  /**
+   * The source's own name for a field, for messages (`attributes.session.id` for `session_id`);
+   * identity fields go by `developer_email`, `developer`, `account_id`, `api_key_id`,
+   * `api_key_name`, `project`, `team` and `tool`. Unnamed fields keep their UsageEvent name.
+   */
+  paths?: Partial<Record<string, string>>;
   /** A published event posted back keeps the fingerprint it was first accepted with, so it is a duplicate, not a conflict. */
   fingerprint?: string;
 }
@@ -80,6 +99,8 @@ const TOKEN_FIELDS = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cac
  * rather than silently free.
  */
 export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): NormalizeResult {
+  const bounds = boundIssues(fields, ctx);
+  if (bounds.length > 0) return { ok: false, issues: bounds };
   const at = new Date(fields.occurred_at);
   const info = ctx.catalog.describe(fields.model, at);
   const tokens = {
@@ -99,6 +120,12 @@ export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): Nor
         is_batch,
       })
     : undefined;
+
+  // A computed cost that is only the cross-check of a reported one is bounded by the tokens.
+  if (fields.cost_usd === undefined && computed?.ok) {
+    const tooMuch = costIssue(computed.cost_usd, ctx.limits, 'computed from the token counts: ');
+    if (tooMuch !== undefined) return { ok: false, issues: [{ field: fields.paths?.cost_usd ?? 'cost_usd', message: tooMuch }] };
+  }
 
   let cost: Pick<UsageEvent, 'cost_usd' | 'cost_source' | 'computed_cost_usd'>;
   if (fields.cost_usd !== undefined) {
@@ -165,16 +192,101 @@ export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): Nor
 }
 
 /**
- * What the source said, as a digest: everything extracted from the record but its id. Taken before
- * attribution and pricing, so a resend after a config or price change still has the same one.
+ * What the source said, as a digest: everything extracted from the record but its id (and the
+ * names of its fields, for messages). Taken before attribution and pricing, so a resend after a
+ * config or price change still has the same one.
  */
 export function fingerprintOf(fields: UsageFields): string {
-  const { event_id: _id, fingerprint: _given, ...content } = fields;
+  const { event_id: _id, fingerprint: _given, paths: _paths, ...content } = fields;
   return sha256Hex(stableStringify(content)).slice(0, 32);
 }
 
-const Text = z.string().min(1, { message: 'must not be empty' }).max(512, { message: 'must be at most 512 characters' });
+const COUNT_FIELDS = ['requests', ...TOKEN_FIELDS, 'cache_write_1h_tokens'] as const;
+const TIME_FIELDS = ['occurred_at', 'period_start', 'period_end'] as const;
+const TEXT_FIELDS = [
+  'event_id',
+  'model',
+  'provider',
+  'tool',
+  'session_id',
+  'prompt_id',
+  'api_key_id',
+  'project',
+  'service_tier',
+  'speed',
+  'overlap_group',
+] as const;
+const IDENTITY_FIELDS: ReadonlyArray<readonly [keyof Identity, string, TextKind]> = [
+  ['email', 'developer_email', 'email'],
+  ['developer', 'developer', 'identifier'],
+  ['account_id', 'account_id', 'identifier'],
+  ['api_key_id', 'api_key_id', 'identifier'],
+  ['api_key_name', 'api_key_name', 'identifier'],
+  ['project', 'project', 'identifier'],
+  ['team_id', 'team', 'identifier'],
+  ['tool', 'tool', 'identifier'],
+];
+
+/** A key that reads well in a dotted path as it is; any other is quoted and shortened there. */
+const PLAIN_KEY = /^[\w.:/@-]{1,64}$/;
+
+const attributePath = (key: string): string => (PLAIN_KEY.test(key) ? `attributes.${key}` : `attributes[${preview(key)}]`);
+
+/**
+ * The sane bounds of `ingest.limits`, the same for every source: cost and counts per event, event
+ * times within [now − max_age, now + max_future], and text that is valid Unicode, printable and
+ * not too long (identity fields and attribute keys included). One issue per field, by the
+ * source's own name for it.
+ */
+function boundIssues(fields: UsageFields, ctx: NormalizeContext): RecordIssue[] {
+  const { limits } = ctx;
+  const issues: RecordIssue[] = [];
+  const named = new Set<string>();
+  const add = (name: string, message: string | undefined): void => {
+    const field = fields.paths?.[name] ?? name;
+    if (message === undefined || named.has(field)) return;
+    named.add(field);
+    issues.push({ field, message });
+  };
+
+  if (fields.cost_usd !== undefined) add('cost_usd', costIssue(fields.cost_usd, limits));
+  for (const key of COUNT_FIELDS) {
+    const value = fields[key];
+    if (value !== undefined) add(key, countIssue(value, limits));
+  }
+  const now = ctx.clock.now().getTime();
+  for (const key of TIME_FIELDS) {
+    const value = fields[key];
+    if (value !== undefined) add(key, timeIssue(Date.parse(value), now, limits));
+  }
+  for (const key of TEXT_FIELDS) {
+    const value = fields[key];
+    if (value !== undefined) add(key, textIssue(value, 'identifier', limits));
+  }
+  for (const [key, name, kind] of IDENTITY_FIELDS) {
+    const value = fields.identity[key];
+    if (value !== undefined) add(name, textIssue(value, kind, limits));
+  }
+
+  const attributes = fields.attributes ?? {};
+  const keys = Object.keys(attributes);
+  if (keys.length > MAX_ATTRIBUTES) add('attributes', `${keys.length} attributes; the limit is ${MAX_ATTRIBUTES}`);
+  for (const key of keys) {
+    const reserved = reservedKeyIssue(key);
+    if (reserved !== undefined) {
+      add(`attributes.${key}`, reserved);
+      continue;
+    }
+    const badKey = textIssue(key, 'identifier', limits);
+    if (badKey !== undefined) add('attributes', `key ${badKey}`);
+    else add(attributePath(key), textIssue(attributes[key] ?? '', 'description', limits));
+  }
+  return issues;
+}
+
+const Text = z.string().min(1, { message: 'must not be empty' });
 const Tokens = z.number().int().nonnegative();
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 // The shape POST /v1/events accepts. Unknown keys are rejected (a misspelt `input_token` would
 // otherwise price a request at zero). Numbers must be JSON numbers: a quoted "1,200" or "12.5k"
@@ -185,7 +297,9 @@ const PostedRecord = z
     occurred_at: Instant,
     developer_email: z
       .string()
-      .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { message: 'expected an email address such as alice@acme.com' })
+      // Only once the length is sane (boundIssues reports it otherwise): this pattern backtracks
+      // on a long string of dots.
+      .refine((s) => s.length > MAX_EMAIL_LENGTH || EMAIL.test(s), { message: 'expected an email address such as alice@acme.com' })
       .optional(),
     developer: Text.optional(),
     model: Text,
@@ -211,10 +325,8 @@ const PostedRecord = z
     cache_write_1h_tokens: Tokens.optional(),
     cost_usd: z.number().finite().nonnegative().optional(),
     overlap_group: Text.optional(),
-    attributes: z
-      .record(z.string().max(256), z.string().max(1024, { message: 'must be at most 1024 characters' }))
-      .refine((r) => Object.keys(r).length <= 64, { message: 'at most 64 attributes' })
-      .optional(),
+    // Count, keys and values are held by boundIssues, as for every source.
+    attributes: z.record(z.string(), z.string()).optional(),
     org: z.string().optional(),
     // Derived at ingest and recomputed; accepted so a published UsageEvent can be posted back as is.
     // A sent `team` is kept only as a hint for ownership rules on team_id.
@@ -225,21 +337,38 @@ const PostedRecord = z
     tier: z.unknown().optional(),
     cost_source: z.unknown().optional(),
     computed_cost_usd: z.unknown().optional(),
-    fingerprint: z.string().max(64).optional(),
+    // Kept as posted (it is what the event was first accepted with); hex, as ingest writes it.
+    fingerprint: z
+      .string()
+      .regex(/^[0-9a-f]{1,64}$/, { message: 'expected the hex digest a published event carries' })
+      .optional(),
   })
   .strict();
 
 const ACCEPTED_KEYS = new Set(Object.keys(PostedRecord.shape));
 
+/** A path as the client wrote it; a key that would not read well (any key a client invented) is quoted and shortened. */
 function joinPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(record)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+  return path
+    .map((p, i) => {
+      if (typeof p === 'number') return `[${p}]`;
+      const key = String(p);
+      if (!PLAIN_KEY.test(key)) return `[${preview(key)}]`;
+      return i === 0 ? key : `.${key}`;
+    })
+    .join('');
+}
+
+/** A value for a message: strings quoted and shortened, numbers and booleans as JSON. */
+function quote(value: unknown): string {
+  return typeof value === 'string' ? preview(value) : String(JSON.stringify(value));
 }
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${quote(value)}`;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): RecordIssue[] {
@@ -254,9 +383,9 @@ function describeIssue(issue: z.core.$ZodIssue): RecordIssue[] {
   if (issue.code === 'invalid_type') {
     if (issue.input === undefined) return [{ field, message: 'is required' }];
     if ((issue.expected === 'number' || issue.expected === 'int') && typeof issue.input === 'string') {
-      return [{ field, message: `expected a JSON number, got the string ${JSON.stringify(issue.input)}; send numbers without quotes` }];
+      return [{ field, message: `expected a JSON number, got the string ${quote(issue.input)}; send numbers without quotes` }];
     }
-    if (issue.expected === 'int') return [{ field, message: `expected a whole number, got ${JSON.stringify(issue.input)}` }];
+    if (issue.expected === 'int') return [{ field, message: `expected a whole number, got ${quote(issue.input)}` }];
     return [{ field, message: `expected ${issue.expected}, got ${typeName(issue.input)}` }];
   }
   if (issue.code === 'too_small' && issue.origin === 'number')
@@ -281,7 +410,12 @@ export function normalizeRecord(raw: unknown, ctx: NormalizeContext): NormalizeR
     issues.push({ field: 'developer_email', message: 'a record needs developer_email or developer' });
   }
   if (typeof record.org === 'string' && record.org !== ctx.org) {
-    issues.push({ field: 'org', message: `this Burnrate serves org "${ctx.org}", not "${record.org}"` });
+    issues.push({ field: 'org', message: `this Burnrate serves org "${ctx.org}", not ${preview(record.org)}` });
+  }
+  // JSON.parse makes `__proto__` an own key, which zod's record then drops without a word.
+  const givenAttributes = record.attributes;
+  if (givenAttributes !== null && typeof givenAttributes === 'object' && Object.hasOwn(givenAttributes, '__proto__')) {
+    issues.push({ field: 'attributes.__proto__', message: reservedKeyIssue('__proto__') ?? '' });
   }
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
 
@@ -289,6 +423,7 @@ export function normalizeRecord(raw: unknown, ctx: NormalizeContext): NormalizeR
   const attributes: Record<string, string> = { ...r.attributes };
   if (r.api_key_name !== undefined) attributes.api_key_name ??= r.api_key_name;
   if (r.account_id !== undefined) attributes.account_id ??= r.account_id;
+  const teamFromAttributes = attributes['team.id'] !== undefined;
   const teamHint = attributes['team.id'] ?? (typeof r.team === 'string' ? r.team : undefined);
   const tool = r.tool ?? 'api';
   // A posted-back event whose cost the catalog computed is priced again, not taken as reported.
@@ -335,6 +470,7 @@ export function normalizeRecord(raw: unknown, ctx: NormalizeContext): NormalizeR
       cost_usd,
       overlap_group: r.overlap_group,
       attributes,
+      ...(teamFromAttributes ? { paths: { team: 'attributes.team.id' } } : {}),
       ...(r.fingerprint !== undefined ? { fingerprint: r.fingerprint } : {}),
     },
     ctx,

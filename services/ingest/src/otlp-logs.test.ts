@@ -1,7 +1,7 @@
 import { UsageEvent } from '@burnrate/schemas';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { otlpLogsToUsageEvents } from './otlp-logs.ts';
+import { countLogRecords, otlpLogsToUsageEvents } from './otlp-logs.ts';
 import { NOW, readFixture, testContext } from './test-helpers.ts';
 
 const ctx = testContext();
@@ -165,5 +165,123 @@ describe('otlpLogsToUsageEvents with the real Claude Code capture', () => {
     expect(otlpLogsToUsageEvents({}, ctx)).toEqual({ events: [], origins: [], rejected: [], forbidden: [], ignored: {}, total: 0 });
     expect(() => otlpLogsToUsageEvents([], ctx)).toThrow(/expected an OTLP ExportLogsServiceRequest/);
     expect(() => otlpLogsToUsageEvents({ resourceLogs: 3 }, ctx)).toThrow('resourceLogs: expected an array');
+  });
+});
+
+describe('otlpLogsToUsageEvents: the same bounds as /v1/events', () => {
+  const issuesOf = (body: Json) => {
+    const out = otlpLogsToUsageEvents(body, ctx);
+    expect(out.events).toEqual([]);
+    return out.rejected[0]?.issues;
+  };
+  const withAttr = (key: string, value: Json, where: 'record' | 'resource' = 'record'): Json => {
+    const body = fixture();
+    setAttr(
+      where === 'record' ? (apiRequest(body).attributes as Json[]) : (body.resourceLogs[0].resource.attributes as Json[]),
+      key,
+      value,
+    );
+    return body;
+  };
+
+  it.each(['0', '12', 'May 32', '2026-11-28', '2026-11-28 21:39:26Z', 'Sat, 28 Nov 2026 21:39:26 GMT', '2026-11-28T21:39:26.552'])(
+    'refuses event.timestamp %j: only an ISO-8601 instant is a time',
+    (stamp) => {
+      expect(issuesOf(withAttr('event.timestamp', { stringValue: stamp }))).toEqual([
+        {
+          field: 'attributes.event.timestamp',
+          message: `expected an ISO-8601 timestamp such as 2026-11-28T14:05:00.000Z, got ${JSON.stringify(stamp)}`,
+        },
+      ]);
+    },
+  );
+
+  it.each<[string, Json, string, RegExp]>([
+    ['year 9999', { stringValue: '9999-12-31T23:59:59Z' }, 'attributes.event.timestamp', /more than 1d after the ingest clock/],
+    ['older than the store keeps', { stringValue: '2025-01-01T00:00:00Z' }, 'attributes.event.timestamp', /more than 400d before/],
+  ])('refuses an event.timestamp of %s', (_name, value, field, message) => {
+    expect(issuesOf(withAttr('event.timestamp', value))).toEqual([{ field, message: expect.stringMatching(message) as unknown }]);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['year 2200', '7258118400000000000', /^2200-01-01T00:00:00.000Z is more than 1d after the ingest clock/],
+    ['year 1970', '1000000000', /^1970-01-01T00:00:01.000Z is more than 400d before the ingest clock/],
+    ['past any date', '9'.repeat(30), /^9{30} nanoseconds is past any date$/],
+    ['not a number', 'soon', /^expected nanoseconds since 1970 as a decimal string, got "soon"$/],
+    ['negative', '-5', /^expected nanoseconds since 1970/],
+  ])('refuses a timeUnixNano of %s', (_name, nanos, message) => {
+    const body = fixture();
+    const record = apiRequest(body);
+    record.attributes = dropAttr(record.attributes as Json[], 'event.timestamp');
+    record.timeUnixNano = nanos;
+    expect(issuesOf(body)).toEqual([{ field: 'timeUnixNano', message: expect.stringMatching(message) as unknown }]);
+  });
+
+  it.each<[string, string, Json, string, RegExp]>([
+    [
+      'a cost of 1e300 micros',
+      'cost_usd_micros',
+      { stringValue: '1e300' },
+      'attributes.cost_usd_micros',
+      /^1e\+294 USD is above the limit/,
+    ],
+    [
+      'a cost past any double',
+      'cost_usd_micros',
+      { stringValue: '1e400' },
+      'attributes.cost_usd_micros',
+      /^Infinity USD is above the limit/,
+    ],
+    [
+      'a token count of 1e30',
+      'input_tokens',
+      { doubleValue: 1e30 },
+      'attributes.input_tokens',
+      /^1e\+30 is above the limit of 100000000000/,
+    ],
+    ['a 2 MB user.email', 'user.email', { stringValue: `${'a'.repeat(2_000_000)}@acme.com` }, 'attributes.user.email', /the limit is 254/],
+    [
+      'a long session id (never cut)',
+      'session.id',
+      { stringValue: 's'.repeat(600) },
+      'attributes.session.id',
+      /is 600 characters long; the limit is 512/,
+    ],
+    [
+      'a long user.id (never cut)',
+      'user.id',
+      { stringValue: 'u'.repeat(2000) },
+      'attributes.user.id',
+      /is 2,000 characters long; the limit is 512/,
+    ],
+    ['a lone surrogate in the model', 'model', { stringValue: 'claude\udfff' }, 'attributes.model', /^is not valid Unicode/],
+    ['a control character in terminal.type', 'terminal.type', { stringValue: 'xterm\u001b[31m' }, 'attributes.terminal.type', /U\+001B/],
+  ])('refuses %s, naming the attribute', (_name, key, value, field, message) => {
+    expect(issuesOf(withAttr(key, value))).toEqual([{ field, message: expect.stringMatching(message) as unknown }]);
+  });
+
+  it('refuses a resource attribute named __proto__ or with a control character in its key', () => {
+    expect(issuesOf(withAttr('__proto__', { stringValue: 'x' }, 'resource'))).toEqual([
+      { field: 'attributes.__proto__', message: expect.stringMatching(/reserved name/) as unknown },
+    ]);
+    expect(issuesOf(withAttr('cost\ncenter', { stringValue: 'x' }, 'resource'))).toEqual([
+      { field: 'attributes', message: expect.stringMatching(/^key holds a control character \(U\+000A\)/) as unknown },
+    ]);
+  });
+
+  it('cuts a long descriptive attribute at a character boundary, and keeps a tab', () => {
+    const value = `${'v'.repeat(255)}😀${'w'.repeat(800)}`;
+    const event = otlpLogsToUsageEvents(withAttr('app.version', { stringValue: value }), ctx).events[0];
+    expect(event?.attributes['app.version']).toBe('v'.repeat(255));
+    const tabbed = otlpLogsToUsageEvents(withAttr('cost_center', { stringValue: 'cc\t42' }, 'resource'), ctx).events[0];
+    expect(tabbed?.attributes.cost_center).toBe('cc\t42');
+  });
+
+  it('counts log records across resources and scopes', () => {
+    const body = fixture();
+    (body.resourceLogs as unknown[]).push(body.resourceLogs[0], { scopeLogs: [{}, { logRecords: [{}, {}] }] }, 'junk');
+    expect(countLogRecords(body)).toBe(8);
+    expect(countLogRecords({})).toBe(0);
+    expect(countLogRecords([])).toBe(0);
   });
 });

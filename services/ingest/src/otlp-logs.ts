@@ -1,6 +1,7 @@
 import { BurnrateError } from '@burnrate/core';
-import type { UsageEvent } from '@burnrate/schemas';
+import { instantMs, type UsageEvent } from '@burnrate/schemas';
 import { deterministicEventId } from './event-id.ts';
+import { preview, shortJson } from './limits.ts';
 import { buildUsageEvent, type NormalizeContext, type RecordIssue, type UsageFields } from './normalize.ts';
 
 export const CLAUDE_CODE_OTEL_SOURCE = 'claude_code_otel';
@@ -64,8 +65,29 @@ const RECORD_ATTRIBUTES = [
 // Host facts that say nothing about who spent; the rest of the resource (service.*, and whatever
 // OTEL_RESOURCE_ATTRIBUTES added, like team.id or cost_center) is kept.
 const NOISY_RESOURCE = /^(?:host\.|os\.|process\.|telemetry\.|wsl\.|container\.)/;
+// The event keeps the first 32 attributes it is given (record ones first); the rest are host and
+// tool detail that nobody queries.
 const MAX_ATTRIBUTES = 32;
-const MAX_ATTRIBUTE_LENGTH = 256;
+// Descriptive attributes (terminal, agent name, app version, cost centre…) are cut to this, at a
+// character boundary: a long one says nothing more and is not worth refusing the spend for.
+const MAX_DESCRIPTIVE_LENGTH = 256;
+/**
+ * Attributes that say who spent or which request it was: never cut, since a cut id would be a
+ * different identity. One longer than ingest.limits allows refuses the record.
+ */
+const IDENTITY_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'developer.email',
+  'user.email',
+  'user.id',
+  'user.account_id',
+  'user.account_uuid',
+  'organization.id',
+  'team.id',
+  'session.id',
+  'prompt.id',
+  'request_id',
+  'client_request_id',
+]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -90,7 +112,7 @@ function asNumber(value: AnyValue | undefined): NumberRead {
   const candidate = value.intValue ?? value.doubleValue ?? value.stringValue;
   if (typeof candidate === 'number' && Number.isFinite(candidate)) return { ok: true, value: candidate };
   if (typeof candidate === 'string' && NUMERIC.test(candidate)) return { ok: true, value: Number(candidate) };
-  return { ok: false, message: `expected a number, got ${JSON.stringify(value)}` };
+  return { ok: false, message: `expected a number, got ${shortJson(value)}` };
 }
 
 function attributeMap(list: unknown): Map<string, AnyValue> {
@@ -102,17 +124,21 @@ function attributeMap(list: unknown): Map<string, AnyValue> {
   return map;
 }
 
-function nanosToIso(value: string | number | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const nanos = BigInt(typeof value === 'number' ? Math.trunc(value) : value.trim());
-    // OTLP uses 0 for "unknown".
-    if (nanos <= 0n) return undefined;
-    const date = new Date(Number(nanos / 1_000_000n));
-    return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-  } catch {
-    return undefined;
+type NanosRead = { ok: true; iso: string | undefined } | { ok: false; message: string };
+
+/** An OTLP `fixed64` time in nanoseconds since 1970: a decimal string or a JSON number; 0 means unknown. */
+function readNanos(value: unknown): NanosRead {
+  if (value === undefined || value === 0 || value === '0') return { ok: true, iso: undefined };
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(Math.trunc(value)) : value;
+  if (typeof text !== 'string' || !/^\s*\d{1,30}\s*$/.test(text)) {
+    const got = typeof text === 'string' ? preview(text) : shortJson(text);
+    return { ok: false, message: `expected nanoseconds since 1970 as a decimal string, got ${got}` };
   }
+  const nanos = BigInt(text.trim());
+  if (nanos === 0n) return { ok: true, iso: undefined };
+  const date = new Date(Number(nanos / 1_000_000n));
+  if (Number.isNaN(date.getTime())) return { ok: false, message: `${text.trim()} nanoseconds is past any date` };
+  return { ok: true, iso: date.toISOString() };
 }
 
 function eventName(record: LogRecord, attrs: Map<string, AnyValue>): string | undefined {
@@ -136,23 +162,35 @@ function nativeKey(attrs: Map<string, AnyValue>): string | undefined {
   return undefined;
 }
 
-function pickAttributes(resource: Map<string, AnyValue>, record: Map<string, AnyValue>): Record<string, string> {
-  const out: Record<string, string> = {};
+/** The first `max` characters of `value`, one fewer when the cut would split a surrogate pair. */
+function cut(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const last = value.charCodeAt(max - 1);
+  return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
+function pickAttributes(resource: Map<string, AnyValue>, record: Map<string, AnyValue>, maxLength: number): Record<string, string> {
+  // Without a prototype, a key such as `__proto__` is an own key like any other, so the limits
+  // see it and refuse it instead of it silently setting the prototype.
+  const out = Object.create(null) as Record<string, string>;
+  let count = 0;
   const put = (key: string, value: string | undefined): void => {
-    if (value === undefined || value === '' || Object.keys(out).length >= MAX_ATTRIBUTES) return;
-    out[key] = value.length > MAX_ATTRIBUTE_LENGTH ? value.slice(0, MAX_ATTRIBUTE_LENGTH) : value;
+    if (value === undefined || value === '' || count >= MAX_ATTRIBUTES) return;
+    out[key] = IDENTITY_ATTRIBUTES.has(key) ? value : cut(value, Math.min(MAX_DESCRIPTIVE_LENGTH, maxLength));
+    count += 1;
   };
   for (const key of RECORD_ATTRIBUTES) put(key, asString(record.get(key)));
   for (const [key, value] of resource) {
-    if (!NOISY_RESOURCE.test(key) && !(key in out)) put(key, asString(value));
+    if (!NOISY_RESOURCE.test(key) && !Object.hasOwn(out, key)) put(key, asString(value));
   }
-  return out;
+  return { ...out };
 }
 
 function toFields(
   record: LogRecord,
   resource: Map<string, AnyValue>,
   own: Map<string, AnyValue>,
+  maxAttributeLength: number,
 ): { fields?: UsageFields; issues: RecordIssue[] } {
   // Standard attributes may sit on the resource or on each record; the record wins.
   const attrs = new Map([...resource, ...own]);
@@ -186,15 +224,26 @@ function toFields(
   const cost_usd = micros !== undefined ? micros / 1e6 : dollars;
 
   let occurred_at: string | undefined;
+  let timePath = 'attributes.event.timestamp';
   const stamp = str('event.timestamp');
   if (stamp !== undefined) {
-    const t = Date.parse(stamp);
+    // The strict reader the bus uses: Date.parse took "0", "12" and "May 32" as times.
+    const t = instantMs(stamp);
     if (Number.isNaN(t))
-      issues.push({ field: 'attributes.event.timestamp', message: `expected an ISO-8601 timestamp, got ${JSON.stringify(stamp)}` });
+      issues.push({ field: timePath, message: `expected an ISO-8601 timestamp such as 2026-11-28T14:05:00.000Z, got ${preview(stamp)}` });
     else occurred_at = new Date(t).toISOString();
   } else {
-    occurred_at = nanosToIso(record.timeUnixNano) ?? nanosToIso(record.observedTimeUnixNano);
-    if (!occurred_at)
+    for (const name of ['timeUnixNano', 'observedTimeUnixNano'] as const) {
+      const read = readNanos(record[name]);
+      if (!read.ok) issues.push({ field: name, message: read.message });
+      else if (read.iso === undefined) continue;
+      else {
+        occurred_at = read.iso;
+        timePath = name;
+      }
+      break;
+    }
+    if (!occurred_at && issues.length === 0)
       issues.push({
         field: 'timeUnixNano',
         message: 'no event time: event.timestamp, timeUnixNano and observedTimeUnixNano are all missing or zero',
@@ -202,7 +251,8 @@ function toFields(
   }
   if (issues.length > 0 || !model || !occurred_at) return { issues };
 
-  const accountId = str('user.account_id') ?? str('user.account_uuid');
+  const accountKey = str('user.account_id') !== undefined ? 'user.account_id' : 'user.account_uuid';
+  const accountId = str(accountKey);
   const requestId = str('request_id');
   const key = nativeKey(attrs);
   return {
@@ -232,9 +282,40 @@ function toFields(
       // The same request id appears in the JSONL transcripts (requestId), so that source can
       // name the same group and the spend counts once.
       overlap_group: requestId ? `anthropic-request:${requestId}` : undefined,
-      attributes: pickAttributes(resource, own),
+      attributes: pickAttributes(resource, own, maxAttributeLength),
+      // What the limits name in a rejection: the attribute the value came from.
+      paths: {
+        occurred_at: timePath,
+        model: 'attributes.model',
+        session_id: 'attributes.session.id',
+        prompt_id: 'attributes.prompt.id',
+        speed: 'attributes.speed',
+        overlap_group: 'attributes.request_id',
+        input_tokens: 'attributes.input_tokens',
+        output_tokens: 'attributes.output_tokens',
+        cache_read_tokens: 'attributes.cache_read_tokens',
+        cache_write_tokens: 'attributes.cache_creation_tokens',
+        cost_usd: micros !== undefined ? 'attributes.cost_usd_micros' : 'attributes.cost_usd',
+        developer_email: str('developer.email') !== undefined ? 'attributes.developer.email' : 'attributes.user.email',
+        developer: accountId !== undefined ? `attributes.${accountKey}` : 'attributes.user.id',
+        account_id: `attributes.${accountKey}`,
+        team: 'attributes.team.id',
+      },
     },
   };
+}
+
+/** Log records in an ExportLogsServiceRequest, across resources and scopes, whatever their event; 0 when it is not one. */
+export function countLogRecords(body: unknown): number {
+  if (!isRecord(body) || !Array.isArray(body.resourceLogs)) return 0;
+  let count = 0;
+  for (const rl of body.resourceLogs as unknown[]) {
+    if (!isRecord(rl) || !Array.isArray(rl.scopeLogs)) continue;
+    for (const scope of rl.scopeLogs as unknown[]) {
+      if (isRecord(scope) && Array.isArray(scope.logRecords)) count += scope.logRecords.length;
+    }
+  }
+  return count;
 }
 
 /**
@@ -267,7 +348,7 @@ export function otlpLogsToUsageEvents(body: unknown, ctx: NormalizeContext): Otl
           continue;
         }
         const raw = (): string => JSON.stringify({ resource: { attributes: Object.fromEntries(resource) }, logRecord: item });
-        const { fields, issues } = toFields(record, resource, own);
+        const { fields, issues } = toFields(record, resource, own, ctx.limits.max_attribute_length);
         const result = fields ? buildUsageEvent(fields, context) : { ok: false as const, issues };
         if (result.ok) {
           out.events.push(result.event);

@@ -1,5 +1,10 @@
+import { BurnrateError } from '@burnrate/core';
 import { describe, expect, it } from 'vitest';
-import { parseJson, parseNdjsonRecords } from './parse-body.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan, parseJson, parseJsonDocument, parseJsonRecords, parseNdjsonRecords } from './parse-body.ts';
+
+/** `levels` arrays (or objects) around `inner`, as JSON text. */
+const nestedText = (levels: number, kind: 'array' | 'object' = 'array', inner = '1'): string =>
+  kind === 'array' ? `${'['.repeat(levels)}${inner}${']'.repeat(levels)}` : `${'{"a":'.repeat(levels)}${inner}${'}'.repeat(levels)}`;
 
 describe('parseJson', () => {
   it.each([
@@ -32,5 +37,71 @@ describe('parseNdjsonRecords', () => {
       { index: 0, value: { a: 1 } },
       { index: 1, value: { a: 2 } },
     ]);
+  });
+});
+
+describe('nestedDeeperThan', () => {
+  it.each([
+    ['a scalar', 1, 0, false],
+    ['an empty object', {}, 1, false],
+    ['an object one past the limit', { a: {} }, 1, true],
+    ['a record with attributes', { model: 'm', attributes: { a: 'b' } }, 2, false],
+    ['the same, one level less allowed', { model: 'm', attributes: { a: 'b' } }, 1, true],
+    ['depth hidden in a later sibling', [1, [2], [[[3]]]], 3, true],
+    ['exactly the limit', JSON.parse(nestedText(64)) as unknown, 64, false],
+    ['one past it', JSON.parse(nestedText(65)) as unknown, 64, true],
+  ])('%s', (_name, value, max, expected) => {
+    expect(nestedDeeperThan(value, max)).toBe(expected);
+  });
+
+  it('walks 100,000 levels without recursion', () => {
+    expect(nestedDeeperThan(JSON.parse(nestedText(100_000, 'object')), MAX_JSON_DEPTH)).toBe(true);
+  });
+});
+
+describe('deeply nested records', () => {
+  const good = '{"model": "m", "attributes": {"a": "b"}}';
+
+  it.each([5_000, 100_000])('refuses a record nested %i levels alone, with its own text', (levels) => {
+    const deep = nestedText(levels, 'object', '"x"');
+    const items = parseJsonRecords(`[${good}, ${deep} ,\n "str", [${nestedText(3)}]]`);
+    expect(items.map((i) => i.text === undefined)).toEqual([true, false, true, true]);
+    expect(items[1]).toEqual({
+      index: 1,
+      error: `record is nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`,
+      text: deep,
+    });
+  });
+
+  it('keeps the text of the other elements when several are too deep', () => {
+    const deepA = nestedText(70);
+    const deepB = `{"k": "a]\\"}", "v": ${nestedText(80, 'object', '"{["')}}`;
+    const items = parseJsonRecords(`[${deepA},${good},${deepB}]`);
+    expect(items.map((i) => i.text)).toEqual([deepA, undefined, deepB]);
+  });
+
+  it('refuses one object body that is too deep as record 0', () => {
+    const deep = nestedText(65, 'object');
+    expect(parseJsonRecords(deep)).toEqual([
+      { index: 0, error: 'record is nested deeper than 64 levels of objects and arrays', text: deep },
+    ]);
+    expect(parseJsonRecords(nestedText(64, 'object'))).toEqual([{ index: 0, value: JSON.parse(nestedText(64, 'object')) as unknown }]);
+  });
+
+  it('refuses a too deep NDJSON line alone', () => {
+    const deep = nestedText(100_000);
+    const items = parseNdjsonRecords(`${good}\n${deep}\n${good}`);
+    expect(items.map((i) => i.text === undefined)).toEqual([true, false, true]);
+    expect(items[1]).toMatchObject({ index: 1, error: 'line 2 is nested deeper than 64 levels of objects and arrays' });
+    expect(items[1]?.text).toBe(deep);
+  });
+
+  it('refuses a too deep document as a whole, and malformed deep JSON says where', () => {
+    expect(() => parseJsonDocument(nestedText(65, 'object'))).toThrow(
+      new BurnrateError('INPUT_INVALID', 'request body is nested deeper than 64 levels of objects and arrays'),
+    );
+    expect(parseJsonDocument(nestedText(64, 'object'))).toBeTypeOf('object');
+    const unclosed = parseJson('['.repeat(100_000));
+    expect(unclosed.ok).toBe(false);
   });
 });

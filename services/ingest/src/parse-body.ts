@@ -143,6 +143,75 @@ export function parseJson(text: string): ParsedJson {
   }
 }
 
+/**
+ * Deepest nesting of objects and arrays a record or an OTLP body may have. JSON.parse itself takes
+ * any depth, but whatever walks the value recursively afterwards (zod, JSON.stringify for the
+ * dead-letter queue, the event-id hash) overflows the stack at a few thousand levels. Real records
+ * nest 2 levels, OTLP bodies about 12.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests objects and arrays more than `max` levels deep; walked with an explicit stack. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const stack: unknown[] = [value];
+  const depths: number[] = [1];
+  while (stack.length > 0) {
+    const node = stack.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? (node as unknown[]) : Object.values(node)) {
+      if (child !== null && typeof child === 'object') {
+        stack.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`;
+
+/**
+ * A JSON document that is one request (an OTLP export): malformed or too deeply nested JSON is a
+ * 400 for the whole request.
+ */
+export function parseJsonDocument(text: string): unknown {
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
+  if (nestedDeeperThan(parsed.value, MAX_JSON_DEPTH)) throw new BurnrateError('INPUT_INVALID', `request body is ${TOO_DEEP}`);
+  return parsed.value;
+}
+
+/**
+ * The text of each element of the top-level array of `text`, which must be valid JSON (it parsed).
+ * Only for records that must go to the dead-letter queue verbatim and cannot be re-serialised.
+ */
+function arrayElementTexts(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      if (depth >= 1 && start < 0) start = i;
+      for (i += 1; text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92 /* \ */) i += 1;
+      continue;
+    }
+    if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (depth === 1 && start < 0) start = i;
+      depth += 1;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) {
+      depth -= 1;
+      if (depth === 0 && start >= 0) out.push(text.slice(start, i).trim());
+    } else if (c === 44 /* , */ && depth === 1) {
+      out.push(text.slice(start, i).trim());
+      start = -1;
+    } else if (depth >= 1 && start < 0 && c > 32) start = i;
+  }
+  return out;
+}
+
 export type PostedItem = { index: number; value: unknown; text?: undefined } | { index: number; error: string; text: string };
 
 /** Text of a body: UTF-8 without a byte-order mark; empty bodies are a 400. */
@@ -159,8 +228,17 @@ export function bodyText(body: Buffer, hint: string): string {
 export function parseJsonRecords(text: string): PostedItem[] {
   const parsed = parseJson(text);
   if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
-  const values = Array.isArray(parsed.value) ? (parsed.value as unknown[]) : [parsed.value];
-  return values.map((value, index) => ({ index, value }));
+  if (!Array.isArray(parsed.value)) {
+    if (nestedDeeperThan(parsed.value, MAX_JSON_DEPTH)) return [{ index: 0, error: `record is ${TOO_DEEP}`, text }];
+    return [{ index: 0, value: parsed.value }];
+  }
+  // A record nested too deeply is refused alone, with its own text for the dead-letter queue.
+  let texts: string[] | undefined;
+  return (parsed.value as unknown[]).map((value, index): PostedItem => {
+    if (!nestedDeeperThan(value, MAX_JSON_DEPTH)) return { index, value };
+    texts ??= arrayElementTexts(text);
+    return { index, error: `record is ${TOO_DEEP}`, text: texts[index] ?? '' };
+  });
 }
 
 /**
@@ -176,8 +254,10 @@ export function parseNdjsonRecords(text: string): PostedItem[] {
     if (line.trim() === '') continue;
     const parsed = parseJson(line);
     const index = items.length;
-    if (parsed.ok) items.push({ index, value: parsed.value });
-    else items.push({ index, error: `line ${i + 1} is not valid JSON (${parsed.message.replace(/^line 1, /, '')})`, text: line });
+    if (!parsed.ok)
+      items.push({ index, error: `line ${i + 1} is not valid JSON (${parsed.message.replace(/^line 1, /, '')})`, text: line });
+    else if (nestedDeeperThan(parsed.value, MAX_JSON_DEPTH)) items.push({ index, error: `line ${i + 1} is ${TOO_DEEP}`, text: line });
+    else items.push({ index, value: parsed.value });
   }
   return items;
 }

@@ -24,7 +24,14 @@ ownership:
 `);
 
 export function testContext(source = 'http_events'): NormalizeContext {
-  return { org: 'acme', source, catalog: createPriceCatalog(), attribute: createAttributor(testConfig), clock: fixedClock(NOW) };
+  return {
+    org: 'acme',
+    source,
+    catalog: createPriceCatalog(),
+    attribute: createAttributor(testConfig),
+    clock: fixedClock(NOW),
+    limits: testConfig.ingest.limits,
+  };
 }
 
 export function readFixture(name: 'logs.json' | 'metrics.json'): string {

@@ -2,6 +2,7 @@ export * from './schema.ts';
 export * from './load.ts';
 export * from './lookup.ts';
 export * from './detectors.ts';
+export * from './ingest.ts';
 export * from './warnings.ts';
 export * from './json-schema.ts';
 export * from './sources.ts';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CalendarConfig, CalendarOverride, DetectorsConfig } from './detectors.ts';
+import { IngestConfig } from './ingest.ts';
 import { Duration, Email, Id, Money, SlackChannel, TimeZone } from './primitives.ts';
-import { IngestTrustConfig, Source } from './sources.ts';
+import { Source } from './sources.ts';
 
 // Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
 // not a setting silently ignored.
@@ -140,15 +141,8 @@ export const ConfigSchema = z
     public_url: z.url().optional(),
     // Who may post usage, with which keys, claiming what (see sources.ts).
     sources: z.array(Source).default([]),
-    ingest: z
-      .object({
-        ...IngestTrustConfig,
-        dedupe_window: IngestTrustConfig.dedupe_window.refine((ms) => ms >= 3_600_000, {
-          message: 'must be at least 1h: a resend after a crash can come minutes or hours later',
-        }),
-      })
-      .strict()
-      .prefault({}),
+    // What the HTTP receivers accept, and from whom (ingest.ts).
+    ingest: IngestConfig.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -207,4 +201,3 @@ export type OwnershipRuleConfig = z.infer<typeof OwnershipRule>;
 export type RoutesConfig = z.infer<typeof RoutesConfig>;
 export type ReceiverName = z.infer<typeof Receiver>;
 export type PriceRowConfig = z.infer<typeof PriceRow>;
-export type IngestConfig = Config['ingest'];
