@@ -58,6 +58,37 @@ export default tseslint.config(
     },
   },
   {
+    // Production code owns what it uses: infra/ holds deployment and test infrastructure, scripts/
+    // holds command-line tools, and neither is a dependency a package may reach into.
+    files: ['schemas/**/*.ts', 'libs/**/*.ts', 'services/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.int.test.ts', '**/test-support/**', '**/bench/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@burnrate/*/src/*', '@burnrate/*/src'], message: 'Import a package by its name; its src/ is private.' },
+            {
+              group: [
+                '../../libs/*',
+                '../../services/*',
+                '../../../libs/*',
+                '../../../services/*',
+                '../../schemas/*',
+                '../../../schemas/*',
+              ],
+              message: 'Import another package by its name, not by a relative path.',
+            },
+            {
+              group: ['**/infra/**', '**/scripts/**'],
+              message: 'Production code does not import from infra/ or scripts/: move what it needs into a package.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts', '**/*.int.test.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -20,9 +20,9 @@ import { parseArgs } from 'node:util';
 import { detectorSettings } from '@burnrate/core';
 import { Anomaly, TOPICS, usageEventKey } from '@burnrate/schemas';
 import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { generateScenario } from '../../scripts/detection/generate.ts';
+import { generateScenario } from '@burnrate/scenarios';
 import { type LocalKafka, startLocalKafka } from '../kafka/local-kafka-lib.ts';
-import { declareTopics } from '../kafka/topics.ts';
+import { declareTopics } from '@burnrate/bus';
 import type { InstanceReport, InstanceRequest, Timing, Trace } from './detector-instance.ts';
 
 const { values } = parseArgs({

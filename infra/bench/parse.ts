@@ -4,7 +4,7 @@
 // the ratios are the figures to trust, not the absolute times.
 import { parseArgs } from 'node:util';
 import { safeParseUsageEvent, UsageEvent } from '@burnrate/schemas';
-import { generateScenario } from '../../scripts/detection/generate.ts';
+import { generateScenario } from '@burnrate/scenarios';
 
 const { values } = parseArgs({
   options: {

@@ -142,8 +142,7 @@ describe('infra/docker/Dockerfile', () => {
     );
     for (const p of packages) expect(dockerfile, p).toContain(`COPY ${p}/package.json ${p}/`);
     expect(dockerfile.indexOf('RUN npm ci')).toBeGreaterThan(dockerfile.lastIndexOf('/package.json'));
-    // What the processes load at run time besides the packages: migrations and topic declarations.
+    // What the processes load at run time besides the packages: the migrations.
     expect(dockerfile).toContain('COPY infra/clickhouse/ infra/clickhouse/');
-    expect(dockerfile).toContain('COPY infra/kafka/topics.ts infra/kafka/');
   });
 });

@@ -1,6 +1,6 @@
 import { usageEvent } from '@burnrate/testing';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
-import { generateScenario } from '../../scripts/detection/generate.ts';
+import { generateScenario } from '@burnrate/scenarios';
 import { safeParseUsageEvent, UsageEvent } from './usage-event.v1.ts';
 
 const FIELDS = Object.keys(UsageEvent.shape);

@@ -6,11 +6,19 @@ import { parseArgs } from 'node:util';
 import type { Config } from '@burnrate/core';
 import { replay } from '@burnrate/detector';
 import type { UsageEvent } from '@burnrate/schemas';
-import { DEFAULT_SEED, DEFAULT_START, DEFAULT_WEEKS, generateScenario } from './generate.ts';
-import type { ScenarioLabels } from './labels.ts';
-import { readScenario } from './scenario-files.ts';
-import { type Evaluation, evaluate, type Finding } from './score.ts';
-import { subjectText, table } from './summary.ts';
+import {
+  DEFAULT_SEED,
+  DEFAULT_START,
+  DEFAULT_WEEKS,
+  type Evaluation,
+  evaluate,
+  type Finding,
+  generateScenario,
+  readScenario,
+  type ScenarioLabels,
+  subjectText,
+  table,
+} from '@burnrate/scenarios';
 
 const { values } = parseArgs({
   options: {

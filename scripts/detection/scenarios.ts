@@ -2,9 +2,15 @@
 // org's burnrate.yaml, events.ndjson and labels.json (default .burnrate/scenarios) and prints what
 // is in them.
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEED, DEFAULT_START, DEFAULT_WEEKS, generateScenario } from './generate.ts';
-import { DEFAULT_SCENARIO_DIR, writeScenario } from './scenario-files.ts';
-import { summarizeScenario } from './summary.ts';
+import {
+  DEFAULT_SCENARIO_DIR,
+  DEFAULT_SEED,
+  DEFAULT_START,
+  DEFAULT_WEEKS,
+  generateScenario,
+  summarizeScenario,
+  writeScenario,
+} from '@burnrate/scenarios';
 
 const { values } = parseArgs({
   options: {

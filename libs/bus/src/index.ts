@@ -5,3 +5,15 @@ export { createKafkaBus, type KafkaBus, type KafkaBusOptions, type KafkaBusStats
 export type { KafkaConsumerTuning, KafkaSubscribeOptions, KafkaSubscription, KafkaSubscriptionStats } from './kafka/kafka-subscription.ts';
 export { createKafkaProducer, type KafkaProducer, type KafkaProducerDeps } from './kafka/kafka-producer.ts';
 export { translateKafkaError } from './kafka/kafka-errors.ts';
+export {
+  declareTopics,
+  describeChange,
+  DETECTOR_STATE_TOPIC,
+  type ExistingTopic,
+  planTopicChanges,
+  type TopicChange,
+  type TopicDeclaration,
+  type TopicEnvironment,
+  topicEnvironment,
+  type TopicPlan,
+} from './kafka/topics.ts';

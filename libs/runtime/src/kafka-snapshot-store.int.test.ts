@@ -3,7 +3,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
-import { declareTopics, DETECTOR_STATE_TOPIC } from '../../../infra/kafka/topics.ts';
+import { declareTopics, DETECTOR_STATE_TOPIC } from '@burnrate/bus';
 import { createKafkaSnapshotStore, type SnapshotChangelog } from './kafka-snapshot-store.ts';
 
 // The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a

@@ -16,7 +16,7 @@ import {
 } from '@burnrate/testing';
 import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
 import { postJson, TEST_CONFIG } from '../test-support/burnrate-process.ts';
-import { declareTopics, type TopicDeclaration } from '../../../infra/kafka/topics.ts';
+import { declareTopics, type TopicDeclaration } from '@burnrate/bus';
 import { runCli, type ServiceProcess, startService } from '../test-support/service-process.ts';
 import { applyTopics } from './topics-command.ts';
 

@@ -26,7 +26,7 @@ usage:
                                   (burnrate backtest --help for every flag)
   burnrate topics apply [--dry-run]
                                   create missing Kafka topics, add partitions and set configs as
-                                  declared in infra/kafka/topics.ts; prints each change or "no changes"
+                                  declared in libs/bus/src/kafka/topics.ts; prints each change or "no changes"
   burnrate migrate                apply the ClickHouse migrations (CLICKHOUSE_URL, or BURNRATE_DATA_DIR) and exit
   burnrate keys new [--source NAME]
                                   make an ingest key: prints the key once and the sha256 for burnrate.yaml

@@ -10,7 +10,7 @@ import {
   type TopicChange,
   type TopicDeclaration,
   topicEnvironment,
-} from '../../../infra/kafka/topics.ts';
+} from '@burnrate/bus';
 import type { CommandIO } from './config-command.ts';
 
 // kafkajs's index spreads these in a way Node's CommonJS export detection cannot see, so they are
@@ -30,7 +30,7 @@ export interface ApplyResult {
 }
 
 /**
- * `burnrate topics apply [--dry-run]`: makes the cluster's topics match infra/kafka/topics.ts and
+ * `burnrate topics apply [--dry-run]`: makes the cluster's topics match libs/bus/src/kafka/topics.ts and
  * prints one line per change, or `no changes`. Safe to run on every deploy.
  */
 export async function topicsCommand(args: readonly string[], env: TopicsEnv, io: CommandIO): Promise<number> {

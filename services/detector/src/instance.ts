@@ -2,7 +2,7 @@ import type { KafkaSubscription } from '@burnrate/bus';
 import { type Config, type Lifecycle, type Logger, systemClock } from '@burnrate/core';
 import { createKafkaSnapshotStore, describeStore, openKafkaBus, openStore, type StoreSettings } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
-import { declareTopics, DETECTOR_STATE_TOPIC } from '../../../infra/kafka/topics.ts';
+import { declareTopics, DETECTOR_STATE_TOPIC } from '@burnrate/bus';
 import { createDetector, DETECTOR_GROUP_ID, type DetectorService } from './detector.ts';
 import type { PortTimings } from './port-timings.ts';
 import { snapshotStoreFrom, type SnapshotStore } from './snapshots.ts';

@@ -1,4 +1,4 @@
-// `npm exec -- node --expose-gc libs/detection/bench/memory.ts [--keys 100000]`: heap per tracked
+// `npm exec -- node --expose-gc services/detector/bench/memory.ts [--keys 100000]`: heap per tracked
 // key of each baseline/bucket detector's state at 100k keys (target <= 1 KB, DESIGN.md), and the
 // JSON snapshot bytes per key. Each key gets a realistic shape: a closed hour behind it (so its
 // baseline arrays are in place) and an open bucket for the current hour; no episode open.

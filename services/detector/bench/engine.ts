@@ -18,7 +18,7 @@ import {
 } from '@burnrate/detection';
 import { detectorConfigs } from '@burnrate/detector';
 import { TOPICS, UNATTRIBUTED, type UsageEvent, type UsageRollup } from '@burnrate/schemas';
-import { generateScenario } from '../../../scripts/detection/generate.ts';
+import { generateScenario } from '@burnrate/scenarios';
 
 const { values } = parseArgs({
   options: {
