@@ -7,14 +7,14 @@ export {
   SLACK_EVENT_TYPE,
   type SlackAnomalyPayload,
   type SlackChannelOptions,
-} from './slack-channel.ts';
+} from './channels/slack.ts';
 export {
   createEmailChannel,
   consoleAcknowledgeUrl,
   translateSmtpError,
   anomalyMessageId,
   type EmailChannelOptions,
-} from './email-channel.ts';
+} from './channels/email.ts';
 export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
 export { renderEmail, escapeHtml, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
 export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel } from './format.ts';

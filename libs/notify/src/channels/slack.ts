@@ -1,7 +1,7 @@
 import { BurnrateError, type Logger } from '@burnrate/core';
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
-import { type Channel, type Notification, receiverOf } from './channel.ts';
-import { renderSlack } from './render-slack.ts';
+import { type Channel, type Notification, receiverOf } from '../channel.ts';
+import { renderSlack } from '../render-slack.ts';
 
 export interface SlackChannelOptions {
   /** Bot token (xoxb-…), from SLACK_BOT_TOKEN. */

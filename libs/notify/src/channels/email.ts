@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { BurnrateError, type Logger, redactUrl } from '@burnrate/core';
 import type { Anomaly } from '@burnrate/schemas';
 import { createTransport } from 'nodemailer';
-import { type Channel, type Notification, receiverOf } from './channel.ts';
-import { renderEmail } from './render-email.ts';
+import { type Channel, type Notification, receiverOf } from '../channel.ts';
+import { renderEmail } from '../render-email.ts';
 
 export interface EmailChannelOptions {
   /** `smtp://user:pass@host:port` (or `smtps://` for implicit TLS), from SMTP_URL. */
