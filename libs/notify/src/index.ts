@@ -1,10 +1,28 @@
-export { receiverOf, type Channel, type ChannelName, type Notification, type NotificationReason } from './channel.ts';
+export {
+  anomalyUrl,
+  EnvVarField,
+  ReceiverNameField,
+  receiverName,
+  receiverOf,
+  secretFromEnv,
+  type Channel,
+  type ChannelBuild,
+  type ChannelContext,
+  type ChannelDefinition,
+  type ChannelEnv,
+  type ChannelName,
+  type Notification,
+  type NotificationReason,
+  type ReceiverAt,
+} from './channel.ts';
+export { CHANNELS, channelDefinition, receiverSchema } from './registry.ts';
 export {
   createSlackChannel,
   translateSlackError,
   slackLogger,
   slackTs,
   SLACK_EVENT_TYPE,
+  SlackReceiver,
   type SlackAnomalyPayload,
   type SlackChannelOptions,
 } from './channels/slack.ts';
@@ -13,6 +31,7 @@ export {
   consoleAcknowledgeUrl,
   translateSmtpError,
   anomalyMessageId,
+  EmailReceiver,
   type EmailChannelOptions,
 } from './channels/email.ts';
 export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';

@@ -113,6 +113,22 @@ describe('routeAnomaly', () => {
   });
 });
 
+describe('routeAnomaly with receivers lists', () => {
+  it('records a receiver its channel cannot read (a config loaded without the registry) as a log target saying why', () => {
+    const loose = parseConfig('org: acme\nteams:\n  - id: payments\n    receivers: [{ channel: slack, to: nope }, { channel: pigeon }]\n');
+    const route = routeAnomaly(loose, anomaly());
+    expect(route.kind === 'targets' && route.targets.map((t) => [t.receiver, t.channel, t.unroutable])).toEqual([
+      ['log:slack', 'log', 'not a valid slack receiver: expected a channel like #name (or a channel id like C0123ABCD)'],
+      ['log:pigeon', 'log', 'unknown channel "pigeon"'],
+    ]);
+  });
+
+  it('says "no receivers" for a team without any', () => {
+    const route = routeAnomaly(parseConfig('org: acme\nteams:\n  - id: quiet\n'), anomaly({ subject: { team: 'quiet' } }));
+    expect(route.kind === 'targets' && route.targets[0]?.unroutable).toBe('no receivers configured for team of team "quiet"');
+  });
+});
+
 describe('globMatch', () => {
   it.each([
     ['gpt-5*', 'gpt-5-mini', true],
