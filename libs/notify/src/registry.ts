@@ -3,13 +3,14 @@ import { z } from 'zod';
 import type { ChannelDefinition } from './channel.ts';
 import { email } from './channels/email.ts';
 import { slack } from './channels/slack.ts';
+import { webhook } from './channels/webhook.ts';
 
 /**
  * Every channel Burnrate sends through. The config schema (`receiverSchema`), routing and
  * buildChannels read this list and nothing else: a new channel is its file in channels/ and
  * one entry here.
  */
-export const CHANNELS: readonly ChannelDefinition[] = [slack, email];
+export const CHANNELS: readonly ChannelDefinition[] = [slack, email, webhook];
 
 const byName = new Map(CHANNELS.map((c) => [c.name, c]));
 
