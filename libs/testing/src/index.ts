@@ -27,3 +27,10 @@ export {
   type WebhookReceiver,
   type WebhookReceiverOptions,
 } from './webhook-receiver.ts';
+export {
+  startPagerDutyStandIn,
+  type PagerDutyAlert,
+  type PagerDutyEventReceived,
+  type PagerDutyStandIn,
+  type PagerDutyStandInOptions,
+} from './pagerduty-stand-in.ts';
