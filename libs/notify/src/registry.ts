@@ -2,6 +2,7 @@ import type { ReceiverSchema } from '@burnrate/core';
 import { z } from 'zod';
 import type { ChannelDefinition } from './channel.ts';
 import { email } from './channels/email.ts';
+import { msteams } from './channels/msteams.ts';
 import { pagerduty } from './channels/pagerduty.ts';
 import { slack } from './channels/slack.ts';
 import { webhook } from './channels/webhook.ts';
@@ -11,7 +12,7 @@ import { webhook } from './channels/webhook.ts';
  * buildChannels read this list and nothing else: a new channel is its file in channels/ and
  * one entry here.
  */
-export const CHANNELS: readonly ChannelDefinition[] = [slack, email, webhook, pagerduty];
+export const CHANNELS: readonly ChannelDefinition[] = [slack, email, webhook, pagerduty, msteams];
 
 const byName = new Map(CHANNELS.map((c) => [c.name, c]));
 

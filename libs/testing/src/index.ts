@@ -34,3 +34,4 @@ export {
   type PagerDutyStandIn,
   type PagerDutyStandInOptions,
 } from './pagerduty-stand-in.ts';
+export { startMsTeamsStandIn, type MsTeamsCard, type MsTeamsStandIn, type MsTeamsStandInOptions } from './msteams-stand-in.ts';
