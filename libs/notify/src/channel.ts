@@ -1,4 +1,6 @@
+import { BurnrateError, type Logger, type ReceiverEntry } from '@burnrate/core';
 import type { Anomaly } from '@burnrate/schemas';
+import { z } from 'zod';
 
 /**
  * Why this version of an anomaly is in front of a human: first sight, a higher severity, a much
@@ -10,24 +12,35 @@ export interface Notification {
   anomaly: Anomaly;
   reason: NotificationReason;
   /**
-   * Where it goes, in the channel's own terms: exactly one Slack channel (`#name` or an id), or
-   * the email addresses that share one message (all in To).
+   * Where it goes, in the channel's own terms (its definition's `to`): exactly one Slack channel
+   * (`#name` or an id), the email addresses that share one message (all in To), or the name of
+   * a configured endpoint (a webhook, a PagerDuty service, a Teams channel).
    */
   to: readonly string[];
   /**
-   * The notifier's stable name for the receiver (`slack:#payments`, `email:a@x,b@x`). With the
-   * anomaly id and version it is the message's identity, which a channel attaches to what it
-   * sends (Slack metadata, the email Message-ID) so a resend after a crash can be recognised.
+   * The notifier's stable name for the receiver (`slack:#payments`, `email:a@x,b@x`,
+   * `pagerduty:payments`). With the anomaly id and version it is the message's identity, which a
+   * channel attaches to what it sends (Slack metadata, the email Message-ID, a webhook's
+   * Idempotency-Key) so a resend after a crash can be recognised.
    * Defaults to `<channel>:<to joined by commas>`.
    */
   receiver?: string;
 }
 
-export type ChannelName = 'slack' | 'email' | 'webhook';
+/** A channel's name as the config, receiver names and the deliveries table spell it: `slack`, `pagerduty`. */
+export type ChannelName = string;
 
 /** The receiver a notification is for, as the notifier names it. */
 export function receiverOf(channel: ChannelName, n: Notification): string {
-  return n.receiver ?? `${channel}:${n.to.join(',')}`;
+  return n.receiver ?? receiverName(channel, n.to);
+}
+
+/**
+ * The stable name of a receiver, `<channel>:<to joined by commas>`: the key of the delivery log,
+ * so it must not change for a receiver that is already configured.
+ */
+export function receiverName(channel: ChannelName, to: readonly string[]): string {
+  return `${channel}:${to.join(',')}`;
 }
 
 /**
@@ -47,4 +60,83 @@ export interface Channel {
   reconcile?(notification: Notification, since: Date): Promise<{ id: string } | undefined>;
   /** Releases connections; the channel is not used afterwards. */
   close(): Promise<void>;
+}
+
+/** The environment a composition root hands over (its process.env): read, never written. */
+export type ChannelEnv = Readonly<Record<string, string | undefined>>;
+
+/** What a channel is built with, besides its receivers. */
+export interface ChannelContext {
+  /** Where settings (SLACK_BOT_TOKEN, SMTP_URL) and the secrets receivers name (`routing_key_env`) are read. */
+  env: ChannelEnv;
+  log: Logger;
+  /** The config's org, for defaults such as the email sender. */
+  org: string;
+  /** The config's public_url: where links to an anomaly point. */
+  publicUrl?: string | undefined;
+}
+
+/** One configured receiver of a channel, parsed, and where the config has it (`teams[0].receivers[1]`). */
+export interface ReceiverAt<T> {
+  receiver: T;
+  path: string;
+}
+
+/** A channel built for its receivers, with a word for the start-up log; or off, and why. */
+export type ChannelBuild = { channel: Channel; status: string } | { off: string };
+
+/**
+ * Everything Burnrate knows about one channel: the settings of its receivers in burnrate.yaml,
+ * where a receiver's notifications go, and how to build the channel. The registry (CHANNELS)
+ * lists one per channel; the config schema, routing and buildChannels all read it, so a new
+ * channel is one file with its definition plus one registry entry.
+ */
+export interface ChannelDefinition<T extends ReceiverEntry = ReceiverEntry> {
+  readonly name: T['channel'];
+  /**
+   * A receiver's settings: a `.strict()` zod object whose `channel` is `z.literal(name)`.
+   * Secrets are never settings: a field ending in `_env` names the environment variable that
+   * holds one (see `secrets`).
+   */
+  readonly receiver: z.ZodType<T>;
+  /**
+   * Where one receiver's notifications go (Notification.to). Its name in the delivery log is
+   * `<channel>:<to joined by commas>`, so `to` must stay the same for a receiver that did not
+   * change: the Slack channel; the email addresses, sorted; the receiver's `name` otherwise.
+   */
+  to(receiver: T): string[];
+  /**
+   * The environment variables a receiver needs (`{ field: 'routing_key_env', variable: 'PD_PAYMENTS' }`);
+   * buildChannels checks them all at start and names every one that is missing.
+   */
+  secrets?(receiver: T): { field: string; variable: string }[];
+  /**
+   * Builds the channel for every configured receiver of it (possibly none), or says why it is
+   * off. Throws a CONFIG_INVALID BurnrateError naming the receiver for a setting it cannot use.
+   */
+  create(receivers: readonly ReceiverAt<T>[], context: ChannelContext): ChannelBuild;
+}
+
+/** `name:` of a receiver that has one (webhook, pagerduty, msteams): part of its delivery-log name, so stable. */
+export const ReceiverNameField = z
+  .string()
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'expected a lowercase name of letters, digits, ., - and _ (e.g. payments-oncall)' });
+
+/** A `*_env` field: the name of an environment variable that holds a secret. */
+export const EnvVarField = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name such as PD_PAYMENTS_ROUTING_KEY' });
+
+/** The value of a variable a receiver names, for `create`; buildChannels has checked the ones `secrets` declares. */
+export function secretFromEnv(context: ChannelContext, variable: string, who: string): string {
+  const value = context.env[variable];
+  if (value === undefined || value === '') throw new BurnrateError('CONFIG_INVALID', `${who} needs ${variable}, which is not set`);
+  return value;
+}
+
+/** The console page of an anomaly, when public_url is set. */
+export function anomalyUrl(publicUrl: string | undefined, anomalyId: string): string | undefined {
+  if (!publicUrl) return undefined;
+  return `${publicUrl.replace(/\/+$/, '')}/anomalies/${encodeURIComponent(anomalyId)}`;
 }

@@ -1,20 +1,39 @@
-export { receiverOf, type Channel, type ChannelName, type Notification, type NotificationReason } from './channel.ts';
+export {
+  anomalyUrl,
+  EnvVarField,
+  ReceiverNameField,
+  receiverName,
+  receiverOf,
+  secretFromEnv,
+  type Channel,
+  type ChannelBuild,
+  type ChannelContext,
+  type ChannelDefinition,
+  type ChannelEnv,
+  type ChannelName,
+  type Notification,
+  type NotificationReason,
+  type ReceiverAt,
+} from './channel.ts';
+export { CHANNELS, channelDefinition, receiverSchema } from './registry.ts';
 export {
   createSlackChannel,
   translateSlackError,
   slackLogger,
   slackTs,
   SLACK_EVENT_TYPE,
+  SlackReceiver,
   type SlackAnomalyPayload,
   type SlackChannelOptions,
-} from './slack-channel.ts';
+} from './channels/slack.ts';
 export {
   createEmailChannel,
   consoleAcknowledgeUrl,
   translateSmtpError,
   anomalyMessageId,
+  EmailReceiver,
   type EmailChannelOptions,
-} from './email-channel.ts';
+} from './channels/email.ts';
 export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
 export { renderEmail, escapeHtml, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
 export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel } from './format.ts';

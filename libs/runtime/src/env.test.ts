@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readKafkaBrokers, readKafkaSendTimeoutMs, readPort, readSlack, readSmtp, readStoreSettings } from './env.ts';
+import { readKafkaBrokers, readKafkaSendTimeoutMs, readPort, readStoreSettings } from './env.ts';
 import { describeStore } from './store.ts';
 
 describe('service env', () => {
@@ -40,16 +40,9 @@ describe('service env', () => {
     expect(() => readKafkaBrokers({ KAFKA_BROKERS: 'kafka' }, 'detector')).toThrow(/"kafka" is not host:port/);
   });
 
-  it('reads ports, Slack and SMTP settings', () => {
+  it('reads ports', () => {
     expect(readPort({}, 'BURNRATE_PORT', 8787)).toBe(8787);
     expect(readPort({ BURNRATE_PORT: '0' }, 'BURNRATE_PORT', 8787)).toBe(0);
     expect(() => readPort({ BURNRATE_PORT: '70000' }, 'BURNRATE_PORT', 8787)).toThrow(/BURNRATE_PORT must be a port number/);
-    expect(readSlack({})).toBeUndefined();
-    expect(readSlack({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_API_URL: 'http://stand-in/api/' })).toEqual({
-      token: 'xoxb-1',
-      apiUrl: 'http://stand-in/api/',
-    });
-    expect(readSmtp({ SMTP_URL: 'smtp://mailpit:1025' }, 'acme')).toEqual({ url: 'smtp://mailpit:1025', from: 'burnrate@acme.invalid' });
-    expect(readSmtp({}, 'acme')).toBeUndefined();
   });
 });

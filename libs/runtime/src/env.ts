@@ -83,15 +83,3 @@ export function readPort(env: Env, name: string, fallback: number): number {
   }
   return port;
 }
-
-/** Slack is on when SLACK_BOT_TOKEN is set; SLACK_API_URL points it elsewhere (a stand-in, a proxy). */
-export function readSlack(env: Env): { token: string; apiUrl?: string } | undefined {
-  if (!env.SLACK_BOT_TOKEN) return undefined;
-  return { token: env.SLACK_BOT_TOKEN, ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}) };
-}
-
-/** Email is on when SMTP_URL is set; SMTP_FROM defaults to burnrate@<org>.invalid. */
-export function readSmtp(env: Env, org: string): { url: string; from: string } | undefined {
-  if (!env.SMTP_URL) return undefined;
-  return { url: env.SMTP_URL, from: env.SMTP_FROM ?? `burnrate@${org}.invalid` };
-}

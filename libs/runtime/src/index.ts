@@ -4,11 +4,10 @@ export {
   parseWholeNumber,
   readKafkaSendTimeoutMs,
   readPort,
-  readSlack,
-  readSmtp,
   readStoreSettings,
   type StoreSettings,
 } from './env.ts';
+export { buildChannels, type ChannelSet } from './channels.ts';
 export { describeStore, openStore } from './store.ts';
 export { type HealthEndpoint, type LagSource, registerHealthEndpoint } from './health.ts';
 export { openKafkaBus } from './bus.ts';

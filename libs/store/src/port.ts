@@ -11,9 +11,10 @@ import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/sch
 export interface DeliveryRecord {
   anomaly_id: string;
   version: number;
-  /** Stable name of who got it: `slack:#payments-ai-spend`, `email:leads@acme.com`. */
+  /** Stable name of who got it: `slack:#payments-ai-spend`, `email:leads@acme.com`, `pagerduty:payments`. */
   receiver: string;
-  channel: 'slack' | 'email' | 'webhook' | 'log';
+  /** The channel that sent it (`slack`, `email`, `webhook`, `pagerduty`, `msteams`, …), or `log` for nowhere to send. */
+  channel: string;
   /**
    * `pending` is written just before a send, so a process killed between the provider accepting
    * the message and the `sent` record can tell, after restart, that an attempt may have got through.

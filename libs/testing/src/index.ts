@@ -12,3 +12,26 @@ export {
 export { usageEvent, anomaly } from './builders.ts';
 export { tempDir, type TempDir } from './temp-dir.ts';
 export { waitUntil, type WaitUntilOptions } from './wait-until.ts';
+export {
+  startHttpStandIn,
+  jsonAnswer,
+  type HttpAnswer,
+  type HttpFailure,
+  type HttpStandIn,
+  type ReceivedRequest,
+} from './http-stand-in.ts';
+export {
+  startWebhookReceiver,
+  verifyWebhookSignature,
+  type WebhookDelivery,
+  type WebhookReceiver,
+  type WebhookReceiverOptions,
+} from './webhook-receiver.ts';
+export {
+  startPagerDutyStandIn,
+  type PagerDutyAlert,
+  type PagerDutyEventReceived,
+  type PagerDutyStandIn,
+  type PagerDutyStandInOptions,
+} from './pagerduty-stand-in.ts';
+export { startMsTeamsStandIn, type MsTeamsCard, type MsTeamsStandIn, type MsTeamsStandInOptions } from './msteams-stand-in.ts';

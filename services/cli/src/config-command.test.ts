@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, type TempDir } from '@burnrate/testing';
-import { configCheck } from './config-command.ts';
+import { configCheck, configSchema } from './config-command.ts';
 
 describe('burnrate config check', () => {
   let dir: TempDir;
@@ -21,7 +21,9 @@ describe('burnrate config check', () => {
   }
 
   it('exits 0 and summarises a valid file', async () => {
-    const r = await check(`org: acme\nteams:\n  - id: payments\n    email: [p@acme.com]\nsources:\n  - { name: laptops, keys: ['${'e'.repeat(64)}'] }\n`);
+    const r = await check(
+      `org: acme\nteams:\n  - id: payments\n    email: [p@acme.com]\nsources:\n  - { name: laptops, keys: ['${'e'.repeat(64)}'] }\n`,
+    );
     expect(r.code).toBe(0);
     expect(r.out.join('\n')).toMatch(/ok \(org acme, 1 team, 0 ownership rules, 1 source\)/);
     expect(r.err).toEqual([]);
@@ -44,10 +46,49 @@ describe('burnrate config check', () => {
     expect(r.err.join('\n')).toContain('detectors.session_cost: warning_usd (200) is not below critical_usd (100)');
   });
 
+  it('checks each receiver against its channel, as start does, with the line', async () => {
+    const r = await check(
+      'org: acme\nteams:\n  - id: payments\n    receivers:\n      - { channel: pagerduty, name: payments, routing_key: R0123 }\n      - { channel: pagerdty, name: x }\n',
+    );
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain(
+      [
+        '  teams[0].receivers[0].routing_key_env (line 5): is required (string)',
+        '  teams[0].receivers[0] (line 5): unknown key "routing_key"',
+        '  teams[0].receivers[1].channel (line 6): unknown channel "pagerdty"; expected one of slack, email, webhook, pagerduty, msteams',
+      ].join('\n'),
+    );
+  });
+
+  it('accepts receivers of every channel without their secrets: those are checked at start', async () => {
+    const r = await check(`org: acme
+teams:
+  - id: payments
+    receivers:
+      - { channel: slack, to: "#payments" }
+      - { channel: email, to: [p@acme.com] }
+      - { channel: webhook, name: ops-bus, url: "https://hooks.acme.internal/burnrate", secret_env: OPS_WEBHOOK_SECRET }
+      - { channel: pagerduty, name: payments, routing_key_env: PD_PAYMENTS }
+      - { channel: msteams, name: payments, url_env: TEAMS_PAYMENTS_URL }
+`);
+    expect(r.code).toBe(0);
+    expect(r.err.join('\n')).not.toMatch(/receiver|_env/);
+  });
+
   it('says when the file is missing', async () => {
     const out: string[] = [];
     const err: string[] = [];
     expect(await configCheck(join(dir.path, 'nope.yaml'), { out: (l) => out.push(l), err: (l) => err.push(l) })).toBe(1);
     expect(err.join('\n')).toMatch(/cannot read config file/);
+  });
+});
+
+describe('burnrate config schema', () => {
+  it('describes every channel’s receiver settings for editors', async () => {
+    const out: string[] = [];
+    expect(await configSchema({ out: (l) => out.push(l), err: () => {} })).toBe(0);
+    const schema = JSON.stringify(JSON.parse(out.join('\n')));
+    for (const field of ['routing_key_env', 'secret_env', 'url_env']) expect(schema).toContain(`"${field}"`);
+    for (const channel of ['slack', 'email', 'webhook', 'pagerduty', 'msteams']) expect(schema).toContain(`"const":"${channel}"`);
   });
 });

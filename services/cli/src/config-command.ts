@@ -12,7 +12,9 @@ export async function configCheck(path: string | undefined, io: CommandIO): Prom
     return 2;
   }
   try {
-    const config = await loadConfig(path);
+    // The channel registry checks every receiver's settings, as `start` does.
+    const { receiverSchema } = await import('@burnrate/notify');
+    const config = await loadConfig(path, { receiver: receiverSchema });
     const warnings = configWarnings(config);
     if (warnings.length > 0) io.err(`${path}: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}:\n${formatIssues(warnings)}`);
     io.out(
@@ -33,7 +35,8 @@ export async function configCheck(path: string | undefined, io: CommandIO): Prom
   }
 }
 
-export function configSchema(io: CommandIO): number {
-  io.out(JSON.stringify(configJsonSchema(), null, 2));
+export async function configSchema(io: CommandIO): Promise<number> {
+  const { receiverSchema } = await import('@burnrate/notify');
+  io.out(JSON.stringify(configJsonSchema({ receiver: receiverSchema }), null, 2));
   return 0;
 }

@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore, type Store } from '@burnrate/store';
-import { type SlackStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
+import { type SlackStandIn, startPagerDutyStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
 import {
   type BurnrateProcess,
   INGEST_AUTH,
@@ -11,6 +12,7 @@ import {
   startBurnrate,
   startSurroundings,
   type Surroundings,
+  TEST_CONFIG,
 } from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../ingest/fixtures/claude-code-otlp/logs.json', import.meta.url);
@@ -187,5 +189,48 @@ describe('burnrate start (embedded), end to end', () => {
       cost_source: 'reported',
       prompt_id: '9154c933-2892-4667-b727-581d70f1be80',
     });
+  });
+});
+
+describe('burnrate start with a PagerDuty receiver', () => {
+  it('refuses to start while the routing key variable is unset, naming the receiver and the variable; starts once it is set', async () => {
+    const around = await startSurroundings();
+    const pd = await startPagerDutyStandIn();
+    try {
+      const config = join(around.dir.path, 'with-pagerduty.yaml');
+      await writeFile(
+        config,
+        TEST_CONFIG.replace(
+          '    email: [payments-leads@acme.com]\n',
+          '    email: [payments-leads@acme.com]\n    receivers: [{ channel: pagerduty, name: payments, routing_key_env: PD_PAYMENTS }]\n',
+        ),
+      );
+      const env = { ...around.env, BURNRATE_CONFIG: config, PAGERDUTY_EVENTS_URL: pd.url };
+      const refused = await startBurnrate(env).then(
+        (b) => b.stop().then(() => 'started'),
+        (err: unknown) => (err as Error).message,
+      );
+      expect(refused).toContain('burnrate exited with 1 before listening');
+      expect(refused).toContain(
+        'teams[0].receivers[0]: pagerduty receiver "payments" needs PD_PAYMENTS (its routing_key_env), which is not set',
+      );
+
+      const burnrate = await startBurnrate({ ...env, PD_PAYMENTS: 'R0123456789abcdef0123456789abcde' });
+      try {
+        const listening = JSON.parse(burnrate.logs.find((l) => l.includes('"burnrate is listening"')) ?? '{}') as Record<string, unknown>;
+        expect(listening).toMatchObject({
+          slack: 'on',
+          email: expect.stringMatching(/^on/),
+          pagerduty: 'on (1 receiver)',
+          webhook: 'off (no webhook receivers)',
+        });
+        expect(JSON.stringify(burnrate.logs)).not.toContain('R0123456789abcdef0123456789abcde');
+      } finally {
+        await burnrate.stop();
+      }
+    } finally {
+      await pd.close();
+      await around.close();
+    }
   });
 });

@@ -14,9 +14,9 @@ import {
   systemClock,
 } from '@burnrate/core';
 import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
-import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
 import { createNotifier } from '@burnrate/notifier';
 import { createPriceCatalog } from '@burnrate/pricing';
+import { buildChannels, type Env } from '@burnrate/runtime';
 import { TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore, type Store } from '@burnrate/store';
@@ -31,8 +31,11 @@ export interface EmbeddedOptions {
   port: number;
   host: string;
   log: Logger;
-  slack?: { token: string; apiUrl?: string };
-  smtp?: { url: string; from: string };
+  /**
+   * Where the channels read their settings (SLACK_BOT_TOKEN, SMTP_URL, …) and the secrets
+   * receivers name (routing_key_env, secret_env, url_env): the process environment.
+   */
+  env?: Env;
   /** When set, /api/* needs `Authorization: Bearer <token>`. */
   apiToken?: string;
   bodyLimitBytes?: number;
@@ -59,6 +62,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   const clock = options.clock ?? systemClock;
   const lifecycle = new Lifecycle(log);
   const started = performance.now();
+  // First: a receiver whose secret is not set stops start-up before anything is opened.
+  const channels = buildChannels(options.env ?? {}, config, log);
 
   await prepareDataDir(options.dataDir);
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
@@ -104,8 +109,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     },
   });
 
-  const channels = buildChannels(options);
-  const notifier = createNotifier({ config, store, channels, log, clock });
+  // Registered before the notifier so it closes after the last send.
+  lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
+  const notifier = createNotifier({ config, store, channels: channels.channels, log, clock });
   const notifierSubscription = bus.subscribe({
     groupId: 'burnrate-notifier',
     topics: [TOPICS.anomalies.name],
@@ -207,8 +213,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
       host: options.host,
       dataDir: options.dataDir,
       config: options.configSource,
-      slack: channels.slack ? 'on' : 'off (SLACK_BOT_TOKEN not set)',
-      email: channels.email ? 'on' : 'off (SMTP_URL not set)',
+      ...channels.status,
       startMs: Math.round(performance.now() - started),
     },
     'burnrate is listening',
@@ -226,21 +231,4 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boo
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return true;
-}
-
-function buildChannels(options: EmbeddedOptions): { slack?: Channel; email?: Channel } {
-  const channels: { slack?: Channel; email?: Channel } = {};
-  if (options.slack) {
-    channels.slack = createSlackChannel({ token: options.slack.token, slackApiUrl: options.slack.apiUrl, log: options.log });
-  }
-  if (options.smtp) {
-    const publicUrl = options.config.public_url;
-    channels.email = createEmailChannel({
-      url: options.smtp.url,
-      from: options.smtp.from,
-      log: options.log,
-      acknowledgeUrl: publicUrl ? consoleAcknowledgeUrl(publicUrl) : undefined,
-    });
-  }
-  return channels;
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { ConfigError, createLogger, isBurnrateError, loadConfig, redactUrl } from '@burnrate/core';
+import { ConfigError, createLogger, isBurnrateError, loadConfig } from '@burnrate/core';
 import { parseArgs } from './args.ts';
 import type { BacktestEnv } from './backtest.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
@@ -53,6 +53,7 @@ environment (start):
   SLACK_API_URL        Slack Web API base URL (default Slack's own)
   SMTP_URL             smtp://user:pass@host:port; email is off without it
   SMTP_FROM            sender address (default burnrate@<org>.invalid)
+  (and every variable a receiver names in its *_env fields; start fails if one is unset)
 `;
 
 const io: CommandIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
@@ -70,7 +71,8 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
     return;
   }
 
-  const config = await loadConfig(configPath);
+  const { receiverSchema } = await import('@burnrate/notify');
+  const config = await loadConfig(configPath, { receiver: receiverSchema });
   log.info({ config: configSource }, 'config loaded');
 
   const { startEmbedded } = await import('./embedded.ts');
@@ -81,11 +83,9 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
     port,
     host: env.BURNRATE_HOST ?? '127.0.0.1',
     log,
-    slack: env.SLACK_BOT_TOKEN ? { token: env.SLACK_BOT_TOKEN, apiUrl: env.SLACK_API_URL } : undefined,
-    smtp: env.SMTP_URL ? { url: env.SMTP_URL, from: env.SMTP_FROM ?? `burnrate@${config.org}.invalid` } : undefined,
+    env,
     apiToken: env.BURNRATE_API_TOKEN,
   });
-  if (env.SMTP_URL) log.info({ smtp: redactUrl(env.SMTP_URL) }, 'email notifications on');
 
   let stopping = false;
   const shutdown = (signal: string): void => {

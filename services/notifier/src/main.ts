@@ -1,15 +1,14 @@
 import { resolve } from 'node:path';
-import { createLogger, Lifecycle, loadConfig, redactUrl, type Config, type Logger } from '@burnrate/core';
-import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
+import { createLogger, Lifecycle, loadConfig } from '@burnrate/core';
+import { receiverSchema } from '@burnrate/notify';
 import {
+  buildChannels,
   describeStore,
   exitOnStartFailure,
   quietKafkajsWarnings,
   openKafkaBus,
   openStore,
   readKafkaBrokers,
-  readSlack,
-  readSmtp,
   readStoreSettings,
   registerHealthEndpoint,
   runUntilSignal,
@@ -21,13 +20,15 @@ const GROUP_ID = 'burnrate-notifier';
 
 /**
  * The notifier on its own (distributed mode): consumes anomalies.v1 in the `burnrate-notifier`
- * group and delivers to Slack and email. The delivery log (sent / pending / skipped per anomaly
+ * group and delivers to every receiver the config lists (Slack, email, webhooks, PagerDuty,
+ * Microsoft Teams). The delivery log (sent / pending / skipped per anomaly
  * version and receiver) lives in the store, so instances must share one ClickHouse server for
  * "never sent twice" to hold across instances and partition moves.
  *
  * env: KAFKA_BROKERS; CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE),
  * or BURNRATE_DATA_DIR (embedded chdb, this process only: tests and single-instance trials);
- * BURNRATE_CONFIG; SLACK_BOT_TOKEN, SLACK_API_URL; SMTP_URL, SMTP_FROM; BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL.
+ * BURNRATE_CONFIG; SLACK_BOT_TOKEN, SLACK_API_URL; SMTP_URL, SMTP_FROM; the variables receivers
+ * name (their *_env fields); BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL.
  */
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'notifier' });
@@ -36,9 +37,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const configPath = resolve(env.BURNRATE_CONFIG);
   const brokers = readKafkaBrokers(env, 'notifier');
   const storeSettings = readStoreSettings(env, 'notifier');
-  const config = await loadConfig(configPath);
-  const slack = readSlack(env);
-  const smtp = readSmtp(env, config.org);
+  const config = await loadConfig(configPath, { receiver: receiverSchema });
+  const channels = buildChannels(env, config, log);
   const lifecycle = new Lifecycle(log);
   const health = registerHealthEndpoint(lifecycle, env, { service: 'notifier', log });
 
@@ -48,8 +48,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const bus = openKafkaBus({ brokers, service: 'notifier', log });
   lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
 
-  const channels = buildChannels(config, slack, smtp, log);
-  const notifier = createNotifier({ config, store, channels, log });
+  // Registered before the notifier so it closes after the last send.
+  lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
+  const notifier = createNotifier({ config, store, channels: channels.channels, log });
   const subscription = bus.subscribe({
     groupId: GROUP_ID,
     topics: [TOPICS.anomalies.name],
@@ -76,29 +77,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       group: GROUP_ID,
       config: configPath,
       store: describeStore(storeSettings),
-      slack: slack ? 'on' : 'off (SLACK_BOT_TOKEN not set)',
-      email: smtp ? `on (${redactUrl(smtp.url)})` : 'off (SMTP_URL not set)',
+      ...channels.status,
     }),
   });
-}
-
-function buildChannels(
-  config: Config,
-  slack: { token: string; apiUrl?: string } | undefined,
-  smtp: { url: string; from: string } | undefined,
-  log: Logger,
-): { slack?: Channel; email?: Channel } {
-  const channels: { slack?: Channel; email?: Channel } = {};
-  if (slack) channels.slack = createSlackChannel({ token: slack.token, slackApiUrl: slack.apiUrl, log });
-  if (smtp) {
-    channels.email = createEmailChannel({
-      url: smtp.url,
-      from: smtp.from,
-      log,
-      acknowledgeUrl: config.public_url ? consoleAcknowledgeUrl(config.public_url) : undefined,
-    });
-  }
-  return channels;
 }
 
 const bootLog = createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'notifier' });

@@ -15,7 +15,8 @@ export interface NotifierDeps {
   /** A function when the config can be reloaded: every anomaly is routed with the current one. */
   config: Config | (() => Config);
   store: NotifierStore;
-  channels: { slack?: Channel; email?: Channel };
+  /** By channel name (`slack`, `pagerduty`, …): the channels that are on (buildChannels in @burnrate/runtime). */
+  channels: Readonly<Partial<Record<string, Channel>>>;
   log: Logger;
   clock?: Clock;
   retry?: Partial<RetryPolicy>;

@@ -1,4 +1,5 @@
 import { parseConfig } from '@burnrate/core';
+import { receiverSchema } from '@burnrate/notify';
 import { anomaly } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
 import { globMatch, resolveReceivers, routeAnomaly } from './routing.ts';
@@ -110,6 +111,60 @@ describe('routeAnomaly', () => {
   it('says why a log target has nowhere to go', () => {
     const route = routeAnomaly(parseConfig(base), anomaly({ subject: { team: 'unattributed' } }));
     expect(route.kind === 'targets' && route.targets[0]?.unroutable).toBe('unattributed spend and no finops receiver configured');
+  });
+});
+
+describe('routeAnomaly with receivers lists', () => {
+  const config = parseConfig(
+    `
+org: acme
+public_url: https://burnrate.acme.internal
+teams:
+  - id: payments
+    slack: { channel: "#payments-ai-spend" }
+    receivers:
+      - { channel: email, to: [payments-leads@acme.com, cto@acme.com] }
+      - { channel: webhook, name: ops-bus, url: "https://hooks.acme.internal/burnrate", secret_env: OPS_SECRET }
+      - { channel: msteams, name: payments, url_env: TEAMS_PAYMENTS_URL }
+      - { channel: slack, to: "#payments-ai-spend" }
+    oncall:
+      receivers:
+        - { channel: pagerduty, name: payments-oncall, routing_key_env: PD_PAYMENTS }
+        - { channel: email, to: [cto@acme.com, oncall@acme.com] }
+        - { channel: webhook, name: ops-bus, url: "https://hooks.acme.internal/burnrate", secret_env: OPS_SECRET }
+routes:
+  rules:
+    - match: { severity: critical }
+      notify: [team, oncall]
+`,
+    '<inline>',
+    { receiver: receiverSchema },
+  );
+
+  it('builds one target per receiver, named by its channel, and collapses what is addressed twice', () => {
+    const route = routeAnomaly(config, anomaly({ severity: 'critical' }));
+    expect(route.kind === 'targets' && route.targets.map((t) => [t.channel, t.receiver, t.to, t.via])).toEqual([
+      ['slack', 'slack:#payments-ai-spend', ['#payments-ai-spend'], 'team'],
+      ['email', 'email:cto@acme.com,payments-leads@acme.com', ['cto@acme.com', 'payments-leads@acme.com'], 'team'],
+      ['webhook', 'webhook:ops-bus', ['ops-bus'], 'team'],
+      ['msteams', 'msteams:payments', ['payments'], 'team'],
+      ['pagerduty', 'pagerduty:payments-oncall', ['payments-oncall'], 'oncall'],
+      ['email', 'email:oncall@acme.com', ['oncall@acme.com'], 'oncall'],
+    ]);
+  });
+
+  it('records a receiver its channel cannot read (a config loaded without the registry) as a log target saying why', () => {
+    const loose = parseConfig('org: acme\nteams:\n  - id: payments\n    receivers: [{ channel: slack, to: nope }, { channel: pigeon }]\n');
+    const route = routeAnomaly(loose, anomaly());
+    expect(route.kind === 'targets' && route.targets.map((t) => [t.receiver, t.channel, t.unroutable])).toEqual([
+      ['log:slack', 'log', 'not a valid slack receiver: expected a channel like #name (or a channel id like C0123ABCD)'],
+      ['log:pigeon', 'log', 'unknown channel "pigeon"'],
+    ]);
+  });
+
+  it('says "no receivers" for a team without any', () => {
+    const route = routeAnomaly(parseConfig('org: acme\nteams:\n  - id: quiet\n'), anomaly({ subject: { team: 'quiet' } }));
+    expect(route.kind === 'targets' && route.targets[0]?.unroutable).toBe('no receivers configured for team of team "quiet"');
   });
 });
 

@@ -1,16 +1,22 @@
-import { type Config, findTeam, type ReceiverName } from '@burnrate/core';
+import { type Config, findTeam, type ReceiverEntry, type ReceiverName, receiversOf } from '@burnrate/core';
+import { channelDefinition, receiverName } from '@burnrate/notify';
 import { type Anomaly, SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
 
 type RouteRule = Config['routes']['rules'][number];
 
 /**
  * One concrete place a notification goes. `receiver` is its stable name in the deliveries table
- * (`slack:#payments-ai-spend`, `email:a@acme.com,b@acme.com`), the key of exactly-once delivery.
+ * (`slack:#payments-ai-spend`, `email:a@acme.com,b@acme.com`, `pagerduty:payments`), the key of
+ * exactly-once delivery.
  */
 export interface Target {
   receiver: string;
-  channel: 'slack' | 'email' | 'log';
-  /** Slack: one channel. Email: every address of the receiver, all in To of one message. */
+  /** The channel that sends it (a name in the channel registry), or `log` when nothing can be sent. */
+  channel: string;
+  /**
+   * In the channel's terms (its definition's `to`): Slack one channel; email every address of
+   * the receiver, all in To of one message; otherwise the receiver's name.
+   */
   to: string[];
   /** Which configured receiver it came from. */
   via: ReceiverName;
@@ -63,30 +69,43 @@ export function resolveReceivers(config: Config, a: Anomaly): ReceiverName[] {
   return matched ? receivers : ['team'];
 }
 
-const slackTarget = (channel: string, via: ReceiverName): Target => ({
-  receiver: `slack:${channel}`,
-  channel: 'slack',
-  to: [channel],
-  via,
-});
-const emailTarget = (addresses: readonly string[], via: ReceiverName): Target => {
-  const to = [...new Set(addresses)].sort();
-  return { receiver: `email:${to.join(',')}`, channel: 'email', to, via };
-};
+type Address = { channel: string; to: string[] } | { invalid: string };
+// Config objects do not change once loaded, so a `receivers:` entry is read through its channel
+// once (the shorthand's entries are built per call and read each time: a cheap parse).
+const addresses = new WeakMap<ReceiverEntry, Address>();
 
-function finopsTargets(config: Config): Target[] {
-  const targets: Target[] = [];
-  if (config.finops?.slack) targets.push(slackTarget(config.finops.slack.channel, 'finops'));
-  if (config.finops?.email.length) targets.push(emailTarget(config.finops.email, 'finops'));
-  return targets;
+/** Where a configured receiver sends, as its channel's definition says. */
+function addressOf(entry: ReceiverEntry): Address {
+  let address = addresses.get(entry);
+  if (!address) {
+    const definition = channelDefinition(entry.channel);
+    const parsed = definition?.receiver.safeParse(entry);
+    address = !definition
+      ? { invalid: `unknown channel "${entry.channel}"` }
+      : parsed?.success
+        ? { channel: definition.name, to: definition.to(parsed.data) }
+        : { invalid: `not a valid ${definition.name} receiver: ${parsed?.error.issues.map((i) => i.message).join('; ')}` };
+    addresses.set(entry, address);
+  }
+  return address;
+}
+
+function targetsOf(entries: readonly ReceiverEntry[], via: ReceiverName): Target[] {
+  return entries.map((entry) => {
+    const address = addressOf(entry);
+    // Only a config loaded without the channel registry gets here (buildChannels refuses it at start).
+    if ('invalid' in address) return { receiver: `log:${entry.channel}`, channel: 'log', to: [], via, unroutable: address.invalid };
+    return { receiver: receiverName(address.channel, address.to), channel: address.channel, to: address.to, via };
+  });
 }
 
 /**
- * Where an anomaly goes: nowhere below `routes.min_severity`; otherwise the concrete Slack
- * channels and email groups of its receivers. Spend nobody owns (team `unattributed`, or a team
- * not in the config) goes to FinOps; with no FinOps receivers it becomes a `log` target so the
- * gap is recorded rather than silent. Duplicate channels collapse, and an address already in one
- * email of this anomaly is not put in another.
+ * Where an anomaly goes: nowhere below `routes.min_severity`; otherwise the receivers of its
+ * receiver groups (team, on-call, FinOps), each through its channel. Spend nobody owns (team
+ * `unattributed`, or a team not in the config) goes to FinOps; with no FinOps receivers it
+ * becomes a `log` target so the gap is recorded rather than silent. A receiver listed twice
+ * collapses, and what a channel already addresses for this anomaly (a Slack channel, an email
+ * address) is not addressed again.
  */
 export function routeAnomaly(config: Config, a: Anomaly): Route {
   const minSeverity = config.routes.min_severity;
@@ -96,27 +115,23 @@ export function routeAnomaly(config: Config, a: Anomaly): Route {
   const team = a.subject.team === UNATTRIBUTED ? undefined : findTeam(config, a.subject.team);
   const candidates: Target[] = [];
   for (const receiver of receivers) {
-    if (receiver === 'finops' || !team) {
-      candidates.push(...finopsTargets(config));
-    } else if (receiver === 'team') {
-      if (team.slack) candidates.push(slackTarget(team.slack.channel, 'team'));
-      if (team.email.length > 0) candidates.push(emailTarget(team.email, 'team'));
-    } else {
-      if (team.oncall?.slack) candidates.push(slackTarget(team.oncall.slack.channel, 'oncall'));
-      if (team.oncall?.email.length) candidates.push(emailTarget(team.oncall.email, 'oncall'));
-    }
+    if (receiver === 'finops' || !team) candidates.push(...targetsOf(receiversOf(config.finops), 'finops'));
+    else if (receiver === 'team') candidates.push(...targetsOf(receiversOf(team), 'team'));
+    else candidates.push(...targetsOf(receiversOf(team.oncall), 'oncall'));
   }
 
   const targets: Target[] = [];
-  const addressed = new Set<string>();
+  const addressed = new Map<string, Set<string>>();
   for (const t of candidates) {
-    if (t.channel === 'slack') {
+    if (t.channel === 'log') {
       if (!targets.some((x) => x.receiver === t.receiver)) targets.push(t);
       continue;
     }
-    const fresh = t.to.filter((addr) => !addressed.has(addr));
-    for (const addr of fresh) addressed.add(addr);
-    if (fresh.length > 0) targets.push(fresh.length === t.to.length ? t : emailTarget(fresh, t.via));
+    const seen = addressed.get(t.channel) ?? new Set<string>();
+    addressed.set(t.channel, seen);
+    const fresh = t.to.filter((to) => !seen.has(to));
+    for (const to of fresh) seen.add(to);
+    if (fresh.length > 0) targets.push(fresh.length === t.to.length ? t : { ...t, to: fresh, receiver: receiverName(t.channel, fresh) });
   }
 
   if (targets.length === 0) {
@@ -124,7 +139,7 @@ export function routeAnomaly(config: Config, a: Anomaly): Route {
       ? a.subject.team === UNATTRIBUTED
         ? 'unattributed spend and no finops receiver configured'
         : `team "${a.subject.team}" is not in the config and no finops receiver is configured`
-      : `no Slack channel or email configured for ${receivers.join(', ')} of team "${team.id}"`;
+      : `no receivers configured for ${receivers.join(', ')} of team "${team.id}"`;
     targets.push({ receiver: 'log', channel: 'log', to: [], via: receivers[0] ?? 'team', unroutable });
   }
   return { kind: 'targets', receivers, targets };

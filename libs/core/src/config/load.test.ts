@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig } from './load.ts';
+import { ConfigError, formatPath, loadConfig, parseConfig } from './load.ts';
+import { configuredReceivers, receiversOf } from './receivers.ts';
 import { sessionCostThresholds } from './lookup.ts';
 import { configJsonSchema } from './json-schema.ts';
 
@@ -94,8 +95,63 @@ describe('parseConfig', () => {
     }
   });
 
+  it('gives a missing key the line of the object that lacks it', () => {
+    try {
+      parseConfig('org: acme\nownership:\n  - team: payments\n');
+      throw new Error('expected the config to be rejected');
+    } catch (err) {
+      expect((err as ConfigError).issues.map((i) => [i.path, i.line])).toEqual([['ownership[0].match', 3]]);
+    }
+  });
+
   it('says when the file cannot be read', async () => {
     await expect(loadConfig('/nonexistent/burnrate.yaml')).rejects.toThrow(/cannot read config file \/nonexistent\/burnrate.yaml/);
+  });
+});
+
+describe('receivers', () => {
+  it('lists every receiver with its path: shorthand first, then receivers, for teams, on-call and FinOps', () => {
+    const config = parseConfig(`
+org: acme
+teams:
+  - id: payments
+    slack: { channel: "#payments" }
+    email: [Leads@acme.com]
+    receivers: [{ channel: webhook, name: ops }]
+    oncall: { receivers: [{ channel: pagerduty, name: payments }] }
+  - id: research
+finops: { email: [finops@acme.com] }
+`);
+    expect(receiversOf(config.teams[0])).toEqual([
+      { channel: 'slack', to: '#payments' },
+      { channel: 'email', to: ['leads@acme.com'] },
+      { channel: 'webhook', name: 'ops' },
+    ]);
+    expect(receiversOf(config.teams[1])).toEqual([]);
+    expect(configuredReceivers(config).map((r) => [formatPath(r.path), r.group, r.team ?? null, r.receiver.channel])).toEqual([
+      ['teams[0].slack', 'team', 'payments', 'slack'],
+      ['teams[0].email', 'team', 'payments', 'email'],
+      ['teams[0].receivers[0]', 'team', 'payments', 'webhook'],
+      ['teams[0].oncall.receivers[0]', 'oncall', 'payments', 'pagerduty'],
+      ['finops.email', 'finops', null, 'email'],
+    ]);
+  });
+
+  it.each([
+    [
+      'a receiver without a channel',
+      'teams:\n  - id: a\n    receivers: [{ to: "#x" }]',
+      ['teams[0].receivers[0].channel: is required (string)'],
+    ],
+    [
+      'one name for two receivers of a channel',
+      'teams:\n  - id: a\n    receivers: [{ channel: webhook, name: ops, url: "https://a.example" }]\nfinops:\n  receivers: [{ channel: webhook, name: ops, url: "https://b.example" }]',
+      [
+        'finops.receivers[0].name: another webhook receiver is named "ops" with other settings (teams[0].receivers[0]); one name, one receiver',
+      ],
+    ],
+  ])('names the path and the problem for %s', (_name, yaml, expected) => {
+    expect(issuesOf(`org: acme\n${yaml}\n`)).toEqual(expected);
   });
 });
 

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { BurnrateError } from '../errors.ts';
-import { type Config, ConfigSchema } from './schema.ts';
+import { formatPath } from './path.ts';
+import type { ReceiverSchema } from './receivers.ts';
+import { type Config, ConfigSchema, createConfigSchema } from './schema.ts';
 
 export interface ConfigIssue {
   /** `teams[2].slack.channel`, or `(root)` for the file as a whole. */
@@ -23,10 +25,7 @@ export class ConfigError extends BurnrateError {
   }
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-}
+export { formatPath } from './path.ts';
 
 export function formatIssues(issues: readonly ConfigIssue[]): string {
   return issues.map((i) => `  ${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`).join('\n');
@@ -39,11 +38,20 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+export interface ParseConfigOptions {
+  /**
+   * Checks each receiver's settings: the channel registry's `receiverSchema` from
+   * @burnrate/notify, passed by processes that send notifications and by `burnrate config check`.
+   * Without it a receiver only needs a channel name.
+   */
+  receiver?: ReceiverSchema;
+}
+
 /**
  * Parses and validates a burnrate.yaml text. `source` names it in errors (a path, or `<inline>`).
  * Throws ConfigError listing every problem with its path and line, never just the first.
  */
-export function parseConfig(text: string, source = '<inline>'): Config {
+export function parseConfig(text: string, source = '<inline>', options: ParseConfigOptions = {}): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -54,13 +62,13 @@ export function parseConfig(text: string, source = '<inline>'): Config {
   }
   const raw: unknown = doc.toJS() ?? {};
   // reportInput tells "missing" (input undefined) apart from "wrong type" in describeIssue.
-  const result = ConfigSchema.safeParse(raw, { reportInput: true });
+  const schema = options.receiver ? createConfigSchema(options.receiver) : ConfigSchema;
+  const result = schema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   throw new ConfigError(
     source,
     result.error.issues.map((issue) => {
-      const node = doc.getIn(issue.path, true) as { range?: [number, number, number] } | undefined;
-      const offset = node && typeof node === 'object' && 'range' in node ? node.range?.[0] : undefined;
+      const offset = nodeOffset(doc, issue.path);
       return {
         path: formatPath(issue.path),
         message: describeIssue(issue),
@@ -70,12 +78,24 @@ export function parseConfig(text: string, source = '<inline>'): Config {
   );
 }
 
-export async function loadConfig(path: string): Promise<Config> {
+/**
+ * Where the node at `path` starts in the text; for a key that is missing, where the object that
+ * lacks it starts (never the whole file), so "is required" still points at a line.
+ */
+function nodeOffset(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKey[]): number | undefined {
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && 'range' in node && node.range) return node.range[0];
+  }
+  return undefined;
+}
+
+export async function loadConfig(path: string, options: ParseConfigOptions = {}): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
     throw new BurnrateError('CONFIG_NOT_FOUND', `cannot read config file ${path}: ${(cause as Error).message}`, { cause });
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, options);
 }

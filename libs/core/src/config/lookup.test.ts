@@ -110,7 +110,7 @@ detectors:
       'detectors.overrides[1].session_cost: warning_usd (500) is not below critical_usd (100), so the warning never fires on its own',
       'detectors.planned_changes[0].team: no team "phantom" in teams',
       'detectors.new_spender.enabled: new_spender is off for every team',
-      'teams[0]: team "payments" has no slack channel and no email: its anomalies reach nobody',
+      'teams[0]: team "payments" has no receivers (slack, email or receivers): its anomalies reach nobody',
       'sources: ingest.auth is keys but no source has a key: every post is refused (burnrate keys new makes one)',
     ]);
   });

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { CalendarConfig, CalendarOverride, DetectorsConfig } from './detectors.ts';
 import { IngestConfig } from './ingest.ts';
+import { formatPath } from './path.ts';
 import { Duration, Email, Id, Money, SlackChannel, TimeZone } from './primitives.ts';
+import { configuredReceivers, ReceiverEntry, type ReceiverSchema } from './receivers.ts';
 import { Source } from './sources.ts';
 
 // Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
@@ -20,23 +22,33 @@ const Member = z.union([
     .strict(),
 ]);
 
-export const Team = z
-  .object({
-    id: Id,
-    name: z.string().optional(),
-    timezone: TimeZone.optional(),
-    members: z.array(Member).default([]),
+// `slack:` and `email:` are shorthand for a slack and an email receiver (see receivers.ts);
+// `receivers:` lists receivers of any channel.
+function receiverHolder(receiver: ReceiverSchema) {
+  return {
     slack: SlackTarget.optional(),
     email: z.array(Email).default([]),
-    oncall: z
-      .object({ email: z.array(Email).default([]), slack: SlackTarget.optional() })
-      .strict()
-      .optional(),
-    budget: z.object({ monthly_usd: Money }).strict().optional(),
-    // The team's working week, when it differs from the org's.
-    calendar: CalendarOverride.optional(),
-  })
-  .strict();
+    receivers: z.array(receiver).default([]),
+  };
+}
+
+function teamSchema(receiver: ReceiverSchema) {
+  return z
+    .object({
+      id: Id,
+      name: z.string().optional(),
+      timezone: TimeZone.optional(),
+      members: z.array(Member).default([]),
+      ...receiverHolder(receiver),
+      oncall: z.object(receiverHolder(receiver)).strict().optional(),
+      budget: z.object({ monthly_usd: Money }).strict().optional(),
+      // The team's working week, when it differs from the org's.
+      calendar: CalendarOverride.optional(),
+    })
+    .strict();
+}
+
+export const Team = teamSchema(ReceiverEntry);
 
 /** How an identity that is not a listed member is given an owner. Globs use `*`. */
 export const OwnershipRule = z
@@ -108,91 +120,125 @@ const PriceRow = z
   })
   .strict();
 
-export const ConfigSchema = z
-  .object({
-    org: Id,
-    timezone: TimeZone.default('UTC'),
-    teams: z.array(Team).default([]),
-    ownership: z.array(OwnershipRule).default([]),
-    calendar: CalendarConfig.default({
-      working_hours: { start: '09:00', end: '18:00' },
-      working_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-      holidays: [],
-    }),
-    detectors: DetectorsConfig.prefault({}),
-    routes: RoutesConfig.default({
-      group_wait: 10_000,
-      group_interval: 300_000,
-      repeat_interval: 14_400_000,
-      escalate_after: 1_800_000,
-      min_severity: 'warning',
-      rules: [],
-    }),
-    finops: z
-      .object({ slack: SlackTarget.optional(), email: z.array(Email).default([]) })
-      .strict()
-      .optional(),
-    // USD per million tokens; rows here win over the bundled catalog from their effective date.
-    pricing: z
-      .object({ prices: z.array(PriceRow).default([]) })
-      .strict()
-      .default({ prices: [] }),
-    // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
-    public_url: z.url().optional(),
-    // Who may post usage, with which keys, claiming what (see sources.ts).
-    sources: z.array(Source).default([]),
-    // What the HTTP receivers accept, and from whom (ingest.ts).
-    ingest: IngestConfig.prefault({}),
-  })
-  .strict()
-  .superRefine((cfg, ctx) => {
-    const teamIds = new Map<string, number>();
-    const memberTeam = new Map<string, string>();
-    cfg.teams.forEach((team, i) => {
-      const first = teamIds.get(team.id);
-      if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['teams', i, 'id'], message: `duplicate team id "${team.id}" (also teams[${first}])` });
-      } else teamIds.set(team.id, i);
-      team.members.forEach((m, j) => {
-        const email = typeof m === 'string' ? m : m.email;
-        const owner = memberTeam.get(email);
-        if (owner !== undefined && owner !== team.id) {
+function buildConfigSchema(receiver: ReceiverSchema) {
+  return z
+    .object({
+      org: Id,
+      timezone: TimeZone.default('UTC'),
+      teams: z.array(teamSchema(receiver)).default([]),
+      ownership: z.array(OwnershipRule).default([]),
+      calendar: CalendarConfig.default({
+        working_hours: { start: '09:00', end: '18:00' },
+        working_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+        holidays: [],
+      }),
+      detectors: DetectorsConfig.prefault({}),
+      routes: RoutesConfig.default({
+        group_wait: 10_000,
+        group_interval: 300_000,
+        repeat_interval: 14_400_000,
+        escalate_after: 1_800_000,
+        min_severity: 'warning',
+        rules: [],
+      }),
+      finops: z.object(receiverHolder(receiver)).strict().optional(),
+      // USD per million tokens; rows here win over the bundled catalog from their effective date.
+      pricing: z
+        .object({ prices: z.array(PriceRow).default([]) })
+        .strict()
+        .default({ prices: [] }),
+      // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
+      public_url: z.url().optional(),
+      // Who may post usage, with which keys, claiming what (see sources.ts).
+      sources: z.array(Source).default([]),
+      // What the HTTP receivers accept, and from whom (ingest.ts).
+      ingest: IngestConfig.prefault({}),
+    })
+    .strict()
+    .superRefine((cfg, ctx) => {
+      const teamIds = new Map<string, number>();
+      const memberTeam = new Map<string, string>();
+      cfg.teams.forEach((team, i) => {
+        const first = teamIds.get(team.id);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['teams', i, 'id'], message: `duplicate team id "${team.id}" (also teams[${first}])` });
+        } else teamIds.set(team.id, i);
+        team.members.forEach((m, j) => {
+          const email = typeof m === 'string' ? m : m.email;
+          const owner = memberTeam.get(email);
+          if (owner !== undefined && owner !== team.id) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['teams', i, 'members', j],
+              message: `${email} is already a member of team "${owner}"; a developer belongs to one team`,
+            });
+          } else memberTeam.set(email, team.id);
+        });
+      });
+      cfg.ownership.forEach((rule, i) => {
+        if (!teamIds.has(rule.team)) {
+          ctx.addIssue({ code: 'custom', path: ['ownership', i, 'team'], message: `unknown team "${rule.team}"` });
+        }
+      });
+      const sourceNames = new Map<string, number>();
+      const keyOwners = new Map<string, string>();
+      cfg.sources.forEach((source, i) => {
+        const first = sourceNames.get(source.name);
+        if (first !== undefined) {
           ctx.addIssue({
             code: 'custom',
-            path: ['teams', i, 'members', j],
-            message: `${email} is already a member of team "${owner}"; a developer belongs to one team`,
+            path: ['sources', i, 'name'],
+            message: `duplicate source name "${source.name}" (also sources[${first}])`,
           });
-        } else memberTeam.set(email, team.id);
-      });
-    });
-    cfg.ownership.forEach((rule, i) => {
-      if (!teamIds.has(rule.team)) {
-        ctx.addIssue({ code: 'custom', path: ['ownership', i, 'team'], message: `unknown team "${rule.team}"` });
-      }
-    });
-    const sourceNames = new Map<string, number>();
-    const keyOwners = new Map<string, string>();
-    cfg.sources.forEach((source, i) => {
-      const first = sourceNames.get(source.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['sources', i, 'name'],
-          message: `duplicate source name "${source.name}" (also sources[${first}])`,
+        } else sourceNames.set(source.name, i);
+        if (source.team !== undefined && !teamIds.has(source.team)) {
+          ctx.addIssue({ code: 'custom', path: ['sources', i, 'team'], message: `unknown team "${source.team}"` });
+        }
+        source.keys.forEach((key, j) => {
+          const owner = keyOwners.get(key.sha256);
+          if (owner !== undefined) {
+            // One key, one source: otherwise what a request may claim would depend on lookup order.
+            ctx.addIssue({ code: 'custom', path: ['sources', i, 'keys', j], message: `this key is already a key of source "${owner}"` });
+          } else keyOwners.set(key.sha256, source.name);
         });
-      } else sourceNames.set(source.name, i);
-      if (source.team !== undefined && !teamIds.has(source.team)) {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'team'], message: `unknown team "${source.team}"` });
-      }
-      source.keys.forEach((key, j) => {
-        const owner = keyOwners.get(key.sha256);
-        if (owner !== undefined) {
-          // One key, one source: otherwise what a request may claim would depend on lookup order.
-          ctx.addIssue({ code: 'custom', path: ['sources', i, 'keys', j], message: `this key is already a key of source "${owner}"` });
-        } else keyOwners.set(key.sha256, source.name);
       });
+      // A named receiver (`webhook:ops`) is one endpoint wherever it is listed: its name is its
+      // identity in the delivery log, so the same name with other settings would be ambiguous.
+      const named = new Map<string, { settings: string; path: string }>();
+      for (const { receiver, path } of configuredReceivers(cfg)) {
+        if (typeof receiver.name !== 'string') continue;
+        const key = `${receiver.channel}:${receiver.name}`;
+        const settings = JSON.stringify(receiver, Object.keys(receiver).sort());
+        const first = named.get(key);
+        if (first === undefined) named.set(key, { settings, path: formatPath(path) });
+        else if (first.settings !== settings) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'name'],
+            message: `another ${receiver.channel} receiver is named "${receiver.name}" with other settings (${first.path}); one name, one receiver`,
+          });
+        }
+      }
     });
-  });
+}
+
+const schemas = new WeakMap<ReceiverSchema, ReturnType<typeof buildConfigSchema>>();
+
+/**
+ * The schema of burnrate.yaml with every receiver checked by `receiver` (a channel registry's
+ * union, from @burnrate/notify); built once per receiver schema.
+ */
+export function createConfigSchema(receiver: ReceiverSchema): ReturnType<typeof buildConfigSchema> {
+  let schema = schemas.get(receiver);
+  if (!schema) {
+    schema = buildConfigSchema(receiver);
+    schemas.set(receiver, schema);
+  }
+  return schema;
+}
+
+/** burnrate.yaml with receivers checked only for a channel name (see ReceiverEntry). */
+export const ConfigSchema = createConfigSchema(ReceiverEntry);
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,6 +1,7 @@
 import type { DetectorKindName } from './detectors.ts';
 import { formatPath, type ConfigIssue } from './load.ts';
 import { detectorSettings } from './lookup.ts';
+import { receiversOf } from './receivers.ts';
 import type { Config } from './schema.ts';
 
 /**
@@ -52,8 +53,8 @@ export function configWarnings(config: Config, now: number = Date.now()): Config
     }
   }
   config.teams.forEach((t, i) => {
-    if (!t.slack && t.email.length === 0)
-      warn(['teams', i], `team "${t.id}" has no slack channel and no email: its anomalies reach nobody`);
+    if (receiversOf(t).length === 0)
+      warn(['teams', i], `team "${t.id}" has no receivers (slack, email or receivers): its anomalies reach nobody`);
   });
   if (config.ingest.auth === 'keys' && config.sources.length === 0) {
     warn(['sources'], 'ingest.auth is keys but no source has a key: every post is refused (burnrate keys new makes one)');

@@ -35,7 +35,7 @@ export function deliveryFromRow(r: DeliveryRow): DeliveryRecord {
     anomaly_id: r.anomaly_id,
     version: toNumber(r.version),
     receiver: r.receiver,
-    channel: r.channel as DeliveryRecord['channel'],
+    channel: r.channel,
     status: r.status as DeliveryRecord['status'],
     detail: r.detail,
     attempts: toNumber(r.attempts),

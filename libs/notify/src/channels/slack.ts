@@ -1,7 +1,8 @@
-import { BurnrateError, type Logger } from '@burnrate/core';
+import { BurnrateError, type Logger, SlackChannel } from '@burnrate/core';
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
-import { type Channel, type Notification, receiverOf } from './channel.ts';
-import { renderSlack } from './render-slack.ts';
+import { z } from 'zod';
+import { type Channel, type ChannelDefinition, type Notification, receiverOf } from '../channel.ts';
+import { renderSlack } from '../render-slack.ts';
 
 export interface SlackChannelOptions {
   /** Bot token (xoxb-…), from SLACK_BOT_TOKEN. */
@@ -251,3 +252,19 @@ function isSameNotification(metadata: unknown, anomalyId: string, version: numbe
   const p = m.event_payload;
   return p.anomaly_id === anomalyId && Number(p.version) === version && p.receiver === receiver;
 }
+
+/** `{ channel: slack, to: "#payments" }`; `slack: { channel: "#payments" }` is shorthand for it. */
+export const SlackReceiver = z.object({ channel: z.literal('slack'), to: SlackChannel }).strict();
+export type SlackReceiver = z.infer<typeof SlackReceiver>;
+
+/** On when SLACK_BOT_TOKEN is set; SLACK_API_URL points it elsewhere (a proxy, the stand-in in tests). */
+export const slack: ChannelDefinition<SlackReceiver> = {
+  name: 'slack',
+  receiver: SlackReceiver,
+  to: (r) => [r.to],
+  create(_receivers, { env, log }) {
+    const token = env.SLACK_BOT_TOKEN;
+    if (!token) return { off: 'SLACK_BOT_TOKEN not set' };
+    return { channel: createSlackChannel({ token, ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}), log }), status: 'on' };
+  },
+};

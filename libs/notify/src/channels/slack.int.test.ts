@@ -1,7 +1,7 @@
 import { BurnrateError, createLogger } from '@burnrate/core';
 import { anomaly, channelId, startSlackStandIn, type SlackStandIn } from '@burnrate/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSlackChannel } from './slack-channel.ts';
+import { createSlackChannel } from './slack.ts';
 
 const log = createLogger({ level: 'silent' });
 

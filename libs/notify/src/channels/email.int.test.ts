@@ -1,7 +1,7 @@
 import { createLogger } from '@burnrate/core';
 import { anomaly, startSmtpServer, type TestSmtpServer } from '@burnrate/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { consoleAcknowledgeUrl, createEmailChannel } from './email-channel.ts';
+import { consoleAcknowledgeUrl, createEmailChannel } from './email.ts';
 
 const log = createLogger({ level: 'silent' });
 

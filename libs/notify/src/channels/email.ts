@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { BurnrateError, type Logger, redactUrl } from '@burnrate/core';
+import { BurnrateError, Email, type Logger, redactUrl } from '@burnrate/core';
 import type { Anomaly } from '@burnrate/schemas';
 import { createTransport } from 'nodemailer';
-import { type Channel, type Notification, receiverOf } from './channel.ts';
-import { renderEmail } from './render-email.ts';
+import { z } from 'zod';
+import { type Channel, type ChannelDefinition, type Notification, receiverOf } from '../channel.ts';
+import { renderEmail } from '../render-email.ts';
 
 export interface EmailChannelOptions {
   /** `smtp://user:pass@host:port` (or `smtps://` for implicit TLS), from SMTP_URL. */
@@ -125,3 +126,31 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
     },
   };
 }
+
+/**
+ * `{ channel: email, to: [a@acme.com, b@acme.com] }` (or one address): one message with every
+ * address in To. `email: [...]` is shorthand for it.
+ */
+export const EmailReceiver = z
+  .object({ channel: z.literal('email'), to: z.union([Email, z.array(Email).min(1, { message: 'expected at least one address' })]) })
+  .strict();
+export type EmailReceiver = z.infer<typeof EmailReceiver>;
+
+/** On when SMTP_URL is set; SMTP_FROM defaults to burnrate@<org>.invalid. */
+export const email: ChannelDefinition<EmailReceiver> = {
+  name: 'email',
+  receiver: EmailReceiver,
+  // Sorted and without repeats, so the receiver's name does not depend on how the list is written.
+  to: (r) => [...new Set(typeof r.to === 'string' ? [r.to] : r.to)].sort(),
+  create(_receivers, { env, log, org, publicUrl }) {
+    const url = env.SMTP_URL;
+    if (!url) return { off: 'SMTP_URL not set' };
+    const channel = createEmailChannel({
+      url,
+      from: env.SMTP_FROM || `burnrate@${org}.invalid`,
+      log,
+      ...(publicUrl ? { acknowledgeUrl: consoleAcknowledgeUrl(publicUrl) } : {}),
+    });
+    return { channel, status: `on (${redactUrl(url)})` };
+  },
+};

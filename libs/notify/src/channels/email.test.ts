@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anomalyMessageId } from './email-channel.ts';
+import { anomalyMessageId } from './email.ts';
 
 describe('anomalyMessageId', () => {
   it('is fixed by anomaly id, version and receiver, at the domain of From', () => {

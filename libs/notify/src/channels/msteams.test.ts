@@ -1,0 +1,127 @@
+import { ConfigError, parseConfig } from '@burnrate/core';
+import { anomaly } from '@burnrate/testing';
+import { describe, expect, it } from 'vitest';
+import { receiverSchema } from '../registry.ts';
+import { msteams, MSTEAMS_MAX_BYTES, msTeamsCardId, renderMsTeams } from './msteams.ts';
+
+/** `path (line n): message` of every problem with one receiver of a team; empty when it loads. */
+function receiverIssues(receiver: string): string[] {
+  try {
+    parseConfig(`org: acme\nteams:\n  - id: payments\n    receivers:\n      - ${receiver}\n`, '<inline>', { receiver: receiverSchema });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.issues.map((i) => `${i.path}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`);
+  }
+}
+
+type Element = { type: string; text?: string; inlines?: Element[]; items?: Element[]; columns?: Element[]; id?: string };
+
+/** Every element of the card, depth first. */
+function elements(body: readonly Element[]): Element[] {
+  return body.flatMap((e) => [e, ...elements([...(e.items ?? []), ...(e.columns ?? []), ...(e.inlines ?? [])])]);
+}
+
+const card = (...args: Parameters<typeof renderMsTeams>) => renderMsTeams(...args).attachments[0].content;
+
+describe('renderMsTeams', () => {
+  it('is an Adaptive Card 1.4 message with what happened, who, how much, advice, identity and a link', () => {
+    const message = renderMsTeams(
+      {
+        anomaly: anomaly({ id: 'tm-1', version: 2, severity: 'critical' }),
+        reason: 'escalated',
+        to: ['payments'],
+        receiver: 'msteams:payments',
+      },
+      { publicUrl: 'https://burnrate.acme.internal' },
+    );
+    expect(message.type).toBe('message');
+    expect(message.attachments[0].contentType).toBe('application/vnd.microsoft.card.adaptive');
+    const content = message.attachments[0].content;
+    expect(content).toMatchObject({ type: 'AdaptiveCard', version: '1.4', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json' });
+    const all = elements(content.body as Element[]);
+    const texts = all.map((e) => e.text).filter((t): t is string => t !== undefined);
+    expect(texts[0]).toBe('Escalated to critical: Session cost');
+    expect(texts).toEqual(
+      expect.arrayContaining(['Team', 'payments', 'Developer', 'alice@acme.com', 'What to do', 'Impact so far', '$6.20']),
+    );
+    expect(texts.at(-1)).toMatch(/^Burnrate · session_cost · v2 · window .* · tm-1$/);
+    expect(content.body[0]).toMatchObject({ type: 'Container', id: msTeamsCardId('tm-1', 2, 'msteams:payments') });
+    expect(content.actions).toEqual([
+      { type: 'Action.OpenUrl', title: 'Open in Burnrate', url: 'https://burnrate.acme.internal/anomalies/tm-1' },
+    ]);
+  });
+
+  it('is a short note for a resolved version, without a link when public_url is unset', () => {
+    const content = card({ anomaly: anomaly({ status: 'resolved' }), reason: 'resolved', to: ['payments'] });
+    const texts = elements(content.body as Element[]).flatMap((e) => (e.text === undefined ? [] : [e.text]));
+    expect(texts[0]).toBe('Resolved: Session cost');
+    expect(texts).toContain('Impact while it lasted');
+    expect(texts).not.toContain('What to do');
+    expect(content.actions).toBeUndefined();
+  });
+
+  it('puts text from the anomaly only in TextRuns, which Teams shows as written, never in Markdown TextBlocks', () => {
+    const hostile = '[Reset your password](https://evil.example) **urgent** <at>CEO</at> # heading';
+    const content = card({
+      anomaly: anomaly({
+        summary: hostile,
+        advice: hostile,
+        subject: { team: 'payments', developer: `x${hostile}`, session: hostile, model: hostile },
+        evidence: [{ at: '2026-11-27T13:15:00.000Z', label: hostile, value: 1, unit: 'usd' }],
+      }),
+      reason: 'new',
+      to: ['payments'],
+    });
+    const all = elements(content.body as Element[]);
+    for (const e of all.filter((x) => x.type === 'TextBlock')) {
+      expect(e.text).not.toMatch(/evil|<at>|\*\*urgent/);
+    }
+    const runs = all.filter((e) => e.type === 'TextRun').map((e) => e.text);
+    expect(runs).toContain(hostile);
+    expect(runs.filter((t) => t?.includes('https://evil.example')).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('stays under the size Teams takes, however long and wide the anomaly’s texts are', () => {
+    const huge = '🔥'.repeat(20_000);
+    const message = renderMsTeams({
+      anomaly: anomaly({
+        summary: huge,
+        advice: huge,
+        subject: { team: 'payments', developer: huge, session: huge, model: huge },
+        evidence: Array.from({ length: 50 }, (_, i) => ({ at: '2026-11-27T13:15:00.000Z', label: `${huge}${i}`, value: i, unit: 'usd' })),
+      }),
+      reason: 'new',
+      to: ['payments'],
+    });
+    expect(Buffer.byteLength(JSON.stringify(message))).toBeLessThanOrEqual(MSTEAMS_MAX_BYTES);
+    const texts = elements(message.attachments[0].content.body as Element[]).map((e) => e.text ?? '');
+    expect(texts.some((t) => t.startsWith('🔥'))).toBe(true);
+    // Cut between characters, never inside a surrogate pair.
+    for (const t of texts) expect(t.isWellFormed()).toBe(true);
+  });
+});
+
+describe('msteams receivers in burnrate.yaml', () => {
+  it('reads the variable that holds the webhook URL, which carries a credential', () => {
+    expect(receiverIssues('{ channel: msteams, name: payments, url_env: TEAMS_PAYMENTS_URL }')).toEqual([]);
+    const r = msteams.receiver.parse({ channel: 'msteams', name: 'payments', url_env: 'TEAMS_PAYMENTS_URL' });
+    expect(msteams.to(r)).toEqual(['payments']);
+    expect(msteams.secrets?.(r)).toEqual([{ field: 'url_env', variable: 'TEAMS_PAYMENTS_URL' }]);
+  });
+
+  it.each([
+    [
+      'a URL in the file',
+      '{ channel: msteams, name: payments, url: "https://acme.webhook.office.com/x" }',
+      ['teams[0].receivers[0].url_env (line 5): is required (string)', 'teams[0].receivers[0] (line 5): unknown key "url"'],
+    ],
+    [
+      'a URL where the variable goes',
+      '{ channel: msteams, name: payments, url_env: "https://x" }',
+      ['teams[0].receivers[0].url_env (line 5): expected an environment variable name such as PD_PAYMENTS_ROUTING_KEY'],
+    ],
+  ])('names the problem for %s', (_name, receiver, expected) => {
+    expect(receiverIssues(receiver)).toEqual(expected);
+  });
+});

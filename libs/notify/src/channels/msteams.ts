@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { BurnrateError, type Logger } from '@burnrate/core';
+import type { Anomaly } from '@burnrate/schemas';
+import { z } from 'zod';
+import {
+  anomalyUrl,
+  type Channel,
+  type ChannelDefinition,
+  EnvVarField,
+  type Notification,
+  type NotificationReason,
+  ReceiverNameField,
+  receiverOf,
+  secretFromEnv,
+} from '../channel.ts';
+import {
+  capitalize,
+  formatEvidenceValue,
+  formatInstant,
+  formatMeasure,
+  formatUsd,
+  formatWindow,
+  kindTitle,
+  recentEvidence,
+  relativeToExpected,
+  sparkline,
+  truncate,
+} from '../format.ts';
+import { answerDetail, postJson, statusError } from '../http-post.ts';
+
+/**
+ * `{ channel: msteams, name, url_env }`: a Microsoft Teams channel through an incoming webhook
+ * or a Workflows "When a Teams webhook request is received" URL. The URL is a credential (it
+ * carries a signature), so the config names the variable that holds it.
+ */
+export const MsTeamsReceiver = z
+  .object({
+    channel: z.literal('msteams'),
+    name: ReceiverNameField,
+    url_env: EnvVarField,
+  })
+  .strict();
+export type MsTeamsReceiver = z.infer<typeof MsTeamsReceiver>;
+
+type CardElement = Record<string, unknown>;
+
+export interface MsTeamsMessage {
+  type: 'message';
+  attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive'; contentUrl: null; content: AdaptiveCard }];
+}
+
+export interface AdaptiveCard {
+  $schema: 'http://adaptivecards.io/schemas/adaptive-card.json';
+  type: 'AdaptiveCard';
+  version: '1.4';
+  msteams: { width: 'Full' };
+  body: CardElement[];
+  actions?: CardElement[];
+}
+
+/**
+ * What Teams takes from a webhook is about 28 KB; the card is kept under this many bytes of
+ * UTF-8 JSON, with room for the envelope and for Teams counting some text as UTF-16.
+ */
+export const MSTEAMS_MAX_BYTES = 20_000;
+// Limits tried in turn on every text taken from the anomaly until the card fits; at the last,
+// the evidence goes too.
+const TEXT_LIMITS = [2000, 500, 120] as const;
+const SHRINKING = [...TEXT_LIMITS.map((limit) => ({ limit, evidence: true })), { limit: 120, evidence: false }];
+
+const SEVERITY_COLOR = { critical: 'Attention', warning: 'Warning', info: 'Accent' } as const;
+
+/**
+ * Text from the anomaly (summary, advice, team, developer, session, model, evidence labels) is
+ * put only in TextRuns: Teams renders Markdown in a TextBlock and a Fact, where `[x](https://…)`
+ * is a link, but a TextRun is shown as written, so nothing in an event becomes a link, a
+ * heading or a mention. The labels around it are Burnrate's own words, in TextBlocks.
+ */
+const plain = (text: string, limit: number, extra: CardElement = {}): CardElement => ({
+  type: 'RichTextBlock',
+  inlines: [{ type: 'TextRun', text: truncate(text, limit), ...extra }],
+});
+const label = (text: string, extra: CardElement = {}): CardElement => ({ type: 'TextBlock', text, wrap: true, ...extra });
+const fact = (name: string, value: CardElement): CardElement => ({
+  type: 'ColumnSet',
+  spacing: 'None',
+  columns: [
+    { type: 'Column', width: 'auto', items: [label(name, { weight: 'Bolder' })] },
+    { type: 'Column', width: 'stretch', items: [value] },
+  ],
+});
+
+/** The card's identity: (anomaly id, version, receiver), hashed, as the id of its outer container. */
+export function msTeamsCardId(anomalyId: string, version: number, receiver: string): string {
+  return `burnrate-${createHash('sha256').update(`${anomalyId}\u0000${version}\u0000${receiver}`).digest('hex').slice(0, 40)}`;
+}
+
+function title(a: Anomaly, reason: NotificationReason): string {
+  if (a.status === 'resolved' || reason === 'resolved') return `Resolved: ${kindTitle(a.kind)}`;
+  const prefix = reason === 'escalated' ? `Escalated to ${a.severity}` : capitalize(a.severity);
+  return `${prefix}: ${kindTitle(a.kind)}`;
+}
+
+function cardBody(n: Notification, limit: number, withEvidence: boolean): CardElement[] {
+  const a = n.anomaly;
+  const resolved = a.status === 'resolved' || n.reason === 'resolved';
+  const items: CardElement[] = [
+    label(title(a, n.reason), { size: 'Medium', weight: 'Bolder', color: resolved ? 'Good' : SEVERITY_COLOR[a.severity] }),
+    plain(a.summary, limit),
+  ];
+  if (resolved) {
+    items.push(fact('Impact while it lasted', plain(formatUsd(a.impact_usd), limit)));
+  } else {
+    items.push(fact('Team', plain(a.subject.team, limit)));
+    if (a.subject.developer) items.push(fact('Developer', plain(a.subject.developer, limit)));
+    if (a.subject.session) items.push(fact('Session', plain(a.subject.session, limit, { fontType: 'Monospace' })));
+    if (a.subject.model) items.push(fact('Model', plain(a.subject.model, limit)));
+    const relative = relativeToExpected(a.observed, a.expected);
+    items.push(fact('Observed', plain(`${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''}`, limit)));
+    items.push(fact('Expected', plain(formatMeasure(a.expected), limit)));
+    items.push(fact('Impact so far', plain(formatUsd(a.impact_usd), limit)));
+    items.push(fact('Projected if it goes on', plain(formatUsd(a.projected_usd), limit)));
+    if (withEvidence && a.evidence.length > 0) {
+      items.push(label('Evidence', { weight: 'Bolder', spacing: 'Medium' }));
+      items.push(plain(sparkline(a.evidence.map((p) => p.value)), limit, { fontType: 'Monospace' }));
+      for (const p of recentEvidence(a.evidence)) {
+        items.push(plain(`• ${truncate(p.label, 200)} (${formatInstant(p.at)}): ${formatEvidenceValue(p)}`, limit));
+      }
+    }
+    items.push(label('What to do', { weight: 'Bolder', spacing: 'Medium' }));
+    items.push(plain(a.advice, limit));
+  }
+  items.push(
+    plain(`Burnrate · ${a.kind} · v${a.version} · window ${formatWindow(a.window)} · ${a.id}`, limit, { isSubtle: true, size: 'Small' }),
+  );
+  return [{ type: 'Container', id: msTeamsCardId(a.id, a.version, receiverOf('msteams', n)), items }];
+}
+
+/**
+ * The Teams message for one notification: an Adaptive Card (1.4) with what happened, who, how
+ * much, evidence, advice, the identity line and an "Open in Burnrate" button when public_url is
+ * set; kept under MSTEAMS_MAX_BYTES by cutting the anomaly's texts (then the evidence) further.
+ */
+export function renderMsTeams(n: Notification, options: { publicUrl?: string | undefined } = {}): MsTeamsMessage {
+  const link = anomalyUrl(options.publicUrl, n.anomaly.id);
+  const actions = link ? [{ type: 'Action.OpenUrl', title: 'Open in Burnrate', url: link }] : undefined;
+  let message: MsTeamsMessage | undefined;
+  for (const { limit, evidence } of SHRINKING) {
+    message = {
+      type: 'message',
+      attachments: [
+        {
+          contentType: 'application/vnd.microsoft.card.adaptive',
+          contentUrl: null,
+          content: {
+            $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+            type: 'AdaptiveCard',
+            version: '1.4',
+            msteams: { width: 'Full' },
+            body: cardBody(n, limit, evidence),
+            ...(actions ? { actions } : {}),
+          },
+        },
+      ],
+    };
+    if (Buffer.byteLength(JSON.stringify(message)) <= MSTEAMS_MAX_BYTES) break;
+  }
+  return message as MsTeamsMessage;
+}
+
+export interface MsTeamsWebhook {
+  name: string;
+  url: string;
+}
+
+export interface MsTeamsChannelOptions {
+  webhooks: readonly MsTeamsWebhook[];
+  log: Logger;
+  publicUrl?: string | undefined;
+  /** Per request (default 10 s). */
+  timeoutMs?: number;
+}
+
+// An Office 365 connector answers 200 and says in the body that Teams refused the message:
+// "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 …".
+const EMBEDDED_STATUS = /returned HTTP error (\d{3})/;
+
+/**
+ * The Microsoft Teams channel: one Adaptive Card per notification, POSTed to the webhook named in
+ * `to`. 2xx is delivered (an incoming webhook answers 200 `1`, a Workflows URL 202), except a 200
+ * whose body reports that Teams failed, which is classified by the status it names; 429 (with
+ * Retry-After) and 5xx are retried by the notifier; other 4xx are refused for good. No
+ * `reconcile`: a webhook cannot be asked what it posted, so a crash between Teams' answer and the
+ * delivery record posts the card again (with the same identity in it).
+ */
+export function createMsTeamsChannel(options: MsTeamsChannelOptions): Channel {
+  const webhooks = new Map(options.webhooks.map((w) => [w.name, w]));
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return {
+    name: 'msteams',
+    async send(n) {
+      const [name, ...extra] = n.to;
+      const webhook = name === undefined || extra.length > 0 ? undefined : webhooks.get(name);
+      if (!webhook) throw new BurnrateError('NOTIFY_REJECTED', `no msteams receiver named ${JSON.stringify(n.to.join(','))} is configured`);
+      const where = `Teams webhook ${JSON.stringify(webhook.name)}`;
+      const answer = await postJson(where, { url: webhook.url, body: JSON.stringify(renderMsTeams(n, options)), timeoutMs });
+      const detail = answerDetail(answer.text);
+      const error = statusError(where, answer.status, detail, answer.retryAfterMs) ?? embeddedFailure(where, answer.text, detail);
+      if (error) throw error;
+      options.log.debug(
+        { anomalyId: n.anomaly.id, version: n.anomaly.version, receiver: receiverOf('msteams', n) },
+        'Teams accepted the card',
+      );
+      return { id: msTeamsCardId(n.anomaly.id, n.anomaly.version, receiverOf('msteams', n)) };
+    },
+    async close() {},
+  };
+}
+
+function embeddedFailure(where: string, text: string, detail: string): BurnrateError | undefined {
+  const status = EMBEDDED_STATUS.exec(text)?.[1];
+  if (status !== undefined) return statusError(where, Number(status), detail) ?? undefined;
+  // Any other failure it reports is not retried: an unknown answer must not loop.
+  if (/delivery failed/i.test(text)) return new BurnrateError('NOTIFY_REJECTED', `${where} answered that it failed: ${detail}`);
+  return undefined;
+}
+
+export const msteams: ChannelDefinition<MsTeamsReceiver> = {
+  name: 'msteams',
+  receiver: MsTeamsReceiver,
+  to: (r) => [r.name],
+  secrets: (r) => [{ field: 'url_env', variable: r.url_env }],
+  create(receivers, context) {
+    if (receivers.length === 0) return { off: 'no msteams receivers' };
+    const webhooks = new Map<string, MsTeamsWebhook>();
+    for (const { receiver: r } of receivers) {
+      const who = `msteams receiver "${r.name}"`;
+      const url = secretFromEnv(context, r.url_env, who);
+      if (!/^https?:\/\/[^\s/]+/.test(url)) throw new BurnrateError('CONFIG_INVALID', `${who}: ${r.url_env} does not hold an http(s) URL`);
+      webhooks.set(r.name, { name: r.name, url });
+    }
+    const channel = createMsTeamsChannel({
+      webhooks: [...webhooks.values()],
+      log: context.log.child({ component: 'msteams' }),
+      publicUrl: context.publicUrl,
+    });
+    return { channel, status: `on (${webhooks.size} receiver${webhooks.size === 1 ? '' : 's'})` };
+  },
+};
