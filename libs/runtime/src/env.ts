@@ -83,3 +83,13 @@ export function readPort(env: Env, name: string, fallback: number): number {
   }
   return port;
 }
+
+/** BURNRATE_HOST: the interface to listen on; loopback unless an operator says otherwise. */
+export function readHost(env: Env): string {
+  return env.BURNRATE_HOST || '127.0.0.1';
+}
+
+/** BURNRATE_BODY_LIMIT_BYTES: the largest request body, on the wire and decompressed; undefined = the server's default. */
+export function readBodyLimitBytes(env: Env): number | undefined {
+  return parseWholeNumber(env.BURNRATE_BODY_LIMIT_BYTES, 'BURNRATE_BODY_LIMIT_BYTES', { min: 1024, unit: 'bytes' });
+}

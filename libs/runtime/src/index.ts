@@ -3,6 +3,8 @@ export {
   readKafkaBrokers,
   parseWholeNumber,
   readKafkaSendTimeoutMs,
+  readBodyLimitBytes,
+  readHost,
   readPort,
   readStoreSettings,
   type StoreSettings,
@@ -13,3 +15,4 @@ export { type HealthEndpoint, type LagSource, registerHealthEndpoint } from './h
 export { openKafkaBus } from './bus.ts';
 export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';
 export { createKafkaSnapshotStore, type KafkaSnapshotStoreOptions, type SnapshotChangelog } from './kafka-snapshot-store.ts';
+export { type ConfigRequirement, type ConfiguredRoot, runService, type ServiceDefinition, type ServiceRoot } from './service.ts';

@@ -8,7 +8,7 @@ export interface RunningService {
 /**
  * Starts what `lifecycle` holds, logs `<name> is running` (or `is listening`) with `fields`, and
  * installs SIGINT/SIGTERM handlers that stop everything in reverse start order and exit 0 (1 when
- * a stop failed). A second signal exits at once with 130. If start fails, whatever started is
+ * a stop failed). A second signal exits at once with 130. SIGHUP calls `reload` when given. If start fails, whatever started is
  * stopped again and the error is rethrown for main.ts to print.
  */
 export async function runUntilSignal(options: {
@@ -19,6 +19,8 @@ export async function runUntilSignal(options: {
   ready: () => Record<string, unknown>;
   /** `listening` for services that serve HTTP. */
   verb?: 'running' | 'listening';
+  /** What SIGHUP does: read the config again (it logs the outcome itself). */
+  reload?: () => Promise<unknown>;
   exit?: (code: number) => void;
 }): Promise<RunningService> {
   const { lifecycle, log, name } = options;
@@ -54,6 +56,14 @@ export async function runUntilSignal(options: {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const reload = options.reload;
+  if (reload !== undefined) {
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      log.info({ signal: 'SIGHUP' }, 'reloading the config');
+      void reload().catch((err: unknown) => log.error({ err }, 'config reload failed'));
+    });
+  }
   return { stop: () => lifecycle.stop() };
 }
 

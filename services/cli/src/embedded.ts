@@ -1,51 +1,24 @@
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
 import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
-import {
-  type Clock,
-  type Config,
-  createHttpServer,
-  hasBearerToken,
-  isLoopbackHost,
-  jsonResponse,
-  Lifecycle,
-  type Logger,
-  type Route,
-  systemClock,
-} from '@burnrate/core';
+import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
 import { createNotifier } from '@burnrate/notifier';
-import { createPriceCatalog } from '@burnrate/pricing';
-import { buildChannels, type Env } from '@burnrate/runtime';
+import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
 import { TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
-import { createChdbStore, type Store } from '@burnrate/store';
+import { createChdbStore } from '@burnrate/store';
 import { anomaliesRoute } from './api.ts';
 import { prepareDataDir } from './data-dir.ts';
 
 export interface EmbeddedOptions {
-  config: Config;
-  /** Where the config came from, for /healthz and the start-up log. */
-  configSource: string;
   dataDir: string;
   port: number;
   host: string;
-  log: Logger;
-  /**
-   * Where the channels read their settings (SLACK_BOT_TOKEN, SMTP_URL, …) and the secrets
-   * receivers name (routing_key_env, secret_env, url_env): the process environment.
-   */
-  env?: Env;
-  /** When set, /api/* needs `Authorization: Bearer <token>`. */
+  /** When set, /api/* needs `Authorization: Bearer <token>`, and /healthz tells the bearer the rest. */
   apiToken?: string;
   bodyLimitBytes?: number;
   clock?: Clock;
-}
-
-export interface EmbeddedApp {
-  port: number;
-  store: Store;
-  stop(): Promise<void>;
 }
 
 /**
@@ -57,13 +30,12 @@ export interface EmbeddedApp {
  * (rows in chdb, a detector snapshot, a delivery record). A kill -9 anywhere therefore replays
  * from the last commit, and the idempotent tables and the delivery log absorb the repeats.
  */
-export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedApp> {
-  const { config, log } = options;
+export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptions): Promise<() => Record<string, unknown>> {
+  const { log, lifecycle, config: source } = root;
+  const config = source.current();
   const clock = options.clock ?? systemClock;
-  const lifecycle = new Lifecycle(log);
-  const started = performance.now();
   // First: a receiver whose secret is not set stops start-up before anything is opened.
-  const channels = buildChannels(options.env ?? {}, config, log);
+  const channels = buildChannels(root.env, config, log);
 
   await prepareDataDir(options.dataDir);
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
@@ -87,7 +59,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   const snapshots = snapshotStoreFrom(store, () => clock.now());
   // Stage B (team scope, over usage.rollups.v1) starts before stage A and stops after it: it is
   // still consuming while stage A publishes its last rollups on the way down.
-  const teamDetector = createTeamDetector({ config, producer, snapshots, log, clock });
+  const teamDetector = createTeamDetector({ config: () => source.current(), producer, snapshots, log, clock });
   const teamDetectorSubscription = bus.subscribe(teamDetector.subscribeOptions);
   lifecycle.register({
     name: 'team-detector',
@@ -98,7 +70,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     },
   });
 
-  const detector = createDetector({ config, producer, snapshots, log, clock });
+  const detector = createDetector({ config: () => source.current(), producer, snapshots, log, clock });
   const detectorSubscription = bus.subscribe(detector.subscribeOptions);
   lifecycle.register({
     name: 'detector',
@@ -111,7 +83,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
 
   // Registered before the notifier so it closes after the last send.
   lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
-  const notifier = createNotifier({ config, store, channels: channels.channels, log, clock });
+  const notifier = createNotifier({ config: source, store, channels: channels.channels, log, clock });
   const notifierSubscription = bus.subscribe({
     groupId: 'burnrate-notifier',
     topics: [TOPICS.anomalies.name],
@@ -128,7 +100,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
   });
 
   const now = (): number => clock.now().getTime();
-  const gate = createIngestGate({ config: () => config, now, log: log.child({ component: 'ingest' }) });
+  const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
   const ledger = createEventLedger({ windowMs: config.ingest.dedupe_window, now });
   lifecycle.register({
     name: 'ledger',
@@ -149,9 +121,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     stop: async () => {},
   });
 
-  const catalog = createPriceCatalog(config.pricing.prices);
   const routes: Route[] = [
-    ...createIngestRoutes({ config, catalog, producer, clock, log, gate, ledger }),
+    ...createIngestRoutes({ config: source, producer, clock, log, gate, ledger }),
     {
       method: 'GET',
       path: '/healthz',
@@ -173,11 +144,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
         };
         // Where the config lives, whose it is and who has been refused are for operators only.
         if (hasBearerToken(req, options.apiToken)) {
+          const current = source.current();
           Object.assign(health, {
-            config: options.configSource,
-            org: config.org,
+            config: source.origin,
+            org: current.org,
             uptime_s: Math.round(process.uptime()),
-            ingest: { auth: config.ingest.auth, ...gate.stats(), ledger: ledger.stats() },
+            ingest: { auth: current.ingest.auth, ...gate.stats(), ledger: ledger.stats() },
           });
         }
         return jsonResponse(200, health);
@@ -195,30 +167,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     stop: () => http.close(),
   });
 
-  try {
-    await lifecycle.startAll();
-  } catch (err) {
-    await lifecycle.stop();
-    throw err;
-  }
   if (config.ingest.auth === 'none' && !isLoopbackHost(options.host)) {
     log.warn(
-      { host: options.host, port },
+      { host: options.host, port: options.port },
       'ingest.auth is none and Burnrate listens beyond loopback: anyone who reaches this port can post usage and raise alerts',
     );
   }
-  log.info(
-    {
-      port,
-      host: options.host,
-      dataDir: options.dataDir,
-      config: options.configSource,
-      ...channels.status,
-      startMs: Math.round(performance.now() - started),
-    },
-    'burnrate is listening',
-  );
-  return { port, store, stop: () => lifecycle.stop() };
+  return () => ({ port, host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status });
 }
 
 /** How long start-up waits for the sink to store what the log holds before loading the dedupe ledger. */

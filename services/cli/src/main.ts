@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { ConfigError, createLogger, isBurnrateError, loadConfig } from '@burnrate/core';
+import { ConfigError, createLogger, isBurnrateError } from '@burnrate/core';
 import { parseArgs } from './args.ts';
 import type { BacktestEnv } from './backtest.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
@@ -58,56 +58,35 @@ environment (start):
 
 const io: CommandIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 
+/**
+ * `burnrate start`: every part in this process over the in-process bus and chdb, in the shape of
+ * every standalone service (runService): the same env readers, signals and shutdown order.
+ */
 async function start(env: NodeJS.ProcessEnv): Promise<void> {
-  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' });
-  const configPath = env.BURNRATE_CONFIG ?? EXAMPLE_CONFIG;
-  const configSource = env.BURNRATE_CONFIG
-    ? resolve(configPath)
-    : `${EXAMPLE_CONFIG} (bundled example; set BURNRATE_CONFIG to use your own)`;
-  const port = env.BURNRATE_PORT === undefined ? DEFAULT_PORT : Number(env.BURNRATE_PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    io.err(`BURNRATE_PORT must be a port number from 0 to 65535, not ${JSON.stringify(env.BURNRATE_PORT)}`);
-    process.exitCode = 1;
-    return;
-  }
-
-  const { receiverSchema } = await import('@burnrate/notify');
-  const config = await loadConfig(configPath, { receiver: receiverSchema });
-  log.info({ config: configSource }, 'config loaded');
-
-  const { startEmbedded } = await import('./embedded.ts');
-  const app = await startEmbedded({
-    config,
-    configSource,
-    dataDir: resolve(env.BURNRATE_DATA_DIR ?? '.burnrate'),
-    port,
-    host: env.BURNRATE_HOST ?? '127.0.0.1',
-    log,
+  const [{ readBodyLimitBytes, readHost, readPort, runService }, { receiverSchema }] = await Promise.all([
+    import('@burnrate/runtime'),
+    import('@burnrate/notify'),
+  ]);
+  runService(
+    {
+      name: 'burnrate',
+      verb: 'listening',
+      config: { fallback: EXAMPLE_CONFIG, describe: `${EXAMPLE_CONFIG} (bundled example; set BURNRATE_CONFIG to use your own)` },
+      parse: { receiver: receiverSchema },
+      async build(root) {
+        const { buildEmbedded } = await import('./embedded.ts');
+        const bodyLimitBytes = readBodyLimitBytes(env);
+        return buildEmbedded(root, {
+          dataDir: resolve(env.BURNRATE_DATA_DIR ?? '.burnrate'),
+          port: readPort(env, 'BURNRATE_PORT', DEFAULT_PORT),
+          host: readHost(env),
+          ...(env.BURNRATE_API_TOKEN ? { apiToken: env.BURNRATE_API_TOKEN } : {}),
+          ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),
+        });
+      },
+    },
     env,
-    apiToken: env.BURNRATE_API_TOKEN,
-  });
-
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => {
-        log.info('stopped cleanly');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  );
 }
 
 function backtestEnv(env: NodeJS.ProcessEnv): BacktestEnv {

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { BurnrateError, type Config, type IncomingRequest, type Logger, type SourceConfig } from '@burnrate/core';
+import { BurnrateError, type Config, type ConfigSource, type IncomingRequest, type Logger, type SourceConfig } from '@burnrate/core';
 import { UNATTRIBUTED } from '@burnrate/schemas';
 import type { Attribution } from './attribution.ts';
 import type { ClaimCheck } from './normalize.ts';
@@ -33,7 +33,7 @@ export interface IngestGate {
 
 export interface IngestGateOptions {
   /** Read per request, so a reloaded config's keys and limits apply at once. */
-  config: () => Config;
+  config: ConfigSource;
   now: () => number;
   log: Logger;
 }
@@ -194,7 +194,7 @@ export function createIngestGate(options: IngestGateOptions): IngestGate {
 
   return {
     admit(req) {
-      const config = options.config();
+      const config = options.config.current();
       const rate = config.ingest.rate_limit;
       if (config.ingest.auth === 'none') {
         limit(`address:${req.remoteAddress}`, rate, OPEN, req);

@@ -1,5 +1,4 @@
-import { createHttpApp, createLogger, fixedClock, parseConfig } from '@burnrate/core';
-import { createPriceCatalog } from '@burnrate/pricing';
+import { createHttpApp, createLogger, fixedClock, parseConfig, fixedConfig } from '@burnrate/core';
 import { DlqRecord, TOPICS, UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { createIngestGate, keyHash } from './auth.ts';
@@ -48,9 +47,9 @@ sources:
 function setup() {
   const producer = fakeProducer();
   let now = NOW.getTime();
-  const gate = createIngestGate({ config: () => config, now: () => now, log });
+  const gate = createIngestGate({ config: fixedConfig(config), now: () => now, log });
   const ledger = createEventLedger({ windowMs: config.ingest.dedupe_window, now: () => now });
-  const routes = createIngestRoutes({ config, catalog: createPriceCatalog(), producer, clock: fixedClock(NOW), log, gate, ledger });
+  const routes = createIngestRoutes({ config: fixedConfig(config), producer, clock: fixedClock(NOW), log, gate, ledger });
   const app = createHttpApp({ routes, log });
   const post = (url: string, body: unknown, headers: Record<string, string> = {}, remoteAddress = '10.0.0.7') =>
     app.inject({

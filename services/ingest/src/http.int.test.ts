@@ -1,6 +1,5 @@
 import { type Batch, type Bus, createInProcessBus } from '@burnrate/bus';
-import { createHttpServer, createLogger, fixedClock, type HttpServer } from '@burnrate/core';
-import { createPriceCatalog } from '@burnrate/pricing';
+import { createHttpServer, createLogger, fixedClock, type HttpServer, fixedConfig } from '@burnrate/core';
 import { TOPICS, UsageEvent } from '@burnrate/schemas';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,8 +23,7 @@ async function start(): Promise<{ url: string; bus: Bus; server: HttpServer }> {
   cleanup.push(() => bus.close());
   await bus.ensureTopics([TOPICS.usageEvents.name, TOPICS.usageDlq.name]);
   const routes = createIngestRoutes({
-    config: testConfig,
-    catalog: createPriceCatalog(),
+    config: fixedConfig(testConfig),
     producer: bus.producer(),
     clock: fixedClock(NOW),
     log,

@@ -1,5 +1,4 @@
-import { BurnrateError, createHttpApp, createLogger, fixedClock } from '@burnrate/core';
-import { createPriceCatalog } from '@burnrate/pricing';
+import { BurnrateError, createHttpApp, createLogger, fixedClock, fixedConfig } from '@burnrate/core';
 import { DlqRecord, TOPICS, UsageEvent } from '@burnrate/schemas';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -12,8 +11,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 function setup(options: { bodyLimitBytes?: number; maxBatch?: number } = {}) {
   const producer = fakeProducer();
   const routes = createIngestRoutes({
-    config: testConfig,
-    catalog: createPriceCatalog(),
+    config: fixedConfig(testConfig),
     producer,
     clock: fixedClock(NOW),
     log,
@@ -185,8 +183,7 @@ describe('POST /v1/events', () => {
     const releases: (() => void)[] = [];
     producer.send = () => new Promise<void>((resolve) => releases.push(resolve));
     const routes = createIngestRoutes({
-      config: testConfig,
-      catalog: createPriceCatalog(),
+      config: fixedConfig(testConfig),
       producer,
       clock: fixedClock(NOW),
       log,

@@ -1,6 +1,15 @@
 import type { Producer } from '@burnrate/bus';
-import { BurnrateError, type Clock, type Config, type HttpResponse, type IncomingRequest, type Logger, type Route } from '@burnrate/core';
-import type { PriceCatalog } from '@burnrate/pricing';
+import {
+  BurnrateError,
+  type Clock,
+  type Config,
+  type ConfigSource,
+  type HttpResponse,
+  type IncomingRequest,
+  type Logger,
+  type Route,
+} from '@burnrate/core';
+import { createPriceCatalog, type PriceCatalog } from '@burnrate/pricing';
 import type { DlqRecord, UsageEvent } from '@burnrate/schemas';
 import { type Attributor, createAttributor } from './attribution.ts';
 import type { IngestGate, IngestPrincipal } from './auth.ts';
@@ -17,9 +26,8 @@ const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'app
 const PROTOBUF_TYPES = new Set(['application/x-protobuf', 'application/protobuf']);
 
 export interface IngestRoutesOptions {
-  /** A function when the config can be reloaded: each request uses the current one. */
-  config: Config | (() => Config);
-  catalog: PriceCatalog | (() => PriceCatalog);
+  /** Read per request, so a reloaded config (members, ownership, prices, limits) applies to the next one. */
+  config: ConfigSource;
   producer: Producer;
   clock: Clock;
   log: Logger;
@@ -75,23 +83,24 @@ function requireOtlpJson(req: IncomingRequest): void {
  */
 export function createIngestRoutes(options: IngestRoutesOptions): Route[] {
   const { producer, clock, log } = options;
-  const currentConfig = typeof options.config === 'function' ? options.config : () => options.config as Config;
-  const currentCatalog = typeof options.catalog === 'function' ? options.catalog : () => options.catalog as PriceCatalog;
-  const attributors = new WeakMap<Config, Attributor>();
+  const currentConfig = (): Config => options.config.current();
+  // Built once per config: the price catalog holds the config's own price rows.
+  const derived = new WeakMap<Config, { attribute: Attributor; catalog: PriceCatalog }>();
 
   const { gate, ledger } = options;
 
   const context = (source: string, principal: IngestPrincipal): NormalizeContext => {
     const config = currentConfig();
-    let attribute = attributors.get(config);
-    if (!attribute) {
-      attribute = createAttributor(config);
-      attributors.set(config, attribute);
+    let forConfig = derived.get(config);
+    if (!forConfig) {
+      forConfig = { attribute: createAttributor(config), catalog: createPriceCatalog(config.pricing.prices) };
+      derived.set(config, forConfig);
     }
+    const { attribute, catalog } = forConfig;
     return {
       org: config.org,
       source,
-      catalog: currentCatalog(),
+      catalog,
       attribute,
       clock,
       limits: config.ingest.limits,

@@ -1,6 +1,6 @@
 // Shared by this package's tests only; not exported from index.ts.
 import type { OutgoingMessage, Producer } from '@burnrate/bus';
-import { type Config, createLogger, fixedClock, parseConfig } from '@burnrate/core';
+import { type Config, createLogger, fixedClock, fixedConfig, parseConfig } from '@burnrate/core';
 import { createPriceCatalog } from '@burnrate/pricing';
 import { readFileSync } from 'node:fs';
 import { createAttributor } from './attribution.ts';
@@ -63,7 +63,7 @@ export function fakeProducer(): Producer & {
 export function trust(config: Config, now: () => number = () => NOW.getTime()): { gate: IngestGate; ledger: EventLedger } {
   const log = createLogger({ level: 'silent' });
   return {
-    gate: createIngestGate({ config: () => config, now, log }),
+    gate: createIngestGate({ config: fixedConfig(config), now, log }),
     ledger: createEventLedger({ windowMs: config.ingest.dedupe_window, now }),
   };
 }

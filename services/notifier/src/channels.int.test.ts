@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createLogger, parseConfig } from '@burnrate/core';
+import { createLogger, parseConfig, fixedConfig } from '@burnrate/core';
 import { receiverSchema } from '@burnrate/notify';
 import { buildChannels, type ChannelSet } from '@burnrate/runtime';
 import { createChdbStore, type Store } from '@burnrate/store';
@@ -107,7 +107,7 @@ describe('notifier delivering to all five channels', () => {
     store = await openStore();
   }
   const notifier = (): Notifier =>
-    createNotifier({ config, store, channels: channels.channels, log, retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 3 } });
+    createNotifier({ config: fixedConfig(config), store, channels: channels.channels, log, retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 3 } });
 
   /** What each channel's provider received for an anomaly, one entry per message. */
   const received = (id: string) => ({

@@ -1,17 +1,13 @@
-import { resolve } from 'node:path';
-import { createLogger, Lifecycle, loadConfig } from '@burnrate/core';
 import { receiverSchema } from '@burnrate/notify';
 import {
   buildChannels,
   describeStore,
-  exitOnStartFailure,
-  quietKafkajsWarnings,
   openKafkaBus,
   openStore,
   readKafkaBrokers,
   readStoreSettings,
   registerHealthEndpoint,
-  runUntilSignal,
+  runService,
 } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
 import { createNotifier } from './notifier.ts';
@@ -28,59 +24,47 @@ const GROUP_ID = 'burnrate-notifier';
  * env: KAFKA_BROKERS; CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE),
  * or BURNRATE_DATA_DIR (embedded chdb, this process only: tests and single-instance trials);
  * BURNRATE_CONFIG; SLACK_BOT_TOKEN, SLACK_API_URL; SMTP_URL, SMTP_FROM; the variables receivers
- * name (their *_env fields); BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL.
+ * name (their *_env fields); BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL. SIGHUP reloads
+ * burnrate.yaml: routes and receivers apply to the next anomaly (a receiver whose channel or
+ * secret was not there at start needs a restart).
  */
-async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'notifier' });
-  quietKafkajsWarnings(log);
-  if (!env.BURNRATE_CONFIG) throw new Error('BURNRATE_CONFIG is not set: the notifier needs burnrate.yaml for teams and routes');
-  const configPath = resolve(env.BURNRATE_CONFIG);
-  const brokers = readKafkaBrokers(env, 'notifier');
-  const storeSettings = readStoreSettings(env, 'notifier');
-  const config = await loadConfig(configPath, { receiver: receiverSchema });
-  const channels = buildChannels(env, config, log);
-  const lifecycle = new Lifecycle(log);
-  const health = registerHealthEndpoint(lifecycle, env, { service: 'notifier', log });
+runService({
+  name: 'notifier',
+  config: { required: true, why: 'needs burnrate.yaml for teams and routes' },
+  parse: { receiver: receiverSchema },
+  async build({ env, log, lifecycle, config }) {
+    const brokers = readKafkaBrokers(env, 'notifier');
+    const storeSettings = readStoreSettings(env, 'notifier');
+    const channels = buildChannels(env, config.current(), log);
+    const health = registerHealthEndpoint(lifecycle, env, { service: 'notifier', log });
 
-  const store = await openStore(storeSettings, log);
-  lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
+    const store = await openStore(storeSettings, log);
+    lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
 
-  const bus = openKafkaBus({ brokers, service: 'notifier', log });
-  lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
+    const bus = openKafkaBus({ brokers, service: 'notifier', log });
+    lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
 
-  // Registered before the notifier so it closes after the last send.
-  lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
-  const notifier = createNotifier({ config, store, channels: channels.channels, log });
-  const subscription = bus.subscribe({
-    groupId: GROUP_ID,
-    topics: [TOPICS.anomalies.name],
-    handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
-  });
-  lifecycle.register({
-    name: 'notifier-consumer',
-    start: () => subscription.start(),
-    stop: async () => {
-      await subscription.stop();
-      log.info(notifier.stats(), 'notifier totals');
-    },
-  });
-  // Registered after the consumer so it stops first: aborting retry waits lets the in-flight batch
-  // end at once (uncommitted, redelivered after restart) instead of holding shutdown.
-  lifecycle.register(notifier);
-  health.ready({ [GROUP_ID]: subscription });
+    // Registered before the notifier so it closes after the last send.
+    lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
+    const notifier = createNotifier({ config, store, channels: channels.channels, log });
+    const subscription = bus.subscribe({
+      groupId: GROUP_ID,
+      topics: [TOPICS.anomalies.name],
+      handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
+    });
+    lifecycle.register({
+      name: 'notifier-consumer',
+      start: () => subscription.start(),
+      stop: async () => {
+        await subscription.stop();
+        log.info(notifier.stats(), 'notifier totals');
+      },
+    });
+    // Registered after the consumer so it stops first: aborting retry waits lets the in-flight batch
+    // end at once (uncommitted, redelivered after restart) instead of holding shutdown.
+    lifecycle.register(notifier);
+    health.ready({ [GROUP_ID]: subscription });
 
-  await runUntilSignal({
-    name: 'notifier',
-    lifecycle,
-    log,
-    ready: () => ({
-      group: GROUP_ID,
-      config: configPath,
-      store: describeStore(storeSettings),
-      ...channels.status,
-    }),
-  });
-}
-
-const bootLog = createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'notifier' });
-main(process.env).catch(exitOnStartFailure('notifier', bootLog));
+    return () => ({ group: GROUP_ID, config: config.origin, store: describeStore(storeSettings), ...channels.status });
+  },
+});

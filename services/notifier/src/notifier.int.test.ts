@@ -1,5 +1,5 @@
 import { createInProcessBus } from '@burnrate/bus';
-import { createLogger, parseConfig } from '@burnrate/core';
+import { createLogger, parseConfig, fixedConfig } from '@burnrate/core';
 import { type Channel, createEmailChannel, createSlackChannel } from '@burnrate/notify';
 import { type Anomaly, TOPICS } from '@burnrate/schemas';
 import { join } from 'node:path';
@@ -58,7 +58,7 @@ describe('notifier with real Slack client and SMTP', () => {
 
   // Real waits, kept short: the point is that retries happen, not how long they take.
   const notifier = () =>
-    createNotifier({ config, store, channels: { slack, email }, log, retry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 3 } });
+    createNotifier({ config: fixedConfig(config), store, channels: { slack, email }, log, retry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 3 } });
 
   const posts = () => slackApi.callsTo('chat.postMessage');
 
@@ -142,7 +142,7 @@ teams:
     slack: { channel: "#does-not-exist" }
     email: [payments-leads@acme.com]
 `);
-    await createNotifier({ config: wrong, store, channels: { slack, email }, log }).handleAnomalies([anomaly({ id: 'nf-1' })]);
+    await createNotifier({ config: fixedConfig(wrong), store, channels: { slack, email }, log }).handleAnomalies([anomaly({ id: 'nf-1' })]);
     expect(posts()).toHaveLength(1);
     expect(smtp.messages).toHaveLength(1);
     const failed = await store.listDeliveries({ anomaly_id: 'nf-1', status: 'failed' });
@@ -252,7 +252,7 @@ teams:
     const bus = createInProcessBus({ log, retryDelayMs: 20, maxRetryDelayMs: 100 });
     await bus.ensureTopics([TOPICS.anomalies.name]);
     const n = createNotifier({
-      config,
+      config: fixedConfig(config),
       store,
       channels: { slack, email },
       log,
@@ -287,7 +287,7 @@ teams:
       const bus = createInProcessBus({ dir: join(dir.path, 'bus'), log, retryDelayMs: 20, maxRetryDelayMs: 100 });
       await bus.ensureTopics([TOPICS.anomalies.name]);
       const n = createNotifier({
-        config,
+        config: fixedConfig(config),
         store: chdb,
         channels: { slack, email },
         log,

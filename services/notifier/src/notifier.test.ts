@@ -1,5 +1,5 @@
 import type { Batch, BatchContext } from '@burnrate/bus';
-import { BurnrateError, createLogger, fixedClock, parseConfig } from '@burnrate/core';
+import { BurnrateError, createLogger, fixedClock, parseConfig, fixedConfig } from '@burnrate/core';
 import { type Channel, createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
 import { createMemoryStore } from '@burnrate/store';
 import { dlqOrigin } from '@burnrate/schemas';
@@ -29,7 +29,7 @@ describe('notifier', () => {
   let email: MemoryChannel;
   const notifier = (overrides: Partial<NotifierDeps> = {}) =>
     createNotifier({
-      config,
+      config: fixedConfig(config),
       store,
       channels: { slack, email },
       log,
@@ -191,7 +191,7 @@ describe('notifier', () => {
 
   it('records unattributed spend with no finops receiver as skipped to log', async () => {
     const cfg = parseConfig('org: acme\n');
-    await notifier({ config: cfg }).handleAnomalies([anomaly({ id: 'u1', subject: { team: 'unattributed' } })]);
+    await notifier({ config: fixedConfig(cfg) }).handleAnomalies([anomaly({ id: 'u1', subject: { team: 'unattributed' } })]);
     expect(await store.listDeliveries({ anomaly_id: 'u1' })).toMatchObject([
       { receiver: 'log', channel: 'log', status: 'skipped', detail: 'unattributed spend and no finops receiver configured' },
     ]);
@@ -203,9 +203,9 @@ describe('notifier', () => {
     expect(skipped).toMatchObject([{ receiver: 'email:payments-leads@acme.com', detail: 'no email channel configured' }]);
   });
 
-  it('uses the current config when given a function', async () => {
+  it('routes each anomaly with the config current at the time', async () => {
     let current = config;
-    const n = notifier({ config: () => current });
+    const n = notifier({ config: { current: () => current, origin: 'test' } });
     current = parseConfig('org: acme\nteams:\n  - id: payments\n    slack: { channel: "#new-channel" }\n');
     await n.handleAnomalies([v1]);
     expect(slack.sent.map((s) => s.to)).toEqual([['#new-channel']]);

@@ -1,5 +1,5 @@
 import type { Batch, BatchContext, Bus, ConsumedMessage, Subscription } from '@burnrate/bus';
-import { BurnrateError, type Clock, type Config, formatPath, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
+import { BurnrateError, type Clock, type ConfigSource, formatPath, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
 import { Anomaly, type DlqRecord, dlqOrigin, TOPICS } from '@burnrate/schemas';
@@ -12,8 +12,8 @@ import { routeAnomaly, type Target } from './routing.ts';
 export type NotifierStore = Pick<Store, 'insertDlq' | 'insertDeliveries' | 'listDeliveries' | 'anomalyVersions'>;
 
 export interface NotifierDeps {
-  /** A function when the config can be reloaded: every anomaly is routed with the current one. */
-  config: Config | (() => Config);
+  /** Read per anomaly: a reloaded config routes the next one. */
+  config: ConfigSource;
   store: NotifierStore;
   /** By channel name (`slack`, `pagerduty`, …): the channels that are on (buildChannels in @burnrate/runtime). */
   channels: Readonly<Partial<Record<string, Channel>>>;
@@ -72,7 +72,6 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const clock = deps.clock ?? systemClock;
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...deps.retry };
   const renotify: RenotifyPolicy = { ...DEFAULT_RENOTIFY, ...deps.renotify };
-  const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
   const { store } = deps;
   const seen = new Map<string, Map<number, VersionFacts>>();
   const lifetime = new AbortController();
@@ -229,7 +228,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       },
       'anomaly',
     );
-    const route = routeAnomaly(currentConfig(), a);
+    const route = routeAnomaly(deps.config.current(), a);
     if (route.kind === 'below_min_severity') {
       remember(a.id, a.version, factsOf(a));
       log.debug(

@@ -1,15 +1,12 @@
-import { createLogger, Lifecycle } from '@burnrate/core';
 import {
   describeStore,
-  exitOnStartFailure,
-  quietKafkajsWarnings,
   openKafkaBus,
-  parseWholeNumber,
   openStore,
+  parseWholeNumber,
   readKafkaBrokers,
   readStoreSettings,
   registerHealthEndpoint,
-  runUntilSignal,
+  runService,
 } from '@burnrate/runtime';
 import { createBufferedSink } from './buffered-sink.ts';
 
@@ -22,50 +19,42 @@ import { createBufferedSink } from './buffered-sink.ts';
  * or BURNRATE_DATA_DIR for an embedded chdb store of this process only; BURNRATE_SINK_MAX_ROWS
  * (default 50000), BURNRATE_SINK_MAX_DELAY_MS (default 1000), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL.
  */
-async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const log = createLogger({ level: env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'sink' });
-  quietKafkajsWarnings(log);
-  const brokers = readKafkaBrokers(env, 'sink');
-  const storeSettings = readStoreSettings(env, 'sink');
-  const maxRows = parseWholeNumber(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', { min: 1 }) ?? 50_000;
-  const maxDelayMs = parseWholeNumber(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', { min: 1 }) ?? 1000;
-  const lifecycle = new Lifecycle(log);
-  const health = registerHealthEndpoint(lifecycle, env, { service: 'sink', log });
+runService({
+  name: 'sink',
+  async build({ env, log, lifecycle }) {
+    const brokers = readKafkaBrokers(env, 'sink');
+    const storeSettings = readStoreSettings(env, 'sink');
+    const maxRows = parseWholeNumber(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', { min: 1 }) ?? 50_000;
+    const maxDelayMs = parseWholeNumber(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', { min: 1 }) ?? 1000;
+    const health = registerHealthEndpoint(lifecycle, env, { service: 'sink', log });
 
-  const store = await openStore(storeSettings, log);
-  lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
+    const store = await openStore(storeSettings, log);
+    lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
 
-  const bus = openKafkaBus({ brokers, service: 'sink', log });
-  lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
+    const bus = openKafkaBus({ brokers, service: 'sink', log });
+    lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
 
-  const sink = createBufferedSink({ store, log, maxRows, maxDelayMs });
-  const subscription = bus.subscribe(sink.subscribeOptions);
-  lifecycle.register({
-    name: 'sink',
-    start: () => subscription.start(),
-    stop: async () => {
-      // Written and committed while the partitions are still held; after stop() a commit is refused.
-      await sink.drain();
-      await subscription.stop();
-      log.info(sink.stats(), 'sink totals');
-    },
-  });
+    const sink = createBufferedSink({ store, log, maxRows, maxDelayMs });
+    const subscription = bus.subscribe(sink.subscribeOptions);
+    lifecycle.register({
+      name: 'sink',
+      start: () => subscription.start(),
+      stop: async () => {
+        // Written and committed while the partitions are still held; after stop() a commit is refused.
+        await sink.drain();
+        await subscription.stop();
+        log.info(sink.stats(), 'sink totals');
+      },
+    });
 
-  health.ready({ [sink.subscribeOptions.groupId]: subscription });
+    health.ready({ [sink.subscribeOptions.groupId]: subscription });
 
-  await runUntilSignal({
-    name: 'sink',
-    lifecycle,
-    log,
-    ready: () => ({
+    return () => ({
       group: sink.subscribeOptions.groupId,
       topics: sink.subscribeOptions.topics,
       store: describeStore(storeSettings),
       maxRows,
       maxDelayMs,
-    }),
-  });
-}
-
-const bootLog = createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'sink' });
-main(process.env).catch(exitOnStartFailure('sink', bootLog));
+    });
+  },
+});

@@ -9,3 +9,4 @@ export * from './sources.ts';
 export * from './receivers.ts';
 // The field types a channel's receiver settings are built from (@burnrate/notify).
 export { Email, SlackChannel } from './primitives.ts';
+export * from './source.ts';
