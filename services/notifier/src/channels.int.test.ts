@@ -107,7 +107,13 @@ describe('notifier delivering to all five channels', () => {
     store = await openStore();
   }
   const notifier = (): Notifier =>
-    createNotifier({ config: fixedConfig(config), store, channels: channels.channels, log, retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 3 } });
+    createNotifier({
+      config: fixedConfig(config),
+      store,
+      channels: channels.channels,
+      log,
+      retry: { baseDelayMs: 10, maxDelayMs: 50, maxAttempts: 3 },
+    });
 
   /** What each channel's provider received for an anomaly, one entry per message. */
   const received = (id: string) => ({

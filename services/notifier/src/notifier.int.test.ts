@@ -58,7 +58,13 @@ describe('notifier with real Slack client and SMTP', () => {
 
   // Real waits, kept short: the point is that retries happen, not how long they take.
   const notifier = () =>
-    createNotifier({ config: fixedConfig(config), store, channels: { slack, email }, log, retry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 3 } });
+    createNotifier({
+      config: fixedConfig(config),
+      store,
+      channels: { slack, email },
+      log,
+      retry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 3 },
+    });
 
   const posts = () => slackApi.callsTo('chat.postMessage');
 
