@@ -4,6 +4,11 @@ import { isClosedHour, lastClosedHour, mergeBucket, type HourBucket } from './bu
 import type { StepContext } from './detector.ts';
 import { TEAM_DETECTORS, type TeamConfigsOf, type TeamDetectorRegistry } from './engine.ts';
 import { createDetectorSlots } from './detector-slots.ts';
+import { createHeldAhead } from './team-engine/held-ahead.ts';
+import { createOpenHours, type TeamHour } from './team-engine/open-hours.ts';
+import { createPendingBuckets } from './team-engine/pending-buckets.ts';
+import { createSourceClocks, type SourceClock } from './team-engine/source-clocks.ts';
+import { difference, totalsOf } from './team-engine/source-totals.ts';
 import { parseInstant } from './time.ts';
 
 /**
@@ -41,30 +46,16 @@ import { parseInstant } from './time.ts';
  * Memory: per open team×developer×model hour, the latest totals of its source (a developer's
  * events all reach one stage-A partition); hours are dropped once closed, and detector
  * keys idle for the idle horizon are evicted. State is plain JSON, snapshotted with the offset.
+ *
+ * Parts (team-engine/): source-clocks.ts (the watermark made from the sources'), source-totals.ts
+ * (a rollup's difference from what its source sent before), open-hours.ts, pending-buckets.ts
+ * (what arrived at the watermark) and held-ahead.ts (what arrived ahead of it). This file moves
+ * time and steps the detectors.
  */
 
-/** The latest totals one source sent for one hour. */
-export interface SourceTotals {
-  seq: number;
-  cost_usd: number;
-  cost_premium_usd: number;
-  events: number;
-  premium_events: number;
-  input_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-}
-
-export interface TeamHour {
-  org: string;
-  team: string;
-  developer: string;
-  model: string;
-  hour: number;
-  /** By source (`topic:partition`). */
-  sources: Record<string, SourceTotals>;
-}
+export type { SourceClock } from './team-engine/source-clocks.ts';
+export type { SourceTotals } from './team-engine/source-totals.ts';
+export type { TeamHour } from './team-engine/open-hours.ts';
 
 export interface TeamEngineSnapshot {
   format: 1;
@@ -81,11 +72,6 @@ export interface TeamEngineSnapshot {
   /** Each source's watermark and when its last rollup was received (wall clock; null if never said). */
   sources?: Record<string, SourceClock>;
   detectors: Record<string, unknown>;
-}
-
-export interface SourceClock {
-  watermark: number;
-  received: number | null;
 }
 
 export interface TeamEngineOptions<R extends TeamDetectorRegistry> {
@@ -187,7 +173,6 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
   const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
-  const idleSourceMs = options.idleSourceMs ?? DEFAULTS.idleSourceMs;
   const maxHeldBuckets = options.maxHeldBuckets ?? DEFAULTS.maxHeldBuckets;
   const counts = { rollups: 0, stale: 0, late: 0, regressed: 0, forced: 0 };
   const ctx: StepContext = { watermark: 0, lateness: 0 };
@@ -196,39 +181,13 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   // `state.detectors` by position; a detector's returned state is written back to both.
   const slots = createDetectorSlots(kinds, resolveConfig, state.detectors);
   const { states, configsNow, set: setState } = slots;
-  /**
-   * The snapshot's `pending`, held as two arrays (keys, buckets; insertion order) while running:
-   * it is emptied at nearly every rollup (each one moves the watermark) and mostly holds one or
-   * two buckets, so arrays emptied in place beat an object (a fresh one given a new long key each
-   * time made V8 build a hidden class per key) or a Map (a new table per clear). A Map indexes
-   * the keys only once there are more than a scan should visit.
-   */
-  const pendingKeys: string[] = [];
-  const pendingBuckets: HourBucket[] = [];
-  let pendingIndex: Map<string, number> | null = null;
-  /**
-   * The hour and pending bucket of the last rollup: rollups in a row mostly carry the same team,
-   * developer, model and hour, and the joined key (built, then looked up in `hours`) was the
-   * dearest part of a rollup. Cleared when hours are dropped (sweep, restore); `pendingAt` says
-   * which flush `bucket` belongs to.
-   */
-  const last = {
-    org: '',
-    team: '',
-    developer: '',
-    model: '',
-    hour: Number.NaN,
-    key: '',
-    h: null as TeamHour | null,
-    bucket: null as HourBucket | null,
-    pendingAt: -1,
-  };
-  let flushes = 0;
-  /** `state.ahead` while running: by the time the differences arrived at, then by key. */
-  let ahead = new Map<number, Map<string, HourBucket>>();
-  /** The keys of `ahead`, ascending: time moves forward through them from the front. */
-  let dues: number[] = [];
-  let held = 0;
+  const clocks = createSourceClocks(options.idleSourceMs ?? DEFAULTS.idleSourceMs, options.expectedSources ?? []);
+  const hours = createOpenHours(state.hours);
+  // `state.pending` and `state.ahead` while running; written into the snapshot by view().
+  const pending = createPendingBuckets();
+  const ahead = createHeldAhead();
+  /** The pending bucket of the last rollup's key, and the generation of `pending` it was held in. */
+  const lastPending = { key: '', bucket: null as HourBucket | null, generation: -1 };
 
   const collect = (into: readonly Anomaly[], more: readonly Anomaly[]): readonly Anomaly[] =>
     more.length === 0 ? into : into === NONE ? [...more] : into.concat(more);
@@ -237,35 +196,8 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   const sweep = (watermark: number, allowed: number): void => {
     const cutoff = watermark - idleHorizonMs;
     for (let i = 0; i < detectors.length; i++) setState(i, (detectors[i] as AnyBucketDetector).evict(states[i], cutoff));
-    const closedThrough = lastClosedHour(watermark, allowed);
-    for (const key in state.hours) {
-      if ((state.hours[key] as TeamHour).hour <= closedThrough) delete state.hours[key];
-    }
-    last.h = null;
+    hours.dropClosed(lastClosedHour(watermark, allowed));
     state.swept_at = watermark;
-  };
-
-  /**
-   * Steps every detector with what arrived at the current watermark, merged per key and in key
-   * order: the detectors see the same buckets however the team's developers were spread over
-   * stage-A partitions and however their rollups interleaved.
-   */
-  const flushPending = (configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
-    const count = pendingKeys.length;
-    if (count === 0) return into;
-    flushes += 1;
-    let anomalies = into;
-    if (count === 1) {
-      anomalies = stepBucket(pendingBuckets[0] as HourBucket, configs, anomalies);
-    } else {
-      const order = pendingKeys.map((_, i) => i);
-      order.sort((a, b) =>
-        byHourThenKey(pendingKeys[a] as string, pendingBuckets[a] as HourBucket, pendingKeys[b] as string, pendingBuckets[b] as HourBucket),
-      );
-      for (const i of order) anomalies = stepBucket(pendingBuckets[i] as HourBucket, configs, anomalies);
-    }
-    clearPending();
-    return anomalies;
   };
 
   const stepBucket = (bucket: HourBucket, configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
@@ -278,98 +210,31 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     return anomalies;
   };
 
-  /** Position of `key` in the pending arrays, or -1. */
-  const pendingAt = (key: string): number => {
-    if (pendingIndex !== null) return pendingIndex.get(key) ?? -1;
-    for (let i = 0; i < pendingKeys.length; i++) if (pendingKeys[i] === key) return i;
-    return -1;
-  };
-
-  const addToPending = (key: string, bucket: HourBucket): void => {
-    pendingKeys.push(key);
-    pendingBuckets.push(bucket);
-    if (pendingIndex !== null) pendingIndex.set(key, pendingKeys.length - 1);
-    else if (pendingKeys.length > PENDING_SCAN) pendingIndex = new Map(pendingKeys.map((k, i) => [k, i]));
-  };
-
-  const clearPending = (): void => {
-    pendingKeys.length = 0;
-    pendingBuckets.length = 0;
-    pendingIndex = null;
-  };
-
-  /** The open hour of the rollup's key, created when new. */
-  const openHour = (r: UsageRollup, hour: number): TeamHour => {
-    if (
-      last.h !== null &&
-      last.hour === hour &&
-      last.developer === r.developer &&
-      last.model === r.model &&
-      last.team === r.team &&
-      last.org === r.org
-    ) {
-      return last.h;
-    }
-    const key = `${r.org}\u001f${r.team}\u001f${r.developer}\u001f${r.model}\u001f${hour}`;
-    let h = state.hours[key];
-    if (h === undefined) {
-      h = { org: r.org, team: r.team, developer: r.developer, model: r.model, hour, sources: {} };
-      state.hours[key] = h;
-    }
-    last.org = r.org;
-    last.team = r.team;
-    last.developer = r.developer;
-    last.model = r.model;
-    last.hour = hour;
-    last.key = key;
-    last.h = h;
-    last.bucket = null;
-    return h;
+  /**
+   * Steps every detector with what arrived at the current watermark, merged per key and in key
+   * order: the detectors see the same buckets however the team's developers were spread over
+   * stage-A partitions and however their rollups interleaved.
+   */
+  const flushPending = (configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
+    const count = pending.size();
+    if (count === 0) return into;
+    let anomalies = into;
+    if (count === 1) anomalies = stepBucket(pending.bucketAt(0), configs, anomalies);
+    else for (const i of pending.stepOrder()) anomalies = stepBucket(pending.bucketAt(i), configs, anomalies);
+    pending.clear();
+    return anomalies;
   };
 
   /** Adds the delta to what waits at this watermark for the last rollup's key. */
   const addPending = (delta: HourBucket): void => {
-    if (last.bucket !== null && last.pendingAt === flushes) {
-      mergeBucket(last.bucket, delta);
+    const key = hours.lastKey();
+    if (lastPending.bucket !== null && lastPending.key === key && lastPending.generation === pending.generation()) {
+      mergeBucket(lastPending.bucket, delta);
       return;
     }
-    const at = pendingAt(last.key);
-    if (at < 0) {
-      addToPending(last.key, delta);
-      last.bucket = delta;
-    } else {
-      last.bucket = mergeBucket(pendingBuckets[at] as HourBucket, delta);
-    }
-    last.pendingAt = flushes;
-  };
-
-  /** Wall clock of the latest rollup received (the `now` idleness is judged at). */
-  let lastReceived: number | undefined;
-
-  const isIdle = (source: SourceClock, now: number | undefined): boolean =>
-    now !== undefined && source.received !== null && now - source.received > idleSourceMs;
-
-  /** Records the source's watermark; returns where the engine's watermark should be: the lowest of the live sources. */
-  const heardFrom = (name: string, carried: number, receivedAt: number | undefined): number => {
-    let sources = state.sources;
-    if (sources === undefined || (state.watermark === null && Object.keys(sources).length === 0)) {
-      // A cold start: the partitions that have not spoken yet are at the start of time.
-      sources = state.sources = {};
-      for (const expected of options.expectedSources ?? []) sources[expected] = { watermark: 0, received: receivedAt ?? null };
-    }
-    const source = sources[name];
-    if (source === undefined) sources[name] = { watermark: carried, received: receivedAt ?? null };
-    else {
-      if (carried > source.watermark) source.watermark = carried;
-      if (receivedAt !== undefined) source.received = receivedAt;
-    }
-    if (receivedAt !== undefined) lastReceived = receivedAt;
-    let lowest = Number.POSITIVE_INFINITY;
-    for (const n in sources) {
-      const s = sources[n] as SourceClock;
-      if (s.watermark < lowest && !isIdle(s, receivedAt)) lowest = s.watermark;
-    }
-    return lowest;
+    lastPending.bucket = pending.merge(key, delta);
+    lastPending.key = key;
+    lastPending.generation = pending.generation();
   };
 
   /** Detectors advance when the watermark crosses a minute. */
@@ -399,59 +264,20 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   const moveTo = (target: number, configs: readonly unknown[], into: readonly Anomaly[]): readonly Anomaly[] => {
     ctx.watermark = state.watermark as number;
     let anomalies = flushPending(configs, into);
-    last.bucket = null;
-    let taken = 0;
-    while (taken < dues.length && (dues[taken] as number) <= target) {
-      const due = dues[taken++] as number;
-      const byKey = ahead.get(due) as Map<string, HourBucket>;
-      ahead.delete(due);
-      held -= byKey.size;
-      for (const [key, bucket] of byKey) addToPending(key, bucket);
+    lastPending.bucket = null;
+    for (let due = ahead.firstDue(); due !== undefined && due <= target; due = ahead.firstDue()) {
+      for (const [key, bucket] of ahead.takeFirst()) pending.add(key, bucket);
       if (due === target) break;
       anomalies = advanceTo(due, configs, anomalies);
       ctx.watermark = due;
       anomalies = flushPending(configs, anomalies);
     }
-    if (taken > 0) dues.splice(0, taken);
     state.watermark = target;
     return anomalies;
   };
 
-  /** Holds a difference that arrived at `due`, ahead of the watermark, merged per key. */
-  const holdAhead = (due: number, delta: HourBucket): void => {
-    let byKey = ahead.get(due);
-    if (byKey === undefined) {
-      byKey = new Map();
-      ahead.set(due, byKey);
-      // Mostly the newest time yet (each source's watermark only grows): a push; else a binary search.
-      if (dues.length === 0 || due > (dues[dues.length - 1] as number)) dues.push(due);
-      else {
-        let lo = 0;
-        let hi = dues.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if ((dues[mid] as number) < due) lo = mid + 1;
-          else hi = mid;
-        }
-        dues.splice(lo, 0, due);
-      }
-    }
-    const waiting = byKey.get(last.key);
-    if (waiting !== undefined) mergeBucket(waiting, delta);
-    else {
-      byKey.set(last.key, delta);
-      held += 1;
-    }
-  };
-
   /** The state with the held buckets as plain records; shares the engine's objects. */
-  const view = (): TeamEngineSnapshot => {
-    const waiting: Record<string, HourBucket> = {};
-    for (let i = 0; i < pendingKeys.length; i++) waiting[pendingKeys[i] as string] = pendingBuckets[i] as HourBucket;
-    const later: Record<string, Record<string, HourBucket>> = {};
-    for (const [due, byKey] of ahead) later[String(due)] = Object.fromEntries(byKey);
-    return { ...state, pending: waiting, ahead: later };
-  };
+  const view = (): TeamEngineSnapshot => ({ ...state, pending: pending.toRecord(), ahead: ahead.toRecord() });
 
   return {
     process(r, given) {
@@ -462,7 +288,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
 
       let anomalies = NONE;
       const carried = parseInstant(r.watermark);
-      const target = heardFrom(r.source, carried, given?.receivedAt);
+      const target = clocks.heardFrom(state, r.source, carried, given?.receivedAt);
       if (state.watermark === null) state.watermark = target;
       else if (target > state.watermark) anomalies = moveTo(target, configs, anomalies);
       const watermark = state.watermark;
@@ -476,7 +302,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
         counts.late += 1;
         return anomalies === NONE ? LATE : { anomalies, stale: false, late: true, regressed: false };
       }
-      const h = openHour(r, hour);
+      const h = hours.open(r, hour);
       const before = h.sources[r.source];
       if (before !== undefined && r.seq <= before.seq) {
         counts.stale += 1;
@@ -491,10 +317,10 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       }
       if (carried > watermark) {
         // Its source is ahead of the others: it waits until they reach the time it arrived at.
-        holdAhead(carried, delta);
-        if (held > maxHeldBuckets) {
+        ahead.hold(carried, hours.lastKey(), delta);
+        if (ahead.size() > maxHeldBuckets) {
           counts.forced += 1;
-          anomalies = moveTo(dues[0] as number, configs, anomalies);
+          anomalies = moveTo(ahead.firstDue() as number, configs, anomalies);
           anomalies = advanceTo(state.watermark, configs, anomalies);
         }
       } else {
@@ -508,7 +334,7 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       ctx.lateness = latenessNow();
       const configs = configsNow();
       // The end of the input: every source has said all it will, so time moves to the furthest.
-      const furthest = Math.max(state.watermark, dues.at(-1) ?? state.watermark);
+      const furthest = Math.max(state.watermark, ahead.lastDue() ?? state.watermark);
       let anomalies = furthest > state.watermark ? moveTo(furthest, configs, NONE) : NONE;
       ctx.watermark = state.watermark;
       anomalies = advanceTo(state.watermark, configs, anomalies);
@@ -527,103 +353,37 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       for (const kind of kinds) {
         detectorStates[kind] = kind in restored.detectors ? restored.detectors[kind] : (registry[kind] as AnyBucketDetector).initialState();
       }
-      clearPending();
-      for (const [key, bucket] of Object.entries(restored.pending ?? {})) addToPending(key, bucket);
-      ahead = new Map();
-      held = 0;
-      for (const [due, byKey] of Object.entries(restored.ahead ?? {})) {
-        const entries = Object.entries(byKey);
-        ahead.set(Number(due), new Map(entries));
-        held += entries.length;
-      }
-      dues = [...ahead.keys()].sort((a, b) => a - b);
+      pending.clear();
+      for (const [key, bucket] of Object.entries(restored.pending ?? {})) pending.add(key, bucket);
+      ahead.restore(restored.ahead ?? {});
       state = { ...restored, pending: {}, ahead: {}, sources: restored.sources ?? {}, detectors: detectorStates };
       slots.adopt(detectorStates);
-      last.h = null;
-      last.bucket = null;
+      hours.adopt(state.hours);
+      lastPending.bucket = null;
     },
 
     stats() {
       const keys: Record<string, number> = {};
       for (let i = 0; i < detectors.length; i++) keys[kinds[i] as string] = (detectors[i] as AnyBucketDetector).size(states[i]);
       const sources = state.sources ?? {};
-      let live = 0;
-      for (const name in sources) if (!isIdle(sources[name] as SourceClock, lastReceived)) live += 1;
       return {
         watermark: state.watermark === null ? null : new Date(state.watermark).toISOString(),
         hours: Object.keys(state.hours).length,
         keys,
         ...counts,
         sources: Object.keys(sources).length,
-        live_sources: live,
-        held,
+        live_sources: clocks.live(sources),
+        held: ahead.size(),
       };
     },
   };
 }
 
 // Most rollups produce nothing; shared results keep that path free of allocations.
-/** Pending buckets looked up by a scan up to this many; a Map beyond. */
-const PENDING_SCAN = 8;
 const TAKEN: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: false, regressed: false });
 const STALE: RollupResult = Object.freeze({ anomalies: NONE, stale: true, late: false, regressed: false });
 const LATE: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: true, regressed: false });
 const REGRESSED: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: false, regressed: true });
-
-function totalsOf(r: UsageRollup): SourceTotals {
-  return {
-    seq: r.seq,
-    cost_usd: r.cost_usd,
-    cost_premium_usd: r.cost_premium_usd,
-    events: r.events,
-    premium_events: r.premium_events,
-    input_tokens: r.input_tokens,
-    cache_read_tokens: r.cache_read_tokens,
-    cache_write_tokens: r.cache_write_tokens,
-    output_tokens: r.output_tokens,
-  };
-}
-
-/**
- * What the source counted between `before` and `after`, as a bucket delta; null when a count
- * went down (the source restarted its totals; see TeamEngineStats.regressed).
- */
-function difference(r: UsageRollup, hour: number, after: SourceTotals, before: SourceTotals | undefined): HourBucket | null {
-  const bucket: HourBucket = {
-    org: r.org,
-    team: r.team,
-    developer: r.developer,
-    model: r.model,
-    hour,
-    cost_usd: after.cost_usd,
-    cost_premium_usd: after.cost_premium_usd,
-    events: after.events,
-    premium_events: after.premium_events,
-    input_tokens: after.input_tokens,
-    cache_read_tokens: after.cache_read_tokens,
-    cache_write_tokens: after.cache_write_tokens,
-    output_tokens: after.output_tokens,
-  };
-  if (before === undefined) return bucket;
-  bucket.cost_usd -= before.cost_usd;
-  bucket.cost_premium_usd -= before.cost_premium_usd;
-  bucket.events -= before.events;
-  bucket.premium_events = after.premium_events - before.premium_events;
-  bucket.input_tokens -= before.input_tokens;
-  bucket.cache_read_tokens -= before.cache_read_tokens;
-  bucket.cache_write_tokens -= before.cache_write_tokens;
-  bucket.output_tokens -= before.output_tokens;
-  if (bucket.events < 0 || bucket.premium_events < 0 || bucket.input_tokens < 0 || bucket.cache_read_tokens < 0) return null;
-  if (bucket.cache_write_tokens < 0 || bucket.output_tokens < 0) return null;
-  // Sums of the same costs in a longer run can differ from the shorter run by rounding; never below zero.
-  if (bucket.cost_usd < 0) bucket.cost_usd = 0;
-  if (bucket.cost_premium_usd < 0) bucket.cost_premium_usd = 0;
-  return bucket;
-}
-
-function byHourThenKey(ka: string, a: HourBucket, kb: string, b: HourBucket): number {
-  return a.hour - b.hour || (ka < kb ? -1 : ka > kb ? 1 : 0);
-}
 
 function emptyState(registry: TeamDetectorRegistry): TeamEngineSnapshot {
   const detectors: Record<string, unknown> = {};
