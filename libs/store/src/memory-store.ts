@@ -1,6 +1,6 @@
 import { BurnrateError } from '@burnrate/core';
 import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
-import type { DeliveryRecord, DetectorSnapshot, SpendRow, Store } from './port.ts';
+import { type DeliveryRecord, type DetectorSnapshot, MAX_SNAPSHOT_PART_BYTES, type SpendRow, type Store } from './port.ts';
 
 /**
  * The Store in memory, for other packages' unit tests. It keeps the adapters' semantics: an
@@ -199,15 +199,37 @@ export function createMemoryStore(): Store {
         .map(copy);
     },
 
+    maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,
     async saveSnapshot(snapshot) {
       open();
+      if (snapshot.parts.length === 0) throw new BurnrateError('INPUT_INVALID', `detector snapshot ${snapshot.key} has no parts`);
+      snapshot.parts.forEach((part, i) => {
+        const size = Buffer.byteLength(part);
+        if (size > MAX_SNAPSHOT_PART_BYTES) {
+          throw new BurnrateError(
+            'INPUT_TOO_LARGE',
+            `detector snapshot ${snapshot.key}: part ${i} is ${size} bytes, more than the ${MAX_SNAPSHOT_PART_BYTES} a row takes`,
+          );
+        }
+      });
       const existing = snapshots.get(snapshot.key);
       if (!existing || ms(snapshot.saved_at) >= ms(existing.saved_at)) snapshots.set(snapshot.key, copy(snapshot));
     },
     async loadSnapshot(key) {
       open();
       const s = snapshots.get(key);
-      return s && copy(s);
+      if (s === undefined) return undefined;
+      const parts = [...s.parts];
+      return {
+        key: s.key,
+        offset: s.offset,
+        saved_at: s.saved_at,
+        partCount: parts.length,
+        parts: async function* () {
+          open();
+          yield* parts;
+        },
+      };
     },
 
     async close() {

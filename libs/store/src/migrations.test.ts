@@ -30,10 +30,10 @@ describe('splitStatements', () => {
 describe('loadMigrations', () => {
   it('reads infra/clickhouse in version order, one CREATE per statement, all idempotent', async () => {
     const migrations = await loadMigrations(defaultMigrationsDir());
-    expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(migrations[0]?.name).toBe('usage_events');
     const statements = migrations.flatMap((m) => m.statements);
-    expect(statements).toHaveLength(8);
+    expect(statements).toHaveLength(10);
     for (const s of statements) expect(s).toMatch(/^CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS \w+_v1\b/);
   });
 });
