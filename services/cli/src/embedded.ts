@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
-import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
+import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, type Config, createHttpServer, jsonResponse, Lifecycle, type Logger, type Route, systemClock } from '@burnrate/core';
 import { createIngestRoutes } from '@burnrate/ingest';
 import { type Channel, consoleAcknowledgeUrl, createEmailChannel, createSlackChannel } from '@burnrate/notify';
@@ -102,9 +102,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
     {
       method: 'GET',
       path: '/healthz',
-      handler: async () =>
-        jsonResponse(200, {
-          status: 'ok',
+      handler: async () => {
+        // Snapshots failing: consumption goes on but nothing is committed, so a restart would replay it all.
+        const snapshots = detectorHealth(combineSnapshotHealth([detector.snapshotHealth(), teamDetector.snapshotHealth()]));
+        return jsonResponse(200, {
+          status: snapshots.degraded ? 'degraded' : 'ok',
           mode: 'embedded',
           config: options.configSource,
           org: config.org,
@@ -116,7 +118,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedA
             team_detector: teamDetectorSubscription.lag(),
             notifier: notifierSubscription.lag(),
           },
-        }),
+          detector: snapshots.detector,
+        });
+      },
     },
     anomaliesRoute({ store, apiToken: options.apiToken }),
   ];
