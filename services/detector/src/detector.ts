@@ -161,12 +161,13 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       restore(partition, value) {
         const saved = value as PartitionSnapshot | EngineSnapshot;
         const state = newState(partition);
+        // The value was just decoded for this restore: the engine takes it without a copy.
         if (saved.format === 2) {
-          state.engine.restore(saved.engine);
+          state.engine.restore(saved.engine, { owned: true });
           state.rollups = restoreRollupState(saved.rollups);
         } else {
           // A snapshot from before rollups: stage B has never heard of this partition, so totals start from here.
-          state.engine.restore(saved);
+          state.engine.restore(saved, { owned: true });
         }
         return state;
       },

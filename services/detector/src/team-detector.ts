@@ -116,7 +116,8 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
       create: newState,
       restore(_partition, value) {
         const state = newState();
-        state.engine.restore(value as TeamEngineSnapshot);
+        // The value was just decoded for this restore: the engine takes it without a copy.
+        state.engine.restore(value as TeamEngineSnapshot, { owned: true });
         return state;
       },
       snapshot: (state) => state.engine.snapshotView(),
