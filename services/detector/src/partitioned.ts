@@ -16,6 +16,12 @@ const DEFAULT_MAX_SNAPSHOT_EVERY_MS = 30_000;
 const SNAPSHOT_COST_FACTOR = 20;
 /** Cheaper snapshots keep to snapshotEveryMs (at the default 1 s, one costing up to 50 ms is 5% anyway). */
 const COSTLY_SNAPSHOT_MS = 25;
+/**
+ * Serialising holds the partition (its batches wait), so whatever maxSnapshotEveryMs says, the
+ * next snapshot is at least this many times the serialising time away: a partition of millions of
+ * keys (a minute to serialise) is not snapshotted back to back.
+ */
+const SERIALISE_SHARE_FACTOR = 10;
 
 /** What one stage does with its partitions' state; the consumer below does the rest. */
 export interface PartitionLogic<State> {
@@ -46,6 +52,8 @@ export interface PartitionedConsumerDeps {
    * whole state, so a large state (stage B holding a backlog's hours) is snapshotted less often:
    * after one that took 25 ms or more, at least 20 times its cost apart (about 5% of the time), but
    * no further apart than this. Default 30 s, Kafka Streams' commit interval; it bounds the replay after a crash.
+   * Only a state whose serialising alone takes more than a tenth of this (seconds: millions of
+   * keys) goes longer, ten times its serialising time, as its batches wait while it is serialised.
    */
   maxSnapshotEveryMs?: number;
   /** Names the stage in log messages ("detector", "team detector"). */
@@ -308,12 +316,16 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
         if (!(await published)) return;
         const writing = clock.now().getTime();
         await write(p, offset, parts);
-        // Serialising, compressing and writing the whole state: ~5% of the time at most.
+        // Serialising, compressing and writing the whole state: ~5% of the time at most, and the
+        // partition held for serialising no more than a tenth of it.
         const costMs = serialisedMs + clock.now().getTime() - writing;
         p.snapshotIntervalMs =
           costMs < COSTLY_SNAPSHOT_MS
             ? deps.snapshotEveryMs
-            : Math.min(maxSnapshotEveryMs, Math.max(deps.snapshotEveryMs, SNAPSHOT_COST_FACTOR * costMs));
+            : Math.max(
+                Math.min(maxSnapshotEveryMs, Math.max(deps.snapshotEveryMs, SNAPSHOT_COST_FACTOR * costMs)),
+                SERIALISE_SHARE_FACTOR * serialisedMs,
+              );
         if (p.released) return;
         try {
           await commitSaved(p);
