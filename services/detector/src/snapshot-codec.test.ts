@@ -82,6 +82,21 @@ describe('snapshot parts', () => {
     expect(Object.keys(((await decodeSnapshot(parts)) as typeof state).engine.seen)).toEqual(Object.keys(seen));
   });
 
+  it('counts every byte of a part, however many segments it holds', async () => {
+    // 3,600 arrays too large (in values) to write whole under parents of few keys: each is a short
+    // segment of its own, about a hundred to a 256 KiB part, so a part is full of segment brackets
+    // and paths and any miscount in them adds up past the limit.
+    const value = Array.from({ length: 60 }, () =>
+      Object.fromEntries(Array.from({ length: 60 }, (_, k) => [`k${k}`, Array.from({ length: 1100 }, () => 0)])),
+    );
+    const maxPartBytes = 256 * 1024;
+    const parts = [...encodeSnapshot(value, maxPartBytes)];
+    expect(parts.length).toBeGreaterThan(20);
+    expect(Math.max(...parts.map((p) => p.split('],[').length))).toBeGreaterThan(100);
+    for (const part of parts) expect(bytes(part)).toBeLessThanOrEqual(maxPartBytes);
+    expect(await decodeSnapshot(parts)).toEqual(value);
+  });
+
   it('keeps "__proto__" an own key, as JSON.parse does', async () => {
     const big: Record<string, number> = {};
     for (let i = 0; i < 2000; i++) big[`k${i}`] = i;

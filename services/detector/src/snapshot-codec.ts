@@ -38,6 +38,8 @@ const PART_HEADER_BYTES = 64;
 export const MIN_SNAPSHOT_PART_BYTES = 1024;
 
 const SEGMENT_CLOSE = ']]';
+/** A segment costs its path plus `,[` `,[` before it and `]]` after it. */
+const segmentBytes = (pathBytes: number): number => pathBytes + 4 + SEGMENT_CLOSE.length;
 
 /**
  * The value's parts, each at most `maxPartBytes` UTF-8 bytes, produced one at a time: the caller
@@ -183,7 +185,7 @@ class PartWriter {
 
   /** Largest entry that fits an empty part under a path of `pathBytes`. */
   room(pathBytes: number): number {
-    return this.max - PART_HEADER_BYTES - pathBytes - 3 - SEGMENT_CLOSE.length;
+    return this.max - PART_HEADER_BYTES - segmentBytes(pathBytes);
   }
 
   /** Parts completed and not taken yet. */
@@ -196,13 +198,13 @@ class PartWriter {
 
   /** Adds an entry to the segment at `path`, completing the current part first if it does not fit. */
   add(path: string, entry: string, entryBytes: number): void {
-    const opening = this.segment === path ? 0 : Buffer.byteLength(path) + 3 + SEGMENT_CLOSE.length;
+    const opening = this.segment === path ? 0 : segmentBytes(Buffer.byteLength(path));
     const separator = this.segment === path && this.segmentEntries > 0 ? 1 : 0;
     if (this.bytes + opening + separator + entryBytes > this.max && this.pieces.length > 0) this.done.push(this.flush(false));
     if (this.segment !== path) {
       if (this.segment !== null) this.pieces.push(SEGMENT_CLOSE);
       this.pieces.push(`,[${path},[`);
-      this.bytes += Buffer.byteLength(path) + 3 + SEGMENT_CLOSE.length;
+      this.bytes += segmentBytes(Buffer.byteLength(path));
       this.segment = path;
       this.segmentEntries = 0;
     } else if (this.segmentEntries > 0) {
