@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   NOTIFY_UNAVAILABLE: { retriable: true },
   NOTIFY_REJECTED: { retriable: false },
   SHUTTING_DOWN: { retriable: true },
+  /** A saved detector snapshot that cannot be read back (a part missing, a checksum that does not match, not JSON). */
+  SNAPSHOT_UNREADABLE: { retriable: false },
   INTERNAL: { retriable: false },
 } as const satisfies Record<string, { retriable: boolean }>;
 

@@ -223,6 +223,20 @@ describe('createDetectionEngine', () => {
     }
   });
 
+  it('takes a snapshot it owns as its state without a copy, with the same output', () => {
+    const evs = [...sixWeeks(), ...richStream()];
+    const uninterrupted = processAll(engine(), evs);
+    for (const cut of [700, 1650]) {
+      const first = engine();
+      const before = processAll(first, evs.slice(0, cut));
+      const parsed = JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot;
+      const second = engine();
+      second.restore(parsed, { owned: true });
+      expect(second.snapshotView().seen).toBe(parsed.seen);
+      expect([...before, ...processAll(second, evs.slice(cut))]).toEqual(uninterrupted);
+    }
+  });
+
   it('keeps state that survives a JSON round trip exactly', () => {
     const e = engine();
     processAll(e, stream());

@@ -102,6 +102,11 @@ export interface EngineSnapshot {
   detectors: Record<string, unknown>;
 }
 
+export interface RestoreOptions {
+  /** The snapshot becomes the engine's state as it is, without a copy; the caller must not use it afterwards. */
+  owned?: boolean;
+}
+
 export interface ProcessResult {
   anomalies: readonly Anomaly[];
   /** The event id was already processed recently; nothing was counted. */
@@ -133,8 +138,12 @@ export interface DetectionEngine {
    * next call. Saves the deep copy, which on a large partition costs as much as the serialising.
    */
   snapshotView(): Readonly<EngineSnapshot>;
-  /** Replaces the state; detectors missing from the snapshot (added since) start empty. */
-  restore(snapshot: EngineSnapshot): void;
+  /**
+   * Replaces the state; detectors missing from the snapshot (added since) start empty. The
+   * snapshot is copied unless `owned` says the caller gives it up (a value just parsed from a
+   * saved snapshot): a large state is then not held twice while it is restored.
+   */
+  restore(snapshot: EngineSnapshot, options?: RestoreOptions): void;
   stats(): EngineStats;
 }
 
@@ -350,11 +359,11 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
     snapshot: () => structuredClone(state),
     snapshotView: () => state,
 
-    restore(snapshot) {
+    restore(snapshot, restoreOptions) {
       if ((snapshot as { format?: unknown }).format !== 1) {
         throw new Error(`detection snapshot format ${String((snapshot as { format?: unknown }).format)} is not supported (expected 1)`);
       }
-      const restored = structuredClone(snapshot);
+      const restored = restoreOptions?.owned === true ? snapshot : structuredClone(snapshot);
       const detectorStates: Record<string, unknown> = {};
       // Kinds no longer registered are dropped; new kinds start from their initial state.
       for (const kind of kinds) {

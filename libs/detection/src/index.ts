@@ -12,6 +12,7 @@ export {
   type EngineSnapshot,
   type EngineStats,
   type ProcessResult,
+  type RestoreOptions,
   type TeamConfigsOf,
   type TeamDetectorConfigs,
   type TeamDetectorRegistry,

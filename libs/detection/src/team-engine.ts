@@ -2,7 +2,7 @@ import type { Anomaly, UsageRollup } from '@burnrate/schemas';
 import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { isClosedHour, lastClosedHour, mergeBucket, type HourBucket } from './buckets/hourly.ts';
 import type { StepContext } from './detector.ts';
-import { TEAM_DETECTORS, type TeamConfigsOf, type TeamDetectorRegistry } from './engine.ts';
+import { type RestoreOptions, TEAM_DETECTORS, type TeamConfigsOf, type TeamDetectorRegistry } from './engine.ts';
 import { createDetectorSlots } from './detector-slots.ts';
 import { createHeldAhead } from './team-engine/held-ahead.ts';
 import { createOpenHours, type TeamHour } from './team-engine/open-hours.ts';
@@ -145,7 +145,8 @@ export interface TeamEngine {
   snapshot(): TeamEngineSnapshot;
   /** The state as a snapshot sharing the engine's objects: serialise it (JSON.stringify) before the engine's next call. */
   snapshotView(): Readonly<TeamEngineSnapshot>;
-  restore(snapshot: TeamEngineSnapshot): void;
+  /** Replaces the state; `owned` as for the stage-A engine (the snapshot becomes the state, no copy). */
+  restore(snapshot: TeamEngineSnapshot, options?: RestoreOptions): void;
   stats(): TeamEngineStats;
 }
 
@@ -344,11 +345,11 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
     snapshot: () => structuredClone(view()),
     snapshotView: view,
 
-    restore(snapshot) {
+    restore(snapshot, restoreOptions) {
       if ((snapshot as { format?: unknown }).format !== 1) {
         throw new Error(`team engine snapshot format ${String((snapshot as { format?: unknown }).format)} is not supported (expected 1)`);
       }
-      const restored = structuredClone(snapshot);
+      const restored = restoreOptions?.owned === true ? snapshot : structuredClone(snapshot);
       const detectorStates: Record<string, unknown> = {};
       for (const kind of kinds) {
         detectorStates[kind] = kind in restored.detectors ? restored.detectors[kind] : (registry[kind] as AnyBucketDetector).initialState();

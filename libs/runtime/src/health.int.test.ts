@@ -59,6 +59,26 @@ describe('registerHealthEndpoint', () => {
     });
   });
 
+  it('answers 200 degraded, with what the service adds, while something is wrong that a restart would not fix', async () => {
+    const lifecycle = new Lifecycle(log);
+    const health = registerHealthEndpoint(
+      lifecycle,
+      { BURNRATE_HEALTH_PORT: '0', BURNRATE_HEALTH_HOST: '127.0.0.1' },
+      { service: 'detector', log },
+    );
+    let failing: string[] = ['usage.events.v1:3'];
+    health.ready({ 'burnrate-detector': subscription(0) }, () => ({ degraded: failing.length > 0, fields: { detector: { failing } } }));
+    await lifecycle.startAll();
+    const probe = async () => {
+      const res = await fetch(`http://127.0.0.1:${String(health.port())}/healthz`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    expect(await probe()).toMatchObject({ status: 200, body: { status: 'degraded', detector: { failing: ['usage.events.v1:3'] } } });
+    failing = [];
+    expect(await probe()).toMatchObject({ status: 200, body: { status: 'ok', detector: { failing: [] } } });
+    await lifecycle.stop();
+  });
+
   it('names a bad port', () => {
     expect(() => registerHealthEndpoint(new Lifecycle(log), { BURNRATE_HEALTH_PORT: 'http' }, { service: 'sink', log })).toThrow(
       /BURNRATE_HEALTH_PORT must be a port number/,

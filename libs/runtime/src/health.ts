@@ -13,12 +13,21 @@ export interface HealthOptions {
   log: Logger;
 }
 
+/**
+ * What a service adds to its answer: fields, and whether something is wrong that a restart would
+ * not fix (snapshots a store refuses), which answers 200 with status `degraded`.
+ */
+export interface HealthDetails {
+  degraded: boolean;
+  fields: Record<string, unknown>;
+}
+
 export interface HealthEndpoint {
   /**
    * Registers what turns the answer to 200: call it after registering everything else, with the
    * consumer groups whose lag the answer reports. It starts last and stops first.
    */
-  ready(consumers: Readonly<Record<string, LagSource>>): void;
+  ready(consumers: Readonly<Record<string, LagSource>>, details?: () => HealthDetails | Promise<HealthDetails>): void;
   /** The bound port once started; null when BURNRATE_HEALTH_PORT is not set. */
   port(): number | null;
 }
@@ -42,6 +51,7 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
   const host = env.BURNRATE_HEALTH_HOST || '0.0.0.0';
   let state: 'starting' | 'ok' | 'stopping' = 'starting';
   let consumers: Readonly<Record<string, LagSource>> = {};
+  let details: (() => HealthDetails | Promise<HealthDetails>) | undefined;
   let bound: number | null = null;
   const http = createHttpServer({
     log: options.log,
@@ -52,11 +62,13 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
         path: '/healthz',
         handler: async () => {
           const lags = await Promise.all(Object.entries(consumers).map(async ([group, s]) => ({ group, lag: await s.lag() })));
+          const extra = state === 'ok' && details !== undefined ? await details() : undefined;
           return jsonResponse(state === 'ok' ? 200 : 503, {
-            status: state,
+            status: extra?.degraded === true ? 'degraded' : state,
             service: options.service,
             consumers: lags,
             uptime_s: Math.round(process.uptime()),
+            ...extra?.fields,
           });
         },
       },
@@ -71,8 +83,9 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
     stop: () => http.close(),
   });
   return {
-    ready(groups) {
+    ready(groups, more) {
       consumers = groups;
+      details = more;
       lifecycle.register({
         name: 'health-ready',
         start: async () => {

@@ -11,7 +11,7 @@ export {
 } from './env.ts';
 export { buildChannels, type ChannelSet } from './channels.ts';
 export { describeStore, openStore } from './store.ts';
-export { type HealthEndpoint, type LagSource, registerHealthEndpoint } from './health.ts';
+export { type HealthDetails, type HealthEndpoint, type LagSource, registerHealthEndpoint } from './health.ts';
 export { openKafkaBus } from './bus.ts';
 export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';
 export { createKafkaSnapshotStore, type KafkaSnapshotStoreOptions, type SnapshotChangelog } from './kafka-snapshot-store.ts';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
 import { declareTopics, DETECTOR_STATE_TOPIC } from '@burnrate/bus';
-import { createKafkaSnapshotStore, type SnapshotChangelog } from './kafka-snapshot-store.ts';
+import { createKafkaSnapshotStore, MAX_SNAPSHOT_RECORD_BYTES, type SnapshotChangelog } from './kafka-snapshot-store.ts';
 
 // The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
 // Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
@@ -52,15 +52,37 @@ describe.skipIf(!canRun)('detector snapshots on a compacted Kafka topic', () => 
     return s;
   };
 
+  /** The parts of what `load` found, read through (and checked) as the detector reads them. */
+  const read = async (loaded: { offset: string; parts: AsyncIterable<string> } | undefined) => {
+    if (loaded === undefined) return undefined;
+    const parts: string[] = [];
+    for await (const part of loaded.parts) parts.push(part);
+    return { offset: loaded.offset, parts };
+  };
+  const partsOf = (seed: string, count: number): string[] => Array.from({ length: count }, (_, i) => `["${seed}",${i}]`);
+
+  /** Records written the way an older Burnrate or an interrupted save leaves them. */
+  const produceRaw = async (messages: { key: string; value: string; headers?: Record<string, string> }[]): Promise<void> => {
+    const producer = new Kafka({ clientId: 'snapshots-int-raw', brokers, logLevel: logLevel.NOTHING }).producer({
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    try {
+      await producer.send({ topic, messages, acks: -1 });
+    } finally {
+      await producer.disconnect();
+    }
+  };
+
   it('finds nothing in an empty topic', async () => {
     expect(await open().load('detector:usage.events.v1:0')).toBeUndefined();
   });
 
   it('returns the latest snapshot of each key, to another instance too, with the offset it reflects', async () => {
     const a = open();
-    await a.save({ key: 'detector:usage.events.v1:0', offset: '10', state: '{"v":1}' });
-    await a.save({ key: 'detector:usage.events.v1:1', offset: '5', state: '{"p":1}' });
-    await a.save({ key: 'detector:usage.events.v1:0', offset: '42', state: '{"v":2}' });
+    await a.save({ key: 'detector:usage.events.v1:0', offset: '10', parts: ['{"v":1}'] });
+    await a.save({ key: 'detector:usage.events.v1:1', offset: '5', parts: partsOf('p', 3) });
+    await a.save({ key: 'detector:usage.events.v1:0', offset: '42', parts: partsOf('v2', 2) });
     const b = open();
     // Concurrent loads (a rebalance assigning several partitions) share one read.
     const [zero, one, missing] = await Promise.all([
@@ -68,8 +90,8 @@ describe.skipIf(!canRun)('detector snapshots on a compacted Kafka topic', () => 
       b.load('detector:usage.events.v1:1'),
       b.load('detector:usage.events.v1:7'),
     ]);
-    expect(zero).toEqual({ offset: '42', state: '{"v":2}' });
-    expect(one).toEqual({ offset: '5', state: '{"p":1}' });
+    expect(await read(zero)).toEqual({ offset: '42', parts: partsOf('v2', 2) });
+    expect(await read(one)).toEqual({ offset: '5', parts: partsOf('p', 3) });
     expect(missing).toBeUndefined();
   });
 
@@ -78,24 +100,70 @@ describe.skipIf(!canRun)('detector snapshots on a compacted Kafka topic', () => 
     const b = open();
     const key = 'detector:usage.rollups.v1:3';
     const early = b.load(key);
-    await a.save({ key, offset: '1', state: '"first"' });
+    await a.save({ key, offset: '1', parts: ['"first"'] });
     const late = b.load(key);
     // `early` may or may not see it (it was asked before the save); `late` must.
     expect([undefined, '1']).toContain((await early)?.offset);
-    expect(await late).toEqual({ offset: '1', state: '"first"' });
+    expect(await read(await late)).toEqual({ offset: '1', parts: ['"first"'] });
   });
 
-  it('round-trips a multi-megabyte state (gzip on the wire, 16 MiB records allowed)', async () => {
+  it('round-trips a state of many megabytes as parts of up to 8 MiB (gzip on the wire, 16 MiB records allowed)', async () => {
     const s = open();
-    // Enough random content that even gzipped it is past Kafka's default 1 MiB record limit.
-    const state = JSON.stringify(
-      Array.from({ length: 50_000 }, (_, i) => ({ key: `acme:dev-${i % 500}`, median: i / 7, ring: randomBytes(64).toString('hex') })),
-    );
-    expect(state.length).toBeGreaterThan(8 * 1024 * 1024);
-    await s.save({ key: 'detector:usage.events.v1:5', offset: '999', state });
-    const loaded = await open().load('detector:usage.events.v1:5');
+    // Random content, so even gzipped the largest part is past Kafka's default 1 MiB record limit.
+    const full = randomBytes(MAX_SNAPSHOT_RECORD_BYTES / 2 - 16).toString('hex');
+    expect(Buffer.byteLength(full)).toBeLessThanOrEqual(MAX_SNAPSHOT_RECORD_BYTES);
+    const parts = [full, randomBytes(1024 * 1024).toString('hex'), '["end"]'];
+    await s.save({ key: 'detector:usage.events.v1:5', offset: '999', parts });
+    const loaded = await read(await open().load('detector:usage.events.v1:5'));
     expect(loaded?.offset).toBe('999');
-    expect(loaded?.state).toBe(state);
+    expect(loaded?.parts).toEqual(parts);
+    await expect(
+      s.save({ key: 'detector:usage.events.v1:5', offset: '1000', parts: ['x'.repeat(MAX_SNAPSHOT_RECORD_BYTES + 1)] }),
+    ).rejects.toMatchObject({
+      code: 'INPUT_TOO_LARGE',
+    });
+    expect((await open().load('detector:usage.events.v1:5'))?.offset).toBe('999');
+  });
+
+  it('loads the last save as snapshots grow and shrink, from instance to instance', async () => {
+    const key = 'detector:usage.events.v1:8';
+    const counts = [6, 2, 4, 1, 5];
+    for (const [n, count] of counts.entries()) {
+      // A new instance each time: the slot in use comes from the topic, not from memory.
+      const s = open();
+      if (n % 2 === 0) await s.load(key);
+      await s.save({ key, offset: String(n), parts: partsOf(`gen${n}`, count) });
+      expect(await read(await open().load(key))).toEqual({ offset: String(n), parts: partsOf(`gen${n}`, count) });
+    }
+  });
+
+  it('keeps the previous snapshot when a save dies before its manifest, and refuses parts another save overwrote', async () => {
+    const key = 'detector:usage.events.v1:9';
+    const s = open();
+    await s.load(key);
+    await s.save({ key, offset: '100', parts: partsOf('kept', 3) });
+    // A save that died after writing its parts to the free slot (1), before its manifest.
+    await produceRaw(
+      partsOf('lost', 4).map((value, n) => ({ key: `${key}#1.${n}`, value, headers: { 'burnrate-snapshot-generation': 'lost' } })),
+    );
+    expect(await read(await open().load(key))).toEqual({ offset: '100', parts: partsOf('kept', 3) });
+    // A writer that overwrote part 1 of the slot in use (slot 0): detected, never mixed in.
+    await produceRaw([{ key: `${key}#0.1`, value: '["other"]', headers: { 'burnrate-snapshot-generation': 'other' } }]);
+    await expect(read(await open().load(key))).rejects.toMatchObject({
+      code: 'SNAPSHOT_UNREADABLE',
+      message: expect.stringContaining('part 1 of 3') as unknown,
+    });
+  });
+
+  it('reads a whole-JSON snapshot saved before parts, and saves over it', async () => {
+    const key = 'detector:usage.rollups.v1:4';
+    await produceRaw([
+      { key, value: '{"format":1,"old":true}', headers: { 'burnrate-offset': '77', 'burnrate-saved-at': new Date().toISOString() } },
+    ]);
+    const s = open();
+    expect(await read(await s.load(key))).toEqual({ offset: '77', parts: ['{"format":1,"old":true}'] });
+    await s.save({ key, offset: '78', parts: partsOf('new', 2) });
+    expect(await read(await open().load(key))).toEqual({ offset: '78', parts: partsOf('new', 2) });
   });
 
   it('leaves no reader groups behind', async () => {

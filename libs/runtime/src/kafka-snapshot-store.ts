@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKafkaProducer, translateKafkaError } from '@burnrate/bus';
 import { BurnrateError, type Logger } from '@burnrate/core';
@@ -6,8 +6,10 @@ import { type Admin, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 
 /** What the detector's SnapshotStore port asks for (structural: this package does not depend on a service). */
 export interface SnapshotChangelog {
-  load(key: string): Promise<{ offset: string; state: string } | undefined>;
-  save(snapshot: { key: string; offset: string; state: string }): Promise<void>;
+  /** The largest part a record carries, in UTF-8 bytes. */
+  readonly maxPartBytes: number;
+  load(key: string): Promise<{ offset: string; parts: AsyncIterable<string> } | undefined>;
+  save(snapshot: { key: string; offset: string; parts: readonly string[] }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,20 +27,62 @@ export interface KafkaSnapshotStoreOptions {
 
 const OFFSET_HEADER = 'burnrate-offset';
 const SAVED_AT_HEADER = 'burnrate-saved-at';
+/** On a manifest: how many parts the snapshot has. A record of the snapshot's key without it is a whole-JSON snapshot from before parts. */
+const PARTS_HEADER = 'burnrate-snapshot-parts';
+/** On a manifest and each of its parts: which save they belong to. */
+const GENERATION_HEADER = 'burnrate-snapshot-generation';
 const END_OFFSET_ATTEMPTS = 5;
 const END_OFFSET_BACKOFF_MS = 200;
+/**
+ * Uncompressed, so that gzipped with its headers a record is always under the topic's
+ * max.message.bytes (16 MiB, infra/kafka/topics.ts) and each part is one produce request.
+ */
+export const MAX_SNAPSHOT_RECORD_BYTES = 8 * 1024 * 1024;
+
+/** A manifest's value: what the snapshot's parts are and where. */
+interface Manifest {
+  generation: string;
+  slot: 0 | 1;
+  parts: number;
+  bytes: number;
+  sha256: string;
+  /** Part keys holding data in each slot after this save, so a later save there blanks what it does not overwrite. */
+  slot_parts: [number, number];
+}
+
+/** `detector:usage.events.v1:3#1.12`: part 12 in slot 1 of that snapshot key (snapshot keys hold no `#`). */
+const partKey = (key: string, slot: number, part: number): string => `${key}#${slot}.${part}`;
+
+/** What a read found for one snapshot key. */
+interface Found {
+  /** The key's last record: a manifest, or a whole-JSON snapshot from before parts. */
+  head: { offset: string; value: Buffer; parts: number | undefined; generation: string | undefined } | undefined;
+  /** Its part records by part key, the last of each (both slots: which one counts is the head's to say). */
+  parts: Map<string, { value: Buffer; generation: string | undefined }>;
+}
 
 /**
- * Detector snapshots on a compacted Kafka topic instead of a table: `save` produces the state with
- * key = snapshot key (the bus's idempotent producer, acks=all, gzip) and resolves once Kafka has it; `load`
- * reads the topic from its start up to the high watermark taken when the read began and returns
- * the last record of the key. Compaction keeps only the latest record per key, so the read stays
- * short. The offset the state reflects travels in a header, so the value is the state text as is.
+ * Detector snapshots on a compacted Kafka topic instead of a table. A snapshot is its parts, each
+ * a record of its own (key `<snapshot key>#<slot>.<n>`, at most 8 MiB before gzip), then a
+ * manifest on the snapshot key itself (the offset the state reflects, the part count and the
+ * generation in headers; slot, sizes and checksum in the value). Records go through the bus's
+ * idempotent producer (acks=all, gzip), one produce request each, and `save` resolves once the
+ * manifest is acknowledged.
+ *
+ * All or nothing under compaction: compaction keeps the last record per key, so a save writes its
+ * parts into the slot (0 or 1) the current manifest does not name, and the parts a restart may
+ * need are never replaced by a save that dies halfway. A slot's parts beyond the new count are
+ * blanked (empty values), so a state that shrank leaves nothing large behind. `load` reads the
+ * topic from its start up to the high watermark taken when the read began, takes the key's last
+ * record, and yields the parts of the slot it names, checking each belongs to its generation and
+ * the checksum at the end (SNAPSHOT_UNREADABLE otherwise). A last record without a parts header
+ * is a whole-JSON snapshot from before parts, returned as one part.
  *
  * kafkajs cannot read partitions without a consumer group (no manual assign), so a load joins a
  * throwaway group, reads, leaves and deletes it. Loads that arrive while a read is queued share it;
  * a read always starts after the loads it serves were asked, so a snapshot saved (acknowledged)
- * before a load is always seen. Loads happen on partition assignment only.
+ * before a load is always seen. Loads happen on partition assignment only; until the manifest
+ * decides, a load holds the records of both slots (up to twice the state's text).
  */
 export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): SnapshotChangelog {
   const log = options.log.child({ component: 'snapshots', adapter: 'kafka', topic: options.topic });
@@ -63,6 +107,8 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
   });
   let adminReady: Promise<Admin> | undefined;
   let closed = false;
+  /** Each key's current manifest as this instance last read or wrote it (null: none, or a whole-JSON snapshot). */
+  const manifests = new Map<string, Manifest | null>();
 
   const admin = (): Promise<Admin> => {
     adminReady ??= (async () => {
@@ -76,14 +122,14 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
     return adminReady;
   };
 
-  type Found = Map<string, { offset: string; state: string }>;
   let wanted = new Set<string>();
-  let queued: Promise<Found> | undefined;
+  let queued: Promise<Map<string, Found>> | undefined;
   let previous: Promise<unknown> = Promise.resolve();
 
-  /** Reads every wanted key's latest record, from the start of the topic up to its current end. */
-  const readLatest = async (keys: ReadonlySet<string>): Promise<Found> => {
-    const found: Found = new Map();
+  /** Reads every wanted key's last records, from the start of the topic up to its current end. */
+  const readLatest = async (keys: ReadonlySet<string>): Promise<Map<string, Found>> => {
+    const found = new Map<string, Found>();
+    for (const key of keys) found.set(key, { head: undefined, parts: new Map() });
     const a = await admin();
     let ends: { partition: number; high: string; low: string }[] | undefined;
     // Right after the topic was created (a first deploy) its leader may not be known yet
@@ -117,11 +163,24 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
           for (const m of batch.messages) {
             if (BigInt(m.offset) >= target) break;
             const key = m.key?.toString();
-            if (key === undefined || !keys.has(key)) continue;
+            if (key === undefined) continue;
+            const hash = key.indexOf('#');
+            const entry = found.get(hash === -1 ? key : key.slice(0, hash));
+            if (entry === undefined) continue;
+            const generation = m.headers?.[GENERATION_HEADER]?.toString();
+            if (hash !== -1) {
+              // A tombstone or a blanked part: nothing there any more.
+              if (m.value === null || m.value.length === 0) entry.parts.delete(key);
+              else entry.parts.set(key, { value: m.value, generation });
+              continue;
+            }
             const offset = m.headers?.[OFFSET_HEADER]?.toString();
             // A tombstone (null value) or a record without its offset means "no usable snapshot".
-            if (m.value === null || offset === undefined) found.delete(key);
-            else found.set(key, { offset, state: m.value.toString() });
+            if (m.value === null || offset === undefined) entry.head = undefined;
+            else {
+              const parts = m.headers?.[PARTS_HEADER]?.toString();
+              entry.head = { offset, value: m.value, parts: parts === undefined ? undefined : Number(parts), generation };
+            }
           }
           if (BigInt(batch.lastOffset()) + 1n >= target) targets.delete(batch.partition);
           if (targets.size === 0) finish();
@@ -137,7 +196,7 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
           `reading detector snapshots from ${options.topic} did not reach its end within ${readTimeoutMs} ms (partitions left: ${[...targets.keys()].join(', ')})`,
         );
       }
-      log.debug({ keys: [...keys], found: [...found.keys()], ms: Math.round(performance.now() - started) }, 'snapshots read');
+      log.debug({ keys: [...keys], ms: Math.round(performance.now() - started) }, 'snapshots read');
       return found;
     } catch (err) {
       throw translateKafkaError(err, { operation: 'snapshot load', topic: options.topic, groupId });
@@ -148,31 +207,119 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
     }
   };
 
+  /** The key's last records, through a read shared with the loads queued meanwhile. */
+  const read = async (key: string): Promise<Found | undefined> => {
+    wanted.add(key);
+    if (queued === undefined) {
+      const next: Promise<Map<string, Found>> = previous.then(() => {
+        // From here on, new loads queue the next read: this one may already be past their saves.
+        queued = undefined;
+        const keys = wanted;
+        wanted = new Set();
+        return readLatest(keys);
+      });
+      queued = next;
+      previous = next.catch(() => undefined);
+    }
+    return (await queued).get(key);
+  };
+
+  /** The manifest a head record carries; undefined for a whole-JSON snapshot. Throws SNAPSHOT_UNREADABLE if it cannot be read. */
+  const manifestOf = (key: string, head: NonNullable<Found['head']>): Manifest | undefined => {
+    if (head.parts === undefined) return undefined;
+    let m: Manifest;
+    try {
+      m = JSON.parse(head.value.toString()) as Manifest;
+    } catch (err) {
+      throw new BurnrateError('SNAPSHOT_UNREADABLE', `detector snapshot ${key}: its manifest is not JSON`, { cause: err });
+    }
+    if ((m.slot !== 0 && m.slot !== 1) || m.parts !== head.parts || m.generation !== head.generation || !Array.isArray(m.slot_parts)) {
+      throw new BurnrateError('SNAPSHOT_UNREADABLE', `detector snapshot ${key}: its manifest does not match its headers`);
+    }
+    return m;
+  };
+
   return {
+    maxPartBytes: MAX_SNAPSHOT_RECORD_BYTES,
+
     async load(key) {
       if (closed) throw new BurnrateError('SHUTTING_DOWN', 'the snapshot store is closed');
-      wanted.add(key);
-      if (queued === undefined) {
-        const read: Promise<Found> = previous.then(() => {
-          // From here on, new loads queue the next read: this one may already be past their saves.
-          queued = undefined;
-          const keys = wanted;
-          wanted = new Set();
-          return readLatest(keys);
-        });
-        queued = read;
-        previous = read.catch(() => undefined);
+      const found = await read(key);
+      const head = found?.head;
+      if (found === undefined || head === undefined) {
+        manifests.set(key, null);
+        return undefined;
       }
-      const found = await queued;
-      return found.get(key);
+      let manifest: Manifest | undefined;
+      try {
+        manifest = manifestOf(key, head);
+      } catch (err) {
+        manifests.set(key, null);
+        return { offset: head.offset, parts: failing(err) };
+      }
+      manifests.set(key, manifest ?? null);
+      if (manifest === undefined) return { offset: head.offset, parts: oneText(head.value) };
+      // Only the manifest's slot is read; the other slot's records are let go now.
+      const parts: ({ value: Buffer; generation: string | undefined } | undefined)[] = [];
+      for (let n = 0; n < manifest.parts; n++) parts.push(found.parts.get(partKey(key, manifest.slot, n)));
+      found.parts.clear();
+      return { offset: head.offset, parts: verifiedParts(key, manifest, parts) };
     },
 
-    async save({ key, offset, state }) {
+    async save({ key, offset, parts }) {
       if (closed) throw new BurnrateError('SHUTTING_DOWN', 'the snapshot store is closed');
-      // Detector state is JSON with many repeated field names; gzip makes it several times smaller.
+      if (parts.length === 0) throw new BurnrateError('INPUT_INVALID', `detector snapshot ${key} has no parts`);
+      let bytes = 0;
+      parts.forEach((part, i) => {
+        const size = Buffer.byteLength(part);
+        if (size > MAX_SNAPSHOT_RECORD_BYTES) {
+          throw new BurnrateError(
+            'INPUT_TOO_LARGE',
+            `detector snapshot ${key}: part ${i} is ${size} bytes, more than the ${MAX_SNAPSHOT_RECORD_BYTES} a record takes`,
+          );
+        }
+        bytes += size;
+      });
+      if (!manifests.has(key)) {
+        // Never read here (the detector loads a partition before it saves it): which slot is in
+        // use must come from the topic, or this save could overwrite the snapshot a restart needs.
+        const head = (await read(key))?.head;
+        manifests.set(key, head === undefined ? null : (manifestOf(key, head) ?? null));
+      }
+      const current = manifests.get(key) ?? null;
+      const slot: 0 | 1 = current === null ? 0 : current.slot === 0 ? 1 : 0;
+      const generation = randomUUID();
+      const savedAt = new Date().toISOString();
+      const hash = createHash('sha256');
+      // One part per send: the producer puts one send's messages in one request, which must stay under the record limit.
+      for (let n = 0; n < parts.length; n++) {
+        const part = parts[n] as string;
+        hash.update(part);
+        await producer.send(options.topic, [{ key: partKey(key, slot, n), value: part, headers: { [GENERATION_HEADER]: generation } }]);
+      }
+      const held = current?.slot_parts[slot] ?? 0;
+      if (held > parts.length) {
+        const blanks = [];
+        for (let n = parts.length; n < held; n++)
+          blanks.push({ key: partKey(key, slot, n), value: '', headers: { [GENERATION_HEADER]: generation } });
+        await producer.send(options.topic, blanks);
+      }
+      const slotParts: [number, number] =
+        slot === 0 ? [parts.length, current?.slot_parts[1] ?? 0] : [current?.slot_parts[0] ?? 0, parts.length];
+      const manifest: Manifest = { generation, slot, parts: parts.length, bytes, sha256: hash.digest('hex'), slot_parts: slotParts };
       await producer.send(options.topic, [
-        { key, value: state, headers: { [OFFSET_HEADER]: offset, [SAVED_AT_HEADER]: new Date().toISOString() } },
+        {
+          key,
+          value: JSON.stringify(manifest),
+          headers: {
+            [OFFSET_HEADER]: offset,
+            [SAVED_AT_HEADER]: savedAt,
+            [PARTS_HEADER]: String(parts.length),
+            [GENERATION_HEADER]: generation,
+          },
+        },
       ]);
+      manifests.set(key, manifest);
     },
 
     async close() {
@@ -182,4 +329,43 @@ export function createKafkaSnapshotStore(options: KafkaSnapshotStoreOptions): Sn
       if (adminReady !== undefined) await adminReady.then((a) => a.disconnect()).catch(() => undefined);
     },
   };
+}
+
+async function* oneText(value: Buffer): AsyncGenerator<string, void, undefined> {
+  yield value.toString();
+}
+
+/** Parts that fail when read: an unreadable manifest is the detector's to log as an unreadable snapshot. */
+function failing(err: unknown): AsyncIterable<string> {
+  return {
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(err instanceof Error ? err : new Error(String(err))) }),
+  };
+}
+
+/** The manifest's parts in order, each checked against its generation, then the checksum; each let go once yielded. */
+async function* verifiedParts(
+  key: string,
+  manifest: Manifest,
+  parts: ({ value: Buffer; generation: string | undefined } | undefined)[],
+): AsyncGenerator<string, void, undefined> {
+  const hash = createHash('sha256');
+  for (let n = 0; n < parts.length; n++) {
+    const part = parts[n];
+    if (part === undefined || part.generation !== manifest.generation) {
+      throw new BurnrateError(
+        'SNAPSHOT_UNREADABLE',
+        `detector snapshot ${key} (generation ${manifest.generation}): part ${n} of ${manifest.parts} is ${part === undefined ? 'missing' : 'from another save'}`,
+      );
+    }
+    parts[n] = undefined;
+    const text = part.value.toString();
+    hash.update(text);
+    yield text;
+  }
+  if (hash.digest('hex') !== manifest.sha256) {
+    throw new BurnrateError(
+      'SNAPSHOT_UNREADABLE',
+      `detector snapshot ${key} (generation ${manifest.generation}): its parts do not match the checksum saved with them`,
+    );
+  }
 }

@@ -1,10 +1,10 @@
 import { BurnrateError } from '@burnrate/core';
 import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
-import type { DeliveryRecord, DetectorSnapshot, SpendRow, Store } from './port.ts';
+import { type DeliveryRecord, type DetectorSnapshot, MAX_SNAPSHOT_PART_BYTES, type SpendRow, type Store } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
-import { DETECTOR_SNAPSHOTS_TABLE } from './tables/detector-snapshots.ts';
+import { SNAPSHOT_PARTS_TABLE } from './tables/detector-snapshots.ts';
 import { storableDlqRecord } from './tables/dlq.ts';
 import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 
@@ -227,16 +227,38 @@ export function createMemoryStore(): Store {
         .map(copy);
     },
 
+    maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,
     async saveSnapshot(snapshot) {
       open();
-      refuseLoneSurrogates(DETECTOR_SNAPSHOTS_TABLE, [snapshot]);
+      refuseLoneSurrogates(SNAPSHOT_PARTS_TABLE, [snapshot]);
+      if (snapshot.parts.length === 0) throw new BurnrateError('INPUT_INVALID', `detector snapshot ${snapshot.key} has no parts`);
+      snapshot.parts.forEach((part, i) => {
+        const size = Buffer.byteLength(part);
+        if (size > MAX_SNAPSHOT_PART_BYTES) {
+          throw new BurnrateError(
+            'INPUT_TOO_LARGE',
+            `detector snapshot ${snapshot.key}: part ${i} is ${size} bytes, more than the ${MAX_SNAPSHOT_PART_BYTES} a row takes`,
+          );
+        }
+      });
       const existing = snapshots.get(snapshot.key);
       if (!existing || ms(snapshot.saved_at) >= ms(existing.saved_at)) snapshots.set(snapshot.key, copy(snapshot));
     },
     async loadSnapshot(key) {
       open();
       const s = snapshots.get(key);
-      return s && copy(s);
+      if (s === undefined) return undefined;
+      const parts = [...s.parts];
+      return {
+        key: s.key,
+        offset: s.offset,
+        saved_at: s.saved_at,
+        partCount: parts.length,
+        parts: async function* () {
+          open();
+          yield* parts;
+        },
+      };
     },
 
     async close() {

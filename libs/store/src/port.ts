@@ -70,13 +70,14 @@ export interface SpendRow {
   cache_write_tokens: number;
 }
 
+/** A detector snapshot to save: its state as the ordered text parts the detector serialised it into. */
 export interface DetectorSnapshot {
   /** Which state this is: `detector:<topic>:<partition>`. */
   key: string;
   /** The last offset the state reflects; replay resumes after it. */
   offset: string;
-  /** Plain serialisable detector state, as JSON text. */
-  state: string;
+  /** The state's parts in order, each at most MAX_SNAPSHOT_PART_BYTES of UTF-8; at least one. */
+  parts: readonly string[];
   saved_at: string;
 }
 
@@ -86,6 +87,23 @@ export interface AcceptedEventId {
   fingerprint: string;
   ingested_at: string;
 }
+
+/** A saved snapshot, its parts read one at a time (a large state is never held whole). */
+export interface StoredDetectorSnapshot {
+  key: string;
+  offset: string;
+  saved_at: string;
+  /** How many parts `parts()` yields. */
+  partCount: number;
+  /**
+   * The parts in order, one query each. Throws SNAPSHOT_UNREADABLE when one is missing or they
+   * do not match the checksum saved with them (another writer overwrote them meanwhile).
+   */
+  parts(): AsyncIterable<string>;
+}
+
+/** The largest snapshot part a row takes: well under chdb's ~100 MB JSON row, and a bounded insert. */
+export const MAX_SNAPSHOT_PART_BYTES = 8 * 1024 * 1024;
 
 export interface Store {
   /** Applies infra/clickhouse migrations in order; safe to run on every start and from several processes. */
@@ -129,9 +147,16 @@ export interface Store {
   /** The latest record per (anomaly_id, version, receiver), oldest first, filtered after picking the latest. */
   listDeliveries(filter: { anomaly_id?: string; status?: DeliveryRecord['status'] }): Promise<DeliveryRecord[]>;
 
+  /** The largest snapshot part saveSnapshot takes, in UTF-8 bytes (MAX_SNAPSHOT_PART_BYTES). */
+  readonly maxSnapshotPartBytes: number;
+  /**
+   * Saves all of the parts or none: until it resolves, loadSnapshot returns the key's previous
+   * snapshot, even if the process dies halfway. A part over maxSnapshotPartBytes is refused
+   * (INPUT_TOO_LARGE) before anything is written.
+   */
   saveSnapshot(snapshot: DetectorSnapshot): Promise<void>;
-  /** The snapshot with the greatest saved_at for this key. */
-  loadSnapshot(key: string): Promise<DetectorSnapshot | undefined>;
+  /** The snapshot with the greatest saved_at for this key (the last saved on a tie). */
+  loadSnapshot(key: string): Promise<StoredDetectorSnapshot | undefined>;
 
   /** Flushes and releases the connection or the embedded engine. */
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import { BurnrateError, type Logger } from '@burnrate/core';
 import type { SqlExecutor } from './executor.ts';
 import { runMigrations } from './migrations.ts';
-import type { Store } from './port.ts';
+import { MAX_SNAPSHOT_PART_BYTES, type Store } from './port.ts';
 import * as anomalies from './tables/anomalies.ts';
 import * as anomalyState from './tables/anomaly-state.ts';
 import * as deliveries from './tables/deliveries.ts';
@@ -30,6 +30,13 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     p.then(forget, forget);
     return p;
   };
+  // Snapshot parts are read after loadSnapshot returned, one query each: each is a call of its own.
+  const guarded: SqlExecutor = {
+    exec: (sql, params) => run(() => exec.exec(sql, params)),
+    query: (sql, params) => run(() => exec.query(sql, params)),
+    insertJSONEachRow: (table, batch) => run(() => exec.insertJSONEachRow(table, batch)),
+    close: () => exec.close(),
+  };
 
   return {
     migrate: () =>
@@ -51,8 +58,9 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     latestAnomalyStates: (ids) => run(() => anomalyState.latestAnomalyStates(exec, ids)),
     insertDeliveries: (records) => run(() => deliveries.insertDeliveries(exec, records)),
     listDeliveries: (filter) => run(() => deliveries.listDeliveries(exec, filter)),
+    maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,
     saveSnapshot: (snapshot) => run(() => snapshots.saveSnapshot(exec, snapshot)),
-    loadSnapshot: (key) => run(() => snapshots.loadSnapshot(exec, key)),
+    loadSnapshot: (key) => run(() => snapshots.loadSnapshot(guarded, key)),
     async close() {
       if (closed) return;
       closed = true;

@@ -305,15 +305,53 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
     });
 
     describe('detector snapshots', () => {
-      it('loads the snapshot with the greatest saved_at, large states included', async () => {
+      const read = async (key: string): Promise<{ offset: string; parts: string[] } | undefined> => {
+        const found = await store.loadSnapshot(key);
+        if (found === undefined) return undefined;
+        const parts: string[] = [];
+        for await (const part of found.parts()) parts.push(part);
+        expect(parts).toHaveLength(found.partCount);
+        return { offset: found.offset, parts };
+      };
+      /** `count` parts of about `size` bytes, different for every `seed`. */
+      const partsOf = (seed: string, count: number, size = 1000): string[] =>
+        Array.from({ length: count }, (_, i) => `${seed}/${i}/`.padEnd(size, String.fromCharCode(97 + (i % 26))) + 'é');
+
+      it('loads the snapshot with the greatest saved_at, its parts in order, large states included', async () => {
         const key = unique('detector:usage.events.v1:0');
         const big = JSON.stringify({ keys: Array.from({ length: 20_000 }, (_, i) => [`dev-${i}`, i * 0.5]) });
-        const newer = { key, offset: '1200', state: big, saved_at: '2026-03-02T11:00:00.000Z' };
-        const older = { key, offset: '1100', state: '{"old":true}', saved_at: '2026-03-02T10:00:00.000Z' };
+        const newer = { key, offset: '1200', parts: [big, ...partsOf('newer', 3)], saved_at: '2026-03-02T11:00:00.000Z' };
+        const older = { key, offset: '1100', parts: ['{"old":true}'], saved_at: '2026-03-02T10:00:00.000Z' };
         await store.saveSnapshot(newer);
         await store.saveSnapshot(older);
-        expect(await store.loadSnapshot(key)).toEqual(newer);
+        expect(await read(key)).toEqual({ offset: '1200', parts: newer.parts });
+        const found = await store.loadSnapshot(key);
+        expect(found).toMatchObject({ key, offset: '1200', saved_at: newer.saved_at, partCount: 4 });
         expect(await store.loadSnapshot(unique('none'))).toBeUndefined();
+      });
+
+      it('always loads the last save, as snapshots grow, shrink and alternate, even within one millisecond', async () => {
+        const key = unique('detector:usage.events.v1:1');
+        const counts = [5, 2, 7, 1, 3, 3, 6];
+        for (const [n, count] of counts.entries()) {
+          // Every save at the same instant (a clock that did not move): the later save still wins.
+          const snapshot = { key, offset: String(100 + n), parts: partsOf(`gen${n}`, count), saved_at: '2026-03-02T12:00:00.000Z' };
+          await store.saveSnapshot(snapshot);
+          expect(await read(key)).toEqual({ offset: snapshot.offset, parts: snapshot.parts });
+        }
+      });
+
+      it('refuses a part over the row limit before writing anything, and keeps the previous snapshot', async () => {
+        const key = unique('detector:usage.events.v1:2');
+        await store.saveSnapshot({ key, offset: '7', parts: ['{"kept":true}'], saved_at: '2026-03-02T10:00:00.000Z' });
+        const tooBig = 'x'.repeat(store.maxSnapshotPartBytes + 1);
+        await expect(
+          store.saveSnapshot({ key, offset: '8', parts: ['{"a":1}', tooBig], saved_at: '2026-03-02T10:00:01.000Z' }),
+        ).rejects.toMatchObject({ code: 'INPUT_TOO_LARGE', message: expect.stringContaining('part 1') as unknown });
+        await expect(store.saveSnapshot({ key, offset: '9', parts: [], saved_at: '2026-03-02T10:00:02.000Z' })).rejects.toMatchObject({
+          code: 'INPUT_INVALID',
+        });
+        expect(await read(key)).toEqual({ offset: '7', parts: ['{"kept":true}'] });
       });
     });
   });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createInProcessBus } from '@burnrate/bus';
-import { createDetector, createTeamDetector, snapshotStoreFrom } from '@burnrate/detector';
+import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
 import { createNotifier } from '@burnrate/notifier';
@@ -127,11 +127,13 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       method: 'GET',
       path: '/healthz',
       handler: async (req) => {
-        // What fails right now (a full disk: ingest answers 503 until the log can be written
-        // again). Still 200: the process serves, and restarting it would not free any space.
+        // What fails right now. Still 200: the process serves, and restarting it would fix neither
+        // a full disk (ingest answers 503 until the log can be written again) nor a store that
+        // refuses snapshots (consumption goes on, but nothing is committed: a restart would replay it all).
         const problems = bus.problems().map((p) => `bus: ${p}`);
+        const snapshots = detectorHealth(combineSnapshotHealth([detector.snapshotHealth(), teamDetector.snapshotHealth()]));
         const health: Record<string, unknown> = {
-          status: problems.length > 0 ? 'degraded' : 'ok',
+          status: problems.length > 0 || snapshots.degraded ? 'degraded' : 'ok',
           problems,
           mode: 'embedded',
           // Messages each stage has yet to process; 0 everywhere means the store and the alerts are current.
@@ -141,6 +143,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
             team_detector: teamDetectorSubscription.lag(),
             notifier: notifierSubscription.lag(),
           },
+          detector: snapshots.detector,
         };
         // Where the config lives, whose it is and who has been refused are for operators only.
         if (hasBearerToken(req, options.apiToken)) {

@@ -6,6 +6,7 @@ import { quietKafkajsWarnings } from '@burnrate/runtime';
 import { DETECTOR_GROUP_ID } from './detector.ts';
 import { wireDetector, type WiredDetector } from './instance.ts';
 import { createPortTimings } from './port-timings.ts';
+import { combineSnapshotHealth } from './snapshot-health.ts';
 import type { DetectorThreadSettings, FromThread, ThreadStatus, ToThread } from './threads.ts';
 
 async function run(settings: DetectorThreadSettings): Promise<void> {
@@ -44,6 +45,7 @@ async function run(settings: DetectorThreadSettings): Promise<void> {
       stageA: wired.detector.stats(),
       stageB: wired.teamDetector.stats(),
       batches: wired.subscriptions[DETECTOR_GROUP_ID]?.stats().batches ?? 0,
+      snapshots: combineSnapshotHealth([wired.detector.snapshotHealth(), wired.teamDetector.snapshotHealth()]),
     };
   };
 

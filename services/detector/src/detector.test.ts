@@ -1,10 +1,11 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
-import { createLogger, fixedClock, parseConfig } from '@burnrate/core';
+import { BurnrateError, createLogger, fixedClock, parseConfig } from '@burnrate/core';
 import { Anomaly, type UsageEvent, UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it, vi } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
+import { decodeSnapshot } from './snapshot-codec.ts';
 import { createMemorySnapshotStore, type SnapshotStore } from './snapshots.ts';
-import { usageEvent } from '@burnrate/testing';
+import { usageEvent, waitUntil } from '@burnrate/testing';
 
 const TOPIC = 'usage.events.v1';
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -487,8 +488,9 @@ describe('createDetector', () => {
     const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
     const saved = store.saved.get('detector:usage.events.v1:0');
-    const engineOnly = (JSON.parse(saved?.state ?? '{}') as { engine: unknown }).engine;
-    await store.save({ key: 'detector:usage.events.v1:0', offset: saved?.offset ?? '', state: JSON.stringify(engineOnly) });
+    const engineOnly = ((await decodeSnapshot(saved?.parts ?? [])) as { engine: unknown }).engine;
+    // Saved before parts: the whole state as one JSON text.
+    await store.save({ key: 'detector:usage.events.v1:0', offset: saved?.offset ?? '', parts: [JSON.stringify(engineOnly)] });
 
     const after = harness();
     const second = createDetector({ config, producer: after.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
@@ -500,7 +502,7 @@ describe('createDetector', () => {
 
   it('starts a partition empty when its snapshot cannot be read', async () => {
     const store = createMemorySnapshotStore();
-    await store.save({ key: 'detector:usage.events.v1:0', offset: '41', state: '{"format":99}' });
+    await store.save({ key: 'detector:usage.events.v1:0', offset: '41', parts: ['{"format":99}'] });
     const lines: string[] = [];
     const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
     const d = createDetector({ config, producer: harness().producer, snapshots: store, log });
@@ -508,5 +510,155 @@ describe('createDetector', () => {
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
       'detector snapshot unreadable; starting this partition with empty state',
     ]);
+  });
+});
+
+describe('snapshots that scale and fail loudly', () => {
+  /** Many developers, each with a session: a state of many parts at a small part size. */
+  const crowd = (count: number, from = 0): UsageEvent[] =>
+    Array.from({ length: count }, (_, i) =>
+      event(from + i, 0.5, {
+        event_id: `crowd-${from + i}`,
+        developer: `dev-${from + i}@acme.com`,
+        developer_email: `dev-${from + i}@acme.com`,
+        session_id: `s-${from + i}`,
+      }),
+    );
+
+  it('saves a state of many parts and restores it whole, key order included', async () => {
+    const store = createMemorySnapshotStore();
+    const first = createDetector({
+      config,
+      producer: harness().producer,
+      snapshots: store,
+      log: silent,
+      snapshotEveryMs: 0,
+      snapshotPartBytes: 4096,
+    });
+    await feed(first, messages(crowd(400)), harness().ctx);
+    await waitUntil(() => store.saved.get('detector:usage.events.v1:0')?.offset === '399', { message: 'the snapshot at offset 399' });
+    const saved = store.saved.get('detector:usage.events.v1:0');
+    expect(saved?.parts.length).toBeGreaterThan(20);
+    for (const part of saved?.parts ?? []) expect(Buffer.byteLength(part)).toBeLessThanOrEqual(4096);
+
+    // The restored partition saves again after one more event: its state is the first's plus that event.
+    const second = createDetector({ config, producer: harness().producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    expect(await second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).toEqual({ 'usage.events.v1:0': '400' });
+    const reference = createMemorySnapshotStore();
+    const uninterrupted = createDetector({ config, producer: harness().producer, snapshots: reference, log: silent, snapshotEveryMs: 0 });
+    await feed(uninterrupted, messages([...crowd(400), ...crowd(1, 400)]), harness().ctx);
+    await feed(second, messages(crowd(1, 400), 400), harness().ctx);
+    await second.stop();
+    await uninterrupted.stop();
+    const restoredState = await decodeSnapshot(store.saved.get('detector:usage.events.v1:0')?.parts ?? []);
+    const referenceState = await decodeSnapshot(reference.saved.get('detector:usage.events.v1:0')?.parts ?? []);
+    expect(JSON.stringify(restoredState)).toBe(JSON.stringify(referenceState));
+  });
+
+  it('logs every failed save as an error with the partition and the reason, counts it, and commits nothing until a save succeeds', async () => {
+    const h = harness();
+    const inner = createMemorySnapshotStore();
+    let refuse = true;
+    const refusing: SnapshotStore = {
+      load: (key) => inner.load(key),
+      async save(s) {
+        if (refuse) throw new Error('Code: 117. DB::Exception: JSON row is too large');
+        await inner.save(s);
+        h.ops.push(`save ${s.key} ${s.offset}`);
+      },
+    };
+    const lines: string[] = [];
+    const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
+    const clock = fixedClock(new Date(T0));
+    const d = createDetector({ config, producer: h.producer, snapshots: refusing, log, clock, snapshotEveryMs: 60_000 });
+    expect(d.snapshotHealth()).toEqual({ failures: 0, failing: [], lastError: null, lastSavedAt: null });
+    await d.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }]);
+    const msgs = messages(crowd(6));
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      await feed(d, msgs.slice(i * 2, i * 2 + 2), h.ctx);
+      await waitUntil(() => d.snapshotHealth().failures === i + 1, { message: `failure ${i + 1}` });
+    }
+    const errors = lines.map((l) => JSON.parse(l) as { msg: string; partition: number; offset: string; err: { message: string } });
+    expect(errors.map((e) => [e.msg, e.partition, e.offset, e.err.message])).toEqual(
+      [1, 3, 5].map((offset) => [
+        'detector snapshot failed; offsets stay at the last saved snapshot until one succeeds',
+        0,
+        String(offset),
+        'Code: 117. DB::Exception: JSON row is too large',
+      ]),
+    );
+    expect(d.snapshotHealth()).toMatchObject({
+      failures: 3,
+      failing: ['usage.events.v1:0'],
+      lastError: {
+        at: new Date(T0 + 180_000).toISOString(),
+        partition: 'usage.events.v1:0',
+        message: 'Code: 117. DB::Exception: JSON row is too large',
+      },
+      lastSavedAt: null,
+    });
+    expect(h.ops.filter((o) => o.startsWith('commit'))).toEqual([]);
+
+    refuse = false;
+    clock.advance(60_000);
+    await feed(d, messages(crowd(1, 6), 6), h.ctx);
+    await waitUntil(() => h.ops.includes('commit 6'), { message: 'the commit after the store took a snapshot again' });
+    expect(h.ops.filter((o) => o.startsWith('save') || o.startsWith('commit'))).toEqual(['save detector:usage.events.v1:0 6', 'commit 6']);
+    expect(d.snapshotHealth()).toMatchObject({ failures: 3, failing: [], lastSavedAt: new Date(T0 + 240_000).toISOString() });
+  });
+
+  it('counts a state that cannot be serialised as a failed snapshot and goes on detecting', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    const lines: string[] = [];
+    const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
+    // A session id longer than a part: no part can hold the session's entry.
+    const huge = event(0, 30, { session_id: 's'.repeat(3000) });
+    const d = createDetector({ config, producer: h.producer, snapshots: store, log, snapshotEveryMs: 0, snapshotPartBytes: 2048 });
+    await feed(d, messages([huge]), h.ctx);
+    // The batch's snapshot fails, and the idle snapshot after it tries again and fails too: each counted.
+    await waitUntil(() => d.snapshotHealth().failures >= 1, { message: 'the failed serialisation' });
+    expect(store.saved.size).toBe(0);
+    expect(d.snapshotHealth().lastError?.message).toMatch(/^snapshot value at .* is \d+ bytes, more than one snapshot part holds/);
+    expect(new Set(lines.map((l) => (JSON.parse(l) as { msg: string }).msg))).toEqual(
+      new Set(['detector snapshot failed; offsets stay at the last saved snapshot until one succeeds']),
+    );
+    // Detection went on: the session's warning was published.
+    expect(published(h.sent).map((a) => a.severity)).toEqual(['warning']);
+    expect(h.ops.filter((o) => o.startsWith('commit'))).toEqual([]);
+  });
+
+  it('fails the assignment, not the state, when the store fails while the parts are read', async () => {
+    const inner = createMemorySnapshotStore({ maxPartBytes: 2048 });
+    const first = createDetector({ config, producer: harness().producer, snapshots: inner, log: silent, snapshotEveryMs: 0 });
+    await feed(first, messages(crowd(50)), harness().ctx);
+    await first.stop();
+    expect(inner.saved.get('detector:usage.events.v1:0')?.parts.length).toBeGreaterThan(2);
+    const flaky: SnapshotStore = {
+      async load(key) {
+        const found = await inner.load(key);
+        if (found === undefined) return undefined;
+        return {
+          offset: found.offset,
+          parts: (async function* () {
+            let n = 0;
+            for await (const part of found.parts) {
+              if (++n === 2) throw new BurnrateError('STORE_UNAVAILABLE', 'chdb query: connection reset');
+              yield part;
+            }
+          })(),
+        };
+      },
+      save: (s) => inner.save(s),
+    };
+    const lines: string[] = [];
+    const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
+    const second = createDetector({ config, producer: harness().producer, snapshots: flaky, log });
+    await expect(second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    // Not taken for an unreadable snapshot: the state was not thrown away.
+    expect(lines).toEqual([]);
   });
 });

@@ -34,6 +34,7 @@ import {
   usageRollupKey,
 } from '@burnrate/schemas';
 import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
+import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
 export const DETECTOR_GROUP_ID = 'burnrate-detector';
@@ -55,6 +56,8 @@ export interface DetectorDeps {
   clock?: Clock;
   /** Engine tuning (idle horizon, dedupe capacity…); the defaults suit production. */
   engine?: Omit<EngineOptions<typeof DETECTORS>, 'detectors'>;
+  /** Largest snapshot part in bytes (the store's limit applies too); default 8 MiB. Tests set it small to get many parts. */
+  snapshotPartBytes?: number;
 }
 
 export interface DetectorStats {
@@ -84,6 +87,8 @@ export interface DetectorService {
   /** Publishes what is pending and snapshots every partition still held. Call after the subscription stopped. */
   stop(): Promise<void>;
   stats(): DetectorStats;
+  /** How its partitions' snapshots are going (failures, the last error, the last save). */
+  snapshotHealth(): SnapshotHealth;
 }
 
 /** A stage-A partition: the engine, and the team totals it sends to stage B. Saved together with one offset. */
@@ -148,24 +153,25 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       clock,
       snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
       ...(deps.maxSnapshotEveryMs !== undefined ? { maxSnapshotEveryMs: deps.maxSnapshotEveryMs } : {}),
+      ...(deps.snapshotPartBytes !== undefined ? { snapshotPartBytes: deps.snapshotPartBytes } : {}),
       name: 'detector',
     },
     {
       create: newState,
-      restore(partition, text) {
-        const saved = JSON.parse(text) as PartitionSnapshot | EngineSnapshot;
+      restore(partition, value) {
+        const saved = value as PartitionSnapshot | EngineSnapshot;
         const state = newState(partition);
+        // The value was just decoded for this restore: the engine takes it without a copy.
         if (saved.format === 2) {
-          state.engine.restore(saved.engine);
+          state.engine.restore(saved.engine, { owned: true });
           state.rollups = restoreRollupState(saved.rollups);
         } else {
           // A snapshot from before rollups: stage B has never heard of this partition, so totals start from here.
-          state.engine.restore(saved);
+          state.engine.restore(saved, { owned: true });
         }
         return state;
       },
-      snapshot: (state) =>
-        JSON.stringify({ format: 2, engine: state.engine.snapshotView(), rollups: state.rollups } satisfies PartitionSnapshot),
+      snapshot: (state) => ({ format: 2, engine: state.engine.snapshotView(), rollups: state.rollups }) satisfies PartitionSnapshot,
       describe: (state) => ({ ...state.engine.stats(), rollupHours: rollupSize(state.rollups) }),
 
       apply(state, m, out) {
@@ -218,6 +224,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       rollups: consumer.sent(ROLLUP_TOPIC),
       snapshots: consumer.snapshots(),
     }),
+    snapshotHealth: () => consumer.snapshotHealth(),
   };
 }
 

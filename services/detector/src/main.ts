@@ -11,6 +11,7 @@ import {
   type StoreSettings,
 } from '@burnrate/runtime';
 import { DETECTOR_GROUP_ID } from './detector.ts';
+import { detectorHealth } from './snapshot-health.ts';
 import { TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
 import { createDetectorThreads, readDetectorThreads } from './threads.ts';
 
@@ -74,10 +75,17 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       if (totals !== undefined) log.info({ threads, ...totals }, 'detector totals');
     },
   });
-  health.ready({
-    [DETECTOR_GROUP_ID]: { lag: () => pool.lag(DETECTOR_GROUP_ID) },
-    [TEAM_DETECTOR_GROUP_ID]: { lag: () => pool.lag(TEAM_DETECTOR_GROUP_ID) },
-  });
+  health.ready(
+    {
+      [DETECTOR_GROUP_ID]: { lag: () => pool.lag(DETECTOR_GROUP_ID) },
+      [TEAM_DETECTOR_GROUP_ID]: { lag: () => pool.lag(TEAM_DETECTOR_GROUP_ID) },
+    },
+    async () => {
+      // Snapshots failing: consumption goes on but nothing is committed, so a restart would replay it all.
+      const { degraded, detector } = detectorHealth(await pool.snapshotHealth());
+      return { degraded, fields: { detector } };
+    },
+  );
 
   await runUntilSignal({
     name: 'detector',

@@ -2,6 +2,8 @@ import type { Batch, BatchContext, ConsumedMessage, OutgoingMessage, Producer, S
 import { partitionKey } from '@burnrate/bus';
 import { BurnrateError } from '@burnrate/core';
 import type { Clock, Logger } from '@burnrate/core';
+import { decodeSnapshot, DEFAULT_SNAPSHOT_PART_BYTES, encodeSnapshotYielding } from './snapshot-codec.ts';
+import type { SnapshotHealth } from './snapshot-health.ts';
 import { snapshotKey, type SnapshotStore } from './snapshots.ts';
 
 /** Where a partition's step queues what it produced: sent, in order, before the next snapshot. */
@@ -14,14 +16,21 @@ const DEFAULT_MAX_SNAPSHOT_EVERY_MS = 30_000;
 const SNAPSHOT_COST_FACTOR = 20;
 /** Cheaper snapshots keep to snapshotEveryMs (at the default 1 s, one costing up to 50 ms is 5% anyway). */
 const COSTLY_SNAPSHOT_MS = 25;
+/**
+ * Serialising holds the partition (its batches wait), so whatever maxSnapshotEveryMs says, the
+ * next snapshot is at least this many times the serialising time away: a partition of millions of
+ * keys (a minute to serialise) is not snapshotted back to back.
+ */
+const SERIALISE_SHARE_FACTOR = 10;
 
 /** What one stage does with its partitions' state; the consumer below does the rest. */
 export interface PartitionLogic<State> {
   /** State of a partition with no snapshot. */
   create(partition: number): State;
-  /** State from a snapshot's text; throws when it cannot be read. */
-  restore(partition: number, text: string): State;
-  snapshot(state: State): string;
+  /** State from a snapshot's value (what `snapshot` gave, as JSON would rebuild it); throws when it cannot be read. */
+  restore(partition: number, value: unknown): State;
+  /** The state as plain JSON-able data, read (not kept) before the state's next step. */
+  snapshot(state: State): unknown;
   /** Steps one message the state does not reflect yet, queueing its output. */
   apply(state: State, message: ConsumedMessage, out: Outbox): void;
   /** After a batch's messages, before its output is sent. */
@@ -43,10 +52,14 @@ export interface PartitionedConsumerDeps {
    * whole state, so a large state (stage B holding a backlog's hours) is snapshotted less often:
    * after one that took 25 ms or more, at least 20 times its cost apart (about 5% of the time), but
    * no further apart than this. Default 30 s, Kafka Streams' commit interval; it bounds the replay after a crash.
+   * Only a state whose serialising alone takes more than a tenth of this (seconds: millions of
+   * keys) goes longer, ten times its serialising time, as its batches wait while it is serialised.
    */
   maxSnapshotEveryMs?: number;
   /** Names the stage in log messages ("detector", "team detector"). */
   name: string;
+  /** Largest snapshot part, in UTF-8 bytes; the store's own limit applies too. Default 8 MiB. */
+  snapshotPartBytes?: number;
 }
 
 export interface PartitionedConsumer {
@@ -56,6 +69,7 @@ export interface PartitionedConsumer {
   /** Messages acknowledged by the bus, per output topic (re-publications after a crash included). */
   sent(topic: string): number;
   snapshots(): number;
+  snapshotHealth(): SnapshotHealth;
 }
 
 interface Held<State> {
@@ -93,6 +107,8 @@ interface Held<State> {
   savingAt: bigint | null;
   /** Serialises batches, revokes and stop on one partition. */
   lock: Promise<unknown>;
+  /** The latest snapshot attempt failed (serialising or saving). */
+  snapshotFailing: boolean;
 }
 
 /**
@@ -112,6 +128,11 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
   const loading = new Map<number, Promise<Held<State>>>();
   const sent = new Map<string, number>();
   let snapshots = 0;
+  const partBytes = Math.min(
+    deps.snapshotPartBytes ?? DEFAULT_SNAPSHOT_PART_BYTES,
+    deps.snapshots.maxPartBytes ?? DEFAULT_SNAPSHOT_PART_BYTES,
+  );
+  const health: Omit<SnapshotHealth, 'failing'> = { failures: 0, lastError: null, lastSavedAt: null };
 
   const withLock = <T>(p: Held<State>, fn: () => Promise<T>): Promise<T> => {
     const run = p.lock.then(fn, fn);
@@ -139,21 +160,36 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       saving: Promise.resolve(),
       savingAt: null,
       lock: Promise.resolve(),
+      snapshotFailing: false,
     };
+    const started = performance.now();
     const snapshot = await deps.snapshots.load(key);
+    const read = { parts: 0, bytes: 0 };
     if (snapshot !== undefined) {
       try {
-        p.state = logic.restore(partition, snapshot.state);
+        // A store that fails while the parts are read throws its own error, which fails the
+        // assignment as a failed load would; only a snapshot that cannot be read is given up on.
+        const value = await decodeSnapshot(counted(snapshot.parts, read));
+        p.state = logic.restore(partition, value);
         p.applied = BigInt(snapshot.offset);
         p.saved = p.applied;
       } catch (err) {
+        if (err instanceof BurnrateError && err.code !== 'SNAPSHOT_UNREADABLE') throw err;
         // Better to rebuild state from new messages than to stop detecting altogether.
         log.error({ err, key, offset: snapshot.offset }, `${deps.name} snapshot unreadable; starting this partition with empty state`);
         p.state = logic.create(partition);
       }
     }
     partitions.set(partition, p);
-    log.info({ partition, offset: p.applied?.toString() ?? null, ...logic.describe?.(p.state) }, 'partition state loaded');
+    log.info(
+      {
+        partition,
+        offset: p.applied?.toString() ?? null,
+        ...(snapshot === undefined ? {} : { parts: read.parts, bytes: read.bytes, ms: Math.round(performance.now() - started) }),
+        ...logic.describe?.(p.state),
+      },
+      'partition state loaded',
+    );
     return p;
   };
 
@@ -194,36 +230,84 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     }
   };
 
-  /** Writes a snapshot's text taken at `offset`; once Kafka has it, that is the partition's restore point. */
-  const write = async (p: Held<State>, offset: bigint, text: string): Promise<void> => {
-    await deps.snapshots.save({ key: p.key, offset: offset.toString(), state: text });
+  /**
+   * Every failed snapshot is an error in the log and in /healthz, each time: while they fail the
+   * partition's offsets stay at its last saved snapshot, the log behind it grows, and a restart
+   * replays all of it.
+   */
+  const snapshotFailed = (p: Held<State>, offset: bigint, err: unknown): void => {
+    health.failures += 1;
+    p.snapshotFailing = true;
+    const message = err instanceof Error ? err.message : String(err);
+    health.lastError = { at: clock.now().toISOString(), partition: partitionKey({ topic, partition: p.partition }), message };
+    log.error(
+      {
+        err,
+        partition: p.partition,
+        key: p.key,
+        offset: offset.toString(),
+        savedOffset: p.saved?.toString() ?? null,
+        failures: health.failures,
+      },
+      `${deps.name} snapshot failed; offsets stay at the last saved snapshot until one succeeds`,
+    );
+  };
+
+  /** The state at `p.applied` as parts, the event loop let through between them; the caller holds the partition's lock. */
+  const serialise = async (p: Held<State>, offset: bigint): Promise<string[] | undefined> => {
+    try {
+      return await encodeSnapshotYielding(logic.snapshot(p.state), partBytes);
+    } catch (err) {
+      snapshotFailed(p, offset, err);
+      return undefined;
+    }
+  };
+
+  /** Writes a snapshot's parts taken at `offset`; once the store has them all, that is the partition's restore point. */
+  const write = async (p: Held<State>, offset: bigint, parts: readonly string[]): Promise<void> => {
+    try {
+      await deps.snapshots.save({ key: p.key, offset: offset.toString(), parts });
+    } catch (err) {
+      snapshotFailed(p, offset, err);
+      throw err;
+    }
     p.saved = offset;
+    p.snapshotFailing = false;
+    health.lastSavedAt = clock.now().toISOString();
     snapshots += 1;
   };
 
+  /** Snapshots what is applied and not saved, now; false when output is still pending or the snapshot failed. */
   const save = async (p: Held<State>): Promise<boolean> => {
     await p.saving;
     if (p.pending.size > 0 || p.applied === null) return false;
-    if (p.applied !== p.saved) await write(p, p.applied, logic.snapshot(p.state));
+    if (p.applied !== p.saved) {
+      const offset = p.applied;
+      const parts = await serialise(p, offset);
+      if (parts === undefined) return false;
+      await write(p, offset, parts);
+    }
     p.lastSavedAt = clock.now().getTime();
     return true;
   };
 
   /**
-   * Takes the snapshot now and writes and commits it in the background: the write (compress,
+   * Takes the snapshot now (the caller holds the partition's lock, so the state stands still
+   * while it is serialised) and writes and commits it in the background: the write (compress,
    * send, acknowledgement) is most of a snapshot's time, and the partition's next batches need
-   * not wait for it, as the text already holds the state. The write waits until the output the
+   * not wait for it, as the parts already hold the state. The write waits until the output the
    * snapshot includes is acknowledged, and is dropped if it was not (the output stays pending), so
    * a snapshot never gets ahead of what was published. One write at a time; a failed one is
-   * logged and the next due snapshot tries again.
+   * logged and counted, and the next due snapshot tries again.
    */
-  const saveInBackground = (p: Held<State>): void => {
+  const saveInBackground = async (p: Held<State>): Promise<void> => {
     if (p.applied === null || p.savingAt !== null) return;
     p.lastSavedAt = clock.now().getTime();
     if (p.applied === p.saved) return;
     const offset = p.applied;
     const started = clock.now().getTime();
-    const text = logic.snapshot(p.state);
+    const parts = await serialise(p, offset);
+    if (parts === undefined) return;
     const serialisedMs = clock.now().getTime() - started;
     const published = p.flushing;
     p.savingAt = offset;
@@ -231,19 +315,28 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
       try {
         if (!(await published)) return;
         const writing = clock.now().getTime();
-        await write(p, offset, text);
-        // Serialising, compressing and writing the whole state: ~5% of the time at most.
+        await write(p, offset, parts);
+        // Serialising, compressing and writing the whole state: ~5% of the time at most, and the
+        // partition held for serialising no more than a tenth of it.
         const costMs = serialisedMs + clock.now().getTime() - writing;
         p.snapshotIntervalMs =
           costMs < COSTLY_SNAPSHOT_MS
             ? deps.snapshotEveryMs
-            : Math.min(maxSnapshotEveryMs, Math.max(deps.snapshotEveryMs, SNAPSHOT_COST_FACTOR * costMs));
-        if (!p.released) await commitSaved(p);
-      } catch (err) {
-        log.warn(
-          { err, partition: p.partition, offset: offset.toString() },
-          `${deps.name} snapshot or commit failed; the next one tries again`,
-        );
+            : Math.max(
+                Math.min(maxSnapshotEveryMs, Math.max(deps.snapshotEveryMs, SNAPSHOT_COST_FACTOR * costMs)),
+                SERIALISE_SHARE_FACTOR * serialisedMs,
+              );
+        if (p.released) return;
+        try {
+          await commitSaved(p);
+        } catch (err) {
+          log.warn(
+            { err, partition: p.partition, offset: offset.toString() },
+            `${deps.name} commit failed; the next snapshot commits again`,
+          );
+        }
+      } catch {
+        // Logged and counted by write(); the next due snapshot tries again.
       } finally {
         p.savingAt = null;
       }
@@ -270,8 +363,9 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
         await settle(p);
         if (await save(p)) await commitSaved(p);
       }).catch((err: unknown) =>
+        // A failed snapshot was logged and counted as such; this is the publish or the commit.
         // A later batch, the release or the next owner's restore covers it.
-        log.warn({ err, partition: p.partition }, `${deps.name} idle snapshot failed; the next batch or release snapshots again`),
+        log.warn({ err, partition: p.partition }, `${deps.name} idle snapshot did not complete; the next batch or release snapshots again`),
       );
     }, deps.snapshotEveryMs);
     p.idleTimer.unref();
@@ -308,7 +402,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
   });
 
   /** Steps the batch's messages the state does not reflect yet and hands their output to the bus. */
-  const applyBatch = (p: Held<State>, batch: Batch, ctx: BatchContext): void => {
+  const applyBatch = (p: Held<State>, batch: Batch, ctx: BatchContext): boolean => {
     const out = outboxOf(p);
     for (const m of batch.messages) {
       if (ctx.signal.aborted) break;
@@ -320,8 +414,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     }
     logic.endBatch?.(p.state, out, p.partition);
     flushInBackground(p);
-    if (clock.now().getTime() - p.lastSavedAt >= p.snapshotIntervalMs) saveInBackground(p);
-    armIdleSnapshot(p);
+    return clock.now().getTime() - p.lastSavedAt >= p.snapshotIntervalMs;
   };
 
   /**
@@ -349,8 +442,9 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     void withLock(p, async () => {
       // After kafkajs has sent its next fetch, which it does in the microtasks after this return.
       await new Promise((resolve) => setImmediate(resolve));
+      let due: boolean;
       try {
-        applyBatch(p, batch, ctx);
+        due = applyBatch(p, batch, ctx);
       } catch (err) {
         p.broken = new BurnrateError('INTERNAL', `${deps.name} failed stepping a batch of ${p.key}; it restarts from the last snapshot`, {
           cause: err,
@@ -359,7 +453,10 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
           { err, partition: p.partition, offset: p.applied?.toString() ?? null },
           `${deps.name} failed stepping a batch; the partition restarts from its last snapshot`,
         );
+        return;
       }
+      if (due) await saveInBackground(p);
+      armIdleSnapshot(p);
     });
   };
 
@@ -398,7 +495,20 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     },
     sent: (to) => sent.get(to) ?? 0,
     snapshots: () => snapshots,
+    snapshotHealth: () => ({
+      ...health,
+      failing: [...partitions.values()].filter((p) => p.snapshotFailing).map((p) => partitionKey({ topic, partition: p.partition })),
+    }),
   };
+}
+
+/** The parts as they go by, counted. */
+async function* counted(parts: AsyncIterable<string>, count: { parts: number; bytes: number }): AsyncGenerator<string, void, undefined> {
+  for await (const part of parts) {
+    count.parts += 1;
+    count.bytes += Buffer.byteLength(part);
+    yield part;
+  }
 }
 
 /**

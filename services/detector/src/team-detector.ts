@@ -6,6 +6,7 @@ import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot 
 import { safeParseUsageRollup, TOPICS, type UsageRollup } from '@burnrate/schemas';
 import { anomalyMessage, configResolver } from './detector.ts';
 import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
+import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
 export const TEAM_DETECTOR_GROUP_ID = 'burnrate-team-detector';
@@ -27,6 +28,8 @@ export interface TeamDetectorDeps {
   clock?: Clock;
   /** Engine tuning (idle horizon, sweep interval); the defaults suit production. */
   engine?: Omit<TeamEngineOptions<typeof TEAM_DETECTORS>, 'detectors'>;
+  /** Largest snapshot part in bytes (the store's limit applies too); default 8 MiB. */
+  snapshotPartBytes?: number;
 }
 
 export interface TeamDetectorStats {
@@ -53,6 +56,8 @@ export interface TeamDetectorService {
   /** Publishes what is pending and snapshots every partition still held. Call after the subscription stopped. */
   stop(): Promise<void>;
   stats(): TeamDetectorStats;
+  /** How its partitions' snapshots are going (failures, the last error, the last save). */
+  snapshotHealth(): SnapshotHealth;
 }
 
 interface PartitionState {
@@ -104,16 +109,18 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
       clock,
       snapshotEveryMs: deps.snapshotEveryMs ?? 1000,
       ...(deps.maxSnapshotEveryMs !== undefined ? { maxSnapshotEveryMs: deps.maxSnapshotEveryMs } : {}),
+      ...(deps.snapshotPartBytes !== undefined ? { snapshotPartBytes: deps.snapshotPartBytes } : {}),
       name: 'team detector',
     },
     {
       create: newState,
-      restore(_partition, text) {
+      restore(_partition, value) {
         const state = newState();
-        state.engine.restore(JSON.parse(text) as TeamEngineSnapshot);
+        // The value was just decoded for this restore: the engine takes it without a copy.
+        state.engine.restore(value as TeamEngineSnapshot, { owned: true });
         return state;
       },
-      snapshot: (state) => JSON.stringify(state.engine.snapshotView()),
+      snapshot: (state) => state.engine.snapshotView(),
       describe: (state) => ({ ...state.engine.stats() }),
 
       apply(state, m, out) {
@@ -169,5 +176,6 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
     subscribeOptions: consumer.subscribeOptions,
     stop: () => consumer.stop(),
     stats: () => ({ ...stats, published: consumer.sent(OUTPUT_TOPIC), snapshots: consumer.snapshots() }),
+    snapshotHealth: () => consumer.snapshotHealth(),
   };
 }

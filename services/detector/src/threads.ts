@@ -5,6 +5,7 @@ import { parseWholeNumber, type StoreSettings } from '@burnrate/runtime';
 import type { DetectorStats } from './detector.ts';
 import { usageEventPartitions } from './instance.ts';
 import type { TimingSamples } from './port-timings.ts';
+import { combineSnapshotHealth, type SnapshotHealth } from './snapshot-health.ts';
 import type { TeamDetectorStats } from './team-detector.ts';
 
 /** What a detector thread is started with (its workerData). */
@@ -30,6 +31,8 @@ export interface ThreadStatus {
   stageB: TeamDetectorStats;
   /** Stage-A batches handled. */
   batches: number;
+  /** Both stages' snapshots. */
+  snapshots: SnapshotHealth;
 }
 
 export type ToThread = { type: 'status'; id: number } | { type: 'timings'; id: number } | { type: 'stop' };
@@ -70,6 +73,8 @@ export interface DetectorThreads {
   timings(): Promise<TimingSamples[]>;
   /** The group's lag over all threads. */
   lag(group: string): Promise<number>;
+  /** Snapshot failures and saves over all threads. */
+  snapshotHealth(): Promise<SnapshotHealth>;
   /** Where the snapshots go, once started. */
   snapshotsAt(): string;
 }
@@ -205,6 +210,9 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
     async lag(group) {
       const all = await this.status();
       return all.reduce((n, s) => n + (s.lag[group] ?? 0), 0);
+    },
+    async snapshotHealth() {
+      return combineSnapshotHealth((await this.status()).map((s) => s.snapshots));
     },
     snapshotsAt: () => snapshotsAt,
   };

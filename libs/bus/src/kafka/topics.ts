@@ -89,11 +89,13 @@ export function declareTopics(env: TopicEnvironment): TopicDeclaration[] {
         // cleaner drop superseded ones (a closed segment is the unit of compaction).
         'segment.ms': String(60 * 60 * 1000),
         'min.cleanable.dirty.ratio': '0.1',
-        // A busy partition's detector state is several MB of JSON; gzip shrinks it ~10x but the
-        // topic must still accept large records.
+        // A detector state is written as parts of at most 8 MiB of JSON each (a partition of
+        // millions of keys is gigabytes): gzip shrinks a part several times, and with its headers
+        // any part fits one record with room to spare.
         'max.message.bytes': String(16 * 1024 * 1024),
       },
-      purpose: 'detector snapshots, key detector:<topic>:<partition> (compacted changelog)',
+      purpose:
+        'detector snapshots: parts keyed detector:<topic>:<partition>#<slot>.<n>, manifest keyed detector:<topic>:<partition> (compacted changelog)',
     },
   ];
 }

@@ -3,7 +3,7 @@ import { AnomalyState, DlqRecord } from '@burnrate/schemas';
 import { anomalyState, delivery, dlqRecord } from '../../test-support/fixtures.ts';
 import { anomalyStateFromRow, anomalyStateToRow } from './anomaly-state.ts';
 import { deliveryFromRow, deliveryToRow } from './deliveries.ts';
-import { snapshotFromRow, snapshotToRow } from './detector-snapshots.ts';
+import { nextGeneration } from './detector-snapshots.ts';
 import { dlqFromRow, dlqToRow } from './dlq.ts';
 
 describe('row mapping', () => {
@@ -27,11 +27,19 @@ describe('row mapping', () => {
     expect('index' in dlqFromRow(dlqToRow(noIndex))).toBe(false);
   });
 
-  it('deliveries and snapshots round-trip', () => {
+  it('deliveries round-trip', () => {
     const d = delivery();
     expect(deliveryFromRow({ ...deliveryToRow(d), version: '1', attempts: '1' })).toEqual(d);
-    const s = { key: 'detector:usage.events.v1:3', offset: '42', state: '{}', saved_at: '2026-03-02T10:00:00.000Z' };
-    expect(snapshotToRow(s)).toEqual({ snapshot_key: s.key, source_offset: '42', state: '{}', saved_at: '2026-03-02 10:00:00.000' });
-    expect(snapshotFromRow(snapshotToRow(s))).toEqual(s);
+  });
+
+  it('snapshot generations follow saved_at, then the order of saves within one millisecond', () => {
+    const t = Date.parse('2026-03-02T10:00:00.000Z');
+    expect(nextGeneration(t, undefined)).toBe(t * 1000);
+    expect(nextGeneration(t + 1, t * 1000)).toBe((t + 1) * 1000);
+    // The same millisecond (a clock that did not move): still after the current one.
+    expect(nextGeneration(t, t * 1000)).toBe(t * 1000 + 1);
+    expect(nextGeneration(t, t * 1000 + 1)).toBe(t * 1000 + 2);
+    // Older than the current one: below it, so it does not become the key's snapshot.
+    expect(nextGeneration(t - 1, t * 1000)).toBeLessThan(t * 1000);
   });
 });
