@@ -1,24 +1,18 @@
 // One detector instance for `npm run bench:e2e`, run as its own process (forked with an IPC
 // channel). It runs the service's own threads (services/detector/src/threads.ts: each thread the
-// wiring of the detector service, snapshots on detector-state.v1, stage B started before stage A),
+// wiring of the detector service, snapshots on detector-state.v1, stage B started before stage A;
+// detector-bench-worker.ts wraps each thread's ports to time them),
 // as many as the service would (BURNRATE_DETECTOR_THREADS, else the CPUs), and adds only what the
 // bench must see and the service does not expose: the moment it has handled every preloaded event,
 // timed in this process so no process hop is in the figure (offsets are committed with snapshots,
 // so the group's committed lag trails the work by up to a snapshot interval), and how long each
 // step behind its ports took.
 import { createLogger } from '@burnrate/core';
-import {
-  createDetectorThreads,
-  DETECTOR_GROUP_ID,
-  mergeSamples,
-  readDetectorThreads,
-  type Timing,
-  timingOf,
-  type TimingSamples,
-} from '@burnrate/detector';
+import { createDetectorThreads, DETECTOR_GROUP_ID, readDetectorThreads } from '@burnrate/detector';
 import { quietKafkajsWarnings } from '@burnrate/runtime';
+import { mergeSamples, type Timing, timingOf, type TimingSamples } from './port-timings.ts';
 
-export type { Timing } from '@burnrate/detector';
+export type { Timing } from './port-timings.ts';
 
 /**
  * What the bench asks: `catch-up` reports once `events` usage events are handled; `trace` reports
@@ -87,7 +81,8 @@ async function main(brokersArg: string | undefined, configPath: string | undefin
   const threads = readDetectorThreads(process.env);
   const pool = createDetectorThreads({
     count: threads,
-    settings: { brokers: brokersArg.split(','), configPath, snapshots: 'kafka', logLevel: 'warn', timings: true },
+    settings: { brokers: brokersArg.split(','), configPath, snapshots: 'kafka', logLevel: 'warn' },
+    entry: new URL('./detector-bench-worker.ts', import.meta.url),
     log,
     onFailure: fail,
   });
@@ -99,7 +94,7 @@ async function main(brokersArg: string | undefined, configPath: string | undefin
 
   let since = performance.now();
   const trace = async (): Promise<Trace> => {
-    const samples: TimingSamples = mergeSamples(await pool.timings());
+    const samples: TimingSamples = mergeSamples((await pool.ask('timings')) as TimingSamples[]);
     const spanMs = performance.now() - since;
     since = performance.now();
     return {

@@ -6,6 +6,7 @@ export type { KafkaConsumerTuning, KafkaSubscribeOptions, KafkaSubscription, Kaf
 export { createKafkaProducer, type KafkaProducer, type KafkaProducerDeps } from './kafka/kafka-producer.ts';
 export { translateKafkaError } from './kafka/kafka-errors.ts';
 export {
+  declaredPartitions,
   declareTopics,
   describeChange,
   DETECTOR_STATE_TOPIC,

@@ -13,6 +13,8 @@ export interface ServiceRoot {
   readonly lifecycle: Lifecycle;
   /** burnrate.yaml, read again on SIGHUP; undefined for a process that reads none (the sink). */
   readonly config: FileConfigSource | undefined;
+  /** Runs `listener` on SIGHUP too, after this process's own config was read again (a detector passes it on to its threads). */
+  onReload: (listener: () => void) => void;
 }
 
 export type ConfigRequirement =
@@ -56,7 +58,8 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
   quietKafkajsWarnings(log);
   const config = await loadServiceConfig(definition, env, log);
   const lifecycle = new Lifecycle(log);
-  const root: ServiceRoot = { name: definition.name, env, log, lifecycle, config };
+  const listeners: (() => void)[] = [];
+  const root: ServiceRoot = { name: definition.name, env, log, lifecycle, config, onReload: (listener) => void listeners.push(listener) };
   // loadServiceConfig returns a source exactly when the definition asks for one.
   const ready = await (definition.build as (root: ServiceRoot) => Promise<() => Record<string, unknown>>)(root);
   await runUntilSignal({
@@ -65,7 +68,14 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
     lifecycle,
     log,
     ready,
-    ...(config !== undefined ? { reload: () => config.reload() } : {}),
+    ...(config !== undefined
+      ? {
+          reload: async () => {
+            await config.reload();
+            for (const listener of listeners) listener();
+          },
+        }
+      : {}),
   });
 }
 

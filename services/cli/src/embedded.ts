@@ -59,7 +59,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const snapshots = snapshotStoreFrom(store, () => clock.now());
   // Stage B (team scope, over usage.rollups.v1) starts before stage A and stops after it: it is
   // still consuming while stage A publishes its last rollups on the way down.
-  const teamDetector = createTeamDetector({ config: () => source.current(), producer, snapshots, log, clock });
+  const teamDetector = createTeamDetector({ config: source, producer, snapshots, log, clock });
   const teamDetectorSubscription = bus.subscribe(teamDetector.subscribeOptions);
   lifecycle.register({
     name: 'team-detector',
@@ -70,7 +70,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     },
   });
 
-  const detector = createDetector({ config: () => source.current(), producer, snapshots, log, clock });
+  const detector = createDetector({ config: source, producer, snapshots, log, clock });
   const detectorSubscription = bus.subscribe(detector.subscribeOptions);
   lifecycle.register({
     name: 'detector',

@@ -359,168 +359,173 @@ describe('fuzzing the HTTP port of burnrate start', () => {
     await around?.close();
   });
 
-  it('answers every hostile request without a 5xx, stores what it accepts once, names and dead-letters what it refuses', async () => {
-    const now = Date.now();
-    const fixture = await readFile(FIXTURE, 'utf8');
-    const plan = fc.sample(requestKinds(now, fixture), { numRuns: REQUESTS, seed: SEED });
-    // Resends of earlier batches: the same content (a duplicate) and the same ids with other content.
-    const resends: PlannedRequest[] = [];
-    for (const request of plan.filter((r) => r.kind === 'events: valid').slice(0, 60)) {
-      const same = request.records as PlannedRecord[];
-      resends.push({ ...request, kind: 'events: resend of an accepted batch', allowed: [200] });
-      const changed = same.map((r) => ({
-        value: { ...(r.value as object), cost_usd: 999.99 },
-        oracle: 'reject' as const,
-        why: 'reused event_id',
-      }));
-      resends.push({ ...planned('events: reused ids, other content', changed), allowed: [400] });
-    }
-    const all = [...plan, ...resends];
+  // Thousands of requests one after another: about 45 s on an idle machine, more on a busy one.
+  it(
+    'answers every hostile request without a 5xx, stores what it accepts once, names and dead-letters what it refuses',
+    { timeout: 300_000 },
+    async () => {
+      const now = Date.now();
+      const fixture = await readFile(FIXTURE, 'utf8');
+      const plan = fc.sample(requestKinds(now, fixture), { numRuns: REQUESTS, seed: SEED });
+      // Resends of earlier batches: the same content (a duplicate) and the same ids with other content.
+      const resends: PlannedRequest[] = [];
+      for (const request of plan.filter((r) => r.kind === 'events: valid').slice(0, 60)) {
+        const same = request.records as PlannedRecord[];
+        resends.push({ ...request, kind: 'events: resend of an accepted batch', allowed: [200] });
+        const changed = same.map((r) => ({
+          value: { ...(r.value as object), cost_usd: 999.99 },
+          oracle: 'reject' as const,
+          why: 'reused event_id',
+        }));
+        resends.push({ ...planned('events: reused ids, other content', changed), allowed: [400] });
+      }
+      const all = [...plan, ...resends];
 
-    const byKind = new Map<string, Map<number, number>>();
-    const accepted: string[] = [];
-    const refusedIds = new Set<string>();
-    const expectedDlq = new Set<string>();
-    const problems: string[] = [];
-    let otlpRecords = 0;
-    let otlpRejected = 0;
-    for (const [n, request] of all.entries()) {
-      const res = await fetch(`${burnrate!.url}${request.path}`, { method: 'POST', headers: request.headers, body: request.body });
-      const text = await res.text();
-      const statuses = byKind.get(request.kind) ?? new Map<number, number>();
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      byKind.set(request.kind, statuses);
-      if (res.status >= 500 || !request.allowed.includes(res.status)) {
-        problems.push(`#${n} ${request.kind}: ${res.status} ${text.slice(0, 300)}`);
-        continue;
-      }
-      if (request.kind === 'otlp logs') {
-        const body = JSON.parse(text) as { partialSuccess?: { rejectedLogRecords?: string } };
-        otlpRecords += 1;
-        otlpRejected += Number(body.partialSuccess?.rejectedLogRecords ?? 0);
-        continue;
-      }
-      if (request.path !== '/v1/events' || (res.status !== 200 && res.status !== 400) || request.kind === 'events: malformed body')
-        continue;
-      const body = JSON.parse(text) as {
-        accepted?: number;
-        duplicates?: number;
-        rejected?: { index: number; field: string; message: string }[];
-      };
-      if (!Array.isArray(body.rejected)) continue; // a whole-request 400 (e.g. no records)
-      const values = request.kind === 'events: ndjson' ? undefined : (JSON.parse(request.body as string) as unknown[]);
-      const rejectedIdx = new Set(body.rejected.map((r) => r.index));
-      for (const r of body.rejected) {
-        if (r.field === '' || r.message.length < 5)
-          problems.push(`#${n} ${request.kind}: a rejection without a field or reason: ${JSON.stringify(r)}`);
-      }
-      if (values !== undefined) {
-        for (const i of rejectedIdx) expectedDlq.add(dlqIdOf(JSON.stringify(values[i])));
-        values.forEach((value, i) => {
-          const id = (value as { event_id?: unknown } | null)?.event_id;
-          const oracle = request.records?.[i];
-          if (rejectedIdx.has(i)) {
-            if (typeof id === 'string') refusedIds.add(id);
-            if (oracle?.oracle === 'accept')
-              problems.push(
-                `#${n} ${request.kind}: a valid record was refused: ${JSON.stringify(body.rejected?.filter((r) => r.index === i))}`,
-              );
-          } else {
-            if (typeof id === 'string') accepted.push(id);
-            if (oracle?.oracle === 'reject') problems.push(`#${n} ${request.kind}: a record with ${oracle.why} was accepted`);
-          }
-        });
-        if ((body.accepted ?? -1) !== values.length - rejectedIdx.size)
-          problems.push(`#${n} ${request.kind}: accepted ${body.accepted} of ${values.length} with ${rejectedIdx.size} named`);
-      } else {
-        const lines = (request.body as string).split('\n').filter((l) => l.trim() !== '');
-        if ((body.accepted ?? -1) + rejectedIdx.size !== lines.length)
-          problems.push(`#${n} ndjson: ${body.accepted} accepted + ${rejectedIdx.size} named != ${lines.length} lines`);
-        lines.forEach((line, i) => {
-          if (rejectedIdx.has(i)) {
-            let raw = line;
-            try {
-              raw = JSON.stringify(JSON.parse(line));
-            } catch {
-              // Not JSON: the DLQ keeps the line as it came.
+      const byKind = new Map<string, Map<number, number>>();
+      const accepted: string[] = [];
+      const refusedIds = new Set<string>();
+      const expectedDlq = new Set<string>();
+      const problems: string[] = [];
+      let otlpRecords = 0;
+      let otlpRejected = 0;
+      for (const [n, request] of all.entries()) {
+        const res = await fetch(`${burnrate!.url}${request.path}`, { method: 'POST', headers: request.headers, body: request.body });
+        const text = await res.text();
+        const statuses = byKind.get(request.kind) ?? new Map<number, number>();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        byKind.set(request.kind, statuses);
+        if (res.status >= 500 || !request.allowed.includes(res.status)) {
+          problems.push(`#${n} ${request.kind}: ${res.status} ${text.slice(0, 300)}`);
+          continue;
+        }
+        if (request.kind === 'otlp logs') {
+          const body = JSON.parse(text) as { partialSuccess?: { rejectedLogRecords?: string } };
+          otlpRecords += 1;
+          otlpRejected += Number(body.partialSuccess?.rejectedLogRecords ?? 0);
+          continue;
+        }
+        if (request.path !== '/v1/events' || (res.status !== 200 && res.status !== 400) || request.kind === 'events: malformed body')
+          continue;
+        const body = JSON.parse(text) as {
+          accepted?: number;
+          duplicates?: number;
+          rejected?: { index: number; field: string; message: string }[];
+        };
+        if (!Array.isArray(body.rejected)) continue; // a whole-request 400 (e.g. no records)
+        const values = request.kind === 'events: ndjson' ? undefined : (JSON.parse(request.body as string) as unknown[]);
+        const rejectedIdx = new Set(body.rejected.map((r) => r.index));
+        for (const r of body.rejected) {
+          if (r.field === '' || r.message.length < 5)
+            problems.push(`#${n} ${request.kind}: a rejection without a field or reason: ${JSON.stringify(r)}`);
+        }
+        if (values !== undefined) {
+          for (const i of rejectedIdx) expectedDlq.add(dlqIdOf(JSON.stringify(values[i])));
+          values.forEach((value, i) => {
+            const id = (value as { event_id?: unknown } | null)?.event_id;
+            const oracle = request.records?.[i];
+            if (rejectedIdx.has(i)) {
+              if (typeof id === 'string') refusedIds.add(id);
+              if (oracle?.oracle === 'accept')
+                problems.push(
+                  `#${n} ${request.kind}: a valid record was refused: ${JSON.stringify(body.rejected?.filter((r) => r.index === i))}`,
+                );
+            } else {
+              if (typeof id === 'string') accepted.push(id);
+              if (oracle?.oracle === 'reject') problems.push(`#${n} ${request.kind}: a record with ${oracle.why} was accepted`);
             }
-            expectedDlq.add(dlqIdOf(raw));
-            return;
-          }
-          accepted.push((JSON.parse(line) as { event_id: string }).event_id);
-        });
+          });
+          if ((body.accepted ?? -1) !== values.length - rejectedIdx.size)
+            problems.push(`#${n} ${request.kind}: accepted ${body.accepted} of ${values.length} with ${rejectedIdx.size} named`);
+        } else {
+          const lines = (request.body as string).split('\n').filter((l) => l.trim() !== '');
+          if ((body.accepted ?? -1) + rejectedIdx.size !== lines.length)
+            problems.push(`#${n} ndjson: ${body.accepted} accepted + ${rejectedIdx.size} named != ${lines.length} lines`);
+          lines.forEach((line, i) => {
+            if (rejectedIdx.has(i)) {
+              let raw = line;
+              try {
+                raw = JSON.stringify(JSON.parse(line));
+              } catch {
+                // Not JSON: the DLQ keeps the line as it came.
+              }
+              expectedDlq.add(dlqIdOf(raw));
+              return;
+            }
+            accepted.push((JSON.parse(line) as { event_id: string }).event_id);
+          });
+        }
       }
-    }
-    expect(problems.slice(0, 20)).toEqual([]);
-    expect((await fetch(`${burnrate!.url}/healthz`)).status).toBe(200);
+      expect(problems.slice(0, 20)).toEqual([]);
+      expect((await fetch(`${burnrate!.url}/healthz`)).status).toBe(200);
 
-    await waitUntil(
-      async () => {
-        const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
-        return Object.values(health.lag).every((l) => l === 0);
-      },
-      { timeoutMs: 60_000, message: 'every stage caught up' },
-    );
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(await burnrate!.stop()).toBe(0);
-    burnrate = undefined;
-
-    const store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });
-    try {
-      const events = await store.listUsageEvents({ limit: 1_000_000 });
-      const stored = events.filter((e) => e.source === 'http_events');
-      const acceptedSet = new Set(accepted);
-      expect(stored.length).toBe(acceptedSet.size);
-      expect(stored.filter((e) => !acceptedSet.has(e.event_id)).map((e) => e.event_id)).toEqual([]);
-      // A reused id's other content was refused, and the first content is what is stored.
-      expect(stored.filter((e) => e.cost_usd === 999.99)).toEqual([]);
-
-      const dlq = new Set((await store.listDlq({ source: 'http_events', limit: 1_000_000 })).map((d) => d.dlq_id));
-      expect([...expectedDlq].filter((id) => !dlq.has(id))).toEqual([]);
-
-      const order = new Map(accepted.map((id, i) => [id, i]));
-      const otlpEvents = events.filter((e) => e.source !== 'http_events');
-      const expected = await replay(
-        [...otlpEvents, ...stored.toSorted((a, b) => order.get(a.event_id)! - order.get(b.event_id)!)].toSorted(
-          (a, b) => a.ingested_at.localeCompare(b.ingested_at) || (order.get(a.event_id) ?? -1) - (order.get(b.event_id) ?? -1),
-        ),
-        await loadConfig(around.env.BURNRATE_CONFIG as string),
+      await waitUntil(
+        async () => {
+          const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
+          return Object.values(health.lag).every((l) => l === 0);
+        },
+        { timeoutMs: 60_000, message: 'every stage caught up' },
       );
-      const live: Anomaly[] = [];
-      for (const a of await store.listAnomalies({ limit: 10_000 })) live.push(...(await store.anomalyVersions(a.id)));
-      const key = (a: Anomaly) => `${a.id}@${a.version} ${a.severity}`;
-      expect(new Set(live.map(key))).toEqual(new Set(expected.anomalies.map(key)));
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await burnrate!.stop()).toBe(0);
+      burnrate = undefined;
 
-      const slackLeaks = around.slack.messages.flatMap((m) =>
-        SLACK_FORBIDDEN.filter((s) => m.text.includes(s) || JSON.stringify(m.blocks).includes(s)).map((s) => `${s} in ${m.channelName}`),
-      );
-      expect(slackLeaks).toEqual([]);
-      const mailLeaks = around.smtp.messages.flatMap((m) => [
-        ...HTML_FORBIDDEN.filter((s) => m.html.includes(s)).map((s) => `${s} in the HTML of "${m.subject}"`),
-        ...(/[\r\n]/.test(m.subject) ? [`a line break in the subject "${m.subject}"`] : []),
-      ]);
-      expect(mailLeaks).toEqual([]);
-      expect(around.slack.messages.length, 'alerts carrying hostile text were delivered').toBeGreaterThan(0);
+      const store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });
+      try {
+        const events = await store.listUsageEvents({ limit: 1_000_000 });
+        const stored = events.filter((e) => e.source === 'http_events');
+        const acceptedSet = new Set(accepted);
+        expect(stored.length).toBe(acceptedSet.size);
+        expect(stored.filter((e) => !acceptedSet.has(e.event_id)).map((e) => e.event_id)).toEqual([]);
+        // A reused id's other content was refused, and the first content is what is stored.
+        expect(stored.filter((e) => e.cost_usd === 999.99)).toEqual([]);
 
-      const summary = [...byKind]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([kind, statuses]) => `${kind}: ${[...statuses].map(([s, c]) => `${c}×${s}`).join(' ')}`);
-      const codes = new Map<number, number>();
-      for (const statuses of byKind.values()) for (const [s, c] of statuses) codes.set(s, (codes.get(s) ?? 0) + c);
-      console.log(
-        [
-          `fuzz (seed ${SEED}): ${all.length} requests; answers ${[...codes]
-            .sort(([a], [b]) => a - b)
-            .map(([s, c]) => `${c}×${s}`)
-            .join(', ')}; 0 5xx`,
-          ...summary.map((l) => `  ${l}`),
-          `  records: ${acceptedSet.size} accepted = ${stored.length} stored; ${refusedIds.size} refused by id, ${expectedDlq.size} distinct refused records all in the DLQ;` +
-            ` otlp: ${otlpRecords} exports, ${otlpRejected} records refused, ${otlpEvents.length} stored`,
-          `  detector: ${live.length} anomaly versions, equal to a replay of the stored events; Slack ${around.slack.messages.length} and email ${around.smtp.messages.length} messages, none with hostile markup`,
-        ].join('\n'),
-      );
-    } finally {
-      await store.close();
-    }
-  });
+        const dlq = new Set((await store.listDlq({ source: 'http_events', limit: 1_000_000 })).map((d) => d.dlq_id));
+        expect([...expectedDlq].filter((id) => !dlq.has(id))).toEqual([]);
+
+        const order = new Map(accepted.map((id, i) => [id, i]));
+        const otlpEvents = events.filter((e) => e.source !== 'http_events');
+        const expected = await replay(
+          [...otlpEvents, ...stored.toSorted((a, b) => order.get(a.event_id)! - order.get(b.event_id)!)].toSorted(
+            (a, b) => a.ingested_at.localeCompare(b.ingested_at) || (order.get(a.event_id) ?? -1) - (order.get(b.event_id) ?? -1),
+          ),
+          await loadConfig(around.env.BURNRATE_CONFIG as string),
+        );
+        const live: Anomaly[] = [];
+        for (const a of await store.listAnomalies({ limit: 10_000 })) live.push(...(await store.anomalyVersions(a.id)));
+        const key = (a: Anomaly) => `${a.id}@${a.version} ${a.severity}`;
+        expect(new Set(live.map(key))).toEqual(new Set(expected.anomalies.map(key)));
+
+        const slackLeaks = around.slack.messages.flatMap((m) =>
+          SLACK_FORBIDDEN.filter((s) => m.text.includes(s) || JSON.stringify(m.blocks).includes(s)).map((s) => `${s} in ${m.channelName}`),
+        );
+        expect(slackLeaks).toEqual([]);
+        const mailLeaks = around.smtp.messages.flatMap((m) => [
+          ...HTML_FORBIDDEN.filter((s) => m.html.includes(s)).map((s) => `${s} in the HTML of "${m.subject}"`),
+          ...(/[\r\n]/.test(m.subject) ? [`a line break in the subject "${m.subject}"`] : []),
+        ]);
+        expect(mailLeaks).toEqual([]);
+        expect(around.slack.messages.length, 'alerts carrying hostile text were delivered').toBeGreaterThan(0);
+
+        const summary = [...byKind]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([kind, statuses]) => `${kind}: ${[...statuses].map(([s, c]) => `${c}×${s}`).join(' ')}`);
+        const codes = new Map<number, number>();
+        for (const statuses of byKind.values()) for (const [s, c] of statuses) codes.set(s, (codes.get(s) ?? 0) + c);
+        console.log(
+          [
+            `fuzz (seed ${SEED}): ${all.length} requests; answers ${[...codes]
+              .sort(([a], [b]) => a - b)
+              .map(([s, c]) => `${c}×${s}`)
+              .join(', ')}; 0 5xx`,
+            ...summary.map((l) => `  ${l}`),
+            `  records: ${acceptedSet.size} accepted = ${stored.length} stored; ${refusedIds.size} refused by id, ${expectedDlq.size} distinct refused records all in the DLQ;` +
+              ` otlp: ${otlpRecords} exports, ${otlpRejected} records refused, ${otlpEvents.length} stored`,
+            `  detector: ${live.length} anomaly versions, equal to a replay of the stored events; Slack ${around.slack.messages.length} and email ${around.smtp.messages.length} messages, none with hostile markup`,
+          ].join('\n'),
+        );
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });

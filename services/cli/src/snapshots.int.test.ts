@@ -1,7 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  postJson,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+  TEST_INGEST_KEY,
+} from '../test-support/burnrate-process.ts';
+import { keyHash } from '@burnrate/ingest';
 
 /** chdb's largest JSON row, which a detector snapshot of one row outgrew (issue: every snapshot failed from then on). */
 const OLD_ROW_LIMIT_BYTES = 104_857_605;
@@ -15,6 +23,9 @@ const RECORDS_PER_REQUEST = 5_000;
 const TEAMS = 50;
 const CONFIG = [
   'org: acme',
+  // The test's posts carry TEST_INGEST_KEY (postJson); 16 requests of 5,000 records, unthrottled.
+  'sources:',
+  `  - { name: test-client, keys: [${keyHash(TEST_INGEST_KEY)}], rate_limit: { requests_per_second: 1000, burst: 1000 } }`,
   'teams:',
   ...Array.from({ length: TEAMS }, (_, t) => `  - id: t${t}`),
   'ownership:',
@@ -72,7 +83,7 @@ describe('embedded detector snapshots past one row', () => {
       });
       expect(await postJson(`${burnrate.url}/v1/events`, records)).toEqual({
         status: 200,
-        body: { accepted: RECORDS_PER_REQUEST, rejected: [] },
+        body: { accepted: RECORDS_PER_REQUEST, duplicates: 0, rejected: [] },
       });
     }
 

@@ -1,5 +1,5 @@
 import { createInProcessBus, type Bus, type Subscription } from '@burnrate/bus';
-import { createLogger, parseConfig } from '@burnrate/core';
+import { createLogger, parseConfig, fixedConfig } from '@burnrate/core';
 import { Anomaly, TOPICS, usageEventKey, type UsageEvent } from '@burnrate/schemas';
 import { tempDir, usageEvent, waitUntil, type TempDir } from '@burnrate/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,7 +84,7 @@ describe('detector over the in-process bus', () => {
 
     const bus1 = createInProcessBus({ dir: dir.path, partitions: 2, log });
     await bus1.ensureTopics([TOPICS.usageEvents.name, TOPICS.anomalies.name]);
-    const d1 = createDetector({ config, producer: bus1.producer(), snapshots: store, log, snapshotEveryMs: 60_000 });
+    const d1 = createDetector({ config: fixedConfig(config), producer: bus1.producer(), snapshots: store, log, snapshotEveryMs: 60_000 });
     const sub1 = bus1.subscribe(d1.subscribeOptions);
     await sub1.start();
     await publish(bus1, events.slice(0, 3));
@@ -95,7 +95,7 @@ describe('detector over the in-process bus', () => {
     expect([...store.saved.values()].map((s) => s.offset)).toEqual(['2']);
 
     const bus2 = createInProcessBus({ dir: dir.path, partitions: 2, log });
-    const d2 = createDetector({ config, producer: bus2.producer(), snapshots: store, log, snapshotEveryMs: 60_000 });
+    const d2 = createDetector({ config: fixedConfig(config), producer: bus2.producer(), snapshots: store, log, snapshotEveryMs: 60_000 });
     const sub2 = bus2.subscribe(d2.subscribeOptions);
     await sub2.start();
     await publish(bus2, events.slice(3));
@@ -120,7 +120,7 @@ describe('detector over the in-process bus', () => {
 
     const bus1 = createInProcessBus({ dir: dir.path, partitions: 1, log });
     await bus1.ensureTopics([TOPICS.usageEvents.name, TOPICS.anomalies.name]);
-    const d1 = createDetector({ config, producer: bus1.producer(), snapshots: store, log, snapshotEveryMs: 60_000 });
+    const d1 = createDetector({ config: fixedConfig(config), producer: bus1.producer(), snapshots: store, log, snapshotEveryMs: 60_000 });
     const sub1 = bus1.subscribe(d1.subscribeOptions);
     await sub1.start();
     await publish(bus1, events.slice(0, 4));
@@ -130,7 +130,7 @@ describe('detector over the in-process bus', () => {
     expect(inner.saved.size).toBe(0);
 
     const bus2 = createInProcessBus({ dir: dir.path, partitions: 1, log });
-    const d2 = createDetector({ config, producer: bus2.producer(), snapshots: inner, log });
+    const d2 = createDetector({ config: fixedConfig(config), producer: bus2.producer(), snapshots: inner, log });
     const sub2 = bus2.subscribe(d2.subscribeOptions);
     await sub2.start();
     await publish(bus2, events.slice(4));

@@ -1,5 +1,5 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
-import { BurnrateError, createLogger, fixedClock, parseConfig } from '@burnrate/core';
+import { BurnrateError, createLogger, fixedClock, parseConfig, fixedConfig } from '@burnrate/core';
 import { Anomaly, type UsageEvent, UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it, vi } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
@@ -132,13 +132,18 @@ const CROSSING = [event(0, 10), event(1, 10), event(2, 10), event(3, 50), event(
 
 describe('createDetector', () => {
   it('subscribes to usage events as burnrate-detector with manual commits', () => {
-    const d = createDetector({ config, producer: harness().producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const d = createDetector({
+      config: fixedConfig(config),
+      producer: harness().producer,
+      snapshots: createMemorySnapshotStore(),
+      log: silent,
+    });
     expect(d.subscribeOptions).toMatchObject({ groupId: 'burnrate-detector', topics: ['usage.events.v1'], autoCommit: false });
   });
 
   it('publishes version 1 warning then version 2 critical for a session crossing $25 then $100', async () => {
     const h = harness();
-    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
     await feed(d, messages(CROSSING), h.ctx);
     const out = published(h.sent);
     expect(out.map((a) => [a.version, a.severity, a.observed.value, a.subject.team])).toEqual([
@@ -151,7 +156,7 @@ describe('createDetector', () => {
 
   it('applies team overrides from the config', async () => {
     const h = harness();
-    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
     const rita = { developer: 'rita@acme.com', developer_email: 'rita@acme.com', team: 'research', session_id: 'sess-rita' };
     await feed(d, messages([event(0, 60, rita), event(1, 60, rita)]), h.ctx);
     expect(published(h.sent).map((a) => [a.severity, a.expected.value])).toEqual([['warning', 100]]);
@@ -161,7 +166,7 @@ describe('createDetector', () => {
     const h = harness();
     const lines: string[] = [];
     const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(s) } });
-    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: createMemorySnapshotStore(), log });
     const bad = JSON.stringify({ ...event(1, 1), cost_usd: -3 });
     await feed(d, messages(['{not json', bad, event(2, 30)]), h.ctx);
     expect(d.stats()).toMatchObject({ invalid: 2, processed: 1, published: 1 });
@@ -177,7 +182,7 @@ describe('createDetector', () => {
     const h = harness();
     const lines: string[] = [];
     const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(s) } });
-    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: createMemorySnapshotStore(), log });
     // Default lateness is 10 min: events 0 and 1 arrive after event 30.
     await feed(d, messages([event(30, 1), event(0, 1), event(1, 1), event(25, 1)]), h.ctx);
     expect(d.stats()).toMatchObject({ processed: 4, late: 2 });
@@ -194,7 +199,7 @@ describe('createDetector', () => {
     const clock = fixedClock(new Date(T0));
     const store = createMemorySnapshotStore();
     const d = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: h.producer,
       snapshots: recorded(store, h.ops),
       log: silent,
@@ -216,10 +221,10 @@ describe('createDetector', () => {
   it('restores the snapshot on assignment and starts right after its offset', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const first = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
 
-    const second = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const second = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     expect(
       await second.subscribeOptions.onAssigned?.([
         { topic: TOPIC, partition: 0 },
@@ -239,9 +244,9 @@ describe('createDetector', () => {
   it('skips offsets the restored state already reflects when the bus redelivers them', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const first = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
-    const second = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const second = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     // No onAssigned: the partition is loaded on its first batch, which starts from offset 0 again.
     await feed(second, messages(CROSSING), h.ctx);
     expect(published(h.sent).map((a) => a.observed.value)).toEqual([30, 110]);
@@ -250,7 +255,7 @@ describe('createDetector', () => {
 
   it('counts an event redelivered at another offset once', async () => {
     const h = harness();
-    const d = createDetector({ config, producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
     await feed(d, messages([event(0, 20), event(0, 20), event(1, 6)]), h.ctx);
     expect(published(h.sent).map((a) => a.observed.value)).toEqual([26]);
     expect(d.stats().duplicates).toBe(1);
@@ -269,7 +274,12 @@ describe('createDetector', () => {
     const msgs = messages(evs);
 
     const clean = harness();
-    const uninterrupted = createDetector({ config, producer: clean.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const uninterrupted = createDetector({
+      config: fixedConfig(config),
+      producer: clean.producer,
+      snapshots: createMemorySnapshotStore(),
+      log: silent,
+    });
     await feed(uninterrupted, msgs, clean.ctx, 7);
     const expected = published(clean.sent);
     expect(new Set(expected.map((a) => a.id)).size).toBe(3);
@@ -279,7 +289,14 @@ describe('createDetector', () => {
     const crashed = harness();
     const store = createMemorySnapshotStore();
     const clock = fixedClock(new Date(T0));
-    const run1 = createDetector({ config, producer: crashed.producer, snapshots: store, log: silent, clock, snapshotEveryMs: 1500 });
+    const run1 = createDetector({
+      config: fixedConfig(config),
+      producer: crashed.producer,
+      snapshots: store,
+      log: silent,
+      clock,
+      snapshotEveryMs: 1500,
+    });
     for (let i = 0; i < 25; i += 5) {
       await feed(run1, msgs.slice(i, i + 5), crashed.ctx);
       clock.advance(600);
@@ -290,7 +307,14 @@ describe('createDetector', () => {
     expect(published(crashed.sent).map((a) => a.subject.session)).toEqual(['s-a', 's-b', 's-c']);
 
     // Restart: restore, replay from the snapshot's offset to the end.
-    const run2 = createDetector({ config, producer: crashed.producer, snapshots: store, log: silent, clock, snapshotEveryMs: 1000 });
+    const run2 = createDetector({
+      config: fixedConfig(config),
+      producer: crashed.producer,
+      snapshots: store,
+      log: silent,
+      clock,
+      snapshotEveryMs: 1000,
+    });
     const starts = await run2.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }]);
     const from = Number((starts as Record<string, string>)['usage.events.v1:0']);
     expect(from).toBe(Number(snapshotOffset) + 1);
@@ -312,7 +336,13 @@ describe('createDetector', () => {
   it('keeps anomalies whose send failed, sends them first with the next batch and snapshots only after they are out', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const d = createDetector({ config, producer: h.producer, snapshots: recorded(store, h.ops), log: silent, snapshotEveryMs: 0 });
+    const d = createDetector({
+      config: fixedConfig(config),
+      producer: h.producer,
+      snapshots: recorded(store, h.ops),
+      log: silent,
+      snapshotEveryMs: 0,
+    });
     const msgs = messages(CROSSING.slice(0, 3));
     h.producer.failNext = 1;
     // The batch returns before its output is acknowledged; the failed send leaves it pending and
@@ -333,7 +363,7 @@ describe('createDetector', () => {
     // A fixed clock: snapshots are due at each batch below, and no idle snapshot runs in between.
     const clock = fixedClock(new Date(T0));
     const d = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: h.producer,
       snapshots: recorded(store, h.ops),
       log: silent,
@@ -356,7 +386,7 @@ describe('createDetector', () => {
   it('snapshots a partition when it is revoked, and the rest on stop', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const d = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 60_000 });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 60_000 });
     await feed(d, messages(CROSSING.slice(0, 2), 0, 0), h.ctx);
     await feed(d, messages(CROSSING.slice(2, 5), 10, 1), h.ctx);
     expect(store.saved.size).toBe(0);
@@ -371,7 +401,7 @@ describe('createDetector', () => {
     const store = createMemorySnapshotStore();
     // The clock stands still, so no batch is ever due a snapshot: only the quiet period takes one.
     const d = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: h.producer,
       snapshots: recorded(store, h.ops),
       log: silent,
@@ -401,7 +431,7 @@ describe('createDetector', () => {
         h.ops.push(`saved ${snapshot.offset}`);
       },
     };
-    const d = createDetector({ config, producer: h.producer, snapshots: slow, log: silent, snapshotEveryMs: 0 });
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: slow, log: silent, snapshotEveryMs: 0 });
     const msgs = messages(CROSSING);
     await feed(d, msgs.slice(0, 2), h.ctx);
     // The second batch finishes while the first snapshot is still being written; no second write starts meanwhile.
@@ -433,7 +463,7 @@ describe('createDetector', () => {
         },
       };
       const d = createDetector({
-        config,
+        config: fixedConfig(config),
         producer: h.producer,
         snapshots: costly,
         log: silent,
@@ -457,7 +487,13 @@ describe('createDetector', () => {
   it('commits the snapshot it takes on stop', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const d = createDetector({ config, producer: h.producer, snapshots: recorded(store, h.ops), log: silent, snapshotEveryMs: 60_000 });
+    const d = createDetector({
+      config: fixedConfig(config),
+      producer: h.producer,
+      snapshots: recorded(store, h.ops),
+      log: silent,
+      snapshotEveryMs: 60_000,
+    });
     await feed(d, messages(CROSSING.slice(0, 4)), h.ctx);
     expect(h.ops.filter((op) => !op.startsWith('send') && !op.startsWith('rollups'))).toEqual([]);
     await d.stop();
@@ -467,9 +503,9 @@ describe('createDetector', () => {
   it('publishes the team totals of each batch to usage.rollups.v1, cumulative, and continues them after a restart', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const first = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     await feed(first, messages(CROSSING.slice(0, 3)), h.ctx);
-    const second = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const second = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     await second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }]);
     await feed(second, messages(CROSSING.slice(3), 3), h.ctx);
     const rollups = h.rollups.map((m) => [m.key, UsageRollup.parse(JSON.parse(m.value))] as const);
@@ -485,7 +521,7 @@ describe('createDetector', () => {
   it('reads a snapshot from before rollups: the engine goes on, team totals start from its offset', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
-    const first = createDetector({ config, producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const first = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
     await feed(first, messages(CROSSING.slice(0, 4)), h.ctx);
     const saved = store.saved.get('detector:usage.events.v1:0');
     const engineOnly = ((await decodeSnapshot(saved?.parts ?? [])) as { engine: unknown }).engine;
@@ -493,7 +529,13 @@ describe('createDetector', () => {
     await store.save({ key: 'detector:usage.events.v1:0', offset: saved?.offset ?? '', parts: [JSON.stringify(engineOnly)] });
 
     const after = harness();
-    const second = createDetector({ config, producer: after.producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const second = createDetector({
+      config: fixedConfig(config),
+      producer: after.producer,
+      snapshots: store,
+      log: silent,
+      snapshotEveryMs: 0,
+    });
     expect(await second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).toEqual({ 'usage.events.v1:0': '4' });
     await feed(second, messages(CROSSING.slice(4), 4), after.ctx);
     expect(published(after.sent).map((a) => [a.version, a.severity, a.observed.value])).toEqual([[2, 'critical', 110]]);
@@ -505,7 +547,7 @@ describe('createDetector', () => {
     await store.save({ key: 'detector:usage.events.v1:0', offset: '41', parts: ['{"format":99}'] });
     const lines: string[] = [];
     const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
-    const d = createDetector({ config, producer: harness().producer, snapshots: store, log });
+    const d = createDetector({ config: fixedConfig(config), producer: harness().producer, snapshots: store, log });
     expect(await d.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).toEqual({});
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
       'detector snapshot unreadable; starting this partition with empty state',
@@ -528,7 +570,7 @@ describe('snapshots that scale and fail loudly', () => {
   it('saves a state of many parts and restores it whole, key order included', async () => {
     const store = createMemorySnapshotStore();
     const first = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: harness().producer,
       snapshots: store,
       log: silent,
@@ -542,10 +584,22 @@ describe('snapshots that scale and fail loudly', () => {
     for (const part of saved?.parts ?? []) expect(Buffer.byteLength(part)).toBeLessThanOrEqual(4096);
 
     // The restored partition saves again after one more event: its state is the first's plus that event.
-    const second = createDetector({ config, producer: harness().producer, snapshots: store, log: silent, snapshotEveryMs: 0 });
+    const second = createDetector({
+      config: fixedConfig(config),
+      producer: harness().producer,
+      snapshots: store,
+      log: silent,
+      snapshotEveryMs: 0,
+    });
     expect(await second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).toEqual({ 'usage.events.v1:0': '400' });
     const reference = createMemorySnapshotStore();
-    const uninterrupted = createDetector({ config, producer: harness().producer, snapshots: reference, log: silent, snapshotEveryMs: 0 });
+    const uninterrupted = createDetector({
+      config: fixedConfig(config),
+      producer: harness().producer,
+      snapshots: reference,
+      log: silent,
+      snapshotEveryMs: 0,
+    });
     await feed(uninterrupted, messages([...crowd(400), ...crowd(1, 400)]), harness().ctx);
     await feed(second, messages(crowd(1, 400), 400), harness().ctx);
     await second.stop();
@@ -570,7 +624,14 @@ describe('snapshots that scale and fail loudly', () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
     const clock = fixedClock(new Date(T0));
-    const d = createDetector({ config, producer: h.producer, snapshots: refusing, log, clock, snapshotEveryMs: 60_000 });
+    const d = createDetector({
+      config: fixedConfig(config),
+      producer: h.producer,
+      snapshots: refusing,
+      log,
+      clock,
+      snapshotEveryMs: 60_000,
+    });
     expect(d.snapshotHealth()).toEqual({ failures: 0, failing: [], lastError: null, lastSavedAt: null });
     await d.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }]);
     const msgs = messages(crowd(6));
@@ -615,7 +676,14 @@ describe('snapshots that scale and fail loudly', () => {
     const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
     // A session id longer than a part: no part can hold the session's entry.
     const huge = event(0, 30, { session_id: 's'.repeat(3000) });
-    const d = createDetector({ config, producer: h.producer, snapshots: store, log, snapshotEveryMs: 0, snapshotPartBytes: 2048 });
+    const d = createDetector({
+      config: fixedConfig(config),
+      producer: h.producer,
+      snapshots: store,
+      log,
+      snapshotEveryMs: 0,
+      snapshotPartBytes: 2048,
+    });
     await feed(d, messages([huge]), h.ctx);
     // The batch's snapshot fails, and the idle snapshot after it tries again and fails too: each counted.
     await waitUntil(() => d.snapshotHealth().failures >= 1, { message: 'the failed serialisation' });
@@ -631,7 +699,13 @@ describe('snapshots that scale and fail loudly', () => {
 
   it('fails the assignment, not the state, when the store fails while the parts are read', async () => {
     const inner = createMemorySnapshotStore({ maxPartBytes: 2048 });
-    const first = createDetector({ config, producer: harness().producer, snapshots: inner, log: silent, snapshotEveryMs: 0 });
+    const first = createDetector({
+      config: fixedConfig(config),
+      producer: harness().producer,
+      snapshots: inner,
+      log: silent,
+      snapshotEveryMs: 0,
+    });
     await feed(first, messages(crowd(50)), harness().ctx);
     await first.stop();
     expect(inner.saved.get('detector:usage.events.v1:0')?.parts.length).toBeGreaterThan(2);
@@ -654,7 +728,7 @@ describe('snapshots that scale and fail loudly', () => {
     };
     const lines: string[] = [];
     const log = createLogger({ level: 'error', destination: { write: (s: string) => void lines.push(s) } });
-    const second = createDetector({ config, producer: harness().producer, snapshots: flaky, log });
+    const second = createDetector({ config: fixedConfig(config), producer: harness().producer, snapshots: flaky, log });
     await expect(second.subscribeOptions.onAssigned?.([{ topic: TOPIC, partition: 0 }])).rejects.toMatchObject({
       code: 'STORE_UNAVAILABLE',
     });

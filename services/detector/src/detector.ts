@@ -1,7 +1,7 @@
 import type { ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions } from '@burnrate/bus';
 import { partitionKey } from '@burnrate/bus';
 import { detectorSettings, findTeam, plannedChangeFor, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
-import type { Clock, Config, DetectorKindName, DetectorSettings, Logger } from '@burnrate/core';
+import type { Clock, Config, ConfigSource, DetectorKindName, DetectorSettings, Logger } from '@burnrate/core';
 import {
   addToRollup,
   compileCalendar,
@@ -44,8 +44,8 @@ const OUTPUT_TOPIC = TOPICS.anomalies.name;
 const ROLLUP_TOPIC = TOPICS.usageRollups.name;
 
 export interface DetectorDeps {
-  /** The current config; a function lets a reload take effect on the next event without losing state. */
-  config: Config | (() => Config);
+  /** Read per event, so a reload takes effect on the next one without losing state. */
+  config: ConfigSource;
   producer: Producer;
   snapshots: SnapshotStore;
   log: Logger;
@@ -124,7 +124,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   const log = deps.log.child({ component: 'detector' });
   const clock = deps.clock ?? systemClock;
   const resolveConfig = configResolver(deps.config);
-  const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
+  const currentConfig = (): Config => deps.config.current();
   const engineOptions: Omit<EngineOptions<typeof DETECTORS>, 'detectors'> = {
     allowedLatenessMs: () => currentConfig().detectors.allowed_lateness,
     ...deps.engine,
@@ -323,8 +323,8 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
 }
 
 /** `detectorConfigs` of the current config, rebuilt only when the config object changes (a reload). */
-export function configResolver(config: Config | (() => Config)): () => DetectorConfigs & TeamDetectorConfigs {
-  const current = typeof config === 'function' ? config : () => config;
+export function configResolver(config: ConfigSource): () => DetectorConfigs & TeamDetectorConfigs {
+  const current = (): Config => config.current();
   let seen: Config | undefined;
   let resolved: (DetectorConfigs & TeamDetectorConfigs) | undefined;
   return () => {

@@ -32,4 +32,4 @@ export {
   type DetectorThreadsOptions,
   type ThreadStatus,
 } from './threads.ts';
-export { createPortTimings, mergeSamples, timingOf, type PortTimings, type Timing, type TimingSamples } from './port-timings.ts';
+export { type DetectorPorts, serveDetectorThread, type ServeOptions } from './detector-thread.ts';

@@ -1,13 +1,9 @@
-import { resolve } from 'node:path';
-import { createLogger, Lifecycle, loadConfig } from '@burnrate/core';
 import {
   describeStore,
-  exitOnStartFailure,
-  quietKafkajsWarnings,
   readKafkaBrokers,
   readStoreSettings,
   registerHealthEndpoint,
-  runUntilSignal,
+  runService,
   type StoreSettings,
 } from '@burnrate/runtime';
 import { DETECTOR_GROUP_ID } from './detector.ts';
@@ -20,7 +16,8 @@ import { createDetectorThreads, readDetectorThreads } from './threads.ts';
  * burnrate-detector) and stage B over usage.rollups.v1 (group burnrate-team-detector), publishing
  * anomalies.v1 and usage.rollups.v1. Instances share partitions through the groups; each
  * partition's state is snapshotted with its offset and restored by whichever instance gets it.
- * Within an instance, each of BURNRATE_DETECTOR_THREADS threads is such a member (threads.ts).
+ * Within an instance, each of BURNRATE_DETECTOR_THREADS threads is such a member: the threads
+ * (threads.ts) each run the whole detector wired in detector-thread.ts.
  *
  * Snapshots go to the compacted topic detector-state.v1 by default (no database needed), or with
  * BURNRATE_DETECTOR_SNAPSHOTS=store to the store's detector_snapshots table (CLICKHOUSE_URL, or
@@ -29,71 +26,62 @@ import { createDetectorThreads, readDetectorThreads } from './threads.ts';
  *
  * env: KAFKA_BROKERS, BURNRATE_CONFIG, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store),
  * BURNRATE_DETECTOR_THREADS (default: the CPUs available, at most the partitions of
- * usage.events.v1), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL.
+ * usage.events.v1), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml in
+ * every thread; the detectors' state is kept.
  */
-async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const logLevel = env.BURNRATE_LOG_LEVEL ?? 'info';
-  const log = createLogger({ level: logLevel }).child({ service: 'detector' });
-  quietKafkajsWarnings(log);
-  if (!env.BURNRATE_CONFIG) throw new Error('BURNRATE_CONFIG is not set: the detector needs burnrate.yaml for teams and thresholds');
-  const configPath = resolve(env.BURNRATE_CONFIG);
-  const brokers = readKafkaBrokers(env, 'detector');
-  const snapshotMode = env.BURNRATE_DETECTOR_SNAPSHOTS ?? 'kafka';
-  if (snapshotMode !== 'kafka' && snapshotMode !== 'store') {
-    throw new Error(`BURNRATE_DETECTOR_SNAPSHOTS must be kafka or store, not ${JSON.stringify(snapshotMode)}`);
-  }
-  const snapshots: 'kafka' | StoreSettings =
-    snapshotMode === 'kafka' ? 'kafka' : readStoreSettings(env, 'detector (BURNRATE_DETECTOR_SNAPSHOTS=store)');
-  // Read here so a broken file fails the start with its own message; each thread loads it again.
-  await loadConfig(configPath);
-  let threads = readDetectorThreads(env);
-  if (snapshots !== 'kafka' && snapshots.kind === 'chdb' && threads > 1) {
-    log.warn(
-      { threads, store: describeStore(snapshots) },
-      'embedded chdb snapshots: one detector thread, as chdb has one data directory per process',
+runService({
+  name: 'detector',
+  config: { required: true, why: 'needs burnrate.yaml for teams and thresholds' },
+  async build({ env, log, lifecycle, config, onReload }) {
+    const brokers = readKafkaBrokers(env, 'detector');
+    const snapshotMode = env.BURNRATE_DETECTOR_SNAPSHOTS ?? 'kafka';
+    if (snapshotMode !== 'kafka' && snapshotMode !== 'store') {
+      throw new Error(`BURNRATE_DETECTOR_SNAPSHOTS must be kafka or store, not ${JSON.stringify(snapshotMode)}`);
+    }
+    const snapshots: 'kafka' | StoreSettings =
+      snapshotMode === 'kafka' ? 'kafka' : readStoreSettings(env, 'detector (BURNRATE_DETECTOR_SNAPSHOTS=store)');
+    let threads = readDetectorThreads(env);
+    if (snapshots !== 'kafka' && snapshots.kind === 'chdb' && threads > 1) {
+      log.warn(
+        { threads, store: describeStore(snapshots) },
+        'embedded chdb snapshots: one detector thread, as chdb has one data directory per process',
+      );
+      threads = 1;
+    }
+
+    const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
+    // The config was read (and checked) by runService here; each thread reads the same file.
+    const pool = createDetectorThreads({
+      count: threads,
+      settings: { brokers, configPath: config.origin, snapshots, logLevel: env.BURNRATE_LOG_LEVEL ?? 'info' },
+      log,
+      onFailure(err) {
+        // Its partitions' state is in their snapshots: a restarted process picks up from there.
+        log.fatal({ err }, 'a detector thread failed; exiting so the instance is restarted');
+        process.exit(1);
+      },
+    });
+    onReload(() => pool.reload());
+    lifecycle.register({
+      name: 'threads',
+      start: () => pool.start(),
+      stop: async () => {
+        const totals = await pool.stop();
+        if (totals !== undefined) log.info({ threads, ...totals }, 'detector totals');
+      },
+    });
+    health.ready(
+      {
+        [DETECTOR_GROUP_ID]: { lag: () => pool.lag(DETECTOR_GROUP_ID) },
+        [TEAM_DETECTOR_GROUP_ID]: { lag: () => pool.lag(TEAM_DETECTOR_GROUP_ID) },
+      },
+      async () => {
+        // Snapshots failing: consumption goes on but nothing is committed, so a restart would replay it all.
+        const { degraded, detector } = detectorHealth(await pool.snapshotHealth());
+        return { degraded, fields: { detector } };
+      },
     );
-    threads = 1;
-  }
 
-  const lifecycle = new Lifecycle(log);
-  const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
-  const pool = createDetectorThreads({
-    count: threads,
-    settings: { brokers, configPath, snapshots, logLevel, timings: false },
-    log,
-    onFailure(err) {
-      // Its partitions' state is in their snapshots: a restarted process picks up from there.
-      log.fatal({ err }, 'a detector thread failed; exiting so the instance is restarted');
-      process.exit(1);
-    },
-  });
-  lifecycle.register({
-    name: 'threads',
-    start: () => pool.start(),
-    stop: async () => {
-      const totals = await pool.stop();
-      if (totals !== undefined) log.info({ threads, ...totals }, 'detector totals');
-    },
-  });
-  health.ready(
-    {
-      [DETECTOR_GROUP_ID]: { lag: () => pool.lag(DETECTOR_GROUP_ID) },
-      [TEAM_DETECTOR_GROUP_ID]: { lag: () => pool.lag(TEAM_DETECTOR_GROUP_ID) },
-    },
-    async () => {
-      // Snapshots failing: consumption goes on but nothing is committed, so a restart would replay it all.
-      const { degraded, detector } = detectorHealth(await pool.snapshotHealth());
-      return { degraded, fields: { detector } };
-    },
-  );
-
-  await runUntilSignal({
-    name: 'detector',
-    lifecycle,
-    log,
-    ready: () => ({ groups: [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID], threads, config: configPath, snapshots: pool.snapshotsAt() }),
-  });
-}
-
-const bootLog = createLogger({ level: process.env.BURNRATE_LOG_LEVEL ?? 'info' }).child({ service: 'detector' });
-main(process.env).catch(exitOnStartFailure('detector', bootLog));
+    return () => ({ groups: [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID], threads, config: config.origin, snapshots: pool.snapshotsAt() });
+  },
+});

@@ -1,5 +1,5 @@
 import { createInProcessBus } from '@burnrate/bus';
-import { createLogger, parseConfig } from '@burnrate/core';
+import { createLogger, parseConfig, fixedConfig } from '@burnrate/core';
 import { openStore } from '@burnrate/runtime';
 import { TOPICS, usageEventKey, type UsageEvent } from '@burnrate/schemas';
 import { tempDir, usageEvent, waitUntil, type TempDir } from '@burnrate/testing';
@@ -84,7 +84,7 @@ describe('detector snapshots in chdb', () => {
       all.map((e) => ({ key: usageEventKey(e), value: JSON.stringify(e) })),
     );
     const first = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: bus.producer(),
       snapshots: chdb,
       log,
@@ -109,7 +109,7 @@ describe('detector snapshots in chdb', () => {
 
     // Restart: the partition restores from chdb, takes one more event and snapshots at stop.
     const second = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: bus.producer(),
       snapshots: chdb,
       log,
@@ -128,7 +128,7 @@ describe('detector snapshots in chdb', () => {
     // The same events without a restart, held in memory: the same state, key order included.
     const reference = createMemorySnapshotStore();
     const uninterrupted = createDetector({
-      config,
+      config: fixedConfig(config),
       producer: { send: () => Promise.resolve() },
       snapshots: reference,
       log,

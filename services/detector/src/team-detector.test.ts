@@ -1,5 +1,5 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
-import { createLogger, fixedClock } from '@burnrate/core';
+import { createLogger, fixedClock, fixedConfig } from '@burnrate/core';
 import { Anomaly, UsageRollup, type UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
@@ -84,7 +84,13 @@ const events = teamStream();
 async function pipeline(partitions: readonly UsageEvent[][], bBatch = 50): Promise<{ team: Anomaly[]; rollups: ConsumedMessage[] }> {
   const bus = fakeBus();
   const instances = partitions.map((evs, p) => ({
-    detector: createDetector({ config, producer: bus.producer, snapshots: createMemorySnapshotStore(), log: silent, snapshotEveryMs: 0 }),
+    detector: createDetector({
+      config: fixedConfig(config),
+      producer: bus.producer,
+      snapshots: createMemorySnapshotStore(),
+      log: silent,
+      snapshotEveryMs: 0,
+    }),
     batches: batchesByTime(eventMessages(evs, p), occurredAt),
   }));
   const times = [...new Set(events.map((e) => e.occurred_at))];
@@ -99,14 +105,24 @@ async function pipeline(partitions: readonly UsageEvent[][], bBatch = 50): Promi
   }
   const rollups = bus.messages(ROLLUPS);
   const b = fakeBus();
-  const teamDetector = createTeamDetector({ config, producer: b.producer, snapshots: createMemorySnapshotStore(), log: silent });
+  const teamDetector = createTeamDetector({
+    config: fixedConfig(config),
+    producer: b.producer,
+    snapshots: createMemorySnapshotStore(),
+    log: silent,
+  });
   await feed(teamDetector, ROLLUPS, rollups, b.ctx, bBatch);
   return { team: anomaliesOf(b.messages('anomalies.v1')), rollups };
 }
 
 describe('createTeamDetector', () => {
   it('subscribes to usage.rollups.v1 as burnrate-team-detector with manual commits', () => {
-    const d = createTeamDetector({ config, producer: fakeBus().producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const d = createTeamDetector({
+      config: fixedConfig(config),
+      producer: fakeBus().producer,
+      snapshots: createMemorySnapshotStore(),
+      log: silent,
+    });
     expect(d.subscribeOptions).toMatchObject({ groupId: 'burnrate-team-detector', topics: ['usage.rollups.v1'], autoCommit: false });
   });
 
@@ -148,7 +164,7 @@ describe('createTeamDetector', () => {
     const clock = fixedClock(new Date('2026-11-25T10:00:00Z'));
     const store = createMemorySnapshotStore();
     const d = createTeamDetector({
-      config,
+      config: fixedConfig(config),
       producer: b.producer,
       snapshots: recorded(store, b.ops),
       log: silent,
@@ -173,7 +189,7 @@ describe('createTeamDetector', () => {
     const { rollups } = await pipeline([events]);
     const clean = fakeBus();
     await feed(
-      createTeamDetector({ config, producer: clean.producer, snapshots: createMemorySnapshotStore(), log: silent }),
+      createTeamDetector({ config: fixedConfig(config), producer: clean.producer, snapshots: createMemorySnapshotStore(), log: silent }),
       ROLLUPS,
       rollups,
       clean.ctx,
@@ -186,7 +202,14 @@ describe('createTeamDetector', () => {
     const crashed = fakeBus();
     const store = createMemorySnapshotStore();
     const clock = fixedClock(new Date('2026-11-25T10:00:00Z'));
-    const run1 = createTeamDetector({ config, producer: crashed.producer, snapshots: store, log: silent, clock, snapshotEveryMs: 1500 });
+    const run1 = createTeamDetector({
+      config: fixedConfig(config),
+      producer: crashed.producer,
+      snapshots: store,
+      log: silent,
+      clock,
+      snapshotEveryMs: 1500,
+    });
     const cut = Math.floor((rollups.length * 2) / 3);
     for (let i = 0; i < cut; i += 64) {
       await feed(run1, ROLLUPS, rollups.slice(i, Math.min(i + 64, cut)), crashed.ctx);
@@ -197,7 +220,7 @@ describe('createTeamDetector', () => {
     expect(snapshotOffset).toBeLessThan(cut - 1);
 
     // Restart: restore, replay from the snapshot's offset to the end.
-    const run2 = createTeamDetector({ config, producer: crashed.producer, snapshots: store, log: silent, clock });
+    const run2 = createTeamDetector({ config: fixedConfig(config), producer: crashed.producer, snapshots: store, log: silent, clock });
     const starts = (await run2.subscribeOptions.onAssigned?.([{ topic: ROLLUPS, partition: 0 }])) as Record<string, string>;
     expect(starts).toEqual({ 'usage.rollups.v1:0': String(snapshotOffset + 1) });
     await feed(run2, ROLLUPS, rollups.slice(snapshotOffset + 1), crashed.ctx, 64);
@@ -217,7 +240,7 @@ describe('createTeamDetector', () => {
     const { rollups } = await pipeline([events]);
     const clean = fakeBus();
     await feed(
-      createTeamDetector({ config, producer: clean.producer, snapshots: createMemorySnapshotStore(), log: silent }),
+      createTeamDetector({ config: fixedConfig(config), producer: clean.producer, snapshots: createMemorySnapshotStore(), log: silent }),
       ROLLUPS,
       rollups,
       clean.ctx,
@@ -228,7 +251,12 @@ describe('createTeamDetector', () => {
     const snapshotAt = Math.floor(rollups.length * 0.6);
     const resent = [...rollups.slice(0, sentUpTo), ...rollups.slice(snapshotAt)].map((m, i) => ({ ...m, offset: String(i) }));
     const again = fakeBus();
-    const d = createTeamDetector({ config, producer: again.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const d = createTeamDetector({
+      config: fixedConfig(config),
+      producer: again.producer,
+      snapshots: createMemorySnapshotStore(),
+      log: silent,
+    });
     await feed(d, ROLLUPS, resent, again.ctx, 64);
     expect(anomaliesOf(again.messages('anomalies.v1'))).toEqual(anomaliesOf(clean.messages('anomalies.v1')));
     // Each is either already held (stale) or for an hour judged since (late): none counted twice.
@@ -241,7 +269,7 @@ describe('createTeamDetector', () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'warn', destination: { write: (s: string) => void lines.push(s) } });
     const b = fakeBus();
-    const d = createTeamDetector({ config, producer: b.producer, snapshots: createMemorySnapshotStore(), log });
+    const d = createTeamDetector({ config: fixedConfig(config), producer: b.producer, snapshots: createMemorySnapshotStore(), log });
     const last = rollups.at(-1) as ConsumedMessage;
     const early = UsageRollup.parse(JSON.parse((rollups[0] as ConsumedMessage).value));
     const bad = { ...last, value: JSON.stringify({ ...early, hour: '2026-10-05T07:30:00Z' }) };
@@ -269,7 +297,7 @@ describe('createTeamDetector', () => {
     // A fixed clock: snapshots are due at each batch below, and no idle snapshot runs in between.
     const clock = fixedClock(new Date('2026-11-25T10:00:00Z'));
     const d = createTeamDetector({
-      config,
+      config: fixedConfig(config),
       producer: b.producer,
       snapshots: recorded(store, b.ops),
       log: silent,

@@ -1,6 +1,6 @@
 import type { ConsumedMessage, Producer, SubscribeOptions } from '@burnrate/bus';
 import { systemClock } from '@burnrate/core';
-import type { Clock, Config, Logger } from '@burnrate/core';
+import type { Clock, Config, ConfigSource, Logger } from '@burnrate/core';
 import { createTeamEngine } from '@burnrate/detection';
 import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot } from '@burnrate/detection';
 import { safeParseUsageRollup, TOPICS, type UsageRollup } from '@burnrate/schemas';
@@ -16,8 +16,8 @@ const OUTPUT_TOPIC = TOPICS.anomalies.name;
 const INPUT_EVENTS_TOPIC = TOPICS.usageEvents.name;
 
 export interface TeamDetectorDeps {
-  /** The current config; a function lets a reload take effect on the next rollup without losing state. */
-  config: Config | (() => Config);
+  /** Read per rollup, so a reload takes effect on the next one without losing state. */
+  config: ConfigSource;
   producer: Producer;
   snapshots: SnapshotStore;
   log: Logger;
@@ -85,7 +85,7 @@ export function rollupSources(usagePartitions: number): string[] {
 export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService {
   const log = deps.log.child({ component: 'team-detector' });
   const resolveConfig = configResolver(deps.config);
-  const currentConfig = typeof deps.config === 'function' ? deps.config : () => deps.config as Config;
+  const currentConfig = (): Config => deps.config.current();
   const engineOptions: Omit<TeamEngineOptions<typeof TEAM_DETECTORS>, 'detectors'> = {
     allowedLatenessMs: () => currentConfig().detectors.allowed_lateness,
     ...deps.engine,

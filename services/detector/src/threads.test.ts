@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { usageEventPartitions } from './instance.ts';
+import { declaredPartitions } from '@burnrate/bus';
 import { createLogger } from '@burnrate/core';
+import { TOPICS } from '@burnrate/schemas';
 import { createDetectorThreads, readDetectorThreads } from './threads.ts';
 
 describe('readDetectorThreads', () => {
-  const partitions = usageEventPartitions();
+  const partitions = declaredPartitions(TOPICS.usageEvents.name);
 
   it('defaults to the CPUs available, at most one thread per partition of usage.events.v1', () => {
     expect(readDetectorThreads({}, 2)).toBe(2);
@@ -34,7 +35,6 @@ describe('createDetectorThreads', () => {
         configPath: '/nonexistent/burnrate.yaml',
         snapshots: 'kafka',
         logLevel: 'silent',
-        timings: false,
       },
       log: createLogger({ level: 'silent' }),
       onFailure: (err) => failures.push(err),

@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BurnrateError, type Logger } from '@burnrate/core';
+import { declaredPartitions } from '@burnrate/bus';
 import { parseWholeNumber, type StoreSettings } from '@burnrate/runtime';
+import { TOPICS } from '@burnrate/schemas';
 import type { DetectorStats } from './detector.ts';
-import { usageEventPartitions } from './instance.ts';
-import type { TimingSamples } from './port-timings.ts';
 import { combineSnapshotHealth, type SnapshotHealth } from './snapshot-health.ts';
 import type { TeamDetectorStats } from './team-detector.ts';
 
@@ -16,8 +16,6 @@ export interface DetectorThreadSettings {
   configPath: string;
   snapshots: 'kafka' | StoreSettings;
   logLevel: string;
-  /** Time the ports for bench:e2e. */
-  timings: boolean;
 }
 
 /** One thread's consumers and counters. */
@@ -35,12 +33,18 @@ export interface ThreadStatus {
   snapshots: SnapshotHealth;
 }
 
-export type ToThread = { type: 'status'; id: number } | { type: 'timings'; id: number } | { type: 'stop' };
+export type ToThread =
+  | { type: 'status'; id: number }
+  /** A question only some thread entries answer (a benchmark's); production threads answer undefined. */
+  | { type: 'ask'; id: number; what: string }
+  /** Read burnrate.yaml again (SIGHUP on the process). */
+  | { type: 'reload' }
+  | { type: 'stop' };
 export type FromThread =
   | { type: 'started'; snapshotsAt: string }
   | { type: 'failed'; message: string; stack?: string | undefined }
   | { type: 'status'; id: number; status: ThreadStatus }
-  | { type: 'timings'; id: number; samples: TimingSamples }
+  | { type: 'answer'; id: number; value: unknown }
   | { type: 'stopped'; totals: ThreadTotals };
 
 /** A thread's counters when it stopped. */
@@ -51,6 +55,8 @@ export interface ThreadTotals {
 
 export interface DetectorThreadsOptions {
   count: number;
+  /** The worker's entry module: detector-worker.ts unless a benchmark brings its own. */
+  entry?: URL;
   settings: Omit<DetectorThreadSettings, 'thread'>;
   log: Logger;
   /** A thread died after the start (a bug, or its consumer gave up): the process should exit so it is restarted. */
@@ -69,8 +75,10 @@ export interface DetectorThreads {
   stop(): Promise<ThreadTotals | undefined>;
   /** Of the threads still running. */
   status(): Promise<ThreadStatus[]>;
-  /** Every thread's port timings since the last call (settings.timings). */
-  timings(): Promise<TimingSamples[]>;
+  /** Every running thread's answer to `what` (see ToThread `ask`). */
+  ask(what: string): Promise<unknown[]>;
+  /** Every running thread reads burnrate.yaml again; each logs the outcome. */
+  reload(): void;
   /** The group's lag over all threads. */
   lag(group: string): Promise<number>;
   /** Snapshot failures and saves over all threads. */
@@ -106,18 +114,24 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
   let stopped = false;
   let snapshotsAt = '';
 
-  const ask = <T extends FromThread['type']>(r: Running, type: 'status' | 'timings'): Promise<Extract<FromThread, { type: T }>> => {
+  const request = <T extends 'status' | 'answer'>(
+    r: Running,
+    message: { type: 'status' } | { type: 'ask'; what: string },
+  ): Promise<Extract<FromThread, { type: T }>> => {
     const id = nextId++;
     if (!r.alive) return Promise.reject(new BurnrateError('SHUTTING_DOWN', `detector thread ${r.thread} has exited`));
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve: resolve as (value: FromThread) => void, reject });
-      r.worker.postMessage({ type, id } satisfies ToThread);
+      r.worker.postMessage({ ...message, id } satisfies ToThread);
     });
   };
 
   const spawn = (thread: number): Promise<Running> => {
     const settings: DetectorThreadSettings = { ...options.settings, thread };
-    const worker = new Worker(new URL('./detector-thread.ts', import.meta.url), { workerData: settings, name: `detector-${thread}` });
+    const worker = new Worker(options.entry ?? new URL('./detector-worker.ts', import.meta.url), {
+      workerData: settings,
+      name: `detector-${thread}`,
+    });
     const r: Running = { thread, worker, exited: new Promise((resolve) => worker.once('exit', resolve)), alive: true, stopping: false };
     return new Promise<Running>((resolve, reject) => {
       let started = false;
@@ -131,7 +145,7 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
           if (m.stack !== undefined) err.stack = m.stack;
           if (!started) reject(err);
           else if (!r.stopping) options.onFailure(err);
-        } else if (m.type === 'status' || m.type === 'timings') {
+        } else if (m.type === 'status' || m.type === 'answer') {
           waiting.get(m.id)?.resolve(m);
           waiting.delete(m.id);
         }
@@ -203,10 +217,13 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
     },
     async status() {
       // A thread that exited (stopping) has no lag left to report.
-      const answers = await Promise.allSettled(running.map((r) => ask<'status'>(r, 'status')));
+      const answers = await Promise.allSettled(running.map((r) => request<'status'>(r, { type: 'status' })));
       return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value.status] : []));
     },
-    timings: async () => (await Promise.all(running.map((r) => ask<'timings'>(r, 'timings')))).map((m) => m.samples),
+    ask: async (what) => (await Promise.all(running.map((r) => request<'answer'>(r, { type: 'ask', what })))).map((m) => m.value),
+    reload() {
+      for (const r of running) if (r.alive && !r.stopping) r.worker.postMessage({ type: 'reload' } satisfies ToThread);
+    },
     async lag(group) {
       const all = await this.status();
       return all.reduce((n, s) => n + (s.lag[group] ?? 0), 0);
@@ -220,7 +237,7 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
 
 /** BURNRATE_DETECTOR_THREADS, or the CPUs this process may use; never more than usage.events.v1 has partitions (a thread without one idles). */
 export function readDetectorThreads(env: Readonly<Record<string, string | undefined>>, cpus = availableParallelism()): number {
-  const partitions = usageEventPartitions();
+  const partitions = declaredPartitions(TOPICS.usageEvents.name);
   const fallback = Math.max(1, Math.min(cpus, partitions));
   const raw = env.BURNRATE_DETECTOR_THREADS;
   if (raw === undefined || raw.trim() === '') return fallback;

@@ -101,6 +101,13 @@ export function declareTopics(env: TopicEnvironment): TopicDeclaration[] {
 }
 
 /** Reads KAFKA_REPLICATION_FACTOR and KAFKA_MIN_INSYNC_REPLICAS from the given env (defaults: 1 and 1, a single dev broker). */
+/** How many partitions `topic` is declared with: what consumer groups scale by, the same in every environment. */
+export function declaredPartitions(topic: string): number {
+  const declared = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).find((t) => t.name === topic);
+  if (declared === undefined) throw new Error(`topic ${topic} is not declared in topics.ts`);
+  return declared.partitions;
+}
+
 export function topicEnvironment(env: Readonly<Record<string, string | undefined>>): TopicEnvironment {
   const replicationFactor = positiveInteger(env.KAFKA_REPLICATION_FACTOR, 'KAFKA_REPLICATION_FACTOR', 1);
   const minInsyncReplicas = positiveInteger(env.KAFKA_MIN_INSYNC_REPLICAS, 'KAFKA_MIN_INSYNC_REPLICAS', 1);

@@ -1,5 +1,5 @@
 import type { Producer, SubscribeOptions } from '@burnrate/bus';
-import type { SnapshotStore } from './snapshots.ts';
+import { type DetectorPorts, DETECTOR_GROUP_ID, type SnapshotStore, TEAM_DETECTOR_GROUP_ID } from '@burnrate/detector';
 
 /** Durations (ms) of one kind of step. */
 export interface Timing {
@@ -25,6 +25,8 @@ export interface PortTimings {
   producer(p: Producer): Producer;
   snapshots(s: SnapshotStore): SnapshotStore;
   subscription(name: 'stageABatch' | 'stageBBatch', options: SubscribeOptions): SubscribeOptions;
+  /** All of a detector's ports, timed: what the bench's thread entry hands to serveDetectorThread. */
+  ports(ports: DetectorPorts): DetectorPorts;
   /** The samples since the last take, and starts over. */
   take(): TimingSamples;
 }
@@ -55,6 +57,22 @@ export function createPortTimings(): PortTimings {
         return timed(name, () => options.handleBatch(batch, { commit, signal: ctx.signal }));
       },
     }),
+    ports(ports) {
+      return {
+        producer: this.producer(ports.producer),
+        snapshots: this.snapshots(ports.snapshots),
+        bus: {
+          subscribe: (options) =>
+            ports.bus.subscribe(
+              options.groupId === DETECTOR_GROUP_ID
+                ? this.subscription('stageABatch', options)
+                : options.groupId === TEAM_DETECTOR_GROUP_ID
+                  ? this.subscription('stageBBatch', options)
+                  : options,
+            ),
+        },
+      };
+    },
     take: () => {
       const taken = Object.fromEntries(samples);
       samples = new Map();
