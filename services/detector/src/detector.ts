@@ -33,7 +33,8 @@ import {
   type UsageRollup,
   usageRollupKey,
 } from '@burnrate/schemas';
-import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
+import { decodeMessage } from './decode-message.ts';
+import { createPartitionedConsumer } from './partitioned.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
 

@@ -5,7 +5,8 @@ import { createTeamEngine } from '@burnrate/detection';
 import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot } from '@burnrate/detection';
 import { safeParseUsageRollup, TOPICS, type UsageRollup } from '@burnrate/schemas';
 import { anomalyMessage, configResolver } from './detector.ts';
-import { createPartitionedConsumer, decodeMessage } from './partitioned.ts';
+import { decodeMessage } from './decode-message.ts';
+import { createPartitionedConsumer } from './partitioned.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
