@@ -1,5 +1,5 @@
 import { createMemoryStore } from '@burnrate/store';
-import { usageEvent } from '@burnrate/testing';
+import { usageEvent } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { createEventLedger, type EventLedger, type LedgerEntry, warmLedger } from './ledger.ts';
 
