@@ -14,23 +14,21 @@ import {
   type TestSmtpServer,
   waitUntil,
 } from '@burnrate/testing';
-import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
+import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../infra/kafka/suite-kafka.ts';
 import { postJson, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 import { declareTopics, type TopicDeclaration } from '@burnrate/bus';
 import { runCli, type ServiceProcess, startService } from '../test-support/service-process.ts';
 import { applyTopics } from './topics-command.ts';
-
-// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
-// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
-const canRun = await canRunKafkaTests();
 
 // The four standalone services as child processes over one Kafka broker, the way
 // docker-compose runs them. Without a ClickHouse server each process that needs a store gets its
 // own chdb directory (chdb binds one per process): the sink owns the one with events, anomalies
 // and the DLQ, the notifier keeps its delivery log in another, and the detector keeps its
 // snapshots on the compacted detector-state.v1 topic. In a deployment they all share one server.
-describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () => {
-  let broker: TestKafka | undefined;
+// The broker is lent by the run's pool (infra/kafka/suite-kafka.ts), reset: no topic, no group.
+// Under CI=true a broker that cannot start fails the suite.
+describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services over Kafka', () => {
+  let broker: SuiteKafka | undefined;
   let brokers: string;
   let dir: TempDir;
   let smtp: TestSmtpServer;
@@ -44,7 +42,7 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
   const firstApply = { code: null as number | null, stdout: '', stderr: '' };
 
   beforeAll(async () => {
-    broker = await startTestKafka();
+    broker = await leaseKafka();
     brokers = broker.brokers;
     dir = await tempDir();
     [smtp, slack] = await Promise.all([startSmtpServer(), startSlackStandIn()]);
@@ -86,7 +84,7 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
     await slack?.close();
     await smtp?.close();
     await dir?.cleanup();
-    await broker?.stop();
+    await broker?.release();
   });
 
   const events = (costs: number[], from = 0) =>
@@ -99,21 +97,12 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
     }));
 
   it('topics apply created every declared topic, and a second run changes nothing', async () => {
-    // A broker started for this suite had none of them.
-    if (broker !== undefined && broker.via !== 'KAFKA_BROKERS') {
-      for (const topic of [
-        'usage.events.v1',
-        'usage.dlq.v1',
-        'usage.rollups.v1',
-        'anomalies.v1',
-        'anomaly-state.v1',
-        'detector-state.v1',
-      ]) {
-        expect(firstApply.stdout).toContain(`created ${topic} `);
-      }
-      expect(firstApply.stdout).toMatch(/created anomalies\.v1 .*cleanup\.policy=compact/);
-      expect(firstApply.stdout).toMatch(/created detector-state\.v1 .*cleanup\.policy=compact/);
+    // The lent broker was reset: it had none of them.
+    for (const topic of ['usage.events.v1', 'usage.dlq.v1', 'usage.rollups.v1', 'anomalies.v1', 'anomaly-state.v1', 'detector-state.v1']) {
+      expect(firstApply.stdout).toContain(`created ${topic} `);
     }
+    expect(firstApply.stdout).toMatch(/created anomalies\.v1 .*cleanup\.policy=compact/);
+    expect(firstApply.stdout).toMatch(/created detector-state\.v1 .*cleanup\.policy=compact/);
     const again = await runCli(['topics', 'apply'], { KAFKA_BROKERS: brokers });
     expect(again).toMatchObject({ code: 0, stdout: 'no changes\n' });
   });

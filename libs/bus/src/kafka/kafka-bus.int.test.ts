@@ -5,24 +5,25 @@ import { createInterface } from 'node:readline';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BurnrateError, createLogger } from '@burnrate/core';
-import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../../infra/kafka/test-kafka.ts';
+import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../../infra/kafka/suite-kafka.ts';
 import type { BatchContext, ConsumedMessage } from '../port.ts';
 import { partitionFor } from '../partitioner.ts';
 import { createKafkaBus, type KafkaBus, type KafkaBusOptions } from './kafka-bus.ts';
 
-// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
-// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
-const canRun = await canRunKafkaTests();
+// A broker lent by the run's pool (infra/kafka/suite-kafka.ts): KAFKA_BROKERS, else a
+// testcontainers broker where a Docker engine runs, else the local one. Under CI=true a broker
+// that cannot start fails the suite.
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
-  let broker: TestKafka | undefined;
+describe.skipIf(!kafkaAvailable.shared)('Kafka bus against a real broker', () => {
+  let broker: SuiteKafka | undefined;
   let brokers: string;
   let admin: Admin;
   const buses: KafkaBus[] = [];
+  const created: string[] = [];
 
   beforeAll(async () => {
-    broker = await startTestKafka();
+    broker = await leaseKafka();
     brokers = broker.brokers;
     admin = new Kafka({ clientId: 'bus-int-check', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -33,8 +34,11 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
   });
 
   afterAll(async () => {
+    // The broker serves the suites after this one: leave it as this suite found it.
+    const left = (await admin?.listTopics())?.filter((t) => created.includes(t)) ?? [];
+    if (left.length > 0) await admin.deleteTopics({ topics: left });
     await admin?.disconnect();
-    await broker?.stop();
+    await broker?.release();
   });
 
   function bus(options: Partial<KafkaBusOptions> = {}): KafkaBus {
@@ -52,7 +56,11 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
     return b;
   }
 
-  const unique = (name: string) => `bus-int.${name}.${randomUUID().slice(0, 8)}`;
+  const unique = (name: string) => {
+    const topic = `bus-int.${name}.${randomUUID().slice(0, 8)}`;
+    created.push(topic);
+    return topic;
+  };
   const values = (ms: readonly ConsumedMessage[]) => ms.map((m) => m.value);
   const messages = (n: number, from = 0, keys = 3) =>
     Array.from({ length: n }, (_, i) => ({ key: `k${(from + i) % keys}`, value: `v${from + i}` }));
