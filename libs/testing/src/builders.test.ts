@@ -1,7 +1,7 @@
 import { Anomaly, UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { anomaly, usageEvent } from './builders.ts';
-import { waitUntil } from './wait-until.ts';
+import { settled, waitUntil } from './wait-until.ts';
 
 describe('usageEvent', () => {
   it('builds a valid event with a fresh id each time', () => {
@@ -53,5 +53,17 @@ describe('waitUntil', () => {
 
   it('gives up after the timeout and names what it waited for', async () => {
     await expect(waitUntil(() => false, { timeoutMs: 30, intervalMs: 5, message: 'the moon' })).rejects.toThrow(/the moon/);
+  });
+
+  it('settled() lets a chain of continuations across event-loop turns finish', async () => {
+    let steps = 0;
+    void (async () => {
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        steps += 1;
+      }
+    })();
+    await settled();
+    expect(steps).toBe(5);
   });
 });

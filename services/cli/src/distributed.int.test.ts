@@ -17,6 +17,7 @@ import {
 import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../infra/kafka/suite-kafka.ts';
 import { postJson, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 import { declareTopics, type TopicDeclaration } from '@burnrate/bus';
+import { waitForNoLag } from '../test-support/distributed-stack.ts';
 import { runCli, type ServiceProcess, startService } from '../test-support/service-process.ts';
 import { applyTopics } from './topics-command.ts';
 
@@ -27,6 +28,17 @@ import { applyTopics } from './topics-command.ts';
 // snapshots on the compacted detector-state.v1 topic. In a deployment they all share one server.
 // The broker is lent by the run's pool (infra/kafka/suite-kafka.ts), reset: no topic, no group.
 // Under CI=true a broker that cannot start fails the suite.
+/**
+ * The groups an event passes through on its way to a notification, upstream first: once each has
+ * committed the end of its input (the detector commits only after the output it made is on the
+ * bus), everything posted before has been handled and every resulting delivery made.
+ */
+const PIPELINE = {
+  'burnrate-detector': ['usage.events.v1'],
+  'burnrate-team-detector': ['usage.rollups.v1'],
+  'burnrate-notifier': ['anomalies.v1'],
+};
+
 describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services over Kafka', () => {
   let broker: SuiteKafka | undefined;
   let brokers: string;
@@ -237,8 +249,8 @@ describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services o
     expect(second.status).toBe(200);
     await waitUntil(() => slack.messages.length >= 2, { timeoutMs: 20_000, message: 'the critical Slack message' });
     await waitUntil(() => smtp.messages.length >= 2, { timeoutMs: 20_000, message: 'two emails' });
-    // Time for a duplicate to show up if anything were delivered twice.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Every stage has handled and committed everything, so a duplicate delivery would be here by now.
+    await waitForNoLag(brokers, PIPELINE);
 
     expect(slack.messages.map((m) => m.channelName)).toEqual(['#payments-ai-spend', '#payments-ai-spend']);
     expect(slack.messages[1]?.text).toMatch(/critical/i);
@@ -263,9 +275,9 @@ describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services o
 
     const more = await postJson(`${ingestUrl}/v1/events`, events([5], 10));
     expect(more.status).toBe(200);
-    // Long enough for the event to reach the notifier; a detector that had lost the session would
-    // open a new episode here and alert again.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Once the event went through the detector and whatever it emitted through the notifier: a
+    // detector that had lost the session would have opened a new episode and alerted again.
+    await waitForNoLag(brokers, PIPELINE);
     expect(slack.messages).toHaveLength(2);
     expect(smtp.messages).toHaveLength(2);
   });

@@ -154,31 +154,3 @@ export async function waitForNoLag(brokers: string, groups: Record<string, strin
     await admin.disconnect();
   }
 }
-
-/**
- * Waits until the end offsets of `topics` have not moved for `quietMs`. The detector commits only
- * with a snapshot taken while handling a batch, so an idle detector keeps the last ~second of
- * its progress uncommitted until it stops: its group lag cannot say that it caught up, but its
- * output falling quiet can.
- */
-export async function waitForQuiet(brokers: string, topics: string[], quietMs = 3000, timeoutMs = 30_000): Promise<void> {
-  const admin = new Kafka({ clientId: 'quiet-probe', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    let since = Date.now();
-    while (Date.now() < deadline) {
-      const ends = await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)));
-      const now = JSON.stringify(ends.map((e) => e.map((p) => p.high)));
-      if (now !== last) {
-        last = now;
-        since = Date.now();
-      } else if (Date.now() - since >= quietMs) return;
-      await sleep(250);
-    }
-    throw new Error(`${topics.join(', ')} still growing after ${timeoutMs} ms`);
-  } finally {
-    await admin.disconnect();
-  }
-}
