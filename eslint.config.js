@@ -3,6 +3,18 @@ import js from '@eslint/js';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
+const packagePatterns = [
+  { group: ['@burnrate/*/src/*', '@burnrate/*/src'], message: 'Import a package by its name; its src/ is private.' },
+  {
+    group: ['../../libs/*', '../../services/*', '../../../libs/*', '../../../services/*', '../../schemas/*', '../../../schemas/*'],
+    message: 'Import another package by its name, not by a relative path.',
+  },
+];
+const noInfraPattern = {
+  group: ['**/infra/**', '**/scripts/**'],
+  message: 'Production code does not import from infra/ or scripts/: move what it needs into a package.',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -36,25 +48,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['@burnrate/*/src/*', '@burnrate/*/src'], message: 'Import a package by its name; its src/ is private.' },
-            {
-              group: [
-                '../../libs/*',
-                '../../services/*',
-                '../../../libs/*',
-                '../../../services/*',
-                '../../schemas/*',
-                '../../../schemas/*',
-              ],
-              message: 'Import another package by its name, not by a relative path.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: packagePatterns }],
     },
   },
   {
@@ -63,25 +57,21 @@ export default tseslint.config(
     files: ['schemas/**/*.ts', 'libs/**/*.ts', 'services/**/*.ts'],
     ignores: ['**/*.test.ts', '**/*.int.test.ts', '**/test-support/**', '**/bench/**'],
     rules: {
+      'no-restricted-imports': ['error', { patterns: [...packagePatterns, noInfraPattern] }],
+    },
+  },
+  {
+    // The pure packages stay pure in their tests too: the builders without the servers beside them.
+    files: ['libs/detection/**/*.ts', 'schemas/**/*.ts'],
+    rules: {
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            { group: ['@burnrate/*/src/*', '@burnrate/*/src'], message: 'Import a package by its name; its src/ is private.' },
+          patterns: [...packagePatterns, noInfraPattern],
+          paths: [
             {
-              group: [
-                '../../libs/*',
-                '../../services/*',
-                '../../../libs/*',
-                '../../../services/*',
-                '../../schemas/*',
-                '../../../schemas/*',
-              ],
-              message: 'Import another package by its name, not by a relative path.',
-            },
-            {
-              group: ['**/infra/**', '**/scripts/**'],
-              message: 'Production code does not import from infra/ or scripts/: move what it needs into a package.',
+              name: '@burnrate/testing',
+              message: 'Import the builders from @burnrate/testing/builders: the package root brings SMTP and HTTP servers.',
             },
           ],
         },

@@ -19,6 +19,8 @@ export default defineConfig({
           include: ['{schemas,libs,services,infra,scripts}/**/*.int.test.ts'],
           exclude: ['**/node_modules/**'],
           pool: 'forks',
+          // One pool of Kafka brokers for the run: suites lease a broker instead of booting their own.
+          globalSetup: ['infra/kafka/kafka-pool-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

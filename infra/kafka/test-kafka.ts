@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { declareTopics } from '@burnrate/bus';
 import { type LocalKafka, startLocalKafka } from './local-kafka-lib.ts';
 
 /**
@@ -46,6 +49,51 @@ const localToolsPresent = (): boolean => spawnSync(java, ['-version']).status ==
 /** Whether the Kafka suites can run here; decided once, before the suites are collected. */
 export async function canRunKafkaTests(env: Env = process.env): Promise<boolean> {
   return env.CI === 'true' || env.KAFKA_BROKERS !== undefined || localToolsPresent() || (await dockerEngineRuns());
+}
+
+/** Whether a local broker (Java 17+ and Maven) can start here: what a suite that stops and restarts its broker needs. */
+export function canRunLocalKafka(env: Env = process.env): boolean {
+  return env.CI === 'true' || localToolsPresent();
+}
+
+/** Topics whose names are fixed (declared as code), so suites sharing a broker would see each other's messages on them. */
+export const FIXED_TOPICS: readonly string[] = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).map((t) => t.name);
+
+/**
+ * Gives a suite a broker as it would find a fresh one: every consumer group deleted (offsets and
+ * all) and Burnrate's declared topics deleted, so nothing an earlier suite produced or committed
+ * is seen. Topics with other names are left alone: suites name theirs uniquely and delete them.
+ * A group still holding members (a SIGKILLed consumer, until its session times out) is waited
+ * for, at most `timeoutMs`.
+ */
+export async function resetTestKafka(brokers: string, options: { topics?: readonly string[]; timeoutMs?: number } = {}): Promise<void> {
+  const topics = options.topics ?? FIXED_TOPICS;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const admin = new Kafka({ clientId: 'burnrate-test-reset', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+      if (groups.length === 0) break;
+      // Deleting a group that still has members fails for that group alone; the rest go.
+      await admin.deleteGroups(groups).catch(() => undefined);
+      if (Date.now() > deadline) {
+        throw new Error(`consumer groups ${groups.join(', ')} on ${brokers} still had members after ${timeoutMs} ms`);
+      }
+      await sleep(250);
+    }
+    for (;;) {
+      const left = (await admin.listTopics()).filter((t) => topics.includes(t));
+      if (left.length === 0) break;
+      await admin.deleteTopics({ topics: left, timeout: 10_000 }).catch(() => undefined);
+      // Deletion finishes after the call returns; a topic of the same name cannot be created before.
+      if (Date.now() > deadline) throw new Error(`topics ${left.join(', ')} on ${brokers} were not deleted within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export async function startTestKafka(

@@ -1,4 +1,4 @@
-import { usageEvent } from '@burnrate/testing';
+import { usageEvent } from '@burnrate/testing/builders';
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { generateScenario } from '@burnrate/scenarios';
 import { safeParseUsageEvent, UsageEvent } from './usage-event.v1.ts';

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { deflateSync, gzipSync } from 'node:zlib';
+import { waitUntil } from '@burnrate/testing/wait-until';
 import { describe, expect, it } from 'vitest';
 import { BurnrateError } from './errors.ts';
 import { createHttpApp, createRouter, errorResponse, readBody, type IncomingRequest, type Route } from './http.ts';
@@ -156,14 +157,18 @@ describe('request bodies', () => {
       highWaterMark: 1024,
       read() {
         pulled += 1;
-        this.push(Buffer.alloc(1024));
+        // Pushed on a later turn, as a socket delivers: a stream left flowing by mistake then
+        // keeps pulling without starving the event loop, and the wait below fails instead of hanging.
+        setImmediate(() => this.push(Buffer.alloc(1024)));
       },
     });
     await expect(readBody(endless, {}, 10 * 1024)).rejects.toMatchObject({ code: 'INPUT_TOO_LARGE' });
-    await new Promise((r) => setTimeout(r, 20));
-    const after = pulled;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(pulled).toBe(after);
+    // A paused stream reads ahead until its buffer is full and then never calls read() again; a
+    // stream left flowing would be pulled forever and never fill it.
+    await waitUntil(() => endless.isPaused() && endless.readableLength >= endless.readableHighWaterMark, {
+      timeoutMs: 2000,
+      message: 'the stream paused with a full buffer',
+    });
     // 10 chunks reach the limit; the stream's own read-ahead adds one or two.
     expect(pulled).toBeLessThan(16);
   });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { overEvents } from './buckets/bucket-detector.ts';
 import { budgetForecast, type BudgetForecastConfig, type BudgetForecastSettings, type BudgetForecastState } from './budget-forecast.ts';
 import { testEnv, runDetector } from './test-env.ts';
-import { usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
 
 const T0 = Date.parse('2026-12-01T00:00:00Z'); // a Tuesday
 const H = 3_600_000;

@@ -10,7 +10,7 @@ import {
   type CacheEfficiencyDropState,
 } from './cache-efficiency-drop.ts';
 import { testEnv, runDetector } from './test-env.ts';
-import { usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
 
 const T0 = Date.parse('2026-11-02T00:00:00Z'); // a Monday
 const H = 3_600_000;

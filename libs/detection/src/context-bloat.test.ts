@@ -3,7 +3,8 @@ import type { UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { contextBloat, type ContextBloatConfig, type ContextBloatSettings } from './context-bloat.ts';
 import { runThroughEngine, testEnv } from './test-env.ts';
-import { at, usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
+import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T09:00:00.000Z'; // Wednesday 10:00 in Berlin
 
@@ -30,7 +31,15 @@ function growing(from: number, calls: number, start: number, step: number, perMT
 
 function events(calls: readonly Call[]): UsageEvent[] {
   return calls.map(([minute, input, cost, o], i) =>
-    usageEvent({ event_id: `c${i}`, occurred_at: at(T0, minute), input_tokens: 0, cache_read_tokens: input, cost_usd: cost, ...o }),
+    usageEvent({
+      event_id: `c${i}`,
+      occurred_at: at(T0, minute),
+      input_tokens: 0,
+      cache_read_tokens: input,
+      cache_write_tokens: 0,
+      cost_usd: cost,
+      ...o,
+    }),
   );
 }
 

@@ -4,7 +4,8 @@ import type { Detector } from './detector.ts';
 import { createDetectionEngine, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
 import { testEnv } from './test-env.ts';
-import { at, usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
+import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z';
 

@@ -5,7 +5,7 @@ import { formatUsd } from './format.ts';
 import { createTeamEngine } from './team-engine.ts';
 import { addToRollup, createRollupState, takeRollups } from './team-rollup.ts';
 import { testEnv } from './test-env.ts';
-import { usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
 
 // What the detectors make of events at the hard caps of usage.events.v1: the largest values any
 // producer can put on the topic. A cost of 1e308 once made totals Infinity and every anomaly

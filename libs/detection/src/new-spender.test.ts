@@ -3,7 +3,8 @@ import type { UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { newSpender, type NewSpenderConfig, type NewSpenderSettings } from './new-spender.ts';
 import { runThroughEngine, testEnv } from './test-env.ts';
-import { at, usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
+import { at } from './test-events.ts';
 
 const T0 = '2026-11-02T09:00:00.000Z'; // a Monday: the org's first event
 const DAY = 24 * 60;

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { anomalyId } from './hash.ts';
 import { runawaySession, type RunawaySessionConfig, type RunawaySessionSettings } from './runaway-session.ts';
 import { runThroughEngine, testEnv } from './test-env.ts';
-import { at, usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
+import { at } from './test-events.ts';
 
 const WED = '2026-11-25T09:00:00.000Z'; // Wednesday 10:00 in Berlin: working time
 const FRI = '2026-11-27T15:00:00.000Z'; // Friday 16:00 in Berlin: two hours before the weekend

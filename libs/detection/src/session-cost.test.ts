@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { anomalyId } from './hash.ts';
 import { sessionCost, type SessionCostDetectorConfig, type SessionCostState, type SessionCostThresholds } from './session-cost.ts';
 import { ctxAt, testEnv } from './test-env.ts';
-import { at, usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
+import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z'; // a Wednesday, 11:00 in Berlin
 const SESSION = '28b3c0de-7f1a-4c55-9d0e-3b1f2a6c9e41';

@@ -5,7 +5,7 @@ import { overEvents } from './buckets/bucket-detector.ts';
 import type { Detector } from './detector.ts';
 import { spendSpike, teamSpendSpike, type SpendSpikeConfig, type SpendSpikeSettings, type SpendSpikeState } from './spend-spike.ts';
 import { runThroughEngine, testEnv } from './test-env.ts';
-import { usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
 
 const T0 = Date.parse('2026-11-02T00:00:00Z'); // a Monday; Berlin is UTC+1
 const H = 3_600_000;

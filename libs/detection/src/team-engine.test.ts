@@ -10,7 +10,7 @@ import { teamSpendSpike } from './spend-spike.ts';
 import { createTeamEngine, type TeamEngineSnapshot } from './team-engine.ts';
 import { addToRollup, createRollupState, takeRollups } from './team-rollup.ts';
 import { testEnv } from './test-env.ts';
-import { usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
 
 /** Adds up every delta it is given per team×model×hour (developers together): what the team detectors were shown. */
 const recorder: BucketDetector<Record<string, number[]>, null> = {

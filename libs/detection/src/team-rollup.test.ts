@@ -3,7 +3,8 @@ import { UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { createDetectionEngine } from './engine.ts';
 import { addToRollup, createRollupState, restoreRollupState, rollupSize, takeRollups } from './team-rollup.ts';
-import { at, usageEvent } from './test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
+import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z';
 const SOURCE = 'usage.events.v1:3';
@@ -17,7 +18,7 @@ describe('team rollups (stage A)', () => {
     const s = createRollupState();
     addToRollup(s, ev(0, 5, { cost_usd: 2, input_tokens: 10, cache_read_tokens: 90 }), 100);
     addToRollup(s, ev(1, 6, { model: 'claude-haiku-4-5', tier: 'economy', cost_usd: 0.5 }), 101);
-    addToRollup(s, ev(2, 7, { cost_usd: 3 }), 102);
+    addToRollup(s, ev(2, 7, { cost_usd: 3, input_tokens: 1000, cache_read_tokens: 0 }), 102);
     addToRollup(s, ev(3, 7, { cost_usd: 4, developer: 'bob@acme.com' }), 103);
     const first = takeRollups(s, SOURCE, LATENESS);
     expect(

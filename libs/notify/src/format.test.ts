@@ -1,4 +1,4 @@
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { formatMeasure, formatUsd, headline, oneLine, relativeToExpected, sparkline, truncate } from './format.ts';
 

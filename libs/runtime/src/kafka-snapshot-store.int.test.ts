@@ -2,24 +2,24 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
-import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
+import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../infra/kafka/suite-kafka.ts';
 import { declareTopics, DETECTOR_STATE_TOPIC } from '@burnrate/bus';
 import { createKafkaSnapshotStore, MAX_SNAPSHOT_RECORD_BYTES, type SnapshotChangelog } from './kafka-snapshot-store.ts';
 
-// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
-// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
-const canRun = await canRunKafkaTests();
+// A broker lent by the run's pool (infra/kafka/suite-kafka.ts): KAFKA_BROKERS, else a
+// testcontainers broker where a Docker engine runs, else the local one. Under CI=true a broker
+// that cannot start fails the suite.
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-describe.skipIf(!canRun)('detector snapshots on a compacted Kafka topic', () => {
-  let broker: TestKafka | undefined;
+describe.skipIf(!kafkaAvailable.shared)('detector snapshots on a compacted Kafka topic', () => {
+  let broker: SuiteKafka | undefined;
   let brokers: string[];
   let admin: Admin;
   let topic: string;
   const stores: SnapshotChangelog[] = [];
 
   beforeAll(async () => {
-    broker = await startTestKafka();
+    broker = await leaseKafka();
     brokers = broker.brokers.split(',');
     admin = new Kafka({ clientId: 'snapshots-int', brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -43,7 +43,7 @@ describe.skipIf(!canRun)('detector snapshots on a compacted Kafka topic', () => 
     for (const s of stores) await s.close();
     await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin?.disconnect();
-    await broker?.stop();
+    await broker?.release();
   });
 
   const open = (): SnapshotChangelog => {

@@ -1,4 +1,5 @@
 import type { Anomaly } from '@burnrate/schemas';
+import { anomaly as buildAnomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import type { ScenarioLabels } from './labels.ts';
 import { evaluate } from './score.ts';
@@ -43,6 +44,7 @@ const labels: ScenarioLabels = {
 };
 
 let n = 0;
+/** An anomaly of `kind` detected `hours` after T0, for exactly `subject` (scoring matches on it). */
 function anomaly(
   kind: Anomaly['kind'],
   subject: Anomaly['subject'],
@@ -51,23 +53,17 @@ function anomaly(
   id = `id-${n++}`,
   version = 1,
 ): Anomaly {
-  return {
+  const built = buildAnomaly({
     id,
     version,
     kind,
     severity,
-    status: 'open',
-    subject,
     window: { start: at(hours), end: at(hours) },
-    observed: { value: 1, unit: 'usd' },
-    expected: { value: 0, unit: 'usd' },
-    impact_usd: 1,
-    projected_usd: 1,
-    evidence: [],
     summary: `${kind} on ${subject.team}`,
-    advice: 'look',
     detected_at: at(hours),
-  };
+  });
+  // The builder merges into its default subject (a developer's session); scoring must see only this one.
+  return { ...built, subject };
 }
 
 const loopSubject = { org: 'acme', team: 'payments', developer: 'a@acme.com', session: 's1' };

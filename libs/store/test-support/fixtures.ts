@@ -1,33 +1,26 @@
 import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import { anomaly as buildAnomaly, type AnomalyOverrides, usageEvent as buildUsageEvent } from '@burnrate/testing/builders';
 import type { DeliveryRecord } from '../src/port.ts';
 
-/** A request-level event with every required field; pass overrides for what a test is about. */
+/**
+ * The shared event as the store's tests need it: in the 10:00 hour of 2026-03-02 (the spend and
+ * time-window tests count on one hour), without a session or an email (the round trip checks that
+ * absent optionals stay absent), with token counts the spend rollups sum, and a computed cost.
+ */
 export function usageEvent(overrides: Partial<UsageEvent> = {}): UsageEvent {
-  return {
+  return buildUsageEvent({
     event_id: 'evt-1',
-    source: 'claude_code_otel',
-    provider: 'anthropic',
-    tool: 'claude-code',
-    granularity: 'request',
     occurred_at: '2026-03-02T10:15:00.000Z',
-    ingested_at: '2026-03-02T10:15:01.000Z',
-    org: 'acme',
-    developer: 'alice@acme.com',
-    team: 'payments',
-    model: 'claude-opus-4-5',
-    model_family: 'claude-opus',
-    tier: 'premium',
-    is_batch: false,
-    requests: 1,
+    session_id: undefined,
+    developer_email: undefined,
     input_tokens: 1200,
     output_tokens: 340,
     cache_read_tokens: 50_000,
     cache_write_tokens: 0,
     cost_usd: 0.1234,
     cost_source: 'computed',
-    attributes: {},
     ...overrides,
-  };
+  });
 }
 
 /** An event with every optional field set, and values that stress quoting and precision. */
@@ -57,14 +50,14 @@ export function fullUsageEvent(overrides: Partial<UsageEvent> = {}): UsageEvent 
   });
 }
 
-export function anomaly(overrides: Partial<Anomaly> = {}): Anomaly {
-  return {
+/**
+ * The shared anomaly with values that stress the store: an expected value that is not exact in
+ * binary (0.1 + 0.2), quotes in the evidence, times on 2026-03-02, and no model in the subject
+ * unless one is given (an absent optional must round-trip as absent).
+ */
+export function anomaly(overrides: AnomalyOverrides = {}): Anomaly {
+  return buildAnomaly({
     id: 'anom-1',
-    version: 1,
-    kind: 'session_cost',
-    severity: 'warning',
-    status: 'open',
-    subject: { org: 'acme', team: 'payments', developer: 'alice@acme.com', session: 'sess-1' },
     window: { start: '2026-03-02T10:00:00.000Z', end: '2026-03-02T11:00:00.000Z' },
     observed: { value: 31.25, unit: 'usd' },
     expected: { value: 0.1 + 0.2, unit: 'usd' },
@@ -78,7 +71,8 @@ export function anomaly(overrides: Partial<Anomaly> = {}): Anomaly {
     advice: 'Reset the context.',
     detected_at: '2026-03-02T11:00:00.000Z',
     ...overrides,
-  };
+    subject: { model: undefined, ...overrides.subject },
+  });
 }
 
 export function anomalyState(overrides: Partial<AnomalyState> = {}): AnomalyState {

@@ -24,3 +24,14 @@ export async function waitUntil<T>(
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(1, deadline - Date.now()))));
   }
 }
+
+/**
+ * Resolves once the in-process work queued so far has run: `turns` passes of the event loop,
+ * each draining every promise continuation and `process.nextTick` queued before it. For unit
+ * tests whose ports are in-memory twins (no socket, no file), nothing more can then happen
+ * without new input, which is when an assertion that something did *not* happen means
+ * something. Not for code waiting on I/O or timers: wait for the condition with waitUntil.
+ */
+export async function settled(turns = 10): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { formatReport, formatReportJson, formatSubject, formatUsd, formatWhen, table } from './backtest-format.ts';
 import { type BacktestReport, CONVENTIONS, diffRuns, runReport } from './backtest-report.ts';
 

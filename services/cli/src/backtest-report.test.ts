@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Anomaly, Severity } from '@burnrate/schemas';
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { type AnomalySummary, diffRuns, groupByTeamWeek, isoWeekIn, runReport, summarise } from './backtest-report.ts';
 
 const ZONES: Record<string, string> = { payments: 'Europe/Berlin', research: 'America/Los_Angeles' };

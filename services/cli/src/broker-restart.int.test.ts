@@ -74,8 +74,10 @@ describe.skipIf(!canRunLocalKafka)('distributed mode: the broker restarts', () =
             for (const rec of records) acked.add(rec.event_id);
             break;
           }
+          // A client's backoff before it resends what was refused.
           await sleep(500);
         }
+        // Paces the posters so the traffic spans the broker's stop and restart.
         await sleep(20);
       }
     };

@@ -4,7 +4,14 @@ import { replay } from '@burnrate/detector';
 import type { Anomaly } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
 import { waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  postJson,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+  waitForCaughtUp,
+} from '../test-support/burnrate-process.ts';
 
 const EVENTS_PER_BATCH = 5;
 const SESSIONS = 4;
@@ -80,13 +87,7 @@ describe('embedded mode: clients resend after kill -9', () => {
       resent.duplicates += body.duplicates;
       if (b.status === 200) expect(body.duplicates, `batch ${b.records[0]?.event_id} was acknowledged before`).toBe(EVENTS_PER_BATCH);
     }
-    await waitUntil(
-      async () => {
-        const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
-        return Object.values(health.lag).every((l) => l === 0);
-      },
-      { timeoutMs: 30_000, message: 'all stages caught up after the resend' },
-    );
+    await waitForCaughtUp(burnrate.url, 30_000);
     expect(await burnrate.stop()).toBe(0);
     burnrate = undefined;
 

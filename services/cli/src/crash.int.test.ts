@@ -8,6 +8,7 @@ import {
   startBurnrate,
   startSurroundings,
   type Surroundings,
+  waitForCaughtUp,
 } from '../test-support/burnrate-process.ts';
 
 const SESSIONS = 6;
@@ -79,16 +80,9 @@ describe('embedded mode survives kill -9', () => {
     const ackedBeforeCrash = acked.size;
 
     burnrate = await startBurnrate(env);
-    // Catch up: every stage has processed everything in the log.
-    await waitUntil(
-      async () => {
-        const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
-        return Object.values(health.lag).every((l) => l === 0);
-      },
-      { timeoutMs: 30_000, message: 'all stages caught up after restart' },
-    );
-    // Anything the notifier was about to send before the kill has gone out by now.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Catch up: every stage has processed everything in the log, so anything the notifier was
+    // about to send before the kill has gone out.
+    await waitForCaughtUp(burnrate.url);
     expect(await burnrate.stop()).toBe(0);
     burnrate = undefined;
 

@@ -6,13 +6,7 @@ import { createChdbStore } from '@burnrate/store';
 import { waitUntil } from '@burnrate/testing';
 import { INGEST_AUTH } from '../test-support/burnrate-process.ts';
 import type { ServiceProcess } from '../test-support/service-process.ts';
-import {
-  canRunDistributed,
-  type DistributedStack,
-  startDistributedStack,
-  waitForNoLag,
-  waitForQuiet,
-} from '../test-support/distributed-stack.ts';
+import { canRunDistributed, type DistributedStack, startDistributedStack, waitForNoLag } from '../test-support/distributed-stack.ts';
 
 const DEVELOPERS = ['alice@acme.com', 'bob@acme.com', ...Array.from({ length: 14 }, (_, i) => `dev-${i}@acme.com`)];
 const REQUESTS_PER_DEVELOPER = 12;
@@ -93,8 +87,13 @@ describe.skipIf(!canRunDistributed)('distributed mode: two detector instances sh
     };
     await Promise.all(DEVELOPERS.map((dev, d) => poster(dev, d)));
 
-    await waitForNoLag(stack.brokers, { 'burnrate-sink': ['usage.events.v1'] }, 30_000);
-    await waitForQuiet(stack.brokers, ['anomalies.v1', 'usage.rollups.v1']);
+    // Both instances have handled, published and committed everything (an idle detector commits
+    // once its output is on the bus), and the team stage everything they rolled up.
+    await waitForNoLag(
+      stack.brokers,
+      { 'burnrate-detector': ['usage.events.v1'], 'burnrate-team-detector': ['usage.rollups.v1'], 'burnrate-sink': ['usage.events.v1'] },
+      30_000,
+    );
     // Each instance logs its totals on SIGTERM; together they must have handled every event once.
     expect(await Promise.all([one.stop(), two.stop()])).toEqual([0, 0]);
     await waitForNoLag(stack.brokers, { 'burnrate-sink': ['usage.events.v1', 'anomalies.v1'] }, 15_000);

@@ -14,23 +14,33 @@ import {
   type TestSmtpServer,
   waitUntil,
 } from '@burnrate/testing';
-import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../infra/kafka/test-kafka.ts';
+import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../infra/kafka/suite-kafka.ts';
 import { postJson, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 import { declareTopics, type TopicDeclaration } from '@burnrate/bus';
+import { waitForNoLag } from '../test-support/distributed-stack.ts';
 import { runCli, type ServiceProcess, startService } from '../test-support/service-process.ts';
 import { applyTopics } from './topics-command.ts';
-
-// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
-// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
-const canRun = await canRunKafkaTests();
 
 // The four standalone services as child processes over one Kafka broker, the way
 // docker-compose runs them. Without a ClickHouse server each process that needs a store gets its
 // own chdb directory (chdb binds one per process): the sink owns the one with events, anomalies
 // and the DLQ, the notifier keeps its delivery log in another, and the detector keeps its
 // snapshots on the compacted detector-state.v1 topic. In a deployment they all share one server.
-describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () => {
-  let broker: TestKafka | undefined;
+// The broker is lent by the run's pool (infra/kafka/suite-kafka.ts), reset: no topic, no group.
+// Under CI=true a broker that cannot start fails the suite.
+/**
+ * The groups an event passes through on its way to a notification, upstream first: once each has
+ * committed the end of its input (the detector commits only after the output it made is on the
+ * bus), everything posted before has been handled and every resulting delivery made.
+ */
+const PIPELINE = {
+  'burnrate-detector': ['usage.events.v1'],
+  'burnrate-team-detector': ['usage.rollups.v1'],
+  'burnrate-notifier': ['anomalies.v1'],
+};
+
+describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services over Kafka', () => {
+  let broker: SuiteKafka | undefined;
   let brokers: string;
   let dir: TempDir;
   let smtp: TestSmtpServer;
@@ -44,7 +54,7 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
   const firstApply = { code: null as number | null, stdout: '', stderr: '' };
 
   beforeAll(async () => {
-    broker = await startTestKafka();
+    broker = await leaseKafka();
     brokers = broker.brokers;
     dir = await tempDir();
     [smtp, slack] = await Promise.all([startSmtpServer(), startSlackStandIn()]);
@@ -86,7 +96,7 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
     await slack?.close();
     await smtp?.close();
     await dir?.cleanup();
-    await broker?.stop();
+    await broker?.release();
   });
 
   const events = (costs: number[], from = 0) =>
@@ -99,21 +109,12 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
     }));
 
   it('topics apply created every declared topic, and a second run changes nothing', async () => {
-    // A broker started for this suite had none of them.
-    if (broker !== undefined && broker.via !== 'KAFKA_BROKERS') {
-      for (const topic of [
-        'usage.events.v1',
-        'usage.dlq.v1',
-        'usage.rollups.v1',
-        'anomalies.v1',
-        'anomaly-state.v1',
-        'detector-state.v1',
-      ]) {
-        expect(firstApply.stdout).toContain(`created ${topic} `);
-      }
-      expect(firstApply.stdout).toMatch(/created anomalies\.v1 .*cleanup\.policy=compact/);
-      expect(firstApply.stdout).toMatch(/created detector-state\.v1 .*cleanup\.policy=compact/);
+    // The lent broker was reset: it had none of them.
+    for (const topic of ['usage.events.v1', 'usage.dlq.v1', 'usage.rollups.v1', 'anomalies.v1', 'anomaly-state.v1', 'detector-state.v1']) {
+      expect(firstApply.stdout).toContain(`created ${topic} `);
     }
+    expect(firstApply.stdout).toMatch(/created anomalies\.v1 .*cleanup\.policy=compact/);
+    expect(firstApply.stdout).toMatch(/created detector-state\.v1 .*cleanup\.policy=compact/);
     const again = await runCli(['topics', 'apply'], { KAFKA_BROKERS: brokers });
     expect(again).toMatchObject({ code: 0, stdout: 'no changes\n' });
   });
@@ -248,8 +249,8 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
     expect(second.status).toBe(200);
     await waitUntil(() => slack.messages.length >= 2, { timeoutMs: 20_000, message: 'the critical Slack message' });
     await waitUntil(() => smtp.messages.length >= 2, { timeoutMs: 20_000, message: 'two emails' });
-    // Time for a duplicate to show up if anything were delivered twice.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Every stage has handled and committed everything, so a duplicate delivery would be here by now.
+    await waitForNoLag(brokers, PIPELINE);
 
     expect(slack.messages.map((m) => m.channelName)).toEqual(['#payments-ai-spend', '#payments-ai-spend']);
     expect(slack.messages[1]?.text).toMatch(/critical/i);
@@ -274,9 +275,9 @@ describe.skipIf(!canRun)('distributed mode: standalone services over Kafka', () 
 
     const more = await postJson(`${ingestUrl}/v1/events`, events([5], 10));
     expect(more.status).toBe(200);
-    // Long enough for the event to reach the notifier; a detector that had lost the session would
-    // open a new episode here and alert again.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Once the event went through the detector and whatever it emitted through the notifier: a
+    // detector that had lost the session would have opened a new episode and alerted again.
+    await waitForNoLag(brokers, PIPELINE);
     expect(slack.messages).toHaveLength(2);
     expect(smtp.messages).toHaveLength(2);
   });

@@ -13,6 +13,7 @@ import {
   startSurroundings,
   type Surroundings,
   TEST_CONFIG,
+  waitForCaughtUp,
 } from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../ingest/fixtures/claude-code-otlp/logs.json', import.meta.url);
@@ -102,8 +103,8 @@ describe('burnrate start (embedded), end to end', () => {
       body: gzipSync(ndjson),
     });
     expect(res.status).toBe(200);
-    // Give the pipeline time to (wrongly) notify; nothing new may arrive.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Once every stage has handled the event, anything it made the notifier send has been sent.
+    await waitForCaughtUp(burnrate.url);
     expect(slack.messages).toHaveLength(2);
     expect(smtp.messages).toHaveLength(2);
   });

@@ -9,8 +9,13 @@ import { replay } from '@burnrate/detector';
 import { keyHash } from '@burnrate/ingest';
 import type { Anomaly } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
-import { waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+  waitForCaughtUp,
+} from '../test-support/burnrate-process.ts';
 
 // Thousands of generated requests, most of them hostile, through the real HTTP port of
 // `burnrate start` (chdb, a real SMTP server, the Slack stand-in). What must hold for every one of
@@ -458,14 +463,7 @@ describe('fuzzing the HTTP port of burnrate start', () => {
       expect(problems.slice(0, 20)).toEqual([]);
       expect((await fetch(`${burnrate!.url}/healthz`)).status).toBe(200);
 
-      await waitUntil(
-        async () => {
-          const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
-          return Object.values(health.lag).every((l) => l === 0);
-        },
-        { timeoutMs: 60_000, message: 'every stage caught up' },
-      );
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitForCaughtUp(burnrate!.url, 60_000);
       expect(await burnrate!.stop()).toBe(0);
       burnrate = undefined;
 

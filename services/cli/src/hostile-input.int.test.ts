@@ -11,6 +11,7 @@ import {
   startBurnrate,
   startSurroundings,
   type Surroundings,
+  waitForCaughtUp,
 } from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../ingest/fixtures/claude-code-otlp/logs.json', import.meta.url);
@@ -180,13 +181,7 @@ describe('burnrate start refuses hostile input and stays whole', () => {
   });
 
   it('keeps what it accepted and dead-letters what it refused, with reasons', async () => {
-    await waitUntil(
-      async () => {
-        const health = (await (await fetch(`${burnrate!.url}/healthz`)).json()) as { lag: Record<string, number> };
-        return Object.values(health.lag).every((l) => l === 0);
-      },
-      { timeoutMs: 30_000, message: 'every stage caught up' },
-    );
+    await waitForCaughtUp(burnrate!.url, 30_000);
     expect(await burnrate!.stop()).toBe(0);
     burnrate = undefined;
     const store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });

@@ -5,7 +5,14 @@ import { createLogger } from '@burnrate/core';
 import { keyHash } from '@burnrate/ingest';
 import { createChdbStore } from '@burnrate/store';
 import { type SlackStandIn, waitUntil } from '@burnrate/testing';
-import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  postJson,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+  waitForCaughtUp,
+} from '../test-support/burnrate-process.ts';
 
 const PAYMENTS_KEY = 'brk_payments_int_3b8e2f71c4a95d06';
 const NEXT_KEY = 'brk_payments_next_int_9c1d7e4a2b6f8035';
@@ -101,8 +108,9 @@ describe('burnrate start: who may post, and what an accepted event is', () => {
     expect((await postJson(url, criticalSession('alice@acme.com', 'real-1'), bearer(PAYMENTS_KEY))).status).toBe(200);
     expect((await postJson(url, criticalSession('alice@acme.com', 'real-2'), bearer(NEXT_KEY))).status).toBe(200);
     await waitUntil(() => slack.messages.length >= 2, { timeoutMs: 15_000, message: 'the two payments alerts' });
-    // Only the two sessions the key could vouch for: nothing for the refused and anonymous posts.
-    await new Promise((r) => setTimeout(r, 500));
+    // Only the two sessions the key could vouch for: nothing for the refused and anonymous posts,
+    // once every stage has handled everything.
+    await waitForCaughtUp(burnrate!.url);
     expect(slack.messages.map((m) => m.channelName)).toEqual(['#payments-ai-spend', '#payments-ai-spend']);
   });
 

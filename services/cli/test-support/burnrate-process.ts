@@ -3,7 +3,15 @@ import { hash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer } from '@burnrate/testing';
+import {
+  startSlackStandIn,
+  startSmtpServer,
+  tempDir,
+  type SlackStandIn,
+  type TempDir,
+  type TestSmtpServer,
+  waitUntil,
+} from '@burnrate/testing';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -67,6 +75,25 @@ export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_
       await exited;
     },
   };
+}
+
+/**
+ * Waits until every stage of `burnrate start` has processed everything in its log: /healthz shows
+ * lag 0 for the sink, detector, team detector and notifier, on two reads in a row. A detector
+ * hands a batch's output to the bus just after the batch, in the background, so one read can fall
+ * between the detector reaching 0 and its anomaly reaching the notifier's log; the next read sees
+ * it. Then whatever the notifier was going to send has been sent, and a count of messages is final.
+ */
+export async function waitForCaughtUp(url: string, timeoutMs = 30_000): Promise<void> {
+  let zeros = 0;
+  await waitUntil(
+    async () => {
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { lag: Record<string, number> };
+      zeros = Object.values(health.lag).every((l) => l === 0) ? zeros + 1 : 0;
+      return zeros >= 2;
+    },
+    { timeoutMs, intervalMs: 50, message: 'every stage of burnrate start caught up (lag 0 on /healthz twice)' },
+  );
 }
 
 /** The key of TEST_CONFIG's one source; `INGEST_AUTH` is the header that presents it. */

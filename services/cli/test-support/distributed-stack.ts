@@ -1,30 +1,29 @@
-import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { startSlackStandIn, startSmtpServer, tempDir, type SlackStandIn, type TempDir, type TestSmtpServer } from '@burnrate/testing';
 import type { LocalKafka } from '../../../infra/kafka/local-kafka-lib.ts';
-import { canRunKafkaTests, java, startTestKafka } from '../../../infra/kafka/test-kafka.ts';
-
-export { java };
+import { kafkaAvailable, leaseKafka } from '../../../infra/kafka/suite-kafka.ts';
+import { java, startTestKafka } from '../../../infra/kafka/test-kafka.ts';
 import { TEST_CONFIG } from './burnrate-process.ts';
 import { runCli, type ServiceName, type ServiceProcess, startService } from './service-process.ts';
+
+export { java };
 
 /**
  * Whether the distributed suites can run: a broker given in KAFKA_BROKERS, a Docker engine for a
  * testcontainers broker, or Java and Maven for a local one. Under CI=true they always run, so a
  * broker that cannot start fails them.
  */
-export const canRunDistributed = await canRunKafkaTests();
+export const canRunDistributed = kafkaAvailable.shared;
 
 /** Java 17+ and Maven for a local broker: what a suite that stops and restarts the broker needs. */
-export const canRunLocalKafka =
-  process.env.CI === 'true' || (spawnSync(java, ['-version']).status === 0 && spawnSync('mvn', ['-v']).status === 0);
+export const canRunLocalKafka = kafkaAvailable.local;
 
 export interface DistributedStack {
   brokers: string;
-  /** The local broker, or undefined when the broker came from KAFKA_BROKERS or testcontainers. */
+  /** The suite's own local broker (with `brokerDir`), or undefined for a broker lent by the pool. */
   broker: LocalKafka | undefined;
   dir: TempDir;
   smtp: TestSmtpServer;
@@ -42,15 +41,20 @@ export interface DistributedStack {
   close(): Promise<void>;
 }
 
-/** A broker with the topics applied, SMTP and Slack stand-ins, and a config file; services started on demand. */
+/**
+ * A broker with the topics applied, SMTP and Slack stand-ins, and a config file; services started
+ * on demand. The broker is lent by the run's pool, reset (no topic, no consumer group), unless a
+ * broker directory asks for a local broker of the suite's own, which it can stop and start again
+ * on the same data.
+ */
 export async function startDistributedStack(options: { brokerDir?: string } = {}): Promise<DistributedStack> {
-  // A broker directory asks for a local broker the test can stop and start again on the same data.
-  const kafka = await startTestKafka(options.brokerDir === undefined ? {} : { local: true, dir: options.brokerDir });
-  const broker = kafka.local;
+  const own = options.brokerDir === undefined ? undefined : await startTestKafka({ local: true, dir: options.brokerDir });
+  const kafka = own === undefined ? await leaseKafka() : { brokers: own.brokers, via: own.via, release: () => own.stop() };
+  const broker = own?.local;
   const brokers = kafka.brokers;
   const applied = await runCli(['topics', 'apply'], { KAFKA_BROKERS: brokers });
   if (applied.code !== 0) {
-    await kafka.stop();
+    await kafka.release();
     throw new Error(`burnrate topics apply failed (${String(applied.code)}):\n${applied.stderr}`);
   }
   const dir = await tempDir();
@@ -106,7 +110,7 @@ export async function startDistributedStack(options: { brokerDir?: string } = {}
       await slack.close();
       await smtp.close();
       await dir.cleanup();
-      await kafka.stop();
+      await kafka.release();
     },
   };
 }
@@ -146,34 +150,6 @@ export async function waitForNoLag(brokers: string, groups: Record<string, strin
       await sleep(250);
     }
     throw new Error(`consumer groups still behind after ${timeoutMs} ms: ${JSON.stringify(lag)}`);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/**
- * Waits until the end offsets of `topics` have not moved for `quietMs`. The detector commits only
- * with a snapshot taken while handling a batch, so an idle detector keeps the last ~second of
- * its progress uncommitted until it stops: its group lag cannot say that it caught up, but its
- * output falling quiet can.
- */
-export async function waitForQuiet(brokers: string, topics: string[], quietMs = 3000, timeoutMs = 30_000): Promise<void> {
-  const admin = new Kafka({ clientId: 'quiet-probe', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    let since = Date.now();
-    while (Date.now() < deadline) {
-      const ends = await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)));
-      const now = JSON.stringify(ends.map((e) => e.map((p) => p.high)));
-      if (now !== last) {
-        last = now;
-        since = Date.now();
-      } else if (Date.now() - since >= quietMs) return;
-      await sleep(250);
-    }
-    throw new Error(`${topics.join(', ')} still growing after ${timeoutMs} ms`);
   } finally {
     await admin.disconnect();
   }

@@ -1,6 +1,7 @@
 import { type Batch, type Bus, createInProcessBus } from '@burnrate/bus';
 import { createHttpServer, createLogger, fixedClock, type HttpServer, fixedConfig } from '@burnrate/core';
 import { TOPICS, UsageEvent } from '@burnrate/schemas';
+import { waitUntil } from '@burnrate/testing';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,9 +47,11 @@ async function readTopic(bus: Bus, topic: string, count: number): Promise<string
     },
   });
   await sub.start();
-  const deadline = Date.now() + 5_000;
-  while (values.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await sub.stop();
+  try {
+    await waitUntil(() => values.length >= count, { message: `${count} messages on ${topic}, got ${values.length}` });
+  } finally {
+    await sub.stop();
+  }
   return values;
 }
 

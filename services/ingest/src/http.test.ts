@@ -1,5 +1,6 @@
 import { BurnrateError, createHttpApp, createLogger, fixedClock, fixedConfig } from '@burnrate/core';
 import { DlqRecord, TOPICS, UsageEvent } from '@burnrate/schemas';
+import { settled, waitUntil } from '@burnrate/testing/wait-until';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createIngestRoutes } from './http.ts';
@@ -197,10 +198,11 @@ describe('POST /v1/events', () => {
         answered = true;
         return r;
       });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(releases).toHaveLength(2);
+    // Both sends go out together, before either is acknowledged.
+    await waitUntil(() => releases.length === 2, { message: 'both sends started' });
     releases[0]?.();
-    await new Promise((r) => setTimeout(r, 20));
+    // Everything here is in memory: once it has settled, an answer would already be there.
+    await settled();
     expect(answered).toBe(false);
     releases[1]?.();
     expect((await pending).status).toBe(400);

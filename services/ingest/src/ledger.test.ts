@@ -1,5 +1,6 @@
 import { createMemoryStore } from '@burnrate/store';
-import { usageEvent } from '@burnrate/testing';
+import { usageEvent } from '@burnrate/testing/builders';
+import { settled } from '@burnrate/testing/wait-until';
 import { describe, expect, it } from 'vitest';
 import { createEventLedger, type EventLedger, type LedgerEntry, warmLedger } from './ledger.ts';
 
@@ -52,8 +53,9 @@ describe('event ledger', () => {
       resolved = true;
       return v.map((x) => x.kind);
     });
-    await new Promise((r) => setTimeout(r, 10));
-    // Answering "duplicate" now could acknowledge an event whose publish then fails.
+    // The ledger is in memory: once it has settled, a verdict would already be there. Answering
+    // "duplicate" now could acknowledge an event whose publish then fails.
+    await settled();
     expect(resolved).toBe(false);
     ledger.settle(first, firstVerdicts, true);
     expect(await second).toEqual(['duplicate']);

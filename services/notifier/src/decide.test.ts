@@ -1,5 +1,5 @@
 import type { DeliveryRecord } from '@burnrate/store';
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { decide, type VersionFacts } from './decide.ts';
 

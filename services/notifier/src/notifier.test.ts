@@ -3,7 +3,7 @@ import { BurnrateError, createLogger, fixedClock, parseConfig, fixedConfig } fro
 import { type Channel, createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
 import { createMemoryStore } from '@burnrate/store';
 import { dlqOrigin } from '@burnrate/schemas';
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createNotifier, type NotifierDeps } from './notifier.ts';
 

@@ -1,6 +1,6 @@
 import { parseConfig } from '@burnrate/core';
 import { receiverSchema } from '@burnrate/notify';
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { globMatch, resolveReceivers, routeAnomaly } from './routing.ts';
 

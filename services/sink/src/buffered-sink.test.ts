@@ -3,7 +3,7 @@ import type { Batch, BatchContext } from '@burnrate/bus';
 import { BurnrateError, createLogger } from '@burnrate/core';
 import type { DlqRecord, UsageEvent } from '@burnrate/schemas';
 import { createMemoryStore, type Store } from '@burnrate/store';
-import { anomaly, usageEvent } from '@burnrate/testing';
+import { anomaly, usageEvent } from '@burnrate/testing/builders';
 import { createBufferedSink } from './buffered-sink.ts';
 
 const eventIdOf = (raw: string): string => (JSON.parse(raw) as UsageEvent).event_id;

@@ -2,27 +2,30 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BurnrateError, createLogger } from '@burnrate/core';
-import { canRunKafkaTests, startTestKafka, type TestKafka } from '../../../../infra/kafka/test-kafka.ts';
+import { waitUntil } from '@burnrate/testing';
+import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../../infra/kafka/suite-kafka.ts';
 import type { BatchContext, ConsumedMessage } from '../port.ts';
 import { partitionFor } from '../partitioner.ts';
 import { createKafkaBus, type KafkaBus, type KafkaBusOptions } from './kafka-bus.ts';
 
-// The broker of infra/kafka/test-kafka.ts: KAFKA_BROKERS, else a testcontainers broker where a
-// Docker engine runs, else the local one. Under CI=true a broker that cannot start fails the suite.
-const canRun = await canRunKafkaTests();
+// A broker lent by the run's pool (infra/kafka/suite-kafka.ts): KAFKA_BROKERS, else a
+// testcontainers broker where a Docker engine runs, else the local one. Under CI=true a broker
+// that cannot start fails the suite.
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
-  let broker: TestKafka | undefined;
+describe.skipIf(!kafkaAvailable.shared)('Kafka bus against a real broker', () => {
+  let broker: SuiteKafka | undefined;
   let brokers: string;
   let admin: Admin;
   const buses: KafkaBus[] = [];
+  const created: string[] = [];
 
   beforeAll(async () => {
-    broker = await startTestKafka();
+    broker = await leaseKafka();
     brokers = broker.brokers;
     admin = new Kafka({ clientId: 'bus-int-check', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
@@ -33,8 +36,11 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
   });
 
   afterAll(async () => {
+    // The broker serves the suites after this one: leave it as this suite found it.
+    const left = (await admin?.listTopics())?.filter((t) => created.includes(t)) ?? [];
+    if (left.length > 0) await admin.deleteTopics({ topics: left });
     await admin?.disconnect();
-    await broker?.stop();
+    await broker?.release();
   });
 
   function bus(options: Partial<KafkaBusOptions> = {}): KafkaBus {
@@ -52,7 +58,11 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
     return b;
   }
 
-  const unique = (name: string) => `bus-int.${name}.${randomUUID().slice(0, 8)}`;
+  const unique = (name: string) => {
+    const topic = `bus-int.${name}.${randomUUID().slice(0, 8)}`;
+    created.push(topic);
+    return topic;
+  };
   const values = (ms: readonly ConsumedMessage[]) => ms.map((m) => m.value);
   const messages = (n: number, from = 0, keys = 3) =>
     Array.from({ length: n }, (_, i) => ({ key: `k${(from + i) % keys}`, value: `v${from + i}` }));
@@ -103,6 +113,7 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
             for (const m of batch) acked.add(m.value);
             break;
           }
+          // A producer's backoff before it resends.
           await sleep(20);
         }
       }
@@ -131,18 +142,21 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
     const seen: string[] = [];
+    let handling = false;
     await b
       .subscribe({
         groupId,
         topics: [topic],
         handleBatch: async (batch) => {
+          handling = true;
           await gate;
           seen.push(...values(batch.messages));
         },
       })
       .start();
     await b.producer().send(topic, messages(3));
-    await sleep(500);
+    // The batch is in the handler, which has not resolved: nothing may be committed yet.
+    await until(() => handling);
     expect(seen).toEqual([]);
     expect((await committed(groupId, topic)).get(0)).toBe(-1);
     release();
@@ -253,11 +267,14 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
     await until(() => after.length === 2);
     // A new group starts from the beginning (fromBeginning defaults to true).
     const fresh: string[] = [];
+    const freshGroup = unique('g');
     await second
-      .subscribe({ groupId: unique('g'), topics: [topic], handleBatch: async (b) => void fresh.push(...values(b.messages)) })
+      .subscribe({ groupId: freshGroup, topics: [topic], handleBatch: async (b) => void fresh.push(...values(b.messages)) })
       .start();
     await until(() => fresh.length === 6);
-    await sleep(300);
+    // Both groups have committed the end of the topic: nothing is left to deliver again.
+    const total = async (g: string): Promise<number> => [...(await committed(g, topic)).values()].reduce((n, o) => n + Math.max(o, 0), 0);
+    await untilAsync(async () => (await total(groupId)) === 6 && (await total(freshGroup)) === 6);
     expect(after.sort()).toEqual(['v4', 'v5']);
     expect(fresh.sort()).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
   });
@@ -341,7 +358,8 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
 
     for (let round = 0; round < 5; round++) await a.producer().send(topic, messages(60, round * 60, 30));
     await until(() => seenA.length + seenB.length >= 300);
-    await sleep(500);
+    // The group has committed the end of every partition: a message seen twice would be here by now.
+    await untilAsync(async () => [...(await committed(groupId, topic)).values()].reduce((n, o) => n + Math.max(o, 0), 0) === 300);
     const all = [...seenA, ...seenB];
     expect(all).toHaveLength(300);
     expect(new Set(all.map((m) => `${m.partition}:${m.offset}`)).size).toBe(300);
@@ -554,22 +572,8 @@ describe.skipIf(!canRun)('Kafka bus against a real broker', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+const until = (check: () => boolean, timeoutMs = 10_000): Promise<boolean> =>
+  waitUntil(check, { timeoutMs, intervalMs: 10, message: 'condition not met in time' });
 
-async function untilAsync(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+const untilAsync = (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> =>
+  waitUntil(check, { timeoutMs, intervalMs: 50, message: 'condition not met in time' });

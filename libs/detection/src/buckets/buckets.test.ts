@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileCalendar, DEFAULT_CALENDAR } from '../calendar.ts';
-import { usageEvent } from '../test-events.ts';
+import { usageEvent } from '@burnrate/testing/builders';
 import {
   bucketOfEvent,
   closedBucketCount,

@@ -1,5 +1,5 @@
 import { ConfigError, parseConfig } from '@burnrate/core';
-import { anomaly } from '@burnrate/testing';
+import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { receiverSchema } from '../registry.ts';
 import { msteams, MSTEAMS_MAX_BYTES, msTeamsCardId, renderMsTeams } from './msteams.ts';
