@@ -25,3 +25,58 @@ export const AnomalyState = z
     }
   });
 export type AnomalyState = z.infer<typeof AnomalyState>;
+
+/** Where an anomaly stands with the humans who own it. */
+export type LifecycleState = 'open' | 'acknowledged' | 'snoozed' | 'resolved';
+
+export interface AnomalyLifecycle {
+  state: LifecycleState;
+  /** The decision that set `state`; absent for an anomaly nobody has touched. */
+  decision?: AnomalyState;
+  /** Who acknowledged it, when nothing since has taken that back (unacknowledged, resolved, a snooze that ended). */
+  acknowledged?: { by: string; at: string };
+  /** Until when it is snoozed, while it is. */
+  snoozed_until?: string;
+  /** Why a human resolved it (expected / real / noise). */
+  reason?: AnomalyState['reason'];
+}
+
+const ACTION_ORDER = (a: AnomalyState, b: AnomalyState): number =>
+  Date.parse(a.at) - Date.parse(b.at) ||
+  (a.action < b.action ? -1 : a.action > b.action ? 1 : 0) ||
+  (a.by < b.by ? -1 : a.by > b.by ? 1 : 0) ||
+  (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0);
+
+/**
+ * The lifecycle of one anomaly from its decisions (any order, as anomaly_state_v1 holds them):
+ * the latest decision wins. A snooze that has ended leaves the anomaly open (and no longer
+ * acknowledged: it asked to be told again). A detector's own resolution is not a decision:
+ * callers combine `state` with the anomaly's `status`.
+ */
+export function lifecycleOf(decisions: readonly AnomalyState[], now: Date): AnomalyLifecycle {
+  const ordered = [...decisions].sort(ACTION_ORDER);
+  const decision = ordered.at(-1);
+  if (!decision) return { state: 'open' };
+  let acknowledged: AnomalyLifecycle['acknowledged'];
+  for (const d of ordered) {
+    if (d.action === 'acknowledged') acknowledged ??= { by: d.by, at: d.at };
+    else if (d.action === 'unacknowledged') acknowledged = undefined;
+  }
+  switch (decision.action) {
+    case 'acknowledged':
+      return { state: 'acknowledged', decision, acknowledged: acknowledged ?? { by: decision.by, at: decision.at } };
+    case 'snoozed':
+      if (decision.snoozed_until !== undefined && Date.parse(decision.snoozed_until) > now.getTime())
+        return { state: 'snoozed', decision, snoozed_until: decision.snoozed_until, ...(acknowledged ? { acknowledged } : {}) };
+      return { state: 'open', decision };
+    case 'unacknowledged':
+      return { state: 'open', decision };
+    case 'resolved':
+      return {
+        state: 'resolved',
+        decision,
+        ...(decision.reason ? { reason: decision.reason } : {}),
+        ...(acknowledged ? { acknowledged } : {}),
+      };
+  }
+}

@@ -1,16 +1,42 @@
 import { BurnrateError, type Logger, type ReceiverEntry } from '@burnrate/core';
-import type { Anomaly } from '@burnrate/schemas';
+import type { Anomaly, AnomalyLifecycle } from '@burnrate/schemas';
 import { z } from 'zod';
 
 /**
  * Why this version of an anomaly is in front of a human: first sight, a higher severity, a much
  * larger impact, an update whose predecessor we cannot see, or the episode ended.
  */
-export type NotificationReason = 'new' | 'escalated' | 'grown' | 'updated' | 'resolved';
+export type NotificationReason = 'new' | 'escalated' | 'grown' | 'updated' | 'resolved' | 'reminder' | 'snooze_ended';
+
+/** Where a message sits in its episode's thread. */
+export interface NotificationThread {
+  /** The id `send` returned for the episode's first message to this receiver (Slack `<channel id>:<ts>`, an email Message-ID). */
+  parentId: string;
+  /** Also show the reply in the channel (Slack `reply_broadcast`): a critical escalation. */
+  broadcast: boolean;
+}
+
+/** Why a receiver that is not the team's own gets it: nobody acknowledged in time. */
+export interface NotificationEscalation {
+  to: 'oncall' | 'finops';
+  /** How long the anomaly has been open and unacknowledged. */
+  unacknowledgedForMs: number;
+}
 
 export interface Notification {
+  /** The anomaly version the message is about; in a group message, the first of `group`. */
   anomaly: Anomaly;
+  /**
+   * A group message (Alertmanager-style grouping): every anomaly version it lists, `anomaly`
+   * first, with one Acknowledge for them all. Absent for a message about one anomaly.
+   */
+  group?: readonly Anomaly[];
   reason: NotificationReason;
+  /** A later message of an episode: a reply in the thread of its first one (Slack thread_ts, email In-Reply-To / References). */
+  thread?: NotificationThread;
+  /** What the humans decided so far, shown on the message (who acknowledged, until when snoozed, resolved as what). */
+  lifecycle?: AnomalyLifecycle;
+  escalation?: NotificationEscalation;
   /**
    * Where it goes, in the channel's own terms (its definition's `to`): exactly one Slack channel
    * (`#name` or an id), the email addresses that share one message (all in To), or the name of
@@ -58,6 +84,13 @@ export interface Channel {
    * `send`. Channels whose provider cannot be asked (SMTP) leave it out.
    */
   reconcile?(notification: Notification, since: Date): Promise<{ id: string } | undefined>;
+  /**
+   * Makes a message already sent (`messageId` as `send` returned it) show `notification` — its
+   * latest version and lifecycle — in place: Slack chat.update, PagerDuty an acknowledge or
+   * resolve event for the incident. Rejects like `send`. Channels whose messages cannot change
+   * (email, webhooks) leave it out.
+   */
+  update?(messageId: string, notification: Notification): Promise<void>;
   /** Releases connections; the channel is not used afterwards. */
   close(): Promise<void>;
 }

@@ -12,7 +12,9 @@ export {
   type ChannelEnv,
   type ChannelName,
   type Notification,
+  type NotificationEscalation,
   type NotificationReason,
+  type NotificationThread,
   type ReceiverAt,
 } from './channel.ts';
 export { CHANNELS, channelDefinition, receiverSchema } from './registry.ts';
@@ -38,3 +40,15 @@ export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessa
 export { renderEmail, escapeHtml, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
 export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel } from './format.ts';
 export { createMemoryChannel, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
+export {
+  ALL_IN_MESSAGE,
+  parseSlackActionValue,
+  RESOLVE_REASONS,
+  SLACK_ACTIONS,
+  slackActionValue,
+  SNOOZE_CHOICES,
+  type ResolveReason,
+  type SlackAction,
+  type SlackActionId,
+  type SnoozeChoice,
+} from './slack-actions.ts';

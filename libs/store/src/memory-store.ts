@@ -21,6 +21,7 @@ export function createMemoryStore(): Store {
   const events = new Map<string, UsageEvent>();
   const dlq = new Map<string, DlqRecord>();
   const anomalies = new Map<string, Map<number, Anomaly>>();
+  // Every decision by its whole identity (the table's key), so a redelivered one collapses.
   const states = new Map<string, AnomalyState>();
   const deliveries = new Map<string, DeliveryRecord>();
   const snapshots = new Map<string, DetectorSnapshot>();
@@ -191,19 +192,23 @@ export function createMemoryStore(): Store {
     async insertAnomalyStates(batch) {
       open();
       refuseLoneSurrogates(ANOMALY_STATE_TABLE, batch);
-      for (const s of batch) {
-        const current = states.get(s.anomaly_id);
-        if (!current || compareStates(s, current) >= 0) states.set(s.anomaly_id, copy(s));
-      }
+      for (const s of batch) states.set(JSON.stringify([s.anomaly_id, Date.parse(s.at), s.action, s.by, s.channel]), copy(s));
     },
     async latestAnomalyStates(ids) {
       open();
+      const wanted = new Set(ids);
       const result = new Map<string, AnomalyState>();
-      for (const id of ids) {
-        const s = states.get(id);
-        if (s) result.set(id, copy(s));
-      }
+      for (const s of [...states.values()].sort(compareStates)) if (wanted.has(s.anomaly_id)) result.set(s.anomaly_id, copy(s));
       return result;
+    },
+    async listAnomalyStates(filter) {
+      open();
+      return [...states.values()]
+        .filter((s) => filter.anomaly_id === undefined || s.anomaly_id === filter.anomaly_id)
+        .filter((s) => filter.since === undefined || ms(s.at) >= ms(filter.since))
+        .sort((a, b) => compareStates(a, b) || compare(a.anomaly_id, b.anomaly_id))
+        .slice(0, filter.limit ?? 100_000)
+        .map(copy);
     },
 
     async insertDeliveries(records) {
@@ -221,6 +226,7 @@ export function createMemoryStore(): Store {
       return [...deliveries.values()]
         .filter((d) => filter.anomaly_id === undefined || d.anomaly_id === filter.anomaly_id)
         .filter((d) => filter.status === undefined || d.status === filter.status)
+        .filter((d) => filter.detail === undefined || d.detail === filter.detail)
         .sort(
           (a, b) => ms(a.at) - ms(b.at) || compare(a.anomaly_id, b.anomaly_id) || a.version - b.version || compare(a.receiver, b.receiver),
         )

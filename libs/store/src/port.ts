@@ -33,6 +33,21 @@ export interface AnomalyListQuery {
   limit?: number;
 }
 
+export interface AnomalyStateListQuery {
+  anomaly_id?: string;
+  /** Inclusive lower bound on `at`. */
+  since?: string;
+  /** Defaults to 100_000. */
+  limit?: number;
+}
+
+export interface DeliveryListQuery {
+  anomaly_id?: string;
+  status?: DeliveryRecord['status'];
+  /** Only records whose detail is this: with status `sent`, every anomaly version one message (a provider's message id) carried. */
+  detail?: string;
+}
+
 export interface UsageEventListQuery {
   /** Inclusive lower bound on occurred_at. */
   from?: string;
@@ -142,10 +157,12 @@ export interface Store {
   insertAnomalyStates(states: readonly AnomalyState[]): Promise<void>;
   /** The latest decision per anomaly id (greatest `at`; ties broken by action, by, channel, descending). */
   latestAnomalyStates(ids: readonly string[]): Promise<Map<string, AnomalyState>>;
+  /** Every decision, oldest first (the latest order of latestAnomalyStates); one anomaly's, or all since an instant. */
+  listAnomalyStates(filter: AnomalyStateListQuery): Promise<AnomalyState[]>;
 
   insertDeliveries(records: readonly DeliveryRecord[]): Promise<void>;
   /** The latest record per (anomaly_id, version, receiver), oldest first, filtered after picking the latest. */
-  listDeliveries(filter: { anomaly_id?: string; status?: DeliveryRecord['status'] }): Promise<DeliveryRecord[]>;
+  listDeliveries(filter: DeliveryListQuery): Promise<DeliveryRecord[]>;
 
   /** The largest snapshot part saveSnapshot takes, in UTF-8 bytes (MAX_SNAPSHOT_PART_BYTES). */
   readonly maxSnapshotPartBytes: number;

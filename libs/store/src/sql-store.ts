@@ -56,6 +56,7 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     anomalyVersions: (id) => run(() => anomalies.anomalyVersions(exec, id)),
     insertAnomalyStates: (states) => run(() => anomalyState.insertAnomalyStates(exec, states)),
     latestAnomalyStates: (ids) => run(() => anomalyState.latestAnomalyStates(exec, ids)),
+    listAnomalyStates: (filter) => run(() => anomalyState.listAnomalyStates(exec, filter)),
     insertDeliveries: (records) => run(() => deliveries.insertDeliveries(exec, records)),
     listDeliveries: (filter) => run(() => deliveries.listDeliveries(exec, filter)),
     maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,

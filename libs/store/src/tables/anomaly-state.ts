@@ -1,5 +1,6 @@
 import type { AnomalyState } from '@burnrate/schemas';
-import { fromDateTime64, insertRows, toDateTime64, type SqlExecutor } from '../executor.ts';
+import { fromDateTime64, insertRows, toDateTime64, where, type QueryParams, type SqlExecutor } from '../executor.ts';
+import type { AnomalyStateListQuery } from '../port.ts';
 
 /** anomaly_state_v1 (infra/clickhouse/0005_anomaly_state.sql): the log of decisions. */
 export const ANOMALY_STATE_TABLE = 'anomaly_state_v1';
@@ -62,4 +63,24 @@ export async function latestAnomalyStates(exec: SqlExecutor, ids: readonly strin
   );
   for (const row of rows) latest.set(row.anomaly_id, anomalyStateFromRow(row));
   return latest;
+}
+
+export async function listAnomalyStates(exec: SqlExecutor, filter: AnomalyStateListQuery): Promise<AnomalyState[]> {
+  const params: QueryParams = { limit: filter.limit ?? 100_000 };
+  const conditions: string[] = [];
+  if (filter.anomaly_id !== undefined) {
+    conditions.push('anomaly_id = {anomaly_id:String}');
+    params.anomaly_id = filter.anomaly_id;
+  }
+  if (filter.since !== undefined) {
+    conditions.push("at >= {since:DateTime64(3, 'UTC')}");
+    params.since = toDateTime64(filter.since);
+  }
+  const rows = await exec.query<AnomalyStateRow>(
+    `SELECT ${COLUMNS} FROM ${ANOMALY_STATE_TABLE} FINAL ${where(conditions)}
+      ORDER BY at, action, actor, channel, anomaly_id
+      LIMIT {limit:UInt32}`,
+    params,
+  );
+  return rows.map(anomalyStateFromRow);
 }

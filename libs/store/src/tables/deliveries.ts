@@ -1,5 +1,5 @@
 import { fromDateTime64, insertRows, toDateTime64, toNumber, where, type QueryParams, type SqlExecutor } from '../executor.ts';
-import type { DeliveryRecord } from '../port.ts';
+import type { DeliveryListQuery, DeliveryRecord } from '../port.ts';
 
 /** deliveries_v1 (infra/clickhouse/0006_deliveries.sql): latest attempt per (anomaly_id, version, receiver). */
 export const DELIVERIES_TABLE = 'deliveries_v1';
@@ -50,10 +50,7 @@ export async function insertDeliveries(exec: SqlExecutor, records: readonly Deli
 
 // status is not in the key, so it is filtered outside the FINAL subquery: a `failed` row
 // replaced by a later `sent` must not match status = 'failed'.
-export async function listDeliveries(
-  exec: SqlExecutor,
-  filter: { anomaly_id?: string; status?: DeliveryRecord['status'] },
-): Promise<DeliveryRecord[]> {
+export async function listDeliveries(exec: SqlExecutor, filter: DeliveryListQuery): Promise<DeliveryRecord[]> {
   const params: QueryParams = {};
   const inner: string[] = [];
   const outer: string[] = [];
@@ -64,6 +61,10 @@ export async function listDeliveries(
   if (filter.status !== undefined) {
     outer.push('status = {status:String}');
     params.status = filter.status;
+  }
+  if (filter.detail !== undefined) {
+    outer.push('detail = {detail:String}');
+    params.detail = filter.detail;
   }
   const rows = await exec.query<DeliveryRow>(
     `SELECT ${COLUMNS} FROM (SELECT ${COLUMNS} FROM ${DELIVERIES_TABLE} FINAL ${where(inner)})

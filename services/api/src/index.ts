@@ -1,0 +1,1 @@
+export { createStateRecorder, type StateRecorder } from './state-recorder.ts';
