@@ -3,6 +3,8 @@ import { type Channel, type ChannelName, type Notification, receiverOf } from '.
 export interface MemoryChannelOptions {
   /** Whether the channel can be asked what it already delivered, as Slack can (default) and SMTP cannot. */
   reconcile?: boolean;
+  /** Whether sent messages can be changed in place, as Slack's can (default) and emails cannot. */
+  update?: boolean;
 }
 
 export interface MemoryChannel extends Channel {
@@ -12,6 +14,8 @@ export interface MemoryChannel extends Channel {
   attempts: number;
   /** Every call to reconcile, including those that threw. */
   reconciles: number;
+  /** Every message changed in place, in order: its id and what it shows now. */
+  updates: { id: string; notification: Notification }[];
   /** The next calls throw these errors, one per call, before sends succeed again. */
   failNext(...errors: Error[]): void;
   /** The next calls to reconcile throw these errors, one per call. */
@@ -33,6 +37,7 @@ export function createMemoryChannel(name: ChannelName, options: MemoryChannelOpt
     sent,
     attempts: 0,
     reconciles: 0,
+    updates: [],
     failNext: (...errors) => {
       failures.push(...errors);
     },
@@ -48,6 +53,13 @@ export function createMemoryChannel(name: ChannelName, options: MemoryChannelOpt
     },
     async close() {},
   };
+  if (options.update ?? true) {
+    channel.update = async (id, n) => {
+      const failure = failures.shift();
+      if (failure) throw failure;
+      channel.updates.push({ id, notification: n });
+    };
+  }
   if (options.reconcile ?? true) {
     channel.reconcile = async (n) => {
       channel.reconciles += 1;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** Values bound to `{name:Type}` placeholders; never spliced into SQL text. */
-export type QueryParams = Record<string, string | number | boolean | readonly string[]>;
+export type QueryParams = Record<string, string | number | boolean | readonly string[] | readonly number[]>;
 
 /**
  * What the table modules need from a ClickHouse connection. chdb and the server client each

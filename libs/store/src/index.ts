@@ -1,7 +1,11 @@
 export type {
   AcceptedEventId,
   AnomalyListQuery,
+  AnomalyStateListQuery,
+  DeliveryListQuery,
   DeliveryRecord,
+  OutboxEntry,
+  OutboxQuery,
   DetectorSnapshot,
   SpendQuery,
   SpendRow,
@@ -20,3 +24,4 @@ export { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 export { ANOMALIES_TABLE } from './tables/anomalies.ts';
 export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';
+export { OUTBOX_TABLE } from './tables/outbox.ts';

@@ -1,9 +1,17 @@
 import { BurnrateError } from '@burnrate/core';
 import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
-import { type DeliveryRecord, type DetectorSnapshot, MAX_SNAPSHOT_PART_BYTES, type SpendRow, type Store } from './port.ts';
+import {
+  type DeliveryRecord,
+  type DetectorSnapshot,
+  MAX_SNAPSHOT_PART_BYTES,
+  type OutboxEntry,
+  type SpendRow,
+  type Store,
+} from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
+import { OUTBOX_TABLE } from './tables/outbox.ts';
 import { SNAPSHOT_PARTS_TABLE } from './tables/detector-snapshots.ts';
 import { storableDlqRecord } from './tables/dlq.ts';
 import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
@@ -23,6 +31,7 @@ export function createMemoryStore(): Store {
   const anomalies = new Map<string, Map<number, Anomaly>>();
   // Every decision by its whole identity (the table's key), so a redelivered one collapses.
   const states = new Map<string, AnomalyState>();
+  const outbox = new Map<string, OutboxEntry>();
   const deliveries = new Map<string, DeliveryRecord>();
   const snapshots = new Map<string, DetectorSnapshot>();
   let closed = false;
@@ -230,6 +239,34 @@ export function createMemoryStore(): Store {
         .sort(
           (a, b) => ms(a.at) - ms(b.at) || compare(a.anomaly_id, b.anomaly_id) || a.version - b.version || compare(a.receiver, b.receiver),
         )
+        .map(copy);
+    },
+
+    async upsertOutbox(entries) {
+      open();
+      refuseLoneSurrogates(OUTBOX_TABLE, entries);
+      for (const e of entries) {
+        const key = JSON.stringify([e.anomaly_id, e.version, e.receiver, e.purpose]);
+        const existing = outbox.get(key);
+        if (!existing || ms(e.updated_at) >= ms(existing.updated_at)) outbox.set(key, copy(e));
+      }
+    },
+    async listOutbox(query) {
+      open();
+      return [...outbox.values()]
+        .filter((e) => query.anomaly_id === undefined || e.anomaly_id === query.anomaly_id)
+        .filter((e) => query.status === undefined || e.status === query.status)
+        .filter((e) => query.due_by === undefined || ms(e.due_at) <= ms(query.due_by))
+        .filter((e) => query.parts === undefined || query.parts.includes(e.part))
+        .sort(
+          (a, b) =>
+            ms(a.due_at) - ms(b.due_at) ||
+            compare(a.anomaly_id, b.anomaly_id) ||
+            a.version - b.version ||
+            compare(a.receiver, b.receiver) ||
+            compare(a.purpose, b.purpose),
+        )
+        .slice(0, query.limit ?? 10_000)
         .map(copy);
     },
 

@@ -33,6 +33,47 @@ export interface AnomalyListQuery {
   limit?: number;
 }
 
+/**
+ * A message the notifier owes a receiver (notification_outbox_v1). Written `queued` when an
+ * anomaly version is routed; `done` once delivered (or recorded as skipped), `cancelled` when no
+ * longer needed (acknowledged before an escalation was due). A later updated_at replaces a row.
+ */
+export interface OutboxEntry {
+  anomaly_id: string;
+  version: number;
+  /** The receiver's stable name, as in the deliveries table. */
+  receiver: string;
+  /** `notify` (the version itself), `escalate` (to on-call / FinOps when nobody acknowledged in time), `reminder`. */
+  purpose: 'notify' | 'escalate' | 'reminder';
+  channel: string;
+  /** Notification.to. */
+  recipients: string[];
+  /** Which receiver group of the route: team, oncall, finops. */
+  via: string;
+  /** Entries with the same key, due together, go out as one message. */
+  group_key: string;
+  /** The anomalies.v1 partition the anomaly came from (its owner dispatches the entry). */
+  part: number;
+  due_at: string;
+  status: 'queued' | 'done' | 'cancelled';
+  /** Failed sends so far (retries back off from it). */
+  attempts: number;
+  /** Why done or cancelled; the last error while retrying. */
+  detail: string;
+  updated_at: string;
+}
+
+export interface OutboxQuery {
+  status?: OutboxEntry['status'];
+  /** Only entries due at or before this instant. */
+  due_by?: string;
+  /** Only entries of these anomalies.v1 partitions. */
+  parts?: readonly number[];
+  anomaly_id?: string;
+  /** Defaults to 10_000. */
+  limit?: number;
+}
+
 export interface AnomalyStateListQuery {
   anomaly_id?: string;
   /** Inclusive lower bound on `at`. */
@@ -163,6 +204,10 @@ export interface Store {
   insertDeliveries(records: readonly DeliveryRecord[]): Promise<void>;
   /** The latest record per (anomaly_id, version, receiver), oldest first, filtered after picking the latest. */
   listDeliveries(filter: DeliveryListQuery): Promise<DeliveryRecord[]>;
+
+  upsertOutbox(entries: readonly OutboxEntry[]): Promise<void>;
+  /** The latest row per key, earliest due first. */
+  listOutbox(query: OutboxQuery): Promise<OutboxEntry[]>;
 
   /** The largest snapshot part saveSnapshot takes, in UTF-8 bytes (MAX_SNAPSHOT_PART_BYTES). */
   readonly maxSnapshotPartBytes: number;

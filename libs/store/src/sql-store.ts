@@ -4,6 +4,7 @@ import { runMigrations } from './migrations.ts';
 import { MAX_SNAPSHOT_PART_BYTES, type Store } from './port.ts';
 import * as anomalies from './tables/anomalies.ts';
 import * as anomalyState from './tables/anomaly-state.ts';
+import * as outbox from './tables/outbox.ts';
 import * as deliveries from './tables/deliveries.ts';
 import * as snapshots from './tables/detector-snapshots.ts';
 import * as dlq from './tables/dlq.ts';
@@ -59,6 +60,8 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listAnomalyStates: (filter) => run(() => anomalyState.listAnomalyStates(exec, filter)),
     insertDeliveries: (records) => run(() => deliveries.insertDeliveries(exec, records)),
     listDeliveries: (filter) => run(() => deliveries.listDeliveries(exec, filter)),
+    upsertOutbox: (entries) => run(() => outbox.upsertOutbox(exec, entries)),
+    listOutbox: (query) => run(() => outbox.listOutbox(exec, query)),
     maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,
     saveSnapshot: (snapshot) => run(() => snapshots.saveSnapshot(exec, snapshot)),
     loadSnapshot: (key) => run(() => snapshots.loadSnapshot(guarded, key)),

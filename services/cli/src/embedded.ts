@@ -5,7 +5,7 @@ import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonRespo
 import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
 import { createNotifier } from '@burnrate/notifier';
 import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
-import { TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
+import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore } from '@burnrate/store';
 import { anomaliesRoute } from './api.ts';
@@ -83,17 +83,18 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
 
   // Registered before the notifier so it closes after the last send.
   lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
-  const notifier = createNotifier({ config: source, store, channels: channels.channels, log, clock });
-  const notifierSubscription = bus.subscribe({
-    groupId: 'burnrate-notifier',
-    topics: [TOPICS.anomalies.name],
-    handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
-  });
+  const notifier = createNotifier({ config: source, store, channels: channels.channels, log, clock, groupId: 'burnrate-notifier' });
+  const notifierSubscription = bus.subscribe(notifier.subscribeOptions);
+  const stateSubscription = bus.subscribe(notifier.stateSubscribeOptions);
   lifecycle.register(notifier);
   lifecycle.register({
     name: 'notifier-consumer',
-    start: () => notifierSubscription.start(),
+    start: async () => {
+      await notifierSubscription.start();
+      await stateSubscription.start();
+    },
     stop: async () => {
+      await stateSubscription.stop();
       await notifierSubscription.stop();
       log.info(notifier.stats(), 'notifier totals');
     },

@@ -1,18 +1,10 @@
 import { BurnrateError, type Clock, isRetriable, type Logger } from '@burnrate/core';
 import { randomUUID } from 'node:crypto';
-import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
+import type { Channel, Notification } from '@burnrate/notify';
 import type { Anomaly } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { Target } from './routing.ts';
-
-/** A delivery that must wait for the batch to be delivered again (the channel is still failing, or the process is stopping). */
-export interface Deferred {
-  anomalyId: string;
-  version: number;
-  receiver: string;
-  error: unknown;
-}
 
 export interface DeliveryDeps {
   store: Pick<Store, 'insertDeliveries'>;
@@ -23,30 +15,46 @@ export interface DeliveryDeps {
   clock: Clock;
 }
 
+/** How one message ended. */
+export type DeliveryOutcome =
+  /** The provider has it (`id` as the channel returned it), or it was found delivered before a restart. */
+  | { status: 'sent'; id: string }
+  /** Nothing to send it with (no channel configured): recorded as skipped. */
+  | { status: 'skipped'; detail: string }
+  /** The receiver refused it for good: recorded as failed. */
+  | { status: 'failed'; detail: string }
+  /** Still failing after the in-process retries, or the process is stopping: try again later. */
+  | { status: 'retry'; error: unknown };
+
 export interface Delivery {
   /**
-   * Sends one anomaly version to one target, once: records `pending` before the send and `sent`
-   * after, asks the channel about an earlier `pending` attempt first (a kill between the
-   * provider's answer and our record), retries with backoff, and records the outcome. Resolves to
-   * a Deferred when the channel keeps failing (redelivered later), else undefined.
-   * `unavailable` holds the channels that used up their retries earlier in this batch.
+   * Sends one message — about one anomaly version, or a group of them — to one target, once:
+   * records `pending` for every version it carries before the send and `sent` (with the
+   * provider's message id) after; asks the channel about an earlier `pending` attempt first (a
+   * kill between the provider's answer and our record); retries with backoff within the call.
+   * `pending` holds the earlier pending records of the versions it carries.
    */
   deliver(
-    a: Anomaly,
+    n: Notification,
     t: Target,
-    reason: NotificationReason,
-    previous: DeliveryRecord | undefined,
-    unavailable: Set<string>,
+    members: readonly Anomaly[],
+    pending: readonly DeliveryRecord[],
     signal: AbortSignal,
-  ): Promise<Deferred | undefined>;
+  ): Promise<DeliveryOutcome>;
   /** Records that a target was not sent this version, and why. */
-  skip(a: Anomaly, t: Target, detail: string): Promise<void>;
+  skip(a: Anomaly, t: Pick<Target, 'receiver' | 'channel'>, detail: string): Promise<void>;
 }
 
 export function createDelivery(deps: DeliveryDeps): Delivery {
   const { store, retry, log, clock } = deps;
 
-  const record = (a: Anomaly, t: Target, status: DeliveryRecord['status'], detail: string, attempts: number): DeliveryRecord => ({
+  const record = (
+    a: Anomaly,
+    t: Pick<Target, 'receiver' | 'channel'>,
+    status: DeliveryRecord['status'],
+    detail: string,
+    attempts: number,
+  ): DeliveryRecord => ({
     anomaly_id: a.id,
     version: a.version,
     receiver: t.receiver,
@@ -92,68 +100,63 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
   }
 
   async function deliver(
-    a: Anomaly,
+    n: Notification,
     t: Target,
-    reason: NotificationReason,
-    previous: DeliveryRecord | undefined,
-    unavailable: Set<string>,
+    members: readonly Anomaly[],
+    pending: readonly DeliveryRecord[],
     signal: AbortSignal,
-  ): Promise<Deferred | undefined> {
-    const fields = { anomalyId: a.id, version: a.version, receiver: t.receiver, reason };
+  ): Promise<DeliveryOutcome> {
+    const fields = {
+      anomalyIds: members.map((m) => m.id),
+      version: members.length === 1 ? members[0]?.version : undefined,
+      receiver: t.receiver,
+      reason: n.reason,
+    };
     const channel = t.channel === 'log' ? undefined : deps.channels[t.channel];
     if (!channel) {
       const detail = `no ${t.channel} channel configured`;
       log.warn(fields, 'delivery skipped: no channel configured for receiver');
-      await store.insertDeliveries([record(a, t, 'skipped', detail, 0)]);
-      return undefined;
+      await store.insertDeliveries(members.map((a) => record(a, t, 'skipped', detail, 0)));
+      return { status: 'skipped', detail };
     }
-    // Once a channel has used up its retries in this batch, the rest of the batch would only
-    // hammer it; those deliveries wait for the redelivery.
-    if (unavailable.has(channel.name))
-      return {
-        anomalyId: a.id,
-        version: a.version,
-        receiver: t.receiver,
-        error: new BurnrateError('NOTIFY_UNAVAILABLE', `${channel.name} unavailable earlier in this batch`),
-      };
 
-    const notification: Notification = { anomaly: a, reason, to: t.to, receiver: t.receiver };
-    if (previous?.status === 'pending') {
-      const checked = await reconcile(channel, notification, previous, fields, signal);
-      // Still pending: the redelivery after restart asks again.
-      if ('stopping' in checked) return { anomalyId: a.id, version: a.version, receiver: t.receiver, error: checked.stopping };
+    const earlier = pending[0];
+    if (earlier) {
+      const checked = await reconcile(channel, n, earlier, fields, signal);
+      if ('stopping' in checked) return { status: 'retry', error: checked.stopping };
       if (checked.delivered) {
-        await store.insertDeliveries([record(a, t, 'sent', checked.delivered.id, Math.max(previous.attempts, 1))]);
-        log.info({ ...fields, messageId: checked.delivered.id }, 'notification was delivered before a restart; recorded, not sent again');
-        return undefined;
+        const id = checked.delivered.id;
+        await store.insertDeliveries(members.map((a) => record(a, t, 'sent', id, Math.max(earlier.attempts, 1))));
+        log.info({ ...fields, messageId: id }, 'notification was delivered before a restart; recorded, not sent again');
+        return { status: 'sent', id };
       }
     }
 
     // Recorded before the send, so a kill after the provider accepted the message leaves a trace
-    // that the redelivered version reconciles against instead of sending blindly.
+    // that the next attempt reconciles against instead of sending blindly.
     const attemptId = randomUUID();
-    await store.insertDeliveries([record(a, t, 'pending', `attempt ${attemptId}`, 0)]);
-    const outcome = await withRetry(() => channel.send(notification), retry, {
+    await store.insertDeliveries(members.map((a) => record(a, t, 'pending', `attempt ${attemptId}`, 0)));
+    const outcome = await withRetry(() => channel.send(n), retry, {
       signal,
       onRetry: (err, attempt, waitMs) => log.warn({ ...fields, attemptId, err, attempt, retryInMs: waitMs }, 'delivery failed, retrying'),
     });
     if (outcome.ok) {
-      await store.insertDeliveries([record(a, t, 'sent', outcome.value.id, outcome.attempts)]);
-      log.info({ ...fields, attempts: outcome.attempts, messageId: outcome.value.id }, 'notification sent');
-      return undefined;
+      const id = outcome.value.id;
+      await store.insertDeliveries(members.map((a) => record(a, t, 'sent', id, outcome.attempts)));
+      log.info({ ...fields, attempts: outcome.attempts, messageId: id }, 'notification sent');
+      return { status: 'sent', id };
     }
     const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
     if (isRetriable(outcome.error)) {
-      unavailable.add(channel.name);
       if (!(outcome.error instanceof BurnrateError && outcome.error.code === 'SHUTTING_DOWN')) {
-        await store.insertDeliveries([record(a, t, 'failed', `will retry: ${message}`, outcome.attempts)]);
+        await store.insertDeliveries(members.map((a) => record(a, t, 'failed', `will retry: ${message}`, outcome.attempts)));
       }
       log.warn({ ...fields, err: outcome.error, attempts: outcome.attempts }, 'delivery deferred: channel still failing after retries');
-      return { anomalyId: a.id, version: a.version, receiver: t.receiver, error: outcome.error };
+      return { status: 'retry', error: outcome.error };
     }
-    await store.insertDeliveries([record(a, t, 'failed', message, outcome.attempts)]);
+    await store.insertDeliveries(members.map((a) => record(a, t, 'failed', message, outcome.attempts)));
     log.error({ ...fields, err: outcome.error, attempts: outcome.attempts }, 'delivery failed for good: receiver rejected it');
-    return undefined;
+    return { status: 'failed', detail: message };
   }
 
   return {
@@ -162,20 +165,4 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       await store.insertDeliveries([record(a, t, 'skipped', detail, 0)]);
     },
   };
-}
-
-/** One retriable error for a batch whose deliveries were deferred: the bus delivers it again, after the longest Retry-After asked. */
-export function deferredError(deferred: readonly Deferred[]): BurnrateError {
-  const retryAfterMs = deferred
-    .map((d) => (d.error instanceof BurnrateError ? d.error.retryAfterMs : undefined))
-    .filter((ms): ms is number => ms !== undefined);
-  return new BurnrateError(
-    'NOTIFY_UNAVAILABLE',
-    `${deferred.length} deliveries deferred (${[...new Set(deferred.map((d) => d.receiver))].join(', ')}); they are sent on redelivery`,
-    {
-      cause: deferred[0]?.error,
-      ...(retryAfterMs.length > 0 ? { retryAfterMs: Math.max(...retryAfterMs) } : {}),
-      details: { deferred: deferred.map(({ anomalyId, version, receiver }) => ({ anomalyId, version, receiver })) },
-    },
-  );
 }

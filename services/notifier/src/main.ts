@@ -9,7 +9,6 @@ import {
   registerHealthEndpoint,
   runService,
 } from '@burnrate/runtime';
-import { TOPICS } from '@burnrate/schemas';
 import { createNotifier } from './notifier.ts';
 
 const GROUP_ID = 'burnrate-notifier';
@@ -46,16 +45,17 @@ runService({
 
     // Registered before the notifier so it closes after the last send.
     lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
-    const notifier = createNotifier({ config, store, channels: channels.channels, log });
-    const subscription = bus.subscribe({
-      groupId: GROUP_ID,
-      topics: [TOPICS.anomalies.name],
-      handleBatch: (batch, ctx) => notifier.handleBatch(batch, ctx),
-    });
+    const notifier = createNotifier({ config, store, channels: channels.channels, log, groupId: GROUP_ID });
+    const subscription = bus.subscribe(notifier.subscribeOptions);
+    const stateSubscription = bus.subscribe(notifier.stateSubscribeOptions);
     lifecycle.register({
       name: 'notifier-consumer',
-      start: () => subscription.start(),
+      start: async () => {
+        await subscription.start();
+        await stateSubscription.start();
+      },
       stop: async () => {
+        await stateSubscription.stop();
         await subscription.stop();
         log.info(notifier.stats(), 'notifier totals');
       },

@@ -5,7 +5,7 @@ import { createMemoryStore } from '@burnrate/store';
 import { dlqOrigin } from '@burnrate/schemas';
 import { anomaly } from '@burnrate/testing/builders';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createNotifier, type NotifierDeps } from './notifier.ts';
+import { createNotifier, type Notifier, type NotifierDeps } from './notifier.ts';
 
 const config = parseConfig(`
 org: acme
@@ -14,6 +14,11 @@ teams:
     slack: { channel: "#payments-ai-spend" }
     email: [payments-leads@acme.com]
 routes:
+  # One message per anomaly, sent at once: these tests are about what each version needs
+  # (dispatcher.test.ts is about grouping and timing).
+  group_by: [anomaly]
+  group_wait: 0s
+  group_interval: 0s
   rules:
     - match: { severity: critical }
       notify: [team, finops]
@@ -23,22 +28,32 @@ finops: { email: [finops@acme.com] }
 const log = createLogger({ level: 'silent' });
 const noWait = { sleep: async () => {}, random: () => 0 };
 
+/** Routes anomalies as the bus would hand them over, then sends what is due. */
+async function run(n: Notifier, anomalies: Parameters<Notifier['handleAnomalies']>[0]): Promise<void> {
+  await n.handleAnomalies(anomalies);
+  await n.dispatch();
+}
+
 describe('notifier', () => {
   let store: ReturnType<typeof createMemoryStore>;
   let slack: MemoryChannel;
   let email: MemoryChannel;
+  let clock: ReturnType<typeof fixedClock>;
   const notifier = (overrides: Partial<NotifierDeps> = {}) =>
     createNotifier({
       config: fixedConfig(config),
       store,
       channels: { slack, email },
       log,
-      clock: fixedClock(new Date('2026-11-27T14:06:00Z')),
+      clock,
       retry: noWait,
+      dispatchEveryMs: 0,
+      minGapMs: {},
       ...overrides,
     });
 
   beforeEach(() => {
+    clock = fixedClock(new Date('2026-11-27T14:06:00Z'));
     store = createMemoryStore();
     slack = createMemoryChannel('slack');
     email = createMemoryChannel('email');
@@ -51,10 +66,10 @@ describe('notifier', () => {
 
   it('sends new and escalated versions, skips a small growth, sends the resolution once', async () => {
     const n = notifier();
-    await n.handleAnomalies([v1]);
-    await n.handleAnomalies([v2]);
-    await n.handleAnomalies([v3]);
-    await n.handleAnomalies([v4]);
+    await run(n, [v1]);
+    await run(n, [v2]);
+    await run(n, [v3]);
+    await run(n, [v4]);
 
     expect(slack.sent.map((s) => [s.anomaly.version, s.reason, s.to])).toEqual([
       [1, 'new', ['#payments-ai-spend']],
@@ -63,11 +78,11 @@ describe('notifier', () => {
     ]);
     expect(email.sent.map((s) => [s.anomaly.version, s.reason, s.to])).toEqual([
       [1, 'new', ['payments-leads@acme.com']],
-      [2, 'escalated', ['payments-leads@acme.com']],
       // finops joins at critical: v2 is the first it sees.
       [2, 'new', ['finops@acme.com']],
-      [4, 'resolved', ['payments-leads@acme.com']],
+      [2, 'escalated', ['payments-leads@acme.com']],
       [4, 'resolved', ['finops@acme.com']],
+      [4, 'resolved', ['payments-leads@acme.com']],
     ]);
     const v3Deliveries = (await store.listDeliveries({ anomaly_id: 'a1' })).filter((d) => d.version === 3);
     expect(v3Deliveries.map((d) => [d.receiver, d.status])).toEqual([
@@ -81,7 +96,7 @@ describe('notifier', () => {
   });
 
   it('records what was sent with the provider id and the attempts', async () => {
-    await notifier().handleAnomalies([v1]);
+    await run(notifier(), [v1]);
     const deliveries = await store.listDeliveries({ anomaly_id: 'a1' });
     expect(deliveries).toEqual([
       {
@@ -108,24 +123,38 @@ describe('notifier', () => {
   });
 
   it('never sends a version twice, also after a restart', async () => {
-    await notifier().handleAnomalies([v1, v2]);
+    await run(notifier(), [v1]);
+    await run(notifier(), [v2]);
     expect(slack.sent).toHaveLength(2);
-    await notifier().handleAnomalies([v1, v2]);
-    await notifier().handleAnomalies([v2]);
+    await run(notifier(), [v1, v2]);
+    await run(notifier(), [v2]);
     expect(slack.sent).toHaveLength(2);
     expect(email.sent).toHaveLength(3);
   });
 
+  it('sends only the latest of several versions due together', async () => {
+    await run(notifier(), [v1, v2]);
+    expect(slack.sent.map((s) => [s.anomaly.version, s.reason])).toEqual([[2, 'new']]);
+    expect(
+      (await store.listDeliveries({ anomaly_id: 'a1' }))
+        .filter((d) => d.receiver.startsWith('slack'))
+        .map((d) => [d.version, d.status, d.detail]),
+    ).toEqual([
+      [1, 'skipped', 'superseded: v2 is queued for slack:#payments-ai-spend'],
+      [2, 'sent', 'slack-1'],
+    ]);
+  });
+
   it('after a restart compares with stored versions to skip a small growth', async () => {
-    await notifier().handleAnomalies([v2]);
+    await run(notifier(), [v2]);
     await store.insertAnomalies([v2]);
-    await notifier().handleAnomalies([v3]);
+    await run(notifier(), [v3]);
     expect(slack.sent.map((s) => s.anomaly.version)).toEqual([2]);
   });
 
   it('after a restart without stored versions sends an update rather than stay silent', async () => {
-    await notifier().handleAnomalies([v2]);
-    await notifier().handleAnomalies([v3]);
+    await run(notifier(), [v2]);
+    await run(notifier(), [v3]);
     expect(slack.sent.map((s) => [s.anomaly.version, s.reason])).toEqual([
       [2, 'new'],
       [3, 'updated'],
@@ -138,7 +167,7 @@ describe('notifier', () => {
       new BurnrateError('NOTIFY_RATE_LIMITED', 'slow down', { retryAfterMs: 1_000 }),
       new BurnrateError('NOTIFY_UNAVAILABLE', '503'),
     );
-    await notifier({ retry: { ...noWait, sleep: async (ms) => void waits.push(ms) } }).handleAnomalies([v1]);
+    await run(notifier({ retry: { ...noWait, sleep: async (ms) => void waits.push(ms) } }), [v1]);
     expect(slack.attempts).toBe(3);
     expect(slack.sent).toHaveLength(1);
     expect(waits).toEqual([1_000, 1_000]);
@@ -146,35 +175,44 @@ describe('notifier', () => {
     expect(d).toMatchObject({ receiver: 'slack:#payments-ai-spend', attempts: 3 });
   });
 
-  it('throws a retriable error when a channel keeps failing, and delivers on redelivery', async () => {
+  it('keeps a delivery queued with backoff while a channel keeps failing, and sends it when due, also after a restart', async () => {
     slack.failNext(...Array.from({ length: 5 }, () => new BurnrateError('NOTIFY_UNAVAILABLE', '503')));
-    const err = await notifier()
-      .handleAnomalies([v1])
-      .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+    // What a new process reads the anomaly from: the sink has stored it.
+    await store.insertAnomalies([v1]);
+    await notifier().handleAnomalies([v1]);
+    const pass = await notifier().dispatch();
+    expect(pass).toMatchObject({ messages: 1, retrying: 1 });
     expect(slack.attempts).toBe(5);
     expect(email.sent).toHaveLength(1);
+    const [queued] = await store.listOutbox({ status: 'queued' });
+    expect(queued).toMatchObject({ receiver: 'slack:#payments-ai-spend', attempts: 1, detail: 'retrying: 503' });
 
-    await notifier().handleAnomalies([v1]);
+    // Not before its backoff; then from a new process, once.
+    expect(await notifier().dispatch()).toMatchObject({ messages: 0 });
+    clock.advance(60_000);
+    expect(await notifier().dispatch()).toMatchObject({ messages: 1, retrying: 0 });
     expect(slack.sent).toHaveLength(1);
     expect(email.sent).toHaveLength(1);
     expect((await store.listDeliveries({ anomaly_id: 'a1', status: 'sent' })).map((d) => d.receiver)).toEqual([
       'email:payments-leads@acme.com',
       'slack:#payments-ai-spend',
     ]);
+    expect(await store.listOutbox({ status: 'queued' })).toEqual([]);
   });
 
-  it('does not hammer a channel that used up its retries earlier in the batch', async () => {
+  it('does not hammer a channel that used up its retries earlier in the pass', async () => {
     slack.failNext(...Array.from({ length: 5 }, () => new BurnrateError('NOTIFY_UNAVAILABLE', '503')));
     const other = anomaly({ id: 'a2' });
-    await expect(notifier().handleAnomalies([v1, other])).rejects.toMatchObject({ retriable: true });
+    const n = notifier();
+    await n.handleAnomalies([v1, other]);
+    expect(await n.dispatch()).toMatchObject({ retrying: 2 });
     expect(slack.attempts).toBe(5);
     expect(email.sent.map((s) => s.anomaly.id)).toEqual(['a1', 'a2']);
   });
 
   it('records a rejected delivery as failed and moves on', async () => {
     slack.failNext(new BurnrateError('NOTIFY_REJECTED', 'Slack chat.postMessage to #payments-ai-spend was rejected: channel_not_found'));
-    await notifier().handleAnomalies([v1]);
+    await run(notifier(), [v1]);
     expect(slack.attempts).toBe(1);
     expect(email.sent).toHaveLength(1);
     const failed = await store.listDeliveries({ anomaly_id: 'a1', status: 'failed' });
@@ -184,21 +222,21 @@ describe('notifier', () => {
   });
 
   it('sends nothing below min_severity', async () => {
-    await notifier().handleAnomalies([anomaly({ id: 'i1', severity: 'info' })]);
+    await run(notifier(), [anomaly({ id: 'i1', severity: 'info' })]);
     expect(slack.attempts + email.attempts).toBe(0);
     expect(await store.listDeliveries({ anomaly_id: 'i1' })).toEqual([]);
   });
 
   it('records unattributed spend with no finops receiver as skipped to log', async () => {
     const cfg = parseConfig('org: acme\n');
-    await notifier({ config: fixedConfig(cfg) }).handleAnomalies([anomaly({ id: 'u1', subject: { team: 'unattributed' } })]);
+    await run(notifier({ config: fixedConfig(cfg) }), [anomaly({ id: 'u1', subject: { team: 'unattributed' } })]);
     expect(await store.listDeliveries({ anomaly_id: 'u1' })).toMatchObject([
       { receiver: 'log', channel: 'log', status: 'skipped', detail: 'unattributed spend and no finops receiver configured' },
     ]);
   });
 
   it('records a receiver whose channel is not configured as skipped', async () => {
-    await notifier({ channels: { slack } }).handleAnomalies([v1]);
+    await run(notifier({ channels: { slack } }), [v1]);
     const skipped = await store.listDeliveries({ anomaly_id: 'a1', status: 'skipped' });
     expect(skipped).toMatchObject([{ receiver: 'email:payments-leads@acme.com', detail: 'no email channel configured' }]);
   });
@@ -206,8 +244,8 @@ describe('notifier', () => {
   it('routes each anomaly with the config current at the time', async () => {
     let current = config;
     const n = notifier({ config: { current: () => current, origin: 'test' } });
-    current = parseConfig('org: acme\nteams:\n  - id: payments\n    slack: { channel: "#new-channel" }\n');
-    await n.handleAnomalies([v1]);
+    current = parseConfig('org: acme\nroutes: { group_wait: 0s }\nteams:\n  - id: payments\n    slack: { channel: "#new-channel" }\n');
+    await run(n, [v1]);
     expect(slack.sent.map((s) => s.to)).toEqual([['#new-channel']]);
   });
 
@@ -238,21 +276,21 @@ describe('notifier', () => {
 
     it('records the message reconcile finds and does not post it again', async () => {
       await crashedAfterSlackAccepted(true);
-      await notifier().handleAnomalies([v1]);
+      await run(notifier(), [v1]);
       expect(slack.reconciles).toBe(1);
       expect(slack.attempts).toBe(1);
       expect(slack.sent).toHaveLength(1);
       expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1', attempts: 1, at: '2026-11-27T14:06:00.000Z' });
       expect(email.attempts).toBe(0);
 
-      await notifier().handleAnomalies([v1]);
+      await run(notifier(), [v1]);
       expect(slack.reconciles).toBe(1);
       expect(slack.sent).toHaveLength(1);
     });
 
     it('sends once when reconcile finds nothing', async () => {
       await crashedAfterSlackAccepted(false);
-      await notifier().handleAnomalies([v1]);
+      await run(notifier(), [v1]);
       expect(slack.reconciles).toBe(1);
       expect(slack.sent.map((n) => [n.anomaly.id, n.anomaly.version, n.receiver])).toEqual([['a1', 1, slackReceiver]]);
       expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
@@ -265,7 +303,7 @@ describe('notifier', () => {
         new BurnrateError('NOTIFY_REJECTED', 'Slack conversations.history for #payments-ai-spend was rejected: missing_scope'),
       );
       await crashedAfterSlackAccepted(false);
-      await notifier({ log: captured }).handleAnomalies([v1]);
+      await run(notifier({ log: captured }), [v1]);
       expect(slack.reconciles).toBe(1);
       expect(slack.sent).toHaveLength(1);
       expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
@@ -283,7 +321,7 @@ describe('notifier', () => {
     it('retries a reconcile that failed for a while before deciding', async () => {
       await crashedAfterSlackAccepted(true);
       slack.failReconcileNext(new BurnrateError('NOTIFY_RATE_LIMITED', 'slow down', { retryAfterMs: 1_000 }));
-      await notifier().handleAnomalies([v1]);
+      await run(notifier(), [v1]);
       expect(slack.reconciles).toBe(2);
       expect(slack.sent).toHaveLength(1);
       expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
@@ -293,8 +331,9 @@ describe('notifier', () => {
       await crashedAfterSlackAccepted(false);
       slack.failReconcileNext(new BurnrateError('NOTIFY_UNAVAILABLE', '503'));
       const n = notifier();
+      await n.handleAnomalies([v1]);
       await n.stop();
-      await expect(n.handleAnomalies([v1])).rejects.toMatchObject({ retriable: true });
+      expect(await n.dispatch()).toMatchObject({ messages: 0 });
       expect(slack.attempts).toBe(0);
       expect(await slackRecord()).toMatchObject({ status: 'pending' });
     });
@@ -306,14 +345,16 @@ describe('notifier', () => {
         pending(emailReceiver, 'email'),
         { ...pending(slackReceiver, 'slack'), status: 'sent', detail: 'C1:1.000001', attempts: 1 },
       ]);
-      await notifier({ channels: { slack, email: smtp } }).handleAnomalies([v1]);
+      await run(notifier({ channels: { slack, email: smtp } }), [v1]);
       expect(smtp.sent.map((n) => n.receiver)).toEqual([emailReceiver, emailReceiver]);
       expect((await store.listDeliveries({ anomaly_id: 'a1', status: 'sent' })).map((d) => d.receiver)).toContain(emailReceiver);
     });
 
     it('handles the other anomalies when the store refuses one, then throws its non-retriable error', async () => {
       const poisoned = anomaly({ id: 'x\ud800', subject: { developer: 'x\ud800' } });
-      await expect(notifier().handleAnomalies([poisoned, v1])).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED', retriable: false });
+      const n = notifier();
+      await expect(n.handleAnomalies([poisoned, v1])).rejects.toMatchObject({ code: 'STORE_QUERY_FAILED', retriable: false });
+      await n.dispatch();
       expect(slack.sent.map((s) => s.anomaly.id)).toEqual(['a1']);
     });
 
@@ -326,7 +367,7 @@ describe('notifier', () => {
           return slack.send(n);
         },
       };
-      await notifier({ channels: { slack: watched } }).handleAnomalies([v1]);
+      await run(notifier({ channels: { slack: watched } }), [v1]);
       expect(seen).toEqual([[`${emailReceiver}=skipped`, `${slackReceiver}=pending`]]);
       expect((await slackRecord())?.status).toBe('sent');
     });
@@ -351,7 +392,9 @@ describe('notifier', () => {
 
     it('delivers valid anomalies and sends invalid records to the DLQ with the reason', async () => {
       const { summary: _dropped, ...missingSummary } = v1;
-      await notifier().handleBatch(batch([JSON.stringify(v1), '{not json', JSON.stringify({ ...missingSummary, id: 'bad' })]), ctx);
+      const n = notifier();
+      await n.handleBatch(batch([JSON.stringify(v1), '{not json', JSON.stringify({ ...missingSummary, id: 'bad' })]), ctx);
+      await n.dispatch();
       expect(slack.sent).toHaveLength(1);
       const dlq = await store.listDlq();
       // The sink derives the same id and source for these messages: one row each in the store.
@@ -374,6 +417,7 @@ describe('notifier', () => {
       const after = anomaly({ id: 'a2' });
       const n = notifier({ log: captured });
       await n.handleBatch(batch([JSON.stringify(v1), JSON.stringify(poisoned), JSON.stringify(after)]), ctx);
+      await n.dispatch();
 
       expect(slack.sent.map((s) => s.anomaly.id)).toEqual(['a1', 'a2']);
       expect(await store.listDeliveries({ anomaly_id: poisoned.id })).toEqual([]);
@@ -381,7 +425,7 @@ describe('notifier', () => {
       expect(dlq).toMatchObject({
         source: 'topic:anomalies.v1',
         reason: expect.stringMatching(
-          /^not delivered: handling anomaly "session_cost:acme:mallory\\ud800:s1" v1 at anomalies\.v1\/0@1 failed for good: .*deliveries_v1/,
+          /^not delivered: handling anomaly "session_cost:acme:mallory\\ud800:s1" v1 at anomalies\.v1\/0@1 failed for good: .*notification_outbox_v1/,
         ),
         raw: batch([JSON.stringify(poisoned)]).messages[0]?.value,
       });
@@ -403,6 +447,7 @@ describe('notifier', () => {
       };
       const n = notifier({ log: captured, store: refusing });
       await n.handleBatch(batch(['{not json', JSON.stringify(v1)]), ctx);
+      await n.dispatch();
       expect(slack.sent).toHaveLength(1);
       expect(n.stats()).toEqual({ refused: 0, dropped: 1 });
       expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
@@ -417,7 +462,7 @@ describe('notifier', () => {
     it('fails the batch for redelivery when the store is down, rather than dead-lettering', async () => {
       const down = {
         ...store,
-        insertDeliveries: async () => Promise.reject(new BurnrateError('STORE_UNAVAILABLE', 'connection refused')),
+        upsertOutbox: async () => Promise.reject(new BurnrateError('STORE_UNAVAILABLE', 'connection refused')),
       };
       const n = notifier({ store: down });
       await expect(n.handleBatch(batch([JSON.stringify(v1)]), ctx)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retriable: true });

@@ -1,17 +1,21 @@
-import type { Batch, BatchContext, Bus, ConsumedMessage, Subscription } from '@burnrate/bus';
+import type { Batch, BatchContext, Bus, ConsumedMessage, SubscribeOptions, Subscription, TopicPartition } from '@burnrate/bus';
 import { BurnrateError, type Clock, type ConfigSource, isRetriable, type Logger, type Service, systemClock } from '@burnrate/core';
 import type { Channel } from '@burnrate/notify';
 import { type Anomaly, TOPICS } from '@burnrate/schemas';
-import { insertIsolatingRefused, type Store } from '@burnrate/store';
+import { insertIsolatingRefused, type OutboxEntry, type Store } from '@burnrate/store';
+import { AnomalyCache } from './anomaly-cache.ts';
 import { type DeadLetter, readAnomalyBatch, refusedAnomalyDlq } from './anomaly-batch.ts';
 import { decide, DEFAULT_RENOTIFY, type RenotifyPolicy } from './decide.ts';
-import { createDelivery, type Deferred, deferredError } from './delivery.ts';
+import { createDelivery } from './delivery.ts';
+import { type ActiveSilence, createDispatcher, type DispatchResult, type DispatcherStore, outboxEntry } from './dispatcher.ts';
+import { GroupClock } from './grouping.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
 import { routeAnomaly } from './routing.ts';
+import { createStateUpdates } from './state-updates.ts';
 import { createVersionFactsCache } from './version-facts.ts';
 
 /** The part of the Store the notifier uses. */
-export type NotifierStore = Pick<Store, 'insertDlq' | 'insertDeliveries' | 'listDeliveries' | 'anomalyVersions'>;
+export type NotifierStore = Pick<Store, 'insertDlq' | 'getAnomaly'> & DispatcherStore;
 
 export interface NotifierDeps {
   /** Read per anomaly: a reloaded config routes the next one. */
@@ -23,25 +27,37 @@ export interface NotifierDeps {
   clock?: Clock;
   retry?: Partial<RetryPolicy>;
   renotify?: Partial<RenotifyPolicy>;
-  /** When given, start() subscribes to anomalies.v1 with handleBatch and stop() leaves the group. */
+  /** When given, start() subscribes to anomalies.v1 and anomaly-state.v1, and stop() leaves the groups. */
   bus?: Bus;
   groupId?: string;
+  /** How often the outbox is looked at for what is due (default 1 s); 0 = only when dispatch() is called (tests). */
+  dispatchEveryMs?: number;
+  /** The silences in force at an instant (the store's, through the API's schema); none when not given. */
+  silences?(now: Date): Promise<readonly ActiveSilence[]>;
+  /** Shortest gap between two messages to one receiver, per channel; default Slack 1 s (its per-channel rate limit). */
+  minGapMs?: Readonly<Record<string, number>>;
 }
 
 export interface Notifier extends Service {
   /**
-   * Routes and delivers anomaly versions in order. Resolves when every receiver has the version
-   * (sent, or recorded as skipped / failed for good). Throws a retriable BurnrateError when some
-   * delivery must be tried again later; what was delivered is recorded and is not sent again.
-   * Throws the store's non-retriable error when it refused what an anomaly needs recorded (its
-   * delivery records); the anomalies after it are handled all the same.
+   * Routes anomaly versions in order and queues in the outbox what each receiver needs (or
+   * records why it needs nothing). Resolves once that is durable; `dispatch` sends it when due.
+   * Throws the store's non-retriable error when it refused what an anomaly needs recorded; the
+   * anomalies after it are handled all the same. `part` is the anomalies.v1 partition they came from.
    */
-  handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void>;
+  handleAnomalies(anomalies: readonly Anomaly[], part?: number): Promise<void>;
   /**
-   * The Bus handler for anomalies.v1: bad records, and anomalies whose delivery records the store
-   * refuses, go to the DLQ; the rest are delivered. Nothing in a batch blocks the partition.
+   * The Bus handler for anomalies.v1: bad records, and anomalies whose records the store
+   * refuses, go to the DLQ; the rest are queued. Nothing in a batch blocks the partition.
    */
   handleBatch(batch: Batch, ctx: BatchContext): Promise<void>;
+  /** The Bus handler for anomaly-state.v1: messages already sent show the decision (Slack chat.update, PagerDuty acknowledge). */
+  handleStateBatch(batch: Batch, ctx: BatchContext): Promise<void>;
+  /** anomalies.v1 with partition ownership, for a composition root that subscribes itself. */
+  readonly subscribeOptions: SubscribeOptions;
+  readonly stateSubscribeOptions: SubscribeOptions;
+  /** Sends what the outbox has due now (the loop started by start() calls it every dispatchEveryMs). */
+  dispatch(): Promise<DispatchResult>;
   stats(): NotifierStats;
 }
 
@@ -69,13 +85,35 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const clock = deps.clock ?? systemClock;
   const renotify: RenotifyPolicy = { ...DEFAULT_RENOTIFY, ...deps.renotify };
   const { store } = deps;
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...deps.retry };
   const facts = createVersionFactsCache(store);
-  const delivery = createDelivery({ store, channels: deps.channels, retry: { ...DEFAULT_RETRY, ...deps.retry }, log, clock });
+  const anomalies = new AnomalyCache(store);
+  const groups = new GroupClock();
+  const delivery = createDelivery({ store, channels: deps.channels, retry, log, clock });
   const lifetime = new AbortController();
   const stats: NotifierStats = { refused: 0, dropped: 0 };
-  let subscription: Subscription | undefined;
+  const subscriptions: Subscription[] = [];
+  // anomalies.v1 partitions assigned to this instance; undefined until a group assigns any (one notifier owns all).
+  let owned: Set<number> | undefined;
+  const dispatcher = createDispatcher({
+    config: deps.config,
+    store,
+    channels: deps.channels,
+    delivery,
+    anomalies,
+    facts,
+    groups,
+    renotify,
+    retry,
+    log,
+    clock,
+    owned: () => (owned ? [...owned] : undefined),
+    ...(deps.silences ? { silences: (now: Date) => deps.silences?.(now) ?? Promise.resolve([]) } : {}),
+    minGapMs: deps.minGapMs ?? { slack: 1_000 },
+  });
+  const stateUpdates = createStateUpdates({ store, channels: deps.channels, currentView: dispatcher.currentView, log, clock });
 
-  async function handleOne(a: Anomaly, unavailable: Set<string>, signal: AbortSignal): Promise<Deferred[]> {
+  async function handleOne(a: Anomaly, part: number): Promise<void> {
     // The log is a receiver too: every version is on record with what a human would read, even
     // where no Slack or SMTP is configured.
     log.info(
@@ -92,44 +130,54 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       },
       'anomaly',
     );
-    const route = routeAnomaly(deps.config.current(), a);
+    anomalies.remember(a);
+    const config = deps.config.current();
+    const route = routeAnomaly(config, a);
     if (route.kind === 'below_min_severity') {
       facts.remember(a);
       log.debug(
         { anomalyId: a.id, version: a.version, severity: a.severity, minSeverity: route.minSeverity },
         'below min_severity, not sent',
       );
-      return [];
+      return;
     }
     const history = await store.listDeliveries({ anomaly_id: a.id });
     const sent = await facts.sentVersions(a, history);
     facts.remember(a);
 
+    const now = clock.now();
+    const queued: OutboxEntry[] = [];
     // Settled, not raced: when one receiver's record is refused, the others still finish before
-    // the anomaly is given up, instead of running on unawaited into the next one.
+    // the anomaly is given up.
     const settled = await Promise.allSettled(
-      route.targets.map(async (t): Promise<Deferred | undefined> => {
+      route.targets.map(async (t) => {
         const received = history.filter((d) => d.receiver === t.receiver);
         const decision = decide(a, received, sent, renotify);
-        if (decision.action === 'done') return undefined;
+        if (decision.action === 'done') return;
         if (t.unroutable !== undefined) {
           log.warn({ anomalyId: a.id, version: a.version, team: a.subject.team, why: t.unroutable }, 'anomaly has no receiver');
           await delivery.skip(a, t, t.unroutable);
-          return undefined;
+          return;
         }
         if (decision.action === 'skip') {
           log.info({ anomalyId: a.id, version: a.version, receiver: t.receiver, why: decision.detail }, 'notification not needed');
           await delivery.skip(a, t, decision.detail);
-          return undefined;
+          return;
         }
-        const previous = received.find((d) => d.version === a.version);
-        return delivery.deliver(a, t, decision.reason, previous, unavailable, signal);
+        // A higher severity is news now; everything else waits for its group (group_wait /
+        // group_interval), so a burst of related anomalies becomes one message.
+        const entry = outboxEntry(a, t, decision.reason, part, 0, config.routes.group_by, now.toISOString());
+        const dueMs = decision.reason === 'escalated' ? now.getTime() : groups.dueAt(entry.group_key, now.getTime(), config.routes);
+        queued.push({ ...entry, due_at: new Date(dueMs).toISOString() });
       }),
     );
     const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-    // A retriable failure wins: the redelivery may find the others recordable too.
     if (failed.length > 0) throw failed.find(isRetriable) ?? failed[0];
-    return settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
+    if (queued.length > 0) {
+      await store.upsertOutbox(queued);
+      log.debug({ anomalyId: a.id, version: a.version, queued: queued.map((q) => ({ receiver: q.receiver, due: q.due_at })) }, 'queued');
+      if (queued.some((q) => Date.parse(q.due_at) <= now.getTime())) kick();
+    }
   }
 
   /**
@@ -137,14 +185,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
    * non-retriable one (the store refused a delivery record, say for an id that is not valid
    * Unicode) gives up that anomaly alone, so one bad record never blocks the partition.
    */
-  async function handleAll(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<{ deferred: Deferred[]; refused: Refused[] }> {
-    const combined = signal ? AbortSignal.any([signal, lifetime.signal]) : lifetime.signal;
-    const unavailable = new Set<string>();
-    const deferred: Deferred[] = [];
+  async function handleAll(batch: readonly Anomaly[], part: number): Promise<{ refused: Refused[] }> {
     const refused: Refused[] = [];
-    for (const [index, a] of anomalies.entries()) {
+    for (const [index, a] of batch.entries()) {
       try {
-        deferred.push(...(await handleOne(a, unavailable, combined)));
+        await handleOne(a, part);
       } catch (err) {
         if (isRetriable(err)) throw err;
         refused.push({ index, anomaly: a, error: err });
@@ -155,12 +200,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         );
       }
     }
-    return { deferred, refused };
+    return { refused };
   }
 
-  async function handleAnomalies(anomalies: readonly Anomaly[], signal?: AbortSignal): Promise<void> {
-    const { deferred, refused } = await handleAll(anomalies, signal);
-    if (deferred.length > 0) throw deferredError(deferred);
+  async function handleAnomalies(batch: readonly Anomaly[], part = 0): Promise<void> {
+    const { refused } = await handleAll(batch, part);
     if (refused.length > 0) throw refused[0]?.error;
   }
 
@@ -180,11 +224,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     }
   }
 
-  async function handleBatch(batch: Batch, ctx: BatchContext): Promise<void> {
+  async function handleBatch(batch: Batch, _ctx: BatchContext): Promise<void> {
     const read = readAnomalyBatch(batch, clock.now());
     for (const { record } of read.rejected)
       log.error({ dlqId: record.dlq_id, reason: record.reason }, 'invalid anomaly record sent to the DLQ');
-    const { deferred, refused } = await handleAll(read.anomalies, ctx.signal);
+    const { refused } = await handleAll(read.anomalies, batch.partition);
     const deadLetters = [
       ...read.rejected,
       ...refused.map((r) => {
@@ -193,28 +237,90 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       }),
     ];
     if (deadLetters.length > 0) await deadLetter(deadLetters);
-    if (deferred.length > 0) throw deferredError(deferred);
   }
+
+  // The dispatch loop: one pass at a time, every dispatchEveryMs, and at once when something is due now.
+  const everyMs = deps.dispatchEveryMs ?? 1_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<DispatchResult> | undefined;
+  let again = false;
+  const empty: DispatchResult = { messages: 0, carried: 0, skipped: 0, cancelled: 0, held: 0, retrying: 0 };
+
+  function dispatch(): Promise<DispatchResult> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = dispatcher
+      .dispatch(lifetime.signal)
+      .catch((err: unknown) => {
+        if (!lifetime.signal.aborted) log.warn({ err }, 'outbox dispatch failed; trying again on the next pass');
+        return empty;
+      })
+      .finally(() => {
+        running = undefined;
+        if (again && !lifetime.signal.aborted) {
+          again = false;
+          void dispatch();
+        }
+      });
+    return running;
+  }
+
+  function kick(): void {
+    if (timer !== undefined) void dispatch();
+  }
+
+  const subscribeOptions: SubscribeOptions = {
+    groupId: deps.groupId ?? 'notifier',
+    topics: [TOPICS.anomalies.name],
+    handleBatch,
+    async onAssigned(partitions: readonly TopicPartition[]) {
+      owned ??= new Set();
+      for (const p of partitions) if (p.topic === TOPICS.anomalies.name) owned.add(p.partition);
+      kick();
+    },
+    async onRevoked(partitions: readonly TopicPartition[]) {
+      for (const p of partitions) if (p.topic === TOPICS.anomalies.name) owned?.delete(p.partition);
+    },
+  };
+  const stateSubscribeOptions: SubscribeOptions = {
+    groupId: `${deps.groupId ?? 'notifier'}-state`,
+    topics: [TOPICS.anomalyState.name],
+    handleBatch: (batch, ctx) => stateUpdates.handleBatch(batch, ctx),
+  };
 
   return {
     name: 'notifier',
     handleAnomalies,
     handleBatch,
+    handleStateBatch: (batch, ctx) => stateUpdates.handleBatch(batch, ctx),
+    subscribeOptions,
+    stateSubscribeOptions,
+    dispatch,
     stats: () => ({ ...stats }),
     async start() {
-      if (!deps.bus) return;
-      subscription = deps.bus.subscribe({
-        groupId: deps.groupId ?? 'notifier',
-        topics: [TOPICS.anomalies.name],
-        handleBatch,
-      });
-      await subscription.start();
+      if (deps.bus) {
+        for (const options of [subscribeOptions, stateSubscribeOptions]) {
+          const subscription = deps.bus.subscribe(options);
+          subscriptions.push(subscription);
+          await subscription.start();
+        }
+      }
+      if (everyMs > 0) {
+        timer = setInterval(() => void dispatch(), everyMs);
+        timer.unref();
+        void dispatch();
+      }
     },
     async stop() {
-      // Abort retry waits first so the in-flight batch ends quickly; it is not committed and is
-      // delivered again after restart.
+      // Abort retry waits first so an in-flight send ends quickly; its entry stays queued and is
+      // sent after restart (a pending delivery record makes that a reconcile, not a blind resend).
       lifetime.abort(new BurnrateError('SHUTTING_DOWN', 'notifier stopping'));
-      await subscription?.stop();
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      for (const subscription of subscriptions) await subscription.stop();
+      await running;
     },
   };
 }

@@ -144,3 +144,10 @@ export function routeAnomaly(config: Config, a: Anomaly): Route {
   }
   return { kind: 'targets', receivers, targets };
 }
+
+/** The receivers of one group (the team's on-call, or FinOps) for an anomaly: where an escalation goes. */
+export function groupTargets(config: Config, a: Anomaly, group: 'oncall' | 'finops'): Target[] {
+  const team = a.subject.team === UNATTRIBUTED ? undefined : findTeam(config, a.subject.team);
+  const entries = group === 'finops' ? receiversOf(config.finops) : receiversOf(team?.oncall);
+  return targetsOf(entries, group).filter((t) => t.channel !== 'log');
+}

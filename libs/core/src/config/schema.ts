@@ -83,8 +83,54 @@ const RouteMatch = z
 
 export const Receiver = z.enum(['team', 'oncall', 'finops']);
 
+/**
+ * What anomalies are grouped by into one message per receiver (Alertmanager's group_by):
+ * `anomaly` means no grouping (one message per anomaly).
+ */
+export const GroupLabel = z.enum(['team', 'kind', 'severity', 'developer', 'session', 'model', 'anomaly']);
+export const DEFAULT_GROUP_BY = ['team', 'kind'] as const;
+
+const InhibitMatch = z
+  .object({
+    kind: z.union([z.string(), z.array(z.string())]).optional(),
+    severity: z.union([SeverityName, z.array(SeverityName)]).optional(),
+  })
+  .strict();
+
+/**
+ * An open anomaly matching `source` keeps anomalies matching `target` from being sent while the
+ * labels in `equal` are the same on both (Alertmanager's inhibit_rules). Inhibited anomalies are
+ * stored and listed, with the reason on their delivery record; they are never sent.
+ */
+export const InhibitRule = z
+  .object({
+    source: InhibitMatch,
+    target: InhibitMatch,
+    equal: z.array(z.enum(['team', 'developer', 'session', 'model'])).min(1),
+  })
+  .strict();
+export type InhibitRule = z.infer<typeof InhibitRule>;
+
+/**
+ * Used when the config has no `inhibit:`: a team-level cause (caching broke, spend jumped) makes
+ * that team's session warnings its symptoms; a critical on a session makes lesser anomalies of
+ * the same session noise.
+ */
+export const DEFAULT_INHIBIT: InhibitRule[] = [
+  {
+    source: { kind: ['cache_efficiency_drop', 'spend_spike', 'model_mix_drift'] },
+    target: { kind: ['session_cost', 'context_bloat', 'runaway_session'], severity: ['info', 'warning'] },
+    equal: ['team'],
+  },
+  { source: { severity: 'critical' }, target: { severity: ['info', 'warning'] }, equal: ['session'] },
+];
+
 export const RoutesConfig = z
   .object({
+    group_by: z
+      .array(GroupLabel)
+      .min(1)
+      .default([...DEFAULT_GROUP_BY]),
     group_wait: Duration.default(10_000),
     group_interval: Duration.default(300_000),
     repeat_interval: Duration.default(14_400_000),
@@ -134,6 +180,7 @@ function buildConfigSchema(receiver: ReceiverSchema) {
       }),
       detectors: DetectorsConfig.prefault({}),
       routes: RoutesConfig.default({
+        group_by: [...DEFAULT_GROUP_BY],
         group_wait: 10_000,
         group_interval: 300_000,
         repeat_interval: 14_400_000,
@@ -142,6 +189,8 @@ function buildConfigSchema(receiver: ReceiverSchema) {
         rules: [],
       }),
       finops: z.object(receiverHolder(receiver)).strict().optional(),
+      // Inhibition rules; [] turns the defaults off.
+      inhibit: z.array(InhibitRule).default(DEFAULT_INHIBIT),
       // USD per million tokens; rows here win over the bundled catalog from their effective date.
       pricing: z
         .object({ prices: z.array(PriceRow).default([]) })
