@@ -143,6 +143,9 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
             detector: detectorSubscription.lag(),
             team_detector: teamDetectorSubscription.lag(),
             notifier: notifierSubscription.lag(),
+            notifier_state: stateSubscription.lag(),
+            // Messages due now and not yet sent (a group still waiting, or a snooze, is not due).
+            notifier_outbox: await notifier.dueNow(),
           },
           detector: snapshots.detector,
         };

@@ -56,6 +56,9 @@ sources:
     keys: [${keyHash(PAYMENTS_KEY)}]
     rate_limit: { requests_per_second: 100000, burst: 100000 }
 routes:
+  group_by: [anomaly]
+  group_wait: 0s
+  group_interval: 0s
   rules:
     - match: { severity: [warning, critical] }
       notify: [team]

@@ -42,6 +42,9 @@ sources:
 ingest:
   rate_limit: { requests_per_second: 2, burst: 40 }
 routes:
+  group_by: [anomaly]
+  group_wait: 0s
+  group_interval: 0s
   rules:
     - match: { severity: [warning, critical] }
       notify: [team]

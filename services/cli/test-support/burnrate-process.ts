@@ -137,6 +137,11 @@ teams:
 detectors:
   session_cost: { warning_usd: 25, critical_usd: 100 }
 routes:
+  # One message per anomaly version as soon as it is due: these tests count what each version
+  # sends (grouping and its timing have tests of their own).
+  group_by: [anomaly]
+  group_wait: 0s
+  group_interval: 0s
   rules:
     - match: { severity: [warning, critical] }
       notify: [team]

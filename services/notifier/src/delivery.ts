@@ -32,7 +32,8 @@ export interface Delivery {
    * records `pending` for every version it carries before the send and `sent` (with the
    * provider's message id) after; asks the channel about an earlier `pending` attempt first (a
    * kill between the provider's answer and our record); retries with backoff within the call.
-   * `pending` holds the earlier pending records of the versions it carries.
+   * `pending` holds the earlier pending records of the versions it carries. With `unrecorded`
+   * (a reminder about versions the receiver already has) the delivery log is left as it is.
    */
   deliver(
     n: Notification,
@@ -40,6 +41,7 @@ export interface Delivery {
     members: readonly Anomaly[],
     pending: readonly DeliveryRecord[],
     signal: AbortSignal,
+    options?: { unrecorded?: boolean },
   ): Promise<DeliveryOutcome>;
   /** Records that a target was not sent this version, and why. */
   skip(a: Anomaly, t: Pick<Target, 'receiver' | 'channel'>, detail: string): Promise<void>;
@@ -105,7 +107,10 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     members: readonly Anomaly[],
     pending: readonly DeliveryRecord[],
     signal: AbortSignal,
+    options: { unrecorded?: boolean } = {},
   ): Promise<DeliveryOutcome> {
+    const insertDeliveries = (records: DeliveryRecord[]): Promise<void> =>
+      options.unrecorded ? Promise.resolve() : store.insertDeliveries(records);
     const fields = {
       anomalyIds: members.map((m) => m.id),
       version: members.length === 1 ? members[0]?.version : undefined,
@@ -116,7 +121,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     if (!channel) {
       const detail = `no ${t.channel} channel configured`;
       log.warn(fields, 'delivery skipped: no channel configured for receiver');
-      await store.insertDeliveries(members.map((a) => record(a, t, 'skipped', detail, 0)));
+      await insertDeliveries(members.map((a) => record(a, t, 'skipped', detail, 0)));
       return { status: 'skipped', detail };
     }
 
@@ -126,7 +131,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       if ('stopping' in checked) return { status: 'retry', error: checked.stopping };
       if (checked.delivered) {
         const id = checked.delivered.id;
-        await store.insertDeliveries(members.map((a) => record(a, t, 'sent', id, Math.max(earlier.attempts, 1))));
+        await insertDeliveries(members.map((a) => record(a, t, 'sent', id, Math.max(earlier.attempts, 1))));
         log.info({ ...fields, messageId: id }, 'notification was delivered before a restart; recorded, not sent again');
         return { status: 'sent', id };
       }
@@ -135,26 +140,26 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     // Recorded before the send, so a kill after the provider accepted the message leaves a trace
     // that the next attempt reconciles against instead of sending blindly.
     const attemptId = randomUUID();
-    await store.insertDeliveries(members.map((a) => record(a, t, 'pending', `attempt ${attemptId}`, 0)));
+    await insertDeliveries(members.map((a) => record(a, t, 'pending', `attempt ${attemptId}`, 0)));
     const outcome = await withRetry(() => channel.send(n), retry, {
       signal,
       onRetry: (err, attempt, waitMs) => log.warn({ ...fields, attemptId, err, attempt, retryInMs: waitMs }, 'delivery failed, retrying'),
     });
     if (outcome.ok) {
       const id = outcome.value.id;
-      await store.insertDeliveries(members.map((a) => record(a, t, 'sent', id, outcome.attempts)));
+      await insertDeliveries(members.map((a) => record(a, t, 'sent', id, outcome.attempts)));
       log.info({ ...fields, attempts: outcome.attempts, messageId: id }, 'notification sent');
       return { status: 'sent', id };
     }
     const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
     if (isRetriable(outcome.error)) {
       if (!(outcome.error instanceof BurnrateError && outcome.error.code === 'SHUTTING_DOWN')) {
-        await store.insertDeliveries(members.map((a) => record(a, t, 'failed', `will retry: ${message}`, outcome.attempts)));
+        await insertDeliveries(members.map((a) => record(a, t, 'failed', `will retry: ${message}`, outcome.attempts)));
       }
       log.warn({ ...fields, err: outcome.error, attempts: outcome.attempts }, 'delivery deferred: channel still failing after retries');
       return { status: 'retry', error: outcome.error };
     }
-    await store.insertDeliveries(members.map((a) => record(a, t, 'failed', message, outcome.attempts)));
+    await insertDeliveries(members.map((a) => record(a, t, 'failed', message, outcome.attempts)));
     log.error({ ...fields, err: outcome.error, attempts: outcome.attempts }, 'delivery failed for good: receiver rejected it');
     return { status: 'failed', detail: message };
   }

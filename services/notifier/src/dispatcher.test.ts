@@ -294,6 +294,40 @@ describe('the outbox dispatcher', () => {
     });
   });
 
+  describe('reminders', () => {
+    it('brings an open, unacknowledged anomaly up again in its thread every repeat_interval', async () => {
+      const n = notifier();
+      const v1 = session(1);
+      await n.handleAnomalies([v1]);
+      clock.advance(10 * SECOND);
+      await n.dispatch();
+      clock.advance(4 * 60 * MINUTE);
+      expect(await n.dispatch()).toMatchObject({ messages: 1 });
+      expect(slack.sent[1]).toMatchObject({ reason: 'reminder', thread: { parentId: 'slack-1', broadcast: false } });
+      // The reminder leaves the delivery log as it was: the first message stays the thread's parent.
+      expect((await store.listDeliveries({ anomaly_id: v1.id })).map((d) => [d.status, d.detail])).toEqual([['sent', 'slack-1']]);
+      clock.advance(4 * 60 * MINUTE);
+      expect(await n.dispatch()).toMatchObject({ messages: 1 });
+    });
+
+    it('stops once the anomaly is acknowledged, or its episode ended', async () => {
+      const n = notifier();
+      const [a, b] = [session(1), session(2, { kind: 'context_bloat', id: 'context_bloat:s2' })];
+      await n.handleAnomalies([a, b]);
+      clock.advance(10 * SECOND);
+      await n.dispatch();
+      await decide({ anomaly_id: a.id, action: 'acknowledged' });
+      await n.handleAnomalies([{ ...b, version: 2, status: 'resolved' }]);
+      clock.advance(4 * 60 * MINUTE + 10 * SECOND);
+      await n.dispatch();
+      expect(slack.sent.map((s) => s.reason)).toEqual(['new', 'new', 'resolved']);
+      expect((await store.listOutbox({ status: 'cancelled' })).map((e) => e.detail).sort()).toEqual([
+        'no reminder: acknowledged by alice@acme.com',
+        'no reminder: the episode ended',
+      ]);
+    });
+  });
+
   describe('decisions on anomaly-state.v1', () => {
     const ctx: BatchContext = { commit: async () => {}, signal: new AbortController().signal };
     const stateBatch = (states: AnomalyState[]): Batch => ({

@@ -207,7 +207,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   ): Promise<Ready | undefined> {
     const config = deps.config.current();
     const latest = await deps.anomalies.latest(e.anomaly_id);
-    const anomaly = e.purpose === 'escalate' ? latest : await deps.anomalies.version(e.anomaly_id, e.version);
+    const anomaly = e.purpose === 'notify' ? await deps.anomalies.version(e.anomaly_id, e.version) : latest;
     if (!anomaly || !latest) {
       settled.push(settle(e, 'queued', 'waiting for the anomaly to be readable', { due_at: iso(now.getTime() + NOT_YET_STORED_MS) }));
       return undefined;
@@ -243,6 +243,25 @@ export function createDispatcher(deps: DispatcherDeps) {
         ...(pending ? { pending } : {}),
         escalation: { to: e.via === 'finops' ? 'finops' : 'oncall', unacknowledgedForMs: Math.max(0, now.getTime() - firstMs) },
       };
+    }
+
+    if (e.purpose === 'reminder') {
+      const parentId = parentOf(history, e.receiver);
+      if (latest.status === 'resolved' || lifecycle.state !== 'open' || parentId === undefined) {
+        const why =
+          latest.status === 'resolved'
+            ? 'the episode ended'
+            : parentId === undefined
+              ? 'nothing was sent'
+              : `${lifecycle.state} by ${lifecycle.decision?.by ?? 'someone'}`;
+        settled.push(settle(e, 'cancelled', `no reminder: ${why}`));
+        return undefined;
+      }
+      if (silences.some((s) => s.matches(latest))) {
+        settled.push(settle(e, 'cancelled', 'no reminder: silenced'));
+        return undefined;
+      }
+      return { entry: e, anomaly: latest, reason: 'reminder', lifecycle, parentId };
     }
 
     if (latest.version > e.version) {
@@ -306,7 +325,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       await waitForGap(t, signal);
       const members = items.map((r) => r.anomaly);
       const pending = items.flatMap((r) => (r.pending ? [r.pending] : []));
-      outcome = await deps.delivery.deliver(n, t, members, pending, signal);
+      const reminder = head.entry.purpose === 'reminder';
+      outcome = await deps.delivery.deliver(n, t, members, pending, signal, { unrecorded: reminder });
       if (outcome.status !== 'skipped') lastSendAt.set(t.receiver, performance.now());
       if (outcome.status === 'retry') unavailable.set(t.channel, outcome.error);
     }
@@ -329,7 +349,30 @@ export function createDispatcher(deps: DispatcherDeps) {
           await queueEscalations(r.anomaly, r.entry, now.getTime());
       }
       if (n.thread) await refreshParent(t, n.thread.parentId, now);
-      return items.map((r) => settle(r.entry, 'done', `sent as ${outcome.id}`));
+      const repeatMs = deps.config.current().routes.repeat_interval;
+      const next = iso(now.getTime() + repeatMs);
+      // Every open anomaly a receiver was told about is brought up again every repeat_interval
+      // until someone acknowledges, snoozes or resolves it, or the episode ends: one reminder row
+      // per anomaly and receiver, moved on each time.
+      const reminders = items
+        .filter((r) => r.entry.purpose === 'notify' && r.anomaly.status === 'open')
+        .map((r) => ({
+          ...r.entry,
+          version: 0,
+          purpose: 'reminder' as const,
+          group_key: `reminder:${r.entry.receiver}:${r.anomaly.id}`,
+          due_at: next,
+          status: 'queued' as const,
+          attempts: 0,
+          detail: 'remind unless acknowledged',
+          updated_at: now.toISOString(),
+        }));
+      if (reminders.length > 0) await store.upsertOutbox(reminders);
+      return items.map((r) =>
+        r.entry.purpose === 'reminder'
+          ? settle(r.entry, 'queued', `reminded as ${outcome.id}`, { due_at: next })
+          : settle(r.entry, 'done', `sent as ${outcome.id}`),
+      );
     }
     result.skipped += items.length;
     return items.map((r) => settle(r.entry, 'done', outcome.detail));
@@ -414,7 +457,15 @@ export function createDispatcher(deps: DispatcherDeps) {
     return result;
   }
 
-  return { dispatch, currentView };
+  /** Messages owed and due now on this instance's partitions: 0 means everything due has been sent (or settled). */
+  async function dueNow(): Promise<number> {
+    const parts = deps.owned();
+    if (parts !== undefined && parts.length === 0) return 0;
+    const due = await store.listOutbox({ status: 'queued', due_by: clock.now().toISOString(), ...(parts ? { parts } : {}) });
+    return due.length;
+  }
+
+  return { dispatch, currentView, dueNow };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;

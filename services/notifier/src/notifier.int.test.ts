@@ -15,7 +15,13 @@ import {
   type TestSmtpServer,
 } from '@burnrate/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createNotifier } from './notifier.ts';
+import { createNotifier, type Notifier } from './notifier.ts';
+
+/** Routes anomalies as the bus would hand them over, then sends what is due. */
+async function run(n: Notifier, anomalies: readonly Anomaly[]): Promise<void> {
+  await n.handleAnomalies(anomalies);
+  await n.dispatch();
+}
 
 const config = parseConfig(`
 org: acme
@@ -25,6 +31,9 @@ teams:
     slack: { channel: "#payments-ai-spend" }
     email: [payments-leads@acme.com, tech-lead@acme.com]
 public_url: https://burnrate.acme.internal
+# One message per anomaly version, sent as soon as it is due: these tests are about delivery
+# (grouping and timing are in dispatcher.test.ts).
+routes: { group_by: [anomaly], group_wait: 0s, group_interval: 0s }
 `);
 
 const log = createLogger({ level: 'silent' });
@@ -64,6 +73,8 @@ describe('notifier with real Slack client and SMTP', () => {
       channels: { slack, email },
       log,
       retry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 3 },
+      dispatchEveryMs: 0,
+      minGapMs: {},
     });
 
   const posts = () => slackApi.callsTo('chat.postMessage');
@@ -73,8 +84,8 @@ describe('notifier with real Slack client and SMTP', () => {
     const v2 = anomaly({ id: 'sc-1', version: 2, severity: 'critical', observed: { value: 104.2, unit: 'usd' }, impact_usd: 79.2 });
 
     const n = notifier();
-    await n.handleAnomalies([v1]);
-    await n.handleAnomalies([v2]);
+    await run(n, [v1]);
+    await run(n, [v2]);
 
     expect(posts().map((c) => [c.args.channel, String(c.args.text).split(': ')[0]])).toEqual([
       ['#payments-ai-spend', '[warning] Session cost $31.20 for alice@acme.com (payments)'],
@@ -89,8 +100,8 @@ describe('notifier with real Slack client and SMTP', () => {
       ['[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com']],
     ]);
 
-    await n.handleAnomalies([v2]);
-    await notifier().handleAnomalies([v1, v2]);
+    await run(n, [v2]);
+    await run(notifier(), [v1, v2]);
     expect(posts()).toHaveLength(2);
     expect(smtp.messages).toHaveLength(2);
 
@@ -108,7 +119,7 @@ describe('notifier with real Slack client and SMTP', () => {
   it('waits out a Slack 429 with Retry-After: 1 and delivers once', async () => {
     slackApi.failNext(1, { status: 429, retryAfterSec: 1 });
     const started = Date.now();
-    await notifier().handleAnomalies([anomaly({ id: 'rl-1' })]);
+    await run(notifier(), [anomaly({ id: 'rl-1' })]);
     const elapsed = Date.now() - started;
 
     expect(posts().map((c) => c.status)).toEqual([429, 200]);
@@ -120,7 +131,7 @@ describe('notifier with real Slack client and SMTP', () => {
 
   it('retries an SMTP 4xx and delivers the email once', async () => {
     smtp.failNext(1, 451);
-    await notifier().handleAnomalies([anomaly({ id: 'tmp-1' })]);
+    await run(notifier(), [anomaly({ id: 'tmp-1' })]);
     expect(smtp.refused).toBe(1);
     expect(smtp.messages).toHaveLength(1);
     const [d] = await store.listDeliveries({ anomaly_id: 'tmp-1', status: 'sent' }).then((r) => r.filter((x) => x.channel === 'email'));
@@ -130,11 +141,15 @@ describe('notifier with real Slack client and SMTP', () => {
   it('delays but never drops a delivery through an outage longer than its retries', async () => {
     slackApi.failNext(4, { status: 503 });
     const a = anomaly({ id: 'out-1' });
-    await expect(notifier().handleAnomalies([a])).rejects.toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+    await store.insertAnomalies([a]);
+    const first = notifier();
+    await first.handleAnomalies([a]);
+    expect(await first.dispatch()).toMatchObject({ retrying: 1 });
     expect(slackApi.messages).toHaveLength(0);
     expect(smtp.messages).toHaveLength(1);
 
-    await notifier().handleAnomalies([a]);
+    // A new process sends it once its backoff is over.
+    await waitUntil(async () => (await notifier().dispatch()).messages === 1, { timeoutMs: 10_000 });
     expect(posts().map((c) => c.status)).toEqual([503, 503, 503, 503, 200]);
     expect(slackApi.messages).toHaveLength(1);
     expect(smtp.messages).toHaveLength(1);
@@ -147,8 +162,9 @@ teams:
   - id: payments
     slack: { channel: "#does-not-exist" }
     email: [payments-leads@acme.com]
+routes: { group_wait: 0s }
 `);
-    await createNotifier({ config: fixedConfig(wrong), store, channels: { slack, email }, log }).handleAnomalies([anomaly({ id: 'nf-1' })]);
+    await run(createNotifier({ config: fixedConfig(wrong), store, channels: { slack, email }, log }), [anomaly({ id: 'nf-1' })]);
     expect(posts()).toHaveLength(1);
     expect(smtp.messages).toHaveLength(1);
     const failed = await store.listDeliveries({ anomaly_id: 'nf-1', status: 'failed' });
@@ -193,7 +209,7 @@ teams:
       // Another message of the same anomaly in between must not be taken for it.
       await before.send({ anomaly: { ...a, version: 1 }, reason: 'new', to: ['#payments-ai-spend'], receiver: slackReceiver });
 
-      await notifier().handleAnomalies([a]);
+      await run(notifier(), [a]);
 
       expect(postsOf(a)).toHaveLength(1);
       const history = slackApi.callsTo('conversations.history');
@@ -208,7 +224,7 @@ teams:
       expect(slackDelivery?.detail).toBe(id);
       expect(smtp.messages).toHaveLength(0);
 
-      await notifier().handleAnomalies([a]);
+      await run(notifier(), [a]);
       expect(postsOf(a)).toHaveLength(1);
       expect(slackApi.callsTo('conversations.history')).toHaveLength(1);
     });
@@ -216,7 +232,7 @@ teams:
     it('posts once when the killed process never reached Slack', async () => {
       const a = anomaly({ id: 'kill-2' });
       await store.insertDeliveries([pendingRow(a, slackReceiver, 'slack', new Date()), sentRow(a, emailReceiver, 'email')]);
-      await notifier().handleAnomalies([a]);
+      await run(notifier(), [a]);
       expect(slackApi.callsTo('conversations.history')).toHaveLength(1);
       expect(postsOf(a)).toHaveLength(1);
       const [slackDelivery] = (await store.listDeliveries({ anomaly_id: a.id, status: 'sent' })).filter((d) => d.channel === 'slack');
@@ -227,7 +243,7 @@ teams:
       const a = anomaly({ id: 'kill-3' });
       await store.insertDeliveries([pendingRow(a, slackReceiver, 'slack', new Date()), sentRow(a, emailReceiver, 'email')]);
       slackApi.failNext(1, { error: 'missing_scope' });
-      await notifier().handleAnomalies([a]);
+      await run(notifier(), [a]);
       expect(slackApi.calls.map((c) => [c.method, c.error])).toEqual([
         ['conversations.list', 'missing_scope'],
         ['chat.postMessage', undefined],
@@ -245,7 +261,7 @@ teams:
         receiver: emailReceiver,
       });
 
-      await notifier().handleAnomalies([a]);
+      await run(notifier(), [a]);
 
       expect(smtp.messages.map((m) => m.messageId)).toEqual([id, id]);
       expect(id).toMatch(/^<burnrate\.kill-4\.v1\.[0-9a-f]{12}@acme\.com>$/);
@@ -326,7 +342,7 @@ teams:
       expect(dead).toMatchObject({
         source: 'topic:anomalies.v1',
         reason: expect.stringMatching(
-          /^not delivered: handling anomaly .* failed for good: chdb insert into deliveries_v1: Code: 25\./,
+          /^not delivered: handling anomaly .* failed for good: chdb insert into notification_outbox_v1: Code: 25\./,
         ) as string,
         raw: JSON.stringify(poisoned),
       });

@@ -58,6 +58,8 @@ export interface Notifier extends Service {
   readonly stateSubscribeOptions: SubscribeOptions;
   /** Sends what the outbox has due now (the loop started by start() calls it every dispatchEveryMs). */
   dispatch(): Promise<DispatchResult>;
+  /** Outbox entries due now and not yet sent: what /healthz reports as the notifier's outbox lag. */
+  dueNow(): Promise<number>;
   stats(): NotifierStats;
 }
 
@@ -298,6 +300,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     subscribeOptions,
     stateSubscribeOptions,
     dispatch,
+    dueNow: () => dispatcher.dueNow(),
     stats: () => ({ ...stats }),
     async start() {
       if (deps.bus) {
