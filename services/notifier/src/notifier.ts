@@ -169,7 +169,14 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         // A higher severity is news now; everything else waits for its group (group_wait /
         // group_interval), so a burst of related anomalies becomes one message.
         const entry = outboxEntry(a, t, decision.reason, part, 0, config.routes.group_by, now.toISOString());
-        const dueMs = decision.reason === 'escalated' ? now.getTime() : groups.dueAt(entry.group_key, now.getTime(), config.routes);
+        // A new critical never waits longer than group_wait, even in a group sent to a moment ago.
+        const grouped = groups.dueAt(entry.group_key, now.getTime(), config.routes);
+        const dueMs =
+          decision.reason === 'escalated'
+            ? now.getTime()
+            : a.severity === 'critical'
+              ? Math.min(grouped, now.getTime() + config.routes.group_wait)
+              : grouped;
         queued.push({ ...entry, due_at: new Date(dueMs).toISOString() });
       }),
     );
