@@ -1,0 +1,159 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signSlackRequest } from '@burnrate/api';
+import { createLogger } from '@burnrate/core';
+import { slackActionValue, type SlackAction } from '@burnrate/notify';
+import { createChdbStore, type Store } from '@burnrate/store';
+import {
+  type SlackMessage,
+  type SlackStandIn,
+  startSlackStandIn,
+  startSmtpServer,
+  tempDir,
+  type TempDir,
+  type TestSmtpServer,
+  waitUntil,
+} from '@burnrate/testing';
+import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
+
+const SIGNING_SECRET = 'slack-signing-secret-of-the-test-app';
+
+// TEST_CONFIG with bob's Slack user id as an alias, and links under a public URL.
+const CONFIG = `${TEST_CONFIG.replace(
+  'members: [alice@acme.com, bob@acme.com]',
+  'members: [alice@acme.com, { email: bob@acme.com, aliases: [U0BOB] }]',
+)}
+public_url: https://burnrate.acme.internal
+`;
+
+// `burnrate start` driven only through its HTTP port, as Slack and a mail reader would: signed
+// button presses, with users.info answered by the Slack stand-in. The store is read after the
+// process stopped (the embedded engine belongs to one process at a time).
+describe('people acting on anomalies through burnrate start', () => {
+  let dir: TempDir;
+  let smtp: TestSmtpServer;
+  let slack: SlackStandIn;
+  let burnrate: BurnrateProcess;
+  let store: Store | undefined;
+  let anomalyId: string;
+  let message: SlackMessage;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    smtp = await startSmtpServer();
+    slack = await startSlackStandIn({ users: { U0ALICE: { email: 'alice@acme.com' } } });
+    const configPath = join(dir.path, 'burnrate.yaml');
+    await writeFile(configPath, CONFIG);
+    burnrate = await startBurnrate({
+      BURNRATE_CONFIG: configPath,
+      BURNRATE_DATA_DIR: join(dir.path, 'data'),
+      SMTP_URL: smtp.url,
+      SMTP_FROM: 'burnrate@acme.com',
+      SLACK_BOT_TOKEN: slack.token,
+      SLACK_API_URL: slack.url,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    });
+    const events = [10, 10, 10].map((cost_usd, i) => ({
+      occurred_at: new Date(Date.UTC(2026, 10, 27, 10, i)).toISOString(),
+      developer_email: 'alice@acme.com',
+      model: 'claude-opus-4-5',
+      session_id: 'session-1',
+      cost_usd,
+    }));
+    expect((await postJson(`${burnrate.url}/v1/events`, events)).status).toBe(200);
+    message = await slack.waitFor((m) => m.channelName === '#payments-ai-spend', 20_000);
+    const listed = (await (await fetch(`${burnrate.url}/api/anomalies`)).json()) as { anomalies: { id: string }[] };
+    anomalyId = listed.anomalies[0]!.id;
+  });
+
+  afterAll(async () => {
+    await burnrate?.stop();
+    await store?.close();
+    await slack?.close();
+    await smtp?.close();
+    await dir?.cleanup();
+  });
+
+  const pressBody = (action: SlackAction, user: string, actionTs: string): string =>
+    new URLSearchParams({
+      payload: JSON.stringify({
+        type: 'block_actions',
+        user: { id: user, username: user.toLowerCase(), team_id: 'T0000TEST' },
+        container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
+        channel: { id: message.channel },
+        message: { ts: message.ts, text: message.text },
+        actions: [{ action_id: `burnrate_${action.verb}`, type: 'button', value: slackActionValue(action), action_ts: actionTs }],
+      }),
+    }).toString();
+
+  const postSlack = (body: string, headers: Record<string, string>) =>
+    fetch(`${burnrate.url}/slack/interactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body,
+    });
+  const nowS = () => Math.floor(Date.now() / 1000);
+
+  it('says at start that interactivity is on, and where', () => {
+    const ready = JSON.parse(burnrate.logs.find((l) => l.includes('"burnrate is listening"')) ?? '{}') as Record<string, unknown>;
+    expect(ready.slack_interactions).toBe('on (/slack/interactions)');
+  });
+
+  it('refuses wrongly signed, replayed and unsigned presses with 401', async () => {
+    const body = pressBody({ verb: 'resolve', reason: 'noise', ref: anomalyId }, 'U0BOB', '1795788000.000001');
+    expect((await postSlack(body, signSlackRequest('another-app-secret', nowS(), body))).status).toBe(401);
+    expect((await postSlack(body, signSlackRequest(SIGNING_SECRET, nowS() - 600, body))).status).toBe(401);
+    expect((await postSlack(body, {})).status).toBe(401);
+    expect(burnrate.logs.filter((l) => l.includes('refused a request that is not signed by Slack'))).toHaveLength(3);
+  });
+
+  it('answers a press about an unknown anomaly with an ephemeral message', async () => {
+    const body = pressBody({ verb: 'ack', ref: 'no-such-anomaly' }, 'U0BOB', '1795788000.000002');
+    const res = await postSlack(body, signSlackRequest(SIGNING_SECRET, nowS(), body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/does not know the anomaly/) });
+  });
+
+  it('records a signed Acknowledge once, even when Slack retries it', async () => {
+    const body = pressBody({ verb: 'ack', ref: anomalyId }, 'U0BOB', '1795788100.000100');
+    const started = performance.now();
+    const first = await postSlack(body, signSlackRequest(SIGNING_SECRET, nowS(), body));
+    const firstMs = performance.now() - started;
+    expect(first.status).toBe(200);
+    const retry = await postSlack(body, { ...signSlackRequest(SIGNING_SECRET, nowS(), body), 'x-slack-retry-num': '1' });
+    expect(retry.status).toBe(200);
+    // Slack shows the presser an error past 3 s; printed, not asserted (the machine is shared).
+    console.log(`Slack press answered in ${Math.round(firstMs)} ms`);
+  });
+
+  it('snoozes every anomaly of the message for ref *, as the member users.info names', async () => {
+    // The notifier records the message's delivery just after Slack accepted it.
+    await waitUntil(
+      async () => {
+        const body = pressBody({ verb: 'snooze', choice: '1h', ref: '*' }, 'U0ALICE', '1795788200.000200');
+        const res = await postSlack(body, signSlackRequest(SIGNING_SECRET, nowS(), body));
+        return res.status === 200 && (await res.text()) === '';
+      },
+      { timeoutMs: 10_000, message: 'the group press found the message in the delivery log' },
+    );
+    expect(slack.callsTo('users.info').map((c) => c.args.user)).toEqual(['U0ALICE']);
+  });
+
+  it('has each decision in the store once, with who, how and when', async () => {
+    expect(await burnrate.stop()).toBe(0);
+    store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
+    const decisions = await store.listAnomalyStates({ anomaly_id: anomalyId });
+    expect(decisions).toEqual([
+      { anomaly_id: anomalyId, action: 'acknowledged', by: 'bob@acme.com', channel: 'slack', at: '2026-11-27T14:01:40.000Z' },
+      {
+        anomaly_id: anomalyId,
+        action: 'snoozed',
+        by: 'alice@acme.com',
+        channel: 'slack',
+        at: '2026-11-27T14:03:20.000Z',
+        snoozed_until: '2026-11-27T15:03:20.000Z',
+      },
+    ]);
+  });
+});
