@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSlackRequest } from '@burnrate/api';
 import { createLogger } from '@burnrate/core';
@@ -18,6 +20,7 @@ import {
 import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 
 const SIGNING_SECRET = 'slack-signing-secret-of-the-test-app';
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 // TEST_CONFIG with bob's Slack user id as an alias, and links under a public URL.
 const CONFIG = `${TEST_CONFIG.replace(
@@ -38,6 +41,7 @@ describe('people acting on anomalies through burnrate start', () => {
   let store: Store | undefined;
   let anomalyId: string;
   let message: SlackMessage;
+  let handPressedAt = 0;
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -140,6 +144,30 @@ describe('people acting on anomalies through burnrate start', () => {
     expect(slack.callsTo('users.info').map((c) => c.args.user)).toEqual(['U0ALICE']);
   });
 
+  it('takes a press made by hand with burnrate slack sign and its curl line', async () => {
+    const printed = execFileSync(
+      process.execPath,
+      [
+        MAIN,
+        'slack',
+        'sign',
+        '--press',
+        'resolve:real',
+        '--anomaly',
+        anomalyId,
+        '--user',
+        'U0BOB',
+        '--url',
+        `${burnrate.url}/slack/interactions`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', SLACK_SIGNING_SECRET: SIGNING_SECRET } },
+    );
+    const curl = printed.slice(printed.indexOf('curl '));
+    const status = execFileSync('sh', ['-c', `${curl.trimEnd()} -o /dev/null -w '%{http_code}'`], { encoding: 'utf8' });
+    expect(status).toBe('200');
+    handPressedAt = Number(/"action_ts":"(\d+\.\d+)"/.exec(decodeURIComponent(curl))?.[1]);
+  });
+
   it('has each decision in the store once, with who, how and when', async () => {
     expect(await burnrate.stop()).toBe(0);
     store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
@@ -153,6 +181,14 @@ describe('people acting on anomalies through burnrate start', () => {
         channel: 'slack',
         at: '2026-11-27T14:03:20.000Z',
         snoozed_until: '2026-11-27T15:03:20.000Z',
+      },
+      {
+        anomaly_id: anomalyId,
+        action: 'resolved',
+        by: 'bob@acme.com',
+        channel: 'slack',
+        at: new Date(Math.floor(handPressedAt * 1000)).toISOString(),
+        reason: 'real',
       },
     ]);
   });
