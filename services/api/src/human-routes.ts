@@ -1,5 +1,7 @@
 import type { Clock, ConfigSource, Logger, Route } from '@burnrate/core';
+import { linkSecretFrom } from '@burnrate/notify';
 import type { Store } from '@burnrate/store';
+import { actionLinkRoutes } from './action-links.ts';
 import { slackInteractionsRoute } from './slack-interactions.ts';
 import { createSlackUserDirectory } from './slack-users.ts';
 import type { StateRecorder } from './state-recorder.ts';
@@ -12,7 +14,8 @@ export interface HumanRoutesDeps {
   log: Logger;
   /**
    * The process environment, read once here: SLACK_SIGNING_SECRET (interactivity), SLACK_BOT_TOKEN
-   * and SLACK_API_URL (users.info).
+   * and SLACK_API_URL (users.info), BURNRATE_LINK_SECRET (signed links; start-up fails when it is
+   * too short).
    */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -24,8 +27,8 @@ export interface HumanRoutes {
 }
 
 /**
- * The routes people act through outside the API: Slack's interactivity endpoint. Each says at
- * start whether it is on, and why not.
+ * The routes people act through outside the API: Slack's interactivity endpoint and the signed
+ * action links of emails. Each says at start whether it is on, and why not.
  */
 export function humanRoutes(deps: HumanRoutesDeps): HumanRoutes {
   const log = deps.log.child({ component: 'human-routes' });
@@ -46,6 +49,13 @@ export function humanRoutes(deps: HumanRoutesDeps): HumanRoutes {
     log.info({ path }, 'Slack interactivity is off: SLACK_SIGNING_SECRET is not set, so button presses are answered 404');
   }
 
+  const linkSecret = linkSecretFrom(deps.env);
+  if (linkSecret) status.action_links = 'on';
+  else {
+    status.action_links = 'off (BURNRATE_LINK_SECRET not set)';
+    log.info('action links are off: BURNRATE_LINK_SECRET is not set, so emails carry no Acknowledge / Snooze / Resolve links');
+  }
+
   const users = createSlackUserDirectory({
     config: deps.config,
     log: deps.log,
@@ -62,6 +72,7 @@ export function humanRoutes(deps: HumanRoutesDeps): HumanRoutes {
       log: deps.log,
       signingSecret,
     }),
+    ...actionLinkRoutes({ config: deps.config, store: deps.store, recorder: deps.recorder, clock: deps.clock, log: deps.log, linkSecret }),
   ];
   return { routes, status };
 }

@@ -10,3 +10,4 @@ export {
 export { createSlackUserDirectory, type SlackUserDirectory, type SlackUserDirectoryOptions } from './slack-users.ts';
 export { snoozeUntil } from './snooze.ts';
 export { humanRoutes, type HumanRoutes, type HumanRoutesDeps } from './human-routes.ts';
+export { actionLinkRoutes, type ActionLinkDeps, linkDecision } from './action-links.ts';

@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSlackRequest } from '@burnrate/api';
 import { createLogger } from '@burnrate/core';
-import { slackActionValue, type SlackAction } from '@burnrate/notify';
+import { signLinkToken, slackActionValue, type SlackAction } from '@burnrate/notify';
 import { createChdbStore, type Store } from '@burnrate/store';
 import {
+  type ReceivedMail,
   type SlackMessage,
   type SlackStandIn,
   startSlackStandIn,
@@ -20,6 +21,7 @@ import {
 import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
 
 const SIGNING_SECRET = 'slack-signing-secret-of-the-test-app';
+const LINK_SECRET = 'link-secret-of-the-test-instance-32+chars';
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 // TEST_CONFIG with bob's Slack user id as an alias, and links under a public URL.
@@ -42,6 +44,7 @@ describe('people acting on anomalies through burnrate start', () => {
   let anomalyId: string;
   let message: SlackMessage;
   let handPressedAt = 0;
+  let mail: ReceivedMail;
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -57,6 +60,7 @@ describe('people acting on anomalies through burnrate start', () => {
       SLACK_BOT_TOKEN: slack.token,
       SLACK_API_URL: slack.url,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      BURNRATE_LINK_SECRET: LINK_SECRET,
     });
     const events = [10, 10, 10].map((cost_usd, i) => ({
       occurred_at: new Date(Date.UTC(2026, 10, 27, 10, i)).toISOString(),
@@ -67,6 +71,7 @@ describe('people acting on anomalies through burnrate start', () => {
     }));
     expect((await postJson(`${burnrate.url}/v1/events`, events)).status).toBe(200);
     message = await slack.waitFor((m) => m.channelName === '#payments-ai-spend', 20_000);
+    mail = await smtp.waitFor((m) => m.to.includes('payments-leads@acme.com'), 20_000);
     const listed = (await (await fetch(`${burnrate.url}/api/anomalies`)).json()) as { anomalies: { id: string }[] };
     anomalyId = listed.anomalies[0]!.id;
   });
@@ -102,6 +107,8 @@ describe('people acting on anomalies through burnrate start', () => {
   it('says at start that interactivity is on, and where', () => {
     const ready = JSON.parse(burnrate.logs.find((l) => l.includes('"burnrate is listening"')) ?? '{}') as Record<string, unknown>;
     expect(ready.slack_interactions).toBe('on (/slack/interactions)');
+    expect(ready.action_links).toBe('on');
+    expect(ready.email).toMatch(/action links on\)$/);
   });
 
   it('refuses wrongly signed, replayed and unsigned presses with 401', async () => {
@@ -109,7 +116,11 @@ describe('people acting on anomalies through burnrate start', () => {
     expect((await postSlack(body, signSlackRequest('another-app-secret', nowS(), body))).status).toBe(401);
     expect((await postSlack(body, signSlackRequest(SIGNING_SECRET, nowS() - 600, body))).status).toBe(401);
     expect((await postSlack(body, {})).status).toBe(401);
-    expect(burnrate.logs.filter((l) => l.includes('refused a request that is not signed by Slack'))).toHaveLength(3);
+    // The process logs on its own stdout, read here asynchronously.
+    await waitUntil(() => burnrate.logs.filter((l) => l.includes('refused a request that is not signed by Slack')).length === 3, {
+      timeoutMs: 5_000,
+      message: 'three refusals logged',
+    });
   });
 
   it('answers a press about an unknown anomaly with an ephemeral message', async () => {
@@ -168,11 +179,61 @@ describe('people acting on anomalies through burnrate start', () => {
     handPressedAt = Number(/"action_ts":"(\d+\.\d+)"/.exec(decodeURIComponent(curl))?.[1]);
   });
 
+  // The email's links point at public_url; the test reaches the same paths on the local port.
+  const local = (link: string) => link.replace('https://burnrate.acme.internal', burnrate.url);
+
+  it('emails signed links whose GET only asks, and whose POST acknowledges as the receiver', async () => {
+    const ack = /^Acknowledge: (\S+)$/m.exec(mail.text)?.[1] as string;
+    expect(ack).toMatch(/^https:\/\/burnrate\.acme\.internal\/act\/[\w-]+\.[\w-]+$/);
+    expect(mail.html).toContain(`href="${ack}"`);
+
+    // A scanner or a preview fetching the link twice changes nothing (checked in the store below).
+    for (let i = 0; i < 2; i++) {
+      const page = await fetch(local(ack));
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<form method="post" action="">');
+    }
+    const done = await fetch(local(ack), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'note=on+it',
+    });
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('<h1>Acknowledged</h1>');
+  });
+
+  it('refuses a tampered or an expired link, changing nothing', async () => {
+    const ack = /^Acknowledge: (\S+)$/m.exec(mail.text)?.[1] as string;
+    const resolve = /^Resolve: noise: (\S+)$/m.exec(mail.text)?.[1] as string;
+    // The signature of an ack on the payload of a resolve.
+    const tampered = `${resolve.slice(0, resolve.lastIndexOf('.'))}${ack.slice(ack.lastIndexOf('.'))}`;
+    expect((await fetch(local(tampered), { method: 'POST' })).status).toBe(400);
+    const expired = signLinkToken(LINK_SECRET, {
+      anomalyIds: [anomalyId],
+      action: 'resolve:noise',
+      by: 'payments-leads@acme.com',
+      expiresAt: nowS() - 60,
+    });
+    const res = await fetch(`${burnrate.url}/act/${expired}`, { method: 'POST' });
+    expect(res.status).toBe(410);
+    expect(await res.text()).toContain('This link has expired');
+  });
+
   it('has each decision in the store once, with who, how and when', async () => {
     expect(await burnrate.stop()).toBe(0);
     store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
     const decisions = await store.listAnomalyStates({ anomaly_id: anomalyId });
-    expect(decisions).toEqual([
+    expect(decisions.filter((d) => d.channel === 'email')).toEqual([
+      {
+        anomaly_id: anomalyId,
+        action: 'acknowledged',
+        by: 'payments-leads@acme.com',
+        channel: 'email',
+        at: expect.any(String),
+        note: 'on it',
+      },
+    ]);
+    expect(decisions.filter((d) => d.channel === 'slack')).toEqual([
       { anomaly_id: anomalyId, action: 'acknowledged', by: 'bob@acme.com', channel: 'slack', at: '2026-11-27T14:01:40.000Z' },
       {
         anomaly_id: anomalyId,
