@@ -54,7 +54,18 @@ export {
 } from './link-token.ts';
 export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
 export { renderEmail, escapeHtml, type EmailLinks, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
-export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel } from './format.ts';
+export {
+  formatEvidenceValue,
+  formatInstant,
+  formatUsd,
+  formatMeasure,
+  formatWindow,
+  relativeToExpected,
+  sparkline,
+  headline,
+  kindTitle,
+  subjectLabel,
+} from './format.ts';
 export { createMemoryChannel, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
 export {
   ALL_IN_MESSAGE,

@@ -17,6 +17,8 @@ describe('link tokens', () => {
     }
     const group = signLinkToken(SECRET, { anomalyIds: ['a1', 'a2', 'a3'], action: 'ack', by: 'x@acme.com', expiresAt: IN_A_WEEK });
     expect(verifyLinkToken(SECRET, group, NOW)).toMatchObject({ ok: true, claims: { anomalyIds: ['a1', 'a2', 'a3'] } });
+    const fromPage = signLinkToken(SECRET, { anomalyIds: ['a1'], action: 'ack', by: 'web', expiresAt: IN_A_WEEK, via: 'console' });
+    expect(verifyLinkToken(SECRET, fromPage, NOW)).toMatchObject({ ok: true, claims: { via: 'console' } });
   });
 
   it('is base64url JSON { a, x, b, e } and a base64url HMAC-SHA256 of it', () => {
@@ -68,6 +70,7 @@ describe('link tokens', () => {
       { a: 'a1', g: [1], x: 'ack', b: 'b', e: IN_A_WEEK },
       { a: 'a1', x: 'ack', e: IN_A_WEEK },
       { a: 'a1', x: 'ack', b: 'b', e: 'soon' },
+      { a: 'a1', x: 'ack', b: 'b', e: IN_A_WEEK, c: 'slack' },
       'just a string',
     ]) {
       expect(verifyLinkToken(SECRET, sign(bad), NOW)).toMatchObject({ ok: false, problem: 'malformed' });

@@ -7,7 +7,8 @@ import { BurnrateError } from '@burnrate/core';
  * it names until it expires, without an account or an API token.
  *
  * A token is `<payload>.<signature>`: the payload is base64url JSON
- * `{ a: anomaly id, g?: more anomaly ids (a group), x: action, b: who it was made for, e: expiry epoch s }`,
+ * `{ a: anomaly id, g?: more anomaly ids (a group), x: action, b: who it was made for, e: expiry epoch s,
+ * c?: 'console' when the anomaly page made it }`,
  * the signature base64url HMAC-SHA256 of the payload text with BURNRATE_LINK_SECRET. Nothing in
  * it is secret (the anomaly id and the receiver's address are in the email anyway); it only has
  * to be unforgeable.
@@ -40,6 +41,8 @@ export interface LinkClaims {
   by: string;
   /** Epoch seconds after which it is refused. */
   expiresAt: number;
+  /** Where the decision is said to come from: an email (the default) or the anomaly page (`console`). */
+  via?: 'email' | 'console';
 }
 
 /** How long an email's links work: a week covers a holiday weekend and a slow inbox. */
@@ -71,6 +74,7 @@ interface Payload {
   x: string;
   b: string;
   e: number;
+  c?: 'console';
 }
 
 const mac = (secret: string, payload: string): Buffer => createHmac('sha256', secret).update(payload).digest();
@@ -78,7 +82,14 @@ const mac = (secret: string, payload: string): Buffer => createHmac('sha256', se
 export function signLinkToken(secret: string, claims: LinkClaims): string {
   const [first, ...rest] = claims.anomalyIds;
   if (first === undefined) throw new BurnrateError('INPUT_INVALID', 'a link token names at least one anomaly');
-  const payload: Payload = { a: first, ...(rest.length > 0 ? { g: [...rest] } : {}), x: claims.action, b: claims.by, e: claims.expiresAt };
+  const payload: Payload = {
+    a: first,
+    ...(rest.length > 0 ? { g: [...rest] } : {}),
+    x: claims.action,
+    b: claims.by,
+    e: claims.expiresAt,
+    ...(claims.via === 'console' ? { c: 'console' as const } : {}),
+  };
   const text = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${text}.${mac(secret, text).toString('base64url')}`;
 }
@@ -128,7 +139,8 @@ function claimsOf(text: string): LinkClaims | undefined {
     return undefined;
   if (typeof p.x !== 'string' || !(p.x === VIEW_LINK || (LINK_ACTIONS as readonly string[]).includes(p.x))) return undefined;
   if (typeof p.b !== 'string' || p.b === '' || typeof p.e !== 'number' || !Number.isFinite(p.e)) return undefined;
-  return { anomalyIds: [p.a, ...(rest as string[])], action: p.x as LinkPurpose, by: p.b, expiresAt: p.e };
+  if (p.c !== undefined && p.c !== 'console') return undefined;
+  return { anomalyIds: [p.a, ...(rest as string[])], action: p.x as LinkPurpose, by: p.b, expiresAt: p.e, ...(p.c ? { via: p.c } : {}) };
 }
 
 /** What people read for each action, on buttons, links and pages. */

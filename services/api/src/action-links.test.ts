@@ -128,6 +128,14 @@ describe('POST /act/:token', () => {
     expect(await off.stored()).toEqual([]);
   });
 
+  it('records a button of the anomaly page as channel console', async () => {
+    const t = setup();
+    await t.seed(A1);
+    const token = signLinkToken(SECRET, { anomalyIds: ['a1'], action: 'ack', by: 'web', expiresAt: WEEK_LATER, via: 'console' });
+    expect((await t.post(token)).status).toBe(200);
+    expect((await t.stored('a1')).map((s) => [s.channel, s.by])).toEqual([['console', 'web']]);
+  });
+
   it('refuses a note that is too long, recording nothing', async () => {
     const t = setup();
     await t.seed(A1);

@@ -42,8 +42,8 @@ const FORM_LIMIT_BYTES = 16 * 1024;
  * GET and POST /act/:token — what an email's Acknowledge / Snooze / Resolve links and the anomaly
  * page's buttons open. GET only shows what the link would do, with a form: mail scanners and
  * previews that fetch every link must not acknowledge anything. POST (the form) records the
- * decision through the StateRecorder with channel `email` and `by` the addresses the link was
- * made for, and shows the result. A tampered, foreign or expired link gets a 400 / 410 page and
+ * decision through the StateRecorder with channel `email` (`console` for the anomaly page's
+ * buttons) and `by` the addresses the link was made for, and shows the result. A tampered, foreign or expired link gets a 400 / 410 page and
  * nothing is recorded.
  */
 export function actionLinkRoutes(deps: ActionLinkDeps): Route[] {
@@ -126,7 +126,8 @@ export function actionLinkRoutes(deps: ActionLinkDeps): Route[] {
         if (note === undefined) return problemPage(400, 'Note too long', `A note is at most ${NOTE_MAX} characters; nothing was changed.`);
         const at = deps.clock.now();
         const config = deps.config.current();
-        await deps.recorder.record(anomalies.map((a) => linkDecision(claims.action, a, claims.by, 'email', at, config, note)));
+        const channel = claims.via ?? 'email';
+        await deps.recorder.record(anomalies.map((a) => linkDecision(claims.action, a, claims.by, channel, at, config, note)));
         return resultPage(claims, anomalies, at);
       },
     },

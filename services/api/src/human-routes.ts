@@ -2,6 +2,7 @@ import type { Clock, ConfigSource, Logger, Route } from '@burnrate/core';
 import { linkSecretFrom } from '@burnrate/notify';
 import type { Store } from '@burnrate/store';
 import { actionLinkRoutes } from './action-links.ts';
+import { anomalyPageRoute } from './anomaly-page.ts';
 import { slackInteractionsRoute } from './slack-interactions.ts';
 import { createSlackUserDirectory } from './slack-users.ts';
 import type { StateRecorder } from './state-recorder.ts';
@@ -18,6 +19,8 @@ export interface HumanRoutesDeps {
    * too short).
    */
   env: Readonly<Record<string, string | undefined>>;
+  /** BURNRATE_API_TOKEN: when set, the anomaly page needs it or a view link from an email. */
+  apiToken?: string | undefined;
 }
 
 export interface HumanRoutes {
@@ -27,8 +30,8 @@ export interface HumanRoutes {
 }
 
 /**
- * The routes people act through outside the API: Slack's interactivity endpoint and the signed
- * action links of emails. Each says at start whether it is on, and why not.
+ * The routes people act through outside the API: Slack's interactivity endpoint, the signed
+ * action links of emails and the anomaly page. Each says at start whether it is on, and why not.
  */
 export function humanRoutes(deps: HumanRoutesDeps): HumanRoutes {
   const log = deps.log.child({ component: 'human-routes' });
@@ -73,6 +76,7 @@ export function humanRoutes(deps: HumanRoutesDeps): HumanRoutes {
       signingSecret,
     }),
     ...actionLinkRoutes({ config: deps.config, store: deps.store, recorder: deps.recorder, clock: deps.clock, log: deps.log, linkSecret }),
+    anomalyPageRoute({ store: deps.store, clock: deps.clock, log: deps.log, linkSecret, apiToken: deps.apiToken }),
   ];
   return { routes, status };
 }

@@ -11,3 +11,4 @@ export { createSlackUserDirectory, type SlackUserDirectory, type SlackUserDirect
 export { snoozeUntil } from './snooze.ts';
 export { humanRoutes, type HumanRoutes, type HumanRoutesDeps } from './human-routes.ts';
 export { actionLinkRoutes, type ActionLinkDeps, linkDecision } from './action-links.ts';
+export { anomalyPageRoute, type AnomalyPageDeps, renderAnomalyPage } from './anomaly-page.ts';

@@ -124,7 +124,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
 
   // Slack button presses, email action links and the anomaly page: decisions go through the recorder.
   const recorder = createStateRecorder({ producer, store, log });
-  const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env });
+  const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
 
   const routes: Route[] = [
     ...createIngestRoutes({ config: source, producer, clock, log, gate, ledger }),

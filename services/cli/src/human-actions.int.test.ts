@@ -202,6 +202,24 @@ describe('people acting on anomalies through burnrate start', () => {
     expect(await done.text()).toContain('<h1>Acknowledged</h1>');
   });
 
+  it("opens the anomaly page from the email's link: its history, and buttons that record from the console", async () => {
+    const open = /^Open in Burnrate: (\S+)$/m.exec(mail.text)?.[1] as string;
+    expect(open).toMatch(new RegExp(`^https://burnrate\\.acme\\.internal/anomalies/${anomalyId}\\?t=`));
+    const res = await fetch(local(open));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await res.text();
+    expect(html).toContain('Acknowledged by bob@acme.com');
+    expect(html).toContain('<td>payments-leads@acme.com</td><td>email</td><td>on it</td>');
+    expect(html).toContain('<td>slack:#payments-ai-spend</td><td>sent</td>');
+    const resolve = /<form class="inline" method="post" action="\.\.\/act\/([^"]+)"><button type="submit">Resolve: expected<\/button>/.exec(
+      html,
+    )?.[1] as string;
+    // The form's relative action, resolved against the page's URL as a browser does.
+    const pressed = await fetch(new URL(`../act/${resolve}`, local(open)), { method: 'POST' });
+    expect(pressed.status).toBe(200);
+  });
+
   it('refuses a tampered or an expired link, changing nothing', async () => {
     const ack = /^Acknowledge: (\S+)$/m.exec(mail.text)?.[1] as string;
     const resolve = /^Resolve: noise: (\S+)$/m.exec(mail.text)?.[1] as string;
@@ -223,6 +241,16 @@ describe('people acting on anomalies through burnrate start', () => {
     expect(await burnrate.stop()).toBe(0);
     store = await createChdbStore({ dataDir: join(dir.path, 'data', 'chdb'), log: createLogger({ level: 'silent' }) });
     const decisions = await store.listAnomalyStates({ anomaly_id: anomalyId });
+    expect(decisions.filter((d) => d.channel === 'console')).toEqual([
+      {
+        anomaly_id: anomalyId,
+        action: 'resolved',
+        reason: 'expected',
+        by: 'payments-leads@acme.com',
+        channel: 'console',
+        at: expect.any(String),
+      },
+    ]);
     expect(decisions.filter((d) => d.channel === 'email')).toEqual([
       {
         anomaly_id: anomalyId,
