@@ -30,15 +30,42 @@ export {
 } from './channels/slack.ts';
 export {
   createEmailChannel,
-  consoleAcknowledgeUrl,
+  emailLinks,
   translateSmtpError,
   anomalyMessageId,
   EmailReceiver,
   type EmailChannelOptions,
+  type EmailLinkSettings,
 } from './channels/email.ts';
+export {
+  actionLinkUrl,
+  DEFAULT_LINK_LIFETIME_S,
+  LINK_ACTION_LABELS,
+  LINK_ACTIONS,
+  linkSecretFrom,
+  MIN_LINK_SECRET_LENGTH,
+  signLinkToken,
+  verifyLinkToken,
+  VIEW_LINK,
+  type LinkAction,
+  type LinkClaims,
+  type LinkPurpose,
+  type LinkVerdict,
+} from './link-token.ts';
 export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
-export { renderEmail, escapeHtml, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
-export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel } from './format.ts';
+export { renderEmail, escapeHtml, type EmailLinks, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
+export {
+  formatEvidenceValue,
+  formatInstant,
+  formatUsd,
+  formatMeasure,
+  formatWindow,
+  relativeToExpected,
+  sparkline,
+  headline,
+  kindTitle,
+  subjectLabel,
+} from './format.ts';
 export { createMemoryChannel, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
 export {
   ALL_IN_MESSAGE,

@@ -39,11 +39,49 @@ describe('renderEmail', () => {
     }
   });
 
-  it('adds an acknowledge link only when given one', () => {
-    expect(renderEmail(critical).text).not.toContain('Acknowledge');
-    const { text, html } = renderEmail(critical, { acknowledgeUrl: 'https://burnrate.acme.internal/anomalies/a1#acknowledge' });
-    expect(text).toContain('Acknowledge: https://burnrate.acme.internal/anomalies/a1#acknowledge');
-    expect(html).toContain('href="https://burnrate.acme.internal/anomalies/a1#acknowledge"');
+  const ACTIONS = {
+    ack: 'https://burnrate.acme.internal/act/ack.sig',
+    'snooze:1h': 'https://burnrate.acme.internal/act/s1h.sig',
+    'snooze:tomorrow': 'https://burnrate.acme.internal/act/stm.sig',
+    'snooze:1w': 'https://burnrate.acme.internal/act/s1w.sig',
+    'resolve:expected': 'https://burnrate.acme.internal/act/rex.sig',
+    'resolve:real': 'https://burnrate.acme.internal/act/rre.sig',
+    'resolve:noise': 'https://burnrate.acme.internal/act/rno.sig',
+  } as const;
+  const PAGE = 'https://burnrate.acme.internal/anomalies/a1?t=view.sig';
+
+  it('adds the action links and the page link it is given, and none without them', () => {
+    const bare = renderEmail(critical);
+    expect(bare.text).not.toMatch(/Acknowledge|Snooze|Resolve|Open in Burnrate/);
+    expect(bare.html).not.toContain('href=');
+    const { text, html } = renderEmail(critical, { links: { actions: ACTIONS, pages: { [critical.id]: PAGE } } });
+    expect(text).toContain(
+      [
+        `Acknowledge: ${ACTIONS.ack}`,
+        `Snooze 1 hour: ${ACTIONS['snooze:1h']}`,
+        `Snooze until tomorrow morning: ${ACTIONS['snooze:tomorrow']}`,
+        `Snooze 1 week: ${ACTIONS['snooze:1w']}`,
+        `Resolve: expected: ${ACTIONS['resolve:expected']}`,
+        `Resolve: real problem: ${ACTIONS['resolve:real']}`,
+        `Resolve: noise: ${ACTIONS['resolve:noise']}`,
+        `Open in Burnrate: ${PAGE}`,
+      ].join('\n'),
+    );
+    for (const url of [...Object.values(ACTIONS), PAGE]) expect(html).toContain(`href="${url}"`);
+    // Only what is given: a page link alone.
+    const pageOnly = renderEmail(critical, { links: { pages: { [critical.id]: PAGE } } });
+    expect(pageOnly.text).toContain(`Open in Burnrate: ${PAGE}`);
+    expect(pageOnly.text).not.toContain('Acknowledge');
+  });
+
+  it('says who acknowledged, until when it is snoozed, and why it escalated', () => {
+    const acked = renderEmail(critical, {
+      lifecycle: { state: 'acknowledged', acknowledged: { by: 'bob@acme.com', at: '2026-11-27T14:20:00.000Z' } },
+    });
+    expect(acked.text).toContain('Acknowledged by bob@acme.com at 2026-11-27 14:20Z.');
+    const escalated = renderEmail(critical, { reason: 'escalated', escalation: { to: 'oncall', unacknowledgedForMs: 30 * 60_000 } });
+    expect(escalated.text).toContain('Nobody acknowledged this for 30 min, so it now goes to on-call.');
+    expect(escalated.html).toContain('Nobody acknowledged this for 30 min');
   });
 
   it('escapes HTML from the data', () => {
@@ -52,13 +90,41 @@ describe('renderEmail', () => {
     expect(html).toContain('&lt;script&gt;');
   });
 
-  it('renders a resolved episode without advice or link', () => {
-    const { subject, text } = renderEmail(anomaly({ status: 'resolved', impact_usd: 12 }), { acknowledgeUrl: 'https://x/y' });
+  it('renders a resolved episode without advice, offering only to say whether it was real', () => {
+    const { subject, text } = renderEmail(anomaly({ status: 'resolved', impact_usd: 12 }), { links: { actions: ACTIONS } });
     expect(subject).toMatch(/^\[Burnrate\]\[resolved\] Session cost/);
     expect(text).toContain('Resolved: Session cost');
     expect(text).toContain('Impact while it lasted: $12.00');
     expect(text).not.toContain('What to do');
-    expect(text).not.toContain('https://x/y');
+    expect(text).not.toContain(ACTIONS.ack);
+    expect(text).not.toContain(ACTIONS['snooze:1h']);
+    expect(text).toContain(`Resolve: noise: ${ACTIONS['resolve:noise']}`);
+  });
+
+  it('lists every anomaly of a group, with one set of actions for them all', () => {
+    const group = Array.from({ length: 30 }, (_, i) =>
+      anomaly({
+        id: `s${i}`,
+        severity: i === 7 ? 'critical' : 'warning',
+        subject: { session: `sess-${i}` },
+        impact_usd: 10,
+        summary: `Session sess-${i} <costly>`,
+      }),
+    );
+    const pages = Object.fromEntries(group.map((a) => [a.id, `https://burnrate.acme.internal/anomalies/${a.id}`]));
+    const { subject, text, html } = renderEmail(group[0]!, { group, links: { actions: ACTIONS, pages } });
+    expect(subject).toBe('[Burnrate][critical] 30 anomalies for payments: Session cost $31.20 for alice@acme.com and 29 more');
+    expect(text).toContain('Critical: 30 anomalies for payments, $300.00 above expected so far');
+    for (const a of group) {
+      expect(text).toContain(`Session ${a.subject.session} <costly>`);
+      expect(text).toContain(pages[a.id]);
+      expect(html).toContain(`href="${pages[a.id]}"`);
+    }
+    expect(text).toContain(`For all 30:\nAcknowledge: ${ACTIONS.ack}`);
+    expect(text.match(/Acknowledge: /g)).toHaveLength(1);
+    expect(html).not.toContain('<costly>');
+    // A group of one is an ordinary email.
+    expect(renderEmail(group[0]!, { group: [group[0]!] }).subject).toBe(renderEmail(group[0]!).subject);
   });
 
   it('keeps the subject on one line whatever an event put in a name', () => {

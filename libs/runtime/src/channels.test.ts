@@ -44,7 +44,7 @@ describe('buildChannels', () => {
     for (const [name, channel] of Object.entries(built.channels)) expect(channel?.name).toBe(name);
     expect(built.status).toEqual({
       slack: 'on',
-      email: 'on (smtp://burnrate:redacted@smtp.acme.com:587)',
+      email: 'on (smtp://burnrate:redacted@smtp.acme.com:587; action links off: public_url not set)',
       webhook: 'on (1 receiver)',
       pagerduty: 'on (2 receivers)',
       msteams: 'on (1 receiver)',
@@ -69,6 +69,20 @@ describe('buildChannels', () => {
     expect(built.status).toMatchObject({ slack: 'off (SLACK_BOT_TOKEN not set)', email: 'off (SMTP_URL not set)' });
     expect(lines.map((l) => (JSON.parse(l) as { channel: string }).channel)).toEqual(['slack', 'email']);
     await built.close();
+  });
+
+  it('turns email action links on with public_url and BURNRATE_LINK_SECRET, and refuses a secret too short to resist guessing', async () => {
+    const withUrl = parseConfig(`org: acme\npublic_url: https://burnrate.acme.internal\n`, '<inline>', { receiver: receiverSchema });
+    const smtp = { SMTP_URL: 'smtp://smtp.acme.com:587' };
+    const noSecret = buildChannels(smtp, withUrl, log);
+    expect(noSecret.status.email).toBe('on (smtp://smtp.acme.com:587; action links off: BURNRATE_LINK_SECRET not set)');
+    await noSecret.close();
+    const on = buildChannels({ ...smtp, BURNRATE_LINK_SECRET: 'x'.repeat(32) }, withUrl, log);
+    expect(on.status.email).toBe('on (smtp://smtp.acme.com:587; action links on)');
+    await on.close();
+    expect(() => buildChannels({ ...smtp, BURNRATE_LINK_SECRET: 'hunter2' }, withUrl, log)).toThrow(
+      'BURNRATE_LINK_SECRET is 7 characters; it needs at least 32',
+    );
   });
 
   it('says which channels have no receivers', () => {

@@ -52,6 +52,12 @@ export interface SlackStandInOptions {
    * channel exists once something was posted to it.
    */
   channels?: readonly string[];
+  /**
+   * The workspace's people, by user id, for users.info (`{ U0ALICE: { email: 'alice@acme.com' } }`).
+   * A user without an email answers as Slack does for a token without users:read.email: a
+   * profile with no email. Anyone else is user_not_found.
+   */
+  users?: Readonly<Record<string, { name?: string; email?: string }>>;
 }
 
 export interface SlackStandIn {
@@ -81,8 +87,8 @@ const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata']);
  * retries or, with `rejectRateLimitedCalls`, throws as a rate-limited error; any other non-200
  * status is an HTTP error to the client.
  *
- * Methods: auth.test, chat.postMessage (keeps `metadata`), chat.update, conversations.list and
- * conversations.history. As on Slack, conversations.history takes a channel id only (a `#name`
+ * Methods: auth.test, chat.postMessage (keeps `metadata`), chat.update, conversations.list,
+ * conversations.history and users.info. As on Slack, conversations.history takes a channel id only (a `#name`
  * answers channel_not_found), returns messages newest first, excludes `oldest` / `latest`
  * unless `inclusive`, pages with `has_more` and `response_metadata.next_cursor`, and includes
  * each message's `metadata` only with `include_all_metadata`.
@@ -250,6 +256,23 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
             context_team_id: TEAM_ID,
           })),
           response_metadata: { next_cursor: more ? Buffer.from(`offset:${start + limit}`).toString('base64') : '' },
+        });
+      }
+      case 'users.info': {
+        const id = typeof args.user === 'string' ? args.user : '';
+        const person = options.users?.[id];
+        if (!person) return answer(200, { ok: false, error: 'user_not_found' });
+        const name = person.name ?? id.toLowerCase();
+        return answer(200, {
+          ok: true,
+          user: {
+            id,
+            team_id: TEAM_ID,
+            name,
+            real_name: name,
+            is_bot: false,
+            profile: { real_name: name, display_name: name, ...(person.email ? { email: person.email } : {}) },
+          },
         });
       }
       case 'chat.update': {

@@ -1,2 +1,14 @@
 export { type AnomalyDetail, type AnomalyViewStore, describeAnomaly, stateOf } from './anomaly-view.ts';
 export { createStateRecorder, type StateRecorder } from './state-recorder.ts';
+export {
+  signSlackRequest,
+  SLACK_SIGNATURE_WINDOW_S,
+  slackInteractionsRoute,
+  type SlackInteractionsDeps,
+  type SlackSignedHeaders,
+} from './slack-interactions.ts';
+export { createSlackUserDirectory, type SlackUserDirectory, type SlackUserDirectoryOptions } from './slack-users.ts';
+export { snoozeUntil } from './snooze.ts';
+export { humanRoutes, type HumanRoutes, type HumanRoutesDeps } from './human-routes.ts';
+export { actionLinkRoutes, type ActionLinkDeps, linkDecision } from './action-links.ts';
+export { anomalyPageRoute, type AnomalyPageDeps, renderAnomalyPage } from './anomaly-page.ts';

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createStateRecorder, humanRoutes } from '@burnrate/api';
 import { createInProcessBus } from '@burnrate/bus';
 import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
@@ -122,6 +123,10 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     stop: async () => {},
   });
 
+  // Slack button presses, email action links and the anomaly page: decisions go through the recorder.
+  const recorder = createStateRecorder({ producer, store, log });
+  const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
+
   const routes: Route[] = [
     ...createIngestRoutes({ config: source, producer, clock, log, gate, ledger }),
     {
@@ -163,6 +168,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       },
     },
     anomaliesRoute({ store, apiToken: options.apiToken }),
+    ...human.routes,
   ];
   const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes });
   let port = options.port;
@@ -180,7 +186,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       'ingest.auth is none and Burnrate listens beyond loopback: anyone who reaches this port can post usage and raise alerts',
     );
   }
-  return () => ({ port, host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status });
+  return () => ({ port, host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status, ...human.status });
 }
 
 /** How long start-up waits for the sink to store what the log holds before loading the dedupe ledger. */

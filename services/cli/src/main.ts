@@ -31,6 +31,9 @@ usage:
   burnrate keys new [--source NAME]
                                   make an ingest key: prints the key once and the sha256 for burnrate.yaml
   burnrate keys hash              print the sha256 of a key read on stdin (to find or revoke it)
+  burnrate slack sign (--press ack --anomaly ID | --payload-file FILE | --body TEXT) [--secret S] [--url URL]
+                                  sign a request as Slack signs a button press (SLACK_SIGNING_SECRET) and
+                                  print its headers and a curl line that posts it to /slack/interactions
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
@@ -53,6 +56,8 @@ environment (start):
   SLACK_API_URL        Slack Web API base URL (default Slack's own)
   SMTP_URL             smtp://user:pass@host:port; email is off without it
   SMTP_FROM            sender address (default burnrate@<org>.invalid)
+  SLACK_SIGNING_SECRET the Slack app's signing secret: button presses on POST /slack/interactions
+                       (slack.interactions_path) are verified with it; interactivity is off without it
   (and every variable a receiver names in its *_env fields; start fails if one is unset)
 `;
 
@@ -113,6 +118,12 @@ async function topicsEnv(env: NodeJS.ProcessEnv): Promise<TopicsEnv> {
   };
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const { positionals, flags } = parseArgs(argv);
   const [command, sub, arg] = positionals;
@@ -139,10 +150,16 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     }
     case 'keys': {
       const { keysCommand } = await import('./keys-command.ts');
-      return keysCommand(sub, flags, io, async () => {
-        const chunks: Buffer[] = [];
-        for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks).toString('utf8');
+      return keysCommand(sub, flags, io, readStdin);
+    }
+    case 'slack': {
+      const { slackCommand } = await import('./slack-command.ts');
+      const { readFile } = await import('node:fs/promises');
+      return slackCommand(sub, flags, io, {
+        signingSecret: process.env.SLACK_SIGNING_SECRET,
+        readStdin,
+        readFile: (path) => readFile(path, 'utf8'),
+        now: () => new Date(),
       });
     }
     case 'backtest': {

@@ -35,6 +35,7 @@ describe('parseConfig', () => {
     expect(config.timezone).toBe('UTC');
     expect(config.teams).toEqual([]);
     expect(config.routes.min_severity).toBe('warning');
+    expect(config.slack.interactions_path).toBe('/slack/interactions');
   });
 
   it.each([
@@ -72,6 +73,16 @@ describe('parseConfig', () => {
       'an ownership rule for an unknown team',
       'org: acme\nownership:\n  - match: { api_key_name: "x-*" }\n    team: ghost',
       ['ownership[0].team: unknown team "ghost"'],
+    ],
+    [
+      'a Slack interactions path that is not a path',
+      'org: acme\nslack: { interactions_path: slack/interactions }',
+      ['slack.interactions_path: expected an absolute path such as /slack/interactions'],
+    ],
+    [
+      'a Slack interactions path inside the API',
+      'org: acme\nslack: { interactions_path: /api/slack }',
+      ['slack.interactions_path: must not overlap /api/…, /v1/…, /act/…, /anomalies/… or /healthz'],
     ],
   ])('names the path and the problem for %s', (_name, yaml, expected) => {
     expect(issuesOf(yaml)).toEqual(expected);

@@ -125,6 +125,20 @@ export const DEFAULT_INHIBIT: InhibitRule[] = [
   { source: { severity: 'critical' }, target: { severity: ['info', 'warning'] }, equal: ['session'] },
 ];
 
+/** Settings of the Slack app itself, as opposed to the channels alerts go to. */
+export const SlackAppConfig = z
+  .object({
+    // The path Slack posts button presses to: the app's Interactivity Request URL is public_url + this.
+    interactions_path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~/-]*$/, { message: 'expected an absolute path such as /slack/interactions' })
+      .refine((p) => !/^\/(api|v1|act|anomalies)(\/|$)/.test(p) && p !== '/healthz', {
+        message: 'must not overlap /api/…, /v1/…, /act/…, /anomalies/… or /healthz',
+      })
+      .default('/slack/interactions'),
+  })
+  .strict();
+
 export const RoutesConfig = z
   .object({
     group_by: z
@@ -198,6 +212,8 @@ function buildConfigSchema(receiver: ReceiverSchema) {
         .default({ prices: [] }),
       // Where links in emails and Slack messages point, e.g. https://burnrate.acme.internal
       public_url: z.url().optional(),
+      // The Slack app's side of Burnrate (its secrets come from the environment).
+      slack: SlackAppConfig.prefault({}),
       // Who may post usage, with which keys, claiming what (see sources.ts).
       sources: z.array(Source).default([]),
       // What the HTTP receivers accept, and from whom (ingest.ts).
@@ -294,5 +310,6 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type TeamConfig = z.infer<typeof Team>;
 export type OwnershipRuleConfig = z.infer<typeof OwnershipRule>;
 export type RoutesConfig = z.infer<typeof RoutesConfig>;
+export type SlackAppConfig = z.infer<typeof SlackAppConfig>;
 export type ReceiverName = z.infer<typeof Receiver>;
 export type PriceRowConfig = z.infer<typeof PriceRow>;

@@ -1,9 +1,12 @@
 import { createLogger } from '@burnrate/core';
 import { anomaly, startSmtpServer, type TestSmtpServer } from '@burnrate/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { consoleAcknowledgeUrl, createEmailChannel } from './email.ts';
+import { verifyLinkToken } from '../link-token.ts';
+import { createEmailChannel } from './email.ts';
 
 const log = createLogger({ level: 'silent' });
+const LINK_SECRET = 'link-secret-of-at-least-32-characters!';
+const NOW = new Date('2026-11-27T14:10:00Z');
 
 describe('email channel against a real SMTP server', () => {
   let smtp: TestSmtpServer;
@@ -22,10 +25,10 @@ describe('email channel against a real SMTP server', () => {
       url,
       from: 'Burnrate <burnrate@acme.com>',
       log,
-      acknowledgeUrl: consoleAcknowledgeUrl('https://burnrate.acme.internal/'),
+      links: { publicUrl: 'https://burnrate.acme.internal/', secret: LINK_SECRET, now: () => NOW },
     });
 
-  it('sends one message to every address, with HTML, text and an acknowledge link', async () => {
+  it('sends one message to every address, with HTML, text and signed action links', async () => {
     const a = anomaly({ id: 'anom-9', severity: 'critical', observed: { value: 104.2, unit: 'usd' } });
     const email = channel();
     const { id } = await email.send({ anomaly: a, reason: 'new', to: ['leads@acme.com', 'oncall@acme.com'] });
@@ -38,9 +41,36 @@ describe('email channel against a real SMTP server', () => {
     expect(mail?.from).toBe('burnrate@acme.com');
     expect(mail?.user).toBe('burnrate');
     expect(mail?.subject).toBe('[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)');
-    expect(mail?.text).toContain('Acknowledge: https://burnrate.acme.internal/anomalies/anom-9#acknowledge');
-    expect(mail?.html).toContain('href="https://burnrate.acme.internal/anomalies/anom-9#acknowledge"');
     expect(mail?.messageId).toBe(id);
+    // The link a reader clicks carries a token for this anomaly, this action and these receivers, for a week.
+    const ack = /^Acknowledge: https:\/\/burnrate\.acme\.internal\/act\/(\S+)$/m.exec(mail?.text ?? '')?.[1] as string;
+    expect(verifyLinkToken(LINK_SECRET, ack, NOW)).toEqual({
+      ok: true,
+      claims: { anomalyIds: ['anom-9'], action: 'ack', by: 'leads@acme.com,oncall@acme.com', expiresAt: NOW.getTime() / 1000 + 7 * 86_400 },
+    });
+    expect(mail?.html).toContain(`href="https://burnrate.acme.internal/act/${ack}"`);
+    const snooze = /^Snooze 1 hour: \S+\/act\/(\S+)$/m.exec(mail?.text ?? '')?.[1] as string;
+    expect(verifyLinkToken(LINK_SECRET, snooze, NOW)).toMatchObject({ ok: true, claims: { action: 'snooze:1h' } });
+    const view = /^Open in Burnrate: https:\/\/burnrate\.acme\.internal\/anomalies\/anom-9\?t=(\S+)$/m.exec(
+      mail?.text ?? '',
+    )?.[1] as string;
+    expect(verifyLinkToken(LINK_SECRET, view, NOW)).toMatchObject({ ok: true, claims: { anomalyIds: ['anom-9'], action: 'view' } });
+  });
+
+  it('sends a group as one message whose links act on every anomaly in it', async () => {
+    const group = ['g1', 'g2', 'g3'].map((id, i) => anomaly({ id, subject: { session: `sess-${i}` } }));
+    const email = channel();
+    await email.send({ anomaly: group[0]!, group, reason: 'new', to: ['leads@acme.com'] });
+    await email.close();
+
+    expect(smtp.messages).toHaveLength(1);
+    const text = smtp.messages[0]?.text ?? '';
+    for (const a of group) expect(text).toContain(`https://burnrate.acme.internal/anomalies/${a.id}?t=`);
+    const ack = /^Acknowledge: \S+\/act\/(\S+)$/m.exec(text)?.[1] as string;
+    expect(verifyLinkToken(LINK_SECRET, ack, NOW)).toMatchObject({
+      ok: true,
+      claims: { anomalyIds: ['g1', 'g2', 'g3'], by: 'leads@acme.com' },
+    });
   });
 
   it('lets nothing from an event add a header or a recipient', async () => {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { BurnrateError, Email, type Logger, redactUrl } from '@burnrate/core';
-import type { Anomaly } from '@burnrate/schemas';
 import { createTransport } from 'nodemailer';
 import { z } from 'zod';
-import { type Channel, type ChannelDefinition, type Notification, receiverOf } from '../channel.ts';
-import { renderEmail } from '../render-email.ts';
+import { anomalyUrl, type Channel, type ChannelDefinition, type Notification, receiverOf } from '../channel.ts';
+import { actionLinkUrl, DEFAULT_LINK_LIFETIME_S, LINK_ACTIONS, linkSecretFrom, signLinkToken, VIEW_LINK } from '../link-token.ts';
+import { type EmailLinks, renderEmail } from '../render-email.ts';
 
 export interface EmailChannelOptions {
   /** `smtp://user:pass@host:port` (or `smtps://` for implicit TLS), from SMTP_URL. */
@@ -12,20 +12,49 @@ export interface EmailChannelOptions {
   /** The From header, e.g. `Burnrate <burnrate@acme.com>`. */
   from: string;
   log: Logger;
-  /**
-   * Builds the Acknowledge link for an anomaly; no link without it. Today `consoleAcknowledgeUrl`
-   * (a page where a signed-in person acknowledges). Signed, expiring one-click links come later:
-   * they plug in here without touching the channel.
-   */
-  acknowledgeUrl?: (anomaly: Anomaly) => string | undefined;
+  /** Where the email's links point and how they are signed; no links without it. */
+  links?: EmailLinkSettings;
   /** Connection, greeting and socket timeout (default 10 s), so a hung server is a retriable error. */
   timeoutMs?: number;
 }
 
-/** A link to the anomaly in the console at `publicUrl`, where it can be acknowledged. Not signed. */
-export function consoleAcknowledgeUrl(publicUrl: string): (anomaly: Anomaly) => string {
-  const base = publicUrl.replace(/\/+$/, '');
-  return (a) => `${base}/anomalies/${encodeURIComponent(a.id)}#acknowledge`;
+export interface EmailLinkSettings {
+  /** The config's public_url. */
+  publicUrl: string;
+  /**
+   * BURNRATE_LINK_SECRET: signs the action links (Acknowledge, Snooze, Resolve) and the page links
+   * that let their holder act there. Without it an email links only to the anomaly's page.
+   */
+  secret?: string | undefined;
+  /** How long the links work; default DEFAULT_LINK_LIFETIME_S (7 days). */
+  lifetimeS?: number;
+  now?: () => Date;
+}
+
+/**
+ * The links of one email: an action link per LINK_ACTIONS entry acting on the anomaly (on every
+ * anomaly of a group), and each anomaly's page. Tokens name the email's addresses as who acts:
+ * whoever holds the email is taken to be one of its receivers.
+ */
+export function emailLinks(n: Notification, settings: EmailLinkSettings): EmailLinks {
+  const anomalies = n.group && n.group.length > 0 ? n.group : [n.anomaly];
+  const secret = settings.secret;
+  if (!secret) {
+    return { pages: Object.fromEntries(anomalies.map((a) => [a.id, anomalyUrl(settings.publicUrl, a.id) as string])) };
+  }
+  const by = n.to.join(',');
+  const expiresAt = Math.floor((settings.now?.() ?? new Date()).getTime() / 1000) + (settings.lifetimeS ?? DEFAULT_LINK_LIFETIME_S);
+  const anomalyIds = anomalies.map((a) => a.id);
+  const actions = Object.fromEntries(
+    LINK_ACTIONS.map((action) => [action, actionLinkUrl(settings.publicUrl, signLinkToken(secret, { anomalyIds, action, by, expiresAt }))]),
+  );
+  const pages = Object.fromEntries(
+    anomalies.map((a) => {
+      const token = signLinkToken(secret, { anomalyIds: [a.id], action: VIEW_LINK, by, expiresAt });
+      return [a.id, `${anomalyUrl(settings.publicUrl, a.id) as string}?t=${token}`];
+    }),
+  );
+  return { actions, pages };
 }
 
 // Errors that mean the server or the path to it is unwell, not that it refused this message.
@@ -102,8 +131,13 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
     name: 'email',
     async send(n: Notification) {
       if (n.to.length === 0) throw new BurnrateError('NOTIFY_REJECTED', 'an email notification needs at least one address');
-      const ackUrl = options.acknowledgeUrl?.(n.anomaly);
-      const message = renderEmail(n.anomaly, { reason: n.reason, ...(ackUrl ? { acknowledgeUrl: ackUrl } : {}) });
+      const message = renderEmail(n.anomaly, {
+        reason: n.reason,
+        ...(n.group ? { group: n.group } : {}),
+        ...(n.lifecycle ? { lifecycle: n.lifecycle } : {}),
+        ...(n.escalation ? { escalation: n.escalation } : {}),
+        ...(options.links ? { links: emailLinks(n, options.links) } : {}),
+      });
       let info;
       try {
         info = await transport.sendMail({
@@ -136,7 +170,10 @@ export const EmailReceiver = z
   .strict();
 export type EmailReceiver = z.infer<typeof EmailReceiver>;
 
-/** On when SMTP_URL is set; SMTP_FROM defaults to burnrate@<org>.invalid. */
+/**
+ * On when SMTP_URL is set; SMTP_FROM defaults to burnrate@<org>.invalid. Links need public_url;
+ * action links also BURNRATE_LINK_SECRET (a secret too short to resist guessing stops start-up).
+ */
 export const email: ChannelDefinition<EmailReceiver> = {
   name: 'email',
   receiver: EmailReceiver,
@@ -145,12 +182,20 @@ export const email: ChannelDefinition<EmailReceiver> = {
   create(_receivers, { env, log, org, publicUrl }) {
     const url = env.SMTP_URL;
     if (!url) return { off: 'SMTP_URL not set' };
+    const secret = linkSecretFrom(env);
+    const linksOff = !publicUrl ? 'public_url not set' : !secret ? 'BURNRATE_LINK_SECRET not set' : undefined;
+    if (linksOff) {
+      log.info(
+        { why: linksOff },
+        publicUrl ? 'emails link to the anomaly page but carry no action links' : 'emails carry no links (no page, no actions)',
+      );
+    }
     const channel = createEmailChannel({
       url,
       from: env.SMTP_FROM || `burnrate@${org}.invalid`,
       log,
-      ...(publicUrl ? { acknowledgeUrl: consoleAcknowledgeUrl(publicUrl) } : {}),
+      ...(publicUrl ? { links: { publicUrl, secret } } : {}),
     });
-    return { channel, status: `on (${redactUrl(url)})` };
+    return { channel, status: `on (${redactUrl(url)}; action links ${linksOff ? `off: ${linksOff}` : 'on'})` };
   },
 };

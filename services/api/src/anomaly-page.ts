@@ -1,0 +1,197 @@
+import { type Clock, hasBearerToken, type HttpResponse, type IncomingRequest, type Logger, type Route } from '@burnrate/core';
+import {
+  formatEvidenceValue,
+  formatInstant,
+  formatMeasure,
+  formatUsd,
+  formatWindow,
+  kindTitle,
+  LINK_ACTION_LABELS,
+  LINK_ACTIONS,
+  type LinkAction,
+  relativeToExpected,
+  signLinkToken,
+  verifyLinkToken,
+} from '@burnrate/notify';
+import type { Anomaly, AnomalyState } from '@burnrate/schemas';
+import type { DeliveryRecord } from '@burnrate/store';
+import { type AnomalyDetail, type AnomalyViewStore, describeAnomaly } from './anomaly-view.ts';
+import { h, htmlPage, problemPage } from './html.ts';
+
+export interface AnomalyPageDeps {
+  store: AnomalyViewStore;
+  clock: Clock;
+  log: Logger;
+  /** BURNRATE_LINK_SECRET: reads `?t=` view links and signs the page's buttons; no buttons without it. */
+  linkSecret: string | undefined;
+  /** BURNRATE_API_TOKEN: when set, the page needs it (as a bearer) or a view link, like the API. */
+  apiToken: string | undefined;
+}
+
+/** How long the page's buttons work once it is shown: a tab left open for a day still acts. */
+const BUTTON_LIFETIME_S = 24 * 3600;
+
+/**
+ * GET /anomalies/:id — one anomaly for a person: what happened, evidence, advice, where it
+ * stands, every version and decision, every delivery, and buttons (forms posting to
+ * /act/<token> with freshly signed tokens: a page from another site cannot forge one).
+ *
+ * Who may see it follows the API: anyone when BURNRATE_API_TOKEN is unset (the buttons then act
+ * as `web`); otherwise the bearer of the token (acting as `api`) or of a view link from an email
+ * (`?t=…`, acting as the email's receivers). Everything shown is escaped.
+ */
+export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
+  const log = deps.log.child({ component: 'anomaly-page' });
+  return {
+    method: 'GET',
+    path: '/anomalies/:id',
+    handler: async (req) => {
+      const id = req.params.id ?? '';
+      const viewer = whoIsLooking(req, id);
+      if ('page' in viewer) return viewer.page;
+      const now = deps.clock.now();
+      const detail = await describeAnomaly(deps.store, id, now);
+      if (!detail) return problemPage(404, 'Unknown anomaly', `Burnrate has no anomaly ${id}.`);
+      return htmlPage(
+        200,
+        `${kindTitle(detail.anomaly.kind)} · ${detail.anomaly.subject.team}`,
+        renderAnomalyPage(detail, buttons(detail, viewer.by, now)),
+      );
+    },
+  };
+
+  function whoIsLooking(req: IncomingRequest, id: string): { by: string } | { page: HttpResponse } {
+    const token = req.query.get('t');
+    if (token !== null && deps.linkSecret) {
+      const verdict = verifyLinkToken(deps.linkSecret, token, deps.clock.now());
+      if (verdict.ok && verdict.claims.anomalyIds.includes(id)) return { by: verdict.claims.by };
+      log.warn({ problem: verdict.ok ? 'another anomaly' : verdict.problem, remoteAddress: req.remoteAddress }, 'refused a page link');
+      if (!verdict.ok && verdict.problem === 'expired') {
+        return { page: problemPage(410, 'This link has expired', `${verdict.message}.`, 'Open the anomaly from a newer email.') };
+      }
+      return { page: problemPage(400, 'This link does not work', 'It was changed, is incomplete, or is for another anomaly.') };
+    }
+    if (hasBearerToken(req, deps.apiToken)) return { by: 'api' };
+    if (!deps.apiToken) return { by: 'web' };
+    return {
+      page: problemPage(
+        401,
+        'Sign-in needed',
+        'This Burnrate shows anomalies to holders of its API token or of a link from a Burnrate email.',
+        'Open the anomaly from its email, or use burnrate anomalies show with BURNRATE_API_TOKEN.',
+      ),
+    };
+  }
+
+  /** The page's buttons, each a form with its own signed token; none without a link secret. */
+  function buttons(detail: AnomalyDetail, by: string, now: Date): string {
+    const secret = deps.linkSecret;
+    if (!secret)
+      return `<p class="notice">Buttons need BURNRATE_LINK_SECRET on this Burnrate; meanwhile use Slack, an email or burnrate anomalies.</p>`;
+    const over = detail.state === 'resolved';
+    const expiresAt = Math.floor(now.getTime() / 1000) + BUTTON_LIFETIME_S;
+    const actions = LINK_ACTIONS.filter((a) => !over || a.startsWith('resolve:'));
+    const forms = actions.map((action: LinkAction, i) => {
+      const token = signLinkToken(secret, { anomalyIds: [detail.anomaly.id], action, by, expiresAt, via: 'console' });
+      // Relative to /anomalies/<id>, so it works wherever Burnrate is mounted.
+      return `<form class="inline" method="post" action="../act/${h(token)}"><button type="submit"${i === 0 && !over ? ' class="primary"' : ''}>${h(LINK_ACTION_LABELS[action])}</button></form>`;
+    });
+    return `<div>${forms.join('')}</div><p class="muted">As <strong>${h(by)}</strong>.</p>`;
+  }
+}
+
+const SEVERITY_CLASS = { info: 'info', warning: 'warning', critical: 'critical' } as const;
+
+/** The page body for one anomaly; `buttons` is HTML already built. Pure, every value escaped. */
+export function renderAnomalyPage(detail: AnomalyDetail, buttons: string): string {
+  const a = detail.anomaly;
+  const cls = detail.state === 'resolved' ? 'resolved' : SEVERITY_CLASS[a.severity];
+  const relative = relativeToExpected(a.observed, a.expected);
+  const who: Array<[string, string | undefined]> = [
+    ['Team', a.subject.team],
+    ['Developer', a.subject.developer],
+    ['Session', a.subject.session],
+    ['Model', a.subject.model],
+    ['Org', a.subject.org],
+  ];
+  const howMuch: Array<[string, string]> = [
+    ['Observed', `${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''}`],
+    ['Expected', formatMeasure(a.expected)],
+    ['Impact so far', formatUsd(a.impact_usd)],
+    ['Projected if it goes on', formatUsd(a.projected_usd)],
+    ['Window', formatWindow(a.window)],
+    ['First detected', formatInstant(detail.first_detected_at)],
+    ['Latest version', `v${a.version}, ${formatInstant(a.detected_at)}`],
+  ];
+  return [
+    `<h1 class="${cls}">${h(a.status === 'resolved' ? 'Resolved' : capitalize(a.severity))}: ${h(kindTitle(a.kind))} <span class="badge">${h(detail.state)}</span></h1>`,
+    `<p>${h(a.summary)}</p>`,
+    `<p class="notice">${h(standing(detail))}</p>`,
+    table(who.filter((r): r is [string, string] => r[1] !== undefined)),
+    table(howMuch),
+    ...(a.evidence.length > 0
+      ? [
+          '<h2>Evidence</h2>',
+          `<table><tr><th>When</th><th>What</th><th>Value</th></tr>${a.evidence
+            .map((p) => `<tr><td>${h(formatInstant(p.at))}</td><td>${h(p.label)}</td><td>${h(formatEvidenceValue(p))}</td></tr>`)
+            .join('')}</table>`,
+        ]
+      : []),
+    '<h2>What to do</h2>',
+    `<p>${h(a.advice)}</p>`,
+    buttons,
+    '<h2>Versions</h2>',
+    `<table><tr><th>Version</th><th>Detected</th><th>Severity</th><th>Status</th><th>Observed</th><th>Impact</th></tr>${detail.versions.map(versionRow).join('')}</table>`,
+    '<h2>Decisions</h2>',
+    detail.decisions.length === 0
+      ? '<p class="muted">Nobody has acknowledged, snoozed or resolved it.</p>'
+      : `<table><tr><th>When</th><th>What</th><th>Who</th><th>From</th><th>Note</th></tr>${detail.decisions.map(decisionRow).join('')}</table>`,
+    '<h2>Deliveries</h2>',
+    detail.deliveries.length === 0
+      ? '<p class="muted">Not sent anywhere (yet).</p>'
+      : `<table><tr><th>Version</th><th>To</th><th>Status</th><th>Attempts</th><th>When</th><th>Detail</th></tr>${detail.deliveries.map(deliveryRow).join('')}</table>`,
+    `<p class="muted">Burnrate · ${h(a.kind)} · ${h(a.id)}</p>`,
+  ].join('\n');
+}
+
+function standing(detail: AnomalyDetail): string {
+  const l = detail.lifecycle;
+  const parts: string[] = [];
+  if (detail.state === 'resolved') {
+    parts.push(
+      l.state === 'resolved'
+        ? `Resolved${l.reason ? ` as ${l.reason}` : ''}${l.decision ? ` by ${l.decision.by}` : ''}.`
+        : 'Resolved: the signal went back to normal.',
+    );
+  } else if (l.state === 'snoozed' && l.snoozed_until)
+    parts.push(`Snoozed until ${formatInstant(l.snoozed_until)}${l.decision ? ` by ${l.decision.by}` : ''}.`);
+  else if (l.state === 'open') parts.push('Open: nobody has acknowledged it.');
+  if (l.acknowledged) parts.push(`Acknowledged by ${l.acknowledged.by} at ${formatInstant(l.acknowledged.at)}.`);
+  return parts.join(' ');
+}
+
+function table(rows: ReadonlyArray<readonly [string, string]>): string {
+  return `<table>${rows.map(([k, v]) => `<tr><th>${h(k)}</th><td><strong>${h(v)}</strong></td></tr>`).join('')}</table>`;
+}
+
+function versionRow(v: Anomaly): string {
+  return `<tr><td>v${h(String(v.version))}</td><td>${h(formatInstant(v.detected_at))}</td><td>${h(v.severity)}</td><td>${h(v.status)}</td><td>${h(formatMeasure(v.observed))}</td><td>${h(formatUsd(v.impact_usd))}</td></tr>`;
+}
+
+const ACTION_WORDS: Record<AnomalyState['action'], string> = {
+  acknowledged: 'Acknowledged',
+  snoozed: 'Snoozed',
+  unacknowledged: 'Unacknowledged',
+  resolved: 'Resolved',
+};
+
+function decisionRow(d: AnomalyState): string {
+  const what = `${ACTION_WORDS[d.action]}${d.snoozed_until ? ` until ${formatInstant(d.snoozed_until)}` : ''}${d.reason ? ` as ${d.reason}` : ''}`;
+  return `<tr><td>${h(formatInstant(d.at))}</td><td>${h(what)}</td><td>${h(d.by)}</td><td>${h(d.channel)}</td><td>${h(d.note ?? '')}</td></tr>`;
+}
+
+function deliveryRow(d: DeliveryRecord): string {
+  return `<tr><td>v${h(String(d.version))}</td><td>${h(d.receiver)}</td><td>${h(d.status)}</td><td>${h(String(d.attempts))}</td><td>${h(formatInstant(d.at))}</td><td>${h(d.detail)}</td></tr>`;
+}
+
+const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
