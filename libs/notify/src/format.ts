@@ -162,3 +162,12 @@ export const EVIDENCE_LIST_MAX = 6;
 export function recentEvidence(evidence: readonly EvidencePoint[]): EvidencePoint[] {
   return evidence.slice(-EVIDENCE_LIST_MAX);
 }
+
+/** `12 session cost anomalies for team payments`; `5 anomalies for teams payments, search` when kinds or teams differ. */
+export function groupTitle(group: readonly Anomaly[]): string {
+  const kinds = [...new Set(group.map((m) => m.kind))];
+  const teams = [...new Set(group.map((m) => m.subject.team))];
+  const what = kinds.length === 1 && kinds[0] ? `${kindTitle(kinds[0]).toLowerCase()} anomalies` : 'anomalies';
+  const forWhom = teams.length === 1 ? `team ${teams[0]}` : `teams ${teams.join(', ')}`;
+  return `${group.length} ${what} for ${forWhom}`;
+}

@@ -36,9 +36,9 @@ export {
   EmailReceiver,
   type EmailChannelOptions,
 } from './channels/email.ts';
-export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
+export { renderSlack, escapeMrkdwn, formatDuration, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
 export { renderEmail, escapeHtml, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
-export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel } from './format.ts';
+export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel, groupTitle } from './format.ts';
 export { createMemoryChannel, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
 export {
   ALL_IN_MESSAGE,
