@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BurnrateError, type Logger, type ReceiverEntry } from '@burnrate/core';
 import type { Anomaly, AnomalyLifecycle } from '@burnrate/schemas';
 import { z } from 'zod';
@@ -51,6 +52,16 @@ export interface Notification {
    * Defaults to `<channel>:<to joined by commas>`.
    */
   receiver?: string;
+}
+
+/**
+ * What tells two group messages apart when they share their first anomaly version (a group that
+ * grew): a hash of every member's `id@version`, sorted, 32 hex characters. Channels put it in the
+ * identity they attach to a message (Slack metadata, the email Message-ID).
+ */
+export function groupKey(group: readonly Pick<Anomaly, 'id' | 'version'>[]): string {
+  const members = group.map((m) => `${m.id}@${m.version}`).sort();
+  return createHash('sha256').update(members.join('\u0000')).digest('hex').slice(0, 32);
 }
 
 /** A channel's name as the config, receiver names and the deliveries table spell it: `slack`, `pagerduty`. */

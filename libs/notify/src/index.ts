@@ -1,6 +1,7 @@
 export {
   anomalyUrl,
   EnvVarField,
+  groupKey,
   ReceiverNameField,
   receiverName,
   receiverOf,

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { BurnrateError, type Logger, SlackChannel } from '@burnrate/core';
 import { ErrorCode, LogLevel, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
 import { z } from 'zod';
-import { type Channel, type ChannelDefinition, type Notification, receiverOf } from '../channel.ts';
+import { type Channel, type ChannelDefinition, groupKey, type Notification, receiverOf } from '../channel.ts';
 import { renderSlack, type SlackMessage } from '../render-slack.ts';
 
 export interface SlackChannelOptions {
@@ -123,16 +122,10 @@ export interface SlackAnomalyPayload {
    */
   reason?: string;
   /**
-   * A group message: a hash of every member's id and version (`slackGroupKey`), since the first
+   * A group message: a hash of every member's id and version (`groupKey`), since the first
    * member's id and version alone do not tell two messages of a growing group apart.
    */
   group?: string;
-}
-
-/** The identity of a group's members: sha256 of their sorted `id@version`, 32 hex characters. */
-export function slackGroupKey(group: readonly { id: string; version: number }[]): string {
-  const members = group.map((m) => `${m.id}@${m.version}`).sort();
-  return createHash('sha256').update(members.join('\u0000')).digest('hex').slice(0, 32);
 }
 
 /** What `send` returned for a message: `<channel id>:<ts>`, read back for chat.update and thread_ts. */
@@ -243,7 +236,7 @@ export function createSlackChannel(options: SlackChannelOptions): Channel {
       version: n.anomaly.version,
       receiver: receiverOf('slack', n),
       reason: n.reason,
-      ...(n.group && n.group.length > 1 ? { group: slackGroupKey(n.group) } : {}),
+      ...(n.group && n.group.length > 1 ? { group: groupKey(n.group) } : {}),
     };
   }
 
