@@ -64,6 +64,20 @@ export function groupKey(group: readonly Pick<Anomaly, 'id' | 'version'>[]): str
   return createHash('sha256').update(members.join('\u0000')).digest('hex').slice(0, 32);
 }
 
+/**
+ * What makes a message other than the first one about its anomaly version: a reminder or the end
+ * of a snooze (the same version again), and a group's members (`group:<groupKey>`). Undefined for
+ * the rest. Channels whose identity is a hash of (anomaly id, version, receiver) add it to the
+ * hash when set, so such a message is not dropped as a duplicate and ids already in use stay the same.
+ */
+export function notificationVariant(n: Pick<Notification, 'reason' | 'group'>): string | undefined {
+  const parts = [
+    ...(n.reason === 'reminder' || n.reason === 'snooze_ended' ? [n.reason] : []),
+    ...(n.group && n.group.length > 1 ? [`group:${groupKey(n.group)}`] : []),
+  ];
+  return parts.length > 0 ? parts.join('\u0000') : undefined;
+}
+
 /** A channel's name as the config, receiver names and the deliveries table spell it: `slack`, `pagerduty`. */
 export type ChannelName = string;
 

@@ -2,6 +2,7 @@ export {
   anomalyUrl,
   EnvVarField,
   groupKey,
+  notificationVariant,
   ReceiverNameField,
   receiverName,
   receiverOf,
@@ -37,9 +38,19 @@ export {
   EmailReceiver,
   type EmailChannelOptions,
 } from './channels/email.ts';
-export { renderSlack, escapeMrkdwn, formatDuration, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
+export { renderSlack, escapeMrkdwn, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
 export { renderEmail, escapeHtml, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
-export { formatUsd, formatMeasure, relativeToExpected, sparkline, headline, kindTitle, subjectLabel, groupTitle } from './format.ts';
+export {
+  formatUsd,
+  formatMeasure,
+  relativeToExpected,
+  sparkline,
+  headline,
+  kindTitle,
+  subjectLabel,
+  groupTitle,
+  formatDuration,
+} from './format.ts';
 export { createMemoryChannel, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
 export {
   ALL_IN_MESSAGE,

@@ -1,7 +1,7 @@
 import { type AnomalyState, lifecycleOf } from '@burnrate/schemas';
 import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, renderSlack } from './render-slack.ts';
+import { renderSlack } from './render-slack.ts';
 import { ALL_IN_MESSAGE, parseSlackActionValue } from './slack-actions.ts';
 
 type AnyBlock = { type: string; text?: { text: string }; fields?: Array<{ text: string }>; elements?: Array<Record<string, unknown>> };
@@ -315,18 +315,6 @@ describe('renderSlack headers by reason and escalation', () => {
   it('links to the anomaly page in the identity line when public_url is set', () => {
     const blocks = renderSlack(critical, { publicUrl: 'https://burnrate.acme.internal/' }).blocks as unknown as AnyBlock[];
     expect(contextTexts(blocks).at(-1)).toMatch(/ · <https:\/\/burnrate\.acme\.internal\/anomalies\/anom-7\|Open in Burnrate>$/);
-  });
-});
-
-describe('formatDuration', () => {
-  it.each([
-    [0, '0 min'],
-    [29.6 * 60_000, '30 min'],
-    [89 * 60_000, '89 min'],
-    [90 * 60_000, '1.5 h'],
-    [4 * 3_600_000, '4 h'],
-  ])('%d ms → %s', (ms, expected) => {
-    expect(formatDuration(ms)).toBe(expected);
   });
 });
 

@@ -5,14 +5,17 @@ import {
   RESOLVED_EMOJI,
   SEVERITY_EMOJI,
   capitalize,
+  escalationPhrase,
   formatEvidenceValue,
   formatInstant,
   formatMeasure,
   formatUsd,
   formatWindow,
+  groupSeverity,
   groupTitle,
   headline,
   kindTitle,
+  leadPhrase,
   recentEvidence,
   relativeToExpected,
   sparkline,
@@ -98,8 +101,6 @@ function who(by: string): string {
   return slackUser ? `<@${slackUser}>` : escapeMrkdwn(by);
 }
 
-const SEVERITY_ORDER: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
-const ESCALATED_TO = { oncall: 'on-call', finops: 'FinOps' } as const;
 const SNOOZE_LABELS: Record<SnoozeChoice, string> = { '1h': '1 hour', tomorrow: 'Until tomorrow 09:00', '1w': '1 week' };
 const RESOLVE_LABELS: Record<ResolveReason, string> = {
   expected: 'Expected (planned spend)',
@@ -108,14 +109,6 @@ const RESOLVE_LABELS: Record<ResolveReason, string> = {
 };
 
 const isDetectorResolved = (a: Anomaly, reason: NotificationReason) => a.status === 'resolved' || reason === 'resolved';
-
-/** `30 min`, `2 h`, `1.5 h`: how long an escalated anomaly waited. */
-export function formatDuration(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60_000));
-  if (minutes < 90) return `${minutes} min`;
-  const hours = Math.round(minutes / 6) / 10;
-  return `${hours} h`;
-}
 
 /** Everything one message is about: one anomaly, or the members of a group. */
 interface Topic {
@@ -131,32 +124,21 @@ function topicOf(a: Anomaly, options: RenderSlackOptions): Topic {
   const reason = options.reason ?? 'new';
   const group = options.group && options.group.length > 1 ? options.group : undefined;
   if (!group) return { anomalies: [a], title: kindTitle(a.kind), severity: a.severity, resolved: isDetectorResolved(a, reason) };
-  const open = group.filter((m) => m.status === 'open');
-  const severity = (open.length > 0 ? open : group).reduce<Severity>(
-    (top, m) => (SEVERITY_ORDER[m.severity] > SEVERITY_ORDER[top] ? m.severity : top),
-    'info',
-  );
-  return { anomalies: group, title: groupTitle(group), severity, resolved: open.length === 0 };
+  return {
+    anomalies: group,
+    title: groupTitle(group),
+    severity: groupSeverity(group),
+    resolved: group.every((m) => m.status === 'resolved'),
+  };
 }
 
-/** `Critical`, `Escalated to critical`, `Critical, still open`…: what this message says has changed. */
 function lead(topic: Topic, options: RenderSlackOptions): string {
-  const lifecycle = options.lifecycle;
-  if (topic.resolved) return 'Resolved';
-  if (lifecycle?.state === 'resolved') return lifecycle.reason ? `Resolved as ${lifecycle.reason}` : 'Resolved';
-  const severity = capitalize(topic.severity);
-  switch (options.reason ?? 'new') {
-    case 'escalated':
-      return `Escalated to ${topic.severity}`;
-    case 'grown':
-      return `${severity}, grown`;
-    case 'reminder':
-      return `${severity}, still open`;
-    case 'snooze_ended':
-      return `${severity}, worse after the snooze`;
-    default:
-      return severity;
-  }
+  return leadPhrase({
+    severity: topic.severity,
+    reason: options.reason ?? 'new',
+    resolved: topic.resolved,
+    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+  });
 }
 
 function emoji(topic: Topic, options: RenderSlackOptions): string {
@@ -164,8 +146,7 @@ function emoji(topic: Topic, options: RenderSlackOptions): string {
 }
 
 function escalationNote(escalation: NotificationEscalation | undefined): string {
-  if (!escalation) return '';
-  return ` · escalated to ${ESCALATED_TO[escalation.to]} after ${formatDuration(escalation.unacknowledgedForMs)} unacknowledged`;
+  return escalation ? ` · ${escalationPhrase(escalation)}` : '';
 }
 
 /** One line per human decision that still shows: acknowledged, snoozed, resolved, or taken back. */
@@ -334,7 +315,7 @@ function headerBlock(topic: Topic, options: RenderSlackOptions): KnownBlock {
 function fallbackText(body: string, options: RenderSlackOptions): string {
   const why =
     options.escalation !== undefined
-      ? `Escalated to ${ESCALATED_TO[options.escalation.to]} after ${formatDuration(options.escalation.unacknowledgedForMs)} unacknowledged: `
+      ? `${capitalize(escalationPhrase(options.escalation))}: `
       : options.reason === 'reminder'
         ? 'Still open: '
         : options.reason === 'snooze_ended'

@@ -1,6 +1,6 @@
 import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
-import { anomalyMessageId, emailSubject, messageVariant } from './email.ts';
+import { anomalyMessageId, emailSubject } from './email.ts';
 
 describe('anomalyMessageId', () => {
   it('is fixed by anomaly id, version and receiver, at the domain of From', () => {
@@ -57,17 +57,8 @@ describe('emailSubject', () => {
   });
 });
 
-describe('messageVariant', () => {
-  it('leaves first sights and escalations alone, and sets reminders and groups apart', () => {
-    const a = anomaly();
-    expect(messageVariant({ reason: 'new' })).toBeUndefined();
-    expect(messageVariant({ reason: 'escalated', group: [a] })).toBeUndefined();
-    expect(messageVariant({ reason: 'reminder' })).toBe('reminder');
-    const two = [a, anomaly({ id: 'other' })];
-    expect(messageVariant({ reason: 'new', group: two })).toMatch(/^group:[0-9a-f]{32}$/);
-    expect(messageVariant({ reason: 'new', group: two })).not.toBe(
-      messageVariant({ reason: 'new', group: [...two, anomaly({ id: 'third' })] }),
-    );
+describe('anomalyMessageId variants', () => {
+  it('differs for a variant (a reminder, a group) and is unchanged without one', () => {
     const id = anomalyMessageId('a1', 1, 'email:x@acme.com', 'burnrate@acme.com');
     expect(anomalyMessageId('a1', 1, 'email:x@acme.com', 'burnrate@acme.com', 'reminder')).not.toBe(id);
     expect(anomalyMessageId('a1', 1, 'email:x@acme.com', 'burnrate@acme.com', undefined)).toBe(id);

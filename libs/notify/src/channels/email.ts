@@ -3,7 +3,7 @@ import { BurnrateError, Email, type Logger, redactUrl } from '@burnrate/core';
 import type { Anomaly } from '@burnrate/schemas';
 import { createTransport } from 'nodemailer';
 import { z } from 'zod';
-import { type Channel, type ChannelDefinition, groupKey, type Notification, receiverOf } from '../channel.ts';
+import { type Channel, type ChannelDefinition, type Notification, notificationVariant, receiverOf } from '../channel.ts';
 import { groupTitle, kindTitle, oneLine } from '../format.ts';
 import { renderEmail } from '../render-email.ts';
 
@@ -72,7 +72,7 @@ export function translateSmtpError(err: unknown, url: string): BurnrateError {
  * it recorded the delivery) sends it again after restart; with the same Message-ID, mail systems
  * and clients that deduplicate by Message-ID show it once. The hash covers the anomaly id and the
  * receiver, so a cleaned-up id never makes two receivers' or two anomalies' ids collide, and
- * `variant` when given (`messageVariant`: a reminder, a group's members), so a message that
+ * `variant` when given (`notificationVariant`: a reminder, a group's members), so a message that
  * carries the same version as an earlier one is not hidden as its duplicate.
  */
 export function anomalyMessageId(anomalyId: string, version: number, receiver: string, from: string, variant?: string): string {
@@ -83,19 +83,6 @@ export function anomalyMessageId(anomalyId: string, version: number, receiver: s
   // Letters, digits, - and _ keep the id-left a dot-atom (RFC 5322 3.6.4) that no mail system rewrites.
   const safeId = anomalyId.replace(/[^A-Za-z0-9_-]/g, '-');
   return `<burnrate.${safeId}.v${version}.${hash}@${domainOf(from)}>`;
-}
-
-/**
- * What makes a notification's message other than the first one about its version: a reminder or
- * the end of a snooze (the same version again), and a group's members. Undefined for the rest, so
- * their Message-IDs stay what they always were.
- */
-export function messageVariant(n: Pick<Notification, 'reason' | 'group'>): string | undefined {
-  const parts = [
-    ...(n.reason === 'reminder' || n.reason === 'snooze_ended' ? [n.reason] : []),
-    ...(n.group && n.group.length > 1 ? [`group:${groupKey(n.group)}`] : []),
-  ];
-  return parts.length > 0 ? parts.join('\u0000') : undefined;
 }
 
 /**
@@ -169,7 +156,7 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
           subject: emailSubject(n),
           text: message.text,
           html: message.html,
-          messageId: anomalyMessageId(n.anomaly.id, n.anomaly.version, receiverOf('email', n), options.from, messageVariant(n)),
+          messageId: anomalyMessageId(n.anomaly.id, n.anomaly.version, receiverOf('email', n), options.from, notificationVariant(n)),
           ...(parentId !== undefined ? { inReplyTo: parentId, references: [parentId] } : {}),
           // The subject names no severity (it must not change within an episode): mail rules filter on this header.
           headers: { 'X-Burnrate-Anomaly': `${n.anomaly.id}; v=${n.anomaly.version}`, 'X-Burnrate-Severity': severityOf(n) },
