@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BurnrateError, type Logger, type ReceiverEntry } from '@burnrate/core';
 import type { Anomaly, AnomalyLifecycle } from '@burnrate/schemas';
 import { z } from 'zod';
@@ -51,6 +52,30 @@ export interface Notification {
    * Defaults to `<channel>:<to joined by commas>`.
    */
   receiver?: string;
+}
+
+/**
+ * What tells two group messages apart when they share their first anomaly version (a group that
+ * grew): a hash of every member's `id@version`, sorted, 32 hex characters. Channels put it in the
+ * identity they attach to a message (Slack metadata, the email Message-ID).
+ */
+export function groupKey(group: readonly Pick<Anomaly, 'id' | 'version'>[]): string {
+  const members = group.map((m) => `${m.id}@${m.version}`).sort();
+  return createHash('sha256').update(members.join('\u0000')).digest('hex').slice(0, 32);
+}
+
+/**
+ * What makes a message other than the first one about its anomaly version: a reminder or the end
+ * of a snooze (the same version again), and a group's members (`group:<groupKey>`). Undefined for
+ * the rest. Channels whose identity is a hash of (anomaly id, version, receiver) add it to the
+ * hash when set, so such a message is not dropped as a duplicate and ids already in use stay the same.
+ */
+export function notificationVariant(n: Pick<Notification, 'reason' | 'group'>): string | undefined {
+  const parts = [
+    ...(n.reason === 'reminder' || n.reason === 'snooze_ended' ? [n.reason] : []),
+    ...(n.group && n.group.length > 1 ? [`group:${groupKey(n.group)}`] : []),
+  ];
+  return parts.length > 0 ? parts.join('\u0000') : undefined;
 }
 
 /** A channel's name as the config, receiver names and the deliveries table spell it: `slack`, `pagerduty`. */

@@ -1,6 +1,17 @@
 import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
-import { formatMeasure, formatUsd, headline, oneLine, relativeToExpected, sparkline, truncate } from './format.ts';
+import {
+  formatDuration,
+  formatMeasure,
+  formatUsd,
+  groupSeverity,
+  groupTitle,
+  headline,
+  oneLine,
+  relativeToExpected,
+  sparkline,
+  truncate,
+} from './format.ts';
 
 describe('formatUsd', () => {
   it.each([
@@ -99,5 +110,34 @@ describe('truncate and oneLine', () => {
   });
   it('turns line breaks and control characters into spaces', () => {
     expect(oneLine('a\r\nb\tc\u0085d\u2028e')).toBe('a b c d e');
+  });
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [0, '0 min'],
+    [29.6 * 60_000, '30 min'],
+    [89 * 60_000, '89 min'],
+    [90 * 60_000, '1.5 h'],
+    [4 * 3_600_000, '4 h'],
+  ])('%d ms → %s', (ms, expected) => {
+    expect(formatDuration(ms)).toBe(expected);
+  });
+});
+
+describe('groupTitle and groupSeverity', () => {
+  it('counts the members and names their kind and team when they share one', () => {
+    const one = anomaly({ id: 'a' });
+    expect(groupTitle([one, anomaly({ id: 'b' })])).toBe('2 session cost anomalies for team payments');
+    expect(groupTitle([one, anomaly({ id: 'b', kind: 'spend_spike', subject: { team: 'search' } })])).toBe(
+      '2 anomalies for teams payments, search',
+    );
+  });
+
+  it('is the highest severity still open, or the highest of all once every member is resolved', () => {
+    const warning = anomaly({ id: 'w' });
+    const resolvedCritical = anomaly({ id: 'c', severity: 'critical', status: 'resolved' });
+    expect(groupSeverity([warning, resolvedCritical])).toBe('warning');
+    expect(groupSeverity([{ ...warning, status: 'resolved' }, resolvedCritical])).toBe('critical');
   });
 });

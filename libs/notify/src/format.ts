@@ -1,4 +1,5 @@
-import { type Anomaly, type AnomalyKind, type EvidencePoint, type Measure, type Severity } from '@burnrate/schemas';
+import type { Anomaly, AnomalyKind, AnomalyLifecycle, EvidencePoint, Measure, Severity } from '@burnrate/schemas';
+import type { NotificationEscalation, NotificationReason } from './channel.ts';
 
 const KIND_TITLES: Record<AnomalyKind, string> = {
   session_cost: 'Session cost',
@@ -161,4 +162,61 @@ export function oneLine(text: string): string {
 export const EVIDENCE_LIST_MAX = 6;
 export function recentEvidence(evidence: readonly EvidencePoint[]): EvidencePoint[] {
   return evidence.slice(-EVIDENCE_LIST_MAX);
+}
+
+/** `12 session cost anomalies for team payments`; `5 anomalies for teams payments, search` when kinds or teams differ. */
+export function groupTitle(group: readonly Anomaly[]): string {
+  const kinds = [...new Set(group.map((m) => m.kind))];
+  const teams = [...new Set(group.map((m) => m.subject.team))];
+  const what = kinds.length === 1 && kinds[0] ? `${kindTitle(kinds[0]).toLowerCase()} anomalies` : 'anomalies';
+  const forWhom = teams.length === 1 ? `team ${teams[0]}` : `teams ${teams.join(', ')}`;
+  return `${group.length} ${what} for ${forWhom}`;
+}
+
+const SEVERITY_ORDER: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+/** The highest severity among a group's open members (among all of them once every one is resolved). */
+export function groupSeverity(group: readonly Anomaly[]): Severity {
+  const open = group.filter((m) => m.status === 'open');
+  return (open.length > 0 ? open : group).reduce<Severity>(
+    (top, m) => (SEVERITY_ORDER[m.severity] > SEVERITY_ORDER[top] ? m.severity : top),
+    'info',
+  );
+}
+
+/** `30 min`, `2 h`, `1.5 h`: how long an escalated anomaly waited. */
+export function formatDuration(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  if (minutes < 90) return `${minutes} min`;
+  return `${Math.round(minutes / 6) / 10} h`;
+}
+
+const ESCALATED_TO = { oncall: 'on-call', finops: 'FinOps' } as const;
+
+/** `escalated to on-call after 30 min unacknowledged`. */
+export function escalationPhrase(escalation: NotificationEscalation): string {
+  return `escalated to ${ESCALATED_TO[escalation.to]} after ${formatDuration(escalation.unacknowledgedForMs)} unacknowledged`;
+}
+
+/**
+ * What a message says has changed, before its subject: `Critical`, `Escalated to critical`,
+ * `Critical, grown`, `Critical, still open` (a reminder), `Critical, worse after the snooze`,
+ * `Resolved` (the detector), `Resolved as noise` (a human).
+ */
+export function leadPhrase(m: { severity: Severity; reason: NotificationReason; resolved: boolean; lifecycle?: AnomalyLifecycle }): string {
+  if (m.resolved || m.reason === 'resolved') return 'Resolved';
+  if (m.lifecycle?.state === 'resolved') return m.lifecycle.reason ? `Resolved as ${m.lifecycle.reason}` : 'Resolved';
+  const severity = capitalize(m.severity);
+  switch (m.reason) {
+    case 'escalated':
+      return `Escalated to ${m.severity}`;
+    case 'grown':
+      return `${severity}, grown`;
+    case 'reminder':
+      return `${severity}, still open`;
+    case 'snooze_ended':
+      return `${severity}, worse after the snooze`;
+    default:
+      return severity;
+  }
 }

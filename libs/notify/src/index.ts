@@ -1,6 +1,8 @@
 export {
   anomalyUrl,
   EnvVarField,
+  groupKey,
+  notificationVariant,
   ReceiverNameField,
   receiverName,
   receiverOf,
@@ -52,7 +54,7 @@ export {
   type LinkPurpose,
   type LinkVerdict,
 } from './link-token.ts';
-export { renderSlack, escapeMrkdwn, ackActionId, snoozeActionId, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
+export { renderSlack, escapeMrkdwn, type SlackMessage, type RenderSlackOptions } from './render-slack.ts';
 export { renderEmail, escapeHtml, type EmailLinks, type EmailMessage, type RenderEmailOptions } from './render-email.ts';
 export {
   formatEvidenceValue,
@@ -65,6 +67,8 @@ export {
   headline,
   kindTitle,
   subjectLabel,
+  groupTitle,
+  formatDuration,
 } from './format.ts';
 export { createMemoryChannel, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
 export {

@@ -8,7 +8,7 @@ export interface MsTeamsCard {
   texts: string[];
   /** The ids of the card's elements (Burnrate puts the message identity there). */
   ids: string[];
-  /** Action.OpenUrl targets. */
+  /** Action.OpenUrl targets: the card's actions, and elements that open a URL when tapped (selectAction). */
   urls: string[];
 }
 
@@ -137,6 +137,14 @@ function messageCard(json: unknown, problems: string[]): MsTeamsCard | undefined
     if (e.type === 'TextBlock' || e.type === 'TextRun') {
       if (typeof e.text !== 'string') problems.push(`${at}.text must be a string`);
       else found.texts.push(e.text);
+    }
+    if (e.selectAction !== undefined) {
+      // A TextRun or container may open a URL when tapped; Action.ShowCard is not allowed there.
+      const action = e.selectAction as Record<string, unknown> | null;
+      if (typeof action !== 'object' || action === null || action.type !== 'Action.OpenUrl' || typeof action.url !== 'string')
+        problems.push(`${at}.selectAction must be an Action.OpenUrl with a url`);
+      else if (!/^https?:\/\//.test(action.url)) problems.push(`${at}.selectAction.url must be a URL`);
+      else found.urls.push(action.url);
     }
     if (e.type === 'RichTextBlock') {
       if (!Array.isArray(e.inlines)) problems.push(`${at}.inlines must be an array`);

@@ -30,6 +30,10 @@ export interface SlackMessage {
   metadata: SlackMessageMetadata | undefined;
   /** How many times chat.update replaced it. */
   updates: number;
+  /** The ts of the thread's parent, for a reply (chat.postMessage with `thread_ts`). */
+  threadTs: string | undefined;
+  /** A reply also shown in the channel (`reply_broadcast`). */
+  replyBroadcast: boolean;
 }
 
 export interface SlackMessageMetadata {
@@ -69,8 +73,14 @@ export interface SlackStandIn {
   messages: SlackMessage[];
   /** Calls of one Web API method, e.g. `chat.postMessage`. */
   callsTo(method: string): SlackCall[];
-  /** Answers the next `n` calls (any method) with `failure`, then succeeds again. */
-  failNext(n: number, failure: SlackFailure): void;
+  /**
+   * Answers the next `n` calls with `failure`, then succeeds again: calls of any method, or
+   * only of `method` (`chat.update`) when it is given, other methods answering as usual.
+   * Failures still pending from an earlier call are used up first.
+   */
+  failNext(n: number, failure: SlackFailure, method?: string): void;
+  /** The replies in the thread of the message with ts `parentTs`, oldest first. */
+  repliesTo(parentTs: string): SlackMessage[];
   waitFor(predicate: (m: SlackMessage) => boolean, timeoutMs?: number): Promise<SlackMessage>;
   close(): Promise<void>;
 }
@@ -87,17 +97,23 @@ const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata']);
  * retries or, with `rejectRateLimitedCalls`, throws as a rate-limited error; any other non-200
  * status is an HTTP error to the client.
  *
- * Methods: auth.test, chat.postMessage (keeps `metadata`), chat.update, conversations.list,
- * conversations.history and users.info. As on Slack, conversations.history takes a channel id only (a `#name`
- * answers channel_not_found), returns messages newest first, excludes `oldest` / `latest`
- * unless `inclusive`, pages with `has_more` and `response_metadata.next_cursor`, and includes
- * each message's `metadata` only with `include_all_metadata`.
+ * Methods: auth.test, chat.postMessage (keeps `metadata`; `thread_ts` and `reply_broadcast`),
+ * chat.update, conversations.list, conversations.history, conversations.replies and users.info. As on
+ * Slack, conversations.history takes a channel id only (a `#name` answers channel_not_found),
+ * returns messages newest first, excludes `oldest` / `latest` unless `inclusive`, pages with
+ * `has_more` and `response_metadata.next_cursor`, includes each message's `metadata` only with
+ * `include_all_metadata`, and leaves out thread replies unless they were broadcast.
+ * conversations.replies (channel id and the parent's `ts`) returns the parent and its replies
+ * oldest first, the parent always first on the first page, the replies within `oldest` /
+ * `latest`. A reply to a message that does not exist answers thread_not_found, a malformed
+ * `thread_ts` invalid_thread_ts. chat.update takes a channel id and the message's ts
+ * (message_not_found otherwise), replaces text and blocks and keeps the metadata unless given.
  */
 export async function startSlackStandIn(options: SlackStandInOptions = {}): Promise<SlackStandIn> {
   const token = options.token ?? 'xoxb-test-token';
   const calls: SlackCall[] = [];
   const messages: SlackMessage[] = [];
-  let failure: { remaining: number; what: SlackFailure } = { remaining: 0, what: { error: 'none' } };
+  let failures: Array<{ remaining: number; what: SlackFailure; method: string | undefined }> = [];
   let lastTsMicros = 0;
   const known = options.channels ? new Set(options.channels.map((c) => channelId(c))) : undefined;
   // Channel id → name, for conversations.list: configured names, then names posted to.
@@ -144,7 +160,8 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
       answer(404, { ok: false, error: 'unknown_method' });
       return;
     }
-    if (failure.remaining > 0) {
+    const failure = failures.find((f) => f.remaining > 0 && (f.method === undefined || f.method === method));
+    if (failure) {
       failure.remaining -= 1;
       const f = failure.what;
       if ('error' in f) answer(200, { ok: false, error: f.error });
@@ -181,8 +198,26 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
           metadata = parseMetadata(args.metadata);
           if (!metadata) return answer(200, { ok: false, error: 'invalid_metadata_format' });
         }
+        let threadTs: string | undefined;
+        if (args.thread_ts !== undefined && args.thread_ts !== '') {
+          if (typeof args.thread_ts !== 'string' || !TS.test(args.thread_ts)) return answer(200, { ok: false, error: 'invalid_thread_ts' });
+          const parent = messages.find((m) => m.channel === id && m.ts === args.thread_ts);
+          if (!parent) return answer(200, { ok: false, error: 'thread_not_found' });
+          // A reply to a reply joins the parent's thread, as on Slack.
+          threadTs = parent.threadTs ?? parent.ts;
+        }
         const ts = nextTs();
-        const message: SlackMessage = { channel: id, channelName: channel, ts, text, blocks, metadata, updates: 0 };
+        const message: SlackMessage = {
+          channel: id,
+          channelName: channel,
+          ts,
+          text,
+          blocks,
+          metadata,
+          updates: 0,
+          threadTs,
+          replyBroadcast: threadTs !== undefined && flag(args.reply_broadcast),
+        };
         messages.push(message);
         if (!CHANNEL_ID.test(channel)) names.set(id, channel.replace(/^#/, ''));
         return answer(200, { ok: true, channel: id, ts, message: { ...asHistoryMessage(message, true), team: TEAM_ID } });
@@ -206,7 +241,7 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
           latestInclusive = true;
         }
         const inWindow = messages
-          .filter((m) => m.channel === channel)
+          .filter((m) => m.channel === channel && (m.threadTs === undefined || m.replyBroadcast))
           .filter((m) => {
             const ts = Number(m.ts);
             return (inclusive ? ts >= oldest : ts > oldest) && (latestInclusive ? ts <= latest : ts < latest);
@@ -222,6 +257,39 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
           pin_count: 0,
           channel_actions_ts: null,
           channel_actions_count: 0,
+          response_metadata: { next_cursor: next ? encodeCursor(next.ts) : '' },
+        });
+      }
+      case 'conversations.replies': {
+        const channel = typeof args.channel === 'string' ? args.channel : '';
+        if (!CHANNEL_ID.test(channel) || !exists(channel)) return answer(200, { ok: false, error: 'channel_not_found' });
+        const parent = messages.find((m) => m.channel === channel && m.ts === args.ts);
+        if (!parent) return answer(200, { ok: false, error: 'thread_not_found' });
+        const root = parent.threadTs ?? parent.ts;
+        const limit = clampLimit(args.limit, 1000, 1000);
+        if (limit === undefined) return answer(200, { ok: false, error: 'invalid_limit' });
+        const inclusive = flag(args.inclusive);
+        const oldest = typeof args.oldest === 'string' && args.oldest !== '' ? Number(args.oldest) : 0;
+        const latest = typeof args.latest === 'string' && args.latest !== '' ? Number(args.latest) : Number.POSITIVE_INFINITY;
+        const cursor = typeof args.cursor === 'string' && args.cursor !== '' ? decodeCursor(args.cursor) : undefined;
+        if (typeof args.cursor === 'string' && args.cursor !== '' && cursor === undefined) {
+          return answer(200, { ok: false, error: 'invalid_cursor' });
+        }
+        const replies = messages
+          .filter((m) => m.channel === channel && m.threadTs === root)
+          .filter((m) => {
+            const ts = Number(m.ts);
+            return (inclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest) && (cursor === undefined || ts >= cursor);
+          })
+          .sort((x, y) => Number(x.ts) - Number(y.ts));
+        const head = messages.find((m) => m.channel === channel && m.ts === root);
+        const page = replies.slice(0, limit);
+        const next = replies[limit];
+        const withMetadata = flag(args.include_all_metadata);
+        return answer(200, {
+          ok: true,
+          messages: [...(cursor === undefined && head ? [head] : []), ...page].map((m) => asHistoryMessage(m, withMetadata)),
+          has_more: next !== undefined,
           response_metadata: { next_cursor: next ? encodeCursor(next.ts) : '' },
         });
       }
@@ -276,11 +344,21 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
         });
       }
       case 'chat.update': {
-        const channel = typeof args.channel === 'string' ? channelId(args.channel) : '';
+        // Slack edits a message by channel id and ts; a #name is not found.
+        const channel = typeof args.channel === 'string' ? args.channel : '';
+        if (!CHANNEL_ID.test(channel) || !exists(channel)) return answer(200, { ok: false, error: 'channel_not_found' });
         const message = messages.find((m) => m.channel === channel && m.ts === args.ts);
         if (!message) return answer(200, { ok: false, error: 'message_not_found' });
-        if (typeof args.text === 'string') message.text = args.text;
-        if (Array.isArray(args.blocks)) message.blocks = args.blocks;
+        const text = typeof args.text === 'string' ? args.text : '';
+        const blocks = Array.isArray(args.blocks) ? args.blocks : undefined;
+        if (text === '' && (blocks === undefined || blocks.length === 0)) return answer(200, { ok: false, error: 'no_text' });
+        if (args.metadata !== undefined) {
+          const metadata = parseMetadata(args.metadata);
+          if (!metadata) return answer(200, { ok: false, error: 'invalid_metadata_format' });
+          message.metadata = metadata;
+        }
+        message.text = text;
+        if (blocks !== undefined) message.blocks = blocks;
         message.updates += 1;
         return answer(200, {
           ok: true,
@@ -310,9 +388,10 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
     calls,
     messages,
     callsTo: (method) => calls.filter((c) => c.method === method),
-    failNext(n, what) {
-      failure = { remaining: n, what };
+    failNext(n, what, method) {
+      failures = [...failures.filter((f) => f.remaining > 0), { remaining: n, what, method }];
     },
+    repliesTo: (parentTs) => messages.filter((m) => m.threadTs === parentTs).sort((x, y) => Number(x.ts) - Number(y.ts)),
     waitFor: (predicate, timeoutMs = 5_000) =>
       waitUntil(() => messages.find(predicate), {
         timeoutMs,
@@ -327,6 +406,7 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
 }
 
 const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
+const TS = /^\d+\.\d+$/;
 const TEAM_ID = 'T0000TEST';
 
 /** Slack answers with channel ids; a name maps to the same made-up id every time. */
@@ -373,6 +453,7 @@ function asHistoryMessage(m: SlackMessage, withMetadata: boolean): Record<string
     text: m.text,
     blocks: m.blocks,
     ts: m.ts,
+    ...(m.threadTs !== undefined ? { thread_ts: m.threadTs, ...(m.replyBroadcast ? { subtype: 'thread_broadcast' } : {}) } : {}),
     bot_id: 'B0000BOT',
     app_id: 'A0000APP',
     user: 'U0000BOT',

@@ -15,7 +15,7 @@ import {
 
 // The grouping defaults (group_by team + kind, group_wait 10 s, group_interval 5 min), without
 // inhibition so the session pages themselves are what is grouped.
-const CONFIG = TEST_CONFIG.replace(/routes:\n(?:  .*\n)+?  rules:/, 'inhibit: []\nroutes:\n  rules:');
+const CONFIG = TEST_CONFIG.replace(/routes:\n(?: {2}.*\n)+? {2}rules:/, 'inhibit: []\nroutes:\n  rules:');
 
 describe('burnrate start groups a burst of pages into one message, and sends the first critical fast', () => {
   let around: Surroundings;

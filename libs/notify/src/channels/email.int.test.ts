@@ -40,7 +40,8 @@ describe('email channel against a real SMTP server', () => {
     expect(mail?.toHeader).toEqual(['leads@acme.com', 'oncall@acme.com']);
     expect(mail?.from).toBe('burnrate@acme.com');
     expect(mail?.user).toBe('burnrate');
-    expect(mail?.subject).toBe('[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)');
+    expect(mail?.subject).toBe('[Burnrate] Session cost for alice@acme.com (payments)');
+    expect(mail?.headers['x-burnrate-severity']).toBe('critical');
     expect(mail?.messageId).toBe(id);
     // The link a reader clicks carries a token for this anomaly, this action and these receivers, for a week.
     const ack = /^Acknowledge: https:\/\/burnrate\.acme\.internal\/act\/(\S+)$/m.exec(mail?.text ?? '')?.[1] as string;
@@ -87,7 +88,7 @@ describe('email channel against a real SMTP server', () => {
     const [mail] = smtp.messages;
     expect(mail?.to).toEqual(['leads@acme.com']);
     expect(Object.keys(mail?.headers ?? {}).filter((k) => /^(bcc|x-injected)$/i.test(k))).toEqual([]);
-    expect(mail?.subject).toBe('[Burnrate][warning] Session cost $31.20 for mallory@acme.com Bcc: all@acme.com X-Injected: yes (payments)');
+    expect(mail?.subject).toBe('[Burnrate] Session cost for mallory@acme.com Bcc: all@acme.com X-Injected: yes (payments)');
     expect(mail?.text).toContain('MAIL FROM:<x@evil.example>');
   });
 
@@ -137,5 +138,70 @@ describe('email channel against a real SMTP server', () => {
       .send({ anomaly: anomaly(), reason: 'new', to: ['leads@acme.com'] })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'NOTIFY_UNAVAILABLE', retriable: true });
+  });
+
+  describe('threads', () => {
+    const receiver = 'email:leads@acme.com';
+    const to = ['leads@acme.com'];
+
+    it('threads the messages of one episode: the same subject, Re: on replies, References and In-Reply-To the first', async () => {
+      const v1 = anomaly({ id: 'ep-1', version: 1, severity: 'warning' });
+      const v2 = anomaly({ id: 'ep-1', version: 2, severity: 'critical', observed: { value: 104.2, unit: 'usd' } });
+      const v3 = anomaly({ id: 'ep-1', version: 3, severity: 'critical', status: 'resolved' });
+      const email = channel();
+      const first = await email.send({ anomaly: v1, reason: 'new', to, receiver });
+      const thread = { parentId: first.id, broadcast: false };
+      const second = await email.send({ anomaly: v2, reason: 'escalated', to, receiver, thread });
+      await email.send({ anomaly: v3, reason: 'resolved', to, receiver, thread });
+      await email.close();
+
+      expect(smtp.messages.map((m) => m.subject)).toEqual([
+        '[Burnrate] Session cost for alice@acme.com (payments)',
+        'Re: [Burnrate] Session cost for alice@acme.com (payments)',
+        'Re: [Burnrate] Session cost for alice@acme.com (payments)',
+      ]);
+      const [m1, m2, m3] = smtp.messages;
+      expect(smtp.messages.map((m) => m.headers['x-burnrate-severity'])).toEqual(['warning', 'critical', 'resolved']);
+      expect(m1?.headers['in-reply-to']).toBeUndefined();
+      expect(m1?.headers.references).toBeUndefined();
+      expect(m2?.messageId).toBe(second.id);
+      for (const reply of [m2, m3]) {
+        expect(reply?.headers['in-reply-to']).toBe(first.id);
+        expect(reply?.headers.references).toBe(first.id);
+      }
+      expect(new Set(smtp.messages.map((m) => m.messageId)).size).toBe(3);
+    });
+
+    it('names the count in a group’s subject and gives a grown group a Message-ID of its own', async () => {
+      const members = Array.from({ length: 3 }, (_, i) => anomaly({ id: `grp-${i}`, subject: { developer: `dev${i}@acme.com` } }));
+      const first = members[0] ?? anomaly();
+      const email = channel();
+      const small = await email.send({ anomaly: first, group: members.slice(0, 2), reason: 'new', to, receiver });
+      const grown = await email.send({
+        anomaly: first,
+        group: members,
+        reason: 'grown',
+        to,
+        receiver,
+        thread: { parentId: small.id, broadcast: false },
+      });
+      await email.close();
+      expect(smtp.messages.map((m) => m.subject)).toEqual([
+        '[Burnrate] 2 session cost anomalies for team payments',
+        'Re: [Burnrate] 3 session cost anomalies for team payments',
+      ]);
+      expect(grown.id).not.toBe(small.id);
+      expect(smtp.messages[1]?.headers.references).toBe(small.id);
+    });
+
+    it('refuses a parent that is not a Message-ID, so nothing can be added to the headers', async () => {
+      const email = channel();
+      const err = await email
+        .send({ anomaly: anomaly(), reason: 'grown', to, receiver, thread: { parentId: '<a@b>\r\nBcc: all@acme.com', broadcast: false } })
+        .catch((e: unknown) => e);
+      await email.close();
+      expect(err).toMatchObject({ code: 'NOTIFY_REJECTED', retriable: false });
+      expect(smtp.messages).toHaveLength(0);
+    });
   });
 });

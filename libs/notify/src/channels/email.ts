@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { BurnrateError, Email, type Logger, redactUrl } from '@burnrate/core';
 import { createTransport } from 'nodemailer';
 import { z } from 'zod';
-import { anomalyUrl, type Channel, type ChannelDefinition, type Notification, receiverOf } from '../channel.ts';
+import { anomalyUrl, type Channel, type ChannelDefinition, type Notification, notificationVariant, receiverOf } from '../channel.ts';
+import { groupTitle, kindTitle, oneLine } from '../format.ts';
 import { actionLinkUrl, DEFAULT_LINK_LIFETIME_S, LINK_ACTIONS, linkSecretFrom, signLinkToken, VIEW_LINK } from '../link-token.ts';
 import { type EmailLinks, renderEmail } from '../render-email.ts';
 
@@ -99,14 +100,48 @@ export function translateSmtpError(err: unknown, url: string): BurnrateError {
  * an earlier send got through, so a notifier killed after the server accepted a message (before
  * it recorded the delivery) sends it again after restart; with the same Message-ID, mail systems
  * and clients that deduplicate by Message-ID show it once. The hash covers the anomaly id and the
- * receiver, so a cleaned-up id never makes two receivers' or two anomalies' ids collide.
+ * receiver, so a cleaned-up id never makes two receivers' or two anomalies' ids collide, and
+ * `variant` when given (`notificationVariant`: a reminder, a group's members), so a message that
+ * carries the same version as an earlier one is not hidden as its duplicate.
  */
-export function anomalyMessageId(anomalyId: string, version: number, receiver: string, from: string): string {
-  const hash = createHash('sha256').update(`${anomalyId}\u0000${receiver}`).digest('hex').slice(0, 12);
+export function anomalyMessageId(anomalyId: string, version: number, receiver: string, from: string, variant?: string): string {
+  const hash = createHash('sha256')
+    .update(`${anomalyId}\u0000${receiver}${variant === undefined ? '' : `\u0000${variant}`}`)
+    .digest('hex')
+    .slice(0, 12);
   // Letters, digits, - and _ keep the id-left a dot-atom (RFC 5322 3.6.4) that no mail system rewrites.
   const safeId = anomalyId.replace(/[^A-Za-z0-9_-]/g, '-');
   return `<burnrate.${safeId}.v${version}.${hash}@${domainOf(from)}>`;
 }
+
+/**
+ * The Subject of every message of an episode: the same text, `Re: ` before it on a reply, so mail
+ * clients that thread by subject (Gmail, besides In-Reply-To) keep the episode together. It
+ * names no severity and no figure, which change from one version to the next:
+ * `[Burnrate] Session cost for alice@acme.com (payments)`. A group names its count,
+ * `[Burnrate] 12 session cost anomalies for team payments`.
+ */
+export function emailSubject(n: Pick<Notification, 'anomaly' | 'group' | 'thread'>): string {
+  const a = n.anomaly;
+  const whom = a.subject.developer ?? a.subject.model;
+  const about =
+    n.group && n.group.length > 1
+      ? groupTitle(n.group)
+      : `${kindTitle(a.kind)} ${whom === undefined ? `for team ${a.subject.team}` : `for ${whom} (${a.subject.team})`}`;
+  return oneLine(`${n.thread ? 'Re: ' : ''}[Burnrate] ${about}`);
+}
+
+/** `critical`, `warning`, `info`, or `resolved` once every anomaly the message is about is resolved. */
+function severityOf(n: Pick<Notification, 'anomaly' | 'group' | 'reason'>): string {
+  const members = n.group && n.group.length > 1 ? n.group : [n.anomaly];
+  const open = members.filter((m) => m.status === 'open');
+  if (open.length === 0 || (members.length === 1 && n.reason === 'resolved')) return 'resolved';
+  for (const s of ['critical', 'warning'] as const) if (open.some((m) => m.severity === s)) return s;
+  return 'info';
+}
+
+// A Message-ID as `send` returns it: one `<id-left@id-right>`, nothing that could end the header.
+const MESSAGE_ID = /^<[^<>\s@]+@[^<>\s@]+>$/;
 
 function domainOf(from: string): string {
   const match = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from.trim());
@@ -116,8 +151,11 @@ function domainOf(from: string): string {
 /**
  * The email channel: one message per notification, every address of the receiver in To, HTML
  * and text alternatives, and a Message-ID fixed by (anomaly id, version, receiver) (see
- * `anomalyMessageId`). The id it returns is that Message-ID. It has no `reconcile`: a resend after
- * a crash is possible and carries the same Message-ID.
+ * `anomalyMessageId`). The id it returns is that Message-ID. A later message of an episode
+ * (`thread`) carries In-Reply-To and References = the first message's Message-ID, and every
+ * message of the episode the same Subject (`emailSubject`), so mail clients thread them. It has
+ * no `reconcile`: a resend after a crash is possible and carries the same Message-ID. It has no
+ * `update` either: a sent email cannot change; the next message in the thread says what did.
  */
 export function createEmailChannel(options: EmailChannelOptions): Channel {
   const log = options.log.child({ component: 'email' });
@@ -131,6 +169,13 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
     name: 'email',
     async send(n: Notification) {
       if (n.to.length === 0) throw new BurnrateError('NOTIFY_REJECTED', 'an email notification needs at least one address');
+      const parentId = n.thread?.parentId;
+      if (parentId !== undefined && !MESSAGE_ID.test(parentId)) {
+        throw new BurnrateError(
+          'NOTIFY_REJECTED',
+          `an email reply needs the first message's Message-ID as <id@domain>, got ${JSON.stringify(parentId)}`,
+        );
+      }
       const message = renderEmail(n.anomaly, {
         reason: n.reason,
         ...(n.group ? { group: n.group } : {}),
@@ -142,11 +187,13 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
       try {
         info = await transport.sendMail({
           to: [...n.to],
-          subject: message.subject,
+          subject: emailSubject(n),
           text: message.text,
           html: message.html,
-          messageId: anomalyMessageId(n.anomaly.id, n.anomaly.version, receiverOf('email', n), options.from),
-          headers: { 'X-Burnrate-Anomaly': `${n.anomaly.id}; v=${n.anomaly.version}` },
+          messageId: anomalyMessageId(n.anomaly.id, n.anomaly.version, receiverOf('email', n), options.from, notificationVariant(n)),
+          ...(parentId !== undefined ? { inReplyTo: parentId, references: [parentId] } : {}),
+          // The subject names no severity (it must not change within an episode): mail rules filter on this header.
+          headers: { 'X-Burnrate-Anomaly': `${n.anomaly.id}; v=${n.anomaly.version}`, 'X-Burnrate-Severity': severityOf(n) },
         });
       } catch (err) {
         throw translateSmtpError(err, options.url);

@@ -34,6 +34,15 @@ describe.each(['incoming-webhook', 'workflow'] as const)('Teams channel against 
     expect(card?.urls).toEqual(['https://burnrate.acme.internal/anomalies/tm-int']);
   });
 
+  it('posts one card for a group, each member linked to its page', async () => {
+    const members = Array.from({ length: 3 }, (_, i) => anomaly({ id: `tm-g-${i}`, subject: { developer: `dev${i}@acme.com` } }));
+    await channel().send({ anomaly: members[0] ?? anomaly(), group: members, reason: 'new', to, receiver });
+    expect(teams.requests.map((r) => r.problems)).toEqual([[]]);
+    const [card] = teams.cards;
+    expect(card?.texts[0]).toBe('Warning: 3 session cost anomalies for team payments');
+    expect(card?.urls).toEqual(members.map((m) => `https://burnrate.acme.internal/anomalies/${m.id}`));
+  });
+
   it('posts a card within Teams’ size limit for an anomaly with huge texts', async () => {
     const huge = '€'.repeat(50_000);
     await channel().send({ anomaly: anomaly({ summary: huge, advice: huge }), reason: 'new', to, receiver });

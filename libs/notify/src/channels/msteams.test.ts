@@ -102,6 +102,60 @@ describe('renderMsTeams', () => {
   });
 });
 
+describe('renderMsTeams for groups, reasons and escalations', () => {
+  const texts = (content: ReturnType<typeof card>) =>
+    elements(content.body as Element[]).flatMap((e) => (e.text === undefined ? [] : [e.text]));
+  const members = [
+    anomaly({ id: 'g-0', severity: 'critical', subject: { developer: 'dev0@acme.com', session: 's-0' }, impact_usd: 10 }),
+    anomaly({ id: 'g-1', subject: { developer: 'dev1@acme.com', session: 's-1' }, impact_usd: 5 }),
+    anomaly({ id: 'g-2', status: 'resolved', subject: { developer: 'dev2@acme.com', session: 's-2' }, impact_usd: 1 }),
+  ];
+  const first = members[0] ?? anomaly();
+
+  it('lists a group in one card: the count, the totals, a line per member linked to its page', () => {
+    const content = card(
+      { anomaly: first, group: members, reason: 'new', to: ['payments'], receiver: 'msteams:payments' },
+      { publicUrl: 'https://burnrate.acme.internal' },
+    );
+    const all = texts(content);
+    expect(all[0]).toBe('Critical: 3 session cost anomalies for team payments');
+    expect(all).toEqual(expect.arrayContaining(['Total impact so far', '$16.00', 'Critical ', 'Warning ', 'Resolved ']));
+    expect(all).toContain('dev0@acme.com · session s-0 — $31.20 (1.2× expected), impact $10.00');
+    expect(all).toContain('dev2@acme.com · session s-2 — resolved, impact $1.00');
+    const linked = elements(content.body as Element[]).filter((e) => (e as { selectAction?: unknown }).selectAction !== undefined);
+    expect(linked.map((e) => (e as unknown as { selectAction: { url: string } }).selectAction.url)).toEqual([
+      'https://burnrate.acme.internal/anomalies/g-0',
+      'https://burnrate.acme.internal/anomalies/g-1',
+      'https://burnrate.acme.internal/anomalies/g-2',
+    ]);
+    // One button would open only the first member.
+    expect(content.actions).toBeUndefined();
+    expect(content.body[0]?.id).not.toBe(msTeamsCardId('g-0', 1, 'msteams:payments'));
+  });
+
+  it('keeps a large group under the size Teams takes and counts what it leaves out', () => {
+    const many = Array.from({ length: 200 }, (_, i) => anomaly({ id: `m-${i}`, subject: { developer: `${'🔥'.repeat(300)}${i}` } }));
+    const message = renderMsTeams({ anomaly: many[0] ?? anomaly(), group: many, reason: 'new', to: ['payments'] });
+    expect(Buffer.byteLength(JSON.stringify(message))).toBeLessThanOrEqual(MSTEAMS_MAX_BYTES);
+    expect(texts(message.attachments[0].content).some((t) => /^…and \d+ more$/.test(t))).toBe(true);
+  });
+
+  it('says why now: a reminder, the end of a snooze, an escalation to on-call', () => {
+    const a = anomaly({ severity: 'critical' });
+    expect(texts(card({ anomaly: a, reason: 'reminder', to: ['p'] }))[0]).toBe('Critical, still open: Session cost');
+    expect(texts(card({ anomaly: a, reason: 'snooze_ended', to: ['p'] }))[0]).toBe('Critical, worse after the snooze: Session cost');
+    expect(texts(card({ anomaly: a, reason: 'new', to: ['p'], escalation: { to: 'oncall', unacknowledgedForMs: 1_800_000 } }))[0]).toBe(
+      'Critical: Session cost · escalated to on-call after 30 min unacknowledged',
+    );
+  });
+
+  it('gives a reminder a card id of its own', () => {
+    const a = anomaly({ id: 'r-1' });
+    const id = (n: Parameters<typeof card>[0]) => card(n).body[0]?.id;
+    expect(id({ anomaly: a, reason: 'reminder', to: ['p'] })).not.toBe(id({ anomaly: a, reason: 'new', to: ['p'] }));
+  });
+});
+
 describe('msteams receivers in burnrate.yaml', () => {
   it('reads the variable that holds the webhook URL, which carries a credential', () => {
     expect(receiverIssues('{ channel: msteams, name: payments, url_env: TEAMS_PAYMENTS_URL }')).toEqual([]);

@@ -8,19 +8,23 @@ import {
   type ChannelDefinition,
   EnvVarField,
   type Notification,
-  type NotificationReason,
+  notificationVariant,
   ReceiverNameField,
   receiverOf,
   secretFromEnv,
 } from '../channel.ts';
 import {
   capitalize,
+  escalationPhrase,
   formatEvidenceValue,
   formatInstant,
   formatMeasure,
   formatUsd,
   formatWindow,
+  groupSeverity,
+  groupTitle,
   kindTitle,
+  leadPhrase,
   recentEvidence,
   relativeToExpected,
   sparkline,
@@ -64,9 +68,13 @@ export interface AdaptiveCard {
  */
 export const MSTEAMS_MAX_BYTES = 20_000;
 // Limits tried in turn on every text taken from the anomaly until the card fits; at the last,
-// the evidence goes too.
+// the evidence goes too, and a group lists fewer of its members.
 const TEXT_LIMITS = [2000, 500, 120] as const;
-const SHRINKING = [...TEXT_LIMITS.map((limit) => ({ limit, evidence: true })), { limit: 120, evidence: false }];
+const GROUP_MEMBERS_MAX = 40;
+const SHRINKING = [
+  ...TEXT_LIMITS.map((limit) => ({ limit, evidence: true, members: GROUP_MEMBERS_MAX })),
+  { limit: 120, evidence: false, members: 10 },
+];
 
 const SEVERITY_COLOR = { critical: 'Attention', warning: 'Warning', info: 'Accent' } as const;
 
@@ -90,22 +98,33 @@ const fact = (name: string, value: CardElement): CardElement => ({
   ],
 });
 
-/** The card's identity: (anomaly id, version, receiver), hashed, as the id of its outer container. */
-export function msTeamsCardId(anomalyId: string, version: number, receiver: string): string {
-  return `burnrate-${createHash('sha256').update(`${anomalyId}\u0000${version}\u0000${receiver}`).digest('hex').slice(0, 40)}`;
+/**
+ * The card's identity: (anomaly id, version, receiver), hashed, as the id of its outer container;
+ * `variant` (`notificationVariant`: a reminder, a group's members) is hashed in too when set.
+ */
+export function msTeamsCardId(anomalyId: string, version: number, receiver: string, variant?: string): string {
+  const identity = `${anomalyId}\u0000${version}\u0000${receiver}${variant === undefined ? '' : `\u0000${variant}`}`;
+  return `burnrate-${createHash('sha256').update(identity).digest('hex').slice(0, 40)}`;
 }
 
-function title(a: Anomaly, reason: NotificationReason): string {
-  if (a.status === 'resolved' || reason === 'resolved') return `Resolved: ${kindTitle(a.kind)}`;
-  const prefix = reason === 'escalated' ? `Escalated to ${a.severity}` : capitalize(a.severity);
-  return `${prefix}: ${kindTitle(a.kind)}`;
+const cardIdOf = (n: Notification) => msTeamsCardId(n.anomaly.id, n.anomaly.version, receiverOf('msteams', n), notificationVariant(n));
+
+/** `Critical: Session cost`, `Critical, still open: 12 session cost anomalies for team payments · escalated to on-call after 30 min unacknowledged`. */
+function title(n: Notification, about: string, severity: Anomaly['severity'], resolved: boolean): string {
+  const lead = leadPhrase({ severity, reason: n.reason, resolved });
+  return `${lead}: ${about}${n.escalation && !resolved ? ` · ${escalationPhrase(n.escalation)}` : ''}`;
 }
 
-function cardBody(n: Notification, limit: number, withEvidence: boolean): CardElement[] {
+function cardBody(n: Notification, limit: number, withEvidence: boolean, members: number, publicUrl: string | undefined): CardElement[] {
+  if (n.group && n.group.length > 1) return groupBody(n, n.group, limit, members, publicUrl);
   const a = n.anomaly;
   const resolved = a.status === 'resolved' || n.reason === 'resolved';
   const items: CardElement[] = [
-    label(title(a, n.reason), { size: 'Medium', weight: 'Bolder', color: resolved ? 'Good' : SEVERITY_COLOR[a.severity] }),
+    label(title(n, kindTitle(a.kind), a.severity, resolved), {
+      size: 'Medium',
+      weight: 'Bolder',
+      color: resolved ? 'Good' : SEVERITY_COLOR[a.severity],
+    }),
     plain(a.summary, limit),
   ];
   if (resolved) {
@@ -133,7 +152,74 @@ function cardBody(n: Notification, limit: number, withEvidence: boolean): CardEl
   items.push(
     plain(`Burnrate · ${a.kind} · v${a.version} · window ${formatWindow(a.window)} · ${a.id}`, limit, { isSubtle: true, size: 'Small' }),
   );
-  return [{ type: 'Container', id: msTeamsCardId(a.id, a.version, receiverOf('msteams', n)), items }];
+  return [{ type: 'Container', id: cardIdOf(n), items }];
+}
+
+/**
+ * A group: the count in the title, the totals, one line per member (severity, who, figures; a
+ * link to its page when public_url is set), `…and K more` past `members`, the identity line.
+ * Member text is in TextRuns like the rest.
+ */
+function groupBody(
+  n: Notification,
+  group: readonly Anomaly[],
+  limit: number,
+  members: number,
+  publicUrl: string | undefined,
+): CardElement[] {
+  const resolved = group.every((m) => m.status === 'resolved');
+  const severity = groupSeverity(group);
+  const impact = group.reduce((sum, m) => sum + m.impact_usd, 0);
+  const projected = group.filter((m) => m.status === 'open').reduce((sum, m) => sum + m.projected_usd, 0);
+  const items: CardElement[] = [
+    label(title(n, groupTitle(group), severity, resolved), {
+      size: 'Medium',
+      weight: 'Bolder',
+      color: resolved ? 'Good' : SEVERITY_COLOR[severity],
+    }),
+    fact('Total impact so far', plain(formatUsd(impact), limit)),
+  ];
+  if (projected > 0) items.push(fact('Projected if it goes on', plain(formatUsd(projected), limit)));
+  const mixedKinds = new Set(group.map((m) => m.kind)).size > 1;
+  for (const m of group.slice(0, members)) {
+    const who = [
+      ...(mixedKinds ? [kindTitle(m.kind)] : []),
+      ...(m.subject.developer ? [m.subject.developer] : []),
+      ...(m.subject.session ? [`session ${m.subject.session}`] : []),
+      ...(m.subject.model && !m.subject.developer ? [m.subject.model] : []),
+    ];
+    const relative = relativeToExpected(m.observed, m.expected);
+    const figures =
+      m.status === 'resolved'
+        ? `resolved, impact ${formatUsd(m.impact_usd)}`
+        : `${formatMeasure(m.observed)}${relative ? ` (${relative})` : ''}, impact ${formatUsd(m.impact_usd)}`;
+    const url = anomalyUrl(publicUrl, m.id);
+    items.push({
+      type: 'RichTextBlock',
+      spacing: 'Small',
+      inlines: [
+        {
+          type: 'TextRun',
+          text: `${m.status === 'resolved' ? 'Resolved' : capitalize(m.severity)} `,
+          weight: 'Bolder',
+          color: m.status === 'resolved' ? 'Good' : SEVERITY_COLOR[m.severity],
+        },
+        {
+          type: 'TextRun',
+          text: truncate(`${who.length > 0 ? who.join(' · ') : `team ${m.subject.team}`} — ${figures}`, limit),
+          ...(url ? { selectAction: { type: 'Action.OpenUrl', url } } : {}),
+        },
+      ],
+    });
+  }
+  if (group.length > members) items.push(label(`…and ${group.length - members} more`, { isSubtle: true }));
+  items.push(
+    plain(`Burnrate · ${group.length} anomalies · ${[...new Set(group.map((m) => m.kind))].join(', ')}`, limit, {
+      isSubtle: true,
+      size: 'Small',
+    }),
+  );
+  return [{ type: 'Container', id: cardIdOf(n), items }];
 }
 
 /**
@@ -142,10 +228,11 @@ function cardBody(n: Notification, limit: number, withEvidence: boolean): CardEl
  * set; kept under MSTEAMS_MAX_BYTES by cutting the anomaly's texts (then the evidence) further.
  */
 export function renderMsTeams(n: Notification, options: { publicUrl?: string | undefined } = {}): MsTeamsMessage {
-  const link = anomalyUrl(options.publicUrl, n.anomaly.id);
+  // A group links each member on its line instead: one button would open only the first.
+  const link = n.group && n.group.length > 1 ? undefined : anomalyUrl(options.publicUrl, n.anomaly.id);
   const actions = link ? [{ type: 'Action.OpenUrl', title: 'Open in Burnrate', url: link }] : undefined;
   let message: MsTeamsMessage | undefined;
-  for (const { limit, evidence } of SHRINKING) {
+  for (const { limit, evidence, members } of SHRINKING) {
     message = {
       type: 'message',
       attachments: [
@@ -157,7 +244,7 @@ export function renderMsTeams(n: Notification, options: { publicUrl?: string | u
             type: 'AdaptiveCard',
             version: '1.4',
             msteams: { width: 'Full' },
-            body: cardBody(n, limit, evidence),
+            body: cardBody(n, limit, evidence, members, options.publicUrl),
             ...(actions ? { actions } : {}),
           },
         },
@@ -186,9 +273,11 @@ export interface MsTeamsChannelOptions {
 const EMBEDDED_STATUS = /returned HTTP error (\d{3})/;
 
 /**
- * The Microsoft Teams channel: one Adaptive Card per notification, POSTed to the webhook named in
- * `to`. 2xx is delivered (an incoming webhook answers 200 `1`, a Workflows URL 202), except a 200
- * whose body reports that Teams failed, which is classified by the status it names; 429 (with
+ * The Microsoft Teams channel: one Adaptive Card per notification (a group's card lists its
+ * members), POSTed to the webhook named in `to`. No `update`: an incoming webhook or a Workflows
+ * trigger posts and answers nothing that names the message, so a card cannot be edited later;
+ * editing needs a bot (Bot Framework, an app registration), which Burnrate does not require.
+ * 2xx is delivered (an incoming webhook answers 200 `1`, a Workflows URL 202), except a 200 whose body reports that Teams failed, which is classified by the status it names; 429 (with
  * Retry-After) and 5xx are retried by the notifier; other 4xx are refused for good. No
  * `reconcile`: a webhook cannot be asked what it posted, so a crash between Teams' answer and the
  * delivery record posts the card again (with the same identity in it).
@@ -211,7 +300,7 @@ export function createMsTeamsChannel(options: MsTeamsChannelOptions): Channel {
         { anomalyId: n.anomaly.id, version: n.anomaly.version, receiver: receiverOf('msteams', n) },
         'Teams accepted the card',
       );
-      return { id: msTeamsCardId(n.anomaly.id, n.anomaly.version, receiverOf('msteams', n)) };
+      return { id: cardIdOf(n) };
     },
     async close() {},
   };

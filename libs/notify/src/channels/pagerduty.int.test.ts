@@ -1,4 +1,5 @@
 import { BurnrateError, createLogger } from '@burnrate/core';
+import { type AnomalyState, lifecycleOf } from '@burnrate/schemas';
 import { anomaly, startPagerDutyStandIn, type PagerDutyStandIn } from '@burnrate/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPagerDutyChannel } from './pagerduty.ts';
@@ -64,12 +65,101 @@ describe('PagerDuty channel against an Events API v2 stand-in', () => {
     expect(pd.alerts[0]?.events).toHaveLength(2);
   });
 
-  it('acknowledges the alert of an anomaly', async () => {
-    const a = anomaly({ id: 'pd-ack' });
-    const c = channel();
-    await c.send({ anomaly: a, reason: 'new', to: ['research'] });
-    await expect(c.acknowledge({ anomaly: a, to: ['research'] })).resolves.toEqual({ id: 'acknowledge:pd-ack' });
-    expect(pd.alerts[0]).toMatchObject({ routingKey: RESEARCH, status: 'acknowledged' });
+  describe('update', () => {
+    const decided = (action: AnomalyState['action'], extra: Partial<AnomalyState> = {}) =>
+      lifecycleOf([{ anomaly_id: 'pd-up', action, by: 'bob@acme.com', channel: 'slack', at: '2026-11-27T14:10:00.000Z', ...extra }], NOW);
+    const NOW = new Date('2026-11-27T14:30:00.000Z');
+
+    it('acknowledges the alert when a human acknowledged, then resolves it when a human resolved', async () => {
+      const a = anomaly({ id: 'pd-up' });
+      const c = channel();
+      const { id } = await c.send({ anomaly: a, reason: 'new', to: ['research'] });
+      await c.update?.(id, { anomaly: a, reason: 'new', to: ['research'], lifecycle: decided('acknowledged') });
+      expect(pd.alerts[0]).toMatchObject({ routingKey: RESEARCH, dedupKey: 'pd-up', status: 'acknowledged' });
+      await c.update?.(id, { anomaly: a, reason: 'new', to: ['research'], lifecycle: decided('resolved', { reason: 'expected' }) });
+      expect(pd.alerts[0]?.status).toBe('resolved');
+      expect(pd.events.map((e) => [e.event_action, e.dedup_key, e.payload])).toEqual([
+        ['trigger', 'pd-up', expect.any(Object)],
+        ['acknowledge', 'pd-up', undefined],
+        ['resolve', 'pd-up', undefined],
+      ]);
+    });
+
+    it('sends nothing for a snooze, an acknowledgement taken back, or no decision: the Events API has no such event', async () => {
+      const a = anomaly({ id: 'pd-up' });
+      const c = channel();
+      const { id } = await c.send({ anomaly: a, reason: 'new', to: ['research'] });
+      await c.update?.(id, {
+        anomaly: a,
+        reason: 'new',
+        to: ['research'],
+        lifecycle: decided('snoozed', { snoozed_until: '2026-11-27T15:10:00.000Z' }),
+      });
+      await c.update?.(id, { anomaly: a, reason: 'new', to: ['research'], lifecycle: decided('unacknowledged') });
+      await c.update?.(id, { anomaly: a, reason: 'new', to: ['research'] });
+      expect(pd.requests).toHaveLength(1);
+      expect(pd.alerts[0]?.status).toBe('triggered');
+    });
+
+    it('fails like a send: a 429 is retriable with its delay, an unknown receiver is refused', async () => {
+      const a = anomaly({ id: 'pd-up' });
+      const c = channel();
+      pd.failNext(1, { status: 429, retryAfterSec: 4 });
+      await expect(
+        c.update?.('trigger:pd-up', { anomaly: a, reason: 'new', to: ['research'], lifecycle: decided('acknowledged') }),
+      ).rejects.toMatchObject({
+        code: 'NOTIFY_RATE_LIMITED',
+        retryAfterMs: 4_000,
+      });
+      await expect(
+        c.update?.('trigger:pd-up', { anomaly: a, reason: 'new', to: ['nobody'], lifecycle: decided('acknowledged') }),
+      ).rejects.toMatchObject({
+        code: 'NOTIFY_REJECTED',
+      });
+    });
+  });
+
+  describe('groups', () => {
+    const members = [
+      anomaly({ id: 'pd-g-0', severity: 'critical' }),
+      anomaly({ id: 'pd-g-1', subject: { developer: 'bob@acme.com' } }),
+      anomaly({ id: 'pd-g-2', status: 'resolved' }),
+    ];
+    const first = members[0] ?? anomaly();
+
+    it('sends one event per member, each on its alert, naming the group', async () => {
+      const { id } = await channel().send({ anomaly: first, group: members, reason: 'new', to: ['payments'] });
+      expect(id).toBe('trigger:pd-g-0');
+      expect(pd.events.map((e) => [e.event_action, e.dedup_key])).toEqual([
+        ['trigger', 'pd-g-0'],
+        ['trigger', 'pd-g-1'],
+        ['resolve', 'pd-g-2'],
+      ]);
+      expect((pd.events[1]?.payload as { custom_details: Record<string, unknown> }).custom_details.group).toEqual({
+        title: '3 session cost anomalies for team payments',
+        size: 3,
+        anomaly_ids: ['pd-g-0', 'pd-g-1', 'pd-g-2'],
+      });
+      expect(pd.alerts.map((a) => [a.dedupKey, a.status])).toEqual([
+        ['pd-g-0', 'triggered'],
+        ['pd-g-1', 'triggered'],
+      ]);
+    });
+
+    it('acknowledges the alert of every member when the group is acknowledged', async () => {
+      const c = channel();
+      const open = members.slice(0, 2);
+      const { id } = await c.send({ anomaly: first, group: open, reason: 'new', to: ['payments'] });
+      const lifecycle = lifecycleOf(
+        [{ anomaly_id: 'pd-g-0', action: 'acknowledged', by: 'bob@acme.com', channel: 'slack', at: '2026-11-27T14:10:00.000Z' }],
+        new Date('2026-11-27T14:30:00.000Z'),
+      );
+      await c.update?.(id, { anomaly: first, group: open, reason: 'new', to: ['payments'], lifecycle });
+      expect(pd.alerts.map((a) => [a.dedupKey, a.status])).toEqual([
+        ['pd-g-0', 'acknowledged'],
+        ['pd-g-1', 'acknowledged'],
+      ]);
+    });
   });
 
   it('keys an alert by routing key: the same anomaly on two services is two alerts', async () => {

@@ -2,7 +2,7 @@ import { ConfigError, parseConfig } from '@burnrate/core';
 import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { receiverSchema } from '../registry.ts';
-import { pagerduty, pagerDutyAction, pagerDutyDedupKey, renderPagerDuty } from './pagerduty.ts';
+import { pagerduty, pagerDutyAction, pagerDutyDedupKey, pagerDutyUpdateAction, renderPagerDuty } from './pagerduty.ts';
 
 /** `path (line n): message` of every problem with one receiver of a team; empty when it loads. */
 function receiverIssues(receiver: string): string[] {
@@ -84,6 +84,32 @@ describe('renderPagerDuty', () => {
     expect(event.payload?.summary.endsWith('…')).toBe(true);
     expect(event.links).toBeUndefined();
     expect(event.client_url).toBeUndefined();
+  });
+});
+
+describe('pagerDutyUpdateAction', () => {
+  it.each([
+    [{ state: 'acknowledged' } as const, 'acknowledge'],
+    [{ state: 'resolved', reason: 'noise' } as const, 'resolve'],
+    [{ state: 'snoozed', snoozed_until: '2026-11-28T08:00:00.000Z' } as const, undefined],
+    [{ state: 'open' } as const, undefined],
+    [undefined, undefined],
+  ])('%o → %s', (lifecycle, expected) => {
+    expect(pagerDutyUpdateAction(lifecycle ? { lifecycle } : {})).toBe(expected);
+  });
+});
+
+describe('renderPagerDuty for groups and escalations', () => {
+  it('names the group and the escalation in custom_details', () => {
+    const group = [anomaly({ id: 'g-0' }), anomaly({ id: 'g-1' })];
+    const event = renderPagerDuty(
+      { anomaly: group[0] ?? anomaly(), group, reason: 'new', to: ['p'], escalation: { to: 'oncall', unacknowledgedForMs: 1_800_000 } },
+      { routingKey: KEY },
+    );
+    expect(event.payload?.custom_details).toMatchObject({
+      group: { title: '2 session cost anomalies for team payments', size: 2, anomaly_ids: ['g-0', 'g-1'] },
+      escalation: { to: 'oncall', unacknowledged_for_min: 30 },
+    });
   });
 });
 

@@ -12,7 +12,7 @@ import {
   receiverOf,
   secretFromEnv,
 } from '../channel.ts';
-import { formatMeasure, headline, oneLine, truncate } from '../format.ts';
+import { groupTitle, formatMeasure, headline, oneLine, truncate } from '../format.ts';
 import { answerDetail, postJson, statusError } from '../http-post.ts';
 
 /**
@@ -78,6 +78,30 @@ export function pagerDutyAction(n: Pick<Notification, 'anomaly' | 'reason'>): Pa
 }
 
 /**
+ * What a decision in Burnrate does to the PagerDuty alerts of a message: acknowledged →
+ * acknowledge, resolved by a human → resolve. Nothing otherwise: the Events API cannot snooze
+ * or take back an acknowledgement (a trigger does not re-open an acknowledged alert), and
+ * PagerDuty's own snooze is a REST API call with a user's key, which Burnrate does not hold.
+ */
+export function pagerDutyUpdateAction(n: Pick<Notification, 'lifecycle'>): PagerDutyAction | undefined {
+  switch (n.lifecycle?.state) {
+    case 'acknowledged':
+      return 'acknowledge';
+    case 'resolved':
+      return 'resolve';
+    default:
+      return undefined;
+  }
+}
+
+/** Every anomaly a notification is about: the members of a group, or the one anomaly. */
+const membersOf = (n: Pick<Notification, 'anomaly' | 'group'>): readonly Anomaly[] =>
+  n.group && n.group.length > 1 ? n.group : [n.anomaly];
+
+// custom_details lists at most this many ids of a group's members; the count is always there.
+const GROUP_IDS_MAX = 50;
+
+/**
  * The event for one notification. A trigger carries the anomaly (summary, severity mapped 1:1,
  * team as group, kind as class, the figures and the identity in custom_details) and a link to
  * its page when public_url is set; acknowledge and resolve carry only the keys, as documented.
@@ -106,6 +130,18 @@ export function renderPagerDuty(
         version: a.version,
         reason: n.reason,
         receiver: receiverOf('pagerduty', n),
+        ...(n.group && n.group.length > 1
+          ? {
+              group: {
+                title: groupTitle(n.group),
+                size: n.group.length,
+                anomaly_ids: n.group.slice(0, GROUP_IDS_MAX).map((m) => m.id),
+              },
+            }
+          : {}),
+        ...(n.escalation
+          ? { escalation: { to: n.escalation.to, unacknowledged_for_min: Math.round(n.escalation.unacknowledgedForMs / 60_000) } }
+          : {}),
         subject: a.subject,
         observed: formatMeasure(a.observed),
         expected: formatMeasure(a.expected),
@@ -137,30 +173,31 @@ export interface PagerDutyChannelOptions {
   timeoutMs?: number;
 }
 
-export interface PagerDutyChannel extends Channel {
-  /**
-   * Acknowledges the alert of an anomaly on the named service (`to`: its receiver's name), for
-   * when someone acknowledged it in Burnrate. Rejects like `send`.
-   */
-  acknowledge(n: Pick<Notification, 'anomaly' | 'to'>): Promise<{ id: string }>;
-}
-
 /**
  * The PagerDuty channel (Events API v2): trigger for an open version, resolve for the resolved
  * one, `dedup_key` = anomaly id, so versions update one alert and a resend after a crash is
- * folded into it by PagerDuty. 202 is accepted; 400 is refused for good; 429 and 5xx are retried
- * by the notifier with backoff.
+ * folded into it by PagerDuty. A group message is one event per member, each on its own alert,
+ * so a member's later version and its resolve land on it whether they come grouped or alone
+ * (the trigger's custom_details name the group). `update` acknowledges or resolves the alerts of
+ * every anomaly a message carried when a human did so in Burnrate (`pagerDutyUpdateAction`).
+ * 202 is accepted; 400 is refused for good; 429 and 5xx are retried by the notifier with
+ * backoff. Events are idempotent on dedup_key, so a retry after a partial group send only
+ * repeats what PagerDuty already folded in.
  */
-export function createPagerDutyChannel(options: PagerDutyChannelOptions): PagerDutyChannel {
+export function createPagerDutyChannel(options: PagerDutyChannelOptions): Channel {
   const services = new Map(options.services.map((s) => [s.name, s]));
   const eventsUrl = options.eventsUrl ?? PAGERDUTY_EVENTS_URL;
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  async function post(n: Pick<Notification, 'anomaly' | 'to' | 'reason'>, action: PagerDutyAction): Promise<{ id: string }> {
+  function serviceOf(n: Pick<Notification, 'to'>): PagerDutyService {
     const [name, ...extra] = n.to;
     const service = name === undefined || extra.length > 0 ? undefined : services.get(name);
     if (!service) throw new BurnrateError('NOTIFY_REJECTED', `no pagerduty receiver named ${JSON.stringify(n.to.join(','))} is configured`);
-    const event = renderPagerDuty({ ...n, to: n.to }, { routingKey: service.routingKey, action, publicUrl: options.publicUrl });
+    return service;
+  }
+
+  async function post(n: Notification, service: PagerDutyService, action: PagerDutyAction): Promise<{ id: string }> {
+    const event = renderPagerDuty(n, { routingKey: service.routingKey, action, publicUrl: options.publicUrl });
     const where = `PagerDuty ${action} for ${JSON.stringify(service.name)}`;
     const answer = await postJson(where, { url: eventsUrl, body: JSON.stringify(event), timeoutMs });
     const error = statusError(where, answer.status, pagerDutyProblem(answer.text), answer.retryAfterMs);
@@ -174,8 +211,23 @@ export function createPagerDutyChannel(options: PagerDutyChannelOptions): PagerD
 
   return {
     name: 'pagerduty',
-    send: (n) => post(n, pagerDutyAction(n)),
-    acknowledge: (n) => post({ ...n, reason: 'updated' }, 'acknowledge'),
+    async send(n) {
+      const service = serviceOf(n);
+      const members = membersOf(n);
+      if (members.length === 1) return post(n, service, pagerDutyAction(n));
+      // The message's id is its first event's; each member's alert is found by its own dedup_key.
+      const sent = [];
+      for (const member of members) {
+        sent.push(await post({ ...n, anomaly: member }, service, member.status === 'resolved' ? 'resolve' : 'trigger'));
+      }
+      return sent[0] ?? { id: '' };
+    },
+    async update(_messageId, n) {
+      const action = pagerDutyUpdateAction(n);
+      if (!action) return;
+      const service = serviceOf(n);
+      for (const member of membersOf(n)) await post({ ...n, anomaly: member, reason: 'updated' }, service, action);
+    },
     async close() {},
   };
 }

@@ -1,4 +1,5 @@
 import { BurnrateError, createLogger } from '@burnrate/core';
+import { lifecycleOf } from '@burnrate/schemas';
 import { anomaly, channelId, startSlackStandIn, type SlackStandIn } from '@burnrate/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSlackChannel } from './slack.ts';
@@ -40,7 +41,7 @@ describe('Slack channel against the Web API stand-in', () => {
     const [call] = slack.callsTo('chat.postMessage');
     expect(call?.args.metadata).toEqual({
       event_type: 'burnrate_anomaly',
-      event_payload: { anomaly_id: 'meta-1', version: 3, receiver: 'slack:#payments-ai-spend' },
+      event_payload: { anomaly_id: 'meta-1', version: 3, receiver: 'slack:#payments-ai-spend', reason: 'escalated' },
     });
     expect(slack.messages[0]?.metadata).toEqual(call?.args.metadata);
   });
@@ -153,5 +154,189 @@ describe('Slack channel against the Web API stand-in', () => {
     });
     const wrong = createSlackChannel({ token: 'xoxb-wrong', slackApiUrl: slack.url, log });
     await expect(wrong.send({ anomaly: anomaly(), reason: 'new', to: ['#payments-ai-spend'] })).rejects.toThrow(/invalid_auth/);
+  });
+
+  describe('threads', () => {
+    const to = ['#payments-ai-spend'];
+    const receiver = 'slack:#payments-ai-spend';
+    const v1 = anomaly({ id: 'th-1', version: 1, severity: 'warning' });
+    const v2 = anomaly({ id: 'th-1', version: 2, severity: 'critical', observed: { value: 104.2, unit: 'usd' } });
+
+    it('posts a later version as a reply in the thread of the first, which stays out of the channel history', async () => {
+      const c = channel();
+      const parent = await c.send({ anomaly: v1, reason: 'new', to, receiver });
+      const reply = await c.send({ anomaly: v2, reason: 'escalated', to, receiver, thread: { parentId: parent.id, broadcast: false } });
+
+      const [first, second] = slack.callsTo('chat.postMessage');
+      const parentTs = parent.id.split(':')[1];
+      expect(first?.args.thread_ts).toBeUndefined();
+      expect(second?.args.thread_ts).toBe(parentTs);
+      expect(second?.args.reply_broadcast).toBeUndefined();
+      expect(reply.id).toBe(`${channelId('#payments-ai-spend')}:${slack.messages[1]?.ts}`);
+      expect(slack.repliesTo(parentTs ?? '')).toMatchObject([{ ts: slack.messages[1]?.ts, replyBroadcast: false }]);
+      // The reply is the compact line, not a second full message.
+      expect((second?.args.blocks as Array<{ type: string }>).map((b) => b.type)).toEqual(['section', 'context']);
+      expect(second?.args.text).toMatch(/^Escalated to critical: Session cost for alice@acme\.com \(payments\) — \$104\.20/);
+    });
+
+    it('broadcasts a reply to the channel when asked (a critical escalation)', async () => {
+      const c = channel();
+      const parent = await c.send({ anomaly: v1, reason: 'new', to, receiver });
+      await c.send({ anomaly: v2, reason: 'escalated', to, receiver, thread: { parentId: parent.id, broadcast: true } });
+      const [, second] = slack.callsTo('chat.postMessage');
+      expect(second?.args.reply_broadcast).toBe('true');
+      expect(slack.messages[1]).toMatchObject({ threadTs: parent.id.split(':')[1], replyBroadcast: true });
+    });
+
+    it('posts on its own, in full, when the thread parent was deleted', async () => {
+      const c = channel();
+      const parent = await c.send({ anomaly: v1, reason: 'new', to, receiver });
+      slack.messages.splice(0, 1);
+      const { id } = await c.send({ anomaly: v2, reason: 'escalated', to, receiver, thread: { parentId: parent.id, broadcast: false } });
+      const calls = slack.callsTo('chat.postMessage');
+      expect(calls.map((x) => x.error)).toEqual([undefined, 'thread_not_found', undefined]);
+      expect(calls[2]?.args.thread_ts).toBeUndefined();
+      expect((calls[2]?.args.blocks as Array<{ type: string }>).at(-1)?.type).toBe('actions');
+      expect(id).toBe(`${channelId('#payments-ai-spend')}:${slack.messages[0]?.ts}`);
+    });
+
+    it('refuses a parent id that is not <channel id>:<ts>, naming it', async () => {
+      await expect(
+        channel().send({ anomaly: v2, reason: 'escalated', to, receiver, thread: { parentId: 'slack-1', broadcast: false } }),
+      ).rejects.toMatchObject({ code: 'NOTIFY_REJECTED', message: expect.stringContaining('"slack-1"') as unknown });
+      expect(slack.callsTo('chat.postMessage')).toHaveLength(0);
+    });
+
+    it('reconciles a thread reply with conversations.replies of its parent', async () => {
+      const c = channel();
+      const parent = await c.send({ anomaly: v1, reason: 'new', to, receiver });
+      const since = new Date();
+      const thread = { parentId: parent.id, broadcast: false };
+      const reply = await c.send({ anomaly: v2, reason: 'escalated', to, receiver, thread });
+
+      const fresh = channel();
+      await expect(fresh.reconcile?.({ anomaly: v2, reason: 'escalated', to, receiver, thread }, since)).resolves.toEqual({ id: reply.id });
+      const [call] = slack.callsTo('conversations.replies');
+      expect(call?.args).toMatchObject({
+        channel: channelId('#payments-ai-spend'),
+        ts: parent.id.split(':')[1],
+        include_all_metadata: 'true',
+      });
+      // Not in the channel's history: only the replies hold it.
+      await expect(fresh.reconcile?.({ anomaly: v2, reason: 'escalated', to, receiver }, since)).resolves.toBeUndefined();
+    });
+
+    it('does not take the parent for a reminder of the same version posted in its thread', async () => {
+      const c = channel();
+      const since = new Date();
+      const parent = await c.send({ anomaly: v2, reason: 'escalated', to, receiver });
+      const thread = { parentId: parent.id, broadcast: false };
+      await expect(channel().reconcile?.({ anomaly: v2, reason: 'reminder', to, receiver, thread }, since)).resolves.toBeUndefined();
+      const reminder = await c.send({ anomaly: v2, reason: 'reminder', to, receiver, thread });
+      await expect(channel().reconcile?.({ anomaly: v2, reason: 'reminder', to, receiver, thread }, since)).resolves.toEqual({
+        id: reminder.id,
+      });
+    });
+
+    it('reconciles a reply whose parent was deleted from the channel history', async () => {
+      const c = channel();
+      const parent = await c.send({ anomaly: v1, reason: 'new', to, receiver });
+      slack.messages.splice(0, 1);
+      const since = new Date();
+      const thread = { parentId: parent.id, broadcast: false };
+      const { id } = await c.send({ anomaly: v2, reason: 'escalated', to, receiver, thread });
+      await expect(channel().reconcile?.({ anomaly: v2, reason: 'escalated', to, receiver, thread }, since)).resolves.toEqual({ id });
+    });
+  });
+
+  describe('groups', () => {
+    const to = ['#payments-ai-spend'];
+    const receiver = 'slack:#payments-ai-spend';
+    const members = Array.from({ length: 3 }, (_, i) =>
+      anomaly({ id: `grp-${i}`, subject: { developer: `dev${i}@acme.com`, session: `s-${i}` } }),
+    );
+
+    it('posts one message listing every member, with controls for all of them', async () => {
+      const first = members[0] ?? anomaly();
+      await channel().send({ anomaly: first, group: members, reason: 'new', to, receiver });
+      const [call] = slack.callsTo('chat.postMessage');
+      expect(call?.args.text).toBe('3 session cost anomalies for team payments: total impact $18.60');
+      const actions = (call?.args.blocks as Array<{ type: string; elements?: Array<{ value?: string }> }>).find(
+        (b) => b.type === 'actions',
+      );
+      expect(actions?.elements?.[0]?.value).toBe('ack|*');
+    });
+
+    it('tells two messages of a growing group apart when reconciling, though they share the first member', async () => {
+      const first = members[0] ?? anomaly();
+      const since = new Date();
+      const c = channel();
+      const small = await c.send({ anomaly: first, group: members.slice(0, 2), reason: 'new', to, receiver });
+      await expect(c.reconcile?.({ anomaly: first, group: members, reason: 'new', to, receiver }, since)).resolves.toBeUndefined();
+      await expect(c.reconcile?.({ anomaly: first, group: members.slice(0, 2), reason: 'new', to, receiver }, since)).resolves.toEqual({
+        id: small.id,
+      });
+    });
+  });
+
+  describe('update', () => {
+    const to = ['#payments-ai-spend'];
+    const a = anomaly({ id: 'up-1', severity: 'critical' });
+    const acknowledged = lifecycleOf(
+      [{ anomaly_id: 'up-1', action: 'acknowledged', by: 'bob@acme.com', channel: 'slack', at: '2026-11-27T14:10:00.000Z' }],
+      new Date('2026-11-27T14:30:00.000Z'),
+    );
+
+    it('edits the message in place with chat.update: who acknowledged, and Unacknowledge', async () => {
+      const c = channel();
+      const { id } = await c.send({ anomaly: a, reason: 'new', to });
+      await c.update?.(id, { anomaly: a, reason: 'new', to, lifecycle: acknowledged });
+
+      const [call] = slack.callsTo('chat.update');
+      expect(call?.args).toMatchObject({ channel: channelId('#payments-ai-spend'), ts: id.split(':')[1] });
+      const [message] = slack.messages;
+      expect(message?.updates).toBe(1);
+      const blocks = message?.blocks as Array<{ type: string; elements?: Array<{ text?: string; action_id?: string }> }>;
+      expect(blocks.find((b) => b.type === 'context')?.elements?.[0]?.text).toMatch(/^:eyes: Acknowledged by bob@acme\.com at /);
+      expect(blocks.find((b) => b.type === 'actions')?.elements?.[0]?.action_id).toBe('burnrate_unack');
+      // The metadata still names the version that was posted, so reconciliation is not misled.
+      expect(message?.metadata?.event_payload).toMatchObject({ anomaly_id: 'up-1', version: 1, reason: 'new' });
+    });
+
+    it('renders the full message even when the notification is a thread reply', async () => {
+      const c = channel();
+      const { id } = await c.send({ anomaly: a, reason: 'new', to });
+      await c.update?.(id, { anomaly: a, reason: 'escalated', to, thread: { parentId: id, broadcast: false }, lifecycle: acknowledged });
+      const blocks = slack.messages[0]?.blocks as Array<{ type: string }>;
+      expect(blocks[0]?.type).toBe('header');
+    });
+
+    it.each([
+      ['429', { status: 429 as const, retryAfterSec: 3 }, { code: 'NOTIFY_RATE_LIMITED', retriable: true, retryAfterMs: 3_000 }],
+      ['503', { status: 503 as const }, { code: 'NOTIFY_UNAVAILABLE', retriable: true }],
+      ['message_not_found', { error: 'message_not_found' }, { code: 'NOTIFY_REJECTED', retriable: false }],
+    ])('translates %s from chat.update like a send, naming the method', async (_name, failure, expected) => {
+      const c = channel();
+      const { id } = await c.send({ anomaly: a, reason: 'new', to });
+      slack.failNext(1, failure, 'chat.update');
+      const err = await c.update?.(id, { anomaly: a, reason: 'new', to, lifecycle: acknowledged }).catch((e: unknown) => e);
+      expect(err).toMatchObject(expected);
+      expect((err as Error).message).toContain(`Slack chat.update for ${channelId('#payments-ai-spend')}`);
+      expect(slack.messages[0]?.updates).toBe(0);
+      // Then it goes through.
+      await c.update?.(id, { anomaly: a, reason: 'new', to, lifecycle: acknowledged });
+      expect(slack.messages[0]?.updates).toBe(1);
+    });
+
+    it('answers message_not_found for a message that does not exist, and refuses an id it cannot read', async () => {
+      const c = channel();
+      await expect(
+        c.update?.(`${channelId('#payments-ai-spend')}:1700000000.000001`, { anomaly: a, reason: 'new', to }),
+      ).rejects.toMatchObject({ code: 'NOTIFY_REJECTED', message: expect.stringContaining('message_not_found') as unknown });
+      await expect(c.update?.('#payments-ai-spend', { anomaly: a, reason: 'new', to })).rejects.toMatchObject({
+        code: 'NOTIFY_REJECTED',
+        message: expect.stringContaining('"#payments-ai-spend"') as unknown,
+      });
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BurnrateError, createLogger } from '@burnrate/core';
+import { lifecycleOf } from '@burnrate/schemas';
 import { anomaly, startWebhookReceiver, type WebhookReceiver } from '@burnrate/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWebhookChannel, webhookIdempotencyKey } from './webhook.ts';
@@ -48,6 +49,38 @@ describe('webhook channel against a receiver that verifies signatures', () => {
     const [request] = hook.requests;
     expect(request?.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(request?.headers['burnrate-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+  });
+
+  it('carries a group’s members, the decisions and the escalation, and keys a grown group apart', async () => {
+    const members = [anomaly({ id: 'wh-g-0' }), anomaly({ id: 'wh-g-1', subject: { developer: 'bob@acme.com' } })];
+    const first = members[0] ?? anomaly();
+    const lifecycle = lifecycleOf(
+      [
+        {
+          anomaly_id: 'wh-g-0',
+          action: 'snoozed',
+          by: 'bob@acme.com',
+          channel: 'api',
+          at: '2026-11-27T14:10:00.000Z',
+          snoozed_until: '2026-11-27T15:10:00.000Z',
+        },
+      ],
+      new Date('2026-11-27T14:30:00.000Z'),
+    );
+    const escalation = { to: 'oncall' as const, unacknowledgedForMs: 1_800_000 };
+    await channel().send({ anomaly: first, group: members, reason: 'new', to, receiver, lifecycle, escalation });
+    await channel().send({ anomaly: first, group: [...members, anomaly({ id: 'wh-g-2' })], reason: 'grown', to, receiver });
+
+    const [delivery, grown] = hook.deliveries;
+    expect(delivery?.body).toMatchObject({
+      anomaly: { id: 'wh-g-0' },
+      group: JSON.parse(JSON.stringify(members)) as unknown,
+      lifecycle: { state: 'snoozed', snoozed_until: '2026-11-27T15:10:00.000Z', decision: { by: 'bob@acme.com' } },
+      escalation: { to: 'oncall', unacknowledged_for_ms: 1_800_000 },
+    });
+    expect((grown?.body as { group: unknown[] }).group).toHaveLength(3);
+    expect(hook.deliveries.map((d) => d.repeat)).toEqual([false, false]);
+    expect(delivery?.idempotencyKey).not.toBe(webhookIdempotencyKey('wh-g-0', 1, receiver));
   });
 
   it('sends the same Idempotency-Key again on a resend, so the receiver can drop it', async () => {

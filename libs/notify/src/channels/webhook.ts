@@ -1,13 +1,15 @@
 import { createHash, createHmac } from 'node:crypto';
 import { BurnrateError, type Logger } from '@burnrate/core';
-import type { Anomaly } from '@burnrate/schemas';
+import type { Anomaly, AnomalyLifecycle } from '@burnrate/schemas';
 import { z } from 'zod';
 import {
   anomalyUrl,
   type Channel,
   type ChannelDefinition,
   EnvVarField,
+  type NotificationEscalation,
   type NotificationReason,
+  notificationVariant,
   ReceiverNameField,
   receiverOf,
   secretFromEnv,
@@ -39,13 +41,20 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** What Burnrate POSTs: the anomaly version as it is on anomalies.v1, and why it is sent. */
 export interface WebhookBody {
   type: 'anomaly';
-  /** `new`, `escalated`, `grown`, `updated` or `resolved`. */
+  /** `new`, `escalated`, `grown`, `updated`, `resolved`, `reminder` (still open, nothing changed) or `snooze_ended`. */
   reason: NotificationReason;
   /** `webhook:<name>`. */
   receiver: string;
+  /** The anomaly version; in a group, the first of `group`. */
   anomaly: Anomaly;
   /** The anomaly's page, when public_url is set. */
   anomaly_url?: string;
+  /** A group message: every anomaly version it carries, `anomaly` first, each as on anomalies.v1. */
+  group?: Anomaly[];
+  /** What the humans decided so far (acknowledged by, snoozed until, resolved as), when anything. */
+  lifecycle?: AnomalyLifecycle;
+  /** Sent because nobody acknowledged in time: to whom, after how long. */
+  escalation?: { to: NotificationEscalation['to']; unacknowledged_for_ms: number };
 }
 
 /** `t=<unix>,v1=<hex>`: HMAC-SHA256 with the secret over `<t>.<body>`, the body byte for byte. */
@@ -57,10 +66,12 @@ export function webhookSignature(secret: string, body: string, unixSeconds: numb
 /**
  * The Idempotency-Key of (anomaly id, version, receiver): a hash, since an anomaly id may hold
  * characters a header cannot. A receiver that keeps the keys it processed (a day is plenty)
- * ignores a resend after a crash.
+ * ignores a resend after a crash. `variant` (`notificationVariant`: a reminder, a group's
+ * members) is hashed in too when set, so such a message is not dropped as a resend of the first.
  */
-export function webhookIdempotencyKey(anomalyId: string, version: number, receiver: string): string {
-  return `burnrate-${createHash('sha256').update(`${anomalyId}\u0000${version}\u0000${receiver}`).digest('hex').slice(0, 40)}`;
+export function webhookIdempotencyKey(anomalyId: string, version: number, receiver: string, variant?: string): string {
+  const identity = `${anomalyId}\u0000${version}\u0000${receiver}${variant === undefined ? '' : `\u0000${variant}`}`;
+  return `burnrate-${createHash('sha256').update(identity).digest('hex').slice(0, 40)}`;
 }
 
 export interface WebhookEndpoint {
@@ -85,7 +96,9 @@ export interface WebhookChannelOptions {
  * is delivered; 429 (with Retry-After), 408 and 5xx are retried by the notifier with backoff;
  * a redirect and other 4xx are refused for good. No `reconcile`: an endpoint cannot be asked
  * what it received, so a crash between its 2xx and the delivery record resends, with the same
- * Idempotency-Key.
+ * Idempotency-Key. No `update`: a POST cannot be taken back, and a receiver that wants to follow
+ * acknowledgements reads them from Burnrate's API (GET /api/anomalies/:id) or anomaly-state.v1
+ * rather than from a second kind of webhook event.
  */
 export function createWebhookChannel(options: WebhookChannelOptions): Channel {
   const endpoints = new Map(options.endpoints.map((e) => [e.name, e]));
@@ -106,9 +119,12 @@ export function createWebhookChannel(options: WebhookChannelOptions): Channel {
         receiver,
         anomaly: n.anomaly,
         ...(link ? { anomaly_url: link } : {}),
+        ...(n.group && n.group.length > 1 ? { group: [...n.group] } : {}),
+        ...(n.lifecycle ? { lifecycle: n.lifecycle } : {}),
+        ...(n.escalation ? { escalation: { to: n.escalation.to, unacknowledged_for_ms: n.escalation.unacknowledgedForMs } } : {}),
       };
       const body = JSON.stringify(payload);
-      const key = webhookIdempotencyKey(n.anomaly.id, n.anomaly.version, receiver);
+      const key = webhookIdempotencyKey(n.anomaly.id, n.anomaly.version, receiver, notificationVariant(n));
       const where = `webhook ${JSON.stringify(endpoint.name)}`;
       const answer = await postJson(where, {
         url: endpoint.url,
