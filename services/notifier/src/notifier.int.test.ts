@@ -87,18 +87,23 @@ describe('notifier with real Slack client and SMTP', () => {
     await run(n, [v1]);
     await run(n, [v2]);
 
-    expect(posts().map((c) => [c.args.channel, String(c.args.text).split(': ')[0]])).toEqual([
-      ['#payments-ai-spend', '[warning] Session cost $31.20 for alice@acme.com (payments)'],
-      ['#payments-ai-spend', '[critical] Session cost $104.20 for alice@acme.com (payments)'],
+    // The escalation is a reply in the thread of the first message, broadcast to the channel, and
+    // the first message now shows the critical version.
+    const [first, second] = posts();
+    expect(first?.args).toMatchObject({ channel: '#payments-ai-spend' });
+    expect(first?.args.thread_ts).toBeUndefined();
+    expect(second?.args).toMatchObject({ thread_ts: slackApi.messages[0]?.ts, reply_broadcast: 'true' });
+    expect(String(second?.args.text)).toMatch(/^Escalated to critical/);
+    const updates = slackApi.callsTo('chat.update');
+    expect(updates.map((c) => c.args.ts)).toEqual([slackApi.messages[0]?.ts]);
+    expect(String(updates[0]?.args.text)).toContain('$104.20');
+    // Emails of the episode thread: one subject, Re: and In-Reply-To / References on the reply.
+    expect(smtp.messages.map((m) => [m.subject, m.to, m.headers['x-burnrate-severity']])).toEqual([
+      ['[Burnrate] Session cost for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com'], 'warning'],
+      ['Re: [Burnrate] Session cost for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com'], 'critical'],
     ]);
-    expect(slackApi.messages.map((m) => (m.blocks[0] as { text: { text: string } }).text.text)).toEqual([
-      ':warning: Warning: Session cost',
-      ':rotating_light: Escalated to critical: Session cost',
-    ]);
-    expect(smtp.messages.map((m) => [m.subject, m.to])).toEqual([
-      ['[Burnrate][warning] Session cost $31.20 for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com']],
-      ['[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)', ['payments-leads@acme.com', 'tech-lead@acme.com']],
-    ]);
+    expect(smtp.messages[1]?.headers['in-reply-to']).toBe(smtp.messages[0]?.messageId);
+    expect(smtp.messages[1]?.headers.references).toBe(smtp.messages[0]?.messageId);
 
     await run(n, [v2]);
     await run(notifier(), [v1, v2]);
