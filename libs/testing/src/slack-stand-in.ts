@@ -62,6 +62,8 @@ export interface SlackStandInOptions {
    * profile with no email. Anyone else is user_not_found.
    */
   users?: Readonly<Record<string, { name?: string; email?: string }>>;
+  /** Port on 127.0.0.1 (default: any free one). */
+  port?: number;
 }
 
 export interface SlackStandIn {
@@ -375,7 +377,7 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
