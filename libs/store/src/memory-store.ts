@@ -171,6 +171,13 @@ export function createMemoryStore(): Store {
         if (query.status !== undefined && a.status !== query.status) continue;
         if (query.team !== undefined && a.subject.team !== query.team) continue;
         if (query.kind !== undefined && a.kind !== query.kind) continue;
+        if (query.since !== undefined && ms(a.detected_at) < ms(query.since)) continue;
+        const after = query.after;
+        if (after !== undefined) {
+          const at = ms(a.detected_at);
+          const afterAt = ms(after.detected_at);
+          if (at > afterAt || (at === afterAt && compare(a.id, after.id) <= 0)) continue;
+        }
         latest.push(a);
       }
       return latest
@@ -187,6 +194,15 @@ export function createMemoryStore(): Store {
     async anomalyVersions(id) {
       open();
       return [...(anomalies.get(id)?.values() ?? [])].sort((a, b) => a.version - b.version).map(copy);
+    },
+    async firstDetectedAt(ids) {
+      open();
+      const first = new Map<string, string>();
+      for (const id of ids) {
+        const versions = [...(anomalies.get(id)?.values() ?? [])].sort((a, b) => a.version - b.version);
+        if (versions[0]) first.set(id, versions[0].detected_at);
+      }
+      return first;
     },
 
     async insertAnomalyStates(batch) {
@@ -205,6 +221,7 @@ export function createMemoryStore(): Store {
       open();
       return [...states.values()]
         .filter((s) => filter.anomaly_id === undefined || s.anomaly_id === filter.anomaly_id)
+        .filter((s) => filter.anomaly_ids === undefined || filter.anomaly_ids.includes(s.anomaly_id))
         .filter((s) => filter.since === undefined || ms(s.at) >= ms(filter.since))
         .sort((a, b) => compareStates(a, b) || compare(a.anomaly_id, b.anomaly_id))
         .slice(0, filter.limit ?? 100_000)

@@ -30,11 +30,20 @@ export interface AnomalyListQuery {
   status?: 'open' | 'resolved';
   team?: string;
   kind?: string;
+  /** Inclusive lower bound on the latest version's detected_at: the episodes active since then. */
+  since?: string;
+  /**
+   * Keyset cursor: only anomalies after this one in the list's order (detected_at descending, then
+   * id), so a reader that filters what it gets (by lifecycle state) can page on without gaps.
+   */
+  after?: { detected_at: string; id: string };
   limit?: number;
 }
 
 export interface AnomalyStateListQuery {
   anomaly_id?: string;
+  /** Only these anomalies' decisions: a page of a list reads its decisions in one query. */
+  anomaly_ids?: readonly string[];
   /** Inclusive lower bound on `at`. */
   since?: string;
   /** Defaults to 100_000. */
@@ -153,6 +162,8 @@ export interface Store {
   getAnomaly(id: string): Promise<Anomaly | undefined>;
   /** Every stored version of one anomaly, oldest first. */
   anomalyVersions(id: string): Promise<Anomaly[]>;
+  /** When each anomaly's first stored version was detected (ids not stored are absent). */
+  firstDetectedAt(ids: readonly string[]): Promise<Map<string, string>>;
 
   insertAnomalyStates(states: readonly AnomalyState[]): Promise<void>;
   /** The latest decision per anomaly id (greatest `at`; ties broken by action, by, channel, descending). */

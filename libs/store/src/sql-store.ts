@@ -54,6 +54,7 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listAnomalies: (query) => run(() => anomalies.listAnomalies(exec, query)),
     getAnomaly: (id) => run(() => anomalies.getAnomaly(exec, id)),
     anomalyVersions: (id) => run(() => anomalies.anomalyVersions(exec, id)),
+    firstDetectedAt: (ids) => run(() => anomalies.firstDetectedAt(exec, ids)),
     insertAnomalyStates: (states) => run(() => anomalyState.insertAnomalyStates(exec, states)),
     latestAnomalyStates: (ids) => run(() => anomalyState.latestAnomalyStates(exec, ids)),
     listAnomalyStates: (filter) => run(() => anomalyState.listAnomalyStates(exec, filter)),

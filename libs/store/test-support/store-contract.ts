@@ -256,6 +256,38 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listAnomalies({ team, limit: 2 })).toEqual([b, c]);
         expect(await store.listAnomalies({ team: unique('none') })).toEqual([]);
       });
+
+      it('pages with a keyset cursor, ties on detected_at ordered by id, and bounds by since', async () => {
+        const team = unique('team');
+        const subject = { org: 'acme', team };
+        const at = (h: number) => `2026-03-02T${String(h).padStart(2, '0')}:00:00.000Z`;
+        const make = (id: string, h: number) => Anomaly.parse(anomaly({ id: `${id}-${team}`, subject, detected_at: at(h) }));
+        // a and b tie at 12:00 (ordered by id), then c at 11:00 and d at 10:00.
+        const [a, b, c, d] = [make('a', 12), make('b', 12), make('c', 11), make('d', 10)];
+        await store.insertAnomalies([d, c, b, a]);
+        expect(await store.listAnomalies({ team })).toEqual([a, b, c, d]);
+        const page = await store.listAnomalies({ team, limit: 1 });
+        expect(page).toEqual([a]);
+        expect(await store.listAnomalies({ team, limit: 2, after: { detected_at: a.detected_at, id: a.id } })).toEqual([b, c]);
+        expect(await store.listAnomalies({ team, after: { detected_at: c.detected_at, id: c.id } })).toEqual([d]);
+        expect(await store.listAnomalies({ team, since: at(11) })).toEqual([a, b, c]);
+      });
+
+      it('tells when each anomaly was first detected, from its lowest stored version', async () => {
+        const id = unique('anom');
+        const v1 = Anomaly.parse(anomaly({ id, version: 1, detected_at: '2026-03-02T10:00:00.000Z' }));
+        const v2 = Anomaly.parse(anomaly({ id, version: 2, detected_at: '2026-03-02T12:30:00.000Z' }));
+        const other = Anomaly.parse(anomaly({ id: unique('anom'), version: 3, detected_at: '2026-03-02T09:00:00.000Z' }));
+        await store.insertAnomalies([v2, other, v1]);
+        const first = await store.firstDetectedAt([id, other.id, unique('missing')]);
+        expect(first).toEqual(
+          new Map([
+            [id, '2026-03-02T10:00:00.000Z'],
+            [other.id, '2026-03-02T09:00:00.000Z'],
+          ]),
+        );
+        expect(await store.firstDetectedAt([])).toEqual(new Map());
+      });
     });
 
     describe('anomaly state', () => {
@@ -285,6 +317,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const full = AnomalyState.parse(anomalyState({ anomaly_id: z, reason: 'noise', note: 'weekly batch job "expected"' }));
         await store.insertAnomalyStates([full]);
         expect((await store.latestAnomalyStates([z])).get(z)).toEqual(full);
+      });
+
+      it('lists every decision of the anomalies asked for, oldest first', async () => {
+        const x = unique('anom');
+        const y = unique('anom');
+        const ack = AnomalyState.parse(anomalyState({ anomaly_id: x, at: '2026-03-02T11:00:00.000Z' }));
+        const resolve = AnomalyState.parse(
+          anomalyState({ anomaly_id: x, action: 'resolved', reason: 'noise', at: '2026-03-02T12:00:00.000Z' }),
+        );
+        const yAck = AnomalyState.parse(anomalyState({ anomaly_id: y, at: '2026-03-02T11:30:00.000Z', channel: 'api' }));
+        const elsewhere = AnomalyState.parse(anomalyState({ anomaly_id: unique('anom') }));
+        await store.insertAnomalyStates([resolve, elsewhere, yAck, ack]);
+        expect(await store.listAnomalyStates({ anomaly_ids: [x, y] })).toEqual([ack, yAck, resolve]);
+        expect(await store.listAnomalyStates({ anomaly_id: x })).toEqual([ack, resolve]);
+        expect(await store.listAnomalyStates({ anomaly_ids: [] })).toEqual([]);
       });
     });
 
