@@ -3,6 +3,7 @@ export type {
   AnomalyListQuery,
   DeliveryRecord,
   DetectorSnapshot,
+  SilenceListQuery,
   SpendQuery,
   SpendRow,
   Store,
@@ -20,3 +21,4 @@ export { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 export { ANOMALIES_TABLE } from './tables/anomalies.ts';
 export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';
+export { SILENCES_TABLE } from './tables/silences.ts';

@@ -1,11 +1,12 @@
 import { BurnrateError } from '@burnrate/core';
-import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
 import { type DeliveryRecord, type DetectorSnapshot, MAX_SNAPSHOT_PART_BYTES, type SpendRow, type Store } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { SNAPSHOT_PARTS_TABLE } from './tables/detector-snapshots.ts';
 import { storableDlqRecord } from './tables/dlq.ts';
+import { SILENCES_TABLE } from './tables/silences.ts';
 import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 
 /**
@@ -24,6 +25,8 @@ export function createMemoryStore(): Store {
   // Every decision by its whole identity (the table's key), so a redelivered one collapses.
   const states = new Map<string, AnomalyState>();
   const deliveries = new Map<string, DeliveryRecord>();
+  // The latest write per id, as ReplacingMergeTree(written_at) keeps it.
+  const silences = new Map<string, Silence>();
   const snapshots = new Map<string, DetectorSnapshot>();
   let closed = false;
 
@@ -247,6 +250,20 @@ export function createMemoryStore(): Store {
         .sort(
           (a, b) => ms(a.at) - ms(b.at) || compare(a.anomaly_id, b.anomaly_id) || a.version - b.version || compare(a.receiver, b.receiver),
         )
+        .map(copy);
+    },
+
+    async insertSilences(batch) {
+      open();
+      refuseLoneSurrogates(SILENCES_TABLE, batch);
+      for (const s of batch) silences.set(s.id, copy(s));
+    },
+    async listSilences(filter = {}) {
+      open();
+      const at = filter.active_at === undefined ? undefined : ms(filter.active_at);
+      return [...silences.values()]
+        .filter((s) => at === undefined || (ms(s.starts_at) <= at && at < ms(s.ends_at)))
+        .sort((a, b) => ms(b.created_at) - ms(a.created_at) || compare(a.id, b.id))
         .map(copy);
     },
 

@@ -1,4 +1,4 @@
-import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
 
 /**
  * The Store port. Two adapters implement it over the same migrations in infra/clickhouse:
@@ -55,6 +55,11 @@ export interface DeliveryListQuery {
   status?: DeliveryRecord['status'];
   /** Only records whose detail is this: with status `sent`, every anomaly version one message (a provider's message id) carried. */
   detail?: string;
+}
+
+export interface SilenceListQuery {
+  /** Only the silences active at this instant (starts_at <= it < ends_at). */
+  active_at?: string;
 }
 
 export interface UsageEventListQuery {
@@ -174,6 +179,11 @@ export interface Store {
   insertDeliveries(records: readonly DeliveryRecord[]): Promise<void>;
   /** The latest record per (anomaly_id, version, receiver), oldest first, filtered after picking the latest. */
   listDeliveries(filter: DeliveryListQuery): Promise<DeliveryRecord[]>;
+
+  /** Writes silences; a later write of an id replaces it (expiring early = the same silence with ends_at = now). */
+  insertSilences(silences: readonly Silence[]): Promise<void>;
+  /** The latest write of each silence, newest created first (ties by id); only those active at `active_at` when given. */
+  listSilences(filter?: SilenceListQuery): Promise<Silence[]>;
 
   /** The largest snapshot part saveSnapshot takes, in UTF-8 bytes (MAX_SNAPSHOT_PART_BYTES). */
   readonly maxSnapshotPartBytes: number;

@@ -7,6 +7,7 @@ import * as anomalyState from './tables/anomaly-state.ts';
 import * as deliveries from './tables/deliveries.ts';
 import * as snapshots from './tables/detector-snapshots.ts';
 import * as dlq from './tables/dlq.ts';
+import * as silences from './tables/silences.ts';
 import * as spendHourly from './tables/spend-hourly.ts';
 import * as usageEvents from './tables/usage-events.ts';
 
@@ -60,6 +61,8 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listAnomalyStates: (filter) => run(() => anomalyState.listAnomalyStates(exec, filter)),
     insertDeliveries: (records) => run(() => deliveries.insertDeliveries(exec, records)),
     listDeliveries: (filter) => run(() => deliveries.listDeliveries(exec, filter)),
+    insertSilences: (items) => run(() => silences.insertSilences(exec, items)),
+    listSilences: (filter) => run(() => silences.listSilences(exec, filter)),
     maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,
     saveSnapshot: (snapshot) => run(() => snapshots.saveSnapshot(exec, snapshot)),
     loadSnapshot: (key) => run(() => snapshots.loadSnapshot(guarded, key)),

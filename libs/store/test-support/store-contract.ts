@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
 import type { Store } from '../src/port.ts';
 import { anomaly, anomalyState, delivery, dlqRecord, fullUsageEvent, usageEvent } from './fixtures.ts';
 
@@ -348,6 +348,47 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listDeliveries({ anomaly_id, status: 'failed' })).toEqual([]);
         expect(await store.listDeliveries({ anomaly_id, status: 'sent' })).toEqual([email, sent, v2]);
         expect(await store.listDeliveries({ anomaly_id: unique('none') })).toEqual([]);
+      });
+    });
+
+    describe('silences', () => {
+      const silence = (overrides: Partial<Silence> = {}): Silence =>
+        Silence.parse({
+          id: unique('sil'),
+          matchers: [
+            { label: 'team', value: 'o\'brien "payments"' },
+            { label: 'kind', value: 'session_cost', op: '!=' },
+          ],
+          starts_at: '2026-03-02T10:00:00.000Z',
+          ends_at: '2026-03-02T14:00:00.000Z',
+          created_by: 'bob@acme.com',
+          comment: 'load test\nall afternoon',
+          created_at: '2026-03-02T09:59:00.000Z',
+          ...overrides,
+        });
+      const ours = async (ids: string[], filter?: { active_at?: string }) =>
+        (await store.listSilences(filter)).filter((s) => ids.includes(s.id));
+
+      it('round-trips a silence, lists newest created first, and filters by the instant they are active at', async () => {
+        const early = silence({ created_at: '2026-03-02T09:00:00.000Z' });
+        const late = silence({ created_at: '2026-03-02T09:30:00.000Z', starts_at: '2026-03-02T12:00:00.000Z' });
+        await store.insertSilences([early, late]);
+        const ids = [early.id, late.id];
+        expect(await ours(ids)).toEqual([late, early]);
+        expect(await ours(ids, { active_at: '2026-03-02T09:59:59.999Z' })).toEqual([]);
+        expect(await ours(ids, { active_at: '2026-03-02T10:00:00.000Z' })).toEqual([early]);
+        expect(await ours(ids, { active_at: '2026-03-02T12:00:00.000Z' })).toEqual([late, early]);
+        expect(await ours(ids, { active_at: '2026-03-02T14:00:00.000Z' })).toEqual([]);
+      });
+
+      it('keeps the later write of an id: an early expiry replaces the silence, even though its ends_at is earlier', async () => {
+        const s = silence();
+        await store.insertSilences([s]);
+        const expired = { ...s, ends_at: '2026-03-02T11:00:00.000Z' };
+        await store.insertSilences([expired]);
+        expect(await ours([s.id])).toEqual([expired]);
+        expect(await ours([s.id], { active_at: '2026-03-02T12:00:00.000Z' })).toEqual([]);
+        expect(await ours([s.id], { active_at: '2026-03-02T10:30:00.000Z' })).toEqual([expired]);
       });
     });
 

@@ -2,6 +2,7 @@ import type { Producer } from '@burnrate/bus';
 import { type Clock, type Logger, type Route, systemClock } from '@burnrate/core';
 import type { Store } from '@burnrate/store';
 import { anomalyRoutes } from './anomaly-routes.ts';
+import { silenceRoutes } from './silence-routes.ts';
 import { createStateRecorder } from './state-recorder.ts';
 
 export interface ApiDeps {
@@ -23,5 +24,8 @@ export function createApiRoutes(deps: ApiDeps): Route[] {
   const clock = deps.clock ?? systemClock;
   const log = deps.log.child({ component: 'api' });
   const recorder = createStateRecorder({ producer: deps.producer, store: deps.store, log });
-  return [...anomalyRoutes({ store: deps.store, recorder, clock, apiToken: deps.apiToken })];
+  return [
+    ...anomalyRoutes({ store: deps.store, recorder, clock, apiToken: deps.apiToken }),
+    ...silenceRoutes({ store: deps.store, clock, log, apiToken: deps.apiToken }),
+  ];
 }
