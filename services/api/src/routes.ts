@@ -2,6 +2,7 @@ import type { Producer } from '@burnrate/bus';
 import { type Clock, type Logger, type Route, systemClock } from '@burnrate/core';
 import type { Store } from '@burnrate/store';
 import { anomalyRoutes } from './anomaly-routes.ts';
+import { reportRoutes } from './report-routes.ts';
 import { silenceRoutes } from './silence-routes.ts';
 import { createStateRecorder } from './state-recorder.ts';
 
@@ -27,5 +28,6 @@ export function createApiRoutes(deps: ApiDeps): Route[] {
   return [
     ...anomalyRoutes({ store: deps.store, recorder, clock, apiToken: deps.apiToken }),
     ...silenceRoutes({ store: deps.store, clock, log, apiToken: deps.apiToken }),
+    ...reportRoutes({ store: deps.store, clock, apiToken: deps.apiToken }),
   ];
 }

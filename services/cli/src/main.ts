@@ -43,6 +43,9 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate silence add --match team=payments kind=session_cost --for 4h --comment "why"
   burnrate silence list [--all]   active and pending silences (--all: expired ones too)
   burnrate silence expire <id>...
+  burnrate report precision [--since 30d]
+                                  per detector kind and team: acknowledged, resolved real / expected /
+                                  noise, and the share that was noise (what to tune thresholds from)
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
@@ -53,7 +56,7 @@ environment (topics apply):
   KAFKA_REPLICATION_FACTOR   replicas per partition (default 1, a single dev broker; 3 in production)
   KAFKA_MIN_INSYNC_REPLICAS  min.insync.replicas of every topic (default 1; 2 with replication 3)
 
-environment (anomalies, silence):
+environment (anomalies, silence, report):
   BURNRATE_URL         the instance's API (default http://127.0.0.1:8787)
   BURNRATE_API_TOKEN   its API token, when it was started with one
   BURNRATE_USER        who decisions and silences are by (default: your login name; --by overrides)
@@ -179,6 +182,10 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'silence': {
       const { silenceCommand } = await import('./silence-command.ts');
       return silenceCommand(argv.slice(argv.indexOf('silence') + 1), onCallEnv(process.env), io);
+    }
+    case 'report': {
+      const { reportCommand } = await import('./report-command.ts');
+      return reportCommand(argv.slice(argv.indexOf('report') + 1), onCallEnv(process.env), io);
     }
     case 'backtest': {
       const { backtest } = await import('./backtest.ts');

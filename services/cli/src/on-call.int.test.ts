@@ -202,6 +202,25 @@ describe('on call through burnrate start', () => {
       );
     });
 
+    it('reports precision per kind and team', async () => {
+      const { body } = await api('/api/report/precision?since=400d');
+      expect((body as { rows: unknown[] }).rows).toEqual([
+        {
+          kind: 'session_cost',
+          team: 'payments',
+          episodes: 2,
+          acknowledged: 2,
+          resolved_real: 1,
+          resolved_expected: 0,
+          resolved_noise: 0,
+          noise_share: 0,
+        },
+      ]);
+      const report = await runCli(['report', 'precision', '--since', '400d'], cliEnv());
+      expect(report.stderr).toBe('');
+      expect(report.stdout).toMatch(/\nsession_cost\s+payments\s+2\s+2\s+1\s+0\s+0\s+0%\n/);
+    });
+
     it('says what is wrong when the token is missing or the instance is not there', async () => {
       const noToken = await runCli(['anomalies', 'list'], { BURNRATE_URL: burnrate!.url });
       expect(noToken.code).toBe(1);
