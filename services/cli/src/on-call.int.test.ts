@@ -6,7 +6,7 @@ import { createLogger } from '@burnrate/core';
 import { AnomalyState, TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
 import { waitUntil } from '@burnrate/testing';
-import { runCli } from '../test-support/cli-process.ts';
+import { runCli } from '../test-support/service-process.ts';
 import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
 
 const API_TOKEN = 'on-call-api-token';
