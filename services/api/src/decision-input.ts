@@ -1,6 +1,6 @@
 import { formatDuration, parseDuration } from '@burnrate/core';
 import { AnomalyState, AnomalyStateReason, Instant } from '@burnrate/schemas';
-import { API_IDENTITY, describe, invalidField, optionalText, refuseUnknownFields } from './request.ts';
+import { API_IDENTITY, describeValue, invalidField, optionalText, refuseUnknownFields } from './request.ts';
 
 /** The verbs of `POST /api/anomalies/:id/<verb>` and the decision each records. */
 export const DECISION_VERBS = {
@@ -47,7 +47,7 @@ export function decisionFromBody(anomalyId: string, verb: DecisionVerb, body: Re
   if (verb === 'snooze') decision.snoozed_until = snoozeEnd(body, now);
   if (verb === 'resolve' && body.reason !== undefined && body.reason !== null) {
     const reason = AnomalyStateReason.safeParse(body.reason);
-    if (!reason.success) throw invalidField('reason', `must be one of expected, real, noise, not ${describe(body.reason)}`);
+    if (!reason.success) throw invalidField('reason', `must be one of expected, real, noise, not ${describeValue(body.reason)}`);
     decision.reason = reason.data;
   }
   return AnomalyState.parse(decision);
@@ -56,7 +56,7 @@ export function decisionFromBody(anomalyId: string, verb: DecisionVerb, body: Re
 function callerChannel(value: unknown): AnomalyState['channel'] {
   if (value === undefined || value === null) return 'api';
   if (typeof value === 'string' && (CALLER_CHANNELS as readonly string[]).includes(value)) return value as AnomalyState['channel'];
-  throw invalidField('channel', `must be one of ${CALLER_CHANNELS.join(', ')}, not ${describe(value)}`);
+  throw invalidField('channel', `must be one of ${CALLER_CHANNELS.join(', ')}, not ${describeValue(value)}`);
 }
 
 function snoozeEnd(body: Record<string, unknown>, now: Date): string {
@@ -69,14 +69,14 @@ function snoozeEnd(body: Record<string, unknown>, now: Date): string {
     field = 'until';
     const instant = Instant.safeParse(until);
     if (!instant.success) {
-      throw invalidField('until', `must be an ISO-8601 instant with an offset such as 2026-11-28T09:00:00Z, not ${describe(until)}`);
+      throw invalidField('until', `must be an ISO-8601 instant with an offset such as 2026-11-28T09:00:00Z, not ${describeValue(until)}`);
     }
     end = Date.parse(instant.data);
     if (end <= now.getTime()) throw invalidField('until', `must be in the future (now is ${now.toISOString()}), not ${instant.data}`);
   } else if (duration !== undefined) {
     field = 'for';
     const ms = typeof duration === 'string' ? parseDuration(duration) : undefined;
-    if (ms === undefined || ms <= 0) throw invalidField('for', `must be a duration such as 30m, 4h or 2d, not ${describe(duration)}`);
+    if (ms === undefined || ms <= 0) throw invalidField('for', `must be a duration such as 30m, 4h or 2d, not ${describeValue(duration)}`);
     end = now.getTime() + ms;
   } else {
     throw invalidField('until', 'or for is needed to snooze: until an instant (2026-11-28T09:00:00Z) or for a duration (4h)');

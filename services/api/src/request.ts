@@ -57,7 +57,7 @@ export function refuseUnknownFields(body: Record<string, unknown>, known: readon
 export function optionalText(body: Record<string, unknown>, field: string, max: number): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalidField(field, `must be a string, not ${describe(value)}`);
+  if (typeof value !== 'string') throw invalidField(field, `must be a string, not ${describeValue(value)}`);
   const text = value.trim();
   if (text.length === 0) throw invalidField(field, 'must not be empty');
   if (text.length > max) throw invalidField(field, `must be at most ${max} characters, not ${text.length}`);
@@ -68,7 +68,7 @@ export function invalidField(field: string, problem: string): BurnrateError {
   return new BurnrateError('INPUT_INVALID', `${field} ${problem}`, { details: { field } });
 }
 
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BurnrateError, type Clock, type Logger, jsonResponse, parseDuration, type Route } from '@burnrate/core';
 import { Instant, parseSilenceMatcher, Silence, SilenceMatcher } from '@burnrate/schemas';
 import type { Store } from '@burnrate/store';
-import { API_IDENTITY, authorize, describe, invalidField, optionalText, readJsonObject, refuseUnknownFields } from './request.ts';
+import { API_IDENTITY, authorize, describeValue, invalidField, optionalText, readJsonObject, refuseUnknownFields } from './request.ts';
 
 export type SilenceRoutesStore = Pick<Store, 'insertSilences' | 'listSilences'>;
 
@@ -101,7 +101,7 @@ export function silenceFromBody(body: Record<string, unknown>, now: Date): Silen
     if (endsAt <= startsAt) throw invalidField('ends_at', `must be after starts_at (${new Date(startsAt).toISOString()})`);
   } else if (body.for !== undefined) {
     const ms = typeof body.for === 'string' ? parseDuration(body.for) : undefined;
-    if (ms === undefined || ms <= 0) throw invalidField('for', `must be a duration such as 30m, 4h or 2d, not ${describe(body.for)}`);
+    if (ms === undefined || ms <= 0) throw invalidField('for', `must be a duration such as 30m, 4h or 2d, not ${describeValue(body.for)}`);
     endsAt = startsAt + ms;
   } else {
     throw invalidField('ends_at', 'or for is needed: until when (an instant) or for how long (4h) the silence holds');
@@ -149,6 +149,6 @@ function parseMatchers(value: unknown): SilenceMatcher[] {
 function instant(value: unknown, field: string): string {
   const parsed = Instant.safeParse(value);
   if (!parsed.success)
-    throw invalidField(field, `must be an ISO-8601 instant with an offset such as 2026-11-28T09:00:00Z, not ${describe(value)}`);
+    throw invalidField(field, `must be an ISO-8601 instant with an offset such as 2026-11-28T09:00:00Z, not ${describeValue(value)}`);
   return parsed.data;
 }
