@@ -89,7 +89,7 @@ describe('docker-compose.yml', () => {
     for (const name of ['ingest', 'detector', 'notifier', 'sink']) {
       expect(svc(name).depends_on?.topics, name).toEqual({ condition: 'service_completed_successfully' });
     }
-    for (const name of ['notifier', 'sink']) {
+    for (const name of ['ingest', 'notifier', 'sink']) {
       expect(svc(name).depends_on?.migrate, name).toEqual({ condition: 'service_completed_successfully' });
     }
     expect(svc('notifier').depends_on?.mailpit).toEqual({ condition: 'service_healthy' });
@@ -105,7 +105,7 @@ describe('docker-compose.yml', () => {
 
   it('gives the store users the ClickHouse server, database and credentials it is started with', () => {
     const ch = env('clickhouse');
-    for (const name of ['migrate', 'notifier', 'sink']) {
+    for (const name of ['migrate', 'ingest', 'notifier', 'sink']) {
       const e = env(name);
       expect(e.CLICKHOUSE_URL, name).toBe('http://clickhouse:8123');
       expect(e.CLICKHOUSE_USER, name).toBe(ch.CLICKHOUSE_USER);
@@ -114,7 +114,6 @@ describe('docker-compose.yml', () => {
       // With a server configured, no service falls back to a private chdb directory.
       expect(e.BURNRATE_DATA_DIR, name).toBeUndefined();
     }
-    expect(env('ingest').CLICKHOUSE_URL).toBeUndefined();
     expect(env('detector').BURNRATE_DETECTOR_SNAPSHOTS).toBe('kafka');
   });
 

@@ -10,7 +10,7 @@ export {
   type StoreSettings,
 } from './env.ts';
 export { buildChannels, type ChannelSet } from './channels.ts';
-export { describeStore, openStore } from './store.ts';
+export { describeStore, openStore, openStoreOnFirstUse } from './store.ts';
 export { type HealthDetails, type HealthEndpoint, type LagSource, registerHealthEndpoint } from './health.ts';
 export { openKafkaBus } from './bus.ts';
 export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';

@@ -7,6 +7,7 @@ export type {
   OutboxEntry,
   OutboxQuery,
   DetectorSnapshot,
+  SilenceListQuery,
   SpendQuery,
   SpendRow,
   Store,
@@ -25,3 +26,4 @@ export { ANOMALIES_TABLE } from './tables/anomalies.ts';
 export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';
 export { OUTBOX_TABLE } from './tables/outbox.ts';
+export { SILENCES_TABLE } from './tables/silences.ts';

@@ -1,5 +1,5 @@
 import { BurnrateError } from '@burnrate/core';
-import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
 import {
   type DeliveryRecord,
   type DetectorSnapshot,
@@ -14,6 +14,7 @@ import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { OUTBOX_TABLE } from './tables/outbox.ts';
 import { SNAPSHOT_PARTS_TABLE } from './tables/detector-snapshots.ts';
 import { storableDlqRecord } from './tables/dlq.ts';
+import { SILENCES_TABLE } from './tables/silences.ts';
 import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 
 /**
@@ -33,6 +34,8 @@ export function createMemoryStore(): Store {
   const states = new Map<string, AnomalyState>();
   const outbox = new Map<string, OutboxEntry>();
   const deliveries = new Map<string, DeliveryRecord>();
+  // The latest write per id, as ReplacingMergeTree(written_at) keeps it.
+  const silences = new Map<string, Silence>();
   const snapshots = new Map<string, DetectorSnapshot>();
   let closed = false;
 
@@ -180,6 +183,13 @@ export function createMemoryStore(): Store {
         if (query.status !== undefined && a.status !== query.status) continue;
         if (query.team !== undefined && a.subject.team !== query.team) continue;
         if (query.kind !== undefined && a.kind !== query.kind) continue;
+        if (query.since !== undefined && ms(a.detected_at) < ms(query.since)) continue;
+        const after = query.after;
+        if (after !== undefined) {
+          const at = ms(a.detected_at);
+          const afterAt = ms(after.detected_at);
+          if (at > afterAt || (at === afterAt && compare(a.id, after.id) <= 0)) continue;
+        }
         latest.push(a);
       }
       return latest
@@ -196,6 +206,15 @@ export function createMemoryStore(): Store {
     async anomalyVersions(id) {
       open();
       return [...(anomalies.get(id)?.values() ?? [])].sort((a, b) => a.version - b.version).map(copy);
+    },
+    async firstDetectedAt(ids) {
+      open();
+      const first = new Map<string, string>();
+      for (const id of ids) {
+        const versions = [...(anomalies.get(id)?.values() ?? [])].sort((a, b) => a.version - b.version);
+        if (versions[0]) first.set(id, versions[0].detected_at);
+      }
+      return first;
     },
 
     async insertAnomalyStates(batch) {
@@ -214,6 +233,7 @@ export function createMemoryStore(): Store {
       open();
       return [...states.values()]
         .filter((s) => filter.anomaly_id === undefined || s.anomaly_id === filter.anomaly_id)
+        .filter((s) => filter.anomaly_ids === undefined || filter.anomaly_ids.includes(s.anomaly_id))
         .filter((s) => filter.since === undefined || ms(s.at) >= ms(filter.since))
         .sort((a, b) => compareStates(a, b) || compare(a.anomaly_id, b.anomaly_id))
         .slice(0, filter.limit ?? 100_000)
@@ -267,6 +287,20 @@ export function createMemoryStore(): Store {
             compare(a.purpose, b.purpose),
         )
         .slice(0, query.limit ?? 10_000)
+        .map(copy);
+    },
+
+    async insertSilences(batch) {
+      open();
+      refuseLoneSurrogates(SILENCES_TABLE, batch);
+      for (const s of batch) silences.set(s.id, copy(s));
+    },
+    async listSilences(filter = {}) {
+      open();
+      const at = filter.active_at === undefined ? undefined : ms(filter.active_at);
+      return [...silences.values()]
+        .filter((s) => at === undefined || (ms(s.starts_at) <= at && at < ms(s.ends_at)))
+        .sort((a, b) => ms(b.created_at) - ms(a.created_at) || compare(a.id, b.id))
         .map(copy);
     },
 

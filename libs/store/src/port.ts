@@ -1,4 +1,4 @@
-import type { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
 
 /**
  * The Store port. Two adapters implement it over the same migrations in infra/clickhouse:
@@ -30,6 +30,13 @@ export interface AnomalyListQuery {
   status?: 'open' | 'resolved';
   team?: string;
   kind?: string;
+  /** Inclusive lower bound on the latest version's detected_at: the episodes active since then. */
+  since?: string;
+  /**
+   * Keyset cursor: only anomalies after this one in the list's order (detected_at descending, then
+   * id), so a reader that filters what it gets (by lifecycle state) can page on without gaps.
+   */
+  after?: { detected_at: string; id: string };
   limit?: number;
 }
 
@@ -76,6 +83,8 @@ export interface OutboxQuery {
 
 export interface AnomalyStateListQuery {
   anomaly_id?: string;
+  /** Only these anomalies' decisions: a page of a list reads its decisions in one query. */
+  anomaly_ids?: readonly string[];
   /** Inclusive lower bound on `at`. */
   since?: string;
   /** Defaults to 100_000. */
@@ -87,6 +96,11 @@ export interface DeliveryListQuery {
   status?: DeliveryRecord['status'];
   /** Only records whose detail is this: with status `sent`, every anomaly version one message (a provider's message id) carried. */
   detail?: string;
+}
+
+export interface SilenceListQuery {
+  /** Only the silences active at this instant (starts_at <= it < ends_at). */
+  active_at?: string;
 }
 
 export interface UsageEventListQuery {
@@ -194,6 +208,8 @@ export interface Store {
   getAnomaly(id: string): Promise<Anomaly | undefined>;
   /** Every stored version of one anomaly, oldest first. */
   anomalyVersions(id: string): Promise<Anomaly[]>;
+  /** When each anomaly's first stored version was detected (ids not stored are absent). */
+  firstDetectedAt(ids: readonly string[]): Promise<Map<string, string>>;
 
   insertAnomalyStates(states: readonly AnomalyState[]): Promise<void>;
   /** The latest decision per anomaly id (greatest `at`; ties broken by action, by, channel, descending). */
@@ -208,6 +224,10 @@ export interface Store {
   upsertOutbox(entries: readonly OutboxEntry[]): Promise<void>;
   /** The latest row per key, earliest due first. */
   listOutbox(query: OutboxQuery): Promise<OutboxEntry[]>;
+  /** Writes silences; a later write of an id replaces it (expiring early = the same silence with ends_at = now). */
+  insertSilences(silences: readonly Silence[]): Promise<void>;
+  /** The latest write of each silence, newest created first (ties by id); only those active at `active_at` when given. */
+  listSilences(filter?: SilenceListQuery): Promise<Silence[]>;
 
   /** The largest snapshot part saveSnapshot takes, in UTF-8 bytes (MAX_SNAPSHOT_PART_BYTES). */
   readonly maxSnapshotPartBytes: number;

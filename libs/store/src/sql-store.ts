@@ -8,6 +8,7 @@ import * as outbox from './tables/outbox.ts';
 import * as deliveries from './tables/deliveries.ts';
 import * as snapshots from './tables/detector-snapshots.ts';
 import * as dlq from './tables/dlq.ts';
+import * as silences from './tables/silences.ts';
 import * as spendHourly from './tables/spend-hourly.ts';
 import * as usageEvents from './tables/usage-events.ts';
 
@@ -55,6 +56,7 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listAnomalies: (query) => run(() => anomalies.listAnomalies(exec, query)),
     getAnomaly: (id) => run(() => anomalies.getAnomaly(exec, id)),
     anomalyVersions: (id) => run(() => anomalies.anomalyVersions(exec, id)),
+    firstDetectedAt: (ids) => run(() => anomalies.firstDetectedAt(exec, ids)),
     insertAnomalyStates: (states) => run(() => anomalyState.insertAnomalyStates(exec, states)),
     latestAnomalyStates: (ids) => run(() => anomalyState.latestAnomalyStates(exec, ids)),
     listAnomalyStates: (filter) => run(() => anomalyState.listAnomalyStates(exec, filter)),
@@ -62,6 +64,8 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listDeliveries: (filter) => run(() => deliveries.listDeliveries(exec, filter)),
     upsertOutbox: (entries) => run(() => outbox.upsertOutbox(exec, entries)),
     listOutbox: (query) => run(() => outbox.listOutbox(exec, query)),
+    insertSilences: (items) => run(() => silences.insertSilences(exec, items)),
+    listSilences: (filter) => run(() => silences.listSilences(exec, filter)),
     maxSnapshotPartBytes: MAX_SNAPSHOT_PART_BYTES,
     saveSnapshot: (snapshot) => run(() => snapshots.saveSnapshot(exec, snapshot)),
     loadSnapshot: (key) => run(() => snapshots.loadSnapshot(guarded, key)),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Anomaly, AnomalyState, DlqRecord, UsageEvent } from '@burnrate/schemas';
-import type { Store } from '../src/port.ts';
+import { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
+import type { OutboxEntry, Store } from '../src/port.ts';
 import { anomaly, anomalyState, delivery, dlqRecord, fullUsageEvent, usageEvent } from './fixtures.ts';
 
 /**
@@ -256,6 +256,38 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listAnomalies({ team, limit: 2 })).toEqual([b, c]);
         expect(await store.listAnomalies({ team: unique('none') })).toEqual([]);
       });
+
+      it('pages with a keyset cursor, ties on detected_at ordered by id, and bounds by since', async () => {
+        const team = unique('team');
+        const subject = { org: 'acme', team };
+        const at = (h: number) => `2026-03-02T${String(h).padStart(2, '0')}:00:00.000Z`;
+        const make = (id: string, h: number) => Anomaly.parse(anomaly({ id: `${id}-${team}`, subject, detected_at: at(h) }));
+        // a and b tie at 12:00 (ordered by id), then c at 11:00 and d at 10:00.
+        const [a, b, c, d] = [make('a', 12), make('b', 12), make('c', 11), make('d', 10)];
+        await store.insertAnomalies([d, c, b, a]);
+        expect(await store.listAnomalies({ team })).toEqual([a, b, c, d]);
+        const page = await store.listAnomalies({ team, limit: 1 });
+        expect(page).toEqual([a]);
+        expect(await store.listAnomalies({ team, limit: 2, after: { detected_at: a.detected_at, id: a.id } })).toEqual([b, c]);
+        expect(await store.listAnomalies({ team, after: { detected_at: c.detected_at, id: c.id } })).toEqual([d]);
+        expect(await store.listAnomalies({ team, since: at(11) })).toEqual([a, b, c]);
+      });
+
+      it('tells when each anomaly was first detected, from its lowest stored version', async () => {
+        const id = unique('anom');
+        const v1 = Anomaly.parse(anomaly({ id, version: 1, detected_at: '2026-03-02T10:00:00.000Z' }));
+        const v2 = Anomaly.parse(anomaly({ id, version: 2, detected_at: '2026-03-02T12:30:00.000Z' }));
+        const other = Anomaly.parse(anomaly({ id: unique('anom'), version: 3, detected_at: '2026-03-02T09:00:00.000Z' }));
+        await store.insertAnomalies([v2, other, v1]);
+        const first = await store.firstDetectedAt([id, other.id, unique('missing')]);
+        expect(first).toEqual(
+          new Map([
+            [id, '2026-03-02T10:00:00.000Z'],
+            [other.id, '2026-03-02T09:00:00.000Z'],
+          ]),
+        );
+        expect(await store.firstDetectedAt([])).toEqual(new Map());
+      });
     });
 
     describe('anomaly state', () => {
@@ -286,6 +318,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         await store.insertAnomalyStates([full]);
         expect((await store.latestAnomalyStates([z])).get(z)).toEqual(full);
       });
+
+      it('lists every decision of the anomalies asked for, oldest first', async () => {
+        const x = unique('anom');
+        const y = unique('anom');
+        const ack = AnomalyState.parse(anomalyState({ anomaly_id: x, at: '2026-03-02T11:00:00.000Z' }));
+        const resolve = AnomalyState.parse(
+          anomalyState({ anomaly_id: x, action: 'resolved', reason: 'noise', at: '2026-03-02T12:00:00.000Z' }),
+        );
+        const yAck = AnomalyState.parse(anomalyState({ anomaly_id: y, at: '2026-03-02T11:30:00.000Z', channel: 'api' }));
+        const elsewhere = AnomalyState.parse(anomalyState({ anomaly_id: unique('anom') }));
+        await store.insertAnomalyStates([resolve, elsewhere, yAck, ack]);
+        expect(await store.listAnomalyStates({ anomaly_ids: [x, y] })).toEqual([ack, yAck, resolve]);
+        expect(await store.listAnomalyStates({ anomaly_id: x })).toEqual([ack, resolve]);
+        expect(await store.listAnomalyStates({ anomaly_ids: [] })).toEqual([]);
+      });
     });
 
     describe('deliveries', () => {
@@ -301,6 +348,97 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listDeliveries({ anomaly_id, status: 'failed' })).toEqual([]);
         expect(await store.listDeliveries({ anomaly_id, status: 'sent' })).toEqual([email, sent, v2]);
         expect(await store.listDeliveries({ anomaly_id: unique('none') })).toEqual([]);
+      });
+
+      it('finds every anomaly version one message carried by its message id', async () => {
+        const message = unique('C0PAY:1796600000.000100');
+        const [a, b] = [unique('anom'), unique('anom')];
+        const carried = [a, b].map((anomaly_id) => delivery({ anomaly_id, status: 'sent', detail: message }));
+        await store.insertDeliveries([...carried, delivery({ anomaly_id: a, version: 2, status: 'sent', detail: unique('other') })]);
+        expect((await store.listDeliveries({ status: 'sent', detail: message })).map((d) => d.anomaly_id).sort()).toEqual([a, b].sort());
+      });
+    });
+
+    describe('notification outbox', () => {
+      const entry = (overrides: Partial<OutboxEntry> = {}): OutboxEntry => ({
+        anomaly_id: unique('anom'),
+        version: 1,
+        receiver: 'slack:#payments-ai-spend',
+        purpose: 'notify',
+        channel: 'slack',
+        recipients: ['#payments-ai-spend'],
+        via: 'team',
+        group_key: '["slack:#payments-ai-spend","team=payments","kind=session_cost"]',
+        part: 0,
+        due_at: '2026-03-02T11:00:10.000Z',
+        status: 'queued',
+        attempts: 0,
+        detail: 'queued: new',
+        updated_at: '2026-03-02T11:00:00.000Z',
+        ...overrides,
+      });
+
+      it('keeps the latest row per (anomaly, version, receiver, purpose), filtered after picking it, earliest due first', async () => {
+        const anomaly_id = unique('anom');
+        const queued = entry({ anomaly_id });
+        const later = entry({ anomaly_id, purpose: 'escalate', receiver: 'slack:#payments-oncall', due_at: '2026-03-02T11:30:10.000Z' });
+        await store.upsertOutbox([queued, later]);
+        expect(await store.listOutbox({ anomaly_id })).toEqual([queued, later]);
+        const done = { ...queued, status: 'done' as const, detail: 'sent as C0:1.1', updated_at: '2026-03-02T11:00:11.000Z' };
+        await store.upsertOutbox([done]);
+        expect(await store.listOutbox({ anomaly_id, status: 'queued' })).toEqual([later]);
+        expect(await store.listOutbox({ anomaly_id, status: 'done' })).toEqual([done]);
+        expect(await store.listOutbox({ anomaly_id, status: 'queued', due_by: '2026-03-02T11:30:09.999Z' })).toEqual([]);
+        expect(await store.listOutbox({ anomaly_id, due_by: '2026-03-02T11:30:10.000Z', status: 'queued' })).toEqual([later]);
+      });
+
+      it('lists only the partitions asked for', async () => {
+        const anomaly_id = unique('anom');
+        const rows = [0, 1, 2].map((part) => entry({ anomaly_id, part, receiver: `slack:#p${part}` }));
+        await store.upsertOutbox(rows);
+        expect((await store.listOutbox({ anomaly_id, parts: [0, 2] })).map((e) => e.part)).toEqual([0, 2]);
+        expect(await store.listOutbox({ anomaly_id, parts: [] })).toEqual([]);
+      });
+    });
+
+    describe('silences', () => {
+      const silence = (overrides: Partial<Silence> = {}): Silence =>
+        Silence.parse({
+          id: unique('sil'),
+          matchers: [
+            { label: 'team', value: 'o\'brien "payments"' },
+            { label: 'kind', value: 'session_cost', op: '!=' },
+          ],
+          starts_at: '2026-03-02T10:00:00.000Z',
+          ends_at: '2026-03-02T14:00:00.000Z',
+          created_by: 'bob@acme.com',
+          comment: 'load test\nall afternoon',
+          created_at: '2026-03-02T09:59:00.000Z',
+          ...overrides,
+        });
+      const ours = async (ids: string[], filter?: { active_at?: string }) =>
+        (await store.listSilences(filter)).filter((s) => ids.includes(s.id));
+
+      it('round-trips a silence, lists newest created first, and filters by the instant they are active at', async () => {
+        const early = silence({ created_at: '2026-03-02T09:00:00.000Z' });
+        const late = silence({ created_at: '2026-03-02T09:30:00.000Z', starts_at: '2026-03-02T12:00:00.000Z' });
+        await store.insertSilences([early, late]);
+        const ids = [early.id, late.id];
+        expect(await ours(ids)).toEqual([late, early]);
+        expect(await ours(ids, { active_at: '2026-03-02T09:59:59.999Z' })).toEqual([]);
+        expect(await ours(ids, { active_at: '2026-03-02T10:00:00.000Z' })).toEqual([early]);
+        expect(await ours(ids, { active_at: '2026-03-02T12:00:00.000Z' })).toEqual([late, early]);
+        expect(await ours(ids, { active_at: '2026-03-02T14:00:00.000Z' })).toEqual([]);
+      });
+
+      it('keeps the later write of an id: an early expiry replaces the silence, even though its ends_at is earlier', async () => {
+        const s = silence();
+        await store.insertSilences([s]);
+        const expired = { ...s, ends_at: '2026-03-02T11:00:00.000Z' };
+        await store.insertSilences([expired]);
+        expect(await ours([s.id])).toEqual([expired]);
+        expect(await ours([s.id], { active_at: '2026-03-02T12:00:00.000Z' })).toEqual([]);
+        expect(await ours([s.id], { active_at: '2026-03-02T10:30:00.000Z' })).toEqual([expired]);
       });
     });
 

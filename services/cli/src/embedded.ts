@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createStateRecorder, humanRoutes } from '@burnrate/api';
+import { createApiRoutes, createStateRecorder, humanRoutes } from '@burnrate/api';
 import { createInProcessBus } from '@burnrate/bus';
 import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
@@ -9,7 +9,6 @@ import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore } from '@burnrate/store';
-import { anomaliesRoute } from './api.ts';
 import { prepareDataDir } from './data-dir.ts';
 
 export interface EmbeddedOptions {
@@ -167,7 +166,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
         return jsonResponse(200, health);
       },
     },
-    anomaliesRoute({ store, apiToken: options.apiToken }),
+    ...createApiRoutes({ store, producer, log, apiToken: options.apiToken, clock }),
     ...human.routes,
   ];
   const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes });
@@ -184,6 +183,12 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     log.warn(
       { host: options.host, port: options.port },
       'ingest.auth is none and Burnrate listens beyond loopback: anyone who reaches this port can post usage and raise alerts',
+    );
+  }
+  if (!options.apiToken && !isLoopbackHost(options.host)) {
+    log.warn(
+      { host: options.host, port: options.port },
+      'BURNRATE_API_TOKEN is not set and Burnrate listens beyond loopback: anyone who reaches this port can read anomalies and acknowledge, snooze or resolve them',
     );
   }
   return () => ({ port, host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status, ...human.status });

@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError, createLogger, isBurnrateError } from '@burnrate/core';
 import { parseArgs } from './args.ts';
+import type { OnCallEnv } from './anomalies-command.ts';
 import type { BacktestEnv } from './backtest.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
 import type { TopicsEnv } from './topics-command.ts';
@@ -35,6 +37,19 @@ usage:
                                   sign a request as Slack signs a button press (SLACK_SIGNING_SECRET) and
                                   print its headers and a curl line that posts it to /slack/interactions
 
+on call (against a running instance's API; burnrate <command> --help for every flag):
+  burnrate anomalies list [--state open|acknowledged|snoozed|resolved] [--team T] [--kind K]
+  burnrate anomalies show <id>    every version, decision and delivery of one anomaly
+  burnrate anomalies ack|unack <id>... [--note TEXT]
+  burnrate anomalies snooze <id>... --for 4h | --until INSTANT
+  burnrate anomalies resolve <id>... --reason expected|real|noise
+  burnrate silence add --match team=payments kind=session_cost --for 4h --comment "why"
+  burnrate silence list [--all]   active and pending silences (--all: expired ones too)
+  burnrate silence expire <id>...
+  burnrate report precision [--since 30d]
+                                  per detector kind and team: acknowledged, resolved real / expected /
+                                  noise, and the share that was noise (what to tune thresholds from)
+
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE   its credentials and database
@@ -43,6 +58,11 @@ environment (topics apply):
   KAFKA_BROKERS              host:port[,host:port…] of the cluster
   KAFKA_REPLICATION_FACTOR   replicas per partition (default 1, a single dev broker; 3 in production)
   KAFKA_MIN_INSYNC_REPLICAS  min.insync.replicas of every topic (default 1; 2 with replication 3)
+
+environment (anomalies, silence, report):
+  BURNRATE_URL         the instance's API (default http://127.0.0.1:8787)
+  BURNRATE_API_TOKEN   its API token, when it was started with one
+  BURNRATE_USER        who decisions and silences are by (default: your login name; --by overrides)
 
 environment (start):
   BURNRATE_CONFIG      path to burnrate.yaml (default: the bundled example)
@@ -124,6 +144,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+function onCallEnv(env: NodeJS.ProcessEnv): OnCallEnv {
+  let login: string | undefined;
+  try {
+    login = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): decisions are then by the API token's identity.
+  }
+  return { url: env.BURNRATE_URL, token: env.BURNRATE_API_TOKEN, user: env.BURNRATE_USER || login };
+}
+
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const { positionals, flags } = parseArgs(argv);
   const [command, sub, arg] = positionals;
@@ -161,6 +191,18 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
         readFile: (path) => readFile(path, 'utf8'),
         now: () => new Date(),
       });
+    }
+    case 'anomalies': {
+      const { anomaliesCommand } = await import('./anomalies-command.ts');
+      return anomaliesCommand(argv.slice(argv.indexOf('anomalies') + 1), onCallEnv(process.env), io);
+    }
+    case 'silence': {
+      const { silenceCommand } = await import('./silence-command.ts');
+      return silenceCommand(argv.slice(argv.indexOf('silence') + 1), onCallEnv(process.env), io);
+    }
+    case 'report': {
+      const { reportCommand } = await import('./report-command.ts');
+      return reportCommand(argv.slice(argv.indexOf('report') + 1), onCallEnv(process.env), io);
     }
     case 'backtest': {
       const { backtest } = await import('./backtest.ts');

@@ -1,11 +1,15 @@
+import { createApiRoutes } from '@burnrate/api';
 import { createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import {
+  describeStore,
   openKafkaBus,
+  openStoreOnFirstUse,
   readBodyLimitBytes,
   readHost,
   readKafkaBrokers,
   readKafkaSendTimeoutMs,
   readPort,
+  readStoreSettings,
   runService,
 } from '@burnrate/runtime';
 import { createIngestGate } from './auth.ts';
@@ -20,8 +24,17 @@ import { createEventLedger } from './ledger.ts';
  * env: KAFKA_BROKERS, KAFKA_SEND_TIMEOUT_MS (default 5000: a request waits at most this long for
  * Kafka, then gets 503 with Retry-After), BURNRATE_CONFIG, BURNRATE_PORT (default 8787),
  * BURNRATE_HOST (default 127.0.0.1: set 0.0.0.0 behind a load balancer), BURNRATE_BODY_LIMIT_BYTES,
- * BURNRATE_API_TOKEN (shows operators the config path, org and refusal counts on /healthz),
- * BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml (keys, members, ownership, prices, limits).
+ * BURNRATE_API_TOKEN (needed by the API's routes, and shows operators the config path, org and
+ * refusal counts on /healthz), BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml (keys, members,
+ * ownership, prices, limits).
+ *
+ * With CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE) it is also the
+ * API process: the anomaly, silence and report routes of @burnrate/api read the shared store, and
+ * decisions go to anomaly-state.v1 on Kafka, keyed by anomaly id, so they reach the notifier that
+ * owns the anomaly's partition. It runs no migrations (`burnrate migrate`, the sink and the notifier
+ * do) and does not wait for ClickHouse at start: ingest keeps taking events while the store is
+ * down, and only the API's routes answer 503. BURNRATE_DATA_DIR is not read: a chdb store of this
+ * process alone would hold no anomalies.
  *
  * Each instance remembers the event ids it accepted (config `ingest.dedupe_window`), so a resend
  * to the same instance is a duplicate and a reused id with other content is refused; a resend
@@ -46,6 +59,11 @@ runService({
     });
     lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
 
+    const storeSettings = env.CLICKHOUSE_URL ? readStoreSettings(env, 'ingest API') : undefined;
+    const store = storeSettings && openStoreOnFirstUse(storeSettings, log);
+    // Registered before http, so it closes after the last request.
+    if (store) lifecycle.register({ name: 'store', start: async () => {}, stop: () => store.close() });
+
     const now = (): number => Date.now();
     const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
     const ledger = createEventLedger({ windowMs: source.current().ingest.dedupe_window, now });
@@ -68,6 +86,7 @@ runService({
           return jsonResponse(200, health);
         },
       },
+      ...(store ? createApiRoutes({ store, producer: bus.producer(), log, apiToken, clock: systemClock }) : []),
     ];
     const http = createHttpServer({ routes, log, ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}) });
     let boundPort = port;
@@ -85,6 +104,17 @@ runService({
         'ingest.auth is none and ingest listens beyond loopback: anyone who reaches this port can post usage and raise alerts',
       );
     }
-    return () => ({ port: boundPort, host, config: source.origin });
+    if (store && !apiToken && !isLoopbackHost(host)) {
+      log.warn(
+        { host, port },
+        'BURNRATE_API_TOKEN is not set and the API listens beyond loopback: anyone who reaches this port can read anomalies and acknowledge, snooze or resolve them',
+      );
+    }
+    return () => ({
+      port: boundPort,
+      host,
+      config: source.origin,
+      api: storeSettings ? describeStore(storeSettings) : 'off (set CLICKHOUSE_URL to serve /api from this process)',
+    });
   },
 });

@@ -102,6 +102,17 @@ export async function listAnomalies(exec: SqlExecutor, query: AnomalyListQuery =
     conditions.push('kind = {kind:String}');
     params.kind = query.kind;
   }
+  if (query.since !== undefined) {
+    conditions.push("detected_at >= {since:DateTime64(3, 'UTC')}");
+    params.since = toDateTime64(query.since);
+  }
+  if (query.after !== undefined) {
+    conditions.push(
+      "(detected_at < {after_at:DateTime64(3, 'UTC')} OR (detected_at = {after_at:DateTime64(3, 'UTC')} AND id > {after_id:String}))",
+    );
+    params.after_at = toDateTime64(query.after.detected_at);
+    params.after_id = query.after.id;
+  }
   const rows = await exec.query<AnomalyRow>(
     `SELECT ${COLUMNS}
        FROM (SELECT ${COLUMNS} FROM ${ANOMALIES_TABLE} FINAL ORDER BY id, version DESC LIMIT 1 BY id)
@@ -126,4 +137,15 @@ export async function anomalyVersions(exec: SqlExecutor, id: string): Promise<An
     id,
   });
   return rows.map(anomalyFromRow);
+}
+
+export async function firstDetectedAt(exec: SqlExecutor, ids: readonly string[]): Promise<Map<string, string>> {
+  const first = new Map<string, string>();
+  if (ids.length === 0) return first;
+  const rows = await exec.query<{ id: string; first: string }>(
+    `SELECT id, argMin(detected_at, version) AS first FROM ${ANOMALIES_TABLE} WHERE id IN {ids:Array(String)} GROUP BY id`,
+    { ids: [...ids] },
+  );
+  for (const row of rows) first.set(row.id, fromDateTime64(row.first));
+  return first;
 }

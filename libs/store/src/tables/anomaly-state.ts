@@ -72,6 +72,11 @@ export async function listAnomalyStates(exec: SqlExecutor, filter: AnomalyStateL
     conditions.push('anomaly_id = {anomaly_id:String}');
     params.anomaly_id = filter.anomaly_id;
   }
+  if (filter.anomaly_ids !== undefined) {
+    if (filter.anomaly_ids.length === 0) return [];
+    conditions.push('anomaly_id IN {anomaly_ids:Array(String)}');
+    params.anomaly_ids = [...filter.anomaly_ids];
+  }
   if (filter.since !== undefined) {
     conditions.push("at >= {since:DateTime64(3, 'UTC')}");
     params.since = toDateTime64(filter.since);
