@@ -4,7 +4,7 @@ import { createInProcessBus } from '@burnrate/bus';
 import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
-import { createNotifier } from '@burnrate/notifier';
+import { createNotifier, storeSilences } from '@burnrate/notifier';
 import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
@@ -83,7 +83,15 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
 
   // Registered before the notifier so it closes after the last send.
   lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
-  const notifier = createNotifier({ config: source, store, channels: channels.channels, log, clock, groupId: 'burnrate-notifier' });
+  const notifier = createNotifier({
+    config: source,
+    store,
+    channels: channels.channels,
+    log,
+    clock,
+    groupId: 'burnrate-notifier',
+    silences: storeSilences(store),
+  });
   const notifierSubscription = bus.subscribe(notifier.subscribeOptions);
   const stateSubscription = bus.subscribe(notifier.stateSubscribeOptions);
   lifecycle.register(notifier);

@@ -136,4 +136,39 @@ describe('on call: acknowledge from Slack, and what escalates', () => {
     );
     expect(detail.anomalies.length).toBe(2);
   });
+
+  it('sends nothing a silence matches, and says so on the anomaly', async () => {
+    const silenced = await postJson(`${burnrate.url}/api/silences`, {
+      matchers: ['team=payments', 'kind=session_cost', 'developer=bob@acme.com'],
+      for: '1h',
+      comment: 'load test of the payments agents',
+      created_by: 'alice@acme.com',
+    });
+    expect(silenced.status).toBe(201);
+    const before = slack.messages.length;
+    const event = {
+      occurred_at: '2026-11-27T10:00:00.000Z',
+      developer_email: 'bob@acme.com',
+      model: 'claude-opus-4-5',
+      session_id: 'load-test',
+      cost_usd: 130,
+    };
+    expect((await postJson(`${burnrate.url}/v1/events`, [event])).status).toBe(200);
+    const id = await waitUntil(async () => {
+      const listed = (await (await fetch(`${burnrate.url}/api/anomalies`)).json()) as {
+        anomalies: { id: string; subject: { session: string } }[];
+      };
+      return listed.anomalies.find((a) => a.subject.session === 'load-test')?.id;
+    });
+    const deliveries = await waitUntil(async () => {
+      const shown = (await (await fetch(`${burnrate.url}/api/anomalies/${id}`)).json()) as {
+        deliveries?: { status: string; detail: string }[];
+      };
+      return shown.deliveries?.length === 2 ? shown.deliveries : undefined;
+    });
+    // Neither the team's Slack channel nor its email is sent anything; each says why.
+    expect(deliveries?.map((d) => d.status)).toEqual(['skipped', 'skipped']);
+    for (const d of deliveries ?? []) expect(d.detail).toMatch(/^silenced by .*: load test of the payments agents$/);
+    expect(slack.messages.length).toBe(before);
+  });
 });

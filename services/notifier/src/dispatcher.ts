@@ -1,6 +1,6 @@
 import type { Clock, ConfigSource, Logger } from '@burnrate/core';
 import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
-import { type Anomaly, type AnomalyLifecycle, lifecycleOf, SEVERITY_RANK } from '@burnrate/schemas';
+import { type Anomaly, type AnomalyLifecycle, lifecycleOf, SEVERITY_RANK, silenceMatches } from '@burnrate/schemas';
 import type { DeliveryRecord, OutboxEntry, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
 import { decide, type RenotifyPolicy } from './decide.ts';
@@ -496,4 +496,14 @@ export function outboxEntry(
     detail: `queued: ${reason}`,
     updated_at: nowIso,
   };
+}
+
+/** The silences in force, read from the store on every dispatch pass (they are few, and set by hand). */
+export function storeSilences(store: Pick<Store, 'listSilences'>): (now: Date) => Promise<ActiveSilence[]> {
+  return async (now) =>
+    (await store.listSilences({ active_at: now.toISOString() })).map((s) => ({
+      id: s.id,
+      comment: s.comment,
+      matches: (a: Anomaly) => silenceMatches(s, a, now),
+    }));
 }

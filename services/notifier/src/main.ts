@@ -9,6 +9,7 @@ import {
   registerHealthEndpoint,
   runService,
 } from '@burnrate/runtime';
+import { storeSilences } from './dispatcher.ts';
 import { createNotifier } from './notifier.ts';
 
 const GROUP_ID = 'burnrate-notifier';
@@ -45,7 +46,7 @@ runService({
 
     // Registered before the notifier so it closes after the last send.
     lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
-    const notifier = createNotifier({ config, store, channels: channels.channels, log, groupId: GROUP_ID });
+    const notifier = createNotifier({ config, store, channels: channels.channels, log, groupId: GROUP_ID, silences: storeSilences(store) });
     const subscription = bus.subscribe(notifier.subscribeOptions);
     const stateSubscription = bus.subscribe(notifier.stateSubscribeOptions);
     lifecycle.register({
