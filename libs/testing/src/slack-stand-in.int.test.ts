@@ -195,5 +195,15 @@ describe('Slack stand-in', () => {
       ]);
       expect(await call('chat.update', { channel: channelId('#alerts'), ts: posted.ts, text: 'edited' })).toMatchObject({ ok: true });
     });
+
+    it('answers as usual again once the pending failures are cleared', async () => {
+      const posted = (await post('#alerts', 1)) as { ts: string };
+      slack.failNext(1_000, { status: 503 }, 'chat.update');
+      const edit = () => call('chat.update', { channel: channelId('#alerts'), ts: posted.ts, text: 'edited' });
+      expect(await edit()).toEqual({ ok: false, error: 'service_unavailable' });
+      slack.clearFailures();
+      expect(await edit()).toMatchObject({ ok: true, text: 'edited' });
+      expect(slack.callsTo('chat.update').map((c) => c.status)).toEqual([503, 200]);
+    });
   });
 });

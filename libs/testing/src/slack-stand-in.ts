@@ -81,6 +81,8 @@ export interface SlackStandIn {
    * Failures still pending from an earlier call are used up first.
    */
   failNext(n: number, failure: SlackFailure, method?: string): void;
+  /** Drops every failure still pending: from now on each call answers as usual (Slack is back). */
+  clearFailures(): void;
   /** The replies in the thread of the message with ts `parentTs`, oldest first. */
   repliesTo(parentTs: string): SlackMessage[];
   waitFor(predicate: (m: SlackMessage) => boolean, timeoutMs?: number): Promise<SlackMessage>;
@@ -392,6 +394,9 @@ export async function startSlackStandIn(options: SlackStandInOptions = {}): Prom
     callsTo: (method) => calls.filter((c) => c.method === method),
     failNext(n, what, method) {
       failures = [...failures.filter((f) => f.remaining > 0), { remaining: n, what, method }];
+    },
+    clearFailures() {
+      failures = [];
     },
     repliesTo: (parentTs) => messages.filter((m) => m.threadTs === parentTs).sort((x, y) => Number(x.ts) - Number(y.ts)),
     waitFor: (predicate, timeoutMs = 5_000) =>
