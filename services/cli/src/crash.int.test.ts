@@ -104,10 +104,11 @@ describe('embedded mode survives kill -9', () => {
       expect(new Set(anomalies.map((a) => a.subject.session)).size).toBe(anomalies.length);
       for (const vs of versions.values()) expect(vs).toEqual(vs.map((_, i) => i + 1));
 
-      const slackKeys = slack.messages.map((m) => {
-        const match = /v(\d+) · window .* · ([0-9a-z_-]+)/.exec(JSON.stringify(m.blocks));
-        return match ? `${match[2]}@${match[1]}` : `unparsed:${m.text}`;
-      });
+      // Each message's identity is in its metadata, which an edit in place (the first message of a
+      // thread showing the latest version) leaves as it was posted.
+      const slackKeys = slack.messages.map((m) =>
+        m.metadata ? `${m.metadata.event_payload.anomaly_id}@${m.metadata.event_payload.version}` : `unparsed:${m.text}`,
+      );
       expect(new Set(slackKeys).size).toBe(slackKeys.length);
       // SMTP cannot be asked whether a send cut by the kill got through, so an email may go out
       // again after restart. It must carry the same Message-ID (which mail systems deduplicate

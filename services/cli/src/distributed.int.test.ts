@@ -255,8 +255,8 @@ describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services o
     expect(slack.messages.map((m) => m.channelName)).toEqual(['#payments-ai-spend', '#payments-ai-spend']);
     expect(slack.messages[1]?.text).toMatch(/critical/i);
     expect(smtp.messages.map((m) => m.to)).toEqual([['payments-leads@acme.com'], ['payments-leads@acme.com']]);
-    expect(smtp.messages[0]?.subject).toMatch(/warning/i);
-    expect(smtp.messages[1]?.subject).toMatch(/critical/i);
+    expect(smtp.messages[0]?.headers['x-burnrate-severity']).toBe('warning');
+    expect(smtp.messages[1]?.headers['x-burnrate-severity']).toBe('critical');
     expect(smtp.messages[1]?.text).toContain('alice@acme.com');
   });
 

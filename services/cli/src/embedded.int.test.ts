@@ -88,7 +88,8 @@ describe('burnrate start (embedded), end to end', () => {
     expect(slack.messages[1]?.text).toMatch(/critical/i);
     expect(slack.callsTo('chat.postMessage').every((c) => c.authorization === `Bearer ${slack.token}`)).toBe(true);
     expect(smtp.messages.map((m) => m.to)).toEqual([['payments-leads@acme.com'], ['payments-leads@acme.com']]);
-    expect(smtp.messages[1]?.subject).toMatch(/critical/i);
+    expect(smtp.messages[1]?.headers['x-burnrate-severity']).toBe('critical');
+    expect(smtp.messages[1]?.subject).toMatch(/^Re: \[Burnrate\] Session cost/);
     expect(smtp.messages[1]?.html).toContain('alice@acme.com');
     expect(smtp.messages[1]?.text).toContain('alice@acme.com');
   });

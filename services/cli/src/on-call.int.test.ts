@@ -7,7 +7,14 @@ import { AnomalyState, TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
 import { waitUntil } from '@burnrate/testing';
 import { runCli } from '../test-support/service-process.ts';
-import { type BurnrateProcess, postJson, startBurnrate, startSurroundings, type Surroundings } from '../test-support/burnrate-process.ts';
+import {
+  type BurnrateProcess,
+  postJson,
+  startBurnrate,
+  startSurroundings,
+  type Surroundings,
+  waitForCaughtUp,
+} from '../test-support/burnrate-process.ts';
 
 const API_TOKEN = 'on-call-api-token';
 const bearer = { authorization: `Bearer ${API_TOKEN}` };
@@ -81,6 +88,8 @@ describe('on call through burnrate start', () => {
     );
     anomalyId = listed.find((a) => a.subject.session === 'on-call-1')!.id;
     otherId = listed.find((a) => a.subject.session === 'on-call-2')!.id;
+    // Sent too, so the deliveries below are final.
+    await waitForCaughtUp(burnrate.url);
   });
 
   afterAll(async () => {
