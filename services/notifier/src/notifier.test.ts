@@ -2,7 +2,7 @@ import type { Batch, BatchContext } from '@burnrate/bus';
 import { BurnrateError, createLogger, fixedClock, parseConfig, fixedConfig } from '@burnrate/core';
 import { type Channel, createMemoryChannel, type MemoryChannel } from '@burnrate/notify';
 import { createMemoryStore } from '@burnrate/store';
-import { dlqOrigin } from '@burnrate/schemas';
+import { dlqOrigin, TOPICS } from '@burnrate/schemas';
 import { anomaly } from '@burnrate/testing/builders';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createNotifier, type Notifier, type NotifierDeps } from './notifier.ts';
@@ -208,6 +208,44 @@ describe('notifier', () => {
     expect(await n.dispatch()).toMatchObject({ retrying: 2 });
     expect(slack.attempts).toBe(5);
     expect(email.sent.map((s) => s.anomaly.id)).toEqual(['a1', 'a2']);
+  });
+
+  it('gives up a send it is retrying when the partition moves to another instance, which sends it once', async () => {
+    slack.failNext(new BurnrateError('NOTIFY_RATE_LIMITED', 'slow down', { retryAfterMs: 60_000 }));
+    // The Retry-After wait: it ends when the test says, or when the pass is aborted.
+    let waiting!: () => void;
+    const waited = new Promise<void>((resolve) => (waiting = resolve));
+    let waitOver: () => void = () => {};
+    const sleep = (_ms: number, signal?: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        waitOver = resolve;
+        signal?.addEventListener('abort', () => reject(signal.reason as Error));
+        waiting();
+      });
+    const partition = [{ topic: TOPICS.anomalies.name, partition: 0 }];
+    await store.insertAnomalies([v1]);
+    const before = notifier({ retry: { ...noWait, sleep } });
+    await before.subscribeOptions.onAssigned?.(partition);
+    await before.handleAnomalies([v1], 0);
+    const pass = before.dispatch();
+    await waited;
+
+    await before.subscribeOptions.onRevoked?.(partition);
+    waitOver();
+    await pass;
+    expect(slack.attempts).toBe(1);
+    expect(slack.sent).toHaveLength(0);
+    expect((await store.listOutbox({ status: 'queued' })).filter((e) => e.channel === 'slack' && e.purpose === 'notify')).toMatchObject([
+      { part: 0, attempts: 1 },
+    ]);
+
+    const after = notifier();
+    await after.subscribeOptions.onAssigned?.(partition);
+    clock.advance(60_000);
+    await after.dispatch();
+    await before.dispatch();
+    expect(slack.sent).toHaveLength(1);
+    expect(email.sent).toHaveLength(1);
   });
 
   it('records a rejected delivery as failed and moves on', async () => {

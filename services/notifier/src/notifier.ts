@@ -252,6 +252,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const everyMs = deps.dispatchEveryMs ?? 1_000;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<DispatchResult> | undefined;
+  // Aborts the pass in flight alone (onRevoked); the lifetime aborts every pass.
+  let pass: AbortController | undefined;
   let again = false;
   const empty: DispatchResult = { messages: 0, carried: 0, skipped: 0, cancelled: 0, held: 0, retrying: 0 };
 
@@ -260,14 +262,17 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       again = true;
       return running;
     }
+    pass = new AbortController();
+    const signal = AbortSignal.any([lifetime.signal, pass.signal]);
     running = dispatcher
-      .dispatch(lifetime.signal)
+      .dispatch(signal)
       .catch((err: unknown) => {
-        if (!lifetime.signal.aborted) log.warn({ err }, 'outbox dispatch failed; trying again on the next pass');
+        if (!signal.aborted) log.warn({ err }, 'outbox dispatch failed; trying again on the next pass');
         return empty;
       })
       .finally(() => {
         running = undefined;
+        pass = undefined;
         if (again && !lifetime.signal.aborted) {
           again = false;
           void dispatch();
@@ -291,6 +296,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     },
     async onRevoked(partitions: readonly TopicPartition[]) {
       for (const p of partitions) if (p.topic === TOPICS.anomalies.name) owned?.delete(p.partition);
+      // The pass in flight read its entries while it owned these partitions, and their new owner
+      // is already sending them: a send it is still retrying (waiting out a Retry-After) would go
+      // out a second time. Aborted, what it has not sent stays queued for the new owner.
+      pass?.abort(new BurnrateError('SHUTTING_DOWN', 'partitions revoked'));
+      await running;
     },
   };
   const stateSubscribeOptions: SubscribeOptions = {
