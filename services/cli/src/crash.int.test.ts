@@ -107,7 +107,7 @@ describe('embedded mode survives kill -9', () => {
       // Each message's identity is in its metadata, which an edit in place (the first message of a
       // thread showing the latest version) leaves as it was posted.
       const slackKeys = slack.messages.map((m) =>
-        m.metadata ? `${m.metadata.event_payload.anomaly_id}@${m.metadata.event_payload.version}` : `unparsed:${m.text}`,
+        m.metadata ? `${String(m.metadata.event_payload.anomaly_id)}@${String(m.metadata.event_payload.version)}` : `unparsed:${m.text}`,
       );
       expect(new Set(slackKeys).size).toBe(slackKeys.length);
       // SMTP cannot be asked whether a send cut by the kill got through, so an email may go out
