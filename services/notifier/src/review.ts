@@ -1,0 +1,190 @@
+import type { Clock, ConfigSource, Logger } from '@burnrate/core';
+import type { Notification, NotificationReason } from '@burnrate/notify';
+import { type Anomaly, type AnomalyLifecycle, lifecycleOf } from '@burnrate/schemas';
+import type { DeliveryRecord, OutboxEntry, Store } from '@burnrate/store';
+import type { AnomalyCache } from './anomaly-cache.ts';
+import { decide, type RenotifyPolicy } from './decide.ts';
+import type { Delivery } from './delivery.ts';
+import { inhibitionOf } from './inhibit.ts';
+import { parentOf } from './message-view.ts';
+import type { VersionFactsCache } from './version-facts.ts';
+
+/** An active silence as the dispatcher applies it. */
+export interface ActiveSilence {
+  id: string;
+  comment: string;
+  matches(a: Anomaly): boolean;
+}
+
+/** An outbox entry that is to be sent now, with what its message needs. */
+export interface Ready {
+  entry: OutboxEntry;
+  anomaly: Anomaly;
+  reason: NotificationReason;
+  lifecycle: AnomalyLifecycle;
+  /** The earlier pending record of this version at this receiver (a send whose outcome was never recorded). */
+  pending?: DeliveryRecord;
+  /** The episode's first message to this receiver, when there is one: later messages are replies to it. */
+  parentId?: string;
+  escalation?: Notification['escalation'];
+}
+
+/** What one dispatch pass shares between the entries it reviews. */
+export interface ReviewPass {
+  now: Date;
+  silences: readonly ActiveSilence[];
+  /** Open anomalies per team, read once per pass (inhibition). */
+  openByTeam: Map<string, Anomaly[]>;
+  /** Entries settled without a send: written back by the pass. */
+  settled: OutboxEntry[];
+}
+
+export interface ReviewDeps {
+  config: ConfigSource;
+  store: Pick<Store, 'listAnomalyStates' | 'listDeliveries' | 'listOutbox' | 'listAnomalies'>;
+  delivery: Pick<Delivery, 'skip'>;
+  anomalies: AnomalyCache;
+  facts: VersionFactsCache;
+  renotify: RenotifyPolicy;
+  log: Logger;
+  clock: Clock;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+// An entry whose anomaly cannot be read yet (the store is behind) is looked at again after this.
+const NOT_YET_STORED_MS = 5_000;
+
+/** An outbox row in a new state, stamped now (the latest `updated_at` wins). */
+export function settleEntry(
+  e: OutboxEntry,
+  status: OutboxEntry['status'],
+  detail: string,
+  now: Date,
+  extra: Partial<OutboxEntry> = {},
+): OutboxEntry {
+  return { ...e, ...extra, status, detail, updated_at: now.toISOString() };
+}
+
+/**
+ * The dispatcher's second look at an entry when it is due: since it was queued a newer version
+ * may be queued (superseded), someone may have decided (resolved: skipped; snoozed: held until the
+ * snooze ends; acknowledged: an escalation is cancelled), a silence or an inhibiting anomaly may
+ * apply, the receiver may have been sent it already; `decide` says again whether a human needs it.
+ */
+export function createReviewer(deps: ReviewDeps) {
+  async function openAnomaliesOf(team: string, cache: Map<string, Anomaly[]>): Promise<Anomaly[]> {
+    const known = cache.get(team);
+    if (known) return known;
+    const stored = await deps.store.listAnomalies({ status: 'open', team, limit: 1000 });
+    const byId = new Map(stored.map((a) => [a.id, a]));
+    for (const a of deps.anomalies.openOfTeam(team)) {
+      const s = byId.get(a.id);
+      if (!s || a.version >= s.version) byId.set(a.id, a);
+    }
+    const open = [...byId.values()].filter((a) => a.status === 'open');
+    cache.set(team, open);
+    return open;
+  }
+
+  /** Looks at one due entry again; resolves to what to send, or settles it (into `pass.settled`). */
+  async function review(e: OutboxEntry, pass: ReviewPass): Promise<Ready | undefined> {
+    const { now, silences, openByTeam, settled } = pass;
+    const settle = (entry: OutboxEntry, status: OutboxEntry['status'], detail: string, extra: Partial<OutboxEntry> = {}): OutboxEntry =>
+      settleEntry(entry, status, detail, deps.clock.now(), extra);
+    const config = deps.config.current();
+    const latest = await deps.anomalies.latest(e.anomaly_id);
+    const anomaly = e.purpose === 'notify' ? await deps.anomalies.version(e.anomaly_id, e.version) : latest;
+    if (!anomaly || !latest) {
+      settled.push(settle(e, 'queued', 'waiting for the anomaly to be readable', { due_at: iso(now.getTime() + NOT_YET_STORED_MS) }));
+      return undefined;
+    }
+    const lifecycle = lifecycleOf(await deps.store.listAnomalyStates({ anomaly_id: e.anomaly_id }), now);
+    const history = await deps.store.listDeliveries({ anomaly_id: e.anomaly_id });
+    const received = history.filter((d) => d.receiver === e.receiver);
+    const target = { receiver: e.receiver, channel: e.channel };
+    const skip = async (detail: string): Promise<undefined> => {
+      await deps.delivery.skip(anomaly, target, detail);
+      settled.push(settle(e, 'done', detail));
+      return undefined;
+    };
+
+    if (e.purpose === 'escalate') {
+      if (latest.status === 'resolved' || lifecycle.state !== 'open') {
+        const why = latest.status === 'resolved' ? 'the episode ended' : `${lifecycle.state} by ${lifecycle.decision?.by ?? 'someone'}`;
+        settled.push(settle(e, 'cancelled', `no escalation: ${why}`));
+        deps.log.info({ anomalyId: e.anomaly_id, receiver: e.receiver, why }, 'escalation cancelled');
+        return undefined;
+      }
+      if (received.some((d) => d.version === latest.version && (d.status === 'sent' || d.status === 'skipped'))) {
+        settled.push(settle(e, 'done', `v${latest.version} already reached ${e.receiver}`));
+        return undefined;
+      }
+      const firstMs = Date.parse((await deps.anomalies.firstDetectedAt(e.anomaly_id)) ?? latest.detected_at);
+      const pending = received.find((d) => d.version === latest.version && d.status === 'pending');
+      return {
+        entry: e,
+        anomaly: latest,
+        reason: 'new',
+        lifecycle,
+        ...(pending ? { pending } : {}),
+        escalation: { to: e.via === 'finops' ? 'finops' : 'oncall', unacknowledgedForMs: Math.max(0, now.getTime() - firstMs) },
+      };
+    }
+
+    if (e.purpose === 'reminder') {
+      const parentId = parentOf(history, e.receiver);
+      if (latest.status === 'resolved' || lifecycle.state !== 'open' || parentId === undefined) {
+        const why =
+          latest.status === 'resolved'
+            ? 'the episode ended'
+            : parentId === undefined
+              ? 'nothing was sent'
+              : `${lifecycle.state} by ${lifecycle.decision?.by ?? 'someone'}`;
+        settled.push(settle(e, 'cancelled', `no reminder: ${why}`));
+        return undefined;
+      }
+      if (silences.some((s) => s.matches(latest))) {
+        settled.push(settle(e, 'cancelled', 'no reminder: silenced'));
+        return undefined;
+      }
+      return { entry: e, anomaly: latest, reason: 'reminder', lifecycle, parentId };
+    }
+
+    if (latest.version > e.version) {
+      const queued = await deps.store.listOutbox({ anomaly_id: e.anomaly_id, status: 'queued' });
+      if (queued.some((q) => q.receiver === e.receiver && q.purpose === 'notify' && q.version > e.version))
+        return skip(`superseded: v${latest.version} is queued for ${e.receiver}`);
+    }
+    if (lifecycle.state === 'resolved') return skip(`resolved as ${lifecycle.reason ?? 'done'} by ${lifecycle.decision?.by ?? 'someone'}`);
+    if (lifecycle.state === 'snoozed' && lifecycle.snoozed_until !== undefined && anomaly.status === 'open') {
+      settled.push(settle(e, 'queued', `held: snoozed until ${lifecycle.snoozed_until}`, { due_at: lifecycle.snoozed_until }));
+      return undefined;
+    }
+    const silence = silences.find((s) => s.matches(anomaly));
+    if (silence) return skip(`silenced by ${silence.id}${silence.comment ? `: ${silence.comment}` : ''}`);
+    if (anomaly.status === 'open') {
+      const inhibition = inhibitionOf(anomaly, await openAnomaliesOf(anomaly.subject.team, openByTeam), config.inhibit);
+      if (inhibition) return skip(`inhibited by ${inhibition.by.id} (${inhibition.by.kind}, ${inhibition.by.severity})`);
+    }
+
+    const sent = await deps.facts.sentVersions(anomaly, history);
+    const decision = decide(anomaly, received, sent, deps.renotify);
+    if (decision.action === 'done') {
+      settled.push(settle(e, 'done', `v${e.version} already handled for ${e.receiver}`));
+      return undefined;
+    }
+    if (decision.action === 'skip') return skip(decision.detail);
+    const snoozeEnded = lifecycle.decision?.action === 'snoozed' && (decision.reason === 'escalated' || decision.reason === 'grown');
+    const pending = received.find((d) => d.version === anomaly.version && d.status === 'pending');
+    const parentId = parentOf(history, e.receiver);
+    return {
+      entry: e,
+      anomaly,
+      reason: snoozeEnded ? 'snooze_ended' : decision.reason,
+      lifecycle,
+      ...(pending ? { pending } : {}),
+      ...(parentId !== undefined ? { parentId } : {}),
+    };
+  }
+  return review;
+}
