@@ -82,7 +82,9 @@ describe.skipIf(!canRunDistributed)('distributed mode: the detector survives kil
     };
 
     const posting = Promise.all(Array.from({ length: POSTERS }, (_, p) => poster(p)));
-    await waitUntil(() => stack.slack.messages.length >= 2 && acked.size >= 300, {
+    // The first alert shows the detector at work; waiting for more would let the traffic end before
+    // the kill (the notifier paces Slack to one message per second per channel).
+    await waitUntil(() => stack.slack.messages.length >= 1 && acked.size >= 300, {
       timeoutMs: 30_000,
       message: 'traffic and first alerts before the kill',
     });

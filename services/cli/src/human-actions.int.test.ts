@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSlackRequest } from '@burnrate/api';
 import { createLogger } from '@burnrate/core';
-import { signLinkToken, slackActionValue, type SlackAction } from '@burnrate/notify';
+import { signLinkToken, type SlackAction } from '@burnrate/notify';
 import { createChdbStore, type Store } from '@burnrate/store';
 import {
   type ReceivedMail,
@@ -19,6 +19,7 @@ import {
   waitUntil,
 } from '@burnrate/testing';
 import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
+import { postSlackPress, slackPressBody } from '../test-support/slack-press.ts';
 
 const SIGNING_SECRET = 'slack-signing-secret-of-the-test-app';
 const LINK_SECRET = 'link-secret-of-the-test-instance-32+chars';
@@ -84,24 +85,8 @@ describe('people acting on anomalies through burnrate start', () => {
     await dir?.cleanup();
   });
 
-  const pressBody = (action: SlackAction, user: string, actionTs: string): string =>
-    new URLSearchParams({
-      payload: JSON.stringify({
-        type: 'block_actions',
-        user: { id: user, username: user.toLowerCase(), team_id: 'T0000TEST' },
-        container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-        channel: { id: message.channel },
-        message: { ts: message.ts, text: message.text },
-        actions: [{ action_id: `burnrate_${action.verb}`, type: 'button', value: slackActionValue(action), action_ts: actionTs }],
-      }),
-    }).toString();
-
-  const postSlack = (body: string, headers: Record<string, string>) =>
-    fetch(`${burnrate.url}/slack/interactions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body,
-    });
+  const pressBody = (action: SlackAction, user: string, actionTs: string): string => slackPressBody(message, action, user, actionTs);
+  const postSlack = (body: string, headers: Record<string, string>) => postSlackPress(burnrate.url, body, headers);
   const nowS = () => Math.floor(Date.now() / 1000);
 
   it('says at start that interactivity is on, and where', () => {

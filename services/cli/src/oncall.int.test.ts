@@ -1,8 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '@burnrate/api';
-import { slackActionValue } from '@burnrate/notify';
 import {
   type SlackStandIn,
   startSlackStandIn,
@@ -13,6 +11,7 @@ import {
   waitUntil,
 } from '@burnrate/testing';
 import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG } from '../test-support/burnrate-process.ts';
+import { type PressedMessage, postSlackPress, signedNow, slackPressBody } from '../test-support/slack-press.ts';
 
 const SIGNING_SECRET = 'slack-signing-secret-of-the-oncall-test';
 
@@ -80,32 +79,9 @@ describe('on call: acknowledge from Slack, and what escalates', () => {
     const message = slack.messages.find((m) => m.metadata?.event_payload.anomaly_id === acked);
     expect(message).toBeDefined();
 
-    const body = new URLSearchParams({
-      payload: JSON.stringify({
-        type: 'block_actions',
-        user: { id: 'U0ALICE', username: 'alice', team_id: 'T0000TEST' },
-        container: { type: 'message', message_ts: message?.ts, channel_id: message?.channel, is_ephemeral: false },
-        channel: { id: message?.channel },
-        message: { ts: message?.ts, text: message?.text },
-        actions: [
-          {
-            action_id: 'burnrate_ack',
-            type: 'button',
-            value: slackActionValue({ verb: 'ack', ref: acked }),
-            action_ts: `${Date.now() / 1000}`,
-          },
-        ],
-      }),
-    }).toString();
+    const body = slackPressBody(message as PressedMessage, { verb: 'ack', ref: acked }, 'U0ALICE');
     const pressed = performance.now();
-    const res = await fetch(`${burnrate.url}/slack/interactions`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        ...signSlackRequest(SIGNING_SECRET, Math.floor(Date.now() / 1000), body),
-      },
-      body,
-    });
+    const res = await postSlackPress(burnrate.url, body, signedNow(SIGNING_SECRET, body));
     expect(res.status).toBe(200);
     expect(performance.now() - pressed).toBeLessThan(3_000);
 

@@ -1,9 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSlackRequest } from '@burnrate/api';
 import { createLogger } from '@burnrate/core';
-import { slackActionValue } from '@burnrate/notify';
 import { createChdbStore } from '@burnrate/store';
 import {
   type SlackStandIn,
@@ -15,6 +13,7 @@ import {
   waitUntil,
 } from '@burnrate/testing';
 import { type BurnrateProcess, postJson, startBurnrate, TEST_CONFIG, waitForCaughtUp } from '../test-support/burnrate-process.ts';
+import { postSlackPress, signedNow, slackPressBody } from '../test-support/slack-press.ts';
 
 const SIGNING_SECRET = 'slack-signing-secret-of-the-press-crash-test';
 const ESCALATE_AFTER_MS = 3_000;
@@ -93,26 +92,9 @@ describe('embedded mode: kill -9 between a Slack press and its chat.update', () 
     slack.failNext(1_000_000, { status: 503 }, 'chat.update');
 
     const actionTs = `${(Date.now() / 1000).toFixed(6)}`;
-    const body = new URLSearchParams({
-      payload: JSON.stringify({
-        type: 'block_actions',
-        user: { id: 'U0ALICE', username: 'alice', team_id: 'T0000TEST' },
-        container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-        channel: { id: message.channel },
-        message: { ts: message.ts, text: message.text },
-        actions: [{ action_id: 'burnrate_ack', type: 'button', value: slackActionValue({ verb: 'ack', ref: id }), action_ts: actionTs }],
-      }),
-    }).toString();
+    const body = slackPressBody(message, { verb: 'ack', ref: id }, 'U0ALICE', actionTs);
     const press = (url: string, headers: Record<string, string> = {}) =>
-      fetch(`${url}/slack/interactions`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...signSlackRequest(SIGNING_SECRET, Math.floor(Date.now() / 1000), body),
-          ...headers,
-        },
-        body,
-      });
+      postSlackPress(url, body, { ...signedNow(SIGNING_SECRET, body), ...headers });
     expect((await press(burnrate.url)).status).toBe(200);
     const presses = 1;
 

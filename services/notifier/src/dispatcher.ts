@@ -1,6 +1,6 @@
 import type { Clock, ConfigSource, Logger } from '@burnrate/core';
 import type { Channel, Notification, NotificationReason } from '@burnrate/notify';
-import { type Anomaly, SEVERITY_RANK, silenceMatches } from '@burnrate/schemas';
+import { type Anomaly, lifecycleOf, SEVERITY_RANK, silenceMatches } from '@burnrate/schemas';
 import type { OutboxEntry, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
 import type { RenotifyPolicy } from './decide.ts';
@@ -79,6 +79,16 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (wait > 0) await deps.retry.sleep(wait, signal);
   }
 
+  /** Whether someone decided about the message's first anomaly after it was reviewed for this send. */
+  async function decidedMeanwhile(head: Ready, now: Date): Promise<boolean> {
+    if (!deps.channels[head.entry.channel]?.update) return false;
+    const latest = lifecycleOf(await store.listAnomalyStates({ anomaly_id: head.anomaly.id }), now).decision;
+    const shown = head.lifecycle.decision;
+    return (
+      latest !== undefined && (shown === undefined || latest.at !== shown.at || latest.action !== shown.action || latest.by !== shown.by)
+    );
+  }
+
   /** Sends one message for `items` (one, or a group new to the receiver) and settles their entries. */
   async function send(
     items: readonly Ready[],
@@ -127,6 +137,9 @@ export function createDispatcher(deps: DispatcherDeps) {
           await queueEscalations({ store, config: deps.config.current(), clock, log }, r.anomaly, r.entry, now.getTime());
       }
       if (n.thread) await views.refreshParent(t, n.thread.parentId, now);
+      // A decision made while this first message was on its way found nothing to edit: the
+      // message shows it now instead.
+      else if (await decidedMeanwhile(head, now)) await views.refreshParent(t, outcome.id, now);
       const repeatMs = deps.config.current().routes.repeat_interval;
       const next = iso(now.getTime() + repeatMs);
       const reminders = reminderEntries(items, now, repeatMs);

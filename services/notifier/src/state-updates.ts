@@ -1,5 +1,5 @@
 import type { Batch, BatchContext } from '@burnrate/bus';
-import { type Clock, isRetriable, type Logger } from '@burnrate/core';
+import { BurnrateError, type Clock, isRetriable, type Logger } from '@burnrate/core';
 import type { Channel, Notification } from '@burnrate/notify';
 import { AnomalyState } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
@@ -21,6 +21,9 @@ export interface StateUpdatesDeps {
  * after a crash) shows the same thing; it is never a second message. A channel that keeps
  * failing fails the batch, which the bus delivers again.
  */
+// How long a decision waits for a first message that is being sent (a send and its retries in one pass).
+const SENDING_WAIT_MS = 60_000;
+
 export function createStateUpdates(deps: StateUpdatesDeps) {
   const log = deps.log.child({ component: 'anomaly-state' });
 
@@ -35,6 +38,23 @@ export function createStateUpdates(deps: StateUpdatesDeps) {
   async function apply(decision: AnomalyState): Promise<void> {
     const now = deps.clock.now();
     const history = await deps.store.listDeliveries({ anomaly_id: decision.anomaly_id });
+    // Only a send begun moments ago is waited for: a pending record left by a process that died
+    // is settled by the dispatcher, and must not hold the decisions of this partition meanwhile.
+    const sending = history.filter(
+      (d) =>
+        d.status === 'pending' &&
+        now.getTime() - Date.parse(d.at) < SENDING_WAIT_MS &&
+        !history.some((s) => s.receiver === d.receiver && s.status === 'sent'),
+    );
+    if (sending.length > 0) {
+      // The first message to a receiver is on its way: once it is recorded it can be edited, so the
+      // decision waits for that (the bus delivers it again) instead of being applied to nothing.
+      throw new BurnrateError(
+        'NOTIFY_UNAVAILABLE',
+        `a first message of ${decision.anomaly_id} is being sent to ${sending.map((d) => d.receiver).join(', ')}; the decision is shown once it is recorded`,
+        { retryAfterMs: 500 },
+      );
+    }
     for (const d of parents(history)) {
       const channel = deps.channels[d.channel];
       if (!channel?.update) continue;
