@@ -181,9 +181,20 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (same >= 0) {
         const older = list[same] as Ready;
         const [keep, drop] = older.anomaly.version >= ready.anomaly.version ? [older, ready] : [ready, older];
-        list[same] = keep;
-        await deps.delivery.skip(drop.anomaly, { receiver: e.receiver, channel: e.channel }, `superseded by v${keep.anomaly.version}`);
-        settled.push(settle(drop.entry, 'done', `superseded by v${keep.anomaly.version}`));
+        if (drop.pending) {
+          // The older version's send began before a crash: it goes first (reconciled, so it is
+          // recorded as sent if it got through), and the newer one follows in its thread.
+          list[same] = drop;
+          settled.push(
+            settle(keep.entry, 'queued', `after v${drop.anomaly.version}'s earlier attempt is settled`, {
+              due_at: iso(now.getTime() + 1_000),
+            }),
+          );
+        } else {
+          list[same] = keep;
+          await deps.delivery.skip(drop.anomaly, { receiver: e.receiver, channel: e.channel }, `superseded by v${keep.anomaly.version}`);
+          settled.push(settle(drop.entry, 'done', `superseded by v${keep.anomaly.version}`));
+        }
       } else list.push(ready);
       groups.set(e.group_key, list);
     }

@@ -326,6 +326,22 @@ describe('notifier', () => {
       expect(slack.sent).toHaveLength(1);
     });
 
+    it('reconciles a version cut by the kill before the newer one goes out, which then replies in its thread', async () => {
+      await crashedAfterSlackAccepted(true);
+      await store.insertAnomalies([v1, v2]);
+      await run(notifier(), [v1, v2]);
+      expect(slack.reconciles).toBe(1);
+      expect(await slackRecord()).toMatchObject({ status: 'sent', detail: 'slack-1' });
+      // v2 follows on the next pass, as a reply to the message v1's attempt posted.
+      await notifier().dispatch();
+      clock.advance(1_000);
+      await notifier().dispatch();
+      expect(slack.sent.map((n) => [n.anomaly.version, n.thread?.parentId])).toEqual([
+        [1, undefined],
+        [2, 'slack-1'],
+      ]);
+    });
+
     it('sends once when reconcile finds nothing', async () => {
       await crashedAfterSlackAccepted(false);
       await run(notifier(), [v1]);

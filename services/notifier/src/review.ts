@@ -150,7 +150,10 @@ export function createReviewer(deps: ReviewDeps) {
       return { entry: e, anomaly: latest, reason: 'reminder', lifecycle, parentId };
     }
 
-    if (latest.version > e.version) {
+    // A version whose send began before a crash (pending) is not skipped for a newer one: it may
+    // have reached the receiver, and must be reconciled and recorded as what it is.
+    const inFlight = received.some((d) => d.version === e.version && d.status === 'pending');
+    if (latest.version > e.version && !inFlight) {
       const queued = await deps.store.listOutbox({ anomaly_id: e.anomaly_id, status: 'queued' });
       if (queued.some((q) => q.receiver === e.receiver && q.purpose === 'notify' && q.version > e.version))
         return skip(`superseded: v${latest.version} is queued for ${e.receiver}`);
