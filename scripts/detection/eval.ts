@@ -113,7 +113,7 @@ async function runAll(tasks: readonly SeedTask[], jobs: number): Promise<SeedRes
   const results: SeedResult[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    const w = new Worker(new URL('./run-seed.ts', import.meta.url));
+    const w = new Worker(new URL('./seed-worker.ts', import.meta.url));
     try {
       while (next < tasks.length) {
         const task = tasks[next++] as SeedTask;

@@ -1,7 +1,6 @@
 // One labelled organisation from one generator: generate, replay through the detectors (`replay`
 // from @burnrate/detector, as the live detector runs them), count what the team receivers are sent
-// (pages.ts) and score the labels. Runs in the eval's process or in a worker thread (one per job).
-import { parentPort } from 'node:worker_threads';
+// (pages.ts) and score the labels. `seed-worker.ts` runs it on a worker thread.
 import { type Config, teamTimezone } from '@burnrate/core';
 import { replay } from '@burnrate/detector';
 import { generateOrgsim, localDay, shiftDay, weekdayOf, zonedInstant } from '@burnrate/orgsim';
@@ -124,15 +123,4 @@ export async function runSeedDetail(task: SeedTask): Promise<SeedDetail> {
 export async function runSeed(task: SeedTask): Promise<SeedResult> {
   const { evaluation: _e, messages: _m, ...result } = await runSeedDetail(task);
   return result;
-}
-
-// As a worker: one task per message, one result back.
-if (parentPort !== null) {
-  const port = parentPort;
-  port.on('message', (task: SeedTask) => {
-    runSeed(task).then(
-      (result) => port.postMessage({ ok: true, result }),
-      (err: unknown) => port.postMessage({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-    );
-  });
 }
