@@ -57,7 +57,9 @@ const weeks = values.weeks === undefined ? undefined : positiveInt('weeks', valu
 
 if (values.input !== undefined) {
   const { config, events, labels } = await readScenario(values.input);
+  const started = performance.now();
   const result = await replay(events, config);
+  const replayMs = Math.round(performance.now() - started);
   const evaluation = evaluate(result.anomalies, labels);
   const messages = teamMessages(result.anomalies, config);
   const teams = pagesPerTeam(
@@ -71,7 +73,7 @@ if (values.input !== undefined) {
     seed: labels.seed,
     weeks: labels.weeks,
     events: events.length,
-    replay_ms: 0,
+    replay_ms: replayMs,
     teams,
     worst: teams.reduce((w, t) => (t.pages > w.pages ? t : w)),
     incidents: evaluation.incidents.map((i) => ({ id: i.id, detected: i.detected, severity: i.severity, detected_at: i.detected_at })),
