@@ -1,5 +1,8 @@
-import { parseConfig } from '@burnrate/core';
+import { createLogger, fixedClock, fixedConfig, parseConfig } from '@burnrate/core';
+import { createMemoryChannel } from '@burnrate/notify';
+import { createNotifier } from '@burnrate/notifier';
 import type { Anomaly } from '@burnrate/schemas';
+import { createMemoryStore } from '@burnrate/store';
 import { anomaly } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
 import { pagesPerTeam, teamMessages } from './pages.ts';
@@ -114,3 +117,65 @@ describe('pagesPerTeam', () => {
     ]);
   });
 });
+
+describe('teamMessages against the notifier itself', () => {
+  it('sends the same messages at the same times as createNotifier with a memory store, stepped second by second', async () => {
+    const S = 1_000;
+    const versions: Anomaly[] = [
+      cacheDrop(1, 'warning', 'open', 0),
+      ...Array.from({ length: 30 }, (_, i) => sessionWarning(i, MIN + i * 20 * S)),
+      cacheDrop(2, 'warning', 'resolved', 15 * MIN),
+      sessionWarning(40, 20 * MIN),
+      sessionWarning(41, 20 * MIN + 3 * S),
+      sessionWarning(42, 20 * MIN + 6 * S),
+      anomaly({ ...sessionWarning(1, 22 * MIN), version: 2, severity: 'critical', impact_usd: 80 }),
+      spike(1, 5, 24 * MIN),
+      spike(2, 30, 26 * MIN),
+      spike(3, 31, 27 * MIN),
+    ];
+    const expected = teamMessages(versions, config).map((m) => [m.at - T0, m.items.map((i) => `${i.id}@${i.version}`).sort()]);
+
+    const slack = createMemoryChannel('slack');
+    const clock = fixedClock(new Date(T0));
+    const notifier = createNotifier({
+      config: fixedConfig(config),
+      store: createMemoryStore(),
+      channels: { slack },
+      log: createLogger({ level: 'silent' }),
+      clock,
+      retry: { sleep: async () => {}, random: () => 0 },
+      dispatchEveryMs: 0,
+      minGapMs: {},
+    });
+    const actual: [number, string[]][] = [];
+    for (let t = 0; t <= 40 * MIN; t += S) {
+      clock.set(new Date(T0 + t));
+      const now = versions.filter((v) => Date.parse(v.detected_at) === T0 + t);
+      if (now.length > 0) await notifier.handleAnomalies(now);
+      const before = slack.sent.length;
+      await notifier.dispatch();
+      for (const n of slack.sent.slice(before)) actual.push([t, (n.group ?? [n.anomaly]).map((a) => `${a.id}@${a.version}`).sort()]);
+    }
+    expect(actual).toEqual(expected);
+    // cache drop; its resolution; the burst after it; dev1's critical; the spike; its growth (v3 supersedes v2).
+    expect(expected.map(([t]) => t)).toEqual([
+      10 * S,
+      15 * MIN + 10 * S,
+      20 * MIN + 10 * S,
+      22 * MIN + 10 * S,
+      24 * MIN + 10 * S,
+      29 * MIN + 10 * S,
+    ]);
+  });
+});
+
+function spike(version: number, impact: number, detectedAt: number): Anomaly {
+  return anomaly({
+    id: 'spend_spike:acme:payments',
+    version,
+    kind: 'spend_spike',
+    subject: { developer: undefined, session: undefined, model: undefined },
+    impact_usd: impact,
+    detected_at: at(detectedAt),
+  });
+}

@@ -74,7 +74,9 @@ export function teamMessages(anomalies: readonly Anomaly[], config: Config): Mes
       for (const q of due) {
         const a = versions.get(vkey(q.id, q.version)) as Anomaly;
         const newest = latest.get(q.id) as Anomaly;
-        if (newest.version > q.version && outbox.some((o) => o.id === q.id && o.receiver === q.receiver && o.version > q.version)) {
+        // Entries due in this pass are still queued while it reviews them, as in the store.
+        const queued = (o: Queued): boolean => o.id === q.id && o.receiver === q.receiver && o.version > q.version;
+        if (newest.version > q.version && (outbox.some(queued) || due.some(queued))) {
           record(a, q.receiver, q.channel, 'skipped', 'superseded', now);
           continue;
         }
