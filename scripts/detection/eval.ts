@@ -175,6 +175,7 @@ function summary(results: readonly SeedResult[], seconds: number, jobs: number):
           'worst team',
           'pages/week',
           'worst week',
+          'its pages by kind',
           'incidents',
           'missed',
           'decoys above info',
@@ -187,6 +188,10 @@ function summary(results: readonly SeedResult[], seconds: number, jobs: number):
           r.worst.team,
           r.worst.perWeek.toFixed(2),
           String(r.worst.worstWeek),
+          r.worst.byKind
+            .slice(0, 3)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ') || '-',
           `${r.incidents.filter((i) => i.detected).length}/${r.incidents.length}`,
           r.incidents
             .filter((i) => !i.detected)
@@ -295,8 +300,15 @@ function printDetail(d: SeedDetail): void {
   out.push(`pages per team over ${d.weeks} weeks:`);
   out.push(
     table(
-      ['team', 'pages', 'per week', 'worst week', 'resolution notes'],
-      d.teams.map((t) => [t.team, String(t.pages), t.perWeek.toFixed(2), String(t.worstWeek), String(t.resolutionNotes)]),
+      ['team', 'pages', 'per week', 'worst week', 'resolution notes', 'pages by kind'],
+      d.teams.map((t) => [
+        t.team,
+        String(t.pages),
+        t.perWeek.toFixed(2),
+        String(t.worstWeek),
+        String(t.resolutionNotes),
+        t.byKind.map(([k, n]) => `${k} ${n}`).join(', '),
+      ]),
     ),
   );
   out.push('');

@@ -112,8 +112,8 @@ describe('pagesPerTeam', () => {
     const messages = teamMessages([sessionWarning(1, 0), sessionWarning(2, week + MIN), sessionWarning(3, week + 30 * MIN)], config);
     const teams = pagesPerTeam(messages, ['payments', 'mobile'], T0, 2);
     expect(teams).toEqual([
-      { team: 'payments', pages: 3, perWeek: 1.5, worstWeek: 2, resolutionNotes: 0 },
-      { team: 'mobile', pages: 0, perWeek: 0, worstWeek: 0, resolutionNotes: 0 },
+      { team: 'payments', pages: 3, perWeek: 1.5, worstWeek: 2, resolutionNotes: 0, byKind: [['session_cost', 3]] },
+      { team: 'mobile', pages: 0, perWeek: 0, worstWeek: 0, resolutionNotes: 0, byKind: [] },
     ]);
   });
 });

@@ -150,13 +150,20 @@ export interface TeamPages {
   worstWeek: number;
   /** Messages carrying only resolution notes. */
   resolutionNotes: number;
+  /** Pages that carry each kind (a page grouping two kinds counts for both), most first. */
+  byKind: [string, number][];
 }
 
 /** Pages per team over the period, counted per 7-day week from `from`. Teams without pages are listed with 0. */
 export function pagesPerTeam(messages: readonly Message[], teams: readonly string[], from: number, weeks: number): TeamPages[] {
-  const byReceiver = new Map<string, { team: string; weeks: number[]; notes: number }>();
+  const byReceiver = new Map<string, { team: string; weeks: number[]; notes: number; kinds: Map<string, number> }>();
   for (const m of messages) {
-    const r = byReceiver.get(m.receiver) ?? { team: m.team, weeks: new Array<number>(weeks).fill(0), notes: 0 };
+    const r = byReceiver.get(m.receiver) ?? {
+      team: m.team,
+      weeks: new Array<number>(weeks).fill(0),
+      notes: 0,
+      kinds: new Map<string, number>(),
+    };
     byReceiver.set(m.receiver, r);
     if (!m.page) {
       r.notes += 1;
@@ -164,15 +171,24 @@ export function pagesPerTeam(messages: readonly Message[], teams: readonly strin
     }
     const w = Math.min(weeks - 1, Math.max(0, Math.floor((m.at - from) / (7 * 86_400_000))));
     r.weeks[w] = (r.weeks[w] ?? 0) + 1;
+    for (const kind of new Set(m.items.filter((i) => i.reason !== 'resolved').map((i) => i.kind)))
+      r.kinds.set(kind, (r.kinds.get(kind) ?? 0) + 1);
   }
   const all = [...new Set([...teams, ...[...byReceiver.values()].map((r) => r.team)])];
   return all.map((team) => {
-    let best = { pages: 0, worstWeek: 0, notes: 0 };
+    let best = { pages: 0, worstWeek: 0, notes: 0, kinds: new Map<string, number>() };
     for (const r of byReceiver.values()) {
       if (r.team !== team) continue;
       const pages = r.weeks.reduce((s, n) => s + n, 0);
-      if (pages >= best.pages) best = { pages, worstWeek: Math.max(...r.weeks), notes: r.notes };
+      if (pages >= best.pages) best = { pages, worstWeek: Math.max(...r.weeks), notes: r.notes, kinds: r.kinds };
     }
-    return { team, pages: best.pages, perWeek: best.pages / weeks, worstWeek: best.worstWeek, resolutionNotes: best.notes };
+    return {
+      team,
+      pages: best.pages,
+      perWeek: best.pages / weeks,
+      worstWeek: best.worstWeek,
+      resolutionNotes: best.notes,
+      byKind: [...best.kinds].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])),
+    };
   });
 }
