@@ -87,6 +87,8 @@ export {
 export {
   compileCalendar,
   DEFAULT_CALENDAR,
+  describeAcknowledgement,
+  hoursUnattended,
   hoursUntilAcknowledgement,
   isOffHours,
   isWorkingTime,

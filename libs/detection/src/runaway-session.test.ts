@@ -84,6 +84,21 @@ describe('runaway_session', () => {
       want: ['1 warning open 11-27T17:00 2h/2h $13', '2 critical open 11-27T21:00 6h/2h $37'],
     },
     {
+      name: 'is critical on Friday evening when the unattended spend is heading past critical_projected_usd by Monday',
+      base: FRI,
+      rows: agent('p1', 0, 8 * 60, 1, 10),
+      cfg: config({ critical_projected_usd: 100 }),
+      // Fri 18:00 Berlin: $13 in 2 h, $6.50/h for the 63 h until Monday 09:00 is $422.
+      want: ['1 critical open 11-27T17:00 2h/2h $13', '2 critical open 11-27T19:10 4.166667h/2h $26'],
+    },
+    {
+      name: 'leaves severity to the hours in working time, whatever the projection',
+      base: WED,
+      rows: agent('p1', 0, 250, 0.5),
+      cfg: config({ critical_projected_usd: 20 }),
+      want: ['1 warning open 11-25T13:00 4h/4h $24.5'],
+    },
+    {
       name: 'resolves when a human prompt arrives',
       base: WED,
       rows: [...agent('p1', 0, 250, 0.5), [251, 'p2', 0.5], ...agent('p2', 252, 300, 0.5)],
@@ -143,8 +158,9 @@ describe('runaway_session', () => {
       "An agent in session 28b3c0de… of alice@acme.com has run for 6h 0m without a human prompt, past the 2h 0m (halved outside payments's working hours, Europe/Berlin) limit, and spent $37 in that time.",
     );
     expect(critical.advice).toMatch(/Interrupt it/);
-    // Fri 22:00 Berlin: the projection runs to the 16 h cap at the stretch's $37 / 6 h.
-    expect(critical.projected_usd).toBe(98.666667);
+    // Fri 22:00 Berlin: the projection runs the 59 h to Monday 09:00 at the stretch's $37 / 6 h.
+    expect(critical.projected_usd).toBe(363.833333);
+    expect(critical.advice).toContain('about $363.83 more by Mon 11-30 09:00 Europe/Berlin (59h), when working hours start.');
     expect(critical.evidence[0]).toEqual({ at: FRI, label: 'last human prompt', value: 0, unit: 'usd' });
   });
 

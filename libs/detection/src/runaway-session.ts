@@ -1,6 +1,6 @@
 import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity } from '@burnrate/schemas';
-import { hoursUntilAcknowledgement, isOffHours } from './calendar.ts';
+import { describeAcknowledgement, hoursUnattended, hoursUntilAcknowledgement, isOffHours, type WorkCalendar } from './calendar.ts';
 import type { Detector, DetectorEnv, StepResult } from './detector.ts';
 import {
   episodeFields,
@@ -31,7 +31,10 @@ import { evictIdleSessions, sessionCount } from './session-map.ts';
  * quiet for QUIET_MS (30 min of event time: the agent had stopped, whatever it does next is a new
  * stretch). It fires when the stretch reaches `max_hours_without_human`, multiplied by
  * `off_hours_factor` when the call happens outside the team's working time (evenings, weekends,
- * holidays in its calendar and zone), and becomes critical past `critical_factor` × that limit.
+ * holidays in its calendar and zone), and becomes critical past `critical_factor` × that limit,
+ * or, outside working time, as soon as the stretch's spend plus its projection (below) reaches
+ * `critical_projected_usd`: a loop found at 21:00 on a Friday costs the whole weekend unless
+ * someone stops it, so it is critical then, not at 03:00 when the hours limit is tripled.
  * Dollar gate: only when the stretch has cost at least `min_impact_usd`.
  *
  * Episode: id = hash(kind, org, session, stretch start). New versions on escalation, and while
@@ -43,7 +46,9 @@ import { evictIdleSessions, sessionCount } from './session-map.ts';
  *
  * Fields: observed = hours without a human turn; expected = the limit that applied; impact_usd =
  * spend since the last human turn (all of it unattended); projected_usd = the stretch's average
- * burn rate × hours until someone on the team is likely to look (calendar.ts).
+ * burn rate × hours until someone on the team is likely to act: 1 h in working time, else until the
+ * team's next working-hours start, or its on-call response time (calendar.ts
+ * hoursUntilAcknowledgement).
  */
 
 export interface RunawaySessionSettings {
@@ -52,6 +57,8 @@ export interface RunawaySessionSettings {
   max_hours_without_human: number;
   off_hours_factor: number;
   critical_factor: number;
+  /** Critical when the stretch's spend plus its projection reaches this; absent, only the hours decide. */
+  critical_projected_usd?: number;
 }
 
 export type RunawaySessionConfig = DetectorEnv<RunawaySessionSettings>;
@@ -161,7 +168,10 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
     const offHours = isOffHours(cal, at);
     const limit = offHours ? base * settings.off_hours_factor : base;
     if (stretch < limit) return { state, anomalies: NONE };
-    const crossed: Severity = stretch >= limit * settings.critical_factor ? 'critical' : 'warning';
+    const crossed: Severity =
+      stretch >= limit * settings.critical_factor || projectedTotal(s, cal, at) >= (settings.critical_projected_usd ?? Infinity)
+        ? 'critical'
+        : 'warning';
     const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
 
     const ep = s.episode;
@@ -209,6 +219,15 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
   size: (state) => sessionCount(state),
 };
 
+/** Rate of the stretch, rated over at least 15 min so its first calls are not extrapolated. */
+const stretchRate = (s: RunawaySession): number => s.cost / Math.max((s.last - s.since) / HOUR_MS, 0.25);
+
+/** Outside working time, the stretch's spend plus what it would add at its rate until someone is likely to act; 0 in it. */
+function projectedTotal(s: RunawaySession, cal: WorkCalendar, at: number): number {
+  const hours = hoursUnattended(cal, at);
+  return hours === 0 ? 0 : s.cost + stretchRate(s) * hours;
+}
+
 function startStretch(s: RunawaySession, at: number, cost: number): void {
   s.since = at;
   s.last = Math.max(s.last, at);
@@ -248,7 +267,7 @@ function toAnomaly(
   const ep = s.episode as Episode;
   const stretch = Math.max(0, s.last - s.since);
   const hours = stretch / HOUR_MS;
-  const rate = s.cost / Math.max(hours, 0.25);
+  const rate = stretchRate(s);
   const cal = cfg.calendarFor(s.team);
   const horizon = hoursUntilAcknowledgement(cal, at);
   const projected = resolvedBecause === undefined ? roundMoney(rate * horizon) : 0;
@@ -264,12 +283,15 @@ function toAnomaly(
     resolvedBecause === undefined
       ? `An agent in session ${shortId(s.session)} of ${who} has run for ${formatDuration(stretch)} without a human prompt, ` +
         `past the ${limitText} limit, and spent ${formatUsd(s.cost)} in that time.` +
+        (ep.severity === 'critical' && stretch < limit * settings.critical_factor
+          ? ` Critical because at this rate it reaches ${formatUsd(s.cost + projected)} before anyone is likely to act.`
+          : '') +
         (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`)
       : `The unattended run of session ${shortId(s.session)} of ${who} is over (${resolvedBecause}) after ${formatDuration(stretch)} and ${formatUsd(s.cost)}.`;
   const advice =
     resolvedBecause === undefined
       ? `Look at what the agent is doing: a failing test retried or a tool call repeated can run all night. Interrupt it (Esc in Claude Code) or end the session; ` +
-        `if it is meant to run unattended, give it a turn limit. At ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more before the team is likely to look at it.`
+        `if it is meant to run unattended, give it a turn limit. At ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`
       : 'Nothing to do now; if the run was not intended, check why the agent kept going without a prompt.';
   return {
     ...episodeFields(ep),

@@ -12,6 +12,9 @@ teams:
     calendar: { working_days: [mon, tue, wed, thu], holidays: ["2026-12-24"] }
   - id: research
     members: [rita@acme.com]
+    oncall: { email: [oncall-research@acme.com] }
+routes:
+  oncall_response: 45m
 detectors:
   runaway_session: { max_hours_without_human: 6 }
   context_bloat: { enabled: false }
@@ -34,6 +37,7 @@ describe('detectorConfigs', () => {
       max_hours_without_human: 6,
       off_hours_factor: 0.5,
       critical_factor: 3,
+      critical_projected_usd: 100,
     });
     expect(cfgs.runaway_session.settingsFor({ team: 'research', developer: 'rita@acme.com' })).toMatchObject({
       max_hours_without_human: 12,
@@ -54,6 +58,12 @@ describe('detectorConfigs', () => {
     expect(payments.holidays.has('2026-12-24')).toBe(true);
     expect(cfgs.runaway_session.calendarFor('research').timeZone).toBe('America/New_York');
     expect(cfgs.runaway_session.calendarFor('unattributed').timeZone).toBe('America/New_York');
+  });
+
+  it('gives a team with an on-call receiver routes.oncall_response as its out-of-hours horizon, and others none', () => {
+    expect(cfgs.session_cost.calendarFor('research').oncallResponseHours).toBe(0.75);
+    expect(cfgs.session_cost.calendarFor('payments').oncallResponseHours).toBeUndefined();
+    expect(parseConfig('org: acme').routes.oncall_response).toBe(30 * 60_000);
   });
 
   it('finds planned changes by kind, team and local date', () => {

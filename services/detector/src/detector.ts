@@ -1,6 +1,6 @@
 import type { ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions } from '@burnrate/bus';
 import { partitionKey } from '@burnrate/bus';
-import { detectorSettings, findTeam, plannedChangeFor, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
+import { detectorSettings, findTeam, plannedChangeFor, receiversOf, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
 import type { Clock, Config, ConfigSource, DetectorKindName, DetectorSettings, Logger } from '@burnrate/core';
 import {
   addToRollup,
@@ -263,7 +263,11 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
   const calendarFor = (team: string): WorkCalendar => {
     let cal = calendars.get(team);
     if (cal === undefined) {
-      cal = compileCalendar(teamCalendar(config, team), teamTimezone(config, team));
+      // A team with an on-call receiver is looked at within its response time, nights and weekends included.
+      const oncall = receiversOf(findTeam(config, team)?.oncall).length > 0;
+      cal = compileCalendar(teamCalendar(config, team), teamTimezone(config, team), {
+        oncallResponseMs: oncall ? config.routes.oncall_response : undefined,
+      });
       calendars.set(team, cal);
     }
     return cal;

@@ -44,8 +44,18 @@ export const DETECTOR_SETTINGS = {
       off_hours_factor: z.number().finite().positive().max(1),
       // Escalates to critical past this multiple of the limit.
       critical_factor: z.number().finite().min(1),
+      // Critical too when the unattended spend plus its projection until someone is likely to act
+      // (the next working-hours start, or the on-call response) reaches this.
+      critical_projected_usd: Money,
     },
-    { enabled: true, min_impact_usd: 10, max_hours_without_human: 4, off_hours_factor: 0.5, critical_factor: 3 },
+    {
+      enabled: true,
+      min_impact_usd: 10,
+      max_hours_without_human: 4,
+      off_hours_factor: 0.5,
+      critical_factor: 3,
+      critical_projected_usd: 100,
+    },
   ),
   context_bloat: settings(
     {

@@ -59,6 +59,7 @@ describe('detectorSettings', () => {
       max_hours_without_human: 8,
       off_hours_factor: 0.5,
       critical_factor: 3,
+      critical_projected_usd: 100,
     });
   });
 });
