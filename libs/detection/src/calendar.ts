@@ -179,6 +179,17 @@ export function nextWorkingStart(cal: WorkCalendar, atMs: number): number {
   return next;
 }
 
+/** The instant local midnight starts `date` (`YYYY-MM-DD`) in the calendar's zone. */
+export function localMidnight(cal: WorkCalendar, date: string): number {
+  return wallToUtc(cal, Date.parse(`${date}T00:00:00Z`));
+}
+
+/** A local wall time (as if it were UTC) to the instant: the offset at the guess is right except within an hour of a DST change, so look twice. */
+function wallToUtc(cal: WorkCalendar, wall: number): number {
+  const guess = wall - utcOffsetMinutes(cal, wall) * 60_000;
+  return wall - utcOffsetMinutes(cal, guess) * 60_000;
+}
+
 function searchWorkingStart(cal: WorkCalendar, atMs: number): number {
   const now = localTime(cal, atMs);
   const today = Date.parse(`${now.date}T00:00:00Z`);
@@ -187,10 +198,7 @@ function searchWorkingStart(cal: WorkCalendar, atMs: number): number {
     const date = new Date(localMidnight).toISOString().slice(0, 10);
     const weekday = (now.weekday + day) % 7;
     if (cal.days[weekday] !== true || cal.holidays.has(date)) continue;
-    const localStart = localMidnight + cal.start * 60_000;
-    // Local wall time to UTC: the offset at the guess is right except within an hour of a DST change.
-    let utc = localStart - utcOffsetMinutes(cal, localStart) * 60_000;
-    utc = localStart - utcOffsetMinutes(cal, utc) * 60_000;
+    const utc = wallToUtc(cal, localMidnight + cal.start * 60_000);
     if (utc > atMs) return utc;
   }
   return atMs + 14 * DAY_MS;

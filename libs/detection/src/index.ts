@@ -93,6 +93,7 @@ export {
   isOffHours,
   isWorkingTime,
   localDate,
+  localMidnight,
   localTime,
   nextWorkingStart,
   type AcknowledgementHorizon,

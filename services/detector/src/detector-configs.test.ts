@@ -25,6 +25,7 @@ detectors:
       runaway_session: { off_hours_factor: 1 }
   planned_changes:
     - { team: payments, from: "2026-11-30", to: "2026-12-04", kinds: [session_cost], note: opus migration }
+    - { team: research, from: "2026-12-07T14:00:00+01:00", to: "2026-12-08T09:30:00Z", kinds: [spend_spike], note: load test }
 `);
 
 describe('detectorConfigs', () => {
@@ -72,5 +73,18 @@ describe('detectorConfigs', () => {
     expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-11-29T22:30:00Z'))).toBeUndefined();
     expect(cfgs.session_cost.plannedChange('research', Date.parse('2026-12-01T12:00:00Z'))).toBeUndefined();
     expect(cfgs.runaway_session.plannedChange('payments', Date.parse('2026-12-01T12:00:00Z'))).toBeUndefined();
+  });
+
+  it('reads `to` as exclusive: the change is over from local midnight of that date, or from that instant', () => {
+    // Thursday 3 December 23:30 in Berlin is still covered; Friday the 4th, from 00:00 Berlin, is not.
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-03T22:30:00Z'))).toBe('opus migration');
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-03T22:59:59.999Z'))).toBe('opus migration');
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-03T23:00:00Z'))).toBeUndefined();
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-04T12:00:00Z'))).toBeUndefined();
+    const spike = cfgs.spend_spike;
+    expect(spike.plannedChange('research', Date.parse('2026-12-07T12:59:59Z'))).toBeUndefined();
+    expect(spike.plannedChange('research', Date.parse('2026-12-07T13:00:00Z'))).toBe('load test');
+    expect(spike.plannedChange('research', Date.parse('2026-12-08T09:29:59Z'))).toBe('load test');
+    expect(spike.plannedChange('research', Date.parse('2026-12-08T09:30:00Z'))).toBeUndefined();
   });
 });
