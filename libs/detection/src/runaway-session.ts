@@ -24,8 +24,22 @@ import { evictIdleSessions, sessionCount } from './session-map.ts';
  * (ingest maps it to UsageEvent.prompt_id) and every API request the agent makes for that prompt,
  * its subagents' included, carries the same id. So within a session, an event with a prompt id
  * not seen before is a human turn, and events with the current prompt id are the agent's own
- * turns. Sessions whose events carry no prompt id (Cursor, plain API usage) have no human-turn
- * signal and are not judged; bucketed (non-request) events are skipped too.
+ * turns. Bucketed (non-request) events and events without a session are skipped.
+ *
+ * Sessions whose events carry no prompt id (provider APIs, gateways, Cursor, scripts) are judged
+ * by cadence instead, and only they: a session that has shown a prompt id is judged by prompt ids
+ * from then on, and its events without one are ignored as before. An agent calls the model
+ * steadily, seconds apart, for as long as it works; a human reads, thinks and types between turns.
+ * So without prompt ids:
+ *   - a gap of CADENCE_BREAK_MS (5 min) or more between requests may be a human turn: it ends the
+ *     stretch (and resolves its episode), and the next request starts a new one;
+ *   - a gap of PAUSE_MS (60 s) or more is a pause; a stretch is judged only while at most
+ *     MAX_PAUSE_SHARE (1 in 10) of its gaps are pauses: an agent waiting on the odd long tool call
+ *     stays a loop, a person who answers every few minutes does not;
+ *   - the hours limit, off-hours factor, critical rules and dollar gate are the same as with
+ *     prompt ids.
+ * UsageEvent carries no tool-call count, so the tool-call ratio is not part of the signal.
+ * Each request costs one subtraction and two comparisons more than with prompt ids.
  *
  * The unattended stretch starts at the last human turn, or when a session resumes after being
  * quiet for QUIET_MS (30 min of event time: the agent had stopped, whatever it does next is a new
@@ -80,6 +94,8 @@ export interface RunawaySession {
   /** Spend and calls since `since`. */
   cost: number;
   calls: number;
+  /** Sessions without prompt ids: gaps of PAUSE_MS or more since `since` (absent in older snapshots, which hold none). */
+  pauses?: number;
   episode: Episode | null;
 }
 
@@ -93,6 +109,11 @@ export interface RunawaySessionState {
 const KIND = 'runaway_session';
 const HOUR_MS = 3_600_000;
 export const RUNAWAY_QUIET_MS = 30 * 60_000;
+/** `prompt` of a session whose events carry no prompt id: judged by cadence (see the header). */
+const NO_PROMPT = -1;
+export const CADENCE_BREAK_MS = 5 * 60_000;
+export const PAUSE_MS = 60_000;
+export const MAX_PAUSE_SHARE = 0.1;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
 export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig> = {
@@ -102,11 +123,10 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
   initialState: () => ({ sessions: {}, open: [] }),
 
   step(state, event, cfg, ctx): StepResult<RunawaySessionState> {
-    if (event.session_id === undefined || event.prompt_id === undefined || event.granularity !== 'request')
-      return { state, anomalies: NONE };
+    if (event.session_id === undefined || event.granularity !== 'request') return { state, anomalies: NONE };
     const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
     const key = `${event.org}\u001f${event.session_id}`;
-    const prompt = hash53(event.prompt_id);
+    const prompt = event.prompt_id === undefined ? NO_PROMPT : hash53(event.prompt_id);
     let s = state.sessions[key];
     if (s === undefined) {
       if (ctx.late === true) return { state, anomalies: NONE };
@@ -123,6 +143,7 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
         last: at,
         cost: event.cost_usd,
         calls: 1,
+        pauses: 0,
         episode: null,
       };
       state.sessions[key] = s;
@@ -132,6 +153,10 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
       s.team = event.team;
       s.developer = event.developer;
       s.email = event.developer_email ?? s.email;
+    }
+    if (prompt === NO_PROMPT) {
+      // A session with prompt ids is judged by them; one without is judged by its cadence.
+      return s.prompt === NO_PROMPT ? cadenceStep(state, key, s, at, event.cost_usd, event.occurred_at, cfg) : { state, anomalies: NONE };
     }
 
     let out: Anomaly[] | undefined;
@@ -156,50 +181,7 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
       s.calls += 1;
     }
     if (at > s.last) s.last = at;
-
-    const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
-    const stretch = at - s.since;
-    const base = settings.max_hours_without_human * HOUR_MS;
-    // The cheapest test first: most calls are nowhere near even the off-hours limit.
-    if (!settings.enabled || stretch < base * Math.min(1, settings.off_hours_factor) || s.cost < settings.min_impact_usd) {
-      return { state, anomalies: NONE };
-    }
-    const cal = cfg.calendarFor(s.team);
-    const offHours = isOffHours(cal, at);
-    const limit = offHours ? base * settings.off_hours_factor : base;
-    if (stretch < limit) return { state, anomalies: NONE };
-    const crossed: Severity =
-      stretch >= limit * settings.critical_factor || projectedTotal(s, cal, at) >= (settings.critical_projected_usd ?? Infinity)
-        ? 'critical'
-        : 'warning';
-    const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
-
-    const ep = s.episode;
-    if (ep === null || ep.status === 'resolved') {
-      s.episode = openEpisode(KIND, [s.org, s.session], s.since, severity, s.cost, {
-        at: s.since,
-        label: s.since === s.human ? 'last human prompt' : 'agent resumed without a human prompt',
-        value: 0,
-        unit: 'usd',
-      });
-      state.open.push(key);
-    } else {
-      const rises = SEVERITY_RANK[severity] > SEVERITY_RANK[ep.severity];
-      const change = updateEpisode(
-        ep,
-        severity,
-        s.cost,
-        {},
-        {
-          at,
-          label: rises ? `${severity}: ${formatDuration(stretch)} without a human prompt` : 'spend since the last human prompt doubled',
-          value: s.cost,
-          unit: 'usd',
-        },
-      );
-      if (change === null) return { state, anomalies: NONE };
-    }
-    return { state, anomalies: [toAnomaly(s, at, event.occurred_at, limit, offHours, settings, cfg)] };
+    return { state, anomalies: judge(state, key, s, at, event.occurred_at, cfg) };
   },
 
   advance(state, watermark, cfg): StepResult<RunawaySessionState> {
@@ -219,6 +201,109 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
   size: (state) => sessionCount(state),
 };
 
+/** Whether the stretch has run past its limit: opens, escalates or re-reports its episode. */
+function judge(
+  state: RunawaySessionState,
+  key: string,
+  s: RunawaySession,
+  at: number,
+  occurredAt: string,
+  cfg: RunawaySessionConfig,
+): readonly Anomaly[] {
+  const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
+  const stretch = at - s.since;
+  const base = settings.max_hours_without_human * HOUR_MS;
+  // The cheapest test first: most calls are nowhere near even the off-hours limit.
+  if (!settings.enabled || stretch < base * Math.min(1, settings.off_hours_factor) || s.cost < settings.min_impact_usd) {
+    return NONE;
+  }
+  // Without prompt ids, only a steady cadence stands for an agent working alone.
+  if (s.prompt === NO_PROMPT && (s.pauses ?? 0) > (s.calls - 1) * MAX_PAUSE_SHARE) return NONE;
+  const cal = cfg.calendarFor(s.team);
+  const offHours = isOffHours(cal, at);
+  const limit = offHours ? base * settings.off_hours_factor : base;
+  if (stretch < limit) return NONE;
+  const crossed: Severity =
+    stretch >= limit * settings.critical_factor || projectedTotal(s, cal, at) >= (settings.critical_projected_usd ?? Infinity)
+      ? 'critical'
+      : 'warning';
+  const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
+
+  const ep = s.episode;
+  if (ep === null || ep.status === 'resolved') {
+    s.episode = openEpisode(KIND, [s.org, s.session], s.since, severity, s.cost, {
+      at: s.since,
+      label:
+        s.prompt === NO_PROMPT
+          ? 'steady requests began (no prompt ids: judged by cadence)'
+          : s.since === s.human
+            ? 'last human prompt'
+            : 'agent resumed without a human prompt',
+      value: 0,
+      unit: 'usd',
+    });
+    state.open.push(key);
+  } else {
+    const rises = SEVERITY_RANK[severity] > SEVERITY_RANK[ep.severity];
+    const change = updateEpisode(
+      ep,
+      severity,
+      s.cost,
+      {},
+      {
+        at,
+        label: rises
+          ? `${severity}: ${formatDuration(stretch)} ${s.prompt === NO_PROMPT ? 'of steady requests' : 'without a human prompt'}`
+          : `spend since the ${s.prompt === NO_PROMPT ? 'steady requests began' : 'last human prompt'} doubled`,
+        value: s.cost,
+        unit: 'usd',
+      },
+    );
+    if (change === null) return NONE;
+  }
+  return [toAnomaly(s, at, occurredAt, limit, offHours, settings, cfg)];
+}
+
+/**
+ * A request of a session without prompt ids (see the header): a long gap ends the stretch, a
+ * shorter one counts as a pause, and the stretch is judged like one with prompt ids.
+ */
+function cadenceStep(
+  state: RunawaySessionState,
+  key: string,
+  s: RunawaySession,
+  at: number,
+  cost: number,
+  occurredAt: string,
+  cfg: RunawaySessionConfig,
+): StepResult<RunawaySessionState> {
+  if (at <= s.last) {
+    // Out of order: its cost counts if it falls inside the stretch; its gap says nothing.
+    if (at >= s.since) {
+      s.cost += cost;
+      s.calls += 1;
+    }
+    return { state, anomalies: NONE };
+  }
+  const gap = at - s.last;
+  if (gap >= CADENCE_BREAK_MS) {
+    let out: Anomaly[] | undefined;
+    if (s.episode?.status === 'open') {
+      const why =
+        gap >= RUNAWAY_QUIET_MS ? 'the session went quiet' : `the session paused for ${formatDuration(gap)}, long enough for a human turn`;
+      out = resolve(state, key, s, Math.min(at, s.last + RUNAWAY_QUIET_MS), occurredAt, why, cfg);
+    }
+    s.human = at;
+    startStretch(s, at, cost);
+    return { state, anomalies: out ?? NONE };
+  }
+  if (gap >= PAUSE_MS) s.pauses = (s.pauses ?? 0) + 1;
+  s.cost += cost;
+  s.calls += 1;
+  s.last = at;
+  return { state, anomalies: judge(state, key, s, at, occurredAt, cfg) };
+}
+
 /** Rate of the stretch, rated over at least 15 min so its first calls are not extrapolated. */
 const stretchRate = (s: RunawaySession): number => s.cost / Math.max((s.last - s.since) / HOUR_MS, 0.25);
 
@@ -233,6 +318,7 @@ function startStretch(s: RunawaySession, at: number, cost: number): void {
   s.last = Math.max(s.last, at);
   s.cost = cost;
   s.calls = 1;
+  s.pauses = 0;
 }
 
 /** Closes the session's open episode; the anomaly is returned unless the detector is disabled for it. */
@@ -272,16 +358,26 @@ function toAnomaly(
   const horizon = hoursUntilAcknowledgement(cal, at);
   const projected = resolvedBecause === undefined ? roundMoney(rate * horizon) : 0;
   const who = s.email ?? s.developer;
+  const cadence = s.prompt === NO_PROMPT;
   const evidence: EvidencePoint[] = [
     ...markEvidence(ep),
-    { at: iso(s.last), label: 'agent calls since the last human prompt', value: s.calls, unit: 'calls' },
+    {
+      at: iso(s.last),
+      label: cadence ? 'calls since the steady requests began' : 'agent calls since the last human prompt',
+      value: s.calls,
+      unit: 'calls',
+    },
     { at: iso(s.last), label: 'average burn rate of the stretch', value: roundMoney(rate), unit: 'usd/h' },
   ];
   const planned = ep.severity === 'info' ? cfg.plannedChange(s.team, at) : undefined;
   const limitText = `${formatDuration(limit)}${offHours ? ` (halved${settings.off_hours_factor === 0.5 ? '' : ` ×${settings.off_hours_factor}`} outside ${s.team}'s working hours, ${cal.timeZone})` : ''}`;
+  const unattended = cadence
+    ? `with requests every ${formatGap(stretch / Math.max(1, s.calls - 1))} on average and no pause of ${formatDuration(CADENCE_BREAK_MS)} ` +
+      `(the session carries no prompt ids, so its cadence stands for them)`
+    : 'without a human prompt';
   const summary =
     resolvedBecause === undefined
-      ? `An agent in session ${shortId(s.session)} of ${who} has run for ${formatDuration(stretch)} without a human prompt, ` +
+      ? `An agent in session ${shortId(s.session)} of ${who} has run for ${formatDuration(stretch)} ${unattended}, ` +
         `past the ${limitText} limit, and spent ${formatUsd(s.cost)} in that time.` +
         (ep.severity === 'critical' && stretch < limit * settings.critical_factor
           ? ` Critical because at this rate it reaches ${formatUsd(s.cost + projected)} before anyone is likely to act.`
@@ -308,3 +404,6 @@ function toAnomaly(
     detected_at: detectedAt,
   };
 }
+
+/** An average gap between requests: seconds under a minute, where formatDuration says 0m. */
+const formatGap = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)}s` : formatDuration(ms));
