@@ -101,14 +101,16 @@ describe('calendar', () => {
     expect(describeAcknowledgement(oncall, ms('2026-11-27T18:00:00Z'))).toBe('in the 30m before on-call is likely to respond');
   });
 
-  it('answers from the remembered off-hours stretch the same as a fresh search, up to the working start', () => {
+  it('answers from its remembered stretches the same as a fresh search, across working starts and ends', () => {
     const c = cal('Europe/Berlin');
     const fresh = (at: number) => nextWorkingStart(cal('Europe/Berlin'), at);
-    const monday = ms('2026-11-30T08:00:00Z');
-    for (let at = ms('2026-11-27T18:00:00Z'); at <= monday + 2 * 3_600_000; at += 20 * 60_000) {
+    // Thursday 07:00 Berlin to Monday 11:00, in steps of 7 min 13 s: in and out of working time both ways.
+    for (let at = ms('2026-11-26T06:00:00Z'); at <= ms('2026-11-30T10:00:00Z'); at += 433_000) {
       expect(nextWorkingStart(c, at)).toBe(fresh(at));
     }
-    expect(nextWorkingStart(c, monday + 3_600_000)).toBe(monday + 3_600_000);
+    // Either side of 18:00 Berlin, within one minute of each other.
+    expect(nextWorkingStart(c, ms('2026-11-26T16:59:59.999Z'))).toBe(ms('2026-11-26T16:59:59.999Z'));
+    expect(nextWorkingStart(c, ms('2026-11-26T17:00:00Z'))).toBe(ms('2026-11-27T08:00:00Z'));
   });
 
   it("describes the horizon in the team's own words", () => {

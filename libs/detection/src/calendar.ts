@@ -41,6 +41,8 @@ export interface WorkCalendar {
   memo: { hour: number; offset: number; day: number; date: string };
   /** Memo of the last off-hours stretch found by nextWorkingStart: every instant in [from, next) is off hours. */
   offHours: { from: number; next: number };
+  /** Memo of the last UTC minute nextWorkingStart found in working time (working time starts and ends on whole minutes). */
+  workingMinute: number;
 }
 
 export interface CalendarOptions {
@@ -72,6 +74,7 @@ export function compileCalendar(spec: CalendarSpec, timeZone: string, options: C
     oncallResponseHours: options.oncallResponseMs === undefined ? undefined : options.oncallResponseMs / HOUR_MS,
     memo: { hour: Number.NaN, offset: 0, day: Number.NaN, date: '' },
     offHours: { from: Number.NaN, next: Number.NaN },
+    workingMinute: Number.NaN,
   };
 }
 
@@ -166,13 +169,18 @@ export const isOffHours = (cal: WorkCalendar, atMs: number): boolean => !isWorki
 /**
  * The next instant working time starts at or after `atMs` (`atMs` itself when it is working time).
  * Searches a fortnight ahead; a calendar with no working day in it answers `atMs + 14 days`.
- * Projections ask this per alerting event, through a weekend of them: the last off-hours stretch
- * found is remembered, so the answer for a later instant inside it is two comparisons.
+ * Projections ask this per event of a session between its caps: the last off-hours stretch found
+ * and the last working minute are remembered, so most answers are a few comparisons.
  */
 export function nextWorkingStart(cal: WorkCalendar, atMs: number): number {
   const memo = cal.offHours;
   if (atMs >= memo.from && atMs < memo.next) return memo.next;
-  if (isWorkingTime(cal, atMs)) return atMs;
+  const minute = Math.floor(atMs / 60_000);
+  if (minute === cal.workingMinute) return atMs;
+  if (isWorkingTime(cal, atMs)) {
+    cal.workingMinute = minute;
+    return atMs;
+  }
   const next = searchWorkingStart(cal, atMs);
   memo.from = atMs;
   memo.next = next;
