@@ -39,7 +39,8 @@ import { evictIdleSessions, sessionCount } from './session-map.ts';
  *   - the hours limit, off-hours factor, critical rules and dollar gate are the same as with
  *     prompt ids.
  * UsageEvent carries no tool-call count, so the tool-call ratio is not part of the signal.
- * Each request costs one subtraction and two comparisons more than with prompt ids.
+ * Such sessions are now tracked (a session's state, as with prompt ids); each of their requests
+ * costs what one with a prompt id does, plus a subtraction and two comparisons.
  *
  * The unattended stretch starts at the last human turn, or when a session resumes after being
  * quiet for QUIET_MS (30 min of event time: the agent had stopped, whatever it does next is a new
