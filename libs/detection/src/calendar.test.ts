@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   compileCalendar,
   DEFAULT_CALENDAR,
+  describeAcknowledgement,
   hoursUntilAcknowledgement,
   isOffHours,
   isWorkingTime,
@@ -78,16 +79,45 @@ describe('calendar', () => {
     ['2026-11-25T10:00:00Z', 'Europe/Berlin', 1], // in hours
     ['2026-11-25T06:30:00Z', 'Europe/Berlin', 1.5], // Wed 07:30 → 09:00
     ['2026-11-25T20:00:00Z', 'Europe/Berlin', 12], // Wed 21:00 → Thu 09:00
-    ['2026-11-27T17:00:00Z', 'Europe/Berlin', 16], // Fri 18:00 → Mon 09:00 is 63h, capped
+    ['2026-11-27T17:00:00Z', 'Europe/Berlin', 63], // Fri 18:00 → Mon 09:00
+    ['2026-11-27T18:00:00Z', 'Europe/Berlin', 62], // Fri 19:00 → Mon 09:00
+    ['2026-11-24T09:00:00Z', 'Europe/Berlin', 1], // Tue 10:00, in hours
     ['2026-11-30T13:00:00Z', 'America/New_York', 1], // Mon 08:00 → 09:00
     ['2026-11-29T22:00:00Z', 'America/New_York', 16], // Sun 17:00 → Mon 09:00
   ] as const)('hoursUntilAcknowledgement(%s, %s) = %s', (instant, zone, want) => {
     expect(hoursUntilAcknowledgement(cal(zone), ms(instant))).toBe(want);
   });
 
-  it('honours a custom horizon', () => {
-    expect(hoursUntilAcknowledgement(cal('Europe/Berlin'), ms('2026-11-27T17:00:00Z'), { maxHours: 100 })).toBe(63);
+  it('honours a custom in-hours horizon', () => {
     expect(hoursUntilAcknowledgement(cal('Europe/Berlin'), ms('2026-11-25T10:00:00Z'), { inHoursHours: 0.5 })).toBe(0.5);
+  });
+
+  it('runs to the on-call response time outside working hours when the team has an on-call receiver', () => {
+    const oncall = compileCalendar(DEFAULT_CALENDAR, 'Europe/Berlin', { oncallResponseMs: 30 * 60_000 });
+    expect(hoursUntilAcknowledgement(oncall, ms('2026-11-27T18:00:00Z'))).toBe(0.5); // Fri 19:00
+    expect(hoursUntilAcknowledgement(oncall, ms('2026-11-24T09:00:00Z'))).toBe(1); // Tue 10:00: the team is there
+    // Fri 08:45: working hours start sooner than on-call would answer.
+    expect(hoursUntilAcknowledgement(oncall, ms('2026-11-27T07:45:00Z'))).toBe(0.25);
+    expect(describeAcknowledgement(oncall, ms('2026-11-27T18:00:00Z'))).toBe('in the 30m before on-call is likely to respond');
+  });
+
+  it('answers from its remembered stretches the same as a fresh search, across working starts and ends', () => {
+    const c = cal('Europe/Berlin');
+    const fresh = (at: number) => nextWorkingStart(cal('Europe/Berlin'), at);
+    // Thursday 07:00 Berlin to Monday 11:00, in steps of 7 min 13 s: in and out of working time both ways.
+    for (let at = ms('2026-11-26T06:00:00Z'); at <= ms('2026-11-30T10:00:00Z'); at += 433_000) {
+      expect(nextWorkingStart(c, at)).toBe(fresh(at));
+    }
+    // Either side of 18:00 Berlin, within one minute of each other.
+    expect(nextWorkingStart(c, ms('2026-11-26T16:59:59.999Z'))).toBe(ms('2026-11-26T16:59:59.999Z'));
+    expect(nextWorkingStart(c, ms('2026-11-26T17:00:00Z'))).toBe(ms('2026-11-27T08:00:00Z'));
+  });
+
+  it("describes the horizon in the team's own words", () => {
+    expect(describeAcknowledgement(cal('Europe/Berlin'), ms('2026-11-27T18:00:00Z'))).toBe(
+      'by Mon 11-30 09:00 Europe/Berlin (62h), when working hours start',
+    );
+    expect(describeAcknowledgement(cal('Europe/Berlin'), ms('2026-11-24T09:00:00Z'))).toBe('in the next 1h, while the team is at work');
   });
 
   it('gives local dates for planned changes', () => {

@@ -2,7 +2,8 @@
  * A team's working time, judged in its own time zone from an instant, so it is as deterministic as
  * the event it comes from. Detectors use it for off-hours (runaway_session halves its limit), for
  * the acknowledgement horizon of projections (projected_usd: spend until someone on the team is
- * likely to look) and for local dates (planned changes, holidays).
+ * likely to act: the next working-hours start, or the on-call response time where the team has an
+ * on-call receiver) and for local dates (planned changes, holidays).
  *
  * The spec has the shape of @burnrate/core's CalendarConfig; this package does not import core, so
  * the service passes the resolved config in and `compileCalendar` turns it into lookups that cost
@@ -31,8 +32,22 @@ export interface WorkCalendar {
   /** Indexed by weekday, 0 = Sunday. */
   readonly days: readonly boolean[];
   readonly holidays: ReadonlySet<string>;
+  /**
+   * Hours an on-call receiver of the team takes to act on a page outside working time; undefined
+   * when the team has no on-call receiver, so an alert waits for the next working start.
+   */
+  readonly oncallResponseHours: number | undefined;
   /** Memo of the zone's UTC offset for the last hour asked (see utcOffsetMinutes), and of the last local date's text. */
   memo: { hour: number; offset: number; day: number; date: string };
+  /** Memo of the last off-hours stretch found by nextWorkingStart: every instant in [from, next) is off hours. */
+  offHours: { from: number; next: number };
+  /** Memo of the last UTC minute nextWorkingStart found in working time (working time starts and ends on whole minutes). */
+  workingMinute: number;
+}
+
+export interface CalendarOptions {
+  /** Response time of the team's on-call receiver, in ms (routes.oncall_response); omitted when the team has none. */
+  oncallResponseMs?: number | undefined;
 }
 
 export interface LocalTime {
@@ -48,7 +63,7 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-export function compileCalendar(spec: CalendarSpec, timeZone: string): WorkCalendar {
+export function compileCalendar(spec: CalendarSpec, timeZone: string, options: CalendarOptions = {}): WorkCalendar {
   const days = WEEKDAYS.map((d) => spec.working_days.includes(d));
   return {
     timeZone: validZone(timeZone),
@@ -56,7 +71,10 @@ export function compileCalendar(spec: CalendarSpec, timeZone: string): WorkCalen
     end: hhmm(spec.working_hours.end),
     days,
     holidays: new Set(spec.holidays),
+    oncallResponseHours: options.oncallResponseMs === undefined ? undefined : options.oncallResponseMs / HOUR_MS,
     memo: { hour: Number.NaN, offset: 0, day: Number.NaN, date: '' },
+    offHours: { from: Number.NaN, next: Number.NaN },
+    workingMinute: Number.NaN,
   };
 }
 
@@ -151,9 +169,36 @@ export const isOffHours = (cal: WorkCalendar, atMs: number): boolean => !isWorki
 /**
  * The next instant working time starts at or after `atMs` (`atMs` itself when it is working time).
  * Searches a fortnight ahead; a calendar with no working day in it answers `atMs + 14 days`.
+ * Projections ask this per event of a session between its caps: the last off-hours stretch found
+ * and the last working minute are remembered, so most answers are a few comparisons.
  */
 export function nextWorkingStart(cal: WorkCalendar, atMs: number): number {
-  if (isWorkingTime(cal, atMs)) return atMs;
+  const memo = cal.offHours;
+  if (atMs >= memo.from && atMs < memo.next) return memo.next;
+  const minute = Math.floor(atMs / 60_000);
+  if (minute === cal.workingMinute) return atMs;
+  if (isWorkingTime(cal, atMs)) {
+    cal.workingMinute = minute;
+    return atMs;
+  }
+  const next = searchWorkingStart(cal, atMs);
+  memo.from = atMs;
+  memo.next = next;
+  return next;
+}
+
+/** The instant local midnight starts `date` (`YYYY-MM-DD`) in the calendar's zone. */
+export function localMidnight(cal: WorkCalendar, date: string): number {
+  return wallToUtc(cal, Date.parse(`${date}T00:00:00Z`));
+}
+
+/** A local wall time (as if it were UTC) to the instant: the offset at the guess is right except within an hour of a DST change, so look twice. */
+function wallToUtc(cal: WorkCalendar, wall: number): number {
+  const guess = wall - utcOffsetMinutes(cal, wall) * 60_000;
+  return wall - utcOffsetMinutes(cal, guess) * 60_000;
+}
+
+function searchWorkingStart(cal: WorkCalendar, atMs: number): number {
   const now = localTime(cal, atMs);
   const today = Date.parse(`${now.date}T00:00:00Z`);
   for (let day = 0; day <= 14; day++) {
@@ -161,10 +206,7 @@ export function nextWorkingStart(cal: WorkCalendar, atMs: number): number {
     const date = new Date(localMidnight).toISOString().slice(0, 10);
     const weekday = (now.weekday + day) % 7;
     if (cal.days[weekday] !== true || cal.holidays.has(date)) continue;
-    const localStart = localMidnight + cal.start * 60_000;
-    // Local wall time to UTC: the offset at the guess is right except within an hour of a DST change.
-    let utc = localStart - utcOffsetMinutes(cal, localStart) * 60_000;
-    utc = localStart - utcOffsetMinutes(cal, utc) * 60_000;
+    const utc = wallToUtc(cal, localMidnight + cal.start * 60_000);
     if (utc > atMs) return utc;
   }
   return atMs + 14 * DAY_MS;
@@ -173,21 +215,55 @@ export function nextWorkingStart(cal: WorkCalendar, atMs: number): number {
 export interface AcknowledgementHorizon {
   /** How long someone takes to look at an alert raised in working time. Default 1 h. */
   inHoursHours?: number;
-  /** Upper bound, so a Friday-evening projection stays a plausible figure rather than a 64 h one. Default 16 h. */
-  maxHours?: number;
 }
 
 /**
- * Hours until someone on the team is likely to act on an alert raised at `atMs`: `inHoursHours`
- * in working time, else the time to the next working start, capped at `maxHours`. This is the
- * horizon of every `projected_usd`.
+ * Hours until someone on the team is likely to act on an alert raised at `atMs`, the horizon of
+ * every `projected_usd` and so the cost of doing nothing:
+ *   - in working time, `inHoursHours`: someone is there, and an hour is how long a page takes to
+ *     be read;
+ *   - outside it, the time to the next working-hours start of the team (Friday 19:00 → Monday
+ *     09:00 is 62 h: a weekend loop costs the whole weekend, and that is the figure to page on);
+ *   - outside it with an on-call receiver, the on-call response time when that comes sooner.
+ * Never longer than the fortnight nextWorkingStart searches.
  */
 export function hoursUntilAcknowledgement(cal: WorkCalendar, atMs: number, horizon: AcknowledgementHorizon = {}): number {
-  const inHoursHours = horizon.inHoursHours ?? 1;
-  const max = horizon.maxHours ?? 16;
+  const unattended = hoursUnattended(cal, atMs);
+  return unattended === 0 ? (horizon.inHoursHours ?? 1) : unattended;
+}
+
+/**
+ * hoursUntilAcknowledgement outside working time, 0 in it. Severity from a projection uses this:
+ * in working time someone looks within the hour and the caps themselves decide; outside it the
+ * projection is the spend nobody will stop.
+ */
+export function hoursUnattended(cal: WorkCalendar, atMs: number): number {
   const next = nextWorkingStart(cal, atMs);
-  if (next === atMs) return Math.min(inHoursHours, max);
-  return Math.min((next - atMs) / HOUR_MS, max);
+  if (next === atMs) return 0;
+  const untilWork = (next - atMs) / HOUR_MS;
+  const oncall = cal.oncallResponseHours;
+  return oncall !== undefined && oncall < untilWork ? oncall : untilWork;
+}
+
+/**
+ * Words for the horizon of hoursUntilAcknowledgement at `atMs`, to follow "would cost about $X more":
+ * "in the next 1h", "in the 30m before on-call is likely to respond", "by Mon 09:00 Europe/Berlin
+ * (62h), when working hours start". Only for alert texts: it formats a date.
+ */
+export function describeAcknowledgement(cal: WorkCalendar, atMs: number, horizon: AcknowledgementHorizon = {}): string {
+  const hours = hoursUntilAcknowledgement(cal, atMs, horizon);
+  const next = nextWorkingStart(cal, atMs);
+  if (next === atMs) return `in the next ${formatHorizon(hours)}, while the team is at work`;
+  if (cal.oncallResponseHours !== undefined && hours === cal.oncallResponseHours)
+    return `in the ${formatHorizon(hours)} before on-call is likely to respond`;
+  const t = localTime(cal, next);
+  const clock = `${String(Math.floor(t.minutes / 60)).padStart(2, '0')}:${String(t.minutes % 60).padStart(2, '0')}`;
+  const day = WEEKDAYS[t.weekday] as string;
+  return `by ${day.charAt(0).toUpperCase()}${day.slice(1)} ${t.date.slice(5)} ${clock} ${cal.timeZone} (${formatHorizon(hours)}), when working hours start`;
+}
+
+function formatHorizon(hours: number): string {
+  return hours >= 1 ? `${Math.round(hours * 10) / 10}h` : `${Math.round(hours * 60)}m`;
 }
 
 function hhmm(text: string): number {

@@ -87,10 +87,13 @@ export {
 export {
   compileCalendar,
   DEFAULT_CALENDAR,
+  describeAcknowledgement,
+  hoursUnattended,
   hoursUntilAcknowledgement,
   isOffHours,
   isWorkingTime,
   localDate,
+  localMidnight,
   localTime,
   nextWorkingStart,
   type AcknowledgementHorizon,

@@ -35,6 +35,30 @@ function agent(
   return out;
 }
 
+type Row = [number, string, number, Partial<UsageEvent>?];
+
+/** The same rows as a stream that carries no prompt ids (provider APIs, gateways, scripts). */
+const unprompted = (rows: readonly Row[]): Row[] => rows.map(([m, , c, o]): Row => [m, '', c, { ...o, prompt_id: undefined }]);
+
+/** An agent loop: a request every 15 to 25 s (20 s on average) from minute `from` to `to`. */
+function loop(from: number, to: number, cost: number): Row[] {
+  const out: Row[] = [];
+  const jitter = [0, 5, -5, 3, -3];
+  for (let s = from * 60, i = 0; s < to * 60; s += 20, i++) out.push([(s + (jitter[i % 5] as number)) / 60, 'p1', cost]);
+  return out;
+}
+
+/** A person at work: turns of 1 to 4 requests 10 s apart, then 1.5 to 25 minutes of reading and typing. */
+function human(minutes: number, cost: number): Row[] {
+  const pauses = [2, 4, 3, 7, 12, 25, 1.5, 4, 6, 3];
+  const out: Row[] = [];
+  for (let m = 0, turn = 0; m < minutes; turn++) {
+    for (let r = 0; r <= turn % 4; r++) out.push([m + r / 6, 'p1', cost]);
+    m += (turn % 4) / 6 + (pauses[turn % pauses.length] as number);
+  }
+  return out;
+}
+
 function events(rows: readonly [number, string, number, Partial<UsageEvent>?][], base: string): UsageEvent[] {
   return rows.map(([minutes, prompt, cost, o], i) =>
     usageEvent({ event_id: `e${i}`, occurred_at: at(base, minutes), prompt_id: prompt, cost_usd: cost, ...o }),
@@ -84,6 +108,21 @@ describe('runaway_session', () => {
       want: ['1 warning open 11-27T17:00 2h/2h $13', '2 critical open 11-27T21:00 6h/2h $37'],
     },
     {
+      name: 'is critical on Friday evening when the unattended spend is heading past critical_projected_usd by Monday',
+      base: FRI,
+      rows: agent('p1', 0, 8 * 60, 1, 10),
+      cfg: config({ critical_projected_usd: 100 }),
+      // Fri 18:00 Berlin: $13 in 2 h, $6.50/h for the 63 h until Monday 09:00 is $422.
+      want: ['1 critical open 11-27T17:00 2h/2h $13', '2 critical open 11-27T19:10 4.166667h/2h $26'],
+    },
+    {
+      name: 'leaves severity to the hours in working time, whatever the projection',
+      base: WED,
+      rows: agent('p1', 0, 250, 0.5),
+      cfg: config({ critical_projected_usd: 20 }),
+      want: ['1 warning open 11-25T13:00 4h/4h $24.5'],
+    },
+    {
       name: 'resolves when a human prompt arrives',
       base: WED,
       rows: [...agent('p1', 0, 250, 0.5), [251, 'p2', 0.5], ...agent('p2', 252, 300, 0.5)],
@@ -108,10 +147,42 @@ describe('runaway_session', () => {
       want: ['1 warning open 11-25T13:01 4h/4h $25'], // the straggler's cost counts, its prompt does not reset
     },
     {
-      name: 'ignores sessions without a prompt id (no human-turn signal)',
+      name: 'without prompt ids, a session whose requests come 5 min apart is never taken for an agent alone',
       base: WED,
-      rows: agent('p1', 0, 600, 1).map(([m, , c]) => [m, '', c, { prompt_id: undefined }] as [number, string, number, Partial<UsageEvent>]),
+      rows: unprompted(agent('p1', 0, 600, 1)),
       want: [],
+    },
+    {
+      name: 'without prompt ids, warns after 4 h of requests every ~20 s in working hours',
+      base: WED,
+      rows: unprompted(loop(0, 5 * 60, 0.05)),
+      want: ['1 warning open 11-25T13:00 4h/4h $36.05'],
+    },
+    {
+      name: 'without prompt ids, stays quiet for a person whose turns are minutes to tens of minutes apart',
+      base: WED,
+      rows: unprompted(human(8 * 60, 0.5)),
+      want: [],
+    },
+    {
+      name: 'without prompt ids, a loop that waits 2 min on the odd tool call is still a loop',
+      base: WED,
+      // Every 20th gap is 2 minutes: 1 pause in 20 gaps, under the 1 in 10 a loop may have.
+      rows: unprompted(loop(0, 5 * 60, 0.05).map(([m, p, c], i): Row => [m + 2 * Math.floor(i / 20), p, c])),
+      want: ['1 warning open 11-25T13:00 4.000833h/4h $27.95'],
+    },
+    {
+      name: 'without prompt ids, a 5 min pause ends the stretch and resolves its episode',
+      base: WED,
+      rows: unprompted([...loop(0, 250, 0.05), ...loop(256, 400, 0.05)]),
+      want: ['1 warning open 11-25T13:00 4h/4h $36.05', '2 warning resolved 11-25T13:16 4.160278h/4h $37.5'],
+    },
+    {
+      name: 'a session that shows a prompt id is judged by prompt ids from then on',
+      base: WED,
+      // An hour without prompt ids, then a human prompt: the stretch starts there, 4 h before 14:00.
+      rows: [...unprompted(loop(0, 60, 0.05)), ...agent('p1', 60, 310, 0.5)],
+      want: ['1 warning open 11-25T14:00 4h/4h $24.5'],
     },
     {
       name: 'stays at info during a planned change',
@@ -143,9 +214,23 @@ describe('runaway_session', () => {
       "An agent in session 28b3c0de… of alice@acme.com has run for 6h 0m without a human prompt, past the 2h 0m (halved outside payments's working hours, Europe/Berlin) limit, and spent $37 in that time.",
     );
     expect(critical.advice).toMatch(/Interrupt it/);
-    // Fri 22:00 Berlin: the projection runs to the 16 h cap at the stretch's $37 / 6 h.
-    expect(critical.projected_usd).toBe(98.666667);
+    // Fri 22:00 Berlin: the projection runs the 59 h to Monday 09:00 at the stretch's $37 / 6 h.
+    expect(critical.projected_usd).toBe(363.833333);
+    expect(critical.advice).toContain('about $363.83 more by Mon 11-30 09:00 Europe/Berlin (59h), when working hours start.');
     expect(critical.evidence[0]).toEqual({ at: FRI, label: 'last human prompt', value: 0, unit: 'usd' });
+  });
+
+  it('says a stream without prompt ids was judged by its cadence', () => {
+    const out = runThroughEngine(runawaySession, config(), events(unprompted(loop(0, 5 * 60, 0.05)), WED));
+    expect(out).toHaveLength(1);
+    const a = out[0] as Anomaly;
+    expect(Anomaly.parse(a)).toEqual(a);
+    expect(a.summary).toBe(
+      'An agent in session 28b3c0de… of alice@acme.com has run for 4h 0m with requests every 20s on average and no pause of 5m ' +
+        '(the session carries no prompt ids, so its cadence stands for them), past the 4h 0m limit, and spent $36.05 in that time.',
+    );
+    expect(a.evidence[0]).toEqual({ at: WED, label: 'steady requests began (no prompt ids: judged by cadence)', value: 0, unit: 'usd' });
+    expect(a.evidence).toContainEqual(expect.objectContaining({ label: 'calls since the steady requests began', value: 721 }));
   });
 
   it('is deterministic and survives a snapshot round trip mid-stream', () => {

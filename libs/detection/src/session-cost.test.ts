@@ -6,6 +6,9 @@ import { sessionCost, type SessionCostDetectorConfig, type SessionCostState, typ
 import { ctxAt, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
+import { compileCalendar, DEFAULT_CALENDAR } from './calendar.ts';
+
+const roundTo6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 const T0 = '2026-11-25T10:00:00.000Z'; // a Wednesday, 11:00 in Berlin
 const SESSION = '28b3c0de-7f1a-4c55-9d0e-3b1f2a6c9e41';
@@ -308,14 +311,47 @@ describe('session_cost', () => {
       expect(critical.advice).toContain('$150/h');
     });
 
-    it('projects to the next business morning, capped at 16 h, out of hours', () => {
-      const critical = run(events(rows, '2026-11-27T20:00:00Z')).at(-1) as Anomaly; // Fri 21:40 Berlin
-      expect(critical.projected_usd).toBe(150 * 16);
+    // $2 every 3 minutes ($40/h): the 13th call, at minute 36, crosses the $25 warning cap.
+    const loop: Row[] = Array.from({ length: 13 }, (_, i): Row => [3 * i, 2]);
+    const loopCaps = config({ payments: { warning_usd: 25, critical_usd: 600 } });
+
+    it('projects a Friday 19:00 loop to Monday 09:00 and is critical from that projection', () => {
+      const out = run(events(loop, '2026-11-27T17:24:00Z'), loopCaps); // crosses at Fri 19:00 Berlin
+      expect(out).toHaveLength(1);
+      const a = out[0] as Anomaly;
+      expect(a).toMatchObject({ version: 1, severity: 'critical', detected_at: '2026-11-27T18:00:00.000Z' });
+      expect(a.observed.value).toBe(26);
+      expect(a.expected.value).toBe(25); // the cap actually crossed; the projection made it critical
+      const rate = 26 / 0.6; // rated over the session's 36 minutes
+      expect(a.projected_usd).toBeCloseTo(rate * 62, 4);
+      expect(a.advice).toContain('more by Mon 11-30 09:00 Europe/Berlin (62h), when working hours start');
+      expect(a.summary).toMatch(/Critical because at this rate it reaches \$2,7\d\d\.\d\d, past the \$600 critical cap/);
     });
 
-    it('projects the hours until 09:00 on a weeknight', () => {
-      const critical = run(events(rows, '2026-11-25T23:20:00Z')).at(-1) as Anomaly; // Thu 01:00 Berlin at minute 40
-      expect(critical.projected_usd).toBe(150 * 8);
+    it('keeps the same loop at warning with a 1 h horizon on a Tuesday morning', () => {
+      const out = run(events(loop, '2026-11-24T08:24:00Z'), loopCaps); // crosses at Tue 10:00 Berlin
+      expect(out.map((a) => [a.severity, a.projected_usd])).toEqual([['warning', roundTo6(26 / 0.6)]]);
+      expect(out[0]?.advice).toContain('more in the next 1h, while the team is at work');
+    });
+
+    it('projects to the on-call response time where the team has an on-call receiver', () => {
+      const oncall = {
+        ...loopCaps,
+        calendarFor: () => compileCalendar(DEFAULT_CALENDAR, 'Europe/Berlin', { oncallResponseMs: 30 * 60_000 }),
+      };
+      const out = run(events(loop, '2026-11-27T17:24:00Z'), oncall);
+      // 26 + 43.33 × 0.5 is far below $600: someone answers within the half hour.
+      expect(out.map((a) => [a.severity, a.projected_usd])).toEqual([['warning', roundTo6((26 / 0.6) * 0.5)]]);
+      expect(out[0]?.advice).toContain('more in the 30m before on-call is likely to respond');
+    });
+
+    it('projects the hours until 09:00 on a weeknight, critical once the projection passes the cap', () => {
+      const out = run(events(rows, '2026-11-25T23:20:00Z')); // Thu 00:20 Berlin
+      // $40 at 00:30 at $160/h is heading for $1,400 by 09:00: critical at the warning crossing.
+      expect(out.map((a) => [a.version, a.severity, a.observed.value, a.projected_usd])).toEqual([
+        [1, 'critical', 40, 160 * 8.5],
+        [2, 'critical', 80, roundTo6(160 * (8 + 1 / 6))],
+      ]);
     });
 
     it('rates only the last hour of a long session', () => {
@@ -390,7 +426,14 @@ describe('session_cost', () => {
       const rows: Row[] = Array.from({ length: 60 }, (_, i): Row => [i * 60, 5]);
       const out = run(events(rows));
       expect(out.every((a) => a.status === 'open')).toBe(true);
-      expect(out.map((a) => a.observed.value)).toEqual([25, 100, 200]); // warning, critical, ×2
+      // Warning at $25 (Wed 15:00 Berlin); critical at $40 (Wed 18:00, the end of working hours),
+      // because $5/h until Thu 09:00 takes it past $100; then re-reported at each doubling.
+      expect(out.map((a) => [a.severity, a.observed.value])).toEqual([
+        ['warning', 25],
+        ['critical', 40],
+        ['critical', 80],
+        ['critical', 160],
+      ]);
     });
 
     it('opens a new episode after a resumption only for new spend above the warning cap', () => {

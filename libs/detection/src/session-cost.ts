@@ -1,6 +1,6 @@
 import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity, UsageEvent } from '@burnrate/schemas';
-import { hoursUntilAcknowledgement } from './calendar.ts';
+import { describeAcknowledgement, hoursUnattended, hoursUntilAcknowledgement } from './calendar.ts';
 import type { Detector, DetectorEnv, StepResult } from './detector.ts';
 import {
   episodeFields,
@@ -23,6 +23,10 @@ import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
  * hash(kind, org, session, episode start) where the start is the crossing event's `occurred_at`.
  * Versions:
  * - v1 at the first crossing, `warning` or directly `critical` when one event crosses both caps;
+ *   outside working time, a session above the warning cap is critical too when its cost plus its
+ *   projection (below) reaches the critical cap: a loop at $40/h on Friday evening is heading for
+ *   $2,500 by Monday 09:00, and that is decided on Friday, not when the cap is reached at 02:00 on
+ *   Saturday (in working time someone looks within the hour, and the caps decide);
  * - +1 when the severity rises (warning → critical);
  * - +1 while critical each time the session cost reaches `growthFactor` × the cost at the last
  *   version (default 2: $100, $200, $400…), so a runaway session is re-reported a logarithmic
@@ -52,8 +56,9 @@ import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
  * Fields: observed = session cost (since the last resolution); expected = the cap of the current
  * severity; impact_usd = cost above the warning cap (the same base for every version so it only
  * grows); projected_usd = the additional spend expected before someone acts: the session's burn
- * rate over its last hour × hours until the next working start in the team's calendar (see
- * calendar.ts hoursUntilAcknowledgement); 0 on resolution.
+ * rate over its last hour × hours until someone is likely to act (1 h in working time, else the
+ * next working-hours start of the team, or its on-call response time; calendar.ts
+ * hoursUntilAcknowledgement); 0 on resolution.
  */
 
 export interface SessionCostSettings {
@@ -151,15 +156,21 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
     const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
     if (!settings.enabled) return quiet;
     const spent = s.cost - s.base;
-    const crossed = severityOf(spent, settings);
-    if (crossed === null) return quiet;
+    const capped = severityOf(spent, settings);
+    if (capped === null) return quiet;
+    // Only sessions between the caps pay for the projection: a sum over 12 slots and, out of
+    // hours, two comparisons against the calendar's remembered off-hours stretch.
+    const crossed =
+      capped === 'warning' && spent + burnRate(s) * hoursUnattended(cfg.calendarFor(s.team), at) >= settings.critical_usd
+        ? 'critical'
+        : capped;
     const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
 
     const ep = s.episode;
     if (ep === null || ep.status === 'resolved') {
       s.episode = openEpisode(KIND, [s.org, s.session], at, severity, spent, {
         at,
-        label: `cumulative cost at ${crossed} crossing`,
+        label: crossingLabel(crossed, capped),
         value: spent,
         unit: 'usd',
       });
@@ -173,7 +184,7 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
       }
     } else {
       const rises = SEVERITY_RANK[severity] > SEVERITY_RANK[ep.severity];
-      const label = rises ? `cumulative cost at ${crossed} crossing` : `cumulative cost after growing ${(spent / ep.reported).toFixed(1)}x`;
+      const label = rises ? crossingLabel(crossed, capped) : `cumulative cost after growing ${(spent / ep.reported).toFixed(1)}x`;
       const change = updateEpisode(ep, severity, spent, { growthFactor: cfg.growthFactor ?? 2 }, { at, label, value: spent, unit: 'usd' });
       if (change === null) return quiet;
     }
@@ -380,6 +391,10 @@ function topModel(models: Record<string, number>): string | undefined {
   return best;
 }
 
+function crossingLabel(crossed: Severity, capped: Severity): string {
+  return crossed === capped ? `cumulative cost at ${crossed} crossing` : `cumulative cost when its projection reached the critical cap`;
+}
+
 function capOf(severity: Severity, t: SessionCostThresholds): number {
   return severity === 'critical' ? t.critical_usd : t.warning_usd;
 }
@@ -388,13 +403,15 @@ function toAnomaly(s: SessionState, at: number, detectedAt: string, t: SessionCo
   const ep = s.episode as Episode;
   const resolved = ep.status === 'resolved';
   const spent = s.cost - s.base;
-  // A planned change keeps the severity at info, but the cap that was crossed is still the measure.
-  const capSeverity = ep.severity === 'info' ? (severityOf(ep.reported, t) ?? 'warning') : ep.severity;
+  // The cap actually crossed is the measure, whatever raised the severity: a planned change keeps it
+  // at info, a projection can make it critical below the critical cap.
+  const capSeverity = severityOf(ep.severity === 'info' ? ep.reported : spent, t) ?? 'warning';
   const cap = capOf(capSeverity, t);
   const rate = burnRate(s);
   const cal = cfg.calendarFor(s.team);
   const horizonHours = hoursUntilAcknowledgement(cal, at);
   const projected = resolved ? 0 : roundMoney(rate * horizonHours);
+  const byProjection = ep.severity === 'critical' && capSeverity !== 'critical';
   const model = topModel(s.models);
 
   const evidence: EvidencePoint[] = [
@@ -414,10 +431,13 @@ function toAnomaly(s: SessionState, at: number, detectedAt: string, t: SessionCo
     summary =
       `Session ${shortId(s.session)} of ${who} has cost ${formatUsd(spent)} in ${formatDuration(s.last - s.first)}, ` +
       `above the ${formatUsd(cap)} ${capSeverity} cap for ${s.team}.` +
+      (byProjection
+        ? ` Critical because at this rate it reaches ${formatUsd(spent + projected)}, past the ${formatUsd(t.critical_usd)} critical cap, before anyone is likely to act.`
+        : '') +
       (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`);
     const projection =
       projected >= 0.01
-        ? ` At its last-hour rate of ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more in the next ${formatHours(horizonHours)}, before the team is likely to look at it (${cal.timeZone} working hours).`
+        ? ` At its last-hour rate of ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`
         : '';
     advice =
       ep.severity === 'critical'
@@ -445,8 +465,4 @@ function toAnomaly(s: SessionState, at: number, detectedAt: string, t: SessionCo
     advice,
     detected_at: detectedAt,
   };
-}
-
-function formatHours(hours: number): string {
-  return hours >= 1 ? `${Math.round(hours * 10) / 10}h` : `${Math.round(hours * 60)}m`;
 }

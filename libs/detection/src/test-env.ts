@@ -5,7 +5,9 @@ import { createDetectionEngine, type DetectorRegistry, type EngineOptions } from
 
 /**
  * A DetectorEnv for this package's tests: fixed settings (or per team), one calendar per zone,
- * planned changes as [team, from, to] on local dates. Only tests import this file.
+ * planned changes as [team, first day, last day] on UTC dates, both included: a shorthand for
+ * tables of days. (burnrate.yaml's `to` is exclusive and local; services/detector implements it.)
+ * Only tests import this file.
  */
 export function testEnv<S extends { enabled: boolean }>(
   settings: S | ((subject: SettingsSubject) => S),

@@ -858,7 +858,8 @@ function buildConfig(teams: readonly TeamSpec[], tl: Timeline, budgets: readonly
         {
           team: 'payments',
           from: tl.migration.from,
-          to: tl.migration.to,
+          // `to` is exclusive: the Saturday after the Monday-to-Friday migration week.
+          to: addDays(tl.migration.to, 1),
           kinds: ['model_mix_drift', 'spend_spike', 'cache_efficiency_drop'],
           note: 'Ledger migration to Java 21: the team uses Opus for the week',
         },

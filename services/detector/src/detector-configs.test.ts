@@ -12,6 +12,9 @@ teams:
     calendar: { working_days: [mon, tue, wed, thu], holidays: ["2026-12-24"] }
   - id: research
     members: [rita@acme.com]
+    oncall: { email: [oncall-research@acme.com] }
+routes:
+  oncall_response: 45m
 detectors:
   runaway_session: { max_hours_without_human: 6 }
   context_bloat: { enabled: false }
@@ -22,6 +25,7 @@ detectors:
       runaway_session: { off_hours_factor: 1 }
   planned_changes:
     - { team: payments, from: "2026-11-30", to: "2026-12-04", kinds: [session_cost], note: opus migration }
+    - { team: research, from: "2026-12-07T14:00:00+01:00", to: "2026-12-08T09:30:00Z", kinds: [spend_spike], note: load test }
 `);
 
 describe('detectorConfigs', () => {
@@ -34,6 +38,7 @@ describe('detectorConfigs', () => {
       max_hours_without_human: 6,
       off_hours_factor: 0.5,
       critical_factor: 3,
+      critical_projected_usd: 100,
     });
     expect(cfgs.runaway_session.settingsFor({ team: 'research', developer: 'rita@acme.com' })).toMatchObject({
       max_hours_without_human: 12,
@@ -56,11 +61,30 @@ describe('detectorConfigs', () => {
     expect(cfgs.runaway_session.calendarFor('unattributed').timeZone).toBe('America/New_York');
   });
 
+  it('gives a team with an on-call receiver routes.oncall_response as its out-of-hours horizon, and others none', () => {
+    expect(cfgs.session_cost.calendarFor('research').oncallResponseHours).toBe(0.75);
+    expect(cfgs.session_cost.calendarFor('payments').oncallResponseHours).toBeUndefined();
+    expect(parseConfig('org: acme').routes.oncall_response).toBe(30 * 60_000);
+  });
+
   it('finds planned changes by kind, team and local date', () => {
     // 2026-11-29T23:30Z is already Monday the 30th in Berlin.
     expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-11-29T23:30:00Z'))).toBe('opus migration');
     expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-11-29T22:30:00Z'))).toBeUndefined();
     expect(cfgs.session_cost.plannedChange('research', Date.parse('2026-12-01T12:00:00Z'))).toBeUndefined();
     expect(cfgs.runaway_session.plannedChange('payments', Date.parse('2026-12-01T12:00:00Z'))).toBeUndefined();
+  });
+
+  it('reads `to` as exclusive: the change is over from local midnight of that date, or from that instant', () => {
+    // Thursday 3 December 23:30 in Berlin is still covered; Friday the 4th, from 00:00 Berlin, is not.
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-03T22:30:00Z'))).toBe('opus migration');
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-03T22:59:59.999Z'))).toBe('opus migration');
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-03T23:00:00Z'))).toBeUndefined();
+    expect(cfgs.session_cost.plannedChange('payments', Date.parse('2026-12-04T12:00:00Z'))).toBeUndefined();
+    const spike = cfgs.spend_spike;
+    expect(spike.plannedChange('research', Date.parse('2026-12-07T12:59:59Z'))).toBeUndefined();
+    expect(spike.plannedChange('research', Date.parse('2026-12-07T13:00:00Z'))).toBe('load test');
+    expect(spike.plannedChange('research', Date.parse('2026-12-08T09:29:59Z'))).toBe('load test');
+    expect(spike.plannedChange('research', Date.parse('2026-12-08T09:30:00Z'))).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import type { ConsumedMessage, OutgoingMessage, Producer, SubscribeOptions } from '@burnrate/bus';
 import { partitionKey } from '@burnrate/bus';
-import { detectorSettings, findTeam, plannedChangeFor, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
+import { detectorSettings, findTeam, plannedSpans, receiversOf, systemClock, teamCalendar, teamTimezone } from '@burnrate/core';
 import type { Clock, Config, ConfigSource, DetectorKindName, DetectorSettings, Logger } from '@burnrate/core';
 import {
   addToRollup,
@@ -8,7 +8,7 @@ import {
   createDetectionEngine,
   createRollupState,
   DEFAULT_MAX_CLOCK_SKEW_MS,
-  localDate,
+  localMidnight,
   restoreRollupState,
   rollupSize,
   takeRollups,
@@ -255,15 +255,19 @@ function rollupMessage(r: UsageRollup, log: Logger): OutgoingMessage | undefined
 }
 
 /**
- * Detector configs of both stages (DETECTORS and TEAM_DETECTORS) from the Burnrate config. Settings are memoised per team and developer, calendars per team and planned changes
- * per team and local day, because detectors ask for them per event.
+ * Detector configs of both stages (DETECTORS and TEAM_DETECTORS) from the Burnrate config. Settings are memoised per team and developer, calendars and planned changes per
+ * team, because detectors ask for them per event.
  */
 export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorConfigs {
   const calendars = new Map<string, WorkCalendar>();
   const calendarFor = (team: string): WorkCalendar => {
     let cal = calendars.get(team);
     if (cal === undefined) {
-      cal = compileCalendar(teamCalendar(config, team), teamTimezone(config, team));
+      // A team with an on-call receiver is looked at within its response time, nights and weekends included.
+      const oncall = receiversOf(findTeam(config, team)?.oncall).length > 0;
+      cal = compileCalendar(teamCalendar(config, team), teamTimezone(config, team), {
+        oncallResponseMs: oncall ? config.routes.oncall_response : undefined,
+      });
       calendars.set(team, cal);
     }
     return cal;
@@ -271,7 +275,8 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
 
   const envOf = <K extends DetectorKindName>(kind: K): DetectorEnv<DetectorSettings[K]> => {
     const byTeam = new Map<string, Map<string, DetectorSettings[K]>>();
-    const planned = new Map<string, string | null>();
+    // Per team (teams are few): the planned changes of this kind as instants, so an event costs a few comparisons.
+    const planned = new Map<string, { from: number; to: number; note: string }[]>();
     return {
       settingsFor({ team, developer }) {
         let devs = byTeam.get(team);
@@ -290,16 +295,15 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
       calendarFor,
       plannedChange(team, atMs) {
         if (config.detectors.planned_changes.length === 0) return undefined;
-        const day = localDate(calendarFor(team), atMs);
-        const key = `${team}\u001f${day}`;
-        let note = planned.get(key);
-        if (note === undefined) {
-          note = plannedChangeFor(config, kind, team, day)?.note ?? null;
-          // Bounded: planned changes are looked up per (team, day) seen, a few hundred a year.
-          if (planned.size > 10_000) planned.clear();
-          planned.set(key, note);
+        let spans = planned.get(team);
+        if (spans === undefined) {
+          const cal = calendarFor(team);
+          spans = plannedSpans(config, kind, team, (date) => localMidnight(cal, date));
+          planned.set(team, spans);
         }
-        return note ?? undefined;
+        // [from, to): `to` is the first day (or the instant) the change is over.
+        for (const p of spans) if (atMs >= p.from && atMs < p.to) return p.note;
+        return undefined;
       },
     };
   };

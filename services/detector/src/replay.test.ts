@@ -38,12 +38,15 @@ const loop = Array.from({ length: 49 }, (_, i) => event(i * 10, 1.5));
 describe('replay', () => {
   it('runs the live detectors over the events in the order given', async () => {
     const { anomalies, stats } = await replay(loop, config);
-    // Off-hours from 18:00 Berlin halve the 4 h limit: 2 h in, runaway warns; $25 at 16:00 + 160 min;
-    // 3 × 2 h without a human turn is critical.
+    // Off-hours from 18:00 Berlin halve the 4 h limit: 2 h in, runaway fires, and at $9/h until
+    // Monday 09:00 (63 h) it is heading for ~$580, so it is critical on Friday evening rather than
+    // at 3 × 2 h; session_cost crosses $25 at 16:00 + 160 min and is critical for the same reason.
+    // Each is re-reported as its spend doubles.
     expect(anomalies.map((a) => `${a.kind} v${a.version} ${a.severity} ${a.detected_at.slice(11, 16)}`)).toEqual([
-      'runaway_session v1 warning 17:00',
-      'session_cost v1 warning 17:40',
-      'runaway_session v2 critical 21:00',
+      'runaway_session v1 critical 17:00',
+      'session_cost v1 critical 17:40',
+      'runaway_session v2 critical 19:10',
+      'session_cost v2 critical 20:30',
     ]);
     expect(stats).toEqual({ events: 49, duplicates: 0, late: 0, invalid: 0 });
   });

@@ -44,8 +44,18 @@ export const DETECTOR_SETTINGS = {
       off_hours_factor: z.number().finite().positive().max(1),
       // Escalates to critical past this multiple of the limit.
       critical_factor: z.number().finite().min(1),
+      // Critical too when the unattended spend plus its projection until someone is likely to act
+      // (the next working-hours start, or the on-call response) reaches this.
+      critical_projected_usd: Money,
     },
-    { enabled: true, min_impact_usd: 10, max_hours_without_human: 4, off_hours_factor: 0.5, critical_factor: 3 },
+    {
+      enabled: true,
+      min_impact_usd: 10,
+      max_hours_without_human: 4,
+      off_hours_factor: 0.5,
+      critical_factor: 3,
+      critical_projected_usd: 100,
+    },
   ),
   context_bloat: settings(
     {
@@ -147,17 +157,51 @@ export const CalendarConfig = z
 export const CalendarOverride = z.object(calendarFields).partial().strict();
 export type CalendarConfig = z.infer<typeof CalendarConfig>;
 
-/** A change people planned (a migration week, a load test): matching anomalies are kept at info. */
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+// A time of day with no offset means a different instant in every zone, so it is refused.
+const INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A bound of a planned change: a local date (midnight at its start, in the team's time zone, or
+ * the org's without a team) or an instant with its offset.
+ */
+export const PlannedBound = z.string().superRefine((text, ctx) => {
+  const valid = DATE_RE.test(text) ? IsoDate.safeParse(text).success : INSTANT_RE.test(text) && !Number.isNaN(Date.parse(text));
+  if (!valid)
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a date such as 2026-10-24 or an instant with its offset such as 2026-10-24T18:00:00+02:00, not ${JSON.stringify(text)} (a time without Z or an offset is ambiguous)`,
+    });
+});
+
+/** True for a bound written as a date, false for an instant. */
+export const isDateBound = (bound: string): boolean => bound.length === 10;
+
+/**
+ * A change people planned (a migration week, a load test): matching anomalies are kept at info
+ * from `from` (inclusive) until `to` (exclusive: the first day, or the instant, the change is
+ * over). A week of migration Monday to Friday is `from: 2026-10-19, to: 2026-10-24`.
+ */
 export const PlannedChange = z
   .object({
     team: Id.optional(),
-    from: IsoDate,
-    to: IsoDate,
+    from: PlannedBound.describe(
+      "When the change starts (inclusive): a date, from local midnight in the team's time zone (the org's without a team), or an instant with its offset, e.g. 2026-10-19 or 2026-10-19T14:00:00+02:00.",
+    ),
+    to: PlannedBound.describe(
+      'When the change is over (exclusive): a date is the first day no longer covered (from its local midnight), so a Monday-to-Friday week ends `to:` the Saturday; or an instant with its offset, e.g. 2026-10-24 or 2026-10-23T18:00:00+02:00.',
+    ),
     kinds: z.array(z.enum(DETECTOR_KINDS as [DetectorKindName, ...DetectorKindName[]])).min(1),
     note: z.string().min(1),
   })
   .strict()
-  .refine((p) => p.from <= p.to, { message: 'from must not be after to', path: ['to'] });
+  .refine(
+    (p) => isDateBound(p.from) !== isDateBound(p.to) || (isDateBound(p.from) ? p.from <= p.to : Date.parse(p.from) < Date.parse(p.to)),
+    {
+      message: 'from must be before to',
+      path: ['to'],
+    },
+  );
 export type PlannedChange = z.infer<typeof PlannedChange>;
 
 const S = DETECTOR_SETTINGS;

@@ -214,4 +214,10 @@ describe('configJsonSchema', () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['org', 'teams', 'ownership', 'detectors', 'routes']));
     expect(await readFile(EXAMPLE, 'utf8')).toContain('org: acme');
   });
+
+  it('says that a planned change ends before its `to`', () => {
+    const text = JSON.stringify(configJsonSchema());
+    expect(text).toContain('When the change is over (exclusive): a date is the first day no longer covered');
+    expect(text).toContain('When the change starts (inclusive)');
+  });
 });

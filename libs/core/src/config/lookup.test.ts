@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.ts';
-import { detectorSettings, plannedChangeFor, teamCalendar } from './lookup.ts';
+import { detectorSettings, plannedSpans, teamCalendar } from './lookup.ts';
 import { configWarnings } from './warnings.ts';
 
 const config = parseConfig(`
@@ -25,6 +25,7 @@ detectors:
       spend_spike: { min_score: 6 }
   planned_changes:
     - { team: research, from: 2026-11-02, to: 2026-11-08, kinds: [model_mix_drift, spend_spike], note: "Opus migration week" }
+    - { from: "2026-11-10T14:00:00+01:00", to: 2026-11-11, kinds: [spend_spike], note: "load test" }
 `);
 
 describe('detectorSettings', () => {
@@ -59,6 +60,7 @@ describe('detectorSettings', () => {
       max_hours_without_human: 8,
       off_hours_factor: 0.5,
       critical_factor: 3,
+      critical_projected_usd: 100,
     });
   });
 });
@@ -73,11 +75,27 @@ describe('calendars and planned changes', () => {
     expect(teamCalendar(config, 'payments').working_days).toEqual(['mon', 'tue', 'wed', 'thu', 'fri']);
   });
 
-  it('finds the planned change covering a kind, team and day', () => {
-    expect(plannedChangeFor(config, 'model_mix_drift', 'research', '2026-11-05')?.note).toBe('Opus migration week');
-    expect(plannedChangeFor(config, 'model_mix_drift', 'research', '2026-11-09')).toBeUndefined();
-    expect(plannedChangeFor(config, 'model_mix_drift', 'payments', '2026-11-05')).toBeUndefined();
-    expect(plannedChangeFor(config, 'session_cost', 'research', '2026-11-05')).toBeUndefined();
+  it('gives the planned changes of a kind and team as instants, dates at local midnight and instants as written', () => {
+    const midnight = (date: string) => Date.parse(`${date}T00:00:00-05:00`);
+    expect(plannedSpans(config, 'model_mix_drift', 'research', midnight)).toEqual([
+      { from: midnight('2026-11-02'), to: midnight('2026-11-08'), note: 'Opus migration week' },
+    ]);
+    expect(plannedSpans(config, 'spend_spike', 'payments', midnight)).toEqual([
+      { from: Date.parse('2026-11-10T13:00:00Z'), to: midnight('2026-11-11'), note: 'load test' },
+    ]);
+    expect(plannedSpans(config, 'session_cost', 'research', midnight)).toEqual([]);
+  });
+
+  it('refuses a bound that is neither a date nor an instant with its offset, and a from after to', () => {
+    const bad = (from: string, to: string) => () =>
+      parseConfig(`org: acme\ndetectors:\n  planned_changes:\n    - { from: "${from}", to: "${to}", kinds: [spend_spike], note: x }\n`);
+    expect(bad('2026-11-02', '2026-11-08T18:00:00')).toThrow(
+      /detectors\.planned_changes\[0\]\.to \(line 4\): expected a date such as 2026-10-24 or an instant with its offset .*not "2026-11-08T18:00:00" \(a time without Z or an offset is ambiguous\)/,
+    );
+    expect(bad('2026-11-02', '2026-11-31')).toThrow(/planned_changes\[0\]\.to \(line 4\): expected a date/);
+    expect(bad('2026-11-08', '2026-11-02')).toThrow(/planned_changes\[0\]\.to \(line 4\): from must be before to/);
+    expect(bad('2026-11-02T10:00:00Z', '2026-11-02T09:00:00+00:00')).toThrow(/from must be before to/);
+    expect(bad('2026-11-02T10:00:00Z', '2026-11-02T12:00:00+01:00')).not.toThrow();
   });
 });
 
@@ -102,6 +120,7 @@ detectors:
       session_cost: { warning_usd: 500 }
   planned_changes:
     - { team: phantom, from: 2026-11-02, to: 2026-11-08, kinds: [spend_spike], note: x }
+    - { team: payments, from: 2026-10-24, to: 2026-10-24, kinds: [spend_spike], note: one day }
 `);
     expect(configWarnings(odd, Date.parse('2026-12-01T00:00:00Z')).map((w) => `${w.path}: ${w.message}`)).toEqual([
       'detectors.session_cost: warning_usd (150) is not below critical_usd (100), so the warning never fires on its own',
@@ -109,6 +128,7 @@ detectors:
       'detectors.overrides[0].match.team: no team "ghost" in teams; this override never applies',
       'detectors.overrides[1].session_cost: warning_usd (500) is not below critical_usd (100), so the warning never fires on its own',
       'detectors.planned_changes[0].team: no team "phantom" in teams',
+      'detectors.planned_changes[1].to: to (2026-10-24) is the same day as from: to is exclusive (the first day the change is over), so this covers nothing; for the one day 2026-10-24 write to: 2026-10-25',
       'detectors.new_spender.enabled: new_spender is off for every team',
       'teams[0]: team "payments" has no receivers (slack, email or receivers): its anomalies reach nobody',
       'sources: ingest.auth is keys but no source has a key: every post is refused (burnrate keys new makes one)',

@@ -1,4 +1,4 @@
-import type { CalendarConfig, DetectorKindName, DetectorSettings, PlannedChange } from './detectors.ts';
+import { isDateBound, type CalendarConfig, type DetectorKindName, type DetectorSettings } from './detectors.ts';
 import type { Config, TeamConfig } from './schema.ts';
 
 export function findTeam(config: Config, teamId: string): TeamConfig | undefined {
@@ -51,11 +51,21 @@ export function sessionCostThresholds(
   return { warning_usd: s.warning_usd, critical_usd: s.critical_usd };
 }
 
-/** The planned change covering `kind` for `team` on local date `day` (YYYY-MM-DD), if any. */
-export function plannedChangeFor(config: Config, kind: DetectorKindName, team: string, day: string): PlannedChange | undefined {
-  return config.detectors.planned_changes.find(
-    (p) => (p.team === undefined || p.team === team) && p.kinds.includes(kind) && p.from <= day && day <= p.to,
-  );
+/**
+ * The planned changes of `kind` for `team`, in file order, as instants: [from, to) in epoch ms and
+ * the note. `localMidnight` turns a date bound into the instant its day starts in the team's zone
+ * (this package does no time-zone arithmetic; @burnrate/detection's calendar does).
+ */
+export function plannedSpans(
+  config: Config,
+  kind: DetectorKindName,
+  team: string,
+  localMidnight: (date: string) => number,
+): { from: number; to: number; note: string }[] {
+  const at = (bound: string): number => (isDateBound(bound) ? localMidnight(bound) : Date.parse(bound));
+  return config.detectors.planned_changes
+    .filter((p) => (p.team === undefined || p.team === team) && p.kinds.includes(kind))
+    .map((p) => ({ from: at(p.from), to: at(p.to), note: p.note }));
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {

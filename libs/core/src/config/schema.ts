@@ -149,6 +149,9 @@ export const RoutesConfig = z
     group_interval: Duration.default(300_000),
     repeat_interval: Duration.default(14_400_000),
     escalate_after: Duration.default(1_800_000),
+    // How soon a team's on-call receiver acts on a page outside working hours: the horizon of
+    // projected spend (and of severity from it) for teams with an on-call receiver.
+    oncall_response: Duration.default(1_800_000),
     // Anomalies below this severity are stored and listed but not sent anywhere.
     min_severity: SeverityName.default('warning'),
     rules: z
@@ -199,6 +202,7 @@ function buildConfigSchema(receiver: ReceiverSchema) {
         group_interval: 300_000,
         repeat_interval: 14_400_000,
         escalate_after: 1_800_000,
+        oncall_response: 1_800_000,
         min_severity: 'warning',
         rules: [],
       }),

@@ -1,4 +1,4 @@
-import type { DetectorKindName } from './detectors.ts';
+import { isDateBound, type DetectorKindName } from './detectors.ts';
 import { formatPath, type ConfigIssue } from './load.ts';
 import { detectorSettings } from './lookup.ts';
 import { receiversOf } from './receivers.ts';
@@ -45,6 +45,13 @@ export function configWarnings(config: Config, now: number = Date.now()): Config
   });
   config.detectors.planned_changes.forEach((p, i) => {
     if (p.team !== undefined && !teams.has(p.team)) warn(['detectors', 'planned_changes', i, 'team'], `no team "${p.team}" in teams`);
+    if (p.from === p.to && isDateBound(p.to)) {
+      const next = new Date(Date.parse(`${p.to}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+      warn(
+        ['detectors', 'planned_changes', i, 'to'],
+        `to (${p.to}) is the same day as from: to is exclusive (the first day the change is over), so this covers nothing; for the one day ${p.from} write to: ${next}`,
+      );
+    }
   });
   for (const kind of Object.keys(config.detectors) as (DetectorKindName | 'overrides' | 'planned_changes' | 'allowed_lateness')[]) {
     const s = config.detectors[kind];

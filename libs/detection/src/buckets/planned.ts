@@ -6,7 +6,8 @@ import { isWorkingDay, localHourOf } from './local-hour.ts';
  * Where an instant stands against the team's planned changes (detectors.planned_changes) for one
  * detector kind, in the team's calendar:
  *
- * - PLANNED: a local day inside a planned change. Anomalies of the kind stay at info, and
+ * - PLANNED: a local day inside a planned change (judged at the day's local noon: a change that
+ *   starts or ends at an instant within a day counts for the days whose noon it covers). Anomalies of the kind stay at info, and
  *   baselines do not learn from it: a migration week is not how the team normally spends, and
  *   learning it would hide a real drift for weeks after.
  * - SETTLING: the first working day after the change ended, with the days off before it (a change
