@@ -76,8 +76,9 @@ describe.skipIf(!canRunDistributed)('distributed mode: the detector survives kil
           // A client's backoff before it resends, kept short so the session's order holds.
           await sleep(250);
         }
-        // Paces the posters so the traffic spans the kill and the restart, not a burst before them.
-        await sleep(40);
+        // Paces the posters so the traffic spans the kill and the restart, not a burst before them:
+        // about 10 s of traffic, while the first alert takes a few seconds through the outbox.
+        await sleep(100);
       }
     };
 
