@@ -41,7 +41,11 @@ export interface AnomalyLifecycle {
   reason?: AnomalyState['reason'];
 }
 
-const ACTION_ORDER = (a: AnomalyState, b: AnomalyState): number =>
+/**
+ * The order decisions are taken in, as anomaly_state_v1 picks the latest: `at`, then action, by
+ * and channel (byte order) on a tie. The latest decision sorts last.
+ */
+export const compareDecisions = (a: AnomalyState, b: AnomalyState): number =>
   Date.parse(a.at) - Date.parse(b.at) ||
   (a.action < b.action ? -1 : a.action > b.action ? 1 : 0) ||
   (a.by < b.by ? -1 : a.by > b.by ? 1 : 0) ||
@@ -54,7 +58,7 @@ const ACTION_ORDER = (a: AnomalyState, b: AnomalyState): number =>
  * callers combine `state` with the anomaly's `status`.
  */
 export function lifecycleOf(decisions: readonly AnomalyState[], now: Date): AnomalyLifecycle {
-  const ordered = [...decisions].sort(ACTION_ORDER);
+  const ordered = [...decisions].sort(compareDecisions);
   const decision = ordered.at(-1);
   if (!decision) return { state: 'open' };
   let acknowledged: AnomalyLifecycle['acknowledged'];

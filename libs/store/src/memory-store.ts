@@ -1,5 +1,5 @@
 import { BurnrateError } from '@burnrate/core';
-import type { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
+import { type Anomaly, type AnomalyState, compareDecisions, type DlqRecord, type Silence, type UsageEvent } from '@burnrate/schemas';
 import {
   type DeliveryRecord,
   type DetectorSnapshot,
@@ -226,7 +226,7 @@ export function createMemoryStore(): Store {
       open();
       const wanted = new Set(ids);
       const result = new Map<string, AnomalyState>();
-      for (const s of [...states.values()].sort(compareStates)) if (wanted.has(s.anomaly_id)) result.set(s.anomaly_id, copy(s));
+      for (const s of [...states.values()].sort(compareDecisions)) if (wanted.has(s.anomaly_id)) result.set(s.anomaly_id, copy(s));
       return result;
     },
     async listAnomalyStates(filter) {
@@ -235,7 +235,7 @@ export function createMemoryStore(): Store {
         .filter((s) => filter.anomaly_id === undefined || s.anomaly_id === filter.anomaly_id)
         .filter((s) => filter.anomaly_ids === undefined || filter.anomaly_ids.includes(s.anomaly_id))
         .filter((s) => filter.since === undefined || ms(s.at) >= ms(filter.since))
-        .sort((a, b) => compareStates(a, b) || compare(a.anomaly_id, b.anomaly_id))
+        .sort((a, b) => compareDecisions(a, b) || compare(a.anomaly_id, b.anomaly_id))
         .slice(0, filter.limit ?? 100_000)
         .map(copy);
     },
@@ -374,9 +374,4 @@ function hasLoneHighSurrogate(value: unknown): boolean {
 /** Byte order for ASCII, which is what ClickHouse's ORDER BY on String gives. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The order anomaly_state_v1 picks the latest by: at, then action, by, channel. */
-function compareStates(a: AnomalyState, b: AnomalyState): number {
-  return Date.parse(a.at) - Date.parse(b.at) || compare(a.action, b.action) || compare(a.by, b.by) || compare(a.channel, b.channel);
 }
