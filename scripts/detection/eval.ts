@@ -1,7 +1,7 @@
 // `npm run eval:detection [-- --seeds N --jobs N --generator scenarios|orgsim|both --weeks N --json]`
 // replays labelled organisations from two independently written generators (@burnrate/scenarios,
 // @burnrate/orgsim) through the detectors, counts the pages the owning teams receive after the
-// notifier's routing, decisions, inhibition and grouping (pages.ts), and prints min / median /
+// notifier's routing, decisions, inhibition, incidents and grouping (pages.ts), and prints min / median /
 // max over seeds per generator with PASS/FAIL per target. Exits 1 only when a labelled incident is
 // missed; the page, deadline and decoy targets are reported, not enforced.
 //
@@ -163,7 +163,8 @@ function summary(results: readonly SeedResult[], seconds: number, jobs: number):
   const out: string[] = [];
   const byGen = GENERATORS.map((g) => [g, results.filter((r) => r.generator === g)] as const).filter(([, rs]) => rs.length > 0);
   out.push(`detection eval: ${results.length} organisations in ${seconds.toFixed(0)} s on ${jobs} worker(s)`);
-  out.push('pages = messages to a team receiver after routing, decide(), inhibition and grouping (team+kind, 10 s / 5 min)');
+  out.push('pages = messages to a team receiver after routing, decide(), inhibition, incidents and grouping (team+kind, 10 s / 5 min);');
+  out.push('a quiet Slack thread reply (growth, not shown in the channel) is a thread update, not a page');
   out.push('');
   for (const [g, rs] of byGen) {
     out.push(`${g}, per seed:`);
@@ -300,13 +301,14 @@ function printDetail(d: SeedDetail): void {
   out.push(`pages per team over ${d.weeks} weeks:`);
   out.push(
     table(
-      ['team', 'pages', 'per week', 'worst week', 'resolution notes', 'pages by kind'],
+      ['team', 'pages', 'per week', 'worst week', 'resolution notes', 'thread updates', 'pages by kind'],
       d.teams.map((t) => [
         t.team,
         String(t.pages),
         t.perWeek.toFixed(2),
         String(t.worstWeek),
         String(t.resolutionNotes),
+        String(t.threadUpdates),
         t.byKind.map(([k, n]) => `${k} ${n}`).join(', '),
       ]),
     ),

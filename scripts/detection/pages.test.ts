@@ -5,7 +5,7 @@ import type { Anomaly } from '@burnrate/schemas';
 import { createMemoryStore } from '@burnrate/store';
 import { anomaly } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
-import { pagesPerTeam, teamMessages } from './pages.ts';
+import { pagesPerTeam, simulate, teamMessages } from './pages.ts';
 
 const config = parseConfig(
   `
@@ -112,8 +112,8 @@ describe('pagesPerTeam', () => {
     const messages = teamMessages([sessionWarning(1, 0), sessionWarning(2, week + MIN), sessionWarning(3, week + 30 * MIN)], config);
     const teams = pagesPerTeam(messages, ['payments', 'mobile'], T0, 2);
     expect(teams).toEqual([
-      { team: 'payments', pages: 3, perWeek: 1.5, worstWeek: 2, resolutionNotes: 0, byKind: [['session_cost', 3]] },
-      { team: 'mobile', pages: 0, perWeek: 0, worstWeek: 0, resolutionNotes: 0, byKind: [] },
+      { team: 'payments', pages: 3, perWeek: 1.5, worstWeek: 2, resolutionNotes: 0, threadUpdates: 0, byKind: [['session_cost', 3]] },
+      { team: 'mobile', pages: 0, perWeek: 0, worstWeek: 0, resolutionNotes: 0, threadUpdates: 0, byKind: [] },
     ]);
   });
 });
@@ -157,15 +157,23 @@ describe('teamMessages against the notifier itself', () => {
       for (const n of slack.sent.slice(before)) actual.push([t, (n.group ?? [n.anomaly]).map((a) => `${a.id}@${a.version}`).sort()]);
     }
     expect(actual).toEqual(expected);
-    // cache drop; its resolution; the burst after it; dev1's critical; the spike; its growth (v3 supersedes v2).
-    expect(expected.map(([t]) => t)).toEqual([
-      10 * S,
-      15 * MIN + 10 * S,
-      20 * MIN + 10 * S,
-      22 * MIN + 10 * S,
-      24 * MIN + 10 * S,
-      29 * MIN + 10 * S,
+    // The cache drop; its resolution; the burst after it; dev1's critical, which makes the cache
+    // drop's incident critical (dev1's warning had joined it): a reply at once, shown in the channel.
+    expect(expected.map(([t]) => t)).toEqual([10 * S, 15 * MIN + 10 * S, 20 * MIN + 10 * S, 22 * MIN]);
+    // The 30 session warnings joined the cache drop's incident, and the spike followed from dev1's
+    // critical session in it (v1, and v2 which grew 6x; v3 grew too little to be news): recorded
+    // against the incident's message, which was brought up to date instead of 32 messages being sent.
+    const { attachments } = simulate(versions, config);
+    expect(attachments.map((a) => `${a.id}@${a.version}`)).toEqual([
+      ...Array.from({ length: 30 }, (_, i) => `session_cost:acme:dev${i}:sess-${i}@1`),
+      'spend_spike:acme:payments@1',
+      'spend_spike:acme:payments@2',
     ]);
+    expect(new Set(attachments.map((a) => a.message))).toEqual(new Set([0]));
+    expect(slack.updates.length).toBeGreaterThan(0);
+    const view = slack.updates.at(-1)?.notification;
+    expect(view?.anomaly.kind).toBe('cache_efficiency_drop');
+    expect(view?.group).toHaveLength(32);
   });
 });
 
@@ -179,3 +187,26 @@ function spike(version: number, impact: number, detectedAt: number): Anomaly {
     detected_at: at(detectedAt),
   });
 }
+
+describe('thread updates', () => {
+  it('counts an episode’s growth on Slack as a quiet thread update, and sends email none of it', () => {
+    const both = parseConfig(
+      `
+org: acme
+teams:
+  - id: payments
+    slack: { channel: '#payments-spend' }
+    email: [leads@acme.com]
+`,
+      'test burnrate.yaml',
+    );
+    const messages = teamMessages([spike(1, 20, 0), spike(2, 60, 30 * MIN), spike(3, 200, 60 * MIN)], both);
+    expect(messages.map((m) => [m.receiver, m.items[0]?.reason, m.page, m.threadUpdate])).toEqual([
+      ['slack:#payments-spend', 'new', true, false],
+      ['email:leads@acme.com', 'new', true, false],
+      ['slack:#payments-spend', 'grown', false, true],
+      ['slack:#payments-spend', 'grown', false, true],
+    ]);
+    expect(pagesPerTeam(messages, ['payments'], T0, 1)[0]).toMatchObject({ pages: 1, threadUpdates: 2 });
+  });
+});

@@ -1,5 +1,17 @@
 import type { Config } from '@burnrate/core';
-import { decide, factsOf, GroupClock, groupKeyOf, inhibitionOf, routeAnomaly } from '@burnrate/notifier';
+import {
+  decide,
+  factsOf,
+  follows,
+  GroupClock,
+  groupKeyOf,
+  inhibitionOf,
+  joinAction,
+  parentOf,
+  policyFor,
+  routeAnomaly,
+} from '@burnrate/notifier';
+import { channelDefinition } from '@burnrate/notify';
 import type { Anomaly } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
 
@@ -23,8 +35,29 @@ export interface Message {
   receiver: string;
   groupKey: string;
   items: { id: string; version: number; kind: Anomaly['kind']; severity: Anomaly['severity']; reason: string }[];
-  /** A message that carries only resolution notes is not a page. */
+  /**
+   * Whether it pages: anything but resolution notes, except a reply in a thread that is not also
+   * shown in the channel on a channel whose thread replies are quiet (Slack: a reply notifies only
+   * those following the thread; an email or a Teams post interrupts whatever it says).
+   */
   page: boolean;
+  /** A reply that is not a page: the thread of an episode or incident brought up to date. */
+  threadUpdate: boolean;
+  /** A reply in the thread of an earlier message (a later version, or a critical joining an incident). */
+  reply: boolean;
+  /** A reply also shown in the channel: a critical escalation, or a critical that makes an incident critical. */
+  broadcast: boolean;
+}
+
+/** What the simulation did besides messages: versions recorded against an incident's message. */
+export interface Attachment {
+  at: number;
+  receiver: string;
+  id: string;
+  version: number;
+  kind: Anomaly['kind'];
+  /** The incident message's index in the returned messages. */
+  message: number;
 }
 
 interface Queued {
@@ -41,27 +74,88 @@ const vkey = (id: string, version: number): string => `${id}#${version}`;
 
 /** Every message the team receivers get, in send order. */
 export function teamMessages(anomalies: readonly Anomaly[], config: Config): Message[] {
+  return simulate(anomalies, config).messages;
+}
+
+/**
+ * Every message the team receivers get, in send order, and every version recorded against an
+ * incident's message instead of being sent (incidents.ts in the notifier): a version that follows
+ * from an anomaly the receiver already has joins its incident, as the dispatcher does.
+ */
+export function simulate(anomalies: readonly Anomaly[], config: Config): { messages: Message[]; attachments: Attachment[] } {
   const order = anomalies.map((a, i) => ({ a, i, at: Date.parse(a.detected_at) })).sort((x, y) => x.at - y.at || x.i - y.i);
   const versions = new Map<string, Anomaly>();
   const latest = new Map<string, Anomaly>();
   const history = new Map<string, DeliveryRecord[]>();
+  // Message id → the sent records that name it (the incident's members at one receiver).
+  const carried = new Map<string, DeliveryRecord[]>();
   const outbox: Queued[] = [];
   const clock = new GroupClock();
   const messages: Message[] = [];
+  const attachments: Attachment[] = [];
   let seq = 0;
 
   const received = (id: string, receiver: string): DeliveryRecord[] => history.get(`${id}\u0000${receiver}`) ?? [];
   const record = (a: Anomaly, receiver: string, channel: string, status: 'sent' | 'skipped', detail: string, at: number): void => {
     const key = `${a.id}\u0000${receiver}`;
     const list = (history.get(key) ?? []).filter((d) => d.version !== a.version);
-    list.push({ anomaly_id: a.id, version: a.version, receiver, channel, status, detail, attempts: 1, at: new Date(at).toISOString() });
+    const d: DeliveryRecord = {
+      anomaly_id: a.id,
+      version: a.version,
+      receiver,
+      channel,
+      status,
+      detail,
+      attempts: 1,
+      at: new Date(at).toISOString(),
+    };
+    list.push(d);
     history.set(key, list);
+    if (status === 'sent') carried.set(detail, [...(carried.get(detail) ?? []), d]);
   };
   const facts = (id: string) => (version: number) => {
     const v = versions.get(vkey(id, version));
     return v === undefined ? undefined : factsOf(v);
   };
   const openOfTeam = (team: string): Anomaly[] => [...latest.values()].filter((a) => a.subject.team === team && a.status === 'open');
+  const firstSent = (records: readonly DeliveryRecord[]): number =>
+    Math.min(...records.filter((d) => d.status === 'sent').map((d) => Date.parse(d.at)));
+  const pagedCritical = (messageId: string, receiver: string): boolean =>
+    [...new Set((carried.get(messageId) ?? []).map((d) => d.anomaly_id))].some((id) =>
+      received(id, receiver).some((d) => d.status === 'sent' && versions.get(vkey(id, d.version))?.severity === 'critical'),
+    );
+
+  /** The notifier's review `joining`, over the simulated delivery log. */
+  const joining = (a: Anomaly, receiver: string): { messageId: string; pagedCritical: boolean } | undefined => {
+    const mine = received(a.id, receiver);
+    const own = parentOf(mine, receiver);
+    if (own !== undefined) {
+      if (mine.some((d) => d.version === a.version)) return undefined;
+      const onIt = (carried.get(own) ?? []).filter((d) => d.receiver === receiver);
+      if (!(firstSent(onIt.filter((d) => d.anomaly_id === a.id)) > firstSent(onIt))) return undefined;
+      return { messageId: own, pagedCritical: pagedCritical(own, receiver) };
+    }
+    if (a.status !== 'open') return undefined;
+    let best: { messageId: string; at: number } | undefined;
+    for (const cause of openOfTeam(a.subject.team)) {
+      if (!follows(a, cause)) continue;
+      const theirs = received(cause.id, receiver);
+      const messageId = parentOf(theirs, receiver);
+      if (messageId === undefined) continue;
+      const at = firstSent(theirs);
+      if (best === undefined || at < best.at) best = { messageId, at };
+    }
+    return best === undefined ? undefined : { messageId: best.messageId, pagedCritical: pagedCritical(best.messageId, receiver) };
+  };
+
+  const emit = (m: Omit<Message, 'page' | 'threadUpdate'>): string => {
+    const id = `m${messages.length}`;
+    const channel = m.receiver.slice(0, m.receiver.indexOf(':'));
+    const quiet = m.reply && !m.broadcast && channelDefinition(channel)?.pagesOnly !== true;
+    const news = m.items.some((i) => i.reason !== 'resolved');
+    messages.push({ ...m, page: news && !quiet, threadUpdate: news && quiet });
+    return id;
+  };
 
   const dispatchDue = (until: number, inclusive: boolean): void => {
     for (;;) {
@@ -70,7 +164,8 @@ export function teamMessages(anomalies: readonly Anomaly[], config: Config): Mes
       if (now === Infinity || now > until || (!inclusive && now === until)) return;
       const due = outbox.filter((q) => q.due <= now).sort((x, y) => x.seq - y.seq);
       for (const q of due) outbox.splice(outbox.indexOf(q), 1);
-      const groups = new Map<string, { q: Queued; a: Anomaly; reason: string }[]>();
+      const groups = new Map<string, { q: Queued; a: Anomaly; reason: string; parent: string | undefined }[]>();
+      const joins: { q: Queued; a: Anomaly; messageId: string; action: 'attach' | 'page' }[] = [];
       for (const q of due) {
         const a = versions.get(vkey(q.id, q.version)) as Anomaly;
         const newest = latest.get(q.id) as Anomaly;
@@ -80,6 +175,11 @@ export function teamMessages(anomalies: readonly Anomaly[], config: Config): Mes
           record(a, q.receiver, q.channel, 'skipped', 'superseded', now);
           continue;
         }
+        const joined = joining(a, q.receiver);
+        if (joined !== undefined) {
+          joins.push({ q, a, messageId: joined.messageId, action: a.status === 'open' ? joinAction(a, joined) : 'attach' });
+          continue;
+        }
         if (a.status === 'open') {
           const inhibition = inhibitionOf(a, openOfTeam(a.subject.team), config.inhibit);
           if (inhibition) {
@@ -87,28 +187,75 @@ export function teamMessages(anomalies: readonly Anomaly[], config: Config): Mes
             continue;
           }
         }
-        const decision = decide(a, received(q.id, q.receiver), facts(q.id));
+        const history = received(q.id, q.receiver);
+        const decision = decide(a, history, facts(q.id), policyFor(q.channel));
         if (decision.action === 'done') continue;
         if (decision.action === 'skip') {
           record(a, q.receiver, q.channel, 'skipped', decision.detail, now);
           continue;
         }
         const list = groups.get(q.groupKey) ?? [];
-        list.push({ q, a, reason: decision.reason });
+        const parent = parentOf(history, q.receiver);
+        // A receiver gets one message per anomaly per pass: the latest version wins.
+        const same = list.findIndex((i) => i.a.id === a.id);
+        if (same >= 0) list.splice(same, 1);
+        list.push({ q, a, reason: decision.reason, parent });
         groups.set(q.groupKey, list);
       }
-      for (const [groupKey, items] of groups) {
-        const head = items[0] as (typeof items)[number];
-        for (const { q, a } of items) record(a, q.receiver, q.channel, 'sent', 'sent', now);
-        clock.sent(groupKey, now);
-        messages.push({
+      for (const { q, a, messageId, action } of joins) {
+        if (action === 'attach') {
+          record(a, q.receiver, q.channel, 'sent', messageId, now);
+          attachments.push({
+            at: now,
+            receiver: q.receiver,
+            id: a.id,
+            version: a.version,
+            kind: a.kind,
+            message: Number(messageId.slice(1)),
+          });
+          continue;
+        }
+        emit({
           at: now,
-          team: head.a.subject.team,
-          receiver: head.q.receiver,
-          groupKey,
-          items: items.map(({ a, reason }) => ({ id: a.id, version: a.version, kind: a.kind, severity: a.severity, reason })),
-          page: items.some((i) => i.reason !== 'resolved'),
+          team: a.subject.team,
+          receiver: q.receiver,
+          groupKey: q.groupKey,
+          items: [{ id: a.id, version: a.version, kind: a.kind, severity: a.severity, reason: 'escalated' }],
+          reply: true,
+          broadcast: true,
         });
+        record(a, q.receiver, q.channel, 'sent', messageId, now);
+        clock.sent(q.groupKey, now);
+      }
+      for (const [groupKey, items] of groups) {
+        const fresh = items.filter((i) => i.parent === undefined);
+        const replies = items.filter((i) => i.parent !== undefined);
+        const head = fresh[0];
+        if (head) {
+          const id = emit({
+            at: now,
+            team: head.a.subject.team,
+            receiver: head.q.receiver,
+            groupKey,
+            items: fresh.map(({ a, reason }) => ({ id: a.id, version: a.version, kind: a.kind, severity: a.severity, reason })),
+            reply: false,
+            broadcast: false,
+          });
+          for (const { q, a } of fresh) record(a, q.receiver, q.channel, 'sent', id, now);
+        }
+        for (const { q, a, reason } of replies) {
+          const id = emit({
+            at: now,
+            team: a.subject.team,
+            receiver: q.receiver,
+            groupKey,
+            items: [{ id: a.id, version: a.version, kind: a.kind, severity: a.severity, reason }],
+            reply: true,
+            broadcast: reason === 'escalated' && a.severity === 'critical',
+          });
+          record(a, q.receiver, q.channel, 'sent', id, now);
+        }
+        if (items.length > 0) clock.sent(groupKey, now);
       }
     }
   };
@@ -122,7 +269,7 @@ export function teamMessages(anomalies: readonly Anomaly[], config: Config): Mes
     if (route.kind === 'below_min_severity') continue;
     for (const t of route.targets) {
       if (t.via !== 'team' || t.channel === 'log') continue;
-      const decision = decide(a, received(a.id, t.receiver), facts(a.id));
+      const decision = decide(a, received(a.id, t.receiver), facts(a.id), policyFor(t.channel));
       if (decision.action === 'done') continue;
       if (decision.action === 'skip') {
         record(a, t.receiver, t.channel, 'skipped', decision.detail, at);
@@ -138,7 +285,7 @@ export function teamMessages(anomalies: readonly Anomaly[], config: Config): Mes
     }
   }
   dispatchDue(Infinity, true);
-  return messages;
+  return { messages, attachments };
 }
 
 export interface TeamPages {
@@ -150,23 +297,27 @@ export interface TeamPages {
   worstWeek: number;
   /** Messages carrying only resolution notes. */
   resolutionNotes: number;
+  /** Quiet replies in a thread (growth of an episode on Slack): messages, not pages. */
+  threadUpdates: number;
   /** Pages that carry each kind (a page grouping two kinds counts for both), most first. */
   byKind: [string, number][];
 }
 
 /** Pages per team over the period, counted per 7-day week from `from`. Teams without pages are listed with 0. */
 export function pagesPerTeam(messages: readonly Message[], teams: readonly string[], from: number, weeks: number): TeamPages[] {
-  const byReceiver = new Map<string, { team: string; weeks: number[]; notes: number; kinds: Map<string, number> }>();
+  const byReceiver = new Map<string, { team: string; weeks: number[]; notes: number; updates: number; kinds: Map<string, number> }>();
   for (const m of messages) {
     const r = byReceiver.get(m.receiver) ?? {
       team: m.team,
       weeks: new Array<number>(weeks).fill(0),
       notes: 0,
+      updates: 0,
       kinds: new Map<string, number>(),
     };
     byReceiver.set(m.receiver, r);
     if (!m.page) {
-      r.notes += 1;
+      if (m.threadUpdate) r.updates += 1;
+      else r.notes += 1;
       continue;
     }
     const w = Math.min(weeks - 1, Math.max(0, Math.floor((m.at - from) / (7 * 86_400_000))));
@@ -176,11 +327,13 @@ export function pagesPerTeam(messages: readonly Message[], teams: readonly strin
   }
   const all = [...new Set([...teams, ...[...byReceiver.values()].map((r) => r.team)])];
   return all.map((team) => {
-    let best = { pages: 0, worstWeek: 0, notes: 0, kinds: new Map<string, number>() };
+    let best = { pages: 0, worstWeek: 0, notes: 0, updates: 0, kinds: new Map<string, number>() };
     for (const r of byReceiver.values()) {
       if (r.team !== team) continue;
       const pages = r.weeks.reduce((s, n) => s + n, 0);
-      if (pages >= best.pages) best = { pages, worstWeek: Math.max(...r.weeks), notes: r.notes, kinds: r.kinds };
+      // The busiest receiver: most pages, then most thread updates.
+      if (pages > best.pages || (pages === best.pages && r.updates >= best.updates))
+        best = { pages, worstWeek: Math.max(...r.weeks), notes: r.notes, updates: r.updates, kinds: r.kinds };
     }
     return {
       team,
@@ -188,6 +341,7 @@ export function pagesPerTeam(messages: readonly Message[], teams: readonly strin
       perWeek: best.pages / weeks,
       worstWeek: best.worstWeek,
       resolutionNotes: best.notes,
+      threadUpdates: best.updates,
       byKind: [...best.kinds].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])),
     };
   });

@@ -173,6 +173,13 @@ export interface ChannelDefinition<T extends ReceiverEntry = ReceiverEntry> {
    * off. Throws a CONFIG_INVALID BurnrateError naming the receiver for a setting it cannot use.
    */
   create(receivers: readonly ReceiverAt<T>[], context: ChannelContext): ChannelBuild;
+  /**
+   * Every message of this channel interrupts someone (an email in an inbox, a post in a channel):
+   * it is sent what needs a human — a new episode or incident, an escalation, a resolution, a
+   * reminder — and not an episode's growth at the same severity, which channels with quiet thread
+   * replies (Slack) get as a reply and the anomaly's page shows. Unset: growth is sent too.
+   */
+  readonly pagesOnly?: boolean;
 }
 
 /** `name:` of a receiver that has one (webhook, pagerduty, msteams): part of its delivery-log name, so stable. */

@@ -126,11 +126,11 @@ describe('formatDuration', () => {
 });
 
 describe('groupTitle and groupSeverity', () => {
-  it('counts the members and names their kind and team when they share one', () => {
+  it('counts the members and names their kind and team when they share one, else leads with the first', () => {
     const one = anomaly({ id: 'a' });
     expect(groupTitle([one, anomaly({ id: 'b' })])).toBe('2 session cost anomalies for team payments');
     expect(groupTitle([one, anomaly({ id: 'b', kind: 'spend_spike', subject: { team: 'search' } })])).toBe(
-      '2 anomalies for teams payments, search',
+      'Session cost and 1 more anomaly for teams payments, search',
     );
   });
 

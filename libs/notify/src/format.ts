@@ -164,13 +164,18 @@ export function recentEvidence(evidence: readonly EvidencePoint[]): EvidencePoin
   return evidence.slice(-EVIDENCE_LIST_MAX);
 }
 
-/** `12 session cost anomalies for team payments`; `5 anomalies for teams payments, search` when kinds or teams differ. */
+/**
+ * `12 session cost anomalies for team payments`; with mixed kinds the first member leads, as an
+ * incident's most likely cause does: `Cache efficiency drop and 12 more anomalies for team payments`.
+ */
 export function groupTitle(group: readonly Anomaly[]): string {
   const kinds = [...new Set(group.map((m) => m.kind))];
   const teams = [...new Set(group.map((m) => m.subject.team))];
-  const what = kinds.length === 1 && kinds[0] ? `${kindTitle(kinds[0]).toLowerCase()} anomalies` : 'anomalies';
   const forWhom = teams.length === 1 ? `team ${teams[0]}` : `teams ${teams.join(', ')}`;
-  return `${group.length} ${what} for ${forWhom}`;
+  if (kinds.length === 1 && kinds[0]) return `${group.length} ${kindTitle(kinds[0]).toLowerCase()} anomalies for ${forWhom}`;
+  // Mixed kinds: the first is what the message leads with (an incident's most likely cause).
+  const first = group[0] as Anomaly;
+  return `${kindTitle(first.kind)} and ${group.length - 1} more ${group.length === 2 ? 'anomaly' : 'anomalies'} for ${forWhom}`;
 }
 
 const SEVERITY_ORDER: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };

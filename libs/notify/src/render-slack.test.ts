@@ -347,14 +347,14 @@ describe('renderSlack groups', () => {
     expect(values.map((v) => parseSlackActionValue(v)?.ref)).toEqual(Array(7).fill(ALL_IN_MESSAGE));
   });
 
-  it('names the kind on each line and no kind in the header when kinds differ', () => {
+  it('names the kind on each line and leads the header with the first member when kinds differ', () => {
     const mixed = [
       member(0),
       member(1, { kind: 'runaway_session' }),
       anomaly({ id: 'g-team', kind: 'cache_efficiency_drop', subject: { developer: undefined, session: undefined, model: undefined } }),
     ];
     const b = renderSlack(mixed[0] ?? member(0), { group: mixed }).blocks as unknown as AnyBlock[];
-    expect(b[0]?.text?.text).toBe(':rotating_light: Critical: 3 anomalies for team payments');
+    expect(b[0]?.text?.text).toBe(':rotating_light: Critical: Session cost and 2 more anomalies for team payments');
     const lines = b[2]?.text?.text.split('\n') ?? [];
     expect(lines[1]).toMatch(/^:warning: \*Runaway session · dev1@acme\.com · session s-1\*/);
     expect(lines[2]).toMatch(/^:warning: \*Cache efficiency drop · team payments\*/);

@@ -223,7 +223,8 @@ describe('notifier delivering to all five channels', () => {
   });
 
   it('resends after a kill between the provider’s answer and the sent record with the identity receivers deduplicate on', async () => {
-    const a = anomaly({ id: 'kill-1' });
+    // Its own session: under another open anomaly of the same session it would join that one's incident.
+    const a = anomaly({ id: 'kill-1', subject: { session: 'kill-1' } });
     // A first attempt got through, then the process died before recording it: only `pending` is on record.
     const at = new Date().toISOString();
     await store.insertDeliveries(

@@ -1,4 +1,4 @@
-import type { NotificationReason } from '@burnrate/notify';
+import { channelDefinition, type NotificationReason } from '@burnrate/notify';
 import { type Anomaly, SEVERITY_RANK, type Severity } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
 
@@ -16,6 +16,13 @@ export interface RenotifyPolicy {
   impactFactor: number;
   /** …and by at least this many dollars, so $0.50 → $1.20 is not news. */
   minImpactIncreaseUsd: number;
+  /** Growth is sent at all (false for a channel whose every message pages: `ChannelDefinition.pagesOnly`). Default true. */
+  sendGrowth?: boolean;
+}
+
+/** The policy for one receiver's channel: growth is not sent where every message pages (email). */
+export function policyFor(channel: string, policy: RenotifyPolicy = DEFAULT_RENOTIFY): RenotifyPolicy {
+  return channelDefinition(channel)?.pagesOnly === true ? { ...policy, sendGrowth: false } : policy;
 }
 
 export const DEFAULT_RENOTIFY: RenotifyPolicy = { impactFactor: 2, minImpactIncreaseUsd: 10 };
@@ -71,7 +78,11 @@ export function decide(
   if (SEVERITY_RANK[a.severity] > SEVERITY_RANK[last.severity]) return { action: 'send', reason: 'escalated' };
 
   const grewEnough = a.impact_usd >= last.impact_usd * policy.impactFactor && a.impact_usd - last.impact_usd >= policy.minImpactIncreaseUsd;
-  if (SEVERITY_RANK[a.severity] === SEVERITY_RANK[last.severity] && grewEnough) return { action: 'send', reason: 'grown' };
+  if (SEVERITY_RANK[a.severity] === SEVERITY_RANK[last.severity] && grewEnough) {
+    if (policy.sendGrowth === false)
+      return { action: 'skip', detail: `grew to $${a.impact_usd.toFixed(2)} at ${a.severity}: this channel is sent only what pages` };
+    return { action: 'send', reason: 'grown' };
+  }
 
   const change =
     SEVERITY_RANK[a.severity] < SEVERITY_RANK[last.severity]

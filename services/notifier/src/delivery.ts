@@ -41,10 +41,26 @@ export interface Delivery {
     members: readonly Anomaly[],
     pending: readonly DeliveryRecord[],
     signal: AbortSignal,
-    options?: { unrecorded?: boolean },
+    options?: DeliverOptions,
   ): Promise<DeliveryOutcome>;
   /** Records that a target was not sent this version, and why. */
   skip(a: Anomaly, t: Pick<Target, 'receiver' | 'channel'>, detail: string): Promise<void>;
+  /**
+   * Records this version as part of the message `messageId` the target already has (an incident's
+   * first message, see incidents.ts): no message of its own; the message's view lists it, and its
+   * "Acknowledge all" covers it.
+   */
+  attach(a: Anomaly, t: Pick<Target, 'receiver' | 'channel'>, messageId: string): Promise<void>;
+}
+
+export interface DeliverOptions {
+  /** A reminder about versions the receiver already has: the delivery log is left as it is. */
+  unrecorded?: boolean;
+  /**
+   * Record the sent versions against this message id instead of the new message's own (a reply
+   * that pages an incident is recorded against the incident's first message, which lists it).
+   */
+  recordAs?: string;
 }
 
 export function createDelivery(deps: DeliveryDeps): Delivery {
@@ -107,7 +123,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     members: readonly Anomaly[],
     pending: readonly DeliveryRecord[],
     signal: AbortSignal,
-    options: { unrecorded?: boolean } = {},
+    options: DeliverOptions = {},
   ): Promise<DeliveryOutcome> {
     const insertDeliveries = (records: DeliveryRecord[]): Promise<void> =>
       options.unrecorded ? Promise.resolve() : store.insertDeliveries(records);
@@ -131,7 +147,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       if ('stopping' in checked) return { status: 'retry', error: checked.stopping };
       if (checked.delivered) {
         const id = checked.delivered.id;
-        await insertDeliveries(members.map((a) => record(a, t, 'sent', id, Math.max(earlier.attempts, 1))));
+        await insertDeliveries(members.map((a) => record(a, t, 'sent', options.recordAs ?? id, Math.max(earlier.attempts, 1))));
         log.info({ ...fields, messageId: id }, 'notification was delivered before a restart; recorded, not sent again');
         return { status: 'sent', id };
       }
@@ -147,7 +163,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     });
     if (outcome.ok) {
       const id = outcome.value.id;
-      await insertDeliveries(members.map((a) => record(a, t, 'sent', id, outcome.attempts)));
+      await insertDeliveries(members.map((a) => record(a, t, 'sent', options.recordAs ?? id, outcome.attempts)));
       log.info({ ...fields, attempts: outcome.attempts, messageId: id }, 'notification sent');
       return { status: 'sent', id };
     }
@@ -168,6 +184,9 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     deliver,
     skip: async (a, t, detail) => {
       await store.insertDeliveries([record(a, t, 'skipped', detail, 0)]);
+    },
+    attach: async (a, t, messageId) => {
+      await store.insertDeliveries([record(a, t, 'sent', messageId, 0)]);
     },
   };
 }

@@ -388,3 +388,120 @@ describe('the outbox dispatcher', () => {
     });
   });
 });
+
+describe('incidents', () => {
+  const config = parseConfig(`
+org: acme
+timezone: Europe/Berlin
+teams:
+  - id: payments
+    slack: { channel: "#payments-ai-spend" }
+    email: [payments-leads@acme.com]
+`);
+  let store: ReturnType<typeof createMemoryStore>;
+  let slack: MemoryChannel;
+  let email: MemoryChannel;
+  let clock: ReturnType<typeof fixedClock>;
+  const cacheDrop = (overrides: Parameters<typeof anomaly>[0] = {}): Anomaly =>
+    anomaly({
+      id: 'cache_efficiency_drop:payments',
+      kind: 'cache_efficiency_drop',
+      subject: { developer: undefined, session: undefined, model: undefined },
+      impact_usd: 40,
+      ...overrides,
+    });
+  const start = () =>
+    createNotifier({
+      config: fixedConfig(config),
+      store,
+      channels: { slack, email },
+      log,
+      clock,
+      retry: { sleep: async () => {}, random: () => 0 },
+      dispatchEveryMs: 0,
+      minGapMs: {},
+    });
+  const after = async (n: ReturnType<typeof start>, ms: number) => {
+    clock.advance(ms);
+    return n.dispatch();
+  };
+
+  beforeEach(() => {
+    clock = fixedClock(T0);
+    store = createMemoryStore();
+    slack = createMemoryChannel('slack');
+    email = createMemoryChannel('email');
+  });
+
+  it('records the session costs that follow a broken cache against its message, which lists them, cause first', async () => {
+    const n = start();
+    await n.handleAnomalies([cacheDrop()]);
+    expect(await after(n, 10 * SECOND)).toMatchObject({ messages: 2 });
+    for (let i = 0; i < 12; i++) {
+      await n.handleAnomalies([session(i)]);
+      clock.advance(20 * SECOND);
+    }
+    // Due after group_wait, the warnings join the incident: no message of their own anywhere.
+    expect(await after(n, 10 * SECOND)).toMatchObject({ messages: 0, attached: 24 });
+    expect(slack.sent).toHaveLength(1);
+    expect(email.sent).toHaveLength(1);
+    // The Slack message now shows the incident: the cache drop first, then its 12 members.
+    const view = slack.updates.at(-1);
+    expect(view?.id).toBe('slack-1');
+    expect(view?.notification.anomaly.kind).toBe('cache_efficiency_drop');
+    expect(view?.notification.group).toHaveLength(13);
+    // Every member is recorded against the incident's message: its "Acknowledge all" finds them all.
+    const carried = await store.listDeliveries({ status: 'sent', detail: 'slack-1' });
+    expect(new Set(carried.map((d) => d.anomaly_id)).size).toBe(13);
+  });
+
+  it('pages once more when a member makes the incident critical, in its thread and in the channel; not for a second critical', async () => {
+    const n = start();
+    await n.handleAnomalies([cacheDrop()]);
+    await after(n, 10 * SECOND);
+    await n.handleAnomalies([session(1), session(2)]);
+    await after(n, 10 * SECOND);
+    await n.handleAnomalies([session(1, { version: 2, severity: 'critical', impact_usd: 80 })]);
+    await after(n, SECOND);
+    expect(slack.sent).toHaveLength(2);
+    expect(slack.sent[1]).toMatchObject({
+      anomaly: { id: 'session_cost:s1', version: 2 },
+      thread: { parentId: 'slack-1', broadcast: true },
+    });
+    expect(email.sent).toHaveLength(2);
+    // Recorded against the incident's message too, so it stays one incident to acknowledge.
+    expect((await store.listDeliveries({ anomaly_id: 'session_cost:s1', status: 'sent' })).map((d) => d.detail)).toContain('slack-1');
+
+    await n.handleAnomalies([session(2, { version: 2, severity: 'critical', impact_usd: 90 })]);
+    expect(await after(n, SECOND)).toMatchObject({ messages: 0, attached: 2 });
+    expect(slack.sent).toHaveLength(2);
+    expect(email.sent).toHaveLength(2);
+  });
+
+  it('keeps an agent loop its own incident while the cache is broken', async () => {
+    const n = start();
+    await n.handleAnomalies([cacheDrop()]);
+    await after(n, 10 * SECOND);
+    await n.handleAnomalies([session(7, { id: 'runaway_session:s7', kind: 'runaway_session', severity: 'critical' })]);
+    await after(n, 10 * SECOND);
+    expect(slack.sent.map((m) => [m.anomaly.kind, m.thread?.parentId])).toEqual([
+      ['cache_efficiency_drop', undefined],
+      ['runaway_session', undefined],
+    ]);
+  });
+
+  it('sends an episode’s growth as a quiet Slack reply and not by email, where every message pages', async () => {
+    const n = start();
+    await n.handleAnomalies([cacheDrop()]);
+    await after(n, 10 * SECOND);
+    await n.handleAnomalies([cacheDrop({ version: 2, impact_usd: 120 })]);
+    await after(n, 5 * MINUTE);
+    expect(slack.sent.map((m) => [m.reason, m.thread])).toEqual([
+      ['new', undefined],
+      ['grown', { parentId: 'slack-1', broadcast: false }],
+    ]);
+    expect(email.sent.map((m) => m.reason)).toEqual(['new']);
+    const skipped = await store.listDeliveries({ anomaly_id: 'cache_efficiency_drop:payments', status: 'skipped' });
+    expect(skipped.map((d) => d.detail)).toEqual(['grew to $120.00 at warning: this channel is sent only what pages']);
+  });
+});

@@ -49,9 +49,13 @@ export interface DispatchResult {
   cancelled: number;
   held: number;
   retrying: number;
+  /** Anomaly versions recorded against the message of the incident they follow from, without a message of their own. */
+  attached: number;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+const targetOf = (e: OutboxEntry): Target => ({ receiver: e.receiver, channel: e.channel, to: e.recipients, via: e.via as Target['via'] });
 
 /**
  * Sends what the outbox says is due: the notifier's second half. Each pass reads the due,
@@ -96,14 +100,10 @@ export function createDispatcher(deps: DispatcherDeps) {
     signal: AbortSignal,
     result: DispatchResult,
     unavailable: Map<string, unknown>,
+    recordAs?: string,
   ): Promise<OutboxEntry[]> {
     const head = items[0] as Ready;
-    const t: Target = {
-      receiver: head.entry.receiver,
-      channel: head.entry.channel,
-      to: head.entry.recipients,
-      via: head.entry.via as Target['via'],
-    };
+    const t = targetOf(head.entry);
     // A channel that used up its retries in this pass is not tried again until the next one:
     // the rest of its messages wait with the same backoff instead of hammering it.
     const down = unavailable.get(t.channel);
@@ -114,7 +114,10 @@ export function createDispatcher(deps: DispatcherDeps) {
       const members = items.map((r) => r.anomaly);
       const pending = items.flatMap((r) => (r.pending ? [r.pending] : []));
       const reminder = head.entry.purpose === 'reminder';
-      outcome = await deps.delivery.deliver(n, t, members, pending, signal, { unrecorded: reminder });
+      outcome = await deps.delivery.deliver(n, t, members, pending, signal, {
+        unrecorded: reminder,
+        ...(recordAs !== undefined ? { recordAs } : {}),
+      });
       if (outcome.status !== 'skipped') lastSendAt.set(t.receiver, performance.now());
       if (outcome.status === 'retry') unavailable.set(t.channel, outcome.error);
     }
@@ -161,7 +164,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   /** One pass over what is due. */
   async function dispatch(signal: AbortSignal): Promise<DispatchResult> {
-    const result: DispatchResult = { messages: 0, carried: 0, skipped: 0, cancelled: 0, held: 0, retrying: 0 };
+    const result: DispatchResult = { messages: 0, carried: 0, skipped: 0, cancelled: 0, held: 0, retrying: 0, attached: 0 };
     const now = clock.now();
     const parts = deps.owned();
     if (parts !== undefined && parts.length === 0) return result;
@@ -171,10 +174,15 @@ export function createDispatcher(deps: DispatcherDeps) {
     const settled: OutboxEntry[] = [];
     const pass = { now, silences, openByTeam: new Map<string, Anomaly[]>(), settled };
     const groups = new Map<string, Ready[]>();
+    const joins: Ready[] = [];
     for (const e of due) {
       if (signal.aborted) break;
       const ready = await review(e, pass);
       if (!ready) continue;
+      if (ready.join) {
+        joins.push(ready);
+        continue;
+      }
       // A receiver gets one message per anomaly per pass: the latest version wins.
       const list = groups.get(e.group_key) ?? [];
       const same = list.findIndex((r) => r.anomaly.id === ready.anomaly.id && r.entry.receiver === e.receiver);
@@ -206,6 +214,29 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (settled.length > 0) await store.upsertOutbox(settled);
 
     const unavailable = new Map<string, unknown>();
+    const attached = new Map<string, Target>();
+    for (const r of joins) {
+      if (signal.aborted) break;
+      const join = r.join as NonNullable<Ready['join']>;
+      const t = targetOf(r.entry);
+      if (join.action === 'attach') {
+        await deps.delivery.attach(r.anomaly, t, join.messageId);
+        attached.set(`${t.receiver}\u0000${join.messageId}`, t);
+        result.attached += 1;
+        await store.upsertOutbox([settle(r.entry, 'done', `attached to incident message ${join.messageId} (follows ${join.cause.id})`)]);
+        continue;
+      }
+      const n: Notification = {
+        anomaly: r.anomaly,
+        reason: r.reason,
+        to: r.entry.recipients,
+        receiver: r.entry.receiver,
+        lifecycle: r.lifecycle,
+        thread: { parentId: join.messageId, broadcast: true },
+      };
+      await store.upsertOutbox(await send([r], n, signal, result, unavailable, join.messageId));
+    }
+    for (const [key, t] of attached) await views.refreshParent(t, key.slice(key.indexOf('\u0000') + 1), clock.now());
     for (const items of groups.values()) {
       if (signal.aborted) break;
       const fresh = items.filter((r) => r.parentId === undefined).sort(bySeverityThenImpact);

@@ -3,6 +3,7 @@ import type { Channel, Notification } from '@burnrate/notify';
 import { type Anomaly, lifecycleOf } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
+import { byLikelyCause } from './incidents.ts';
 import type { Target } from './routing.ts';
 
 /** The first message a receiver got of an anomaly: later versions reply in its thread, and it shows the anomaly's state. */
@@ -37,6 +38,8 @@ export function createMessageViews(deps: MessageViewDeps) {
       const a = await deps.anomalies.latest(id);
       if (a) members.push(a);
     }
+    // An incident's message names its most likely cause first (incidents.ts).
+    members.sort(byLikelyCause);
     const first = members[0];
     if (!first) return undefined;
     const lifecycle = lifecycleOf(await deps.store.listAnomalyStates({ anomaly_id: first.id }), now);

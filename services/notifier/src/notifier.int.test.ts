@@ -334,7 +334,12 @@ routes: { group_wait: 0s }
     try {
       // The detector keys anomaly ids by developer: a lone surrogate there reaches the delivery rows.
       const poisoned = anomaly({ id: 'session_cost:acme:mallory\ud800:s1', subject: { developer: 'mallory\ud800' } });
-      await run.send([anomaly({ id: 'chdb-1' }), poisoned, anomaly({ id: 'chdb-2' })]);
+      // Separate sessions: anomalies of one session would be one incident, and one message.
+      await run.send([
+        anomaly({ id: 'chdb-1', subject: { session: 'chdb-1' } }),
+        poisoned,
+        anomaly({ id: 'chdb-2', subject: { session: 'chdb-2' } }),
+      ]);
       await waitUntil(() => slackApi.messages.length === 2, {
         timeoutMs: 10_000,
         message: 'the anomalies around the poisoned one to reach Slack',
@@ -355,7 +360,7 @@ routes: { group_wait: 0s }
 
       await run.stop();
       run = await open();
-      await run.send([anomaly({ id: 'chdb-3' })]);
+      await run.send([anomaly({ id: 'chdb-3', subject: { session: 'chdb-3' } })]);
       await waitUntil(() => slackApi.messages.length === 3, { timeoutMs: 10_000, message: 'the next anomaly after a restart' });
       expect(slackIds()).toEqual(['chdb-1', 'chdb-2', 'chdb-3']);
       expect(run.n.stats()).toEqual({ refused: 0, dropped: 0 });

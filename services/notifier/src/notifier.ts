@@ -5,7 +5,7 @@ import { type Anomaly, TOPICS } from '@burnrate/schemas';
 import { insertIsolatingRefused, type OutboxEntry, type Store } from '@burnrate/store';
 import { AnomalyCache } from './anomaly-cache.ts';
 import { type DeadLetter, readAnomalyBatch, refusedAnomalyDlq } from './anomaly-batch.ts';
-import { decide, DEFAULT_RENOTIFY, type RenotifyPolicy } from './decide.ts';
+import { decide, DEFAULT_RENOTIFY, policyFor, type RenotifyPolicy } from './decide.ts';
 import { createDelivery } from './delivery.ts';
 import { type ActiveSilence, createDispatcher, type DispatchResult, type DispatcherStore, outboxEntry } from './dispatcher.ts';
 import { GroupClock } from './grouping.ts';
@@ -154,7 +154,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     const settled = await Promise.allSettled(
       route.targets.map(async (t) => {
         const received = history.filter((d) => d.receiver === t.receiver);
-        const decision = decide(a, received, sent, renotify);
+        const decision = decide(a, received, sent, policyFor(t.channel, renotify));
         if (decision.action === 'done') return;
         if (t.unroutable !== undefined) {
           log.warn({ anomalyId: a.id, version: a.version, team: a.subject.team, why: t.unroutable }, 'anomaly has no receiver');
@@ -255,7 +255,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   // Aborts the pass in flight alone (onRevoked); the lifetime aborts every pass.
   let pass: AbortController | undefined;
   let again = false;
-  const empty: DispatchResult = { messages: 0, carried: 0, skipped: 0, cancelled: 0, held: 0, retrying: 0 };
+  const empty: DispatchResult = { messages: 0, carried: 0, skipped: 0, cancelled: 0, held: 0, retrying: 0, attached: 0 };
 
   function dispatch(): Promise<DispatchResult> {
     if (running) {

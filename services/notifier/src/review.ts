@@ -3,9 +3,10 @@ import type { Notification, NotificationReason } from '@burnrate/notify';
 import { type Anomaly, type AnomalyLifecycle, lifecycleOf } from '@burnrate/schemas';
 import type { DeliveryRecord, OutboxEntry, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
-import { decide, type RenotifyPolicy } from './decide.ts';
+import { decide, policyFor, type RenotifyPolicy } from './decide.ts';
 import type { Delivery } from './delivery.ts';
 import { inhibitionOf } from './inhibit.ts';
+import { follows, type IncidentAt, joinAction } from './incidents.ts';
 import { parentOf } from './message-view.ts';
 import type { VersionFactsCache } from './version-facts.ts';
 
@@ -27,6 +28,11 @@ export interface Ready {
   /** The episode's first message to this receiver, when there is one: later messages are replies to it. */
   parentId?: string;
   escalation?: Notification['escalation'];
+  /**
+   * The anomaly follows from an incident the receiver already has (incidents.ts): `attach` records
+   * it against the incident's message, `page` sends it as a reply there, shown in the channel.
+   */
+  join?: { messageId: string; action: 'attach' | 'page'; cause: Anomaly };
 }
 
 /** What one dispatch pass shares between the entries it reviews. */
@@ -165,13 +171,26 @@ export function createReviewer(deps: ReviewDeps) {
     }
     const silence = silences.find((s) => s.matches(anomaly));
     if (silence) return skip(`silenced by ${silence.id}${silence.comment ? `: ${silence.comment}` : ''}`);
+    const open = await openAnomaliesOf(anomaly.subject.team, openByTeam);
+    const joined = await joining(anomaly, received, open, e.receiver);
+    if (joined !== undefined) {
+      const action = anomaly.status === 'open' ? joinAction(anomaly, joined) : 'attach';
+      return {
+        entry: e,
+        anomaly,
+        reason: action === 'page' ? 'escalated' : 'updated',
+        lifecycle,
+        parentId: joined.messageId,
+        join: { messageId: joined.messageId, action, cause: joined.cause },
+      };
+    }
     if (anomaly.status === 'open') {
-      const inhibition = inhibitionOf(anomaly, await openAnomaliesOf(anomaly.subject.team, openByTeam), config.inhibit);
+      const inhibition = inhibitionOf(anomaly, open, config.inhibit);
       if (inhibition) return skip(`inhibited by ${inhibition.by.id} (${inhibition.by.kind}, ${inhibition.by.severity})`);
     }
 
     const sent = await deps.facts.sentVersions(anomaly, history);
-    const decision = decide(anomaly, received, sent, deps.renotify);
+    const decision = decide(anomaly, received, sent, policyFor(e.channel, deps.renotify));
     if (decision.action === 'done') {
       settled.push(settle(e, 'done', `v${e.version} already handled for ${e.receiver}`));
       return undefined;
@@ -189,5 +208,63 @@ export function createReviewer(deps: ReviewDeps) {
       ...(parentId !== undefined ? { parentId } : {}),
     };
   }
+  /**
+   * The incident at this receiver that an open version joins, if any (incidents.ts): a first
+   * version that follows from an anomaly the receiver already has, or a later version of an
+   * anomaly that joined one (not the incident's first anomalies, whose later versions reply as
+   * usual), open or resolved.
+   */
+  async function joining(
+    a: Anomaly,
+    received: readonly DeliveryRecord[],
+    open: readonly Anomaly[],
+    receiver: string,
+  ): Promise<IncidentAt | undefined> {
+    const own = parentOf(received, receiver);
+    if (own !== undefined) {
+      if (received.some((d) => d.version === a.version && (d.status === 'sent' || d.status === 'skipped'))) return undefined;
+      const carried = await carriedBy(own, receiver);
+      const first = Math.min(...carried.map((d) => Date.parse(d.at)));
+      const mine = Math.min(...carried.filter((d) => d.anomaly_id === a.id).map((d) => Date.parse(d.at)));
+      // One of the incident's first anomalies: its own versions reply in its thread as usual.
+      if (!(mine > first)) return undefined;
+      const cause = await deps.anomalies.latest(carried.find((d) => Date.parse(d.at) === first)?.anomaly_id ?? a.id);
+      return { messageId: own, cause: cause ?? a, pagedCritical: a.severity === 'critical' && (await pagedCritical(carried, receiver)) };
+    }
+    if (a.status !== 'open') return undefined;
+    let best: { messageId: string; cause: Anomaly; at: number } | undefined;
+    for (const cause of open) {
+      if (!follows(a, cause)) continue;
+      const history = (await deps.store.listDeliveries({ anomaly_id: cause.id })).filter((d) => d.receiver === receiver);
+      const messageId = parentOf(history, receiver);
+      if (messageId === undefined) continue;
+      const at = Math.min(...history.filter((d) => d.status === 'sent').map((d) => Date.parse(d.at)));
+      if (best === undefined || at < best.at) best = { messageId, cause, at };
+    }
+    if (best === undefined) return undefined;
+    const critical = a.severity === 'critical' && (await pagedCritical(await carriedBy(best.messageId, receiver), receiver));
+    return { messageId: best.messageId, cause: best.cause, pagedCritical: critical };
+  }
+
+  async function carriedBy(messageId: string, receiver: string): Promise<DeliveryRecord[]> {
+    return (await deps.store.listDeliveries({ status: 'sent', detail: messageId })).filter((d) => d.receiver === receiver);
+  }
+
+  /**
+   * Whether the receiver was already sent a critical version of the incident: among the versions
+   * recorded against its message, or the later versions of its first anomalies (their
+   * escalations are replies recorded under their own ids). Asked only for a critical (joinAction).
+   */
+  async function pagedCritical(carried: readonly DeliveryRecord[], receiver: string): Promise<boolean> {
+    for (const d of carried) if ((await deps.anomalies.version(d.anomaly_id, d.version))?.severity === 'critical') return true;
+    const first = Math.min(...carried.map((d) => Date.parse(d.at)));
+    const roots = new Set(carried.filter((d) => Date.parse(d.at) === first).map((d) => d.anomaly_id));
+    for (const id of roots) {
+      const sent = (await deps.store.listDeliveries({ anomaly_id: id })).filter((d) => d.receiver === receiver && d.status === 'sent');
+      for (const d of sent) if ((await deps.anomalies.version(id, d.version))?.severity === 'critical') return true;
+    }
+    return false;
+  }
+
   return review;
 }

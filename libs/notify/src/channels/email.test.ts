@@ -47,7 +47,7 @@ describe('emailSubject', () => {
     expect(emailSubject({ anomaly: group[0] ?? anomaly(), group: group.slice(0, 2) })).toBe(
       '[Burnrate] 2 session cost anomalies for team payments',
     );
-    expect(emailSubject({ anomaly: group[0] ?? anomaly(), group })).toBe('[Burnrate] 3 anomalies for team payments');
+    expect(emailSubject({ anomaly: group[0] ?? anomaly(), group })).toBe('[Burnrate] Session cost and 2 more anomalies for team payments');
   });
 
   it('keeps anything from an event on one line', () => {

@@ -223,6 +223,7 @@ export type EmailReceiver = z.infer<typeof EmailReceiver>;
  */
 export const email: ChannelDefinition<EmailReceiver> = {
   name: 'email',
+  pagesOnly: true,
   receiver: EmailReceiver,
   // Sorted and without repeats, so the receiver's name does not depend on how the list is written.
   to: (r) => [...new Set(typeof r.to === 'string' ? [r.to] : r.to)].sort(),

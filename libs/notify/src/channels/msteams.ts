@@ -316,6 +316,7 @@ function embeddedFailure(where: string, text: string, detail: string): BurnrateE
 
 export const msteams: ChannelDefinition<MsTeamsReceiver> = {
   name: 'msteams',
+  pagesOnly: true,
   receiver: MsTeamsReceiver,
   to: (r) => [r.name],
   secrets: (r) => [{ field: 'url_env', variable: r.url_env }],
