@@ -2,16 +2,14 @@ import type { Config } from '@burnrate/core';
 import {
   decide,
   factsOf,
-  follows,
   GroupClock,
   groupKeyOf,
   inhibitionOf,
-  joinAction,
   parentOf,
   policyFor,
   routeAnomaly,
 } from '@burnrate/notifier';
-import { channelDefinition } from '@burnrate/notify';
+import { channelDefinition, follows, joinAction } from '@burnrate/notify';
 import type { Anomaly } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
 

@@ -83,3 +83,4 @@ export {
   type SlackActionId,
   type SnoozeChoice,
 } from './slack-actions.ts';
+export { byLikelyCause, follows, type IncidentAt, joinAction } from './incidents.ts';

@@ -177,6 +177,45 @@ describe('GET /anomalies/:id', () => {
     expect((await t.get(`/anomalies/a1?t=${ack}`)).status).toBe(200);
   });
 
+  it('lists the incident it was sent in, cause first, each member linked with a view link of its own for a link holder', async () => {
+    const t = setup({ apiToken: 'api-token-123' });
+    const drop = anomaly({
+      id: 'drop',
+      kind: 'cache_efficiency_drop',
+      subject: { developer: undefined, session: undefined, model: undefined },
+      impact_usd: 40,
+    });
+    const member = anomaly({ id: 'sess-cost', subject: { session: 's9' } });
+    await t.seed(drop, member);
+    const sent = (id: string, at: string) => ({
+      anomaly_id: id,
+      version: 1,
+      receiver: 'slack:#payments-ai-spend',
+      channel: 'slack',
+      status: 'sent' as const,
+      detail: 'C0PAY:1795788000.000100',
+      attempts: 1,
+      at,
+    });
+    await t.store.insertDeliveries([sent('drop', '2026-11-27T13:30:02.000Z'), sent('sess-cost', '2026-11-27T13:40:02.000Z')]);
+    const view = signLinkToken(SECRET, { anomalyIds: ['sess-cost'], action: 'view', by: 'x@acme.com', expiresAt: LATER });
+    const html = (await t.get(`/anomalies/sess-cost?t=${view}`)).text();
+    expect(html).toContain('<h2>Incident</h2>');
+    const rows = html.slice(html.indexOf('<h2>Incident</h2>')).split('<tr>').slice(2);
+    expect(rows[0]).toContain('Cache efficiency drop');
+    expect(rows[1]).toContain('Session cost (this one)');
+    const link = /href="drop\?t=([^"]+)"/.exec(rows[0] ?? '')?.[1] ?? '';
+    expect(verifyLinkToken(SECRET, decodeURIComponent(link), NOW)).toMatchObject({
+      ok: true,
+      claims: { anomalyIds: ['drop'], action: 'view' },
+    });
+    expect((await t.get(`/anomalies/drop?t=${link}`)).status).toBe(200);
+    // Sent alone: no incident section.
+    await t.seed(anomaly({ id: 'alone', subject: { session: 's10' } }));
+    await t.store.insertDeliveries([{ ...sent('alone', '2026-11-27T13:50:00.000Z'), detail: 'C0PAY:1795788999.000100' }]);
+    expect((await t.get('/anomalies/alone', { authorization: 'Bearer api-token-123' })).text()).not.toContain('<h2>Incident</h2>');
+  });
+
   it('answers 404 for an anomaly it does not know, escaping the id', async () => {
     const t = setup();
     const res = await t.get(`/anomalies/${encodeURIComponent('<b>nope</b>')}`);

@@ -12,6 +12,7 @@ import {
   relativeToExpected,
   signLinkToken,
   verifyLinkToken,
+  VIEW_LINK,
 } from '@burnrate/notify';
 import type { Anomaly, AnomalyState } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
@@ -55,7 +56,7 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
       return htmlPage(
         200,
         `${kindTitle(detail.anomaly.kind)} · ${detail.anomaly.subject.team}`,
-        renderAnomalyPage(detail, buttons(detail, viewer.by, now)),
+        renderAnomalyPage(detail, buttons(detail, viewer.by, now), memberLink(req, viewer.by, now)),
       );
     },
   };
@@ -83,6 +84,18 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
     };
   }
 
+  /**
+   * Where an incident member's line links: its page, with a view link of its own for a viewer who
+   * came with one (the members were sent to that viewer in the same message).
+   */
+  function memberLink(req: IncomingRequest, by: string, now: Date): (id: string) => string {
+    const secret = deps.linkSecret;
+    if (req.query.get('t') === null || !secret) return (id) => encodeURIComponent(id);
+    const expiresAt = Math.floor(now.getTime() / 1000) + BUTTON_LIFETIME_S;
+    return (id) =>
+      `${encodeURIComponent(id)}?t=${encodeURIComponent(signLinkToken(secret, { anomalyIds: [id], action: VIEW_LINK, by, expiresAt }))}`;
+  }
+
   /** The page's buttons, each a form with its own signed token; none without a link secret. */
   function buttons(detail: AnomalyDetail, by: string, now: Date): string {
     const secret = deps.linkSecret;
@@ -103,7 +116,11 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
 const SEVERITY_CLASS = { info: 'info', warning: 'warning', critical: 'critical' } as const;
 
 /** The page body for one anomaly; `buttons` is HTML already built. Pure, every value escaped. */
-export function renderAnomalyPage(detail: AnomalyDetail, buttons: string): string {
+export function renderAnomalyPage(
+  detail: AnomalyDetail,
+  buttons: string,
+  linkTo: (id: string) => string = (id) => encodeURIComponent(id),
+): string {
   const a = detail.anomaly;
   const cls = detail.state === 'resolved' ? 'resolved' : SEVERITY_CLASS[a.severity];
   const relative = relativeToExpected(a.observed, a.expected);
@@ -140,6 +157,15 @@ export function renderAnomalyPage(detail: AnomalyDetail, buttons: string): strin
     '<h2>What to do</h2>',
     `<p>${h(a.advice)}</p>`,
     buttons,
+    ...(detail.incident
+      ? [
+          '<h2>Incident</h2>',
+          `<p class="muted">${h(String(detail.incident.members.length))} anomalies were sent and are acknowledged together as one message, most likely cause first.</p>`,
+          `<table><tr><th>Anomaly</th><th>Severity</th><th>Status</th><th>Subject</th><th>Impact</th></tr>${detail.incident.members
+            .map((m) => memberRow(m, m.id === a.id, linkTo))
+            .join('')}</table>`,
+        ]
+      : []),
     '<h2>Versions</h2>',
     `<table><tr><th>Version</th><th>Detected</th><th>Severity</th><th>Status</th><th>Observed</th><th>Impact</th></tr>${detail.versions.map(versionRow).join('')}</table>`,
     '<h2>Decisions</h2>',
@@ -188,6 +214,14 @@ const ACTION_WORDS: Record<AnomalyState['action'], string> = {
 function decisionRow(d: AnomalyState): string {
   const what = `${ACTION_WORDS[d.action]}${d.snoozed_until ? ` until ${formatInstant(d.snoozed_until)}` : ''}${d.reason ? ` as ${d.reason}` : ''}`;
   return `<tr><td>${h(formatInstant(d.at))}</td><td>${h(what)}</td><td>${h(d.by)}</td><td>${h(d.channel)}</td><td>${h(d.note ?? '')}</td></tr>`;
+}
+
+function memberRow(m: Anomaly, self: boolean, linkTo: (id: string) => string): string {
+  const who = [m.subject.developer, m.subject.session === undefined ? undefined : `session ${m.subject.session}`, m.subject.model]
+    .filter((x): x is string => x !== undefined)
+    .join(', ');
+  const name = self ? `<strong>${h(kindTitle(m.kind))} (this one)</strong>` : `<a href="${h(linkTo(m.id))}">${h(kindTitle(m.kind))}</a>`;
+  return `<tr><td>${name}</td><td>${h(m.severity)}</td><td>${h(m.status)}</td><td>${h(who || `team ${m.subject.team}`)}</td><td>${h(formatUsd(m.impact_usd))}</td></tr>`;
 }
 
 function deliveryRow(d: DeliveryRecord): string {

@@ -1,4 +1,5 @@
 import { type Anomaly, type AnomalyLifecycle, type AnomalyState, lifecycleOf, type LifecycleState } from '@burnrate/schemas';
+import { byLikelyCause } from '@burnrate/notify';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 
 export type AnomalyViewStore = Pick<Store, 'getAnomaly' | 'anomalyVersions' | 'listAnomalyStates' | 'listDeliveries'>;
@@ -21,7 +22,15 @@ export interface AnomalyDetail {
   state: LifecycleState;
   /** When version 1 was detected: how long the episode has been open. */
   first_detected_at: string;
+  /**
+   * The anomalies recorded against the same first message (an incident, or a group sent together),
+   * at their latest versions, most likely cause first; absent when it was sent alone or not at all.
+   */
+  incident?: { message: string; members: Anomaly[] };
 }
+
+// An incident's page lists at most this many members; the rest are in the anomaly list.
+const INCIDENT_MEMBERS_MAX = 100;
 
 /** The state an anomaly's list entry and filters use: a detector's resolution counts as resolved. */
 export function stateOf(anomaly: Anomaly, lifecycle: AnomalyLifecycle): LifecycleState {
@@ -37,6 +46,7 @@ export async function describeAnomaly(store: AnomalyViewStore, id: string, now: 
   ]);
   if (!anomaly) return undefined;
   const lifecycle = lifecycleOf(decisions, now);
+  const incident = await incidentOf(store, deliveries);
   return {
     anomaly,
     versions,
@@ -45,5 +55,19 @@ export async function describeAnomaly(store: AnomalyViewStore, id: string, now: 
     lifecycle,
     state: stateOf(anomaly, lifecycle),
     first_detected_at: versions[0]?.detected_at ?? anomaly.detected_at,
+    ...(incident ? { incident } : {}),
   };
+}
+
+/** The members of the first message the anomaly was recorded against, when there are others. */
+async function incidentOf(store: AnomalyViewStore, deliveries: readonly DeliveryRecord[]): Promise<AnomalyDetail['incident']> {
+  const first = deliveries.filter((d) => d.status === 'sent').sort((x, y) => x.at.localeCompare(y.at))[0];
+  if (!first) return undefined;
+  const carried = await store.listDeliveries({ status: 'sent', detail: first.detail });
+  const ids = [...new Set(carried.filter((d) => d.receiver === first.receiver).map((d) => d.anomaly_id))];
+  if (ids.length < 2) return undefined;
+  const members = (await Promise.all(ids.slice(0, INCIDENT_MEMBERS_MAX).map((id) => store.getAnomaly(id)))).filter(
+    (m): m is Anomaly => m !== undefined,
+  );
+  return { message: first.detail, members: members.sort(byLikelyCause) };
 }

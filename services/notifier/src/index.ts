@@ -5,5 +5,5 @@ export { GroupClock, groupKeyOf } from './grouping.ts';
 export { type Inhibition, inhibitionOf } from './inhibit.ts';
 export { withRetry, backoffMs, DEFAULT_RETRY, type RetryPolicy, type RetryOutcome } from './retry.ts';
 export { storeSilences, type ActiveSilence, type DispatchResult } from './dispatcher.ts';
-export { byLikelyCause, follows, type IncidentAt, joinAction } from './incidents.ts';
+
 export { parentOf } from './message-view.ts';

@@ -3,7 +3,7 @@ import type { Channel, Notification } from '@burnrate/notify';
 import { type Anomaly, lifecycleOf } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
-import { byLikelyCause } from './incidents.ts';
+import { byLikelyCause } from '@burnrate/notify';
 import type { Target } from './routing.ts';
 
 /** The first message a receiver got of an anomaly: later versions reply in its thread, and it shows the anomaly's state. */

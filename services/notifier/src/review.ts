@@ -6,7 +6,7 @@ import type { AnomalyCache } from './anomaly-cache.ts';
 import { decide, policyFor, type RenotifyPolicy } from './decide.ts';
 import type { Delivery } from './delivery.ts';
 import { inhibitionOf } from './inhibit.ts';
-import { follows, type IncidentAt, joinAction } from './incidents.ts';
+import { follows, type IncidentAt, joinAction } from '@burnrate/notify';
 import { parentOf } from './message-view.ts';
 import type { VersionFactsCache } from './version-facts.ts';
 
