@@ -136,6 +136,26 @@ describe('spend_spike (developer scope)', () => {
     for (const a of out) expect(Anomaly.parse(a)).toEqual(a);
   });
 
+  it('reports a job that spikes every Sunday night at info from its second week, and again as news when it outgrows itself', () => {
+    // A developer working weekdays, and a digest job that spends $90 from 02:00 UTC every Sunday.
+    const sundays = [6, 13, 20, 27].map((d) => T0 + d * D + 2 * H);
+    const job = (at: number, cost: number) => [ev(at + 5 * 60_000, cost / 2), ev(at + 35 * 60_000, cost / 2)];
+    const events = [...history(28, usual), ...sundays.flatMap((at, i) => job(at, i === 3 ? 400 : 90))].sort(
+      (x, y) => Date.parse(x.occurred_at) - Date.parse(y.occurred_at),
+    );
+    const opened = run(spendSpike, cfg(), events, T0 + 29 * D)
+      .out.filter((a) => a.version === 1 && a.subject.model === undefined)
+      .map((a) => [a.window.start, a.severity]);
+    expect(opened).toEqual([
+      [new Date(sundays[0] as number).toISOString(), 'warning'],
+      [new Date(sundays[1] as number).toISOString(), 'info'],
+      [new Date(sundays[2] as number).toISOString(), 'info'],
+      // $400 against $90-odd before: more than twice the biggest earlier Sunday, news again (and
+      // more than 5x the dollar gate above usual: critical).
+      [new Date(sundays[3] as number).toISOString(), 'critical'],
+    ]);
+  });
+
   it('says what happened in plain words, with impact and a projection', () => {
     const { out } = run(
       spendSpike,

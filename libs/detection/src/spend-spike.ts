@@ -40,6 +40,7 @@ import {
   type Episode,
 } from './episode.ts';
 import { formatUsd, roundMoney } from './format.ts';
+import { recurrenceOf, RECURRENCE_GROWTH, rememberOpening, updateLatestImpact } from './recurrence.ts';
 
 /**
  * spend_spike: an hour of spend far above what the key usually spends at that time of day on that
@@ -65,7 +66,9 @@ import { formatUsd, roundMoney } from './format.ts';
  * the hour's excess is ≥ 5× min_impact_usd and the score ≥ 2× min_score), or while critical when
  * the impact doubles. It resolves (a version with status 'resolved') at the first hour back under
  * the threshold (score ≤ 0.75 min_score or excess < half the dollar gate), an idle hour included.
- * A planned change for the team keeps it at 'info'.
+ * A planned change for the team keeps it at 'info'. So does recurrence (recurrence.ts): an episode
+ * that opens a whole number of weeks (±2 h, up to 6) after an earlier one of the key and costs at
+ * most twice the biggest of them is a weekly schedule, not news, until it outgrows that.
  *
  * Fields: observed = the hour's spend, expected = the baseline centre (usd per hour); impact_usd =
  * spend above expected over the episode's hours; projected_usd = this hour's excess × hours until
@@ -90,6 +93,11 @@ export interface SpikeEpisode {
   e: Episode;
   /** Spend above expected over the episode's spiking hours. */
   impact: number;
+  /**
+   * The episode this one repeats a week or two later (recurrence.ts): its opening hour and impact
+   * while this one stays within RECURRENCE_GROWTH of it (reported at info); absent otherwise.
+   */
+  repeats?: { hour: number; impact: number };
 }
 
 /** One tracked key. Numbers live in flat arrays: an array of doubles costs a fraction of an object of them. */
@@ -104,6 +112,8 @@ export interface SpikeKey {
   ep: SpikeEpisode | null;
   /** The developer×model (or team×model) keys under this developer (team) key, by model; null until one exists. */
   m: Record<string, SpikeKey> | null;
+  /** When its last episodes opened and what they cost, flat [hour, impact, …] (recurrence.ts); null until it spikes. */
+  w: number[] | null;
 }
 
 export interface SpendSpikeState {
@@ -155,7 +165,15 @@ function newKey(team: string, hour: number, scope: Scope): SpikeKey {
   v[0] = hour;
   v[1] = hour - HOUR_MS;
   v[2] = hour;
-  return { team, v, r: scope === 'team' ? createRingProfile(TEAM_SLOTS_PER_DAY * 2, TEAM_RING) : null, open: [], ep: null, m: null };
+  return {
+    team,
+    v,
+    r: scope === 'team' ? createRingProfile(TEAM_SLOTS_PER_DAY * 2, TEAM_RING) : null,
+    open: [],
+    ep: null,
+    m: null,
+    w: null,
+  };
 }
 
 /** Adds spend to the key of `who` and to its ×`model` key. */
@@ -352,19 +370,25 @@ function episodeStep(
   const holding = spiking || (ep !== null && j.score > 0.75 * s.min_score && j.excess >= 0.5 * s.min_impact_usd);
   if (ep === null) {
     if (!spiking) return null;
-    const severity = plannedSeverity(severityOf(j, s), cfg.plannedChange(k.team, h));
+    const earlier = recurrenceOf(k.w, h);
+    const repeats = earlier !== undefined && j.excess <= RECURRENCE_GROWTH * earlier.impact ? earlier : undefined;
+    const severity = repeats ? 'info' : plannedSeverity(severityOf(j, s), cfg.plannedChange(k.team, h));
     const e = openEpisode(KIND, idParts(path, scope), h, severity, j.excess, {
       at: h,
       label: 'spend in the hour',
       value: j.x,
       unit: 'usd',
     });
-    k.ep = { e, impact: j.excess };
+    k.ep = repeats ? { e, impact: j.excess, repeats } : { e, impact: j.excess };
+    k.w = rememberOpening(k.w, h, j.excess);
     return toAnomaly(path, k, h, local, j, scope, cfg, watermark);
   }
   if (holding) {
     ep.impact += Math.max(0, j.excess);
-    const severity = plannedSeverity(severityOf(j, s), cfg.plannedChange(k.team, h));
+    updateLatestImpact(k.w, ep.impact);
+    // Outgrowing the episode it repeats makes it news again, for good.
+    if (ep.repeats && ep.impact > RECURRENCE_GROWTH * ep.repeats.impact) delete ep.repeats;
+    const severity = ep.repeats ? 'info' : plannedSeverity(severityOf(j, s), cfg.plannedChange(k.team, h));
     const change = updateEpisode(ep.e, severity, ep.impact, {}, { at: h, label: 'spend in the hour', value: j.x, unit: 'usd' });
     return change === null ? null : toAnomaly(path, k, h, local, j, scope, cfg, watermark);
   }
@@ -409,9 +433,12 @@ function toAnomaly(
     ...markEvidence(ep.e),
     { at: iso(h), label: `usual spend for this hour on a ${dayKind}`, value: roundMoney(j.exp.center), unit: 'usd' },
   ];
+  const repeats = ep.repeats
+    ? ` It recurs weekly: the same happened from ${formatLocalHour(localHourOf(ep.repeats.hour, cal.timeZone))} (${formatUsd(ep.repeats.impact)} above usual), so it is reported at info, a schedule rather than news, unless it grows past ${RECURRENCE_GROWTH}x that.`
+    : '';
   const summary = resolved
     ? `Spend from ${subjectName} is back to usual: ${formatUsd(j.x)} in the hour from ${when}, after ${formatUsd(ep.impact)} above its usual level.`
-    : `Spend from ${subjectName} was ${formatUsd(j.x)} in the hour from ${when}, ${usual} for that hour on a ${dayKind}.`;
+    : `Spend from ${subjectName} was ${formatUsd(j.x)} in the hour from ${when}, ${usual} for that hour on a ${dayKind}.${repeats}`;
   const advice =
     (resolved
       ? 'No action needed now; if the extra spend was not planned, check what ran in those hours.'
