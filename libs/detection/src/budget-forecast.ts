@@ -165,6 +165,19 @@ function judge(t: BudgetTeam, local: LocalHour, cfg: BudgetForecastConfig, water
   const share = f.projected / budget;
   const impact = f.projected - s.warning_share * budget;
   const severity: Severity | null = share >= s.critical_share ? 'critical' : share >= s.warning_share ? 'warning' : null;
+  if (s.enabled) {
+    cfg.score?.({
+      kind: KIND,
+      subject: { org: t.org, team: t.team },
+      at: watermark,
+      score: share,
+      threshold: s.warning_share,
+      unit: 'ratio',
+      severity: impact >= s.min_impact_usd ? severity : null,
+      impact_usd: impact,
+      min_impact_usd: s.min_impact_usd,
+    });
+  }
   if (t.ep === null) {
     if (severity === null || !s.enabled || impact < s.min_impact_usd) return null;
     t.ep = openEpisode(KIND, [t.org, t.team], watermark, plannedSeverity(severity, cfg.plannedChange(t.team, watermark)), impact, {

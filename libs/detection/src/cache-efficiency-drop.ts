@@ -19,7 +19,7 @@ import { countKeys, deleteKeys, getKey, setKey, type Keyed } from './buckets/key
 import { formatHourOnDay, formatLocalHour, isOffDay, localHourOf } from './buckets/local-hour.ts';
 import { changePhase, PLANNED, plannedAdvice, type PhaseAt } from './buckets/planned.ts';
 import { hoursUntilAcknowledgement } from './calendar.ts';
-import type { Detector, DetectorEnv, StepContext, StepResult } from './detector.ts';
+import type { Detector, DetectorEnv, ScorePoint, StepContext, StepResult } from './detector.ts';
 import {
   episodeFields,
   iso,
@@ -257,6 +257,7 @@ function judgeThrough(
     const phase = changePhase(cfg, k.team, cal, hour);
     const a = warm ? runStep(path, k, view, drop, s, scope, cfg, watermark, phase) : null;
     if (a !== null) out.push(a);
+    if (warm && s.enabled) cfg.score?.(scorePoint(path, k, hour, drop, s, scope));
 
     // Learn after judging: the hour being judged is never part of its own baseline, and an hour
     // of a planned change is never part of any. Nor does it age the baseline: after a migration
@@ -331,6 +332,38 @@ function runStep(
   }
   k.ep.rate = h.extra;
   return updateEpisode(k.ep.e, severity, impact, {}, mark) === null ? null : toAnomaly(path, k, h, scope, cfg, watermark, phase);
+}
+
+/**
+ * The hour's drop in cache-read share against `min_drop_points`, with the extra cost of the run of
+ * low hours it belongs to (0 once the run is over), for a backtest's scores.
+ */
+function scorePoint(
+  path: readonly string[],
+  k: CacheKey,
+  hour: number,
+  drop: number,
+  s: CacheEfficiencyDropSettings,
+  scope: Scope,
+): ScorePoint {
+  const [org = '', who = ''] = path;
+  const impact = k.v[RUN_EXTRA] as number;
+  return {
+    kind: KIND,
+    subject: { org, team: k.team, ...(scope === 'developer' ? { developer: who } : {}) },
+    at: hour,
+    score: drop,
+    threshold: s.min_drop_points,
+    unit: 'points',
+    severity:
+      drop < s.min_drop_points || impact < s.min_impact_usd
+        ? null
+        : impact >= CRITICAL_IMPACT_FACTOR * s.min_impact_usd
+          ? 'critical'
+          : 'warning',
+    impact_usd: impact,
+    min_impact_usd: s.min_impact_usd,
+  };
 }
 
 function pct(x: number): string {

@@ -1,7 +1,7 @@
 import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity, UsageEvent } from '@burnrate/schemas';
 import { hoursUntilAcknowledgement } from './calendar.ts';
-import type { Detector, DetectorEnv, StepResult } from './detector.ts';
+import type { Detector, DetectorEnv, ScoreSink, StepResult } from './detector.ts';
 import {
   episodeFields,
   iso,
@@ -134,6 +134,9 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
     const bloated =
       input > settings.max_input_tokens_per_call ||
       (!inBaseline && meanCost > 0 && cost >= settings.cost_per_turn_factor * meanCost && input >= 2 * meanInput);
+    if (cfg.score !== undefined && settings.enabled && !inBaseline && meanCost > 0) {
+      scoreCall(cfg.score, s, event.model, at, cost, meanCost, bloated, settings);
+    }
 
     if (!bloated) {
       if (s.since !== null && s.model === event.model && input < s.peak / 2) {
@@ -232,6 +235,40 @@ function pushTail(s: BloatSession, at: number, cost: number, input: number): voi
     s.tail[s.tailNext * 3 + 2] = input;
     s.tailNext = (s.tailNext + 1) % TAIL;
   }
+}
+
+/**
+ * A call's cost against its session's first turns, with the stretch's impact once this call is
+ * counted, for a backtest's scores. `bloated` also holds for a call over the token limit per call
+ * whatever its cost ratio.
+ */
+function scoreCall(
+  sink: ScoreSink,
+  s: BloatSession,
+  model: string,
+  at: number,
+  cost: number,
+  meanCost: number,
+  bloated: boolean,
+  settings: ContextBloatSettings,
+): void {
+  const impact = s.impact + (bloated ? Math.max(0, cost - meanCost) : 0);
+  sink({
+    kind: KIND,
+    subject: { org: s.org, team: s.team, developer: s.developer, session: s.session, model },
+    at,
+    score: cost / meanCost,
+    threshold: settings.cost_per_turn_factor,
+    unit: 'ratio',
+    severity:
+      !bloated || impact < settings.min_impact_usd
+        ? null
+        : impact >= CRITICAL_IMPACT_FACTOR * settings.min_impact_usd
+          ? 'critical'
+          : 'warning',
+    impact_usd: impact,
+    min_impact_usd: settings.min_impact_usd,
+  });
 }
 
 function resolve(

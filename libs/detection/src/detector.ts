@@ -1,4 +1,4 @@
-import type { Anomaly, AnomalyKind, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, AnomalyKind, Severity, Subject, UsageEvent } from '@burnrate/schemas';
 import type { WorkCalendar } from './calendar.ts';
 
 export interface StepResult<State> {
@@ -88,4 +88,52 @@ export interface DetectorEnv<Settings extends { enabled: boolean }> {
   calendarFor(team: string): WorkCalendar;
   /** The note of a planned change covering this detector for `team` at `atMs` (its local date): anomalies stay at 'info'. */
   plannedChange(team: string, atMs: number): string | undefined;
+  /**
+   * Told each score the detector compares with its threshold (see ScorePoint). Undefined live:
+   * detectors call it as `cfg.score?.(…)`, so the point is never built and the live path pays one
+   * property read. A backtest sets it (withScoreSink) to show how close a miss was.
+   */
+  score?: ScoreSink;
+}
+
+/**
+ * What a score is measured in: `usd` (a cost against a dollar cap), `z` (a robust z-score against
+ * its band), `ratio` (a multiple or share, e.g. projected spend / budget), `points` (percentage
+ * points of a share), `hours` (a duration against a time limit).
+ */
+export type ScoreUnit = 'usd' | 'z' | 'ratio' | 'points' | 'hours';
+
+/**
+ * One evaluation of a detector's condition: the score it computed and the threshold it compared it
+ * with, for a subject at a time. Reported where the detector evaluates, whether or not anything
+ * fires: per event for session kinds, per key and hour for hourly ones, per evaluation for the
+ * rest. Only evaluations the detector trusts are reported (a key still warming up is not).
+ */
+export interface ScorePoint {
+  kind: AnomalyKind;
+  /** Who the score is about, as an anomaly's subject would name it. */
+  subject: Subject;
+  /** When (epoch ms): the event's time, the start of the hour judged, or the watermark. */
+  at: number;
+  score: number;
+  /** Where the score starts to count: the warning threshold (the condition holds at `score ≥ threshold`, or `>` where the detector says so). */
+  threshold: number;
+  unit: ScoreUnit;
+  /**
+   * The severity the detector's thresholds give this evaluation (score, and its dollar gate when
+   * it has one), before planned changes and episode rules; null below them.
+   */
+  severity: Severity | null;
+  /** The dollar amount the detector's dollar gate compares, when it has one, and that gate. */
+  impact_usd?: number;
+  min_impact_usd?: number;
+}
+
+export type ScoreSink = (point: ScorePoint) => void;
+
+/** The configs with `sink` set on each (a copy; the configs given are left as they are). */
+export function withScoreSink<C extends Record<string, object>>(configs: C, sink: ScoreSink): C {
+  const out: Record<string, object> = {};
+  for (const [name, cfg] of Object.entries(configs)) out[name] = { ...cfg, score: sink };
+  return out as C;
 }

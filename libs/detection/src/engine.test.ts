@@ -1,6 +1,6 @@
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
-import type { Detector } from './detector.ts';
+import { withScoreSink, type Detector, type ScorePoint } from './detector.ts';
 import { createDetectionEngine, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
 import { testEnv } from './test-env.ts';
@@ -236,6 +236,45 @@ describe('createDetectionEngine', () => {
       expect(second.snapshotView().seen).toBe(parsed.seen);
       expect([...before, ...processAll(second, evs.slice(cut))]).toEqual(uninterrupted);
     }
+  });
+
+  it('tells a score sink where every detector evaluates, and detects exactly the same with one', () => {
+    const evs = [...sixWeeks(), ...richStream()];
+    const points: ScorePoint[] = [];
+    const scored = withScoreSink(configs, (p) => points.push(p));
+    const anomalies = processAll(
+      createDetectionEngine(() => scored),
+      evs,
+    );
+    expect(anomalies).toEqual(processAll(engine(), evs));
+    expect(new Set(points.map((p) => p.kind))).toEqual(new Set(Object.keys(configs)));
+    expect(points.every((p) => Number.isFinite(p.score) && Number.isFinite(p.threshold))).toBe(true);
+    // Every episode opened where a point said the thresholds were met.
+    for (const a of anomalies.filter((x) => x.version === 1)) {
+      const met = points.some(
+        (p) =>
+          p.kind === a.kind &&
+          p.subject.developer === a.subject.developer &&
+          p.subject.session === a.subject.session &&
+          p.at <= Date.parse(a.detected_at) &&
+          p.severity !== null,
+      );
+      expect(met, `${a.kind} ${a.subject.developer ?? ''} ${a.detected_at}`).toBe(true);
+    }
+    // alice's afternoon spike (12:00-15:00 UTC on 10 Nov): the hour before is a miss, the first hour a hit.
+    const alice = (hour: string) =>
+      points.find(
+        (p) =>
+          p.kind === 'spend_spike' &&
+          p.subject.developer === 'alice@acme.com' &&
+          p.subject.model === undefined &&
+          p.at === Date.parse(hour),
+      );
+    expect(alice('2026-11-10T11:00:00Z')).toMatchObject({ threshold: 3.5, unit: 'z', severity: null });
+    expect(alice('2026-11-10T11:00:00Z')?.score).toBeLessThan(3.5);
+    expect(alice('2026-11-10T12:00:00Z')).toMatchObject({ threshold: 3.5, unit: 'z', min_impact_usd: 50 });
+    expect(alice('2026-11-10T12:00:00Z')?.score).toBeGreaterThan(3.5);
+    expect(alice('2026-11-10T12:00:00Z')?.severity).not.toBeNull();
   });
 
   it('keeps state that survives a JSON round trip exactly', () => {

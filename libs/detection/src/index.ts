@@ -1,4 +1,16 @@
-export type { Detector, AnyDetector, ConfigOf, DetectorEnv, SettingsSubject, StepContext, StepResult } from './detector.ts';
+export type {
+  Detector,
+  AnyDetector,
+  ConfigOf,
+  DetectorEnv,
+  ScorePoint,
+  ScoreSink,
+  ScoreUnit,
+  SettingsSubject,
+  StepContext,
+  StepResult,
+} from './detector.ts';
+export { withScoreSink } from './detector.ts';
 export {
   createDetectionEngine,
   DETECTORS,

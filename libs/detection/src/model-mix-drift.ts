@@ -15,7 +15,7 @@ import { countKeys, deleteKeys, getKey, joinKey, setKey, splitKey } from './buck
 import { localHourOf } from './buckets/local-hour.ts';
 import { changePhase, NORMAL } from './buckets/planned.ts';
 import type { WorkCalendar } from './calendar.ts';
-import type { Detector, StepContext, StepResult } from './detector.ts';
+import type { Detector, ScoreSink, StepContext, StepResult } from './detector.ts';
 import { openEpisode, plannedSeverity, resolveEpisode, updateEpisode } from './episode.ts';
 import { toAnomaly } from './model-mix-drift/anomaly-text.ts';
 import {
@@ -244,6 +244,7 @@ function evaluate(
 ): Anomaly | null {
   const weekly = weeklyVerdict(k.v, s);
   const fast = k.devs === null ? null : fastVerdict(k, watermark, s);
+  if (cfg.score !== undefined && s.enabled) scoreVerdicts(cfg.score, key, k, scope, s, watermark, weekly, fast);
   const firing: Verdict | FastVerdict | null =
     fast !== null && fast.holds && (weekly === null || !weekly.holds || fast.impact > weekly.impact)
       ? fast
@@ -278,6 +279,33 @@ function evaluate(
   const a = toAnomaly(key, k, back, scope, cfg, watermark, changePhase(cfg, k.team, cfg.calendarFor(k.team), watermark));
   k.ep = null;
   return a;
+}
+
+/** Each signal's rise in premium share against `min_share_increase_points`, for a backtest's scores. */
+function scoreVerdicts(
+  sink: ScoreSink,
+  key: string,
+  k: MixKey,
+  scope: Scope,
+  s: ModelMixDriftSettings,
+  watermark: number,
+  ...verdicts: (Verdict | FastVerdict | null)[]
+): void {
+  const [org, who] = splitKey(key);
+  for (const v of verdicts) {
+    if (v === null || ('fast' in v && !v.warm)) continue;
+    sink({
+      kind: KIND,
+      subject: { org, team: k.team, ...(scope === 'developer' ? { developer: who } : {}) },
+      at: watermark,
+      score: 100 * (v.share - v.baseShare),
+      threshold: s.min_share_increase_points,
+      unit: 'points',
+      severity: v.holds ? severityOf(v.impact, s) : null,
+      impact_usd: v.impact,
+      min_impact_usd: s.min_impact_usd,
+    });
+  }
 }
 
 function idParts(key: string, scope: Scope): string[] {

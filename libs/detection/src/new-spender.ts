@@ -1,7 +1,7 @@
 import { UNATTRIBUTED } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity, UsageEvent } from '@burnrate/schemas';
 import { hoursUntilAcknowledgement } from './calendar.ts';
-import type { Detector, DetectorEnv, StepResult } from './detector.ts';
+import type { Detector, DetectorEnv, ScorePoint, StepResult } from './detector.ts';
 import {
   episodeFields,
   iso,
@@ -222,10 +222,11 @@ function see(
   c.spend += e.cost_usd;
   c.events += 1;
   if (at > c.last) c.last = at;
-  if (!settings.enabled || c.spend < settings.min_impact_usd) return true;
-
   const owned = c.dimension !== 'developer';
   const crossed: Severity = owned ? 'info' : c.spend >= CRITICAL_FACTOR * settings.min_impact_usd ? 'critical' : 'warning';
+  if (settings.enabled) cfg.score?.(scorePoint(c, at, crossed, settings));
+  if (!settings.enabled || c.spend < settings.min_impact_usd) return true;
+
   const severity = plannedSeverity(crossed, cfg.plannedChange(c.team, at));
   if (c.episode === null) {
     c.episode = openEpisode(KIND, [e.org, dimension, value], c.first, severity, c.spend, {
@@ -248,6 +249,19 @@ function see(
   }
   out.push(toAnomaly(c, at, e.occurred_at, settings, cfg));
   return true;
+}
+
+/** A candidate's spend against the gate, for a backtest's scores. */
+function scorePoint(c: Candidate, at: number, crossed: Severity, settings: NewSpenderSettings): ScorePoint {
+  return {
+    kind: KIND,
+    subject: { org: c.org, team: c.team, developer: c.developer, model: c.model },
+    at,
+    score: c.spend,
+    threshold: settings.min_impact_usd,
+    unit: 'usd',
+    severity: c.spend >= settings.min_impact_usd ? crossed : null,
+  };
 }
 
 /** An unattributed developer: its spend has no owner for as long as it goes on. */

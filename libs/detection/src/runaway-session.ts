@@ -1,7 +1,7 @@
 import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity } from '@burnrate/schemas';
 import { describeAcknowledgement, hoursUnattended, hoursUntilAcknowledgement, isOffHours, type WorkCalendar } from './calendar.ts';
-import type { Detector, DetectorEnv, StepResult } from './detector.ts';
+import type { Detector, DetectorEnv, ScoreSink, StepResult } from './detector.ts';
 import {
   episodeFields,
   iso,
@@ -214,6 +214,7 @@ function judge(
   const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
   const stretch = at - s.since;
   const base = settings.max_hours_without_human * HOUR_MS;
+  if (cfg.score !== undefined && settings.enabled) scoreStretch(cfg.score, s, at, base, settings, cfg.calendarFor(s.team));
   // The cheapest test first: most calls are nowhere near even the off-hours limit.
   if (!settings.enabled || stretch < base * Math.min(1, settings.off_hours_factor) || s.cost < settings.min_impact_usd) {
     return NONE;
@@ -263,6 +264,33 @@ function judge(
     if (change === null) return NONE;
   }
   return [toAnomaly(s, at, occurredAt, limit, offHours, settings, cfg)];
+}
+
+/** The stretch against the limit that applies at `at`, as `judge` weighs it, for a backtest's scores. */
+function scoreStretch(
+  sink: ScoreSink,
+  s: RunawaySession,
+  at: number,
+  base: number,
+  settings: RunawaySessionSettings,
+  cal: WorkCalendar,
+): void {
+  // A cadence session with many pauses has a person in it: it is not judged at all.
+  if (s.prompt === NO_PROMPT && (s.pauses ?? 0) > (s.calls - 1) * MAX_PAUSE_SHARE) return;
+  const stretch = at - s.since;
+  const limit = isOffHours(cal, at) ? base * settings.off_hours_factor : base;
+  const over = stretch >= limit && s.cost >= settings.min_impact_usd;
+  sink({
+    kind: KIND,
+    subject: { org: s.org, team: s.team, developer: s.developer, session: s.session },
+    at,
+    score: stretch / HOUR_MS,
+    threshold: limit / HOUR_MS,
+    unit: 'hours',
+    severity: !over ? null : stretch >= limit * settings.critical_factor ? 'critical' : 'warning',
+    impact_usd: s.cost,
+    min_impact_usd: settings.min_impact_usd,
+  });
 }
 
 /**

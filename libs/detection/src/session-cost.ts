@@ -1,5 +1,5 @@
 import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
-import type { Anomaly, EvidencePoint, Severity, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, EvidencePoint, Severity, Subject, UsageEvent } from '@burnrate/schemas';
 import { describeAcknowledgement, hoursUnattended, hoursUntilAcknowledgement } from './calendar.ts';
 import type { Detector, DetectorEnv, StepResult } from './detector.ts';
 import {
@@ -157,6 +157,7 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
     if (!settings.enabled) return quiet;
     const spent = s.cost - s.base;
     const capped = severityOf(spent, settings);
+    cfg.score?.({ kind: KIND, subject: subjectOf(s), at, score: spent, threshold: settings.warning_usd, unit: 'usd', severity: capped });
     if (capped === null) return quiet;
     // Only sessions between the caps pay for the projection: a sum over 12 slots and, out of
     // hours, two comparisons against the calendar's remembered off-hours stretch.
@@ -350,6 +351,8 @@ function accumulate(s: SessionState, e: UsageEvent, at: number): void {
     s.tailNext = (s.tailNext + 1) % TAIL_TURNS;
   }
 }
+
+const subjectOf = (s: SessionState): Subject => ({ org: s.org, team: s.team, developer: s.developer, session: s.session });
 
 function severityOf(cost: number, t: SessionCostThresholds): 'warning' | 'critical' | null {
   // A zero cap with a zero-cost session is not a crossing: nothing has been spent.

@@ -27,7 +27,7 @@ import {
 } from './buckets/hourly.ts';
 import { formatLocalHour, isHoliday, isOffDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
 import { hoursUntilAcknowledgement } from './calendar.ts';
-import type { Detector, DetectorEnv, StepContext, StepResult } from './detector.ts';
+import type { Detector, DetectorEnv, ScorePoint, StepContext, StepResult } from './detector.ts';
 import {
   episodeFields,
   iso,
@@ -346,6 +346,7 @@ function judgeThrough(
       const history = (h - (k.v[0] as number)) / HOUR_MS + 1;
       const warm = history >= s.min_history_hours && exp.count >= MIN_SLOT_VALUES;
       const spiking = s.enabled && warm && j.score > s.min_score && j.excess >= s.min_impact_usd;
+      if (warm && s.enabled) cfg.score?.(scorePoint(path, k, h, j, spiking, s, scope));
       const a = episodeStep(path, k, h, local, j, spiking, s, scope, cfg, watermark);
       if (a !== null) out.push(a);
     }
@@ -396,6 +397,30 @@ function episodeStep(
   const a = toAnomaly(path, k, h, local, j, scope, cfg, watermark);
   k.ep = null;
   return a;
+}
+
+/** The hour's robust score against `min_score` (the condition is score > min_score), for a backtest's scores. */
+function scorePoint(
+  path: readonly string[],
+  k: SpikeKey,
+  h: number,
+  j: Judged,
+  spiking: boolean,
+  s: SpendSpikeSettings,
+  scope: Scope,
+): ScorePoint {
+  const [org = '', who = '', model] = path;
+  return {
+    kind: KIND,
+    subject: { org, team: k.team, ...(scope === 'developer' ? { developer: who } : {}), ...(model === undefined ? {} : { model }) },
+    at: h,
+    score: j.score,
+    threshold: s.min_score,
+    unit: 'z',
+    severity: spiking ? severityOf(j, s) : null,
+    impact_usd: j.excess,
+    min_impact_usd: s.min_impact_usd,
+  };
 }
 
 function severityOf(j: Judged, s: SpendSpikeSettings): Severity {

@@ -4,6 +4,7 @@ import { overEvents, type BucketDetector } from './buckets/bucket-detector.ts';
 import type { HourBucket } from './buckets/hourly.ts';
 import { budgetForecast } from './budget-forecast.ts';
 import { teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
+import { withScoreSink, type ScorePoint } from './detector.ts';
 import { createDetectionEngine, type TeamDetectorConfigs } from './engine.ts';
 import { teamModelMixDrift } from './model-mix-drift.ts';
 import { teamSpendSpike } from './spend-spike.ts';
@@ -398,6 +399,30 @@ describe('team engine: the team detectors', () => {
       second.restore(JSON.parse(JSON.stringify(first.snapshot())) as TeamEngineSnapshot);
       expect([...before, ...runB(second, rollups.slice(cut))]).toEqual(uninterrupted);
     }
+  });
+
+  it('tells a score sink where the team detectors evaluate, and detects exactly the same with one', () => {
+    const points: ScorePoint[] = [];
+    const scored = withScoreSink(teamConfigs, (p) => points.push(p));
+    expect(
+      runB(
+        createTeamEngine(() => scored),
+        rollups,
+      ),
+    ).toEqual(uninterrupted);
+    expect(new Set(points.map((p) => p.kind))).toEqual(
+      new Set(['spend_spike', 'model_mix_drift', 'cache_efficiency_drop', 'budget_forecast']),
+    );
+    expect(points.every((p) => p.subject.developer === undefined && p.subject.team === 'payments')).toBe(true);
+    const budget = points.filter((p) => p.kind === 'budget_forecast');
+    expect(budget.every((p) => p.threshold === 0.9 && p.unit === 'ratio' && p.min_impact_usd === 100)).toBe(true);
+    // The month heading over its budget: misses first, then the projection past 90% of $3,000.
+    const firstHit = budget.findIndex((p) => p.severity !== null);
+    expect(firstHit).toBeGreaterThan(0);
+    expect(budget.slice(0, firstHit).every((p) => p.severity === null)).toBe(true);
+    expect(budget[firstHit]?.score).toBeGreaterThanOrEqual(0.9);
+    const opened = uninterrupted.find((a) => a.kind === 'budget_forecast');
+    expect(budget[firstHit]?.at).toBe(Date.parse(opened?.detected_at ?? ''));
   });
 
   it('is unmoved by a stage-A restart that re-sends what followed its snapshot', () => {

@@ -5,7 +5,7 @@ describe('parseBacktestArgs', () => {
   it.each([
     {
       argv: ['--config', 'p.yaml'],
-      want: { config: 'p.yaml', json: false, skipInvalid: false, help: false },
+      want: { config: 'p.yaml', json: false, scores: false, skipInvalid: false, help: false },
     },
     {
       argv: ['--config=p.yaml', '--baseline', 'c.yaml', '--json', '--input', 'e.ndjson', '--skip-invalid'],
@@ -21,6 +21,7 @@ describe('parseBacktestArgs', () => {
     },
     // A switch before a value flag must not swallow it.
     { argv: ['--json', '--config', 'p.yaml'], want: { config: 'p.yaml', json: true } },
+    { argv: ['--config', 'p.yaml', '--scores', '--json'], want: { json: true, scores: true } },
     { argv: ['--help'], want: { help: true } },
   ])('accepts $argv', ({ argv, want }) => {
     expect(parseBacktestArgs(argv)).toMatchObject(want);
@@ -42,6 +43,7 @@ describe('parseBacktestArgs', () => {
     { argv: ['--config', 'p.yaml', '--warmup', '7d'], error: '--warmup needs --from' },
     { argv: ['--config', 'p.yaml', '--from', '2026-11-01', '--warmup', 'a week'], error: '--warmup "a week" is not a duration' },
     { argv: ['--config', 'p.yaml', '--input', 'e.ndjson', '--data-dir', 'd'], error: '--input and --data-dir are two event sources' },
+    { argv: ['--config', 'p.yaml', '--scores'], error: '--scores adds scores to the JSON report; pass --json too' },
   ])('rejects $argv', ({ argv, error }) => {
     expect(() => parseBacktestArgs(argv)).toThrow(error);
   });

@@ -15,6 +15,8 @@ export interface BacktestArgs {
   input?: string;
   dataDir?: string;
   json: boolean;
+  /** Adds every detector's score against its threshold to each run of the JSON report. */
+  scores: boolean;
   skipInvalid: boolean;
   help: boolean;
 }
@@ -28,7 +30,7 @@ export class UsageError extends Error {
 }
 
 const VALUE_FLAGS = new Set(['config', 'baseline', 'from', 'to', 'warmup', 'input', 'data-dir']);
-const SWITCHES = new Set(['json', 'skip-invalid', 'help']);
+const SWITCHES = new Set(['json', 'scores', 'skip-invalid', 'help']);
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**
@@ -72,6 +74,8 @@ export function parseBacktestArgs(argv: readonly string[]): BacktestArgs {
       throw new UsageError(`--warmup ${JSON.stringify(warmup)} is not a duration such as 7d or 36h`);
     if (from === undefined) throw new UsageError('--warmup needs --from: it replays the events before --from without reporting them');
   }
+  // The tables have no room for thousands of scores; a silently ignored switch would look like "none".
+  if (switches.has('scores') && !switches.has('json')) throw new UsageError('--scores adds scores to the JSON report; pass --json too');
   if (values.has('input') && values.has('data-dir')) throw new UsageError('--input and --data-dir are two event sources; give one');
 
   return {
@@ -83,6 +87,7 @@ export function parseBacktestArgs(argv: readonly string[]): BacktestArgs {
     input: values.get('input'),
     dataDir: values.get('data-dir'),
     json: switches.has('json'),
+    scores: switches.has('scores'),
     skipInvalid: switches.has('skip-invalid'),
     help,
   };

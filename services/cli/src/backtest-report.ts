@@ -1,3 +1,4 @@
+import type { ScoreUnit } from '@burnrate/detector';
 import { type Anomaly, type AnomalyKind, SEVERITY_RANK, type Severity, type Subject } from '@burnrate/schemas';
 
 /** One anomaly episode as a backtest reports it: its final state plus what it reached on the way. */
@@ -246,6 +247,28 @@ export interface RunReport {
   totals: GroupCounts;
   groups: TeamWeekGroup[];
   anomalies: AnomalySummary[];
+  /** With --scores: every detector's score against its threshold, thinned (see collectScores in backtest-scores.ts). */
+  scores?: ScoreRow[];
+}
+
+/**
+ * One detector's score against its threshold, as `backtest --scores` reports it: at most one per
+ * kind, subject and UTC hour (see collectScores).
+ */
+export interface ScoreRow {
+  kind: AnomalyKind;
+  /** When the detector evaluated (an event's time, the start of the hour judged, or the watermark). */
+  at: string;
+  subject: Subject;
+  /** Rounded to 4 decimals; `unit` says what it measures. */
+  score: number;
+  threshold: number;
+  unit: ScoreUnit;
+  /** What the detector's thresholds (score, and dollar gate) give this evaluation; null below them. */
+  severity: Severity | null;
+  /** The amount the detector's dollar gate compares, and the gate, for kinds that have one. */
+  impact_usd?: number;
+  min_impact_usd?: number;
 }
 
 export interface BacktestReport {

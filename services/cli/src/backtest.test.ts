@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { tempDir, type TempDir, usageEvent } from '@burnrate/testing';
 import { backtest } from './backtest.ts';
+import type { BacktestReport } from './backtest-report.ts';
 
 // The command's refusals, in process: none of them reaches the replay or a store.
 describe('burnrate backtest refuses what it cannot run', () => {
@@ -78,5 +79,73 @@ describe('burnrate backtest refuses what it cannot run', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain(`no embedded store in ${path('nowhere')}`);
     expect(r.err).toContain('--input');
+  });
+});
+
+describe('burnrate backtest --scores', () => {
+  let dir: TempDir;
+  const log = createLogger({ level: 'silent' });
+  const path = (name: string): string => join(dir.path, name);
+  const config = (warning: number): string =>
+    `org: acme\nteams: [{ id: payments, members: [alice@acme.com] }]\ndetectors:\n  session_cost: { warning_usd: ${warning}, critical_usd: 100 }\n`;
+  /** Three $`each` turns of one session, ten minutes apart within one hour, on a working day. */
+  const session = (id: string, each: number) =>
+    [0, 10, 20].map((m) => {
+      const at = new Date(Date.parse('2026-11-25T10:00:00.000Z') + m * 60_000).toISOString();
+      return usageEvent({ event_id: `${id}-${m}`, session_id: id, occurred_at: at, ingested_at: at, cost_usd: each });
+    });
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    await writeFile(path('proposed.yaml'), config(25));
+    await writeFile(path('current.yaml'), config(20));
+    const events = [...session('near-miss', 8), ...session('over', 10)];
+    await writeFile(path('events.ndjson'), `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+  });
+  afterAll(async () => {
+    await dir.cleanup();
+  });
+
+  async function report(extra: string[]): Promise<BacktestReport> {
+    const out: string[] = [];
+    const argv = [
+      '--config',
+      path('proposed.yaml'),
+      '--baseline',
+      path('current.yaml'),
+      '--input',
+      path('events.ndjson'),
+      '--json',
+      ...extra,
+    ];
+    const code = await backtest(argv, { log }, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    expect(code).toBe(0);
+    return JSON.parse(out.join('\n')) as BacktestReport;
+  }
+
+  const sessionScores = (r: BacktestReport, role: string) =>
+    (r.runs.find((run) => run.role === role)?.scores ?? [])
+      .filter((row) => row.kind === 'session_cost')
+      .map((row) => ({ session: row.subject.session, score: row.score, threshold: row.threshold, severity: row.severity }));
+
+  it('shows how close each session came to its cap, one row per session and hour, near misses included', async () => {
+    const r = await report(['--scores']);
+    const [proposed] = r.runs;
+    expect(proposed?.anomalies.map((a) => [a.kind, a.subject.session])).toEqual([['session_cost', 'over']]);
+    // $24 of a $25 cap raised nothing, and the scores say by how little.
+    expect(sessionScores(r, 'proposed')).toEqual([
+      { session: 'near-miss', score: 24, threshold: 25, severity: null },
+      { session: 'over', score: 30, threshold: 25, severity: 'warning' },
+    ]);
+    expect(sessionScores(r, 'baseline')).toEqual([
+      { session: 'near-miss', score: 24, threshold: 20, severity: 'warning' },
+      { session: 'over', score: 30, threshold: 20, severity: 'warning' },
+    ]);
+    expect(proposed?.scores?.every((row) => row.at >= '2026-11-25T10:00:00.000Z' && row.unit !== undefined)).toBe(true);
+  });
+
+  it('leaves the scores out unless asked', async () => {
+    const r = await report([]);
+    expect(r.runs.map((run) => run.scores)).toEqual([undefined, undefined]);
   });
 });

@@ -17,7 +17,8 @@ import { createChdbStore, createClickHouseStore, type Store } from '@burnrate/st
 import { type BacktestArgs, parseBacktestArgs, UsageError } from './backtest-args.ts';
 import { type EventWindow, readNdjsonEvents, storeEvents } from './backtest-events.ts';
 import { formatReport, formatReportJson } from './backtest-format.ts';
-import { type BacktestReport, CONVENTIONS, diffRuns, type EventSourceInfo, runReport } from './backtest-report.ts';
+import { type BacktestReport, CONVENTIONS, diffRuns, type EventSourceInfo, runReport, type RunReport } from './backtest-report.ts';
+import { collectScores } from './backtest-scores.ts';
 import type { CommandIO } from './config-command.ts';
 
 /** What `main.ts` reads from the environment for a backtest. */
@@ -31,7 +32,7 @@ export interface BacktestEnv {
 
 export const BACKTEST_USAGE = `usage: burnrate backtest --config proposed.yaml [--baseline current.yaml]
                          [--from 2026-11-01] [--to 2026-11-29] [--warmup 14d]
-                         [--input events.ndjson [--skip-invalid]] [--data-dir DIR] [--json]
+                         [--input events.ndjson [--skip-invalid]] [--data-dir DIR] [--json [--scores]]
 
 Replays usage events through the detectors with each config and prints the anomalies each would
 have raised, per team and per week, and with --baseline the difference (new, gone, changed).
@@ -47,6 +48,10 @@ have raised, per team and per week, and with --baseline the difference (new, gon
   --data-dir DIR     the data directory of \`burnrate start\` (default BURNRATE_DATA_DIR or ./.burnrate);
                      it must not be running: the embedded store opens in one process at a time
   --json             one JSON document instead of tables
+  --scores           with --json: add runs[].scores, each detector's score against its threshold
+                     wherever it evaluated (near misses included), at most one per kind, subject
+                     and UTC hour (the closest to firing); for an hourly detector that is every
+                     key and hour judged, for a session detector its closest call of each hour
 
 Without --input, events come from the ClickHouse server at CLICKHOUSE_URL when it is set.
 Same events and same configs give byte-identical output.`;
@@ -103,11 +108,14 @@ export async function backtest(argv: readonly string[], env: BacktestEnv, io: Co
   try {
     // Weeks of both runs use the proposed config's zones, so a team's week is the same row in both.
     const zoneOf = (team: string): string => teamTimezone(proposed, team);
-    const proposedRun = runReport('proposed', args.config, await replay(source.events(), proposed), zoneOf, args.from);
-    const baselineRun =
-      baseline === undefined || args.baseline === undefined
-        ? undefined
-        : runReport('baseline', args.baseline, await replay(source.events(), baseline), zoneOf, args.from);
+    const run = async (role: RunReport['role'], path: string, config: Config): Promise<RunReport> => {
+      const scores = args.scores ? collectScores() : undefined;
+      const result = await replay(source.events(), config, scores === undefined ? {} : { score: scores.sink });
+      const report = runReport(role, path, result, zoneOf, args.from);
+      return scores === undefined ? report : { ...report, scores: scores.rows(args.from) };
+    };
+    const proposedRun = await run('proposed', args.config, proposed);
+    const baselineRun = baseline === undefined || args.baseline === undefined ? undefined : await run('baseline', args.baseline, baseline);
     if (baselineRun !== undefined && baselineRun.replay.events !== proposedRun.replay.events) {
       // Only a ClickHouse server can change under us (chdb is ours alone, a file is read once).
       io.err(

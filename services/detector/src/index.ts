@@ -23,7 +23,15 @@ export {
   type SnapshotStore,
   type SnapshotTable,
 } from './snapshots.ts';
-export { replay, type ReplayOptions, type ReplayResult, type ReplayStats } from './replay.ts';
+export {
+  replay,
+  type ReplayOptions,
+  type ReplayResult,
+  type ReplayStats,
+  type ScorePoint,
+  type ScoreSink,
+  type ScoreUnit,
+} from './replay.ts';
 export {
   createDetectorThreads,
   readDetectorThreads,

@@ -1,8 +1,18 @@
 import type { Config } from '@burnrate/core';
-import { addToRollup, createDetectionEngine, createRollupState, createTeamEngine, takeRollups } from '@burnrate/detection';
+import {
+  addToRollup,
+  createDetectionEngine,
+  createRollupState,
+  createTeamEngine,
+  type ScoreSink,
+  takeRollups,
+  withScoreSink,
+} from '@burnrate/detection';
 import { safeParseUsageEvent, TOPICS } from '@burnrate/schemas';
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import { detectorConfigs } from './detector.ts';
+
+export type { ScorePoint, ScoreSink, ScoreUnit } from '@burnrate/detection';
 
 export interface ReplayStats {
   /** Events given, invalid ones included. */
@@ -24,6 +34,8 @@ export interface ReplayResult {
 export interface ReplayOptions {
   /** Allowed lateness in ms; default config.detectors.allowed_lateness. */
   lateness?: number;
+  /** Told every score a detector of either stage compares with its threshold, in evaluation order (see ScorePoint). */
+  score?: ScoreSink;
 }
 
 /**
@@ -41,7 +53,7 @@ export async function replay(
   config: Config,
   options: ReplayOptions = {},
 ): Promise<ReplayResult> {
-  const configs = detectorConfigs(config);
+  const configs = options.score === undefined ? detectorConfigs(config) : withScoreSink(detectorConfigs(config), options.score);
   const lateness = options.lateness ?? config.detectors.allowed_lateness;
   const engine = createDetectionEngine(() => configs, { allowedLatenessMs: lateness });
   const team = createTeamEngine(() => configs, { allowedLatenessMs: lateness });

@@ -69,6 +69,8 @@ const DEFAULT_HABIT = 0.1;
 
 export interface FastVerdict extends Verdict {
   fast: true;
+  /** Enough history to judge (see the header of model-mix-drift.ts): a cold verdict never holds. */
+  warm: boolean;
   since: number;
   moved: number;
   active: number;
@@ -253,6 +255,7 @@ export function fastVerdict(k: MixKey, watermark: number, s: ModelMixDriftSettin
   const warm = newestDay(v) - firstDay(v) >= MIN_FAST_HISTORY_DAYS && hours >= MIN_FAST_DEV_HOURS;
   return {
     fast: true,
+    warm,
     holds:
       s.enabled &&
       warm &&
