@@ -2,11 +2,19 @@ import { Anomaly } from '@burnrate/schemas';
 import type { UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { anomalyId } from './hash.ts';
-import { sessionCost, type SessionCostDetectorConfig, type SessionCostState, type SessionCostThresholds } from './session-cost.ts';
+import { UNATTRIBUTED } from '@burnrate/schemas';
+import {
+  sessionCost,
+  type SessionCostDetectorConfig,
+  type SessionCostSettings,
+  type SessionCostState,
+  type SessionCostThresholds,
+} from './session-cost.ts';
 import { ctxAt, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
 import { compileCalendar, DEFAULT_CALENDAR } from './calendar.ts';
+import { formatUsd } from './format.ts';
 
 const roundTo6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
@@ -533,5 +541,254 @@ describe('session_cost', () => {
     expect(late(usageEvent({ event_id: 'b', occurred_at: at(T0, 1), cost_usd: 6 })).map((a) => a.observed.value)).toEqual([26]);
     expect(late(usageEvent({ event_id: 'c', occurred_at: at(T0, 1), cost_usd: 60, session_id: 'unknown' }))).toEqual([]);
     expect(sessionCost.size(state)).toBe(1);
+  });
+
+  describe('relative caps', () => {
+    const RELATIVE: SessionCostSettings = {
+      enabled: true,
+      warning_usd: 25,
+      critical_usd: 100,
+      relative: true,
+      relative_quantile: 0.95,
+      relative_factor: 2,
+      relative_min_sessions: 30,
+    };
+    const relative = (o: Partial<SessionCostSettings> = {}): SessionCostDetectorConfig => testEnv(() => ({ ...RELATIVE, ...o }));
+    const HISTORY = '2026-11-02T08:00:00Z'; // Mon, three weeks before T0
+    // 40 sessions of a heavy team: $30 to $50 each, every cost in between.
+    const HEAVY = Array.from({ length: 40 }, (_, i) => 30 + ((i * 7) % 21));
+
+    /**
+     * Sessions of `team`, one an hour from `start`, each two calls 20 min apart adding up to the
+     * given cost, by three other developers; then an eviction sweep after the last, as the engine's.
+     */
+    function learn(state: SessionCostState, team: string, costs: readonly number[], start = HISTORY, cfg = relative()): SessionCostState {
+      const evs = costs.flatMap((cost, i) =>
+        [0, 20].map((m) =>
+          usageEvent({
+            occurred_at: at(start, 60 * i + m),
+            cost_usd: cost / 2,
+            team,
+            session_id: `${team}-${start}-${i}`,
+            developer: `dev${i % 3}@acme.com`,
+            developer_email: `dev${i % 3}@acme.com`,
+          }),
+        ),
+      );
+      run(evs, cfg, state);
+      return sessionCost.evict(state, Date.parse(at(start, 60 * costs.length)));
+    }
+    const heavy = (): SessionCostState => learn(sessionCost.initialState(), 'ledger', HEAVY);
+    const ledger: Partial<UsageEvent> = { team: 'ledger' };
+
+    it("does not warn a heavy team's session that costs what its sessions usually cost", () => {
+      const rows: Row[] = [
+        [0, 20, ledger],
+        [10, 20, ledger],
+      ];
+      expect(run(events(rows), relative(), heavy())).toEqual([]);
+      // The configured caps alone warn at $40.
+      expect(run(events(rows), relative({ relative: false }), heavy()).map(brief)).toEqual([
+        { version: 1, severity: 'warning', observed: 40, expected: 25, impact: 15, session: SESSION },
+      ]);
+    });
+
+    it('warns a heavy team at twice its usual session cost and says which cap applied and why', () => {
+      const out = run(
+        events([
+          [0, 60, ledger],
+          [10, 60, ledger],
+        ]),
+        relative(),
+        heavy(),
+      );
+      expect(out).toHaveLength(1);
+      const a = out[0] as Anomaly;
+      expect(a.severity).toBe('warning');
+      // 95% of $30–50 sessions cost less than about $49: the warning cap is about $98.
+      expect(a.expected.value).toBeGreaterThan(90);
+      expect(a.expected.value).toBeLessThan(105);
+      expect(a.impact_usd).toBeCloseTo(120 - a.expected.value, 6);
+      expect(a.summary).toMatch(
+        /above the \$\d+\.\d\d warning cap for ledger, 2× what ledger's sessions usually reach \(\$\d+\.\d\d; 95% of them cost less\)\.$/,
+      );
+      expect(Anomaly.parse(a)).toEqual(a);
+    });
+
+    it('scales the critical cap by the same ratio, and explains it', () => {
+      const out = run(
+        events([
+          [0, 60, ledger],
+          [10, 60, ledger],
+          [20, 300, ledger],
+        ]),
+        relative(),
+        heavy(),
+      );
+      expect(out.map((a) => a.severity)).toEqual(['warning', 'critical']);
+      const [warning, critical] = out as [Anomaly, Anomaly];
+      expect(critical.expected.value).toBeCloseTo(4 * warning.expected.value, 4);
+      expect(critical.summary).toContain(
+        `4× its ${formatUsd(warning.expected.value)} warning cap, which is 2× what ledger's sessions usually reach`,
+      );
+    });
+
+    it('still warns a light team at the configured cap', () => {
+      const state = learn(
+        heavy(),
+        'payments',
+        Array.from({ length: 40 }, (_, i) => 1 + (i % 5)),
+      );
+      const out = run(
+        events([
+          [0, 13],
+          [10, 13],
+        ]),
+        relative(),
+        state,
+      );
+      expect(out.map(brief)).toEqual([{ version: 1, severity: 'warning', observed: 26, expected: 25, impact: 1, session: SESSION }]);
+      expect(out[0]?.summary).toMatch(/above the \$25 warning cap for payments\.$/);
+    });
+
+    it('keeps the configured caps until the team has relative_min_sessions finished sessions', () => {
+      const rows: Row[] = [
+        [0, 20, ledger],
+        [10, 20, ledger],
+      ];
+      const few = learn(sessionCost.initialState(), 'ledger', HEAVY.slice(0, 29));
+      expect(run(events(rows), relative(), few)).toHaveLength(1);
+      const enough = learn(sessionCost.initialState(), 'ledger', HEAVY.slice(0, 30));
+      expect(run(events(rows), relative(), enough)).toEqual([]);
+      expect(run(events(rows), relative({ relative_min_sessions: 31 }), enough)).toHaveLength(1);
+    });
+
+    it("still makes a heavy team's Friday-evening loop critical from its projection, before Saturday", () => {
+      // $0.50 every 3 minutes ($10/h) from Fri 19:00 Berlin: past the configured $25 after 2.5 h.
+      const loop = Array.from({ length: 60 }, (_, i): Row => [3 * i, 0.5, ledger]);
+      const out = run(events(loop, '2026-11-27T18:00:00Z'), relative(), heavy());
+      expect(out).toHaveLength(1);
+      const a = out[0] as Anomaly;
+      expect(a).toMatchObject({ version: 1, severity: 'critical' });
+      expect(a.observed.value).toBe(25);
+      expect(Date.parse(a.detected_at)).toBeLessThan(Date.parse('2026-11-27T23:00:00Z')); // Sat 00:00 Berlin
+      expect(a.expected.value).toBeGreaterThan(90); // the team's warning cap, not yet reached
+      expect(a.impact_usd).toBe(0);
+      expect(a.summary).toMatch(
+        /has cost \$25 in 2h 27m, below the \$\d+\.\d\d warning cap for ledger, 2× what ledger's sessions usually reach .*, but at this rate it reaches \$6\d\d\.\d\d, past its \$\d+\.\d\d critical cap, before anyone is likely to act\.$/,
+      );
+      expect(Anomaly.parse(a)).toEqual(a);
+    });
+
+    it("keeps a heavy team's ordinary weekday-evening session quiet where the configured caps projected it critical", () => {
+      // $40 by Wed 19:00 Berlin at $20/h: $320 by 09:00 is past $100, not past the team's ~$390.
+      const evening = Array.from({ length: 10 }, (_, i): Row => [12 * i, 4, ledger]);
+      expect(run(events(evening, '2026-11-25T16:12:00Z'), relative(), heavy())).toEqual([]);
+      expect(run(events(evening, '2026-11-25T16:12:00Z'), relative({ relative: false }), heavy()).map((a) => a.severity)).toEqual([
+        'critical',
+      ]);
+    });
+
+    it('keeps the caps an episode opened with while the team learns', () => {
+      const state = heavy();
+      const cfg = relative();
+      const opened = run(events([[0, 120, ledger]]), cfg, state);
+      expect(opened.map((a) => a.severity)).toEqual(['warning']);
+      // Forty $200 sessions finish meanwhile (they ran the two days before): the team's caps rise
+      // to about $800 and $3,200.
+      learn(state, 'ledger', new Array<number>(40).fill(200), '2026-11-23T00:00:00Z', cfg);
+      expect(
+        run(
+          events([
+            [30, 1, { ...ledger, session_id: 'new' }],
+            [40, 200, { ...ledger, session_id: 'new' }],
+          ]),
+          cfg,
+          state,
+        ),
+      ).toEqual([]);
+      const later = run(events([[60, 300, ledger]]), cfg, state);
+      expect(later.map((a) => [a.version, a.severity, a.expected.value])).toEqual([
+        [2, 'critical', 4 * (opened[0] as Anomaly).expected.value],
+      ]);
+    });
+
+    it('forgets old habits: four half-lives later, cheap sessions bring the configured caps back', () => {
+      const state = learn(heavy(), 'ledger', new Array<number>(100).fill(3), '2026-12-28T08:00:00Z');
+      const out = run(
+        events(
+          [
+            [0, 20, ledger],
+            [10, 20, ledger],
+          ],
+          '2027-01-05T10:00:00Z',
+        ),
+        relative(),
+        state,
+      );
+      expect(out.map((a) => [a.severity, a.expected.value])).toEqual([['warning', 25]]);
+    });
+
+    it('counts a session once, when its episode resolves, and not again when it is evicted', () => {
+      const state = sessionCost.initialState();
+      const cfg = relative();
+      run(
+        events([
+          [0, 30],
+          [10, 1],
+          [200, 1, { session_id: 'next' }], // alice moves on: the first session resolves
+        ]),
+        cfg,
+        state,
+      );
+      expect(state.teams['acme\u001fpayments']).toMatchObject({ sessions: 1, weight: 1 });
+      sessionCost.evict(state, Date.parse(at(T0, 60)));
+      expect(state.teams['acme\u001fpayments']).toMatchObject({ sessions: 1 });
+      sessionCost.evict(state, Date.parse(at(T0, 300)));
+      expect(state.teams['acme\u001fpayments']).toMatchObject({ sessions: 2 });
+      expect(sessionCost.size(state)).toBe(0);
+    });
+
+    it('learns nothing from unattributed sessions', () => {
+      const state = learn(sessionCost.initialState(), UNATTRIBUTED, HEAVY);
+      expect(state.teams).toEqual({});
+    });
+
+    it('drops a team with no finished session for 60 days', () => {
+      const state = heavy();
+      const last = (state.teams['acme\u001fledger'] as { at: number }).at;
+      sessionCost.evict(state, last + 60 * 86_400_000);
+      expect(Object.keys(state.teams)).toEqual(['acme\u001fledger']);
+      sessionCost.evict(state, last + 60 * 86_400_000 + 1);
+      expect(state.teams).toEqual({});
+    });
+
+    it('keeps its state plain JSON, so a snapshot restores the same caps', () => {
+      const state = heavy();
+      run(events([[0, 120, ledger]]), relative(), state);
+      const restored = JSON.parse(JSON.stringify(state)) as SessionCostState;
+      expect(restored).toEqual(state);
+      const next: Row[] = [[10, 300, ledger]];
+      expect(run(events(next), relative(), restored)).toEqual(run(events(next), relative(), state));
+    });
+
+    it('upgrades a snapshot taken before relative caps: open episodes keep the configured caps', () => {
+      const state = sessionCost.initialState();
+      run(events([[0, 30, ledger]]), relative(), state);
+      const old = JSON.parse(JSON.stringify(state)) as Record<string, unknown> & { sessions: Record<string, Record<string, unknown>> };
+      delete old.teams;
+      for (const s of Object.values(old.sessions)) {
+        delete s.caps;
+        delete s.counted;
+      }
+      const upgraded = (sessionCost.upgrade as (s: unknown) => SessionCostState)(old);
+      expect(upgraded.teams).toEqual({});
+      expect(upgraded).toEqual(state);
+      learn(upgraded, 'ledger', HEAVY);
+      // The open episode escalates at the configured $100; a new session is judged by the team.
+      expect(run(events([[30, 80, ledger]]), relative(), upgraded).map((a) => [a.version, a.severity, a.expected.value])).toEqual([
+        [2, 'critical', 100],
+      ]);
+    });
   });
 });

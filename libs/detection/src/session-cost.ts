@@ -45,6 +45,37 @@ import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
  *   If the session later resumes, it starts over from the cost at resolution: a new episode needs
  *   another `warning_usd` of new spend, not one more cent on top of an old total.
  *   A developer who never returns leaves the episode open until the session is evicted.
+ * Relative caps (`relative`, on by default): a team whose ordinary sessions cost more than the
+ * configured caps (Opus all day) would be paged for every long afternoon, so each session is also
+ * judged against its own team's finished sessions:
+ * - learning: a session is finished when its episode resolves or when `evict` drops it, whichever
+ *   comes first, and is counted once (`counted`), at its cost then, in the histogram of its
+ *   `org + team` (`teams`): 4 log-scale buckets per doubling from $0.10 (±9% per bucket) up to
+ *   $26k, the last one open, the first everything below $0.10. Counts decay with a half-life of
+ *   14 days of event time (each finished session is weighted by 2^(-age / 14 d) against the latest
+ *   one), so a team that moves to a dearer model is judged by its new habits within weeks, and a
+ *   team of any size keeps 73 numbers. A team with no finished session for 60 days is dropped.
+ *   Unattributed sessions teach nothing: they have no team whose habits they could show.
+ * - the caps: once the team has `relative_min_sessions` finished sessions, usual = its
+ *   `relative_quantile` session cost (interpolated within the bucket), and
+ *     warning = max(warning_usd, relative_factor × usual),
+ *     critical = critical_usd × warning / warning_usd,
+ *   so the team's caps are the configured ones scaled by one ratio (≥ 1): critical keeps its
+ *   configured multiple of warning (4× by default), stays at or above warning whenever the
+ *   configured caps are, and a loop needs the same relative overshoot on every team. A zero
+ *   `warning_usd` (warn on every session) is kept as written. The caps are computed when a session
+ *   without an open episode passes the configured caps (never below them, so every other event
+ *   costs nothing new), from the quantile memoised per team until its next finished session; an
+ *   episode keeps the caps it opened with, so its versions share one base.
+ * - the projection keeps the configured warning cap as its gate: a weekend loop on a heavy team
+ *   burns a few dollars an hour like its ordinary sessions, and waiting until it passes the team's
+ *   warning cap would page on Saturday instead of Friday evening; what it must be projected to
+ *   reach is the team's critical cap.
+ * A stage-A partition holds some of a team's developers (usage.events.v1 is keyed by developer),
+ * so each partition learns from the sessions it sees: a partition holding one developer of a team
+ * judges that developer against their own sessions, and stays on the configured caps until it has
+ * seen `relative_min_sessions` of them.
+ *
  * A planned change covering session_cost keeps the severity at 'info'.
  * Nothing else makes a version, so a replay of the same events in the same order gives the same
  * ids and versions.
@@ -53,18 +84,26 @@ import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
  * a sum has no window to close and dropping the cost would under-report; a late event never
  * creates a session, since it may belong to one already evicted.
  *
- * Fields: observed = session cost (since the last resolution); expected = the cap of the current
- * severity; impact_usd = cost above the warning cap (the same base for every version so it only
- * grows); projected_usd = the additional spend expected before someone acts: the session's burn
+ * Fields: observed = session cost (since the last resolution); expected = the cap crossed (the
+ * warning cap when only the projection made it critical), the team's when relative caps applied;
+ * impact_usd = cost above the warning cap (the same base for every version so it only grows);
+ * projected_usd = the additional spend expected before someone acts: the session's burn
  * rate over its last hour × hours until someone is likely to act (1 h in working time, else the
  * next working-hours start of the team, or its on-call response time; calendar.ts
  * hoursUntilAcknowledgement); 0 on resolution.
  */
 
-export interface SessionCostSettings {
-  enabled: boolean;
-  warning_usd: number;
-  critical_usd: number;
+export type SessionCostSettings = SessionCostThresholds & { enabled: boolean } & (RelativeCapSettings | { relative?: false });
+
+/** Judging a session against its team's finished sessions too (see the header). */
+export interface RelativeCapSettings {
+  relative: true;
+  /** The team's usual session cost is this quantile of its finished sessions (0.5–0.999). */
+  relative_quantile: number;
+  /** The warning cap is this multiple of the usual cost, when that is above `warning_usd`. */
+  relative_factor: number;
+  /** Finished sessions the team needs before its own caps apply. */
+  relative_min_sessions: number;
 }
 
 export interface SessionCostDetectorConfig extends DetectorEnv<SessionCostSettings> {
@@ -101,6 +140,31 @@ export interface SessionState {
   tailNext: number;
   /** The current or last episode; a resolved one stays until the next crossing replaces it. */
   episode: Episode | null;
+  /** The team's caps the episode opened with, or null when the configured caps applied. */
+  caps: TeamCaps | null;
+  /** Already counted in its team's finished sessions (at resolution): eviction does not count it again. */
+  counted: boolean;
+}
+
+/** Caps raised from a team's usual session cost, and what they came from (for the summary). */
+export interface TeamCaps extends SessionCostThresholds {
+  usual_usd: number;
+  factor: number;
+  quantile: number;
+}
+
+/** A team's finished session costs as decayed counts on a log scale (see the header). */
+export interface TeamSessions {
+  /** [0]: below $0.10; [i]: from $0.10 × 2^((i − 1) / 4) to the next bucket's start; the last is open. */
+  counts: number[];
+  /** Sum of `counts`. */
+  weight: number;
+  /** Finished sessions counted, not decayed: the `relative_min_sessions` gate. */
+  sessions: number;
+  /** Event time (epoch ms) the counts are decayed to: the latest finished session's last event. */
+  at: number;
+  /** The last quantile asked for and its cost, until the next finished session changes the counts. */
+  memo: [quantile: number, usd: number] | null;
 }
 
 export interface SessionCostState {
@@ -110,6 +174,8 @@ export interface SessionCostState {
   open: Record<string, string[]>;
   /** Number of developers in `open`, so the per-event check costs nothing when it is empty. */
   openCount: number;
+  /** Finished sessions by `org \u001f team`, for relative caps. */
+  teams: Record<string, TeamSessions>;
 }
 
 export interface SessionCostThresholds {
@@ -126,13 +192,22 @@ const MOVE_ON_MS = 2 * HOUR_MS;
 // extrapolated as if the session had been burning at that pace for an hour.
 const MIN_RATE_WINDOW_MS = 15 * 60_000;
 const TAIL_TURNS = 5;
+const DAY_MS = 24 * HOUR_MS;
+// Relative caps (see the header): the histogram's buckets and how fast its counts fade.
+const BUCKET_FLOOR_USD = 0.1;
+const BUCKETS_PER_DOUBLING = 4;
+const BUCKETS = 1 + 18 * BUCKETS_PER_DOUBLING;
+const HALF_LIFE_MS = 14 * DAY_MS;
+const TEAM_IDLE_MS = 60 * DAY_MS;
+// Decayed counts this small are noise; zeroing them keeps the snapshot short.
+const NEGLIGIBLE = 1e-6;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
 export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> = {
   kind: KIND,
   late: 'accept',
 
-  initialState: () => ({ sessions: {}, open: {}, openCount: 0 }),
+  initialState: () => ({ sessions: {}, open: {}, openCount: 0, teams: {} }),
 
   step(state, event, cfg, ctx): StepResult<SessionCostState> {
     const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
@@ -156,19 +231,32 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
     const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
     if (!settings.enabled) return quiet;
     const spent = s.cost - s.base;
-    const capped = severityOf(spent, settings);
-    cfg.score?.({ kind: KIND, subject: subjectOf(s), at, score: spent, threshold: settings.warning_usd, unit: 'usd', severity: capped });
-    if (capped === null) return quiet;
-    // Only sessions between the caps pay for the projection: a sum over 12 slots and, out of
-    // hours, two comparisons against the calendar's remembered off-hours stretch.
+    // A team's caps are never below the configured ones, so a session under them is quiet whatever its team spends.
+    if (spent <= 0 || spent < Math.min(settings.warning_usd, settings.critical_usd)) {
+      if (cfg.score) {
+        const threshold = (capsOfTeam(state, s, settings) ?? settings).warning_usd;
+        cfg.score({ kind: KIND, subject: subjectOf(s), at, score: spent, threshold, unit: 'usd', severity: null });
+      }
+      return quiet;
+    }
+    const ep = s.episode;
+    // An open episode keeps the caps it opened with; a new one takes the team's as they are now.
+    const teamCaps = ep !== null && ep.status === 'open' ? s.caps : capsOfTeam(state, s, settings);
+    const caps = teamCaps ?? settings;
+    const capped = severityOf(spent, caps);
+    cfg.score?.({ kind: KIND, subject: subjectOf(s), at, score: spent, threshold: caps.warning_usd, unit: 'usd', severity: capped });
+    // Only sessions past the configured warning cap and below the critical one pay for the
+    // projection: a sum over 12 slots and, out of hours, two comparisons against the calendar's
+    // remembered off-hours stretch.
     const crossed =
-      capped === 'warning' && spent + burnRate(s) * hoursUnattended(cfg.calendarFor(s.team), at) >= settings.critical_usd
+      capped !== 'critical' && spent + burnRate(s) * hoursUnattended(cfg.calendarFor(s.team), at) >= caps.critical_usd
         ? 'critical'
         : capped;
+    if (crossed === null) return quiet;
     const severity = plannedSeverity(crossed, cfg.plannedChange(s.team, at));
 
-    const ep = s.episode;
     if (ep === null || ep.status === 'resolved') {
+      s.caps = teamCaps;
       s.episode = openEpisode(KIND, [s.org, s.session], at, severity, spent, {
         at,
         label: crossingLabel(crossed, capped),
@@ -212,7 +300,12 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
   evict(state, idleBeforeMs) {
     for (const key of Object.keys(state.sessions)) {
       const s = state.sessions[key];
-      if (s !== undefined && s.last < idleBeforeMs) delete state.sessions[key];
+      if (s === undefined || s.last >= idleBeforeMs) continue;
+      if (!s.counted) countFinished(state, s);
+      delete state.sessions[key];
+    }
+    for (const key of Object.keys(state.teams)) {
+      if ((state.teams[key] as TeamSessions).at < idleBeforeMs - TEAM_IDLE_MS) delete state.teams[key];
     }
     for (const dev of Object.keys(state.open)) {
       const live = (state.open[dev] as string[]).filter((key) => state.sessions[key] !== undefined);
@@ -227,12 +320,16 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
   },
 
   upgrade(restored) {
-    // Snapshots from before episodes could resolve: no `base`, no `open` index, episodes without status.
+    // Snapshots from before episodes could resolve (no `base`, no `open` index, episodes without
+    // status) or before relative caps (no `teams`, sessions without `caps` and `counted`: their
+    // open episodes go on with the configured caps, and they count when they finish).
     const state = restored as Partial<SessionCostState> & { sessions: Record<string, SessionState> };
-    if (state.open !== undefined && typeof state.openCount === 'number') return state as SessionCostState;
-    const upgraded: SessionCostState = { sessions: state.sessions, open: {}, openCount: 0 };
+    if (state.open !== undefined && typeof state.openCount === 'number' && state.teams !== undefined) return state as SessionCostState;
+    const upgraded: SessionCostState = { sessions: state.sessions, open: {}, openCount: 0, teams: state.teams ?? {} };
     for (const [key, s] of Object.entries(state.sessions)) {
       s.base ??= 0;
+      s.caps ??= null;
+      s.counted ??= false;
       // Fields this version added may be missing from an old snapshot: read them as optional.
       const ep = s.episode as { status?: Episode['status']; marks: { unit?: string }[] } | null;
       if (ep === null) continue;
@@ -302,7 +399,92 @@ function resolve(
   const settings = cfg.settingsFor({ team: s.team, developer: s.developer });
   const anomaly = settings.enabled ? toAnomaly(s, at, detectedAt, settings, cfg) : undefined;
   s.base = s.cost;
+  // The spending that made the episode is over: the session counts now rather than a day later at eviction.
+  if (!s.counted) countFinished(state, s);
   return anomaly;
+}
+
+/** Adds a finished session's cost to its team's histogram, decayed to the later of the two times. */
+function countFinished(state: SessionCostState, s: SessionState): void {
+  s.counted = true;
+  if (s.team === UNATTRIBUTED) return;
+  const key = `${s.org}\u001f${s.team}`;
+  const team = state.teams[key];
+  if (team === undefined) {
+    const counts = new Array<number>(BUCKETS).fill(0);
+    counts[bucketOf(s.cost)] = 1;
+    state.teams[key] = { counts, weight: 1, sessions: 1, at: s.last, memo: null };
+    return;
+  }
+  let weight = 1;
+  if (s.last > team.at) {
+    const fade = 2 ** ((team.at - s.last) / HALF_LIFE_MS);
+    team.weight = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      const c = (team.counts[i] as number) * fade;
+      team.counts[i] = c < NEGLIGIBLE ? 0 : c;
+      team.weight += team.counts[i] as number;
+    }
+    team.at = s.last;
+  } else {
+    // Sessions finish out of order (eviction walks sessions by creation): an older one weighs less.
+    weight = 2 ** ((s.last - team.at) / HALF_LIFE_MS);
+  }
+  const b = bucketOf(s.cost);
+  team.counts[b] = (team.counts[b] as number) + weight;
+  team.weight += weight;
+  team.sessions += 1;
+  team.memo = null;
+}
+
+function bucketOf(cost: number): number {
+  if (!(cost >= BUCKET_FLOOR_USD)) return 0;
+  return Math.min(BUCKETS - 1, 1 + Math.floor(Math.log2(cost / BUCKET_FLOOR_USD) * BUCKETS_PER_DOUBLING));
+}
+
+/** The cost below which `quantile` of the team's decayed sessions fall, log-interpolated within its bucket. */
+function quantileOf(team: TeamSessions, quantile: number): number {
+  const target = quantile * team.weight;
+  let below = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    const c = team.counts[i] as number;
+    if (c > 0 && below + c >= target) {
+      const within = (target - below) / c;
+      if (i === 0) return BUCKET_FLOOR_USD * within;
+      const start = BUCKET_FLOOR_USD * 2 ** ((i - 1) / BUCKETS_PER_DOUBLING);
+      return i === BUCKETS - 1 ? start : start * 2 ** (within / BUCKETS_PER_DOUBLING);
+    }
+    below += c;
+  }
+  return 0;
+}
+
+/**
+ * The team's caps for a session that passed the configured ones, or null when the configured caps
+ * apply (relative caps off, too few finished sessions, or the team's usual cost too low to raise them).
+ */
+function capsOfTeam(state: SessionCostState, s: SessionState, settings: SessionCostSettings): TeamCaps | null {
+  if (settings.relative !== true || settings.warning_usd <= 0 || s.team === UNATTRIBUTED) return null;
+  const team = state.teams[`${s.org}\u001f${s.team}`];
+  if (team === undefined || team.sessions < settings.relative_min_sessions) return null;
+  const q = settings.relative_quantile;
+  let usual: number;
+  if (team.memo !== null && team.memo[0] === q) {
+    usual = team.memo[1];
+  } else {
+    usual = quantileOf(team, q);
+    team.memo = [q, usual];
+  }
+  const warning = settings.relative_factor * usual;
+  if (warning <= settings.warning_usd) return null;
+  const scale = warning / settings.warning_usd;
+  return {
+    warning_usd: roundMoney(warning),
+    critical_usd: roundMoney(settings.critical_usd * scale),
+    usual_usd: roundMoney(usual),
+    factor: settings.relative_factor,
+    quantile: q,
+  };
 }
 
 function newSession(e: UsageEvent, at: number): SessionState {
@@ -323,6 +505,8 @@ function newSession(e: UsageEvent, at: number): SessionState {
     tail: [],
     tailNext: 0,
     episode: null,
+    caps: null,
+    counted: false,
   };
 }
 
@@ -394,7 +578,7 @@ function topModel(models: Record<string, number>): string | undefined {
   return best;
 }
 
-function crossingLabel(crossed: Severity, capped: Severity): string {
+function crossingLabel(crossed: Severity, capped: Severity | null): string {
   return crossed === capped ? `cumulative cost at ${crossed} crossing` : `cumulative cost when its projection reached the critical cap`;
 }
 
@@ -402,13 +586,36 @@ function capOf(severity: Severity, t: SessionCostThresholds): number {
   return severity === 'critical' ? t.critical_usd : t.warning_usd;
 }
 
-function toAnomaly(s: SessionState, at: number, detectedAt: string, t: SessionCostSettings, cfg: SessionCostDetectorConfig): Anomaly {
+/**
+ * "the $25 warning cap for payments", or for a team's own caps what they come from: "the $64
+ * warning cap for ledger, 2× what ledger's sessions usually reach ($32; 95% of them cost less)".
+ */
+function capText(severity: Severity, t: SessionCostThresholds, caps: TeamCaps | null, team: string): string {
+  const cap = `the ${formatUsd(capOf(severity, t))} ${severity} cap for ${team}`;
+  if (caps === null) return cap;
+  const whose = team.endsWith('s') ? `${team}'` : `${team}'s`;
+  const usual = `${caps.factor}× what ${whose} sessions usually reach (${formatUsd(caps.usual_usd)}; ${Math.round(caps.quantile * 1000) / 10}% of them cost less)`;
+  if (severity !== 'critical') return `${cap}, ${usual}`;
+  const ratio = Math.round((caps.critical_usd / caps.warning_usd) * 10) / 10;
+  return `${cap}, ${ratio}× its ${formatUsd(caps.warning_usd)} warning cap, which is ${usual}`;
+}
+
+function toAnomaly(
+  s: SessionState,
+  at: number,
+  detectedAt: string,
+  settings: SessionCostSettings,
+  cfg: SessionCostDetectorConfig,
+): Anomaly {
   const ep = s.episode as Episode;
+  const t: SessionCostThresholds = s.caps ?? settings;
   const resolved = ep.status === 'resolved';
   const spent = s.cost - s.base;
   // The cap actually crossed is the measure, whatever raised the severity: a planned change keeps it
-  // at info, a projection can make it critical below the critical cap.
-  const capSeverity = severityOf(ep.severity === 'info' ? ep.reported : spent, t) ?? 'warning';
+  // at info, a projection can make it critical below the critical cap, or below a team's own
+  // warning cap (null: the session passed only the configured one).
+  const crossed = severityOf(ep.severity === 'info' ? ep.reported : spent, t);
+  const capSeverity = crossed ?? 'warning';
   const cap = capOf(capSeverity, t);
   const rate = burnRate(s);
   const cal = cfg.calendarFor(s.team);
@@ -431,13 +638,14 @@ function toAnomaly(s: SessionState, at: number, detectedAt: string, t: SessionCo
     summary = `Session ${shortId(s.session)} of ${who} stopped spending after ${formatUsd(spent)} in ${formatDuration(s.last - s.first)}; it has been silent since ${iso(s.last).slice(11, 16)} UTC.`;
     advice = 'Nothing to do unless the session resumes; if this spend was not expected, review what the agent was doing before it stopped.';
   } else {
+    const spentText = `Session ${shortId(s.session)} of ${who} has cost ${formatUsd(spent)} in ${formatDuration(s.last - s.first)}`;
     summary =
-      `Session ${shortId(s.session)} of ${who} has cost ${formatUsd(spent)} in ${formatDuration(s.last - s.first)}, ` +
-      `above the ${formatUsd(cap)} ${capSeverity} cap for ${s.team}.` +
-      (byProjection
-        ? ` Critical because at this rate it reaches ${formatUsd(spent + projected)}, past the ${formatUsd(t.critical_usd)} critical cap, before anyone is likely to act.`
-        : '') +
-      (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`);
+      (crossed === null
+        ? `${spentText}, below ${capText('warning', t, s.caps, s.team)}, but at this rate it reaches ${formatUsd(spent + projected)}, past its ${formatUsd(t.critical_usd)} critical cap, before anyone is likely to act.`
+        : `${spentText}, above ${capText(capSeverity, t, s.caps, s.team)}.` +
+          (byProjection
+            ? ` Critical because at this rate it reaches ${formatUsd(spent + projected)}, past the ${formatUsd(t.critical_usd)} critical cap, before anyone is likely to act.`
+            : '')) + (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`);
     const projection =
       projected >= 0.01
         ? ` At its last-hour rate of ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`

@@ -46,7 +46,12 @@ describe('detectorConfigs', () => {
     });
     expect(cfgs.runaway_session.settingsFor({ team: 'research' })).toMatchObject({ off_hours_factor: 0.5 });
     expect(cfgs.context_bloat.settingsFor({ team: 'payments' }).enabled).toBe(false);
-    expect(cfgs.session_cost.settingsFor({ team: 'payments' })).toEqual({ enabled: true, warning_usd: 25, critical_usd: 100 });
+    expect(cfgs.session_cost.settingsFor({ team: 'payments' })).toMatchObject({
+      enabled: true,
+      warning_usd: 25,
+      critical_usd: 100,
+      relative: true,
+    });
   });
 
   it('memoises per subject and gives each team its calendar in its zone', () => {

@@ -31,8 +31,28 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
 
 export const DETECTOR_SETTINGS = {
   session_cost: settings(
-    { enabled: Enabled, warning_usd: Money, critical_usd: Money },
-    { enabled: true, warning_usd: 25, critical_usd: 100 },
+    {
+      enabled: Enabled,
+      warning_usd: Money,
+      critical_usd: Money,
+      // Also judge a session against its own team's finished sessions: the warning cap becomes
+      // relative_factor x the team's relative_quantile session cost when that is higher than
+      // warning_usd, and critical_usd is scaled by the same ratio. The caps above are the floor.
+      relative: Enabled,
+      relative_quantile: z.number().finite().min(0.5).max(0.999),
+      relative_factor: z.number().finite().min(1).max(100),
+      // Finished sessions a team needs before its own caps apply (until then, the caps above).
+      relative_min_sessions: z.number().int().min(1),
+    },
+    {
+      enabled: true,
+      warning_usd: 25,
+      critical_usd: 100,
+      relative: true,
+      relative_quantile: 0.95,
+      relative_factor: 2,
+      relative_min_sessions: 30,
+    },
   ),
   runaway_session: settings(
     {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, formatPath, loadConfig, parseConfig } from './load.ts';
 import { configuredReceivers, receiversOf } from './receivers.ts';
-import { sessionCostThresholds } from './lookup.ts';
+import { detectorSettings, sessionCostThresholds } from './lookup.ts';
 import { configJsonSchema } from './json-schema.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../../../services/cli/burnrate.example.yaml', import.meta.url));
@@ -25,7 +25,15 @@ describe('parseConfig', () => {
     expect(config.teams.map((t) => t.id)).toEqual(['payments', 'research']);
     expect(config.routes.group_wait).toBe(10_000);
     expect(config.routes.escalate_after).toBe(30 * 60_000);
-    expect(config.detectors.session_cost).toEqual({ enabled: true, warning_usd: 25, critical_usd: 100 });
+    expect(config.detectors.session_cost).toEqual({
+      enabled: true,
+      warning_usd: 25,
+      critical_usd: 100,
+      relative: true,
+      relative_quantile: 0.95,
+      relative_factor: 2,
+      relative_min_sessions: 30,
+    });
     expect(config.detectors.runaway_session.max_hours_without_human).toBe(4);
     expect(config.calendar.working_days).toEqual(['mon', 'tue', 'wed', 'thu', 'fri']);
   });
@@ -62,6 +70,26 @@ describe('parseConfig', () => {
       'a negative cap',
       'org: acme\ndetectors: { session_cost: { warning_usd: -5 } }',
       ['detectors.session_cost.warning_usd: Too small: expected number to be >=0'],
+    ],
+    [
+      'a relative quantile outside 0.5–0.999',
+      'org: acme\ndetectors: { session_cost: { relative_quantile: 1 } }',
+      ['detectors.session_cost.relative_quantile: Too big: expected number to be <=0.999'],
+    ],
+    [
+      'a relative factor below 1',
+      'org: acme\ndetectors: { overrides: [{ match: { team: a }, session_cost: { relative_factor: 0.5 } }] }',
+      ['detectors.overrides[0].session_cost.relative_factor: Too small: expected number to be >=1'],
+    ],
+    [
+      'a fractional relative_min_sessions',
+      'org: acme\ndetectors: { session_cost: { relative_min_sessions: 2.5 } }',
+      ['detectors.session_cost.relative_min_sessions: Invalid input: expected int, received number'],
+    ],
+    [
+      'relative as text',
+      "org: acme\ndetectors: { session_cost: { relative: 'off' } }",
+      ['detectors.session_cost.relative: Invalid input: expected boolean, received string'],
     ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [
@@ -200,6 +228,35 @@ detectors:
     ],
   ])('resolves %o', (subject, expected) => {
     expect(sessionCostThresholds(config, subject)).toEqual(expected);
+  });
+});
+
+describe('session_cost relative caps', () => {
+  const config = parseConfig(`
+org: acme
+teams:
+  - id: ledger
+  - id: payments
+detectors:
+  session_cost: { relative_factor: 3 }
+  overrides:
+    - match: { team: ledger }
+      session_cost: { relative_quantile: 0.9 }
+    - match: { team: payments }
+      session_cost: { relative: false }
+`);
+
+  it('fills the defaults and lets a team override one field, keeping the others', () => {
+    expect(detectorSettings(config, 'session_cost', { team: 'ledger' })).toEqual({
+      enabled: true,
+      warning_usd: 25,
+      critical_usd: 100,
+      relative: true,
+      relative_quantile: 0.9,
+      relative_factor: 3,
+      relative_min_sessions: 30,
+    });
+    expect(detectorSettings(config, 'session_cost', { team: 'payments' })).toMatchObject({ relative: false, relative_factor: 3 });
   });
 });
 
