@@ -114,6 +114,20 @@ describe('evaluate', () => {
     expect(e.pass).toBe(false);
   });
 
+  it('fails a decoy on what opens or pages inside its window, not on the resolution of an episode from before it', () => {
+    const platform = { org: 'acme', team: 'platform' };
+    const e = evaluate(
+      [
+        anomaly('runaway_session', loopSubject, 2.2, 'warning'),
+        // The month that went over budget before the holiday closes on its first day.
+        anomaly('budget_forecast', platform, -100, 'critical', 'march'),
+        { ...anomaly('budget_forecast', platform, -40, 'critical', 'march', 2), status: 'resolved' },
+      ],
+      labels,
+    );
+    expect(e.decoys[0]).toMatchObject({ id: 'holiday', max_severity: 'none', ok: true });
+  });
+
   it('counts an episode already paging when the story begins as detecting it at the onset, not one resolved before', () => {
     const platform = { org: 'acme', team: 'platform' };
     const open = evaluate(

@@ -16,7 +16,10 @@ import type { DecoyLabel, IncidentLabel, LabelSubject, ScenarioLabels } from './
  *   kind: a runaway agent rightly moves its developer's and team's spend too. A budget projection
  *   keeps the month's spend, so budget_forecast stays explained until that month ends.
  * - Every other page is a false page, counted per team and divided by the weeks of data.
- * - A decoy fails when any version above info falls on its subject inside its window.
+ * - A decoy fails when any open version above info falls on its subject inside its window. The
+ *   resolution of an episode that opened before the window (a month closing over budget on its
+ *   first night) says that something ended, not that something new is wrong; an episode that
+ *   opens inside the window counts by its open versions.
  */
 
 export const TARGET_FALSE_PAGES_PER_TEAM_WEEK = 1;
@@ -226,7 +229,7 @@ function scoreDecoy(decoy: DecoyLabel, episodes: readonly Episode[]): DecoyResul
     let epAt = 0;
     for (const v of ep.versions) {
       const at = Date.parse(v.detected_at);
-      if (at < from || at > to) continue;
+      if (at < from || at > to || v.status === 'resolved') continue;
       if (epMax === undefined || SEVERITY_RANK[v.severity] > SEVERITY_RANK[epMax]) {
         epMax = v.severity;
         epAt = at;
