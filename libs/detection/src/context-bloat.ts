@@ -14,7 +14,7 @@ import {
   type Episode,
 } from './episode.ts';
 import { formatUsd, roundMoney, shortId } from './format.ts';
-import { evictIdleSessions, sessionCount } from './session-map.ts';
+import { evictIdleSessions, sessionCount, sessionKey } from './session-map.ts';
 
 /**
  * context_bloat: every turn of an agent re-sends its whole context, so a session whose context
@@ -98,7 +98,7 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
   step(state, event, cfg, ctx): StepResult<ContextBloatState> {
     if (event.session_id === undefined || event.session_id === '' || event.granularity !== 'request') return { state, anomalies: NONE };
     const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
-    const key = `${event.org}\u001f${event.session_id}`;
+    const key = sessionKey(event.org, event.session_id);
     let s = state.sessions[key];
     if (s === undefined) {
       if (ctx.late === true) return { state, anomalies: NONE };

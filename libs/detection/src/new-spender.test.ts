@@ -200,4 +200,17 @@ describe('new_spender', () => {
     newSpender.evict(state, Date.parse(T0) + 91 * 86_400_000);
     expect(newSpender.size(state)).toBe(0);
   });
+
+  it('learns an identity again once the retention has forgotten it, even right after seeing it', () => {
+    const state = newSpender.initialState();
+    const cfg = config();
+    const ctx = { watermark: 0 };
+    const cursorAt = (minute: number, id: string) => usageEvent({ event_id: id, occurred_at: at(T0, minute), tool: 'cursor' });
+    newSpender.step(state, cursorAt(0, 'a'), cfg, ctx);
+    newSpender.step(state, cursorAt(10, 'b'), cfg, ctx);
+    newSpender.evict(state, Date.parse(T0) + 91 * 86_400_000);
+    expect(newSpender.size(state)).toBe(0);
+    newSpender.step(state, cursorAt(20, 'c'), cfg, ctx);
+    expect(newSpender.size(state)).toBe(2);
+  });
 });

@@ -146,6 +146,7 @@ export const newSpender: Detector<NewSpenderState, NewSpenderConfig> = {
   evict(state, idleBeforeMs) {
     const cutoff = idleBeforeMs - KNOWN_RETENTION_MS;
     for (const org of Object.values(state.orgs)) {
+      recents.delete(org);
       for (const key of Object.keys(org.candidates)) {
         const c = org.candidates[key] as Candidate;
         if (c.episode === null && c.last < cutoff) delete org.candidates[key];
@@ -187,11 +188,21 @@ function see(
   cfg: NewSpenderConfig,
   out: Anomaly[],
 ): boolean {
+  const recent = recentOf(org);
+  const slot = DIMENSION_SLOT[dimension];
+  // Last seen only decides retention (90 days), so an hour of slack saves a write per event, and
+  // the identity just looked up is answered without building its key.
+  if (recent.values[slot] === value && at <= (recent.known[slot] as number) + HOUR_MS) return introduced;
   const key = `${dimension}:${value}`;
   const last = org.known[key];
   if (last !== undefined) {
-    // Last seen only decides retention (90 days), so an hour of slack saves a write per event.
-    if (at > last + HOUR_MS) org.known[key] = at;
+    let stored = last;
+    if (at > last + HOUR_MS) {
+      org.known[key] = at;
+      stored = at;
+    }
+    recent.values[slot] = value;
+    recent.known[slot] = stored;
     return introduced;
   }
   let c = org.candidates[key];
@@ -249,6 +260,28 @@ function see(
   }
   out.push(toAnomaly(c, at, e.occurred_at, settings, cfg));
   return true;
+}
+
+/**
+ * Per org, the identity last found known in each dimension and its stored last-seen time: most
+ * events repeat the provider, tool and key of the one before. Not state (a restored org is a new
+ * object and starts without it); `evict` drops it with the known entries it may mirror.
+ */
+interface Recent {
+  values: (string | undefined)[];
+  known: Float64Array;
+}
+
+const DIMENSION_SLOT: Record<Dimension, number> = { developer: 0, provider: 1, tool: 2, api_key: 3 };
+const recents = new WeakMap<OrgIdentities, Recent>();
+
+function recentOf(org: OrgIdentities): Recent {
+  let recent = recents.get(org);
+  if (recent === undefined) {
+    recent = { values: [undefined, undefined, undefined, undefined], known: new Float64Array(4) };
+    recents.set(org, recent);
+  }
+  return recent;
 }
 
 /** A candidate's spend against the gate, for a backtest's scores. */

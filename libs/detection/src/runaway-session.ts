@@ -15,7 +15,7 @@ import {
 } from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
 import { hash53 } from './hash.ts';
-import { evictIdleSessions, sessionCount } from './session-map.ts';
+import { evictIdleSessions, sessionCount, sessionKey } from './session-map.ts';
 
 /**
  * runaway_session: an agent keeps working for hours with no human turn.
@@ -126,7 +126,7 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
   step(state, event, cfg, ctx): StepResult<RunawaySessionState> {
     if (event.session_id === undefined || event.granularity !== 'request') return { state, anomalies: NONE };
     const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
-    const key = `${event.org}\u001f${event.session_id}`;
+    const key = sessionKey(event.org, event.session_id);
     const prompt = event.prompt_id === undefined ? NO_PROMPT : hash53(event.prompt_id);
     let s = state.sessions[key];
     if (s === undefined) {

@@ -14,6 +14,7 @@ import {
   type Episode,
 } from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
+import { sessionKey } from './session-map.ts';
 
 /**
  * session_cost: the cumulative cost of one session (sum of `cost_usd` by `org` + `session_id`)
@@ -213,7 +214,7 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
     const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
     const resolved = hasOpen(state) ? movedOn(state, event, at, cfg) : undefined;
     if (event.session_id === undefined || event.session_id === '') return { state, anomalies: resolved ?? NONE };
-    const key = `${event.org}\u001f${event.session_id}`;
+    const key = sessionKey(event.org, event.session_id);
     let s = state.sessions[key];
     const quiet = { state, anomalies: resolved ?? NONE };
     if (s === undefined) {

@@ -19,3 +19,22 @@ export function evictIdleSessions<S extends { last: number }, M extends SessionM
 }
 
 export const sessionCount = (state: SessionMap<{ last: number }>): number => Object.keys(state.sessions).length;
+
+let lastOrg = '';
+let lastSession = '';
+let lastKey = '\u001f';
+
+/**
+ * `org \u001f session_id`, the key of session-scoped state (the separator cannot occur in either
+ * and never forms a prototype name). The last key is handed out again for the same pair: each
+ * session detector asks for every event, and consecutive events are mostly one session's, so the
+ * key is built (and hashed by the lookup) once rather than per detector per event.
+ */
+export function sessionKey(org: string, session: string): string {
+  if (session !== lastSession || org !== lastOrg) {
+    lastOrg = org;
+    lastSession = session;
+    lastKey = `${org}\u001f${session}`;
+  }
+  return lastKey;
+}
