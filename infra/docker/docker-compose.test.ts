@@ -75,6 +75,7 @@ describe('docker-compose.yml', () => {
     expect(healthcheck('ingest')).toContain(`http://127.0.0.1:${env('ingest').BURNRATE_PORT}/healthz`);
     expect(env('ingest').BURNRATE_HOST).toBe('0.0.0.0');
     expect(svc('ingest').ports).toContain(`${env('ingest').BURNRATE_PORT}:${env('ingest').BURNRATE_PORT}`);
+    expect(svc('ingest').ports).toContain(`${env('ingest').BURNRATE_OTLP_GRPC_PORT}:${env('ingest').BURNRATE_OTLP_GRPC_PORT}`);
     expect(healthcheck('mailpit')).toContain('readyz');
     const workers = ['detector', 'notifier', 'sink'];
     for (const name of workers) {

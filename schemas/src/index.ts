@@ -7,3 +7,4 @@ export * from './anomaly-state.v1.ts';
 export * from './silence.v1.ts';
 export * from './topics.ts';
 export { instantMs } from './fast-checks.ts';
+export { OTLP_PROTO_DIR } from './otlp-protos.ts';

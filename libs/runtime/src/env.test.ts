@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readKafkaBrokers, readKafkaSendTimeoutMs, readPort, readStoreSettings } from './env.ts';
+import { readKafkaBrokers, readKafkaSendTimeoutMs, readOtlpGrpcPort, readPort, readStoreSettings } from './env.ts';
 import { describeStore } from './store.ts';
 
 describe('service env', () => {
@@ -44,5 +44,12 @@ describe('service env', () => {
     expect(readPort({}, 'BURNRATE_PORT', 8787)).toBe(8787);
     expect(readPort({ BURNRATE_PORT: '0' }, 'BURNRATE_PORT', 8787)).toBe(0);
     expect(() => readPort({ BURNRATE_PORT: '70000' }, 'BURNRATE_PORT', 8787)).toThrow(/BURNRATE_PORT must be a port number/);
+  });
+
+  it('reads the OTLP/gRPC port: 4317 unless set, off for none', () => {
+    expect(readOtlpGrpcPort({})).toBe(4317);
+    expect(readOtlpGrpcPort({ BURNRATE_OTLP_GRPC_PORT: '14317' })).toBe(14317);
+    expect(readOtlpGrpcPort({ BURNRATE_OTLP_GRPC_PORT: 'off' })).toBeNull();
+    expect(() => readOtlpGrpcPort({ BURNRATE_OTLP_GRPC_PORT: 'grpc' })).toThrow(/BURNRATE_OTLP_GRPC_PORT must be a port number/);
   });
 });

@@ -84,6 +84,15 @@ export function readPort(env: Env, name: string, fallback: number): number {
   return port;
 }
 
+/**
+ * BURNRATE_OTLP_GRPC_PORT: the OTLP/gRPC receivers' port (default 4317, the OTLP default, beside
+ * the HTTP port); `off` runs no gRPC server.
+ */
+export function readOtlpGrpcPort(env: Env, fallback = 4317): number | null {
+  if (env.BURNRATE_OTLP_GRPC_PORT?.trim().toLowerCase() === 'off') return null;
+  return readPort(env, 'BURNRATE_OTLP_GRPC_PORT', fallback);
+}
+
 /** BURNRATE_HOST: the interface to listen on; loopback unless an operator says otherwise. */
 export function readHost(env: Env): string {
   return env.BURNRATE_HOST || '127.0.0.1';

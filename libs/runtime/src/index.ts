@@ -5,6 +5,7 @@ export {
   readKafkaSendTimeoutMs,
   readBodyLimitBytes,
   readHost,
+  readOtlpGrpcPort,
   readPort,
   readStoreSettings,
   type StoreSettings,

@@ -1,7 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { otlpTypes } from '@burnrate/ingest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore, type Store } from '@burnrate/store';
 import { type SlackStandIn, startPagerDutyStandIn, type TestSmtpServer, waitUntil } from '@burnrate/testing';
@@ -17,6 +19,9 @@ import {
 } from '../test-support/burnrate-process.ts';
 
 const FIXTURE = new URL('../../ingest/fixtures/claude-code-otlp/logs.json', import.meta.url);
+const CAPTURED_SESSION = '28b333cc-5c7f-40da-90a0-4dca26f1b4f5';
+const PROTOBUF_SESSION = '0b8f1a52-2c57-4a55-9f3e-6d1c2a7e9b01';
+const GRPC_SESSION = '7d2e4f60-1b3c-4e8a-a5d9-0c6b8e2f4a13';
 
 // One burnrate process for the whole file, driven only through its HTTP port, with a real SMTP
 // server and a Slack Web API stand-in. The store is read after the process stopped, because the
@@ -152,12 +157,49 @@ describe('burnrate start (embedded), end to end', () => {
     expect(res.status).toBe(200);
   });
 
+  it('ingests the capture over OTLP/HTTP protobuf and OTLP/gRPC too', async () => {
+    const fixture = await readFile(FIXTURE, 'utf8');
+    const { request } = otlpTypes('logs');
+    const asSession = (id: string): Buffer =>
+      Buffer.from(request.encode(request.fromObject(JSON.parse(fixture.replaceAll(CAPTURED_SESSION, id)) as Record<string, unknown>)).finish());
+
+    const res = await fetch(`${burnrate.url}/v1/logs`, {
+      method: 'POST',
+      headers: { ...INGEST_AUTH, 'content-type': 'application/x-protobuf' },
+      body: asSession(PROTOBUF_SESSION),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-protobuf');
+
+    expect(burnrate.grpcUrl).toBeDefined();
+    const client = new Client(burnrate.grpcUrl!.replace('http://', ''), credentials.createInsecure());
+    const metadata = new Metadata();
+    metadata.set('authorization', INGEST_AUTH.authorization);
+    try {
+      const err = await new Promise<Error | null>((resolve) =>
+        client.makeUnaryRequest(
+          '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          asSession(GRPC_SESSION),
+          metadata,
+          (e) => resolve(e ?? null),
+        ),
+      );
+      expect(err).toBeNull();
+    } finally {
+      client.close();
+    }
+  });
+
   it('has everything in chdb after a clean stop', async () => {
     expect(await burnrate.stop()).toBe(0);
     store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });
 
-    // 3 + 2 + 1 of session 1, 7 of session 2, 1 from the OTLP capture.
-    expect(await store.countUsageEvents()).toBe(14);
+    // 3 + 2 + 1 of session 1, 7 of session 2, 1 from the OTLP capture (and 1 each over protobuf and gRPC).
+    expect(await store.countUsageEvents()).toBe(16);
+    expect(await store.countUsageEvents({ session_id: PROTOBUF_SESSION })).toBe(1);
+    expect(await store.countUsageEvents({ session_id: GRPC_SESSION })).toBe(1);
     const [anomaly] = await store.listAnomalies();
     expect(anomaly?.kind).toBe('session_cost');
     const versions = await store.anomalyVersions(anomaly!.id);

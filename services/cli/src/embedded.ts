@@ -3,7 +3,7 @@ import { createApiRoutes, createStateRecorder, humanRoutes } from '@burnrate/api
 import { createInProcessBus } from '@burnrate/bus';
 import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
-import { createEventLedger, createIngestGate, createIngestRoutes, warmLedger } from '@burnrate/ingest';
+import { createEventLedger, createIngestGate, createIngestRoutes, createOtlpExports, createOtlpGrpcServer, warmLedger } from '@burnrate/ingest';
 import { createNotifier, storeSilences } from '@burnrate/notifier';
 import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
@@ -14,6 +14,8 @@ import { prepareDataDir } from './data-dir.ts';
 export interface EmbeddedOptions {
   dataDir: string;
   port: number;
+  /** The OTLP/gRPC receivers' port; null runs none. */
+  grpcPort: number | null;
   host: string;
   /** When set, /api/* needs `Authorization: Bearer <token>`, and /healthz tells the bearer the rest. */
   apiToken?: string;
@@ -134,8 +136,9 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const recorder = createStateRecorder({ producer, store, log });
   const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
 
+  const ingest = { config: source, producer, clock, log, gate, ledger };
   const routes: Route[] = [
-    ...createIngestRoutes({ config: source, producer, clock, log, gate, ledger }),
+    ...createIngestRoutes(ingest),
     {
       method: 'GET',
       path: '/healthz',
@@ -186,6 +189,18 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     },
     stop: () => http.close(),
   });
+  let grpcPort = options.grpcPort;
+  if (options.grpcPort !== null) {
+    const grpc = createOtlpGrpcServer({ exports: createOtlpExports(ingest), gate, log, maxMessageBytes: options.bodyLimitBytes });
+    const wanted = options.grpcPort;
+    lifecycle.register({
+      name: 'otlp-grpc',
+      start: async () => {
+        grpcPort = (await grpc.listen(wanted, options.host)).port;
+      },
+      stop: () => grpc.close(),
+    });
+  }
 
   if (config.ingest.auth === 'none' && !isLoopbackHost(options.host)) {
     log.warn(
@@ -199,7 +214,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       'BURNRATE_API_TOKEN is not set and Burnrate listens beyond loopback: anyone who reaches this port can read anomalies and acknowledge, snooze or resolve them',
     );
   }
-  return () => ({ port, host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status, ...human.status });
+  return () => ({ port, otlpGrpcPort: grpcPort ?? 'off', host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status, ...human.status });
 }
 
 /** How long start-up waits for the sink to store what the log holds before loading the dedupe ledger. */

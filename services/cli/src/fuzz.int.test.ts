@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig } from '@burnrate/core';
 import { replay } from '@burnrate/detector';
-import { keyHash } from '@burnrate/ingest';
+import { keyHash, otlpTypes } from '@burnrate/ingest';
 import type { Anomaly } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
 import {
@@ -321,6 +321,22 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
       }
       return { kind: 'otlp logs', path: '/v1/logs', headers: json(), body: JSON.stringify(parsed), allowed: [200] };
     });
+  // The same hostile records in protobuf, as OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf sends them.
+  const otlpProtobuf = otlp.map((request) => {
+    const { request: type } = otlpTypes('logs');
+    const body = Buffer.from(type.encode(type.fromObject(JSON.parse(request.body) as Record<string, unknown>)).finish());
+    return { ...request, kind: 'otlp protobuf logs', headers: { ...json(), 'content-type': 'application/x-protobuf' }, body };
+  });
+  const protobufNoise = fc
+    .tuple(fc.uint8Array({ maxLength: 400 }), fc.constantFrom('/v1/logs', '/v1/metrics'))
+    .map(([bytes, path]) => ({
+      kind: 'otlp protobuf: arbitrary bytes',
+      path,
+      headers: { ...json(), 'content-type': 'application/x-protobuf' },
+      body: Buffer.from(bytes),
+      // Some byte strings are valid messages (empty, or unknown fields only).
+      allowed: [200, 400],
+    }));
   return fc.oneof(
     { weight: 30, arbitrary: valid },
     { weight: 25, arbitrary: mixed },
@@ -334,6 +350,8 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
     { weight: 5, arbitrary: unauthenticated },
     { weight: 4, arbitrary: overClaim },
     { weight: 8, arbitrary: otlp },
+    { weight: 4, arbitrary: otlpProtobuf },
+    { weight: 3, arbitrary: protobufNoise },
   );
 }
 
@@ -406,6 +424,7 @@ describe('fuzzing the HTTP port of burnrate start', () => {
           problems.push(`#${n} ${request.kind}: ${res.status} ${text.slice(0, 300)}`);
           continue;
         }
+        if (request.kind.startsWith('otlp protobuf')) continue;
         if (request.kind === 'otlp logs') {
           const body = JSON.parse(text) as { partialSuccess?: { rejectedLogRecords?: string } };
           otlpRecords += 1;

@@ -67,6 +67,7 @@ environment (anomalies, silence, report):
 environment (start):
   BURNRATE_CONFIG      path to burnrate.yaml (default: the bundled example)
   BURNRATE_PORT        HTTP port for ingest, API and health (default ${DEFAULT_PORT})
+  BURNRATE_OTLP_GRPC_PORT  OTLP/gRPC port (default 4317; off: no gRPC receiver)
   BURNRATE_HOST        interface to listen on (default 127.0.0.1)
   BURNRATE_DATA_DIR    where the event log and the embedded ClickHouse live (default ./.burnrate)
   BURNRATE_API_TOKEN   when set, /api/* requires Authorization: Bearer <token>, and /healthz shows it
@@ -88,7 +89,7 @@ const io: CommandIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => 
  * every standalone service (runService): the same env readers, signals and shutdown order.
  */
 async function start(env: NodeJS.ProcessEnv): Promise<void> {
-  const [{ readBodyLimitBytes, readHost, readPort, runService }, { receiverSchema }] = await Promise.all([
+  const [{ readBodyLimitBytes, readHost, readOtlpGrpcPort, readPort, runService }, { receiverSchema }] = await Promise.all([
     import('@burnrate/runtime'),
     import('@burnrate/notify'),
   ]);
@@ -104,6 +105,7 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
         return buildEmbedded(root, {
           dataDir: resolve(env.BURNRATE_DATA_DIR ?? '.burnrate'),
           port: readPort(env, 'BURNRATE_PORT', DEFAULT_PORT),
+          grpcPort: readOtlpGrpcPort(env),
           host: readHost(env),
           ...(env.BURNRATE_API_TOKEN ? { apiToken: env.BURNRATE_API_TOKEN } : {}),
           ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),

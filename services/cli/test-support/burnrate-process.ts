@@ -18,6 +18,8 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 export interface BurnrateProcess {
   port: number;
   url: string;
+  /** `http://127.0.0.1:<port>` of the OTLP/gRPC receivers, when they run. */
+  grpcUrl: string | undefined;
   child: ChildProcess;
   /** Every log line the process printed so far. */
   logs: string[];
@@ -38,7 +40,7 @@ export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
+  const { port, otlpGrpcPort } = await new Promise<{ port: number; otlpGrpcPort?: number | string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`burnrate did not start within ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
     let buffered = '';
     const onData = (chunk: Buffer): void => {
@@ -50,7 +52,7 @@ export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_
         logs.push(line);
         if (line.includes('"burnrate is listening"')) {
           clearTimeout(timer);
-          resolve((JSON.parse(line) as { port: number }).port);
+          resolve(JSON.parse(line) as { port: number; otlpGrpcPort?: number | string });
         }
       }
     };
@@ -64,6 +66,7 @@ export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    grpcUrl: typeof otlpGrpcPort === 'number' ? `http://127.0.0.1:${otlpGrpcPort}` : undefined,
     child,
     logs,
     stop: async () => {

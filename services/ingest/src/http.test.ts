@@ -3,11 +3,27 @@ import { DlqRecord, TOPICS, UsageEvent } from '@burnrate/schemas';
 import { settled, waitUntil } from '@burnrate/testing/wait-until';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs';
 import { createIngestRoutes } from './http.ts';
+import { type OtlpSignal, otlpTypes } from './otlp-proto.ts';
 import { fakeProducer, NOW, readFixture, testConfig, trust } from './test-helpers.ts';
 
 const log = createLogger({ level: 'silent' });
 const JSON_HEADERS = { 'content-type': 'application/json' };
+const PROTOBUF_HEADERS = { 'content-type': 'application/x-protobuf' };
+
+/** An OTLP/HTTP JSON body in protobuf, encoded from the official definitions. */
+function protobufOf(signal: OtlpSignal, json: string): Buffer {
+  const { request } = otlpTypes(signal);
+  return Buffer.from(request.encode(request.fromObject(JSON.parse(json) as Record<string, unknown>)).finish());
+}
+
+/** A google.rpc.Status: code (field 1, varint) and message (field 2, string). */
+function decodeStatus(bytes: Buffer): { code: number; message: string } {
+  const status = new protobuf.Type('Status').add(new protobuf.Field('code', 1, 'int32')).add(new protobuf.Field('message', 2, 'string'));
+  new protobuf.Root().add(status);
+  return status.toObject(status.decode(bytes)) as { code: number; message: string };
+}
 
 function setup(options: { bodyLimitBytes?: number; maxBatch?: number } = {}) {
   const producer = fakeProducer();
@@ -241,13 +257,62 @@ describe('POST /v1/logs (OTLP/HTTP JSON)', () => {
     expect(dlq()).toMatchObject([{ source: 'claude_code_otel', index: 1, reason: 'attributes.model: an api_request event needs a model' }]);
   });
 
-  it('answers 415 to protobuf, saying which exporter setting to change', async () => {
+  it('takes OTLP protobuf: the same events as the JSON body, answered in protobuf', async () => {
+    const json = setup();
+    expect((await json.post('/v1/logs', readFixture('logs.json'))).status).toBe(200);
+    const proto = setup();
+    const res = await proto.post('/v1/logs', protobufOf('logs', readFixture('logs.json')), PROTOBUF_HEADERS);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/x-protobuf');
+    expect(otlpTypes('logs').response.toObject(otlpTypes('logs').response.decode(res.body))).toEqual({ partialSuccess: {} });
+    expect(proto.events()).toHaveLength(1);
+    expect(proto.events()).toEqual(json.events());
+  });
+
+  it('reads bytes that are not UTF-8 in a string as U+FFFD, as OTLP receivers do, and refuses nothing for them', async () => {
+    // A lone surrogate written by a lenient encoder: ED A0 80, which no UTF-8 decoder accepts.
+    const hostile = readFixture('logs.json').replaceAll('28b333cc-5c7f-40da-90a0-4dca26f1b4f5', 'abc\\ud800');
+    const { post, events, dlq } = setup();
+    const res = await post('/v1/logs', protobufOf('logs', hostile), PROTOBUF_HEADERS);
+    expect(res.status).toBe(200);
+    expect(events().map((e) => e.session_id)).toEqual(['abc\ufffd\ufffd\ufffd']);
+    expect(dlq()).toEqual([]);
+  });
+
+  it('answers protobuf with a protobuf google.rpc.Status when it refuses the body, and names what is wrong', async () => {
     const { post } = setup();
-    const res = await post('/v1/logs', Buffer.from([0x0a, 0x00]), { 'content-type': 'application/x-protobuf' });
+    const res = await post('/v1/logs', Buffer.from('not protobuf at all'), PROTOBUF_HEADERS);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toBe('application/x-protobuf');
+    const status = decodeStatus(res.body);
+    expect(status.code).toBe(3);
+    expect(status.message).toMatch(/^request body is not an OTLP ExportLogsServiceRequest in protobuf: /);
+  });
+
+  it('answers 415 to any other type, naming both OTLP encodings and their exporter settings', async () => {
+    const { post } = setup();
+    const res = await post('/v1/logs', 'x', { 'content-type': 'text/plain' });
     expect(res.status).toBe(415);
-    expect(res.json<ErrorBody>().error.message).toMatch(
-      /OTLP protobuf is not supported yet on \/v1\/logs; set OTEL_EXPORTER_OTLP_PROTOCOL=http\/json/,
+    expect(res.json<ErrorBody>().error.message).toBe(
+      'Content-Type "text/plain" is not accepted on /v1/logs; send application/x-protobuf (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) or application/json (http/json)',
     );
+  });
+
+  it('logs a refused export at warn once a minute per sender, with the reason', async () => {
+    const lines: string[] = [];
+    const captured = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+    let now = NOW.getTime();
+    const clock = { now: () => new Date(now) };
+    const routes = createIngestRoutes({ config: fixedConfig(testConfig), producer: fakeProducer(), clock, log: captured, ...trust(testConfig) });
+    const app = createHttpApp({ routes, log: captured });
+    const post = () => app.inject({ method: 'POST', url: '/v1/logs', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    for (let i = 0; i < 5; i++) expect((await post()).status).toBe(415);
+    now += 61_000;
+    await post();
+    const refused = lines.map((l) => JSON.parse(l) as { msg: string; alsoSinceLastLog?: number; level: string });
+    expect(refused).toHaveLength(2);
+    expect(refused[0]).toMatchObject({ level: 'warn', msg: expect.stringContaining('OTLP logs export refused: Content-Type "text/plain"') as string });
+    expect(refused[1]?.alsoSinceLastLog).toBe(4);
   });
 
   it('answers 400 to malformed JSON and 503 when the bus fails', async () => {
@@ -276,9 +341,17 @@ describe('POST /v1/metrics', () => {
     expect(producer.sent).toEqual([]);
   });
 
-  it('answers 415 to protobuf and 400 to a body that is not an export request', async () => {
+  it('acknowledges the fixture in protobuf, in protobuf', async () => {
+    const { post, producer } = setup();
+    const res = await post('/v1/metrics', protobufOf('metrics', readFixture('metrics.json')), PROTOBUF_HEADERS);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/x-protobuf');
+    expect(producer.sent).toEqual([]);
+  });
+
+  it('answers 400 to a body that is not an export request', async () => {
     const { post } = setup();
-    expect((await post('/v1/metrics', 'x', { 'content-type': 'application/x-protobuf' })).status).toBe(415);
+    expect((await post('/v1/metrics', Buffer.from([0xff, 0xff]), PROTOBUF_HEADERS)).status).toBe(400);
     const res = await post('/v1/metrics', '{"resourceMetrics": {}}');
     expect(res.status).toBe(400);
     expect(res.json<ErrorBody>().error.message).toBe('resourceMetrics: expected an array');

@@ -19,3 +19,6 @@ export { deterministicEventId } from './event-id.ts';
 export { publishBatch, toDlqRecord } from './publish.ts';
 export { createIngestGate, keyHash, type IngestGate, type IngestGateStats, type IngestPrincipal, type Refusal } from './auth.ts';
 export { createEventLedger, warmLedger, type AcceptedEventIds, type EventLedger, type LedgerStats, type Verdict } from './ledger.ts';
+export { createOtlpExports, grpcCodeOf, type OtlpCaller, type OtlpExportResponse, type OtlpExports } from './otlp-export.ts';
+export { createOtlpGrpcServer, DEFAULT_OTLP_GRPC_PORT, type OtlpGrpcServer, type OtlpGrpcServerOptions } from './otlp-grpc.ts';
+export { decodeOtlp, otlpTypes, type OtlpSignal } from './otlp-proto.ts';

@@ -8,6 +8,7 @@ import {
   readHost,
   readKafkaBrokers,
   readKafkaSendTimeoutMs,
+  readOtlpGrpcPort,
   readPort,
   readStoreSettings,
   runService,
@@ -15,6 +16,8 @@ import {
 import { createIngestGate } from './auth.ts';
 import { createIngestRoutes } from './http.ts';
 import { createEventLedger } from './ledger.ts';
+import { createOtlpExports } from './otlp-export.ts';
+import { createOtlpGrpcServer } from './otlp-grpc.ts';
 
 /**
  * The ingest service on its own (distributed mode): HTTP receivers that publish to
@@ -23,6 +26,7 @@ import { createEventLedger } from './ledger.ts';
  *
  * env: KAFKA_BROKERS, KAFKA_SEND_TIMEOUT_MS (default 5000: a request waits at most this long for
  * Kafka, then gets 503 with Retry-After), BURNRATE_CONFIG, BURNRATE_PORT (default 8787),
+ * BURNRATE_OTLP_GRPC_PORT (default 4317; `off` runs no OTLP/gRPC receiver),
  * BURNRATE_HOST (default 127.0.0.1: set 0.0.0.0 behind a load balancer), BURNRATE_BODY_LIMIT_BYTES,
  * BURNRATE_API_TOKEN (needed by the API's routes, and shows operators the config path, org and
  * refusal counts on /healthz), BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml (keys, members,
@@ -47,6 +51,7 @@ runService({
   config: { required: true, why: 'needs burnrate.yaml for attribution and pricing' },
   async build({ env, log, lifecycle, config: source }) {
     const port = readPort(env, 'BURNRATE_PORT', 8787);
+    const grpcPort = readOtlpGrpcPort(env);
     const host = readHost(env);
     const apiToken = env.BURNRATE_API_TOKEN;
     const bodyLimitBytes = readBodyLimitBytes(env);
@@ -67,8 +72,9 @@ runService({
     const now = (): number => Date.now();
     const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
     const ledger = createEventLedger({ windowMs: source.current().ingest.dedupe_window, now });
+    const ingest = { config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger };
     const routes: Route[] = [
-      ...createIngestRoutes({ config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger }),
+      ...createIngestRoutes(ingest),
       {
         method: 'GET',
         path: '/healthz',
@@ -98,6 +104,17 @@ runService({
       },
       stop: () => http.close(),
     });
+    let boundGrpcPort = grpcPort;
+    if (grpcPort !== null) {
+      const grpc = createOtlpGrpcServer({ exports: createOtlpExports(ingest), gate, log, ...(bodyLimitBytes !== undefined ? { maxMessageBytes: bodyLimitBytes } : {}) });
+      lifecycle.register({
+        name: 'otlp-grpc',
+        start: async () => {
+          boundGrpcPort = (await grpc.listen(grpcPort, host)).port;
+        },
+        stop: () => grpc.close(),
+      });
+    }
     if (source.current().ingest.auth === 'none' && !isLoopbackHost(host)) {
       log.warn(
         { host, port },
@@ -112,6 +129,7 @@ runService({
     }
     return () => ({
       port: boundPort,
+      otlpGrpcPort: boundGrpcPort ?? 'off',
       host,
       config: source.origin,
       api: storeSettings ? describeStore(storeSettings) : 'off (set CLICKHOUSE_URL to serve /api from this process)',
