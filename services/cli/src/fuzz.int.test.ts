@@ -276,7 +276,7 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
         { authorization: 'Basic Zm9vOmJhcg==' },
         { 'x-burnrate-key': '' },
       ),
-      fc.constantFrom('/v1/events', '/v1/logs', '/v1/metrics'),
+      fc.constantFrom('/v1/events', '/v1/logs', '/v1/metrics', '/v1/litellm'),
     )
     .map(([rs, auth, path]) => ({
       kind: 'auth: no or wrong key',
@@ -327,6 +327,35 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
     const body = Buffer.from(type.encode(type.fromObject(JSON.parse(request.body) as Record<string, unknown>)).finish());
     return { ...request, kind: 'otlp protobuf logs', headers: { ...json(), 'content-type': 'application/x-protobuf' }, body };
   });
+  // LiteLLM's generic API logger payloads, with hostile identities, models and numbers.
+  const litellm = fc
+    .array(
+      fc.record({
+        id: fc.oneof(plainText, hostile),
+        model: fc.oneof(fc.constantFrom('claude-sonnet-4-5-20250929', 'gpt-5', 'anthropic/claude-opus-4-5'), hostile),
+        startTime: fc.oneof(fc.integer({ min: 0, max: 3600 }).map((s) => now / 1000 - s), fc.constantFrom(-1, 1e300, Number.NaN)),
+        prompt_tokens: fc.oneof(fc.integer({ min: 0, max: 200_000 }), fc.constantFrom(-3, 1.5, 9e15)),
+        completion_tokens: fc.integer({ min: 0, max: 20_000 }),
+        response_cost: fc.oneof(fc.double({ min: 0, max: 50, noNaN: true }), fc.constantFrom(1e308, -1)),
+        status: fc.constantFrom('success', 'success', 'failure'),
+        email: fc.oneof(fc.constantFrom(...MEMBERS), hostile),
+        team: fc.oneof(fc.constantFrom('payments', 'platform'), hostile),
+      }),
+      { minLength: 1, maxLength: 5 },
+    )
+    .map((payloads) => ({
+      kind: 'litellm',
+      path: '/v1/litellm',
+      headers: json(),
+      body: JSON.stringify(
+        payloads.map(({ email, team, ...p }) => ({
+          ...p,
+          call_type: 'acompletion',
+          metadata: { user_api_key_user_email: email, user_api_key_team_alias: team, usage_object: { cache_read_input_tokens: 0 } },
+        })),
+      ),
+      allowed: [200, 400, 403],
+    }));
   const protobufNoise = fc
     .tuple(fc.uint8Array({ maxLength: 400 }), fc.constantFrom('/v1/logs', '/v1/metrics'))
     .map(([bytes, path]) => ({
@@ -352,6 +381,7 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
     { weight: 8, arbitrary: otlp },
     { weight: 4, arbitrary: otlpProtobuf },
     { weight: 3, arbitrary: protobufNoise },
+    { weight: 5, arbitrary: litellm },
   );
 }
 
@@ -424,7 +454,7 @@ describe('fuzzing the HTTP port of burnrate start', () => {
           problems.push(`#${n} ${request.kind}: ${res.status} ${text.slice(0, 300)}`);
           continue;
         }
-        if (request.kind.startsWith('otlp protobuf')) continue;
+        if (request.kind.startsWith('otlp protobuf') || request.kind === 'litellm') continue;
         if (request.kind === 'otlp logs') {
           const body = JSON.parse(text) as { partialSuccess?: { rejectedLogRecords?: string } };
           otlpRecords += 1;

@@ -85,7 +85,7 @@ describe('POST /v1/events', () => {
           'cannot compute cost_usd from tokens: no price for model "mystery-model-9" (canonical "mystery-model-9"); add a row to pricing.prices in burnrate.yaml or send cost_usd',
       },
     ]);
-    expect(body.error?.message).toBe('3 of 10 records were rejected (see rejected); the other 7 were accepted');
+    expect(body.error?.message).toBe('3 of 10 records were rejected (see rejected); 7 were accepted');
 
     expect(events().map((e) => e.input_tokens)).toEqual([1000, 1001, 1003, 1004, 1006, 1007, 1009]);
     expect(events().every((e) => e.team === 'payments' && e.cost_source === 'computed')).toBe(true);
