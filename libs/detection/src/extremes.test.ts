@@ -21,6 +21,7 @@ const configs: DetectorConfigs = {
     max_input_tokens_per_call: 150_000,
     cost_per_turn_factor: 8,
     baseline_turns: 3,
+    cool_down_hours: 2,
   }),
   new_spender: testEnv({ enabled: true, min_impact_usd: 5, window_hours: 24 }),
   spend_spike: testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 }),

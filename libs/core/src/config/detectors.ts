@@ -85,8 +85,20 @@ export const DETECTOR_SETTINGS = {
       // A call costing this many times the session's first turns is bloat.
       cost_per_turn_factor: z.number().finite().min(1),
       baseline_turns: z.number().int().min(1).max(50),
+      // At most 12 h: a session idle for the detector's idle horizon (24 h) is forgotten, and its
+      // episode must have resolved before that.
+      cool_down_hours: Positive.max(12).describe(
+        "Hours a session must make no call before its context_bloat episode resolves. Until then the session keeps one episode: a compaction or /clear does not end it, and bloat after it adds to the same episode's impact.",
+      ),
     },
-    { enabled: true, min_impact_usd: 5, max_input_tokens_per_call: 150_000, cost_per_turn_factor: 8, baseline_turns: 3 },
+    {
+      enabled: true,
+      min_impact_usd: 5,
+      max_input_tokens_per_call: 150_000,
+      cost_per_turn_factor: 8,
+      baseline_turns: 3,
+      cool_down_hours: 2,
+    },
   ),
   model_mix_drift: settings(
     {
