@@ -7,7 +7,7 @@ import {
   teamCacheEfficiencyDrop,
   type CacheEfficiencyDropConfig,
   type CacheEfficiencyDropSettings,
-  type CacheEfficiencyDropState,
+  type DeveloperCacheState,
 } from './cache-efficiency-drop.ts';
 import { testEnv, runDetector } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
@@ -118,7 +118,8 @@ describe('cache_efficiency_drop (developer scope)', () => {
   it('names when caching broke and what it cost', () => {
     const { out } = runDetector(cacheEfficiencyDrop, cfg(), stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }));
     const a = out[0] as Anomaly;
-    expect(a.subject).toEqual({ org: 'acme', team: 'payments', developer: 'alice@acme.com' });
+    expect(a.subject).toEqual({ org: 'acme', team: 'payments', developer: 'alice@acme.com', model: 'claude-opus' });
+    expect(a.summary).toMatch(/^Only 0% of the input tokens of alice@acme.com on claude-opus \(anthropic\) were cache reads/);
     expect(a.window.start).toBe(isoAt(BREAK));
     expect(a.advice).toMatch(/^Caching broke after 14:00 on Tue \(Europe\/Berlin\)/);
     // The baseline has taken in the first broken hour (learning follows judging), a small dent.
@@ -145,10 +146,84 @@ describe('cache_efficiency_drop (developer scope)', () => {
     const whole = runDetector(cacheEfficiencyDrop, cfg(), events).out;
     const cut = events.findIndex((e) => Date.parse(e.occurred_at) > BREAK + 2 * H + 5 * M);
     const first = runDetector(cacheEfficiencyDrop, cfg(), events.slice(0, cut));
-    const restored = JSON.parse(JSON.stringify(first.state)) as CacheEfficiencyDropState;
+    const restored = JSON.parse(JSON.stringify(first.state)) as DeveloperCacheState;
     expect(restored).toEqual(first.state);
     const second = runDetector(cacheEfficiencyDrop, cfg(), events.slice(cut), restored);
     expect([...first.out, ...second.out]).toEqual(whole);
+  });
+});
+
+/**
+ * alice's gpt-5 calls (OpenAI) every 5 minutes of working hours (08-16 UTC) on weekdays from day
+ * `fromDay`: 120k-token prompts with nothing read from a cache, batch requests unless `batch` is false.
+ */
+function gpt5Calls(fromDay: number, days: number, batch = true): UsageEvent[] {
+  const out: UsageEvent[] = [];
+  for (let d = fromDay; d < days; d++) {
+    const weekday = (d + 1) % 7;
+    if (weekday === 0 || weekday === 6) continue;
+    for (let m = 8 * 60; m < 16 * 60; m += 5) {
+      out.push(
+        usageEvent({
+          event_id: `g${d}-${m}`,
+          occurred_at: new Date(T0 + d * D + m * M + 30_000).toISOString(),
+          source: 'openai_usage',
+          provider: 'openai',
+          tool: 'api',
+          session_id: undefined,
+          model: 'gpt-5',
+          model_family: 'gpt-5',
+          is_batch: batch,
+          input_tokens: 120_000,
+          cache_read_tokens: 0,
+          cache_write_tokens: 0,
+          output_tokens: 2_000,
+          cost_usd: (batch ? 0.5 : 1) * 1.25e-6 * (120_000 + 8 * 2_000),
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+describe('cache_efficiency_drop: a baseline per provider × model family', () => {
+  it('does not call a gpt-5 batch job next to Claude history a cache drop', () => {
+    const events = [...stream({ days: 12 }), ...gpt5Calls(8, 12)].sort(byTime);
+    expect(runDetector(cacheEfficiencyDrop, cfg(), events).out).toEqual([]);
+  });
+
+  it('gives interactive gpt-5 calls without cache reads a baseline of their own', () => {
+    const events = [...stream({ days: 12 }), ...gpt5Calls(8, 12, false)].sort(byTime);
+    const { out, state } = runDetector(cacheEfficiencyDrop, cfg(), events);
+    expect(out).toEqual([]);
+    expect(state.keys.acme?.['alice@acme.com']?.map((k) => `${k.provider}/${k.family}`)).toEqual(['anthropic/claude-opus', 'openai/gpt-5']);
+    expect(cacheEfficiencyDrop.size(state)).toBe(2);
+  });
+
+  it('still catches a Claude cache break with gpt-5 calls beside it', () => {
+    const events = [...stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }), ...gpt5Calls(0, 12, false)].sort(byTime);
+    const { out } = runDetector(cacheEfficiencyDrop, cfg(), events);
+    expect(out.map((a) => [a.subject.model, a.status, a.detected_at])).toEqual([
+      ['claude-opus', 'open', isoAt(BREAK + 2 * H + 10 * M)],
+      ['claude-opus', 'resolved', isoAt(FIXED + 2 * H + 10 * M)],
+    ]);
+  });
+
+  it('keeps an episode open before a snapshot from before families and goes on with it', () => {
+    const events = stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED });
+    const whole = runDetector(cacheEfficiencyDrop, cfg(), events).out;
+    const cut = events.findIndex((e) => Date.parse(e.occurred_at) > BREAK + 3 * H);
+    const first = runDetector(cacheEfficiencyDrop, cfg(), events.slice(0, cut));
+    // The shape before families: one key per developer, without provider and family.
+    const old = JSON.parse(JSON.stringify(first.state)) as { keys: Record<string, Record<string, unknown[]>> };
+    const byDeveloper = old.keys.acme as Record<string, unknown>;
+    const { provider: _p, family: _f, ...key } = (byDeveloper['alice@acme.com'] as Record<string, unknown>[])[0] as Record<string, unknown>;
+    byDeveloper['alice@acme.com'] = key;
+    const upgraded = (cacheEfficiencyDrop.upgrade as (s: unknown) => DeveloperCacheState)(old);
+    expect(upgraded.keys.acme?.['alice@acme.com']?.map((k) => [k.provider, k.family])).toEqual([['', '']]);
+    const second = runDetector(cacheEfficiencyDrop, cfg(), events.slice(cut), upgraded);
+    expect([...first.out, ...second.out]).toEqual(whole);
+    expect(upgraded.keys.acme?.['alice@acme.com']?.map((k) => [k.provider, k.family])).toEqual([['anthropic', 'claude-opus']]);
   });
 });
 
