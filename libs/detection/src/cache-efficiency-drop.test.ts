@@ -16,7 +16,13 @@ const T0 = Date.parse('2026-11-02T00:00:00Z'); // a Monday
 const H = 3_600_000;
 const D = 24 * H;
 const M = 60_000;
-const SETTINGS: CacheEfficiencyDropSettings = { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 };
+const SETTINGS: CacheEfficiencyDropSettings = {
+  enabled: true,
+  min_impact_usd: 20,
+  min_drop_points: 30,
+  baseline_days: 7,
+  cool_down_hours: 6,
+};
 // Day 8 is Tuesday 10 Nov; 13:00 UTC is 14:00 in Berlin.
 const BREAK = T0 + 8 * D + 13 * H;
 
@@ -79,13 +85,13 @@ describe('cache_efficiency_drop (developer scope)', () => {
   const cases: { name: string; events: () => UsageEvent[]; cfg?: CacheEfficiencyDropConfig; want: ReturnType<typeof brief>[] }[] = [
     { name: 'stays quiet while caching works', events: () => stream({ days: 12 }), want: [] },
     {
-      name: 'fires once the lost discount reaches the gate, escalates, and resolves after two normal hours',
+      name: 'fires once the lost discount reaches the gate, and resolves after cool_down_hours (6) normal hours',
       events: () => stream({ days: 12, broken: (at) => at >= BREAK && at < FIXED }),
       want: [
         // 13:00 alone loses ~$13.5; with 14:00 the run passes $20 — judged when 14:00 closes (15:10).
         { version: 1, severity: 'warning', status: 'open', observed: 0, detected_at: isoAt(BREAK + 2 * H + 10 * M) },
         // Three broken hours lose ~$40, under 10x the gate: it stays a warning.
-        { version: 2, severity: 'warning', status: 'resolved', observed: 97, detected_at: isoAt(FIXED + 2 * H + 10 * M) },
+        { version: 2, severity: 'warning', status: 'resolved', observed: 97, detected_at: isoAt(FIXED + 6 * H + 10 * M) },
       ],
     },
     {
@@ -104,7 +110,7 @@ describe('cache_efficiency_drop (developer scope)', () => {
       cfg: cfg({}, [['payments', '2026-11-10', '2026-11-10', 'proxy migration']]),
       want: [
         { version: 1, severity: 'info', status: 'open', observed: 0, detected_at: isoAt(BREAK + 2 * H + 10 * M) },
-        { version: 2, severity: 'info', status: 'resolved', observed: 97, detected_at: isoAt(FIXED + 2 * H + 10 * M) },
+        { version: 2, severity: 'info', status: 'resolved', observed: 97, detected_at: isoAt(FIXED + 6 * H + 10 * M) },
       ],
     },
   ];
@@ -205,7 +211,7 @@ describe('cache_efficiency_drop: a baseline per provider × model family', () =>
     const { out } = runDetector(cacheEfficiencyDrop, cfg(), events);
     expect(out.map((a) => [a.subject.model, a.status, a.detected_at])).toEqual([
       ['claude-opus', 'open', isoAt(BREAK + 2 * H + 10 * M)],
-      ['claude-opus', 'resolved', isoAt(FIXED + 2 * H + 10 * M)],
+      ['claude-opus', 'resolved', isoAt(FIXED + 6 * H + 10 * M)],
     ]);
   });
 
@@ -224,6 +230,34 @@ describe('cache_efficiency_drop: a baseline per provider × model family', () =>
     const second = runDetector(cacheEfficiencyDrop, cfg(), events.slice(cut), upgraded);
     expect([...first.out, ...second.out]).toEqual(whole);
     expect(upgraded.keys.acme?.['alice@acme.com']?.map((k) => [k.provider, k.family])).toEqual([['anthropic', 'claude-opus']]);
+  });
+});
+
+describe('cache_efficiency_drop: cool-down', () => {
+  // Fixed on Wednesday at 08:00 UTC, broken again from 11:00 to 13:00: three good hours between.
+  const dip = (at: number) => (at >= BREAK && at < FIXED) || (at >= FIXED + 3 * H && at < FIXED + 5 * H);
+
+  it('keeps one episode through a recovery shorter than cool_down_hours', () => {
+    const { out } = runDetector(cacheEfficiencyDrop, cfg(), stream({ days: 12, broken: dip }));
+    expect(new Set(out.map((a) => a.id)).size).toBe(1);
+    expect(out.map((a) => [a.version, a.status, a.detected_at])).toEqual([
+      [1, 'open', isoAt(BREAK + 2 * H + 10 * M)],
+      // Six good hours after the second break: 13:00-16:00 on Wednesday and 08:00-11:00 on Thursday.
+      [2, 'resolved', isoAt(FIXED + D + 3 * H + 10 * M)],
+    ]);
+    // The second break's cost adds to the same episode.
+    expect(out[1]?.impact_usd).toBeGreaterThan(60);
+  });
+
+  it('opens a second episode after a recovery as long as cool_down_hours', () => {
+    const { out } = runDetector(cacheEfficiencyDrop, cfg({ cool_down_hours: 2 }), stream({ days: 12, broken: dip }));
+    expect(out.map((a) => [a.version, a.status, a.detected_at])).toEqual([
+      [1, 'open', isoAt(BREAK + 2 * H + 10 * M)],
+      [2, 'resolved', isoAt(FIXED + 2 * H + 10 * M)],
+      [1, 'open', isoAt(FIXED + 5 * H + 10 * M)],
+      [2, 'resolved', isoAt(FIXED + 7 * H + 10 * M)],
+    ]);
+    expect(new Set(out.map((a) => a.id)).size).toBe(2);
   });
 });
 
@@ -315,7 +349,7 @@ describe('cache_efficiency_drop (team scope)', () => {
     expect(out.map((a) => [a.subject, a.status, a.detected_at])).toEqual([
       // Two developers lose $27 in the first broken hour: over the gate when 13:00 closes.
       [{ org: 'acme', team: 'payments' }, 'open', isoAt(BREAK + H + 10 * M)],
-      [{ org: 'acme', team: 'payments' }, 'resolved', isoAt(FIXED + 2 * H + 10 * M)],
+      [{ org: 'acme', team: 'payments' }, 'resolved', isoAt(FIXED + 6 * H + 10 * M)],
     ]);
   });
 });

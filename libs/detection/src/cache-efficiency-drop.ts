@@ -76,9 +76,13 @@ import { formatUsd, roundMoney } from './format.ts';
  * going) form a run; when the run's extra cost reaches `min_impact_usd` the episode opens, with
  * its start at the first low hour ("caching broke after 14:00 on Tue"). Each further low hour
  * adds to impact_usd; new versions on escalation (critical from 10× the gate) and growth while
- * critical. Two hours back within half the points of the baseline resolve it (also when the
- * baseline has absorbed a lasting change over days: the text then says caching may still be
- * broken); a run that never reached the gate is forgotten at the first normal hour.
+ * critical. It resolves after `cool_down_hours` judged hours in a row back within half the points
+ * of the baseline (also when the baseline has absorbed a lasting change over days: the text then
+ * says caching may still be broken). Hours with too little input to say are skipped and neither
+ * count nor break the run of normal hours. A low hour before that continues the same episode: a
+ * cache that comes back for an hour or two and breaks again (or a team's night hours whose own
+ * baseline is low) is one problem, not a page each time. A run that never reached the gate is
+ * forgotten at the first normal hour.
  *
  * Planned changes (buckets/planned.ts), judged at the hour being judged: inside one and on the
  * settling day after it, anomalies stay at info, and hours inside one are never learnt. A cache
@@ -99,6 +103,7 @@ export interface CacheEfficiencyDropSettings {
   min_impact_usd: number;
   min_drop_points: number;
   baseline_days: number;
+  cool_down_hours: number;
 }
 
 export type CacheEfficiencyDropConfig = DetectorEnv<CacheEfficiencyDropSettings>;
@@ -165,7 +170,6 @@ const MIN_HOUR_INPUT_TOKENS = 20_000;
 const MAX_WARMUP_DAYS = 3;
 const CACHE_READ_DISCOUNT = 0.9;
 const CRITICAL_IMPACT_FACTOR = 10;
-const RESOLVE_AFTER_NORMAL_HOURS = 2;
 const SEASON_SLOTS_PER_DAY = 24;
 const SEASON_STRIDE = 4;
 const MIN_SEASON_HOURS = 3;
@@ -392,7 +396,7 @@ function runStep(
       v[RUN_EXTRA] = 0;
       return null;
     }
-    if (v[NORMAL_HOURS] < RESOLVE_AFTER_NORMAL_HOURS) return null;
+    if (v[NORMAL_HOURS] < s.cool_down_hours) return null;
     resolveEpisode(k.ep.e, { at: h.hour, label: 'cache-read share of input, back to usual', value: 100 * h.share, unit: 'percent' });
     const a = toAnomaly(path, k, h, scope, cfg, watermark, phase);
     k.ep = null;

@@ -152,8 +152,16 @@ export const DETECTOR_SETTINGS = {
       // Cache-read share of input tokens falling this many points below the baseline.
       min_drop_points: Points,
       baseline_days: z.number().int().min(1).max(60),
+      cool_down_hours: z
+        .number()
+        .int()
+        .min(1)
+        .max(48)
+        .describe(
+          'Hours in a row with the cache-read share back within half of min_drop_points of its baseline before an open cache_efficiency_drop episode resolves; a low hour before that continues the same episode. Hours with under 20k input tokens are skipped: they neither count nor break the run.',
+        ),
     },
-    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 },
+    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7, cool_down_hours: 6 },
   ),
 } as const;
 

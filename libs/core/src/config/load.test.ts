@@ -45,6 +45,7 @@ describe('parseConfig', () => {
     expect(config.routes.min_severity).toBe('warning');
     expect(config.slack.interactions_path).toBe('/slack/interactions');
     expect(config.detectors.context_bloat.cool_down_hours).toBe(2);
+    expect(config.detectors.cache_efficiency_drop).toMatchObject({ cool_down_hours: 6 });
   });
 
   it.each([
@@ -96,6 +97,11 @@ describe('parseConfig', () => {
       'a context_bloat cool-down past the session idle horizon',
       'org: acme\ndetectors: { context_bloat: { cool_down_hours: 24 } }',
       ['detectors.context_bloat.cool_down_hours: Too big: expected number to be <=12'],
+    ],
+    [
+      'a cache_efficiency_drop cool-down of no hours',
+      'org: acme\ndetectors: { cache_efficiency_drop: { cool_down_hours: 0 } }',
+      ['detectors.cache_efficiency_drop.cool_down_hours: Too small: expected number to be >=1'],
     ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [
@@ -281,6 +287,7 @@ describe('configJsonSchema', () => {
   it('describes the cool-downs that keep an episode open', () => {
     const text = JSON.stringify(configJsonSchema());
     expect(text).toContain('Hours a session must make no call before its context_bloat episode resolves.');
+    expect(text).toContain('before an open cache_efficiency_drop episode resolves');
   });
 
   it('says that a planned change ends before its `to`', () => {
