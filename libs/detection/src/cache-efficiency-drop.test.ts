@@ -9,6 +9,7 @@ import {
   type CacheEfficiencyDropSettings,
   type DeveloperCacheState,
 } from './cache-efficiency-drop.ts';
+import { DEFAULT_CALENDAR } from './calendar.ts';
 import { testEnv, runDetector } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 
@@ -22,6 +23,7 @@ const SETTINGS: CacheEfficiencyDropSettings = {
   min_drop_points: 30,
   baseline_days: 7,
   cool_down_hours: 6,
+  min_season_weeks: 2,
 };
 // Day 8 is Tuesday 10 Nov; 13:00 UTC is 14:00 in Berlin.
 const BREAK = T0 + 8 * D + 13 * H;
@@ -34,15 +36,23 @@ interface Stream {
   broken?: (atMs: number) => boolean;
   context?: number;
   developers?: string[];
+  /** Weekends too (default: weekdays only). */
+  weekends?: boolean;
 }
 
 /** Claude Code calls every 3 minutes in working hours (08-16 UTC, weekdays), most of the context read from the cache; priced at $5/M input. */
-function stream({ days, broken = () => false, context = 150_000, developers = ['alice@acme.com'] }: Stream): UsageEvent[] {
+function stream({
+  days,
+  broken = () => false,
+  context = 150_000,
+  developers = ['alice@acme.com'],
+  weekends = false,
+}: Stream): UsageEvent[] {
   const out: UsageEvent[] = [];
   let n = 0;
   for (let d = 0; d < days; d++) {
     const weekday = (d + 1) % 7;
-    if (weekday === 0 || weekday === 6) continue;
+    if (!weekends && (weekday === 0 || weekday === 6)) continue;
     for (let h = 8; h < 16; h++) {
       for (let m = 1; m < 60; m += 3) {
         for (const [i, dev] of developers.entries()) {
@@ -340,6 +350,35 @@ describe('cache_efficiency_drop (team scope)', () => {
       [{ org: 'acme', team: 'payments' }, 'warning', 'open'],
       [{ org: 'acme', team: 'payments' }, 'warning', 'resolved'],
     ]);
+  });
+
+  describe('warm-up per local hour × day type', () => {
+    // Thursday 5 and Friday 6 Nov are holidays: with the weekend, four days off in the first week.
+    const holidays = testEnv(SETTINGS, { calendar: { ...DEFAULT_CALENDAR, holidays: ['2026-11-05', '2026-11-06'] } });
+    const sunday = (week: number) => (at: number) => at >= T0 + (6 + 7 * week) * D && at < T0 + (7 + 7 * week) * D;
+    const team = (broken: (at: number) => boolean) =>
+      stream({ days: 16, developers: ['alice@acme.com', 'bob@acme.com'], weekends: true, broken });
+
+    it('does not judge the first weekend of a team, however many days off it had', () => {
+      expect(runDetector(overEvents(teamCacheEfficiencyDrop), holidays, team(sunday(0))).out).toEqual([]);
+    });
+
+    it('judges days off once their hours have values from min_season_weeks weeks', () => {
+      const second = runDetector(overEvents(teamCacheEfficiencyDrop), holidays, team(sunday(1))).out;
+      // Sunday 15 Nov: Saturday 14 Nov brought each of its hours a second week.
+      expect(second.map((a) => [a.version, a.status, a.window.start])).toEqual([
+        [1, 'open', isoAt(T0 + 13 * D + 8 * H)],
+        [2, 'open', isoAt(T0 + 13 * D + 8 * H)],
+        [3, 'resolved', isoAt(T0 + 13 * D + 8 * H)],
+      ]);
+      const oneWeek = testEnv(
+        { ...SETTINGS, min_season_weeks: 1 },
+        { calendar: { ...DEFAULT_CALENDAR, holidays: ['2026-11-05', '2026-11-06'] } },
+      );
+      expect(runDetector(overEvents(teamCacheEfficiencyDrop), oneWeek, team(sunday(0))).out[0]?.window.start).toBe(
+        isoAt(T0 + 6 * D + 8 * H),
+      );
+    });
   });
 
   it('fires for the team from hour buckets', () => {

@@ -60,13 +60,14 @@ import { formatUsd, roundMoney } from './format.ts';
  * family slots are a small array per developer, found by the event's own provider and family
  * strings (no key is built per event).
  *
- * Team keys keep one baseline per team, per local hour × {working day, day off} (48 slots, each
- * warm after 3 hours learnt): a team's hours mix different sources — a nightly batch job that
- * never caches much is the team's whole 02:00, and its usual 19% is not a drop from the daytime
- * 70%. Team keys are
- * not split by provider × family: usage.rollups.v1 carries the raw model only (no provider,
- * family or is_batch), and a season per family would multiply the team key's memory; the season
- * already separates a team's recurring batch hours.
+ * Team keys keep one baseline per team, per local hour × {working day, day off} (48 slots): a
+ * team's hours mix different sources — a nightly batch job that never caches much is the team's
+ * whole 02:00, and its usual 19% is not a drop from the daytime 70%. A slot is warm once it has
+ * values from `min_season_weeks` distinct local weeks (Monday to Sunday), not after a count of
+ * hours: a new team's first weekend, even a long one with holidays, is never judged against its
+ * own first days. Team keys are not split by provider × family: usage.rollups.v1 carries the raw
+ * model only (no provider, family or is_batch), and a season per family would multiply the team
+ * key's memory; the season already separates a team's recurring batch hours.
  *
  * A closed hour is low when its share is ≥ `min_drop_points` under the baseline. Its extra cost
  * is the input that would have been cache reads at the baseline share, paid at the full input
@@ -104,6 +105,7 @@ export interface CacheEfficiencyDropSettings {
   min_drop_points: number;
   baseline_days: number;
   cool_down_hours: number;
+  min_season_weeks: number;
 }
 
 export type CacheEfficiencyDropConfig = DetectorEnv<CacheEfficiencyDropSettings>;
@@ -129,7 +131,8 @@ export interface CacheKey {
   ep: CacheEpisode | null;
   /**
    * Team scope: the baseline per local hour × day type, flat [cache-read tokens, input tokens,
-   * hour last learnt, hours learnt] per slot (see seasonalSlot). Developer scope: null.
+   * hour last learnt, distinct local weeks learnt] per slot (see seasonalSlot; snapshots from
+   * before counted hours there, never fewer than weeks). Developer scope: null.
    */
   season: number[] | null;
 }
@@ -172,7 +175,6 @@ const CACHE_READ_DISCOUNT = 0.9;
 const CRITICAL_IMPACT_FACTOR = 10;
 const SEASON_SLOTS_PER_DAY = 24;
 const SEASON_STRIDE = 4;
-const MIN_SEASON_HOURS = 3;
 const MAX_FAMILIES = 4;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
@@ -333,12 +335,14 @@ function judgeThrough(
     let baseShare = baseInput > 0 ? (v[BASE_READ] as number) / baseInput : 0;
     let warm = hour - (v[FIRST] as number) >= 24 * HOUR_MS * Math.min(s.baseline_days, MAX_WARMUP_DAYS) && baseInput > 0;
     let slot = -1;
+    let week = 0;
     if (season !== null) {
       const local = localHourOf(hour, cal.timeZone);
       slot = seasonalSlot(isOffDay(local, cal), local.hour, SEASON_SLOTS_PER_DAY) * SEASON_STRIDE;
+      week = localWeek(local.day);
       const slotInput = season[slot + 1] as number;
       baseShare = slotInput > 0 ? (season[slot] as number) / slotInput : 0;
-      warm &&= (season[slot + 3] as number) >= MIN_SEASON_HOURS;
+      warm &&= (season[slot + 3] as number) >= s.min_season_weeks;
     }
     const share = cacheRead / input;
     const drop = 100 * (baseShare - share);
@@ -369,7 +373,7 @@ function judgeThrough(
       season[slot] = (season[slot] as number) * slotDecay + cacheRead;
       season[slot + 1] = (season[slot + 1] as number) * slotDecay + input;
       season[slot + 2] = hour;
-      season[slot + 3] = Math.min((season[slot + 3] as number) + 1, 10_000);
+      if (last === 0 || localWeek(localHourOf(last, cal.timeZone).day) !== week) season[slot + 3] = (season[slot + 3] as number) + 1;
     }
   }
   if ((v[JUDGED] as number) < through) v[JUDGED] = through;
@@ -467,6 +471,9 @@ function subjectOf(path: readonly string[], k: CacheKey, scope: Scope): Anomaly[
   if (family === null) return { org, team: k.team };
   return family.family === '' ? { org, team: k.team, developer: who } : { org, team: k.team, developer: who, model: family.family };
 }
+
+/** Local week, Monday to Sunday, of a local day number (day 0, 1970-01-01, was a Thursday). */
+const localWeek = (day: number): number => Math.floor((day + 3) / 7);
 
 function pct(x: number): string {
   return `${Math.round(100 * x)}%`;

@@ -160,8 +160,16 @@ export const DETECTOR_SETTINGS = {
         .describe(
           'Hours in a row with the cache-read share back within half of min_drop_points of its baseline before an open cache_efficiency_drop episode resolves; a low hour before that continues the same episode. Hours with under 20k input tokens are skipped: they neither count nor break the run.',
         ),
+      min_season_weeks: z
+        .number()
+        .int()
+        .min(1)
+        .max(8)
+        .describe(
+          "Team scope: distinct local weeks (Monday to Sunday) with values that each local hour × working day/day off of a team's baseline needs before hours there are judged, so a team's first weekend is not judged against that weekend alone.",
+        ),
     },
-    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7, cool_down_hours: 6 },
+    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7, cool_down_hours: 6, min_season_weeks: 2 },
   ),
 } as const;
 

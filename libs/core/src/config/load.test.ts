@@ -45,7 +45,7 @@ describe('parseConfig', () => {
     expect(config.routes.min_severity).toBe('warning');
     expect(config.slack.interactions_path).toBe('/slack/interactions');
     expect(config.detectors.context_bloat.cool_down_hours).toBe(2);
-    expect(config.detectors.cache_efficiency_drop).toMatchObject({ cool_down_hours: 6 });
+    expect(config.detectors.cache_efficiency_drop).toMatchObject({ cool_down_hours: 6, min_season_weeks: 2 });
   });
 
   it.each([
@@ -102,6 +102,11 @@ describe('parseConfig', () => {
       'a cache_efficiency_drop cool-down of no hours',
       'org: acme\ndetectors: { cache_efficiency_drop: { cool_down_hours: 0 } }',
       ['detectors.cache_efficiency_drop.cool_down_hours: Too small: expected number to be >=1'],
+    ],
+    [
+      'a fractional number of season weeks',
+      'org: acme\ndetectors: { overrides: [{ match: { team: a }, cache_efficiency_drop: { min_season_weeks: 1.5 } }] }',
+      ['detectors.overrides[0].cache_efficiency_drop.min_season_weeks: Invalid input: expected int, received number'],
     ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [
@@ -288,6 +293,7 @@ describe('configJsonSchema', () => {
     const text = JSON.stringify(configJsonSchema());
     expect(text).toContain('Hours a session must make no call before its context_bloat episode resolves.');
     expect(text).toContain('before an open cache_efficiency_drop episode resolves');
+    expect(text).toContain('distinct local weeks (Monday to Sunday) with values');
   });
 
   it('says that a planned change ends before its `to`', () => {
