@@ -43,15 +43,31 @@ import { formatUsd, roundMoney } from './format.ts';
  * over HourBuckets for team keys (stage B, or `overEvents(...)` in one engine).
  *
  * Input = input_tokens + cache_read_tokens + cache_write_tokens; share = cache reads / input.
- * Hours are closed like spend_spike's (watermark past the hour's end + allowed lateness; later
- * spend is counted as late). An hour with under 20k input tokens says nothing and is skipped.
+ * Developer scope leaves batch requests (`is_batch`) out: a batch job is priced and cached apart,
+ * and a developer's uncached batch run is not their interactive caching breaking. Hours are closed
+ * like spend_spike's (watermark past the hour's end + allowed lateness; later spend is counted as
+ * late). An hour with under 20k input tokens says nothing and is skipped.
  * The baseline is the token-weighted share over the past, each hour's tokens decaying with a time
  * constant of `baseline_days` (so it is the share of the last week or so, and a lasting change is
  * absorbed over days rather than alerting forever). Warm-up: min(baseline_days, 3) days of history.
- * Team keys keep it per local hour × {working day, day off} (48 slots, each warm after 3 hours
- * learnt): a team's hours mix different sources — a nightly batch job that never caches much is
- * the team's whole 02:00, and its usual 19% is not a drop from the daytime 70%. Developer keys keep
- * one baseline (memory: ≤ 1 KB a key), which suits one person's or one API key's traffic.
+ *
+ * Developer keys keep one baseline per provider × model family (at most MAX_FAMILIES a developer,
+ * each ≤ 1 KB): a developer's Claude Code sessions and their gpt-5 runs cache nothing alike, and
+ * judging one against the other's share calls a switch of model a broken cache. A family new to
+ * the developer starts its own baseline and warms up; a provider or model without a prompt cache
+ * learns a share near 0 and so can never fall `min_drop_points` under it. A family past the
+ * fourth is not tracked until one of the others has been idle long enough to be evicted. The
+ * family slots are a small array per developer, found by the event's own provider and family
+ * strings (no key is built per event).
+ *
+ * Team keys keep one baseline per team, per local hour × {working day, day off} (48 slots): a
+ * team's hours mix different sources — a nightly batch job that never caches much is the team's
+ * whole 02:00, and its usual 19% is not a drop from the daytime 70%. A slot is warm once it has
+ * values from `min_season_weeks` distinct local weeks (Monday to Sunday), not after a count of
+ * hours: a new team's first weekend, even a long one with holidays, is never judged against its
+ * own first days. Team keys are not split by provider × family: usage.rollups.v1 carries the raw
+ * model only (no provider, family or is_batch), and a season per family would multiply the team
+ * key's memory; the season already separates a team's recurring batch hours.
  *
  * A closed hour is low when its share is ≥ `min_drop_points` under the baseline. Its extra cost
  * is the input that would have been cache reads at the baseline share, paid at the full input
@@ -61,9 +77,13 @@ import { formatUsd, roundMoney } from './format.ts';
  * going) form a run; when the run's extra cost reaches `min_impact_usd` the episode opens, with
  * its start at the first low hour ("caching broke after 14:00 on Tue"). Each further low hour
  * adds to impact_usd; new versions on escalation (critical from 10× the gate) and growth while
- * critical. Two hours back within half the points of the baseline resolve it (also when the
- * baseline has absorbed a lasting change over days: the text then says caching may still be
- * broken); a run that never reached the gate is forgotten at the first normal hour.
+ * critical. It resolves after `cool_down_hours` judged hours in a row back within half the points
+ * of the baseline (also when the baseline has absorbed a lasting change over days: the text then
+ * says caching may still be broken). Hours with too little input to say are skipped and neither
+ * count nor break the run of normal hours. A low hour before that continues the same episode: a
+ * cache that comes back for an hour or two and breaks again (or a team's night hours whose own
+ * baseline is low) is one problem, not a page each time. A run that never reached the gate is
+ * forgotten at the first normal hour.
  *
  * Planned changes (buckets/planned.ts), judged at the hour being judged: inside one and on the
  * settling day after it, anomalies stay at info, and hours inside one are never learnt. A cache
@@ -84,6 +104,8 @@ export interface CacheEfficiencyDropSettings {
   min_impact_usd: number;
   min_drop_points: number;
   baseline_days: number;
+  cool_down_hours: number;
+  min_season_weeks: number;
 }
 
 export type CacheEfficiencyDropConfig = DetectorEnv<CacheEfficiencyDropSettings>;
@@ -109,14 +131,24 @@ export interface CacheKey {
   ep: CacheEpisode | null;
   /**
    * Team scope: the baseline per local hour × day type, flat [cache-read tokens, input tokens,
-   * hour last learnt, hours learnt] per slot (see seasonalSlot). Developer scope: null.
+   * hour last learnt, distinct local weeks learnt] per slot (see seasonalSlot; snapshots from
+   * before counted hours there, never fewer than weeks). Developer scope: null.
    */
   season: number[] | null;
 }
 
-export interface CacheEfficiencyDropState {
-  /** By org, then developer (developer scope) or team (team scope); see buckets/keyed.ts. */
-  keys: Keyed<CacheKey>;
+/** A developer's baseline for one provider × model family ('' for both: restored from before there were families, see `upgrade`). */
+export interface FamilyCacheKey extends CacheKey {
+  provider: string;
+  family: string;
+}
+
+/**
+ * Per org, then developer (developer scope: `Keyed<FamilyCacheKey[]>`, a slot per provider × model
+ * family) or team (team scope: `Keyed<CacheKey>`); see buckets/keyed.ts.
+ */
+export interface CacheEfficiencyDropState<Held = CacheKey> {
+  keys: Keyed<Held>;
   /** Keys with an open bucket as [org, who] (the event's own strings), in the order they got one: the hourly close visits only these. */
   active: string[][];
   /** Every key has been judged through this hour; 0 before the first. */
@@ -141,63 +173,116 @@ const MIN_HOUR_INPUT_TOKENS = 20_000;
 const MAX_WARMUP_DAYS = 3;
 const CACHE_READ_DISCOUNT = 0.9;
 const CRITICAL_IMPACT_FACTOR = 10;
-const RESOLVE_AFTER_NORMAL_HOURS = 2;
 const SEASON_SLOTS_PER_DAY = 24;
 const SEASON_STRIDE = 4;
-const MIN_SEASON_HOURS = 3;
+const MAX_FAMILIES = 4;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
 type Scope = 'developer' | 'team';
+export type DeveloperCacheState = CacheEfficiencyDropState<FamilyCacheKey[]>;
+type AnyCacheState = CacheEfficiencyDropState<CacheKey> | DeveloperCacheState;
 
 /**
  * The key of the last spend added, by state: consecutive events mostly come from one session, and
  * the string-keyed lookups are the dearest part of a step. A pure cache outside the state: keys
  * leave a state only in `evictIdle`, which clears it, and a restored state is a new object.
+ * Team keys are remembered with '' for provider and family.
  */
-const last: { state: CacheEfficiencyDropState | null; org: string; who: string; key: CacheKey | null } = {
+const last: { state: AnyCacheState | null; org: string; who: string; provider: string; family: string; key: CacheKey | null } = {
   state: null,
   org: '',
   who: '',
+  provider: '',
+  family: '',
   key: null,
 };
 
+function remember(state: AnyCacheState, org: string, who: string, provider: string, family: string, k: CacheKey): void {
+  last.state = state;
+  last.org = org;
+  last.who = who;
+  last.provider = provider;
+  last.family = family;
+  last.key = k;
+}
+
+const isLast = (state: AnyCacheState, org: string, who: string, provider: string, family: string): boolean =>
+  last.state === state && last.who === who && last.family === family && last.provider === provider && last.org === org;
+
+/** [first hour seen, last hour judged, hour of the last spend, …] of a key first seen at `hour` (see CacheKey.v). */
+const newValues = (hour: number): number[] => [hour, hour - HOUR_MS, hour, 0, 0, hour, 0, 0, 0];
+
+/**
+ * The developer's baseline for this provider × model family: found among their few slots by the
+ * event's own strings, made when there is room; null when the developer already has MAX_FAMILIES.
+ */
+function familyKey(state: DeveloperCacheState, e: UsageEvent, hour: number): FamilyCacheKey | null {
+  const { org, developer, provider, model_family: family } = e;
+  if (isLast(state, org, developer, provider, family)) return last.key as FamilyCacheKey;
+  const slots = getKey(state.keys, org, developer);
+  let k = slots === undefined ? null : findFamily(slots, provider, family);
+  if (k === null) {
+    if (slots !== undefined && slots.length >= MAX_FAMILIES) return null;
+    k = { team: e.team, provider, family, v: newValues(hour), open: [], ep: null, season: null };
+    // Exact-length arrays: one grown by push keeps spare capacity, most of a key's memory.
+    setKey(state.keys, org, developer, slots === undefined ? [k] : [...slots, k]);
+  }
+  remember(state, org, developer, provider, family, k);
+  return k;
+}
+
+function findFamily(slots: FamilyCacheKey[], provider: string, family: string): FamilyCacheKey | null {
+  for (const k of slots) if (k.family === family && k.provider === provider) return k;
+  // A baseline restored from before families (see `upgrade`) goes on as the first family seen.
+  for (const k of slots) {
+    if (k.family === '' && k.provider === '') {
+      k.provider = provider;
+      k.family = family;
+      return k;
+    }
+  }
+  return null;
+}
+
+function teamKey(state: CacheEfficiencyDropState, org: string, team: string, hour: number): CacheKey {
+  if (isLast(state, org, team, '', '')) return last.key as CacheKey;
+  let k = getKey(state.keys, org, team);
+  if (k === undefined) {
+    k = { team, v: newValues(hour), open: [], ep: null, season: new Array<number>(2 * SEASON_SLOTS_PER_DAY * SEASON_STRIDE).fill(0) };
+    setKey(state.keys, org, team, k);
+  }
+  remember(state, org, team, '', '', k);
+  return k;
+}
+
+/**
+ * Adds spend to the key's bucket of `hour` (counted as late when that hour was judged already).
+ * True when it opened the key's first open bucket: the caller lists the key as active.
+ */
 function addTokens(
-  state: CacheEfficiencyDropState,
-  org: string,
-  who: string,
+  state: AnyCacheState,
+  k: CacheKey,
   team: string,
   hour: number,
   input: number,
   cacheRead: number,
   cost: number,
   weighted: number,
-  scope: Scope,
-): void {
-  let k = last.state === state && last.who === who && last.org === org ? (last.key as CacheKey) : getKey(state.keys, org, who);
-  if (k === undefined) {
-    const season = scope === 'team' ? new Array<number>(2 * SEASON_SLOTS_PER_DAY * SEASON_STRIDE).fill(0) : null;
-    k = { team, v: [hour, hour - HOUR_MS, hour, 0, 0, hour, 0, 0, 0], open: [], ep: null, season };
-    setKey(state.keys, org, who, k);
-  }
-  if (last.key !== k) {
-    last.state = state;
-    last.org = org;
-    last.who = who;
-    last.key = k;
-  }
+): boolean {
   if (team !== k.team && team !== UNATTRIBUTED) {
     k.team = team;
   }
   const v = k.v;
   if (hour <= (v[JUDGED] as number)) {
     state.late += 1;
-    return;
+    return false;
   }
   let open = k.open;
   let i = open.length - STRIDE;
+  let first = false;
   // Most events land in the newest open hour: no scan, no new array.
   if (i < 0 || open[i] !== hour) {
-    if (open.length === 0) state.active.push([org, who]);
+    first = open.length === 0;
     open = withBucket(open, STRIDE, hour);
     k.open = open;
     i = bucketIndex(open, STRIDE, hour);
@@ -207,6 +292,13 @@ function addTokens(
   open[i + 3] = (open[i + 3] as number) + cost;
   open[i + 4] = (open[i + 4] as number) + weighted;
   if (hour > (v[LAST_SPEND] as number)) v[LAST_SPEND] = hour;
+  return first;
+}
+
+/** Whether a key other than `k` among a developer's slots has an open bucket (then the developer is listed as active already). */
+function otherOpen(slots: readonly CacheKey[], k: CacheKey): boolean {
+  for (const other of slots) if (other !== k && other.open.length > 0) return true;
+  return false;
 }
 
 interface HourView {
@@ -243,12 +335,14 @@ function judgeThrough(
     let baseShare = baseInput > 0 ? (v[BASE_READ] as number) / baseInput : 0;
     let warm = hour - (v[FIRST] as number) >= 24 * HOUR_MS * Math.min(s.baseline_days, MAX_WARMUP_DAYS) && baseInput > 0;
     let slot = -1;
+    let week = 0;
     if (season !== null) {
       const local = localHourOf(hour, cal.timeZone);
       slot = seasonalSlot(isOffDay(local, cal), local.hour, SEASON_SLOTS_PER_DAY) * SEASON_STRIDE;
+      week = localWeek(local.day);
       const slotInput = season[slot + 1] as number;
       baseShare = slotInput > 0 ? (season[slot] as number) / slotInput : 0;
-      warm &&= (season[slot + 3] as number) >= MIN_SEASON_HOURS;
+      warm &&= (season[slot + 3] as number) >= s.min_season_weeks;
     }
     const share = cacheRead / input;
     const drop = 100 * (baseShare - share);
@@ -279,7 +373,7 @@ function judgeThrough(
       season[slot] = (season[slot] as number) * slotDecay + cacheRead;
       season[slot + 1] = (season[slot + 1] as number) * slotDecay + input;
       season[slot + 2] = hour;
-      season[slot + 3] = Math.min((season[slot + 3] as number) + 1, 10_000);
+      if (last === 0 || localWeek(localHourOf(last, cal.timeZone).day) !== week) season[slot + 3] = (season[slot + 3] as number) + 1;
     }
   }
   if ((v[JUDGED] as number) < through) v[JUDGED] = through;
@@ -306,7 +400,7 @@ function runStep(
       v[RUN_EXTRA] = 0;
       return null;
     }
-    if (v[NORMAL_HOURS] < RESOLVE_AFTER_NORMAL_HOURS) return null;
+    if (v[NORMAL_HOURS] < s.cool_down_hours) return null;
     resolveEpisode(k.ep.e, { at: h.hour, label: 'cache-read share of input, back to usual', value: 100 * h.share, unit: 'percent' });
     const a = toAnomaly(path, k, h, scope, cfg, watermark, phase);
     k.ep = null;
@@ -327,7 +421,9 @@ function runStep(
   const mark = { at: h.hour, label: 'cache-read share of input that hour', value: 100 * h.share, unit: 'percent' };
   if (k.ep === null) {
     const [org = '', who = ''] = path;
-    k.ep = { e: openEpisode(KIND, [org, scope, who], start, severity, impact, mark), rate: h.extra, baseShare: h.baseShare };
+    const family = familyOf(k, scope);
+    const parts = family === null ? [org, scope, who] : [org, scope, who, family.provider, family.family];
+    k.ep = { e: openEpisode(KIND, parts, start, severity, impact, mark), rate: h.extra, baseShare: h.baseShare };
     return toAnomaly(path, k, h, scope, cfg, watermark, phase);
   }
   k.ep.rate = h.extra;
@@ -346,11 +442,10 @@ function scorePoint(
   s: CacheEfficiencyDropSettings,
   scope: Scope,
 ): ScorePoint {
-  const [org = '', who = ''] = path;
   const impact = k.v[RUN_EXTRA] as number;
   return {
     kind: KIND,
-    subject: { org, team: k.team, ...(scope === 'developer' ? { developer: who } : {}) },
+    subject: subjectOf(path, k, scope),
     at: hour,
     score: drop,
     threshold: s.min_drop_points,
@@ -366,6 +461,20 @@ function scorePoint(
   };
 }
 
+/** The provider and model family of a developer's baseline; null for a team's (one baseline a team). */
+const familyOf = (k: CacheKey, scope: Scope): FamilyCacheKey | null => (scope === 'developer' ? (k as FamilyCacheKey) : null);
+
+/** A developer's anomaly is about one model family (`model`); a team's about the whole team. */
+function subjectOf(path: readonly string[], k: CacheKey, scope: Scope): Anomaly['subject'] {
+  const [org = '', who = ''] = path;
+  const family = familyOf(k, scope);
+  if (family === null) return { org, team: k.team };
+  return family.family === '' ? { org, team: k.team, developer: who } : { org, team: k.team, developer: who, model: family.family };
+}
+
+/** Local week, Monday to Sunday, of a local day number (day 0, 1970-01-01, was a Thursday). */
+const localWeek = (day: number): number => Math.floor((day + 3) / 7);
+
 function pct(x: number): string {
   return `${Math.round(100 * x)}%`;
 }
@@ -380,11 +489,12 @@ function toAnomaly(
   phase: PhaseAt,
 ): Anomaly {
   const ep = k.ep as CacheEpisode;
-  const [org = '', who = ''] = path;
+  const who = path[1] ?? '';
   const cal = cfg.calendarFor(k.team);
   const resolved = ep.e.status === 'resolved';
   const impact = k.v[RUN_EXTRA] as number;
-  const subjectName = scope === 'developer' ? who : `team ${k.team}`;
+  const family = familyOf(k, scope);
+  const subjectName = family === null ? `team ${k.team}` : family.family === '' ? who : `${who} on ${family.family} (${family.provider})`;
   const broke = localHourOf(ep.e.start, cal.timeZone);
   const brokeText = `${formatHourOnDay(broke)} (${cal.timeZone})`;
 
@@ -394,10 +504,10 @@ function toAnomaly(
   ];
   const settled = resolved && 100 * (ep.baseShare - h.share) >= 15;
   const summary = settled
-    ? `The cache-read share of ${subjectName}'s input has stayed at ${pct(h.share)} since ${brokeText} (it was ${pct(ep.baseShare)}); it is now the baseline, so this episode closes.`
+    ? `The cache-read share of the input of ${subjectName} has stayed at ${pct(h.share)} since ${brokeText} (it was ${pct(ep.baseShare)}); it is now the baseline, so this episode closes.`
     : resolved
       ? `Prompt caching for ${subjectName} is back: ${pct(h.share)} of input tokens were cache reads in the hour from ${formatLocalHour(localHourOf(h.hour, cal.timeZone))}, near the usual ${pct(h.baseShare)}.`
-      : `Only ${pct(h.share)} of ${subjectName}'s input tokens were cache reads in the hour from ${formatLocalHour(localHourOf(h.hour, cal.timeZone))}, down from ${pct(h.baseShare)}; the lost cache discount has cost about ${formatUsd(impact)} since ${brokeText}.`;
+      : `Only ${pct(h.share)} of the input tokens of ${subjectName} were cache reads in the hour from ${formatLocalHour(localHourOf(h.hour, cal.timeZone))}, down from ${pct(h.baseShare)}; the lost cache discount has cost about ${formatUsd(impact)} since ${brokeText}.`;
   const advice =
     (settled
       ? `If nobody chose this, caching is still broken since ${brokeText}: check the tool or SDK version and whether the prompt's start varies.`
@@ -409,7 +519,7 @@ function toAnomaly(
   return {
     ...episodeFields(ep.e),
     kind: KIND,
-    subject: { org, team: k.team, ...(scope === 'developer' ? { developer: who } : {}) },
+    subject: subjectOf(path, k, scope),
     window: { start: iso(ep.e.start), end: iso(h.hour + HOUR_MS) },
     observed: { value: roundMoney(100 * h.share), unit: 'percent' },
     expected: { value: roundMoney(100 * h.baseShare), unit: 'percent' },
@@ -422,8 +532,9 @@ function toAnomaly(
   };
 }
 
-function closeAll(
-  state: CacheEfficiencyDropState,
+/** Judges every active key through the last closed hour: each family slot of a developer, or a team's one key. */
+function closeAll<Held>(
+  state: CacheEfficiencyDropState<Held>,
   watermark: number,
   lateness: number,
   scope: Scope,
@@ -437,54 +548,116 @@ function closeAll(
   const stillActive: string[][] = [];
   for (const path of state.active) {
     const [org = '', who = ''] = path;
-    const k = getKey(state.keys, org, who);
-    if (k === undefined) continue;
+    const held = getKey(state.keys, org, who);
+    if (held === undefined) continue;
     const found: Anomaly[] = [];
-    judgeThrough(path, k, through, scope, cfg, watermark, found);
+    let open = false;
+    if (scope === 'developer') {
+      for (const k of held as FamilyCacheKey[]) {
+        judgeThrough(path, k, through, scope, cfg, watermark, found);
+        open ||= k.open.length > 0;
+      }
+    } else {
+      const k = held as CacheKey;
+      judgeThrough(path, k, through, scope, cfg, watermark, found);
+      open = k.open.length > 0;
+    }
     if (found.length > 0) (out ??= []).push(...found);
-    if (k.open.length > 0) stillActive.push(path);
+    if (open) stillActive.push(path);
   }
   state.active = stillActive;
   return out ?? NONE;
 }
 
-function evictIdle(state: CacheEfficiencyDropState, idleBeforeMs: number): CacheEfficiencyDropState {
+/** The hour before which a key's last spend makes it idle, once per cutoff hour; null when this hour was swept already. */
+function sweepCutoff(state: AnyCacheState, idleBeforeMs: number): number | null {
   // Keys are idle by the hour of their last spend: one sweep per cutoff hour finds them all.
   const cutoff = hourOf(idleBeforeMs - BASELINE_EXTRA_RETENTION_MS);
-  if (state.swept === cutoff) return state;
+  if (state.swept === cutoff) return null;
   state.swept = cutoff;
   if (last.state === state) last.state = null;
-  deleteKeys(state.keys, (k) => (k.v[LAST_SPEND] as number) < cutoff && k.open.length === 0);
+  return cutoff;
+}
+
+const isIdle = (k: CacheKey, cutoff: number): boolean => (k.v[LAST_SPEND] as number) < cutoff && k.open.length === 0;
+
+function evictIdleTeams(state: CacheEfficiencyDropState, idleBeforeMs: number): CacheEfficiencyDropState {
+  const cutoff = sweepCutoff(state, idleBeforeMs);
+  if (cutoff !== null) deleteKeys(state.keys, (k) => isIdle(k, cutoff));
   return state;
 }
 
-const initialState = (): CacheEfficiencyDropState => ({ keys: {}, active: [], closed: 0, late: 0, swept: 0 });
-const devResult = stepResults<CacheEfficiencyDropState>();
+function evictIdleFamilies(state: DeveloperCacheState, idleBeforeMs: number): DeveloperCacheState {
+  const cutoff = sweepCutoff(state, idleBeforeMs);
+  if (cutoff === null) return state;
+  for (const org in state.keys) {
+    const byDeveloper = state.keys[org] as Record<string, FamilyCacheKey[]>;
+    for (const who in byDeveloper) {
+      const slots = byDeveloper[who] as FamilyCacheKey[];
+      if (slots.some((k) => isIdle(k, cutoff))) byDeveloper[who] = slots.filter((k) => !isIdle(k, cutoff));
+    }
+  }
+  deleteKeys(state.keys, (slots) => slots.length === 0);
+  return state;
+}
+
+function countFamilies(state: DeveloperCacheState): number {
+  let n = 0;
+  for (const org in state.keys) for (const who in state.keys[org]) n += (state.keys[org]?.[who] as FamilyCacheKey[]).length;
+  return n;
+}
+
+const initialState = (): CacheEfficiencyDropState<never> => ({ keys: {}, active: [], closed: 0, late: 0, swept: 0 });
+const devResult = stepResults<DeveloperCacheState>();
 const teamResult = stepResults<CacheEfficiencyDropState>();
 
-/** Developer keys, over events (stage A). */
-export const cacheEfficiencyDrop: Detector<CacheEfficiencyDropState, CacheEfficiencyDropConfig> = {
+/** Developer keys, one per provider × model family, over events (stage A). */
+export const cacheEfficiencyDrop: Detector<DeveloperCacheState, CacheEfficiencyDropConfig> = {
   kind: KIND,
   initialState,
 
-  step(state, event: UsageEvent, cfg, ctx: StepContext): StepResult<CacheEfficiencyDropState> {
+  step(state, event: UsageEvent, cfg, ctx: StepContext): StepResult<DeveloperCacheState> {
     const lateness = latenessOf(ctx);
     const anomalies = closeAll(state, ctx.watermark, lateness, 'developer', cfg);
     const input = event.input_tokens + event.cache_read_tokens + event.cache_write_tokens;
-    if (event.developer === UNATTRIBUTED || input === 0) return devResult(state, anomalies);
+    if (event.developer === UNATTRIBUTED || input === 0 || event.is_batch) return devResult(state, anomalies);
     const hour = stepHour(event, ctx.occurredAt);
     if (ctx.late === true || isClosedHour(hour, ctx.watermark, lateness)) {
       state.late += 1;
       return devResult(state, anomalies);
     }
+    const k = familyKey(state, event, hour);
+    if (k === null) return devResult(state, anomalies);
     const weighted = weightedTokens(event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens);
-    addTokens(state, event.org, event.developer, event.team, hour, input, event.cache_read_tokens, event.cost_usd, weighted, 'developer');
+    if (addTokens(state, k, event.team, hour, input, event.cache_read_tokens, event.cost_usd, weighted)) {
+      const slots = getKey(state.keys, event.org, event.developer) as FamilyCacheKey[];
+      if (!otherOpen(slots, k)) state.active.push([event.org, event.developer]);
+    }
     return devResult(state, anomalies);
   },
 
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'developer', cfg) }),
-  evict: evictIdle,
-  size: (state) => countKeys(state.keys),
+  evict: evictIdleFamilies,
+  size: countFamilies,
+
+  upgrade(restored) {
+    // Snapshots from before baselines per provider × model family hold one key per developer: it
+    // becomes the developer's one slot, claimed by the first family seen (see findFamily), so
+    // baselines and open episodes go on.
+    const state = restored as CacheEfficiencyDropState<FamilyCacheKey[] | CacheKey>;
+    for (const org in state.keys) {
+      const byDeveloper = state.keys[org] as Record<string, FamilyCacheKey[] | CacheKey>;
+      for (const who in byDeveloper) {
+        const held = byDeveloper[who] as FamilyCacheKey[] | CacheKey;
+        if (!Array.isArray(held)) {
+          const { team, v, open, ep, season } = held;
+          // In the order new keys are built, so restored and new keys share one object shape.
+          byDeveloper[who] = [{ team, provider: '', family: '', v, open, ep, season }];
+        }
+      }
+    }
+    return state as DeveloperCacheState;
+  },
 };
 
 /** Team keys, over hour buckets (stage B rollups). */
@@ -502,11 +675,12 @@ export const teamCacheEfficiencyDrop: BucketDetector<CacheEfficiencyDropState, C
       return teamResult(state, anomalies);
     }
     const weighted = weightedTokens(b.input_tokens, b.cache_read_tokens, b.cache_write_tokens, b.output_tokens);
-    addTokens(state, b.org, b.team, b.team, b.hour, input, b.cache_read_tokens, b.cost_usd, weighted, 'team');
+    const k = teamKey(state, b.org, b.team, b.hour);
+    if (addTokens(state, k, b.team, b.hour, input, b.cache_read_tokens, b.cost_usd, weighted)) state.active.push([b.org, b.team]);
     return teamResult(state, anomalies);
   },
 
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'team', cfg) }),
-  evict: evictIdle,
+  evict: evictIdleTeams,
   size: (state) => countKeys(state.keys),
 };

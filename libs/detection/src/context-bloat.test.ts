@@ -14,6 +14,7 @@ const SETTINGS: ContextBloatSettings = {
   max_input_tokens_per_call: 150_000,
   cost_per_turn_factor: 8,
   baseline_turns: 3,
+  cool_down_hours: 2,
 };
 const config = (o: Partial<ContextBloatSettings> = {}, planned?: [string, string, string, string][]): ContextBloatConfig =>
   testEnv({ ...SETTINGS, ...o }, planned === undefined ? {} : { planned });
@@ -27,6 +28,11 @@ function growing(from: number, calls: number, start: number, step: number, perMT
     const input = start + i * step;
     return [from + i * every, input, (input * perMTok) / 1e6];
   });
+}
+
+/** `rounds` rounds of `growing(…, 40, 20_000, 5_000, 5)`, each compacted back to 20k tokens; a round starts every `every` minutes. */
+function compactingSession(rounds: number, every: number): Call[] {
+  return Array.from({ length: rounds }, (_, r) => growing(r * every, 40, 20_000, 5_000, 5)).flat();
 }
 
 function events(calls: readonly Call[]): UsageEvent[] {
@@ -61,9 +67,33 @@ describe('context_bloat', () => {
       want: ['1 warning open +66m $5.075', '2 critical open +104m $25.025'],
     },
     {
-      name: 'resolves when a compaction drops the input below half the peak',
+      name: 'keeps the episode open through a compaction that drops the input below half the peak',
       calls: [...growing(0, 40, 20_000, 5_000, 5), [80, 30_000, 0.15], [82, 35_000, 0.175]],
-      want: ['1 warning open +66m $5.075', '2 warning resolved +80m $10.4'],
+      want: ['1 warning open +66m $5.075'],
+    },
+    {
+      name: 'adds bloat after each compaction to the one episode of the session, escalating on the total',
+      // Three rounds of growing to 195k and compacting back to 20k, 10 minutes apart: $10.40 of
+      // bloat each, critical once the three add up to $25, resolved after 2 h without a call.
+      calls: [...compactingSession(3, 90), [400, 1_000, 0.001, { session_id: 'other' }]],
+      want: ['1 warning open +66m $5.075', '2 critical open +244m $25.075', '3 critical resolved +400m $31.2'],
+    },
+    {
+      name: 'forgets a stretch that a compaction ended under the gate',
+      // Each round alone costs $4.28 above the first turns, under the $5 gate; they do not add up.
+      calls: compactingSession(3, 90).filter(([minute]) => minute % 90 < 66),
+      want: [],
+    },
+    {
+      name: 'starts a new episode when the session comes back after the cool-down',
+      calls: compactingSession(2, 230),
+      want: ['1 warning open +66m $5.075', '2 warning resolved +230m $10.4', '1 warning open +296m $5.075'],
+    },
+    {
+      name: 'keeps one episode over a pause shorter than cool_down_hours',
+      calls: compactingSession(2, 230),
+      cfg: config({ cool_down_hours: 3 }),
+      want: ['1 warning open +66m $5.075'],
     },
     {
       name: 'stays quiet below the dollar gate (large but well-cached calls)',
@@ -115,6 +145,24 @@ describe('context_bloat', () => {
 
   it.each(cases)('$name', ({ calls, cfg, want }) => {
     expect(runThroughEngine(contextBloat, cfg ?? config(), events(calls)).map(brief)).toEqual(want);
+  });
+
+  it('keeps the id and the window start of the episode for the whole session', () => {
+    const out = runThroughEngine(
+      contextBloat,
+      config(),
+      events([...compactingSession(3, 90), [400, 1_000, 0.001, { session_id: 'other' }]]),
+    );
+    expect(out).toHaveLength(3);
+    expect(new Set(out.map((a) => a.id)).size).toBe(1);
+    // The first bloated call of the first round (call 27, minute 54).
+    expect(new Set(out.map((a) => a.window.start))).toEqual(new Set([at(T0, 54)]));
+    expect(out.at(-1)?.summary).toBe(
+      'Session 28b3c0de… of alice@acme.com made no call for 2h 22m, so this episode closes; its 39 bloated calls cost $31.20 more than its first turns would have.',
+    );
+    // After the cool-down the session's next bloat is a new episode.
+    const [first, , reopened] = runThroughEngine(contextBloat, config(), events(compactingSession(2, 230)));
+    expect(reopened?.id).not.toBe(first?.id);
   });
 
   it('says what happened and what to do, in a schema-valid anomaly', () => {

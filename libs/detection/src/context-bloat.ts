@@ -13,7 +13,7 @@ import {
   updateEpisode,
   type Episode,
 } from './episode.ts';
-import { formatUsd, roundMoney, shortId } from './format.ts';
+import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
 import { evictIdleSessions, sessionCount, sessionKey } from './session-map.ts';
 
 /**
@@ -31,12 +31,19 @@ import { evictIdleSessions, sessionCount, sessionKey } from './session-map.ts';
  * critical once impact ≥ CRITICAL_IMPACT_FACTOR × `min_impact_usd`, or when one call costs more
  * than the session's whole first hour (the context-bloat story).
  *
- * A stretch of bloat ends when a call on the episode's model sends less than half the peak input
- * (a /compact or /clear); scattered heavy calls between normal ones do not add up forever.
- * Episode: id = hash(kind, org, session, first bloated call of the stretch); new versions on
- * escalation and, while critical, when impact doubles. Resolves when the stretch ends (the
- * context was reset), or when the session is idle for IDLE_RESOLVE_MS (seen by `advance`).
- * Late events are accepted for sessions still tracked; they never create a session.
+ * A stretch of bloat ends when a call on the stretch's model sends less than half the peak input
+ * (a /compact or /clear). Before the episode opens, a stretch that ended under the gate is
+ * forgotten: scattered heavy calls between normal ones do not add up forever.
+ *
+ * Episode: one per session. id = hash(kind, org, session, first bloated call of the stretch that
+ * opened it), so it stays the same for the session's life. A compaction does not resolve it: an
+ * agent that compacts and bloats again is the same problem, and a page per compaction was dozens
+ * of $5 warnings for one session. Once open, every later stretch of the session adds its impact
+ * (and its calls) to the episode; new versions only by episode.ts's rules (escalation, and while
+ * critical when impact doubles). Resolves when the session has made no call for `cool_down_hours`
+ * (the session ended or went quiet; seen by `advance`); a session that comes back after that
+ * starts a new episode. Late events are accepted for sessions still tracked; they never create a
+ * session.
  */
 
 export interface ContextBloatSettings {
@@ -45,6 +52,7 @@ export interface ContextBloatSettings {
   max_input_tokens_per_call: number;
   cost_per_turn_factor: number;
   baseline_turns: number;
+  cool_down_hours: number;
 }
 
 export type ContextBloatConfig = DetectorEnv<ContextBloatSettings>;
@@ -64,7 +72,10 @@ export interface BloatSession {
   firstHour: number;
   /** Per model, at most MAX_MODELS. */
   models: Record<string, Baseline>;
-  /** The current stretch of bloat: start (null when none), impact, bloated calls, peak input, model. */
+  /**
+   * The current stretch of bloat: start (null when none), peak input and model; impact and
+   * bloated calls are the stretch's until the episode opens, then the episode's (all its stretches).
+   */
   since: number | null;
   impact: number;
   bloated: number;
@@ -83,7 +94,6 @@ export interface ContextBloatState {
 
 const KIND = 'context_bloat';
 const HOUR_MS = 3_600_000;
-const IDLE_RESOLVE_MS = 2 * HOUR_MS;
 const CRITICAL_IMPACT_FACTOR = 5;
 const MAX_MODELS = 4;
 const TAIL = 5;
@@ -140,14 +150,10 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
 
     if (!bloated) {
       if (s.since !== null && s.model === event.model && input < s.peak / 2) {
-        // The context was reset (compacted or cleared): the stretch is over.
-        let out: readonly Anomaly[] = NONE;
-        if (s.episode?.status === 'open') out = resolve(state, key, s, at, event.occurred_at, 'the context was reset', cfg);
+        // The context was reset (compacted or cleared): the stretch is over, the episode is not.
         s.since = null;
-        s.impact = 0;
-        s.bloated = 0;
         s.peak = 0;
-        return { state, anomalies: out };
+        if (s.episode?.status !== 'open') endStretch(s);
       }
       return { state, anomalies: NONE };
     }
@@ -188,13 +194,14 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
     let out: Anomaly[] | undefined;
     for (const key of [...state.open]) {
       const s = state.sessions[key];
-      if (s === undefined || watermark - s.last < IDLE_RESOLVE_MS) continue;
-      const resolved = resolve(state, key, s, watermark, iso(watermark), 'the session went idle', cfg);
+      if (s === undefined) continue;
+      const coolDown = cfg.settingsFor({ team: s.team, developer: s.developer }).cool_down_hours * HOUR_MS;
+      if (watermark - s.last < coolDown) continue;
+      const resolved = resolve(state, key, s, watermark, iso(watermark), `made no call for ${formatDuration(watermark - s.last)}`, cfg);
       if (resolved.length > 0) (out ??= []).push(...resolved);
       s.since = null;
-      s.impact = 0;
-      s.bloated = 0;
       s.peak = 0;
+      endStretch(s);
     }
     return { state, anomalies: out ?? NONE };
   },
@@ -224,6 +231,12 @@ function newSession(e: UsageEvent, at: number): BloatSession {
     tailNext: 0,
     episode: null,
   };
+}
+
+/** Forgets what the last stretch (or the closed episode) added up. */
+function endStretch(s: BloatSession): void {
+  s.impact = 0;
+  s.bloated = 0;
 }
 
 function pushTail(s: BloatSession, at: number, cost: number, input: number): void {
@@ -302,7 +315,7 @@ function toAnomaly(
   resolvedBecause?: string,
 ): Anomaly {
   const ep = s.episode as Episode;
-  const since = s.since ?? ep.start;
+  const since = ep.start;
   const hours = Math.max(0.25, (s.last - since) / HOUR_MS);
   const cal = cfg.calendarFor(s.team);
   const projected = resolvedBecause === undefined ? roundMoney((s.impact / hours) * hoursUntilAcknowledgement(cal, at)) : 0;
@@ -328,7 +341,7 @@ function toAnomaly(
           ? ` That is above the ${kTokens(settings.max_input_tokens_per_call)}-token limit per call.`
           : '') +
         (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`)
-      : `The context of session ${shortId(s.session)} of ${who} is no longer bloated (${resolvedBecause}); the bloated calls cost ${formatUsd(s.impact)} more than its first turns.`;
+      : `Session ${shortId(s.session)} of ${who} ${resolvedBecause}, so this episode closes; its ${s.bloated} bloated calls cost ${formatUsd(s.impact)} more than its first turns would have.`;
   const advice =
     resolvedBecause === undefined
       ? 'Reset the context: /compact to summarise it or /clear to start over, or start a new session for the next task. Every turn re-sends the whole context, so each call costs more until it is reset.'

@@ -11,7 +11,14 @@ const T0 = '2026-11-25T10:00:00.000Z';
 
 const spike = testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 });
 const mix = testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 });
-const cache = testEnv({ enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 });
+const cache = testEnv({
+  enabled: true,
+  min_impact_usd: 20,
+  min_drop_points: 30,
+  baseline_days: 7,
+  cool_down_hours: 6,
+  min_season_weeks: 2,
+});
 
 const configs: DetectorConfigs = {
   session_cost: testEnv({ enabled: true, warning_usd: 25, critical_usd: 100 }),
@@ -22,6 +29,7 @@ const configs: DetectorConfigs = {
     max_input_tokens_per_call: 150_000,
     cost_per_turn_factor: 8,
     baseline_turns: 3,
+    cool_down_hours: 2,
   }),
   new_spender: testEnv({ enabled: true, min_impact_usd: 5, window_hours: 24 }),
   spend_spike: spike,

@@ -21,16 +21,31 @@ const configs: DetectorConfigs = {
     max_input_tokens_per_call: 150_000,
     cost_per_turn_factor: 8,
     baseline_turns: 3,
+    cool_down_hours: 2,
   }),
   new_spender: testEnv({ enabled: true, min_impact_usd: 5, window_hours: 24 }),
   spend_spike: testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 }),
   model_mix_drift: testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 }),
-  cache_efficiency_drop: testEnv({ enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 }),
+  cache_efficiency_drop: testEnv({
+    enabled: true,
+    min_impact_usd: 20,
+    min_drop_points: 30,
+    baseline_days: 7,
+    cool_down_hours: 6,
+    min_season_weeks: 2,
+  }),
 };
 const teamConfigs: TeamDetectorConfigs = {
   spend_spike_team: testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 }),
   model_mix_drift_team: testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 }),
-  cache_efficiency_drop_team: testEnv({ enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 }),
+  cache_efficiency_drop_team: testEnv({
+    enabled: true,
+    min_impact_usd: 20,
+    min_drop_points: 30,
+    baseline_days: 7,
+    cool_down_hours: 6,
+    min_season_weeks: 2,
+  }),
   budget_forecast: {
     ...testEnv({ enabled: true, min_impact_usd: 100, warning_share: 0.9, critical_share: 1.1, min_days_of_data: 5 }),
     budgetFor: () => 3000,

@@ -141,6 +141,8 @@ export {
   type CacheEfficiencyDropState,
   type CacheEpisode,
   type CacheKey,
+  type DeveloperCacheState,
+  type FamilyCacheKey,
 } from './cache-efficiency-drop.ts';
 export {
   budgetForecast,

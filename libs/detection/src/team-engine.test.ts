@@ -287,7 +287,14 @@ describe('team engine: merging rollups', () => {
 
 const spike = testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 });
 const mix = testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 });
-const cache = testEnv({ enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 });
+const cache = testEnv({
+  enabled: true,
+  min_impact_usd: 20,
+  min_drop_points: 30,
+  baseline_days: 7,
+  cool_down_hours: 6,
+  min_season_weeks: 2,
+});
 const teamConfigs: TeamDetectorConfigs = {
   spend_spike_team: spike,
   model_mix_drift_team: mix,

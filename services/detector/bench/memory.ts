@@ -43,6 +43,8 @@ const settings = {
   max_p_value: 0.01,
   min_drop_points: 30,
   baseline_days: 7,
+  cool_down_hours: 6,
+  min_season_weeks: 2,
   warning_share: 0.9,
   critical_share: 1.1,
   min_days_of_data: 5,

@@ -85,8 +85,20 @@ export const DETECTOR_SETTINGS = {
       // A call costing this many times the session's first turns is bloat.
       cost_per_turn_factor: z.number().finite().min(1),
       baseline_turns: z.number().int().min(1).max(50),
+      // At most 12 h: a session idle for the detector's idle horizon (24 h) is forgotten, and its
+      // episode must have resolved before that.
+      cool_down_hours: Positive.max(12).describe(
+        "Hours a session must make no call before its context_bloat episode resolves. Until then the session keeps one episode: a compaction or /clear does not end it, and bloat after it adds to the same episode's impact.",
+      ),
     },
-    { enabled: true, min_impact_usd: 5, max_input_tokens_per_call: 150_000, cost_per_turn_factor: 8, baseline_turns: 3 },
+    {
+      enabled: true,
+      min_impact_usd: 5,
+      max_input_tokens_per_call: 150_000,
+      cost_per_turn_factor: 8,
+      baseline_turns: 3,
+      cool_down_hours: 2,
+    },
   ),
   model_mix_drift: settings(
     {
@@ -140,8 +152,24 @@ export const DETECTOR_SETTINGS = {
       // Cache-read share of input tokens falling this many points below the baseline.
       min_drop_points: Points,
       baseline_days: z.number().int().min(1).max(60),
+      cool_down_hours: z
+        .number()
+        .int()
+        .min(1)
+        .max(48)
+        .describe(
+          'Hours in a row with the cache-read share back within half of min_drop_points of its baseline before an open cache_efficiency_drop episode resolves; a low hour before that continues the same episode. Hours with under 20k input tokens are skipped: they neither count nor break the run.',
+        ),
+      min_season_weeks: z
+        .number()
+        .int()
+        .min(1)
+        .max(8)
+        .describe(
+          "Team scope: distinct local weeks (Monday to Sunday) with values that each local hour × working day/day off of a team's baseline needs before hours there are judged, so a team's first weekend is not judged against that weekend alone.",
+        ),
     },
-    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7 },
+    { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7, cool_down_hours: 6, min_season_weeks: 2 },
   ),
 } as const;
 

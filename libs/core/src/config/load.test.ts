@@ -44,6 +44,8 @@ describe('parseConfig', () => {
     expect(config.teams).toEqual([]);
     expect(config.routes.min_severity).toBe('warning');
     expect(config.slack.interactions_path).toBe('/slack/interactions');
+    expect(config.detectors.context_bloat.cool_down_hours).toBe(2);
+    expect(config.detectors.cache_efficiency_drop).toMatchObject({ cool_down_hours: 6, min_season_weeks: 2 });
   });
 
   it.each([
@@ -90,6 +92,21 @@ describe('parseConfig', () => {
       'relative as text',
       "org: acme\ndetectors: { session_cost: { relative: 'off' } }",
       ['detectors.session_cost.relative: Invalid input: expected boolean, received string'],
+    ],
+    [
+      'a context_bloat cool-down past the session idle horizon',
+      'org: acme\ndetectors: { context_bloat: { cool_down_hours: 24 } }',
+      ['detectors.context_bloat.cool_down_hours: Too big: expected number to be <=12'],
+    ],
+    [
+      'a cache_efficiency_drop cool-down of no hours',
+      'org: acme\ndetectors: { cache_efficiency_drop: { cool_down_hours: 0 } }',
+      ['detectors.cache_efficiency_drop.cool_down_hours: Too small: expected number to be >=1'],
+    ],
+    [
+      'a fractional number of season weeks',
+      'org: acme\ndetectors: { overrides: [{ match: { team: a }, cache_efficiency_drop: { min_season_weeks: 1.5 } }] }',
+      ['detectors.overrides[0].cache_efficiency_drop.min_season_weeks: Invalid input: expected int, received number'],
     ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [
@@ -270,6 +287,13 @@ describe('configJsonSchema', () => {
     expect(schema.properties.routes?.properties?.group_wait?.type).toBe('string');
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['org', 'teams', 'ownership', 'detectors', 'routes']));
     expect(await readFile(EXAMPLE, 'utf8')).toContain('org: acme');
+  });
+
+  it('describes the cool-downs that keep an episode open', () => {
+    const text = JSON.stringify(configJsonSchema());
+    expect(text).toContain('Hours a session must make no call before its context_bloat episode resolves.');
+    expect(text).toContain('before an open cache_efficiency_drop episode resolves');
+    expect(text).toContain('distinct local weeks (Monday to Sunday) with values');
   });
 
   it('says that a planned change ends before its `to`', () => {
