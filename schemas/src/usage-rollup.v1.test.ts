@@ -63,6 +63,8 @@ function rollups(count: number): Record<string, unknown>[] {
       ['seq', int(1_000_000)],
       ['watermark', new Date(hour + int(3_600_000)).toISOString()],
     ];
+    // Optional: producers from before it send none.
+    if (i % 3 === 0) fields.push(['developer_spike_usd', i % 2 === 0 ? 0 : next() * 80]);
     if (i % 2 === 1) fields.reverse();
     return Object.fromEntries(fields);
   });

@@ -45,6 +45,14 @@ export const UsageRollup = z
      * would hold every team alert back to the next hour.
      */
     watermark: Instant,
+    /**
+     * The developer's spend in the hour above its own usual level, when stage A's spend_spike
+     * already takes it for a spike of that developer (else 0), as of the event `seq` names. Not a
+     * total: the latest value. Stage B's team spend_spike leaves a team spike that is mostly one
+     * developer's to that developer's alert (one spike, one page). Optional: a producer from
+     * before it sends none, and its team spikes are then reported as before.
+     */
+    developer_spike_usd: NonNegative.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -78,7 +86,7 @@ export function safeParseUsageRollup(value: unknown): z.ZodSafeParseResult<Usage
 function checkUsageRollup(value: unknown): UsageRollup | undefined {
   if (!isPlainRecord(value) || !onlyKeys(value, USAGE_ROLLUP_KEYS)) return undefined;
   const { org, team, developer, model, tier, cost_usd, cost_premium_usd, events, premium_events } = value;
-  const { input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, source, seq } = value;
+  const { input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, source, seq, developer_spike_usd } = value;
   if (
     !isNonEmptyString(org) ||
     !isNonEmptyString(team) ||
@@ -94,7 +102,8 @@ function checkUsageRollup(value: unknown): UsageRollup | undefined {
     !isCount(cache_write_tokens) ||
     !isCount(output_tokens) ||
     !isNonEmptyString(source) ||
-    !isCount(seq)
+    !isCount(seq) ||
+    (developer_spike_usd !== undefined && !isNonNegative(developer_spike_usd))
   ) {
     return undefined;
   }
@@ -120,6 +129,8 @@ function checkUsageRollup(value: unknown): UsageRollup | undefined {
     source,
     seq,
     watermark,
-  };
-  return out as UsageRollup;
+  } as UsageRollup;
+  // zod keeps an optional key given as undefined.
+  if ('developer_spike_usd' in value) out.developer_spike_usd = developer_spike_usd;
+  return out;
 }

@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { withScoreSink, type Detector, type ScorePoint } from './detector.ts';
 import { createDetectionEngine, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
-import { testEnv } from './test-env.ts';
+import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z';
 
-const spike = testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 });
+const spike = testEnv(SPEND_SPIKE_DEFAULTS);
 const mix = testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 });
 const cache = testEnv({
   enabled: true,

@@ -4,7 +4,7 @@ import { createDetectionEngine, type DetectorConfigs, type TeamDetectorConfigs }
 import { formatUsd } from './format.ts';
 import { createTeamEngine } from './team-engine.ts';
 import { addToRollup, createRollupState, takeRollups } from './team-rollup.ts';
-import { testEnv } from './test-env.ts';
+import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 
 // What the detectors make of events at the hard caps of usage.events.v1: the largest values any
@@ -24,7 +24,7 @@ const configs: DetectorConfigs = {
     cool_down_hours: 2,
   }),
   new_spender: testEnv({ enabled: true, min_impact_usd: 5, window_hours: 24 }),
-  spend_spike: testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 }),
+  spend_spike: testEnv(SPEND_SPIKE_DEFAULTS),
   model_mix_drift: testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 }),
   cache_efficiency_drop: testEnv({
     enabled: true,
@@ -36,7 +36,7 @@ const configs: DetectorConfigs = {
   }),
 };
 const teamConfigs: TeamDetectorConfigs = {
-  spend_spike_team: testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 }),
+  spend_spike_team: testEnv(SPEND_SPIKE_DEFAULTS),
   model_mix_drift_team: testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 }),
   cache_efficiency_drop_team: testEnv({
     enabled: true,

@@ -43,10 +43,12 @@ export {
   addToRollup,
   createRollupState,
   DEFAULT_MAX_CLOCK_SKEW_MS,
+  developerSpikesOf,
   eventTime,
   restoreRollupState,
   rollupSize,
   takeRollups,
+  type DeveloperSpikeOf,
   type RollupEntry,
   type RollupState,
 } from './team-rollup.ts';
@@ -116,6 +118,7 @@ export {
 export { anomalyId, hash53 } from './hash.ts';
 export { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
 export {
+  developerSpikeUsd,
   spendSpike,
   teamSpendSpike,
   type SpendSpikeConfig,

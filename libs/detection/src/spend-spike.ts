@@ -26,7 +26,7 @@ import {
   type HourBucket,
 } from './buckets/hourly.ts';
 import { formatLocalHour, isHoliday, isOffDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
-import { hoursUntilAcknowledgement } from './calendar.ts';
+import { hoursUntilAcknowledgement, type WorkCalendar } from './calendar.ts';
 import type { Detector, DetectorEnv, ScorePoint, StepContext, StepResult } from './detector.ts';
 import {
   episodeFields,
@@ -55,24 +55,56 @@ import { recurrenceOf, RECURRENCE_GROWTH, rememberOpening, updateLatestImpact } 
  * is judged against the key's seasonal baseline (baselines/seasonal.ts):
  *   developer keys: EWMA mean and absolute deviation per {workday, off-day} × 3-hour block
  *   team keys:      median and MAD of the last 8 values per {workday, off-day} × hour
- *   score  = (x − centre) / max(σ, 30% of the centre, $1)   (σ = 1.2533·absdev or 1.4826·MAD)
- *   spike  = warm AND score > min_score AND x − centre ≥ min_impact_usd
- * Warm-up: the key was first seen min_history_hours ago and the slot has ≥ 3 values. Hours a key
- * spent nothing are zero-spend hours of its baseline (a night owl's 3am is not a developer's).
- * Holidays are judged as days off but never learnt: a lull is not a baseline.
+ *   score  = (x − centre) / max(σ, scale_floor_share × centre, scale_floor_usd)
+ *            (σ = 1.2533·absdev or 1.4826·MAD; defaults 30% and $1)
+ *   gate   = developer keys: min(min_impact_usd, max(min_impact_floor_usd, min_impact_share ×
+ *            usual day)) (usual day = the slot centres summed over a working day or a day off,
+ *            the larger; min_impact_share 0 keeps min_impact_usd): a developer who spends $2 an
+ *            hour and suddenly $25 is news, though it is under $50; with the defaults (1, $20)
+ *            the gate is a whole usual day's spend above usual in one hour, never under $20.
+ *            team keys: min_impact_usd. A team is many developers: a small rise of a whole team
+ *            is its ordinary ebb and flow more often than news, and a small team's spike that
+ *            one developer makes is told by that developer's key
+ *   spike  = warm AND score > min_score AND x − centre ≥ gate
+ * Warm-up: the key was first seen min_history_hours ago and the hour's slot has learnt
+ * min_slot_weeks weeks of values (a slot takes the hours it covers × the days of its kind a week:
+ * a developer's working-day block 3 × 5, its day-off block 3 × 2; a team's hour 5 or 2), and at
+ * least 3. So a slot is judged only against weeks of its own kind of day: the first weekend of a
+ * new series has no weekend to compare with and stays quiet. A spike seen while its slot warms up
+ * is not reported but remembered for recurrence (below). Hours a key spent nothing are
+ * zero-spend hours of its baseline (a night owl's 3am is not a developer's). Holidays are judged
+ * as days off but never learnt: a lull is not a baseline.
  *
- * Episode: opens at the first spiking hour (id = kind, org, scope, subject, hour start); each
- * further spiking hour adds its excess to impact_usd; a new version on escalation (critical when
- * the hour's excess is ≥ 5× min_impact_usd and the score ≥ 2× min_score), or while critical when
- * the impact doubles. It resolves (a version with status 'resolved') at the first hour back under
- * the threshold (score ≤ 0.75 min_score or excess < half the dollar gate), an idle hour included.
+ * Episode: opens at the first spiking hour (id = kind, org, scope, subject, hour start). An hour
+ * is elevated when it spikes, or, with an episode open, when it stays above the lower band (score
+ * > 0.75 min_score and excess ≥ half the gate): hysteresis, so a spike that wavers around the
+ * threshold is one episode. Each elevated hour adds its excess to impact_usd; a new version on
+ * escalation (critical when the hour's excess is ≥ 5× min_impact_usd, the absolute gate, and the
+ * score ≥ 2× min_score), or while critical when the impact doubles (episode.ts). The episode stays
+ * open through hours that are not elevated, an idle hour included, until `cool_down_hours` of them
+ * in a row (default 3: a lunch break or a meeting between two bursts of an agent is not the end
+ * of it); an elevated hour inside the cool-down continues the same episode (its severity may
+ * rise). Then it resolves, with a version whose window ends at the end of the last elevated hour
+ * + cool_down_hours: the hour that decided it. 0 resolves at the first hour back under the band.
  * A planned change for the team keeps it at 'info'. So does recurrence (recurrence.ts): an episode
  * that opens a whole number of weeks (±2 h, up to 6) after an earlier one of the key and costs at
- * most twice the biggest of them is a weekly schedule, not news, until it outgrows that.
+ * most twice the biggest of them is a weekly schedule, not news, until it outgrows that. Spikes
+ * that were not reported (in warm-up, or left to a developer's alert) count as earlier openings:
+ * a weekly job first seen in its first weekend is a schedule when it comes back.
+ *
+ * One spike, one report: a team's hour that spikes because one developer's did would page the
+ * team and the developer for one cause. Stage A knows each developer's own baseline, so each
+ * rollup it sends carries `developer_spike_usd` (`developerSpikeUsd`: the developer's spend in
+ * the hour above its usual, when that is a spike of its own, else 0). A team key keeps the
+ * biggest of these per open hour (numbers only: stage B never keys anything by developer); when
+ * it is at least `team_dedupe_share` (default 70%) of the team's excess in the hour, the team (or
+ * team×model: the developer's spike over all its models is the measure there too) episode is not
+ * opened and the developer's alert is the one that pages. An episode already open goes on as
+ * usual: the team was spiking before that developer.
  *
  * Fields: observed = the hour's spend, expected = the baseline centre (usd per hour); impact_usd =
- * spend above expected over the episode's hours; projected_usd = this hour's excess × hours until
- * the team is likely to look (calendar.ts).
+ * spend above expected over the episode's elevated hours; projected_usd = this hour's excess ×
+ * hours until the team is likely to look (calendar.ts).
  *
  * Config (`SpendSpikeConfig`, a DetectorEnv): settingsFor({ team, developer? }) →
  * detectors.spend_spike with overrides (developer keys pass the developer, team keys only the
@@ -85,6 +117,13 @@ export interface SpendSpikeSettings {
   min_impact_usd: number;
   min_score: number;
   min_history_hours: number;
+  min_slot_weeks: number;
+  cool_down_hours: number;
+  scale_floor_usd: number;
+  scale_floor_share: number;
+  min_impact_share: number;
+  min_impact_floor_usd: number;
+  team_dedupe_share: number;
 }
 
 export type SpendSpikeConfig = DetectorEnv<SpendSpikeSettings>;
@@ -98,6 +137,12 @@ export interface SpikeEpisode {
    * while this one stays within RECURRENCE_GROWTH of it (reported at info); absent otherwise.
    */
   repeats?: { hour: number; impact: number };
+  /**
+   * Start of its latest elevated hour: the cool-down counts from it. Absent in an episode restored
+   * from a snapshot taken before cool-downs; then it counts from the hour before the first one
+   * judged after the restore.
+   */
+  last?: number;
 }
 
 /** One tracked key. Numbers live in flat arrays: an array of doubles costs a fraction of an object of them. */
@@ -114,6 +159,11 @@ export interface SpikeKey {
   m: Record<string, SpikeKey> | null;
   /** When its last episodes opened and what they cost, flat [hour, impact, …] (recurrence.ts); null until it spikes. */
   w: number[] | null;
+  /**
+   * Team scope: the biggest developer spike (`developer_spike_usd`) heard for each open hour, flat
+   * [hour, usd, …] ascending; absent or null while none was heard (and on developer keys).
+   */
+  top?: number[] | null;
 }
 
 export interface SpendSpikeState {
@@ -148,9 +198,11 @@ const DEV_SLOTS_PER_DAY = 8;
 const TEAM_SLOTS_PER_DAY = 24;
 const TEAM_RING = 8;
 const ALPHA = 0.05;
+/** A slot's median or mean rests on at least this many values, whatever min_slot_weeks says. */
 const MIN_SLOT_VALUES = 3;
-const SCALE_FLOOR_SHARE = 0.3;
-const SCALE_FLOOR_USD = 1;
+/** The lower band an open episode holds above: this share of min_score and of the gate. */
+const HOLD_SCORE_SHARE = 0.75;
+const HOLD_IMPACT_SHARE = 0.5;
 const CRITICAL_IMPACT_FACTOR = 5;
 const CRITICAL_SCORE_FACTOR = 2;
 /** A key idle longer than this is not zero-filled hour by hour: a week of zeros already says "idle" to every slot. */
@@ -176,7 +228,10 @@ function newKey(team: string, hour: number, scope: Scope): SpikeKey {
   };
 }
 
-/** Adds spend to the key of `who` and to its ×`model` key. */
+/**
+ * Adds spend to the key of `who` and to its ×`model` key; `developerSpike` (team scope) is the
+ * bucket's developer_spike_usd, 0 when it carries none.
+ */
 function addSpend(
   state: SpendSpikeState,
   org: string,
@@ -186,6 +241,7 @@ function addSpend(
   hour: number,
   cost: number,
   scope: Scope,
+  developerSpike: number,
 ): void {
   let k: SpikeKey | undefined;
   let km: SpikeKey | undefined;
@@ -218,8 +274,8 @@ function addSpend(
     last.key = k;
     last.modelKey = km ?? null;
   }
-  addToKey(state, k, org, who, undefined, team, hour, cost);
-  if (km !== undefined) addToKey(state, km, org, who, model, team, hour, cost);
+  addToKey(state, k, org, who, undefined, team, hour, cost, developerSpike);
+  if (km !== undefined) addToKey(state, km, org, who, model, team, hour, cost, developerSpike);
 }
 
 /**
@@ -246,6 +302,7 @@ function addToKey(
   team: string,
   hour: number,
   cost: number,
+  developerSpike: number,
 ): void {
   if (team !== k.team && team !== UNATTRIBUTED) k.team = team;
   const v = k.v;
@@ -264,6 +321,33 @@ function addToKey(
   }
   open[i + 1] = (open[i + 1] as number) + cost;
   if (hour > (v[2] as number)) v[2] = hour;
+  if (developerSpike > 0) noteDeveloperSpike(k, hour, developerSpike);
+}
+
+/** Keeps the biggest developer spike heard for the team key's open `hour` (see SpikeKey.top). */
+function noteDeveloperSpike(k: SpikeKey, hour: number, usd: number): void {
+  let top = k.top ?? [];
+  let i = bucketIndex(top, STRIDE, hour);
+  if (i < 0) {
+    top = withBucket(top, STRIDE, hour);
+    k.top = top;
+    i = bucketIndex(top, STRIDE, hour);
+  }
+  if (usd > (top[i + 1] as number)) top[i + 1] = usd;
+}
+
+/** The biggest developer spike heard for hour `h` of the team key (0 when none), forgetting the hours through `h`. */
+function takeDeveloperSpike(k: SpikeKey, h: number): number {
+  const top = k.top;
+  if (top === undefined || top === null) return 0;
+  let usd = 0;
+  let done = 0;
+  for (let i = 0; i < top.length && (top[i] as number) <= h; i += STRIDE) {
+    if (top[i] === h) usd = top[i + 1] as number;
+    done++;
+  }
+  if (done > 0) k.top = done * STRIDE === top.length ? null : withoutOldest(top, STRIDE, done);
+  return usd;
 }
 
 function keyOf(state: SpendSpikeState, path: readonly string[]): SpikeKey | undefined {
@@ -287,11 +371,61 @@ function learn(k: SpikeKey, slot: number, x: number, clamp: number): void {
 }
 
 /** Folds a zero into EWMA slot `slot` of `v` with the same clamp a judged hour would use. */
-function learnZero(v: number[], slot: number, minScore: number): void {
+function learnZero(v: number[], slot: number, s: SpendSpikeSettings): void {
   const i = slot * EWMA_FIELDS;
   const center = v[i] as number;
-  const sigma = Math.max(ABS_DEV_TO_SIGMA * (v[i + 1] as number), SCALE_FLOOR_SHARE * center, SCALE_FLOOR_USD);
-  updateEwmaAt(v, i, 0, ALPHA, minScore * sigma);
+  const sigma = Math.max(ABS_DEV_TO_SIGMA * (v[i + 1] as number), s.scale_floor_share * center, s.scale_floor_usd);
+  updateEwmaAt(v, i, 0, ALPHA, s.min_score * sigma);
+}
+
+/** Values slot `slot` of `k` has learnt, all told (a team ring keeps only its last 8 but counts every one). */
+function slotValues(k: SpikeKey, slot: number): number {
+  return k.r !== null ? (k.r.n[slot] as number) : (k.v[(slot + PROFILE_AT) * EWMA_FIELDS + 2] as number);
+}
+
+/**
+ * Whether the slot has learnt `min_slot_weeks` weeks of values: the hours it covers a day × the
+ * days of its kind (working days or days off) in the team's week, and at least MIN_SLOT_VALUES.
+ */
+function slotWarm(k: SpikeKey, slot: number, off: boolean, cal: WorkCalendar, s: SpendSpikeSettings): boolean {
+  let workingDays = 0;
+  for (let d = 0; d < 7; d++) if (cal.days[d] === true) workingDays++;
+  const hoursPerSlot = 24 / (k.r !== null ? TEAM_SLOTS_PER_DAY : DEV_SLOTS_PER_DAY);
+  const perWeek = hoursPerSlot * (off ? 7 - workingDays : workingDays);
+  return slotValues(k, slot) >= Math.max(MIN_SLOT_VALUES, s.min_slot_weeks * perWeek);
+}
+
+/** What the key usually spends in a day: its slot centres summed over a working day and over a day off, the larger. */
+function usualDay(k: SpikeKey): number {
+  let working = 0;
+  let off = 0;
+  if (k.r !== null) {
+    for (let h = 0; h < TEAM_SLOTS_PER_DAY; h++) {
+      working += ringExpectation(k.r, h).center;
+      off += ringExpectation(k.r, TEAM_SLOTS_PER_DAY + h).center;
+    }
+  } else {
+    const hoursPerSlot = 24 / DEV_SLOTS_PER_DAY;
+    for (let b = 0; b < DEV_SLOTS_PER_DAY; b++) {
+      working += hoursPerSlot * (k.v[(b + PROFILE_AT) * EWMA_FIELDS] as number);
+      off += hoursPerSlot * (k.v[(DEV_SLOTS_PER_DAY + b + PROFILE_AT) * EWMA_FIELDS] as number);
+    }
+  }
+  return Math.max(working, off);
+}
+
+/** Whether key `k` takes the relative dollar gate: developer keys, when min_impact_share is set. */
+const relativeGate = (k: SpikeKey, s: SpendSpikeSettings): boolean => k.r === null && s.min_impact_share > 0;
+
+/** The dollar gate of key `k`: min_impact_usd, or less for a developer whose usual day costs less (min_impact_share). */
+function impactGate(k: SpikeKey, s: SpendSpikeSettings): number {
+  if (!relativeGate(k, s)) return s.min_impact_usd;
+  return Math.min(s.min_impact_usd, Math.max(s.min_impact_floor_usd, s.min_impact_share * usualDay(k)));
+}
+
+/** Whether `excess` reaches `share` of the key's dollar gate; the relative gate is worked out only when the absolute one is not met. */
+function passesGate(k: SpikeKey, s: SpendSpikeSettings, excess: number, share: number): boolean {
+  return excess >= share * s.min_impact_usd || (relativeGate(k, s) && excess >= share * impactGate(k, s));
 }
 
 interface Judged {
@@ -302,8 +436,8 @@ interface Judged {
   excess: number;
 }
 
-function judge(x: number, exp: Expectation): Judged {
-  const sigma = Math.max(exp.sigma, SCALE_FLOOR_SHARE * exp.center, SCALE_FLOOR_USD);
+function judge(x: number, exp: Expectation, s: SpendSpikeSettings): Judged {
+  const sigma = Math.max(exp.sigma, s.scale_floor_share * exp.center, s.scale_floor_usd);
   const excess = x - exp.center;
   return { x, exp, sigma, score: excess / sigma, excess };
 }
@@ -336,18 +470,24 @@ function judgeThrough(
     if (x === 0 && k.ep === null && k.r === null) {
       // An idle hour of a developer key: nothing to judge, only a zero to learn. Most hours of
       // most keys are this, so it allocates nothing.
-      if (!isHoliday(local, cal)) learnZero(k.v, seasonalSlot(off, local.hour, DEV_SLOTS_PER_DAY) + PROFILE_AT, s.min_score);
+      if (!isHoliday(local, cal)) learnZero(k.v, seasonalSlot(off, local.hour, DEV_SLOTS_PER_DAY) + PROFILE_AT, s);
       k.v[1] = h;
       continue;
     }
     const { slot, exp } = expectation(k, local, off);
-    const j = judge(x, exp);
+    const j = judge(x, exp, s);
+    // Taken for every hour of a team key, so what was heard for an hour it does not judge goes too.
+    const developerSpike = k.r === null ? 0 : takeDeveloperSpike(k, h);
     if (x > 0 || k.ep !== null) {
       const history = (h - (k.v[0] as number)) / HOUR_MS + 1;
-      const warm = history >= s.min_history_hours && exp.count >= MIN_SLOT_VALUES;
-      const spiking = s.enabled && warm && j.score > s.min_score && j.excess >= s.min_impact_usd;
-      if (warm && s.enabled) cfg.score?.(scorePoint(path, k, h, j, spiking, s, scope));
-      const a = episodeStep(path, k, h, local, j, spiking, s, scope, cfg, watermark);
+      // Over the thresholds, before asking whether it may be reported.
+      const over = s.enabled && history >= s.min_history_hours && j.score > s.min_score && passesGate(k, s, j.excess, 1);
+      const warm = s.enabled && history >= s.min_history_hours && slotWarm(k, slot, off, cal, s);
+      const spiking = warm && over;
+      const oneDevelopers = spiking && s.team_dedupe_share > 0 && developerSpike >= s.team_dedupe_share * j.excess;
+      if (warm) cfg.score?.(scorePoint(path, k, h, j, spiking && !oneDevelopers, s, scope));
+      if (k.ep === null && over && !(spiking && !oneDevelopers)) rememberUnreported(k, h, j.excess, s);
+      const a = episodeStep(path, k, h, local, j, spiking, oneDevelopers, s, scope, cfg, watermark);
       if (a !== null) out.push(a);
     }
     if (!isHoliday(local, cal)) learn(k, slot, x, s.min_score * j.sigma);
@@ -355,6 +495,26 @@ function judgeThrough(
   }
 }
 
+/**
+ * A spike that is not reported (its slot still warming up, or one developer's spike in a team) is
+ * still remembered as an opening for recurrence: a weekly job first seen then is a schedule when it
+ * comes back, not news. An hour within the cool-down of the last one remembered adds to it, as an
+ * episode's hours would.
+ */
+function rememberUnreported(k: SpikeKey, h: number, excess: number, s: SpendSpikeSettings): void {
+  const w = k.w;
+  if (w !== null && w.length >= 2 && h - (w[w.length - 2] as number) <= s.cool_down_hours * HOUR_MS) {
+    updateLatestImpact(w, (w[w.length - 1] as number) + excess);
+    return;
+  }
+  k.w = rememberOpening(w, h, excess);
+}
+
+/**
+ * One judged hour of the key's episode (see the header): opens one at a spiking hour unless the
+ * spike is one developer's (`oneDevelopers`, team scope), carries it through elevated hours and
+ * through the cool-down, and resolves it once cool_down_hours went by with none elevated.
+ */
 function episodeStep(
   path: readonly string[],
   k: SpikeKey,
@@ -362,15 +522,15 @@ function episodeStep(
   local: LocalHour,
   j: Judged,
   spiking: boolean,
+  oneDevelopers: boolean,
   s: SpendSpikeSettings,
   scope: Scope,
   cfg: SpendSpikeConfig,
   watermark: number,
 ): Anomaly | null {
   const ep = k.ep;
-  const holding = spiking || (ep !== null && j.score > 0.75 * s.min_score && j.excess >= 0.5 * s.min_impact_usd);
   if (ep === null) {
-    if (!spiking) return null;
+    if (!spiking || oneDevelopers) return null;
     const earlier = recurrenceOf(k.w, h);
     const repeats = earlier !== undefined && j.excess <= RECURRENCE_GROWTH * earlier.impact ? earlier : undefined;
     const severity = repeats ? 'info' : plannedSeverity(severityOf(j, s), cfg.plannedChange(k.team, h));
@@ -380,11 +540,13 @@ function episodeStep(
       value: j.x,
       unit: 'usd',
     });
-    k.ep = repeats ? { e, impact: j.excess, repeats } : { e, impact: j.excess };
+    k.ep = repeats ? { e, impact: j.excess, last: h, repeats } : { e, impact: j.excess, last: h };
     k.w = rememberOpening(k.w, h, j.excess);
     return toAnomaly(path, k, h, local, j, scope, cfg, watermark);
   }
-  if (holding) {
+  const elevated = spiking || (j.score > HOLD_SCORE_SHARE * s.min_score && passesGate(k, s, j.excess, HOLD_IMPACT_SHARE));
+  if (elevated) {
+    ep.last = h;
     ep.impact += Math.max(0, j.excess);
     updateLatestImpact(k.w, ep.impact);
     // Outgrowing the episode it repeats makes it news again, for good.
@@ -393,6 +555,8 @@ function episodeStep(
     const change = updateEpisode(ep.e, severity, ep.impact, {}, { at: h, label: 'spend in the hour', value: j.x, unit: 'usd' });
     return change === null ? null : toAnomaly(path, k, h, local, j, scope, cfg, watermark);
   }
+  ep.last ??= h - HOUR_MS;
+  if (h - ep.last < s.cool_down_hours * HOUR_MS) return null;
   resolveEpisode(ep.e, { at: h, label: 'spend in the hour, back to usual', value: j.x, unit: 'usd' });
   const a = toAnomaly(path, k, h, local, j, scope, cfg, watermark);
   k.ep = null;
@@ -419,7 +583,7 @@ function scorePoint(
     unit: 'z',
     severity: spiking ? severityOf(j, s) : null,
     impact_usd: j.excess,
-    min_impact_usd: s.min_impact_usd,
+    min_impact_usd: impactGate(k, s),
   };
 }
 
@@ -461,8 +625,9 @@ function toAnomaly(
   const repeats = ep.repeats
     ? ` It recurs weekly: the same happened from ${formatLocalHour(localHourOf(ep.repeats.hour, cal.timeZone))} (${formatUsd(ep.repeats.impact)} above usual), so it is reported at info, a schedule rather than news, unless it grows past ${RECURRENCE_GROWTH}x that.`
     : '';
+  const backSince = formatLocalHour(localHourOf((ep.last ?? h) + HOUR_MS, cal.timeZone));
   const summary = resolved
-    ? `Spend from ${subjectName} is back to usual: ${formatUsd(j.x)} in the hour from ${when}, after ${formatUsd(ep.impact)} above its usual level.`
+    ? `Spend from ${subjectName} is back to usual since ${backSince} (${cal.timeZone}), after ${formatUsd(ep.impact)} above its usual level.`
     : `Spend from ${subjectName} was ${formatUsd(j.x)} in the hour from ${when}, ${usual} for that hour on a ${dayKind}.${repeats}`;
   const advice =
     (resolved
@@ -550,6 +715,33 @@ function countKeys(state: SpendSpikeState): number {
   return n;
 }
 
+/**
+ * The developer's spend so far in its open hour `hour` above its own usual for that hour, when
+ * that is already a spike its own alert reports (warm, enabled, over min_score and its dollar
+ * gate); else 0. Stage A sends it with each rollup (`developer_spike_usd`), right after the event
+ * was stepped, so stage B can leave a team spike that is one developer's to that developer's
+ * alert. Reads the state, changes nothing; allocates nothing.
+ */
+export function developerSpikeUsd(state: SpendSpikeState, cfg: SpendSpikeConfig, org: string, developer: string, hour: number): number {
+  const k = last.state === state && last.who === developer && last.org === org ? last.key : state.keys[org]?.[developer];
+  if (k === null || k === undefined || k.r !== null) return 0;
+  const i = bucketIndex(k.open, STRIDE, hour);
+  if (i < 0) return 0;
+  const cal = cfg.calendarFor(k.team);
+  const local = localHourOf(hour, cal.timeZone);
+  const off = isOffDay(local, cal);
+  const slot = seasonalSlot(off, local.hour, DEV_SLOTS_PER_DAY);
+  const at = (slot + PROFILE_AT) * EWMA_FIELDS;
+  const center = k.v[at] as number;
+  const excess = (k.open[i + 1] as number) - center;
+  // Most of an hour's events come before its spend has passed the usual level: no settings looked up.
+  if (excess <= 0) return 0;
+  const s = cfg.settingsFor({ team: k.team, developer });
+  if (!s.enabled || (hour - (k.v[0] as number)) / HOUR_MS + 1 < s.min_history_hours || !slotWarm(k, slot, off, cal, s)) return 0;
+  const sigma = Math.max(ABS_DEV_TO_SIGMA * (k.v[at + 1] as number), s.scale_floor_share * center, s.scale_floor_usd);
+  return excess / sigma > s.min_score && passesGate(k, s, excess, 1) ? excess : 0;
+}
+
 const initialState = (): SpendSpikeState => ({ keys: {}, active: [], closed: 0, late: 0, swept: 0 });
 const devResult = stepResults<SpendSpikeState>();
 const teamResult = stepResults<SpendSpikeState>();
@@ -568,7 +760,7 @@ export const spendSpike: Detector<SpendSpikeState, SpendSpikeConfig> = {
       state.late += 1;
       return devResult(state, anomalies);
     }
-    addSpend(state, event.org, event.developer, event.model, event.team, hour, event.cost_usd, 'developer');
+    addSpend(state, event.org, event.developer, event.model, event.team, hour, event.cost_usd, 'developer', 0);
     return devResult(state, anomalies);
   },
 
@@ -590,7 +782,7 @@ export const teamSpendSpike: BucketDetector<SpendSpikeState, SpendSpikeConfig> =
       state.late += 1;
       return teamResult(state, anomalies);
     }
-    addSpend(state, bucket.org, bucket.team, bucket.model, bucket.team, bucket.hour, bucket.cost_usd, 'team');
+    addSpend(state, bucket.org, bucket.team, bucket.model, bucket.team, bucket.hour, bucket.cost_usd, 'team', bucket.developer_spike_usd ?? 0);
     return teamResult(state, anomalies);
   },
 

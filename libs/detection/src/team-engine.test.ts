@@ -7,10 +7,10 @@ import { teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
 import { withScoreSink, type ScorePoint } from './detector.ts';
 import { createDetectionEngine, type TeamDetectorConfigs } from './engine.ts';
 import { teamModelMixDrift } from './model-mix-drift.ts';
-import { teamSpendSpike } from './spend-spike.ts';
+import { spendSpike, teamSpendSpike } from './spend-spike.ts';
 import { createTeamEngine, type TeamEngineSnapshot } from './team-engine.ts';
-import { addToRollup, createRollupState, takeRollups } from './team-rollup.ts';
-import { testEnv } from './test-env.ts';
+import { addToRollup, createRollupState, DEFAULT_MAX_CLOCK_SKEW_MS, developerSpikesOf, takeRollups } from './team-rollup.ts';
+import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 
 /** Adds up every delta it is given per team×model×hour (developers together): what the team detectors were shown. */
@@ -285,7 +285,7 @@ describe('team engine: merging rollups', () => {
 
 // ---- The real team detectors: stage B over rollups against the team detectors inside one engine.
 
-const spike = testEnv({ enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 });
+const spike = testEnv(SPEND_SPIKE_DEFAULTS);
 const mix = testEnv({ enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 });
 const cache = testEnv({
   enabled: true,
@@ -430,6 +430,32 @@ describe('team engine: the team detectors', () => {
     expect(budget[firstHit]?.score).toBeGreaterThanOrEqual(0.9);
     const opened = uninterrupted.find((a) => a.kind === 'budget_forecast');
     expect(budget[firstHit]?.at).toBe(Date.parse(opened?.detected_at ?? ''));
+  });
+
+  it("leaves a team spike that is one developer's to that developer's own alert, told by stage A's rollups", () => {
+    // Stage A running spend_spike: alice's afternoon is a spike of hers, and her rollups say so.
+    const stageA = createDetectionEngine(() => ({ spend_spike: spike }), { detectors: { spend_spike: spendSpike } });
+    const totals = createRollupState();
+    const spikes = developerSpikesOf(stageA, () => spike);
+    const developerAlerts: Anomaly[] = [];
+    const told = events.flatMap((e, i) => {
+      const r = stageA.process(e);
+      developerAlerts.push(...r.anomalies);
+      if (r.duplicate || r.late || !addToRollup(totals, e, i, DEFAULT_MAX_CLOCK_SKEW_MS, spikes)) return [];
+      return takeRollups(totals, 'usage.events.v1:0', 600_000);
+    });
+    expect(told.filter((r) => (r.developer_spike_usd ?? 0) > 0).map((r) => r.developer)).toContain('alice@acme.com');
+    const team = runB(
+      createTeamEngine(() => teamConfigs),
+      told,
+    );
+    expect(uninterrupted.some((a) => a.kind === 'spend_spike')).toBe(true);
+    expect(team.filter((a) => a.kind === 'spend_spike')).toEqual([]);
+    expect(team).toEqual(uninterrupted.filter((a) => a.kind !== 'spend_spike'));
+    expect(developerAlerts.filter((a) => a.version === 1).map((a) => [a.subject.developer, a.window.start])).toContainEqual([
+      'alice@acme.com',
+      '2026-11-10T12:00:00.000Z',
+    ]);
   });
 
   it('is unmoved by a stage-A restart that re-sends what followed its snapshot', () => {

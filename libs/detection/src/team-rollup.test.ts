@@ -2,7 +2,15 @@ import type { UsageEvent } from '@burnrate/schemas';
 import { UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { createDetectionEngine } from './engine.ts';
-import { addToRollup, createRollupState, restoreRollupState, rollupSize, takeRollups } from './team-rollup.ts';
+import {
+  addToRollup,
+  createRollupState,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  type DeveloperSpikeOf,
+  restoreRollupState,
+  rollupSize,
+  takeRollups,
+} from './team-rollup.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
 
@@ -44,6 +52,30 @@ describe('team rollups (stage A)', () => {
     expect(takeRollups(s, SOURCE, LATENESS).map((r) => [r.developer, r.model, r.cost_usd, r.events, r.seq])).toEqual([
       ['alice@acme.com', 'claude-opus-4-5', 6, 3, 104],
     ]);
+  });
+
+  it("carries the developer's spike in the hour as it was right after the entry's last event", () => {
+    const s = createRollupState();
+    const told: [string, string, number][] = [];
+    // Alice's spend is a spike of hers from her second event on; bob's never is.
+    const spikes: DeveloperSpikeOf = (org, developer, hour) => {
+      told.push([org, developer, hour]);
+      return developer === 'alice@acme.com' ? 10 * (told.length - 1) : 0;
+    };
+    addToRollup(s, ev(0, 5, { cost_usd: 2 }), 1, DEFAULT_MAX_CLOCK_SKEW_MS, spikes);
+    addToRollup(s, ev(1, 6, { cost_usd: 40, developer: 'bob@acme.com' }), 2, DEFAULT_MAX_CLOCK_SKEW_MS, spikes);
+    addToRollup(s, ev(2, 7, { cost_usd: 60 }), 3, DEFAULT_MAX_CLOCK_SKEW_MS, spikes);
+    const out = takeRollups(s, SOURCE, LATENESS);
+    expect(out.map((r) => [r.developer, r.developer_spike_usd])).toEqual([
+      ['bob@acme.com', 0],
+      ['alice@acme.com', 20],
+    ]);
+    for (const r of out) expect(UsageRollup.parse(r)).toEqual(r);
+    expect(told[0]).toEqual(['acme', 'alice@acme.com', Date.parse(T0)]);
+    // Told nothing (a caller without spend_spike): 0.
+    const quiet = createRollupState();
+    addToRollup(quiet, ev(3, 5), 4);
+    expect(takeRollups(quiet, SOURCE, LATENESS)[0]?.developer_spike_usd).toBe(0);
   });
 
   it('drops an hour once it is closed and sent, and refuses later events for it', () => {

@@ -1,5 +1,7 @@
 import type { UsageEvent, UsageRollup } from '@burnrate/schemas';
 import { HOUR_MS, hourOf, lastClosedHour } from './buckets/hourly.ts';
+import type { DetectionEngine } from './engine.ts';
+import { developerSpikeUsd, type SpendSpikeConfig, type SpendSpikeState } from './spend-spike.ts';
 import { parseInstant } from './time.ts';
 
 /**
@@ -33,6 +35,8 @@ export interface RollupEntry {
   seq: number;
   /** Event-time watermark right after the last event counted. */
   watermark: number;
+  /** The developer's spike in the hour right after the last event counted (`DeveloperSpikeOf`). */
+  developer_spike_usd: number;
   /** Changed since it was last taken by `takeRollups` (then its key is in `RollupState.changed`). */
   dirty: boolean;
 }
@@ -76,11 +80,39 @@ function clampedTime(event: UsageEvent, occurred: number, maxClockSkewMs: number
 }
 
 /**
- * Counts an event the engine took as neither duplicate nor late (exactly those move its
- * watermark), `seq` being its offset in the source partition. Returns false when its hour was
- * already sent and dropped.
+ * The developer's spend in an open hour above its own usual, when stage A's spend_spike takes it
+ * for a spike of that developer; else 0 (spend-spike.ts, `developerSpikeUsd`). Sent with the
+ * rollups as developer_spike_usd, so stage B reports a team spike that is one developer's once.
  */
-export function addToRollup(state: RollupState, event: UsageEvent, seq: number, maxClockSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS): boolean {
+export type DeveloperSpikeOf = (org: string, developer: string, hour: number) => number;
+
+const NO_SPIKE: DeveloperSpikeOf = () => 0;
+
+/**
+ * `DeveloperSpikeOf` read from the stage-A engine's spend_spike state as it is now (after the
+ * event just processed), with the spend_spike settings `config` gives; 0 for all when the engine
+ * runs no spend_spike.
+ */
+export function developerSpikesOf(engine: Pick<DetectionEngine, 'snapshotView'>, config: () => SpendSpikeConfig): DeveloperSpikeOf {
+  return (org, developer, hour) => {
+    const state = engine.snapshotView().detectors['spend_spike'] as SpendSpikeState | undefined;
+    return state === undefined ? 0 : developerSpikeUsd(state, config(), org, developer, hour);
+  };
+}
+
+/**
+ * Counts an event the engine took as neither duplicate nor late (exactly those move its
+ * watermark), `seq` being its offset in the source partition, with the developer's spike in its
+ * hour as `developerSpike` tells it right after the engine stepped the event. Returns false when
+ * its hour was already sent and dropped.
+ */
+export function addToRollup(
+  state: RollupState,
+  event: UsageEvent,
+  seq: number,
+  maxClockSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS,
+  developerSpike: DeveloperSpikeOf = NO_SPIKE,
+): boolean {
   const occurred = parseInstant(event.occurred_at);
   const t = clampedTime(event, occurred, maxClockSkewMs);
   if (state.watermark === null || t > state.watermark) state.watermark = t;
@@ -110,6 +142,7 @@ export function addToRollup(state: RollupState, event: UsageEvent, seq: number, 
       output_tokens: 0,
       seq,
       watermark: state.watermark,
+      developer_spike_usd: 0,
       dirty: false,
     };
     state.entries[key] = e;
@@ -133,6 +166,7 @@ export function addToRollup(state: RollupState, event: UsageEvent, seq: number, 
   e.output_tokens = Math.min(e.output_tokens + event.output_tokens, Number.MAX_SAFE_INTEGER);
   e.seq = seq;
   e.watermark = state.watermark;
+  e.developer_spike_usd = developerSpike(event.org, event.developer, hour);
   return true;
 }
 
@@ -196,6 +230,7 @@ function toRollup(e: RollupEntry, source: string): UsageRollup {
     source,
     seq: e.seq,
     watermark: isoOf(e.watermark),
+    developer_spike_usd: e.developer_spike_usd,
   };
 }
 

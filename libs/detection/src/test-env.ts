@@ -2,6 +2,22 @@ import { compileCalendar, DEFAULT_CALENDAR, type CalendarSpec, type WorkCalendar
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import type { Detector, DetectorEnv, SettingsSubject, StepContext } from './detector.ts';
 import { createDetectionEngine, type DetectorRegistry, type EngineOptions } from './engine.ts';
+import type { SpendSpikeSettings } from './spend-spike.ts';
+
+/** spend_spike's settings with burnrate.yaml's defaults (libs/core's DETECTOR_SETTINGS). */
+export const SPEND_SPIKE_DEFAULTS: SpendSpikeSettings = {
+  enabled: true,
+  min_impact_usd: 50,
+  min_score: 3.5,
+  min_history_hours: 72,
+  min_slot_weeks: 2,
+  cool_down_hours: 3,
+  scale_floor_usd: 1,
+  scale_floor_share: 0.3,
+  min_impact_share: 1,
+  min_impact_floor_usd: 20,
+  team_dedupe_share: 0.7,
+};
 
 /**
  * A DetectorEnv for this package's tests: fixed settings (or per team), one calendar per zone,

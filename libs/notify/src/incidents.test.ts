@@ -43,6 +43,13 @@ describe('follows', () => {
     expect(follows(sess('session_cost', 'b@acme.com', 's2'), spike)).toBe(false);
   });
 
+  it('puts a developer’s spike under an anomaly of one of that developer’s sessions, not another developer’s', () => {
+    const bloat = sess('context_bloat', 'a@acme.com', 's1', { severity: 'warning' });
+    expect(follows(dev('spend_spike', 'a@acme.com'), bloat)).toBe(true);
+    expect(follows(dev('spend_spike', 'b@acme.com'), bloat)).toBe(false);
+    expect(follows(dev('cache_efficiency_drop', 'a@acme.com'), bloat)).toBe(false);
+  });
+
   it('lets a critical session explain the team’s spike, not a warning one', () => {
     expect(follows(team('spend_spike'), sess('runaway_session', 'a@acme.com', 's1', { severity: 'critical' }))).toBe(true);
     expect(follows(team('spend_spike'), sess('session_cost', 'a@acme.com', 's1', { severity: 'warning' }))).toBe(false);

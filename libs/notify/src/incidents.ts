@@ -13,7 +13,9 @@ import type { Anomaly, AnomalyKind } from '@burnrate/schemas';
  *
  * - anomalies of one **session** are one incident (a runaway session's cost and context bloat);
  * - an anomaly of one **developer** (any session of theirs) follows from that developer's own
- *   spend_spike, cache_efficiency_drop or model_mix_drift;
+ *   spend_spike, cache_efficiency_drop or model_mix_drift; and a developer's spend_spike follows
+ *   from an anomaly of one of that developer's sessions (a bloated or runaway session is what
+ *   moved the developer's hour);
  * - a **team-level cause** — a team-scope cache_efficiency_drop, spend_spike or model_mix_drift —
  *   explains the team's session costs, context bloat, spend spikes, cache and mix changes and
  *   its budget forecast, of any developer;
@@ -65,6 +67,8 @@ export function follows(a: Anomaly, cause: Anomaly): boolean {
   if (CAUSES.has(cause.kind) && isTeamScope(cause)) return a.kind !== 'runaway_session' && EXPLAINED_BY_TEAM_CAUSE.has(a.kind);
   if (CAUSES.has(cause.kind) && isDeveloperScope(cause))
     return a.subject.developer === cause.subject.developer && a.kind !== 'runaway_session';
+  if (a.kind === 'spend_spike' && isDeveloperScope(a) && cause.subject.session !== undefined)
+    return a.subject.developer === cause.subject.developer;
   if (isTeamScope(a) && (a.kind === 'spend_spike' || a.kind === 'budget_forecast'))
     return (cause.kind === 'runaway_session' || cause.kind === 'session_cost') && cause.severity === 'critical';
   return false;

@@ -12,7 +12,9 @@ import {
   createDetectionEngine,
   createRollupState,
   createTeamEngine,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
   DETECTORS,
+  developerSpikesOf,
   type DetectorRegistry,
   takeRollups,
 } from '@burnrate/detection';
@@ -110,11 +112,12 @@ const lateness = config.detectors.allowed_lateness;
 const rollupLines = ((): string[] => {
   const engine = createDetectionEngine(() => configs, { allowedLatenessMs: lateness });
   const totals = createRollupState();
+  const spikes = developerSpikesOf(engine, () => configs.spend_spike);
   const source = `${TOPICS.usageEvents.name}:0`;
   const out: string[] = [];
   events.forEach((e, offset) => {
     const r = engine.process(e);
-    if (r.duplicate || r.late || !addToRollup(totals, e, offset)) return;
+    if (r.duplicate || r.late || !addToRollup(totals, e, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes)) return;
     for (const rollup of takeRollups(totals, source, lateness)) out.push(JSON.stringify(rollup));
   });
   return out;

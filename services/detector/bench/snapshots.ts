@@ -17,6 +17,7 @@ import {
   createDetectionEngine,
   createRollupState,
   DEFAULT_MAX_CLOCK_SKEW_MS,
+  developerSpikesOf,
   type EngineSnapshot,
   restoreRollupState,
   type RollupState,
@@ -83,6 +84,7 @@ const key = snapshotKey('usage.events.v1', 0);
 async function buildAndSave() {
   // 1. The state: every developer's session, calls ten minutes apart, all within the idle horizon.
   const engine = newEngine();
+  const spikes = developerSpikesOf(engine, () => configs.spend_spike);
   const rollups: RollupState = createRollupState();
   const T0 = Date.parse('2026-11-25T09:00:00Z');
   const built = performance.now();
@@ -106,7 +108,7 @@ async function buildAndSave() {
       });
       // As the detector's stage A does per event (detector.ts).
       const result = engine.process(event);
-      if (!result.duplicate && !result.late) addToRollup(rollups, event, offset, DEFAULT_MAX_CLOCK_SKEW_MS);
+      if (!result.duplicate && !result.late) addToRollup(rollups, event, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes);
       offset += 1;
     }
     progress(`round ${round + 1}/${eventsPerDeveloper}: ${offset.toLocaleString('en-US')} events`);

@@ -8,6 +8,7 @@ import {
   createDetectionEngine,
   createRollupState,
   DEFAULT_MAX_CLOCK_SKEW_MS,
+  developerSpikesOf,
   localMidnight,
   restoreRollupState,
   rollupSize,
@@ -16,6 +17,7 @@ import {
 import type {
   DETECTORS,
   DetectionEngine,
+  DeveloperSpikeOf,
   DetectorConfigs,
   DetectorEnv,
   EngineOptions,
@@ -95,6 +97,8 @@ export interface DetectorService {
 /** A stage-A partition: the engine, and the team totals it sends to stage B. Saved together with one offset. */
 interface PartitionState {
   engine: DetectionEngine;
+  /** The engine's developer spikes, sent with the rollups (developer_spike_usd). */
+  spikes: DeveloperSpikeOf;
   rollups: RollupState;
   /** `usage.events.v1:<partition>`: the rollups' source. */
   source: string;
@@ -137,12 +141,17 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   const eventSchema = { safeParse: safeParseUsageEvent };
   const decode = (m: ConsumedMessage): UsageEvent | undefined => decodeMessage(m, eventSchema, 'usage event', log);
 
-  const newState = (partition: number): PartitionState => ({
-    engine: createDetectionEngine(resolveConfig, engineOptions),
-    rollups: createRollupState(),
-    source: partitionKey({ topic: INPUT_TOPIC, partition }),
-    late: 0,
-  });
+  const spikeConfig = () => resolveConfig().spend_spike;
+  const newState = (partition: number): PartitionState => {
+    const engine = createDetectionEngine(resolveConfig, engineOptions);
+    return {
+      engine,
+      spikes: developerSpikesOf(engine, spikeConfig),
+      rollups: createRollupState(),
+      source: partitionKey({ topic: INPUT_TOPIC, partition }),
+      late: 0,
+    };
+  };
 
   const consumer = createPartitionedConsumer<PartitionState>(
     {
@@ -186,7 +195,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
           const result = state.engine.process(event);
           if (result.duplicate) stats.duplicates += 1;
           else if (result.late) state.late += 1;
-          else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs);
+          else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs, state.spikes);
           for (const a of result.anomalies) {
             const message = anomalyMessage(a, log);
             if (message !== undefined) out.push(OUTPUT_TOPIC, message);

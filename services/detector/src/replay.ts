@@ -4,6 +4,8 @@ import {
   createDetectionEngine,
   createRollupState,
   createTeamEngine,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  developerSpikesOf,
   type ScoreSink,
   takeRollups,
   withScoreSink,
@@ -58,6 +60,7 @@ export async function replay(
   const engine = createDetectionEngine(() => configs, { allowedLatenessMs: lateness });
   const team = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
   const rollups = createRollupState();
+  const spikes = developerSpikesOf(engine, () => configs.spend_spike);
   const source = `${TOPICS.usageEvents.name}:0`;
   const anomalies: Anomaly[] = [];
   const stats: ReplayStats = { events: 0, duplicates: 0, late: 0, invalid: 0 };
@@ -75,7 +78,7 @@ export async function replay(
       stats.duplicates += 1;
     } else if (result.late) {
       stats.late += 1;
-    } else if (addToRollup(rollups, parsed.data, offset)) {
+    } else if (addToRollup(rollups, parsed.data, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes)) {
       for (const r of takeRollups(rollups, source, lateness)) {
         for (const a of team.process(r).anomalies) anomalies.push(a);
       }

@@ -132,10 +132,12 @@ describe('createTeamDetector', () => {
       const r = UsageRollup.parse(JSON.parse(m.value));
       expect(m.key).toBe(`${r.org}:${r.team}`);
     }
-    const expected = (await replay(events, config)).anomalies.filter(isTeam);
-    expect(new Set(team.map((a) => a.kind))).toEqual(
-      new Set(['model_mix_drift', 'cache_efficiency_drop', 'budget_forecast', 'spend_spike']),
-    );
+    const both = (await replay(events, config)).anomalies;
+    const expected = both.filter(isTeam);
+    expect(new Set(team.map((a) => a.kind))).toEqual(new Set(['model_mix_drift', 'cache_efficiency_drop', 'budget_forecast']));
+    // Alice's afternoon is a spike of hers: the rollups say so, and the team's spike is left to her alert.
+    expect(rollups.some((m) => ((JSON.parse(m.value) as UsageRollup).developer_spike_usd ?? 0) > 0)).toBe(true);
+    expect(both.some((a) => a.kind === 'spend_spike' && a.subject.developer === 'alice@acme.com')).toBe(true);
     // Stage A batches (one per event time) coalesce the deltas of one time, which replay feeds one event at a time.
     const brief = (a: Anomaly) => `${a.kind} ${a.id} v${a.version} ${a.severity} ${a.status} ${a.detected_at}`;
     expect(team.map(brief)).toEqual(expected.map(brief));

@@ -121,8 +121,64 @@ export const DETECTOR_SETTINGS = {
       min_score: Positive,
       // Hours of history a key needs before it can alert (warm-up).
       min_history_hours: z.number().int().min(1),
+      min_slot_weeks: z
+        .number()
+        .int()
+        .min(1)
+        .max(8)
+        .describe(
+          'Weeks of values a calendar slot (a working-day hour, a day-off hour) needs before an hour in it can alert: the first weekend of a new series is judged against no weekend at all.',
+        ),
+      cool_down_hours: z
+        .number()
+        .int()
+        .min(0)
+        .max(48)
+        .describe(
+          'Hours with no spiking hour before an episode resolves; a spike back within them continues the same episode (0 resolves at the first usual hour).',
+        ),
+      scale_floor_usd: z
+        .number()
+        .finite()
+        .positive()
+        .describe('Smallest scale (usd per hour) a score is measured in: a key that spends the same every hour is not infinitely surprised.'),
+      scale_floor_share: z
+        .number()
+        .finite()
+        .min(0)
+        .max(10)
+        .describe("Smallest scale as a share of the usual hour's spend: a 30% wobble of a steady key is not a spike."),
+      min_impact_share: z
+        .number()
+        .finite()
+        .min(0)
+        .max(10)
+        .describe(
+          "The dollar gate of a developer who spends little: min(min_impact_usd, max(min_impact_floor_usd, this x the developer's usual day's spend)); team keys keep min_impact_usd. 0 keeps min_impact_usd for every key.",
+        ),
+      min_impact_floor_usd: Money.describe('The lowest dollar gate min_impact_share can give a small developer.'),
+      team_dedupe_share: z
+        .number()
+        .finite()
+        .min(0)
+        .max(1)
+        .describe(
+          "A team (or team x model) spike is left to a developer's own alert when that developer's spike is at least this share of the team's excess in the hour: reported once, by the developer. 0 reports both.",
+        ),
     },
-    { enabled: true, min_impact_usd: 50, min_score: 3.5, min_history_hours: 72 },
+    {
+      enabled: true,
+      min_impact_usd: 50,
+      min_score: 3.5,
+      min_history_hours: 72,
+      min_slot_weeks: 2,
+      cool_down_hours: 3,
+      scale_floor_usd: 1,
+      scale_floor_share: 0.3,
+      min_impact_share: 1,
+      min_impact_floor_usd: 20,
+      team_dedupe_share: 0.7,
+    },
   ),
   budget_forecast: settings(
     {

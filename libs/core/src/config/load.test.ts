@@ -108,6 +108,25 @@ describe('parseConfig', () => {
       'org: acme\ndetectors: { overrides: [{ match: { team: a }, cache_efficiency_drop: { min_season_weeks: 1.5 } }] }',
       ['detectors.overrides[0].cache_efficiency_drop.min_season_weeks: Invalid input: expected int, received number'],
     ],
+    [
+      'spend_spike settings out of range',
+      'org: acme\ndetectors: { spend_spike: { min_slot_weeks: 0, cool_down_hours: 1.5, scale_floor_usd: 0, team_dedupe_share: 1.2 } }',
+      [
+        'detectors.spend_spike.min_slot_weeks: Too small: expected number to be >=1',
+        'detectors.spend_spike.cool_down_hours: Invalid input: expected int, received number',
+        'detectors.spend_spike.scale_floor_usd: Too small: expected number to be >0',
+        'detectors.spend_spike.team_dedupe_share: Too big: expected number to be <=1',
+      ],
+    ],
+    [
+      'a negative spend_spike gate in an override',
+      'org: acme\ndetectors: { overrides: [{ match: { team: a }, spend_spike: { min_impact_share: -1, min_impact_floor_usd: -5, scale_floor_share: 11 } }] }',
+      [
+        'detectors.overrides[0].spend_spike.scale_floor_share: Too big: expected number to be <=10',
+        'detectors.overrides[0].spend_spike.min_impact_share: Too small: expected number to be >=0',
+        'detectors.overrides[0].spend_spike.min_impact_floor_usd: Too small: expected number to be >=0',
+      ],
+    ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [
       'a developer in two teams',
@@ -294,6 +313,21 @@ describe('configJsonSchema', () => {
     expect(text).toContain('Hours a session must make no call before its context_bloat episode resolves.');
     expect(text).toContain('before an open cache_efficiency_drop episode resolves');
     expect(text).toContain('distinct local weeks (Monday to Sunday) with values');
+  });
+
+  it('describes the spend_spike settings an editor shows', () => {
+    const text = JSON.stringify(configJsonSchema());
+    for (const setting of [
+      'min_slot_weeks',
+      'cool_down_hours',
+      'scale_floor_usd',
+      'scale_floor_share',
+      'min_impact_share',
+      'min_impact_floor_usd',
+      'team_dedupe_share',
+    ]) {
+      expect(text).toMatch(new RegExp(`"${setting}":\\{[^}]*"description":"[^"]{20,}`));
+    }
   });
 
   it('says that a planned change ends before its `to`', () => {

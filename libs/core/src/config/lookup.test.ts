@@ -28,26 +28,37 @@ detectors:
     - { from: "2026-11-10T14:00:00+01:00", to: 2026-11-11, kinds: [spend_spike], note: "load test" }
 `);
 
+// The spend_spike defaults the cases below do not change.
+const SPIKE = {
+  min_slot_weeks: 2,
+  cool_down_hours: 3,
+  scale_floor_usd: 1,
+  scale_floor_share: 0.3,
+  min_impact_share: 1,
+  min_impact_floor_usd: 20,
+  team_dedupe_share: 0.7,
+};
+
 describe('detectorSettings', () => {
   it.each([
-    ['defaults with the file on top', 'payments', undefined, { enabled: true, min_impact_usd: 50, min_score: 4, min_history_hours: 72 }],
+    ['defaults with the file on top', 'payments', undefined, { enabled: true, min_impact_usd: 50, min_score: 4, min_history_hours: 72, ...SPIKE }],
     [
       'a team override changes only what it names',
       'research',
       'dan@acme.com',
-      { enabled: true, min_impact_usd: 200, min_score: 4, min_history_hours: 72 },
+      { enabled: true, min_impact_usd: 200, min_score: 4, min_history_hours: 72, ...SPIKE },
     ],
     [
       'a developer override refines the team one',
       'research',
       'carol@acme.com',
-      { enabled: true, min_impact_usd: 200, min_score: 6, min_history_hours: 72 },
+      { enabled: true, min_impact_usd: 200, min_score: 6, min_history_hours: 72, ...SPIKE },
     ],
     [
       'a team-level subject takes team overrides only',
       'research',
       undefined,
-      { enabled: true, min_impact_usd: 200, min_score: 4, min_history_hours: 72 },
+      { enabled: true, min_impact_usd: 200, min_score: 4, min_history_hours: 72, ...SPIKE },
     ],
   ])('%s', (_name, team, developer, expected) => {
     expect(detectorSettings(config, 'spend_spike', { team, developer })).toEqual(expected);

@@ -164,6 +164,13 @@ export interface HourBucket {
   cache_read_tokens: number;
   cache_write_tokens: number;
   output_tokens: number;
+  /**
+   * The developer's spend in the hour above its own usual, when that is a spike of its own, as
+   * stage A last judged it (usage.rollups.v1's developer_spike_usd): not a delta, the latest
+   * value, so merged by taking the larger. spend_spike leaves a team spike that is mostly this to
+   * the developer's alert. Absent: unknown, taken as 0.
+   */
+  developer_spike_usd?: number;
 }
 
 /** The event as a one-event bucket delta of its team × developer × model. */
@@ -196,6 +203,9 @@ export function mergeBucket(into: HourBucket, from: HourBucket): HourBucket {
   into.cache_read_tokens += from.cache_read_tokens;
   into.cache_write_tokens += from.cache_write_tokens;
   into.output_tokens += from.output_tokens;
+  if (from.developer_spike_usd !== undefined && from.developer_spike_usd > (into.developer_spike_usd ?? 0)) {
+    into.developer_spike_usd = from.developer_spike_usd;
+  }
   return into;
 }
 

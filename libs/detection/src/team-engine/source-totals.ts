@@ -30,7 +30,8 @@ export function totalsOf(r: UsageRollup): SourceTotals {
 
 /**
  * What the source counted between `before` and `after`, as a bucket delta; null when a count
- * went down (the source restarted its totals; see TeamEngineStats.regressed).
+ * went down (the source restarted its totals; see TeamEngineStats.regressed). The developer's
+ * spike is not a count: the rollup's latest value is carried as it is.
  */
 export function difference(r: UsageRollup, hour: number, after: SourceTotals, before: SourceTotals | undefined): HourBucket | null {
   const bucket: HourBucket = {
@@ -47,6 +48,7 @@ export function difference(r: UsageRollup, hour: number, after: SourceTotals, be
     cache_read_tokens: after.cache_read_tokens,
     cache_write_tokens: after.cache_write_tokens,
     output_tokens: after.output_tokens,
+    developer_spike_usd: r.developer_spike_usd ?? 0,
   };
   if (before === undefined) return bucket;
   bucket.cost_usd -= before.cost_usd;
