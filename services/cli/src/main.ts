@@ -5,6 +5,7 @@ import { ConfigError, createLogger, isBurnrateError } from '@burnrate/core';
 import { parseArgs } from './args.ts';
 import type { OnCallEnv } from './anomalies-command.ts';
 import type { BacktestEnv } from './backtest.ts';
+import type { ImportEnv } from './import-command.ts';
 import { configCheck, configSchema, type CommandIO } from './config-command.ts';
 import type { TopicsEnv } from './topics-command.ts';
 
@@ -46,6 +47,9 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate silence add --match team=payments kind=session_cost --for 4h --comment "why"
   burnrate silence list [--all]   active and pending silences (--all: expired ones too)
   burnrate silence expire <id>...
+  burnrate import claude-code [DIR...] --developer EMAIL | import csv FILE... --format events|cursor
+                                  post Claude Code transcripts or CSV exports to a running instance's
+                                  /v1/events, with progress and a summary (burnrate import --help)
   burnrate report precision [--since 30d]
                                   per detector kind and team: acknowledged, resolved real / expected /
                                   noise, and the share that was noise (what to tune thresholds from)
@@ -156,6 +160,18 @@ function onCallEnv(env: NodeJS.ProcessEnv): OnCallEnv {
   return { url: env.BURNRATE_URL, token: env.BURNRATE_API_TOKEN, user: env.BURNRATE_USER || login };
 }
 
+function importEnv(env: NodeJS.ProcessEnv): ImportEnv {
+  const terminal = process.stderr.isTTY;
+  return {
+    url: env.BURNRATE_INGEST_URL || env.BURNRATE_URL,
+    key: env.BURNRATE_INGEST_KEY,
+    home: env.HOME,
+    claudeConfigDir: env.CLAUDE_CONFIG_DIR,
+    // On a terminal, one line redrawn in place; piped or in CI, only the summary.
+    progress: terminal ? (line) => process.stderr.write(line === undefined ? '\r\x1b[2K' : `\r\x1b[2K${line}`) : undefined,
+  };
+}
+
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const { positionals, flags } = parseArgs(argv);
   const [command, sub, arg] = positionals;
@@ -205,6 +221,10 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'report': {
       const { reportCommand } = await import('./report-command.ts');
       return reportCommand(argv.slice(argv.indexOf('report') + 1), onCallEnv(process.env), io);
+    }
+    case 'import': {
+      const { importCommand } = await import('./import-command.ts');
+      return importCommand(argv.slice(argv.indexOf('import') + 1), importEnv(process.env), io);
     }
     case 'backtest': {
       const { backtest } = await import('./backtest.ts');

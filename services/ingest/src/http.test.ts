@@ -303,7 +303,13 @@ describe('POST /v1/logs (OTLP/HTTP JSON)', () => {
     const captured = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
     let now = NOW.getTime();
     const clock = { now: () => new Date(now) };
-    const routes = createIngestRoutes({ config: fixedConfig(testConfig), producer: fakeProducer(), clock, log: captured, ...trust(testConfig) });
+    const routes = createIngestRoutes({
+      config: fixedConfig(testConfig),
+      producer: fakeProducer(),
+      clock,
+      log: captured,
+      ...trust(testConfig),
+    });
     const app = createHttpApp({ routes, log: captured });
     const post = () => app.inject({ method: 'POST', url: '/v1/logs', headers: { 'content-type': 'text/plain' }, body: 'x' });
     for (let i = 0; i < 5; i++) expect((await post()).status).toBe(415);
@@ -311,7 +317,10 @@ describe('POST /v1/logs (OTLP/HTTP JSON)', () => {
     await post();
     const refused = lines.map((l) => JSON.parse(l) as { msg: string; alsoSinceLastLog?: number; level: string });
     expect(refused).toHaveLength(2);
-    expect(refused[0]).toMatchObject({ level: 'warn', msg: expect.stringContaining('OTLP logs export refused: Content-Type "text/plain"') as string });
+    expect(refused[0]).toMatchObject({
+      level: 'warn',
+      msg: expect.stringContaining('OTLP logs export refused: Content-Type "text/plain"') as string,
+    });
     expect(refused[1]?.alsoSinceLastLog).toBe(4);
   });
 

@@ -22,3 +22,12 @@ export { createEventLedger, warmLedger, type AcceptedEventIds, type EventLedger,
 export { createOtlpExports, grpcCodeOf, type OtlpCaller, type OtlpExportResponse, type OtlpExports } from './otlp-export.ts';
 export { createOtlpGrpcServer, DEFAULT_OTLP_GRPC_PORT, type OtlpGrpcServer, type OtlpGrpcServerOptions } from './otlp-grpc.ts';
 export { decodeOtlp, otlpTypes, type OtlpSignal } from './otlp-proto.ts';
+export {
+  createTranscriptDeduper,
+  readTranscriptLine,
+  TRANSCRIPT_SOURCE,
+  type PostedUsageRecord,
+  type TranscriptIdentity,
+  type TranscriptLine,
+} from './claude-transcript.ts';
+export { CSV_FORMATS, CSV_SOURCES, csvRowRecord, type CsvFormat, type CsvRecord, type CsvRow } from './csv-records.ts';

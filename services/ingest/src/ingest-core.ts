@@ -126,4 +126,3 @@ export function createIngestCore(options: IngestRoutesOptions): IngestCore {
 
   return { context, refusePast, refuseOverClaims, publishChecked };
 }
-

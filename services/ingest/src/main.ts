@@ -106,7 +106,12 @@ runService({
     });
     let boundGrpcPort = grpcPort;
     if (grpcPort !== null) {
-      const grpc = createOtlpGrpcServer({ exports: createOtlpExports(ingest), gate, log, ...(bodyLimitBytes !== undefined ? { maxMessageBytes: bodyLimitBytes } : {}) });
+      const grpc = createOtlpGrpcServer({
+        exports: createOtlpExports(ingest),
+        gate,
+        log,
+        ...(bodyLimitBytes !== undefined ? { maxMessageBytes: bodyLimitBytes } : {}),
+      });
       lifecycle.register({
         name: 'otlp-grpc',
         start: async () => {

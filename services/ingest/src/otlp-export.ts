@@ -180,9 +180,7 @@ export function createOtlpExports(options: IngestRoutesOptions): OtlpExports {
         );
       }
       const raw = await req.body();
-      const body = protobuf
-        ? decodeOtlp(signal, raw)
-        : parseJsonDocument(bodyText(raw, `send an OTLP ${SIGNAL_MESSAGE[signal]} as JSON`));
+      const body = protobuf ? decodeOtlp(signal, raw) : parseJsonDocument(bodyText(raw, `send an OTLP ${SIGNAL_MESSAGE[signal]} as JSON`));
       const answer = signal === 'logs' ? await logs(body, principal) : await metrics(body);
       if (!protobuf) return { status: 200, body: answer };
       return { status: 200, headers: { 'content-type': 'application/x-protobuf' }, body: encodeOtlpResponse(signal, answer) };

@@ -113,7 +113,11 @@ async function send<T>(exporter: Exporter<T>, items: T): Promise<{ code: number;
 /** What Claude Code's http/json export of the capture publishes: the reference. */
 async function fromCapturedJson(): Promise<UsageEvent[]> {
   const r = await receivers();
-  const res = await fetch(`${r.httpUrl}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: readFixture('logs.json') });
+  const res = await fetch(`${r.httpUrl}/v1/logs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: readFixture('logs.json'),
+  });
   expect(res.status).toBe(200);
   return r.events();
 }

@@ -1,11 +1,4 @@
-import {
-  type handleUnaryCall,
-  Metadata,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-} from '@grpc/grpc-js';
+import { type handleUnaryCall, Metadata, Server, ServerCredentials, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { errorResponse, type IncomingRequest, type Logger } from '@burnrate/core';
 import type { IngestGate, IngestPrincipal } from './auth.ts';
 import { grpcCodeOf, type OtlpExportResponse, type OtlpExports } from './otlp-export.ts';
