@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageEvent } from '@burnrate/schemas';
 import { createMemoryStore } from '@burnrate/store';
 import { tempDir, type TempDir, usageEvent } from '@burnrate/testing';
-import { parseLine, readNdjsonEvents, sortForReplay, storeEvents } from './backtest-events.ts';
+import { parseConfig } from '@burnrate/core';
+import { parseLine, postedRecordReader, readNdjsonEvents, sortForReplay, storeEvents } from './backtest-events.ts';
 
 const at = (iso: string, id: string, extra: Partial<UsageEvent> = {}): UsageEvent =>
   usageEvent({ event_id: id, occurred_at: iso, ingested_at: iso, ...extra });
@@ -94,6 +95,32 @@ describe('readNdjsonEvents', () => {
     expect(events.map((e) => e.event_id)).toEqual(['a']);
     expect(stats.invalid_skipped).toBe(2);
     expect(invalid.map((i) => i.line)).toEqual([1, 3]);
+  });
+
+  it('with a posted-record reader, replays what was posted to /v1/events: attributed and priced under the config, however old', async () => {
+    const config = parseConfig('org: acme\nteams:\n  - id: payments\n    members: [alice@acme.com]\n');
+    const posted = postedRecordReader(config, () => new Date('2026-12-07T00:00:00Z'));
+    const path = await write([
+      JSON.stringify(at('2026-11-02T10:00:00.000Z', 'stored')),
+      JSON.stringify({
+        occurred_at: '2026-03-02T09:30:00Z',
+        developer_email: 'alice@acme.com',
+        model: 'claude-sonnet-4-5',
+        input_tokens: 1_000_000,
+        output_tokens: 0,
+      }),
+      JSON.stringify({ occurred_at: '2026-03-02T09:31:00Z', developer_email: 'bob@acme.com', model: 'claude-sonnet-4-5', inputTokens: 5 }),
+    ]);
+    await expect(readNdjsonEvents(path, { org: 'acme' }, { skipInvalid: false, posted })).rejects.toThrow(
+      /1 line is not a valid UsageEvent or usage record:\n {2}line 3: inputTokens: .*input_tokens/,
+    );
+    const { events } = await readNdjsonEvents(path, { org: 'acme' }, { skipInvalid: true, posted });
+    expect(events.map((e) => [e.occurred_at, e.developer, e.team, e.cost_usd, e.cost_source])).toEqual([
+      ['2026-03-02T09:30:00.000Z', 'alice@acme.com', 'payments', 3, 'computed'],
+      ['2026-11-02T10:00:00.000Z', expect.any(String), expect.any(String), expect.any(Number), expect.any(String)],
+    ]);
+    // Without the reader, a posted record is not a UsageEvent.
+    await expect(readNdjsonEvents(path, { org: 'acme' }, { skipInvalid: false })).rejects.toThrow(/2 lines are not a valid UsageEvent:/);
   });
 
   it('names a missing file', async () => {

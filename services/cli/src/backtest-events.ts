@@ -1,12 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { BurnrateError, formatPath } from '@burnrate/core';
+import { BurnrateError, type Config, formatPath } from '@burnrate/core';
+import { createAttributor, HTTP_EVENTS_SOURCE, normalizeRecord } from '@burnrate/ingest';
+import { createPriceCatalog } from '@burnrate/pricing';
 import { UsageEvent } from '@burnrate/schemas';
 import type { Store } from '@burnrate/store';
 
 /** Which events a backtest replays: one org, occurred_at in [from, to). */
 export interface EventWindow {
-  org: string;
+  /** Every org when absent (an export); a backtest names its config's. */
+  org?: string | undefined;
   from?: string;
   to?: string;
 }
@@ -42,7 +45,11 @@ const STORE_PAGE = 10_000;
  * tuning run on partly unreadable history would quietly under-count, so an invalid line fails
  * the whole read (listing the first few, with line number and field) unless `skipInvalid`.
  */
-export async function readNdjsonEvents(path: string, window: EventWindow, options: { skipInvalid: boolean }): Promise<NdjsonEvents> {
+export async function readNdjsonEvents(
+  path: string,
+  window: EventWindow,
+  options: { skipInvalid: boolean; posted?: PostedRecordReader },
+): Promise<NdjsonEvents> {
   const events: UsageEvent[] = [];
   const invalid: InvalidLine[] = [];
   const stats: InputStats = { lines: 0, invalid_skipped: 0, other_org: 0, outside_range: 0 };
@@ -54,10 +61,10 @@ export async function readNdjsonEvents(path: string, window: EventWindow, option
       lineNo += 1;
       if (line.trim() === '') continue;
       stats.lines += 1;
-      const result = parseLine(line);
+      const result = parseLine(line, options.posted);
       if (!Array.isArray(result)) {
         const event = result;
-        if (event.org !== window.org) stats.other_org += 1;
+        if (window.org !== undefined && event.org !== window.org) stats.other_org += 1;
         else if (!inWindow(event.occurred_at, window)) stats.outside_range += 1;
         else events.push(event);
         continue;
@@ -75,7 +82,7 @@ export async function readNdjsonEvents(path: string, window: EventWindow, option
     const more = invalidCount > invalid.length ? `\n  … and ${invalidCount - invalid.length} more` : '';
     throw new BurnrateError(
       'INPUT_INVALID',
-      `${path}: ${invalidCount} line${invalidCount === 1 ? ' is' : 's are'} not a valid UsageEvent:\n${formatInvalid(invalid)}${more}\n` +
+      `${path}: ${invalidCount} line${invalidCount === 1 ? ' is' : 's are'} not a valid UsageEvent${options.posted === undefined ? '' : ' or usage record'}:\n${formatInvalid(invalid)}${more}\n` +
         'Fix them, or pass --skip-invalid to replay the valid lines and count the rest.',
       { details: { invalid } },
     );
@@ -88,8 +95,17 @@ export function formatInvalid(invalid: readonly InvalidLine[]): string {
   return invalid.map((i) => `  line ${i.line}: ${i.problems.join('; ')}`).join('\n');
 }
 
-/** The event, or what is wrong with the line. */
-export function parseLine(line: string): UsageEvent | string[] {
+/**
+ * Turns a record as `POST /v1/events` takes it into the event ingest would make of it, or says
+ * what ingest would refuse it for.
+ */
+export type PostedRecordReader = (raw: unknown) => UsageEvent | string[];
+
+/**
+ * The event, or what is wrong with the line. A line is a UsageEvent as published (what the store
+ * and `burnrate export events` hold), or, with `posted`, any record `POST /v1/events` accepts.
+ */
+export function parseLine(line: string, posted?: PostedRecordReader): UsageEvent | string[] {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -99,7 +115,33 @@ export function parseLine(line: string): UsageEvent | string[] {
   // reportInput tells a missing field (input undefined) from a wrong one in describeIssue.
   const parsed = UsageEvent.safeParse(raw, { reportInput: true });
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map(describeIssue);
+  if (posted !== undefined) return shorten(posted(raw));
+  return shorten(parsed.error.issues.map(describeIssue));
+}
+
+/**
+ * Reads posted records as `POST /v1/events` would under `config`: its members, ownership rules
+ * and prices; `now` is the ingest clock. History is what a backtest is for, so ingest's
+ * `max_age` does not apply; every other check does.
+ */
+export function postedRecordReader(config: Config, now: () => Date = () => new Date()): PostedRecordReader {
+  const ctx = {
+    org: config.org,
+    source: HTTP_EVENTS_SOURCE,
+    catalog: createPriceCatalog(config.pricing.prices),
+    attribute: createAttributor(config),
+    clock: { now },
+    limits: { ...config.ingest.limits, max_age: Number.MAX_SAFE_INTEGER },
+  };
+  return (raw) => {
+    const result = normalizeRecord(raw, ctx);
+    return result.ok ? result.event : result.issues.map((i) => `${i.field}: ${i.message}`);
+  };
+}
+
+function shorten(result: UsageEvent | string[]): UsageEvent | string[] {
+  if (!Array.isArray(result)) return result;
+  const problems = result;
   // A line of something else entirely fails on every field; the first few say enough.
   if (problems.length <= SHOWN_PROBLEMS) return problems;
   return [...problems.slice(0, SHOWN_PROBLEMS), `and ${problems.length - SHOWN_PROBLEMS} more`];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,8 +63,12 @@ interface Run {
 
 /** Runs `burnrate backtest …` as its own process, the way a user does. */
 function burnrate(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return command('backtest', args, env);
+}
+
+function command(name: string, args: string[], env: Record<string, string>): Promise<Run> {
   const started = performance.now();
-  const child = spawn(process.execPath, [MAIN, 'backtest', ...args], {
+  const child = spawn(process.execPath, [MAIN, name, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,7 +79,7 @@ function burnrate(args: string[], env: Record<string, string> = {}): Promise<Run
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`burnrate backtest ${args.join(' ')} did not finish within ${RUN_TIMEOUT_MS} ms:\n${stderr}`));
+      reject(new Error(`burnrate ${name} ${args.join(' ')} did not finish within ${RUN_TIMEOUT_MS} ms:\n${stderr}`));
     }, RUN_TIMEOUT_MS);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -175,7 +179,9 @@ describe('burnrate backtest', () => {
       const base = ['--config', path('proposed.yaml'), '--input', path('with-bad-line.ndjson')];
       const strict = await burnrate(base);
       expect(strict.code).toBe(1);
-      expect(strict.stderr).toContain('line 6: source: is required (string); cost_usd: Invalid input: expected number, received string\n');
+      // A line that is neither a stored event nor a record ingest takes is named by what ingest would say.
+      expect(strict.stderr).toContain('1 line is not a valid UsageEvent or usage record:\n');
+      expect(strict.stderr).toContain('line 6: cost_usd: expected a JSON number, got the string "a lot"; send numbers without quotes\n');
       expect(strict.stdout).toBe('');
 
       const lenient = await burnrate([...base, '--skip-invalid', '--json']);
@@ -215,6 +221,9 @@ describe('burnrate backtest', () => {
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('another process holds it, most likely a running `burnrate start`');
       expect(run.stderr).toContain('--input events.ndjson');
+      const exported = await command('export', ['events', '--data-dir', dataDir()], {});
+      expect([exported.code, exported.stdout]).toEqual([1, '']);
+      expect(exported.stderr).toContain('another process holds it');
       expect(run.ms).toBeLessThan(15_000);
     });
 
@@ -241,6 +250,31 @@ describe('burnrate backtest', () => {
       expect(store_.source).toEqual({ kind: 'chdb', data_dir: join(dataDir(), 'chdb') });
       expect(store_.runs[0]?.replay.events).toBe(45);
       expect({ ...store_, source: null }).toEqual({ ...file, source: null });
+    });
+
+    it('exports the stored events as NDJSON that a backtest replays to the same report', async () => {
+      const out = path('exported.ndjson');
+      const exported = await command('export', ['events', ...range, '--out', out], { BURNRATE_DATA_DIR: dataDir() });
+      expect([exported.code, exported.stdout]).toEqual([0, '']);
+      expect(exported.stderr).toBe(`exported 45 events from ${join(dataDir(), 'chdb')} to ${out}\n`);
+      const lines = (await readFile(out, 'utf8')).trimEnd().split('\n');
+      expect(lines.map((l) => (JSON.parse(l) as UsageEvent).occurred_at)).toEqual(
+        EVENTS.filter((e) => e.occurred_at < '2026-11-29')
+          .map((e) => e.occurred_at)
+          .sort(),
+      );
+      const args = ['--config', path('proposed.yaml'), '--baseline', path('current.yaml'), ...range, '--json'];
+      const fromExport = JSON.parse((await burnrate([...args, '--input', out])).stdout) as BacktestReport;
+      const fromFile = JSON.parse((await burnrate([...args, '--input', path('events.ndjson')])).stdout) as BacktestReport;
+      expect({ ...fromExport, source: null }).toEqual({ ...fromFile, source: null });
+
+      const toStdout = await command('export', ['events', '--from', '2026-12-01'], { BURNRATE_DATA_DIR: dataDir() });
+      expect(toStdout.stdout.trimEnd().split('\n')).toHaveLength(5);
+      const bad = await command('export', ['events', '--from', 'soon'], { BURNRATE_DATA_DIR: dataDir() });
+      expect([bad.code, bad.stderr.trim()]).toEqual([
+        2,
+        'burnrate export: --from "soon" is not a date or an instant (2026-11-01, 2026-11-01T09:00:00Z)',
+      ]);
     });
   });
 });

@@ -71,7 +71,9 @@ describe('burnrate backtest refuses what it cannot run', () => {
   it('fails on an invalid input line, naming its number and field', async () => {
     const r = await run(['--config', path('ok.yaml'), '--input', path('bad.ndjson')]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('line 2: source: is required (string)');
+    expect(r.err).toContain(
+      'line 2: occurred_at: is required; model: is required; developer_email: a record needs developer_email or developer',
+    );
   });
 
   it('explains a data directory without an embedded store', async () => {

@@ -15,7 +15,7 @@ import { replay } from '@burnrate/detector';
 import type { UsageEvent } from '@burnrate/schemas';
 import { createChdbStore, createClickHouseStore, type Store } from '@burnrate/store';
 import { type BacktestArgs, parseBacktestArgs, UsageError } from './backtest-args.ts';
-import { type EventWindow, readNdjsonEvents, storeEvents } from './backtest-events.ts';
+import { type EventWindow, postedRecordReader, readNdjsonEvents, storeEvents } from './backtest-events.ts';
 import { formatReport, formatReportJson } from './backtest-format.ts';
 import { type BacktestReport, CONVENTIONS, diffRuns, type EventSourceInfo, runReport, type RunReport } from './backtest-report.ts';
 import { collectScores } from './backtest-scores.ts';
@@ -43,7 +43,9 @@ have raised, per team and per week, and with --baseline the difference (new, gon
                      ISO instant such as 2026-11-01T09:00:00-05:00
   --warmup DURATION  also replay this much before --from so baselines are warm; anomalies first
                      detected before --from are not reported
-  --input FILE       NDJSON of UsageEvents instead of the store; an invalid line fails the run
+  --input FILE       NDJSON instead of the store: UsageEvents as stored (burnrate export events) or
+                     records as POST /v1/events takes them, attributed and priced under --config;
+                     an invalid line fails the run
   --skip-invalid     with --input: skip invalid lines and count them instead
   --data-dir DIR     the data directory of \`burnrate start\` (default BURNRATE_DATA_DIR or ./.burnrate);
                      it must not be running: the embedded store opens in one process at a time
@@ -99,7 +101,7 @@ export async function backtest(argv: readonly string[], env: BacktestEnv, io: Co
 
   let source: EventSource;
   try {
-    source = await openSource(args, env, window);
+    source = await openSource(args, env, window, proposed);
   } catch (err) {
     if (!isBurnrateError(err)) throw err;
     io.err(err.message);
@@ -158,23 +160,31 @@ async function loadChecked(path: string, flag: string, io: CommandIO): Promise<C
   }
 }
 
-async function openSource(args: BacktestArgs, env: BacktestEnv, window: EventWindow): Promise<EventSource> {
+async function openSource(args: BacktestArgs, env: BacktestEnv, window: EventWindow, config: Config): Promise<EventSource> {
   if (args.input !== undefined) {
-    const { events, stats } = await readNdjsonEvents(args.input, window, { skipInvalid: args.skipInvalid });
+    // Records as posted are attributed and priced under the proposed config, once for both runs.
+    const posted = postedRecordReader(config);
+    const { events, stats } = await readNdjsonEvents(args.input, window, { skipInvalid: args.skipInvalid, posted });
     return { info: { kind: 'ndjson', path: args.input, ...stats }, events: () => events, close: async () => {} };
   }
-  if (args.dataDir === undefined && env.clickhouse !== undefined) {
+  const { store, info } = await openEventStore(args.dataDir, env);
+  return { info, events: () => storeEvents(store, window), close: () => store.close() };
+}
+
+/**
+ * The store events are read from: `dataDir`'s embedded store when given, else the ClickHouse
+ * server at CLICKHOUSE_URL when set, else BURNRATE_DATA_DIR's (default ./.burnrate).
+ */
+export async function openEventStore(
+  dataDir: string | undefined,
+  env: BacktestEnv,
+): Promise<{ store: Store; info: Exclude<EventSourceInfo, { kind: 'ndjson' }> }> {
+  if (dataDir === undefined && env.clickhouse !== undefined) {
     const store = await createClickHouseStore({ ...env.clickhouse, log: env.log });
-    return {
-      info: { kind: 'clickhouse', url: redactUrl(env.clickhouse.url) },
-      events: () => storeEvents(store, window),
-      close: () => store.close(),
-    };
+    return { store, info: { kind: 'clickhouse', url: redactUrl(env.clickhouse.url) } };
   }
-  const dataDir = args.dataDir ?? env.dataDir ?? DEFAULT_DATA_DIR;
-  const chdbDir = await findChdbDir(dataDir);
-  const store = await openChdb(chdbDir, env.log);
-  return { info: { kind: 'chdb', data_dir: chdbDir }, events: () => storeEvents(store, window), close: () => store.close() };
+  const chdbDir = await findChdbDir(dataDir ?? env.dataDir ?? DEFAULT_DATA_DIR);
+  return { store: await openChdb(chdbDir, env.log), info: { kind: 'chdb', data_dir: chdbDir } };
 }
 
 /** `<dir>/chdb` as `burnrate start` lays it out, or `dir` itself when it is the engine's directory. */
@@ -211,8 +221,8 @@ async function openChdb(dir: string, log: Logger): Promise<Store> {
       throw new BurnrateError(
         'STORE_UNAVAILABLE',
         `cannot open the embedded store in ${dir}: another process holds it, most likely a running \`burnrate start\` ` +
-          '(the embedded ClickHouse opens a data directory in one process at a time). Stop it and run the backtest again, ' +
-          `or pass the events with --input events.ndjson. (chdb: ${err.message})`,
+          '(the embedded ClickHouse opens a data directory in one process at a time). Stop it and run the command again; ' +
+          `a backtest can also replay a file of events with --input events.ndjson. (chdb: ${err.message})`,
         { cause: err },
       );
     }

@@ -50,6 +50,8 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate import claude-code [DIR...] --developer EMAIL | import csv FILE... --format events|cursor
                                   post Claude Code transcripts or CSV exports to a running instance's
                                   /v1/events, with progress and a summary (burnrate import --help)
+  burnrate export events [--from DATE] [--to DATE] [--out FILE]
+                                  stored usage events as NDJSON, as /v1/events and backtest --input take them
   burnrate report precision [--since 30d]
                                   per detector kind and team: acknowledged, resolved real / expected /
                                   noise, and the share that was noise (what to tune thresholds from)
@@ -221,6 +223,10 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'report': {
       const { reportCommand } = await import('./report-command.ts');
       return reportCommand(argv.slice(argv.indexOf('report') + 1), onCallEnv(process.env), io);
+    }
+    case 'export': {
+      const { exportCommand } = await import('./export-command.ts');
+      return exportCommand(argv.slice(argv.indexOf('export') + 1), backtestEnv(process.env), io, process.stdout);
     }
     case 'import': {
       const { importCommand } = await import('./import-command.ts');
