@@ -55,8 +55,9 @@ interface KeyEntry {
  */
 function indexKeys(config: Config): Map<string, KeyEntry> {
   const index = new Map<string, KeyEntry>();
+  const teamIds = new Set(config.teams.map((t) => t.id));
   for (const source of config.sources) {
-    const claims = claimCheck(source);
+    const claims = claimCheck(source, teamIds);
     for (const key of source.keys) {
       index.set(key.sha256, {
         source,
@@ -84,9 +85,10 @@ function inDomains(email: string, domains: readonly string[]): boolean {
 }
 
 /** The claims a source's key carries, or undefined when it may claim anything. */
-export function claimCheck(source: SourceConfig): ClaimCheck | undefined {
+export function claimCheck(source: SourceConfig, teamIds: ReadonlySet<string>): ClaimCheck | undefined {
   const { name, team, emitter, domains } = source;
-  if (team === undefined && emitter === undefined && domains === undefined) return undefined;
+  const trustTeamId = source.trust_team_id === true;
+  if (team === undefined && emitter === undefined && domains === undefined && !trustTeamId) return undefined;
   return ({ identity, tool }, who) => {
     if (emitter !== undefined && tool !== emitter) {
       return { ok: false, issue: { field: 'tool', message: `is "${tool}"; source "${name}" may only send usage of ${emitter}` } };
@@ -115,6 +117,10 @@ export function claimCheck(source: SourceConfig): ClaimCheck | undefined {
           },
         };
       }
+    }
+    if (trustTeamId && who.team === UNATTRIBUTED) {
+      const declared = identity.team_id?.trim().toLowerCase();
+      if (declared !== undefined && teamIds.has(declared)) return { ok: true, who: { ...who, team: declared, matched_by: 'source' } };
     }
     return { ok: true, who };
   };

@@ -14,6 +14,7 @@ const REVOKED_KEY = 'brk_payments_leaked_0123456789abcdef';
 const EXPIRED_KEY = 'brk_payments_old_0123456789abcdef';
 const PROXY_KEY = 'brk_proxy_0123456789abcdef';
 const CLAUDE_KEY = 'brk_claude_code_0123456789abcdef';
+const FLEET_KEY = 'brk_fleet_0123456789abcdef';
 
 const config = parseConfig(`
 org: acme
@@ -42,6 +43,9 @@ sources:
   - name: claude-code
     emitter: claude-code
     keys: [${keyHash(CLAUDE_KEY)}]
+  - name: managed-fleet
+    trust_team_id: true
+    keys: [${keyHash(FLEET_KEY)}]
 `);
 
 function setup() {
@@ -82,6 +86,45 @@ const record = (overrides: Record<string, unknown> = {}) => ({
 interface ErrorBody {
   error: { code: string; message: string; details?: { rejected?: { index: number; field: string; message: string }[] } };
 }
+
+describe('a source that trusts the team a record declares', () => {
+  it('places an identity the config does not know in the configured team it names; members, rules and unknown teams are not moved', async () => {
+    const t = setup();
+    const res = await t.post(
+      '/v1/events',
+      [
+        record({ event_id: 'new-hire', developer_email: 'dan@acme.com', team: 'Payments' }),
+        record({ event_id: 'member', developer_email: 'carol@acme.com', team: 'payments' }),
+        record({ event_id: 'unknown-team', developer_email: 'erin@acme.com', team: 'growth' }),
+        record({ event_id: 'no-team', developer_email: 'frank@acme.com' }),
+        record({ event_id: 'via-attribute', developer_email: 'gina@acme.com', attributes: { 'team.id': 'research' } }),
+      ],
+      bearer(FLEET_KEY),
+    );
+    expect(res.status).toBe(200);
+    expect(t.events().map((e) => [e.event_id, e.developer, e.team])).toEqual([
+      ['new-hire', 'dan@acme.com', 'payments'],
+      ['member', 'carol@acme.com', 'research'],
+      ['unknown-team', 'erin@acme.com', 'unattributed'],
+      ['no-team', 'frank@acme.com', 'unattributed'],
+      ['via-attribute', 'gina@acme.com', 'research'],
+    ]);
+  });
+
+  it('is not trusted from a source without trust_team_id: the declared team needs an ownership rule', async () => {
+    const t = setup();
+    await t.post('/v1/events', [record({ event_id: 'x', developer_email: 'dan@acme.com', team: 'payments' })], bearer(PROXY_KEY));
+    expect(t.events().map((e) => e.team)).toEqual(['unattributed']);
+  });
+
+  it('cannot be combined with team: in the config', () => {
+    expect(() =>
+      parseConfig(
+        `org: acme\nteams: [{ id: payments }]\nsources:\n  - { name: s, team: payments, trust_team_id: true, keys: [${keyHash('k')}] }\n`,
+      ),
+    ).toThrow(/sources\[0\]\.trust_team_id \(line 4\): source "s" speaks for team "payments" already; trust_team_id would never apply, remove one/);
+  });
+});
 
 describe('ingest authentication', () => {
   it('refuses a request without a key, with a wrong key, a revoked or an expired one: 401 and nothing published', async () => {

@@ -54,8 +54,22 @@ export const Source = z
     domains: z.array(Domain).min(1).optional(),
     // This source's own limit, when it is busier than the default (a proxy for a whole org).
     rate_limit: RateLimit.optional(),
+    // Trust the team a record declares (Claude Code's `team.id` resource attribute, a LiteLLM
+    // key's team, a posted `team`) for identities the config places nowhere, when it names a
+    // configured team: the sender knows the team, the config does not know the person. Members
+    // and ownership rules still win.
+    trust_team_id: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((source, ctx) => {
+    if (source.trust_team_id === true && source.team !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trust_team_id'],
+        message: `source "${source.name}" speaks for team "${source.team}" already; trust_team_id would never apply, remove one`,
+      });
+    }
+  });
 
 export const IngestAuth = z.enum(['keys', 'none']);
 
