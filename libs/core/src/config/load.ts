@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { BurnrateError } from '../errors.ts';
+import { applyIdentities } from './identities.ts';
 import { formatPath } from './path.ts';
 import type { ReceiverSchema } from './receivers.ts';
 import { type Config, ConfigSchema, createConfigSchema } from './schema.ts';
@@ -97,5 +99,18 @@ export async function loadConfig(path: string, options: ParseConfigOptions = {})
   } catch (cause) {
     throw new BurnrateError('CONFIG_NOT_FOUND', `cannot read config file ${path}: ${(cause as Error).message}`, { cause });
   }
-  return parseConfig(text, path, options);
+  const config = parseConfig(text, path, options);
+  if (config.identities === undefined) return config;
+  const file = resolve(dirname(path), config.identities);
+  let csv: string;
+  try {
+    csv = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(path, [
+      { path: 'identities', message: `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}` },
+    ]);
+  }
+  const applied = applyIdentities(config, csv, config.identities);
+  if ('issues' in applied) throw new ConfigError(path, applied.issues);
+  return applied.config;
 }

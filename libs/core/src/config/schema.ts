@@ -190,6 +190,9 @@ function buildConfigSchema(receiver: ReceiverSchema) {
       timezone: TimeZone.default('UTC'),
       teams: z.array(teamSchema(receiver)).default([]),
       ownership: z.array(OwnershipRule).default([]),
+      // A CSV of people and their identities at other vendors (identities.ts), relative to this
+      // file; read with it, so a reload reads it again.
+      identities: z.string().min(1).optional(),
       calendar: CalendarConfig.default({
         working_hours: { start: '09:00', end: '18:00' },
         working_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
