@@ -2,21 +2,23 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixedClock } from '@burnrate/core';
 import type { UsageEvent } from '@burnrate/schemas';
-import { tempDir, type TempDir, waitUntil } from '@burnrate/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PollerHealth } from './poller.ts';
-import { createPollers, type Pollers } from './pollers.ts';
-import { PollerEnv } from './settings.ts';
-import { readFixture, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
 import {
   ANTHROPIC_COST_PATH,
   ANTHROPIC_USAGE_PATH,
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
-  type ProviderStandIn,
   startAnthropicStandIn,
   startOpenAiStandIn,
-} from './test-stand-ins.ts';
+  tempDir,
+  type TempDir,
+  type UsageApiStandIn,
+  waitUntil,
+} from '@burnrate/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PollerHealth } from './poller.ts';
+import { createPollers, type Pollers } from './pollers.ts';
+import { PollerEnv } from './settings.ts';
+import { readFixture, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
 
 const ANTHROPIC_KEY = 'sk-ant-admin01-test';
 const OPENAI_KEY = 'sk-admin-test';
@@ -39,7 +41,7 @@ const outputOf = (events: readonly UsageEvent[], periodStart: string, apiKey = '
 
 describe('Anthropic pollers against a stand-in of the Admin API', () => {
   let dir: TempDir;
-  let api: ProviderStandIn;
+  let api: UsageApiStandIn;
   const clock = fixedClock(new Date('2026-12-07T10:20:00Z'));
   const waits: number[] = [];
   const running: Pollers[] = [];

@@ -1,5 +1,4 @@
-// Shared by this package's tests only; not exported from index.ts.
-import { type HttpAnswer, type HttpStandIn, jsonAnswer, startHttpStandIn } from '@burnrate/testing';
+import { type HttpAnswer, type HttpStandIn, jsonAnswer, startHttpStandIn } from './http-stand-in.ts';
 
 /** How a provider writes bucket times: Anthropic as RFC 3339 `starting_at`, OpenAI as Unix seconds `start_time`. */
 interface TimeStyle {
@@ -38,7 +37,7 @@ interface Report {
   rows: Map<number, unknown[]>;
 }
 
-export interface ProviderStandIn extends HttpStandIn {
+export interface UsageApiStandIn extends HttpStandIn {
   /** Replaces the rows of one bucket of a report (a revision, when it was served before). */
   setRows(path: string, bucketStart: string, rows: unknown[]): void;
   /** Every page request for `path`, as [start param, page param]. */
@@ -46,7 +45,8 @@ export interface ProviderStandIn extends HttpStandIn {
 }
 
 /**
- * A local stand-in of a provider's bucketed usage API: checks the auth headers, answers the
+ * A local stand-in of a provider's bucketed usage API (reference formats in
+ * ../shared/reference/providers.md §1 and §5): checks the auth headers, answers the
  * window's buckets (empty ones included, as the providers do) `pageSize` at a time with the
  * provider's `has_more`/`next_page` envelope, and takes the cursor back as `page`.
  */
@@ -55,7 +55,7 @@ async function startReportStandIn(
   reports: readonly Omit<Report, 'rows'>[],
   authorized: (headers: Record<string, string>) => boolean,
   pageSize: number,
-): Promise<ProviderStandIn> {
+): Promise<UsageApiStandIn> {
   const byPath = new Map(reports.map((r) => [r.path, { ...r, rows: new Map<number, unknown[]>() }]));
   const answer = (request: { path: string; headers: Record<string, string> }): HttpAnswer => {
     if (!authorized(request.headers)) return jsonAnswer(401, { error: { type: 'authentication_error', message: 'invalid x-api-key' } });
@@ -107,7 +107,7 @@ export const ANTHROPIC_COST_PATH = '/v1/organizations/cost_report';
 export const OPENAI_COMPLETIONS_PATH = '/v1/organization/usage/completions';
 export const OPENAI_COSTS_PATH = '/v1/organization/costs';
 
-export function startAnthropicStandIn(adminKey: string, pageSize = 3): Promise<ProviderStandIn> {
+export function startAnthropicStandIn(adminKey: string, pageSize = 3): Promise<UsageApiStandIn> {
   return startReportStandIn(
     ANTHROPIC_TIME,
     [
@@ -119,7 +119,7 @@ export function startAnthropicStandIn(adminKey: string, pageSize = 3): Promise<P
   );
 }
 
-export function startOpenAiStandIn(adminKey: string, pageSize = 3): Promise<ProviderStandIn> {
+export function startOpenAiStandIn(adminKey: string, pageSize = 3): Promise<UsageApiStandIn> {
   return startReportStandIn(
     OPENAI_TIME,
     [
