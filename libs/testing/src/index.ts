@@ -38,6 +38,7 @@ export { startMsTeamsStandIn, type MsTeamsCard, type MsTeamsStandIn, type MsTeam
 export {
   ANTHROPIC_COST_PATH,
   ANTHROPIC_USAGE_PATH,
+  CLAUDE_CODE_ANALYTICS_PATH,
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
   startAnthropicStandIn,

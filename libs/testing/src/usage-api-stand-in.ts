@@ -40,6 +40,8 @@ interface Report {
 export interface UsageApiStandIn extends HttpStandIn {
   /** Replaces the rows of one bucket of a report (a revision, when it was served before). */
   setRows(path: string, bucketStart: string, rows: unknown[]): void;
+  /** Replaces the records of one day of a one-day-per-call report (`starting_at=YYYY-MM-DD`). */
+  setRecords(path: string, day: string, records: unknown[]): void;
   /** Every page request for `path`, as [start param, page param]. */
   pagesOf(path: string): { start: string | null; page: string | null }[];
 }
@@ -55,11 +57,28 @@ async function startReportStandIn(
   reports: readonly Omit<Report, 'rows'>[],
   authorized: (headers: Record<string, string>) => boolean,
   pageSize: number,
+  dailyPaths: readonly string[] = [],
 ): Promise<UsageApiStandIn> {
   const byPath = new Map(reports.map((r) => [r.path, { ...r, rows: new Map<number, unknown[]>() }]));
+  const daily = new Map(dailyPaths.map((path) => [path, new Map<string, unknown[]>()]));
+  /** A one-day-per-call report: the day's records, `pageSize` at a time. */
+  const answerDay = (url: URL, days: Map<string, unknown[]>): HttpAnswer => {
+    const day = url.searchParams.get('starting_at') ?? '';
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return jsonAnswer(400, { error: { message: 'starting_at must be YYYY-MM-DD' } }, ['starting_at']);
+    const records = days.get(day) ?? [];
+    const offset = Number(url.searchParams.get('page') ?? '0');
+    const more = offset + pageSize < records.length;
+    return jsonAnswer(200, {
+      data: records.slice(offset, offset + pageSize),
+      has_more: more,
+      next_page: more ? String(offset + pageSize) : null,
+    });
+  };
   const answer = (request: { path: string; headers: Record<string, string> }): HttpAnswer => {
     if (!authorized(request.headers)) return jsonAnswer(401, { error: { type: 'authentication_error', message: 'invalid x-api-key' } });
     const url = new URL(request.path, 'http://stand-in');
+    const days = daily.get(url.pathname);
+    if (days !== undefined) return answerDay(url, days);
     const report = byPath.get(url.pathname);
     if (report === undefined) return jsonAnswer(404, { error: { message: `no ${url.pathname}` } });
     const problems: string[] = [];
@@ -90,6 +109,11 @@ async function startReportStandIn(
       if (report === undefined) throw new Error(`no report ${path}`);
       report.rows.set(Date.parse(bucketStart), rows);
     },
+    setRecords(path, day, records) {
+      const days = daily.get(path);
+      if (days === undefined) throw new Error(`no one-day report ${path}`);
+      days.set(day, records);
+    },
     pagesOf(path) {
       return server.requests
         .map((r) => new URL(r.path, 'http://stand-in'))
@@ -104,6 +128,7 @@ const DAY = 24 * HOUR;
 
 export const ANTHROPIC_USAGE_PATH = '/v1/organizations/usage_report/messages';
 export const ANTHROPIC_COST_PATH = '/v1/organizations/cost_report';
+export const CLAUDE_CODE_ANALYTICS_PATH = '/v1/organizations/usage_report/claude_code';
 export const OPENAI_COMPLETIONS_PATH = '/v1/organization/usage/completions';
 export const OPENAI_COSTS_PATH = '/v1/organization/costs';
 
@@ -116,6 +141,7 @@ export function startAnthropicStandIn(adminKey: string, pageSize = 3): Promise<U
     ],
     (headers) => headers['x-api-key'] === adminKey && headers['anthropic-version'] === '2023-06-01',
     pageSize,
+    [CLAUDE_CODE_ANALYTICS_PATH],
   );
 }
 

@@ -21,7 +21,7 @@ interface PollerLine {
   published: number;
 }
 
-// burnrate start with an Anthropic admin key: the usage and cost report pollers run in the
+// burnrate start with an Anthropic admin key: the usage, cost and Claude Code report pollers run in the
 // process, against a stand-in of the Admin API, and their events reach the store.
 describe('burnrate start (embedded) with provider pollers', () => {
   let around: Surroundings;
@@ -67,9 +67,9 @@ describe('burnrate start (embedded) with provider pollers', () => {
         const health = (await (await fetch(`${url}/healthz`)).json()) as { pollers: PollerLine[] };
         return health.pollers.every((p) => p.last_success_at !== null) && health.pollers;
       },
-      { timeoutMs: 15_000, message: 'both pollers to succeed once' },
+      { timeoutMs: 15_000, message: 'every poller to succeed once' },
     );
-    expect(lines.map((l) => l.source)).toEqual(['anthropic_usage_report', 'anthropic_cost_report']);
+    expect(lines.map((l) => l.source)).toEqual(['anthropic_usage_report', 'anthropic_cost_report', 'claude_code_analytics']);
     expect(lines[0]).toMatchObject({ last_error: null, published: 1 });
     expect(lines[0]?.lag_s).toBeLessThan(HOUR / 1000);
     await waitForCaughtUp(url);

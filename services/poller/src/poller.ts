@@ -59,6 +59,9 @@ export interface Poller {
 /** Below this a cost difference is float noise from the provider's decimal arithmetic, not a revision. */
 const COST_EPSILON_USD = 1e-9;
 
+/** A cost correction to 1e-10 USD: 2.86 − 1.86 is 1, not 0.9999999999999998. */
+const roundCost = (usd: number): number => Math.round(usd * 1e10) / 1e10;
+
 /** The principal of events the poller publishes itself: no sender's claims to check. */
 const POLLER_PRINCIPAL = { source: 'poller', claims: undefined };
 
@@ -88,7 +91,7 @@ export function revision(before: Totals, after: Totals): { delta: Totals; grew: 
     const epsilon = field === 'cost_usd' ? COST_EPSILON_USD : 0;
     if (now > was + epsilon) {
       grew = true;
-      delta[field] = field === 'cost_usd' ? now - was : Math.round(now - was);
+      delta[field] = field === 'cost_usd' ? roundCost(now - was) : Math.round(now - was);
       published[field] = now;
     } else {
       delta[field] = 0;

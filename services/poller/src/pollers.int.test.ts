@@ -5,6 +5,7 @@ import type { UsageEvent } from '@burnrate/schemas';
 import {
   ANTHROPIC_COST_PATH,
   ANTHROPIC_USAGE_PATH,
+  CLAUDE_CODE_ANALYTICS_PATH,
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
   startAnthropicStandIn,
@@ -68,9 +69,9 @@ describe('Anthropic pollers against a stand-in of the Admin API', () => {
       },
     });
     running.push(p);
-    const [usage, cost] = p.pollers;
-    if (usage === undefined || cost === undefined) throw new Error('expected the usage and cost report pollers');
-    return { producer, usage, cost, all: p };
+    const [usage, cost, claudeCode] = p.pollers;
+    if (usage === undefined || cost === undefined || claudeCode === undefined) throw new Error('expected the three Anthropic pollers');
+    return { producer, usage, cost, claudeCode, all: p };
   };
 
   beforeEach(async () => {
@@ -227,6 +228,39 @@ describe('Anthropic pollers against a stand-in of the Admin API', () => {
       lag_s: 20 * 60,
       published: 1,
     });
+  });
+
+  it('reads the Claude Code report a day per call, every page, and corrects a day that grew', async () => {
+    const { producer, claudeCode } = pollers();
+    const record = (readFixture('claude-code-analytics.json') as { data: Record<string, unknown>[] }).data[0] as Record<string, unknown>;
+    const terminals = ['vscode', 'iTerm.app', 'cursor', 'ghostty'];
+    api.setRecords(
+      CLAUDE_CODE_ANALYTICS_PATH,
+      '2026-12-07',
+      terminals.map((terminal_type) => ({ ...record, date: '2026-12-07T00:00:00Z', terminal_type })),
+    );
+    await claudeCode.pollOnce();
+    // 6h of backfill reach back into today only; 4 records, 3 a page.
+    expect(api.pagesOf(CLAUDE_CODE_ANALYTICS_PATH)).toEqual([
+      { start: '2026-12-07', page: null },
+      { start: '2026-12-07', page: '3' },
+    ]);
+    // Two models per record.
+    expect(producer.events()).toHaveLength(8);
+
+    const grown = structuredClone(record) as { model_breakdown: { estimated_cost: { amount: number } }[] };
+    const first = grown.model_breakdown[0];
+    if (first) first.estimated_cost.amount += 100;
+    api.setRecords(CLAUDE_CODE_ANALYTICS_PATH, '2026-12-07', [
+      { ...grown, date: '2026-12-07T00:00:00Z', terminal_type: 'vscode' },
+      ...terminals.slice(1).map((terminal_type) => ({ ...record, date: '2026-12-07T00:00:00Z', terminal_type })),
+    ]);
+    clock.set(new Date('2026-12-08T02:00:00Z'));
+    const result = await claudeCode.pollOnce();
+    expect(result).toMatchObject({ published: 1, corrections: 1 });
+    const vscode = producer.events().filter((e) => e.attributes.terminal_type === 'vscode' && e.model === 'claude-sonnet-4-5-20250929');
+    expect(vscode.map((e) => e.cost_usd)).toEqual([1.86, 1]);
+    expect(claudeCode.health().cursor).toBe('2026-12-08T00:00:00.000Z');
   });
 
   it('publishes after a restart what a poll saved but could not publish', async () => {

@@ -7,6 +7,7 @@ import { createProviderHttp, type ProviderHttpOptions } from './provider-http.ts
 import type { PollerSettings } from './settings.ts';
 import type { UsageSource } from './source.ts';
 import { anthropicCostReport, anthropicHeaders, anthropicUsageReport } from './sources/anthropic.ts';
+import { claudeCodeAnalytics } from './sources/claude-code-analytics.ts';
 import { openaiCompletionsUsage, openaiCosts, openaiHeaders } from './sources/openai.ts';
 
 const USER_AGENT = 'burnrate-poller/0.1';
@@ -27,7 +28,7 @@ const PROVIDERS: readonly Provider[] = [
     key: (s) => s.ANTHROPIC_ADMIN_API_KEY,
     baseUrl: (s) => s.ANTHROPIC_API_URL,
     headers: (key) => anthropicHeaders(key, USER_AGENT),
-    sources: [anthropicUsageReport, anthropicCostReport],
+    sources: [anthropicUsageReport, anthropicCostReport, claudeCodeAnalytics],
   },
   {
     name: 'openai',

@@ -25,7 +25,11 @@ ownership:
 export const silentLog = createLogger({ level: 'silent' });
 
 export type FixtureName =
-  'anthropic-usage-report.json' | 'anthropic-cost-report.json' | 'openai-usage-completions.json' | 'openai-costs.json';
+  | 'anthropic-usage-report.json'
+  | 'anthropic-cost-report.json'
+  | 'claude-code-analytics.json'
+  | 'openai-usage-completions.json'
+  | 'openai-costs.json';
 
 export function readFixture(name: FixtureName): unknown {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as unknown;
