@@ -1,5 +1,12 @@
 import { type Clock, isBurnrateError, type Logger } from '@burnrate/core';
-import { buildUsageEvent, deterministicEventId, type IngestCore, toDlqRecord, type UsageFields } from '@burnrate/ingest';
+import {
+  buildUsageEvent,
+  deterministicEventId,
+  type IngestCore,
+  type NormalizeContext,
+  toDlqRecord,
+  type UsageFields,
+} from '@burnrate/ingest';
 import type { DlqRecord, UsageEvent } from '@burnrate/schemas';
 import { abortableSleep, type ProviderHttp } from './provider-http.ts';
 import { type PollerState, type StateFile, TOTAL_FIELDS, type Totals } from './poller-state.ts';
@@ -154,8 +161,7 @@ export function createPoller(options: PollerOptions): Poller {
     return published;
   };
 
-  const eventOf = (row: BucketRow, eventId: string, ctx: ReturnType<IngestCore['context']>) =>
-    buildUsageEvent({ ...row.fields, event_id: eventId }, ctx);
+  const eventOf = (row: BucketRow, eventId: string, ctx: NormalizeContext) => buildUsageEvent({ ...row.fields, event_id: eventId }, ctx);
 
   const poll = async (signal: AbortSignal): Promise<PollResult> => {
     state ??= await options.state.load();
@@ -212,11 +218,9 @@ export function createPoller(options: PollerOptions): Poller {
     // Rows before the next poll's window are never read again: their totals are no longer needed.
     const nextCursor = cursor === null ? null : new Date(cursor).toISOString();
     const keepFrom = windowStart(nextCursor, now);
-    for (const [id, row] of Object.entries(current.rows)) {
-      if (rows[id] === undefined && Date.parse(row.period_start) >= keepFrom) rows[id] = row;
-    }
-    for (const id of Object.keys(rows)) {
-      if (Date.parse((rows[id] as { period_start: string }).period_start) < keepFrom) delete rows[id];
+    for (const [id, row] of Object.entries(current.rows)) rows[id] ??= row;
+    for (const [id, row] of Object.entries(rows)) {
+      if (Date.parse(row.period_start) < keepFrom) delete rows[id];
     }
 
     result.published = await commit({ version: 1, cursor: nextCursor, rows, pending: events }, dlq);
