@@ -9,6 +9,10 @@ import { readPollerSettings } from './settings.ts';
  * read on an interval and its buckets published to usage.events.v1 on Kafka, priced and
  * attributed as ingest does. Run one instance: two would each publish the same corrections.
  *
+ * Its dedupe ledger starts empty (it reads no store): events a crash left pending are published
+ * again at start, and if the crash came after Kafka had them, the detector's per-developer dedupe
+ * and the store's event_id collapse the repeat, as for a resend that reaches another ingest instance.
+ *
  * env: KAFKA_BROKERS, KAFKA_SEND_TIMEOUT_MS, BURNRATE_CONFIG (members, ownership and prices),
  * BURNRATE_DATA_DIR (the cursors: keep it on a volume), ANTHROPIC_ADMIN_API_KEY, ANTHROPIC_API_URL,
  * OPENAI_ADMIN_KEY, OPENAI_API_URL, BURNRATE_POLL_INTERVAL, BURNRATE_POLL_OVERLAP_BUCKETS,
