@@ -32,10 +32,10 @@ const svc = (name: string): ComposeService => {
 const env = (name: string): Record<string, string> =>
   Object.fromEntries(Object.entries(svc(name).environment ?? {}).map(([k, v]) => [k, String(v)]));
 const healthcheck = (name: string): string => (svc(name).healthcheck?.test ?? []).join(' ');
-const BURNRATE = ['topics', 'migrate', 'ingest', 'detector', 'notifier', 'sink'];
+const BURNRATE = ['topics', 'migrate', 'ingest', 'detector', 'notifier', 'sink', 'poller'];
 
 describe('docker-compose.yml', () => {
-  it('has the infrastructure, the two one-shot steps and the four services', () => {
+  it('has the infrastructure, the two one-shot steps and the five services', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
       'clickhouse',
       'detector',
@@ -44,6 +44,7 @@ describe('docker-compose.yml', () => {
       'mailpit',
       'migrate',
       'notifier',
+      'poller',
       'sink',
       'topics',
     ]);
@@ -61,7 +62,7 @@ describe('docker-compose.yml', () => {
       expect(node).toBe('node');
       expect(existsSync(`${ROOT}${script}`), `${name}: ${script}`).toBe(true);
     }
-    for (const name of ['ingest', 'detector', 'notifier', 'sink'])
+    for (const name of ['ingest', 'detector', 'notifier', 'sink', 'poller'])
       expect(svc(name).command).toEqual(['node', `services/${name}/src/main.ts`]);
     expect(svc('topics').command?.slice(2)).toEqual(['topics', 'apply']);
     expect(svc('migrate').command?.slice(2)).toEqual(['migrate']);
@@ -77,7 +78,7 @@ describe('docker-compose.yml', () => {
     expect(svc('ingest').ports).toContain(`${env('ingest').BURNRATE_PORT}:${env('ingest').BURNRATE_PORT}`);
     expect(svc('ingest').ports).toContain(`${env('ingest').BURNRATE_OTLP_GRPC_PORT}:${env('ingest').BURNRATE_OTLP_GRPC_PORT}`);
     expect(healthcheck('mailpit')).toContain('readyz');
-    const workers = ['detector', 'notifier', 'sink'];
+    const workers = ['detector', 'notifier', 'sink', 'poller'];
     for (const name of workers) {
       expect(healthcheck(name), name).toContain(`http://127.0.0.1:${env(name).BURNRATE_HEALTH_PORT}/healthz`);
     }
@@ -87,7 +88,7 @@ describe('docker-compose.yml', () => {
   it('starts things in order: topics after a healthy Kafka, migrate after a healthy ClickHouse, services after both steps', () => {
     expect(svc('topics').depends_on).toEqual({ kafka: { condition: 'service_healthy' } });
     expect(svc('migrate').depends_on).toEqual({ clickhouse: { condition: 'service_healthy' } });
-    for (const name of ['ingest', 'detector', 'notifier', 'sink']) {
+    for (const name of ['ingest', 'detector', 'notifier', 'sink', 'poller']) {
       expect(svc(name).depends_on?.topics, name).toEqual({ condition: 'service_completed_successfully' });
     }
     for (const name of ['ingest', 'notifier', 'sink']) {
@@ -101,7 +102,8 @@ describe('docker-compose.yml', () => {
     expect(kafka.KAFKA_ADVERTISED_LISTENERS).toContain('PLAINTEXT://kafka:9092');
     expect(kafka.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
     expect(kafka.KAFKA_PROCESS_ROLES).toBe('broker,controller');
-    for (const name of ['topics', 'ingest', 'detector', 'notifier', 'sink']) expect(env(name).KAFKA_BROKERS, name).toBe('kafka:9092');
+    for (const name of ['topics', 'ingest', 'detector', 'notifier', 'sink', 'poller'])
+      expect(env(name).KAFKA_BROKERS, name).toBe('kafka:9092');
   });
 
   it('gives the store users the ClickHouse server, database and credentials it is started with', () => {
@@ -121,7 +123,7 @@ describe('docker-compose.yml', () => {
   it('sends email to Mailpit and gives every service that reads it the mounted config', () => {
     expect(env('notifier').SMTP_URL).toBe('smtp://mailpit:1025');
     expect(svc('mailpit').ports).toContain('1025:1025');
-    for (const name of ['ingest', 'detector', 'notifier']) {
+    for (const name of ['ingest', 'detector', 'notifier', 'poller']) {
       expect(env(name).BURNRATE_CONFIG, name).toBe('/etc/burnrate/burnrate.yaml');
       expect(
         svc(name).volumes?.some((v) => v.endsWith(':/etc/burnrate/burnrate.yaml:ro')),
@@ -131,6 +133,14 @@ describe('docker-compose.yml', () => {
     const [source] = (svc('ingest').volumes?.[0] ?? '').split(':/etc/');
     const defaultFile = /\$\{BURNRATE_CONFIG_FILE:-(.+)\}/.exec(source ?? '')?.[1];
     expect(defaultFile && existsSync(`${ROOT}${defaultFile}`)).toBe(true);
+  });
+
+  it('gives the poller the admin keys from the shell and a volume for its cursors', () => {
+    const poller = env('poller');
+    expect(poller.ANTHROPIC_ADMIN_API_KEY).toBe('${ANTHROPIC_ADMIN_API_KEY:-}');
+    expect(poller.OPENAI_ADMIN_KEY).toBe('${OPENAI_ADMIN_KEY:-}');
+    expect(svc('poller').volumes).toContain(`poller-data:${poller.BURNRATE_DATA_DIR}`);
+    expect(dockerfile).toContain(`chown node:node ${poller.BURNRATE_DATA_DIR}`);
   });
 });
 

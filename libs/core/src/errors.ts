@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   NOTIFY_RATE_LIMITED: { retriable: true },
   NOTIFY_UNAVAILABLE: { retriable: true },
   NOTIFY_REJECTED: { retriable: false },
+  /** A provider's usage API that is down, times out or keeps rate-limiting (5xx, network, 429). */
+  PROVIDER_UNAVAILABLE: { retriable: true },
+  /** A provider's usage API that refuses the request (401/403: a wrong admin key; other 4xx) or answers what cannot be read. */
+  PROVIDER_REJECTED: { retriable: false },
   SHUTTING_DOWN: { retriable: true },
   /** A saved detector snapshot that cannot be read back (a part missing, a checksum that does not match, not JSON). */
   SNAPSHOT_UNREADABLE: { retriable: false },

@@ -35,3 +35,13 @@ export {
   type PagerDutyStandInOptions,
 } from './pagerduty-stand-in.ts';
 export { startMsTeamsStandIn, type MsTeamsCard, type MsTeamsStandIn, type MsTeamsStandInOptions } from './msteams-stand-in.ts';
+export {
+  ANTHROPIC_COST_PATH,
+  ANTHROPIC_USAGE_PATH,
+  CLAUDE_CODE_ANALYTICS_PATH,
+  OPENAI_COMPLETIONS_PATH,
+  OPENAI_COSTS_PATH,
+  startAnthropicStandIn,
+  startOpenAiStandIn,
+  type UsageApiStandIn,
+} from './usage-api-stand-in.ts';

@@ -3,8 +3,17 @@ import { createApiRoutes, createStateRecorder, humanRoutes } from '@burnrate/api
 import { createInProcessBus } from '@burnrate/bus';
 import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
-import { createEventLedger, createIngestGate, createIngestRoutes, createOtlpExports, createOtlpGrpcServer, warmLedger } from '@burnrate/ingest';
+import {
+  createEventLedger,
+  createIngestCore,
+  createIngestGate,
+  createIngestRoutes,
+  createOtlpExports,
+  createOtlpGrpcServer,
+  warmLedger,
+} from '@burnrate/ingest';
 import { createNotifier, storeSilences } from '@burnrate/notifier';
+import { createPollers, readPollerSettings } from '@burnrate/poller';
 import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
@@ -38,6 +47,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const clock = options.clock ?? systemClock;
   // First: a receiver whose secret is not set stops start-up before anything is opened.
   const channels = buildChannels(root.env, config, log);
+  const pollerSettings = readPollerSettings(root.env);
 
   await prepareDataDir(options.dataDir);
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
@@ -137,6 +147,14 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
 
   const ingest = { config: source, producer, clock, log, gate, ledger };
+  // Only the providers whose admin key is set; they publish as the routes do, through the same ledger.
+  const pollers = createPollers({
+    settings: pollerSettings,
+    dir: join(options.dataDir, 'pollers'),
+    ingest: createIngestCore(ingest),
+    clock,
+    log,
+  });
   const routes: Route[] = [
     ...createIngestRoutes(ingest),
     {
@@ -163,6 +181,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
             notifier_outbox: await notifier.dueNow(),
           },
           detector: snapshots.detector,
+          pollers: pollers.health(),
         };
         // Where the config lives, whose it is and who has been refused are for operators only.
         if (hasBearerToken(req, options.apiToken)) {
@@ -189,6 +208,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     },
     stop: () => http.close(),
   });
+  // After the ledger is loaded; stopped before the bus closes, so a poll in flight saves its cursor.
+  lifecycle.register({ name: 'pollers', start: () => pollers.start(), stop: () => pollers.stop() });
   let grpcPort = options.grpcPort;
   if (options.grpcPort !== null) {
     const grpc = createOtlpGrpcServer({ exports: createOtlpExports(ingest), gate, log, maxMessageBytes: options.bodyLimitBytes });
@@ -214,7 +235,16 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       'BURNRATE_API_TOKEN is not set and Burnrate listens beyond loopback: anyone who reaches this port can read anomalies and acknowledge, snooze or resolve them',
     );
   }
-  return () => ({ port, otlpGrpcPort: grpcPort ?? 'off', host: options.host, dataDir: options.dataDir, config: source.origin, ...channels.status, ...human.status });
+  return () => ({
+    port,
+    otlpGrpcPort: grpcPort ?? 'off',
+    host: options.host,
+    dataDir: options.dataDir,
+    config: source.origin,
+    pollers: pollers.pollers.map((p) => p.source),
+    ...channels.status,
+    ...human.status,
+  });
 }
 
 /** How long start-up waits for the sink to store what the log holds before loading the dedupe ledger. */

@@ -4,9 +4,11 @@ import { fileURLToPath } from 'node:url';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 export type ServiceName = 'ingest' | 'detector' | 'notifier' | 'sink';
+/** Every standalone process: the pipeline's services and the provider poller. */
+export type StandaloneName = ServiceName | 'poller';
 
 export interface ServiceProcess {
-  name: ServiceName;
+  name: StandaloneName;
   child: ChildProcess;
   /** Fields of the "<name> is running/listening" line (port, group, store…). */
   ready: Record<string, unknown>;
@@ -23,7 +25,7 @@ export interface ServiceProcess {
  * waits for its ready line. Only PATH and the given env reach it, so nothing leaks in from the
  * test runner's environment.
  */
-export async function startService(name: ServiceName, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
+export async function startService(name: StandaloneName, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [`${REPO}services/${name}/src/main.ts`], {
     env: { PATH: process.env.PATH ?? '', BURNRATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

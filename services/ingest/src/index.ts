@@ -16,6 +16,7 @@ export {
   type RejectedLogRecord,
 } from './otlp-logs.ts';
 export { deterministicEventId } from './event-id.ts';
+export { createIngestCore, type IngestCore } from './ingest-core.ts';
 export { publishBatch, toDlqRecord } from './publish.ts';
 export { createIngestGate, keyHash, type IngestGate, type IngestGateStats, type IngestPrincipal, type Refusal } from './auth.ts';
 export { createEventLedger, warmLedger, type AcceptedEventIds, type EventLedger, type LedgerStats, type Verdict } from './ledger.ts';

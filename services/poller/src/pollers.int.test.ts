@@ -1,0 +1,319 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fixedClock } from '@burnrate/core';
+import type { UsageEvent } from '@burnrate/schemas';
+import {
+  ANTHROPIC_COST_PATH,
+  ANTHROPIC_USAGE_PATH,
+  CLAUDE_CODE_ANALYTICS_PATH,
+  OPENAI_COMPLETIONS_PATH,
+  OPENAI_COSTS_PATH,
+  startAnthropicStandIn,
+  startOpenAiStandIn,
+  tempDir,
+  type TempDir,
+  type UsageApiStandIn,
+  waitUntil,
+} from '@burnrate/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PollerHealth } from './poller.ts';
+import { createPollers, type Pollers } from './pollers.ts';
+import { PollerEnv } from './settings.ts';
+import { readFixture, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
+
+const ANTHROPIC_KEY = 'sk-ant-admin01-test';
+const OPENAI_KEY = 'sk-admin-test';
+
+type UsageRow = Record<string, unknown> & { output_tokens: number };
+const usageTemplate = (readFixture('anthropic-usage-report.json') as { data: { results: UsageRow[] }[] }).data[0]?.results[0] as UsageRow;
+const usageRow = (output: number, apiKey = 'apikey_01Rj2N8SVvo6BePZj99NhmiT'): UsageRow => ({
+  ...usageTemplate,
+  api_key_id: apiKey,
+  output_tokens: output,
+});
+const costTemplate = (readFixture('anthropic-cost-report.json') as { data: { results: Record<string, unknown>[] }[] }).data[0]?.results[0];
+const completionsTemplate = (readFixture('openai-usage-completions.json') as { data: { results: Record<string, unknown>[] }[] }).data[0]
+  ?.results[0];
+const costsTemplate = (readFixture('openai-costs.json') as { data: { results: Record<string, unknown>[] }[] }).data[0]?.results[0];
+
+/** Output tokens of every published event of a bucket row, summed: what the pipeline adds up. */
+const outputOf = (events: readonly UsageEvent[], periodStart: string, apiKey = 'apikey_01Rj2N8SVvo6BePZj99NhmiT'): number =>
+  events.filter((e) => e.period_start === periodStart && e.api_key_id === apiKey).reduce((sum, e) => sum + e.output_tokens, 0);
+
+describe('Anthropic pollers against a stand-in of the Admin API', () => {
+  let dir: TempDir;
+  let api: UsageApiStandIn;
+  const clock = fixedClock(new Date('2026-12-07T10:20:00Z'));
+  const waits: number[] = [];
+  const running: Pollers[] = [];
+
+  const pollers = (producer = recordingProducer()) => {
+    const settings = PollerEnv.parse({
+      ANTHROPIC_ADMIN_API_KEY: ANTHROPIC_KEY,
+      ANTHROPIC_API_URL: api.origin,
+      BURNRATE_POLL_BACKFILL: '6h',
+      BURNRATE_POLL_OVERLAP_BUCKETS: '3',
+    });
+    const p = createPollers({
+      settings,
+      dir: dir.path,
+      ingest: testIngest(producer, clock),
+      clock,
+      log: silentLog,
+      http: {
+        sleep: (ms) => {
+          waits.push(ms);
+          return Promise.resolve();
+        },
+        random: () => 0.5,
+      },
+    });
+    running.push(p);
+    const [usage, cost, claudeCode] = p.pollers;
+    if (usage === undefined || cost === undefined || claudeCode === undefined) throw new Error('expected the three Anthropic pollers');
+    return { producer, usage, cost, claudeCode, all: p };
+  };
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    api = await startAnthropicStandIn(ANTHROPIC_KEY);
+    clock.set(new Date('2026-12-07T10:20:00Z'));
+    waits.length = 0;
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T05:00:00Z', [usageRow(100)]);
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T08:00:00Z', [usageRow(200), usageRow(250, 'apikey_other')]);
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T09:00:00Z', [usageRow(300)]);
+    // The hour in progress.
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T10:00:00Z', [usageRow(40)]);
+  });
+
+  afterEach(async () => {
+    for (const p of running.splice(0)) await p.stop();
+    await api.close();
+    await dir.cleanup();
+  });
+
+  it('reads every page of the backfill, publishes each row once, and sets the cursor to the newest complete bucket', async () => {
+    const { producer, usage } = pollers();
+    const result = await usage.pollOnce();
+
+    // 04:00 to 11:00 is 7 hourly buckets, 3 a page.
+    expect(api.pagesOf(ANTHROPIC_USAGE_PATH)).toEqual([
+      { start: '2026-12-07T04:00:00.000Z', page: null },
+      { start: '2026-12-07T04:00:00.000Z', page: '3' },
+      { start: '2026-12-07T04:00:00.000Z', page: '6' },
+    ]);
+    expect(result).toMatchObject({ buckets: 7, published: 5, corrections: 0 });
+    const events = producer.events();
+    expect(events.map((e) => [e.period_start, e.output_tokens])).toEqual([
+      ['2026-12-07T05:00:00.000Z', 100],
+      ['2026-12-07T08:00:00.000Z', 200],
+      ['2026-12-07T08:00:00.000Z', 250],
+      ['2026-12-07T09:00:00.000Z', 300],
+      ['2026-12-07T10:00:00.000Z', 40],
+    ]);
+    expect(new Set(events.map((e) => e.source))).toEqual(new Set(['anthropic_usage_report']));
+    expect(new Set(events.map((e) => e.granularity))).toEqual(new Set(['1h']));
+    expect(usage.health()).toMatchObject({
+      cursor: '2026-12-07T10:00:00.000Z',
+      lag_s: 20 * 60,
+      last_error: null,
+      last_success_at: '2026-12-07T10:20:00.000Z',
+    });
+    // The auth headers, and the key nowhere but in x-api-key.
+    expect(api.requests[0]?.headers).toMatchObject({ 'x-api-key': ANTHROPIC_KEY, 'anthropic-version': '2023-06-01' });
+    expect(api.requests[0]?.headers['user-agent']).toMatch(/^burnrate-poller/);
+  });
+
+  it('re-reads the overlap, publishes only the growth of a revised bucket, and never re-publishes an unchanged one', async () => {
+    const { producer, usage } = pollers();
+    await usage.pollOnce();
+    // Late data: 09:00 grows, the 10:00 hour completes, 11:00 starts.
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T09:00:00Z', [usageRow(1300)]);
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T10:00:00Z', [usageRow(90)]);
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T11:00:00Z', [usageRow(7)]);
+    clock.set(new Date('2026-12-07T11:20:00Z'));
+
+    const result = await usage.pollOnce();
+    // Three buckets before the cursor (10:00) again.
+    expect(api.pagesOf(ANTHROPIC_USAGE_PATH).at(-2)).toEqual({ start: '2026-12-07T07:00:00.000Z', page: null });
+    expect(result).toMatchObject({ published: 3, corrections: 2 });
+    const events = producer.events();
+    expect(outputOf(events, '2026-12-07T09:00:00.000Z')).toBe(1300);
+    expect(outputOf(events, '2026-12-07T10:00:00.000Z')).toBe(90);
+    expect(outputOf(events, '2026-12-07T11:00:00.000Z')).toBe(7);
+    expect(outputOf(events, '2026-12-07T08:00:00.000Z')).toBe(200);
+    const correction = events.find((e) => e.period_start === '2026-12-07T09:00:00.000Z' && e.output_tokens === 1000);
+    // Only what grew: the other totals of the row stayed.
+    expect(correction).toMatchObject({ input_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 });
+    expect(correction?.attributes.corrects).toBe(events.find((e) => e.period_start === '2026-12-07T09:00:00.000Z')?.event_id);
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
+
+    // The same figures read again are nothing new.
+    await usage.pollOnce();
+    expect(producer.events()).toHaveLength(events.length);
+  });
+
+  it('after a restart resumes from the saved cursor: only the overlap is read again and nothing old is published twice', async () => {
+    const first = pollers();
+    await first.usage.pollOnce();
+    await first.all.stop();
+    const saved = JSON.parse(await readFile(join(dir.path, 'anthropic_usage_report.json'), 'utf8')) as { cursor: string };
+    expect(saved.cursor).toBe('2026-12-07T10:00:00.000Z');
+
+    clock.set(new Date('2026-12-07T11:20:00Z'));
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T11:00:00Z', [usageRow(7)]);
+    // A new process: its own producer and an empty dedupe ledger.
+    const second = pollers();
+    await second.usage.pollOnce();
+    expect(api.pagesOf(ANTHROPIC_USAGE_PATH).at(-2)?.start).toBe('2026-12-07T07:00:00.000Z');
+    expect(second.producer.events().map((e) => [e.period_start, e.output_tokens])).toEqual([['2026-12-07T11:00:00.000Z', 7]]);
+    expect(second.usage.health().cursor).toBe('2026-12-07T11:00:00.000Z');
+  });
+
+  it('does not apply a bucket revised downwards, and counts it', async () => {
+    const { producer, usage } = pollers();
+    await usage.pollOnce();
+    api.setRows(ANTHROPIC_USAGE_PATH, '2026-12-07T09:00:00Z', [usageRow(250)]);
+    const result = await usage.pollOnce();
+    expect(result).toMatchObject({ published: 0, lowered: 1 });
+    expect(outputOf(producer.events(), '2026-12-07T09:00:00.000Z')).toBe(300);
+    expect(usage.health().lowered).toBe(1);
+  });
+
+  it('waits out a 429 for its Retry-After and retries a 5xx after a jittered backoff, in the same poll', async () => {
+    const { producer, usage } = pollers();
+    api.failNext(1, { status: 429, retryAfterSec: 7 });
+    api.failNext(1, { status: 503 });
+    await usage.pollOnce();
+    // 7 s as asked; then half (random 0.5) of the second try's 2 s backoff.
+    expect(waits).toEqual([7000, 1000]);
+    expect(api.requests.map((r) => r.status)).toEqual([429, 503, 200, 200, 200]);
+    expect(producer.events()).toHaveLength(5);
+  });
+
+  it('fails a poll the provider asks to pause for longer than a poll waits, keeping the cursor and reporting why', async () => {
+    const { usage } = pollers();
+    await usage.pollOnce();
+    api.failNext(1, { status: 429, retryAfterSec: 600 });
+    await expect(usage.pollOnce()).rejects.toMatchObject({ code: 'PROVIDER_UNAVAILABLE', retryAfterMs: 600_000 });
+    expect(usage.health().cursor).toBe('2026-12-07T10:00:00.000Z');
+  });
+
+  it('shows on its health line the last error, then the next success clears it', async () => {
+    const { cost } = pollers();
+    api.setRows(ANTHROPIC_COST_PATH, '2026-12-07T00:00:00Z', [costTemplate]);
+    api.failNext(1, { status: 401, body: '{"error":{"type":"authentication_error"}}' });
+    // The polling loop: it polls at once, and its next poll is an interval (5m) away.
+    await cost.start();
+    const failed = await waitForHealth(
+      () => [cost.health()],
+      (h) => h.source === 'anthropic_cost_report' && h.last_error !== null,
+    );
+    expect(failed).toMatchObject({
+      last_success_at: null,
+      cursor: null,
+      lag_s: null,
+      last_error: { code: 'PROVIDER_REJECTED', at: '2026-12-07T10:20:00.000Z' },
+    });
+    expect(failed.last_error?.message).toMatch(/cost_report answered 401/);
+    expect(failed.last_error?.message).not.toContain(ANTHROPIC_KEY);
+
+    // The loop sleeps until its next poll; one just after the day closed reads the report.
+    clock.set(new Date('2026-12-08T00:20:00Z'));
+    await cost.pollOnce();
+    expect(cost.health()).toMatchObject({
+      last_error: null,
+      last_success_at: '2026-12-08T00:20:00.000Z',
+      cursor: '2026-12-08T00:00:00.000Z',
+      lag_s: 20 * 60,
+      published: 1,
+    });
+  });
+
+  it('reads the Claude Code report a day per call, every page, and corrects a day that grew', async () => {
+    const { producer, claudeCode } = pollers();
+    const record = (readFixture('claude-code-analytics.json') as { data: Record<string, unknown>[] }).data[0] as Record<string, unknown>;
+    const terminals = ['vscode', 'iTerm.app', 'cursor', 'ghostty'];
+    api.setRecords(
+      CLAUDE_CODE_ANALYTICS_PATH,
+      '2026-12-07',
+      terminals.map((terminal_type) => ({ ...record, date: '2026-12-07T00:00:00Z', terminal_type })),
+    );
+    await claudeCode.pollOnce();
+    // 6h of backfill reach back into today only; 4 records, 3 a page.
+    expect(api.pagesOf(CLAUDE_CODE_ANALYTICS_PATH)).toEqual([
+      { start: '2026-12-07', page: null },
+      { start: '2026-12-07', page: '3' },
+    ]);
+    // Two models per record.
+    expect(producer.events()).toHaveLength(8);
+
+    const grown = structuredClone(record) as { model_breakdown: { estimated_cost: { amount: number } }[] };
+    const first = grown.model_breakdown[0];
+    if (first) first.estimated_cost.amount += 100;
+    api.setRecords(CLAUDE_CODE_ANALYTICS_PATH, '2026-12-07', [
+      { ...grown, date: '2026-12-07T00:00:00Z', terminal_type: 'vscode' },
+      ...terminals.slice(1).map((terminal_type) => ({ ...record, date: '2026-12-07T00:00:00Z', terminal_type })),
+    ]);
+    clock.set(new Date('2026-12-08T02:00:00Z'));
+    const result = await claudeCode.pollOnce();
+    expect(result).toMatchObject({ published: 1, corrections: 1 });
+    const vscode = producer.events().filter((e) => e.attributes.terminal_type === 'vscode' && e.model === 'claude-sonnet-4-5-20250929');
+    expect(vscode.map((e) => e.cost_usd)).toEqual([1.86, 1]);
+    expect(claudeCode.health().cursor).toBe('2026-12-08T00:00:00.000Z');
+  });
+
+  it('publishes after a restart what a poll saved but could not publish', async () => {
+    const broken = recordingProducer();
+    broken.failWith = new Error('bus down');
+    const first = pollers(broken);
+    await expect(first.usage.pollOnce()).rejects.toThrow(/could not publish/);
+    const saved = JSON.parse(await readFile(join(dir.path, 'anthropic_usage_report.json'), 'utf8')) as { pending: unknown[] };
+    expect(saved.pending).toHaveLength(5);
+
+    const second = pollers();
+    await second.usage.pollOnce();
+    expect(second.producer.events().map((e) => e.output_tokens)).toEqual([100, 200, 250, 300, 40]);
+    const after = JSON.parse(await readFile(join(dir.path, 'anthropic_usage_report.json'), 'utf8')) as { pending: unknown[] };
+    expect(after.pending).toEqual([]);
+  });
+});
+
+describe('OpenAI pollers against a stand-in of the organization API', () => {
+  it('read usage and costs with the bearer key, page by page, as usage and cost events', async () => {
+    await using dir = await tempDir();
+    const api = await startOpenAiStandIn(OPENAI_KEY, 2);
+    try {
+      const clock = fixedClock(new Date('2026-12-07T10:20:00Z'));
+      api.setRows(OPENAI_COMPLETIONS_PATH, '2026-12-07T06:00:00Z', [completionsTemplate]);
+      api.setRows(OPENAI_COMPLETIONS_PATH, '2026-12-07T09:00:00Z', [
+        completionsTemplate,
+        { ...completionsTemplate, user_id: null, output_tokens: 5 },
+      ]);
+      api.setRows(OPENAI_COSTS_PATH, '2026-12-07T00:00:00Z', [costsTemplate]);
+      const producer = recordingProducer();
+      const settings = PollerEnv.parse({ OPENAI_ADMIN_KEY: OPENAI_KEY, OPENAI_API_URL: api.origin, BURNRATE_POLL_BACKFILL: '5h' });
+      const { pollers } = createPollers({ settings, dir: dir.path, ingest: testIngest(producer, clock), clock, log: silentLog });
+      expect(pollers.map((p) => p.source)).toEqual(['openai_usage', 'openai_costs']);
+      for (const p of pollers) await p.pollOnce();
+
+      // 05:00 to 11:00 is 6 buckets, 2 a page; the costs window (today, in progress) is one page.
+      expect(api.pagesOf(OPENAI_COMPLETIONS_PATH).map((p) => p.page)).toEqual([null, '2', '4']);
+      expect(api.pagesOf(OPENAI_COMPLETIONS_PATH)[0]?.start).toBe(String(Date.parse('2026-12-07T05:00:00Z') / 1000));
+      expect(api.requests[0]?.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+      expect(producer.events().map((e) => [e.source, e.granularity, e.period_start, e.requests, e.output_tokens])).toEqual([
+        ['openai_usage', '1h', '2026-12-07T06:00:00.000Z', 7, 900],
+        ['openai_usage', '1h', '2026-12-07T09:00:00.000Z', 7, 900],
+        ['openai_usage', '1h', '2026-12-07T09:00:00.000Z', 7, 5],
+        ['openai_costs', '1d', '2026-12-07T00:00:00.000Z', 0, 0],
+      ]);
+      expect(producer.events().at(-1)).toMatchObject({ cost_usd: 0.0625, cost_source: 'reported' });
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+function waitForHealth(health: () => PollerHealth[], predicate: (h: PollerHealth) => boolean): Promise<PollerHealth> {
+  return waitUntil(() => health().find(predicate), { message: 'a health line to match' });
+}

@@ -1,0 +1,63 @@
+import { BurnrateError, parseDuration } from '@burnrate/core';
+import type { Env } from '@burnrate/runtime';
+import { z } from 'zod';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** A duration such as `5m` or `7d`, within bounds, in milliseconds. */
+const duration = (min: number, max: number) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 5m, 1h or 7d, not ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .refine((ms) => ms >= min && ms <= max, { message: `must be from ${min / 1000}s to ${max / DAY_MS}d` });
+
+const secret = z.string().trim().min(1).optional();
+const baseUrl = (fallback: string) =>
+  z
+    .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
+    .default(fallback)
+    .transform((url) => url.replace(/\/+$/, ''));
+
+/**
+ * The pollers' settings, all from the environment: the admin keys are secrets and never belong in
+ * burnrate.yaml, and a poller runs exactly when its provider's key is set.
+ */
+export const PollerEnv = z.object({
+  ANTHROPIC_ADMIN_API_KEY: secret.describe(
+    'Anthropic Admin API key (sk-ant-admin01-…); when set, the usage report and cost report pollers run',
+  ),
+  ANTHROPIC_API_URL: baseUrl('https://api.anthropic.com').describe('Base URL of the Anthropic API (a stand-in in tests)'),
+  OPENAI_ADMIN_KEY: secret.describe('OpenAI admin key; when set, the organization usage (completions) and costs pollers run'),
+  OPENAI_API_URL: baseUrl('https://api.openai.com').describe('Base URL of the OpenAI API (a stand-in in tests)'),
+  BURNRATE_POLL_INTERVAL: duration(10_000, DAY_MS)
+    .prefault('5m')
+    .describe('Time between two polls of one source; Anthropic supports one poll a minute, data is about 5 minutes fresh'),
+  BURNRATE_POLL_OVERLAP_BUCKETS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(48)
+    .default(3)
+    .describe('Buckets before the cursor read again on every poll, because providers revise recent buckets as late data arrives'),
+  BURNRATE_POLL_BACKFILL: duration(HOUR_MS, 31 * DAY_MS)
+    .prefault('7d')
+    .describe('How far back the first poll of a source reads, when it has no cursor yet'),
+});
+export type PollerSettings = z.infer<typeof PollerEnv>;
+
+/** The pollers' settings from `env`; every bad one is named in one CONFIG_INVALID error. */
+export function readPollerSettings(env: Env): PollerSettings {
+  const given = Object.fromEntries(Object.keys(PollerEnv.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = PollerEnv.safeParse(given);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new BurnrateError('CONFIG_INVALID', `poller settings: ${problems}`);
+}
