@@ -51,6 +51,7 @@ describe.skipIf(!kafkaAvailable.shared)('distributed mode: the poller service', 
       ANTHROPIC_ADMIN_API_KEY: ADMIN_KEY,
       ANTHROPIC_API_URL: api.origin,
       BURNRATE_POLL_BACKFILL: '3h',
+      BURNRATE_POLL_SOURCES: 'anthropic_usage_report,anthropic_cost_report,claude_code_analytics',
     });
   });
 

@@ -60,7 +60,7 @@ describe('burnrate start (embedded) with provider pollers', () => {
     await around?.close();
   });
 
-  it('polls the reports whose key is set, shows a line per source on /healthz, and stores the events', async () => {
+  it('polls the usage report of the provider whose key is set (not the overlapping ones), shows its line on /healthz, and stores the events', async () => {
     const url = burnrate?.url ?? '';
     const lines = await waitUntil(
       async () => {
@@ -69,7 +69,7 @@ describe('burnrate start (embedded) with provider pollers', () => {
       },
       { timeoutMs: 15_000, message: 'every poller to succeed once' },
     );
-    expect(lines.map((l) => l.source)).toEqual(['anthropic_usage_report', 'anthropic_cost_report', 'claude_code_analytics']);
+    expect(lines.map((l) => l.source)).toEqual(['anthropic_usage_report']);
     expect(lines[0]).toMatchObject({ last_error: null, published: 1 });
     expect(lines[0]?.lag_s).toBeLessThan(HOUR / 1000);
     await waitForCaughtUp(url);
@@ -78,7 +78,7 @@ describe('burnrate start (embedded) with provider pollers', () => {
     burnrate = undefined;
     const store = await createChdbStore({ dataDir: around.chdbDir, log: createLogger({ level: 'silent' }) });
     try {
-      const events = (await store.listUsageEvents({ limit: 100 })).filter((e) => e.source === 'anthropic_usage_report');
+      const events = await store.listUsageEvents({ limit: 100 });
       expect(events).toMatchObject([
         { granularity: '1h', period_start: lastHour, api_key_id: 'apikey_embedded', output_tokens: 1000, cost_source: 'computed' },
       ]);

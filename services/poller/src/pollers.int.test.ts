@@ -18,7 +18,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PollerHealth } from './poller.ts';
 import { createPollers, type Pollers } from './pollers.ts';
-import { PollerEnv } from './settings.ts';
+import { POLL_SOURCES, PollerEnv } from './settings.ts';
 import { readFixture, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
 
 const ANTHROPIC_KEY = 'sk-ant-admin01-test';
@@ -53,6 +53,7 @@ describe('Anthropic pollers against a stand-in of the Admin API', () => {
       ANTHROPIC_API_URL: api.origin,
       BURNRATE_POLL_BACKFILL: '6h',
       BURNRATE_POLL_OVERLAP_BUCKETS: '3',
+      BURNRATE_POLL_SOURCES: POLL_SOURCES.join(','),
     });
     const p = createPollers({
       settings,
@@ -292,7 +293,12 @@ describe('OpenAI pollers against a stand-in of the organization API', () => {
       ]);
       api.setRows(OPENAI_COSTS_PATH, '2026-12-07T00:00:00Z', [costsTemplate]);
       const producer = recordingProducer();
-      const settings = PollerEnv.parse({ OPENAI_ADMIN_KEY: OPENAI_KEY, OPENAI_API_URL: api.origin, BURNRATE_POLL_BACKFILL: '5h' });
+      const settings = PollerEnv.parse({
+        OPENAI_ADMIN_KEY: OPENAI_KEY,
+        OPENAI_API_URL: api.origin,
+        BURNRATE_POLL_BACKFILL: '5h',
+        BURNRATE_POLL_SOURCES: 'openai_usage,openai_costs',
+      });
       const { pollers } = createPollers({ settings, dir: dir.path, ingest: testIngest(producer, clock), clock, log: silentLog });
       expect(pollers.map((p) => p.source)).toEqual(['openai_usage', 'openai_costs']);
       for (const p of pollers) await p.pollOnce();

@@ -76,6 +76,7 @@ export function createPollers(options: PollersOptions): Pollers {
       ...options.http,
     });
     for (const source of provider.sources) {
+      if (!settings.BURNRATE_POLL_SOURCES.has(source.source)) continue;
       pollers.push(
         createPoller({
           source,

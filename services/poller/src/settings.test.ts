@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { readPollerSettings } from './settings.ts';
 
 describe('readPollerSettings', () => {
-  it('defaults: no provider, the public API URLs, a poll every 5 minutes, 3 buckets of overlap, 7 days of backfill', () => {
+  it('defaults: no provider, the public API URLs, one report per provider, a poll every 5 minutes, 3 buckets of overlap, 7 days of backfill', () => {
     expect(readPollerSettings({})).toEqual({
       ANTHROPIC_API_URL: 'https://api.anthropic.com',
       OPENAI_API_URL: 'https://api.openai.com',
+      BURNRATE_POLL_SOURCES: new Set(['anthropic_usage_report', 'openai_usage']),
       BURNRATE_POLL_INTERVAL: 300_000,
       BURNRATE_POLL_OVERLAP_BUCKETS: 3,
       BURNRATE_POLL_BACKFILL: 7 * 86_400_000,
@@ -44,5 +45,15 @@ describe('readPollerSettings', () => {
       /ANTHROPIC_ADMIN_API_KEY: .*OPENAI_API_URL: expected an http\(s\) URL.*BURNRATE_POLL_INTERVAL: expected a duration such as 5m, 1h or 7d, not "often".*BURNRATE_POLL_OVERLAP_BUCKETS: .*BURNRATE_POLL_BACKFILL: must be from 3600s to 31d/,
     );
     expect(() => readPollerSettings({ BURNRATE_POLL_INTERVAL: '1s' })).toThrow(/BURNRATE_POLL_INTERVAL: must be from 10s to 1d/);
+  });
+
+  it('reads the reports to poll, naming one it does not know', () => {
+    expect(readPollerSettings({ BURNRATE_POLL_SOURCES: ' anthropic_cost_report, openai_costs ' }).BURNRATE_POLL_SOURCES).toEqual(
+      new Set(['anthropic_cost_report', 'openai_costs']),
+    );
+    expect(() => readPollerSettings({ BURNRATE_POLL_SOURCES: 'anthropic_usage_report,cursor' })).toThrow(
+      'poller settings: BURNRATE_POLL_SOURCES: unknown "cursor"; the sources are anthropic_usage_report, anthropic_cost_report, claude_code_analytics, openai_usage, openai_costs',
+    );
+    expect(() => readPollerSettings({ BURNRATE_POLL_SOURCES: ' , ' })).toThrow(/BURNRATE_POLL_SOURCES: names no source/);
   });
 });

@@ -20,6 +20,21 @@ const duration = (min: number, max: number) =>
     .refine((ms) => ms >= min && ms <= max, { message: `must be from ${min / 1000}s to ${max / DAY_MS}d` });
 
 const secret = z.string().trim().min(1).optional();
+
+/** Every report the poller can read, by the `source` its events carry. */
+export const POLL_SOURCES = [
+  'anthropic_usage_report',
+  'anthropic_cost_report',
+  'claude_code_analytics',
+  'openai_usage',
+  'openai_costs',
+] as const;
+/**
+ * One report per provider: the reports of one provider count the same spend (the cost report and
+ * the Claude Code report are other views of the usage report's), so polling them all would count
+ * it two or three times in every total. The usage reports carry tokens, models and keys.
+ */
+export const DEFAULT_POLL_SOURCES = ['anthropic_usage_report', 'openai_usage'] as const;
 const baseUrl = (fallback: string) =>
   z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
@@ -32,11 +47,32 @@ const baseUrl = (fallback: string) =>
  */
 export const PollerEnv = z.object({
   ANTHROPIC_ADMIN_API_KEY: secret.describe(
-    'Anthropic Admin API key (sk-ant-admin01-…); when set, the usage report and cost report pollers run',
+    'Anthropic Admin API key (sk-ant-admin01-…); when set, the Anthropic reports named in BURNRATE_POLL_SOURCES are polled',
   ),
   ANTHROPIC_API_URL: baseUrl('https://api.anthropic.com').describe('Base URL of the Anthropic API (a stand-in in tests)'),
-  OPENAI_ADMIN_KEY: secret.describe('OpenAI admin key; when set, the organization usage (completions) and costs pollers run'),
+  OPENAI_ADMIN_KEY: secret.describe('OpenAI admin key; when set, the OpenAI reports named in BURNRATE_POLL_SOURCES are polled'),
   OPENAI_API_URL: baseUrl('https://api.openai.com').describe('Base URL of the OpenAI API (a stand-in in tests)'),
+  BURNRATE_POLL_SOURCES: z
+    .string()
+    .default(DEFAULT_POLL_SOURCES.join(','))
+    .transform((text, ctx) => {
+      const names = text
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '');
+      const unknown = names.filter((n) => !(POLL_SOURCES as readonly string[]).includes(n));
+      if (unknown.length > 0 || names.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${unknown.length > 0 ? `unknown ${unknown.map((n) => JSON.stringify(n)).join(', ')}` : 'names no source'}; the sources are ${POLL_SOURCES.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return new Set(names);
+    })
+    .describe(
+      "The reports polled when their provider's key is set, comma-separated. They overlap (the cost report and the Claude Code report count the usage report's spend again), so by default one per provider",
+    ),
   BURNRATE_POLL_INTERVAL: duration(10_000, DAY_MS)
     .prefault('5m')
     .describe('Time between two polls of one source; Anthropic supports one poll a minute, data is about 5 minutes fresh'),
