@@ -3,6 +3,16 @@ import type { Anomaly, EvidencePoint, UsageEvent } from '@burnrate/schemas';
 import { BASELINE_EXTRA_RETENTION_MS, latenessOf, stepResults, type BucketDetector } from './buckets/bucket-detector.ts';
 import { seasonalSlot } from './baselines/seasonal.ts';
 import {
+  createShareProfile,
+  learnShare,
+  profileLearntAt,
+  profileShare,
+  profileWeeks,
+  shareProfile,
+  skipShareHour,
+  type ShareProfile,
+} from './baselines/share-profile.ts';
+import {
   bucketIndex,
   HOUR_MS,
   isClosedHour,
@@ -130,11 +140,11 @@ export interface CacheKey {
   open: number[];
   ep: CacheEpisode | null;
   /**
-   * Team scope: the baseline per local hour × day type, flat [cache-read tokens, input tokens,
-   * hour last learnt, distinct local weeks learnt] per slot (see seasonalSlot; snapshots from
-   * before counted hours there, never fewer than weeks). Developer scope: null.
+   * Team scope: the baseline share per local hour × day type (see seasonalSlot), with the
+   * distinct local weeks each slot learnt in (snapshots from before counted hours there, never
+   * fewer than weeks). Developer scope: null.
    */
-  season: number[] | null;
+  season: ShareProfile | null;
 }
 
 /** A developer's baseline for one provider × model family ('' for both: restored from before there were families, see `upgrade`). */
@@ -174,7 +184,6 @@ const MAX_WARMUP_DAYS = 3;
 const CACHE_READ_DISCOUNT = 0.9;
 const CRITICAL_IMPACT_FACTOR = 10;
 const SEASON_SLOTS_PER_DAY = 24;
-const SEASON_STRIDE = 4;
 const MAX_FAMILIES = 4;
 const NONE: readonly Anomaly[] = Object.freeze([]);
 
@@ -248,7 +257,7 @@ function teamKey(state: CacheEfficiencyDropState, org: string, team: string, hou
   if (isLast(state, org, team, '', '')) return last.key as CacheKey;
   let k = getKey(state.keys, org, team);
   if (k === undefined) {
-    k = { team, v: newValues(hour), open: [], ep: null, season: new Array<number>(2 * SEASON_SLOTS_PER_DAY * SEASON_STRIDE).fill(0) };
+    k = { team, v: newValues(hour), open: [], ep: null, season: createShareProfile(2 * SEASON_SLOTS_PER_DAY) };
     setKey(state.keys, org, team, k);
   }
   remember(state, org, team, '', '', k);
@@ -338,11 +347,10 @@ function judgeThrough(
     let week = 0;
     if (season !== null) {
       const local = localHourOf(hour, cal.timeZone);
-      slot = seasonalSlot(isOffDay(local, cal), local.hour, SEASON_SLOTS_PER_DAY) * SEASON_STRIDE;
+      slot = seasonalSlot(isOffDay(local, cal), local.hour, SEASON_SLOTS_PER_DAY);
       week = localWeek(local.day);
-      const slotInput = season[slot + 1] as number;
-      baseShare = slotInput > 0 ? (season[slot] as number) / slotInput : 0;
-      warm &&= (season[slot + 3] as number) >= s.min_season_weeks;
+      baseShare = profileShare(season, slot);
+      warm &&= profileWeeks(season, slot) >= s.min_season_weeks;
     }
     const share = cacheRead / input;
     const drop = 100 * (baseShare - share);
@@ -359,7 +367,7 @@ function judgeThrough(
     // outweigh.
     if (phase.phase === PLANNED) {
       v[BASE_AT] = hour;
-      if (season !== null && (season[slot + 2] as number) > 0) season[slot + 2] = hour;
+      if (season !== null) skipShareHour(season, slot, hour);
       continue;
     }
     const tau = 24 * s.baseline_days;
@@ -368,12 +376,8 @@ function judgeThrough(
     v[BASE_INPUT] = baseInput * decay + input;
     v[BASE_AT] = hour;
     if (season !== null) {
-      const last = season[slot + 2] as number;
-      const slotDecay = last > 0 ? Math.exp(-((hour - last) / HOUR_MS) / tau) : 1;
-      season[slot] = (season[slot] as number) * slotDecay + cacheRead;
-      season[slot + 1] = (season[slot + 1] as number) * slotDecay + input;
-      season[slot + 2] = hour;
-      if (last === 0 || localWeek(localHourOf(last, cal.timeZone).day) !== week) season[slot + 3] = (season[slot + 3] as number) + 1;
+      const last = profileLearntAt(season, slot);
+      learnShare(season, slot, hour, cacheRead, input, tau, last === 0 || localWeek(localHourOf(last, cal.timeZone).day) !== week);
     }
   }
   if ((v[JUDGED] as number) < through) v[JUDGED] = through;
@@ -683,4 +687,17 @@ export const teamCacheEfficiencyDrop: BucketDetector<CacheEfficiencyDropState, C
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'team', cfg) }),
   evict: evictIdleTeams,
   size: (state) => countKeys(state.keys),
+
+  upgrade(restored) {
+    // Seasons serialise as flat number arrays (see ShareProfile): packed again here.
+    const state = restored as CacheEfficiencyDropState;
+    for (const org in state.keys) {
+      const byTeam = state.keys[org] as Record<string, CacheKey>;
+      for (const team in byTeam) {
+        const k = byTeam[team] as CacheKey;
+        if (k.season !== null) k.season = shareProfile(k.season);
+      }
+    }
+    return state;
+  },
 };

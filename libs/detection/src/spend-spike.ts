@@ -11,7 +11,7 @@ import {
   updateRingProfile,
   type Expectation,
 } from './baselines/seasonal.ts';
-import type { RobustRing } from './baselines/robust-ring.ts';
+import { packedRing, packedRingCount, type PackedRing } from './baselines/packed-ring.ts';
 import { BASELINE_EXTRA_RETENTION_MS, latenessOf, stepResults, type BucketDetector } from './buckets/bucket-detector.ts';
 import {
   bucketIndex,
@@ -151,7 +151,7 @@ export interface SpikeKey {
   /** [first hour seen, last hour judged, hour of the last spend, …EWMA profile (developer scope)]. */
   v: number[];
   /** Team scope: the last 8 values per hour slot. Developer scope: null. */
-  r: RobustRing | null;
+  r: PackedRing | null;
   /** Open hour buckets, flat [hour, cost, …] ascending. */
   open: number[];
   ep: SpikeEpisode | null;
@@ -380,7 +380,7 @@ function learnZero(v: number[], slot: number, s: SpendSpikeSettings): void {
 
 /** Values slot `slot` of `k` has learnt, all told (a team ring keeps only its last 8 but counts every one). */
 function slotValues(k: SpikeKey, slot: number): number {
-  return k.r !== null ? (k.r.n[slot] as number) : (k.v[(slot + PROFILE_AT) * EWMA_FIELDS + 2] as number);
+  return k.r !== null ? packedRingCount(k.r, slot) : (k.v[(slot + PROFILE_AT) * EWMA_FIELDS + 2] as number);
 }
 
 /**
@@ -789,4 +789,21 @@ export const teamSpendSpike: BucketDetector<SpendSpikeState, SpendSpikeConfig> =
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: closeAll(state, watermark, latenessOf(ctx), 'team', cfg) }),
   evict: evictIdle,
   size: countKeys,
+
+  upgrade(restored) {
+    // Rings serialise as RobustRings (see PackedRing): packed again here.
+    const state = restored as SpendSpikeState;
+    for (const org in state.keys) {
+      const byTeam = state.keys[org] as Record<string, SpikeKey>;
+      for (const team in byTeam) {
+        const k = byTeam[team] as SpikeKey;
+        if (k.r !== null) k.r = packedRing(k.r);
+        for (const model in k.m) {
+          const km = k.m[model] as SpikeKey;
+          if (km.r !== null) km.r = packedRing(km.r);
+        }
+      }
+    }
+    return state;
+  },
 };

@@ -408,6 +408,38 @@ describe('team engine: the team detectors', () => {
     }
   });
 
+  it('restores a snapshot written before team baselines were packed: rings of doubles at full size, hours in epoch ms', () => {
+    const cut = rollups.length - 900;
+    const first = createTeamEngine(() => teamConfigs);
+    const before = rollups.slice(0, cut).flatMap((r) => first.process(r).anomalies);
+    const saved = JSON.parse(JSON.stringify(first.snapshotView())) as TeamEngineSnapshot;
+    // The shape snapshots had, and still have: a team key's ring as a RobustRing at full capacity,
+    // the cache profile as a flat array with the hour each slot last learnt in epoch ms.
+    type OldRing = { capacity: number; values: number[]; n: number[] };
+    const spike = (
+      saved.detectors.spend_spike_team as { keys: Record<string, Record<string, { r: OldRing; m: Record<string, { r: OldRing }> }>> }
+    ).keys.acme?.payments;
+    const rings = [spike?.r, ...Object.values(spike?.m ?? {}).map((k) => k.r)] as OldRing[];
+    expect(rings.map((r) => [r.capacity, r.values.length, r.n.length])).toEqual(rings.map(() => [8, 384, 48]));
+    const season = (saved.detectors.cache_efficiency_drop_team as { keys: Record<string, Record<string, { season: number[] }>> }).keys.acme
+      ?.payments?.season as number[];
+    expect(season).toHaveLength(192);
+    const learntAt = season.filter((_, i) => i % 4 === 2 && season[i] !== 0);
+    // The nine working hours of its working days.
+    expect(learntAt).toHaveLength(9);
+    expect(learntAt.every((at) => at >= Date.parse('2026-10-05T00:00:00Z') && at % 3_600_000 === 0)).toBe(true);
+    // Doubles as a version before packing kept them: a hair off the Float32 values, so restoring rounds them back.
+    const asDouble = (x: number): number => x * (1 + 1e-12);
+    for (const r of rings) r.values = r.values.map(asDouble);
+    for (let i = 0; i < season.length; i += 4) {
+      season[i] = asDouble(season[i] as number);
+      season[i + 1] = asDouble(season[i + 1] as number);
+    }
+    const second = createTeamEngine(() => teamConfigs);
+    second.restore(saved);
+    expect([...before, ...runB(second, rollups.slice(cut))]).toEqual(uninterrupted);
+  });
+
   it('tells a score sink where the team detectors evaluate, and detects exactly the same with one', () => {
     const points: ScorePoint[] = [];
     const scored = withScoreSink(teamConfigs, (p) => points.push(p));

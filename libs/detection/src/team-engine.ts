@@ -141,7 +141,7 @@ export interface TeamEngine {
   process(rollup: UsageRollup, options?: RollupOptions): RollupResult;
   /** Steps the detectors with what arrived at the current watermark: the end of a replay. Live, the next later rollup does it. */
   flush(): readonly Anomaly[];
-  /** A deep copy of the state, safe to keep while the engine goes on. */
+  /** A deep copy of the state as plain JSON data (what JSON.parse of a saved snapshot gives), safe to keep while the engine goes on. */
   snapshot(): TeamEngineSnapshot;
   /** The state as a snapshot sharing the engine's objects: serialise it (JSON.stringify) before the engine's next call. */
   snapshotView(): Readonly<TeamEngineSnapshot>;
@@ -342,17 +342,19 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
       return flushPending(configs, anomalies);
     },
 
-    snapshot: () => structuredClone(view()),
+    snapshot: () => jsonCopy(view()),
     snapshotView: view,
 
     restore(snapshot, restoreOptions) {
       if ((snapshot as { format?: unknown }).format !== 1) {
         throw new Error(`team engine snapshot format ${String((snapshot as { format?: unknown }).format)} is not supported (expected 1)`);
       }
-      const restored = restoreOptions?.owned === true ? snapshot : structuredClone(snapshot);
+      const restored = restoreOptions?.owned === true ? snapshot : jsonCopy(snapshot);
       const detectorStates: Record<string, unknown> = {};
       for (const kind of kinds) {
-        detectorStates[kind] = kind in restored.detectors ? restored.detectors[kind] : (registry[kind] as AnyBucketDetector).initialState();
+        const detector = registry[kind] as AnyBucketDetector;
+        if (!(kind in restored.detectors)) detectorStates[kind] = detector.initialState();
+        else detectorStates[kind] = detector.upgrade === undefined ? restored.detectors[kind] : detector.upgrade(restored.detectors[kind]);
       }
       pending.clear();
       for (const [key, bucket] of Object.entries(restored.pending ?? {})) pending.add(key, bucket);
@@ -385,6 +387,13 @@ const TAKEN: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late:
 const STALE: RollupResult = Object.freeze({ anomalies: NONE, stale: true, late: false, regressed: false });
 const LATE: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: true, regressed: false });
 const REGRESSED: RollupResult = Object.freeze({ anomalies: NONE, stale: false, late: false, regressed: true });
+
+/**
+ * A deep copy as the snapshot's JSON would restore it: detectors keep some baselines in typed
+ * arrays that serialise as plain JSON (see BucketDetector.upgrade), which a structured clone
+ * would copy as typed arrays without their toJSON.
+ */
+const jsonCopy = (snapshot: TeamEngineSnapshot): TeamEngineSnapshot => JSON.parse(JSON.stringify(snapshot)) as TeamEngineSnapshot;
 
 function emptyState(registry: TeamDetectorRegistry): TeamEngineSnapshot {
   const detectors: Record<string, unknown> = {};

@@ -66,6 +66,22 @@ describe('detectorConfigs', () => {
     expect(cfgs.runaway_session.calendarFor('unattributed').timeZone).toBe('America/New_York');
   });
 
+  it('shares one settings object and one calendar among subjects that resolve alike, and keeps apart those that do not', () => {
+    // Teams not in the config (stage B sees every team that spends) all take the org's settings and calendar.
+    const spike = cfgs.spend_spike;
+    expect(spike.settingsFor({ team: 'new-team-1' })).toBe(spike.settingsFor({ team: 'new-team-2' }));
+    expect(spike.settingsFor({ team: 'new-team-1' })).toBe(spike.settingsFor({ team: 'payments', developer: 'alice@acme.com' }));
+    expect(spike.calendarFor('new-team-1')).toBe(spike.calendarFor('new-team-2'));
+    expect(spike.calendarFor('new-team-1')).not.toBe(spike.calendarFor('payments'));
+    // research differs by its on-call receiver alone.
+    expect(spike.calendarFor('new-team-1')).not.toBe(spike.calendarFor('research'));
+    const runaway = cfgs.runaway_session;
+    expect(runaway.settingsFor({ team: 'new-team-1' })).toBe(runaway.settingsFor({ team: 'payments' }));
+    expect(runaway.settingsFor({ team: 'research' })).not.toBe(runaway.settingsFor({ team: 'payments' }));
+    expect(runaway.settingsFor({ team: 'research', developer: 'rita@acme.com' })).not.toBe(runaway.settingsFor({ team: 'research' }));
+    expect(runaway.settingsFor({ team: 'research', developer: 'ravi@acme.com' })).toBe(runaway.settingsFor({ team: 'research' }));
+  });
+
   it('gives a team with an on-call receiver routes.oncall_response as its out-of-hours horizon, and others none', () => {
     expect(cfgs.session_cost.calendarFor('research').oncallResponseHours).toBe(0.75);
     expect(cfgs.session_cost.calendarFor('payments').oncallResponseHours).toBeUndefined();

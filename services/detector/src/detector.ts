@@ -265,39 +265,66 @@ function rollupMessage(r: UsageRollup, log: Logger): OutgoingMessage | undefined
 
 /**
  * Detector configs of both stages (DETECTORS and TEAM_DETECTORS) from the Burnrate config. Settings are memoised per team and developer, calendars and planned changes per
- * team, because detectors ask for them per event.
+ * team, because detectors ask for them per event. Subjects that resolve alike share one settings
+ * object and one compiled calendar: stage B tracks every team of the org, most of them on the
+ * org's defaults, and a copy per team was a large part of its memory per team.
  */
 export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorConfigs {
   const calendars = new Map<string, WorkCalendar>();
+  const compiledCalendars = new Map<string, WorkCalendar>();
   const calendarFor = (team: string): WorkCalendar => {
     let cal = calendars.get(team);
     if (cal === undefined) {
       // A team with an on-call receiver is looked at within its response time, nights and weekends included.
-      const oncall = receiversOf(findTeam(config, team)?.oncall).length > 0;
-      cal = compileCalendar(teamCalendar(config, team), teamTimezone(config, team), {
-        oncallResponseMs: oncall ? config.routes.oncall_response : undefined,
-      });
+      const oncallResponseMs = receiversOf(findTeam(config, team)?.oncall).length > 0 ? config.routes.oncall_response : undefined;
+      const spec = teamCalendar(config, team);
+      const zone = teamTimezone(config, team);
+      // Its memos are of the zone and working week alone, so teams with the same ones can share it.
+      const same = JSON.stringify([spec, zone, oncallResponseMs ?? null]);
+      cal = compiledCalendars.get(same);
+      if (cal === undefined) {
+        cal = compileCalendar(spec, zone, { oncallResponseMs });
+        compiledCalendars.set(same, cal);
+      }
       calendars.set(team, cal);
     }
     return cal;
   };
 
   const envOf = <K extends DetectorKindName>(kind: K): DetectorEnv<DetectorSettings[K]> => {
-    const byTeam = new Map<string, Map<string, DetectorSettings[K]>>();
-    // Per team (teams are few): the planned changes of this kind as instants, so an event costs a few comparisons.
-    const planned = new Map<string, { from: number; to: number; note: string }[]>();
+    const byTeam = new Map<string, DetectorSettings[K]>();
+    const byDeveloper = new Map<string, Map<string, DetectorSettings[K]>>();
+    /** Resolved settings by their JSON: subjects whose overrides come to the same settings share them. */
+    const distinct = new Map<string, DetectorSettings[K]>();
+    const resolve = (team: string, developer: string | undefined): DetectorSettings[K] => {
+      const s = detectorSettings(config, kind, { team, developer });
+      const same = JSON.stringify(s);
+      const known = distinct.get(same);
+      if (known !== undefined) return known;
+      distinct.set(same, s);
+      return s;
+    };
+    // Per team: the planned changes of this kind as instants, so an event costs a few comparisons.
+    const planned = new Map<string, readonly { from: number; to: number; note: string }[]>();
     return {
       settingsFor({ team, developer }) {
-        let devs = byTeam.get(team);
+        if (developer === undefined) {
+          let s = byTeam.get(team);
+          if (s === undefined) {
+            s = resolve(team, undefined);
+            byTeam.set(team, s);
+          }
+          return s;
+        }
+        let devs = byDeveloper.get(team);
         if (devs === undefined) {
           devs = new Map();
-          byTeam.set(team, devs);
+          byDeveloper.set(team, devs);
         }
-        const dev = developer ?? '';
-        let s = devs.get(dev);
+        let s = devs.get(developer);
         if (s === undefined) {
-          s = detectorSettings(config, kind, { team, developer });
-          devs.set(dev, s);
+          s = resolve(team, developer);
+          devs.set(developer, s);
         }
         return s;
       },
@@ -307,7 +334,8 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
         let spans = planned.get(team);
         if (spans === undefined) {
           const cal = calendarFor(team);
-          spans = plannedSpans(config, kind, team, (date) => localMidnight(cal, date));
+          const found = plannedSpans(config, kind, team, (date) => localMidnight(cal, date));
+          spans = found.length === 0 ? NO_SPANS : found;
           planned.set(team, spans);
         }
         // [from, to): `to` is the first day (or the instant) the change is over.
@@ -335,6 +363,8 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
     budget_forecast: { ...envOf('budget_forecast'), budgetFor: (team) => findTeam(config, team)?.budget?.monthly_usd },
   };
 }
+
+const NO_SPANS: readonly { from: number; to: number; note: string }[] = Object.freeze([]);
 
 /** `detectorConfigs` of the current config, rebuilt only when the config object changes (a reload). */
 export function configResolver(config: ConfigSource): () => DetectorConfigs & TeamDetectorConfigs {

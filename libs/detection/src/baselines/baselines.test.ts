@@ -1,8 +1,19 @@
 import { mean, median, medianAbsoluteDeviation, sampleVariance, variance } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
 import { createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt } from './ewma.ts';
+import { createPackedRing, PackedRing, packedRing, packedRingPush, packedRingStats } from './packed-ring.ts';
 import { poissonBinomialTail, twoProportionPValue } from './proportions.ts';
 import { createRobustRing, ringFill, ringPush, ringStats, robustScore } from './robust-ring.ts';
+import {
+  createShareProfile,
+  learnShare,
+  profileLearntAt,
+  profileShare,
+  profileWeeks,
+  ShareProfile,
+  shareProfile,
+  skipShareHour,
+} from './share-profile.ts';
 import {
   createEwmaProfile,
   createRingProfile,
@@ -146,6 +157,160 @@ describe('robust ring', () => {
     expect(() => createRobustRing(1, 0)).toThrow(/capacity/);
     expect(() => createRobustRing(1, 64)).toThrow(/capacity/);
     expect(() => createRobustRing(0, 8)).toThrow(/slots/);
+  });
+});
+
+describe('packed ring', () => {
+  /** Pushes the same values into a RobustRing and a PackedRing of 48 slots of 8. */
+  function both(values: readonly [slot: number, x: number][]): { robust: ReturnType<typeof createRobustRing>; packed: PackedRing } {
+    const robust = createRobustRing(48, 8);
+    const packed = createPackedRing(48, 8);
+    for (const [slot, x] of values) {
+      ringPush(robust, slot, x);
+      packedRingPush(packed, slot, x);
+    }
+    return { robust, packed };
+  }
+  // Values Float32 holds exactly, so the packed ring must agree to the last bit.
+  const exact = (seed: number, n: number): [number, number][] => {
+    const r = random(seed);
+    return Array.from({ length: n }, () => [Math.floor(r() * 48), Math.fround(r() * 200)]);
+  };
+
+  it.each([1, 2, 3])('gives the median and MAD of a RobustRing of the same capacity, wrapped or not (seed %i)', (seed) => {
+    const { robust, packed } = both(exact(seed, 1000));
+    for (let slot = 0; slot < 48; slot++) expect(packedRingStats(packed, slot)).toEqual(ringStats(robust, slot));
+  });
+
+  it('starts with room for one value a slot and doubles as a slot fills, up to its capacity', () => {
+    const ring = createPackedRing(48, 8);
+    const room = (): number => (ring.data.length - 48) / 48;
+    expect(room()).toBe(1);
+    packedRingPush(ring, 5, 1);
+    packedRingPush(ring, 6, 1);
+    expect(room()).toBe(1);
+    const grownAt: number[] = [];
+    for (let i = 2; i <= 20; i++) {
+      const before = room();
+      packedRingPush(ring, 5, i);
+      if (room() !== before) grownAt.push(i);
+    }
+    expect(grownAt).toEqual([2, 3, 5]);
+    expect(room()).toBe(8);
+    expect(packedRingStats(ring, 5)).toEqual({ median: 16.5, mad: 2, count: 8 });
+    expect(packedRingStats(ring, 6)).toEqual({ median: 1, mad: 0, count: 1 });
+    expect(packedRingStats(ring, 7)).toBeNull();
+  });
+
+  it('keeps values in Float32', () => {
+    const ring = createPackedRing(1, 8);
+    packedRingPush(ring, 0, 0.1);
+    expect(packedRingStats(ring, 0)?.median).toBe(Math.fround(0.1));
+  });
+
+  it('serialises as the RobustRing it stands for, and comes back from that JSON', () => {
+    const { robust, packed } = both(exact(4, 300));
+    expect(JSON.stringify(packed)).toBe(JSON.stringify(robust));
+    const young = both(exact(5, 20));
+    expect(JSON.stringify(young.packed)).toBe(JSON.stringify(young.robust));
+    const back = packedRing(roundTrip(young.packed));
+    expect(back).toBeInstanceOf(PackedRing);
+    expect(back.data).toEqual(young.packed.data);
+  });
+
+  it('restores a RobustRing saved before rings were packed, at the smallest size that holds it, and goes on as it would have', () => {
+    const doubles = samples(9, 400, 50);
+    const saved = createRobustRing(48, 8);
+    doubles.slice(0, 60).forEach((x, i) => ringPush(saved, i % 48, x));
+    const young = packedRing(roundTrip(saved));
+    expect((young.data.length - 48) / 48).toBe(2);
+    doubles.slice(60).forEach((x, i) => {
+      ringPush(saved, (i * 7) % 48, x);
+      packedRingPush(young, (i * 7) % 48, x);
+    });
+    for (let slot = 0; slot < 48; slot++) {
+      const want = ringStats(saved, slot);
+      const got = packedRingStats(young, slot);
+      expect(got?.count).toBe(want?.count);
+      expect(got?.median).toBeCloseTo(want?.median ?? 0, 4);
+      expect(got?.mad).toBeCloseTo(want?.mad ?? 0, 4);
+    }
+    // Wrapped: every position kept where it was, so the next push overwrites the oldest value.
+    const full = packedRing(roundTrip(saved));
+    expect((full.data.length - 48) / 48).toBe(8);
+    ringPush(saved, 3, 1000);
+    packedRingPush(full, 3, 1000);
+    expect(packedRingStats(full, 3)?.median).toBeCloseTo(ringStats(saved, 3)?.median ?? 0, 4);
+  });
+
+  it('takes back a structured clone of itself (class gone, fields kept)', () => {
+    const { packed } = both(exact(6, 100));
+    const back = packedRing(structuredClone(packed));
+    expect(back).toBeInstanceOf(PackedRing);
+    for (let slot = 0; slot < 48; slot++) expect(packedRingStats(back, slot)).toEqual(packedRingStats(packed, slot));
+  });
+
+  it('rejects what is not a ring', () => {
+    expect(() => createPackedRing(1, 0)).toThrow(/capacity/);
+    expect(() => createPackedRing(0, 8)).toThrow(/slots/);
+    expect(() => packedRing({ capacity: 8, values: [1, 2, 3], n: [1] })).toThrow(/not a ring/);
+  });
+});
+
+describe('share profile', () => {
+  const HOUR = 3_600_000;
+  const T0 = Date.parse('2026-11-02T09:00:00Z');
+
+  it('decays each slot with the hours since it last learnt, and counts the weeks it is told are new', () => {
+    const p = createShareProfile(48);
+    expect(profileShare(p, 3)).toBe(0);
+    expect(profileLearntAt(p, 3)).toBe(0);
+    learnShare(p, 3, T0, 600, 1000, 168, true);
+    expect(profileShare(p, 3)).toBeCloseTo(0.6, 6);
+    expect(profileLearntAt(p, 3)).toBe(T0);
+    learnShare(p, 3, T0 + 24 * HOUR, 100, 1000, 168, false);
+    const decay = Math.exp(-24 / 168);
+    expect(profileShare(p, 3)).toBeCloseTo((600 * decay + 100) / (1000 * decay + 1000), 6);
+    expect(profileWeeks(p, 3)).toBe(1);
+    learnShare(p, 3, T0 + 168 * HOUR, 100, 1000, 168, true);
+    expect(profileWeeks(p, 3)).toBe(2);
+    expect(profileLearntAt(p, 3)).toBe(T0 + 168 * HOUR);
+    expect(profileWeeks(p, 4)).toBe(0);
+  });
+
+  it('skipping an hour moves a learnt slot on without learning, and leaves an unlearnt one unlearnt', () => {
+    const p = createShareProfile(48);
+    learnShare(p, 3, T0, 600, 1000, 168, true);
+    skipShareHour(p, 3, T0 + 48 * HOUR);
+    skipShareHour(p, 4, T0 + 48 * HOUR);
+    learnShare(p, 3, T0 + 49 * HOUR, 100, 1000, 168, false);
+    learnShare(p, 4, T0 + 49 * HOUR, 100, 1000, 168, true);
+    const decay = Math.exp(-1 / 168);
+    expect(profileShare(p, 3)).toBeCloseTo((600 * decay + 100) / (1000 * decay + 1000), 6);
+    expect(profileShare(p, 4)).toBeCloseTo(0.1, 6);
+  });
+
+  it('serialises as the flat array it was before it was packed (hours in epoch ms), and comes back from it', () => {
+    const p = createShareProfile(48);
+    learnShare(p, 3, T0, 600, 1000, 168, true);
+    const json = roundTrip(p) as unknown as number[];
+    expect(json).toHaveLength(192);
+    expect(json.slice(12, 16)).toEqual([600, 1000, T0, 1]);
+    const back = shareProfile(json);
+    expect(back).toBeInstanceOf(ShareProfile);
+    expect(back).toEqual(p);
+    expect(shareProfile(structuredClone(p))).toEqual(p);
+  });
+
+  it('restores a profile saved before it was packed and goes on from it', () => {
+    const saved = new Array<number>(192).fill(0);
+    saved.splice(12, 4, 0.3 * 7000.7, 7000.7, T0, 5);
+    const p = shareProfile(saved);
+    expect(profileShare(p, 3)).toBeCloseTo(0.3, 6);
+    expect(profileWeeks(p, 3)).toBe(5);
+    expect(profileLearntAt(p, 3)).toBe(T0);
+    learnShare(p, 3, T0 + HOUR, 0, 7000.7, 24, false);
+    expect(profileShare(p, 3)).toBeCloseTo((0.3 * Math.exp(-1 / 24)) / (Math.exp(-1 / 24) + 1), 6);
   });
 });
 

@@ -60,12 +60,15 @@ function sortedMedian(k: number): number {
 
 /** Median and MAD of the values held for `slot`; null when it holds none. */
 export function ringStats(r: RobustRing, slot: number): RobustStats | null {
-  const k = ringFill(r, slot);
+  return statsOf(r.values, slot * r.capacity, ringFill(r, slot));
+}
+
+/** Median and MAD of `values[base, base + k)` (k ≤ MAX_RING_CAPACITY); null when k is 0. */
+export function statsOf(values: ArrayLike<number>, base: number, k: number): RobustStats | null {
   if (k === 0) return null;
-  const base = slot * r.capacity;
-  for (let i = 0; i < k; i++) scratch[i] = r.values[base + i] as number;
+  for (let i = 0; i < k; i++) scratch[i] = values[base + i] as number;
   const median = sortedMedian(k);
-  for (let i = 0; i < k; i++) scratch[i] = Math.abs((r.values[base + i] as number) - median);
+  for (let i = 0; i < k; i++) scratch[i] = Math.abs((values[base + i] as number) - median);
   return { median, mad: sortedMedian(k), count: k };
 }
 

@@ -1,5 +1,6 @@
 import { ABS_DEV_TO_SIGMA, EWMA_FIELDS, updateEwmaAt } from './ewma.ts';
-import { MAD_TO_SIGMA, createRobustRing, ringPush, ringStats, type RobustRing } from './robust-ring.ts';
+import { createPackedRing, packedRingPush, packedRingStats, type PackedRing } from './packed-ring.ts';
+import { MAD_TO_SIGMA } from './robust-ring.ts';
 
 /**
  * Seasonal baselines: what a key usually does at this time of day on this kind of day.
@@ -12,6 +13,7 @@ import { MAD_TO_SIGMA, createRobustRing, ringPush, ringStats, type RobustRing } 
  *   about three values per day of its type, so a few days warm it up.
  * - per team and team×model (few keys): {workday, off-day} × 24 hours, each a ring of the last 8
  *   values with median/MAD: robust to the spike being measured, and 8 workday values are ~1.5 weeks.
+ *   Packed in Float32 and grown as it fills (packed-ring.ts): 10k teams are tens of thousands of keys.
  * Day type comes from the team's working calendar (working days, holidays) in its own time zone.
  */
 
@@ -47,15 +49,15 @@ export function updateEwmaProfile(profile: number[], slot: number, x: number, al
   updateEwmaAt(profile, slot * EWMA_FIELDS, x, alpha, clamp);
 }
 
-export function createRingProfile(slots: number, capacity: number): RobustRing {
-  return createRobustRing(slots, capacity);
+export function createRingProfile(slots: number, capacity: number): PackedRing {
+  return createPackedRing(slots, capacity);
 }
 
-export function ringExpectation(ring: RobustRing, slot: number): Expectation {
-  const s = ringStats(ring, slot);
+export function ringExpectation(ring: PackedRing, slot: number): Expectation {
+  const s = packedRingStats(ring, slot);
   return s === null ? { center: 0, sigma: 0, count: 0 } : { center: s.median, sigma: MAD_TO_SIGMA * s.mad, count: s.count };
 }
 
-export function updateRingProfile(ring: RobustRing, slot: number, x: number): void {
-  ringPush(ring, slot, x);
+export function updateRingProfile(ring: PackedRing, slot: number, x: number): void {
+  packedRingPush(ring, slot, x);
 }

@@ -4,7 +4,9 @@ import { bucketOfEvent, stepHour, type HourBucket } from './hourly.ts';
 
 /**
  * A team-scope detector: the same reducer contract as Detector (pure, JSON state, deterministic,
- * bounded), but its input is an hour bucket of a team (or team×model) rather than an event.
+ * bounded), but its input is an hour bucket of a team (or team×model) rather than an event. Its
+ * state may keep baselines packed in typed arrays (team keys are many and their baselines large):
+ * those serialise as JSON and `upgrade` packs them again on restore.
  *
  * The distributed design: stage A instances roll events up into HourBuckets keyed by team
  * (usage.rollups.v1, key org:team), sending partial buckets (deltas) for the open hour as often as
@@ -20,6 +22,12 @@ export interface BucketDetector<State, Cfg> {
   /** Closes hours the watermark has passed and judges them; call as the watermark advances. */
   advance(state: State, watermark: number, cfg: Cfg, ctx: StepContext): StepResult<State>;
   evict(state: State, idleBeforeMs: number): State;
+  /**
+   * The state from its JSON (JSON.parse of a snapshot): a state that keeps numbers in typed
+   * arrays (baselines/packed-ring.ts) serialises them as plain JSON and takes them back here.
+   * Absent: the parsed state is used as is.
+   */
+  upgrade?(state: unknown): State;
   size(state: State): number;
 }
 
@@ -57,6 +65,7 @@ export function overEvents<State, Cfg>(detector: BucketDetector<State, Cfg>): De
     },
     advance: (state, watermark, cfg, ctx) => detector.advance(state, watermark, cfg, ctx),
     evict: (state, idleBeforeMs) => detector.evict(state, idleBeforeMs),
+    upgrade: detector.upgrade?.bind(detector),
     size: (state) => detector.size(state),
   };
 }
