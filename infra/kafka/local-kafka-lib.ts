@@ -1,12 +1,13 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
+import { acquireLockFile, isAlive } from '../lock-file.ts';
 
 // The newest 4.x that Maven Central serves here. kafkajs 2.2.4 negotiates API versions that
 // Kafka 4 still accepts (see README.md), so there is no reason to stay on 3.x.
@@ -282,7 +283,11 @@ export async function resolveKafkaClasspath(options: { cacheDir?: string; mvn?: 
   if (await hasKafkaJar(lib)) return join(lib, '*');
 
   await mkdir(cacheDir, { recursive: true });
-  const releaseLock = await lock(join(cacheDir, `.resolve-${KAFKA_VERSION}.lock`), log);
+  const releaseLock = await acquireLockFile(join(cacheDir, `.resolve-${KAFKA_VERSION}.lock`), {
+    timeoutMs: MAVEN_TIMEOUT_MS,
+    doing: 'resolving Kafka jars',
+    log,
+  });
   try {
     // Whoever held the lock before us may have finished the job.
     if (await hasKafkaJar(lib)) return join(lib, '*');
@@ -321,31 +326,6 @@ export async function resolveKafkaClasspath(options: { cacheDir?: string; mvn?: 
     await releaseLock();
   }
   return join(lib, '*');
-}
-
-/** An exclusive lock file holding the owner's pid; a lock left by a dead process is taken over. */
-async function lock(file: string, log: LocalKafkaLog): Promise<() => Promise<void>> {
-  const deadline = Date.now() + MAVEN_TIMEOUT_MS;
-  let waiting = false;
-  for (;;) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx' });
-      return () => rm(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    const age = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? Date.now());
-    // An older lock than any Maven run may take belongs to a recycled pid.
-    if ((Number.isInteger(holder) && holder > 0 && !isAlive(holder)) || age > MAVEN_TIMEOUT_MS) {
-      await rm(file, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`${file} is still held by pid ${holder} after ${MAVEN_TIMEOUT_MS} ms`);
-    if (!waiting) log.info(`waiting for pid ${holder} to finish resolving Kafka jars`);
-    waiting = true;
-    await sleep(250);
-  }
 }
 
 async function hasKafkaJar(lib: string): Promise<boolean> {
@@ -439,21 +419,6 @@ export function isKafkaProcess(pid: number): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('kafka.Kafka');
   } catch {
     // No /proc (macOS): trust the pid.
-    return process.platform !== 'linux';
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // A zombie answers signal 0 but is gone; in a container without an init nobody reaps it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
     return process.platform !== 'linux';
   }
 }

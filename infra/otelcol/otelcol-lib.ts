@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createInterface } from 'node:readline';
+import { acquireLockFile } from '../lock-file.ts';
 
 /**
  * An OpenTelemetry Collector built for Burnrate's tests and benchmarks, without Docker: the
@@ -33,7 +34,11 @@ export async function resolveOtelcol(options: { cacheDir?: string; go?: string; 
   if (await exists(binary)) return binary;
 
   await mkdir(cacheDir, { recursive: true });
-  const releaseLock = await lock(join(cacheDir, `.build-${OTELCOL_VERSION}.lock`), log);
+  const releaseLock = await acquireLockFile(join(cacheDir, `.build-${OTELCOL_VERSION}.lock`), {
+    timeoutMs: BUILD_TIMEOUT_MS,
+    doing: 'building the collector',
+    log,
+  });
   try {
     if (await exists(binary)) return binary;
     for (const name of await readdir(cacheDir)) {
@@ -90,22 +95,15 @@ export async function startOtelcol(
   await new Promise<void>((resolve, reject) => {
     const timeoutMs = options.readyTimeoutMs ?? 30_000;
     const timer = setTimeout(() => reject(new Error(`the collector was not ready within ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
-    let buffered = '';
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        logs.push(line);
-        if (line.includes(READY_LINE)) {
-          clearTimeout(timer);
-          resolve();
-        }
+    const onLine = (line: string): void => {
+      logs.push(line);
+      if (line.includes(READY_LINE)) {
+        clearTimeout(timer);
+        resolve();
       }
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    for (const stream of [child.stdout, child.stderr])
+      if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`the collector exited with ${code} before it was ready:\n${logs.join('\n')}`));
@@ -158,37 +156,4 @@ function run(command: string, args: string[], options: { timeoutMs: number; what
       else reject(new Error(`${options.what} failed (${signal ?? `exit ${code}`}):\n${output}`));
     });
   });
-}
-
-/** An exclusive lock file holding the owner's pid; a lock left by a dead process is taken over. */
-async function lock(file: string, log: OtelcolLog): Promise<() => Promise<void>> {
-  const deadline = Date.now() + BUILD_TIMEOUT_MS;
-  let waiting = false;
-  for (;;) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx' });
-      return () => rm(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    const age = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? Date.now());
-    if ((Number.isInteger(holder) && holder > 0 && !isAlive(holder)) || age > BUILD_TIMEOUT_MS) {
-      await rm(file, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`${file} is still held by pid ${holder} after ${BUILD_TIMEOUT_MS} ms`);
-    if (!waiting) log.info(`waiting for pid ${holder} to finish building the collector`);
-    waiting = true;
-    await sleep(250);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
