@@ -16,6 +16,7 @@ import {
   teamModelMixDrift,
   teamSpendSpike,
 } from '@burnrate/detection';
+import { DETECTOR_SETTINGS, type DetectorKindName } from '@burnrate/core';
 import { UsageEvent } from '@burnrate/schemas';
 
 const { values } = parseArgs({
@@ -33,30 +34,13 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc: heap figures without a forced GC are noise');
 
 const calendar = compileCalendar(DEFAULT_CALENDAR, 'Europe/Berlin');
-const settings = {
-  enabled: true,
-  min_impact_usd: 50,
-  min_score: 3.5,
-  min_history_hours: 72,
-  min_slot_weeks: 2,
-  scale_floor_usd: 1,
-  scale_floor_share: 0.3,
-  min_impact_share: 1,
-  min_impact_floor_usd: 20,
-  team_dedupe_share: 0.7,
-  min_share_increase_points: 20,
-  baseline_weeks: 4,
-  max_p_value: 0.01,
-  min_drop_points: 30,
-  baseline_days: 7,
-  // One settings object serves every detector here; spend_spike reads 6 h of cool-down too.
-  cool_down_hours: 6,
-  min_season_weeks: 2,
-  warning_share: 0.9,
-  critical_share: 1.1,
-  min_days_of_data: 5,
-};
-const cfg = { settingsFor: () => settings, calendarFor: () => calendar, plannedChange: () => undefined, budgetFor: () => 6000 };
+/** Each detector with burnrate.yaml's defaults for its kind. */
+const cfgOf = (kind: DetectorKindName) => ({
+  settingsFor: () => DETECTOR_SETTINGS[kind].defaults,
+  calendarFor: () => calendar,
+  plannedChange: () => undefined,
+  budgetFor: () => 6000,
+});
 
 const T0 = Date.parse('2026-11-24T09:00:00Z');
 const H = 3_600_000;
@@ -109,7 +93,8 @@ interface Row {
   snapshotBytesPerKey: number;
 }
 
-function measure<S, C>(name: string, detector: Detector<S, C>, subjects: number, asTeams: boolean): Row {
+function measure<S, C>(name: string, kind: DetectorKindName, detector: Detector<S, C>, subjects: number, asTeams: boolean): Row {
+  const cfg = cfgOf(kind);
   gc?.();
   const before = process.memoryUsage().heapUsed;
   let state = detector.initialState();
@@ -137,13 +122,13 @@ function measure<S, C>(name: string, detector: Detector<S, C>, subjects: number,
 }
 
 const rows: Row[] = [
-  measure('spend_spike (developer + developer×model)', spendSpike, developers, false),
-  measure('model_mix_drift (developer)', modelMixDrift, developers, false),
-  measure('cache_efficiency_drop (developer)', cacheEfficiencyDrop, developers, false),
-  measure('spend_spike (team + team×model)', overEvents(teamSpendSpike), teams, true),
-  measure('model_mix_drift (team)', overEvents(teamModelMixDrift), teams, true),
-  measure('cache_efficiency_drop (team)', overEvents(teamCacheEfficiencyDrop), teams, true),
-  measure('budget_forecast (team)', overEvents(budgetForecast), teams, true),
+  measure('spend_spike (developer + developer×model)', 'spend_spike', spendSpike, developers, false),
+  measure('model_mix_drift (developer)', 'model_mix_drift', modelMixDrift, developers, false),
+  measure('cache_efficiency_drop (developer)', 'cache_efficiency_drop', cacheEfficiencyDrop, developers, false),
+  measure('spend_spike (team + team×model)', 'spend_spike', overEvents(teamSpendSpike), teams, true),
+  measure('model_mix_drift (team)', 'model_mix_drift', overEvents(teamModelMixDrift), teams, true),
+  measure('cache_efficiency_drop (team)', 'cache_efficiency_drop', overEvents(teamCacheEfficiencyDrop), teams, true),
+  measure('budget_forecast (team)', 'budget_forecast', overEvents(budgetForecast), teams, true),
 ];
 
 const perDeveloper = (rows[0] as Row).heapBytesPerKey * 2 + (rows[1] as Row).heapBytesPerKey + (rows[2] as Row).heapBytesPerKey;
