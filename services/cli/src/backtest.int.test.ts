@@ -273,7 +273,7 @@ describe('burnrate backtest', () => {
       const bad = await command('export', ['events', '--from', 'soon'], { BURNRATE_DATA_DIR: dataDir() });
       expect([bad.code, bad.stderr.trim()]).toEqual([
         2,
-        'burnrate export: --from "soon" is not a date or an instant (2026-11-01, 2026-11-01T09:00:00Z)',
+        'burnrate export: --from "soon" is neither a date (2026-11-01) nor an ISO instant (2026-11-01T09:00:00Z)',
       ]);
     });
   });

@@ -4,7 +4,7 @@ import { rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { isBurnrateError } from '@burnrate/core';
-import { UsageError } from './backtest-args.ts';
+import { parseBound, UsageError } from './backtest-args.ts';
 import { storeEvents } from './backtest-events.ts';
 import { type BacktestEnv, openEventStore } from './backtest.ts';
 import { parseCommandArgs } from './command-args.ts';
@@ -46,10 +46,12 @@ export async function exportCommand(argv: readonly string[], env: BacktestEnv, i
   let from: string | undefined;
   let to: string | undefined;
   try {
-    from = instant(args.values.get('from'), '--from');
-    to = instant(args.values.get('to'), '--to');
+    const given = { from: args.values.get('from'), to: args.values.get('to') };
+    from = given.from === undefined ? undefined : parseBound('--from', given.from);
+    to = given.to === undefined ? undefined : parseBound('--to', given.to);
   } catch (err) {
-    io.err(`burnrate export: ${(err as Error).message}`);
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`burnrate export: ${err.message}`);
     return 2;
   }
 
@@ -92,12 +94,4 @@ export async function exportCommand(argv: readonly string[], env: BacktestEnv, i
     `exported ${count} event${count === 1 ? '' : 's'} from ${opened.info.kind === 'chdb' ? opened.info.data_dir : opened.info.url}${out ? ` to ${out}` : ''}`,
   );
   return 0;
-}
-
-function instant(text: string | undefined, flag: string): string | undefined {
-  if (text === undefined) return undefined;
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
-  if (!Number.isFinite(ms))
-    throw new Error(`${flag} ${JSON.stringify(text)} is not a date or an instant (2026-11-01, 2026-11-01T09:00:00Z)`);
-  return new Date(ms).toISOString();
 }

@@ -128,6 +128,8 @@ describe('burnrate import csv', () => {
     expect(err.at(-1)?.split('\n')[0]).toBe('import csv needs --format events|cursor');
     expect(await importCommand(['csv', join(dir.path, 'gone.csv'), '--format', 'cursor'], {}, io)).toBe(1);
     expect(err.at(-1)).toBe(`cannot read ${join(dir.path, 'gone.csv')}: ENOENT`);
+    expect(await importCommand(['csv', join(dir.path, 'usage.csv'), '--format', 'events'], { url: 'nonsense' }, io)).toBe(1);
+    expect(err.at(-1)).toBe('BURNRATE_INGEST_URL (or BURNRATE_URL) must be an http(s) URL such as http://127.0.0.1:8787, not "nonsense"');
     expect(await importCommand(['excel'], {}, io)).toBe(2);
     expect(err.at(-1)?.split('\n')[0]).toBe('unknown import "excel"; there are claude-code and csv');
   });

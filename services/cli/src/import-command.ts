@@ -14,7 +14,7 @@ import {
   type TranscriptIdentity,
 } from '@burnrate/ingest';
 import { DEFAULT_URL } from './api-client.ts';
-import { UsageError } from './backtest-args.ts';
+import { parseBound, UsageError } from './backtest-args.ts';
 import { parseCommandArgs } from './command-args.ts';
 import type { CommandIO } from './config-command.ts';
 
@@ -95,7 +95,11 @@ export async function importCommand(argv: readonly string[], env: ImportEnv, io:
     const developer = args.values.get('developer');
     const who: TranscriptIdentity | undefined =
       developer === undefined ? undefined : developer.includes('@') ? { developer_email: developer } : { developer };
-    const window = { since: instant(args.values.get('since'), '--since'), until: instant(args.values.get('until'), '--until') };
+    const bound = (flag: 'since' | 'until'): number | undefined => {
+      const text = args.values.get(flag);
+      return text === undefined ? undefined : Date.parse(parseBound(`--${flag}`, text));
+    };
+    const window = { since: bound('since'), until: bound('until') };
     const summary = emptySummary(env, args.switches.has('dry-run'));
 
     let records: PostedUsageRecord[];
@@ -164,15 +168,19 @@ function emptySummary(env: ImportEnv, dryRun: boolean): ImportSummary {
 }
 
 function ingestUrl(env: ImportEnv): string {
-  return (env.url || DEFAULT_URL).replace(/\/+$/, '');
-}
-
-function instant(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
-  if (!Number.isFinite(ms))
-    throw new UsageError(`${flag} ${JSON.stringify(text)} is not a date or an instant (2026-11-01, 2026-11-01T09:00:00Z)`);
-  return ms;
+  const text = env.url?.trim() || DEFAULT_URL;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // Said below.
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new InputError(
+      `BURNRATE_INGEST_URL (or BURNRATE_URL) must be an http(s) URL such as ${DEFAULT_URL}, not ${JSON.stringify(text)}`,
+    );
+  }
+  return text.replace(/\/+$/, '');
 }
 
 type Window = { since: number | undefined; until: number | undefined };

@@ -142,7 +142,11 @@ export function createTranscriptDeduper(): {
       if (better) kept.set(line.key, line);
       return false;
     },
-    records: () => [...kept.values()].sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt)).map((line) => line.record),
+    records: () =>
+      [...kept.values()]
+        .map((line) => ({ at: Date.parse(line.occurredAt), record: line.record }))
+        .sort((a, b) => a.at - b.at)
+        .map((line) => line.record),
     get size() {
       return kept.size;
     },
