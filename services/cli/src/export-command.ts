@@ -84,8 +84,7 @@ export async function exportCommand(argv: readonly string[], env: BacktestEnv, i
       sink.destroy();
       await rm(partial, { force: true });
     }
-    const e = err as NodeJS.ErrnoException;
-    io.err(`burnrate export: stopped after ${count} events: ${e.code !== undefined ? `${e.code} ` : ''}${e.message}`);
+    io.err(`burnrate export: stopped after ${count} events: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
     await opened.store.close();
