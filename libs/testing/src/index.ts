@@ -45,3 +45,4 @@ export {
   startOpenAiStandIn,
   type UsageApiStandIn,
 } from './usage-api-stand-in.ts';
+export { freePort } from './free-port.ts';

@@ -1,19 +1,10 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '@burnrate/testing';
 import { type ServiceProcess, startService } from '../test-support/service-process.ts';
 
 const CONFIG = fileURLToPath(new URL('../burnrate.example.yaml', import.meta.url));
 const API_TOKEN = 'ingest-api-token';
-
-/** A loopback port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // The standalone ingest service as docker-compose runs it, without Kafka or ClickHouse behind it:
 // what is checked here is that it serves the API when given a store, and that a store it cannot
@@ -28,7 +19,7 @@ describe('the ingest service as the API process', () => {
 
   const start = async (env: Record<string, string>) => {
     ingest = await startService('ingest', {
-      KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
+      KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
       BURNRATE_CONFIG: CONFIG,
       BURNRATE_PORT: '0',
       BURNRATE_HOST: '127.0.0.1',
@@ -43,7 +34,7 @@ describe('the ingest service as the API process', () => {
   };
 
   it('with CLICKHOUSE_URL, serves /api from the store and answers 503 while ClickHouse cannot be reached', async () => {
-    const chPort = await closedPort();
+    const chPort = await freePort();
     const url = await start({ CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`, CLICKHOUSE_DATABASE: 'burnrate' });
     expect(ingest!.ready.api).toBe(`clickhouse http://127.0.0.1:${chPort}/burnrate`);
     for (const [method, path] of [

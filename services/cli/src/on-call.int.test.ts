@@ -1,11 +1,10 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, createInProcessBus } from '@burnrate/bus';
 import { createLogger } from '@burnrate/core';
 import { AnomalyState, TOPIC_NAMES, TOPICS } from '@burnrate/schemas';
 import { createChdbStore } from '@burnrate/store';
-import { waitUntil } from '@burnrate/testing';
+import { freePort, waitUntil } from '@burnrate/testing';
 import { runCli } from '../test-support/service-process.ts';
 import {
   type BurnrateProcess,
@@ -19,15 +18,6 @@ import {
 const API_TOKEN = 'on-call-api-token';
 const bearer = { authorization: `Bearer ${API_TOKEN}` };
 const log = createLogger({ level: 'silent' });
-
-/** A loopback port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Entry {
   id: string;

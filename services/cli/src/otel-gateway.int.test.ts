@@ -1,10 +1,9 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@burnrate/core';
 import { createChdbStore } from '@burnrate/store';
-import { waitUntil } from '@burnrate/testing';
+import { freePort, waitUntil } from '@burnrate/testing';
 import { resolveOtelcol, type RunningOtelcol, startOtelcol } from '../../../infra/otelcol/otelcol-lib.ts';
 import {
   type BurnrateProcess,
@@ -16,14 +15,6 @@ import {
 
 const GATEWAY_CONFIG = fileURLToPath(new URL('../../../infra/otelcol/gateway.yaml', import.meta.url));
 const API_TOKEN = 'gateway-test-api-token';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const text = (key: string, value: string) => ({ key, value: { stringValue: value } });
 const int = (key: string, value: number) => ({ key, value: { intValue: String(value) } });
