@@ -127,7 +127,7 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
     if (event.session_id === undefined || event.granularity !== 'request') return { state, anomalies: NONE };
     const at = ctx.occurredAt ?? Date.parse(event.occurred_at);
     const key = sessionKey(event.org, event.session_id);
-    const prompt = event.prompt_id === undefined ? NO_PROMPT : hash53(event.prompt_id);
+    const prompt = event.prompt_id === undefined ? NO_PROMPT : promptHash(event.prompt_id);
     let s = state.sessions[key];
     if (s === undefined) {
       if (ctx.late === true) return { state, anomalies: NONE };
@@ -201,6 +201,18 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
 
   size: (state) => sessionCount(state),
 };
+
+let lastPromptId = '';
+let lastPromptHash = hash53('');
+
+/** hash53 of a prompt id, remembered for the last one: a prompt's calls mostly arrive in a row. */
+function promptHash(promptId: string): number {
+  if (promptId !== lastPromptId) {
+    lastPromptId = promptId;
+    lastPromptHash = hash53(promptId);
+  }
+  return lastPromptHash;
+}
 
 /** Whether the stretch has run past its limit: opens, escalates or re-reports its episode. */
 function judge(

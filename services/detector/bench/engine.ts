@@ -24,10 +24,12 @@ import { generateScenario } from '@burnrate/scenarios';
 
 const { values } = parseArgs({
   options: {
-    passes: { type: 'string', default: '3' },
+    passes: { type: 'string', default: '5' },
     keys: { type: 'string', default: '100000' },
     'events-per-key': { type: 'string', default: '6' },
     teams: { type: 'string', default: '10000' },
+    'steady-teams': { type: 'string', default: '1000' },
+    'steady-weeks': { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -35,6 +37,8 @@ const passes = Math.max(1, Number(values.passes));
 const keyCount = Math.max(1, Number(values.keys));
 const eventsPerKey = Math.max(1, Number(values['events-per-key']));
 const teamCount = Math.max(1, Number(values.teams));
+const steadyTeams = Math.max(1, Number(values['steady-teams']));
+const steadyHours = Math.max(1, Math.round(Number(values['steady-weeks']) * 168));
 
 const TARGET_EVENTS_PER_S = 300_000;
 const TARGET_RATIO = 0.5;
@@ -48,37 +52,56 @@ const ndjsonBytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
 const kinds = Object.keys(DETECTORS);
 const configs = detectorConfigs(config);
 
-/** Best of `passes` timed runs of `count` items (after one warm-up): the least disturbed figure on a shared machine. */
-function rate(run: () => number, count = lines.length): { perSecond: number; sink: number } {
-  let best = 0;
-  let sink = run();
+/**
+ * Best of `passes` timed runs of each contender (after one warm-up each), the contenders taking
+ * turns pass by pass: on a shared machine a slow spell then falls on all of them rather than on
+ * whichever ran during it, so their ratio holds even when the absolute figures wander.
+ */
+function race<K extends string>(contenders: Record<K, { run: () => number; count: number }>): Record<K, { perSecond: number; sink: number }> {
+  const names = Object.keys(contenders) as K[];
+  const out = {} as Record<K, { perSecond: number; sink: number }>;
+  for (const name of names) out[name] = { perSecond: 0, sink: contenders[name].run() };
   for (let p = 0; p < passes; p++) {
-    const t = performance.now();
-    sink += run();
-    const perSecond = count / ((performance.now() - t) / 1000);
-    if (perSecond > best) best = perSecond;
+    for (const name of names) {
+      const { run, count } = contenders[name];
+      const t = performance.now();
+      out[name].sink += run();
+      out[name].perSecond = Math.max(out[name].perSecond, count / ((performance.now() - t) / 1000));
+    }
   }
-  return { perSecond: best, sink };
+  return out;
 }
 
-const parse = rate(() => {
-  let n = 0;
-  for (const l of lines) n += (JSON.parse(l) as UsageEvent).input_tokens > 0 ? 1 : 0;
-  return n;
+const stageA = race({
+  parse: {
+    count: lines.length,
+    run: () => {
+      let n = 0;
+      for (const l of lines) n += (JSON.parse(l) as UsageEvent).input_tokens > 0 ? 1 : 0;
+      return n;
+    },
+  },
+  // A fresh engine per pass: the stream is replayed from its start, as a restart without snapshot would.
+  detect: {
+    count: lines.length,
+    run: () => {
+      const engine = createDetectionEngine(() => configs);
+      let n = 0;
+      for (const e of events) n += engine.process(e).anomalies.length;
+      return n;
+    },
+  },
+  parseAndDetect: {
+    count: lines.length,
+    run: () => {
+      const engine = createDetectionEngine(() => configs);
+      let n = 0;
+      for (const l of lines) n += engine.process(JSON.parse(l) as UsageEvent).anomalies.length;
+      return n;
+    },
+  },
 });
-// A fresh engine per pass: the stream is replayed from its start, as a restart without snapshot would.
-const detect = rate(() => {
-  const engine = createDetectionEngine(() => configs);
-  let n = 0;
-  for (const e of events) n += engine.process(e).anomalies.length;
-  return n;
-});
-const parseAndDetect = rate(() => {
-  const engine = createDetectionEngine(() => configs);
-  let n = 0;
-  for (const l of lines) n += engine.process(JSON.parse(l) as UsageEvent).anomalies.length;
-  return n;
-});
+const { parse, detect, parseAndDetect } = stageA;
 
 // Each detector alone on the same stream (engine overhead included in each): where the time goes.
 const perDetector = kinds.map((kind) => {
@@ -124,18 +147,27 @@ const rollupLines = ((): string[] => {
 })();
 const rollups = rollupLines.map((l) => JSON.parse(l) as UsageRollup);
 const rollupBytes = rollupLines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
-const teamParse = rate(() => {
-  let n = 0;
-  for (const l of rollupLines) n += (JSON.parse(l) as UsageRollup).events;
-  return n;
-}, rollupLines.length);
-// A fresh team engine per pass, flushed at the end as replay does.
-const teamDetect = rate(() => {
-  const team = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
-  let n = 0;
-  for (const r of rollups) n += team.process(r).anomalies.length;
-  return n + team.flush().length;
-}, rollups.length);
+const stageB = race({
+  parse: {
+    count: rollupLines.length,
+    run: () => {
+      let n = 0;
+      for (const l of rollupLines) n += (JSON.parse(l) as UsageRollup).events;
+      return n;
+    },
+  },
+  // A fresh team engine per pass, flushed at the end as replay does.
+  detect: {
+    count: rollups.length,
+    run: () => {
+      const team = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
+      let n = 0;
+      for (const r of rollups) n += team.process(r).anomalies.length;
+      return n + team.flush().length;
+    },
+  },
+});
+const { parse: teamParse, detect: teamDetect } = stageB;
 
 // Memory: keyCount distinct developers, each with its own session, spread over 4 teams and 2
 // models, each sending eventsPerKey events an hour apart (so hourly buckets close and rings fill),
@@ -201,6 +233,12 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** Heap plus ArrayBuffer backing stores (the packed rings of stage B live outside the heap). */
+function memoryAfterGc(): number {
+  const heap = heapAfterGc();
+  return heap + process.memoryUsage().arrayBuffers;
+}
+
 function measure(registry: DetectorRegistry, shape: Shape): { bytes: number; keys: Record<string, number>; dedupeKeys: number } {
   const before = heapAfterGc();
   const engine = createDetectionEngine(() => configs as Record<string, unknown>, { detectors: registry });
@@ -220,7 +258,7 @@ function measure(registry: DetectorRegistry, shape: Shape): { bytes: number; key
  * through each hour as a stage-A partition's would.
  */
 function measureTeams(teams: number, hours: number): { bytes: number; keys: Record<string, number>; hours: number } {
-  const before = heapAfterGc();
+  const before = memoryAfterGc();
   const engine = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
   let seq = 0;
   for (let h = 0; h < hours; h++) {
@@ -253,7 +291,7 @@ function measureTeams(teams: number, hours: number): { bytes: number; keys: Reco
     }
   }
   engine.flush();
-  const bytes = heapAfterGc() - before;
+  const bytes = memoryAfterGc() - before;
   const stats = engine.stats();
   if (stats.hours < 0) console.log(engine);
   return { bytes, keys: stats.keys, hours: stats.hours };
@@ -309,12 +347,22 @@ if (gc !== undefined) {
   const team = measureTeams(teamCount, eventsPerKey);
   const teamKeys = Object.values(team.keys).reduce((n, k) => n + k, 0) + team.hours;
   memory.push({
-    name: `stage B: team engine + team detectors, per tracked key`,
+    name: `stage B after ${eventsPerKey} hours, per tracked key`,
     keys: teamKeys,
     bytes: team.bytes,
     bytesPerKey: team.bytes / teamKeys,
   });
-  teamMemoryNote = `stage B: ${(team.bytes / teamCount).toFixed(0)} bytes per team (${teamCount.toLocaleString('en-US')} teams, 2 models each, ${eventsPerKey} hours of rollups; keys: ${Object.entries(
+  // A team's baselines fill over weeks (seasonal rings, calendar slots, the month's days): the
+  // figure above is a young team's; this one is a team that has sent rollups for steadyHours.
+  const steady = measureTeams(steadyTeams, steadyHours);
+  const steadyKeys = Object.values(steady.keys).reduce((n, k) => n + k, 0) + steady.hours;
+  memory.push({
+    name: `stage B after ${steadyHours / 168} weeks (${steadyTeams} teams), per tracked key`,
+    keys: steadyKeys,
+    bytes: steady.bytes,
+    bytesPerKey: steady.bytes / steadyKeys,
+  });
+  teamMemoryNote = `stage B: heap and array buffers; ${(steady.bytes / steadyTeams).toFixed(0)} bytes per team after ${steadyHours / 168} weeks, ${(team.bytes / teamCount).toFixed(0)} bytes per team (${teamCount.toLocaleString('en-US')} teams, 2 models each, ${eventsPerKey} hours of rollups; keys: ${Object.entries(
     team.keys,
   )
     .map(([k, n]) => `${k} ${n}`)
@@ -357,7 +405,7 @@ if (values.json) {
   const out: string[] = [];
   out.push(
     `detector bench: generated scenario, ${fmt(lines.length)} events (${(ndjsonBytes / 1e6).toFixed(1)} MB NDJSON), ` +
-      `detectors: ${kinds.join(', ')}; single thread, best of ${passes} passes after a warm-up`,
+      `detectors: ${kinds.join(', ')}; single thread, best of ${passes} passes after a warm-up, the paths taking turns`,
   );
   out.push('');
   out.push(`  ${'path'.padEnd(52)} ${'events/s'.padStart(12)}  ${'x parse'.padStart(7)}  target`);

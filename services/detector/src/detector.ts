@@ -306,8 +306,13 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
     };
     // Per team: the planned changes of this kind as instants, so an event costs a few comparisons.
     const planned = new Map<string, readonly { from: number; to: number; note: string }[]>();
+    // The last developer's answer: each detector asks per event, and events come in runs of one developer.
+    let lastTeam = '';
+    let lastDeveloper = '';
+    let lastSettings: DetectorSettings[K] | undefined;
     return {
       settingsFor({ team, developer }) {
+        if (developer === lastDeveloper && team === lastTeam && lastSettings !== undefined) return lastSettings;
         if (developer === undefined) {
           let s = byTeam.get(team);
           if (s === undefined) {
@@ -326,6 +331,9 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
           s = resolve(team, developer);
           devs.set(developer, s);
         }
+        lastTeam = team;
+        lastDeveloper = developer;
+        lastSettings = s;
         return s;
       },
       calendarFor,
