@@ -1,7 +1,7 @@
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { withScoreSink, type Detector, type ScorePoint } from './detector.ts';
-import { createDetectionEngine, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
+import { createDetectionEngine, LIVE_SILENCE_MS, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
 import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
@@ -312,8 +312,8 @@ describe('createDetectionEngine', () => {
     it('ignores a redelivered event so its cost counts once', () => {
       const e = engine();
       const first = usageEvent({ event_id: 'dup-1', occurred_at: T0, cost_usd: 20 });
-      expect(e.process(first)).toEqual({ anomalies: [], duplicate: false, late: false });
-      expect(e.process(first)).toEqual({ anomalies: [], duplicate: true, late: false });
+      expect(e.process(first)).toEqual({ anomalies: [], duplicate: false, late: false, superseded: false });
+      expect(e.process(first)).toEqual({ anomalies: [], duplicate: true, late: false, superseded: false });
       expect(e.process({ ...first, occurred_at: at(T0, 1) })).toMatchObject({ duplicate: true });
       const next = e.process(usageEvent({ event_id: 'dup-2', occurred_at: at(T0, 2), cost_usd: 6 }));
       expect(next.anomalies.map((a) => a.observed.value)).toEqual([26]);
@@ -491,6 +491,80 @@ describe('createDetectionEngine', () => {
         'advance 3600s',
         'step f 3600s',
       ]);
+    });
+  });
+
+  describe('source precedence', () => {
+    /** An Anthropic usage-report bucket of the hour starting `start`, as the poller publishes it. */
+    const bucket = (id: string, start: string, cost: number, provider = 'anthropic'): UsageEvent =>
+      usageEvent({
+        event_id: id,
+        source: 'anthropic_usage_report',
+        provider,
+        granularity: '1h',
+        period_start: start,
+        period_end: new Date(Date.parse(start) + 3_600_000).toISOString(),
+        occurred_at: start,
+        ingested_at: at(start, 300),
+        developer: 'key-ci@acme.com',
+        session_id: undefined,
+        cost_usd: cost,
+      });
+    /** A counting detector: what reached the detectors. */
+    const counting: Detector<{ ids: string[] }, null> = {
+      kind: 'new_spender',
+      late: 'accept',
+      initialState: () => ({ ids: [] }),
+      step: (state, event) => ({ state: { ids: [...state.ids, event.event_id] }, anomalies: [] }),
+      evict: (state) => state,
+      size: () => 0,
+    };
+    const counted = () => createDetectionEngine(() => ({ counting: null }), { detectors: { counting } });
+
+    it('keeps a report bucket out of detection once request-level events of its provider cover it', () => {
+      const e = counted();
+      const live = e.process(usageEvent({ event_id: 'otel-1', occurred_at: T0, cost_usd: 2 }));
+      expect(live.superseded).toBe(false);
+      const report = e.process(bucket('report-1', '2026-11-25T10:00:00.000Z', 2));
+      expect(report).toMatchObject({ superseded: true, duplicate: false, late: false, anomalies: [] });
+      expect(e.snapshot().detectors.counting).toEqual({ ids: ['otel-1'] });
+      expect(e.stats().superseded).toBe(1);
+      expect(e.stats().watermark).toBe(T0);
+    });
+
+    it('judges the reports of a provider nothing emits live for, and those from before the live feed began', () => {
+      const e = counted();
+      e.process(usageEvent({ event_id: 'otel-1', occurred_at: T0 }));
+      expect(e.process(bucket('openai-1', '2026-11-25T10:00:00.000Z', 5, 'openai')).superseded).toBe(false);
+      // A backfilled bucket that ended before the first live event: nothing live counted it.
+      expect(e.process(bucket('report-old', '2026-11-25T08:00:00.000Z', 5)).superseded).toBe(false);
+      // The hour the live feed began in is covered.
+      expect(e.process(bucket('report-9', '2026-11-25T09:30:00.000Z', 5)).superseded).toBe(true);
+      expect((e.snapshot().detectors.counting as { ids: string[] }).ids).toEqual(['otel-1', 'openai-1', 'report-old']);
+    });
+
+    it('judges the reports again once the live feed has been silent for LIVE_SILENCE_MS', () => {
+      const e = counted();
+      e.process(usageEvent({ event_id: 'otel-1', occurred_at: T0 }));
+      const sixDays = new Date(Date.parse(T0) + 6 * 86_400_000).toISOString().slice(0, 13) + ':00:00.000Z';
+      const eightDays = new Date(Date.parse(T0) + 8 * 86_400_000).toISOString().slice(0, 13) + ':00:00.000Z';
+      expect(e.process(bucket('report-6d', sixDays, 1)).superseded).toBe(true);
+      expect(e.process(bucket('report-8d', eightDays, 1)).superseded).toBe(false);
+      expect(LIVE_SILENCE_MS).toBe(7 * 86_400_000);
+    });
+
+    it('remembers the live feeds across a snapshot and restore', () => {
+      const before = counted();
+      before.process(usageEvent({ event_id: 'otel-1', occurred_at: T0 }));
+      const after = counted();
+      after.restore(JSON.parse(JSON.stringify(before.snapshot())) as EngineSnapshot);
+      expect(after.process(bucket('report-1', '2026-11-25T10:00:00.000Z', 2)).superseded).toBe(true);
+      // A snapshot from before live coverage was kept restores without it: reports are judged.
+      const old = JSON.parse(JSON.stringify(before.snapshot())) as EngineSnapshot;
+      delete old.live;
+      const legacy = counted();
+      legacy.restore(old);
+      expect(legacy.process(bucket('report-2', '2026-11-25T11:00:00.000Z', 2)).superseded).toBe(false);
     });
   });
 

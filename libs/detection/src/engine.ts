@@ -103,6 +103,11 @@ export interface EngineSnapshot {
   /** Minute (epoch ms / 60 000) of the watermark when detectors were last advanced; absent in older snapshots. */
   advanced_at?: number | null;
   seen: Record<string, DedupeRing>;
+  /**
+   * Live coverage by `org \u001f provider`: [first, last] event time of its request-level events
+   * (see LIVE_SILENCE_MS); absent in older snapshots, which start without it.
+   */
+  live?: Record<string, [number, number]>;
   detectors: Record<string, unknown>;
 }
 
@@ -117,6 +122,12 @@ export interface ProcessResult {
   duplicate: boolean;
   /** The event was older than watermark − allowed lateness (see EngineOptions.allowedLatenessMs). */
   late: boolean;
+  /**
+   * A report bucket (granularity other than `request`) of a provider whose request-level events
+   * this engine already judges: kept out of detection and rollups, so the same spend is not
+   * judged twice (see `coveredByLive`). Stored and reconciled like any other event.
+   */
+  superseded: boolean;
 }
 
 export interface EngineStats {
@@ -131,6 +142,8 @@ export interface EngineStats {
   late: number;
   /** Late events per detector kind that did not take them ('drop'); the others merged them into open sessions. */
   lateDropped: Record<string, number>;
+  /** Report buckets left out of detection because live events of their provider cover them. */
+  superseded: number;
 }
 
 export interface DetectionEngine {
@@ -173,18 +186,32 @@ const DEFAULTS = {
 
 const MINUTE_MS = 60_000;
 
+/**
+ * Source precedence, per org and provider: request-level events (Claude Code's OTLP, LiteLLM,
+ * POST /v1/events per call, imported transcripts) arrive within seconds and feed detection; a
+ * provider's report buckets (usage and cost APIs, hours later) count the same spend again. A
+ * bucket is therefore superseded (not judged) when this engine has seen request-level events of
+ * its provider and org that began before the bucket ended and were not silent for longer than
+ * this before it started: a live feed that stopped a week ago is taken as gone, and the reports
+ * are judged again. An org with admin keys only, or a provider nothing emits live for, is judged
+ * from its reports. Either way every event is stored, and the reconciliation view compares both.
+ */
+export const LIVE_SILENCE_MS = 7 * 24 * 3_600_000;
+
 const NONE: readonly Anomaly[] = Object.freeze([]);
 // Most events produce nothing; sharing these results keeps the hot path free of allocations.
-const QUIET: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: false });
-const QUIET_LATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: true });
-const DUPLICATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: true, late: false });
+const QUIET: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: false, superseded: false });
+const QUIET_LATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: true, superseded: false });
+const DUPLICATE: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: true, late: false, superseded: false });
+const SUPERSEDED: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: false, late: false, superseded: true });
 
 /**
  * Runs every detector over each event and keeps their states in one snapshot-able object.
  * `resolveConfig` is called once per event, so a config reload takes effect on the next event
  * without losing state; return the same object while the config is unchanged.
  *
- * Per event, in order: dedupe (a redelivered id is dropped); lateness (an event older than
+ * Per event, in order: dedupe (a redelivered id is dropped); source precedence (a report bucket
+ * a live feed of its provider covers is superseded, LIVE_SILENCE_MS); lateness (an event older than
  * watermark − allowed lateness is late: counted, and only stepped by detectors that accept late
  * events); the watermark moves; when it crossed a minute boundary every detector with `advance`
  * is advanced (once, however far it jumped); an eviction sweep every `sweepEveryMs` of event
@@ -208,7 +235,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
   const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
   // Counters of this instance (not state: a restore does not rewind what this process did).
-  const counts = { events: 0, duplicates: 0, late: 0, lateDropped: Object.fromEntries(kinds.map((k) => [k, 0])) as Record<string, number> };
+  const counts = { events: 0, duplicates: 0, late: 0, superseded: 0, lateDropped: Object.fromEntries(kinds.map((k) => [k, 0])) as Record<string, number> };
   // One context reused for every call; detectors read it and never keep it.
   const ctx: StepContext = { watermark: 0, late: false, lateness: 0, occurredAt: 0 };
 
@@ -253,6 +280,37 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
   const forgetRings = (): void => {
     rings = new Map();
     lastRing = null;
+    lastLive = null;
+  };
+
+  // The last request-level event's coverage entry: consecutive events mostly share org and provider.
+  let lastLive: [number, number] | null = null;
+  let lastLiveOrg = '';
+  let lastLiveProvider = '';
+
+  const noteLive = (event: UsageEvent, occurred: number): void => {
+    let span = lastLive;
+    if (span === null || event.org !== lastLiveOrg || event.provider !== lastLiveProvider) {
+      const live = (state.live ??= {});
+      const key = `${event.org}\u001f${event.provider}`;
+      const known = live[key];
+      span = known ?? [occurred, occurred];
+      if (known === undefined) live[key] = span;
+      lastLive = span;
+      lastLiveOrg = event.org;
+      lastLiveProvider = event.provider;
+    }
+    if (occurred < span[0]) span[0] = occurred;
+    if (occurred > span[1]) span[1] = occurred;
+  };
+
+  /** Whether a report bucket falls in a live feed of its provider (LIVE_SILENCE_MS). */
+  const coveredByLive = (event: UsageEvent, occurred: number): boolean => {
+    const span = state.live?.[`${event.org}\u001f${event.provider}`];
+    if (span === undefined) return false;
+    const start = event.period_start === undefined ? occurred : parseInstant(event.period_start);
+    const end = event.period_end === undefined ? occurred : parseInstant(event.period_end);
+    return span[0] < end && start <= span[1] + LIVE_SILENCE_MS;
   };
 
   // A linear scan of the ring: a duplicate is usually among the newest ids, and a scan of a few
@@ -303,7 +361,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       setState(i, result.state);
       if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
     }
-    return anomalies === NONE ? QUIET_LATE : { anomalies, duplicate: false, late: true };
+    return anomalies === NONE ? QUIET_LATE : { anomalies, duplicate: false, late: true, superseded: false };
   };
 
   return {
@@ -319,6 +377,12 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       // evict every live session. Instants are normalised ISO text in UTC, so they compare as
       // strings and ingested_at is only parsed for the rare event that claims to be ahead of it.
       const occurred = parseInstant(event.occurred_at);
+      if (event.granularity === 'request') noteLive(event, occurred);
+      else if (coveredByLive(event, occurred)) {
+        counts.superseded += 1;
+        ring.last = state.watermark ?? occurred;
+        return SUPERSEDED;
+      }
       const eventTime = event.occurred_at > event.ingested_at ? Math.min(occurred, parseInstant(event.ingested_at) + maxSkewMs) : occurred;
       const allowed = latenessNow();
       const configs = configsNow();
@@ -357,7 +421,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
         setState(i, result.state);
         if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
       }
-      return anomalies === NONE ? QUIET : { anomalies, duplicate: false, late: false };
+      return anomalies === NONE ? QUIET : { anomalies, duplicate: false, late: false, superseded: false };
     },
 
     snapshot: () => structuredClone(state),
@@ -393,6 +457,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
         duplicates: counts.duplicates,
         late: counts.late,
         lateDropped: { ...counts.lateDropped },
+        superseded: counts.superseded,
       };
     },
   };

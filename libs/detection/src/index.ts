@@ -13,6 +13,7 @@ export type {
 export { withScoreSink } from './detector.ts';
 export {
   createDetectionEngine,
+  LIVE_SILENCE_MS,
   DETECTORS,
   TEAM_DETECTORS,
   type ConfigsOf,

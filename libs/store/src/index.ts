@@ -6,6 +6,8 @@ export type {
   DeliveryRecord,
   OutboxEntry,
   OutboxQuery,
+  ReconciliationQuery,
+  ReconciliationRow,
   DetectorSnapshot,
   SilenceListQuery,
   SpendQuery,
@@ -22,6 +24,7 @@ export { defaultMigrationsDir } from './migrations.ts';
 export { insertIsolatingRefused, type IsolatedInsert, type RefusedRow } from './refused-rows.ts';
 export { storableDlqRecord, DLQ_TABLE } from './tables/dlq.ts';
 export { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
+export { REPORT_PRECEDENCE } from './tables/reconciliation.ts';
 export { ANOMALIES_TABLE } from './tables/anomalies.ts';
 export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';

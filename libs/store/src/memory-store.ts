@@ -9,6 +9,7 @@ import {
   type Store,
 } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
+import { reconcile, type SourceDay } from './tables/reconciliation.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { OUTBOX_TABLE } from './tables/outbox.ts';
@@ -147,6 +148,24 @@ export function createMemoryStore(): Store {
           compare(a.model, b.model) ||
           compare(a.tool, b.tool),
       );
+    },
+    async reconciliation(query) {
+      open();
+      const from = query.from === undefined ? -Infinity : ms(query.from);
+      const to = query.to === undefined ? Infinity : ms(query.to);
+      const days = new Map<string, SourceDay>();
+      for (const e of events.values()) {
+        const at = ms(e.occurred_at);
+        if (at < from || at >= to || (query.org !== undefined && e.org !== query.org)) continue;
+        const live = e.granularity === 'request';
+        const day = e.occurred_at.slice(0, 10);
+        const key = JSON.stringify([day, e.org, e.team, e.provider, e.source, live]);
+        const d = days.get(key) ?? { day, org: e.org, team: e.team, provider: e.provider, source: e.source, live, cost_usd: 0, events: 0 };
+        d.cost_usd += e.cost_usd;
+        d.events += 1;
+        days.set(key, d);
+      }
+      return reconcile([...days.values()], query.team);
     },
 
     async insertDlq(records) {

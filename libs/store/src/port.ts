@@ -124,6 +124,39 @@ export interface SpendQuery {
   team?: string;
 }
 
+export interface ReconciliationQuery {
+  /** Inclusive lower bound on occurred_at; days are UTC. */
+  from?: string;
+  /** Exclusive upper bound on occurred_at. */
+  to?: string;
+  org?: string;
+  /** Rows of this team only (which report counts is still decided over the whole org). */
+  team?: string;
+}
+
+/**
+ * Live against reported spend of one UTC day, org, team and provider (tables/reconciliation.ts
+ * says which counts): `counted_usd` is the report's figure where a report covers the day's
+ * provider, else the live one, so summed over teams every dollar counts once.
+ */
+export interface ReconciliationRow {
+  day: string;
+  org: string;
+  team: string;
+  provider: string;
+  /** Request-level events (OTLP, LiteLLM, POST /v1/events per call, imports). */
+  live_usd: number;
+  live_events: number;
+  /** The counting report's buckets, as it attributes them. */
+  report_usd: number;
+  report_buckets: number;
+  /** The report that counts for this day and provider; null when none covers it. */
+  report_source: string | null;
+  counted_usd: number;
+  /** report − live; 0 when no report covers the day. */
+  delta_usd: number;
+}
+
 /** One group-hour; an event counts in the hour its occurred_at falls in (a 1d bucket in its first hour). */
 export interface SpendRow {
   hour: string;
@@ -194,6 +227,8 @@ export interface Store {
   listAcceptedEventIds(query: { org: string; since: string; after?: string; limit: number }): Promise<AcceptedEventId[]>;
   /** Hourly spend rollups (materialised from usage_events), deduplicated by event. */
   spendByHour(filter: SpendQuery): Promise<SpendRow[]>;
+  /** Live and reported spend per UTC day, org, team and provider, oldest first (see ReconciliationRow). */
+  reconciliation(query: ReconciliationQuery): Promise<ReconciliationRow[]>;
 
   insertDlq(records: readonly DlqRecord[]): Promise<void>;
   /** Newest received first; limit defaults to 100. */

@@ -9,6 +9,7 @@ import * as deliveries from './tables/deliveries.ts';
 import * as snapshots from './tables/detector-snapshots.ts';
 import * as dlq from './tables/dlq.ts';
 import * as silences from './tables/silences.ts';
+import * as reconciliation from './tables/reconciliation.ts';
 import * as spendHourly from './tables/spend-hourly.ts';
 import * as usageEvents from './tables/usage-events.ts';
 
@@ -50,6 +51,7 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listUsageEvents: (filter) => run(() => usageEvents.listUsageEvents(exec, filter)),
     listAcceptedEventIds: (query) => run(() => usageEvents.listAcceptedEventIds(exec, query)),
     spendByHour: (filter) => run(() => spendHourly.spendByHour(exec, filter)),
+    reconciliation: (query) => run(() => reconciliation.reconciliation(exec, query)),
     insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
     listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),
     insertAnomalies: (items) => run(() => anomalies.insertAnomalies(exec, items)),

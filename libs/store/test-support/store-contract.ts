@@ -149,6 +149,57 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(later.map((r) => r.cost_usd)).toEqual([4]);
       });
 
+      it('reconciles live and reported spend per day: the best report counts, each dollar once, the delta per team', async () => {
+        const org = unique('org');
+        const live = (id: string, at: string, cost: number, team = 'payments', provider = 'anthropic') =>
+          usageEvent({ org, event_id: id, occurred_at: at, cost_usd: cost, team, provider });
+        const report = (id: string, source: string, day: string, cost: number, team = 'payments', provider = 'anthropic') =>
+          usageEvent({
+            org,
+            event_id: id,
+            source,
+            provider,
+            granularity: '1d',
+            period_start: `${day}T00:00:00.000Z`,
+            period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
+            occurred_at: `${day}T00:00:00.000Z`,
+            developer: 'workspace:default',
+            session_id: undefined,
+            cost_usd: cost,
+            team,
+          });
+        await store.insertUsageEvents([
+          live('o1', '2026-03-02T10:00:00.000Z', 30),
+          live('o2', '2026-03-02T15:00:00.000Z', 12.5),
+          live('o3', '2026-03-02T16:00:00.000Z', 7.5, 'research'),
+          // The cost report (invoice figures) and the usage report count the same day again.
+          report('c1', 'anthropic_cost_report', '2026-03-02', 46),
+          report('c2', 'anthropic_cost_report', '2026-03-02', 9, 'unattributed'),
+          report('u1', 'anthropic_usage_report', '2026-03-02', 44),
+          // The next day no report covers yet: live counts.
+          live('o4', '2026-03-03T09:00:00.000Z', 5),
+          // Another provider, reported only.
+          report('x1', 'openai_costs', '2026-03-02', 3, 'payments', 'openai'),
+        ]);
+        const rows = await store.reconciliation({ org });
+        const brief = rows.map((r) => [r.day, r.provider, r.team, r.live_usd, r.report_usd, r.report_source, r.counted_usd, r.delta_usd]);
+        expect(brief).toEqual([
+          ['2026-03-02', 'anthropic', 'payments', 42.5, 46, 'anthropic_cost_report', 46, 3.5],
+          ['2026-03-02', 'anthropic', 'research', 7.5, 0, 'anthropic_cost_report', 0, -7.5],
+          ['2026-03-02', 'anthropic', 'unattributed', 0, 9, 'anthropic_cost_report', 9, 9],
+          ['2026-03-02', 'openai', 'payments', 0, 3, 'openai_costs', 3, 3],
+          ['2026-03-03', 'anthropic', 'payments', 5, 0, null, 5, 0],
+        ]);
+        // Counted once: the 2nd's Anthropic total is the cost report's, not live + both reports.
+        const counted = rows.filter((r) => r.day === '2026-03-02' && r.provider === 'anthropic').reduce((n, r) => n + r.counted_usd, 0);
+        expect(counted).toBe(55);
+        expect(rows[0]).toMatchObject({ live_events: 2, report_buckets: 1 });
+        // A team's rows keep the org's choice of report; the window is [from, to).
+        expect((await store.reconciliation({ org, team: 'research' })).map((r) => r.report_source)).toEqual(['anthropic_cost_report']);
+        expect((await store.reconciliation({ org, from: '2026-03-03T00:00:00.000Z' })).map((r) => r.day)).toEqual(['2026-03-03']);
+        expect(await store.reconciliation({ org, to: '2026-03-02T00:00:00.000Z' })).toEqual([]);
+      });
+
       it('treats values as data, never as SQL', async () => {
         const org = `${unique('org')}' OR 1=1 --`;
         await store.insertUsageEvents([usageEvent({ org, event_id: "x'); DROP TABLE usage_events_v1; --" })]);

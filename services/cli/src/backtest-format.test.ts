@@ -73,7 +73,7 @@ describe('formatReport', () => {
     impact_usd: 5,
     subject: { developer: 'bob@acme.com', session: 'short-2' },
   });
-  const stats = { events: 45, duplicates: 0, late: 0, invalid: 0 };
+  const stats = { events: 45, duplicates: 0, late: 0, superseded: 0, invalid: 0 };
   const proposed = runReport('proposed', 'proposed.yaml', { anomalies: [proposedLoop], stats }, zoneOf);
   const baseline = runReport('baseline', 'current.yaml', { anomalies: [warnEarly, gone, crit], stats }, zoneOf);
   const report: BacktestReport = {

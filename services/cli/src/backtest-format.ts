@@ -96,7 +96,7 @@ function formatRun(run: RunReport): string[] {
   const r = run.replay;
   const lines = [
     `${run.role.toUpperCase()} ${run.config}: ${formatCounts(run.totals)}`,
-    `  replayed ${r.events} events (${r.duplicates} duplicates, ${r.late} late, ${r.invalid} invalid)` +
+    `  replayed ${r.events} events (${r.duplicates} duplicates, ${r.late} late, ${r.superseded} report buckets superseded by live events, ${r.invalid} invalid)` +
       (run.warmup_anomalies > 0
         ? `; ${plural(run.warmup_anomalies, 'anomaly', 'anomalies')} first detected during warm-up not counted`
         : ''),

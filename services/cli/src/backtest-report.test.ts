@@ -121,7 +121,7 @@ describe('runReport', () => {
       'p.yaml',
       {
         anomalies: [version('early', 1, 'warning', '2026-11-07T09:00:00.000Z'), version('late', 1, 'warning', '2026-11-09T09:00:00.000Z')],
-        stats: { events: 10, duplicates: 1, late: 0, invalid: 0 },
+        stats: { events: 10, duplicates: 1, late: 0, superseded: 0, invalid: 0 },
       },
       zoneOf,
       '2026-11-08T00:00:00.000Z',
@@ -129,7 +129,7 @@ describe('runReport', () => {
     expect(run.anomalies.map((a) => a.id)).toEqual(['late']);
     expect(run.warmup_anomalies).toBe(1);
     expect(run.totals).toEqual({ anomalies: 1, by_severity: { critical: 0, warning: 1, info: 0 }, by_kind: { session_cost: 1 } });
-    expect(run.replay).toEqual({ events: 10, duplicates: 1, late: 0, invalid: 0 });
+    expect(run.replay).toEqual({ events: 10, duplicates: 1, late: 0, superseded: 0, invalid: 0 });
   });
 });
 

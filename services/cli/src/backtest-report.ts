@@ -241,7 +241,7 @@ export interface RunReport {
   role: 'proposed' | 'baseline';
   /** The config file as given on the command line. */
   config: string;
-  replay: { events: number; duplicates: number; late: number; invalid: number };
+  replay: { events: number; duplicates: number; late: number; superseded: number; invalid: number };
   /** Anomalies first detected during --warmup (before --from), left out of everything below. */
   warmup_anomalies: number;
   totals: GroupCounts;
@@ -298,7 +298,13 @@ export function runReport(
   return {
     role,
     config,
-    replay: { events: result.stats.events, duplicates: result.stats.duplicates, late: result.stats.late, invalid: result.stats.invalid },
+    replay: {
+      events: result.stats.events,
+      duplicates: result.stats.duplicates,
+      late: result.stats.late,
+      superseded: result.stats.superseded,
+      invalid: result.stats.invalid,
+    },
     warmup_anomalies: all.length - anomalies.length,
     totals: countAll(anomalies),
     groups: groupByTeamWeek(anomalies),

@@ -140,7 +140,7 @@ const rollupLines = ((): string[] => {
   const out: string[] = [];
   events.forEach((e, offset) => {
     const r = engine.process(e);
-    if (r.duplicate || r.late || !addToRollup(totals, e, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes)) return;
+    if (r.duplicate || r.late || r.superseded || !addToRollup(totals, e, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes)) return;
     for (const rollup of takeRollups(totals, source, lateness)) out.push(JSON.stringify(rollup));
   });
   return out;

@@ -108,7 +108,7 @@ async function buildAndSave() {
       });
       // As the detector's stage A does per event (detector.ts).
       const result = engine.process(event);
-      if (!result.duplicate && !result.late) addToRollup(rollups, event, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes);
+      if (!result.duplicate && !result.late && !result.superseded) addToRollup(rollups, event, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes);
       offset += 1;
     }
     progress(`round ${round + 1}/${eventsPerDeveloper}: ${offset.toLocaleString('en-US')} events`);

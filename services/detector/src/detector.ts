@@ -75,6 +75,11 @@ export interface DetectorStats {
    * logged per batch; windowed detectors never merge them, session detectors may (see each).
    */
   late: number;
+  /**
+   * Report buckets (usage and cost APIs) of a provider whose request-level events this partition
+   * already judges: stored and reconciled, not judged again (LIVE_SILENCE_MS in @burnrate/detection).
+   */
+  superseded: number;
   /** Events a detector threw on (a bug); skipped so one event cannot stop a partition. */
   failed: number;
   /** Anomaly versions published to anomalies.v1 (re-publications after a crash included). */
@@ -135,7 +140,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
     ...deps.engine,
   };
   const maxClockSkewMs = engineOptions.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
-  const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, failed: 0 };
+  const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, superseded: 0, failed: 0 };
 
   // Every event goes through here: the hand-written twin of UsageEvent.safeParse, same answers.
   const eventSchema = { safeParse: safeParseUsageEvent };
@@ -194,6 +199,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
         try {
           const result = state.engine.process(event);
           if (result.duplicate) stats.duplicates += 1;
+          else if (result.superseded) stats.superseded += 1;
           else if (result.late) state.late += 1;
           else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs, state.spikes);
           for (const a of result.anomalies) {

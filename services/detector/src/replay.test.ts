@@ -48,7 +48,7 @@ describe('replay', () => {
       'runaway_session v2 critical 19:10',
       'session_cost v2 critical 20:30',
     ]);
-    expect(stats).toEqual({ events: 49, duplicates: 0, late: 0, invalid: 0 });
+    expect(stats).toEqual({ events: 49, duplicates: 0, late: 0, superseded: 0, invalid: 0 });
   });
 
   it('is deterministic, takes async iterables and counts duplicates, late and invalid inputs', async () => {
@@ -61,7 +61,7 @@ describe('replay', () => {
       yield* loop.slice(20);
     }
     const first = await replay(source(), config);
-    expect(first.stats).toEqual({ events: 52, duplicates: 1, late: 1, invalid: 1 });
+    expect(first.stats).toEqual({ events: 52, duplicates: 1, late: 1, superseded: 0, invalid: 1 });
     expect(await replay(source(), config)).toEqual(first);
     expect((await replay(source(), config, { lateness: 4 * 3_600_000 })).stats.late).toBe(0);
   });

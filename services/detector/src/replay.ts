@@ -23,6 +23,8 @@ export interface ReplayStats {
   duplicates: number;
   /** Events older than the watermark minus the allowed lateness, as live. */
   late: number;
+  /** Report buckets a live feed of their provider covers: not judged, as live (LIVE_SILENCE_MS). */
+  superseded: number;
   /** Inputs that are not a valid UsageEvent (live, they would be skipped the same way). */
   invalid: number;
 }
@@ -63,7 +65,7 @@ export async function replay(
   const spikes = developerSpikesOf(engine, () => configs.spend_spike);
   const source = `${TOPICS.usageEvents.name}:0`;
   const anomalies: Anomaly[] = [];
-  const stats: ReplayStats = { events: 0, duplicates: 0, late: 0, invalid: 0 };
+  const stats: ReplayStats = { events: 0, duplicates: 0, late: 0, superseded: 0, invalid: 0 };
   for await (const input of events) {
     const offset = stats.events;
     stats.events += 1;
@@ -76,6 +78,8 @@ export async function replay(
     for (const a of result.anomalies) anomalies.push(a);
     if (result.duplicate) {
       stats.duplicates += 1;
+    } else if (result.superseded) {
+      stats.superseded += 1;
     } else if (result.late) {
       stats.late += 1;
     } else if (addToRollup(rollups, parsed.data, offset, DEFAULT_MAX_CLOCK_SKEW_MS, spikes)) {

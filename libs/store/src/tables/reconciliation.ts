@@ -1,0 +1,149 @@
+import { toDateTime64, toNumber, where, type QueryParams, type SqlExecutor } from '../executor.ts';
+import type { ReconciliationQuery, ReconciliationRow } from '../port.ts';
+import { USAGE_EVENTS_TABLE } from './usage-events.ts';
+
+/**
+ * Reconciliation: what the fast sources saw against what the providers report, per UTC day.
+ *
+ * Live spend is the request-level events (Claude Code's OTLP, LiteLLM, POST /v1/events per call,
+ * imported transcripts): seconds old, per developer, and what detection judges. Reported spend is
+ * the providers' buckets (usage and cost APIs), hours late and the invoice's truth. Both are
+ * stored; these rows say which one a day's total counts:
+ *
+ * - per (day, org, provider), the report of highest precedence present that day
+ *   (REPORT_PRECEDENCE: a cost report before a usage report before per-user analytics) is the
+ *   day's truth, as the report attributes it to teams; other reports of that provider, counting
+ *   the same spend again, are left out;
+ * - a (day, org, provider) no report covers (yet) counts its live spend;
+ * - `delta_usd` is reported − live for each team: positive where the report saw spend nothing
+ *   live did (another app's API key, events lost on the way), negative where live attribution
+ *   and the report's (API key or workspace ownership) put the same spend on different teams.
+ *
+ * Totals therefore count every dollar once, whichever way it arrived.
+ */
+
+/** Report sources per provider, most authoritative first; any other bucketed source comes after these. */
+export const REPORT_PRECEDENCE: readonly string[] = [
+  'anthropic_cost_report',
+  'anthropic_usage_report',
+  'claude_code_analytics',
+  'openai_costs',
+  'openai_usage',
+];
+
+/** One day's spend of one org, team, provider and source: live (request-level) or a report's buckets. */
+export interface SourceDay {
+  day: string;
+  org: string;
+  team: string;
+  provider: string;
+  source: string;
+  live: boolean;
+  cost_usd: number;
+  events: number;
+}
+
+const rank = (source: string): number => {
+  const i = REPORT_PRECEDENCE.indexOf(source);
+  return i === -1 ? REPORT_PRECEDENCE.length : i;
+};
+
+/** Rows by (day, org, team, provider), from per-source days, as the header describes. */
+export function reconcile(days: readonly SourceDay[], team?: string): ReconciliationRow[] {
+  // The report that counts per (day, org, provider): the highest-ranked present, by name on a tie.
+  const chosen = new Map<string, string>();
+  for (const d of days) {
+    if (d.live) continue;
+    const key = JSON.stringify([d.day, d.org, d.provider]);
+    const current = chosen.get(key);
+    if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current)) chosen.set(key, d.source);
+  }
+  const rows = new Map<string, ReconciliationRow>();
+  for (const d of days) {
+    if (team !== undefined && d.team !== team) continue;
+    const report = chosen.get(JSON.stringify([d.day, d.org, d.provider])) ?? null;
+    if (!d.live && d.source !== report) continue;
+    const key = JSON.stringify([d.day, d.org, d.team, d.provider]);
+    let row = rows.get(key);
+    if (row === undefined) {
+      row = {
+        day: d.day,
+        org: d.org,
+        team: d.team,
+        provider: d.provider,
+        live_usd: 0,
+        live_events: 0,
+        report_usd: 0,
+        report_buckets: 0,
+        report_source: report,
+        counted_usd: 0,
+        delta_usd: 0,
+      };
+      rows.set(key, row);
+    }
+    if (d.live) {
+      row.live_usd += d.cost_usd;
+      row.live_events += d.events;
+    } else {
+      row.report_usd += d.cost_usd;
+      row.report_buckets += d.events;
+    }
+  }
+  const out = [...rows.values()];
+  for (const row of out) {
+    row.live_usd = micro(row.live_usd);
+    row.report_usd = micro(row.report_usd);
+    row.counted_usd = row.report_source === null ? row.live_usd : row.report_usd;
+    row.delta_usd = row.report_source === null ? 0 : micro(row.report_usd - row.live_usd);
+  }
+  return out.sort(
+    (a, b) => compare(a.day, b.day) || compare(a.org, b.org) || compare(a.provider, b.provider) || compare(a.team, b.team),
+  );
+}
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** To a millionth of a dollar: a sum of float costs otherwise reads 12.340000000000002. */
+const micro = (usd: number): number => Math.round(usd * 1e6) / 1e6;
+
+type Int64 = number | string;
+
+/** Days from `from` (inclusive) to `to` (exclusive), UTC; a 1d bucket counts on the day it starts. */
+export async function reconciliation(exec: SqlExecutor, query: ReconciliationQuery): Promise<ReconciliationRow[]> {
+  const conditions: string[] = [];
+  const params: QueryParams = {};
+  if (query.org !== undefined) {
+    conditions.push('org = {org:String}');
+    params.org = query.org;
+  }
+  if (query.from !== undefined) {
+    conditions.push("occurred_at >= {from:DateTime64(3, 'UTC')}");
+    params.from = toDateTime64(query.from);
+  }
+  if (query.to !== undefined) {
+    conditions.push("occurred_at < {to:DateTime64(3, 'UTC')}");
+    params.to = toDateTime64(query.to);
+  }
+  // Every team is read: which report counts is decided per org and provider, not per team.
+  // FINAL: a duplicate not yet merged away must still count once.
+  const rows = await exec.query<{
+    day: string;
+    org: string;
+    team: string;
+    provider: string;
+    source: string;
+    live: number | boolean;
+    cost_usd: number;
+    events: Int64;
+  }>(
+    `SELECT toString(toDate(occurred_at)) AS day, org, team, provider, source, granularity = 'request' AS live,
+            sum(cost_usd) AS cost_usd, count() AS events
+       FROM ${USAGE_EVENTS_TABLE} FINAL
+       ${where(conditions)}
+      GROUP BY day, org, team, provider, source, live`,
+    params,
+  );
+  return reconcile(
+    rows.map((r) => ({ ...r, live: r.live === true || Number(r.live) === 1, events: toNumber(r.events) })),
+    query.team,
+  );
+}
