@@ -1,18 +1,18 @@
 import { type Clock, jsonResponse, parseDuration, type Route } from '@burnrate/core';
 import { type Anomaly, type AnomalyState, Instant } from '@burnrate/schemas';
-import type { Store } from '@burnrate/store';
+import type { ReconciliationRow, Store } from '@burnrate/store';
 import { groupDecisions } from './anomaly-list.ts';
 import { type PrecisionReport, precisionReport } from './precision.ts';
 import { authorize, invalidField } from './request.ts';
 
-export type ReportRoutesStore = Pick<Store, 'listAnomalies' | 'listAnomalyStates'>;
+export type ReportRoutesStore = Pick<Store, 'listAnomalies' | 'listAnomalyStates' | 'reconciliation'>;
 
 /** The period the report covers when `since` is not given: what a FinOps practitioner tunes from each month. */
 const DEFAULT_SINCE = '30d';
 const MAX_SINCE_MS = 400 * 86_400_000;
 const PAGE = 1000;
 
-/** GET /api/report/precision?since=30d. */
+/** GET /api/report/precision?since=30d and GET /api/report/reconciliation?since=30d&team=T. */
 export function reportRoutes(deps: { store: ReportRoutesStore; clock: Clock; apiToken?: string | undefined }): Route[] {
   return [
     {
@@ -28,7 +28,50 @@ export function reportRoutes(deps: { store: ReportRoutesStore; clock: Clock; api
         return jsonResponse(200, await readPrecision(deps.store, since, until));
       },
     },
+    {
+      method: 'GET',
+      path: '/api/report/reconciliation',
+      handler: async (req) => {
+        authorize(req, deps.apiToken);
+        for (const name of req.query.keys()) {
+          if (name !== 'since' && name !== 'team') {
+            throw invalidField(name, 'is not a parameter of GET /api/report/reconciliation; it takes since and team');
+          }
+        }
+        const until = deps.clock.now();
+        const since = sinceOf(req.query.get('since') ?? DEFAULT_SINCE, until);
+        const team = req.query.get('team') ?? undefined;
+        const rows = await deps.store.reconciliation({ from: since.toISOString(), to: until.toISOString(), ...(team ? { team } : {}) });
+        return jsonResponse(200, reconciliationReport(rows, since, until));
+      },
+    },
   ];
+}
+
+export interface ReconciliationReport {
+  since: string;
+  until: string;
+  /** Per UTC day, org, team and provider: live, reported, counted and the delta (see ReconciliationRow). */
+  rows: ReconciliationRow[];
+  /** The period's sums: `counted_usd` is the spend, each dollar once. */
+  total: { live_usd: number; report_usd: number; counted_usd: number; delta_usd: number };
+}
+
+export function reconciliationReport(rows: ReconciliationRow[], since: Date, until: Date): ReconciliationReport {
+  const total = { live_usd: 0, report_usd: 0, counted_usd: 0, delta_usd: 0 };
+  for (const r of rows) {
+    total.live_usd += r.live_usd;
+    total.report_usd += r.report_usd;
+    total.counted_usd += r.counted_usd;
+    total.delta_usd += r.delta_usd;
+  }
+  const micro = (usd: number): number => Math.round(usd * 1e6) / 1e6;
+  return {
+    since: since.toISOString(),
+    until: until.toISOString(),
+    rows,
+    total: { live_usd: micro(total.live_usd), report_usd: micro(total.report_usd), counted_usd: micro(total.counted_usd), delta_usd: micro(total.delta_usd) },
+  };
 }
 
 /** `30d` (back from now) or an instant. */

@@ -5,7 +5,7 @@ import type { UsageEvent } from '@burnrate/schemas';
 import { createMemoryStore } from '@burnrate/store';
 import { tempDir, type TempDir, usageEvent } from '@burnrate/testing';
 import { parseConfig } from '@burnrate/core';
-import { parseLine, postedRecordReader, readNdjsonEvents, sortForReplay, storeEvents } from './backtest-events.ts';
+import { parseLine, postedRecordReader, readNdjsonEvents, reportsAfterTheirPeriod, sortForReplay, storeEvents } from './backtest-events.ts';
 
 const at = (iso: string, id: string, extra: Partial<UsageEvent> = {}): UsageEvent =>
   usageEvent({ event_id: id, occurred_at: iso, ingested_at: iso, ...extra });
@@ -136,6 +136,40 @@ describe('sortForReplay', () => {
     const first = at('2026-11-02T10:00:00.000Z', 'dup', { cost_usd: 1 });
     const second = at('2026-11-02T10:00:00.000Z', 'dup', { cost_usd: 2 });
     expect(sortForReplay([first, at('2026-11-01T00:00:00.000Z', 'z'), second]).map((e) => e.cost_usd)).toEqual([0.42, 1, 2]);
+  });
+});
+
+describe('reportsAfterTheirPeriod', () => {
+  const bucket = (id: string, start: string, hours: number): UsageEvent =>
+    at(start, id, {
+      source: 'anthropic_cost_report',
+      granularity: hours === 24 ? '1d' : '1h',
+      period_start: start,
+      period_end: new Date(Date.parse(start) + hours * 3_600_000).toISOString(),
+    });
+  const ids = async (events: UsageEvent[]): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const e of reportsAfterTheirPeriod(events)) out.push(e.event_id);
+    return out;
+  };
+
+  it('replays each report bucket once the stream passes its period end, as it arrives live', async () => {
+    const stream = sortForReplay([
+      bucket('day-1', '2026-11-02T00:00:00.000Z', 24),
+      bucket('hour-10', '2026-11-02T10:00:00.000Z', 1),
+      at('2026-11-02T09:00:00.000Z', 'live-9'),
+      at('2026-11-02T10:30:00.000Z', 'live-10:30'),
+      at('2026-11-02T11:00:00.000Z', 'live-11'),
+      at('2026-11-03T00:00:00.000Z', 'live-next-day'),
+      bucket('day-2', '2026-11-03T00:00:00.000Z', 24),
+    ]);
+    expect(await ids(stream)).toEqual(['live-9', 'live-10:30', 'hour-10', 'live-11', 'day-1', 'live-next-day', 'day-2']);
+  });
+
+  it('orders held buckets by period end and passes request-level events through untouched', async () => {
+    const stream = [bucket('day', '2026-11-02T00:00:00.000Z', 24), bucket('hour', '2026-11-02T05:00:00.000Z', 1), at('2026-11-02T12:00:00.000Z', 'live')];
+    expect(await ids(stream)).toEqual(['hour', 'live', 'day']);
+    expect(await ids([at('2026-11-02T12:00:00.000Z', 'b'), at('2026-11-02T11:00:00.000Z', 'a')])).toEqual(['b', 'a']);
   });
 });
 

@@ -15,7 +15,7 @@ import { replay } from '@burnrate/detector';
 import type { UsageEvent } from '@burnrate/schemas';
 import { createChdbStore, createClickHouseStore, type Store } from '@burnrate/store';
 import { type BacktestArgs, parseBacktestArgs, UsageError } from './backtest-args.ts';
-import { type EventWindow, postedRecordReader, readNdjsonEvents, storeEvents } from './backtest-events.ts';
+import { type EventWindow, postedRecordReader, readNdjsonEvents, reportsAfterTheirPeriod, storeEvents } from './backtest-events.ts';
 import { formatReport, formatReportJson } from './backtest-format.ts';
 import { type BacktestReport, CONVENTIONS, diffRuns, type EventSourceInfo, runReport, type RunReport } from './backtest-report.ts';
 import { collectScores } from './backtest-scores.ts';
@@ -165,10 +165,10 @@ async function openSource(args: BacktestArgs, env: BacktestEnv, window: EventWin
     // Records as posted are attributed and priced under the proposed config, once for both runs.
     const posted = postedRecordReader(config);
     const { events, stats } = await readNdjsonEvents(args.input, window, { skipInvalid: args.skipInvalid, posted });
-    return { info: { kind: 'ndjson', path: args.input, ...stats }, events: () => events, close: async () => {} };
+    return { info: { kind: 'ndjson', path: args.input, ...stats }, events: () => reportsAfterTheirPeriod(events), close: async () => {} };
   }
   const { store, info } = await openEventStore(args.dataDir, env);
-  return { info, events: () => storeEvents(store, window), close: () => store.close() };
+  return { info, events: () => reportsAfterTheirPeriod(storeEvents(store, window)), close: () => store.close() };
 }
 
 /**

@@ -43,6 +43,7 @@ describe('the ingest service as the API process', () => {
       ['POST', '/api/anomalies/a1/ack'],
       ['GET', '/api/silences'],
       ['GET', '/api/report/precision'],
+      ['GET', '/api/report/reconciliation'],
     ] as const) {
       expect(await call(`${url}${path}`, method), `${method} ${path}`).toEqual({
         status: 503,

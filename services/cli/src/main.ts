@@ -55,6 +55,9 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate report precision [--since 30d]
                                   per detector kind and team: acknowledged, resolved real / expected /
                                   noise, and the share that was noise (what to tune thresholds from)
+  burnrate report reconciliation [--since 30d] [--team T]
+                                  per day, provider and team: spend seen live against the provider's
+                                  usage or cost report, which one counts, and the delta
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store

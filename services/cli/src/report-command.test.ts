@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { anomaly } from '@burnrate/testing/builders';
+import { anomaly, usageEvent } from '@burnrate/testing/builders';
 import { capturedIO, onCallApi, type OnCallApi } from '../test-support/on-call-api.ts';
 import { anomaliesCommand } from './anomalies-command.ts';
 import { reportCommand } from './report-command.ts';
@@ -55,6 +55,49 @@ describe('burnrate report precision', () => {
     expect(bad.io.stderr.join('\n')).toMatch(/since must be a duration such as 30d/);
     const unknown = await run(['recall']);
     expect(unknown.code).toBe(2);
-    expect(unknown.io.stderr[0]).toBe('unknown report "recall"; there is precision');
+    expect(unknown.io.stderr[0]).toBe('unknown report "recall"; there are precision and reconciliation');
+  });
+});
+
+describe('burnrate report reconciliation', () => {
+  it('prints live against reported spend per day, provider and team, which counts, and the totals', async () => {
+    api = await onCallApi();
+    const report = (id: string, day: string, cost: number, team: string) =>
+      usageEvent({
+        event_id: id,
+        source: 'anthropic_cost_report',
+        granularity: '1d',
+        period_start: `${day}T00:00:00.000Z`,
+        period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
+        occurred_at: `${day}T00:00:00.000Z`,
+        developer: 'workspace:default',
+        session_id: undefined,
+        cost_usd: cost,
+        team,
+      });
+    await api.store.insertUsageEvents([
+      usageEvent({ event_id: 'o1', occurred_at: '2026-11-20T10:00:00.000Z', cost_usd: 40, team: 'payments' }),
+      usageEvent({ event_id: 'o2', occurred_at: '2026-11-21T10:00:00.000Z', cost_usd: 12, team: 'payments' }),
+      report('c1', '2026-11-20', 43.5, 'payments'),
+      report('c2', '2026-11-20', 4, 'unattributed'),
+    ]);
+    const { code, io } = await run(['reconciliation']);
+    expect(code).toBe(0);
+    expect(io.stdout).toEqual([
+      'reconciliation from 2026-10-28 12:00Z to 2026-11-27 12:00Z (UTC days)',
+      '',
+      'DAY         PROVIDER   TEAM            LIVE  REPORTED  REPORT                 COUNTED   DELTA',
+      '2026-11-20  anthropic  payments      $40.00    $43.50  anthropic_cost_report   $43.50  +$3.50',
+      '2026-11-20  anthropic  unattributed   $0.00     $4.00  anthropic_cost_report    $4.00  +$4.00',
+      '2026-11-21  anthropic  payments      $12.00         -  none yet                $12.00       -',
+      'all                                  $52.00    $47.50                          $59.50  +$7.50',
+      '',
+      'counted = the report where one covers the day and provider, else live; delta = reported - live',
+    ]);
+    const unattributed = await run(['reconciliation', '--team', 'unattributed', '--json']);
+    expect(JSON.parse(unattributed.io.text())).toMatchObject({ rows: [{ team: 'unattributed', counted_usd: 4 }], total: { counted_usd: 4 } });
+    expect((await run(['reconciliation', '--since', '1d'])).io.stdout.at(-1)).toBe('no spend in that period');
+    const bad = await run(['reconciliation', '--model', 'x']);
+    expect(bad.code).toBe(2);
   });
 });

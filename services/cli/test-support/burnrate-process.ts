@@ -35,7 +35,8 @@ export interface BurnrateProcess {
  */
 export async function startBurnrate(env: Record<string, string>, timeoutMs = 20_000): Promise<BurnrateProcess> {
   const child = spawn(process.execPath, [MAIN, 'start'], {
-    env: { PATH: process.env.PATH ?? '', BURNRATE_PORT: '0', BURNRATE_LOG_LEVEL: 'info', ...env },
+    // Ports the system picks unless a test names them: test files run side by side.
+    env: { PATH: process.env.PATH ?? '', BURNRATE_PORT: '0', BURNRATE_OTLP_GRPC_PORT: '0', BURNRATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
