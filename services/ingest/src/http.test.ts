@@ -342,20 +342,67 @@ describe('POST /v1/logs (OTLP/HTTP JSON)', () => {
 });
 
 describe('POST /v1/metrics', () => {
-  it('acknowledges the fixture without publishing anything', async () => {
-    const { post, producer } = setup();
+  it('turns the cost and token metrics of one export interval into one claude_code_metrics event', async () => {
+    const { post, events } = setup();
     const res = await post('/v1/metrics', readFixture('metrics.json'));
     expect(res.status).toBe(200);
     expect(res.json()).toEqual({ partialSuccess: {} });
-    expect(producer.sent).toEqual([]);
+    // The same call as the logs fixture's api_request, counted by the metrics: a report of it.
+    expect(events()).toEqual([
+      expect.objectContaining({
+        source: 'claude_code_metrics',
+        granularity: '1m',
+        period_start: '2026-11-28T21:39:26.536Z',
+        period_end: '2026-11-28T21:39:26.586Z',
+        session_id: '28b333cc-5c7f-40da-90a0-4dca26f1b4f5',
+        model: 'claude-sonnet-4-5',
+        requests: 0,
+        input_tokens: 1200,
+        output_tokens: 40,
+        cache_read_tokens: 20_000,
+        cache_write_tokens: 5000,
+        cost_usd: 0.02895,
+        cost_source: 'reported',
+      }),
+    ]);
+    // A retried export is the same event (same id), so the ledger counts it once.
+    const again = await post('/v1/metrics', readFixture('metrics.json'));
+    expect(again.status).toBe(200);
+    expect(new Set(events().map((e) => e.event_id)).size).toBe(1);
   });
 
-  it('acknowledges the fixture in protobuf, in protobuf', async () => {
-    const { post, producer } = setup();
+  it('names cumulative points and points it cannot read, and dead-letters the latter', async () => {
+    const { post, events } = setup();
+    const fixture = JSON.parse(readFixture('metrics.json')) as { resourceMetrics: { scopeMetrics: { metrics: { name: string; sum: Record<string, unknown> }[] }[] }[] };
+    const cumulative = structuredClone(fixture);
+    const metricsOf = (body: typeof fixture) => body.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((sm) => sm.metrics));
+    for (const m of metricsOf(cumulative)) if (m.sum !== undefined) m.sum.aggregationTemporality = 2;
+    const res = await post('/v1/metrics', JSON.stringify(cumulative));
+    expect(res.status).toBe(200);
+    expect(res.json<{ partialSuccess: { errorMessage: string } }>().partialSuccess.errorMessage).toMatch(
+      /cumulative data points not read: set OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta/,
+    );
+    expect(events()).toEqual([]);
+
+    const broken = structuredClone(fixture);
+    const cost = metricsOf(broken).find((m) => m.name === 'claude_code.cost.usage');
+    (cost?.sum.dataPoints as Record<string, unknown>[])[0] = { attributes: [], asDouble: 'lots', timeUnixNano: '1795901966586000000' };
+    const answer = await post('/v1/metrics', JSON.stringify(broken));
+    expect(answer.status).toBe(200);
+    expect(answer.json<{ partialSuccess: { rejectedDataPoints: string; errorMessage: string } }>().partialSuccess).toEqual({
+      rejectedDataPoints: '1',
+      errorMessage: expect.stringMatching(/^1 claude_code cost intervals rejected \(kept in the dead-letter queue\): data point 0: asDouble: expected a number ≥ 0, got "lots"/) as unknown,
+    });
+  });
+
+  it('acknowledges the fixture in protobuf, in protobuf, with the same event', async () => {
+    const json = setup();
+    await json.post('/v1/metrics', readFixture('metrics.json'));
+    const { post, events } = setup();
     const res = await post('/v1/metrics', protobufOf('metrics', readFixture('metrics.json')), PROTOBUF_HEADERS);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/x-protobuf');
-    expect(producer.sent).toEqual([]);
+    expect(events()).toEqual(json.events());
   });
 
   it('answers 400 to a body that is not an export request', async () => {

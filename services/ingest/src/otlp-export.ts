@@ -3,6 +3,7 @@ import type { DlqRecord } from '@burnrate/schemas';
 import type { IngestPrincipal } from './auth.ts';
 import { createIngestCore, type IngestRoutesOptions } from './ingest-core.ts';
 import { CLAUDE_CODE_OTEL_SOURCE, countLogRecords, otlpLogsToUsageEvents } from './otlp-logs.ts';
+import { CLAUDE_CODE_METRICS_SOURCE, otlpMetricsToUsageEvents } from './otlp-metrics.ts';
 import { decodeOtlp, encodeOtlpResponse, encodeStatus, type OtlpSignal } from './otlp-proto.ts';
 import { bodyText, parseJsonDocument } from './parse-body.ts';
 import { toDlqRecord } from './publish.ts';
@@ -26,7 +27,7 @@ export interface OtlpExports {
    * per Claude Code `api_request`; resolves once they and the rejected records are durable.
    */
   logs(body: unknown, principal: IngestPrincipal): Promise<OtlpExportResponse>;
-  /** Takes an ExportMetricsServiceRequest (checked, acknowledged, not turned into events). */
+  /** Takes an ExportMetricsServiceRequest: Claude Code's cost and token metrics as claude_code_metrics events (otlp-metrics.ts). */
   metrics(body: unknown, principal: IngestPrincipal): Promise<OtlpExportResponse>;
   /** The OTLP/HTTP receiver of one signal: JSON or protobuf in, the same encoding out. */
   http(signal: OtlpSignal, req: IncomingRequest): Promise<HttpResponse>;
@@ -130,17 +131,41 @@ export function createOtlpExports(options: IngestRoutesOptions): OtlpExports {
     };
   };
 
-  // Metrics are checked (so a bad body is refused) and acknowledged, but not turned into events:
-  // the api_request log events carry the same spend per request, and counting both would double
-  // every dollar. Double counting is worse than not counting.
-  const metrics = async (body: unknown): Promise<OtlpExportResponse> => {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new BurnrateError('INPUT_INVALID', 'expected an OTLP ExportMetricsServiceRequest: a JSON object with resourceMetrics');
+  // Claude Code's cost and token metrics become claude_code_metrics bucket events (otlp-metrics.ts):
+  // a report of the spend the api_request log events carry, which source precedence keeps out of
+  // detection where those events arrive, and the reconciliation compares with them.
+  const metrics = async (body: unknown, principal: IngestPrincipal): Promise<OtlpExportResponse> => {
+    const conversion = otlpMetricsToUsageEvents(body, context(CLAUDE_CODE_METRICS_SOURCE, principal));
+    refusePast(conversion.points, 'metric data points');
+    const receivedAt = clock.now();
+    const toDlq = (r: { index: number; issues: readonly RecordIssue[]; raw: string }): DlqRecord =>
+      toDlqRecord({ source: CLAUDE_CODE_METRICS_SOURCE, index: r.index, issues: r.issues, raw: r.raw, receivedAt });
+    const rejected = [...conversion.rejected];
+    const dlq = rejected.map(toDlq);
+    await publishChecked(conversion.events, dlq, (event, _i, issue) => {
+      const record = { index: -1, issues: [issue], raw: JSON.stringify(event) };
+      rejected.push(record);
+      dlq.push(toDlq(record));
+    });
+    log.debug(
+      { source: principal.source, points: conversion.points, events: conversion.events.length, rejected: dlq.length, cumulative: conversion.cumulative },
+      'otlp metrics received',
+    );
+    const problems: string[] = [];
+    if (dlq.length > 0) {
+      const first = rejected
+        .slice(0, 3)
+        .map((r) => `data point ${r.index}: ${r.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`)
+        .join(' | ');
+      problems.push(`${dlq.length} claude_code cost intervals rejected (kept in the dead-letter queue): ${first}`);
     }
-    const resourceMetrics = (body as { resourceMetrics?: unknown }).resourceMetrics;
-    if (resourceMetrics !== undefined && !Array.isArray(resourceMetrics))
-      throw new BurnrateError('INPUT_INVALID', 'resourceMetrics: expected an array');
-    return { partialSuccess: {} };
+    if (conversion.cumulative > 0) {
+      problems.push(
+        `${conversion.cumulative} cumulative data points not read: set OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta (Claude Code's default)`,
+      );
+    }
+    if (problems.length === 0) return { partialSuccess: {} };
+    return { partialSuccess: { rejectedDataPoints: String(dlq.length + conversion.cumulative), errorMessage: problems.join('; ') } };
   };
 
   const refused = (signal: OtlpSignal, caller: OtlpCaller, err: unknown): void => {
@@ -181,7 +206,7 @@ export function createOtlpExports(options: IngestRoutesOptions): OtlpExports {
       }
       const raw = await req.body();
       const body = protobuf ? decodeOtlp(signal, raw) : parseJsonDocument(bodyText(raw, `send an OTLP ${SIGNAL_MESSAGE[signal]} as JSON`));
-      const answer = signal === 'logs' ? await logs(body, principal) : await metrics(body);
+      const answer = signal === 'logs' ? await logs(body, principal) : await metrics(body, principal);
       if (!protobuf) return { status: 200, body: answer };
       return { status: 200, headers: { 'content-type': 'application/x-protobuf' }, body: encodeOtlpResponse(signal, answer) };
     } catch (err) {
@@ -198,5 +223,5 @@ export function createOtlpExports(options: IngestRoutesOptions): OtlpExports {
     }
   };
 
-  return { logs, metrics: (body) => metrics(body), http, refused };
+  return { logs, metrics, http, refused };
 }

@@ -11,7 +11,7 @@ import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemoryLogRecordExporter, LoggerProvider, type ReadableLogRecord, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, MeterProvider, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { createHttpServer, createLogger, fixedClock, fixedConfig, parseConfig } from '@burnrate/core';
+import { type Clock, createHttpServer, createLogger, fixedClock, fixedConfig, parseConfig, systemClock } from '@burnrate/core';
 import { TOPICS, UsageEvent } from '@burnrate/schemas';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestRoutes } from './http.ts';
@@ -80,9 +80,9 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
-async function receivers(config = testConfig): Promise<Receivers> {
+async function receivers(config = testConfig, clock: Clock = fixedClock(NOW)): Promise<Receivers> {
   const producer = fakeProducer();
-  const options = { config: fixedConfig(config), producer, clock: fixedClock(NOW), log, ...trust(config) };
+  const options = { config: fixedConfig(config), producer, clock, log, ...trust(config) };
   const http = createHttpServer({ routes: createIngestRoutes(options), log });
   const grpc: OtlpGrpcServer = createOtlpGrpcServer({ exports: createOtlpExports(options), gate: options.gate, log });
   const [{ port: httpPort }, { port: grpcPort }] = await Promise.all([http.listen(0, '127.0.0.1'), grpc.listen(0, '127.0.0.1')]);
@@ -234,16 +234,25 @@ describe('OTLP metrics from the official exporters', () => {
     provider
       .getMeter('com.anthropic.claude_code', '2.1.197')
       .createCounter('claude_code.cost.usage', { unit: 'USD' })
-      .add(0.02895, { 'session.id': '28b333cc-5c7f-40da-90a0-4dca26f1b4f5', model: 'claude-sonnet-4-5' });
+      .add(0.02895, { 'session.id': '28b333cc-5c7f-40da-90a0-4dca26f1b4f5', model: 'claude-sonnet-4-5', 'user.email': 'alice@acme.com' });
     await provider.forceFlush();
     await provider.shutdown();
     return send(exporter as Exporter<ResourceMetrics>, collected as ResourceMetrics);
   }
 
-  it('takes http/protobuf and grpc metrics exports and publishes nothing from them', async () => {
-    const r = await receivers();
+  it('takes http/protobuf and grpc metrics exports, the cost of each interval as a claude_code_metrics event', async () => {
+    // The SDK stamps points with the real time.
+    const r = await receivers(testConfig, systemClock);
     expect((await exportCost(new ProtoMetricExporter({ url: `${r.httpUrl}/v1/metrics` }))).code).toBe(SUCCESS);
     expect((await exportCost(new GrpcMetricExporter({ url: r.grpcUrl, compression: CompressionAlgorithm.GZIP }))).code).toBe(SUCCESS);
-    expect(r.producer.sent).toEqual([]);
+    const metric = {
+      source: 'claude_code_metrics',
+      granularity: '1m',
+      developer: 'alice@acme.com',
+      session_id: '28b333cc-5c7f-40da-90a0-4dca26f1b4f5',
+      model: 'claude-sonnet-4-5',
+      cost_usd: 0.02895,
+    };
+    expect(r.events()).toEqual([expect.objectContaining(metric), expect.objectContaining(metric)]);
   });
 });

@@ -8,7 +8,7 @@ export const CLAUDE_CODE_OTEL_SOURCE = 'claude_code_otel';
 
 // The OTLP/HTTP JSON shapes we read. Everything is optional and unknown fields are ignored, as
 // the OTLP spec requires of receivers.
-interface AnyValue {
+export interface AnyValue {
   stringValue?: string;
   intValue?: number | string;
   doubleValue?: number | string;
@@ -89,11 +89,11 @@ const IDENTITY_ATTRIBUTES: ReadonlySet<string> = new Set([
   'client_request_id',
 ]);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function asString(value: AnyValue | undefined): string | undefined {
+export function asString(value: AnyValue | undefined): string | undefined {
   if (!isRecord(value)) return undefined;
   if (typeof value.stringValue === 'string') return value.stringValue;
   if (typeof value.intValue === 'string' || typeof value.intValue === 'number') return String(value.intValue);
@@ -115,7 +115,7 @@ function asNumber(value: AnyValue | undefined): NumberRead {
   return { ok: false, message: `expected a number, got ${shortJson(value)}` };
 }
 
-function attributeMap(list: unknown): Map<string, AnyValue> {
+export function attributeMap(list: unknown): Map<string, AnyValue> {
   const map = new Map<string, AnyValue>();
   if (!Array.isArray(list)) return map;
   for (const kv of list as unknown[]) {
@@ -127,7 +127,7 @@ function attributeMap(list: unknown): Map<string, AnyValue> {
 type NanosRead = { ok: true; iso: string | undefined } | { ok: false; message: string };
 
 /** An OTLP `fixed64` time in nanoseconds since 1970: a decimal string or a JSON number; 0 means unknown. */
-function readNanos(value: unknown): NanosRead {
+export function readNanos(value: unknown): NanosRead {
   if (value === undefined || value === 0 || value === '0') return { ok: true, iso: undefined };
   const text = typeof value === 'number' && Number.isFinite(value) ? String(Math.trunc(value)) : value;
   if (typeof text !== 'string' || !/^\s*\d{1,30}\s*$/.test(text)) {
@@ -169,7 +169,7 @@ function cut(value: string, max: number): string {
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
-function pickAttributes(resource: Map<string, AnyValue>, record: Map<string, AnyValue>, maxLength: number): Record<string, string> {
+export function pickAttributes(resource: Map<string, AnyValue>, record: Map<string, AnyValue>, maxLength: number): Record<string, string> {
   // Without a prototype, a key such as `__proto__` is an own key like any other, so the limits
   // see it and refuse it instead of it silently setting the prototype.
   const out = Object.create(null) as Record<string, string>;

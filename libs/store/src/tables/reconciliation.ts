@@ -11,7 +11,8 @@ import { USAGE_EVENTS_TABLE } from './usage-events.ts';
  * stored; these rows say which one a day's total counts:
  *
  * - per (day, org, provider), the report of highest precedence present that day
- *   (REPORT_PRECEDENCE: a cost report before a usage report before per-user analytics) is the
+ *   (REPORT_PRECEDENCE: a cost report before a usage report before per-user analytics before
+ *   Claude Code's cost metrics) is the
  *   day's truth, as the report attributes it to teams; other reports of that provider, counting
  *   the same spend again, are left out;
  * - a (day, org, provider) no report covers (yet) counts its live spend;
@@ -27,6 +28,8 @@ export const REPORT_PRECEDENCE: readonly string[] = [
   'anthropic_cost_report',
   'anthropic_usage_report',
   'claude_code_analytics',
+  // Claude Code's own cost metrics (OTLP): a report of the same calls its log events carry.
+  'claude_code_metrics',
   'openai_costs',
   'openai_usage',
 ];
