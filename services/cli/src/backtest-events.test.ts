@@ -2,10 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageEvent } from '@burnrate/schemas';
-import { createMemoryStore } from '@burnrate/store';
 import { tempDir, type TempDir, usageEvent } from '@burnrate/testing';
 import { parseConfig } from '@burnrate/core';
-import { parseLine, postedRecordReader, readNdjsonEvents, sortForReplay, storeEvents } from './backtest-events.ts';
+import { parseLine, postedRecordReader, readNdjsonEvents, sortForReplay } from './backtest-events.ts';
 
 const at = (iso: string, id: string, extra: Partial<UsageEvent> = {}): UsageEvent =>
   usageEvent({ event_id: id, occurred_at: iso, ingested_at: iso, ...extra });
@@ -136,28 +135,5 @@ describe('sortForReplay', () => {
     const first = at('2026-11-02T10:00:00.000Z', 'dup', { cost_usd: 1 });
     const second = at('2026-11-02T10:00:00.000Z', 'dup', { cost_usd: 2 });
     expect(sortForReplay([first, at('2026-11-01T00:00:00.000Z', 'z'), second]).map((e) => e.cost_usd)).toEqual([0.42, 1, 2]);
-  });
-});
-
-describe('storeEvents', () => {
-  it('pages through the store with the keyset cursor, in order, within the window', async () => {
-    const store = createMemoryStore();
-    const events = Array.from({ length: 25 }, (_, i) =>
-      // Pairs share an instant so pages split between equal occurred_at values.
-      at(new Date(Date.UTC(2026, 10, 2, 0, Math.floor(i / 2))).toISOString(), `e${String(i).padStart(2, '0')}`),
-    );
-    await store.insertUsageEvents([...events].reverse());
-    await store.insertUsageEvents([at('2026-11-02T00:00:00.000Z', 'other-org', { org: 'globex' })]);
-    const seen: string[] = [];
-    for await (const e of storeEvents(store, { org: 'acme', to: '2026-11-02T00:12:00.000Z' }, 4)) seen.push(e.event_id);
-    expect(seen).toEqual(events.slice(0, 24).map((e) => e.event_id));
-    await store.close();
-  });
-
-  it('ends on an empty store', async () => {
-    const store = createMemoryStore();
-    const seen: UsageEvent[] = [];
-    for await (const e of storeEvents(store, { org: 'acme' })) seen.push(e);
-    expect(seen).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@ import { BurnrateError, type Config, formatPath } from '@burnrate/core';
 import { createAttributor, HTTP_EVENTS_SOURCE, normalizeRecord } from '@burnrate/ingest';
 import { createPriceCatalog } from '@burnrate/pricing';
 import { UsageEvent } from '@burnrate/schemas';
-import type { Store } from '@burnrate/store';
 
 /** Which events a backtest replays: one org, occurred_at in [from, to). */
 export interface EventWindow {
@@ -38,7 +37,6 @@ export interface NdjsonEvents {
 
 const SHOWN_INVALID = 10;
 const SHOWN_PROBLEMS = 4;
-const STORE_PAGE = 10_000;
 
 /**
  * Reads an NDJSON file of UsageEvents. Every line is validated with the UsageEvent contract; a
@@ -172,17 +170,4 @@ export function sortForReplay(events: UsageEvent[]): UsageEvent[] {
   return events.sort((a, b) =>
     a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0,
   );
-}
-
-/** Streams the window's events from the store in (occurred_at, event_id) order, one page at a time. */
-export async function* storeEvents(store: Store, window: EventWindow, pageSize = STORE_PAGE): AsyncGenerator<UsageEvent> {
-  let after: { occurred_at: string; event_id: string } | undefined;
-  for (;;) {
-    const page = await store.listUsageEvents({ org: window.org, from: window.from, to: window.to, limit: pageSize, after });
-    yield* page;
-    const last = page.at(-1);
-    // A short page is the last one; the keyset cursor moves strictly forward, so this ends.
-    if (last === undefined || page.length < pageSize) return;
-    after = { occurred_at: last.occurred_at, event_id: last.event_id };
-  }
 }
