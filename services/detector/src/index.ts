@@ -24,6 +24,14 @@ export {
   type SnapshotTable,
 } from './snapshots.ts';
 export {
+  BACKFILL_GROUP_ID,
+  type BackfillRunner,
+  type BackfillRunnerDeps,
+  type BackfillStatus,
+  type BackfillStore,
+  createBackfillRunner,
+} from './backfill/backfill-runner.ts';
+export {
   replay,
   type ReplayOptions,
   type ReplayResult,
