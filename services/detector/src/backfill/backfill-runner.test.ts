@@ -126,6 +126,24 @@ describe('the backfill runner', () => {
     });
   });
 
+  it('replays detectors.backfill.warmup of stored history before the window, and a day after it', async () => {
+    const costly = oldSession('s-costly', [30, 30, 30, 30, 30]);
+    const shifted = (hours: number, id: string): UsageEvent =>
+      usageEvent({ event_id: id, occurred_at: new Date(MONTH_AGO + hours * 3_600_000).toISOString(), session_id: id, cost_usd: 0.1 });
+    // The warmup is 1d: 12 h before is replayed, 36 h before is not; 20 h after is, 30 h after is not.
+    await store.insertUsageEvents([
+      ...costly,
+      shifted(-12, 'warm'),
+      shifted(-36, 'too-early'),
+      shifted(20, 'after'),
+      shifted(30, 'too-late'),
+    ]);
+    await announce(costly);
+    clock.advance(30_000);
+    await runner.judgeDue();
+    expect(runner.status()).toMatchObject({ late_events: 5, replayed_events: 7 });
+  });
+
   it('publishes nothing twice when the same late events are judged again', async () => {
     const costly = oldSession('s-costly', [30, 30, 30, 30, 30]);
     await store.insertUsageEvents(costly);

@@ -235,7 +235,9 @@ export function createBackfillRunner(deps: BackfillRunnerDeps): BackfillRunner {
     if (running !== undefined) return running;
     running = (async () => {
       let judged = 0;
-      for (let w = windows.take(now(), timing()); w !== undefined && !lifetime.signal.aborted; w = windows.take(now(), timing())) {
+      while (!lifetime.signal.aborted) {
+        const w = windows.take(now(), timing());
+        if (w === undefined) break;
         judging = w;
         try {
           if (await judge(w)) judged += 1;
