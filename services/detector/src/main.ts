@@ -2,13 +2,14 @@ import type { Subscription } from '@burnrate/bus';
 import {
   describeStore,
   openKafkaBus,
-  openStore,
+  openStoreOnFirstUse,
   readKafkaBrokers,
   readStoreSettings,
   registerHealthEndpoint,
   runService,
   type StoreSettings,
 } from '@burnrate/runtime';
+import { TOPICS } from '@burnrate/schemas';
 import { BACKFILL_GROUP_ID, type BackfillRunner, createBackfillRunner } from './backfill/backfill-runner.ts';
 import { DETECTOR_GROUP_ID } from './detector.ts';
 import { detectorHealth } from './snapshot-health.ts';
@@ -64,9 +65,10 @@ runService({
 
     let backfill: { runner: BackfillRunner; subscription: Subscription } | undefined;
     if (env.CLICKHOUSE_URL) {
-      const storeSettings = readStoreSettings(env, 'detector');
-      const store = await openStore(storeSettings, log);
-      lifecycle.register({ name: 'backfill-store', start: () => store.migrate(), stop: () => store.close() });
+      // Opened on first use: a ClickHouse that is down fails a judgement (retried), never the detector's start.
+      // Its tables are migrated by the sink and the notifier (and `burnrate migrate`).
+      const store = openStoreOnFirstUse(readStoreSettings(env, 'detector'), log);
+      lifecycle.register({ name: 'backfill-store', start: async () => {}, stop: () => store.close() });
       const bus = openKafkaBus({ brokers, service: 'detector-backfill', log });
       lifecycle.register({ name: 'backfill-bus', start: async () => {}, stop: () => bus.close() });
       const runner = createBackfillRunner({ config, store, producer: bus.producer(), log });
@@ -86,7 +88,7 @@ runService({
       backfill = { runner, subscription };
     } else {
       log.warn(
-        { topic: 'usage.backfill.v1', group: BACKFILL_GROUP_ID },
+        { topic: TOPICS.usageBackfill.name, group: BACKFILL_GROUP_ID },
         'CLICKHOUSE_URL is not set: late usage (an import, a poller catching up) is not judged by this instance; its windows wait on the topic for a detector that has the store',
       );
     }
