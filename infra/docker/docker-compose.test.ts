@@ -91,7 +91,7 @@ describe('docker-compose.yml', () => {
     for (const name of ['ingest', 'detector', 'notifier', 'sink', 'poller']) {
       expect(svc(name).depends_on?.topics, name).toEqual({ condition: 'service_completed_successfully' });
     }
-    for (const name of ['ingest', 'notifier', 'sink']) {
+    for (const name of ['ingest', 'detector', 'notifier', 'sink']) {
       expect(svc(name).depends_on?.migrate, name).toEqual({ condition: 'service_completed_successfully' });
     }
     expect(svc('notifier').depends_on?.mailpit).toEqual({ condition: 'service_healthy' });
@@ -108,7 +108,7 @@ describe('docker-compose.yml', () => {
 
   it('gives the store users the ClickHouse server, database and credentials it is started with', () => {
     const ch = env('clickhouse');
-    for (const name of ['migrate', 'ingest', 'notifier', 'sink']) {
+    for (const name of ['migrate', 'ingest', 'detector', 'notifier', 'sink']) {
       const e = env(name);
       expect(e.CLICKHOUSE_URL, name).toBe('http://clickhouse:8123');
       expect(e.CLICKHOUSE_USER, name).toBe(ch.CLICKHOUSE_USER);

@@ -57,6 +57,13 @@ export const Anomaly = z
     summary: z.string().min(1),
     advice: z.string().min(1),
     detected_at: Instant,
+    /**
+     * Found by a backfill, not by live detection: the backtest path judged events that arrived
+     * after live detection had moved past their time (an import, a poller catching up). Stored and
+     * listed like any anomaly, never routed or paged. Absent on live anomalies, and on every
+     * anomaly published before backfills were judged.
+     */
+    historical: z.literal(true).optional(),
   })
   .strict();
 export type Anomaly = z.infer<typeof Anomaly>;

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Anomaly, AnomalyState, DlqRecord, TOPIC_NAMES, TOPICS, UsageEvent, usageEventKey, UsageRollup, usageRollupKey } from './index.ts';
+import {
+  Anomaly,
+  AnomalyState,
+  BackfillWindow,
+  DlqRecord,
+  TOPIC_NAMES,
+  TOPICS,
+  UsageEvent,
+  usageEventKey,
+  UsageRollup,
+  usageRollupKey,
+} from './index.ts';
 
 const event = {
   event_id: 'http_events:abc',
@@ -73,6 +84,13 @@ describe('Anomaly and AnomalyState', () => {
     expect(Anomaly.safeParse({ ...anomaly, kind: 'vibes' }).success).toBe(false);
   });
 
+  it("marks a backfill's anomaly historical, and reads anomalies without the field as live", () => {
+    expect(Anomaly.parse(anomaly).historical).toBeUndefined();
+    expect(Anomaly.parse({ ...anomaly, historical: true }).historical).toBe(true);
+    // Absent is the one way to say live, so a stored row and a message agree on it.
+    expect(Anomaly.safeParse({ ...anomaly, historical: false }).success).toBe(false);
+  });
+
   it('needs snoozed_until for a snooze', () => {
     const base = { anomaly_id: 'an_1', action: 'snoozed', by: 'bob@acme.com', channel: 'slack', at: '2026-11-28T09:00:00Z' };
     expect(AnomalyState.safeParse(base).success).toBe(false);
@@ -95,7 +113,14 @@ describe('Anomaly and AnomalyState', () => {
 
 describe('topic registry', () => {
   it('names topics <domain>.<event>.v<N>', () => {
-    expect(TOPIC_NAMES).toEqual(['usage.events.v1', 'usage.dlq.v1', 'anomalies.v1', 'anomaly-state.v1', 'usage.rollups.v1']);
+    expect(TOPIC_NAMES).toEqual([
+      'usage.events.v1',
+      'usage.dlq.v1',
+      'anomalies.v1',
+      'anomaly-state.v1',
+      'usage.rollups.v1',
+      'usage.backfill.v1',
+    ]);
     for (const name of TOPIC_NAMES) expect(name).toMatch(/^[a-z-]+(\.[a-z-]+)*\.v\d+$/);
     expect(TOPICS.usageEvents.schema).toBe(UsageEvent);
   });
@@ -107,6 +132,34 @@ describe('topic registry', () => {
   it('keys rollups by org and team', () => {
     expect(TOPICS.usageRollups).toMatchObject({ name: 'usage.rollups.v1', schema: UsageRollup, key: 'org:team' });
     expect(usageRollupKey({ org: 'acme', team: 'payments' })).toBe('acme:payments');
+  });
+});
+
+describe('BackfillWindow', () => {
+  const window = {
+    org: 'acme',
+    from: '2026-10-28T09:00:00+01:00',
+    to: '2026-10-29T17:30:00Z',
+    events: 1200,
+    source: 'usage.events.v1:3',
+    last_event: { event_id: 'http_events:abc', occurred_at: '2026-10-29T17:30:00Z' },
+    watermark: '2026-11-28T14:41:07Z',
+  };
+
+  it('accepts a span of late events and normalises instants to UTC', () => {
+    expect(BackfillWindow.parse(window)).toMatchObject({ from: '2026-10-28T08:00:00.000Z', to: '2026-10-29T17:30:00.000Z' });
+    expect(TOPICS.usageBackfill).toMatchObject({ name: 'usage.backfill.v1', schema: BackfillWindow, key: 'org' });
+  });
+
+  it.each([
+    ['a span that ends before it starts', { to: '2026-10-28T07:59:59Z' }, 'to'],
+    ['no events', { events: 0 }, 'events'],
+    ['no last event id', { last_event: { event_id: '', occurred_at: '2026-10-29T17:30:00Z' } }, 'last_event.event_id'],
+    ['an unknown field', { team: 'payments' }, ''],
+  ])('rejects %s naming the field', (_name, patch, path) => {
+    const result = BackfillWindow.safeParse({ ...window, ...patch });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toContain(path);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { Anomaly } from './anomaly.v1.ts';
 import { AnomalyState } from './anomaly-state.v1.ts';
+import { BackfillWindow } from './backfill-window.v1.ts';
 import { DlqRecord } from './dlq.v1.ts';
 import { UsageEvent } from './usage-event.v1.ts';
 import { UsageRollup } from './usage-rollup.v1.ts';
@@ -15,6 +16,7 @@ export const TOPICS = {
   anomalies: { name: 'anomalies.v1', schema: Anomaly, key: 'anomaly id' },
   anomalyState: { name: 'anomaly-state.v1', schema: AnomalyState, key: 'anomaly id' },
   usageRollups: { name: 'usage.rollups.v1', schema: UsageRollup, key: 'org:team' },
+  usageBackfill: { name: 'usage.backfill.v1', schema: BackfillWindow, key: 'org' },
 } as const satisfies Record<string, { name: string; schema: z.ZodType; key: string }>;
 
 export type TopicId = keyof typeof TOPICS;

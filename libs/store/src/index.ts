@@ -21,6 +21,7 @@ export { createChdbStore, type ChdbStoreOptions } from './chdb-store.ts';
 export { createClickHouseStore, type ClickHouseStoreOptions } from './clickhouse-store.ts';
 export { createMemoryStore } from './memory-store.ts';
 export { defaultMigrationsDir } from './migrations.ts';
+export { streamUsageEvents } from './usage-event-stream.ts';
 export { insertIsolatingRefused, type IsolatedInsert, type RefusedRow } from './refused-rows.ts';
 export { storableDlqRecord, DLQ_TABLE } from './tables/dlq.ts';
 export { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';

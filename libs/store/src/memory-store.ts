@@ -202,6 +202,7 @@ export function createMemoryStore(): Store {
         if (query.status !== undefined && a.status !== query.status) continue;
         if (query.team !== undefined && a.subject.team !== query.team) continue;
         if (query.kind !== undefined && a.kind !== query.kind) continue;
+        if (query.historical !== undefined && (a.historical === true) !== query.historical) continue;
         if (query.since !== undefined && ms(a.detected_at) < ms(query.since)) continue;
         const after = query.after;
         if (after !== undefined) {

@@ -30,6 +30,8 @@ export interface AnomalyListQuery {
   status?: 'open' | 'resolved';
   team?: string;
   kind?: string;
+  /** Only anomalies a backfill found (true), or only those live detection found (false); both when absent. */
+  historical?: boolean;
   /** Inclusive lower bound on the latest version's detected_at: the episodes active since then. */
   since?: string;
   /**

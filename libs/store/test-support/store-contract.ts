@@ -324,6 +324,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listAnomalies({ team, since: at(11) })).toEqual([a, b, c]);
       });
 
+      it('keeps whether a backfill found an anomaly, and filters on it', async () => {
+        const team = unique('team');
+        const subject = { org: 'acme', team };
+        const live = Anomaly.parse(anomaly({ id: unique('live'), subject, detected_at: '2026-03-02T12:00:00.000Z' }));
+        const found = Anomaly.parse(anomaly({ id: unique('hist'), subject, historical: true, detected_at: '2026-02-01T12:00:00.000Z' }));
+        await store.insertAnomalies([live, found]);
+        expect(await store.listAnomalies({ team })).toEqual([live, found]);
+        expect(await store.listAnomalies({ team, historical: false })).toEqual([live]);
+        expect(await store.listAnomalies({ team, historical: true })).toEqual([found]);
+        expect(await store.anomalyVersions(found.id)).toEqual([found]);
+      });
+
       it('tells when each anomaly was first detected, from its lowest stored version', async () => {
         const id = unique('anom');
         const v1 = Anomaly.parse(anomaly({ id, version: 1, detected_at: '2026-03-02T10:00:00.000Z' }));

@@ -34,6 +34,8 @@ export interface AnomalyEntry {
   reason: AnomalyState['reason'] | null;
   /** The latest decision, whatever it was. */
   last_decision: AnomalyState | null;
+  /** Found by a backfill over late usage (an import, a poller catching up), not live: never sent to anyone. */
+  historical: boolean;
 }
 
 export function anomalyEntry(anomaly: Anomaly, lifecycle: AnomalyLifecycle, firstDetectedAt: string | undefined): AnomalyEntry {
@@ -60,6 +62,7 @@ export function anomalyEntry(anomaly: Anomaly, lifecycle: AnomalyLifecycle, firs
     snoozed_until: lifecycle.snoozed_until ?? null,
     reason: lifecycle.reason ?? null,
     last_decision: lifecycle.decision ?? null,
+    historical: anomaly.historical === true,
   };
 }
 
@@ -70,6 +73,8 @@ export interface AnomalyListFilter {
   state?: LifecycleState;
   team?: string;
   kind?: string;
+  /** Only those a backfill found (true), or only those found live (false). */
+  historical?: boolean;
   limit: number;
 }
 
@@ -92,6 +97,7 @@ export async function listAnomalyEntries(store: AnomalyListStore, filter: Anomal
       ...(status !== undefined ? { status } : {}),
       ...(filter.team !== undefined ? { team: filter.team } : {}),
       ...(filter.kind !== undefined ? { kind: filter.kind } : {}),
+      ...(filter.historical !== undefined ? { historical: filter.historical } : {}),
       ...(after !== undefined ? { after } : {}),
       limit: pageSize,
     });

@@ -88,6 +88,13 @@ describe('GET /anomalies/:id', () => {
     }
   });
 
+  it('says an anomaly a backfill found was never sent, and says nothing of it for a live one', async () => {
+    const t = setup();
+    await t.seed({ ...v1, id: 'found', historical: true }, v2);
+    expect((await t.get('/anomalies/found')).text()).toContain('Found by a backfill');
+    expect((await t.get('/anomalies/a1')).text()).not.toContain('Found by a backfill');
+  });
+
   it('escapes every value a detector, a person or a provider put there', async () => {
     const t = setup();
     const hostile = anomaly({

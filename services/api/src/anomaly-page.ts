@@ -143,6 +143,11 @@ export function renderAnomalyPage(
   return [
     `<h1 class="${cls}">${h(a.status === 'resolved' ? 'Resolved' : capitalize(a.severity))}: ${h(kindTitle(a.kind))} <span class="badge">${h(detail.state)}</span></h1>`,
     `<p>${h(a.summary)}</p>`,
+    ...(a.historical === true
+      ? [
+          '<p class="notice">Found by a backfill: usage that arrived after live detection had moved past its time (an import, a poller catching up). Stored for the record, never sent.</p>',
+        ]
+      : []),
     `<p class="notice">${h(standing(detail))}</p>`,
     table(who.filter((r): r is [string, string] => r[1] !== undefined)),
     table(howMuch),

@@ -59,6 +59,7 @@ describe('GET /api/anomalies', () => {
         snoozed_until: null,
         reason: null,
         last_decision: null,
+        historical: false,
       }),
     ]);
 
@@ -126,6 +127,20 @@ describe('GET /api/anomalies', () => {
     expect((await list('?limit=1')).map((a) => a.id)).toEqual(['p1']);
   });
 
+  it('lists what a backfill found beside what live detection found, says which, and filters on it', async () => {
+    api = await apiHarness();
+    await api.store.insertAnomalies([
+      anomaly({ id: 'live', detected_at: at(1) }),
+      anomaly({ id: 'found', historical: true, detected_at: at(30 * 24 * 60) }),
+    ]);
+    expect((await list()).map((a) => [a.id, a.historical])).toEqual([
+      ['live', false],
+      ['found', true],
+    ]);
+    expect((await list('?historical=true')).map((a) => a.id)).toEqual(['found']);
+    expect((await list('?historical=false')).map((a) => a.id)).toEqual(['live']);
+  });
+
   it('answers 400 naming the parameter for a bad filter', async () => {
     api = await apiHarness();
     const cases: [string, string, RegExp][] = [
@@ -136,7 +151,8 @@ describe('GET /api/anomalies', () => {
       ['?limit=0', 'limit', /1 to 1000/],
       ['?limit=abc', 'limit', /1 to 1000/],
       ['?team=', 'team', /empty/],
-      ['?stat=open', 'stat', /not a filter.*status, state, team, kind, limit/],
+      ['?historical=yes', 'historical', /true .* or false/],
+      ['?stat=open', 'stat', /not a filter.*status, state, team, kind, historical, limit/],
     ];
     for (const [query, field, message] of cases) {
       const res = await api.request('GET', `/api/anomalies${query}`);

@@ -20,7 +20,7 @@ export interface AnomalyRoutesDeps {
 }
 
 const STATES: readonly LifecycleState[] = ['open', 'acknowledged', 'snoozed', 'resolved'];
-const LIST_PARAMS = ['status', 'state', 'team', 'kind', 'limit'];
+const LIST_PARAMS = ['status', 'state', 'team', 'kind', 'historical', 'limit'];
 
 /** GET /api/anomalies, GET /api/anomalies/:id, and POST /api/anomalies/:id/ack|unack|snooze|resolve. */
 export function anomalyRoutes(deps: AnomalyRoutesDeps): Route[] {
@@ -113,6 +113,13 @@ function listFilter(query: URLSearchParams): AnomalyListFilter {
       throw invalidField('kind', `must be one of ${AnomalyKind.options.join(', ')}, not ${JSON.stringify(kind)}`);
     }
     filter.kind = kind;
+  }
+  const historical = query.get('historical');
+  if (historical !== null) {
+    if (historical !== 'true' && historical !== 'false') {
+      throw invalidField('historical', `must be true (found by a backfill) or false (found live), not ${JSON.stringify(historical)}`);
+    }
+    filter.historical = historical === 'true';
   }
   const limitText = query.get('limit');
   if (limitText !== null) {

@@ -50,6 +50,22 @@ describe('burnrate anomalies list', () => {
     ]);
   });
 
+  it('marks what a backfill found, in the list and in show, and filters on it', async () => {
+    api = await onCallApi();
+    await seed();
+    await api.store.insertAnomalies([
+      anomaly({ id: 'a-found', historical: true, detected_at: '2026-10-28T10:00:00.000Z', subject: { session: 'sess-1' } }),
+    ]);
+    const listed = await run(['list', '--historical', 'true']);
+    expect(listed.io.stdout).toEqual([
+      'ID       STATE              SEVERITY  KIND          TEAM      SUBJECT                        IMPACT  FIRST SEEN',
+      'a-found  open   historical  warning   session_cost  payments  alice@acme.com session sess-1   $6.20  2026-10-28 10:00Z',
+    ]);
+    const shown = await run(['show', 'a-found']);
+    expect(shown.io.stdout[1]).toMatch(/^ {2}historical: found by a backfill .* never sent$/);
+    expect((await run(['list', '--historical', 'false', '--json'])).io.text()).not.toContain('a-found');
+  });
+
   it('passes the filters, prints JSON with --json, and says when nothing matches', async () => {
     api = await onCallApi();
     await seed();

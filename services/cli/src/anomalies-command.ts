@@ -20,7 +20,7 @@ export interface OnCallEnv {
 
 export const ANOMALIES_USAGE = `usage:
   burnrate anomalies list [--state open|acknowledged|snoozed|resolved] [--status open|resolved]
-                          [--team T] [--kind K] [--limit N] [--json]
+                          [--team T] [--kind K] [--historical true|false] [--limit N] [--json]
   burnrate anomalies show <id> [--json]
   burnrate anomalies ack <id>... [--note TEXT] [--by WHO]
   burnrate anomalies unack <id>... [--note TEXT] [--by WHO]
@@ -50,12 +50,12 @@ export async function anomaliesCommand(argv: readonly string[], env: OnCallEnv, 
 }
 
 async function list(argv: readonly string[], client: ApiClient, io: CommandIO): Promise<number> {
-  const args = parseCommandArgs(argv, { values: ['state', 'status', 'team', 'kind', 'limit'], switches: ['json'] });
+  const args = parseCommandArgs(argv, { values: ['state', 'status', 'team', 'kind', 'historical', 'limit'], switches: ['json'] });
   if (args.switches.has('help')) return usage(io);
   if (args.positionals.length > 0)
     throw new UsageError(`anomalies list takes no ${JSON.stringify(args.positionals[0])}; filter with --state, --team, --kind`);
   const query = new URLSearchParams();
-  for (const name of ['state', 'status', 'team', 'kind', 'limit']) {
+  for (const name of ['state', 'status', 'team', 'kind', 'historical', 'limit']) {
     const value = args.values.get(name);
     if (value !== undefined) query.set(name, value);
   }

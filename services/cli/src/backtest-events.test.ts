@@ -2,10 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageEvent } from '@burnrate/schemas';
-import { createMemoryStore } from '@burnrate/store';
 import { tempDir, type TempDir, usageEvent } from '@burnrate/testing';
 import { parseConfig } from '@burnrate/core';
-import { parseLine, postedRecordReader, readNdjsonEvents, reportsAfterTheirPeriod, sortForReplay, storeEvents } from './backtest-events.ts';
+import { reportsAfterTheirPeriod } from '@burnrate/detector';
+import { parseLine, postedRecordReader, readNdjsonEvents, sortForReplay } from './backtest-events.ts';
 
 const at = (iso: string, id: string, extra: Partial<UsageEvent> = {}): UsageEvent =>
   usageEvent({ event_id: id, occurred_at: iso, ingested_at: iso, ...extra });
@@ -170,28 +170,5 @@ describe('reportsAfterTheirPeriod', () => {
     const stream = [bucket('day', '2026-11-02T00:00:00.000Z', 24), bucket('hour', '2026-11-02T05:00:00.000Z', 1), at('2026-11-02T12:00:00.000Z', 'live')];
     expect(await ids(stream)).toEqual(['hour', 'live', 'day']);
     expect(await ids([at('2026-11-02T12:00:00.000Z', 'b'), at('2026-11-02T11:00:00.000Z', 'a')])).toEqual(['b', 'a']);
-  });
-});
-
-describe('storeEvents', () => {
-  it('pages through the store with the keyset cursor, in order, within the window', async () => {
-    const store = createMemoryStore();
-    const events = Array.from({ length: 25 }, (_, i) =>
-      // Pairs share an instant so pages split between equal occurred_at values.
-      at(new Date(Date.UTC(2026, 10, 2, 0, Math.floor(i / 2))).toISOString(), `e${String(i).padStart(2, '0')}`),
-    );
-    await store.insertUsageEvents([...events].reverse());
-    await store.insertUsageEvents([at('2026-11-02T00:00:00.000Z', 'other-org', { org: 'globex' })]);
-    const seen: string[] = [];
-    for await (const e of storeEvents(store, { org: 'acme', to: '2026-11-02T00:12:00.000Z' }, 4)) seen.push(e.event_id);
-    expect(seen).toEqual(events.slice(0, 24).map((e) => e.event_id));
-    await store.close();
-  });
-
-  it('ends on an empty store', async () => {
-    const store = createMemoryStore();
-    const seen: UsageEvent[] = [];
-    for await (const e of storeEvents(store, { org: 'acme' })) seen.push(e);
-    expect(seen).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@ import { BurnrateError, type Config, formatPath } from '@burnrate/core';
 import { createAttributor, HTTP_EVENTS_SOURCE, normalizeRecord } from '@burnrate/ingest';
 import { createPriceCatalog } from '@burnrate/pricing';
 import { UsageEvent } from '@burnrate/schemas';
-import type { Store } from '@burnrate/store';
 
 /** Which events a backtest replays: one org, occurred_at in [from, to). */
 export interface EventWindow {
@@ -38,7 +37,6 @@ export interface NdjsonEvents {
 
 const SHOWN_INVALID = 10;
 const SHOWN_PROBLEMS = 4;
-const STORE_PAGE = 10_000;
 
 /**
  * Reads an NDJSON file of UsageEvents. Every line is validated with the UsageEvent contract; a
@@ -172,42 +170,4 @@ export function sortForReplay(events: UsageEvent[]): UsageEvent[] {
   return events.sort((a, b) =>
     a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0,
   );
-}
-
-/**
- * Replays a provider's report bucket where it reached Burnrate live: after its period, not at its
- * start. A daily cost report sorts by occurred_at (its day's midnight) before that day's
- * request-level events; held until the stream passes its period_end, it meets the engine after
- * them, as live, so source precedence (LIVE_SILENCE_MS in @burnrate/detection) supersedes it the
- * same way. Request-level events pass through in the order given; held buckets come out in
- * (period_end, input) order, the rest at the end of the stream.
- */
-export async function* reportsAfterTheirPeriod(events: Iterable<UsageEvent> | AsyncIterable<UsageEvent>): AsyncGenerator<UsageEvent> {
-  const held: UsageEvent[] = [];
-  const endOf = (e: UsageEvent): string => e.period_end ?? e.occurred_at;
-  for await (const event of events) {
-    while (held.length > 0 && endOf(held[0] as UsageEvent) <= event.occurred_at) yield held.shift() as UsageEvent;
-    if (event.granularity === 'request' || event.period_end === undefined) {
-      yield event;
-      continue;
-    }
-    // Kept ordered by period end; a report's buckets mostly arrive in that order already.
-    let i = held.length;
-    while (i > 0 && endOf(held[i - 1] as UsageEvent) > endOf(event)) i -= 1;
-    held.splice(i, 0, event);
-  }
-  yield* held;
-}
-
-/** Streams the window's events from the store in (occurred_at, event_id) order, one page at a time. */
-export async function* storeEvents(store: Store, window: EventWindow, pageSize = STORE_PAGE): AsyncGenerator<UsageEvent> {
-  let after: { occurred_at: string; event_id: string } | undefined;
-  for (;;) {
-    const page = await store.listUsageEvents({ org: window.org, from: window.from, to: window.to, limit: pageSize, after });
-    yield* page;
-    const last = page.at(-1);
-    // A short page is the last one; the keyset cursor moves strictly forward, so this ends.
-    if (last === undefined || page.length < pageSize) return;
-    after = { occurred_at: last.occurred_at, event_id: last.event_id };
-  }
 }

@@ -11,11 +11,11 @@ import {
   redactUrl,
   teamTimezone,
 } from '@burnrate/core';
-import { replay } from '@burnrate/detector';
+import { replay, reportsAfterTheirPeriod } from '@burnrate/detector';
 import type { UsageEvent } from '@burnrate/schemas';
-import { createChdbStore, createClickHouseStore, type Store } from '@burnrate/store';
+import { createChdbStore, createClickHouseStore, type Store, streamUsageEvents } from '@burnrate/store';
 import { type BacktestArgs, parseBacktestArgs, UsageError } from './backtest-args.ts';
-import { type EventWindow, postedRecordReader, readNdjsonEvents, reportsAfterTheirPeriod, storeEvents } from './backtest-events.ts';
+import { type EventWindow, postedRecordReader, readNdjsonEvents } from './backtest-events.ts';
 import { formatReport, formatReportJson } from './backtest-format.ts';
 import { type BacktestReport, CONVENTIONS, diffRuns, type EventSourceInfo, runReport, type RunReport } from './backtest-report.ts';
 import { collectScores } from './backtest-scores.ts';
@@ -168,7 +168,7 @@ async function openSource(args: BacktestArgs, env: BacktestEnv, window: EventWin
     return { info: { kind: 'ndjson', path: args.input, ...stats }, events: () => reportsAfterTheirPeriod(events), close: async () => {} };
   }
   const { store, info } = await openEventStore(args.dataDir, env);
-  return { info, events: () => reportsAfterTheirPeriod(storeEvents(store, window)), close: () => store.close() };
+  return { info, events: () => reportsAfterTheirPeriod(streamUsageEvents(store, window)), close: () => store.close() };
 }
 
 /**

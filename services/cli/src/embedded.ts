@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { createApiRoutes, createStateRecorder, humanRoutes } from '@burnrate/api';
 import { createInProcessBus } from '@burnrate/bus';
-import { combineSnapshotHealth, createDetector, createTeamDetector, detectorHealth, snapshotStoreFrom } from '@burnrate/detector';
+import {
+  combineSnapshotHealth,
+  createBackfillRunner,
+  createDetector,
+  createTeamDetector,
+  detectorHealth,
+  snapshotStoreFrom,
+} from '@burnrate/detector';
 import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import {
   createEventLedger,
@@ -93,6 +100,23 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     },
   });
 
+  // Late usage (an import, a poller catching up) that stage A hands over on usage.backfill.v1,
+  // judged over the store and kept as historical anomalies.
+  const backfill = createBackfillRunner({ config: source, store, producer, log, clock });
+  const backfillSubscription = bus.subscribe(backfill.subscribeOptions);
+  lifecycle.register({
+    name: 'backfill',
+    start: async () => {
+      await backfillSubscription.start();
+      await backfill.start();
+    },
+    stop: async () => {
+      await backfill.stop();
+      await backfillSubscription.stop();
+      log.info(backfill.status(), 'backfill totals');
+    },
+  });
+
   // Registered before the notifier so it closes after the last send.
   lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
   const notifier = createNotifier({
@@ -166,8 +190,9 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
         // refuses snapshots (consumption goes on, but nothing is committed: a restart would replay it all).
         const problems = bus.problems().map((p) => `bus: ${p}`);
         const snapshots = detectorHealth(combineSnapshotHealth([detector.snapshotHealth(), teamDetector.snapshotHealth()]));
+        const backfillStatus = backfill.status();
         const health: Record<string, unknown> = {
-          status: problems.length > 0 || snapshots.degraded ? 'degraded' : 'ok',
+          status: problems.length > 0 || snapshots.degraded || backfillStatus.failing ? 'degraded' : 'ok',
           problems,
           mode: 'embedded',
           // Messages each stage has yet to process; 0 everywhere means the store and the alerts are current.
@@ -181,6 +206,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
             notifier_outbox: await notifier.dueNow(),
           },
           detector: snapshots.detector,
+          // Late usage: windows waiting, judged, and the historical anomalies they held.
+          backfill: backfillStatus,
           pollers: pollers.health(),
         };
         // Where the config lives, whose it is and who has been refused are for operators only.

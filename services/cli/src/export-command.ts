@@ -4,8 +4,8 @@ import { rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { isBurnrateError } from '@burnrate/core';
+import { streamUsageEvents } from '@burnrate/store';
 import { parseBound, UsageError } from './backtest-args.ts';
-import { storeEvents } from './backtest-events.ts';
 import { type BacktestEnv, openEventStore } from './backtest.ts';
 import { parseCommandArgs } from './command-args.ts';
 import type { CommandIO } from './config-command.ts';
@@ -69,7 +69,7 @@ export async function exportCommand(argv: readonly string[], env: BacktestEnv, i
   let count = 0;
   try {
     const org = args.values.get('org');
-    for await (const event of storeEvents(opened.store, { ...(org !== undefined ? { org } : {}), from, to })) {
+    for await (const event of streamUsageEvents(opened.store, { ...(org !== undefined ? { org } : {}), from, to })) {
       count += 1;
       if (!sink.write(`${JSON.stringify(event)}\n`))
         await Promise.race([once(sink, 'drain'), once(sink, 'error').then(([e]) => Promise.reject(e as Error))]);

@@ -7,6 +7,13 @@ import { formatSubject, formatUsd, formatWhen, table } from './backtest-format.t
 /** GET /api/anomalies/:id. */
 export type AnomalyDetailBody = AnomalyEntry & { versions: Anomaly[]; decisions: AnomalyState[]; deliveries: DeliveryRecord[] };
 
+/** Where a human left it, in a few words (`by bob@acme.com`, `until 2026-11-27 16:00Z`, `noise`), after `historical` for what a backfill found. */
+function standingOf(a: AnomalyEntry): string {
+  const human = standing(a);
+  if (!a.historical) return human;
+  return human === '' ? 'historical' : `historical, ${human}`;
+}
+
 /** Where a human left it, in a few words: `by bob@acme.com`, `until 2026-11-27 16:00Z`, `noise`. */
 export function standing(a: AnomalyEntry): string {
   switch (a.state) {
@@ -27,7 +34,7 @@ export function anomalyTable(anomalies: readonly AnomalyEntry[]): string[] {
     anomalies.map((a) => [
       a.id,
       a.state,
-      standing(a),
+      standingOf(a),
       a.severity,
       a.kind,
       a.subject.team,
@@ -43,6 +50,7 @@ export function anomalyTable(anomalies: readonly AnomalyEntry[]): string[] {
 export function anomalyDetail(a: AnomalyDetailBody): string[] {
   const lines = [
     `${a.id}  ${a.kind}  ${a.severity}  ${a.state}${standing(a) ? ` (${standing(a)})` : ''}`,
+    ...(a.historical ? ['  historical: found by a backfill over late usage (an import, a poller catching up); never sent'] : []),
     `  ${a.summary}`,
     `  team ${a.subject.team}, ${formatSubject(a.subject)}`,
     `  observed ${measure(a.observed)} against ${measure(a.expected)}; impact ${formatUsd(a.impact_usd)}, projected ${formatUsd(a.projected_usd)}`,

@@ -84,6 +84,9 @@ export async function applyTopics(options: {
     // unknown to the broker's metadata (kafkajs #815, #1222): read, plan and apply again, from what
     // is there now, a few times before giving up. Every step is idempotent.
     const applied: TopicChange[] = [];
+    // A create that failed on such a race has often created the topic: the next reading finds it,
+    // and it is reported as created all the same.
+    let racedCreate: Extract<TopicChange, { kind: 'create' }> | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         const existing = await readTopics(
@@ -91,9 +94,14 @@ export async function applyTopics(options: {
           options.declared.map((t) => t.name),
         );
         const plan = planTopicChanges(options.declared, existing);
+        const raced = racedCreate;
+        if (raced !== undefined && existing.some((t) => t.name === raced.topic.name)) applied.push(raced);
+        racedCreate = undefined;
         if (!options.dryRun) {
           for (const change of plan.changes) {
+            racedCreate = change.kind === 'create' ? change : undefined;
             await applyChange(admin, change);
+            racedCreate = undefined;
             applied.push(change);
           }
         }

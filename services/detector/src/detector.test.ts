@@ -1,6 +1,6 @@
 import type { BatchContext, ConsumedMessage, OutgoingMessage, Producer } from '@burnrate/bus';
 import { BurnrateError, createLogger, fixedClock, parseConfig, fixedConfig } from '@burnrate/core';
-import { Anomaly, type UsageEvent, UsageRollup } from '@burnrate/schemas';
+import { Anomaly, BackfillWindow, type UsageEvent, UsageRollup } from '@burnrate/schemas';
 import { describe, expect, it, vi } from 'vitest';
 import { createDetector, type DetectorService } from './detector.ts';
 import { decodeSnapshot } from './snapshot-codec.ts';
@@ -61,6 +61,8 @@ interface Harness {
   sent: OutgoingMessage[];
   /** Messages on usage.rollups.v1. */
   rollups: OutgoingMessage[];
+  /** Messages on usage.backfill.v1. */
+  backfill: OutgoingMessage[];
   producer: Producer & { failNext: number };
   ctx: BatchContext;
 }
@@ -69,6 +71,7 @@ function harness(): Harness {
   const ops: string[] = [];
   const sent: OutgoingMessage[] = [];
   const rollups: OutgoingMessage[] = [];
+  const backfill: OutgoingMessage[] = [];
   const producer = {
     failNext: 0,
     send(topic: string, batch: readonly OutgoingMessage[]) {
@@ -79,6 +82,10 @@ function harness(): Harness {
       if (topic === 'usage.rollups.v1') {
         rollups.push(...batch);
         ops.push(`rollups ${batch.length}`);
+        return Promise.resolve();
+      }
+      if (topic === 'usage.backfill.v1') {
+        backfill.push(...batch);
         return Promise.resolve();
       }
       expect(topic).toBe('anomalies.v1');
@@ -94,7 +101,7 @@ function harness(): Harness {
     },
     signal: new AbortController().signal,
   };
-  return { ops, sent, rollups, producer, ctx };
+  return { ops, sent, rollups, backfill, producer, ctx };
 }
 
 /** Records saves into the harness' op log, around an in-memory store. */
@@ -192,6 +199,36 @@ describe('createDetector', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ late: 2, allowedLatenessMs: 600_000, lateDropped: { new_spender: 2, session_cost: 0 } });
     expect(logged[0]?.msg).toMatch(/^late events in batch/);
+  });
+
+  it("hands the span of each batch's late events to the backfill runner, per org", async () => {
+    const h = harness();
+    const d = createDetector({ config: fixedConfig(config), producer: h.producer, snapshots: createMemorySnapshotStore(), log: silent });
+    const globex = { org: 'globex' };
+    // Events 0, 3 and 1 (acme) and 2 (globex) are older than event 30 minus the 10 min lateness.
+    await feed(d, messages([event(30, 1), event(0, 1), event(3, 1), event(2, 1, globex), event(1, 1), event(29, 1)]), h.ctx);
+    await feed(d, messages([event(31, 1), event(32, 1)], 6), h.ctx);
+    const windows = h.backfill.map((m) => ({ key: m.key, ...BackfillWindow.parse(JSON.parse(m.value)) }));
+    expect(windows).toEqual([
+      {
+        key: 'acme',
+        org: 'acme',
+        from: event(0, 1).occurred_at,
+        to: event(3, 1).occurred_at,
+        events: 3,
+        source: 'usage.events.v1:0',
+        last_event: { event_id: 'evt-1', occurred_at: event(1, 1).occurred_at },
+        watermark: event(30, 1).occurred_at,
+      },
+      expect.objectContaining({
+        key: 'globex',
+        org: 'globex',
+        events: 1,
+        last_event: { event_id: 'evt-2', occurred_at: event(2, 1).occurred_at },
+      }),
+    ]);
+    // A batch without late events hands over nothing.
+    expect(d.stats()).toMatchObject({ late: 4, backfillWindows: 2 });
   });
 
   it('publishes anomalies and rollups, then saves the snapshot, then commits, at most every snapshotEveryMs', async () => {

@@ -36,6 +36,7 @@ import {
   usageRollupKey,
 } from '@burnrate/schemas';
 import { decodeMessage } from './decode-message.ts';
+import { LateSpans } from './late-spans.ts';
 import { createPartitionedConsumer } from './partitioned.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
@@ -45,6 +46,7 @@ export const DETECTOR_GROUP_ID = 'burnrate-detector';
 const INPUT_TOPIC = TOPICS.usageEvents.name;
 const OUTPUT_TOPIC = TOPICS.anomalies.name;
 const ROLLUP_TOPIC = TOPICS.usageRollups.name;
+const BACKFILL_TOPIC = TOPICS.usageBackfill.name;
 
 export interface DetectorDeps {
   /** Read per event, so a reload takes effect on the next one without losing state. */
@@ -73,6 +75,7 @@ export interface DetectorStats {
   /**
    * Events older than the watermark minus config.detectors.allowed_lateness: counted here and
    * logged per batch; windowed detectors never merge them, session detectors may (see each).
+   * Their spans go to usage.backfill.v1, for the backfill runner to judge.
    */
   late: number;
   /**
@@ -86,6 +89,8 @@ export interface DetectorStats {
   published: number;
   /** Rollups published to usage.rollups.v1 for stage B (re-publications after a crash included). */
   rollups: number;
+  /** Spans of late events published to usage.backfill.v1 (one per org and batch that had any). */
+  backfillWindows: number;
   snapshots: number;
 }
 
@@ -109,6 +114,8 @@ interface PartitionState {
   source: string;
   /** Late events in the batch in progress, logged once at its end. */
   late: number;
+  /** Their spans per org, published to usage.backfill.v1 at the batch's end. */
+  lateSpans: LateSpans;
 }
 
 /** What a stage-A snapshot holds. Format 1 was the engine snapshot alone (before rollups). */
@@ -155,6 +162,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       rollups: createRollupState(),
       source: partitionKey({ topic: INPUT_TOPIC, partition }),
       late: 0,
+      lateSpans: new LateSpans(),
     };
   };
 
@@ -200,8 +208,10 @@ export function createDetector(deps: DetectorDeps): DetectorService {
           const result = state.engine.process(event);
           if (result.duplicate) stats.duplicates += 1;
           else if (result.superseded) stats.superseded += 1;
-          else if (result.late) state.late += 1;
-          else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs, state.spikes);
+          else if (result.late) {
+            state.late += 1;
+            state.lateSpans.note(event);
+          } else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs, state.spikes);
           for (const a of result.anomalies) {
             const message = anomalyMessage(a, log);
             if (message !== undefined) out.push(OUTPUT_TOPIC, message);
@@ -219,8 +229,11 @@ export function createDetector(deps: DetectorDeps): DetectorService {
           const { watermark, lateDropped } = state.engine.stats();
           log.warn(
             { partition, late: state.late, watermark, allowedLatenessMs: lateness, lateDropped },
-            'late events in batch: older than the watermark minus the allowed lateness; windowed detectors did not take them',
+            'late events in batch: older than the watermark minus the allowed lateness; windowed detectors did not take them, the backfill runner will judge them',
           );
+          // A late event is older than the watermark, so there is one.
+          if (watermark !== null)
+            for (const message of state.lateSpans.take(state.source, watermark, log)) out.push(BACKFILL_TOPIC, message);
           state.late = 0;
         }
         for (const r of takeRollups(state.rollups, state.source, lateness)) {
@@ -238,6 +251,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       ...stats,
       published: consumer.sent(OUTPUT_TOPIC),
       rollups: consumer.sent(ROLLUP_TOPIC),
+      backfillWindows: consumer.sent(BACKFILL_TOPIC),
       snapshots: consumer.snapshots(),
     }),
     snapshotHealth: () => consumer.snapshotHealth(),

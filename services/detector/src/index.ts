@@ -24,7 +24,16 @@ export {
   type SnapshotTable,
 } from './snapshots.ts';
 export {
+  BACKFILL_GROUP_ID,
+  type BackfillRunner,
+  type BackfillRunnerDeps,
+  type BackfillStatus,
+  type BackfillStore,
+  createBackfillRunner,
+} from './backfill/backfill-runner.ts';
+export {
   replay,
+  reportsAfterTheirPeriod,
   type ReplayOptions,
   type ReplayResult,
   type ReplayStats,

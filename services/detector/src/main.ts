@@ -1,11 +1,16 @@
+import type { Subscription } from '@burnrate/bus';
 import {
   describeStore,
+  openKafkaBus,
+  openStoreOnFirstUse,
   readKafkaBrokers,
   readStoreSettings,
   registerHealthEndpoint,
   runService,
   type StoreSettings,
 } from '@burnrate/runtime';
+import { TOPICS } from '@burnrate/schemas';
+import { BACKFILL_GROUP_ID, type BackfillRunner, createBackfillRunner } from './backfill/backfill-runner.ts';
 import { DETECTOR_GROUP_ID } from './detector.ts';
 import { detectorHealth } from './snapshot-health.ts';
 import { TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
@@ -24,7 +29,14 @@ import { createDetectorThreads, readDetectorThreads } from './threads.ts';
  * BURNRATE_DATA_DIR for embedded chdb of this process only, and then with one thread: chdb has one
  * data directory per process).
  *
- * env: KAFKA_BROKERS, BURNRATE_CONFIG, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store),
+ * Late usage that stage A hands over on usage.backfill.v1 is judged by the backfill runner
+ * (backfill/backfill-runner.ts, group burnrate-backfill) on the main thread, which replays the
+ * events the sink stored: it runs only with CLICKHOUSE_URL, the server the sink writes to (a chdb
+ * directory of this process would hold no events). Without it, the windows wait on the topic for
+ * an instance that has it, and the start-up log says so.
+ *
+ * env: KAFKA_BROKERS, BURNRATE_CONFIG, CLICKHOUSE_URL (+ _USER, _PASSWORD, _DATABASE) for the
+ * backfill runner, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store),
  * BURNRATE_DETECTOR_THREADS (default: the CPUs available, at most the partitions of
  * usage.events.v1), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml in
  * every thread; the detectors' state is kept.
@@ -50,6 +62,36 @@ runService({
     }
 
     const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
+
+    let backfill: { runner: BackfillRunner; subscription: Subscription } | undefined;
+    if (env.CLICKHOUSE_URL) {
+      // Opened on first use: a ClickHouse that is down fails a judgement (retried), never the detector's start.
+      // Its tables are migrated by the sink and the notifier (and `burnrate migrate`).
+      const store = openStoreOnFirstUse(readStoreSettings(env, 'detector'), log);
+      lifecycle.register({ name: 'backfill-store', start: async () => {}, stop: () => store.close() });
+      const bus = openKafkaBus({ brokers, service: 'detector-backfill', log });
+      lifecycle.register({ name: 'backfill-bus', start: async () => {}, stop: () => bus.close() });
+      const runner = createBackfillRunner({ config, store, producer: bus.producer(), log });
+      const subscription = bus.subscribe(runner.subscribeOptions);
+      lifecycle.register({
+        name: 'backfill',
+        start: async () => {
+          await subscription.start();
+          await runner.start();
+        },
+        stop: async () => {
+          await runner.stop();
+          await subscription.stop();
+          log.info(runner.status(), 'backfill totals');
+        },
+      });
+      backfill = { runner, subscription };
+    } else {
+      log.warn(
+        { topic: TOPICS.usageBackfill.name, group: BACKFILL_GROUP_ID },
+        'CLICKHOUSE_URL is not set: late usage (an import, a poller catching up) is not judged by this instance; its windows wait on the topic for a detector that has the store',
+      );
+    }
     // The config was read (and checked) by runService here; each thread reads the same file.
     const pool = createDetectorThreads({
       count: threads,
@@ -74,14 +116,20 @@ runService({
       {
         [DETECTOR_GROUP_ID]: { lag: () => pool.lag(DETECTOR_GROUP_ID) },
         [TEAM_DETECTOR_GROUP_ID]: { lag: () => pool.lag(TEAM_DETECTOR_GROUP_ID) },
+        ...(backfill !== undefined ? { [BACKFILL_GROUP_ID]: backfill.subscription } : {}),
       },
       async () => {
         // Snapshots failing: consumption goes on but nothing is committed, so a restart would replay it all.
         const { degraded, detector } = detectorHealth(await pool.snapshotHealth());
-        return { degraded, fields: { detector } };
+        const status = backfill?.runner.status();
+        return {
+          degraded: degraded || status?.failing === true,
+          fields: { detector, backfill: status ?? 'off: no CLICKHOUSE_URL, late usage is judged by a detector that has it' },
+        };
       },
     );
 
-    return () => ({ groups: [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID], threads, config: config.origin, snapshots: pool.snapshotsAt() });
+    const groups = [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID, ...(backfill !== undefined ? [BACKFILL_GROUP_ID] : [])];
+    return () => ({ groups, threads, config: config.origin, snapshots: pool.snapshotsAt() });
   },
 });

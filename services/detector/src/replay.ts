@@ -92,3 +92,28 @@ export async function replay(
   for (const a of team.flush()) anomalies.push(a);
   return { anomalies, stats };
 }
+
+/**
+ * Replays a provider's report bucket where it reached Burnrate live: after its period, not at its
+ * start. A daily cost report sorts by occurred_at (its day's midnight) before that day's
+ * request-level events; held until the stream passes its period_end, it meets the engine after
+ * them, as live, so source precedence (LIVE_SILENCE_MS in @burnrate/detection) supersedes it the
+ * same way. Request-level events pass through in the order given; held buckets come out in
+ * (period_end, input) order, the rest at the end of the stream.
+ */
+export async function* reportsAfterTheirPeriod(events: Iterable<UsageEvent> | AsyncIterable<UsageEvent>): AsyncGenerator<UsageEvent> {
+  const held: UsageEvent[] = [];
+  const endOf = (e: UsageEvent): string => e.period_end ?? e.occurred_at;
+  for await (const event of events) {
+    while (held.length > 0 && endOf(held[0] as UsageEvent) <= event.occurred_at) yield held.shift() as UsageEvent;
+    if (event.granularity === 'request' || event.period_end === undefined) {
+      yield event;
+      continue;
+    }
+    // Kept ordered by period end; a report's buckets mostly arrive in that order already.
+    let i = held.length;
+    while (i > 0 && endOf(held[i - 1] as UsageEvent) > endOf(event)) i -= 1;
+    held.splice(i, 0, event);
+  }
+  yield* held;
+}

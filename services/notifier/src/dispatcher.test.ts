@@ -231,6 +231,17 @@ describe('the outbox dispatcher', () => {
       expect(slack.sent.map((s) => s.anomaly.id)).toEqual(['session_cost:s1']);
     });
 
+    it('lets no historical anomaly inhibit: an open cache drop a backfill found is about the past', async () => {
+      const n = notifier();
+      const found = { ...cacheDrop, historical: true as const };
+      // Stored by the sink, and read by the notifier too: neither way does it hold a live warning back.
+      await store.insertAnomalies([found]);
+      await n.handleAnomalies([found, session(1)]);
+      clock.advance(10 * SECOND);
+      expect(await n.dispatch()).toMatchObject({ messages: 1, skipped: 0 });
+      expect(slack.sent.map((s) => s.anomaly.id)).toEqual([session(1).id]);
+    });
+
     it('inhibits nothing with `inhibit: []`', async () => {
       const n = notifier({ config: fixedConfig(yaml('inhibit: []')) });
       await n.handleAnomalies([cacheDrop, session(1)]);

@@ -64,6 +64,21 @@ describe('notifier', () => {
   const v3 = anomaly({ id: 'a1', version: 3, severity: 'critical', impact_usd: 95 });
   const v4 = anomaly({ id: 'a1', version: 4, severity: 'critical', status: 'resolved', impact_usd: 95 });
 
+  it('routes no historical anomaly: nothing sent, queued or recorded as a delivery, whatever its severity', async () => {
+    const n = notifier();
+    const found = [v1, v2, v4].map((v) => ({ ...v, id: 'found-by-backfill', historical: true as const }));
+    await run(n, found);
+    clock.advance(24 * 3_600_000);
+    await n.dispatch();
+    expect(slack.sent).toEqual([]);
+    expect(email.sent).toEqual([]);
+    expect(await store.listOutbox({ anomaly_id: 'found-by-backfill' })).toEqual([]);
+    expect(await store.listDeliveries({ anomaly_id: 'found-by-backfill' })).toEqual([]);
+    // A live anomaly after them is sent as ever.
+    await run(n, [v1]);
+    expect(slack.sent.map((s) => s.anomaly.id)).toEqual(['a1']);
+  });
+
   it('sends new and escalated versions, skips a small growth, sends the resolution once', async () => {
     const n = notifier();
     await run(n, [v1]);

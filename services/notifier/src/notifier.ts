@@ -116,6 +116,15 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const stateUpdates = createStateUpdates({ store, channels: deps.channels, currentView: dispatcher.currentView, log, clock });
 
   async function handleOne(a: Anomaly, part: number): Promise<void> {
+    if (a.historical === true) {
+      // A backfill's finding is about the past: stored and listed, never routed, and kept out of
+      // the cache, whose open anomalies inhibit live ones and gather them into incidents.
+      log.info(
+        { anomalyId: a.id, version: a.version, kind: a.kind, severity: a.severity, subject: a.subject, summary: a.summary },
+        'historical anomaly (found by a backfill): stored, not sent',
+      );
+      return;
+    }
     // The log is a receiver too: every version is on record with what a human would read, even
     // where no Slack or SMTP is configured.
     log.info(

@@ -81,7 +81,8 @@ export function createReviewer(deps: ReviewDeps) {
   async function openAnomaliesOf(team: string, cache: Map<string, Anomaly[]>): Promise<Anomaly[]> {
     const known = cache.get(team);
     if (known) return known;
-    const stored = await deps.store.listAnomalies({ status: 'open', team, limit: 1000 });
+    // A backfill's open anomalies are about the past: they inhibit nothing and start no incident.
+    const stored = await deps.store.listAnomalies({ status: 'open', team, historical: false, limit: 1000 });
     const byId = new Map(stored.map((a) => [a.id, a]));
     for (const a of deps.anomalies.openOfTeam(team)) {
       const s = byId.get(a.id);

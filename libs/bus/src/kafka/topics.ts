@@ -63,6 +63,15 @@ export function declareTopics(env: TopicEnvironment): TopicDeclaration[] {
       purpose: 'per team×model×hour running totals from stage A to stage B, key org:team',
     },
     {
+      name: TOPICS.usageBackfill.name,
+      // Keyed by org: one member of the backfill group gathers every window of an org. A handful
+      // of messages per import or poll; kept a week like the events they point at.
+      partitions: 3,
+      replicationFactor: rf,
+      config: { ...common, 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
+      purpose: 'late usage stage A did not judge (org, time span, count), for the backfill runner, key org',
+    },
+    {
       name: TOPICS.anomalies.name,
       partitions: 6,
       replicationFactor: rf,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Duration, Id, Money } from './primitives.ts';
+import { formatDuration } from '../duration.ts';
 
 // Detector settings in burnrate.yaml. Every detector has `enabled` and a dollar gate
 // (`min_impact_usd`): a 10x rise from cents is not an alert. Defaults follow the detection table
@@ -308,6 +309,38 @@ export const PlannedChange = z
   );
 export type PlannedChange = z.infer<typeof PlannedChange>;
 
+const SECOND_MS = 1_000;
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** A duration setting between two bounds, named in the message when it is outside them. */
+const boundedDuration = (min: number, max: number) =>
+  Duration.refine((ms) => ms >= min && ms <= max, { message: `must be from ${formatDuration(min)} to ${formatDuration(max)}` });
+
+/**
+ * Late usage (older than the watermark minus `allowed_lateness`: an import, a poller catching up)
+ * is judged by the backtest path over the stored events, and what it finds is stored as historical
+ * anomalies, never paged. Late events come in batches over minutes (an import posts thousands of
+ * requests), so their spans are gathered per org and judged once they stop coming.
+ */
+export const BackfillConfig = z
+  .object({
+    quiet: boundedDuration(SECOND_MS, 60 * MINUTE_MS)
+      .default(30 * SECOND_MS)
+      .describe('A backfill window is judged once no late event has come for it for this long (an import finished).'),
+    max_wait: boundedDuration(MINUTE_MS, DAY_MS)
+      .default(10 * MINUTE_MS)
+      .describe('…or this long after its first late event, even while more keep coming, so a steady trickle is judged too.'),
+    warmup: boundedDuration(0, 90 * DAY_MS)
+      .default(14 * DAY_MS)
+      .describe(
+        'Stored history replayed before a window so baselines are warm, as backtest --warmup: longer finds more spend spikes and drifts, and costs a replay of that much history per window.',
+      ),
+  })
+  .strict()
+  .refine((b) => b.max_wait >= b.quiet, { message: 'must not be shorter than quiet', path: ['max_wait'] });
+export type BackfillConfig = z.infer<typeof BackfillConfig>;
+
 const S = DETECTOR_SETTINGS;
 
 /** One override: a match and, per detector, the settings it changes. */
@@ -339,6 +372,7 @@ export const DetectorsConfig = z
     // Events older than the watermark minus this are late: counted and reported, never merged
     // into windows that already closed.
     allowed_lateness: Duration.default(600_000),
+    backfill: BackfillConfig.prefault({}),
     overrides: z.array(DetectorOverride).default([]),
     planned_changes: z.array(PlannedChange).default([]),
   })

@@ -46,6 +46,12 @@ describe('parseConfig', () => {
     expect(config.slack.interactions_path).toBe('/slack/interactions');
     expect(config.detectors.context_bloat.cool_down_hours).toBe(2);
     expect(config.detectors.cache_efficiency_drop).toMatchObject({ cool_down_hours: 6, min_season_weeks: 2 });
+    expect(config.detectors.backfill).toEqual({ quiet: 30_000, max_wait: 600_000, warmup: 14 * 86_400_000 });
+  });
+
+  it('reads backfill durations', () => {
+    const config = parseConfig('org: acme\ndetectors: { backfill: { quiet: 2s, max_wait: 1m, warmup: 0s } }');
+    expect(config.detectors.backfill).toEqual({ quiet: 2_000, max_wait: 60_000, warmup: 0 });
   });
 
   it.each([
@@ -126,6 +132,16 @@ describe('parseConfig', () => {
         'detectors.overrides[0].spend_spike.min_impact_share: Too small: expected number to be >=0',
         'detectors.overrides[0].spend_spike.min_impact_floor_usd: Too small: expected number to be >=0',
       ],
+    ],
+    [
+      'backfill durations out of range',
+      'org: acme\ndetectors: { backfill: { quiet: 500ms, warmup: 120d } }',
+      ['detectors.backfill.quiet: must be from 1s to 1h', 'detectors.backfill.warmup: must be from 0ms to 90d'],
+    ],
+    [
+      'a backfill max_wait shorter than quiet',
+      'org: acme\ndetectors: { backfill: { quiet: 10m, max_wait: 5m } }',
+      ['detectors.backfill.max_wait: must not be shorter than quiet'],
     ],
     ['a duplicate team', 'org: acme\nteams:\n  - id: a\n  - id: a', ['teams[1].id: duplicate team id "a" (also teams[0])']],
     [

@@ -53,7 +53,9 @@ export function configWarnings(config: Config, now: number = Date.now()): Config
       );
     }
   });
-  for (const kind of Object.keys(config.detectors) as (DetectorKindName | 'overrides' | 'planned_changes' | 'allowed_lateness')[]) {
+  for (const kind of Object.keys(config.detectors) as (
+    DetectorKindName | 'overrides' | 'planned_changes' | 'allowed_lateness' | 'backfill'
+  )[]) {
     const s = config.detectors[kind];
     if (typeof s === 'object' && !Array.isArray(s) && 'enabled' in s && s.enabled === false) {
       warn(['detectors', kind, 'enabled'], `${kind} is off for every team`);

@@ -11,6 +11,15 @@ describe('anomaly rows', () => {
     expect(anomalyFromRow(row)).toEqual(a);
   });
 
+  it('stores whether a backfill found it, and reads a live row back without the field', () => {
+    const live = Anomaly.parse(anomaly());
+    const historical = Anomaly.parse(anomaly({ historical: true }));
+    expect(anomalyToRow(live).historical).toBe(false);
+    expect(anomalyToRow(historical).historical).toBe(true);
+    expect(anomalyFromRow(anomalyToRow(live))).toEqual(live);
+    expect(anomalyFromRow(anomalyToRow(historical))).toEqual(historical);
+  });
+
   it('rejects a stored subject that no longer matches the contract', () => {
     const row = { ...anomalyToRow(Anomaly.parse(anomaly())), subject: '{"org":"acme"}' };
     expect(() => anomalyFromRow(row)).toThrow(/team/);

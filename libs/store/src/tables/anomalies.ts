@@ -28,11 +28,13 @@ export interface AnomalyRow {
   summary: string;
   advice: string;
   detected_at: string;
+  /** Found by a backfill (infra/clickhouse/0012_anomalies_historical.sql). */
+  historical: boolean;
 }
 
 const COLUMNS =
   'id, version, kind, severity, status, org, team, subject, window_start, window_end, observed_value, observed_unit, ' +
-  'expected_value, expected_unit, impact_usd, projected_usd, evidence, summary, advice, detected_at';
+  'expected_value, expected_unit, impact_usd, projected_usd, evidence, summary, advice, detected_at, historical';
 const DEFAULT_LIMIT = 100;
 
 export function anomalyToRow(a: Anomaly): AnomalyRow {
@@ -57,6 +59,7 @@ export function anomalyToRow(a: Anomaly): AnomalyRow {
     summary: a.summary,
     advice: a.advice,
     detected_at: toDateTime64(a.detected_at),
+    historical: a.historical === true,
   };
 }
 
@@ -77,6 +80,8 @@ export function anomalyFromRow(r: AnomalyRow): Anomaly {
     summary: r.summary,
     advice: r.advice,
     detected_at: fromDateTime64(r.detected_at),
+    // Absent, not false, on live anomalies: the contract has one way to say live.
+    ...(r.historical ? { historical: true as const } : {}),
   };
 }
 
@@ -101,6 +106,10 @@ export async function listAnomalies(exec: SqlExecutor, query: AnomalyListQuery =
   if (query.kind !== undefined) {
     conditions.push('kind = {kind:String}');
     params.kind = query.kind;
+  }
+  if (query.historical !== undefined) {
+    conditions.push('historical = {historical:Bool}');
+    params.historical = query.historical;
   }
   if (query.since !== undefined) {
     conditions.push("detected_at >= {since:DateTime64(3, 'UTC')}");
