@@ -5,6 +5,7 @@
 // for the same stream) are measured alike.
 // Targets (DESIGN.md): >= 300k events/s on the pure path, detection >= 0.5x the parse rate,
 // <= 1 KB per tracked key. Stage B has none of its own; it is held to the same ones.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
   addToRollup,
@@ -51,6 +52,10 @@ const events = lines.map((l) => JSON.parse(l) as UsageEvent);
 const ndjsonBytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
 const kinds = Object.keys(DETECTORS);
 const configs = detectorConfigs(config);
+const lateness = config.detectors.allowed_lateness;
+const gc = (globalThis as { gc?: () => void }).gc;
+const models = ['claude-sonnet-4-5-20250929', 'claude-opus-4-5-20251101'];
+const base = Date.parse(scenario.labels.period.to) + 7 * 86_400_000;
 
 /**
  * Best of `passes` timed runs of each contender (after one warm-up each), the contenders taking
@@ -71,6 +76,10 @@ function race<K extends string>(contenders: Record<K, { run: () => number; count
   }
   return out;
 }
+
+// Stage B at steady state is measured first, while the process holds nothing but the stream: an
+// engine of the throughput passes below, collected while this one fills, would be counted against it.
+const steadyTeamsMeasured = gc === undefined ? undefined : await measureTeams(steadyTeams, steadyHours);
 
 const stageA = race({
   parse: {
@@ -131,7 +140,6 @@ const engineAlone = (() => {
 // Stage B: the rollups stage A sends for the same stream, made as replay (and the detection eval)
 // makes them: every event a batch, so each counted event sends its team×developer×model×hour
 // totals (the most rollups the stream can give; live batches send fewer, larger steps).
-const lateness = config.detectors.allowed_lateness;
 const rollupLines = ((): string[] => {
   const engine = createDetectionEngine(() => configs, { allowedLatenessMs: lateness });
   const totals = createRollupState();
@@ -181,10 +189,7 @@ interface MemoryRow {
   fewKeys?: boolean;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
 const teams = config.teams.map((t) => t.id);
-const models = ['claude-sonnet-4-5-20250929', 'claude-opus-4-5-20251101'];
-const base = Date.parse(scenario.labels.period.to) + 7 * 86_400_000;
 
 interface Shape {
   keys: number;
@@ -233,8 +238,15 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Heap plus ArrayBuffer backing stores (the packed rings of stage B live outside the heap). */
-function memoryAfterGc(): number {
+/**
+ * Heap plus ArrayBuffer backing stores (the packed rings of stage B live outside the heap). A
+ * collected buffer's backing store is released after the collection, off the main thread, so the
+ * figure is read once that has had time to happen: a drop from an earlier engine's buffers would
+ * otherwise land in this measurement.
+ */
+async function memoryAfterGc(): Promise<number> {
+  heapAfterGc();
+  await sleep(200);
   const heap = heapAfterGc();
   return heap + process.memoryUsage().arrayBuffers;
 }
@@ -257,13 +269,17 @@ function measure(registry: DetectorRegistry, shape: Shape): { bytes: number; key
  * for `hours` hours in a row (so hours close, baselines and budgets fill), watermarks rising
  * through each hour as a stage-A partition's would.
  */
-function measureTeams(teams: number, hours: number): { bytes: number; keys: Record<string, number>; hours: number } {
-  const before = memoryAfterGc();
+async function measureTeams(teams: number, hours: number): Promise<{ bytes: number; keys: Record<string, number>; hours: number }> {
+  const before = await memoryAfterGc();
   const engine = createTeamEngine(() => configs, { allowedLatenessMs: lateness });
   let seq = 0;
   for (let h = 0; h < hours; h++) {
     const hour = base + h * 3_600_000;
     const hourText = new Date(hour).toISOString();
+    // A working week: weekdays 08:00–18:00 UTC spend ten times the nights and weekends.
+    const day = new Date(hour).getUTCDay();
+    const clock = new Date(hour).getUTCHours();
+    const load = day !== 0 && day !== 6 && clock >= 8 && clock < 18 ? 1 : 0.1;
     for (let i = 0; i < teams; i++) {
       const watermark = new Date(hour + Math.floor((i * 3_600_000 * 0.8) / teams)).toISOString();
       for (let m = 0; m < 2; m++) {
@@ -275,8 +291,8 @@ function measureTeams(teams: number, hours: number): { bytes: number; keys: Reco
           model: models[m] ?? 'claude-sonnet-4-5-20250929',
           tier: premium ? 'premium' : 'standard',
           hour: hourText,
-          cost_usd: premium ? 4.5 : 1.5,
-          cost_premium_usd: premium ? 4.5 : 0,
+          cost_usd: (premium ? 4.5 : 1.5) * load,
+          cost_premium_usd: premium ? 4.5 * load : 0,
           events: 30,
           premium_events: premium ? 30 : 0,
           input_tokens: 3_000,
@@ -291,7 +307,7 @@ function measureTeams(teams: number, hours: number): { bytes: number; keys: Reco
     }
   }
   engine.flush();
-  const bytes = memoryAfterGc() - before;
+  const bytes = (await memoryAfterGc()) - before;
   const stats = engine.stats();
   if (stats.hours < 0) console.log(engine);
   return { bytes, keys: stats.keys, hours: stats.hours };
@@ -344,7 +360,7 @@ if (gc !== undefined) {
     .map(([k, n]) => `${k} ${n}`)
     .join(', ')}, dedupe ${all.dedupeKeys})`;
 
-  const team = measureTeams(teamCount, eventsPerKey);
+  const team = await measureTeams(teamCount, eventsPerKey);
   const teamKeys = Object.values(team.keys).reduce((n, k) => n + k, 0) + team.hours;
   memory.push({
     name: `stage B after ${eventsPerKey} hours, per tracked key`,
@@ -353,8 +369,9 @@ if (gc !== undefined) {
     bytesPerKey: team.bytes / teamKeys,
   });
   // A team's baselines fill over weeks (seasonal rings, calendar slots, the month's days): the
-  // figure above is a young team's; this one is a team that has sent rollups for steadyHours.
-  const steady = measureTeams(steadyTeams, steadyHours);
+  // figure above is a young team's; this one is a team that has sent rollups for steadyHours,
+  // measured before anything else ran (steadyTeamsMeasured).
+  const steady = steadyTeamsMeasured as Awaited<ReturnType<typeof measureTeams>>;
   const steadyKeys = Object.values(steady.keys).reduce((n, k) => n + k, 0) + steady.hours;
   memory.push({
     name: `stage B after ${steadyHours / 168} weeks (${steadyTeams} teams), per tracked key`,
