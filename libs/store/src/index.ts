@@ -25,7 +25,7 @@ export { streamUsageEvents } from './usage-event-stream.ts';
 export { insertIsolatingRefused, type IsolatedInsert, type RefusedRow } from './refused-rows.ts';
 export { storableDlqRecord, DLQ_TABLE } from './tables/dlq.ts';
 export { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
-export { REPORT_PRECEDENCE } from './tables/reconciliation.ts';
+export { REPORT_PRECEDENCE, roundToMicroUsd } from './tables/reconciliation.ts';
 export { ANOMALIES_TABLE } from './tables/anomalies.ts';
 export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';

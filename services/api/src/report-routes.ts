@@ -1,6 +1,6 @@
 import { type Clock, jsonResponse, parseDuration, type Route } from '@burnrate/core';
 import { type Anomaly, type AnomalyState, Instant } from '@burnrate/schemas';
-import type { ReconciliationRow, Store } from '@burnrate/store';
+import { type ReconciliationRow, roundToMicroUsd, type Store } from '@burnrate/store';
 import { groupDecisions } from './anomaly-list.ts';
 import { type PrecisionReport, precisionReport } from './precision.ts';
 import { authorize, invalidField } from './request.ts';
@@ -65,12 +65,11 @@ export function reconciliationReport(rows: ReconciliationRow[], since: Date, unt
     total.counted_usd += r.counted_usd;
     total.delta_usd += r.delta_usd;
   }
-  const micro = (usd: number): number => Math.round(usd * 1e6) / 1e6;
   return {
     since: since.toISOString(),
     until: until.toISOString(),
     rows,
-    total: { live_usd: micro(total.live_usd), report_usd: micro(total.report_usd), counted_usd: micro(total.counted_usd), delta_usd: micro(total.delta_usd) },
+    total: { live_usd: roundToMicroUsd(total.live_usd), report_usd: roundToMicroUsd(total.report_usd), counted_usd: roundToMicroUsd(total.counted_usd), delta_usd: roundToMicroUsd(total.delta_usd) },
   };
 }
 

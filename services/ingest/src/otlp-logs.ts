@@ -2,6 +2,7 @@ import { BurnrateError } from '@burnrate/core';
 import { instantMs, type UsageEvent } from '@burnrate/schemas';
 import { deterministicEventId } from './event-id.ts';
 import { preview, shortJson } from './limits.ts';
+import type { Identity } from './attribution.ts';
 import { buildUsageEvent, type NormalizeContext, type RecordIssue, type UsageFields } from './normalize.ts';
 
 export const CLAUDE_CODE_OTEL_SOURCE = 'claude_code_otel';
@@ -169,6 +170,34 @@ function cut(value: string, max: number): string {
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
+/** Reads attributes as trimmed strings; an empty one is absent. */
+export function stringAttributes(attrs: Map<string, AnyValue>): (key: string) => string | undefined {
+  return (key) => {
+    const s = asString(attrs.get(key))?.trim();
+    return s === '' ? undefined : s;
+  };
+}
+
+/**
+ * Who sent a Claude Code log record or metric point, from its attributes, and which account
+ * attribute named them (for messages).
+ */
+export function claudeCodeIdentity(str: (key: string) => string | undefined): { identity: Identity; accountKey: string } {
+  const accountKey = str('user.account_id') !== undefined ? 'user.account_id' : 'user.account_uuid';
+  const accountId = str(accountKey);
+  return {
+    accountKey,
+    identity: {
+      email: str('developer.email') ?? str('user.email'),
+      // The anonymous per-install user.id is the last resort: still one identity, still a signal.
+      developer: accountId ?? str('user.id'),
+      account_id: accountId,
+      team_id: str('team.id'),
+      tool: 'claude-code',
+    },
+  };
+}
+
 export function pickAttributes(resource: Map<string, AnyValue>, record: Map<string, AnyValue>, maxLength: number): Record<string, string> {
   // Without a prototype, a key such as `__proto__` is an own key like any other, so the limits
   // see it and refuse it instead of it silently setting the prototype.
@@ -194,10 +223,7 @@ function toFields(
 ): { fields?: UsageFields; issues: RecordIssue[] } {
   // Standard attributes may sit on the resource or on each record; the record wins.
   const attrs = new Map([...resource, ...own]);
-  const str = (key: string): string | undefined => {
-    const s = asString(attrs.get(key))?.trim();
-    return s === '' ? undefined : s;
-  };
+  const str = stringAttributes(attrs);
   const issues: RecordIssue[] = [];
   const num = (key: string, whole: boolean): number | undefined => {
     const read = asNumber(attrs.get(key));
@@ -251,8 +277,7 @@ function toFields(
   }
   if (issues.length > 0 || !model || !occurred_at) return { issues };
 
-  const accountKey = str('user.account_id') !== undefined ? 'user.account_id' : 'user.account_uuid';
-  const accountId = str(accountKey);
+  const { identity, accountKey } = claudeCodeIdentity(str);
   const requestId = str('request_id');
   const key = nativeKey(attrs);
   return {
@@ -260,14 +285,7 @@ function toFields(
     fields: {
       event_id: deterministicEventId(CLAUDE_CODE_OTEL_SOURCE, key ?? { record, resource: Object.fromEntries(resource) }),
       occurred_at,
-      identity: {
-        email: str('developer.email') ?? str('user.email'),
-        // The anonymous per-install user.id is the last resort: still one identity, still a signal.
-        developer: accountId ?? str('user.id'),
-        account_id: accountId,
-        team_id: str('team.id'),
-        tool: 'claude-code',
-      },
+      identity,
       model,
       provider: 'anthropic',
       tool: 'claude-code',
@@ -297,7 +315,7 @@ function toFields(
         cache_write_tokens: 'attributes.cache_creation_tokens',
         cost_usd: micros !== undefined ? 'attributes.cost_usd_micros' : 'attributes.cost_usd',
         developer_email: str('developer.email') !== undefined ? 'attributes.developer.email' : 'attributes.user.email',
-        developer: accountId !== undefined ? `attributes.${accountKey}` : 'attributes.user.id',
+        developer: identity.account_id !== undefined ? `attributes.${accountKey}` : 'attributes.user.id',
         account_id: `attributes.${accountKey}`,
         team: 'attributes.team.id',
       },

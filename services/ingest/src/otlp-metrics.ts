@@ -1,7 +1,7 @@
 import { BurnrateError } from '@burnrate/core';
 import type { UsageEvent } from '@burnrate/schemas';
 import { deterministicEventId } from './event-id.ts';
-import { type AnyValue, asString, attributeMap, isRecord, pickAttributes, readNanos } from './otlp-logs.ts';
+import { type AnyValue, asString, attributeMap, claudeCodeIdentity, isRecord, pickAttributes, readNanos, stringAttributes } from './otlp-logs.ts';
 import { buildUsageEvent, type NormalizeContext, type RecordIssue, type UsageFields } from './normalize.ts';
 
 export const CLAUDE_CODE_METRICS_SOURCE = 'claude_code_metrics';
@@ -122,14 +122,9 @@ export function otlpMetricsToUsageEvents(body: unknown, ctx: NormalizeContext): 
     // Nothing spent in the interval (a token point alone, or zero): no event to count.
     if (interval.cost === 0) continue;
     const attrs = new Map([...interval.resource, ...interval.attrs]);
-    const str = (k: string): string | undefined => {
-      const s = asString(attrs.get(k))?.trim();
-      return s === '' ? undefined : s;
-    };
+    const str = stringAttributes(attrs);
     const model = str('model');
     const start = interval.start ?? interval.end;
-    const accountKey = str('user.account_id') !== undefined ? 'user.account_id' : 'user.account_uuid';
-    const accountId = str(accountKey);
     const raw = (): string => JSON.stringify({ resource: Object.fromEntries(interval.resource), points: interval.raw });
     if (model === undefined) {
       out.rejected.push({ index: interval.index, issues: [{ field: 'attributes.model', message: `a ${COST} data point needs a model` }], raw: raw() });
@@ -141,13 +136,7 @@ export function otlpMetricsToUsageEvents(body: unknown, ctx: NormalizeContext): 
       granularity: '1m',
       period_start: start,
       period_end: interval.end,
-      identity: {
-        email: str('developer.email') ?? str('user.email'),
-        developer: accountId ?? str('user.id'),
-        account_id: accountId,
-        team_id: str('team.id'),
-        tool: 'claude-code',
-      },
+      identity: claudeCodeIdentity(str).identity,
       model,
       provider: 'anthropic',
       tool: 'claude-code',

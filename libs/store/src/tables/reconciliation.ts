@@ -94,10 +94,10 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
   }
   const out = [...rows.values()];
   for (const row of out) {
-    row.live_usd = micro(row.live_usd);
-    row.report_usd = micro(row.report_usd);
+    row.live_usd = roundToMicroUsd(row.live_usd);
+    row.report_usd = roundToMicroUsd(row.report_usd);
     row.counted_usd = row.report_source === null ? row.live_usd : row.report_usd;
-    row.delta_usd = row.report_source === null ? 0 : micro(row.report_usd - row.live_usd);
+    row.delta_usd = row.report_source === null ? 0 : roundToMicroUsd(row.report_usd - row.live_usd);
   }
   return out.sort(
     (a, b) => compare(a.day, b.day) || compare(a.org, b.org) || compare(a.provider, b.provider) || compare(a.team, b.team),
@@ -106,7 +106,7 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /** To a millionth of a dollar: a sum of float costs otherwise reads 12.340000000000002. */
-const micro = (usd: number): number => Math.round(usd * 1e6) / 1e6;
+export const roundToMicroUsd = (usd: number): number => Math.round(usd * 1e6) / 1e6;
 
 type Int64 = number | string;
 
