@@ -1,7 +1,14 @@
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { withScoreSink, type Detector, type ScorePoint } from './detector.ts';
-import { createDetectionEngine, LIVE_SILENCE_MS, type DETECTORS, type DetectorConfigs, type EngineOptions, type EngineSnapshot } from './engine.ts';
+import {
+  createDetectionEngine,
+  LIVE_SILENCE_MS,
+  type DETECTORS,
+  type DetectorConfigs,
+  type EngineOptions,
+  type EngineSnapshot,
+} from './engine.ts';
 import { sessionCost } from './session-cost.ts';
 import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';

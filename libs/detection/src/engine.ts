@@ -235,7 +235,13 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
   const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
   // Counters of this instance (not state: a restore does not rewind what this process did).
-  const counts = { events: 0, duplicates: 0, late: 0, superseded: 0, lateDropped: Object.fromEntries(kinds.map((k) => [k, 0])) as Record<string, number> };
+  const counts = {
+    events: 0,
+    duplicates: 0,
+    late: 0,
+    superseded: 0,
+    lateDropped: Object.fromEntries(kinds.map((k) => [k, 0])) as Record<string, number>,
+  };
   // One context reused for every call; detectors read it and never keep it.
   const ctx: StepContext = { watermark: 0, late: false, lateness: 0, occurredAt: 0 };
 

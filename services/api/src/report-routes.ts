@@ -69,7 +69,12 @@ export function reconciliationReport(rows: ReconciliationRow[], since: Date, unt
     since: since.toISOString(),
     until: until.toISOString(),
     rows,
-    total: { live_usd: roundToMicroUsd(total.live_usd), report_usd: roundToMicroUsd(total.report_usd), counted_usd: roundToMicroUsd(total.counted_usd), delta_usd: roundToMicroUsd(total.delta_usd) },
+    total: {
+      live_usd: roundToMicroUsd(total.live_usd),
+      report_usd: roundToMicroUsd(total.report_usd),
+      counted_usd: roundToMicroUsd(total.counted_usd),
+      delta_usd: roundToMicroUsd(total.delta_usd),
+    },
   };
 }
 

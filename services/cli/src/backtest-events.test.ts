@@ -167,7 +167,11 @@ describe('reportsAfterTheirPeriod', () => {
   });
 
   it('orders held buckets by period end and passes request-level events through untouched', async () => {
-    const stream = [bucket('day', '2026-11-02T00:00:00.000Z', 24), bucket('hour', '2026-11-02T05:00:00.000Z', 1), at('2026-11-02T12:00:00.000Z', 'live')];
+    const stream = [
+      bucket('day', '2026-11-02T00:00:00.000Z', 24),
+      bucket('hour', '2026-11-02T05:00:00.000Z', 1),
+      at('2026-11-02T12:00:00.000Z', 'live'),
+    ];
     expect(await ids(stream)).toEqual(['hour', 'live', 'day']);
     expect(await ids([at('2026-11-02T12:00:00.000Z', 'b'), at('2026-11-02T11:00:00.000Z', 'a')])).toEqual(['b', 'a']);
   });

@@ -113,9 +113,9 @@ describe('burnrate start (embedded): live events and the cost report of the same
       rows: Row[];
       total: { live_usd: number; report_usd: number; counted_usd: number; delta_usd: number };
     };
-    expect(report.rows.map((r) => [r.day, r.provider, r.team, r.live_usd, r.report_usd, r.report_source, r.counted_usd, r.delta_usd])).toEqual([
-      [day, 'anthropic', 'payments', 30, 33.5, 'anthropic_cost_report', 33.5, 3.5],
-    ]);
+    expect(
+      report.rows.map((r) => [r.day, r.provider, r.team, r.live_usd, r.report_usd, r.report_source, r.counted_usd, r.delta_usd]),
+    ).toEqual([[day, 'anthropic', 'payments', 30, 33.5, 'anthropic_cost_report', 33.5, 3.5]]);
     expect(report.total).toEqual({ live_usd: 30, report_usd: 33.5, counted_usd: 33.5, delta_usd: 3.5 });
 
     // Nothing new was raised or sent for the reported spend: the live events already judged it.

@@ -95,7 +95,10 @@ describe('burnrate report reconciliation', () => {
       'counted = the report where one covers the day and provider, else live; delta = reported - live',
     ]);
     const unattributed = await run(['reconciliation', '--team', 'unattributed', '--json']);
-    expect(JSON.parse(unattributed.io.text())).toMatchObject({ rows: [{ team: 'unattributed', counted_usd: 4 }], total: { counted_usd: 4 } });
+    expect(JSON.parse(unattributed.io.text())).toMatchObject({
+      rows: [{ team: 'unattributed', counted_usd: 4 }],
+      total: { counted_usd: 4 },
+    });
     expect((await run(['reconciliation', '--since', '1d'])).io.stdout.at(-1)).toBe('no spend in that period');
     const bad = await run(['reconciliation', '--model', 'x']);
     expect(bad.code).toBe(2);

@@ -62,7 +62,9 @@ const base = Date.parse(scenario.labels.period.to) + 7 * 86_400_000;
  * turns pass by pass: on a shared machine a slow spell then falls on all of them rather than on
  * whichever ran during it, so their ratio holds even when the absolute figures wander.
  */
-function race<K extends string>(contenders: Record<K, { run: () => number; count: number }>): Record<K, { perSecond: number; sink: number }> {
+function race<K extends string>(
+  contenders: Record<K, { run: () => number; count: number }>,
+): Record<K, { perSecond: number; sink: number }> {
   const names = Object.keys(contenders) as K[];
   const out = {} as Record<K, { perSecond: number; sink: number }>;
   for (const name of names) out[name] = { perSecond: 0, sink: contenders[name].run() };

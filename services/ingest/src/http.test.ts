@@ -373,7 +373,9 @@ describe('POST /v1/metrics', () => {
 
   it('names cumulative points and points it cannot read, and dead-letters the latter', async () => {
     const { post, events } = setup();
-    const fixture = JSON.parse(readFixture('metrics.json')) as { resourceMetrics: { scopeMetrics: { metrics: { name: string; sum: Record<string, unknown> }[] }[] }[] };
+    const fixture = JSON.parse(readFixture('metrics.json')) as {
+      resourceMetrics: { scopeMetrics: { metrics: { name: string; sum: Record<string, unknown> }[] }[] }[];
+    };
     const cumulative = structuredClone(fixture);
     const metricsOf = (body: typeof fixture) => body.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((sm) => sm.metrics));
     for (const m of metricsOf(cumulative)) if (m.sum !== undefined) m.sum.aggregationTemporality = 2;
@@ -391,7 +393,9 @@ describe('POST /v1/metrics', () => {
     expect(answer.status).toBe(200);
     expect(answer.json<{ partialSuccess: { rejectedDataPoints: string; errorMessage: string } }>().partialSuccess).toEqual({
       rejectedDataPoints: '1',
-      errorMessage: expect.stringMatching(/^1 claude_code cost intervals rejected \(kept in the dead-letter queue\): data point 0: asDouble: expected a number ≥ 0, got "lots"/) as unknown,
+      errorMessage: expect.stringMatching(
+        /^1 claude_code cost intervals rejected \(kept in the dead-letter queue\): data point 0: asDouble: expected a number ≥ 0, got "lots"/,
+      ) as unknown,
     });
   });
 

@@ -148,7 +148,13 @@ export function createOtlpExports(options: IngestRoutesOptions): OtlpExports {
       dlq.push(toDlq(record));
     });
     log.debug(
-      { source: principal.source, points: conversion.points, events: conversion.events.length, rejected: dlq.length, cumulative: conversion.cumulative },
+      {
+        source: principal.source,
+        points: conversion.points,
+        events: conversion.events.length,
+        rejected: dlq.length,
+        cumulative: conversion.cumulative,
+      },
       'otlp metrics received',
     );
     const problems: string[] = [];

@@ -1,7 +1,16 @@
 import { BurnrateError } from '@burnrate/core';
 import type { UsageEvent } from '@burnrate/schemas';
 import { deterministicEventId } from './event-id.ts';
-import { type AnyValue, asString, attributeMap, claudeCodeIdentity, isRecord, pickAttributes, readNanos, stringAttributes } from './otlp-logs.ts';
+import {
+  type AnyValue,
+  asString,
+  attributeMap,
+  claudeCodeIdentity,
+  isRecord,
+  pickAttributes,
+  readNanos,
+  stringAttributes,
+} from './otlp-logs.ts';
 import { buildUsageEvent, type NormalizeContext, type RecordIssue, type UsageFields } from './normalize.ts';
 
 export const CLAUDE_CODE_METRICS_SOURCE = 'claude_code_metrics';
@@ -58,7 +67,8 @@ interface Interval {
  * another instance may have had. Cumulative points are counted and named in the answer.
  */
 export function otlpMetricsToUsageEvents(body: unknown, ctx: NormalizeContext): OtlpMetricsConversion {
-  if (!isRecord(body)) throw new BurnrateError('INPUT_INVALID', 'expected an OTLP ExportMetricsServiceRequest: a JSON object with resourceMetrics');
+  if (!isRecord(body))
+    throw new BurnrateError('INPUT_INVALID', 'expected an OTLP ExportMetricsServiceRequest: a JSON object with resourceMetrics');
   const resourceMetrics = body.resourceMetrics ?? [];
   if (!Array.isArray(resourceMetrics)) throw new BurnrateError('INPUT_INVALID', 'resourceMetrics: expected an array');
 
@@ -127,11 +137,19 @@ export function otlpMetricsToUsageEvents(body: unknown, ctx: NormalizeContext): 
     const start = interval.start ?? interval.end;
     const raw = (): string => JSON.stringify({ resource: Object.fromEntries(interval.resource), points: interval.raw });
     if (model === undefined) {
-      out.rejected.push({ index: interval.index, issues: [{ field: 'attributes.model', message: `a ${COST} data point needs a model` }], raw: raw() });
+      out.rejected.push({
+        index: interval.index,
+        issues: [{ field: 'attributes.model', message: `a ${COST} data point needs a model` }],
+        raw: raw(),
+      });
       continue;
     }
     const fields: UsageFields = {
-      event_id: deterministicEventId(CLAUDE_CODE_METRICS_SOURCE, { series: [...attrs].map(([k, v]) => [k, asString(v)]).sort(), start, end: interval.end }),
+      event_id: deterministicEventId(CLAUDE_CODE_METRICS_SOURCE, {
+        series: [...attrs].map(([k, v]) => [k, asString(v)]).sort(),
+        start,
+        end: interval.end,
+      }),
       occurred_at: start,
       granularity: '1m',
       period_start: start,

@@ -59,7 +59,8 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
     if (d.live) continue;
     const key = JSON.stringify([d.day, d.org, d.provider]);
     const current = chosen.get(key);
-    if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current)) chosen.set(key, d.source);
+    if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current))
+      chosen.set(key, d.source);
   }
   const rows = new Map<string, ReconciliationRow>();
   for (const d of days) {
@@ -99,9 +100,7 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
     row.counted_usd = row.report_source === null ? row.live_usd : row.report_usd;
     row.delta_usd = row.report_source === null ? 0 : roundToMicroUsd(row.report_usd - row.live_usd);
   }
-  return out.sort(
-    (a, b) => compare(a.day, b.day) || compare(a.org, b.org) || compare(a.provider, b.provider) || compare(a.team, b.team),
-  );
+  return out.sort((a, b) => compare(a.day, b.day) || compare(a.org, b.org) || compare(a.provider, b.provider) || compare(a.team, b.team));
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

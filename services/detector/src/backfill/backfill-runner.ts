@@ -201,7 +201,9 @@ export function createBackfillRunner(deps: BackfillRunnerDeps): BackfillRunner {
     const replayFrom = iso(w.from - config.detectors.backfill.warmup);
     const started = performance.now();
     const result = await replay(
-      reportsAfterTheirPeriod(unhurried(streamUsageEvents(deps.store, { org: w.org, from: replayFrom, to: iso(w.to + FOLLOW_THROUGH_MS) }))),
+      reportsAfterTheirPeriod(
+        unhurried(streamUsageEvents(deps.store, { org: w.org, from: replayFrom, to: iso(w.to + FOLLOW_THROUGH_MS) })),
+      ),
       config,
     );
     const findings = historicalFindings(result.anomalies, w, await anomaliesSince(replayFrom));
