@@ -29,6 +29,7 @@ import {
   type FastVerdict,
 } from './model-mix-drift/fast-team-path.ts';
 import {
+  developerTable,
   fastJudgedAt,
   lastSpendHour,
   memoHour,
@@ -436,4 +437,17 @@ export const teamModelMixDrift: BucketDetector<ModelMixDriftState, ModelMixDrift
   advance: (state, watermark, cfg, ctx) => ({ state, anomalies: advanceTeams(state, watermark, cfg, latenessOf(ctx)) }),
   evict: evictIdle,
   size: (state) => countKeys(state.keys),
+
+  upgrade(restored) {
+    // Developer tables come back from JSON as plain objects: made hash tables again (see developerTable).
+    const state = restored as ModelMixDriftState;
+    for (const org in state.keys) {
+      const byTeam = state.keys[org] as Record<string, MixKey>;
+      for (const team in byTeam) {
+        const k = byTeam[team] as MixKey;
+        if (k.devs !== null) k.devs = developerTable(k.devs);
+      }
+    }
+    return state;
+  },
 };

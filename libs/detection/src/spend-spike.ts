@@ -55,6 +55,10 @@ import { recurrenceOf, RECURRENCE_GROWTH, rememberOpening, updateLatestImpact } 
  * is judged against the key's seasonal baseline (baselines/seasonal.ts):
  *   developer keys: EWMA mean and absolute deviation per {workday, off-day} × 3-hour block
  *   team keys:      median and MAD of the last 8 values per {workday, off-day} × hour
+ *   team×model keys: the same per {workday, off-day} × 3-hour block: one model's part of a
+ *                   team's hour is thinner than the whole, a block warms three times as fast
+ *                   (a model new to the team is judged after days, not weeks), and a team on
+ *                   five models holds five of these (a third of an hourly profile's memory)
  *   score  = (x − centre) / max(σ, scale_floor_share × centre, scale_floor_usd)
  *            (σ = 1.2533·absdev or 1.4826·MAD; defaults 30% and $1)
  *   gate   = developer keys: min(min_impact_usd, max(min_impact_floor_usd, min_impact_share ×
@@ -68,9 +72,9 @@ import { recurrenceOf, RECURRENCE_GROWTH, rememberOpening, updateLatestImpact } 
  *   spike  = warm AND score > min_score AND x − centre ≥ gate
  * Warm-up: the key was first seen min_history_hours ago and the hour's slot has learnt
  * min_slot_weeks weeks of values (a slot takes the hours it covers × the days of its kind a week:
- * a developer's working-day block 3 × 5, its day-off block 3 × 2; a team's hour 5 or 2), and at
- * least 3. So a slot is judged only against weeks of its own kind of day: the first weekend of a
- * new series has no weekend to compare with and stays quiet. A spike seen while its slot warms up
+ * a developer's or team×model's working-day block 3 × 5, its day-off block 3 × 2; a team's hour
+ * 5 or 2), and at least 3. So a slot is judged only against weeks of its own kind of day: the
+ * first weekend of a new series has no weekend to compare with and stays quiet. A spike seen while its slot warms up
  * is not reported but remembered for recurrence (below). Hours a key spent nothing are
  * zero-spend hours of its baseline (a night owl's 3am is not a developer's). Holidays are judged
  * as days off but never learnt: a lull is not a baseline.
@@ -196,6 +200,8 @@ const STRIDE = 2;
 const DEV_SLOTS_PER_DAY = 8;
 /** Team profile: 24 hours × {workday, off-day}, 8 values each. */
 const TEAM_SLOTS_PER_DAY = 24;
+/** Team×model profile: 8 blocks of 3 hours a day × {workday, off-day}, 8 values each. */
+const TEAM_MODEL_SLOTS_PER_DAY = 8;
 const TEAM_RING = 8;
 const ALPHA = 0.05;
 /** A slot's median or mean rests on at least this many values, whatever min_slot_weeks says. */
@@ -211,7 +217,7 @@ const NONE: readonly Anomaly[] = Object.freeze([]);
 
 type Scope = 'developer' | 'team';
 
-function newKey(team: string, hour: number, scope: Scope): SpikeKey {
+function newKey(team: string, hour: number, scope: Scope, perModel: boolean): SpikeKey {
   // Built at its final length: an array grown by spread or push keeps spare capacity.
   const v = scope === 'developer' ? createEwmaProfile(DEV_SLOTS_PER_DAY * 2 + PROFILE_AT) : [0, 0, 0];
   v[0] = hour;
@@ -220,7 +226,7 @@ function newKey(team: string, hour: number, scope: Scope): SpikeKey {
   return {
     team,
     v,
-    r: scope === 'team' ? createRingProfile(TEAM_SLOTS_PER_DAY * 2, TEAM_RING) : null,
+    r: scope === 'team' ? createRingProfile((perModel ? TEAM_MODEL_SLOTS_PER_DAY : TEAM_SLOTS_PER_DAY) * 2, TEAM_RING) : null,
     open: [],
     ep: null,
     m: null,
@@ -256,14 +262,14 @@ function addSpend(
     }
     k = byWho[who];
     if (k === undefined) {
-      k = newKey(team, hour, scope);
+      k = newKey(team, hour, scope, false);
       byWho[who] = k;
     }
     if (model !== undefined) {
       k.m ??= {};
       km = k.m[model];
       if (km === undefined) {
-        km = newKey(team, hour, scope);
+        km = newKey(team, hour, scope, true);
         k.m[model] = km;
       }
     }
@@ -356,9 +362,12 @@ function keyOf(state: SpendSpikeState, path: readonly string[]): SpikeKey | unde
   return model === undefined ? k : (k?.m?.[model] ?? undefined);
 }
 
+/** Slots a day of a team or team×model ring: its slots cover a working day and a day off (a snapshot's ring keeps the size it was made with). */
+const ringSlotsPerDay = (r: PackedRing): number => r.slots / 2;
+
 function expectation(k: SpikeKey, local: LocalHour, off: boolean): { slot: number; exp: Expectation } {
   if (k.r !== null) {
-    const slot = seasonalSlot(off, local.hour, TEAM_SLOTS_PER_DAY);
+    const slot = seasonalSlot(off, local.hour, ringSlotsPerDay(k.r));
     return { slot, exp: ringExpectation(k.r, slot) };
   }
   const slot = seasonalSlot(off, local.hour, DEV_SLOTS_PER_DAY);
@@ -366,7 +375,7 @@ function expectation(k: SpikeKey, local: LocalHour, off: boolean): { slot: numbe
 }
 
 function learn(k: SpikeKey, slot: number, x: number, clamp: number): void {
-  if (k.r !== null) updateRingProfile(k.r, slot, x);
+  if (k.r !== null) k.r = updateRingProfile(k.r, slot, x);
   else updateEwmaProfile(k.v, slot + PROFILE_AT, x, ALPHA, clamp);
 }
 
@@ -390,7 +399,7 @@ function slotValues(k: SpikeKey, slot: number): number {
 function slotWarm(k: SpikeKey, slot: number, off: boolean, cal: WorkCalendar, s: SpendSpikeSettings): boolean {
   let workingDays = 0;
   for (let d = 0; d < 7; d++) if (cal.days[d] === true) workingDays++;
-  const hoursPerSlot = 24 / (k.r !== null ? TEAM_SLOTS_PER_DAY : DEV_SLOTS_PER_DAY);
+  const hoursPerSlot = 24 / (k.r !== null ? ringSlotsPerDay(k.r) : DEV_SLOTS_PER_DAY);
   const perWeek = hoursPerSlot * (off ? 7 - workingDays : workingDays);
   return slotValues(k, slot) >= Math.max(MIN_SLOT_VALUES, s.min_slot_weeks * perWeek);
 }
@@ -400,9 +409,11 @@ function usualDay(k: SpikeKey): number {
   let working = 0;
   let off = 0;
   if (k.r !== null) {
-    for (let h = 0; h < TEAM_SLOTS_PER_DAY; h++) {
-      working += ringExpectation(k.r, h).center;
-      off += ringExpectation(k.r, TEAM_SLOTS_PER_DAY + h).center;
+    const perDay = ringSlotsPerDay(k.r);
+    const hoursPerSlot = 24 / perDay;
+    for (let b = 0; b < perDay; b++) {
+      working += hoursPerSlot * ringExpectation(k.r, b).center;
+      off += hoursPerSlot * ringExpectation(k.r, perDay + b).center;
     }
   } else {
     const hoursPerSlot = 24 / DEV_SLOTS_PER_DAY;
@@ -782,7 +793,17 @@ export const teamSpendSpike: BucketDetector<SpendSpikeState, SpendSpikeConfig> =
       state.late += 1;
       return teamResult(state, anomalies);
     }
-    addSpend(state, bucket.org, bucket.team, bucket.model, bucket.team, bucket.hour, bucket.cost_usd, 'team', bucket.developer_spike_usd ?? 0);
+    addSpend(
+      state,
+      bucket.org,
+      bucket.team,
+      bucket.model,
+      bucket.team,
+      bucket.hour,
+      bucket.cost_usd,
+      'team',
+      bucket.developer_spike_usd ?? 0,
+    );
     return teamResult(state, anomalies);
   },
 

@@ -413,14 +413,15 @@ describe('team engine: the team detectors', () => {
     const first = createTeamEngine(() => teamConfigs);
     const before = rollups.slice(0, cut).flatMap((r) => first.process(r).anomalies);
     const saved = JSON.parse(JSON.stringify(first.snapshotView())) as TeamEngineSnapshot;
-    // The shape snapshots had, and still have: a team key's ring as a RobustRing at full capacity,
+    // The shape snapshots had, and still have: a team key's ring (24 hours × 2 day types) and a
+    // team×model key's (8 blocks of 3 hours × 2) as a RobustRing at full capacity,
     // the cache profile as a flat array with the hour each slot last learnt in epoch ms.
     type OldRing = { capacity: number; values: number[]; n: number[] };
     const spike = (
       saved.detectors.spend_spike_team as { keys: Record<string, Record<string, { r: OldRing; m: Record<string, { r: OldRing }> }>> }
     ).keys.acme?.payments;
     const rings = [spike?.r, ...Object.values(spike?.m ?? {}).map((k) => k.r)] as OldRing[];
-    expect(rings.map((r) => [r.capacity, r.values.length, r.n.length])).toEqual(rings.map(() => [8, 384, 48]));
+    expect(rings.map((r) => [r.capacity, r.values.length, r.n.length])).toEqual([[8, 384, 48], ...rings.slice(1).map(() => [8, 128, 16])]);
     const season = (saved.detectors.cache_efficiency_drop_team as { keys: Record<string, Record<string, { season: number[] }>> }).keys.acme
       ?.payments?.season as number[];
     expect(season).toHaveLength(192);

@@ -1,7 +1,16 @@
 import { mean, median, medianAbsoluteDeviation, sampleVariance, variance } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
 import { createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt } from './ewma.ts';
-import { createPackedRing, PackedRing, packedRing, packedRingPush, packedRingStats } from './packed-ring.ts';
+import {
+  createPackedRing,
+  decodeUsd,
+  encodeUsd,
+  PackedRing,
+  packedRing,
+  packedRingCount,
+  packedRingPush,
+  packedRingStats,
+} from './packed-ring.ts';
 import { poissonBinomialTail, twoProportionPValue } from './proportions.ts';
 import { createRobustRing, ringFill, ringPush, ringStats, robustScore } from './robust-ring.ts';
 import {
@@ -161,20 +170,24 @@ describe('robust ring', () => {
 });
 
 describe('packed ring', () => {
+  /** Values each slot has room for now (the ring's length past its header and counts). */
+  const room = (r: PackedRing): number => (r.length - 2 - r.slots) / r.slots;
   /** Pushes the same values into a RobustRing and a PackedRing of 48 slots of 8. */
   function both(values: readonly [slot: number, x: number][]): { robust: ReturnType<typeof createRobustRing>; packed: PackedRing } {
     const robust = createRobustRing(48, 8);
-    const packed = createPackedRing(48, 8);
+    let packed = createPackedRing(48, 8);
     for (const [slot, x] of values) {
       ringPush(robust, slot, x);
-      packedRingPush(packed, slot, x);
+      packed = packedRingPush(packed, slot, x);
     }
     return { robust, packed };
   }
-  // Values Float32 holds exactly, so the packed ring must agree to the last bit.
+  // Values a code holds exactly (hourly dollars from a cent to $5,000), so the packed ring must agree to the last bit.
   const exact = (seed: number, n: number): [number, number][] => {
     const r = random(seed);
-    return Array.from({ length: n }, () => [Math.floor(r() * 48), Math.fround(r() * 200)]);
+    const low = encodeUsd(0.01);
+    const high = encodeUsd(5_000);
+    return Array.from({ length: n }, () => [Math.floor(r() * 48), decodeUsd(low + Math.floor(r() * (high - low)))]);
   };
 
   it.each([1, 2, 3])('gives the median and MAD of a RobustRing of the same capacity, wrapped or not (seed %i)', (seed) => {
@@ -183,29 +196,55 @@ describe('packed ring', () => {
   });
 
   it('starts with room for one value a slot and doubles as a slot fills, up to its capacity', () => {
-    const ring = createPackedRing(48, 8);
-    const room = (): number => (ring.data.length - 48) / 48;
-    expect(room()).toBe(1);
-    packedRingPush(ring, 5, 1);
-    packedRingPush(ring, 6, 1);
-    expect(room()).toBe(1);
+    let ring = createPackedRing(48, 8);
+    expect(room(ring)).toBe(1);
+    ring = packedRingPush(ring, 5, 1);
+    ring = packedRingPush(ring, 6, 1);
+    expect(room(ring)).toBe(1);
     const grownAt: number[] = [];
     for (let i = 2; i <= 20; i++) {
-      const before = room();
-      packedRingPush(ring, 5, i);
-      if (room() !== before) grownAt.push(i);
+      const before = room(ring);
+      ring = packedRingPush(ring, 5, i);
+      if (room(ring) !== before) grownAt.push(i);
     }
     expect(grownAt).toEqual([2, 3, 5]);
-    expect(room()).toBe(8);
-    expect(packedRingStats(ring, 5)).toEqual({ median: 16.5, mad: 2, count: 8 });
-    expect(packedRingStats(ring, 6)).toEqual({ median: 1, mad: 0, count: 1 });
+    expect(room(ring)).toBe(8);
+    const five = packedRingStats(ring, 5);
+    expect(five?.count).toBe(8);
+    expect(five?.median).toBeCloseTo(16.5, 2);
+    expect(five?.mad).toBeCloseTo(2, 2);
+    expect(packedRingStats(ring, 6)?.median).toBeCloseTo(1, 3);
     expect(packedRingStats(ring, 7)).toBeNull();
+    expect(ring.slots).toBe(48);
+    expect(ring.capacity).toBe(8);
   });
 
-  it('keeps values in Float32', () => {
-    const ring = createPackedRing(1, 8);
-    packedRingPush(ring, 0, 0.1);
-    expect(packedRingStats(ring, 0)?.median).toBe(Math.fround(0.1));
+  it('keeps each amount within 0.025% of itself and in order, nothing as 0, and clamps what is out of range', () => {
+    const r = random(11);
+    let previous = -1;
+    for (let i = 0; i < 2_000; i++) {
+      const x = 10 ** (-5 + r() * 12);
+      const back = decodeUsd(encodeUsd(x));
+      expect(Math.abs(back - x) / x).toBeLessThanOrEqual(2.5e-4);
+    }
+    for (const x of [0.001, 0.0011, 0.5, 0.5005, 1, 1.001, 99.9, 100, 1e6]) {
+      expect(encodeUsd(x)).toBeGreaterThan(previous);
+      previous = encodeUsd(x);
+    }
+    expect(decodeUsd(encodeUsd(0))).toBe(0);
+    expect(encodeUsd(-3)).toBe(0);
+    expect(encodeUsd(Number.NaN)).toBe(0);
+    expect(decodeUsd(encodeUsd(1e-9))).toBeCloseTo(1e-6, 9);
+    expect(encodeUsd(1e12)).toBe(0xffff);
+  });
+
+  it('keeps counting a slot past what 16 bits hold, at the same write position', () => {
+    let ring = createPackedRing(1, 8);
+    for (let i = 0; i < 70_000; i++) ring = packedRingPush(ring, 0, i % 8 === 0 ? 100 : 1);
+    expect(packedRingCount(ring, 0)).toBeGreaterThanOrEqual(8);
+    expect(packedRingCount(ring, 0) % 8).toBe(70_000 % 8);
+    expect(packedRingStats(ring, 0)?.count).toBe(8);
+    expect(packedRingStats(ring, 0)?.median).toBeCloseTo(1, 3);
   });
 
   it('serialises as the RobustRing it stands for, and comes back from that JSON', () => {
@@ -215,45 +254,53 @@ describe('packed ring', () => {
     expect(JSON.stringify(young.packed)).toBe(JSON.stringify(young.robust));
     const back = packedRing(roundTrip(young.packed));
     expect(back).toBeInstanceOf(PackedRing);
-    expect(back.data).toEqual(young.packed.data);
+    expect(Array.from(back)).toEqual(Array.from(young.packed));
   });
 
   it('restores a RobustRing saved before rings were packed, at the smallest size that holds it, and goes on as it would have', () => {
     const doubles = samples(9, 400, 50);
     const saved = createRobustRing(48, 8);
     doubles.slice(0, 60).forEach((x, i) => ringPush(saved, i % 48, x));
-    const young = packedRing(roundTrip(saved));
-    expect((young.data.length - 48) / 48).toBe(2);
+    let young = packedRing(roundTrip(saved));
+    expect(room(young)).toBe(2);
     doubles.slice(60).forEach((x, i) => {
       ringPush(saved, (i * 7) % 48, x);
-      packedRingPush(young, (i * 7) % 48, x);
+      young = packedRingPush(young, (i * 7) % 48, x);
     });
     for (let slot = 0; slot < 48; slot++) {
       const want = ringStats(saved, slot);
       const got = packedRingStats(young, slot);
       expect(got?.count).toBe(want?.count);
-      expect(got?.median).toBeCloseTo(want?.median ?? 0, 4);
-      expect(got?.mad).toBeCloseTo(want?.mad ?? 0, 4);
+      expect(got?.median).toBeCloseTo(want?.median ?? 0, 1);
+      expect(Math.abs((got?.median ?? 0) - (want?.median ?? 0))).toBeLessThanOrEqual(2.5e-4 * (want?.median ?? 0));
+      expect(got?.mad).toBeCloseTo(want?.mad ?? 0, 1);
     }
     // Wrapped: every position kept where it was, so the next push overwrites the oldest value.
-    const full = packedRing(roundTrip(saved));
-    expect((full.data.length - 48) / 48).toBe(8);
+    let full = packedRing(roundTrip(saved));
+    expect(room(full)).toBe(8);
     ringPush(saved, 3, 1000);
-    packedRingPush(full, 3, 1000);
-    expect(packedRingStats(full, 3)?.median).toBeCloseTo(ringStats(saved, 3)?.median ?? 0, 4);
+    full = packedRingPush(full, 3, 1000);
+    expect(packedRingStats(full, 3)?.median).toBeCloseTo(ringStats(saved, 3)?.median ?? 0, 1);
   });
 
-  it('takes back a structured clone of itself (class gone, fields kept)', () => {
+  it('takes back a structured clone of itself (class gone), and one from before values were coded', () => {
     const { packed } = both(exact(6, 100));
     const back = packedRing(structuredClone(packed));
     expect(back).toBeInstanceOf(PackedRing);
     for (let slot = 0; slot < 48; slot++) expect(packedRingStats(back, slot)).toEqual(packedRingStats(packed, slot));
+    // Before: { capacity, slots, data: Float32Array of counts, then dollars }.
+    const older = { capacity: 8, slots: 2, data: Float32Array.from([2, 1, 3.5, 4.5, 7, 0]) };
+    const upgraded = packedRing(older);
+    expect(packedRingCount(upgraded, 0)).toBe(2);
+    expect(packedRingStats(upgraded, 0)?.median).toBeCloseTo(4, 2);
+    expect(packedRingStats(upgraded, 1)?.median).toBeCloseTo(7, 2);
   });
 
   it('rejects what is not a ring', () => {
     expect(() => createPackedRing(1, 0)).toThrow(/capacity/);
     expect(() => createPackedRing(0, 8)).toThrow(/slots/);
     expect(() => packedRing({ capacity: 8, values: [1, 2, 3], n: [1] })).toThrow(/not a ring/);
+    expect(() => packedRing(Uint16Array.from([3, 8, 0, 0]))).toThrow(/not a ring/);
   });
 });
 
@@ -337,9 +384,12 @@ describe('seasonal slots and profiles', () => {
   });
 
   it('a ring profile gives median and σ from MAD', () => {
-    const r = createRingProfile(48, 8);
-    [10, 12, 11, 100, 9].forEach((x) => updateRingProfile(r, 30, x));
-    expect(ringExpectation(r, 30)).toEqual({ center: 11, sigma: 1.4826 * 1, count: 5 });
+    let r = createRingProfile(48, 8);
+    for (const x of [10, 12, 11, 100, 9]) r = updateRingProfile(r, 30, x);
+    const e = ringExpectation(r, 30);
+    expect(e.center).toBeCloseTo(11, 2);
+    expect(e.sigma).toBeCloseTo(1.4826 * 1, 2);
+    expect(e.count).toBe(5);
     expect(ringExpectation(r, 0)).toEqual({ center: 0, sigma: 0, count: 0 });
   });
 });

@@ -11,9 +11,10 @@ import { MAD_TO_SIGMA } from './robust-ring.ts';
  * - per developer (many keys): {workday, off-day} × `slotsPerDay` blocks of the local day, each an
  *   EWMA of mean and absolute deviation (3 doubles). 8 blocks of 3 hours → 48 doubles; a block sees
  *   about three values per day of its type, so a few days warm it up.
- * - per team and team×model (few keys): {workday, off-day} × 24 hours, each a ring of the last 8
- *   values with median/MAD: robust to the spike being measured, and 8 workday values are ~1.5 weeks.
- *   Packed in Float32 and grown as it fills (packed-ring.ts): 10k teams are tens of thousands of keys.
+ * - per team (few keys): {workday, off-day} × 24 hours, each a ring of the last 8 values with
+ *   median/MAD: robust to the spike being measured, and 8 workday values are ~1.5 weeks. Per
+ *   team×model the same over 3-hour blocks. Packed in 16-bit codes and grown as it fills
+ *   (packed-ring.ts): 10k teams are tens of thousands of keys.
  * Day type comes from the team's working calendar (working days, holidays) in its own time zone.
  */
 
@@ -58,6 +59,7 @@ export function ringExpectation(ring: PackedRing, slot: number): Expectation {
   return s === null ? { center: 0, sigma: 0, count: 0 } : { center: s.median, sigma: MAD_TO_SIGMA * s.mad, count: s.count };
 }
 
-export function updateRingProfile(ring: PackedRing, slot: number, x: number): void {
-  packedRingPush(ring, slot, x);
+/** Folds `x` into `slot`; returns the ring to keep (a new one when it grew). */
+export function updateRingProfile(ring: PackedRing, slot: number, x: number): PackedRing {
+  return packedRingPush(ring, slot, x);
 }

@@ -161,6 +161,16 @@ describe('planned-change phases', () => {
     expect(phaseOn('2026-11-10', 'mobile')).toBe(NORMAL);
   });
 
+  it('answers alike whatever order days are asked in, days older than the memo keeps included', () => {
+    const dates = ['2026-11-08', '2026-11-09', '2026-11-13', '2026-11-14', '2026-11-16', '2026-11-17'];
+    const want = dates.map((d) => phaseOn(d));
+    const fresh = testEnv({ enabled: true }, { planned: [['payments', '2026-11-09', '2026-11-13', 'ledger migration']] });
+    const at = (date: string) => changePhase(fresh, 'payments', cal, Date.parse(`${date}T10:00:00Z`)).phase;
+    expect([...dates].reverse().map(at).reverse()).toEqual(want);
+    expect(dates.map(at)).toEqual(want);
+    expect(dates.map((d) => [at(d), at('2026-11-10')])).toEqual(want.map((p) => [p, PLANNED]));
+  });
+
   it('a change ending midweek settles the next day only', () => {
     const midweek = testEnv({ enabled: true }, { planned: [['payments', '2026-11-09', '2026-11-11', 'x']] });
     const at = (date: string) => changePhase(midweek, 'payments', cal, Date.parse(`${date}T10:00:00Z`)).phase;

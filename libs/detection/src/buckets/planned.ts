@@ -40,12 +40,17 @@ const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Detectors ask this for every hour they judge or learn, so answers are memoised per config
- * (the env object, rebuilt on reload), team and local day: a few string-keyed lookups instead of
- * up to five planned-change lookups, each of which turns an instant into a local date. The memo is
- * a pure cache of a pure function, so a replay cannot differ from a live run.
+ * (the env object, rebuilt on reload), local day and team: two lookups by the team's own string
+ * (no key is built) instead of up to five planned-change lookups, each of which turns an instant
+ * into a local date. Only the newest MEMO_DAYS local days are kept (detectors ask about the hours
+ * around the watermark; an older day asked again is computed again), so the memo holds a few
+ * entries per team, not one per team and day of history. A pure cache of a pure function: a
+ * replay cannot differ from a live run.
  */
-const memo = new WeakMap<PlannedLookup, Map<string, PhaseAt>>();
-const MEMO_LIMIT = 20_000;
+const memo = new WeakMap<PlannedLookup, Map<number, Map<string, PhaseAt>>>();
+const MEMO_DAYS = 3;
+/** Teams remembered for one day at most: team ids come from the config, this only bounds a misconfigured flood. */
+const MEMO_TEAMS = 100_000;
 
 export function changePhase(env: PlannedLookup, team: string, calendar: WorkCalendar, atMs: number): PhaseAt {
   const hour = hourOf(atMs);
@@ -55,15 +60,26 @@ export function changePhase(env: PlannedLookup, team: string, calendar: WorkCale
     byDay = new Map();
     memo.set(env, byDay);
   }
-  const key = `${team}\u001f${local.day}`;
-  let p = byDay.get(key);
+  let byTeam = byDay.get(local.day);
+  if (byTeam === undefined) {
+    if (byDay.size >= MEMO_DAYS) byDay.delete(oldestDay(byDay));
+    byTeam = new Map();
+    byDay.set(local.day, byTeam);
+  }
+  let p = byTeam.get(team);
   if (p === undefined) {
-    if (byDay.size >= MEMO_LIMIT) byDay.clear();
+    if (byTeam.size >= MEMO_TEAMS) byTeam.clear();
     // Local noon of the day, then whole days back: DST moves it by an hour, never across midnight.
     p = compute(env, team, calendar, local.day, hour + (12 - local.hour) * HOUR_MS);
-    byDay.set(key, p);
+    byTeam.set(team, p);
   }
   return p;
+}
+
+function oldestDay(byDay: Map<number, unknown>): number {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const day of byDay.keys()) oldest = Math.min(oldest, day);
+  return oldest;
 }
 
 function compute(env: PlannedLookup, team: string, calendar: WorkCalendar, day: number, noon: number): PhaseAt {

@@ -9,6 +9,7 @@ import {
   CHANGE_SUMS,
   countLearntDay,
   decaySums,
+  developerTable,
   learnHour,
   markSlotLearnt,
   newDeveloper,
@@ -83,6 +84,16 @@ describe('the packed layout of model_mix_drift state', () => {
     ]);
     expect(k.devs).toEqual({});
     expect(newKey('payments', day, 1_000, PLANNED, 'developer').devs).toBeNull();
+  });
+
+  it('keeps a team key’s developers in a table without a prototype, also when restored from JSON', () => {
+    const k = newKey('payments', 20_000, 1_000, PLANNED, 'team');
+    expect(Object.getPrototypeOf(k.devs)).toBeNull();
+    (k.devs as Record<string, number[]>)['constructor'] = newDeveloper();
+    const restored = developerTable(JSON.parse(JSON.stringify(k.devs)) as Record<string, number[]>);
+    expect(Object.getPrototypeOf(restored)).toBeNull();
+    expect(Object.keys(restored)).toEqual(['constructor']);
+    expect(restored['constructor']).toEqual(newDeveloper());
   });
 
   it('keeps every field of a developer record at its position', () => {

@@ -118,7 +118,18 @@ export function newKey(team: string, day: number, hour: number, phase: ChangePha
   v[V_HOUR] = hour;
   v[V_HOUR_DAY] = day;
   v[ringSlotOf(day) + SUMS] = phase;
-  return { team, v, devs: scope === 'team' ? {} : null, ep: null };
+  return { team, v, devs: scope === 'team' ? developerTable() : null, ep: null };
+}
+
+/**
+ * A table of a team key's developers, empty or holding `from`'s. Null-prototype, so V8 keeps it as a hash table from the
+ * start: a plain `{}` given developer ids as properties grows a hidden class per team (its ids are
+ * its own), a few hundred bytes a team key for nothing.
+ */
+export function developerTable(from?: Record<string, DeveloperRecord>): Record<string, DeveloperRecord> {
+  const table = Object.create(null) as Record<string, DeveloperRecord>;
+  if (from !== undefined) Object.assign(table, from);
+  return table;
 }
 
 /** The local day of the key's first spend. */
