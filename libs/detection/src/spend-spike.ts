@@ -74,10 +74,10 @@ import { recurrenceOf, RECURRENCE_GROWTH, rememberOpening, updateLatestImpact } 
  * min_slot_weeks weeks of values (a slot takes the hours it covers × the days of its kind a week:
  * a developer's or team×model's working-day block 3 × 5, its day-off block 3 × 2; a team's hour
  * 5 or 2), and at least 3. So a slot is judged only against weeks of its own kind of day: the
- * first weekend of a new series has no weekend to compare with and stays quiet. A spike seen while its slot warms up
- * is not reported but remembered for recurrence (below). Hours a key spent nothing are
- * zero-spend hours of its baseline (a night owl's 3am is not a developer's). Holidays are judged
- * as days off but never learnt: a lull is not a baseline.
+ * first weekend of a new series has no weekend to compare with and stays quiet. A spike seen
+ * while its slot warms up is not reported but remembered for recurrence (below). Hours a key
+ * spent nothing are zero-spend hours of its baseline (a night owl's 3am is not a developer's).
+ * Holidays are judged as days off but never learnt: a lull is not a baseline.
  *
  * Episode: opens at the first spiking hour (id = kind, org, scope, subject, hour start). An hour
  * is elevated when it spikes, or, with an episode open, when it stays above the lower band (score
@@ -362,7 +362,10 @@ function keyOf(state: SpendSpikeState, path: readonly string[]): SpikeKey | unde
   return model === undefined ? k : (k?.m?.[model] ?? undefined);
 }
 
-/** Slots a day of a team or team×model ring: its slots cover a working day and a day off (a snapshot's ring keeps the size it was made with). */
+/**
+ * Slots a day of a team or team×model ring: its slots cover a working day and a day off. Read
+ * from the ring, so one restored from a snapshot keeps the size it was made with.
+ */
 const ringSlotsPerDay = (r: PackedRing): number => r.slots / 2;
 
 function expectation(k: SpikeKey, local: LocalHour, off: boolean): { slot: number; exp: Expectation } {

@@ -301,6 +301,10 @@ describe('packed ring', () => {
     expect(() => createPackedRing(0, 8)).toThrow(/slots/);
     expect(() => packedRing({ capacity: 8, values: [1, 2, 3], n: [1] })).toThrow(/not a ring/);
     expect(() => packedRing(Uint16Array.from([3, 8, 0, 0]))).toThrow(/not a ring/);
+    expect(() => packedRing(Uint16Array.from([0, 8, 0, 0]))).toThrow(/not a ring/);
+    expect(() => packedRing(Uint16Array.from([1, 0, 0, 0]))).toThrow(/not a ring/);
+    expect(() => packedRing(new Uint16Array(0))).toThrow(/not a ring/);
+    expect(() => packedRing({ capacity: 8, slots: 2, data: [1, 1, 5] })).toThrow(/not a ring/);
   });
 });
 

@@ -141,16 +141,14 @@ export function packedRing(
 ): PackedRing {
   if (saved instanceof PackedRing) return saved;
   if (saved instanceof Uint16Array) {
-    const r = new PackedRing(saved.length);
+    const slots = saved[SLOTS] ?? 0;
+    const r = emptyRing(slots, saved[CAPACITY] ?? 0, checkedHeld(slots, saved[CAPACITY] ?? 0, saved.length - valuesAt(slots)));
     r.set(saved);
-    if (r.length < COUNTS || (r.length - valuesAt(r.slots)) % Math.max(1, r.slots) !== 0)
-      throw new RangeError(`not a ring: ${saved.length} numbers`);
     return r;
   }
   if ('data' in saved) {
     const { capacity, slots, data } = saved;
-    const held = (data.length - slots) / slots;
-    const r = emptyRing(slots, capacity, held);
+    const r = emptyRing(slots, capacity, checkedHeld(slots, capacity, data.length - slots));
     for (let slot = 0; slot < slots; slot++) r[COUNTS + slot] = countCode(data[slot] as number, capacity);
     for (let i = slots; i < data.length; i++) r[COUNTS + i] = encodeUsd(data[i] as number);
     return r;
@@ -171,6 +169,24 @@ export function packedRing(
     for (let i = 0; i < held; i++) r[values + slot * held + i] = encodeUsd(saved.values[slot * capacity + i] as number);
   }
   return r;
+}
+
+/** Values a restored ring holds per slot, from the length of its values; throws when that is not a ring's. */
+function checkedHeld(slots: number, capacity: number, values: number): number {
+  const held = values / slots;
+  if (
+    !Number.isInteger(slots) ||
+    slots < 1 ||
+    !Number.isInteger(capacity) ||
+    capacity < 1 ||
+    capacity > MAX_RING_CAPACITY ||
+    !Number.isInteger(held) ||
+    held < 1 ||
+    held > capacity
+  ) {
+    throw new RangeError(`not a ring: ${slots} slots of capacity ${capacity}, ${values} values`);
+  }
+  return held;
 }
 
 /** Values slot `slot` has taken, all told (it keeps only the last `capacity`). */
