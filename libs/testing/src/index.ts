@@ -39,9 +39,12 @@ export {
   ANTHROPIC_COST_PATH,
   ANTHROPIC_USAGE_PATH,
   CLAUDE_CODE_ANALYTICS_PATH,
+  CURSOR_EVENTS_PATH,
+  type CursorStandIn,
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
   startAnthropicStandIn,
+  startCursorStandIn,
   startOpenAiStandIn,
   type UsageApiStandIn,
 } from './usage-api-stand-in.ts';

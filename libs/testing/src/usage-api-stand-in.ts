@@ -156,3 +156,62 @@ export function startOpenAiStandIn(adminKey: string, pageSize = 3): Promise<Usag
     pageSize,
   );
 }
+
+export const CURSOR_EVENTS_PATH = '/teams/filtered-usage-events';
+
+export interface CursorStandIn extends HttpStandIn {
+  /** Replaces the usage events served (a revision, when some were served before). */
+  setEvents(events: readonly Record<string, unknown>[]): void;
+  /** Every page request, as the window and page asked for. */
+  pages(): { startDate: number; endDate: number; page: number }[];
+}
+
+/**
+ * A local stand-in of Cursor's Admin API `POST /teams/filtered-usage-events` (reference formats in
+ * ../shared/reference/providers.md §6): checks Basic auth (the key as user name, empty password),
+ * the body (`startDate`/`endDate` epoch ms at most 30 days apart, a 1-based `page`), and answers
+ * the events of the window, oldest first, `pageSize` at a time with Cursor's pagination envelope.
+ */
+export async function startCursorStandIn(adminKey: string, pageSize = 2): Promise<CursorStandIn> {
+  let events: Record<string, unknown>[] = [];
+  const expected = `Basic ${Buffer.from(`${adminKey}:`).toString('base64')}`;
+  const server = await startHttpStandIn((request) => {
+    if (request.headers.authorization !== expected) return jsonAnswer(401, { error: 'Unauthorized' });
+    if (request.method !== 'POST' || request.path !== CURSOR_EVENTS_PATH)
+      return jsonAnswer(404, { error: `no ${request.method} ${request.path}` });
+    const body = request.json as { startDate?: unknown; endDate?: unknown; page?: unknown; pageSize?: unknown } | undefined;
+    const problems: string[] = [];
+    const { startDate, endDate, page } = body ?? {};
+    if (typeof startDate !== 'number' || typeof endDate !== 'number' || endDate <= startDate)
+      problems.push('startDate and endDate must be epoch ms, start first');
+    else if (endDate - startDate > 30 * DAY) problems.push('a request may span at most 30 days');
+    if (typeof page !== 'number' || !Number.isInteger(page) || page < 1) problems.push('page must be a whole number from 1');
+    if (problems.length > 0) return jsonAnswer(400, { error: problems.join('; ') }, problems);
+    const size = Math.min(pageSize, typeof body?.pageSize === 'number' ? body.pageSize : pageSize);
+    const inWindow = events
+      .filter((e) => Number(e.timestamp) >= (startDate as number) && Number(e.timestamp) < (endDate as number))
+      .sort((a, b) => Number(a.timestamp) - Number(b.timestamp));
+    const numPages = Math.ceil(inWindow.length / size);
+    const current = page as number;
+    return jsonAnswer(200, {
+      totalUsageEventsCount: inWindow.length,
+      pagination: { numPages, currentPage: current, pageSize: size, hasNextPage: current < numPages, hasPreviousPage: current > 1 },
+      usageEvents: inWindow.slice((current - 1) * size, current * size),
+      period: { startDate, endDate },
+    });
+  });
+  return {
+    ...server,
+    setEvents(next) {
+      events = next.map((e) => ({ ...e }));
+    },
+    pages() {
+      return server.requests
+        .filter((r) => r.status === 200)
+        .map((r) => {
+          const b = r.json as { startDate: number; endDate: number; page: number };
+          return { startDate: b.startDate, endDate: b.endDate, page: b.page };
+        });
+    },
+  };
+}

@@ -21,7 +21,7 @@ export interface PollerOptions {
   clock: Clock;
   log: Logger;
   intervalMs: number;
-  /** Buckets before the cursor read again on every poll. */
+  /** Buckets before the cursor read again on every poll (the source may ask for more). */
   overlapBuckets: number;
   /** How far back a poller without a cursor starts. */
   backfillMs: number;
@@ -137,8 +137,9 @@ export function createPoller(options: PollerOptions): Poller {
   const controller = new AbortController();
   let loop: Promise<void> | undefined;
 
+  const overlap = Math.max(options.overlapBuckets, source.overlapBuckets ?? 0);
   const windowStart = (cursor: string | null, now: number): number =>
-    cursor === null ? floor(now - options.backfillMs) : floor(Date.parse(cursor)) - options.overlapBuckets * bucketMs;
+    cursor === null ? floor(now - options.backfillMs) : floor(Date.parse(cursor)) - overlap * bucketMs;
 
   const publish = async (events: readonly UsageEvent[], dlq: DlqRecord[]): Promise<number> => {
     if (events.length === 0 && dlq.length === 0) return 0;

@@ -9,6 +9,7 @@ import {
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
   startAnthropicStandIn,
+  startCursorStandIn,
   startOpenAiStandIn,
   tempDir,
   type TempDir,
@@ -23,6 +24,7 @@ import { readFixture, recordingProducer, silentLog, testIngest } from './test-he
 
 const ANTHROPIC_KEY = 'sk-ant-admin01-test';
 const OPENAI_KEY = 'sk-admin-test';
+const CURSOR_KEY = 'key_cursor_test';
 
 type UsageRow = Record<string, unknown> & { output_tokens: number };
 const usageTemplate = (readFixture('anthropic-usage-report.json') as { data: { results: UsageRow[] }[] }).data[0]?.results[0] as UsageRow;
@@ -315,6 +317,101 @@ describe('OpenAI pollers against a stand-in of the organization API', () => {
       ]);
       expect(producer.events().at(-1)).toMatchObject({ cost_usd: 0.0625, cost_source: 'reported' });
     } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('Cursor poller against a stand-in of the Admin API', () => {
+  const cursorTemplate = (readFixture('cursor-filtered-usage-events.json') as { usageEvents: Record<string, unknown>[] }).usageEvents[0];
+  const call = (at: string, cents: number, user = 'alice@acme.com') => ({
+    ...cursorTemplate,
+    timestamp: String(Date.parse(at)),
+    userEmail: user,
+    chargedCents: cents,
+  });
+  const costOf = (events: readonly UsageEvent[], at: string): number =>
+    Math.round(events.filter((e) => e.occurred_at === new Date(at).toISOString()).reduce((sum, e) => sum + e.cost_usd, 0) * 1e6) / 1e6;
+
+  it('reads every page with Basic auth, counts each call once through revisions, 429s, 5xx and restarts, and re-reads the last day', async () => {
+    await using dir = await tempDir();
+    const api = await startCursorStandIn(CURSOR_KEY, 2);
+    const running: Pollers[] = [];
+    try {
+      const clock = fixedClock(new Date('2026-12-07T12:20:00Z'));
+      const waits: number[] = [];
+      const producer = recordingProducer();
+      const start = () => {
+        const settings = PollerEnv.parse({
+          CURSOR_ADMIN_API_KEY: CURSOR_KEY,
+          CURSOR_API_URL: api.origin,
+          BURNRATE_POLL_BACKFILL: '6h',
+          BURNRATE_POLL_OVERLAP_BUCKETS: '3',
+        });
+        const p = createPollers({
+          settings,
+          dir: dir.path,
+          ingest: testIngest(producer, clock),
+          clock,
+          log: silentLog,
+          http: {
+            sleep: (ms) => {
+              waits.push(ms);
+              return Promise.resolve();
+            },
+            random: () => 0.5,
+          },
+        });
+        running.push(p);
+        const [poller] = p.pollers;
+        if (poller === undefined || p.pollers.length !== 1) throw new Error('expected the Cursor poller alone');
+        return poller;
+      };
+      api.setEvents([call('2026-12-07T07:05:00Z', 10), call('2026-12-07T09:30:00Z', 20), call('2026-12-07T09:45:00Z', 30, 'bob@acme.com')]);
+      const first = start();
+      expect(first.source).toBe('cursor_events');
+      expect(await first.pollOnce()).toMatchObject({ published: 3, corrections: 0, rejected: 0 });
+      // 06:00 to 13:00, three events, two a page.
+      expect(api.pages()).toEqual([
+        { startDate: Date.parse('2026-12-07T06:00:00Z'), endDate: Date.parse('2026-12-07T13:00:00Z'), page: 1 },
+        { startDate: Date.parse('2026-12-07T06:00:00Z'), endDate: Date.parse('2026-12-07T13:00:00Z'), page: 2 },
+      ]);
+      expect(api.requests.every((r) => r.headers.authorization === `Basic ${Buffer.from(`${CURSOR_KEY}:`).toString('base64')}`)).toBe(true);
+      expect(producer.events().map((e) => [e.source, e.granularity, e.provider, e.developer, e.cost_usd])).toEqual([
+        ['cursor_events', 'request', 'cursor', 'alice@acme.com', 0.1],
+        ['cursor_events', 'request', 'cursor', 'alice@acme.com', 0.2],
+        ['cursor_events', 'request', 'cursor', 'bob@acme.com', 0.3],
+      ]);
+      expect(first.health()).toMatchObject({ source: 'cursor_events', cursor: '2026-12-07T12:00:00.000Z', last_error: null });
+
+      // A restart (the state file is all that is left, as after kill -9); Cursor revised a call
+      // upwards and logged a new one; it answers 429 once and 500 once first.
+      for (const p of running.splice(0)) await p.stop();
+      clock.set(new Date('2026-12-07T13:20:00Z'));
+      api.setEvents([
+        call('2026-12-07T07:05:00Z', 10),
+        call('2026-12-07T09:30:00Z', 25),
+        call('2026-12-07T09:45:00Z', 30, 'bob@acme.com'),
+        call('2026-12-07T13:01:00Z', 40),
+      ]);
+      api.failNext(1, { status: 429, retryAfterSec: 3 });
+      api.failNext(1, { status: 500 });
+      const second = start();
+      expect(await second.pollOnce()).toMatchObject({ published: 2, corrections: 1, rejected: 0 });
+      expect(waits[0]).toBe(3000);
+      expect(api.requests.map((r) => r.status).slice(-4, -2)).toEqual([429, 500]);
+      // The last day is read again whatever BURNRATE_POLL_OVERLAP_BUCKETS says: Cursor revises it.
+      expect(api.pages().at(-1)?.startDate).toBe(Date.parse('2026-12-06T12:00:00Z'));
+      const events = producer.events();
+      expect(events).toHaveLength(5);
+      expect(costOf(events, '2026-12-07T09:30:00Z')).toBe(0.25);
+      expect(costOf(events, '2026-12-07T07:05:00Z')).toBe(0.1);
+      expect(costOf(events, '2026-12-07T13:01:00Z')).toBe(0.4);
+      expect(events.filter((e) => e.attributes.corrects !== undefined)).toHaveLength(1);
+      // Once more with nothing new: nothing is published.
+      expect(await second.pollOnce()).toMatchObject({ published: 0, corrections: 0 });
+    } finally {
+      for (const p of running.splice(0)) await p.stop();
       await api.close();
     }
   });

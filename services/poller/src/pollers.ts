@@ -8,6 +8,7 @@ import type { PollerSettings } from './settings.ts';
 import type { UsageSource } from './source.ts';
 import { anthropicCostReport, anthropicHeaders, anthropicUsageReport } from './sources/anthropic.ts';
 import { claudeCodeAnalytics } from './sources/claude-code-analytics.ts';
+import { cursorHeaders, cursorUsageEvents } from './sources/cursor.ts';
 import { openaiCompletionsUsage, openaiCosts, openaiHeaders } from './sources/openai.ts';
 
 const USER_AGENT = 'burnrate-poller/0.1';
@@ -36,6 +37,13 @@ const PROVIDERS: readonly Provider[] = [
     baseUrl: (s) => s.OPENAI_API_URL,
     headers: (key) => openaiHeaders(key, USER_AGENT),
     sources: [openaiCompletionsUsage, openaiCosts],
+  },
+  {
+    name: 'cursor',
+    key: (s) => s.CURSOR_ADMIN_API_KEY,
+    baseUrl: (s) => s.CURSOR_API_URL,
+    headers: (key) => cursorHeaders(key, USER_AGENT),
+    sources: [cursorUsageEvents],
   },
 ];
 

@@ -6,9 +6,17 @@ export interface ProviderRequest {
   query: URLSearchParams;
 }
 
+/** One POST of a JSON body (Cursor's Admin API takes its window and page that way). */
+export interface ProviderPost {
+  path: string;
+  body: unknown;
+}
+
 export interface ProviderHttp {
   /** The parsed JSON body of a 2xx, after waiting out 429s and retrying 5xx; throws a BurnrateError otherwise. */
   getJson(request: ProviderRequest, signal: AbortSignal): Promise<unknown>;
+  /** The same for a POST of `body` as JSON. */
+  postJson(request: ProviderPost, signal: AbortSignal): Promise<unknown>;
 }
 
 export interface ProviderHttpOptions {
@@ -58,7 +66,7 @@ export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =
   });
 
 /**
- * GETs with the retry rules the providers ask for: a 429 is waited out for as long as its
+ * Requests with the retry rules the providers ask for: a 429 is waited out for as long as its
  * `Retry-After` says (up to `maxRetryAfterMs`; without the header, as a 5xx), a 5xx, a timeout or a
  * network failure is retried after a full-jitter exponential backoff, so pollers of several
  * Burnrate instances do not retry in step. Anything else (401/403: a wrong or non-admin key; 400)
@@ -75,60 +83,63 @@ export function createProviderHttp(options: ProviderHttpOptions): ProviderHttp {
   // After the n-th failed try: up to 1 s, 2 s, 4 s… capped, uniformly drawn ("full jitter").
   const backoff = (attempt: number): number => Math.round(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
 
-  return {
-    async getJson(request, signal) {
-      const url = `${options.baseUrl}${request.path}?${request.query.toString()}`;
-      for (let attempt = 1; ; attempt++) {
-        let response: Response;
-        try {
-          response = await fetch(url, {
-            headers: options.headers,
-            signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-          });
-        } catch (err) {
-          if (signal.aborted) throw err;
-          if (attempt >= maxAttempts) {
-            throw new BurnrateError('PROVIDER_UNAVAILABLE', `${provider} ${request.path}: no answer after ${attempt} tries`, {
-              cause: err,
-            });
-          }
-          const wait = backoff(attempt);
-          log.warn({ err, path: request.path, attempt, waitMs: wait }, 'provider request failed; retrying');
-          await sleep(wait, signal);
-          continue;
-        }
-        if (response.ok) {
-          try {
-            return await response.json();
-          } catch (err) {
-            throw new BurnrateError('PROVIDER_REJECTED', `${provider} ${request.path}: the answer is not JSON`, { cause: err });
-          }
-        }
-        const status = response.status;
-        const excerpt = (await response.text().catch(() => '')).slice(0, BODY_EXCERPT);
-        if (status !== 429 && status < 500) {
-          throw new BurnrateError('PROVIDER_REJECTED', `${provider} ${request.path} answered ${status}: ${excerpt}`, {
-            details: { status },
+  /** Sends one request with the retry rules above; `path` names it in messages. */
+  const send = async (path: string, url: string, init: RequestInit, signal: AbortSignal): Promise<unknown> => {
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (attempt >= maxAttempts) {
+          throw new BurnrateError('PROVIDER_UNAVAILABLE', `${provider} ${path}: no answer after ${attempt} tries`, {
+            cause: err,
           });
         }
-        const asked = status === 429 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
-        if (attempt >= maxAttempts || (asked !== undefined && asked > maxRetryAfterMs)) {
-          throw new BurnrateError(
-            'PROVIDER_UNAVAILABLE',
-            `${provider} ${request.path} answered ${status} after ${attempt} tries: ${excerpt}`,
-            {
-              details: { status },
-              ...(asked !== undefined ? { retryAfterMs: asked } : {}),
-            },
-          );
-        }
-        const wait = asked ?? backoff(attempt);
-        log.warn(
-          { path: request.path, status, attempt, waitMs: wait },
-          status === 429 ? 'provider rate limit; waiting as asked' : 'provider error; retrying',
-        );
+        const wait = backoff(attempt);
+        log.warn({ err, path, attempt, waitMs: wait }, 'provider request failed; retrying');
         await sleep(wait, signal);
+        continue;
       }
-    },
+      if (response.ok) {
+        try {
+          return await response.json();
+        } catch (err) {
+          throw new BurnrateError('PROVIDER_REJECTED', `${provider} ${path}: the answer is not JSON`, { cause: err });
+        }
+      }
+      const status = response.status;
+      const excerpt = (await response.text().catch(() => '')).slice(0, BODY_EXCERPT);
+      if (status !== 429 && status < 500) {
+        throw new BurnrateError('PROVIDER_REJECTED', `${provider} ${path} answered ${status}: ${excerpt}`, {
+          details: { status },
+        });
+      }
+      const asked = status === 429 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
+      if (attempt >= maxAttempts || (asked !== undefined && asked > maxRetryAfterMs)) {
+        throw new BurnrateError('PROVIDER_UNAVAILABLE', `${provider} ${path} answered ${status} after ${attempt} tries: ${excerpt}`, {
+          details: { status },
+          ...(asked !== undefined ? { retryAfterMs: asked } : {}),
+        });
+      }
+      const wait = asked ?? backoff(attempt);
+      log.warn(
+        { path, status, attempt, waitMs: wait },
+        status === 429 ? 'provider rate limit; waiting as asked' : 'provider error; retrying',
+      );
+      await sleep(wait, signal);
+    }
+  };
+
+  return {
+    getJson: (request, signal) =>
+      send(request.path, `${options.baseUrl}${request.path}?${request.query.toString()}`, { headers: options.headers }, signal),
+    postJson: (request, signal) =>
+      send(
+        request.path,
+        `${options.baseUrl}${request.path}`,
+        { method: 'POST', headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(request.body) },
+        signal,
+      ),
   };
 }

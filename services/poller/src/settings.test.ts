@@ -6,7 +6,8 @@ describe('readPollerSettings', () => {
     expect(readPollerSettings({})).toEqual({
       ANTHROPIC_API_URL: 'https://api.anthropic.com',
       OPENAI_API_URL: 'https://api.openai.com',
-      BURNRATE_POLL_SOURCES: new Set(['anthropic_usage_report', 'openai_usage']),
+      CURSOR_API_URL: 'https://api.cursor.com',
+      BURNRATE_POLL_SOURCES: new Set(['anthropic_usage_report', 'openai_usage', 'cursor_events']),
       BURNRATE_POLL_INTERVAL: 300_000,
       BURNRATE_POLL_OVERLAP_BUCKETS: 3,
       BURNRATE_POLL_BACKFILL: 7 * 86_400_000,

@@ -28,13 +28,14 @@ export const POLL_SOURCES = [
   'claude_code_analytics',
   'openai_usage',
   'openai_costs',
+  'cursor_events',
 ] as const;
 /**
  * One report per provider: the reports of one provider count the same spend (the cost report and
  * the Claude Code report are other views of the usage report's), so polling them all would count
  * it two or three times in every total. The usage reports carry tokens, models and keys.
  */
-export const DEFAULT_POLL_SOURCES = ['anthropic_usage_report', 'openai_usage'] as const;
+export const DEFAULT_POLL_SOURCES = ['anthropic_usage_report', 'openai_usage', 'cursor_events'] as const;
 const baseUrl = (fallback: string) =>
   z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
@@ -52,6 +53,10 @@ export const PollerEnv = z.object({
   ANTHROPIC_API_URL: baseUrl('https://api.anthropic.com').describe('Base URL of the Anthropic API (a stand-in in tests)'),
   OPENAI_ADMIN_KEY: secret.describe('OpenAI admin key; when set, the OpenAI reports named in BURNRATE_POLL_SOURCES are polled'),
   OPENAI_API_URL: baseUrl('https://api.openai.com').describe('Base URL of the OpenAI API (a stand-in in tests)'),
+  CURSOR_ADMIN_API_KEY: secret.describe(
+    "Cursor Admin API key (a team admin's key_…); when set, Cursor's usage events are polled (cursor_events in BURNRATE_POLL_SOURCES)",
+  ),
+  CURSOR_API_URL: baseUrl('https://api.cursor.com').describe('Base URL of the Cursor Admin API (a stand-in in tests)'),
   BURNRATE_POLL_SOURCES: z
     .string()
     .default(DEFAULT_POLL_SOURCES.join(','))

@@ -27,8 +27,12 @@ export interface Bucket {
 export interface UsageSource {
   /** `source` of its events, the name of its state file and of its healthz line. */
   source: string;
-  granularity: '1h' | '1d';
+  /** `granularity` of its events: a report's bucket, or `request` for a provider's per-call log. */
+  granularity: '1h' | '1d' | 'request';
+  /** Width of the buckets its cursor moves by. */
   bucketMs: number;
+  /** Buckets before the cursor read again on every poll at least, whatever the setting says: how far back the provider revises. */
+  overlapBuckets?: number;
   /** Every bucket of [start, end), all pages read. */
   read(window: { start: number; end: number }, http: ProviderHttp, signal: AbortSignal): Promise<Bucket[]>;
 }

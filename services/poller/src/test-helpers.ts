@@ -4,7 +4,7 @@ import type { OutgoingMessage, Producer } from '@burnrate/bus';
 import { type Clock, type Config, createLogger, fixedConfig, parseConfig } from '@burnrate/core';
 import { createEventLedger, createIngestCore, createIngestGate, type IngestCore, type NormalizeContext } from '@burnrate/ingest';
 import { TOPICS, type DlqRecord, type UsageEvent } from '@burnrate/schemas';
-import type { ProviderHttp, ProviderRequest } from './provider-http.ts';
+import type { ProviderHttp, ProviderPost, ProviderRequest } from './provider-http.ts';
 
 export const testConfig: Config = parseConfig(`
 org: acme
@@ -29,19 +29,26 @@ export type FixtureName =
   | 'anthropic-cost-report.json'
   | 'claude-code-analytics.json'
   | 'openai-usage-completions.json'
-  | 'openai-costs.json';
+  | 'openai-costs.json'
+  | 'cursor-filtered-usage-events.json';
 
 export function readFixture(name: FixtureName): unknown {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as unknown;
 }
 
 /** A ProviderHttp that answers each request with the next of `pages` and records what was asked. */
-export function pagesHttp(pages: unknown[]): ProviderHttp & { requests: ProviderRequest[] } {
+export function pagesHttp(pages: unknown[]): ProviderHttp & { requests: ProviderRequest[]; posts: ProviderPost[] } {
   const requests: ProviderRequest[] = [];
+  const posts: ProviderPost[] = [];
   return {
     requests,
+    posts,
     getJson: (request) => {
       requests.push(request);
+      return Promise.resolve(pages.shift());
+    },
+    postJson: (request) => {
+      posts.push(request);
       return Promise.resolve(pages.shift());
     },
   };
