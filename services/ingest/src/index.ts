@@ -15,6 +15,8 @@ export {
   type OtlpLogsConversion,
   type RejectedLogRecord,
 } from './otlp-logs.ts';
+export { CLAUDE_CODE_METRICS_SOURCE, otlpMetricsToUsageEvents, type OtlpMetricsConversion } from './otlp-metrics.ts';
+export { LITELLM_SOURCE, normalizeLiteLlm } from './litellm.ts';
 export { deterministicEventId } from './event-id.ts';
 export { createIngestCore, type IngestCore } from './ingest-core.ts';
 export { publishBatch, toDlqRecord } from './publish.ts';

@@ -4,3 +4,4 @@ export { PollerEnv, readPollerSettings, type PollerSettings } from './settings.t
 export { ANTHROPIC_COST_REPORT_SOURCE, ANTHROPIC_USAGE_REPORT_SOURCE } from './sources/anthropic.ts';
 export { CLAUDE_CODE_ANALYTICS_SOURCE } from './sources/claude-code-analytics.ts';
 export { OPENAI_COSTS_SOURCE, OPENAI_USAGE_SOURCE } from './sources/openai.ts';
+export { benchSources, type BenchSource } from './bench-sources.ts';
