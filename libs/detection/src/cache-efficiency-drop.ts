@@ -25,7 +25,7 @@ import {
   withoutOldest,
   type HourBucket,
 } from './buckets/hourly.ts';
-import { countKeys, deleteKeys, getKey, setKey, type Keyed } from './buckets/keyed.ts';
+import { countKeys, deleteKeys, forEachKey, getKey, setKey, type Keyed } from './buckets/keyed.ts';
 import { formatHourOnDay, formatLocalHour, isOffDay, localHourOf } from './buckets/local-hour.ts';
 import { changePhase, PLANNED, plannedAdvice, type PhaseAt } from './buckets/planned.ts';
 import { hoursUntilAcknowledgement } from './calendar.ts';
@@ -691,13 +691,9 @@ export const teamCacheEfficiencyDrop: BucketDetector<CacheEfficiencyDropState, C
   upgrade(restored) {
     // Seasons serialise as flat number arrays (see ShareProfile): packed again here.
     const state = restored as CacheEfficiencyDropState;
-    for (const org in state.keys) {
-      const byTeam = state.keys[org] as Record<string, CacheKey>;
-      for (const team in byTeam) {
-        const k = byTeam[team] as CacheKey;
-        if (k.season !== null) k.season = shareProfile(k.season);
-      }
-    }
+    forEachKey(state.keys, (k) => {
+      if (k.season !== null) k.season = shareProfile(k.season);
+    });
     return state;
   },
 };

@@ -11,7 +11,7 @@ import {
   weightedTokens,
   type HourBucket,
 } from './buckets/hourly.ts';
-import { countKeys, deleteKeys, getKey, joinKey, setKey, splitKey } from './buckets/keyed.ts';
+import { countKeys, deleteKeys, forEachKey, getKey, joinKey, setKey, splitKey } from './buckets/keyed.ts';
 import { localHourOf } from './buckets/local-hour.ts';
 import { changePhase, NORMAL } from './buckets/planned.ts';
 import type { WorkCalendar } from './calendar.ts';
@@ -441,13 +441,9 @@ export const teamModelMixDrift: BucketDetector<ModelMixDriftState, ModelMixDrift
   upgrade(restored) {
     // Developer tables come back from JSON as plain objects: made hash tables again (see developerTable).
     const state = restored as ModelMixDriftState;
-    for (const org in state.keys) {
-      const byTeam = state.keys[org] as Record<string, MixKey>;
-      for (const team in byTeam) {
-        const k = byTeam[team] as MixKey;
-        if (k.devs !== null) k.devs = developerTable(k.devs);
-      }
-    }
+    forEachKey(state.keys, (k) => {
+      if (k.devs !== null) k.devs = developerTable(k.devs);
+    });
     return state;
   },
 };

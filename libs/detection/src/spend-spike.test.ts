@@ -251,7 +251,8 @@ describe('spend_spike (developer scope)', () => {
 });
 
 describe('spend_spike episodes: one episode through dips, resolved after the cool-down', () => {
-  const spikes = (hours: Record<number, number>) => () => history(10, (d, h) => (d === 8 && hours[h] !== undefined ? hours[h] : usual(d, h)));
+  const spikes = (hours: Record<number, number>) => () =>
+    history(10, (d, h) => (d === 8 && hours[h] !== undefined ? hours[h] : usual(d, h)));
   const opened = (out: Anomaly[]) => out.filter((a) => a.subject.model === undefined);
 
   it('keeps a burst, a usual hour and a bigger burst as one episode, whose severity rises, and resolves it cool_down_hours after the last', () => {
@@ -265,8 +266,13 @@ describe('spend_spike episodes: one episode through dips, resolved after the coo
     expect(new Set(dev.map((a) => a.id)).size).toBe(1);
     const resolved = dev[2] as Anomaly;
     // The last spiking hour is 13:00-14:00 UTC; three quiet hours later it is over.
-    expect(resolved.window).toEqual({ start: new Date(T0 + 8 * D + 11 * H).toISOString(), end: new Date(T0 + 8 * D + 17 * H).toISOString() });
-    expect(resolved.summary).toMatch(/^Spend from alice@acme\.com is back to usual since Tue 15:00 \(Europe\/Berlin\), after \$[\d,.]+ above its usual level\.$/);
+    expect(resolved.window).toEqual({
+      start: new Date(T0 + 8 * D + 11 * H).toISOString(),
+      end: new Date(T0 + 8 * D + 17 * H).toISOString(),
+    });
+    expect(resolved.summary).toMatch(
+      /^Spend from alice@acme\.com is back to usual since Tue 15:00 \(Europe\/Berlin\), after \$[\d,.]+ above its usual level\.$/,
+    );
     // Only the spiking hours count towards the impact, not the usual one between them.
     expect(resolved.impact_usd).toBeGreaterThan(120 + 400 - 2 * 15);
     expect(resolved.impact_usd).toBeLessThan(120 + 400 - 2 * 10);
@@ -444,7 +450,9 @@ describe('spend_spike (team scope)', () => {
       if ((d + 1) % 7 === 0 || (d + 1) % 7 === 6) continue;
       for (let h = 8; h < 16; h++) {
         const spike = h === 13 ? spikes[d] : undefined;
-        out.push(spike === undefined ? bucket(T0 + d * D + h * H, perHour(d, h)) : bucket(T0 + d * D + h * H, spike.cost, spike.developerSpike));
+        out.push(
+          spike === undefined ? bucket(T0 + d * D + h * H, perHour(d, h)) : bucket(T0 + d * D + h * H, spike.cost, spike.developerSpike),
+        );
       }
     }
     return out;
@@ -467,7 +475,12 @@ describe('spend_spike (team scope)', () => {
     const small = (d: number, h: number) => 1 + ((d + h) % 3) * 0.1;
     expect(runBuckets(teamOnly, teamHours(10, { 8: { cost: 31 } }, small))).toEqual([]);
     expect(runBuckets(teamOnly, teamHours(10, { 8: { cost: 61 } }, small))).not.toEqual([]);
-    const developer = run(spendSpike, teamOnly, history(10, (d, h) => (d === 8 && h === 13 ? 31 : small(d, h))), T0 + 12 * D).out;
+    const developer = run(
+      spendSpike,
+      teamOnly,
+      history(10, (d, h) => (d === 8 && h === 13 ? 31 : small(d, h))),
+      T0 + 12 * D,
+    ).out;
     expect(developer.filter((a) => a.version === 1).map((a) => a.window.start)).toEqual([
       new Date(SPIKE_AT).toISOString(),
       new Date(SPIKE_AT).toISOString(),
@@ -476,7 +489,8 @@ describe('spend_spike (team scope)', () => {
 
   describe("one spike, one report: a team spike that is one developer's is left to that developer", () => {
     // About $150 above the team's usual at SPIKE_AT.
-    const spikeOf = (developerSpike: number | undefined) => teamHours(10, { 8: { cost: 190, ...(developerSpike === undefined ? {} : { developerSpike }) } });
+    const spikeOf = (developerSpike: number | undefined) =>
+      teamHours(10, { 8: { cost: 190, ...(developerSpike === undefined ? {} : { developerSpike }) } });
 
     it("is not opened when one developer's own spike is most of the team's excess", () => {
       expect(runBuckets(teamOnly, spikeOf(140))).toEqual([]);
@@ -499,7 +513,11 @@ describe('spend_spike (team scope)', () => {
 
     it("remembers the spike it left to the developer: the same hour a week later is the team's schedule, at info", () => {
       const weekly = teamHours(17, { 8: { cost: 190, developerSpike: 140 }, 15: { cost: 190 } });
-      expect(runBuckets(teamOnly, weekly).filter((a) => a.version === 1).map((a) => [a.window.start, a.subject.model, a.severity])).toEqual([
+      expect(
+        runBuckets(teamOnly, weekly)
+          .filter((a) => a.version === 1)
+          .map((a) => [a.window.start, a.subject.model, a.severity]),
+      ).toEqual([
         ['2026-11-17T13:00:00.000Z', undefined, 'info'],
         ['2026-11-17T13:00:00.000Z', 'claude-opus-4-5', 'info'],
       ]);

@@ -25,6 +25,7 @@ import {
   withoutOldest,
   type HourBucket,
 } from './buckets/hourly.ts';
+import { forEachKey } from './buckets/keyed.ts';
 import { formatLocalHour, isHoliday, isOffDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
 import { hoursUntilAcknowledgement, type WorkCalendar } from './calendar.ts';
 import type { Detector, DetectorEnv, ScorePoint, StepContext, StepResult } from './detector.ts';
@@ -817,17 +818,13 @@ export const teamSpendSpike: BucketDetector<SpendSpikeState, SpendSpikeConfig> =
   upgrade(restored) {
     // Rings serialise as RobustRings (see PackedRing): packed again here.
     const state = restored as SpendSpikeState;
-    for (const org in state.keys) {
-      const byTeam = state.keys[org] as Record<string, SpikeKey>;
-      for (const team in byTeam) {
-        const k = byTeam[team] as SpikeKey;
-        if (k.r !== null) k.r = packedRing(k.r);
-        for (const model in k.m) {
-          const km = k.m[model] as SpikeKey;
-          if (km.r !== null) km.r = packedRing(km.r);
-        }
+    forEachKey(state.keys, (k) => {
+      if (k.r !== null) k.r = packedRing(k.r);
+      for (const model in k.m) {
+        const km = k.m[model] as SpikeKey;
+        if (km.r !== null) km.r = packedRing(km.r);
       }
-    }
+    });
     return state;
   },
 };

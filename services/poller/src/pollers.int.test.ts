@@ -63,13 +63,7 @@ describe('Anthropic pollers against a stand-in of the Admin API', () => {
       ingest: testIngest(producer, clock),
       clock,
       log: silentLog,
-      http: {
-        sleep: (ms) => {
-          waits.push(ms);
-          return Promise.resolve();
-        },
-        random: () => 0.5,
-      },
+      http: recordedWaits(waits),
     });
     running.push(p);
     const [usage, cost, claudeCode] = p.pollers;
@@ -354,13 +348,7 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
           ingest: testIngest(producer, clock),
           clock,
           log: silentLog,
-          http: {
-            sleep: (ms) => {
-              waits.push(ms);
-              return Promise.resolve();
-            },
-            random: () => 0.5,
-          },
+          http: recordedWaits(waits),
         });
         running.push(p);
         const [poller] = p.pollers;
@@ -416,6 +404,17 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
     }
   });
 });
+
+/** HTTP retry behaviour that waits no time, records each wait in `waits`, and jitters to the middle. */
+function recordedWaits(waits: number[]): { sleep: (ms: number) => Promise<void>; random: () => number } {
+  return {
+    sleep: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+    random: () => 0.5,
+  };
+}
 
 function waitForHealth(health: () => PollerHealth[], predicate: (h: PollerHealth) => boolean): Promise<PollerHealth> {
   return waitUntil(() => health().find(predicate), { message: 'a health line to match' });

@@ -30,6 +30,14 @@ export function splitKey(key: string): [org: string, who: string] {
   return [key.slice(0, at), key.slice(at + 1)];
 }
 
+/** Calls `visit` with every key (a restore's upgrade, a sweep's count): not per event. */
+export function forEachKey<K>(keys: Keyed<K>, visit: (k: K) => void): void {
+  for (const org in keys) {
+    const byWho = keys[org] as Record<string, K>;
+    for (const who in byWho) visit(byWho[who] as K);
+  }
+}
+
 export function countKeys<K>(keys: Keyed<K>): number {
   let n = 0;
   for (const org in keys) n += Object.keys(keys[org] as object).length;
