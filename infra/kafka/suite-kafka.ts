@@ -1,5 +1,7 @@
 import { request } from 'node:http';
+import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
+import { declareTopics } from '@burnrate/bus';
 import { canRunKafkaTests, canRunLocalKafka, resetTestKafka, startTestKafka, type TestKafka } from './test-kafka.ts';
 
 declare module 'vitest' {
@@ -40,6 +42,30 @@ export interface SuiteKafka {
   via: TestKafka['via'];
   /** Hands the broker back to the pool (or stops the suite's own). */
   release(): Promise<void>;
+}
+
+/**
+ * Creates the topics `names` as `burnrate topics apply` declares them (partitions, config) on a
+ * one-broker cluster (replication 1), waiting for their leaders: the partition count is what a
+ * consumer group splits, so a suite testing that needs the declared one, not a broker default.
+ */
+export async function createDeclaredTopics(brokers: string, names: readonly string[]): Promise<void> {
+  const admin = new Kafka({ clientId: 'suite-topics', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const declared = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).filter((t) => names.includes(t.name));
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: declared.map((t) => ({
+        topic: t.name,
+        numPartitions: t.partitions,
+        replicationFactor: t.replicationFactor,
+        configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**

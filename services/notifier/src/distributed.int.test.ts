@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiRoutes } from '@burnrate/api';
 import { createKafkaBus, declareTopics, type KafkaBus, partitionFor } from '@burnrate/bus';
@@ -18,7 +17,7 @@ import {
   type TestSmtpServer,
   waitUntil,
 } from '@burnrate/testing';
-import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../infra/kafka/suite-kafka.ts';
+import { createDeclaredTopics, kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../infra/kafka/suite-kafka.ts';
 import { createNotifier, type Notifier } from './notifier.ts';
 
 // Distributed mode on a real broker lent by the run's pool (infra/kafka/suite-kafka.ts): two
@@ -129,25 +128,8 @@ describe.skipIf(!kafkaAvailable.shared)('two notifier instances over Kafka, ackn
 
   beforeAll(async () => {
     broker = await leaseKafka();
-    const admin = new Kafka({ clientId: 'notifier-dist-int', brokers: broker.brokers.split(','), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
-      // As `burnrate topics apply` declares them: the partition count is what the group splits.
-      const declared = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).filter(
-        (t) => t.name === TOPICS.anomalies.name || t.name === TOPICS.anomalyState.name,
-      );
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: declared.map((t) => ({
-          topic: t.name,
-          numPartitions: t.partitions,
-          replicationFactor: t.replicationFactor,
-          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
-        })),
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    // As `burnrate topics apply` declares them: the partition count is what the group splits.
+    await createDeclaredTopics(broker.brokers, [TOPICS.anomalies.name, TOPICS.anomalyState.name]);
     dir = await tempDir('burnrate-notifier-dist-');
     store = await createChdbStore({ dataDir: join(dir.path, 'chdb'), log });
     await store.migrate();

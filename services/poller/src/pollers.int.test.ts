@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fixedClock } from '@burnrate/core';
+import type { Producer } from '@burnrate/bus';
+import { type Clock, fixedClock } from '@burnrate/core';
 import type { UsageEvent } from '@burnrate/schemas';
 import {
   ANTHROPIC_COST_PATH,
@@ -19,7 +20,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PollerHealth } from './poller.ts';
 import { createPollers, type Pollers } from './pollers.ts';
-import { POLL_SOURCES, PollerEnv } from './settings.ts';
+import { POLL_SOURCES, PollerEnv, type PollerSettings } from './settings.ts';
 import { readFixture, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
 
 const ANTHROPIC_KEY = 'sk-ant-admin01-test';
@@ -57,14 +58,7 @@ describe('Anthropic pollers against a stand-in of the Admin API', () => {
       BURNRATE_POLL_OVERLAP_BUCKETS: '3',
       BURNRATE_POLL_SOURCES: POLL_SOURCES.join(','),
     });
-    const p = createPollers({
-      settings,
-      dir: dir.path,
-      ingest: testIngest(producer, clock),
-      clock,
-      log: silentLog,
-      http: recordedWaits(waits),
-    });
+    const p = testPollers(settings, dir.path, producer, clock, waits);
     running.push(p);
     const [usage, cost, claudeCode] = p.pollers;
     if (usage === undefined || cost === undefined || claudeCode === undefined) throw new Error('expected the three Anthropic pollers');
@@ -342,14 +336,7 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
           BURNRATE_POLL_BACKFILL: '6h',
           BURNRATE_POLL_OVERLAP_BUCKETS: '3',
         });
-        const p = createPollers({
-          settings,
-          dir: dir.path,
-          ingest: testIngest(producer, clock),
-          clock,
-          log: silentLog,
-          http: recordedWaits(waits),
-        });
+        const p = testPollers(settings, dir.path, producer, clock, waits);
         running.push(p);
         const [poller] = p.pollers;
         if (poller === undefined || p.pollers.length !== 1) throw new Error('expected the Cursor poller alone');
@@ -405,15 +392,25 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
   });
 });
 
-/** HTTP retry behaviour that waits no time, records each wait in `waits`, and jitters to the middle. */
-function recordedWaits(waits: number[]): { sleep: (ms: number) => Promise<void>; random: () => number } {
-  return {
-    sleep: (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
+/**
+ * The pollers of `settings`, keeping their state in `dir`, publishing to `producer`, whose HTTP
+ * retries wait no time, record each wait in `waits` and jitter to the middle.
+ */
+function testPollers(settings: PollerSettings, dir: string, producer: Producer, clock: Clock, waits: number[]): Pollers {
+  return createPollers({
+    settings,
+    dir,
+    ingest: testIngest(producer, clock),
+    clock,
+    log: silentLog,
+    http: {
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+      random: () => 0.5,
     },
-    random: () => 0.5,
-  };
+  });
 }
 
 function waitForHealth(health: () => PollerHealth[], predicate: (h: PollerHealth) => boolean): Promise<PollerHealth> {

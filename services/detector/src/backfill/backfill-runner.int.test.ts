@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaBus, declareTopics, type KafkaBus, type Subscription } from '@burnrate/bus';
+import { createKafkaBus, type KafkaBus, type Subscription } from '@burnrate/bus';
 import { createLogger, fixedConfig, parseConfig } from '@burnrate/core';
 import { Anomaly, TOPICS, usageEventKey, type UsageEvent } from '@burnrate/schemas';
 import { createChdbStore, type Store } from '@burnrate/store';
 import { tempDir, type TempDir, usageEvent, waitUntil } from '@burnrate/testing';
-import { kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../../infra/kafka/suite-kafka.ts';
+import { createDeclaredTopics, kafkaAvailable, leaseKafka, type SuiteKafka } from '../../../../infra/kafka/suite-kafka.ts';
 import { createDetector } from '../detector.ts';
 import { createMemorySnapshotStore } from '../snapshots.ts';
 import { BACKFILL_GROUP_ID, createBackfillRunner } from './backfill-runner.ts';
@@ -56,22 +56,7 @@ describe.skipIf(!kafkaAvailable.shared)('the backfill runner over Kafka', () => 
 
   beforeAll(async () => {
     broker = await leaseKafka();
-    const admin = new Kafka({ clientId: 'backfill-int', brokers: broker.brokers.split(','), logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    try {
-      const declared = declareTopics({ replicationFactor: 1, minInsyncReplicas: 1 }).filter((t) => TOPIC_NAMES.includes(t.name));
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: declared.map((t) => ({
-          topic: t.name,
-          numPartitions: t.partitions,
-          replicationFactor: t.replicationFactor,
-          configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
-        })),
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    await createDeclaredTopics(broker.brokers, TOPIC_NAMES);
     dir = await tempDir('burnrate-backfill-int-');
     store = await createChdbStore({ dataDir: join(dir.path, 'chdb'), log });
     await store.migrate();
