@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createApiRoutes, createStateRecorder, humanRoutes } from '@burnrate/api';
 import { createInProcessBus } from '@burnrate/bus';
 import {
+  backfillService,
   combineSnapshotHealth,
   createBackfillRunner,
   createDetector,
@@ -103,19 +104,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   // Late usage (an import, a poller catching up) that stage A hands over on usage.backfill.v1,
   // judged over the store and kept as historical anomalies.
   const backfill = createBackfillRunner({ config: source, store, producer, log, clock });
-  const backfillSubscription = bus.subscribe(backfill.subscribeOptions);
-  lifecycle.register({
-    name: 'backfill',
-    start: async () => {
-      await backfillSubscription.start();
-      await backfill.start();
-    },
-    stop: async () => {
-      await backfill.stop();
-      await backfillSubscription.stop();
-      log.info(backfill.status(), 'backfill totals');
-    },
-  });
+  lifecycle.register(backfillService(backfill, bus.subscribe(backfill.subscribeOptions), log));
 
   // Registered before the notifier so it closes after the last send.
   lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });

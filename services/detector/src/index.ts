@@ -29,6 +29,7 @@ export {
   type BackfillRunnerDeps,
   type BackfillStatus,
   type BackfillStore,
+  backfillService,
   createBackfillRunner,
 } from './backfill/backfill-runner.ts';
 export {

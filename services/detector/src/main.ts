@@ -10,7 +10,7 @@ import {
   type StoreSettings,
 } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
-import { BACKFILL_GROUP_ID, type BackfillRunner, createBackfillRunner } from './backfill/backfill-runner.ts';
+import { BACKFILL_GROUP_ID, type BackfillRunner, backfillService, createBackfillRunner } from './backfill/backfill-runner.ts';
 import { DETECTOR_GROUP_ID } from './detector.ts';
 import { detectorHealth } from './snapshot-health.ts';
 import { TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
@@ -73,18 +73,7 @@ runService({
       lifecycle.register({ name: 'backfill-bus', start: async () => {}, stop: () => bus.close() });
       const runner = createBackfillRunner({ config, store, producer: bus.producer(), log });
       const subscription = bus.subscribe(runner.subscribeOptions);
-      lifecycle.register({
-        name: 'backfill',
-        start: async () => {
-          await subscription.start();
-          await runner.start();
-        },
-        stop: async () => {
-          await runner.stop();
-          await subscription.stop();
-          log.info(runner.status(), 'backfill totals');
-        },
-      });
+      lifecycle.register(backfillService(runner, subscription, log));
       backfill = { runner, subscription };
     } else {
       log.warn(

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Batch, BatchContext, OutgoingMessage, Producer, SubscribeOptions, TopicPartition } from '@burnrate/bus';
+import type { Batch, BatchContext, OutgoingMessage, Producer, SubscribeOptions, Subscription, TopicPartition } from '@burnrate/bus';
 import { BurnrateError, type Clock, type ConfigSource, type Logger, type Service, systemClock } from '@burnrate/core';
 import { type Anomaly, BackfillWindow, TOPICS, type UsageEvent } from '@burnrate/schemas';
 import { type AnomalyListQuery, streamUsageEvents, type UsageEventListQuery } from '@burnrate/store';
@@ -58,6 +58,25 @@ export interface BackfillRunner extends Service {
   /** Judges every window that is due, one after the other; resolves to how many were judged. */
   judgeDue(): Promise<number>;
   status(): BackfillStatus;
+}
+
+/**
+ * The runner and its subscription to usage.backfill.v1 as one service: the consumer starts before
+ * the runner and stops after it (a window being judged finishes first), and the totals are logged.
+ */
+export function backfillService(runner: BackfillRunner, subscription: Subscription, log: Logger): Service {
+  return {
+    name: 'backfill',
+    start: async () => {
+      await subscription.start();
+      await runner.start();
+    },
+    stop: async () => {
+      await runner.stop();
+      await subscription.stop();
+      log.info(runner.status(), 'backfill totals');
+    },
+  };
 }
 
 /**
