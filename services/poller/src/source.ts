@@ -56,19 +56,23 @@ export async function readAllPages<Item>(
   for (let pages = 1; ; pages++) {
     const query = new URLSearchParams(request.query);
     if (next !== undefined) query.set('page', next);
-    const parsed = page.safeParse(await http.getJson({ path: request.path, query }, signal));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new BurnrateError(
-        'PROVIDER_REJECTED',
-        `${request.path} page ${pages} is not in the expected format: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
-      );
-    }
-    items.push(...parsed.data.data);
-    if (!parsed.data.has_more) return items;
-    if (!parsed.data.next_page) throw new BurnrateError('PROVIDER_REJECTED', `${request.path} page ${pages} has more but no next_page`);
-    next = parsed.data.next_page;
+    const parsed = parsePage(page, await http.getJson({ path: request.path, query }, signal), request.path, pages);
+    items.push(...parsed.data);
+    if (!parsed.has_more) return items;
+    if (!parsed.next_page) throw new BurnrateError('PROVIDER_REJECTED', `${request.path} page ${pages} has more but no next_page`);
+    next = parsed.next_page;
   }
+}
+
+/** A provider's answer read with `schema`; a page it refuses stops the read, naming the first problem. */
+export function parsePage<T>(schema: z.ZodType<T>, answer: unknown, path: string, page: number): T {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new BurnrateError(
+    'PROVIDER_REJECTED',
+    `${path} page ${page} is not in the expected format: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
+  );
 }
 
 /** `value` when it is a non-empty string, else undefined (providers send null for an ungrouped dimension). */

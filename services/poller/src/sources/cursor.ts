@@ -1,7 +1,7 @@
 import { BurnrateError } from '@burnrate/core';
 import { z } from 'zod';
 import type { ProviderHttp } from '../provider-http.ts';
-import { type Bucket, type BucketRow, DAY_MS, HOUR_MS, type UsageSource } from '../source.ts';
+import { type Bucket, type BucketRow, DAY_MS, HOUR_MS, parsePage, type UsageSource } from '../source.ts';
 
 export const CURSOR_EVENTS_SOURCE = 'cursor_events';
 export const CURSOR_EVENTS_PATH = '/teams/filtered-usage-events';
@@ -149,21 +149,11 @@ async function readEvents(window: { start: number; end: number }, http: Provider
     const to = Math.min(window.end, from + MAX_SPAN_MS);
     for (let page = 1; ; page++) {
       if (page > MAX_PAGES) throw new BurnrateError('PROVIDER_REJECTED', `${CURSOR_EVENTS_PATH}: still more after ${MAX_PAGES} pages`);
-      const answer = await http.postJson(
-        { path: CURSOR_EVENTS_PATH, body: { startDate: from, endDate: to, page, pageSize: PAGE_SIZE } },
-        signal,
-      );
-      const parsed = Page.safeParse(answer);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new BurnrateError(
-          'PROVIDER_REJECTED',
-          `${CURSOR_EVENTS_PATH} page ${page} is not in the expected format: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
-        );
-      }
+      const body = { startDate: from, endDate: to, page, pageSize: PAGE_SIZE };
+      const parsed = parsePage(Page, await http.postJson({ path: CURSOR_EVENTS_PATH, body }, signal), CURSOR_EVENTS_PATH, page);
       // The window is [from, to): an event on its end belongs to the next request.
-      events.push(...parsed.data.usageEvents.filter((e) => e.timestamp >= from && e.timestamp < to));
-      if (!parsed.data.pagination.hasNextPage) break;
+      events.push(...parsed.usageEvents.filter((e) => e.timestamp >= from && e.timestamp < to));
+      if (!parsed.pagination.hasNextPage) break;
     }
   }
   return events;
