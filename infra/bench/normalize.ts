@@ -92,6 +92,8 @@ const logsBody = (b: number): OtlpLogs => {
 const logsJson = Array.from({ length: BODIES }, (_, b) => JSON.stringify(logsBody(b)));
 const logsType = otlpTypes('logs').request;
 const logsProto = logsJson.map((j) => logsType.encode(logsType.fromObject(JSON.parse(j) as Record<string, unknown>)).finish());
+/** Each protobuf body's JSON twin, the baseline it is parsed against. */
+const jsonOfProto = new Map<Uint8Array | string, string>(logsProto.map((bytes, i) => [bytes, logsJson[i] as string]));
 const logsCtx = context('claude_code_otel');
 
 // OTLP metrics: the real export (cost and tokens of one session), as it comes each interval.
@@ -169,7 +171,7 @@ const cases: Case[] = [
     name: 'OTLP logs, http/protobuf (claude_code_otel)',
     bodies: logsProto,
     convert: (body) => otlpLogsToUsageEvents(decodeOtlp('logs', body as Uint8Array), logsCtx).events.length,
-    parse: (body) => parseCount(logsJson[logsProto.indexOf(body as Uint8Array)] as string),
+    parse: (body) => parseCount(jsonOfProto.get(body) as string),
   },
   {
     name: 'OTLP metrics, http/json (claude_code_metrics)',

@@ -30,13 +30,19 @@ function reading(source: UsageSource, window: { start: number; end: number }): (
   return async (text) => (await source.read(window, answering(text), signal)).flatMap((b) => b.rows);
 }
 
+/**
+ * A bucketed report's recorded page with its first bucket holding `perPage` rows (the fixture's,
+ * repeated, each made distinct by `distinct(i)`), and no further page.
+ */
+function bucketPage(name: string, perPage: number, distinct: (i: number) => Record<string, unknown>): Record<string, unknown> {
+  const page = fixture(name) as { data: { results: Record<string, unknown>[] }[] };
+  const rows = page.data[0]?.results ?? [];
+  const results = Array.from({ length: perPage }, (_, i) => ({ ...rows[i % rows.length], ...distinct(i) }));
+  return { ...page, data: [{ ...page.data[0], results }], has_more: false, next_page: null };
+}
+
 /** The hourly report pollers and Cursor's events, each with a page of `perPage` rows. */
 export function benchSources(perPage: number): BenchSource[] {
-  type Bucketed = { data: { results: Record<string, unknown>[] }[] };
-  const anthropic = fixture('anthropic-usage-report.json') as Bucketed & Record<string, unknown>;
-  const anthropicRows = anthropic.data[0]?.results ?? [];
-  const openai = fixture('openai-usage-completions.json') as Bucketed & Record<string, unknown>;
-  const openaiRows = openai.data[0]?.results ?? [];
   const cursor = fixture('cursor-filtered-usage-events.json') as { usageEvents: Record<string, unknown>[] };
   const hour = Date.parse('2026-12-07T09:00:00Z');
   const cursorHour = Date.parse('2026-12-07T10:00:00Z');
@@ -44,34 +50,14 @@ export function benchSources(perPage: number): BenchSource[] {
     {
       source: anthropicUsageReport.source,
       endpoint: 'Anthropic usage report',
-      page: {
-        ...anthropic,
-        data: [
-          {
-            ...anthropic.data[0],
-            results: Array.from({ length: perPage }, (_, i) => ({ ...anthropicRows[i % anthropicRows.length], api_key_id: `apikey_${i}` })),
-          },
-        ],
-        has_more: false,
-        next_page: null,
-      },
+      page: bucketPage('anthropic-usage-report.json', perPage, (i) => ({ api_key_id: `apikey_${i}` })),
       rows: reading(anthropicUsageReport, { start: hour, end: hour + HOUR_MS }),
     },
     {
       source: openaiCompletionsUsage.source,
       endpoint: 'OpenAI usage (completions)',
-      page: {
-        ...openai,
-        data: [
-          {
-            ...openai.data[0],
-            results: Array.from({ length: perPage }, (_, i) => ({ ...openaiRows[i % openaiRows.length], api_key_id: `key_${i}` })),
-          },
-        ],
-        has_more: false,
-        next_page: null,
-      },
-      rows: reading(openaiCompletionsUsage, { start: Date.parse('2026-12-07T09:00:00Z'), end: Date.parse('2026-12-07T10:00:00Z') }),
+      page: bucketPage('openai-usage-completions.json', perPage, (i) => ({ api_key_id: `key_${i}` })),
+      rows: reading(openaiCompletionsUsage, { start: hour, end: hour + HOUR_MS }),
     },
     {
       source: cursorUsageEvents.source,
