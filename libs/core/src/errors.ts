@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   /** A provider's usage API that refuses the request (401/403: a wrong admin key; other 4xx) or answers what cannot be read. */
   PROVIDER_REJECTED: { retriable: false },
   SHUTTING_DOWN: { retriable: true },
+  /** A process still taking over from its predecessor: its receivers accept, the rest of it is not open yet. */
+  STARTING: { retriable: true },
   /** A saved detector snapshot that cannot be read back (a part missing, a checksum that does not match, not JSON). */
   SNAPSHOT_UNREADABLE: { retriable: false },
   INTERNAL: { retriable: false },

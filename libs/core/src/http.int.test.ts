@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer, type Route } from './http.ts';
 import { createLogger } from './logger.ts';
@@ -87,6 +87,53 @@ describe('createHttpServer', () => {
     expect(await res.json()).toEqual({ done: true });
     await closing;
     expect(closed).toBe(true);
+  });
+});
+
+describe('handOver', () => {
+  /** GETs `path` on one kept-alive socket per call of the returned function. */
+  function keptAlive(port: number) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string): Promise<{ status: number; connection: string | undefined; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    return { get, destroy: () => agent.destroy() };
+  }
+  const ok: Route = { method: 'GET', path: '/ok', handler: () => Promise.resolve({ status: 200, body: { ok: true } }) };
+
+  it('serves a request still arriving on a kept-alive connection and sends the client on, where close() refuses it', async () => {
+    const handing = await start([ok]);
+    const client = keptAlive(handing.port);
+    try {
+      expect((await client.get('/ok')).connection).toBe('keep-alive');
+      const done = handing.server.handOver();
+      const res = await client.get('/ok');
+      expect(res).toMatchObject({ status: 200, connection: 'close' });
+      await done;
+    } finally {
+      client.destroy();
+    }
+
+    const closing = await start([ok]);
+    const other = keptAlive(closing.port);
+    try {
+      await other.get('/ok');
+      const done = closing.server.close();
+      // close() cuts idle kept-alive connections at once; a request racing it is refused or reset.
+      const res = await other.get('/ok').catch((err: unknown) => ({ status: 0, connection: undefined, body: String(err) }));
+      expect(res.status).not.toBe(200);
+      await done;
+    } finally {
+      other.destroy();
+    }
   });
 });
 

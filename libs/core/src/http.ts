@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
+import { Server as NetServer } from 'node:net';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { BurnrateError, type ErrorCode, isBurnrateError } from './errors.ts';
+import { listenOn, type PortSharing } from './listen.ts';
 import type { Logger } from './logger.ts';
 
 /** What a route handler sees of a request; built from node:http or, in tests, from a buffer. */
@@ -61,6 +62,7 @@ const CLIENT_ERROR_STATUS: Partial<Record<ErrorCode, number>> = {
 // Their own messages may name hosts and brokers, so the client gets a fixed sentence instead.
 const UNAVAILABLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
   SHUTTING_DOWN: 'the server is shutting down; retry later',
+  STARTING: 'the server is starting (taking over from the previous process); retry in a few seconds',
   BUS_UNAVAILABLE: 'the event bus is unavailable, so nothing from this request was stored; retry later',
   STORE_UNAVAILABLE: 'the store is unavailable; retry later',
 };
@@ -451,13 +453,22 @@ export interface HttpServerOptions extends HttpAppOptions {
 export interface HttpServer {
   server: Server;
   app: HttpApp;
-  /** Resolves with the bound port (useful with port 0). */
-  listen(port: number, host?: string): Promise<{ port: number }>;
+  /** Resolves with the bound port (useful with port 0); `sharing` as listenOn takes it. */
+  listen(port: number, host?: string, sharing?: PortSharing): Promise<{ port: number }>;
   /**
    * Stops accepting connections, answers requests that arrive on kept-alive connections with 503
    * SHUTTING_DOWN, waits for in-flight requests (up to the grace period), then resolves.
    */
   close(): Promise<void>;
+  /**
+   * Closes for a successor that already listens on the port: stops accepting connections, but
+   * serves every request still arriving on a kept-alive connection, answered with `Connection:
+   * close` so the client opens its next one to the successor. An idle kept-alive connection is
+   * left to its keep-alive timeout (clients give it up a second before), since closing it now
+   * could cross a request the client is sending on it. Resolves when every connection is gone
+   * (up to the grace period); a close() meanwhile waits for the same.
+   */
+  handOver(): Promise<void>;
 }
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
@@ -465,9 +476,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const log = options.log;
   const graceMs = options.shutdownGraceMs ?? 10_000;
   let closing: Promise<void> | undefined;
+  let handingOver = false;
 
   const server = createServer((req, res) => {
-    if (closing) {
+    if (closing && !handingOver) {
       const out = serialise(errorResponse(new BurnrateError('SHUTTING_DOWN', 'server is closing')));
       res.writeHead(out.status, { ...out.headers, connection: 'close' });
       res.end(out.body);
@@ -480,17 +492,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
   });
 
-  const listen = (port: number, host = '127.0.0.1'): Promise<{ port: number }> =>
-    new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        resolve({ port: (server.address() as AddressInfo).port });
-      });
-    });
+  const listen = async (port: number, host = '127.0.0.1', sharing: PortSharing = 'exclusive'): Promise<{ port: number }> => ({
+    port: await listenOn(server, port, host, sharing),
+  });
 
-  const close = (): Promise<void> => {
+  const stop = (closeIdle: boolean): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
       const timer = setTimeout(() => {
@@ -498,16 +504,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         server.closeAllConnections();
       }, graceMs);
       timer.unref();
-      server.close(() => {
+      const closed = (): void => {
         clearTimeout(timer);
         resolve();
-      });
-      server.closeIdleConnections();
+      };
+      // node:http's close() also cuts idle kept-alive connections; net's stops accepting only.
+      if (closeIdle) server.close(closed);
+      else NetServer.prototype.close.call(server, closed);
     });
     return closing;
   };
 
-  return { server, app, listen, close };
+  const handOver = (): Promise<void> => {
+    if (closing === undefined) handingOver = true;
+    return stop(false);
+  };
+
+  return { server, app, listen, close: () => stop(true), handOver };
 }
 
 /**

@@ -5,3 +5,4 @@ export * from './lifecycle.ts';
 export * from './clock.ts';
 export * from './config/index.ts';
 export * from './http.ts';
+export * from './listen.ts';

@@ -8,7 +8,8 @@ export interface RunningService {
 /**
  * Starts what `lifecycle` holds, logs `<name> is running` (or `is listening`) with `fields`, and
  * installs SIGINT/SIGTERM handlers that stop everything in reverse start order and exit 0 (1 when
- * a stop failed). A second signal exits at once with 130. SIGHUP calls `reload` when given. If start fails, whatever started is
+ * a stop failed). A second signal exits at once with 130. SIGHUP calls `reload` when given,
+ * SIGUSR2 `handOver` then the same shutdown. If start fails, whatever started is
  * stopped again and the error is rethrown for main.ts to print.
  */
 export async function runUntilSignal(options: {
@@ -21,6 +22,11 @@ export async function runUntilSignal(options: {
   verb?: 'running' | 'listening';
   /** What SIGHUP does: read the config again (it logs the outcome itself). */
   reload?: () => Promise<unknown>;
+  /**
+   * Runs on SIGUSR2, a successor's request to hand over its ports, before the shutdown that
+   * follows; without it SIGUSR2 keeps its default (the process ends at once).
+   */
+  handOver?: () => void;
   exit?: (code: number) => void;
 }): Promise<RunningService> {
   const { lifecycle, log, name } = options;
@@ -56,6 +62,14 @@ export async function runUntilSignal(options: {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const handOver = options.handOver;
+  if (handOver !== undefined) {
+    process.on('SIGUSR2', () => {
+      if (stopping) return;
+      handOver();
+      shutdown('SIGUSR2');
+    });
+  }
   const reload = options.reload;
   if (reload !== undefined) {
     process.on('SIGHUP', () => {

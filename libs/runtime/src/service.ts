@@ -15,6 +15,11 @@ export interface ServiceRoot {
   readonly config: FileConfigSource | undefined;
   /** Runs `listener` on SIGHUP too, after this process's own config was read again (a detector passes it on to its threads). */
   onReload: (listener: () => void) => void;
+  /**
+   * Runs `listener` when a successor asks this process to hand over its ports (SIGUSR2), just
+   * before the shutdown; a process that registers none ends at once on SIGUSR2.
+   */
+  onHandOver: (listener: () => void) => void;
 }
 
 export type ConfigRequirement =
@@ -59,7 +64,16 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
   const config = await loadServiceConfig(definition, env, log);
   const lifecycle = new Lifecycle(log);
   const listeners: (() => void)[] = [];
-  const root: ServiceRoot = { name: definition.name, env, log, lifecycle, config, onReload: (listener) => void listeners.push(listener) };
+  const handOverListeners: (() => void)[] = [];
+  const root: ServiceRoot = {
+    name: definition.name,
+    env,
+    log,
+    lifecycle,
+    config,
+    onReload: (listener) => void listeners.push(listener),
+    onHandOver: (listener) => void handOverListeners.push(listener),
+  };
   // loadServiceConfig returns a source exactly when the definition asks for one.
   const ready = await (definition.build as (root: ServiceRoot) => Promise<() => Record<string, unknown>>)(root);
   await runUntilSignal({
@@ -68,6 +82,7 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
     lifecycle,
     log,
     ready,
+    ...(handOverListeners.length > 0 ? { handOver: () => handOverListeners.forEach((listener) => listener()) } : {}),
     ...(config !== undefined
       ? {
           reload: async () => {

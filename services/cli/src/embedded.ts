@@ -10,7 +10,17 @@ import {
   detectorHealth,
   snapshotStoreFrom,
 } from '@burnrate/detector';
-import { type Clock, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
+import {
+  BurnrateError,
+  type Clock,
+  createHttpServer,
+  hasBearerToken,
+  isLoopbackHost,
+  jsonResponse,
+  type Logger,
+  type Route,
+  systemClock,
+} from '@burnrate/core';
 import {
   createEventLedger,
   createIngestCore,
@@ -27,6 +37,8 @@ import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink } from '@burnrate/sink';
 import { createChdbStore } from '@burnrate/store';
 import { prepareDataDir } from './data-dir.ts';
+import { createHandoverSpool, drainSpools, handoverIngest, type HandoverIngest } from './handover.ts';
+import { acquireInstanceLock, type InstanceLock, type LockOwner, waitForRelease } from './instance-lock.ts';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -38,6 +50,8 @@ export interface EmbeddedOptions {
   apiToken?: string;
   bodyLimitBytes?: number;
   clock?: Clock;
+  /** How long a successor waits for the running process to hand over the data directory; default 2 minutes. */
+  handOverTimeoutMs?: number;
 }
 
 /**
@@ -58,6 +72,14 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const pollerSettings = readPollerSettings(root.env);
 
   await prepareDataDir(options.dataDir);
+  const now = (): number => clock.now().getTime();
+  const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
+  const ledger = createEventLedger({ windowMs: config.ingest.dedupe_window, now });
+  // The data directory is this process's alone; a running one is asked to hand it over, and its
+  // ports are taken first so no export is refused meanwhile (handover.ts).
+  const { lock, handover, sharing } = await takeDataDir(root, options, { config: source, clock, log, gate, now });
+  lifecycle.register({ name: 'data-dir-lock', start: async () => {}, stop: () => lock.release() });
+
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
   lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
 
@@ -133,9 +155,6 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     },
   });
 
-  const now = (): number => clock.now().getTime();
-  const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
-  const ledger = createEventLedger({ windowMs: config.ingest.dedupe_window, now });
   lifecycle.register({
     name: 'ledger',
     // Before the port opens: every event acknowledged before a restart must be known, so a
@@ -151,6 +170,10 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       }
       const read = await warmLedger(ledger, store, { org: config.org, windowMs: config.ingest.dedupe_window, now: now() });
       log.info({ eventIds: read, windowMs: config.ingest.dedupe_window }, 'dedupe ledger loaded');
+      // What a successor accepted while this process took over (or one that died before it could publish it).
+      const drain = () => drainSpools(options.dataDir, { producer, ledger, log });
+      const drained = handover === undefined ? await drain() : await handover.ingest.goLive({ producer, ledger }, drain);
+      if (drained.files > 0) log.info(drained, 'handover spool published');
     },
     stop: async () => {},
   });
@@ -159,7 +182,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const recorder = createStateRecorder({ producer, store, log });
   const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
 
-  const ingest = { config: source, producer, clock, log, gate, ledger };
+  const ingest = { config: source, clock, log, gate, ...(handover?.ingest ?? { producer, ledger }) };
   // Only the providers whose admin key is set; they publish as the routes do, through the same ledger.
   const pollers = createPollers({
     settings: pollerSettings,
@@ -216,13 +239,17 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     ...human.routes,
   ];
   const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes });
+  let handingOver = false;
+  root.onHandOver(() => {
+    handingOver = true;
+  });
   let port = options.port;
   lifecycle.register({
     name: 'http',
     start: async () => {
-      port = (await http.listen(options.port, options.host)).port;
+      port = (await http.listen(options.port, options.host, sharing)).port;
     },
-    stop: () => http.close(),
+    stop: () => (handingOver ? http.handOver() : http.close()),
   });
   // After the ledger is loaded; stopped before the bus closes, so a poll in flight saves its cursor.
   lifecycle.register({ name: 'pollers', start: () => pollers.start(), stop: () => pollers.stop() });
@@ -233,10 +260,14 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     lifecycle.register({
       name: 'otlp-grpc',
       start: async () => {
-        grpcPort = (await grpc.listen(wanted, options.host)).port;
+        grpcPort = (await grpc.listen(wanted, options.host, sharing)).port;
       },
       stop: () => grpc.close(),
     });
+  }
+  if (handover !== undefined) {
+    // Both receivers now listen beside the ones that took over the ports; those close gracefully.
+    lifecycle.register({ name: 'handover-receivers', start: () => handover.closeReceivers(), stop: async () => {} });
   }
 
   if (config.ingest.auth === 'none' && !isLoopbackHost(options.host)) {
@@ -262,6 +293,103 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     ...human.status,
   });
 }
+
+/** What a successor holds while it takes over: the receivers on the predecessor's ports, spooling. */
+interface Handover {
+  from: LockOwner;
+  ingest: HandoverIngest;
+  /** Closes the interim receivers, as a process handing over does: kept-alive clients are served, then sent on. */
+  closeReceivers(): Promise<void>;
+}
+
+interface IngestParts {
+  config: ConfiguredRoot['config'];
+  clock: Clock;
+  log: Logger;
+  gate: ReturnType<typeof createIngestGate>;
+  now: () => number;
+}
+
+/**
+ * Takes the data directory's lock. When a running `burnrate start` holds it, takes over from it:
+ * the OTLP/HTTP and OTLP/gRPC receivers listen beside its own on the same ports (SO_REUSEPORT) and
+ * accept into a spool, the running process is asked to hand over (SIGUSR2: it stops accepting
+ * connections, serves its kept-alive clients to the end and shuts down cleanly), and once it has
+ * let go of the directory the lock is this process's. The receivers then bind `take-over`
+ * beside the interim ones; otherwise `shared`, so the next start can do the same.
+ */
+async function takeDataDir(
+  root: ConfiguredRoot,
+  options: EmbeddedOptions,
+  parts: IngestParts,
+): Promise<{ lock: InstanceLock; handover: Handover | undefined; sharing: 'shared' | 'take-over' }> {
+  const ports = { port: options.port, grpcPort: options.grpcPort };
+  const first = await acquireInstanceLock(options.dataDir, ports);
+  if ('held' in first) return { lock: first.held, handover: undefined, sharing: 'shared' };
+
+  const from = first.busy;
+  const { log } = parts;
+  const spool = await createHandoverSpool(options.dataDir);
+  const ingest = handoverIngest(spool, createEventLedger({ windowMs: parts.config.current().ingest.dedupe_window, now: parts.now }));
+  const receiving = { config: parts.config, clock: parts.clock, log, gate: parts.gate, ...ingest };
+  const starting: Route = {
+    method: 'GET',
+    path: '/healthz',
+    handler: () =>
+      Promise.resolve(
+        jsonResponse(503, { status: 'starting', mode: 'embedded', handover_from: from.pid, problems: [] }, { 'retry-after': '2' }),
+      ),
+  };
+  const http = createHttpServer({ routes: [...createIngestRoutes(receiving), starting], log, bodyLimitBytes: options.bodyLimitBytes });
+  const grpc =
+    options.grpcPort === null
+      ? undefined
+      : createOtlpGrpcServer({ exports: createOtlpExports(receiving), gate: parts.gate, log, maxMessageBytes: options.bodyLimitBytes });
+  const closeReceivers = async (): Promise<void> => {
+    await Promise.all([http.handOver(), grpc?.close()]);
+  };
+  try {
+    await http.listen(options.port, options.host, 'take-over');
+    if (grpc !== undefined && options.grpcPort !== null) await grpc.listen(options.grpcPort, options.host, 'take-over');
+  } catch (err) {
+    await closeReceivers();
+    await spool.close();
+    throw new BurnrateError(
+      'CONFIG_INVALID',
+      `data directory ${options.dataDir} is in use by burnrate start (pid ${from.pid}), and its ports cannot be taken over (${(err as Error).message}); stop it first, or start this one on another data directory`,
+      { cause: err },
+    );
+  }
+  log.info(
+    { from: from.pid, port: options.port, grpcPort: options.grpcPort, spool: spool.path },
+    'taking over from the running burnrate start',
+  );
+  try {
+    process.kill(from.pid, 'SIGUSR2');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ESRCH') throw err;
+  }
+  const timeoutMs = options.handOverTimeoutMs ?? HAND_OVER_TIMEOUT_MS;
+  if (!(await waitForRelease(options.dataDir, from, timeoutMs))) {
+    await closeReceivers();
+    throw new BurnrateError(
+      'CONFIG_INVALID',
+      `burnrate start (pid ${from.pid}) did not hand over ${options.dataDir} within ${timeoutMs / 1000} s; what this process accepted meanwhile is kept in ${spool.path} for the next start`,
+    );
+  }
+  const next = await acquireInstanceLock(options.dataDir, ports);
+  if (!('held' in next)) {
+    await closeReceivers();
+    throw new BurnrateError(
+      'CONFIG_INVALID',
+      `data directory ${options.dataDir} was taken by another burnrate start (pid ${next.busy.pid}) first`,
+    );
+  }
+  log.info({ from: from.pid }, 'the previous burnrate start let go of the data directory');
+  return { lock: next.held, handover: { from, ingest, closeReceivers }, sharing: 'take-over' };
+}
+
+const HAND_OVER_TIMEOUT_MS = 120_000;
 
 /** How long start-up waits for the sink to store what the log holds before loading the dedupe ledger. */
 const LEDGER_CATCH_UP_MS = 30_000;

@@ -1,5 +1,6 @@
 import { type handleUnaryCall, Metadata, Server, ServerCredentials, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
-import { errorResponse, type IncomingRequest, type Logger } from '@burnrate/core';
+import { createServer } from 'node:net';
+import { errorResponse, type IncomingRequest, listenOn, type Logger, type PortSharing } from '@burnrate/core';
 import type { IngestGate, IngestPrincipal } from './auth.ts';
 import { grpcCodeOf, type OtlpExportResponse, type OtlpExports } from './otlp-export.ts';
 import { decodeOtlp, encodeOtlpResponse, type OtlpSignal } from './otlp-proto.ts';
@@ -15,9 +16,13 @@ export interface OtlpGrpcServerOptions {
 }
 
 export interface OtlpGrpcServer {
-  /** Binds; resolves with the bound port (useful with port 0). */
-  listen(port: number, host: string): Promise<{ port: number }>;
-  /** Stops taking calls, lets running ones finish (up to `graceMs`), then cuts the rest. */
+  /** Binds (`sharing` as listenOn takes it); resolves with the bound port (useful with port 0). */
+  listen(port: number, host: string, sharing?: PortSharing): Promise<{ port: number }>;
+  /**
+   * Stops accepting connections and sends every client a GOAWAY: running calls finish (up to
+   * `graceMs`, then the rest are cut), and clients open their next call on a new connection, to
+   * a successor on the same port when there is one.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -110,23 +115,30 @@ export function createOtlpGrpcServer(options: OtlpGrpcServerOptions): OtlpGrpcSe
   server.addService(exportMethod('logs'), { Export: handler('logs') });
   server.addService(exportMethod('metrics'), { Export: handler('metrics') });
 
+  // grpc-js binds only exclusively; connections accepted here are handed to it instead, so the
+  // port can be shared with a successor (listenOn).
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = createServer((socket) => injector.injectConnection(socket));
+  let closing: Promise<void> | undefined;
+
   return {
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
+    listen: async (port, host, sharing = 'exclusive') => {
+      try {
+        return { port: await listenOn(listener, port, host, sharing) };
+      } catch (err) {
         const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-        server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
-          if (err) reject(new Error(`could not listen for OTLP/gRPC on ${address}: ${err.message}`, { cause: err }));
-          else resolve({ port: bound });
-        });
-      }),
+        throw new Error(`could not listen for OTLP/gRPC on ${address}: ${(err as Error).message}`, { cause: err });
+      }
+    },
     close: (graceMs = 10_000) =>
-      new Promise<void>((resolve) => {
+      (closing ??= new Promise<void>((resolve) => {
+        listener.close();
         const timer = setTimeout(() => server.forceShutdown(), graceMs);
         timer.unref();
         server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
         });
-      }),
+      })),
   };
 }
