@@ -125,7 +125,7 @@ describe('burnrate import csv', () => {
     expect(out[0]).toBe('read 4 lines in 1 file (dry run: nothing posted)');
     expect(out[2]).toMatch(/^ {2}to post\s+2$/);
     expect(await importCommand(['csv', join(dir.path, 'usage.csv')], {}, io)).toBe(2);
-    expect(err.at(-1)?.split('\n')[0]).toBe('import csv needs --format events|cursor');
+    expect(err.at(-1)?.split('\n')[0]).toBe('import csv needs --format events|cursor|anthropic|openai');
     expect(await importCommand(['csv', join(dir.path, 'gone.csv'), '--format', 'cursor'], {}, io)).toBe(1);
     expect(err.at(-1)).toBe(`cannot read ${join(dir.path, 'gone.csv')}: ENOENT`);
     expect(await importCommand(['csv', join(dir.path, 'usage.csv'), '--format', 'events'], { url: 'nonsense' }, io)).toBe(1);

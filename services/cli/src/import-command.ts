@@ -23,11 +23,13 @@ export const IMPORT_USAGE = `usage:
                               [--dry-run] [--json]
         Claude Code's local transcripts; without a path, every *.jsonl under CLAUDE_CONFIG_DIR's
         projects (comma-separated dirs), else ~/.claude/projects and ~/.config/claude/projects
-  burnrate import csv FILE.csv ... --format events|cursor [--developer EMAIL] [--since INSTANT]
+  burnrate import csv FILE.csv ... --format events|cursor|anthropic|openai [--developer EMAIL] [--since INSTANT]
                               [--until INSTANT] [--dry-run] [--json]
         events: columns named as POST /v1/events fields (attributes.<name> for attributes)
         cursor: Cursor's usage export (Usage → Export CSV); --developer for a personal export
                 without a User column
+        anthropic: the Anthropic Console's usage export (one row per day, key, model, workspace)
+        openai: the OpenAI platform's usage export (completions_usage_*.csv, grouped by model)
 
 Records are posted to a running instance's POST /v1/events in batches, as any client would: they
 are priced, attributed, deduplicated and checked there. Event ids are derived from the files, so

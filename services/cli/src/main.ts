@@ -47,7 +47,7 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate silence add --match team=payments kind=session_cost --for 4h --comment "why"
   burnrate silence list [--all]   active and pending silences (--all: expired ones too)
   burnrate silence expire <id>...
-  burnrate import claude-code [DIR...] --developer EMAIL | import csv FILE... --format events|cursor
+  burnrate import claude-code [DIR...] --developer EMAIL | import csv FILE... --format events|cursor|anthropic|openai
                                   post Claude Code transcripts or CSV exports to a running instance's
                                   /v1/events, with progress and a summary (burnrate import --help)
   burnrate export events [--from DATE] [--to DATE] [--out FILE]

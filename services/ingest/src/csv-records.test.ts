@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { CSV_SOURCES, csvRowRecord } from './csv-records.ts';
+import { CSV_SOURCES, type CsvRow, csvRowRecord } from './csv-records.ts';
 import { deterministicEventId } from './event-id.ts';
 
 const CURSOR_ROW = {
@@ -92,5 +94,96 @@ describe('CSV rows', () => {
       reason: 'input_tokens is not a number',
     });
     expect(csvRowRecord('events', { ...row, occurred_at: '' }, undefined)).toEqual({ ok: false, reason: 'no valid occurred_at' });
+  });
+});
+
+describe('provider usage exports', () => {
+  const fixture = (name: string): CsvRow[] =>
+    parse<CsvRow>(readFileSync(new URL(`../fixtures/csv/${name}`, import.meta.url)), { columns: true, bom: true, trim: true });
+
+  it("reads the Anthropic Console's usage export: a day of one key, its 1-hour cache writes apart, the Workbench by name", () => {
+    const [first, workbench, batch] = fixture('anthropic-console-usage.csv').map((row) => csvRowRecord('anthropic', row, undefined));
+    expect(first).toEqual({
+      ok: true,
+      occurredAt: '2026-11-20T00:00:00.000Z',
+      record: {
+        event_id: expect.stringMatching(/^anthropic_console_csv:/) as unknown,
+        occurred_at: '2026-11-20T00:00:00.000Z',
+        granularity: '1d',
+        period_start: '2026-11-20T00:00:00.000Z',
+        period_end: '2026-11-21T00:00:00.000Z',
+        developer: 'payments-ci',
+        api_key_name: 'payments-ci',
+        project: 'Payments',
+        model: 'claude-sonnet-4-5-20250929',
+        provider: 'anthropic',
+        tool: 'api',
+        input_tokens: 1_204_500,
+        output_tokens: 210_400,
+        cache_read_tokens: 9_800_000,
+        cache_write_tokens: 97_000,
+        cache_write_1h_tokens: 15_000,
+        attributes: {
+          'anthropic.context_window': '≤ 200k',
+          'anthropic.inference_geo': 'global',
+          'anthropic.web_search_count': '3',
+          'anthropic.usage_type': 'standard',
+        },
+      },
+    });
+    expect(workbench?.ok && workbench.record).toMatchObject({ developer: 'workbench', api_key_name: 'workbench', project: 'Default' });
+    expect(batch?.ok && batch.record).toMatchObject({ is_batch: true, occurred_at: '2026-11-21T00:00:00.000Z' });
+  });
+
+  it("reads OpenAI's usage export: the bucket's width, cached tokens out of input_tokens, the user else the key", () => {
+    const [byUser, byKey] = fixture('openai-completions-usage.csv').map((row) => csvRowRecord('openai', row, undefined));
+    expect(byUser).toEqual({
+      ok: true,
+      occurredAt: '2026-11-20T00:00:00.000Z',
+      record: {
+        event_id: expect.stringMatching(/^openai_usage_csv:/) as unknown,
+        occurred_at: '2026-11-20T00:00:00.000Z',
+        granularity: '1h',
+        period_start: '2026-11-20T00:00:00.000Z',
+        period_end: '2026-11-20T01:00:00.000Z',
+        developer: 'user-Ab12Cd34',
+        api_key_id: 'key_3QRCYbJRFQ0G4ycm',
+        project: 'proj_Wf3kPayments',
+        model: 'gpt-5-mini-2025-08-07',
+        provider: 'openai',
+        tool: 'api',
+        service_tier: 'default',
+        requests: 12,
+        input_tokens: 29_320,
+        output_tokens: 16_730,
+        cache_read_tokens: 12_800,
+      },
+    });
+    expect(byKey?.ok && byKey.record).toMatchObject({ developer: 'key_Y0r9whvwK8Gilt6s', is_batch: true, requests: 3, input_tokens: 5904 });
+  });
+
+  it('names what is wrong in a provider export row', () => {
+    const [anthropic] = fixture('anthropic-console-usage.csv') as [CsvRow];
+    const [openai] = fixture('openai-completions-usage.csv') as [CsvRow];
+    expect(csvRowRecord('anthropic', { ...anthropic, usage_date_utc: '20/11/2026' }, undefined)).toEqual({
+      ok: false,
+      reason: 'usage_date_utc "20/11/2026" is not a date (YYYY-MM-DD)',
+    });
+    expect(csvRowRecord('anthropic', { ...anthropic, usage_output_tokens: '-4' }, undefined)).toEqual({
+      ok: false,
+      reason: 'usage_output_tokens is not a whole number ("-4")',
+    });
+    expect(csvRowRecord('openai', { ...openai, end_time: '1795133100', end_time_iso: '' }, undefined)).toEqual({
+      ok: false,
+      reason: "a bucket of 300 s; the export's buckets are a minute, an hour or a day",
+    });
+    expect(csvRowRecord('openai', { ...openai, model: '' }, undefined)).toEqual({
+      ok: false,
+      reason: 'no model (export with the usage grouped by model)',
+    });
+    expect(csvRowRecord('openai', { ...openai, input_cached_tokens: '50000' }, undefined)).toEqual({
+      ok: false,
+      reason: 'input_cached_tokens and input_cache_write_tokens add up to more than input_tokens',
+    });
   });
 });
