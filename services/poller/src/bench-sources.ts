@@ -22,6 +22,7 @@ const fixture = (name: string): Record<string, unknown> =>
 const answering = (text: string): ProviderHttp => ({
   getJson: () => Promise.resolve(JSON.parse(text) as unknown),
   postJson: () => Promise.resolve(JSON.parse(text) as unknown),
+  download: () => Promise.resolve(text),
 });
 
 const signal = new AbortController().signal;

@@ -36,20 +36,33 @@ export function readFixture(name: FixtureName): unknown {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as unknown;
 }
 
-/** A ProviderHttp that answers each request with the next of `pages` and records what was asked. */
-export function pagesHttp(pages: unknown[]): ProviderHttp & { requests: ProviderRequest[]; posts: ProviderPost[] } {
+/**
+ * A ProviderHttp that answers each request (a GET, a POST or a download) with the next of `pages`
+ * and records what was asked; a page that is an Error is thrown instead.
+ */
+export function pagesHttp(pages: unknown[]): ProviderHttp & { requests: ProviderRequest[]; posts: ProviderPost[]; downloads: string[] } {
   const requests: ProviderRequest[] = [];
   const posts: ProviderPost[] = [];
+  const downloads: string[] = [];
+  const next = <T>(): Promise<T> => {
+    const page = pages.shift();
+    return page instanceof Error ? Promise.reject(page) : Promise.resolve(page as T);
+  };
   return {
     requests,
     posts,
+    downloads,
     getJson: (request) => {
       requests.push(request);
-      return Promise.resolve(pages.shift());
+      return next();
     },
     postJson: (request) => {
       posts.push(request);
-      return Promise.resolve(pages.shift());
+      return next();
+    },
+    download: (url) => {
+      downloads.push(url);
+      return next<string>();
     },
   };
 }
