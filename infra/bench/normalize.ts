@@ -73,6 +73,12 @@ interface Case {
 
 const text = (body: Uint8Array | string): string => (typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
 const parseCount = (body: Uint8Array | string): number => (JSON.parse(text(body)) === null ? 0 : 1);
+/** JSON.parse of each line of an NDJSON body. */
+const parseLines = (body: Uint8Array | string): number => {
+  let n = 0;
+  for (const line of text(body).split('\n')) n += JSON.parse(line) === null ? 0 : 1;
+  return n;
+};
 
 // OTLP logs: the real api_request record, PER_BODY of it a body, each its own request.
 type OtlpLogs = { resourceLogs: { scopeLogs: { logRecords: { attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] };
@@ -213,11 +219,7 @@ const cases: Case[] = [
       }
       return n;
     },
-    parse: (body) => {
-      let n = 0;
-      for (const line of text(body).split('\n')) n += JSON.parse(line) === null ? 0 : 1;
-      return n;
-    },
+    parse: parseLines,
   },
   {
     name: 'Cursor CSV rows (cursor_csv)',
@@ -234,7 +236,7 @@ const cases: Case[] = [
   },
   ...benchSources(PER_BODY).map((s: BenchSource): Case => ({
     name: `${s.endpoint} (${s.source})`,
-    bodies: Array.from({ length: BODIES }, () => JSON.stringify(s.page)),
+    bodies: Array.from({ length: BODIES }, () => s.body),
     convert: async (body) => {
       const ctx = context(s.source);
       let n = 0;
@@ -243,7 +245,7 @@ const cases: Case[] = [
       }
       return n;
     },
-    parse: parseCount,
+    parse: s.format === 'json' ? parseCount : parseLines,
   })),
 ];
 

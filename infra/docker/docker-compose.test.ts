@@ -139,6 +139,8 @@ describe('docker-compose.yml', () => {
     const poller = env('poller');
     expect(poller.ANTHROPIC_ADMIN_API_KEY).toBe('${ANTHROPIC_ADMIN_API_KEY:-}');
     expect(poller.OPENAI_ADMIN_KEY).toBe('${OPENAI_ADMIN_KEY:-}');
+    expect(poller.GITHUB_COPILOT_TOKEN).toBe('${GITHUB_COPILOT_TOKEN:-}');
+    expect(poller.GITHUB_ORG).toBe('${GITHUB_ORG:-}');
     expect(svc('poller').volumes).toContain(`poller-data:${poller.BURNRATE_DATA_DIR}`);
     expect(dockerfile).toContain(`chown node:node ${poller.BURNRATE_DATA_DIR}`);
   });

@@ -41,10 +41,13 @@ export {
   CLAUDE_CODE_ANALYTICS_PATH,
   CURSOR_EVENTS_PATH,
   type CursorStandIn,
+  GITHUB_API_VERSION,
+  type GitHubStandIn,
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
   startAnthropicStandIn,
   startCursorStandIn,
+  startGitHubStandIn,
   startOpenAiStandIn,
   type UsageApiStandIn,
 } from './usage-api-stand-in.ts';

@@ -1,4 +1,4 @@
-import { type HttpAnswer, type HttpStandIn, jsonAnswer, startHttpStandIn } from './http-stand-in.ts';
+import { type HttpAnswer, type HttpStandIn, jsonAnswer, type ReceivedRequest, startHttpStandIn } from './http-stand-in.ts';
 
 /** How a provider writes bucket times: Anthropic as RFC 3339 `starting_at`, OpenAI as Unix seconds `start_time`. */
 interface TimeStyle {
@@ -212,6 +212,160 @@ export async function startCursorStandIn(adminKey: string, pageSize = 2): Promis
           const b = r.json as { startDate: number; endDate: number; page: number };
           return { startDate: b.startDate, endDate: b.endDate, page: b.page };
         });
+    },
+  };
+}
+
+export const GITHUB_API_VERSION = '2022-11-28';
+
+export interface GitHubStandIn extends HttpStandIn {
+  /** Replaces the organization's Copilot seats (`{assignee: {login, id, type}, last_activity_at, …}`). */
+  setSeats(seats: readonly Record<string, unknown>[]): void;
+  /**
+   * Replaces the premium-request usage items of one UTC day (`YYYY-MM-DD`) by user login (a
+   * revision, when it was served before). The organization's answer is their sum per product, SKU
+   * and model, users without a seat included.
+   */
+  setPremiumUsage(day: string, byUser: Readonly<Record<string, readonly Record<string, unknown>[]>>): void;
+  /**
+   * Replaces the users-1-day records of one day, served as `files` NDJSON files behind signed links;
+   * `null` answers 404 (a report not produced yet). A day never set answers 204 (no activity).
+   */
+  setUserDays(day: string, records: readonly Record<string, unknown>[] | null, files?: number): void;
+  /** Every premium usage request answered, as its day and user (null: the organization's total). */
+  usageCalls(): { day: string; user: string | null }[];
+  /** The page of every seats request answered. */
+  seatPages(): number[];
+  /** Every report download, answered or not. */
+  downloads(): ReceivedRequest[];
+}
+
+const AMOUNT_FIELDS = ['grossQuantity', 'grossAmount', 'discountQuantity', 'discountAmount', 'netQuantity', 'netAmount'] as const;
+
+/** Items summed per product, SKU and model, as the organization's answer sums its users'. */
+function sumItems(items: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  const byKey = new Map<string, Record<string, unknown>>();
+  for (const item of items) {
+    const key = JSON.stringify([item.product, item.sku, item.model]);
+    const held = byKey.get(key);
+    if (held === undefined) {
+      byKey.set(key, { ...item });
+      continue;
+    }
+    for (const field of AMOUNT_FIELDS) held[field] = Math.round((Number(held[field] ?? 0) + Number(item[field] ?? 0)) * 1e10) / 1e10;
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * A local stand-in of GitHub's REST API for one organization's Copilot (reference formats in
+ * ../shared/reference/providers.md §7): checks the bearer token and the API version header, and
+ * serves the seat listing (`page`/`per_page`, at most 100), the premium-request usage of a day
+ * (`year`/`month`/`day`, `user` optional) and the users-1-day metrics report, whose download links
+ * point back at it and must be fetched without the token.
+ */
+export async function startGitHubStandIn(token: string, org = 'acme'): Promise<GitHubStandIn> {
+  let seats: Record<string, unknown>[] = [];
+  const usage = new Map<string, Record<string, readonly Record<string, unknown>[]>>();
+  const userDays = new Map<string, { records: readonly Record<string, unknown>[]; files: number } | null>();
+  const signature = 'stand-in-signature';
+  let origin = '';
+  const paths = {
+    seats: `/orgs/${org}/copilot/billing/seats`,
+    usage: `/organizations/${org}/settings/billing/premium_request/usage`,
+    report: `/orgs/${org}/copilot/metrics/reports/users-1-day`,
+  };
+
+  const download = (request: { headers: Record<string, string> }, url: URL): HttpAnswer => {
+    if (request.headers.authorization !== undefined)
+      return jsonAnswer(400, { message: 'a signed link takes no Authorization header' }, ['Authorization sent to a signed link']);
+    if (url.searchParams.get('sig') !== signature) return jsonAnswer(403, { message: 'signature mismatch' });
+    const [, , day, file] = url.pathname.split('/');
+    const report = userDays.get(day ?? '');
+    const index = Number((file ?? '').replace('.ndjson', ''));
+    if (!report || !Number.isInteger(index) || index >= report.files) return jsonAnswer(404, { message: 'no such file' });
+    const size = Math.ceil(report.records.length / report.files);
+    const lines = report.records.slice(index * size, (index + 1) * size).map((r) => JSON.stringify(r));
+    return { status: 200, body: lines.map((l) => `${l}\n`).join(''), headers: { 'content-type': 'application/x-ndjson' } };
+  };
+
+  const server = await startHttpStandIn((request) => {
+    const url = new URL(request.path, 'http://stand-in');
+    if (url.pathname.startsWith('/reports/')) return download(request, url);
+    if (request.headers.authorization !== `Bearer ${token}`)
+      return jsonAnswer(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+    if (request.headers['x-github-api-version'] !== GITHUB_API_VERSION)
+      return jsonAnswer(400, { message: `X-GitHub-Api-Version must be ${GITHUB_API_VERSION}` }, ['no or another API version']);
+    if (request.method !== 'GET') return jsonAnswer(404, { message: 'Not Found' });
+    const query = url.searchParams;
+
+    if (url.pathname === paths.seats) {
+      const page = Number(query.get('page') ?? '1');
+      const perPage = Math.min(100, Number(query.get('per_page') ?? '50'));
+      if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1)
+        return jsonAnswer(422, { message: 'page and per_page must be whole numbers from 1' }, ['bad paging']);
+      return jsonAnswer(200, { total_seats: seats.length, seats: seats.slice((page - 1) * perPage, page * perPage) });
+    }
+
+    if (url.pathname === paths.usage) {
+      const [year, month, day] = ['year', 'month', 'day'].map((name) => Number(query.get(name)));
+      if (!Number.isInteger(year) || !Number.isInteger(month) || !Number.isInteger(day))
+        return jsonAnswer(400, { message: 'the stand-in serves one day: year, month and day' }, ['not one day']);
+      const date = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+      const byUser = usage.get(date) ?? {};
+      const user = query.get('user');
+      const login = user === null ? undefined : Object.keys(byUser).find((l) => l.toLowerCase() === user.toLowerCase());
+      const items = user === null ? sumItems(Object.values(byUser).flat()) : login === undefined ? [] : [...(byUser[login] ?? [])];
+      return jsonAnswer(200, {
+        timePeriod: { year, month, day },
+        organization: org,
+        ...(user === null ? {} : { user }),
+        usageItems: items,
+      });
+    }
+
+    if (url.pathname === paths.report) {
+      const day = query.get('day') ?? '';
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return jsonAnswer(422, { message: 'day must be YYYY-MM-DD' }, ['day']);
+      const report = userDays.get(day);
+      if (report === undefined) return { status: 204 };
+      if (report === null) return jsonAnswer(404, { message: 'Not Found' });
+      return jsonAnswer(200, {
+        download_links: Array.from({ length: report.files }, (_, i) => `${origin}/reports/${day}/${i}.ndjson?sig=${signature}`),
+        report_day: day,
+      });
+    }
+    return jsonAnswer(404, { message: 'Not Found' });
+  });
+  origin = server.origin;
+
+  const answered = (path: string): URL[] =>
+    server.requests
+      .filter((r) => r.status === 200)
+      .map((r) => new URL(r.path, 'http://stand-in'))
+      .filter((u) => u.pathname === path);
+  return {
+    ...server,
+    setSeats(next) {
+      seats = next.map((s) => ({ ...s }));
+    },
+    setPremiumUsage(day, byUser) {
+      usage.set(day, structuredClone(byUser));
+    },
+    setUserDays(day, records, files = 1) {
+      userDays.set(day, records === null ? null : { records: structuredClone(records), files });
+    },
+    usageCalls() {
+      return answered(paths.usage).map((u) => ({
+        day: `${u.searchParams.get('year')}-${u.searchParams.get('month')?.padStart(2, '0')}-${u.searchParams.get('day')?.padStart(2, '0')}`,
+        user: u.searchParams.get('user'),
+      }));
+    },
+    seatPages() {
+      return answered(paths.seats).map((u) => Number(u.searchParams.get('page')));
+    },
+    downloads() {
+      return server.requests.filter((r) => r.path.startsWith('/reports/'));
     },
   };
 }

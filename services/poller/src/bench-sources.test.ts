@@ -3,10 +3,15 @@ import { benchSources } from './bench-sources.ts';
 
 describe('the normalisation bench’s report pages', () => {
   it('read as the poller reads them: every row of a page of each source, with distinct keys', async () => {
-    for (const s of benchSources(7)) {
-      const rows = await s.rows(JSON.stringify(s.page));
+    const sources = benchSources(7);
+    expect(sources.map((s) => s.source)).toContain('copilot_metrics');
+    for (const s of sources) {
+      const rows = await s.rows(s.body);
       expect(rows, s.source).toHaveLength(7);
       expect(new Set(rows.map((r) => JSON.stringify(r.key))).size, s.source).toBe(7);
+      // The baseline parses the same bytes.
+      const documents = s.format === 'json' ? [s.body] : s.body.split('\n');
+      for (const d of documents) expect(() => JSON.parse(d) as unknown, s.source).not.toThrow();
     }
   });
 });

@@ -15,9 +15,10 @@ import { readPollerSettings } from './settings.ts';
  *
  * env: KAFKA_BROKERS, KAFKA_SEND_TIMEOUT_MS, BURNRATE_CONFIG (members, ownership and prices),
  * BURNRATE_DATA_DIR (the cursors: keep it on a volume), ANTHROPIC_ADMIN_API_KEY, ANTHROPIC_API_URL,
- * OPENAI_ADMIN_KEY, OPENAI_API_URL, CURSOR_ADMIN_API_KEY, CURSOR_API_URL, BURNRATE_POLL_SOURCES,
- * BURNRATE_POLL_INTERVAL, BURNRATE_POLL_OVERLAP_BUCKETS, BURNRATE_POLL_BACKFILL, BURNRATE_HEALTH_PORT
- * (one /healthz line per source), BURNRATE_LOG_LEVEL.
+ * OPENAI_ADMIN_KEY, OPENAI_API_URL, CURSOR_ADMIN_API_KEY, CURSOR_API_URL, GITHUB_COPILOT_TOKEN,
+ * GITHUB_ORG, GITHUB_API_URL, GITHUB_COPILOT_PER_USER, BURNRATE_POLL_SOURCES, BURNRATE_POLL_INTERVAL,
+ * BURNRATE_POLL_OVERLAP_BUCKETS, BURNRATE_POLL_BACKFILL, BURNRATE_HEALTH_PORT (one /healthz line per
+ * source), BURNRATE_LOG_LEVEL.
  */
 runService({
   name: 'poller',
@@ -47,7 +48,9 @@ runService({
     });
     const pollers = createPollers({ settings, dir, ingest, clock: systemClock, log });
     if (pollers.pollers.length === 0)
-      log.warn('no provider admin key is set (ANTHROPIC_ADMIN_API_KEY, OPENAI_ADMIN_KEY, CURSOR_ADMIN_API_KEY): nothing to poll');
+      log.warn(
+        'no provider admin key is set (ANTHROPIC_ADMIN_API_KEY, OPENAI_ADMIN_KEY, CURSOR_ADMIN_API_KEY, GITHUB_COPILOT_TOKEN): nothing to poll',
+      );
     // Stopped before the bus closes: a poll in flight ends and saves its cursor first.
     lifecycle.register({ name: 'pollers', start: () => pollers.start(), stop: () => pollers.stop() });
 

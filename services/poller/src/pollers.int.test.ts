@@ -7,10 +7,12 @@ import {
   ANTHROPIC_COST_PATH,
   ANTHROPIC_USAGE_PATH,
   CLAUDE_CODE_ANALYTICS_PATH,
+  type GitHubStandIn,
   OPENAI_COMPLETIONS_PATH,
   OPENAI_COSTS_PATH,
   startAnthropicStandIn,
   startCursorStandIn,
+  startGitHubStandIn,
   startOpenAiStandIn,
   tempDir,
   type TempDir,
@@ -21,11 +23,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PollerHealth } from './poller.ts';
 import { createPollers, type Pollers } from './pollers.ts';
 import { POLL_SOURCES, PollerEnv, type PollerSettings } from './settings.ts';
-import { readFixture, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
+import { copilotSeat, premiumItem, readFixture, readFixtureText, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
 
 const ANTHROPIC_KEY = 'sk-ant-admin01-test';
 const OPENAI_KEY = 'sk-admin-test';
 const CURSOR_KEY = 'key_cursor_test';
+const GITHUB_TOKEN = 'github_pat_test';
 
 type UsageRow = Record<string, unknown> & { output_tokens: number };
 const usageTemplate = (readFixture('anthropic-usage-report.json') as { data: { results: UsageRow[] }[] }).data[0]?.results[0] as UsageRow;
@@ -389,6 +392,244 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
       for (const p of running.splice(0)) await p.stop();
       await api.close();
     }
+  });
+});
+
+describe('GitHub Copilot poller against a stand-in of the REST API', () => {
+  type Item = Record<string, unknown>;
+  const userDayTemplates = readFixtureText('github-copilot-users-1-day.ndjson')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Item);
+  const userDay = (day: string, login: 'alice-octo' | 'bob-builds', interactions: number): Item => ({
+    ...(userDayTemplates.find((r) => r.user_login === login) as Item),
+    day,
+    user_initiated_interaction_count: interactions,
+  });
+  /** The day's published cost, summed over every event of it: what the pipeline adds up. */
+  const costOf = (events: readonly UsageEvent[], day: string): number =>
+    Math.round(events.filter((e) => e.period_start === `${day}T00:00:00.000Z`).reduce((sum, e) => sum + e.cost_usd, 0) * 1e6) / 1e6;
+  /** The organization's net amount of a day, as GitHub's total answers it. */
+  const orgNet = (byUser: Record<string, Item[]>): number =>
+    Math.round(
+      Object.values(byUser)
+        .flat()
+        .reduce((sum, i) => sum + Number(i.netAmount), 0) * 1e6,
+    ) / 1e6;
+
+  let dir: TempDir;
+  let api: GitHubStandIn;
+  let producer: ReturnType<typeof recordingProducer>;
+  const clock = fixedClock(new Date('2026-12-07T10:20:00Z'));
+  const waits: number[] = [];
+  const running: Pollers[] = [];
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    api = await startGitHubStandIn(GITHUB_TOKEN);
+    producer = recordingProducer();
+    clock.set(new Date('2026-12-07T10:20:00Z'));
+    waits.length = 0;
+  });
+
+  afterEach(async () => {
+    for (const p of running.splice(0)) await p.stop();
+    await api.close();
+    await dir.cleanup();
+  });
+
+  /** A process's Copilot pollers (a restart is a new one), reading back to Dec 5 on a first poll. */
+  const start = (env: Record<string, string> = {}) => {
+    const settings = PollerEnv.parse({
+      GITHUB_COPILOT_TOKEN: GITHUB_TOKEN,
+      GITHUB_ORG: 'acme',
+      GITHUB_API_URL: api.origin,
+      BURNRATE_POLL_BACKFILL: '2d',
+      // Below the two days GitHub revises: the sources read them again anyway.
+      BURNRATE_POLL_OVERLAP_BUCKETS: '1',
+      BURNRATE_POLL_SOURCES: 'copilot_premium,copilot_metrics',
+      ...env,
+    });
+    const p = testPollers(settings, dir.path, producer, clock, waits);
+    running.push(p);
+    return p.pollers;
+  };
+  const both = () => {
+    const [premium, metrics] = start();
+    if (premium === undefined || metrics === undefined) throw new Error('expected the two Copilot pollers');
+    return { premium, metrics };
+  };
+
+  it('attributes premium requests per active seat with the org remainder, counts each user-day once through a revision, 429, 500 and a restart', async () => {
+    // 150 seats, two pages; all but three idle since November.
+    api.setSeats([
+      copilotSeat('alice-octo', '2026-12-07T09:00:00Z'),
+      copilotSeat('bob-builds', '2026-12-06T18:00:00+00:00'),
+      copilotSeat('carol-new', null),
+      ...Array.from({ length: 147 }, (_, i) => copilotSeat(`idle-${i}`, '2026-11-01T12:00:00Z')),
+    ]);
+    const days: Record<string, Record<string, Item[]>> = {
+      '2026-12-05': { 'alice-octo': [premiumItem('Claude Sonnet 4.5', 50, 0)], 'erin-left': [premiumItem('GPT-5', 10, 0.4)] },
+      '2026-12-06': {
+        'alice-octo': [premiumItem('Claude Sonnet 4.5', 100, 0), premiumItem('GPT-5', 20, 0.4)],
+        'bob-builds': [premiumItem('GPT-5', 25, 0.6), premiumItem('Claude Opus 4.1', 30, 1.2)],
+        // Left the organization: no seat, still on the invoice.
+        'erin-left': [premiumItem('Gemini 2.0 Flash', 2.5, 0.1)],
+      },
+      // The day in progress.
+      '2026-12-07': { 'alice-octo': [premiumItem('GPT-5', 5, 0.2)] },
+    };
+    for (const [day, byUser] of Object.entries(days)) api.setPremiumUsage(day, byUser);
+
+    const first = both();
+    expect(await first.premium.pollOnce()).toMatchObject({ buckets: 3, published: 8, corrections: 0, rejected: 0 });
+    expect(api.seatPages()).toEqual([1, 2]);
+    // The organization's total of each day, then each seat active since the day began.
+    expect(api.usageCalls()).toEqual([
+      { day: '2026-12-05', user: null },
+      { day: '2026-12-05', user: 'alice-octo' },
+      { day: '2026-12-05', user: 'bob-builds' },
+      { day: '2026-12-05', user: 'carol-new' },
+      { day: '2026-12-06', user: null },
+      { day: '2026-12-06', user: 'alice-octo' },
+      { day: '2026-12-06', user: 'bob-builds' },
+      { day: '2026-12-06', user: 'carol-new' },
+      { day: '2026-12-07', user: null },
+      { day: '2026-12-07', user: 'alice-octo' },
+      { day: '2026-12-07', user: 'carol-new' },
+    ]);
+    for (const r of api.requests) {
+      expect(r.headers).toMatchObject({
+        authorization: `Bearer ${GITHUB_TOKEN}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+      });
+      expect(r.headers['user-agent']).toMatch(/^burnrate-poller/);
+    }
+    const events = producer.events();
+    expect(events.map((e) => [e.period_start?.slice(0, 10), e.developer, e.model, e.requests, e.cost_usd])).toEqual([
+      ['2026-12-05', 'alice@acme.com', 'claude-sonnet-4.5', 50, 0],
+      // The organization's remainder: usage no seat read accounts for.
+      ['2026-12-05', 'unattributed', 'gpt-5', 10, 0.4],
+      ['2026-12-06', 'alice@acme.com', 'claude-sonnet-4.5', 100, 0],
+      ['2026-12-06', 'alice@acme.com', 'gpt-5', 20, 0.4],
+      ['2026-12-06', 'bob-builds', 'gpt-5', 25, 0.6],
+      ['2026-12-06', 'bob-builds', 'claude-opus-4.1', 30, 1.2],
+      ['2026-12-06', 'unattributed', 'gemini-2.0-flash', 3, 0.1],
+      ['2026-12-07', 'alice@acme.com', 'gpt-5', 5, 0.2],
+    ]);
+    expect(new Set(events.map((e) => [e.source, e.provider, e.tool, e.granularity].join()))).toEqual(
+      new Set(['copilot_premium,github,copilot,1d']),
+    );
+    for (const [day, byUser] of Object.entries(days)) expect(costOf(events, day), day).toBe(orgNet(byUser));
+    expect(first.premium.health()).toMatchObject({ cursor: '2026-12-07T00:00:00.000Z', last_error: null });
+
+    // kill -9: the state file is all that is left. GitHub then revised Bob's Dec 6 and the
+    // rest of Dec 7 came in; it answers 429 once and 500 once first.
+    running.splice(0);
+    const saved = JSON.parse(await readFile(join(dir.path, 'copilot_premium.json'), 'utf8')) as { cursor: string; pending: unknown[] };
+    expect(saved).toMatchObject({ cursor: '2026-12-07T00:00:00.000Z', pending: [] });
+    clock.set(new Date('2026-12-08T01:20:00Z'));
+    days['2026-12-06'] = { ...days['2026-12-06'], 'bob-builds': [premiumItem('GPT-5', 28, 0.72), premiumItem('Claude Opus 4.1', 30, 1.2)] };
+    days['2026-12-07'] = { 'alice-octo': [premiumItem('GPT-5', 12, 0.48)], 'carol-new': [premiumItem('Claude Sonnet 4.5', 4, 0)] };
+    for (const [day, byUser] of Object.entries(days)) api.setPremiumUsage(day, byUser);
+    api.failNext(1, { status: 429, retryAfterSec: 3 });
+    api.failNext(1, { status: 500 });
+    const calls = api.usageCalls().length;
+    const requests = api.requests.length;
+
+    const second = both();
+    expect(await second.premium.pollOnce()).toMatchObject({ published: 3, corrections: 2, rejected: 0, lowered: 0 });
+    expect(waits[0]).toBe(3000);
+    expect(api.requests.slice(requests, requests + 3).map((r) => [new URL(r.path, api.origin).pathname, r.status])).toEqual([
+      ['/orgs/acme/copilot/billing/seats', 429],
+      ['/orgs/acme/copilot/billing/seats', 500],
+      ['/orgs/acme/copilot/billing/seats', 200],
+    ]);
+    // Two days before the cursor again (whatever BURNRATE_POLL_OVERLAP_BUCKETS says), up to the day in progress.
+    expect([
+      ...new Set(
+        api
+          .usageCalls()
+          .slice(calls)
+          .map((c) => c.day),
+      ),
+    ]).toEqual(['2026-12-05', '2026-12-06', '2026-12-07', '2026-12-08']);
+    const all = producer.events();
+    const corrections = all.filter((e) => e.attributes.corrects !== undefined);
+    expect(corrections.map((e) => [e.period_start?.slice(0, 10), e.developer, e.requests, e.cost_usd])).toEqual([
+      ['2026-12-06', 'bob-builds', 3, 0.12],
+      ['2026-12-07', 'alice@acme.com', 7, 0.28],
+    ]);
+    // Each user-day once: the day's cost is the organization's net amount, no more.
+    for (const [day, byUser] of Object.entries(days)) expect(costOf(all, day), day).toBe(orgNet(byUser));
+    expect(second.premium.health().cursor).toBe('2026-12-08T00:00:00.000Z');
+
+    // Nothing new: nothing published.
+    expect(await second.premium.pollOnce()).toMatchObject({ published: 0, corrections: 0 });
+  });
+
+  it('publishes only the organization’s figures with GITHUB_COPILOT_PER_USER=false', async () => {
+    api.setSeats([copilotSeat('alice-octo', '2026-12-07T09:00:00Z')]);
+    api.setPremiumUsage('2026-12-06', { 'alice-octo': [premiumItem('GPT-5', 20, 0.4)], 'bob-builds': [premiumItem('GPT-5', 5, 0.2)] });
+    const pollers = start({ GITHUB_COPILOT_PER_USER: 'false', BURNRATE_POLL_SOURCES: 'copilot_premium' });
+    expect(pollers.map((p) => p.source)).toEqual(['copilot_premium']);
+    await pollers[0]?.pollOnce();
+    expect(api.seatPages()).toEqual([]);
+    expect(api.usageCalls().every((c) => c.user === null)).toBe(true);
+    expect(producer.events().map((e) => [e.developer, e.requests, e.cost_usd])).toEqual([['unattributed', 25, 0.6]]);
+  });
+
+  it('reads the users-1-day reports through their signed links without the token, a day once through a revision, and waits for a report not produced yet', async () => {
+    api.setUserDays('2026-12-05', [userDay('2026-12-05', 'alice-octo', 14), userDay('2026-12-05', 'bob-builds', 0)], 2);
+    // Not produced yet: GitHub answers 404 until it is.
+    api.setUserDays('2026-12-06', null);
+
+    const first = both();
+    expect(await first.metrics.pollOnce()).toMatchObject({ buckets: 3, published: 2, rejected: 0 });
+    const reports = () => api.requests.filter((r) => r.path.startsWith('/orgs/acme/copilot/metrics/reports/users-1-day'));
+    // The day in progress has no report: not asked.
+    expect(reports().map((r) => [new URL(r.path, api.origin).searchParams.get('day'), r.status])).toEqual([
+      ['2026-12-05', 200],
+      ['2026-12-06', 404],
+    ]);
+    expect(api.downloads().map((d) => [d.status, d.headers.authorization])).toEqual([
+      [200, undefined],
+      [200, undefined],
+    ]);
+    expect(producer.events().map((e) => [e.period_start?.slice(0, 10), e.developer, e.requests, e.input_tokens, e.cost_usd])).toEqual([
+      ['2026-12-05', 'alice@acme.com', 14, 38_000, 0],
+      ['2026-12-05', 'bob-builds', 0, 0, 0],
+    ]);
+    expect(first.metrics.health()).toMatchObject({ cursor: '2026-12-07T00:00:00.000Z', last_error: null });
+
+    // A day later: Dec 6 is produced, GitHub revised Alice's Dec 5, Dec 7 had no activity (204);
+    // it answers 500 once first.
+    running.splice(0);
+    clock.set(new Date('2026-12-08T01:20:00Z'));
+    api.setUserDays('2026-12-05', [userDay('2026-12-05', 'alice-octo', 20), userDay('2026-12-05', 'bob-builds', 0)], 2);
+    api.setUserDays('2026-12-06', [userDay('2026-12-06', 'alice-octo', 6)]);
+    const second = both();
+    api.failNext(1, { status: 500 });
+    expect(await second.metrics.pollOnce()).toMatchObject({ published: 2, corrections: 1, rejected: 0 });
+    expect(
+      reports()
+        .slice(2)
+        .map((r) => [new URL(r.path, api.origin).searchParams.get('day'), r.status]),
+    ).toEqual([
+      ['2026-12-05', 500],
+      ['2026-12-05', 200],
+      ['2026-12-06', 200],
+      ['2026-12-07', 204],
+    ]);
+    const events = producer.events();
+    expect(events.filter((e) => e.developer === 'alice@acme.com').map((e) => [e.period_start?.slice(0, 10), e.requests])).toEqual([
+      ['2026-12-05', 14],
+      ['2026-12-05', 6],
+      ['2026-12-06', 6],
+    ]);
+    expect(api.downloads().every((d) => d.status === 200 && d.headers.authorization === undefined)).toBe(true);
+    expect(second.metrics.health().cursor).toBe('2026-12-08T00:00:00.000Z');
   });
 });
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Clock, Logger } from '@burnrate/core';
+import { BurnrateError, type Clock, type Logger } from '@burnrate/core';
 import type { IngestCore } from '@burnrate/ingest';
 import { createPoller, type Poller, type PollerHealth } from './poller.ts';
 import { stateFile } from './poller-state.ts';
@@ -8,6 +8,7 @@ import type { PollerSettings } from './settings.ts';
 import type { UsageSource } from './source.ts';
 import { anthropicCostReport, anthropicHeaders, anthropicUsageReport } from './sources/anthropic.ts';
 import { claudeCodeAnalytics } from './sources/claude-code-analytics.ts';
+import { COPILOT_PREMIUM_SOURCE, copilotMetricsReports, copilotPremiumUsage, githubHeaders } from './sources/copilot.ts';
 import { cursorHeaders, cursorUsageEvents } from './sources/cursor.ts';
 import { openaiCompletionsUsage, openaiCosts, openaiHeaders } from './sources/openai.ts';
 
@@ -19,7 +20,7 @@ interface Provider {
   key: (settings: PollerSettings) => string | undefined;
   baseUrl: (settings: PollerSettings) => string;
   headers: (key: string) => Record<string, string>;
-  sources: readonly UsageSource[];
+  sources: (settings: PollerSettings, log: Logger) => readonly UsageSource[];
 }
 
 /** Every provider the poller knows. A new report of a known provider is one entry in its `sources`. */
@@ -29,21 +30,35 @@ const PROVIDERS: readonly Provider[] = [
     key: (s) => s.ANTHROPIC_ADMIN_API_KEY,
     baseUrl: (s) => s.ANTHROPIC_API_URL,
     headers: (key) => anthropicHeaders(key, USER_AGENT),
-    sources: [anthropicUsageReport, anthropicCostReport, claudeCodeAnalytics],
+    sources: () => [anthropicUsageReport, anthropicCostReport, claudeCodeAnalytics],
   },
   {
     name: 'openai',
     key: (s) => s.OPENAI_ADMIN_KEY,
     baseUrl: (s) => s.OPENAI_API_URL,
     headers: (key) => openaiHeaders(key, USER_AGENT),
-    sources: [openaiCompletionsUsage, openaiCosts],
+    sources: () => [openaiCompletionsUsage, openaiCosts],
   },
   {
     name: 'cursor',
     key: (s) => s.CURSOR_ADMIN_API_KEY,
     baseUrl: (s) => s.CURSOR_API_URL,
     headers: (key) => cursorHeaders(key, USER_AGENT),
-    sources: [cursorUsageEvents],
+    sources: () => [cursorUsageEvents],
+  },
+  {
+    name: 'github',
+    key: (s) => s.GITHUB_COPILOT_TOKEN,
+    baseUrl: (s) => s.GITHUB_API_URL,
+    headers: (token) => githubHeaders(token, USER_AGENT),
+    sources: (s, log) => {
+      // readPollerSettings refuses a token without an organization; this is for settings built otherwise.
+      if (s.GITHUB_ORG === undefined) throw new BurnrateError('CONFIG_INVALID', 'GITHUB_ORG is required when GITHUB_COPILOT_TOKEN is set');
+      return [
+        copilotPremiumUsage({ org: s.GITHUB_ORG, perUser: s.GITHUB_COPILOT_PER_USER, log: log.child({ source: COPILOT_PREMIUM_SOURCE }) }),
+        copilotMetricsReports({ org: s.GITHUB_ORG }),
+      ];
+    },
   },
 ];
 
@@ -83,7 +98,7 @@ export function createPollers(options: PollersOptions): Pollers {
       log,
       ...options.http,
     });
-    for (const source of provider.sources) {
+    for (const source of provider.sources(settings, log)) {
       if (!settings.BURNRATE_POLL_SOURCES.has(source.source)) continue;
       pollers.push(
         createPoller({
@@ -93,7 +108,7 @@ export function createPollers(options: PollersOptions): Pollers {
           ingest: options.ingest,
           clock: options.clock,
           log: log.child({ source: source.source }),
-          intervalMs: settings.BURNRATE_POLL_INTERVAL,
+          intervalMs: Math.max(settings.BURNRATE_POLL_INTERVAL, source.minIntervalMs ?? 0),
           overlapBuckets: settings.BURNRATE_POLL_OVERLAP_BUCKETS,
           backfillMs: settings.BURNRATE_POLL_BACKFILL,
           ...(options.sleep ? { sleep: options.sleep } : {}),

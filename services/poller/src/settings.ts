@@ -29,24 +29,24 @@ export const POLL_SOURCES = [
   'openai_usage',
   'openai_costs',
   'cursor_events',
+  'copilot_premium',
+  'copilot_metrics',
 ] as const;
 /**
  * One report per provider: the reports of one provider count the same spend (the cost report and
  * the Claude Code report are other views of the usage report's), so polling them all would count
- * it two or three times in every total. The usage reports carry tokens, models and keys.
+ * it two or three times in every total. The usage reports carry tokens, models and keys. For
+ * GitHub the premium-request billing is the money; the Copilot metrics reports are seat-licensed
+ * activity ($0), opt-in.
  */
-export const DEFAULT_POLL_SOURCES = ['anthropic_usage_report', 'openai_usage', 'cursor_events'] as const;
+export const DEFAULT_POLL_SOURCES = ['anthropic_usage_report', 'openai_usage', 'cursor_events', 'copilot_premium'] as const;
 const baseUrl = (fallback: string) =>
   z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
     .default(fallback)
     .transform((url) => url.replace(/\/+$/, ''));
 
-/**
- * The pollers' settings, all from the environment: the admin keys are secrets and never belong in
- * burnrate.yaml, and a poller runs exactly when its provider's key is set.
- */
-export const PollerEnv = z.object({
+const PollerFields = z.object({
   ANTHROPIC_ADMIN_API_KEY: secret.describe(
     'Anthropic Admin API key (sk-ant-admin01-…); when set, the Anthropic reports named in BURNRATE_POLL_SOURCES are polled',
   ),
@@ -57,6 +57,23 @@ export const PollerEnv = z.object({
     "Cursor Admin API key (a team admin's key_…); when set, Cursor's usage events are polled (cursor_events in BURNRATE_POLL_SOURCES)",
   ),
   CURSOR_API_URL: baseUrl('https://api.cursor.com').describe('Base URL of the Cursor Admin API (a stand-in in tests)'),
+  GITHUB_COPILOT_TOKEN: secret.describe(
+    "GitHub token (fine-grained, classic or a GitHub App's) of an organization owner or billing manager; when set, GITHUB_ORG's Copilot reports named in BURNRATE_POLL_SOURCES are polled",
+  ),
+  GITHUB_ORG: z
+    .string()
+    .trim()
+    // GitHub's rule for a login; it goes into request paths.
+    .regex(/^[a-z\d](?:[a-z\d-]{0,38})$/i, 'expected an organization login such as acme')
+    .optional()
+    .describe('The GitHub organization whose Copilot usage is polled; required with GITHUB_COPILOT_TOKEN'),
+  GITHUB_API_URL: baseUrl('https://api.github.com').describe('Base URL of the GitHub REST API (a stand-in in tests)'),
+  GITHUB_COPILOT_PER_USER: z
+    .stringbool({ error: 'expected true or false' })
+    .default(true)
+    .describe(
+      "Attribute copilot_premium's cost per user: one more request per active Copilot seat and day read; false publishes the organization's figures only",
+    ),
   BURNRATE_POLL_SOURCES: z
     .string()
     .default(DEFAULT_POLL_SOURCES.join(','))
@@ -91,6 +108,17 @@ export const PollerEnv = z.object({
   BURNRATE_POLL_BACKFILL: duration(HOUR_MS, 31 * DAY_MS)
     .prefault('7d')
     .describe('How far back the first poll of a source reads, when it has no cursor yet'),
+});
+
+/**
+ * The pollers' settings, all from the environment: the admin keys are secrets and never belong in
+ * burnrate.yaml, and a poller runs exactly when its provider's key is set.
+ */
+export const PollerEnv = PollerFields.refine((s) => s.GITHUB_COPILOT_TOKEN === undefined || s.GITHUB_ORG !== undefined, {
+  path: ['GITHUB_ORG'],
+  message: 'required when GITHUB_COPILOT_TOKEN is set: the organization to poll',
+  // Named with the other bad settings, not only once they are fixed.
+  when: () => true,
 });
 export type PollerSettings = z.infer<typeof PollerEnv>;
 

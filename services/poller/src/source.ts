@@ -33,6 +33,11 @@ export interface UsageSource {
   bucketMs: number;
   /** Buckets before the cursor read again on every poll at least, whatever the setting says: how far back the provider revises. */
   overlapBuckets?: number;
+  /**
+   * The shortest time between two polls, whatever BURNRATE_POLL_INTERVAL says: a report refreshed
+   * no faster than this, whose reading costs many requests of a rate limit shared with other tools.
+   */
+  minIntervalMs?: number;
   /** Every bucket of [start, end), all pages read. */
   read(window: { start: number; end: number }, http: ProviderHttp, signal: AbortSignal): Promise<Bucket[]>;
 }
@@ -66,12 +71,17 @@ export async function readAllPages<Item>(
 
 /** A provider's answer read with `schema`; a page it refuses stops the read, naming the first problem. */
 export function parsePage<T>(schema: z.ZodType<T>, answer: unknown, path: string, page: number): T {
+  return parseAnswer(schema, answer, `${path} page ${page}`);
+}
+
+/** The same for an answer that is not a page: `what` names it (`… report file 1 line 3`). */
+export function parseAnswer<T>(schema: z.ZodType<T>, answer: unknown, what: string): T {
   const parsed = schema.safeParse(answer);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw new BurnrateError(
     'PROVIDER_REJECTED',
-    `${path} page ${page} is not in the expected format: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
+    `${what} is not in the expected format: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
   );
 }
 

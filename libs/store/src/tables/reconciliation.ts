@@ -12,7 +12,7 @@ import { USAGE_EVENTS_TABLE } from './usage-events.ts';
  *
  * - per (day, org, provider), the report of highest precedence present that day
  *   (REPORT_PRECEDENCE: a cost report before a usage report before per-user analytics before
- *   Claude Code's cost metrics) is the
+ *   Claude Code's cost metrics; Copilot's billing before its activity reports) is the
  *   day's truth, as the report attributes it to teams; other reports of that provider, counting
  *   the same spend again, are left out;
  * - a (day, org, provider) no report covers (yet) counts its live spend;
@@ -32,6 +32,9 @@ export const REPORT_PRECEDENCE: readonly string[] = [
   'claude_code_metrics',
   'openai_costs',
   'openai_usage',
+  // Copilot's money is its premium-request billing; the metrics reports are its activity at $0.
+  'copilot_premium',
+  'copilot_metrics',
 ];
 
 /** One day's spend of one org, team, provider and source: live (request-level) or a report's buckets. */
