@@ -183,6 +183,9 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           // Copilot's seat-licensed activity ($0) and its premium-request billing: the billing counts.
           report('g1', 'copilot_metrics', '2026-03-02', 0, 'payments', 'github'),
           report('g2', 'copilot_premium', '2026-03-02', 2.3, 'payments', 'github'),
+          // Cursor's money is its request-level events; its daily usage data ($0 activity) never replaces it.
+          live('k1', '2026-03-02T11:00:00.000Z', 1.25, 'payments', 'cursor'),
+          report('k2', 'cursor_daily', '2026-03-02', 0, 'payments', 'cursor'),
         ]);
         const rows = await store.reconciliation({ org });
         const brief = rows.map((r) => [r.day, r.provider, r.team, r.live_usd, r.report_usd, r.report_source, r.counted_usd, r.delta_usd]);
@@ -190,6 +193,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           ['2026-03-02', 'anthropic', 'payments', 42.5, 46, 'anthropic_cost_report', 46, 3.5],
           ['2026-03-02', 'anthropic', 'research', 7.5, 0, 'anthropic_cost_report', 0, -7.5],
           ['2026-03-02', 'anthropic', 'unattributed', 0, 9, 'anthropic_cost_report', 9, 9],
+          ['2026-03-02', 'cursor', 'payments', 1.25, 0, null, 1.25, 0],
           ['2026-03-02', 'github', 'payments', 0, 2.3, 'copilot_premium', 2.3, 2.3],
           ['2026-03-02', 'openai', 'payments', 0, 3, 'openai_costs', 3, 3],
           ['2026-03-03', 'anthropic', 'payments', 5, 0, null, 5, 0],

@@ -16,6 +16,8 @@ import { USAGE_EVENTS_TABLE } from './usage-events.ts';
  *   day's truth, as the report attributes it to teams; other reports of that provider, counting
  *   the same spend again, are left out;
  * - a (day, org, provider) no report covers (yet) counts its live spend;
+ * - an activity report (ACTIVITY_SOURCES: bucketed, $0, beside a provider's request-level money)
+ *   is never the day's report, so it cannot put $0 in place of that live spend;
  * - `delta_usd` is reported − live for each team: positive where the report saw spend nothing
  *   live did (another app's API key, events lost on the way), negative where live attribution
  *   and the report's (API key or workspace ownership) put the same spend on different teams.
@@ -36,6 +38,13 @@ export const REPORT_PRECEDENCE: readonly string[] = [
   'copilot_premium',
   'copilot_metrics',
 ];
+
+/**
+ * Bucketed sources that report activity at $0 while the provider's money arrives request-level
+ * (Cursor's daily usage data beside its usage events). Chosen as a day's report, one would count
+ * the day at $0 and leave the live spend out; they are left out of the reconciliation instead.
+ */
+export const ACTIVITY_SOURCES: readonly string[] = ['cursor_daily'];
 
 /** One day's spend of one org, team, provider and source: live (request-level) or a report's buckets. */
 export interface SourceDay {
@@ -59,7 +68,7 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
   // The report that counts per (day, org, provider): the highest-ranked present, by name on a tie.
   const chosen = new Map<string, string>();
   for (const d of days) {
-    if (d.live) continue;
+    if (d.live || ACTIVITY_SOURCES.includes(d.source)) continue;
     const key = JSON.stringify([d.day, d.org, d.provider]);
     const current = chosen.get(key);
     if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current))
