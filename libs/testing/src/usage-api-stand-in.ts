@@ -158,26 +158,33 @@ export function startOpenAiStandIn(adminKey: string, pageSize = 3): Promise<Usag
 }
 
 export const CURSOR_EVENTS_PATH = '/teams/filtered-usage-events';
+export const CURSOR_DAILY_PATH = '/teams/daily-usage-data';
 
 export interface CursorStandIn extends HttpStandIn {
   /** Replaces the usage events served (a revision, when some were served before). */
   setEvents(events: readonly Record<string, unknown>[]): void;
-  /** Every page request, as the window and page asked for. */
+  /** Replaces the daily usage records served (`{date, email, …}`; a revision, when some were served before). */
+  setDaily(records: readonly Record<string, unknown>[]): void;
+  /** Every page request of the usage events, as the window and page asked for. */
   pages(): { startDate: number; endDate: number; page: number }[];
+  /** Every answered request of the daily usage data, as the window asked for. */
+  dailyReads(): { startDate: number; endDate: number }[];
 }
 
 /**
- * A local stand-in of Cursor's Admin API `POST /teams/filtered-usage-events` (reference formats in
- * ../shared/reference/providers.md §6): checks Basic auth (the key as user name, empty password),
- * the body (`startDate`/`endDate` epoch ms at most 30 days apart, a 1-based `page`), and answers
- * the events of the window, oldest first, `pageSize` at a time with Cursor's pagination envelope.
+ * A local stand-in of Cursor's Admin API (reference formats in ../shared/reference/providers.md
+ * §6): checks Basic auth (the key as user name, empty password) and the body (`startDate`/`endDate`
+ * epoch ms at most 30 days apart). `POST /teams/filtered-usage-events` also takes a 1-based `page`
+ * and answers the events of the window, oldest first, `pageSize` at a time with Cursor's pagination
+ * envelope; `POST /teams/daily-usage-data` answers the window's records whole, `{data, period}`.
  */
 export async function startCursorStandIn(adminKey: string, pageSize = 2): Promise<CursorStandIn> {
   let events: Record<string, unknown>[] = [];
+  let daily: Record<string, unknown>[] = [];
   const expected = `Basic ${Buffer.from(`${adminKey}:`).toString('base64')}`;
   const server = await startHttpStandIn((request) => {
     if (request.headers.authorization !== expected) return jsonAnswer(401, { error: 'Unauthorized' });
-    if (request.method !== 'POST' || request.path !== CURSOR_EVENTS_PATH)
+    if (request.method !== 'POST' || (request.path !== CURSOR_EVENTS_PATH && request.path !== CURSOR_DAILY_PATH))
       return jsonAnswer(404, { error: `no ${request.method} ${request.path}` });
     const body = request.json as { startDate?: unknown; endDate?: unknown; page?: unknown; pageSize?: unknown } | undefined;
     const problems: string[] = [];
@@ -185,6 +192,13 @@ export async function startCursorStandIn(adminKey: string, pageSize = 2): Promis
     if (typeof startDate !== 'number' || typeof endDate !== 'number' || endDate <= startDate)
       problems.push('startDate and endDate must be epoch ms, start first');
     else if (endDate - startDate > 30 * DAY) problems.push('a request may span at most 30 days');
+    if (request.path === CURSOR_DAILY_PATH) {
+      if (problems.length > 0) return jsonAnswer(400, { error: problems.join('; ') }, problems);
+      const data = daily
+        .filter((r) => Number(r.date) >= (startDate as number) && Number(r.date) < (endDate as number))
+        .sort((a, b) => Number(a.date) - Number(b.date));
+      return jsonAnswer(200, { data, period: { startDate, endDate } });
+    }
     if (typeof page !== 'number' || !Number.isInteger(page) || page < 1) problems.push('page must be a whole number from 1');
     if (problems.length > 0) return jsonAnswer(400, { error: problems.join('; ') }, problems);
     const size = Math.min(pageSize, typeof body?.pageSize === 'number' ? body.pageSize : pageSize);
@@ -205,9 +219,20 @@ export async function startCursorStandIn(adminKey: string, pageSize = 2): Promis
     setEvents(next) {
       events = next.map((e) => ({ ...e }));
     },
+    setDaily(records) {
+      daily = records.map((r) => ({ ...r }));
+    },
+    dailyReads() {
+      return server.requests
+        .filter((r) => r.status === 200 && r.path === CURSOR_DAILY_PATH)
+        .map((r) => {
+          const b = r.json as { startDate: number; endDate: number };
+          return { startDate: b.startDate, endDate: b.endDate };
+        });
+    },
     pages() {
       return server.requests
-        .filter((r) => r.status === 200)
+        .filter((r) => r.status === 200 && r.path === CURSOR_EVENTS_PATH)
         .map((r) => {
           const b = r.json as { startDate: number; endDate: number; page: number };
           return { startDate: b.startDate, endDate: b.endDate, page: b.page };

@@ -5,6 +5,7 @@ describe('the normalisation bench’s report pages', () => {
   it('read as the poller reads them: every row of a page of each source, with distinct keys', async () => {
     const sources = benchSources(7);
     expect(sources.map((s) => s.source)).toContain('copilot_metrics');
+    expect(sources.map((s) => s.source)).toContain('cursor_daily');
     for (const s of sources) {
       const rows = await s.rows(s.body);
       expect(rows, s.source).toHaveLength(7);

@@ -4,7 +4,7 @@ import type { ProviderHttp } from './provider-http.ts';
 import { type BucketRow, DAY_MS, HOUR_MS, type UsageSource } from './source.ts';
 import { anthropicUsageReport } from './sources/anthropic.ts';
 import { copilotMetricsReports, copilotPremiumUsage } from './sources/copilot.ts';
-import { cursorUsageEvents } from './sources/cursor.ts';
+import { cursorDailyUsage, cursorUsageEvents } from './sources/cursor.ts';
 import { openaiCompletionsUsage } from './sources/openai.ts';
 
 /** One report for the normalisation bench: a page as the provider answers it, and how the poller reads it. */
@@ -61,9 +61,13 @@ function bucketPage(name: string, perPage: number, distinct: (i: number) => Reco
 const repeated = (rows: readonly Record<string, unknown>[], perPage: number, distinct: (i: number) => Record<string, unknown>) =>
   Array.from({ length: perPage }, (_, i) => ({ ...rows[i % rows.length], ...distinct(i) }));
 
-/** The hourly report pollers, Cursor's events and GitHub Copilot's daily reports, each with a page of `perPage` rows. */
+/** The hourly report pollers, Cursor's events and daily usage data and GitHub Copilot's daily reports, each with a page of `perPage` rows. */
 export function benchSources(perPage: number): BenchSource[] {
   const cursor = fixture('cursor-filtered-usage-events.json') as { usageEvents: Record<string, unknown>[] };
+  // A user-day with no activity is no event: the bench's rows are the active ones, repeated.
+  const cursorDaily = (fixture('cursor-daily-usage-data.json') as { data: Record<string, unknown>[] }).data.filter(
+    (r) => r.isActive === true,
+  );
   const premiumPage = fixture('github-premium-request-usage.json') as { usageItems: Record<string, unknown>[] };
   const userDays = fixtureText('github-copilot-users-1-day.ndjson')
     .split('\n')
@@ -100,6 +104,16 @@ export function benchSources(perPage: number): BenchSource[] {
       }),
       format: 'json',
       rows: reading(cursorUsageEvents, { start: cursorHour, end: cursorHour + HOUR_MS }),
+    },
+    {
+      source: cursorDailyUsage.source,
+      endpoint: 'Cursor daily usage data',
+      body: JSON.stringify({
+        data: repeated(cursorDaily, perPage, (i) => ({ date: day, email: `dev-${i}@acme.com` })),
+        period: { startDate: day, endDate: day + DAY_MS },
+      }),
+      format: 'json',
+      rows: reading(cursorDailyUsage, { start: day, end: day + DAY_MS }),
     },
     {
       source: premium.source,

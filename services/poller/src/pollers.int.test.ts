@@ -393,6 +393,86 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
       await api.close();
     }
   });
+
+  it('reads the daily usage data when named: one $0 event per active user-day, a revision once as a correction, through a 429 and a restart', async () => {
+    await using dir = await tempDir();
+    const api = await startCursorStandIn(CURSOR_KEY);
+    const running: Pollers[] = [];
+    const template = (readFixture('cursor-daily-usage-data.json') as { data: Record<string, unknown>[] }).data[0] as Record<
+      string,
+      unknown
+    >;
+    const userDay = (day: string, chat: number, email = 'alice@acme.com') => ({
+      ...template,
+      date: Date.parse(`${day}T00:00:00Z`),
+      email,
+      composerRequests: 0,
+      agentRequests: 0,
+      cmdkUsages: 0,
+      chatRequests: chat,
+    });
+    try {
+      const clock = fixedClock(new Date('2026-12-07T12:20:00Z'));
+      const waits: number[] = [];
+      const producer = recordingProducer();
+      const start = () => {
+        const settings = PollerEnv.parse({
+          CURSOR_ADMIN_API_KEY: CURSOR_KEY,
+          CURSOR_API_URL: api.origin,
+          BURNRATE_POLL_SOURCES: 'cursor_daily',
+          BURNRATE_POLL_BACKFILL: '2d',
+          BURNRATE_POLL_OVERLAP_BUCKETS: '1',
+        });
+        const p = testPollers(settings, dir.path, producer, clock, waits);
+        running.push(p);
+        const [poller] = p.pollers;
+        if (poller === undefined || p.pollers.length !== 1) throw new Error('expected the Cursor daily poller alone');
+        return poller;
+      };
+      api.setDaily(
+        [userDay('2026-12-06', 12), userDay('2026-12-06', 0, 'carol@acme.com'), userDay('2026-12-07', 5)].map((r, i) =>
+          i === 1 ? { ...r, isActive: false } : r,
+        ),
+      );
+      const first = start();
+      expect(first.source).toBe('cursor_daily');
+      expect(await first.pollOnce()).toMatchObject({ published: 2, corrections: 0, rejected: 0 });
+      // From the backfill's day to the end of the day in progress, in one request.
+      expect(api.dailyReads()).toEqual([{ startDate: Date.parse('2026-12-05T00:00:00Z'), endDate: Date.parse('2026-12-08T00:00:00Z') }]);
+      expect(producer.events().map((e) => [e.source, e.granularity, e.period_start, e.developer, e.requests, e.cost_usd])).toEqual([
+        ['cursor_daily', '1d', '2026-12-06T00:00:00.000Z', 'alice@acme.com', 12, 0],
+        ['cursor_daily', '1d', '2026-12-07T00:00:00.000Z', 'alice@acme.com', 5, 0],
+      ]);
+      expect(first.health()).toMatchObject({ source: 'cursor_daily', cursor: '2026-12-07T00:00:00.000Z', last_error: null });
+
+      // A restart from the state file the next day: Cursor completed Alice's Dec 7 and she worked on
+      // the 8th; it answers 429 once first.
+      for (const p of running.splice(0)) await p.stop();
+      const saved = JSON.parse(await readFile(join(dir.path, 'cursor_daily.json'), 'utf8')) as { cursor: string };
+      expect(saved.cursor).toBe('2026-12-07T00:00:00.000Z');
+      clock.set(new Date('2026-12-08T01:20:00Z'));
+      api.setDaily([userDay('2026-12-06', 12), userDay('2026-12-07', 9), userDay('2026-12-08', 1)]);
+      api.failNext(1, { status: 429, retryAfterSec: 3 });
+      const second = start();
+      expect(await second.pollOnce()).toMatchObject({ published: 2, corrections: 1, rejected: 0 });
+      expect(waits[0]).toBe(3000);
+      // Two days before the cursor again (whatever BURNRATE_POLL_OVERLAP_BUCKETS says): Cursor revises them.
+      expect(api.dailyReads().at(-1)).toEqual({
+        startDate: Date.parse('2026-12-05T00:00:00Z'),
+        endDate: Date.parse('2026-12-09T00:00:00Z'),
+      });
+      const events = producer.events();
+      expect(events.filter((e) => e.period_start === '2026-12-07T00:00:00.000Z').map((e) => e.requests)).toEqual([5, 4]);
+      expect(events.filter((e) => e.attributes.corrects !== undefined)).toHaveLength(1);
+      expect(events.every((e) => e.cost_usd === 0 && e.provider === 'cursor')).toBe(true);
+      expect(second.health().cursor).toBe('2026-12-08T00:00:00.000Z');
+      // Once more with nothing new: nothing is published.
+      expect(await second.pollOnce()).toMatchObject({ published: 0, corrections: 0 });
+    } finally {
+      for (const p of running.splice(0)) await p.stop();
+      await api.close();
+    }
+  });
 });
 
 describe('GitHub Copilot poller against a stand-in of the REST API', () => {

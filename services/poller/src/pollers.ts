@@ -9,7 +9,7 @@ import type { UsageSource } from './source.ts';
 import { anthropicCostReport, anthropicHeaders, anthropicUsageReport } from './sources/anthropic.ts';
 import { claudeCodeAnalytics } from './sources/claude-code-analytics.ts';
 import { COPILOT_PREMIUM_SOURCE, copilotMetricsReports, copilotPremiumUsage, githubHeaders } from './sources/copilot.ts';
-import { cursorHeaders, cursorUsageEvents } from './sources/cursor.ts';
+import { cursorDailyUsage, cursorHeaders, cursorUsageEvents } from './sources/cursor.ts';
 import { openaiCompletionsUsage, openaiCosts, openaiHeaders } from './sources/openai.ts';
 
 const USER_AGENT = 'burnrate-poller/0.1';
@@ -44,7 +44,7 @@ const PROVIDERS: readonly Provider[] = [
     key: (s) => s.CURSOR_ADMIN_API_KEY,
     baseUrl: (s) => s.CURSOR_API_URL,
     headers: (key) => cursorHeaders(key, USER_AGENT),
-    sources: () => [cursorUsageEvents],
+    sources: () => [cursorUsageEvents, cursorDailyUsage],
   },
   {
     name: 'github',

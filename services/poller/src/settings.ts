@@ -29,6 +29,7 @@ export const POLL_SOURCES = [
   'openai_usage',
   'openai_costs',
   'cursor_events',
+  'cursor_daily',
   'copilot_premium',
   'copilot_metrics',
 ] as const;
@@ -37,6 +38,7 @@ export const POLL_SOURCES = [
  * the Claude Code report are other views of the usage report's), so polling them all would count
  * it two or three times in every total. The usage reports carry tokens, models and keys. For
  * GitHub the premium-request billing is the money; the Copilot metrics reports are seat-licensed
+ * activity ($0), opt-in. Likewise Cursor's usage events are the money and its daily usage data
  * activity ($0), opt-in.
  */
 export const DEFAULT_POLL_SOURCES = ['anthropic_usage_report', 'openai_usage', 'cursor_events', 'copilot_premium'] as const;
@@ -54,7 +56,7 @@ const PollerFields = z.object({
   OPENAI_ADMIN_KEY: secret.describe('OpenAI admin key; when set, the OpenAI reports named in BURNRATE_POLL_SOURCES are polled'),
   OPENAI_API_URL: baseUrl('https://api.openai.com').describe('Base URL of the OpenAI API (a stand-in in tests)'),
   CURSOR_ADMIN_API_KEY: secret.describe(
-    "Cursor Admin API key (a team admin's key_…); when set, Cursor's usage events are polled (cursor_events in BURNRATE_POLL_SOURCES)",
+    "Cursor Admin API key (a team admin's key_…); when set, the Cursor reports named in BURNRATE_POLL_SOURCES are polled (cursor_events by default; cursor_daily when named)",
   ),
   CURSOR_API_URL: baseUrl('https://api.cursor.com').describe('Base URL of the Cursor Admin API (a stand-in in tests)'),
   GITHUB_COPILOT_TOKEN: secret.describe(

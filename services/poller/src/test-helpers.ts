@@ -32,6 +32,7 @@ export type FixtureName =
   | 'openai-usage-completions.json'
   | 'openai-costs.json'
   | 'cursor-filtered-usage-events.json'
+  | 'cursor-daily-usage-data.json'
   | 'github-premium-request-usage.json'
   | 'github-copilot-users-1-day.ndjson';
 

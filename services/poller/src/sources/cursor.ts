@@ -1,10 +1,12 @@
 import { BurnrateError } from '@burnrate/core';
 import { z } from 'zod';
 import type { ProviderHttp } from '../provider-http.ts';
-import { type Bucket, type BucketRow, DAY_MS, HOUR_MS, parsePage, type UsageSource } from '../source.ts';
+import { attributesOf, type Bucket, type BucketRow, DAY_MS, HOUR_MS, parsePage, present, type UsageSource } from '../source.ts';
 
 export const CURSOR_EVENTS_SOURCE = 'cursor_events';
 export const CURSOR_EVENTS_PATH = '/teams/filtered-usage-events';
+export const CURSOR_DAILY_SOURCE = 'cursor_daily';
+export const CURSOR_DAILY_PATH = '/teams/daily-usage-data';
 
 /** Cursor answers at most 30 days per request. */
 const MAX_SPAN_MS = 30 * DAY_MS;
@@ -184,6 +186,192 @@ export const cursorUsageEvents: UsageSource = {
     const buckets: Bucket[] = [];
     for (let start = window.start; start < window.end; start += HOUR_MS) {
       buckets.push({ start, end: start + HOUR_MS, rows: mergeRows(byHour.get(start) ?? []) });
+    }
+    return buckets;
+  },
+};
+
+// ---- Daily usage data -------------------------------------------------------------------------
+
+/** Cursor revises its recent daily figures as the hourly aggregation catches up: the last two days are read again. */
+const DAILY_REREAD_DAYS = 2;
+/** Cursor aggregates hourly and asks for at most one read an hour; the limit of 20 a minute is shared with the events. */
+const DAILY_MIN_INTERVAL_MS = HOUR_MS;
+
+const DailyRecord = z.looseObject({
+  // Epoch milliseconds of the UTC day's start.
+  date: z.union([
+    z.number().int().positive(),
+    z
+      .string()
+      .regex(/^\d{10,16}$/, 'expected epoch milliseconds')
+      .transform(Number),
+  ]),
+  email: z.string().min(1),
+  isActive: z.boolean().nullish(),
+  totalLinesAdded: count.nullish(),
+  totalLinesDeleted: count.nullish(),
+  acceptedLinesAdded: count.nullish(),
+  acceptedLinesDeleted: count.nullish(),
+  totalApplies: count.nullish(),
+  totalAccepts: count.nullish(),
+  totalRejects: count.nullish(),
+  totalTabsShown: count.nullish(),
+  totalTabsAccepted: count.nullish(),
+  composerRequests: count.nullish(),
+  chatRequests: count.nullish(),
+  agentRequests: count.nullish(),
+  cmdkUsages: count.nullish(),
+  subscriptionIncludedReqs: count.nullish(),
+  apiKeyReqs: count.nullish(),
+  usageBasedReqs: count.nullish(),
+  bugbotUsages: count.nullish(),
+  mostUsedModel: z.string().nullish(),
+  clientVersion: z.string().nullish(),
+});
+export type CursorDailyRecord = z.infer<typeof DailyRecord>;
+
+const DailyAnswer = z.looseObject({
+  data: z.array(DailyRecord),
+  // The documented answer is not paged; a paged one read as a whole would drop the pages after the first.
+  pagination: z.looseObject({ hasNextPage: z.literal(false, 'a paged answer is not read: only its first page would count') }).nullish(),
+});
+
+/** The requests a user made of Cursor's AI that day: composer, chat, agent and Cmd-K. */
+const requestsOf = (r: CursorDailyRecord): number =>
+  (r.composerRequests ?? 0) + (r.chatRequests ?? 0) + (r.agentRequests ?? 0) + (r.cmdkUsages ?? 0);
+
+/** The counted fields, added when Cursor lists one user-day twice. */
+const DAILY_COUNTS = [
+  'totalLinesAdded',
+  'totalLinesDeleted',
+  'acceptedLinesAdded',
+  'acceptedLinesDeleted',
+  'totalApplies',
+  'totalAccepts',
+  'totalRejects',
+  'totalTabsShown',
+  'totalTabsAccepted',
+  'composerRequests',
+  'chatRequests',
+  'agentRequests',
+  'cmdkUsages',
+  'subscriptionIncludedReqs',
+  'apiKeyReqs',
+  'usageBasedReqs',
+  'bugbotUsages',
+] as const;
+
+/**
+ * One user-day record → one event keyed (day, email). Cursor's daily data carries no tokens and no
+ * money, so its cost is $0 (reported): the money is `cursor_events`'. `requests` are the AI
+ * requests of the day (composer, chat, agent, Cmd-K); the model is the day's most used (else
+ * `unknown`, as for Copilot's reports); lines, applies, tabs and the plan split of the requests
+ * are in `attributes`.
+ */
+export function cursorDailyRow(record: CursorDailyRecord): BucketRow {
+  const start = Math.floor(record.date / DAY_MS) * DAY_MS;
+  const at = new Date(start).toISOString();
+  const day = at.slice(0, 10);
+  return {
+    key: { day, email: record.email },
+    fields: {
+      occurred_at: at,
+      granularity: '1d',
+      period_start: at,
+      period_end: new Date(start + DAY_MS).toISOString(),
+      identity: { email: record.email, tool: 'cursor' },
+      provider: 'cursor',
+      tool: 'cursor',
+      model: present(record.mostUsedModel) ?? 'unknown',
+      requests: requestsOf(record),
+      cost_usd: 0,
+      attributes: attributesOf({
+        'cursor.active': record.isActive,
+        'cursor.lines_added': record.totalLinesAdded,
+        'cursor.lines_deleted': record.totalLinesDeleted,
+        'cursor.accepted_lines_added': record.acceptedLinesAdded,
+        'cursor.accepted_lines_deleted': record.acceptedLinesDeleted,
+        'cursor.applies': record.totalApplies,
+        'cursor.accepts': record.totalAccepts,
+        'cursor.rejects': record.totalRejects,
+        'cursor.tabs_shown': record.totalTabsShown,
+        'cursor.tabs_accepted': record.totalTabsAccepted,
+        'cursor.composer_requests': record.composerRequests,
+        'cursor.chat_requests': record.chatRequests,
+        'cursor.agent_requests': record.agentRequests,
+        'cursor.cmdk_usages': record.cmdkUsages,
+        'cursor.included_requests': record.subscriptionIncludedReqs,
+        'cursor.api_key_requests': record.apiKeyReqs,
+        'cursor.usage_based_requests': record.usageBasedReqs,
+        'cursor.bugbot_usages': record.bugbotUsages,
+        'cursor.client_version': record.clientVersion,
+      }),
+      paths: { developer_email: 'email', model: 'mostUsedModel' },
+    },
+    raw: record,
+  };
+}
+
+/**
+ * The records of one user-day made one: their counts added, the model and client version of the
+ * one with most requests. The documented answer lists a user-day once; should a chunk list it
+ * twice (one per client version, say), one event per key must still hold the whole day.
+ */
+function mergeDaily(a: CursorDailyRecord, b: CursorDailyRecord): CursorDailyRecord {
+  const lead = requestsOf(b) > requestsOf(a) ? b : a;
+  const merged: CursorDailyRecord = { ...lead, isActive: Boolean(a.isActive) || Boolean(b.isActive) };
+  for (const field of DAILY_COUNTS) {
+    if (a[field] != null || b[field] != null) merged[field] = (a[field] ?? 0) + (b[field] ?? 0);
+  }
+  return merged;
+}
+
+/** Every user-day record of [start, end), at most 30 days a request. */
+async function readDaily(window: { start: number; end: number }, http: ProviderHttp, signal: AbortSignal): Promise<CursorDailyRecord[]> {
+  const records: CursorDailyRecord[] = [];
+  for (let from = window.start; from < window.end; from += MAX_SPAN_MS) {
+    const to = Math.min(window.end, from + MAX_SPAN_MS);
+    const answer = parsePage(
+      DailyAnswer,
+      await http.postJson({ path: CURSOR_DAILY_PATH, body: { startDate: from, endDate: to } }, signal),
+      CURSOR_DAILY_PATH,
+      1,
+    );
+    // The window is [from, to): a day on its end belongs to the next request.
+    records.push(...answer.data.filter((r) => r.date >= from && r.date < to));
+  }
+  return records;
+}
+
+/**
+ * `POST /teams/daily-usage-data` of Cursor's Admin API: per user and UTC day, Cursor's activity
+ * (requests, lines, applies, tabs), no tokens and no cost. A day with neither activity nor requests
+ * is no event. Opt-in: the money is `cursor_events`', and the reconciliation never counts these $0
+ * days in its place.
+ */
+export const cursorDailyUsage: UsageSource = {
+  source: CURSOR_DAILY_SOURCE,
+  granularity: '1d',
+  bucketMs: DAY_MS,
+  overlapBuckets: DAILY_REREAD_DAYS,
+  minIntervalMs: DAILY_MIN_INTERVAL_MS,
+  async read(window, http, signal) {
+    const byDay = new Map<number, Map<string, CursorDailyRecord>>();
+    for (const record of await readDaily(window, http, signal)) {
+      if (record.isActive !== true && requestsOf(record) === 0) continue;
+      const day = Math.floor(record.date / DAY_MS) * DAY_MS;
+      let users = byDay.get(day);
+      if (users === undefined) {
+        users = new Map();
+        byDay.set(day, users);
+      }
+      const held = users.get(record.email);
+      users.set(record.email, held === undefined ? record : mergeDaily(held, record));
+    }
+    const buckets: Bucket[] = [];
+    for (let start = Math.floor(window.start / DAY_MS) * DAY_MS; start < window.end; start += DAY_MS) {
+      buckets.push({ start, end: start + DAY_MS, rows: [...(byDay.get(start)?.values() ?? [])].map(cursorDailyRow) });
     }
     return buckets;
   },
