@@ -94,6 +94,20 @@ function canonicalOpenAi(s: string): CanonicalModel | undefined {
  * with provider and tier `unknown`, so events still flow and the catalog reports the missing price.
  */
 export function canonicalModel(raw: string): CanonicalModel {
+  // Every event names its model, and a fleet uses a handful: the regexes run once per name.
+  const known = canonicalByRaw.get(raw);
+  if (known !== undefined) return known;
+  if (canonicalByRaw.size >= CANONICAL_MEMO_SIZE) canonicalByRaw.clear();
+  const canonical = Object.freeze(canonicalOf(raw));
+  canonicalByRaw.set(raw, canonical);
+  return canonical;
+}
+
+/** Names remembered; a sender inventing names past it only costs the regexes again. */
+const CANONICAL_MEMO_SIZE = 4096;
+const canonicalByRaw = new Map<string, CanonicalModel>();
+
+function canonicalOf(raw: string): CanonicalModel {
   const s = stripSuffixes(stripWrappers(raw));
   const known = canonicalClaude(s) ?? canonicalOpenAi(s);
   if (known) return known;

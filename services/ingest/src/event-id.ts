@@ -1,15 +1,42 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted, so the same record hashes the same whatever its key order. */
+/**
+ * JSON with object keys sorted (by UTF-16 code units) and undefined members left out, so the same
+ * record hashes the same whatever its key order. Event ids and fingerprints are made of this text
+ * and are stored, so the output must never change: event-id.test.ts holds it to the reference form.
+ */
 export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => stableStringify(v)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        // A hole is nothing between its commas, as Array.prototype.join writes it.
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (i in value ? stableStringify(value[i]) : '');
+        return `${out}]`;
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const member = record[key];
+        if (member === undefined) continue;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${stableStringify(member)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      // undefined, a function, a symbol: JSON has none of them; a bigint is not JSON either.
+      return JSON.stringify(value) ?? 'null';
   }
-  return JSON.stringify(value) ?? 'null';
 }
 
 export function sha256Hex(text: string): string {
