@@ -12,6 +12,8 @@ import {
   createIngestCore,
   createIngestGate,
   csvRowRecord,
+  CSV_SOURCES,
+  type CsvFormat,
   decodeOtlp,
   deterministicEventId,
   buildUsageEvent,
@@ -156,15 +158,60 @@ const cursorRow = {
   'Total Tokens': '361143',
   Cost: '$0.31',
 };
-const csvBodies = Array.from({ length: BODIES }, (_, b) =>
-  JSON.stringify(
-    Array.from({ length: PER_BODY }, (_, i) => ({
-      ...cursorRow,
-      Date: new Date(Date.parse(cursorRow.Date) + b * PER_BODY + i).toISOString(),
-    })),
-  ),
-);
-const csvCtx = context('cursor_csv');
+/** BODIES bodies of PER_BODY rows like `row`, each a JSON array (the CSV reader's split is not measured), `vary` making rows distinct. */
+const csvBodies = (row: Record<string, string>, vary: (row: Record<string, string>, n: number) => Record<string, string>): string[] =>
+  Array.from({ length: BODIES }, (_, b) => JSON.stringify(Array.from({ length: PER_BODY }, (_, i) => vary(row, b * PER_BODY + i))));
+
+// The Anthropic Console's usage export and OpenAI's, a row of each fixture (services/ingest/fixtures/csv).
+const consoleRow = {
+  usage_date_utc: '2026-11-20',
+  model_version: 'claude-sonnet-4-5-20250929',
+  api_key: 'payments-ci',
+  workspace: 'Payments',
+  usage_type: 'standard',
+  context_window: '≤ 200k',
+  usage_input_tokens_no_cache: '1,204,500',
+  usage_input_tokens_cache_write_5m: '82000',
+  usage_input_tokens_cache_write_1h: '15000',
+  usage_input_tokens_cache_read: '9,800,000',
+  usage_output_tokens: '210400',
+  web_search_count: '3',
+  inference_geo: 'global',
+  speed: '',
+};
+const openaiRow = {
+  start_time: '1795132800',
+  end_time: '1795136400',
+  start_time_iso: '2026-11-20T00:00:00+00:00',
+  end_time_iso: '2026-11-20T01:00:00+00:00',
+  project_id: 'proj_Wf3kPayments',
+  num_model_requests: '12.0',
+  user_id: 'user-Ab12Cd34',
+  api_key_id: 'key_3QRCYbJRFQ0G4ycm',
+  model: 'gpt-5-mini-2025-08-07',
+  batch: 'False',
+  service_tier: 'default',
+  input_tokens: '42120',
+  output_tokens: '16730',
+  input_cached_tokens: '12800',
+};
+
+const csvCase = (name: string, format: CsvFormat, bodies: string[]): Case => {
+  const ctx = context(CSV_SOURCES[format]);
+  return {
+    name,
+    bodies,
+    convert: (body) => {
+      let n = 0;
+      for (const row of JSON.parse(text(body)) as Record<string, string>[]) {
+        const r = csvRowRecord(format, row, undefined);
+        if (r.ok && normalizeRecord(r.record, ctx).ok) n++;
+      }
+      return n;
+    },
+    parse: parseCount,
+  };
+};
 
 const cases: Case[] = [
   {
@@ -221,19 +268,21 @@ const cases: Case[] = [
     },
     parse: parseLines,
   },
-  {
-    name: 'Cursor CSV rows (cursor_csv)',
-    bodies: csvBodies,
-    convert: (body) => {
-      let n = 0;
-      for (const row of JSON.parse(text(body)) as Record<string, string>[]) {
-        const r = csvRowRecord('cursor', row, undefined);
-        if (r.ok && normalizeRecord(r.record, csvCtx).ok) n++;
-      }
-      return n;
-    },
-    parse: parseCount,
-  },
+  csvCase(
+    'Cursor CSV rows (cursor_csv)',
+    'cursor',
+    csvBodies(cursorRow, (row, n) => ({ ...row, Date: new Date(Date.parse(cursorRow.Date) + n).toISOString() })),
+  ),
+  csvCase(
+    'Anthropic Console usage CSV rows (anthropic)',
+    'anthropic',
+    csvBodies(consoleRow, (row, n) => ({ ...row, api_key: `key-${n}` })),
+  ),
+  csvCase(
+    'OpenAI usage CSV rows (openai)',
+    'openai',
+    csvBodies(openaiRow, (row, n) => ({ ...row, user_id: `user-${n}` })),
+  ),
   ...benchSources(PER_BODY).map((s: BenchSource): Case => ({
     name: `${s.endpoint} (${s.source})`,
     bodies: Array.from({ length: BODIES }, () => s.body),
