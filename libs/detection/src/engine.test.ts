@@ -11,7 +11,7 @@ import {
 } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
 import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
-import { usageEvent } from '@burnrate/testing/builders';
+import { anomaly, usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z';
@@ -537,6 +537,34 @@ describe('createDetectionEngine', () => {
       expect(e.snapshot().detectors.counting).toEqual({ ids: ['otel-1'] });
       expect(e.stats().superseded).toBe(1);
       expect(e.stats().watermark).toBe(T0);
+    });
+
+    it('steps a superseded bucket through the detectors that accept reports only, and still answers superseded', () => {
+      const comparing: Detector<{ ids: string[]; late: boolean[] }, null> = {
+        kind: 'new_spender',
+        reports: 'accept',
+        initialState: () => ({ ids: [], late: [] }),
+        step: (state, event, _cfg, ctx) => {
+          state.ids.push(event.event_id);
+          state.late.push(ctx.late === true);
+          return { state, anomalies: event.event_id === 'report-1' ? [anomaly({ id: 'gap' })] : [] };
+        },
+        evict: (state) => state,
+        size: () => 0,
+      };
+      const e = createDetectionEngine(() => ({ counting: null, comparing: null }), { detectors: { counting, comparing } });
+      e.process(usageEvent({ event_id: 'otel-1', occurred_at: '2026-11-25T08:00:00.000Z' }));
+      e.process(usageEvent({ event_id: 'otel-2', occurred_at: '2026-11-25T12:00:00.000Z' }));
+      const report = e.process(bucket('report-1', '2026-11-25T11:55:00.000Z', 2));
+      expect(report).toMatchObject({ superseded: true, duplicate: false, late: false });
+      expect(report.anomalies.map((a) => a.id)).toEqual(['gap']);
+      // Older than the watermark minus the allowed lateness: not given to a detector that takes no late events.
+      expect(e.process(bucket('report-old', '2026-11-25T09:00:00.000Z', 2)).superseded).toBe(true);
+      expect(e.snapshot().detectors).toEqual({
+        counting: { ids: ['otel-1', 'otel-2'] },
+        comparing: { ids: ['otel-1', 'otel-2', 'report-1'], late: [false, false, false] },
+      });
+      expect(e.stats()).toMatchObject({ superseded: 2, watermark: '2026-11-25T12:00:00.000Z' });
     });
 
     it('judges the reports of a provider nothing emits live for, and those from before the live feed began', () => {
