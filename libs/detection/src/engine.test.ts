@@ -10,7 +10,7 @@ import {
   type EngineSnapshot,
 } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
-import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
+import { LOST_EVENTS_DEFAULTS, SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { anomaly, usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
 
@@ -42,6 +42,7 @@ const configs: DetectorConfigs = {
   spend_spike: spike,
   model_mix_drift: mix,
   cache_efficiency_drop: cache,
+  lost_events: testEnv(LOST_EVENTS_DEFAULTS),
 };
 
 const engine = (options: Omit<EngineOptions<typeof DETECTORS>, 'detectors'> = {}) => createDetectionEngine(() => configs, options);
@@ -63,8 +64,9 @@ function stream(): UsageEvent[] {
 
 /**
  * `stream()` plus one story per event detector, interleaved by time: bob's agent runs for 5 h on
- * one prompt (runaway_session), carol's context grows every call (context_bloat) and an
- * unattributed contractor spends $6 (new_spender).
+ * one prompt (runaway_session), carol's context grows every call (context_bloat), an
+ * unattributed contractor spends $6 (new_spender) and dave's Claude Code metrics count $1 a minute
+ * for 10 minutes while the log records of every other minute are lost (lost_events).
  */
 function richStream(): UsageEvent[] {
   const loop = Array.from({ length: 60 }, (_, i) =>
@@ -101,8 +103,25 @@ function richStream(): UsageEvent[] {
       cost_usd: 3,
     }),
   );
-  return [...stream(), ...loop, ...bloat, ...stranger].sort((a, b) =>
-    a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0,
+  const dave = { developer: 'dave@acme.com', developer_email: 'dave@acme.com', session_id: 'lossy' };
+  const lossy = Array.from({ length: 10 }, (_, i) => [
+    usageEvent({
+      event_id: `metrics-${i}`,
+      source: 'claude_code_metrics',
+      granularity: '1m',
+      occurred_at: at(T0, 10 + i),
+      period_start: at(T0, 10 + i),
+      period_end: at(T0, 11 + i),
+      requests: 0,
+      cost_usd: 1,
+      ...dave,
+    }),
+    ...(i % 2 === 1 ? [] : [usageEvent({ event_id: `lossy-${i}`, occurred_at: at(T0, 10.5 + i), cost_usd: 1, ...dave })]),
+  ]).flat();
+  // Report buckets arrive when their period ends.
+  const arrival = (e: UsageEvent): string => e.period_end ?? e.occurred_at;
+  return [...stream(), ...loop, ...bloat, ...stranger, ...lossy].sort((a, b) =>
+    arrival(a) < arrival(b) ? -1 : arrival(a) > arrival(b) ? 1 : 0,
   );
 }
 
@@ -185,6 +204,10 @@ describe('createDetectionEngine', () => {
       .filter((a) => a.kind !== 'session_cost')
       .map((a) => `${a.kind}:${a.subject.developer}:${a.version}:${a.severity}:${a.status}`);
     expect(kinds).toEqual([
+      // Dave's missing cost: $1 once the second minute is compared, then $2 and $4 (each a doubling).
+      'lost_events:dave@acme.com:1:info:open',
+      'lost_events:dave@acme.com:2:info:open',
+      'lost_events:dave@acme.com:3:info:open',
       'new_spender:eve@contractor.io:1:warning:open',
       'context_bloat:carol@acme.com:1:warning:open',
       'context_bloat:carol@acme.com:2:critical:open',
@@ -203,7 +226,9 @@ describe('createDetectionEngine', () => {
     const uninterrupted = processAll(engine(), evs);
     expect(uninterrupted.some((a) => a.severity === 'critical' && a.version === 2)).toBe(true);
 
-    expect(new Set(uninterrupted.map((a) => a.kind))).toEqual(new Set(['session_cost', 'runaway_session', 'context_bloat', 'new_spender']));
+    expect(new Set(uninterrupted.map((a) => a.kind))).toEqual(
+      new Set(['session_cost', 'runaway_session', 'context_bloat', 'new_spender', 'lost_events']),
+    );
     for (const cut of [1, 77, 151, 299, 333, 401, 425, 430]) {
       const first = engine();
       const before = processAll(first, evs.slice(0, cut));
@@ -224,6 +249,7 @@ describe('createDetectionEngine', () => {
     expect([...scopes].sort()).toEqual([
       'cache_efficiency_drop',
       'context_bloat',
+      'lost_events',
       'model_mix_drift',
       'new_spender',
       'runaway_session',

@@ -8,6 +8,7 @@ import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { budgetForecast } from './budget-forecast.ts';
 import { cacheEfficiencyDrop, teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
 import { contextBloat } from './context-bloat.ts';
+import { lostEvents } from './lost-events.ts';
 import { modelMixDrift, teamModelMixDrift } from './model-mix-drift.ts';
 import { newSpender } from './new-spender.ts';
 import { runawaySession } from './runaway-session.ts';
@@ -30,6 +31,7 @@ export const DETECTORS = {
   spend_spike: spendSpike,
   model_mix_drift: modelMixDrift,
   cache_efficiency_drop: cacheEfficiencyDrop,
+  lost_events: lostEvents,
 } as const;
 
 /**

@@ -384,6 +384,7 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
     spend_spike: spendSpike,
     model_mix_drift: modelMixDrift,
     cache_efficiency_drop: cacheEfficiencyDrop,
+    lost_events: envOf('lost_events'),
     // Team scope reads the same settings; settingsFor({ team }) takes only team-level overrides.
     spend_spike_team: spendSpike,
     model_mix_drift_team: modelMixDrift,
