@@ -10,6 +10,7 @@ export const AnomalyKind = z.enum([
   'budget_forecast',
   'new_spender',
   'cache_efficiency_drop',
+  'lost_events',
 ]);
 export type AnomalyKind = z.infer<typeof AnomalyKind>;
 

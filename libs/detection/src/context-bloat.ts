@@ -1,4 +1,4 @@
-import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
+import { SEVERITY_RANK } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity, UsageEvent } from '@burnrate/schemas';
 import { hoursUntilAcknowledgement } from './calendar.ts';
 import type { Detector, DetectorEnv, ScoreSink, StepResult } from './detector.ts';
@@ -14,7 +14,7 @@ import {
   type Episode,
 } from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
-import { evictIdleSessions, sessionCount, sessionKey } from './session-map.ts';
+import { adoptOwner, evictIdleSessions, ownerOf, sessionCount, sessionKey, type SessionOwner } from './session-map.ts';
 
 /**
  * context_bloat: every turn of an agent re-sends its whole context, so a session whose context
@@ -60,12 +60,7 @@ export type ContextBloatConfig = DetectorEnv<ContextBloatSettings>;
 /** First calls of one model in a session: [count, total cost, total input tokens]. */
 type Baseline = [n: number, cost: number, input: number];
 
-export interface BloatSession {
-  org: string;
-  team: string;
-  developer: string;
-  email: string | null;
-  session: string;
+export interface BloatSession extends SessionOwner {
   first: number;
   last: number;
   /** Spend in the session's first hour: the design's yardstick for a single bloated call. */
@@ -114,10 +109,8 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
       if (ctx.late === true) return { state, anomalies: NONE };
       s = newSession(event, at);
       state.sessions[key] = s;
-    } else if (s.team === UNATTRIBUTED && event.team !== UNATTRIBUTED) {
-      s.team = event.team;
-      s.developer = event.developer;
-      s.email = event.developer_email ?? s.email;
+    } else {
+      adoptOwner(s, event);
     }
     if (at > s.last) s.last = at;
     if (at < s.first) s.first = at;
@@ -213,11 +206,7 @@ export const contextBloat: Detector<ContextBloatState, ContextBloatConfig> = {
 
 function newSession(e: UsageEvent, at: number): BloatSession {
   return {
-    org: e.org,
-    team: e.team,
-    developer: e.developer,
-    email: e.developer_email ?? null,
-    session: e.session_id ?? '',
+    ...ownerOf(e),
     first: at,
     last: at,
     firstHour: 0,

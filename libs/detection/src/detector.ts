@@ -49,6 +49,15 @@ export interface Detector<State, Cfg> {
    * set, for detectors whose state has no closed windows (a session still open can take it).
    */
   readonly late?: 'drop' | 'accept';
+  /**
+   * What the engine does with a superseded report bucket (a provider's report of spend a live
+   * feed of its org already carries, see LIVE_SILENCE_MS): 'drop' (default) keeps it from this
+   * detector; 'accept' steps it before the engine answers `superseded`, for detectors that compare
+   * the two feeds rather than judge the spend. It does not move the watermark and is never
+   * advanced for; a late one follows `late` as any event does. Detectors that do not accept reports
+   * cost nothing on that path.
+   */
+  readonly reports?: 'drop' | 'accept';
   initialState(): State;
   step(state: State, event: UsageEvent, cfg: Cfg, ctx: StepContext): StepResult<State>;
   /**

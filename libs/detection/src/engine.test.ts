@@ -10,8 +10,8 @@ import {
   type EngineSnapshot,
 } from './engine.ts';
 import { sessionCost } from './session-cost.ts';
-import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
-import { usageEvent } from '@burnrate/testing/builders';
+import { LOST_EVENTS_DEFAULTS, SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
+import { anomaly, usageEvent } from '@burnrate/testing/builders';
 import { at } from './test-events.ts';
 
 const T0 = '2026-11-25T10:00:00.000Z';
@@ -42,6 +42,7 @@ const configs: DetectorConfigs = {
   spend_spike: spike,
   model_mix_drift: mix,
   cache_efficiency_drop: cache,
+  lost_events: testEnv(LOST_EVENTS_DEFAULTS),
 };
 
 const engine = (options: Omit<EngineOptions<typeof DETECTORS>, 'detectors'> = {}) => createDetectionEngine(() => configs, options);
@@ -63,8 +64,9 @@ function stream(): UsageEvent[] {
 
 /**
  * `stream()` plus one story per event detector, interleaved by time: bob's agent runs for 5 h on
- * one prompt (runaway_session), carol's context grows every call (context_bloat) and an
- * unattributed contractor spends $6 (new_spender).
+ * one prompt (runaway_session), carol's context grows every call (context_bloat), an
+ * unattributed contractor spends $6 (new_spender) and dave's Claude Code metrics count $1 a minute
+ * for 10 minutes while the log records of every other minute are lost (lost_events).
  */
 function richStream(): UsageEvent[] {
   const loop = Array.from({ length: 60 }, (_, i) =>
@@ -101,8 +103,25 @@ function richStream(): UsageEvent[] {
       cost_usd: 3,
     }),
   );
-  return [...stream(), ...loop, ...bloat, ...stranger].sort((a, b) =>
-    a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0,
+  const dave = { developer: 'dave@acme.com', developer_email: 'dave@acme.com', session_id: 'lossy' };
+  const lossy = Array.from({ length: 10 }, (_, i) => [
+    usageEvent({
+      event_id: `metrics-${i}`,
+      source: 'claude_code_metrics',
+      granularity: '1m',
+      occurred_at: at(T0, 10 + i),
+      period_start: at(T0, 10 + i),
+      period_end: at(T0, 11 + i),
+      requests: 0,
+      cost_usd: 1,
+      ...dave,
+    }),
+    ...(i % 2 === 1 ? [] : [usageEvent({ event_id: `lossy-${i}`, occurred_at: at(T0, 10.5 + i), cost_usd: 1, ...dave })]),
+  ]).flat();
+  // Report buckets arrive when their period ends.
+  const arrival = (e: UsageEvent): string => e.period_end ?? e.occurred_at;
+  return [...stream(), ...loop, ...bloat, ...stranger, ...lossy].sort((a, b) =>
+    arrival(a) < arrival(b) ? -1 : arrival(a) > arrival(b) ? 1 : 0,
   );
 }
 
@@ -185,6 +204,10 @@ describe('createDetectionEngine', () => {
       .filter((a) => a.kind !== 'session_cost')
       .map((a) => `${a.kind}:${a.subject.developer}:${a.version}:${a.severity}:${a.status}`);
     expect(kinds).toEqual([
+      // Dave's missing cost: $1 once the second minute is compared, then $2 and $4 (each a doubling).
+      'lost_events:dave@acme.com:1:info:open',
+      'lost_events:dave@acme.com:2:info:open',
+      'lost_events:dave@acme.com:3:info:open',
       'new_spender:eve@contractor.io:1:warning:open',
       'context_bloat:carol@acme.com:1:warning:open',
       'context_bloat:carol@acme.com:2:critical:open',
@@ -203,7 +226,9 @@ describe('createDetectionEngine', () => {
     const uninterrupted = processAll(engine(), evs);
     expect(uninterrupted.some((a) => a.severity === 'critical' && a.version === 2)).toBe(true);
 
-    expect(new Set(uninterrupted.map((a) => a.kind))).toEqual(new Set(['session_cost', 'runaway_session', 'context_bloat', 'new_spender']));
+    expect(new Set(uninterrupted.map((a) => a.kind))).toEqual(
+      new Set(['session_cost', 'runaway_session', 'context_bloat', 'new_spender', 'lost_events']),
+    );
     for (const cut of [1, 77, 151, 299, 333, 401, 425, 430]) {
       const first = engine();
       const before = processAll(first, evs.slice(0, cut));
@@ -224,6 +249,7 @@ describe('createDetectionEngine', () => {
     expect([...scopes].sort()).toEqual([
       'cache_efficiency_drop',
       'context_bloat',
+      'lost_events',
       'model_mix_drift',
       'new_spender',
       'runaway_session',
@@ -537,6 +563,34 @@ describe('createDetectionEngine', () => {
       expect(e.snapshot().detectors.counting).toEqual({ ids: ['otel-1'] });
       expect(e.stats().superseded).toBe(1);
       expect(e.stats().watermark).toBe(T0);
+    });
+
+    it('steps a superseded bucket through the detectors that accept reports only, and still answers superseded', () => {
+      const comparing: Detector<{ ids: string[]; late: boolean[] }, null> = {
+        kind: 'new_spender',
+        reports: 'accept',
+        initialState: () => ({ ids: [], late: [] }),
+        step: (state, event, _cfg, ctx) => {
+          state.ids.push(event.event_id);
+          state.late.push(ctx.late === true);
+          return { state, anomalies: event.event_id === 'report-1' ? [anomaly({ id: 'gap' })] : [] };
+        },
+        evict: (state) => state,
+        size: () => 0,
+      };
+      const e = createDetectionEngine(() => ({ counting: null, comparing: null }), { detectors: { counting, comparing } });
+      e.process(usageEvent({ event_id: 'otel-1', occurred_at: '2026-11-25T08:00:00.000Z' }));
+      e.process(usageEvent({ event_id: 'otel-2', occurred_at: '2026-11-25T12:00:00.000Z' }));
+      const report = e.process(bucket('report-1', '2026-11-25T11:55:00.000Z', 2));
+      expect(report).toMatchObject({ superseded: true, duplicate: false, late: false });
+      expect(report.anomalies.map((a) => a.id)).toEqual(['gap']);
+      // Older than the watermark minus the allowed lateness: not given to a detector that takes no late events.
+      expect(e.process(bucket('report-old', '2026-11-25T09:00:00.000Z', 2)).superseded).toBe(true);
+      expect(e.snapshot().detectors).toEqual({
+        counting: { ids: ['otel-1', 'otel-2'] },
+        comparing: { ids: ['otel-1', 'otel-2', 'report-1'], late: [false, false, false] },
+      });
+      expect(e.stats()).toMatchObject({ superseded: 2, watermark: '2026-11-25T12:00:00.000Z' });
     });
 
     it('judges the reports of a provider nothing emits live for, and those from before the live feed began', () => {

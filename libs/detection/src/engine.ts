@@ -8,6 +8,7 @@ import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { budgetForecast } from './budget-forecast.ts';
 import { cacheEfficiencyDrop, teamCacheEfficiencyDrop } from './cache-efficiency-drop.ts';
 import { contextBloat } from './context-bloat.ts';
+import { lostEvents } from './lost-events.ts';
 import { modelMixDrift, teamModelMixDrift } from './model-mix-drift.ts';
 import { newSpender } from './new-spender.ts';
 import { runawaySession } from './runaway-session.ts';
@@ -30,6 +31,7 @@ export const DETECTORS = {
   spend_spike: spendSpike,
   model_mix_drift: modelMixDrift,
   cache_efficiency_drop: cacheEfficiencyDrop,
+  lost_events: lostEvents,
 } as const;
 
 /**
@@ -125,7 +127,8 @@ export interface ProcessResult {
   /**
    * A report bucket (granularity other than `request`) of a provider whose request-level events
    * this engine already judges: kept out of detection and rollups, so the same spend is not
-   * judged twice (see `coveredByLive`). Stored and reconciled like any other event.
+   * judged twice (see `coveredByLive`). Stored and reconciled like any other event. Its
+   * anomalies, if any, are those of the detectors that compare reports with the live feed.
    */
   superseded: boolean;
 }
@@ -211,7 +214,8 @@ const SUPERSEDED: ProcessResult = Object.freeze({ anomalies: NONE, duplicate: fa
  * without losing state; return the same object while the config is unchanged.
  *
  * Per event, in order: dedupe (a redelivered id is dropped); source precedence (a report bucket
- * a live feed of its provider covers is superseded, LIVE_SILENCE_MS); lateness (an event older than
+ * a live feed of its provider covers is superseded, LIVE_SILENCE_MS, and only the detectors that
+ * accept reports step it); lateness (an event older than
  * watermark − allowed lateness is late: counted, and only stepped by detectors that accept late
  * events); the watermark moves; when it crossed a minute boundary every detector with `advance`
  * is advanced (once, however far it jumped); an eviction sweep every `sweepEveryMs` of event
@@ -227,6 +231,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
   // states by kind name (a keyed lookup per detector, three times an event, was a tenth of it).
   const detectors = kinds.map((k) => registry[k] as AnyDetector);
   const acceptsLate = detectors.map((d) => d.late === 'accept');
+  const acceptingReports = detectors.flatMap((d, i) => (d.reports === 'accept' ? [i] : []));
   const advancing = detectors.flatMap((d, i) => (d.advance === undefined ? [] : [i]));
   const idleHorizonMs = options.idleHorizonMs ?? DEFAULTS.idleHorizonMs;
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
@@ -370,6 +375,31 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
     return anomalies === NONE ? QUIET_LATE : { anomalies, duplicate: false, late: true, superseded: false };
   };
 
+  /**
+   * A superseded report bucket, shown to the detectors that compare reports with the live feed
+   * (`reports: 'accept'`). It neither moves the watermark nor advances anyone: its spend is
+   * already counted by the live events it is compared with.
+   */
+  const processReport = (event: UsageEvent, occurred: number): ProcessResult => {
+    const configs = configsNow();
+    const allowed = latenessNow();
+    // A live feed covers it, so the engine has seen a request-level event and has a watermark.
+    const watermark = state.watermark ?? occurred;
+    const late = occurred < watermark - allowed;
+    ctx.watermark = watermark;
+    ctx.lateness = allowed;
+    ctx.late = late;
+    ctx.occurredAt = occurred;
+    let anomalies = NONE;
+    for (const i of acceptingReports) {
+      if (late && !acceptsLate[i]) continue;
+      const result = (detectors[i] as AnyDetector).step(states[i], event, configs[i], ctx);
+      setState(i, result.state);
+      if (result.anomalies.length > 0) anomalies = anomalies === NONE ? [...result.anomalies] : anomalies.concat(result.anomalies);
+    }
+    return anomalies === NONE ? SUPERSEDED : { anomalies, duplicate: false, late: false, superseded: true };
+  };
+
   return {
     process(event) {
       counts.events += 1;
@@ -387,7 +417,7 @@ export function createDetectionEngine<R extends DetectorRegistry = typeof DETECT
       else if (coveredByLive(event, occurred)) {
         counts.superseded += 1;
         ring.last = state.watermark ?? occurred;
-        return SUPERSEDED;
+        return acceptingReports.length === 0 ? SUPERSEDED : processReport(event, occurred);
       }
       const eventTime = event.occurred_at > event.ingested_at ? Math.min(occurred, parseInstant(event.ingested_at) + maxSkewMs) : occurred;
       const allowed = latenessNow();

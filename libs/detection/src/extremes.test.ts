@@ -4,7 +4,7 @@ import { createDetectionEngine, type DetectorConfigs, type TeamDetectorConfigs }
 import { formatUsd } from './format.ts';
 import { createTeamEngine } from './team-engine.ts';
 import { addToRollup, createRollupState, takeRollups } from './team-rollup.ts';
-import { SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
+import { LOST_EVENTS_DEFAULTS, SPEND_SPIKE_DEFAULTS, testEnv } from './test-env.ts';
 import { usageEvent } from '@burnrate/testing/builders';
 
 // What the detectors make of events at the hard caps of usage.events.v1: the largest values any
@@ -34,6 +34,7 @@ const configs: DetectorConfigs = {
     cool_down_hours: 6,
     min_season_weeks: 2,
   }),
+  lost_events: testEnv(LOST_EVENTS_DEFAULTS),
 };
 const teamConfigs: TeamDetectorConfigs = {
   spend_spike_team: testEnv(SPEND_SPIKE_DEFAULTS),

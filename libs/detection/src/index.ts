@@ -76,6 +76,7 @@ export {
   type ContextBloatSettings,
   type ContextBloatState,
 } from './context-bloat.ts';
+export { lostEvents, type LostEventsConfig, type LostEventsSettings, type LostEventsState, type LostSession } from './lost-events.ts';
 export {
   LEARNING_MS,
   newSpender,

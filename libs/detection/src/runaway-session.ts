@@ -1,4 +1,4 @@
-import { SEVERITY_RANK, UNATTRIBUTED } from '@burnrate/schemas';
+import { SEVERITY_RANK } from '@burnrate/schemas';
 import type { Anomaly, EvidencePoint, Severity } from '@burnrate/schemas';
 import { describeAcknowledgement, hoursUnattended, hoursUntilAcknowledgement, isOffHours, type WorkCalendar } from './calendar.ts';
 import type { Detector, DetectorEnv, ScoreSink, StepResult } from './detector.ts';
@@ -15,7 +15,7 @@ import {
 } from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
 import { hash53 } from './hash.ts';
-import { evictIdleSessions, sessionCount, sessionKey } from './session-map.ts';
+import { adoptOwner, evictIdleSessions, ownerOf, sessionCount, sessionKey, type SessionOwner } from './session-map.ts';
 
 /**
  * runaway_session: an agent keeps working for hours with no human turn.
@@ -78,12 +78,7 @@ export interface RunawaySessionSettings {
 
 export type RunawaySessionConfig = DetectorEnv<RunawaySessionSettings>;
 
-export interface RunawaySession {
-  org: string;
-  team: string;
-  developer: string;
-  email: string | null;
-  session: string;
+export interface RunawaySession extends SessionOwner {
   /** hash53 of the current prompt id, and of the one before (a straggler of it is not a new turn). */
   prompt: number;
   previous: number;
@@ -132,11 +127,7 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
     if (s === undefined) {
       if (ctx.late === true) return { state, anomalies: NONE };
       s = {
-        org: event.org,
-        team: event.team,
-        developer: event.developer,
-        email: event.developer_email ?? null,
-        session: event.session_id,
+        ...ownerOf(event),
         prompt,
         previous: prompt,
         human: at,
@@ -150,11 +141,7 @@ export const runawaySession: Detector<RunawaySessionState, RunawaySessionConfig>
       state.sessions[key] = s;
       return { state, anomalies: NONE };
     }
-    if (s.team === UNATTRIBUTED && event.team !== UNATTRIBUTED) {
-      s.team = event.team;
-      s.developer = event.developer;
-      s.email = event.developer_email ?? s.email;
-    }
+    adoptOwner(s, event);
     if (prompt === NO_PROMPT) {
       // A session with prompt ids is judged by them; one without is judged by its cadence.
       return s.prompt === NO_PROMPT ? cadenceStep(state, key, s, at, event.cost_usd, event.occurred_at, cfg) : { state, anomalies: NONE };

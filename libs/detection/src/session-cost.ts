@@ -14,7 +14,7 @@ import {
   type Episode,
 } from './episode.ts';
 import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
-import { sessionKey } from './session-map.ts';
+import { adoptOwner, ownerOf, sessionKey, type SessionOwner } from './session-map.ts';
 
 /**
  * session_cost: the cumulative cost of one session (sum of `cost_usd` by `org` + `session_id`)
@@ -116,12 +116,7 @@ export interface SessionCostDetectorConfig extends DetectorEnv<SessionCostSettin
   idleResolveMs?: number;
 }
 
-export interface SessionState {
-  org: string;
-  team: string;
-  developer: string;
-  email: string | null;
-  session: string;
+export interface SessionState extends SessionOwner {
   /** Earliest and latest `occurred_at` seen (epoch ms): out-of-order events widen the window. */
   first: number;
   last: number;
@@ -221,11 +216,9 @@ export const sessionCost: Detector<SessionCostState, SessionCostDetectorConfig> 
       if (ctx.late === true) return quiet;
       s = newSession(event, at);
       state.sessions[key] = s;
-    } else if (s.team === UNATTRIBUTED && event.team !== UNATTRIBUTED && s.episode?.status !== 'open') {
-      // A session first seen before attribution (e.g. an OTel event without email) takes the owner once known.
-      s.team = event.team;
-      s.developer = event.developer;
-      s.email = event.developer_email ?? s.email;
+    } else if (s.episode?.status !== 'open') {
+      // An open episode keeps the owner it was raised for.
+      adoptOwner(s, event);
     }
     accumulate(s, event, at);
 
@@ -490,11 +483,7 @@ function capsOfTeam(state: SessionCostState, s: SessionState, settings: SessionC
 
 function newSession(e: UsageEvent, at: number): SessionState {
   return {
-    org: e.org,
-    team: e.team,
-    developer: e.developer,
-    email: e.developer_email ?? null,
-    session: e.session_id ?? '',
+    ...ownerOf(e),
     first: at,
     last: at,
     cost: 0,

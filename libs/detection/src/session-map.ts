@@ -1,3 +1,35 @@
+import { UNATTRIBUTED } from '@burnrate/schemas';
+import type { UsageEvent } from '@burnrate/schemas';
+
+/** Who a session belongs to: the first fields of every session detector's per-session state. */
+export interface SessionOwner {
+  org: string;
+  team: string;
+  developer: string;
+  email: string | null;
+  session: string;
+}
+
+/** The owner of a session first seen in `e`. */
+export const ownerOf = (e: UsageEvent): SessionOwner => ({
+  org: e.org,
+  team: e.team,
+  developer: e.developer,
+  email: e.developer_email ?? null,
+  session: e.session_id ?? '',
+});
+
+/**
+ * A session first seen before attribution (e.g. an OTel event without email) takes the owner of
+ * its first attributed event.
+ */
+export function adoptOwner(s: SessionOwner, e: UsageEvent): void {
+  if (s.team !== UNATTRIBUTED || e.team === UNATTRIBUTED) return;
+  s.team = e.team;
+  s.developer = e.developer;
+  s.email = e.developer_email ?? s.email;
+}
+
 /**
  * What the session-scoped detectors (context_bloat, runaway_session) share: sessions by key with
  * the event time they were last active, and the keys of those with an open episode.

@@ -2,6 +2,7 @@ import { compileCalendar, DEFAULT_CALENDAR, type CalendarSpec, type WorkCalendar
 import type { Anomaly, UsageEvent } from '@burnrate/schemas';
 import type { Detector, DetectorEnv, SettingsSubject, StepContext } from './detector.ts';
 import { createDetectionEngine, type DetectorRegistry, type EngineOptions } from './engine.ts';
+import type { LostEventsSettings } from './lost-events.ts';
 import type { SpendSpikeSettings } from './spend-spike.ts';
 
 /** spend_spike's settings with burnrate.yaml's defaults (libs/core's DETECTOR_SETTINGS). */
@@ -18,6 +19,9 @@ export const SPEND_SPIKE_DEFAULTS: SpendSpikeSettings = {
   min_impact_floor_usd: 20,
   team_dedupe_share: 0.7,
 };
+
+/** lost_events' settings with burnrate.yaml's defaults. */
+export const LOST_EVENTS_DEFAULTS: LostEventsSettings = { enabled: true, min_impact_usd: 0.5, min_missing_share: 0.05, grace_minutes: 2 };
 
 /**
  * A DetectorEnv for this package's tests: fixed settings (or per team), one calendar per zone,

@@ -10,6 +10,7 @@ const KIND_TITLES: Record<AnomalyKind, string> = {
   budget_forecast: 'Budget forecast',
   new_spender: 'New spender',
   cache_efficiency_drop: 'Cache efficiency drop',
+  lost_events: 'Lost events',
 };
 
 export const kindTitle = (kind: AnomalyKind): string => KIND_TITLES[kind];

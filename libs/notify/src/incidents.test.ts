@@ -37,6 +37,13 @@ describe('follows', () => {
     expect(follows(sess('session_cost', 'a@acme.com', 's2'), loop)).toBe(false);
   });
 
+  it('keeps a session’s lost events out of every incident, its own session’s included', () => {
+    const lost = sess('lost_events', 'a@acme.com', 's1', { severity: 'info' });
+    expect(follows(lost, sess('session_cost', 'a@acme.com', 's1'))).toBe(false);
+    expect(follows(sess('session_cost', 'a@acme.com', 's1'), lost)).toBe(false);
+    expect(follows(lost, cacheDrop)).toBe(false);
+  });
+
   it('puts a developer’s sessions under that developer’s own spike, not another developer’s', () => {
     const spike = dev('spend_spike', 'a@acme.com');
     expect(follows(sess('session_cost', 'a@acme.com', 's1'), spike)).toBe(true);

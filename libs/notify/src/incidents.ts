@@ -23,7 +23,9 @@ import type { Anomaly, AnomalyKind } from '@burnrate/schemas';
  *   runaway agent is what moved the team's spend).
  *
  * runaway_session and new_spender never join a team-level cause: an agent loop or a new,
- * unknown spender is its own problem even while caching is broken. Only open anomalies of the
+ * unknown spender is its own problem even while caching is broken. lost_events joins nothing, not
+ * even its own session's incident: it says the pipeline lost events, not that the session spent
+ * too much, and its info would otherwise be listed under a page. Only open anomalies of the
  * same team are candidates, so an incident ends when its members do.
  *
  * The incident names its most likely cause first (`byLikelyCause`): a broken cache or a model
@@ -53,6 +55,7 @@ const CAUSE_RANK: Readonly<Record<AnomalyKind, number>> = {
   session_cost: 5,
   budget_forecast: 6,
   new_spender: 7,
+  lost_events: 8,
 };
 
 const isTeamScope = (a: Anomaly): boolean => a.subject.developer === undefined && a.subject.session === undefined;
@@ -63,6 +66,7 @@ export function follows(a: Anomaly, cause: Anomaly): boolean {
   if (a.id === cause.id || a.subject.team !== cause.subject.team || a.subject.org !== cause.subject.org) return false;
   if (a.status !== 'open' || cause.status !== 'open') return false;
   if (a.kind === 'new_spender' || cause.kind === 'new_spender') return false;
+  if (a.kind === 'lost_events' || cause.kind === 'lost_events') return false;
   if (a.subject.session !== undefined && a.subject.session === cause.subject.session) return true;
   if (CAUSES.has(cause.kind) && isTeamScope(cause)) return a.kind !== 'runaway_session' && EXPLAINED_BY_TEAM_CAUSE.has(a.kind);
   if (CAUSES.has(cause.kind) && isDeveloperScope(cause))

@@ -221,6 +221,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
           // Late usage: windows waiting, judged, and the historical anomalies they held.
           backfill: backfillStatus,
           pollers: pollers.health(),
+          // Information, never degraded: Claude Code sessions whose log records were lost before they reached Burnrate.
+          lost_events: detector.lostEvents(),
         };
         // Where the config lives, whose it is and who has been refused are for operators only.
         if (hasBearerToken(req, options.apiToken)) {

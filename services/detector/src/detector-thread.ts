@@ -82,6 +82,7 @@ export async function serveDetectorThread(settings: DetectorThreadSettings, opti
       stageB: wired.teamDetector.stats(),
       batches: wired.subscriptions[DETECTOR_GROUP_ID]?.stats().batches ?? 0,
       snapshots: combineSnapshotHealth([wired.detector.snapshotHealth(), wired.teamDetector.snapshotHealth()]),
+      lostEvents: wired.detector.lostEvents(),
     };
   };
 

@@ -37,6 +37,7 @@ import {
 } from '@burnrate/schemas';
 import { decodeMessage } from './decode-message.ts';
 import { LateSpans } from './late-spans.ts';
+import { createLostEventsTally, type LostEventsHealth } from './lost-events-tally.ts';
 import { createPartitionedConsumer } from './partitioned.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
@@ -102,6 +103,8 @@ export interface DetectorService {
   stats(): DetectorStats;
   /** How its partitions' snapshots are going (failures, the last error, the last save). */
   snapshotHealth(): SnapshotHealth;
+  /** Claude Code sessions whose metrics counted more than their request events, since start (lost_events anomalies published). */
+  lostEvents(): LostEventsHealth;
 }
 
 /** A stage-A partition: the engine, and the team totals it sends to stage B. Saved together with one offset. */
@@ -148,6 +151,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   };
   const maxClockSkewMs = engineOptions.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, superseded: 0, failed: 0 };
+  const lostEvents = createLostEventsTally();
 
   // Every event goes through here: the hand-written twin of UsageEvent.safeParse, same answers.
   const eventSchema = { safeParse: safeParseUsageEvent };
@@ -214,7 +218,9 @@ export function createDetector(deps: DetectorDeps): DetectorService {
           } else addToRollup(state.rollups, event, Number(m.offset), maxClockSkewMs, state.spikes);
           for (const a of result.anomalies) {
             const message = anomalyMessage(a, log);
-            if (message !== undefined) out.push(OUTPUT_TOPIC, message);
+            if (message === undefined) continue;
+            out.push(OUTPUT_TOPIC, message);
+            lostEvents.note(a);
           }
         } catch (err) {
           stats.failed += 1;
@@ -255,6 +261,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
       snapshots: consumer.snapshots(),
     }),
     snapshotHealth: () => consumer.snapshotHealth(),
+    lostEvents: () => lostEvents.health(),
   };
 }
 
@@ -384,6 +391,7 @@ export function detectorConfigs(config: Config): DetectorConfigs & TeamDetectorC
     spend_spike: spendSpike,
     model_mix_drift: modelMixDrift,
     cache_efficiency_drop: cacheEfficiencyDrop,
+    lost_events: envOf('lost_events'),
     // Team scope reads the same settings; settingsFor({ team }) takes only team-level overrides.
     spend_spike_team: spendSpike,
     model_mix_drift_team: modelMixDrift,

@@ -14,6 +14,7 @@ export {
   type TeamDetectorService,
   type TeamDetectorStats,
 } from './team-detector.ts';
+export { combineLostEvents, createLostEventsTally, type LostEventsHealth, type LostEventsTally } from './lost-events-tally.ts';
 export { combineSnapshotHealth, detectorHealth, type DetectorHealthReport, type SnapshotHealth } from './snapshot-health.ts';
 export {
   createMemorySnapshotStore,

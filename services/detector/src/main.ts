@@ -12,7 +12,8 @@ import {
 import { TOPICS } from '@burnrate/schemas';
 import { BACKFILL_GROUP_ID, type BackfillRunner, backfillService, createBackfillRunner } from './backfill/backfill-runner.ts';
 import { DETECTOR_GROUP_ID } from './detector.ts';
-import { detectorHealth } from './snapshot-health.ts';
+import { combineLostEvents } from './lost-events-tally.ts';
+import { combineSnapshotHealth, detectorHealth } from './snapshot-health.ts';
 import { TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
 import { createDetectorThreads, readDetectorThreads } from './threads.ts';
 
@@ -108,12 +109,18 @@ runService({
         ...(backfill !== undefined ? { [BACKFILL_GROUP_ID]: backfill.subscription } : {}),
       },
       async () => {
+        const threads = await pool.status();
         // Snapshots failing: consumption goes on but nothing is committed, so a restart would replay it all.
-        const { degraded, detector } = detectorHealth(await pool.snapshotHealth());
+        const { degraded, detector } = detectorHealth(combineSnapshotHealth(threads.map((t) => t.snapshots)));
         const status = backfill?.runner.status();
         return {
           degraded: degraded || status?.failing === true,
-          fields: { detector, backfill: status ?? 'off: no CLICKHOUSE_URL, late usage is judged by a detector that has it' },
+          fields: {
+            detector,
+            backfill: status ?? 'off: no CLICKHOUSE_URL, late usage is judged by a detector that has it',
+            // Information, never degraded: Claude Code sessions whose log records were lost before they reached Burnrate.
+            lost_events: combineLostEvents(threads.map((t) => t.lostEvents)),
+          },
         };
       },
     );

@@ -5,7 +5,8 @@ import { declaredPartitions } from '@burnrate/bus';
 import { parseWholeNumber, type StoreSettings } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
 import type { DetectorStats } from './detector.ts';
-import { combineSnapshotHealth, type SnapshotHealth } from './snapshot-health.ts';
+import type { LostEventsHealth } from './lost-events-tally.ts';
+import type { SnapshotHealth } from './snapshot-health.ts';
 import type { TeamDetectorStats } from './team-detector.ts';
 
 /** What a detector thread is started with (its workerData). */
@@ -31,6 +32,8 @@ export interface ThreadStatus {
   batches: number;
   /** Both stages' snapshots. */
   snapshots: SnapshotHealth;
+  /** Stage A's lost_events reports since the thread started. */
+  lostEvents: LostEventsHealth;
 }
 
 export type ToThread =
@@ -81,8 +84,6 @@ export interface DetectorThreads {
   reload(): void;
   /** The group's lag over all threads. */
   lag(group: string): Promise<number>;
-  /** Snapshot failures and saves over all threads. */
-  snapshotHealth(): Promise<SnapshotHealth>;
   /** Where the snapshots go, once started. */
   snapshotsAt(): string;
 }
@@ -227,9 +228,6 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
     async lag(group) {
       const all = await this.status();
       return all.reduce((n, s) => n + (s.lag[group] ?? 0), 0);
-    },
-    async snapshotHealth() {
-      return combineSnapshotHealth((await this.status()).map((s) => s.snapshots));
     },
     snapshotsAt: () => snapshotsAt,
   };

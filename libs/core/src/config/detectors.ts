@@ -142,7 +142,9 @@ export const DETECTOR_SETTINGS = {
         .number()
         .finite()
         .positive()
-        .describe('Smallest scale (usd per hour) a score is measured in: a key that spends the same every hour is not infinitely surprised.'),
+        .describe(
+          'Smallest scale (usd per hour) a score is measured in: a key that spends the same every hour is not infinitely surprised.',
+        ),
       scale_floor_share: z
         .number()
         .finite()
@@ -227,6 +229,31 @@ export const DETECTOR_SETTINGS = {
         ),
     },
     { enabled: true, min_impact_usd: 20, min_drop_points: 30, baseline_days: 7, cool_down_hours: 6, min_season_weeks: 2 },
+  ),
+  lost_events: settings(
+    {
+      enabled: Enabled,
+      min_impact_usd: Money.describe(
+        "Cost (USD) a Claude Code session's metrics must count beyond its request events before the gap is reported as an info anomaly: requests whose log records were lost on the way.",
+      ),
+      min_missing_share: z
+        .number()
+        .finite()
+        .min(0)
+        .max(1)
+        .describe("…and the share of the session's metrics cost the gap must reach too (0.05: 5%)."),
+      // At most an hour: a log record that far behind the metric export that counted it was lost,
+      // not delayed, and each minute of waiting keeps more of a session's calls apart.
+      grace_minutes: z
+        .number()
+        .finite()
+        .min(0)
+        .max(60)
+        .describe(
+          'Minutes after a metrics interval ended before it is compared with the request events: their log records are batched every 5 s and may arrive after the metric export.',
+        ),
+    },
+    { enabled: true, min_impact_usd: 0.5, min_missing_share: 0.05, grace_minutes: 2 },
   ),
 } as const;
 
@@ -355,6 +382,7 @@ export const DetectorOverride = z
     budget_forecast: S.budget_forecast.override.optional(),
     new_spender: S.new_spender.override.optional(),
     cache_efficiency_drop: S.cache_efficiency_drop.override.optional(),
+    lost_events: S.lost_events.override.optional(),
   })
   .strict();
 export type DetectorOverride = z.infer<typeof DetectorOverride>;
@@ -369,6 +397,7 @@ export const DetectorsConfig = z
     budget_forecast: S.budget_forecast.full.prefault({}),
     new_spender: S.new_spender.full.prefault({}),
     cache_efficiency_drop: S.cache_efficiency_drop.full.prefault({}),
+    lost_events: S.lost_events.full.prefault({}),
     // Events older than the watermark minus this are late: counted and reported, never merged
     // into windows that already closed.
     allowed_lateness: Duration.default(600_000),
