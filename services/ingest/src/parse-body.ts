@@ -160,7 +160,10 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
     const node = stack.pop() as object;
     const depth = depths.pop() as number;
     if (depth > max) return true;
-    for (const child of Array.isArray(node) ? (node as unknown[]) : Object.values(node)) {
+    // for…in allocates no array of values per object (this walk runs over every body).
+    for (const key in node) {
+      if (!Object.hasOwn(node, key)) continue;
+      const child = (node as Record<string, unknown>)[key];
       if (child !== null && typeof child === 'object') {
         stack.push(child);
         depths.push(depth + 1);
