@@ -11,6 +11,7 @@ export {
 } from './slack-stand-in.ts';
 export { usageEvent, anomaly } from './builders.ts';
 export { tempDir, type TempDir } from './temp-dir.ts';
+export { seededRandom } from './seeded-random.ts';
 export { settled, waitUntil, type WaitUntilOptions } from './wait-until.ts';
 export {
   startHttpStandIn,

@@ -54,22 +54,22 @@ interface Exporter {
   shutdown(): Promise<void>;
 }
 
-/** Sends one record every 100 ms until stopped; every export that is not a success is kept. */
-function exportLoop(name: string, exporter: Exporter) {
+/**
+ * Calls `send` every 100 ms until stopped (and at most 1,200 times: 2 minutes); `send` answers
+ * undefined when its export was accepted, else why not, which is kept.
+ */
+function everyTick(send: (i: number) => Promise<string | undefined>) {
   const refused: string[] = [];
   let accepted = 0;
   let stopped = false;
   const done = (async () => {
-    // Bounded: stops on the flag, and in any case after 1,200 exports (2 minutes).
     for (let i = 0; i < 1200 && !stopped; i++) {
       const started = performance.now();
-      const records = await apiRequest(`req_handover_${name}_${i}`);
-      const result = await new Promise<{ code: number; error?: Error }>((resolve) => exporter.export(records, resolve));
-      if (result.code === SUCCESS) accepted += 1;
-      else refused.push(`${name} #${i}: ${result.error?.message ?? 'failed'}`);
+      const refusal = await send(i);
+      if (refusal === undefined) accepted += 1;
+      else refused.push(refusal);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, EXPORT_EVERY_MS - (performance.now() - started))));
     }
-    await exporter.shutdown();
   })();
   return {
     refused,
@@ -81,44 +81,38 @@ function exportLoop(name: string, exporter: Exporter) {
   };
 }
 
-/** Posts one event to /v1/events every 100 ms over a kept-alive connection (fetch's pool). */
+/** One record an export, through an official OpenTelemetry exporter. */
+function exportLoop(name: string, exporter: Exporter) {
+  const loop = everyTick(async (i) => {
+    const records = await apiRequest(`req_handover_${name}_${i}`);
+    const result = await new Promise<{ code: number; error?: Error }>((resolve) => exporter.export(records, resolve));
+    return result.code === SUCCESS ? undefined : `${name} #${i}: ${result.error?.message ?? 'failed'}`;
+  });
+  return { ...loop, stop: () => loop.stop().then(() => exporter.shutdown()) };
+}
+
+/** One event a post to /v1/events, over a kept-alive connection (fetch's pool). */
 function postLoop(url: () => string) {
-  const refused: string[] = [];
-  let accepted = 0;
-  let stopped = false;
-  const done = (async () => {
-    for (let i = 0; i < 1200 && !stopped; i++) {
-      const started = performance.now();
-      try {
-        const res = await fetch(`${url()}/v1/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...INGEST_AUTH },
-          body: JSON.stringify({
-            event_id: `handover-post-${i}`,
-            occurred_at: new Date().toISOString(),
-            developer_email: 'bob@acme.com',
-            model: 'claude-sonnet-4-5',
-            session_id: 'handover-posts',
-            cost_usd: 0.01,
-          }),
-        });
-        const text = await res.text();
-        if (res.ok) accepted += 1;
-        else refused.push(`post #${i}: ${res.status} ${text.slice(0, 200)}`);
-      } catch (err) {
-        refused.push(`post #${i}: ${String((err as Error).cause ?? err)}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, EXPORT_EVERY_MS - (performance.now() - started))));
+  return everyTick(async (i) => {
+    try {
+      const res = await fetch(`${url()}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...INGEST_AUTH },
+        body: JSON.stringify({
+          event_id: `handover-post-${i}`,
+          occurred_at: new Date().toISOString(),
+          developer_email: 'bob@acme.com',
+          model: 'claude-sonnet-4-5',
+          session_id: 'handover-posts',
+          cost_usd: 0.01,
+        }),
+      });
+      const text = await res.text();
+      return res.ok ? undefined : `post #${i}: ${res.status} ${text.slice(0, 200)}`;
+    } catch (err) {
+      return `post #${i}: ${String((err as Error).cause ?? err)}`;
     }
-  })();
-  return {
-    refused,
-    accepted: () => accepted,
-    stop: async () => {
-      stopped = true;
-      await done;
-    },
-  };
+  });
 }
 
 describe('burnrate start hands its ports over to a successor', () => {

@@ -1,17 +1,6 @@
+import { seededRandom } from '@burnrate/testing/seeded-random';
 import { describe, expect, it } from 'vitest';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotYielding, MIN_SNAPSHOT_PART_BYTES, SNAPSHOT_PART_FORMAT } from './snapshot-codec.ts';
-
-/** A small deterministic generator (mulberry32), so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = ['a', 'b', 'sessions', '__proto__', '10', '2', 'acme:dev@x.com', 'é✓', 'a"b\\c', '', 'constructor'];
 
@@ -62,7 +51,7 @@ const bytes = (s: string): number => Buffer.byteLength(s);
 describe('snapshot parts', () => {
   it('rebuild what JSON would, key order and all, with every part within its size', async () => {
     for (let seed = 1; seed <= 40; seed++) {
-      const value = { root: randomValue(rng(seed), 0, { left: 20_000 }), seed };
+      const value = { root: randomValue(seededRandom(seed), 0, { left: 20_000 }), seed };
       const maxPartBytes = seed % 2 === 0 ? 4096 : 64 * 1024;
       const parts = [...encodeSnapshot(value, maxPartBytes)];
       for (const part of parts) expect(bytes(part), `seed ${seed}`).toBeLessThanOrEqual(maxPartBytes);

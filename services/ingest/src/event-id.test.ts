@@ -1,3 +1,4 @@
+import { seededRandom } from '@burnrate/testing/seeded-random';
 import { describe, expect, it } from 'vitest';
 import { deterministicEventId, stableStringify } from './event-id.ts';
 
@@ -11,17 +12,6 @@ function reference(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${reference(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
-}
-
-/** A deterministic generator (mulberry32), so a failure names a value that can be made again. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STRINGS = [
@@ -74,7 +64,7 @@ function arbitrary(next: () => number, depth: number): unknown {
 
 describe('stableStringify', () => {
   it('writes exactly what event ids and fingerprints were first made of, for any JSON-like value', () => {
-    const next = random(20261207);
+    const next = seededRandom(20261207);
     for (let i = 0; i < 20_000; i++) {
       const value = arbitrary(next, 0);
       expect(stableStringify(value), JSON.stringify(value)).toBe(reference(value));

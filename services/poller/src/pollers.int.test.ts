@@ -20,7 +20,7 @@ import {
   waitUntil,
 } from '@burnrate/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PollerHealth } from './poller.ts';
+import type { Poller, PollerHealth } from './poller.ts';
 import { createPollers, type Pollers } from './pollers.ts';
 import { POLL_SOURCES, PollerEnv, type PollerSettings } from './settings.ts';
 import { copilotSeat, premiumItem, readFixture, readFixtureText, recordingProducer, silentLog, testIngest } from './test-helpers.ts';
@@ -332,19 +332,10 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
       const clock = fixedClock(new Date('2026-12-07T12:20:00Z'));
       const waits: number[] = [];
       const producer = recordingProducer();
-      const start = () => {
-        const settings = PollerEnv.parse({
-          CURSOR_ADMIN_API_KEY: CURSOR_KEY,
-          CURSOR_API_URL: api.origin,
-          BURNRATE_POLL_BACKFILL: '6h',
-          BURNRATE_POLL_OVERLAP_BUCKETS: '3',
-        });
-        const p = testPollers(settings, dir.path, producer, clock, waits);
-        running.push(p);
-        const [poller] = p.pollers;
-        if (poller === undefined || p.pollers.length !== 1) throw new Error('expected the Cursor poller alone');
-        return poller;
-      };
+      const start = solePoller(
+        { CURSOR_ADMIN_API_KEY: CURSOR_KEY, CURSOR_API_URL: api.origin, BURNRATE_POLL_BACKFILL: '6h', BURNRATE_POLL_OVERLAP_BUCKETS: '3' },
+        { dir: dir.path, producer, clock, waits, running },
+      );
       api.setEvents([call('2026-12-07T07:05:00Z', 10), call('2026-12-07T09:30:00Z', 20), call('2026-12-07T09:45:00Z', 30, 'bob@acme.com')]);
       const first = start();
       expect(first.source).toBe('cursor_events');
@@ -415,20 +406,16 @@ describe('Cursor poller against a stand-in of the Admin API', () => {
       const clock = fixedClock(new Date('2026-12-07T12:20:00Z'));
       const waits: number[] = [];
       const producer = recordingProducer();
-      const start = () => {
-        const settings = PollerEnv.parse({
+      const start = solePoller(
+        {
           CURSOR_ADMIN_API_KEY: CURSOR_KEY,
           CURSOR_API_URL: api.origin,
           BURNRATE_POLL_SOURCES: 'cursor_daily',
           BURNRATE_POLL_BACKFILL: '2d',
           BURNRATE_POLL_OVERLAP_BUCKETS: '1',
-        });
-        const p = testPollers(settings, dir.path, producer, clock, waits);
-        running.push(p);
-        const [poller] = p.pollers;
-        if (poller === undefined || p.pollers.length !== 1) throw new Error('expected the Cursor daily poller alone');
-        return poller;
-      };
+        },
+        { dir: dir.path, producer, clock, waits, running },
+      );
       api.setDaily(
         [userDay('2026-12-06', 12), userDay('2026-12-06', 0, 'carol@acme.com'), userDay('2026-12-07', 5)].map((r, i) =>
           i === 1 ? { ...r, isActive: false } : r,
@@ -732,6 +719,24 @@ function testPollers(settings: PollerSettings, dir: string, producer: Producer, 
       random: () => 0.5,
     },
   });
+}
+
+/**
+ * Starts the one poller `env` turns on, as a fresh process would (only the state files in `dir`
+ * carry over from an earlier start); each start is kept in `running` to be stopped.
+ */
+function solePoller(
+  env: Record<string, string>,
+  around: { dir: string; producer: Producer; clock: Clock; waits: number[]; running: Pollers[] },
+): () => Poller {
+  return () => {
+    const p = testPollers(PollerEnv.parse(env), around.dir, around.producer, around.clock, around.waits);
+    around.running.push(p);
+    const [poller] = p.pollers;
+    if (poller === undefined || p.pollers.length !== 1)
+      throw new Error(`expected one poller, not ${p.pollers.map((x) => x.source).join(', ')}`);
+    return poller;
+  };
 }
 
 function waitForHealth(health: () => PollerHealth[], predicate: (h: PollerHealth) => boolean): Promise<PollerHealth> {

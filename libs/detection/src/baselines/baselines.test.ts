@@ -1,4 +1,5 @@
 import { mean, median, medianAbsoluteDeviation, sampleVariance, variance } from 'simple-statistics';
+import { seededRandom } from '@burnrate/testing/seeded-random';
 import { describe, expect, it } from 'vitest';
 import { createEwma, EWMA_FIELDS, updateEwma, updateEwmaAt } from './ewma.ts';
 import {
@@ -35,19 +36,8 @@ import {
 } from './seasonal.ts';
 import { createWelford, mergeWelford, updateWelford, welfordSampleVariance, welfordVariance } from './welford.ts';
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const samples = (seed: number, n: number, scale = 100): number[] => {
-  const r = random(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, () => r() * scale + (r() < 0.05 ? 10 * scale : 0));
 };
 
@@ -123,7 +113,7 @@ describe('EWMA', () => {
   });
 
   it('mean absolute deviation tracks the spread (≈ 0.8σ for uniform noise around a level)', () => {
-    const r = random(14);
+    const r = seededRandom(14);
     const s = createEwma();
     for (let i = 0; i < 5000; i++) updateEwma(s, 50 + (r() - 0.5) * 20, 0.01);
     // Uniform on [-10, 10]: mean absolute deviation 5.
@@ -184,7 +174,7 @@ describe('packed ring', () => {
   }
   // Values a code holds exactly (hourly dollars from a cent to $5,000), so the packed ring must agree to the last bit.
   const exact = (seed: number, n: number): [number, number][] => {
-    const r = random(seed);
+    const r = seededRandom(seed);
     const low = encodeUsd(0.01);
     const high = encodeUsd(5_000);
     return Array.from({ length: n }, () => [Math.floor(r() * 48), decodeUsd(low + Math.floor(r() * (high - low)))]);
@@ -220,7 +210,7 @@ describe('packed ring', () => {
   });
 
   it('keeps each amount within 0.025% of itself and in order, nothing as 0, and clamps what is out of range', () => {
-    const r = random(11);
+    const r = seededRandom(11);
     let previous = -1;
     for (let i = 0; i < 2_000; i++) {
       const x = 10 ** (-5 + r() * 12);
@@ -431,7 +421,7 @@ describe('Poisson-binomial tail', () => {
   }
 
   it.each([1, 2, 3])('matches enumeration on random probabilities (seed %i)', (seed) => {
-    const r = random(40 + seed);
+    const r = seededRandom(40 + seed);
     const ps = Array.from({ length: 9 }, () => r());
     for (let k = 0; k <= 10; k++) expect(poissonBinomialTail(ps, k)).toBeCloseTo(brute(ps, k), 12);
   });
