@@ -1,4 +1,4 @@
-import { appendFile, readdir } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutgoingMessage, Producer } from '@burnrate/bus';
 import { createLogger } from '@burnrate/core';
@@ -55,6 +55,23 @@ describe('the handover spool', () => {
     expect(await readdir(join(dir.path, SPOOL_DIR))).toEqual([]);
     // Published ids are the ledger's now: a later resend is a duplicate.
     expect(await ledger.reserve([{ event_id: 'c', fingerprint: 'fc' }])).toEqual([{ kind: 'duplicate' }]);
+  });
+
+  it('fails the sends a write could not keep (a full disk), answers every one of them, and takes the next write again', async () => {
+    await using dir = await tempDir();
+    // The spool file is /dev/full: every write fails with ENOSPC.
+    await mkdir(join(dir.path, SPOOL_DIR));
+    await symlink('/dev/full', join(dir.path, SPOOL_DIR, `spool-${process.pid}.ndjson`));
+    const spool = await createHandoverSpool(dir.path);
+    const sends = [1, 2, 3].map((n) => spool.send(TOPICS.usageEvents.name, asMessages([usageEvent({ event_id: `full-${n}` })])));
+    const results = await Promise.allSettled(sends);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'ENOSPC' });
+    await expect(spool.send(TOPICS.usageEvents.name, asMessages([usageEvent({ event_id: 'full-4' })]))).rejects.toMatchObject({
+      code: 'ENOSPC',
+    });
+    await spool.idle();
+    await spool.close();
   });
 
   it('is nothing to publish when there is none', async () => {
