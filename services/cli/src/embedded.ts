@@ -171,7 +171,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       const read = await warmLedger(ledger, store, { org: config.org, windowMs: config.ingest.dedupe_window, now: now() });
       log.info({ eventIds: read, windowMs: config.ingest.dedupe_window }, 'dedupe ledger loaded');
       // What a successor accepted while this process took over (or one that died before it could publish it).
-      const drain = () => drainSpools(options.dataDir, { producer, ledger, log });
+      const live = createIngestCore({ config: source, clock, log, gate, producer, ledger });
+      const drain = () => drainSpools(options.dataDir, { ingest: live, producer, log });
       const drained = handover === undefined ? await drain() : await handover.ingest.goLive({ producer, ledger }, drain);
       if (drained.files > 0) log.info(drained, 'handover spool published');
     },

@@ -1,8 +1,8 @@
 import { appendFile, mkdir, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutgoingMessage, Producer } from '@burnrate/bus';
-import { createLogger } from '@burnrate/core';
-import { createEventLedger } from '@burnrate/ingest';
+import { createLogger, fixedConfig, parseConfig, systemClock } from '@burnrate/core';
+import { createEventLedger, createIngestCore, createIngestGate, type EventLedger } from '@burnrate/ingest';
 import { TOPICS, type UsageEvent, usageEventKey } from '@burnrate/schemas';
 import { tempDir, usageEvent } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,12 @@ function recorder(): Producer & { sent: { topic: string; messages: readonly Outg
       sent.filter((s) => s.topic === TOPICS.usageEvents.name).flatMap((s) => s.messages.map((m) => JSON.parse(m.value) as UsageEvent)),
   };
 }
+
+const config = fixedConfig(parseConfig('org: acme\ningest: { auth: none }\n'));
+
+/** What publishes a drained spool: ingest's own check-and-publish, over `producer` and `ledger`. */
+const ingestOver = (producer: Producer, ledger: EventLedger) =>
+  createIngestCore({ config, producer, ledger, clock: systemClock, log, gate: createIngestGate({ config, now: Date.now, log }) });
 
 const asMessages = (events: readonly UsageEvent[]): OutgoingMessage[] =>
   events.map((e) => ({ key: usageEventKey(e), value: JSON.stringify(e) }));
@@ -46,7 +52,7 @@ describe('the handover spool', () => {
     ledger.remember({ event_id: 'a', fingerprint: 'fa' }, Date.parse('2026-12-07T09:59:00Z'));
     ledger.remember({ event_id: 'b', fingerprint: 'other' }, Date.parse('2026-12-07T09:59:00Z'));
     const producer = recorder();
-    const stats = await drainSpools(dir.path, { producer, ledger, log });
+    const stats = await drainSpools(dir.path, { ingest: ingestOver(producer, ledger), producer, log });
     expect(stats).toEqual({ files: 1, events: 1, duplicates: 1, conflicts: 1, rejected: 1 });
     expect(producer.events().map((e) => e.event_id)).toEqual(['c']);
     const dlq = producer.sent.filter((s) => s.topic === TOPICS.usageDlq.name).flatMap((s) => s.messages.map((m) => m.value));
@@ -76,7 +82,8 @@ describe('the handover spool', () => {
 
   it('is nothing to publish when there is none', async () => {
     await using dir = await tempDir();
-    expect(await drainSpools(dir.path, { producer: recorder(), ledger: ledgerAt(), log })).toEqual({
+    const producer = recorder();
+    expect(await drainSpools(dir.path, { ingest: ingestOver(producer, ledgerAt()), producer, log })).toEqual({
       files: 0,
       events: 0,
       duplicates: 0,
@@ -101,7 +108,7 @@ describe('handoverIngest', () => {
     const order: string[] = [];
     const going = ingest.goLive({ producer: live, ledger: liveLedger }, async () => {
       order.push('drain');
-      return drainSpools(dir.path, { producer: live, ledger: liveLedger, log });
+      return drainSpools(dir.path, { ingest: ingestOver(live, liveLedger), producer: live, log });
     });
     // A request that arrives now waits for the drain.
     const later = ingest.ledger.reserve([{ event_id: 'later', fingerprint: 'f2' }]).then((v) => {

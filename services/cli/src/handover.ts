@@ -2,7 +2,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rm } from 'node:fs/pro
 import { join } from 'node:path';
 import type { OutgoingMessage, Producer } from '@burnrate/bus';
 import type { Logger } from '@burnrate/core';
-import { type EventLedger, publishBatch, toDlqRecord, type Verdict } from '@burnrate/ingest';
+import { type EventLedger, type IngestCore, toDlqRecord, type Verdict } from '@burnrate/ingest';
 import { type DlqRecord, TOPICS, type UsageEvent } from '@burnrate/schemas';
 
 /**
@@ -96,11 +96,15 @@ export interface DrainStats {
 }
 
 /**
- * Publishes every spool in `<dataDir>/handover` through `ledger` onto `producer`, then removes it.
- * Events the ledger already holds (the predecessor accepted them too) are duplicates and dropped;
- * an id reused with other content is dead-lettered, as ingest would have; dead letters pass as they are.
+ * Publishes every spool in `<dataDir>/handover` through `ingest` (the live producer and ledger),
+ * then removes it: as ingest would have, events the ledger already holds (the predecessor
+ * accepted them too) are duplicates and dropped, and an id reused with other content is
+ * dead-lettered; dead letters pass as they are.
  */
-export async function drainSpools(dataDir: string, target: { producer: Producer; ledger: EventLedger; log: Logger }): Promise<DrainStats> {
+export async function drainSpools(
+  dataDir: string,
+  target: { ingest: Pick<IngestCore, 'publishChecked'>; producer: Producer; log: Logger },
+): Promise<DrainStats> {
   const dir = join(dataDir, SPOOL_DIR);
   const stats: DrainStats = { files: 0, events: 0, duplicates: 0, conflicts: 0, rejected: 0 };
   let names: string[];
@@ -119,34 +123,17 @@ export async function drainSpools(dataDir: string, target: { producer: Producer;
         continue;
       }
       const events = record.messages.map((m) => JSON.parse(m.value) as UsageEvent);
-      const entries = events.map((e) => ({ event_id: e.event_id, fingerprint: e.fingerprint ?? '' }));
-      const verdicts = await target.ledger.reserve(entries);
-      const fresh = events.filter((_, i) => verdicts[i]?.kind === 'new');
       const dlq: DlqRecord[] = [];
-      verdicts.forEach((verdict, i) => {
-        if (verdict.kind === 'duplicate') stats.duplicates += 1;
-        if (verdict.kind !== 'conflict') return;
-        stats.conflicts += 1;
-        const event = events[i] as UsageEvent;
+      const verdicts = await target.ingest.publishChecked(events, dlq, (event, _index, issue) => {
         dlq.push(
-          toDlqRecord({
-            source: event.source,
-            issues: [
-              { field: 'event_id', message: `${event.event_id} was already accepted with other content (first at ${verdict.firstSeenAt})` },
-            ],
-            raw: JSON.stringify(event),
-            receivedAt: new Date(event.ingested_at),
-          }),
+          toDlqRecord({ source: event.source, issues: [issue], raw: JSON.stringify(event), receivedAt: new Date(event.ingested_at) }),
         );
       });
-      try {
-        await publishBatch(target.producer, fresh, dlq);
-      } catch (err) {
-        target.ledger.settle(entries, verdicts, false);
-        throw err;
+      for (const verdict of verdicts) {
+        if (verdict.kind === 'new') stats.events += 1;
+        else if (verdict.kind === 'duplicate') stats.duplicates += 1;
+        else stats.conflicts += 1;
       }
-      target.ledger.settle(entries, verdicts, true);
-      stats.events += fresh.length;
     }
     await rm(path, { force: true });
     stats.files += 1;
