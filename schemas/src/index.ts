@@ -1,6 +1,7 @@
 export * from './common.ts';
 export * from './usage-event.v1.ts';
 export * from './usage-rollup.v1.ts';
+export * from './spend-correction.v1.ts';
 export * from './dlq.v1.ts';
 export * from './anomaly.v1.ts';
 export * from './anomaly-state.v1.ts';

@@ -4,6 +4,9 @@ import {
   AnomalyState,
   BackfillWindow,
   DlqRecord,
+  isSpendCorrection,
+  safeParseTeamInput,
+  TeamInput,
   TOPIC_NAMES,
   TOPICS,
   UsageEvent,
@@ -129,9 +132,34 @@ describe('topic registry', () => {
     expect(usageEventKey({ org: 'acme', developer: 'alice@acme.com' })).toBe('acme:alice@acme.com');
   });
 
-  it('keys rollups by org and team', () => {
-    expect(TOPICS.usageRollups).toMatchObject({ name: 'usage.rollups.v1', schema: UsageRollup, key: 'org:team' });
+  it("keys rollups by org and team; the topic carries the reports' corrections beside them", () => {
+    expect(TOPICS.usageRollups).toMatchObject({ name: 'usage.rollups.v1', schema: TeamInput, key: 'org:team' });
     expect(usageRollupKey({ org: 'acme', team: 'payments' })).toBe('acme:payments');
+  });
+
+  describe('TeamInput', () => {
+    const correction = {
+      correction: 'provider_reports',
+      org: 'acme',
+      team: 'payments',
+      day: '2026-12-07',
+      counted_usd: 95,
+      judged_usd: 30,
+      sources: ['anthropic_cost_report'],
+      as_of: '2026-12-07T23:00:00.000Z',
+    };
+
+    it('reads a correction as one, and names what is wrong with a bad one', () => {
+      const ok = safeParseTeamInput(correction);
+      expect(ok.success && isSpendCorrection(ok.data)).toBe(true);
+      const bad = safeParseTeamInput({ ...correction, day: '2026-12-32', judged_usd: -1 });
+      expect(bad.success).toBe(false);
+      if (!bad.success) expect(bad.error.issues.map((i) => i.path.join('.')).sort()).toEqual(['day', 'judged_usd']);
+      // A rollup's fields on a correction are refused, not taken for a rollup.
+      const mixed = safeParseTeamInput({ ...correction, seq: 4 });
+      expect(mixed.success).toBe(false);
+      expect(TeamInput.safeParse(correction).success).toBe(true);
+    });
   });
 });
 

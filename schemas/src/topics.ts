@@ -4,7 +4,7 @@ import { AnomalyState } from './anomaly-state.v1.ts';
 import { BackfillWindow } from './backfill-window.v1.ts';
 import { DlqRecord } from './dlq.v1.ts';
 import { UsageEvent } from './usage-event.v1.ts';
-import { UsageRollup } from './usage-rollup.v1.ts';
+import { TeamInput } from './spend-correction.v1.ts';
 
 /**
  * Every topic Burnrate produces, with its schema and what its key is. Names are
@@ -15,7 +15,7 @@ export const TOPICS = {
   usageDlq: { name: 'usage.dlq.v1', schema: DlqRecord, key: 'source' },
   anomalies: { name: 'anomalies.v1', schema: Anomaly, key: 'anomaly id' },
   anomalyState: { name: 'anomaly-state.v1', schema: AnomalyState, key: 'anomaly id' },
-  usageRollups: { name: 'usage.rollups.v1', schema: UsageRollup, key: 'org:team' },
+  usageRollups: { name: 'usage.rollups.v1', schema: TeamInput, key: 'org:team' },
   usageBackfill: { name: 'usage.backfill.v1', schema: BackfillWindow, key: 'org' },
 } as const satisfies Record<string, { name: string; schema: z.ZodType; key: string }>;
 

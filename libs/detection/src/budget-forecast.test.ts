@@ -1,5 +1,5 @@
 import { Anomaly } from '@burnrate/schemas';
-import type { UsageEvent } from '@burnrate/schemas';
+import type { SpendCorrection, UsageEvent } from '@burnrate/schemas';
 import { describe, expect, it } from 'vitest';
 import { overEvents } from './buckets/bucket-detector.ts';
 import { budgetForecast, type BudgetForecastConfig, type BudgetForecastSettings, type BudgetForecastState } from './budget-forecast.ts';
@@ -161,5 +161,90 @@ describe('budget_forecast', () => {
     expect(restored).toEqual(first.state);
     const second = runDetector(detector, cfg(), events.slice(cut), restored);
     expect([...first.out, ...second.out]).toEqual(whole);
+  });
+
+  describe("the providers' reports correct the month to date", () => {
+    const correct = (...args: Parameters<NonNullable<typeof budgetForecast.correct>>) => {
+      const result = budgetForecast.correct?.(...args);
+      if (result === undefined) throw new Error('budget_forecast takes corrections');
+      return result;
+    };
+    const correction = (day: string, counted: number, judged: number, team = 'payments'): SpendCorrection => ({
+      correction: 'provider_reports',
+      org: 'acme',
+      team,
+      day,
+      counted_usd: counted,
+      judged_usd: judged,
+      sources: ['anthropic_cost_report'],
+      as_of: '2026-12-09T12:00:00.000Z',
+    });
+    const at = (iso: string) => ({ watermark: Date.parse(iso), lateness: 600_000 });
+    // Six working days at $200 (≈77% of $6,000 projected): quiet on the live feed alone.
+    const quietWeek = () =>
+      runDetector(
+        detector,
+        cfg(),
+        stream(8, () => 200),
+      );
+
+    it('a report counting more than was seen live raises the forecast, once, in money words', () => {
+      const { out, state } = quietWeek();
+      expect(out).toEqual([]);
+      // The cost report of 7 December: $1,400 where the live feed saw $200 (an API key nothing sends live for).
+      const r = correct(state, correction('2026-12-07', 1400, 200), cfg(), at('2026-12-09T10:00:00Z'));
+      expect(r.anomalies.map(brief)).toEqual([{ version: 1, severity: 'warning', status: 'open', day: '2026-12-09' }]);
+      const a = r.anomalies[0] as Anomaly;
+      expect(Anomaly.parse(a)).toEqual(a);
+      expect(a.summary).toMatch(
+        /^Team payments has spent \$2,400(\.00)? of its \$6,000 budget for 2026-12 \(the providers' reports count \$1,200(\.00)? more than was seen live\)/,
+      );
+      // Month to date at the end of 7 December: $800 live before it, $1,400 that day by the report.
+      expect(a.evidence.find((p) => p.at === '2026-12-07T00:00:00.000Z' && p.label.startsWith('month-to-date'))?.value).toBe(2200);
+      // The same figures again (a restart of the publisher, a redelivery): nothing new.
+      expect(correct(r.state, correction('2026-12-07', 1400, 200), cfg(), at('2026-12-09T10:05:00Z')).anomalies).toEqual([]);
+    });
+
+    it('a day replaces its earlier figures, and a report counting less lowers the month to date', () => {
+      const { state } = quietWeek();
+      let r = correct(state, correction('2026-12-07', 1400, 200), cfg(), at('2026-12-09T10:00:00Z'));
+      expect(r.anomalies).toHaveLength(1);
+      // Revised the next hour: the cost report now says $300 for the day. Back on course.
+      r = correct(r.state, correction('2026-12-07', 300, 200), cfg(), at('2026-12-09T11:00:00Z'));
+      expect(r.anomalies.map((a) => a.status)).toEqual(['resolved']);
+      // A report attributing part of the live spend to another team lowers this one's month.
+      r = correct(r.state, correction('2026-12-08', 50, 200), cfg(), at('2026-12-09T12:00:00Z'));
+      const team = r.state.teams.acme?.payments;
+      expect(team?.reported?.slice(6, 8)).toEqual([100, -150]);
+    });
+
+    it('a team only the reports know of is created and judged', () => {
+      const { state } = quietWeek();
+      const r = correct(state, correction('2026-12-08', 5500, 0, 'research'), cfg(), at('2026-12-09T10:00:00Z'));
+      // $5,500 of $6,000 with no live days to project from: 92%, past the warning line.
+      expect(r.anomalies.map((a) => [a.subject.team, a.severity])).toEqual([['research', 'warning']]);
+    });
+
+    it("another month's day is left alone, and a new month starts without the last one's reports", () => {
+      const { state } = quietWeek();
+      expect(correct(state, correction('2026-11-30', 9000, 0), cfg(), at('2026-12-09T10:00:00Z')).anomalies).toEqual([]);
+      expect(state.teams.acme?.payments?.reported).toBeUndefined();
+      correct(state, correction('2026-12-07', 300, 200), cfg(), at('2026-12-09T10:00:00Z'));
+      const january = runDetector(
+        detector,
+        cfg(),
+        stream(1, () => 10, Date.parse('2027-01-04T00:00:00Z')),
+        state,
+      );
+      expect(january.state.teams.acme?.payments?.month).toBe('2027-01');
+      expect(january.state.teams.acme?.payments?.reported).toBeUndefined();
+    });
+
+    it('survives a snapshot: the reports are in the state', () => {
+      const { state } = quietWeek();
+      const r = correct(state, correction('2026-12-07', 1400, 200), cfg(), at('2026-12-09T10:00:00Z'));
+      const restored = JSON.parse(JSON.stringify(r.state)) as BudgetForecastState;
+      expect(restored.teams.acme?.payments?.reported?.[6]).toBe(1200);
+    });
   });
 });

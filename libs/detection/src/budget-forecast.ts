@@ -1,6 +1,6 @@
-import type { Anomaly, EvidencePoint, Severity } from '@burnrate/schemas';
+import type { Anomaly, EvidencePoint, Severity, SpendCorrection } from '@burnrate/schemas';
 import { latenessOf, type BucketDetector } from './buckets/bucket-detector.ts';
-import { hourOf, isClosedHour, type HourBucket } from './buckets/hourly.ts';
+import { HOUR_MS, hourOf, isClosedHour, type HourBucket } from './buckets/hourly.ts';
 import { countKeys, deleteKeys, getKey, setKey, type Keyed } from './buckets/keyed.ts';
 import { dateOfDay, isWorkingDay, localHourOf, type LocalHour } from './buckets/local-hour.ts';
 import { hoursUntilAcknowledgement, type WorkCalendar } from './calendar.ts';
@@ -29,6 +29,14 @@ import { formatUsd, roundMoney } from './format.ts';
  * (holidays are days off), so a quiet weekend or the holidays ahead are not projected at a
  * Tuesday's rate. Projection = month to date + the rest of today (its rate minus what today has
  * spent, never negative) + each remaining day of the month at its type's rate.
+ *
+ * The providers' reports: team detection counts the live feed, and a provider's cost or usage report
+ * (the invoice's truth, hours later) can say otherwise — spend nothing live saw, or another
+ * team's. Stage B is given each UTC day's figures as the reports count them (SpendCorrection:
+ * counted against what detection judged); the difference is kept per day of the month and added
+ * to the month to date, its evidence and its message. The day's date is taken as the team's
+ * local day of the same date (the reports' days are UTC). The daily rates ahead stay the live
+ * feed's: they project what the live feed will see.
  *
  * Judged at most once per local hour per team, when spend arrives or the watermark moves:
  *   warning  projection ≥ warning_share × budget, critical ≥ critical_share × budget,
@@ -78,6 +86,11 @@ export interface BudgetTeam {
   v: number[];
   /** Spend per local day of the current month (index = day of month − 1). */
   days: number[];
+  /**
+   * What the providers' reports add to `days` (counted − judged; negative where they count less),
+   * by the same index; absent until a report of this month says something.
+   */
+  reported?: number[];
   ep: Episode | null;
 }
 
@@ -111,6 +124,19 @@ function foldDay(v: number[], working: boolean, spend: number): void {
   v[rate] = (v[rate] as number) + a * (spend - (v[rate] as number));
 }
 
+/** Month to date with the providers' reports in place of the live feed where they have spoken. */
+function monthToDate(t: BudgetTeam): number {
+  return (t.v[MTD] as number) + reportedDelta(t);
+}
+
+/** What the reports add to the month to date (negative where they count less than was seen live). */
+function reportedDelta(t: BudgetTeam): number {
+  if (t.reported === undefined) return 0;
+  let sum = 0;
+  for (const d of t.reported) sum += d;
+  return sum;
+}
+
 /** Moves the team to local day `local.day`, folding finished days into the rates and starting a new month when it changed. */
 function rollTo(t: BudgetTeam, local: LocalHour, cfg: BudgetForecastConfig, watermark: number, out: Anomaly[]): void {
   const v = t.v;
@@ -125,14 +151,16 @@ function rollTo(t: BudgetTeam, local: LocalHour, cfg: BudgetForecastConfig, wate
   if (local.month !== t.month) {
     if (t.ep !== null) {
       const budget = cfg.budgetFor(t.team) ?? 0;
-      resolveEpisode(t.ep, { at: watermark, label: `spend in ${t.month}`, value: v[MTD] as number, unit: 'usd' });
-      out.push(toAnomaly(t, { projected: v[MTD] as number, budget, rate: 0, monthEnd: true }, cfg, watermark));
+      const spent = monthToDate(t);
+      resolveEpisode(t.ep, { at: watermark, label: `spend in ${t.month}`, value: spent, unit: 'usd' });
+      out.push(toAnomaly(t, { projected: spent, budget, rate: 0, monthEnd: true }, cfg, watermark));
       t.ep = null;
     }
     t.month = local.month;
     v[MTD] = 0;
     v[MONTH_START] = local.day - local.dayOfMonth + 1;
     t.days = new Array<number>(local.monthDays).fill(0);
+    delete t.reported;
   }
 }
 
@@ -149,7 +177,7 @@ function forecast(t: BudgetTeam, local: LocalHour, budget: number, cfg: BudgetFo
   const cal = cfg.calendarFor(t.team);
   const rateOf = (day: number): number => (isWorkingDay(day, cal) ? (v[WORK_RATE] as number) : (v[OFF_RATE] as number));
   const today = rateOf(local.day);
-  let projected = (v[MTD] as number) + Math.max(0, today - (v[TODAY] as number));
+  let projected = monthToDate(t) + Math.max(0, today - (v[TODAY] as number));
   for (let d = local.day + 1; d <= local.day + local.monthDays - local.dayOfMonth; d++) projected += rateOf(d);
   return { projected, budget, rate: today / 24 };
 }
@@ -158,8 +186,7 @@ function judge(t: BudgetTeam, local: LocalHour, cfg: BudgetForecastConfig, water
   const budget = cfg.budgetFor(t.team);
   if (budget === undefined || budget <= 0) return null;
   const s = cfg.settingsFor({ team: t.team });
-  const v = t.v;
-  const spentPastLine = (v[MTD] as number) >= s.warning_share * budget;
+  const spentPastLine = monthToDate(t) >= s.warning_share * budget;
   if (!spentPastLine && !warm(t, local, s, cfg.calendarFor(t.team))) return null;
   const f = forecast(t, local, budget, cfg);
   const share = f.projected / budget;
@@ -219,14 +246,15 @@ function toAnomaly(t: BudgetTeam, f: Forecast, cfg: BudgetForecastConfig, waterm
   const s = cfg.settingsFor({ team: t.team });
   const resolved = ep.status === 'resolved';
   const planned = cfg.plannedChange(t.team, watermark);
-  const mtd = t.v[MTD] as number;
+  const mtd = monthToDate(t);
+  const reported = reportedDelta(t);
   const pct = f.budget > 0 ? Math.round((100 * f.projected) / f.budget) : 0;
 
   const evidence: EvidencePoint[] = [...markEvidence(ep)];
   const monthStart = t.v[MONTH_START] as number;
   let cumulative = 0;
   for (let i = 0; i < t.days.length && monthStart + i <= (t.v[DAY] as number); i++) {
-    cumulative += t.days[i] as number;
+    cumulative += (t.days[i] as number) + (t.reported?.[i] ?? 0);
     evidence.push({
       at: `${dateOfDay(monthStart + i)}T00:00:00.000Z`,
       label: 'month-to-date spend at the end of the day',
@@ -239,7 +267,7 @@ function toAnomaly(t: BudgetTeam, f: Forecast, cfg: BudgetForecastConfig, waterm
       ? `Team ${t.team} closed ${t.month} at ${formatUsd(mtd)} of its ${formatUsd(f.budget)} budget.`
       : resolved
         ? `Team ${t.team} is back on course: ${formatUsd(f.projected)} projected for ${t.month} (${pct}% of its ${formatUsd(f.budget)} budget).`
-        : `Team ${t.team} has spent ${formatUsd(mtd)} of its ${formatUsd(f.budget)} budget for ${t.month} and is on course for ${formatUsd(f.projected)} (${pct}%) by month end (${cal.timeZone}).`;
+        : `Team ${t.team} has spent ${formatUsd(mtd)} of its ${formatUsd(f.budget)} budget for ${t.month}${reportedNote(reported)} and is on course for ${formatUsd(f.projected)} (${pct}%) by month end (${cal.timeZone}).`;
   const advice =
     (resolved
       ? 'No action needed now.'
@@ -259,6 +287,26 @@ function toAnomaly(t: BudgetTeam, f: Forecast, cfg: BudgetForecastConfig, waterm
     summary,
     advice,
     detected_at: iso(watermark),
+  };
+}
+
+/** How the providers' reports moved the month to date, for the message; empty when they did not. */
+function reportedNote(reported: number): string {
+  if (Math.abs(reported) < 0.005) return '';
+  return reported > 0
+    ? ` (the providers' reports count ${formatUsd(reported)} more than was seen live)`
+    : ` (the providers' reports count ${formatUsd(-reported)} less than was seen live)`;
+}
+
+/** A new team's state, at its first spend or first report. */
+function newTeam(org: string, team: string, local: LocalHour): BudgetTeam {
+  return {
+    org,
+    team,
+    month: local.month,
+    v: [local.day, local.day, 0, 0, 0, 0, 0, 0, 0, local.day - local.dayOfMonth + 1],
+    days: new Array<number>(local.monthDays).fill(0),
+    ep: null,
   };
 }
 
@@ -297,14 +345,7 @@ export const budgetForecast: BucketDetector<BudgetForecastState, BudgetForecastC
     let t = getKey(state.teams, b.org, b.team);
     const out: Anomaly[] = [];
     if (t === undefined) {
-      t = {
-        org: b.org,
-        team: b.team,
-        month: local.month,
-        v: [local.day, local.day, 0, 0, 0, 0, 0, 0, 0, local.day - local.dayOfMonth + 1],
-        days: new Array<number>(local.monthDays).fill(0),
-        ep: null,
-      };
+      t = newTeam(b.org, b.team, local);
       setKey(state.teams, b.org, b.team, t);
     } else {
       rollTo(t, local, cfg, ctx.watermark, out);
@@ -321,6 +362,30 @@ export const budgetForecast: BucketDetector<BudgetForecastState, BudgetForecastC
   },
 
   advance: (state, watermark, cfg) => ({ state, anomalies: judgeAll(state, watermark, cfg) }),
+
+  correct: (state, c: SpendCorrection, cfg, ctx) => {
+    const delta = roundMoney(c.counted_usd - c.judged_usd);
+    const index = Number(c.day.slice(8, 10)) - 1;
+    let t = getKey(state.teams, c.org, c.team);
+    const out: Anomaly[] = [];
+    if (t === undefined) {
+      // A team only the reports know of (its spend came through keys nothing sends live for).
+      if (delta === 0) return { state, anomalies: NONE };
+      const at = ctx.watermark > 0 ? ctx.watermark : Date.parse(c.day) + 12 * HOUR_MS;
+      t = newTeam(c.org, c.team, localHourOf(hourOf(at), cfg.calendarFor(c.team).timeZone));
+      setKey(state.teams, c.org, c.team, t);
+    } else if (ctx.watermark > 0) {
+      rollTo(t, localHourOf(hourOf(ctx.watermark), cfg.calendarFor(t.team).timeZone), cfg, ctx.watermark, out);
+    }
+    // Another month's day: that month was closed (or is not this team's yet).
+    if (c.day.slice(0, 7) !== t.month || index >= t.days.length) return { state, anomalies: out.length === 0 ? NONE : out };
+    if ((t.reported?.[index] ?? 0) === delta) return { state, anomalies: out.length === 0 ? NONE : out };
+    (t.reported ??= new Array<number>(t.days.length).fill(0))[index] = delta;
+    // Judged again at once: the month to date moved.
+    t.v[JUDGED] = -1;
+    const judged = ctx.watermark > 0 ? judgeAll(state, ctx.watermark, cfg) : NONE;
+    return { state, anomalies: out.length === 0 ? judged : [...out, ...judged] };
+  },
 
   evict(state, idleBeforeMs) {
     // Teams are few and a budget spans a month: keep a team until a month and a half after its last spend.

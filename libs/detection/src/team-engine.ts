@@ -1,4 +1,4 @@
-import type { Anomaly, UsageRollup } from '@burnrate/schemas';
+import type { Anomaly, SpendCorrection, UsageRollup } from '@burnrate/schemas';
 import type { BucketDetector } from './buckets/bucket-detector.ts';
 import { isClosedHour, lastClosedHour, mergeBucket, type HourBucket } from './buckets/hourly.ts';
 import type { StepContext } from './detector.ts';
@@ -131,6 +131,8 @@ export interface TeamEngineStats {
   held: number;
   /** Times the watermark was moved past a source that fell behind by more than maxHeldBuckets. */
   forced: number;
+  /** Corrections from the providers' reports given to the detectors. */
+  corrections: number;
 }
 
 export interface TeamEngine {
@@ -139,6 +141,11 @@ export interface TeamEngine {
    * arrived at the previous one (anomalies come from that, and from advancing to the new time).
    */
   process(rollup: UsageRollup, options?: RollupOptions): RollupResult;
+  /**
+   * A team's day as the providers' reports count it, given to the detectors that take corrections
+   * (the budget forecast) at the current watermark. Its anomalies come back at once.
+   */
+  correct(correction: SpendCorrection): readonly Anomaly[];
   /** Steps the detectors with what arrived at the current watermark: the end of a replay. Live, the next later rollup does it. */
   flush(): readonly Anomaly[];
   /** A deep copy of the state as plain JSON data (what JSON.parse of a saved snapshot gives), safe to keep while the engine goes on. */
@@ -170,12 +177,13 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
   const kinds = Object.keys(registry);
   // By position in `kinds`, as in the stage-A engine: arrays per step, not lookups by kind name.
   const detectors = kinds.map((k) => registry[k] as AnyBucketDetector);
+  const correcting = detectors.flatMap((d, i) => (d.correct === undefined ? [] : [i]));
   const idleHorizonMs = options.idleHorizonMs ?? DEFAULTS.idleHorizonMs;
   const sweepEveryMs = options.sweepEveryMs ?? DEFAULTS.sweepEveryMs;
   const lateness = options.allowedLatenessMs ?? DEFAULTS.allowedLatenessMs;
   const latenessNow = typeof lateness === 'function' ? lateness : () => lateness;
   const maxHeldBuckets = options.maxHeldBuckets ?? DEFAULTS.maxHeldBuckets;
-  const counts = { rollups: 0, stale: 0, late: 0, regressed: 0, forced: 0 };
+  const counts = { rollups: 0, stale: 0, late: 0, regressed: 0, forced: 0, corrections: 0 };
   const ctx: StepContext = { watermark: 0, lateness: 0 };
 
   let state = emptyState(registry);
@@ -328,6 +336,26 @@ export function createTeamEngine<R extends TeamDetectorRegistry = typeof TEAM_DE
         addPending(delta);
       }
       return anomalies === NONE ? TAKEN : { anomalies, stale: false, late: false, regressed: false };
+    },
+
+    correct(c) {
+      counts.corrections += 1;
+      const configs = configsNow();
+      ctx.lateness = latenessNow();
+      // Before the first rollup there is no time yet: the detector keeps the figures for later.
+      ctx.watermark = state.watermark ?? 0;
+      let anomalies = NONE;
+      for (const i of correcting) {
+        const result = ((detectors[i] as AnyBucketDetector).correct as NonNullable<AnyBucketDetector['correct']>)(
+          states[i],
+          c,
+          configs[i],
+          ctx,
+        );
+        setState(i, result.state);
+        anomalies = collect(anomalies, result.anomalies);
+      }
+      return anomalies;
     },
 
     flush() {

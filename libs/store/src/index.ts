@@ -8,6 +8,7 @@ export type {
   OutboxQuery,
   ReconciliationQuery,
   ReconciliationRow,
+  SpendCorrectionRow,
   DetectorSnapshot,
   SilenceListQuery,
   SpendQuery,

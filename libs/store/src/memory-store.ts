@@ -9,7 +9,7 @@ import {
   type Store,
 } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
-import { reconcile, type SourceDay } from './tables/reconciliation.ts';
+import { reconcile, type SourceDay, spendCorrections } from './tables/reconciliation.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { OUTBOX_TABLE } from './tables/outbox.ts';
@@ -45,6 +45,24 @@ export function createMemoryStore(): Store {
   };
   const copy = <T>(value: T): T => structuredClone(value);
   const ms = (iso: string): number => Date.parse(iso);
+  /** Spend per UTC day, org, team, provider and source, live or reported (as the SQL store's reconciliation reads it). */
+  const sourceDays = (query: { from?: string; to?: string; org?: string }): SourceDay[] => {
+    const from = query.from === undefined ? -Infinity : ms(query.from);
+    const to = query.to === undefined ? Infinity : ms(query.to);
+    const days = new Map<string, SourceDay>();
+    for (const e of events.values()) {
+      const at = ms(e.occurred_at);
+      if (at < from || at >= to || (query.org !== undefined && e.org !== query.org)) continue;
+      const live = e.granularity === 'request';
+      const day = e.occurred_at.slice(0, 10);
+      const key = JSON.stringify([day, e.org, e.team, e.provider, e.source, live]);
+      const d = days.get(key) ?? { day, org: e.org, team: e.team, provider: e.provider, source: e.source, live, cost_usd: 0, events: 0 };
+      d.cost_usd += e.cost_usd;
+      d.events += 1;
+      days.set(key, d);
+    }
+    return [...days.values()];
+  };
   const latestVersion = (versions: Map<number, Anomaly>): Anomaly | undefined => {
     let best: Anomaly | undefined;
     for (const a of versions.values()) if (!best || a.version > best.version) best = a;
@@ -151,21 +169,12 @@ export function createMemoryStore(): Store {
     },
     async reconciliation(query) {
       open();
-      const from = query.from === undefined ? -Infinity : ms(query.from);
-      const to = query.to === undefined ? Infinity : ms(query.to);
-      const days = new Map<string, SourceDay>();
-      for (const e of events.values()) {
-        const at = ms(e.occurred_at);
-        if (at < from || at >= to || (query.org !== undefined && e.org !== query.org)) continue;
-        const live = e.granularity === 'request';
-        const day = e.occurred_at.slice(0, 10);
-        const key = JSON.stringify([day, e.org, e.team, e.provider, e.source, live]);
-        const d = days.get(key) ?? { day, org: e.org, team: e.team, provider: e.provider, source: e.source, live, cost_usd: 0, events: 0 };
-        d.cost_usd += e.cost_usd;
-        d.events += 1;
-        days.set(key, d);
-      }
-      return reconcile([...days.values()], query.team);
+      return reconcile(sourceDays(query), query.team);
+    },
+    async spendCorrections(query) {
+      open();
+      const weekBefore = new Date(Date.parse(query.from) - 7 * 86_400_000).toISOString();
+      return spendCorrections(sourceDays({ ...query, from: weekBefore }), query.from.slice(0, 10));
     },
 
     async insertDlq(records) {

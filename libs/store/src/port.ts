@@ -137,6 +137,22 @@ export interface ReconciliationQuery {
 }
 
 /**
+ * One UTC day of one org and team where a provider's report counts: `counted_usd` is what the
+ * reports say for the providers they cover (the reconciliation's counted figure), `judged_usd`
+ * what live detection counted for the same providers (their request-level events, and the report
+ * buckets it judged where no live feed covered them). The budget forecast adds the difference.
+ */
+export interface SpendCorrectionRow {
+  day: string;
+  org: string;
+  team: string;
+  counted_usd: number;
+  judged_usd: number;
+  /** The reports that count, by name. */
+  sources: string[];
+}
+
+/**
  * Live against reported spend of one UTC day, org, team and provider (tables/reconciliation.ts
  * says which counts): `counted_usd` is the report's figure where a report covers the day's
  * provider, else the live one, so summed over teams every dollar counts once.
@@ -231,6 +247,11 @@ export interface Store {
   spendByHour(filter: SpendQuery): Promise<SpendRow[]>;
   /** Live and reported spend per UTC day, org, team and provider, oldest first (see ReconciliationRow). */
   reconciliation(query: ReconciliationQuery): Promise<ReconciliationRow[]>;
+  /**
+   * Per UTC day from `from` (its day) to `to`, org and team with a report counting that day: the
+   * reports' figure against what live detection counted (see SpendCorrectionRow), oldest first.
+   */
+  spendCorrections(query: { from: string; to?: string; org?: string }): Promise<SpendCorrectionRow[]>;
 
   insertDlq(records: readonly DlqRecord[]): Promise<void>;
   /** Newest received first; limit defaults to 100. */

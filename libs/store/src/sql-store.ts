@@ -52,6 +52,7 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listAcceptedEventIds: (query) => run(() => usageEvents.listAcceptedEventIds(exec, query)),
     spendByHour: (filter) => run(() => spendHourly.spendByHour(exec, filter)),
     reconciliation: (query) => run(() => reconciliation.reconciliation(exec, query)),
+    spendCorrections: (query) => run(() => reconciliation.spendCorrectionsOf(exec, query)),
     insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
     listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),
     insertAnomalies: (items) => run(() => anomalies.insertAnomalies(exec, items)),

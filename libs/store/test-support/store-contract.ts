@@ -206,6 +206,54 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect((await store.reconciliation({ org, team: 'research' })).map((r) => r.report_source)).toEqual(['anthropic_cost_report']);
         expect((await store.reconciliation({ org, from: '2026-03-03T00:00:00.000Z' })).map((r) => r.day)).toEqual(['2026-03-03']);
         expect(await store.reconciliation({ org, to: '2026-03-02T00:00:00.000Z' })).toEqual([]);
+
+        // What the budget forecast is told: per team, the reports' figure against what detection counted.
+        const corrections = await store.spendCorrections({ org, from: '2026-03-01T00:00:00.000Z' });
+        expect(corrections.map((c) => [c.day, c.team, c.counted_usd, c.judged_usd, c.sources])).toEqual([
+          // Anthropic live (covered: the reports were not judged) and the other providers' reports (judged, nothing live).
+          ['2026-03-02', 'payments', 51.3, 47.8, ['anthropic_cost_report', 'copilot_premium', 'openai_costs']],
+          // Live spend the cost report puts elsewhere.
+          ['2026-03-02', 'research', 0, 7.5, []],
+          ['2026-03-02', 'unattributed', 9, 0, ['anthropic_cost_report']],
+        ]);
+        expect(await store.spendCorrections({ org, from: '2026-03-03T00:00:00.000Z' })).toEqual([]);
+      });
+
+      it('tells detection where it judged two reports of one provider that count once', async () => {
+        const org = unique('org');
+        const report = (id: string, source: string, day: string, cost: number) =>
+          usageEvent({
+            org,
+            event_id: id,
+            source,
+            granularity: '1d',
+            period_start: `${day}T00:00:00.000Z`,
+            period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
+            occurred_at: `${day}T00:00:00.000Z`,
+            developer: 'workspace:default',
+            session_id: undefined,
+            cost_usd: cost,
+            team: 'payments',
+          });
+        const live = (id: string, at: string, cost: number) => usageEvent({ org, event_id: id, occurred_at: at, cost_usd: cost });
+        await store.insertUsageEvents([
+          // Admin keys only on the 10th: both reports were judged, the cost report counts.
+          report('c1', 'anthropic_cost_report', '2026-04-10', 20),
+          report('u1', 'anthropic_usage_report', '2026-04-10', 19),
+          // A live feed from the 12th: the 13th's and 19th's reports are covered (within a week of it).
+          live('l1', '2026-04-12T09:00:00.000Z', 4),
+          report('c2', 'anthropic_cost_report', '2026-04-13', 6),
+          report('c3', 'anthropic_cost_report', '2026-04-19', 1),
+          // The 27th: the feed has been silent for over a week, the report is judged again.
+          report('c4', 'anthropic_cost_report', '2026-04-27', 2),
+        ]);
+        const corrections = await store.spendCorrections({ org, from: '2026-04-01T00:00:00.000Z' });
+        expect(corrections.map((c) => [c.day, c.counted_usd, c.judged_usd])).toEqual([
+          ['2026-04-10', 20, 39],
+          ['2026-04-13', 6, 0],
+          ['2026-04-19', 1, 0],
+          ['2026-04-27', 2, 2],
+        ]);
       });
 
       it('treats values as data, never as SQL', async () => {

@@ -6,8 +6,10 @@ import {
   combineSnapshotHealth,
   createBackfillRunner,
   createDetector,
+  createReportCorrections,
   createTeamDetector,
   detectorHealth,
+  readReconcileInterval,
   snapshotStoreFrom,
 } from '@burnrate/detector';
 import {
@@ -128,6 +130,10 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const backfill = createBackfillRunner({ config: source, store, producer, log, clock });
   lifecycle.register(backfillService(backfill, bus.subscribe(backfill.subscribeOptions), log));
 
+  // What the providers' reports count per team and day, for the budget forecast (stage B).
+  const corrections = createReportCorrections({ store, producer, log, clock, everyMs: readReconcileInterval(root.env) });
+  lifecycle.register({ name: 'report-corrections', start: async () => corrections.start(), stop: () => corrections.stop() });
+
   // Registered before the notifier so it closes after the last send.
   lifecycle.register({ name: 'channels', start: async () => {}, stop: () => channels.close() });
   const notifier = createNotifier({
@@ -222,6 +228,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
           // Late usage: windows waiting, judged, and the historical anomalies they held.
           backfill: backfillStatus,
           pollers: pollers.health(),
+          // What the providers' reports moved the budget forecasts' month to date by (never degraded).
+          report_corrections: corrections.status(),
           // Information, never degraded: Claude Code sessions whose log records were lost before they reached Burnrate.
           lost_events: detector.lostEvents(),
         };

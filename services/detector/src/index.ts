@@ -52,3 +52,11 @@ export {
   type ThreadStatus,
 } from './threads.ts';
 export { type DetectorPorts, serveDetectorThread, type ServeOptions } from './detector-thread.ts';
+export {
+  correctionsFrom,
+  createReportCorrections,
+  DEFAULT_REPORT_CORRECTIONS_EVERY_MS,
+  readReconcileInterval,
+  type ReportCorrections,
+  type ReportCorrectionsStatus,
+} from './report-corrections.ts';

@@ -13,6 +13,7 @@ import { TOPICS } from '@burnrate/schemas';
 import { BACKFILL_GROUP_ID, type BackfillRunner, backfillService, createBackfillRunner } from './backfill/backfill-runner.ts';
 import { DETECTOR_GROUP_ID } from './detector.ts';
 import { combineLostEvents } from './lost-events-tally.ts';
+import { createReportCorrections, readReconcileInterval, type ReportCorrections } from './report-corrections.ts';
 import { combineSnapshotHealth, detectorHealth } from './snapshot-health.ts';
 import { TEAM_DETECTOR_GROUP_ID } from './team-detector.ts';
 import { createDetectorThreads, readDetectorThreads } from './threads.ts';
@@ -34,7 +35,10 @@ import { createDetectorThreads, readDetectorThreads } from './threads.ts';
  * (backfill/backfill-runner.ts, group burnrate-backfill) on the main thread, which replays the
  * events the sink stored: it runs only with CLICKHOUSE_URL, the server the sink writes to (a chdb
  * directory of this process would hold no events). Without it, the windows wait on the topic for
- * an instance that has it, and the start-up log says so.
+ * an instance that has it, and the start-up log says so. With CLICKHOUSE_URL it also publishes
+ * what the providers' reports count per team and day (report-corrections.ts, every
+ * BURNRATE_RECONCILE_INTERVAL) for stage B's budget forecast; each instance does, and the
+ * figures are the same, so a second publisher only repeats them.
  *
  * env: KAFKA_BROKERS, BURNRATE_CONFIG, CLICKHOUSE_URL (+ _USER, _PASSWORD, _DATABASE) for the
  * backfill runner, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store),
@@ -47,6 +51,7 @@ runService({
   config: { required: true, why: 'needs burnrate.yaml for teams and thresholds' },
   async build({ env, log, lifecycle, config, onReload }) {
     const brokers = readKafkaBrokers(env, 'detector');
+    const reconcileEvery = readReconcileInterval(env);
     const snapshotMode = env.BURNRATE_DETECTOR_SNAPSHOTS ?? 'kafka';
     if (snapshotMode !== 'kafka' && snapshotMode !== 'store') {
       throw new Error(`BURNRATE_DETECTOR_SNAPSHOTS must be kafka or store, not ${JSON.stringify(snapshotMode)}`);
@@ -65,6 +70,7 @@ runService({
     const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
 
     let backfill: { runner: BackfillRunner; subscription: Subscription } | undefined;
+    let corrections: ReportCorrections | undefined;
     if (env.CLICKHOUSE_URL) {
       // Opened on first use: a ClickHouse that is down fails a judgement (retried), never the detector's start.
       // Its tables are migrated by the sink and the notifier (and `burnrate migrate`).
@@ -76,6 +82,10 @@ runService({
       const subscription = bus.subscribe(runner.subscribeOptions);
       lifecycle.register(backfillService(runner, subscription, log));
       backfill = { runner, subscription };
+      // What the providers' reports count per team and day, for the budget forecast (stage B).
+      corrections = createReportCorrections({ store, producer: bus.producer(), log, everyMs: reconcileEvery });
+      const running = corrections;
+      lifecycle.register({ name: 'report-corrections', start: async () => running.start(), stop: () => running.stop() });
     } else {
       log.warn(
         { topic: TOPICS.usageBackfill.name, group: BACKFILL_GROUP_ID },
@@ -120,6 +130,7 @@ runService({
             backfill: status ?? 'off: no CLICKHOUSE_URL, late usage is judged by a detector that has it',
             // Information, never degraded: Claude Code sessions whose log records were lost before they reached Burnrate.
             lost_events: combineLostEvents(threads.map((t) => t.lostEvents)),
+            report_corrections: corrections?.status() ?? 'off: no CLICKHOUSE_URL, budget forecasts follow the live feed',
           },
         };
       },

@@ -3,7 +3,7 @@ import { systemClock } from '@burnrate/core';
 import type { Clock, Config, ConfigSource, Logger } from '@burnrate/core';
 import { createTeamEngine } from '@burnrate/detection';
 import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot } from '@burnrate/detection';
-import { safeParseUsageRollup, TOPICS, type UsageRollup } from '@burnrate/schemas';
+import { isSpendCorrection, safeParseTeamInput, TOPICS, type TeamInput } from '@burnrate/schemas';
 import { anomalyMessage, configResolver } from './detector.ts';
 import { decodeMessage } from './decode-message.ts';
 import { createPartitionedConsumer } from './partitioned.ts';
@@ -36,8 +36,10 @@ export interface TeamDetectorDeps {
 export interface TeamDetectorStats {
   /** Rollups decoded and given to the team engine. */
   processed: number;
-  /** Messages that were not a valid UsageRollup. */
+  /** Messages that were not a valid UsageRollup or SpendCorrection. */
   invalid: number;
+  /** Days of the providers' reports given to the budget forecast (SpendCorrection). */
+  corrections: number;
   /** Rollups the engine already had (same or later seq from the same source): redeliveries and re-sends. */
   stale: number;
   /** Rollups for an hour already closed at the watermark: counted, not merged, logged per batch. */
@@ -91,11 +93,11 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
     allowedLatenessMs: () => currentConfig().detectors.allowed_lateness,
     ...deps.engine,
   };
-  const stats = { processed: 0, invalid: 0, stale: 0, late: 0, regressed: 0, failed: 0 };
+  const stats = { processed: 0, invalid: 0, corrections: 0, stale: 0, late: 0, regressed: 0, failed: 0 };
 
   // Every rollup goes through here: the hand-written twin of UsageRollup.safeParse, same answers.
-  const rollupSchema = { safeParse: safeParseUsageRollup };
-  const decode = (m: ConsumedMessage): UsageRollup | undefined => decodeMessage(m, rollupSchema, 'rollup', log);
+  const inputSchema = { safeParse: safeParseTeamInput };
+  const decode = (m: ConsumedMessage): TeamInput | undefined => decodeMessage(m, inputSchema, 'rollup', log);
 
   const newState = (): PartitionState => ({ engine: createTeamEngine(resolveConfig, engineOptions), late: 0 });
   const clock = deps.clock ?? systemClock;
@@ -128,6 +130,22 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
         const rollup = decode(m);
         if (rollup === undefined) {
           stats.invalid += 1;
+          return;
+        }
+        if (isSpendCorrection(rollup)) {
+          stats.corrections += 1;
+          try {
+            for (const a of state.engine.correct(rollup)) {
+              const message = anomalyMessage(a, log);
+              if (message !== undefined) out.push(OUTPUT_TOPIC, message);
+            }
+          } catch (err) {
+            stats.failed += 1;
+            log.error(
+              { err, partition: m.partition, offset: m.offset, team: rollup.team, day: rollup.day },
+              'a team detector failed on a report correction; skipped',
+            );
+          }
           return;
         }
         stats.processed += 1;

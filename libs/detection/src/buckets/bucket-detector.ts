@@ -1,4 +1,4 @@
-import type { Anomaly, AnomalyKind, UsageEvent } from '@burnrate/schemas';
+import type { Anomaly, AnomalyKind, SpendCorrection, UsageEvent } from '@burnrate/schemas';
 import type { Detector, StepContext, StepResult } from '../detector.ts';
 import { bucketOfEvent, stepHour, type HourBucket } from './hourly.ts';
 
@@ -22,6 +22,12 @@ export interface BucketDetector<State, Cfg> {
   /** Closes hours the watermark has passed and judges them; call as the watermark advances. */
   advance(state: State, watermark: number, cfg: Cfg, ctx: StepContext): StepResult<State>;
   evict(state: State, idleBeforeMs: number): State;
+  /**
+   * A team's day as the providers' reports count it (spend-correction.v1.ts): the latest figures
+   * of that day replace the earlier ones. Absent: the detector follows the live feed only. Stage B
+   * alone is given corrections (the single-instance shortcut has none).
+   */
+  correct?(state: State, correction: SpendCorrection, cfg: Cfg, ctx: StepContext): StepResult<State>;
   /**
    * The state from its JSON (JSON.parse of a snapshot): a state that keeps numbers in typed
    * arrays (baselines/packed-ring.ts) serialises them as plain JSON and takes them back here.

@@ -1,5 +1,5 @@
 import { toDateTime64, toNumber, where, type QueryParams, type SqlExecutor } from '../executor.ts';
-import type { ReconciliationQuery, ReconciliationRow } from '../port.ts';
+import type { ReconciliationQuery, ReconciliationRow, SpendCorrectionRow } from '../port.ts';
 import { USAGE_EVENTS_TABLE } from './usage-events.ts';
 
 /**
@@ -63,9 +63,8 @@ const rank = (source: string): number => {
   return i === -1 ? REPORT_PRECEDENCE.length : i;
 };
 
-/** Rows by (day, org, team, provider), from per-source days, as the header describes. */
-export function reconcile(days: readonly SourceDay[], team?: string): ReconciliationRow[] {
-  // The report that counts per (day, org, provider): the highest-ranked present, by name on a tie.
+/** The report that counts per (day, org, provider), by `JSON.stringify([day, org, provider])`: the highest-ranked present, by name on a tie. */
+function chosenReports(days: readonly SourceDay[]): Map<string, string> {
   const chosen = new Map<string, string>();
   for (const d of days) {
     if (d.live || ACTIVITY_SOURCES.includes(d.source)) continue;
@@ -74,6 +73,12 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
     if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current))
       chosen.set(key, d.source);
   }
+  return chosen;
+}
+
+/** Rows by (day, org, team, provider), from per-source days, as the header describes. */
+export function reconcile(days: readonly SourceDay[], team?: string): ReconciliationRow[] {
+  const chosen = chosenReports(days);
   const rows = new Map<string, ReconciliationRow>();
   for (const d of days) {
     if (team !== undefined && d.team !== team) continue;
@@ -115,6 +120,61 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
   return out.sort((a, b) => compare(a.day, b.day) || compare(a.org, b.org) || compare(a.provider, b.provider) || compare(a.team, b.team));
 }
 
+/**
+ * How far live detection is from the reports, per UTC day, org and team (SpendCorrectionRow), for
+ * the days on or after `fromDay` where a report counts for some provider. `days` should start a
+ * week (LIVE_SILENCE) before `fromDay`, so whether a provider had a live feed is known.
+ *
+ * What detection counted (`judged_usd`), per provider with a report that day: its request-level
+ * events, and, where the org had no live feed of that provider that day or in the week before
+ * (the detector's source precedence at day grain), every report bucket too: those were judged,
+ * not superseded. `counted_usd` is the reconciliation's figure for the same providers.
+ */
+export function spendCorrections(days: readonly SourceDay[], fromDay: string): SpendCorrectionRow[] {
+  const chosen = chosenReports(days);
+  // Days each (org, provider) had request-level spend, to tell a covered report from a judged one.
+  const liveDays = new Map<string, string[]>();
+  for (const d of days) {
+    if (!d.live) continue;
+    const key = JSON.stringify([d.org, d.provider]);
+    const list = liveDays.get(key) ?? [];
+    list.push(d.day);
+    liveDays.set(key, list);
+  }
+  const covered = (org: string, provider: string, day: string): boolean => {
+    const since = new Date(Date.parse(day) - LIVE_SILENCE_DAYS * DAY_MS).toISOString().slice(0, 10);
+    return (liveDays.get(JSON.stringify([org, provider])) ?? []).some((l) => l >= since && l <= day);
+  };
+  const rows = new Map<string, SpendCorrectionRow>();
+  for (const d of days) {
+    if (d.day < fromDay) continue;
+    const report = chosen.get(JSON.stringify([d.day, d.org, d.provider]));
+    if (report === undefined) continue;
+    const key = JSON.stringify([d.day, d.org, d.team]);
+    let row = rows.get(key);
+    if (row === undefined) {
+      row = { day: d.day, org: d.org, team: d.team, counted_usd: 0, judged_usd: 0, sources: [] };
+      rows.set(key, row);
+    }
+    if (d.source === report) {
+      row.counted_usd += d.cost_usd;
+      if (!row.sources.includes(report)) row.sources.push(report);
+    }
+    if (d.live || !covered(d.org, d.provider, d.day)) row.judged_usd += d.cost_usd;
+  }
+  const out = [...rows.values()];
+  for (const row of out) {
+    row.counted_usd = roundToMicroUsd(row.counted_usd);
+    row.judged_usd = roundToMicroUsd(row.judged_usd);
+    row.sources.sort();
+  }
+  return out.sort((a, b) => compare(a.day, b.day) || compare(a.org, b.org) || compare(a.team, b.team));
+}
+
+/** The detector's LIVE_SILENCE_MS (@burnrate/detection), in days. */
+const LIVE_SILENCE_DAYS = 7;
+const DAY_MS = 86_400_000;
+
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /** To a millionth of a dollar: a sum of float costs otherwise reads 12.340000000000002. */
 export const roundToMicroUsd = (usd: number): number => Math.round(usd * 1e6) / 1e6;
@@ -123,6 +183,21 @@ type Int64 = number | string;
 
 /** Days from `from` (inclusive) to `to` (exclusive), UTC; a 1d bucket counts on the day it starts. */
 export async function reconciliation(exec: SqlExecutor, query: ReconciliationQuery): Promise<ReconciliationRow[]> {
+  return reconcile(await sourceDays(exec, query), query.team);
+}
+
+/** SpendCorrectionRows for the days from `from` (a week before read too, see `spendCorrections`) to `to`. */
+export async function spendCorrectionsOf(
+  exec: SqlExecutor,
+  query: { from: string; to?: string; org?: string },
+): Promise<SpendCorrectionRow[]> {
+  const weekBefore = new Date(Date.parse(query.from) - LIVE_SILENCE_DAYS * DAY_MS).toISOString();
+  const days = await sourceDays(exec, { ...query, from: weekBefore });
+  return spendCorrections(days, query.from.slice(0, 10));
+}
+
+/** Every org's, team's and provider's spend per UTC day and source, live or reported. */
+async function sourceDays(exec: SqlExecutor, query: ReconciliationQuery): Promise<SourceDay[]> {
   const conditions: string[] = [];
   const params: QueryParams = {};
   if (query.org !== undefined) {
@@ -156,8 +231,5 @@ export async function reconciliation(exec: SqlExecutor, query: ReconciliationQue
       GROUP BY day, org, team, provider, source, live`,
     params,
   );
-  return reconcile(
-    rows.map((r) => ({ ...r, live: r.live === true || Number(r.live) === 1, events: toNumber(r.events) })),
-    query.team,
-  );
+  return rows.map((r) => ({ ...r, live: r.live === true || Number(r.live) === 1, events: toNumber(r.events) }));
 }
