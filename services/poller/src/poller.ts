@@ -174,7 +174,7 @@ export function createPoller(options: PollerOptions): Poller {
     const now = clock.now().getTime();
     const start = windowStart(current.cursor, now);
     // The bucket in progress is read too: its usage so far is published, and its growth later.
-    const buckets = await source.read({ start, end: floor(now) + bucketMs }, http, signal);
+    const buckets = await source.read({ start, end: floor(now) + bucketMs, now }, http, signal);
 
     const ctx = ingest.context(source.source, POLLER_PRINCIPAL);
     const rows: PollerState['rows'] = {};

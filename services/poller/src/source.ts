@@ -38,8 +38,8 @@ export interface UsageSource {
    * no faster than this, whose reading costs many requests of a rate limit shared with other tools.
    */
   minIntervalMs?: number;
-  /** Every bucket of [start, end), all pages read. */
-  read(window: { start: number; end: number }, http: ProviderHttp, signal: AbortSignal): Promise<Bucket[]>;
+  /** Every bucket of [start, end), all pages read; `now` is when the poll began (default: the start of the last bucket). */
+  read(window: { start: number; end: number; now?: number }, http: ProviderHttp, signal: AbortSignal): Promise<Bucket[]>;
 }
 
 export const HOUR_MS = 3_600_000;

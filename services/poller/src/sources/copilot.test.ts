@@ -121,7 +121,8 @@ describe('GitHub Copilot premium-request billing', () => {
     const alice = [premiumItem('Claude Sonnet 4.5', 100, 0), premiumItem('GPT-5', 20, 0.4)];
     const bob = [premiumItem('GPT-5', 25, 0.6), premiumItem('Claude Opus 4.1', 30, 1.2)];
     const http = pagesHttp([seats, orgPage(), userPage('alice-octo', alice), userPage('bob-builds', bob), userPage('dave-quiet', [])]);
-    const buckets = await perUser.read({ start: DEC_6, end: DEC_6 + DAY }, http, signal);
+    // Read two days later, when the day has settled (the remainder waits for that, see below).
+    const buckets = await perUser.read({ start: DEC_6, end: DEC_6 + DAY, now: DEC_6 + 2 * DAY + 3_600_000 }, http, signal);
     expect(http.requests.map((r) => [r.path, r.query.get('page') ?? r.query.get('user')])).toEqual([
       ['/orgs/acme/copilot/billing/seats', '1'],
       [premiumUsagePath('acme'), null],
@@ -144,6 +145,14 @@ describe('GitHub Copilot premium-request billing', () => {
     expect(events.at(-1)?.attributes['copilot.scope']).toBe('organization');
     // Each dollar once: the day's events add up to the organization's total.
     expect(costOf(events)).toBe(2.3);
+
+    // Read on the day itself or the next, the users' rows are published and the remainder waits:
+    // a seat GitHub reports as active only later would move spend out of a published remainder.
+    for (const now of [DEC_6 + 3_600_000, DEC_6 + DAY + 3_600_000]) {
+      const early = pagesHttp([seats, orgPage(), userPage('alice-octo', alice), userPage('bob-builds', bob), userPage('dave-quiet', [])]);
+      const unsettled = eventsOf('copilot_premium', await perUser.read({ start: DEC_6, end: DEC_6 + DAY, now }, early, signal));
+      expect(unsettled.map((e) => e.developer)).toEqual(['alice@acme.com', 'alice@acme.com', 'bob-builds', 'bob-builds']);
+    }
   });
 });
 

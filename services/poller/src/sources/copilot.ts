@@ -216,12 +216,14 @@ export interface Overdrawn {
  * dollar once. A remainder is never negative: a figure the users exceed (usage logged between the
  * calls) is clamped to 0 and returned in `overdrawn`; the next read has the organization's grown
  * total. With no user read (per-user attribution off), the remainder is the organization's total.
+ * `withRemainder: false` leaves the remainder out (a day not settled yet, see copilotPremiumUsage).
  */
 export function premiumRows(
   org: string,
   dayStart: number,
   total: readonly PremiumUsageItem[],
   users: readonly { login: string; items: readonly PremiumUsageItem[] }[],
+  withRemainder = true,
 ): { rows: BucketRow[]; overdrawn: Overdrawn[] } {
   const rows: BucketRow[] = [];
   const remainder = totalsByKey(total);
@@ -240,7 +242,7 @@ export function premiumRows(
       item[field] = Math.max(0, item[field]);
     }
     // Everything accounted for by users: nothing left to publish.
-    if (AMOUNTS.every((field) => item[field] <= EPSILON)) continue;
+    if (!withRemainder || AMOUNTS.every((field) => item[field] <= EPSILON)) continue;
     rows.push(premiumRow(org, dayStart, undefined, item, { user: null, ...item }));
   }
   return { rows, overdrawn };
@@ -304,6 +306,12 @@ export interface CopilotPremiumOptions {
  * requests beyond the plan's allowance, in USD), one UTC day per call. Its items name no user, so
  * with `perUser` each seat active since the day began is asked for its own items (`user=`), and
  * what the organization's total holds beyond them is a row with no user (`premiumRows`).
+ *
+ * That remainder is published only once its day has settled (read on the REREAD_DAYS-th day after
+ * it, the last read the window guarantees): a seat GitHub reports as active only later, or usage
+ * it revises into a user's items, would otherwise move spend out of a remainder already published,
+ * and a published figure never falls, so it would count twice. The users' own rows are published
+ * from the first read.
  */
 export function copilotPremiumUsage(options: CopilotPremiumOptions): UsageSource {
   const { org, perUser, log } = options;
@@ -325,7 +333,8 @@ export function copilotPremiumUsage(options: CopilotPremiumOptions): UsageSource
           if (activeSince(seat, start))
             users.push({ login: seat.login, items: await readPremiumDay(http, org, start, seat.login, signal) });
         }
-        const { rows, overdrawn } = premiumRows(org, start, total, users);
+        const settled = !perUser || start + REREAD_DAYS * DAY_MS <= floorDay(window.now ?? window.end - DAY_MS);
+        const { rows, overdrawn } = premiumRows(org, start, total, users, settled);
         if (overdrawn.length > 0) {
           log.warn({ day: utcDay(start), overdrawn }, "the users' premium usage exceeds the organization's; the remainder is clamped to 0");
         }
