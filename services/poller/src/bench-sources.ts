@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '@burnrate/core';
 import type { ProviderHttp } from './provider-http.ts';
 import { type BucketRow, DAY_MS, HOUR_MS, type UsageSource } from './source.ts';
-import { anthropicUsageReport } from './sources/anthropic.ts';
+import { anthropicCostReport, anthropicUsageReport } from './sources/anthropic.ts';
+import { claudeCodeAnalytics } from './sources/claude-code-analytics.ts';
 import { copilotMetricsReports, copilotPremiumUsage } from './sources/copilot.ts';
 import { cursorDailyUsage, cursorUsageEvents } from './sources/cursor.ts';
-import { openaiCompletionsUsage } from './sources/openai.ts';
+import { openaiCompletionsUsage, openaiCosts } from './sources/openai.ts';
 
 /** One report for the normalisation bench: a page as the provider answers it, and how the poller reads it. */
 export interface BenchSource {
@@ -61,7 +62,7 @@ function bucketPage(name: string, perPage: number, distinct: (i: number) => Reco
 const repeated = (rows: readonly Record<string, unknown>[], perPage: number, distinct: (i: number) => Record<string, unknown>) =>
   Array.from({ length: perPage }, (_, i) => ({ ...rows[i % rows.length], ...distinct(i) }));
 
-/** The hourly report pollers, Cursor's events and daily usage data and GitHub Copilot's daily reports, each with a page of `perPage` rows. */
+/** The report pollers (usage and cost), Claude Code's analytics, Cursor's events and daily usage data and GitHub Copilot's daily reports, each with a page of `perPage` rows. */
 export function benchSources(perPage: number): BenchSource[] {
   const cursor = fixture('cursor-filtered-usage-events.json') as { usageEvents: Record<string, unknown>[] };
   // A user-day with no activity is no event: the bench's rows are the active ones, repeated.
@@ -79,6 +80,7 @@ export function benchSources(perPage: number): BenchSource[] {
   const day = Date.parse('2026-12-06T00:00:00Z');
   const premium = copilotPremiumUsage({ org: 'acme', perUser: false, log: createLogger({ level: 'silent' }) });
   const metrics = copilotMetricsReports({ org: 'acme' });
+  const analytics = (fixture('claude-code-analytics.json') as { data: Record<string, unknown>[] }).data;
   return [
     {
       source: anthropicUsageReport.source,
@@ -86,6 +88,31 @@ export function benchSources(perPage: number): BenchSource[] {
       body: JSON.stringify(bucketPage('anthropic-usage-report.json', perPage, (i) => ({ api_key_id: `apikey_${i}` }))),
       format: 'json',
       rows: reading(anthropicUsageReport, { start: hour, end: hour + HOUR_MS }),
+    },
+    {
+      source: anthropicCostReport.source,
+      endpoint: 'Anthropic cost report',
+      body: JSON.stringify(bucketPage('anthropic-cost-report.json', perPage, (i) => ({ workspace_id: `wrkspc_${i}` }))),
+      format: 'json',
+      rows: reading(anthropicCostReport, { start: day, end: day + DAY_MS }),
+    },
+    {
+      source: claudeCodeAnalytics.source,
+      endpoint: 'Claude Code analytics',
+      body: JSON.stringify({
+        data: repeated(analytics, perPage, (i) => ({ actor: { type: 'user_actor', email_address: `dev-${i}@acme.com` } })),
+        has_more: false,
+        next_page: null,
+      }),
+      format: 'json',
+      rows: reading(claudeCodeAnalytics, { start: day, end: day + DAY_MS }),
+    },
+    {
+      source: openaiCosts.source,
+      endpoint: 'OpenAI costs',
+      body: JSON.stringify(bucketPage('openai-costs.json', perPage, (i) => ({ api_key_id: `key_${i}` }))),
+      format: 'json',
+      rows: reading(openaiCosts, { start: day, end: day + DAY_MS }),
     },
     {
       source: openaiCompletionsUsage.source,
