@@ -75,6 +75,47 @@ teams:
     expect(r.err.join('\n')).not.toMatch(/receiver|_env/);
   });
 
+  it('reports the problems of every stage in one run, so fixing them all gives a valid file', async () => {
+    const csv = join(dir.path, 'people.csv');
+    await writeFile(csv, 'email,team,github_login\ncarol@acme.com,paymnets,carol-gh\n');
+    const broken = `org: acme
+ingest: { auth: none }
+identities: people.csv
+teams:
+  - id: payments
+    slack: { channel: payments }
+detectors:
+  backfill: { quiet: 10m, max_wait: 5m }
+routes:
+  rules:
+    - { match: { team: paymnets, kind: sesion_cost }, notify: [team, finops] }
+`;
+    const r = await check(broken);
+    expect(r.code).toBe(1);
+    const text = r.err.join('\n');
+    for (const problem of [
+      'teams[0].slack.channel (line 6): expected a channel like #name',
+      'detectors.backfill.max_wait (line 8): must not be shorter than quiet',
+      'routes.rules[0].match.team (line 11): unknown team "paymnets"; teams[] has payments',
+      'routes.rules[0].match.kind (line 11): unknown anomaly kind "sesion_cost"',
+      'routes.rules[0].notify[1] (line 11): notifies finops, but finops has no receivers',
+      'identities (people.csv line 2): team "paymnets" is not in teams[]',
+    ])
+      expect(text).toContain(problem);
+    expect(text).toContain('6 problems found.');
+
+    await writeFile(csv, 'email,team,github_login\ncarol@acme.com,payments,carol-gh\n');
+    const fixed = await check(
+      broken
+        .replace('channel: payments', 'channel: "#payments"')
+        .replace('max_wait: 5m', 'max_wait: 15m')
+        .replace('team: paymnets, kind: sesion_cost', 'team: payments, kind: session_cost')
+        .replace('notify: [team, finops]', 'notify: [team]'),
+    );
+    expect(fixed.err).toEqual([]);
+    expect(fixed.code).toBe(0);
+  });
+
   it('says when the file is missing', async () => {
     const out: string[] = [];
     const err: string[] = [];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Id, Money } from './primitives.ts';
+import { Duration, Id, Money, readsFields } from './primitives.ts';
 import { formatDuration } from '../duration.ts';
 
 // Detector settings in burnrate.yaml. Every detector has `enabled` and a dollar gate
@@ -329,10 +329,7 @@ export const PlannedChange = z
   .strict()
   .refine(
     (p) => isDateBound(p.from) !== isDateBound(p.to) || (isDateBound(p.from) ? p.from <= p.to : Date.parse(p.from) < Date.parse(p.to)),
-    {
-      message: 'from must be before to',
-      path: ['to'],
-    },
+    { message: 'from must be before to', path: ['to'], ...readsFields('from', 'to') },
   );
 export type PlannedChange = z.infer<typeof PlannedChange>;
 
@@ -365,7 +362,11 @@ export const BackfillConfig = z
       ),
   })
   .strict()
-  .refine((b) => b.max_wait >= b.quiet, { message: 'must not be shorter than quiet', path: ['max_wait'] });
+  .refine((b) => b.max_wait >= b.quiet, {
+    message: 'must not be shorter than quiet',
+    path: ['max_wait'],
+    ...readsFields('quiet', 'max_wait'),
+  });
 export type BackfillConfig = z.infer<typeof BackfillConfig>;
 
 const S = DETECTOR_SETTINGS;

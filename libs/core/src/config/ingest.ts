@@ -29,9 +29,15 @@ export const IngestLimits = z
     max_tokens_per_event: z.number().int().positive().max(USAGE_EVENT_CAPS.maxCount).default(100_000_000_000),
     // occurred_at, period_start and period_end must be within [now − max_age, now + max_future]
     // of the ingest clock.
-    max_age: Duration.default(RAW_EVENT_RETENTION_DAYS * DAY_MS),
+    max_age: Duration.refine((ms) => ms <= RAW_EVENT_RETENTION_DAYS * DAY_MS, {
+      message: `must be at most ${RAW_EVENT_RETENTION_DAYS}d: the store keeps raw events ${RAW_EVENT_RETENTION_DAYS} days, so an older event would be deleted on arrival while the hourly spend kept it`,
+    })
+      .refine((ms) => ms >= DAY_MS, { message: 'must be at least 1d' })
+      .default(RAW_EVENT_RETENTION_DAYS * DAY_MS),
     // Clock skew of an emitter, and a daily bucket that ends at tomorrow's midnight.
-    max_future: Duration.default(DAY_MS),
+    max_future: Duration.refine((ms) => ms <= 30 * DAY_MS, {
+      error: (issue) => `must be at most 30d, got ${formatDuration(issue.input as number)}`,
+    }).default(DAY_MS),
     // Identifiers and names (model, session_id, developer, attribute keys…). Claude Code's
     // user.id is 64 characters, hence the floor. Emails are held to 254 (RFC 5321) below this.
     max_text_length: z.number().int().min(64).max(4096).default(512),
@@ -40,20 +46,7 @@ export const IngestLimits = z
     // Records (POST /v1/events) or log records (POST /v1/logs) in one request; more is a 413.
     max_records_per_request: z.number().int().positive().max(100_000).default(5000),
   })
-  .strict()
-  .superRefine((limits, ctx) => {
-    if (limits.max_age > RAW_EVENT_RETENTION_DAYS * DAY_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['max_age'],
-        message: `must be at most ${RAW_EVENT_RETENTION_DAYS}d: the store keeps raw events ${RAW_EVENT_RETENTION_DAYS} days, so an older event would be deleted on arrival while the hourly spend kept it`,
-      });
-    }
-    if (limits.max_age < DAY_MS) ctx.addIssue({ code: 'custom', path: ['max_age'], message: 'must be at least 1d' });
-    if (limits.max_future > 30 * DAY_MS) {
-      ctx.addIssue({ code: 'custom', path: ['max_future'], message: `must be at most 30d, got ${formatDuration(limits.max_future)}` });
-    }
-  });
+  .strict();
 export type IngestLimits = z.infer<typeof IngestLimits>;
 
 /** The `ingest` block of burnrate.yaml: what the receivers accept, and from whom (sources.ts). */

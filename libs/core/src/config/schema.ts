@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { CalendarConfig, CalendarOverride, DetectorsConfig } from './detectors.ts';
 import { IngestConfig } from './ingest.ts';
-import { formatPath } from './path.ts';
 import { Duration, Email, Id, Money, SlackChannel, TimeZone } from './primitives.ts';
-import { configuredReceivers, ReceiverEntry, type ReceiverSchema } from './receivers.ts';
+import { ReceiverEntry, type ReceiverSchema } from './receivers.ts';
 import { Source } from './sources.ts';
 
 // Every schema here is `.strict()`: a misspelt key in burnrate.yaml is an error that names it,
@@ -226,72 +225,9 @@ function buildConfigSchema(receiver: ReceiverSchema) {
       // What the HTTP receivers accept, and from whom (ingest.ts).
       ingest: IngestConfig.prefault({}),
     })
-    .strict()
-    .superRefine((cfg, ctx) => {
-      const teamIds = new Map<string, number>();
-      const memberTeam = new Map<string, string>();
-      cfg.teams.forEach((team, i) => {
-        const first = teamIds.get(team.id);
-        if (first !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['teams', i, 'id'], message: `duplicate team id "${team.id}" (also teams[${first}])` });
-        } else teamIds.set(team.id, i);
-        team.members.forEach((m, j) => {
-          const email = typeof m === 'string' ? m : m.email;
-          const owner = memberTeam.get(email);
-          if (owner !== undefined && owner !== team.id) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['teams', i, 'members', j],
-              message: `${email} is already a member of team "${owner}"; a developer belongs to one team`,
-            });
-          } else memberTeam.set(email, team.id);
-        });
-      });
-      cfg.ownership.forEach((rule, i) => {
-        if (!teamIds.has(rule.team)) {
-          ctx.addIssue({ code: 'custom', path: ['ownership', i, 'team'], message: `unknown team "${rule.team}"` });
-        }
-      });
-      const sourceNames = new Map<string, number>();
-      const keyOwners = new Map<string, string>();
-      cfg.sources.forEach((source, i) => {
-        const first = sourceNames.get(source.name);
-        if (first !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['sources', i, 'name'],
-            message: `duplicate source name "${source.name}" (also sources[${first}])`,
-          });
-        } else sourceNames.set(source.name, i);
-        if (source.team !== undefined && !teamIds.has(source.team)) {
-          ctx.addIssue({ code: 'custom', path: ['sources', i, 'team'], message: `unknown team "${source.team}"` });
-        }
-        source.keys.forEach((key, j) => {
-          const owner = keyOwners.get(key.sha256);
-          if (owner !== undefined) {
-            // One key, one source: otherwise what a request may claim would depend on lookup order.
-            ctx.addIssue({ code: 'custom', path: ['sources', i, 'keys', j], message: `this key is already a key of source "${owner}"` });
-          } else keyOwners.set(key.sha256, source.name);
-        });
-      });
-      // A named receiver (`webhook:ops`) is one endpoint wherever it is listed: its name is its
-      // identity in the delivery log, so the same name with other settings would be ambiguous.
-      const named = new Map<string, { settings: string; path: string }>();
-      for (const { receiver, path } of configuredReceivers(cfg)) {
-        if (typeof receiver.name !== 'string') continue;
-        const key = `${receiver.channel}:${receiver.name}`;
-        const settings = JSON.stringify(receiver, Object.keys(receiver).sort());
-        const first = named.get(key);
-        if (first === undefined) named.set(key, { settings, path: formatPath(path) });
-        else if (first.settings !== settings) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [...path, 'name'],
-            message: `another ${receiver.channel} receiver is named "${receiver.name}" with other settings (${first.path}); one name, one receiver`,
-          });
-        }
-      }
-    });
+    .strict();
+  // Checks between sections (a route naming a team that does not exist, …) are references.ts's:
+  // they run on the file as written, so they are reported together with the schema's problems.
 }
 
 const schemas = new WeakMap<ReceiverSchema, ReturnType<typeof buildConfigSchema>>();

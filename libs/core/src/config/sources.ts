@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Id } from './primitives.ts';
+import { Duration, Id, readsFields } from './primitives.ts';
 
 // Who may post usage to Burnrate. A source is one emitter (a Claude Code fleet, a LiteLLM proxy, an
 // export script) holding API keys. The file stores only each key's SHA-256: it is checked into
@@ -61,15 +61,18 @@ export const Source = z
     trust_team_id: z.boolean().optional(),
   })
   .strict()
-  .superRefine((source, ctx) => {
-    if (source.trust_team_id === true && source.team !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['trust_team_id'],
-        message: `source "${source.name}" speaks for team "${source.team}" already; trust_team_id would never apply, remove one`,
-      });
-    }
-  });
+  .superRefine(
+    (source, ctx) => {
+      if (source.trust_team_id === true && source.team !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trust_team_id'],
+          message: `source "${source.name}" speaks for team "${source.team}" already; trust_team_id would never apply, remove one`,
+        });
+      }
+    },
+    readsFields('trust_team_id', 'team', 'name'),
+  );
 
 export const IngestAuth = z.enum(['keys', 'none']);
 
