@@ -124,7 +124,50 @@ routes:
   });
 });
 
+/** Each property in a JSON Schema without a description, by its path (`teams[].receivers[].url`). */
+function undescribed(node: unknown, path = ''): string[] {
+  if (Array.isArray(node)) return node.flatMap((n) => undescribed(n, path));
+  if (typeof node !== 'object' || node === null) return [];
+  const schema = node as Record<string, unknown>;
+  const missing: string[] = [];
+  for (const [key, value] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) {
+    const at = path === '' ? key : `${path}.${key}`;
+    if (typeof (value as { description?: unknown }).description !== 'string') missing.push(at);
+    missing.push(...undescribed(value, at));
+  }
+  for (const key of ['items', 'anyOf', 'oneOf', 'allOf', 'additionalProperties', '$defs']) {
+    if (key in schema) missing.push(...undescribed(schema[key], key === 'items' ? `${path}[]` : path));
+  }
+  return missing;
+}
+
 describe('burnrate config schema', () => {
+  it('describes every field, receivers of every channel included, for editors', async () => {
+    const out: string[] = [];
+    expect(await configSchema({ out: (l) => out.push(l), err: () => {} })).toBe(0);
+    const schema = JSON.parse(out.join('\n')) as {
+      properties: Record<string, { description?: string; examples?: unknown[]; properties?: Record<string, unknown> }>;
+    };
+    expect(undescribed(schema)).toEqual([]);
+    // The walk reaches the deep ends: a receiver's setting, an override's threshold.
+    const text = JSON.stringify(schema);
+    expect(text).toContain("The environment variable that holds the PagerDuty service's Events API v2 routing key.");
+    expect(text).toContain('Changes to detectors.spend_spike: only the fields given.');
+    expect(schema.properties.org).toMatchObject({ description: 'The organisation id, stamped on every event.', examples: ['acme'] });
+  });
+
+  it('finds a field without a description', () => {
+    expect(
+      undescribed({
+        type: 'object',
+        properties: {
+          a: { type: 'string', description: 'described' },
+          b: { type: 'array', description: 'list', items: { anyOf: [{ type: 'object', properties: { c: { type: 'number' } } }] } },
+        },
+      }),
+    ).toEqual(['b[].c']);
+  });
+
   it('describes every channel’s receiver settings for editors', async () => {
     const out: string[] = [];
     expect(await configSchema({ out: (l) => out.push(l), err: () => {} })).toBe(0);
