@@ -7,7 +7,7 @@
 // timed in this process so no process hop is in the figure (offsets are committed with snapshots,
 // so the group's committed lag trails the work by up to a snapshot interval), and how long each
 // step behind its ports took.
-import { createLogger } from '@burnrate/core';
+import { createLogger, loadConfig } from '@burnrate/core';
 import { createDetectorThreads, DETECTOR_GROUP_ID, readDetectorThreads } from '@burnrate/detector';
 import { quietKafkajsWarnings } from '@burnrate/runtime';
 import { mergeSamples, type Timing, timingOf, type TimingSamples } from './port-timings.ts';
@@ -81,7 +81,13 @@ async function main(brokersArg: string | undefined, configPath: string | undefin
   const threads = readDetectorThreads(process.env);
   const pool = createDetectorThreads({
     count: threads,
-    settings: { brokers: brokersArg.split(','), configPath, snapshots: 'kafka', logLevel: 'warn' },
+    settings: {
+      brokers: brokersArg.split(','),
+      config: await loadConfig(configPath),
+      configOrigin: configPath,
+      snapshots: 'kafka',
+      logLevel: 'warn',
+    },
     entry: new URL('./detector-bench-worker.ts', import.meta.url),
     log,
     onFailure: fail,

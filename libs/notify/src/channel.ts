@@ -186,7 +186,11 @@ export interface ChannelDefinition<T extends ReceiverEntry = ReceiverEntry> {
 export const ReceiverNameField = z
   .string()
   .max(64)
-  .regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'expected a lowercase name of letters, digits, ., - and _ (e.g. payments-oncall)' });
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'expected a lowercase name of letters, digits, ., - and _ (e.g. payments-oncall)' })
+  .meta({
+    description: "This receiver's name: with the channel it names the receiver in the delivery log, so keep it stable.",
+    examples: ['payments-oncall'],
+  });
 
 /** A `*_env` field: the name of an environment variable that holds a secret. */
 export const EnvVarField = z

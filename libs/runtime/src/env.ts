@@ -102,3 +102,11 @@ export function readHost(env: Env): string {
 export function readBodyLimitBytes(env: Env): number | undefined {
   return parseWholeNumber(env.BURNRATE_BODY_LIMIT_BYTES, 'BURNRATE_BODY_LIMIT_BYTES', { min: 1024, unit: 'bytes' });
 }
+
+/** BURNRATE_CONFIG_WATCH: `off` leaves reloads to SIGHUP (a file system whose change events cannot be trusted). */
+export function readConfigWatch(env: Env): boolean {
+  const value = (env.BURNRATE_CONFIG_WATCH ?? '').trim().toLowerCase();
+  if (value === 'on' || value === '') return true;
+  if (value === 'off') return false;
+  throw new BurnrateError('CONFIG_INVALID', `BURNRATE_CONFIG_WATCH must be on or off, not ${JSON.stringify(env.BURNRATE_CONFIG_WATCH)}`);
+}

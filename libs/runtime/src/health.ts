@@ -1,4 +1,4 @@
-import { createHttpServer, jsonResponse, type Lifecycle, type Logger } from '@burnrate/core';
+import { createHttpServer, type FileConfigSource, jsonResponse, type Lifecycle, type Logger } from '@burnrate/core';
 import { readPort } from './env.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -11,6 +11,11 @@ export interface LagSource {
 export interface HealthOptions {
   service: string;
   log: Logger;
+  /**
+   * The process's burnrate.yaml: its path and hash, when it was read and why the last reload was
+   * refused go on every answer, so an operator sees that each instance picked up a change.
+   */
+  config?: FileConfigSource | undefined;
 }
 
 /**
@@ -68,6 +73,10 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
             service: options.service,
             consumers: lags,
             uptime_s: Math.round(process.uptime()),
+            // A worker's health port is for the orchestrator and operators inside the cluster, so
+            // the config's path and last error are shown here (ingest's public port shows them only
+            // to the API token's bearer).
+            ...(options.config !== undefined ? { config: options.config.status() } : {}),
             ...extra?.fields,
           });
         },

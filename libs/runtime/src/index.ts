@@ -13,6 +13,7 @@ export {
 export { buildChannels, type ChannelSet } from './channels.ts';
 export { describeStore, openStore, openStoreOnFirstUse } from './store.ts';
 export { type HealthDetails, type HealthEndpoint, type LagSource, registerHealthEndpoint } from './health.ts';
+export { type ConfigWatch, createConfigWatch } from './config-watch.ts';
 export { openKafkaBus } from './bus.ts';
 export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';
 export { createKafkaSnapshotStore, type KafkaSnapshotStoreOptions, type SnapshotChangelog } from './kafka-snapshot-store.ts';

@@ -1,6 +1,16 @@
 import { resolve } from 'node:path';
-import { createLogger, type FileConfigSource, Lifecycle, loadConfigSource, type Logger, type ParseConfigOptions } from '@burnrate/core';
-import type { Env } from './env.ts';
+import {
+  type Config,
+  createLogger,
+  type FileConfigSource,
+  Lifecycle,
+  loadConfigSource,
+  type Logger,
+  type ParseConfigOptions,
+  type ReloadTrigger,
+} from '@burnrate/core';
+import { createConfigWatch } from './config-watch.ts';
+import { type Env, readConfigWatch } from './env.ts';
 import { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal } from './run.ts';
 
 /** What a process's composition root builds on: its settings, its log, its lifecycle and its config. */
@@ -11,10 +21,13 @@ export interface ServiceRoot {
   readonly log: Logger;
   /** Parts registered in start order; stopped in reverse on SIGINT/SIGTERM. */
   readonly lifecycle: Lifecycle;
-  /** burnrate.yaml, read again on SIGHUP; undefined for a process that reads none (the sink). */
+  /** burnrate.yaml, read again on SIGHUP and when the file changes; undefined for a process that reads none (the sink). */
   readonly config: FileConfigSource | undefined;
-  /** Runs `listener` on SIGHUP too, after this process's own config was read again (a detector passes it on to its threads). */
-  onReload: (listener: () => void) => void;
+  /**
+   * Runs `listener` with the new config each time a reload changed it (a detector passes it on to
+   * its threads); not for a refused or unchanged file.
+   */
+  onReload: (listener: (config: Config) => void) => void;
   /**
    * Runs `listener` when a successor asks this process to hand over its ports (SIGUSR2), just
    * before the shutdown; a process that registers none ends at once on SIGUSR2.
@@ -49,8 +62,9 @@ export interface ServiceDefinition<Root extends ServiceRoot = ServiceRoot> exten
  * The one shape of every Burnrate process, `burnrate start` and each standalone service alike:
  * a logger at BURNRATE_LOG_LEVEL, burnrate.yaml from BURNRATE_CONFIG, the parts the definition
  * builds, started in order; `<name> is running|listening` once they are; SIGINT/SIGTERM stop them
- * in reverse order (a second signal exits at once), SIGHUP reloads the config (an invalid file is
- * refused and the one in use stays). A failure before the ready line is printed plainly, exit 1.
+ * in reverse order (a second signal exits at once). SIGHUP, and a change of the file on disk
+ * (unless BURNRATE_CONFIG_WATCH=off), reload the config: an invalid file is refused and the one in
+ * use stays. A failure before the ready line is printed plainly, exit 1.
  */
 export function runService(definition: ServiceDefinition<ConfiguredRoot> & { config: ConfigRequirement }, env?: Env): void;
 export function runService(definition: ServiceDefinition & { config?: undefined }, env?: Env): void;
@@ -63,7 +77,7 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
   quietKafkajsWarnings(log);
   const config = await loadServiceConfig(definition, env, log);
   const lifecycle = new Lifecycle(log);
-  const listeners: (() => void)[] = [];
+  const listeners: ((config: Config) => void)[] = [];
   const handOverListeners: (() => void)[] = [];
   const root: ServiceRoot = {
     name: definition.name,
@@ -76,6 +90,18 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
   };
   // loadServiceConfig returns a source exactly when the definition asks for one.
   const ready = await (definition.build as (root: ServiceRoot) => Promise<() => Record<string, unknown>>)(root);
+  const reload =
+    config === undefined
+      ? undefined
+      : async (trigger: ReloadTrigger): Promise<void> => {
+          const result = await config.reload(trigger);
+          if (result.ok && result.changed) for (const listener of listeners) listener(config.current());
+        };
+  if (config !== undefined && reload !== undefined && readConfigWatch(env)) {
+    // Registered last: it starts once everything else runs and stops first.
+    const watch = createConfigWatch({ source: config, log, reload: () => reload('file') });
+    lifecycle.register({ name: 'config-watch', start: () => watch.start(), stop: () => watch.stop() });
+  }
   await runUntilSignal({
     name: definition.name,
     verb: definition.verb ?? 'running',
@@ -83,14 +109,7 @@ async function start(definition: ServiceDefinition<ConfiguredRoot> | ServiceDefi
     log,
     ready,
     ...(handOverListeners.length > 0 ? { handOver: () => handOverListeners.forEach((listener) => listener()) } : {}),
-    ...(config !== undefined
-      ? {
-          reload: async () => {
-            await config.reload();
-            for (const listener of listeners) listener();
-          },
-        }
-      : {}),
+    ...(reload !== undefined ? { reload: () => reload('SIGHUP') } : {}),
   });
 }
 

@@ -75,6 +75,47 @@ teams:
     expect(r.err.join('\n')).not.toMatch(/receiver|_env/);
   });
 
+  it('reports the problems of every stage in one run, so fixing them all gives a valid file', async () => {
+    const csv = join(dir.path, 'people.csv');
+    await writeFile(csv, 'email,team,github_login\ncarol@acme.com,paymnets,carol-gh\n');
+    const broken = `org: acme
+ingest: { auth: none }
+identities: people.csv
+teams:
+  - id: payments
+    slack: { channel: payments }
+detectors:
+  backfill: { quiet: 10m, max_wait: 5m }
+routes:
+  rules:
+    - { match: { team: paymnets, kind: sesion_cost }, notify: [team, finops] }
+`;
+    const r = await check(broken);
+    expect(r.code).toBe(1);
+    const text = r.err.join('\n');
+    for (const problem of [
+      'teams[0].slack.channel (line 6): expected a channel like #name',
+      'detectors.backfill.max_wait (line 8): must not be shorter than quiet',
+      'routes.rules[0].match.team (line 11): unknown team "paymnets"; teams[] has payments',
+      'routes.rules[0].match.kind (line 11): unknown anomaly kind "sesion_cost"',
+      'routes.rules[0].notify[1] (line 11): notifies finops, but finops has no receivers',
+      'identities (people.csv line 2): team "paymnets" is not in teams[]',
+    ])
+      expect(text).toContain(problem);
+    expect(text).toContain('6 problems found.');
+
+    await writeFile(csv, 'email,team,github_login\ncarol@acme.com,payments,carol-gh\n');
+    const fixed = await check(
+      broken
+        .replace('channel: payments', 'channel: "#payments"')
+        .replace('max_wait: 5m', 'max_wait: 15m')
+        .replace('team: paymnets, kind: sesion_cost', 'team: payments, kind: session_cost')
+        .replace('notify: [team, finops]', 'notify: [team]'),
+    );
+    expect(fixed.err).toEqual([]);
+    expect(fixed.code).toBe(0);
+  });
+
   it('says when the file is missing', async () => {
     const out: string[] = [];
     const err: string[] = [];
@@ -83,7 +124,50 @@ teams:
   });
 });
 
+/** Each property in a JSON Schema without a description, by its path (`teams[].receivers[].url`). */
+function undescribed(node: unknown, path = ''): string[] {
+  if (Array.isArray(node)) return node.flatMap((n) => undescribed(n, path));
+  if (typeof node !== 'object' || node === null) return [];
+  const schema = node as Record<string, unknown>;
+  const missing: string[] = [];
+  for (const [key, value] of Object.entries((schema.properties ?? {}) as Record<string, unknown>)) {
+    const at = path === '' ? key : `${path}.${key}`;
+    if (typeof (value as { description?: unknown }).description !== 'string') missing.push(at);
+    missing.push(...undescribed(value, at));
+  }
+  for (const key of ['items', 'anyOf', 'oneOf', 'allOf', 'additionalProperties', '$defs']) {
+    if (key in schema) missing.push(...undescribed(schema[key], key === 'items' ? `${path}[]` : path));
+  }
+  return missing;
+}
+
 describe('burnrate config schema', () => {
+  it('describes every field, receivers of every channel included, for editors', async () => {
+    const out: string[] = [];
+    expect(await configSchema({ out: (l) => out.push(l), err: () => {} })).toBe(0);
+    const schema = JSON.parse(out.join('\n')) as {
+      properties: Record<string, { description?: string; examples?: unknown[]; properties?: Record<string, unknown> }>;
+    };
+    expect(undescribed(schema)).toEqual([]);
+    // The walk reaches the deep ends: a receiver's setting, an override's threshold.
+    const text = JSON.stringify(schema);
+    expect(text).toContain("The environment variable that holds the PagerDuty service's Events API v2 routing key.");
+    expect(text).toContain('Changes to detectors.spend_spike: only the fields given.');
+    expect(schema.properties.org).toMatchObject({ description: 'The organisation id, stamped on every event.', examples: ['acme'] });
+  });
+
+  it('finds a field without a description', () => {
+    expect(
+      undescribed({
+        type: 'object',
+        properties: {
+          a: { type: 'string', description: 'described' },
+          b: { type: 'array', description: 'list', items: { anyOf: [{ type: 'object', properties: { c: { type: 'number' } } }] } },
+        },
+      }),
+    ).toEqual(['b[].c']);
+  });
+
   it('describes every channel’s receiver settings for editors', async () => {
     const out: string[] = [];
     expect(await configSchema({ out: (l) => out.push(l), err: () => {} })).toBe(0);

@@ -237,7 +237,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
         if (hasBearerToken(req, options.apiToken)) {
           const current = source.current();
           Object.assign(health, {
-            config: source.origin,
+            // The file in use (path, hash, when it was read) and why the last reload was refused.
+            config: source.status(),
             org: current.org,
             uptime_s: Math.round(process.uptime()),
             ingest: { auth: current.ingest.auth, ...gate.stats(), ledger: ledger.stats() },

@@ -159,7 +159,7 @@ describe('burnrate start: who may post, and what an accepted event is', () => {
     const operator = (await (await fetch(`${burnrate!.url}/healthz`, { headers: bearer(API_TOKEN) })).json()) as Record<string, unknown>;
     expect(operator).toMatchObject({
       org: 'acme',
-      config: expect.stringMatching(/trust\.yaml$/) as unknown,
+      config: { path: expect.stringMatching(/trust\.yaml$/) as unknown, hash: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown },
       ingest: { auth: 'keys', refused: { missing_key: 2, unknown_key: 1, revoked_key: 1, over_claiming: 2, rate_limited: 1 } },
     });
   });

@@ -4,7 +4,7 @@
 // that decorates the ports (producer, snapshot store, bus) before they are wired.
 import { parentPort } from 'node:worker_threads';
 import { declaredPartitions, DETECTOR_STATE_TOPIC, type KafkaBus, type Producer } from '@burnrate/bus';
-import { createLogger, type FileConfigSource, Lifecycle, loadConfigSource, type Logger, systemClock } from '@burnrate/core';
+import { createLogger, type HeldConfigSource, heldConfig, Lifecycle, type Logger, systemClock } from '@burnrate/core';
 import {
   createKafkaSnapshotStore,
   describeStore,
@@ -50,11 +50,11 @@ export async function serveDetectorThread(settings: DetectorThreadSettings, opti
   quietKafkajsWarnings(log);
 
   const lifecycle = new Lifecycle(log);
-  let config: FileConfigSource;
+  let config: HeldConfigSource;
   let wired: Wired;
   let snapshotsAt: string;
   try {
-    config = await loadConfigSource(settings.configPath, { log });
+    config = heldConfig(settings.config, settings.configOrigin);
     const opened = await openPorts(lifecycle, settings, log);
     snapshotsAt = opened.snapshotsAt;
     wired = wire(lifecycle, options.ports?.(opened.ports) ?? opened.ports, config, log);
@@ -89,7 +89,7 @@ export async function serveDetectorThread(settings: DetectorThreadSettings, opti
   port.on('message', (m: ToThread) => {
     if (m.type === 'status') post({ type: 'status', id: m.id, status: status() });
     else if (m.type === 'ask') post({ type: 'answer', id: m.id, value: options.answer?.(m.what) });
-    else if (m.type === 'reload') void config.reload();
+    else if (m.type === 'config') config.set(m.config);
     else if (m.type === 'stop') {
       const stopped = (): void => {
         post({ type: 'stopped', totals: { stageA: wired.detector.stats(), stageB: wired.teamDetector.stats() } });
@@ -145,7 +145,7 @@ async function openPorts(
 
 type Wired = ReturnType<typeof wire>;
 
-function wire(lifecycle: Lifecycle, ports: DetectorPorts, config: FileConfigSource, log: Logger) {
+function wire(lifecycle: Lifecycle, ports: DetectorPorts, config: HeldConfigSource, log: Logger) {
   const { bus, producer, snapshots } = ports;
   const partitions = declaredPartitions(TOPICS.usageEvents.name);
   const teamDetector = createTeamDetector({ config, producer, snapshots, log, engine: { expectedSources: rollupSources(partitions) } });

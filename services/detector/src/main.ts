@@ -43,8 +43,9 @@ import { createDetectorThreads, readDetectorThreads } from './threads.ts';
  * env: KAFKA_BROKERS, BURNRATE_CONFIG, CLICKHOUSE_URL (+ _USER, _PASSWORD, _DATABASE) for the
  * backfill runner, BURNRATE_DETECTOR_SNAPSHOTS (kafka | store),
  * BURNRATE_DETECTOR_THREADS (default: the CPUs available, at most the partitions of
- * usage.events.v1), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml in
- * every thread; the detectors' state is kept.
+ * usage.events.v1), BURNRATE_HEALTH_PORT, BURNRATE_LOG_LEVEL, BURNRATE_CONFIG_WATCH. SIGHUP or a
+ * change of the file reloads burnrate.yaml here, and every thread takes the new config; the
+ * detectors' state is kept.
  */
 runService({
   name: 'detector',
@@ -67,7 +68,7 @@ runService({
       threads = 1;
     }
 
-    const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log });
+    const health = registerHealthEndpoint(lifecycle, env, { service: 'detector', log, config });
 
     let backfill: { runner: BackfillRunner; subscription: Subscription } | undefined;
     let corrections: ReportCorrections | undefined;
@@ -92,10 +93,16 @@ runService({
         'CLICKHOUSE_URL is not set: late usage (an import, a poller catching up) is not judged by this instance; its windows wait on the topic for a detector that has the store',
       );
     }
-    // The config was read (and checked) by runService here; each thread reads the same file.
+    // The config was read (and checked) by runService here; the threads are handed it, and each reload.
     const pool = createDetectorThreads({
       count: threads,
-      settings: { brokers, configPath: config.origin, snapshots, logLevel: env.BURNRATE_LOG_LEVEL ?? 'info' },
+      settings: {
+        brokers,
+        config: config.current(),
+        configOrigin: config.origin,
+        snapshots,
+        logLevel: env.BURNRATE_LOG_LEVEL ?? 'info',
+      },
       log,
       onFailure(err) {
         // Its partitions' state is in their snapshots: a restarted process picks up from there.
@@ -103,7 +110,7 @@ runService({
         process.exit(1);
       },
     });
-    onReload(() => pool.reload());
+    onReload((next) => pool.reload(next));
     lifecycle.register({
       name: 'threads',
       start: () => pool.start(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { declaredPartitions } from '@burnrate/bus';
-import { createLogger } from '@burnrate/core';
+import { createLogger, parseConfig } from '@burnrate/core';
 import { TOPICS } from '@burnrate/schemas';
 import { createDetectorThreads, readDetectorThreads } from './threads.ts';
 
@@ -32,14 +32,16 @@ describe('createDetectorThreads', () => {
       count: 2,
       settings: {
         brokers: ['127.0.0.1:1'],
-        configPath: '/nonexistent/burnrate.yaml',
-        snapshots: 'kafka',
+        config: parseConfig('org: acme'),
+        configOrigin: 'test',
+        // A store the thread cannot open: it fails while wiring, before it joins any group.
+        snapshots: { kind: 'chdb', dataDir: '/dev/null/burnrate' },
         logLevel: 'silent',
       },
       log: createLogger({ level: 'silent' }),
       onFailure: (err) => failures.push(err),
     });
-    await expect(pool.start()).rejects.toThrow(/^detector thread [12]: .*\/nonexistent\/burnrate\.yaml/);
+    await expect(pool.start()).rejects.toThrow(/^detector thread [12]: ENOTDIR: .*\/dev\/null\/burnrate/);
     // Nothing started, so nothing answers and nothing was reported as a later failure.
     expect(await pool.status()).toEqual([]);
     expect(await pool.stop()).toBeUndefined();

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BurnrateError, type Logger } from '@burnrate/core';
+import { BurnrateError, type Config, type Logger } from '@burnrate/core';
 import { declaredPartitions } from '@burnrate/bus';
 import { parseWholeNumber, type StoreSettings } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
@@ -14,7 +14,13 @@ export interface DetectorThreadSettings {
   /** 1-based; on every log line of the thread. */
   thread: number;
   brokers: string[];
-  configPath: string;
+  /**
+   * The config the process read and checked; a thread never reads burnrate.yaml itself, so every
+   * thread runs exactly the config the process validated, and a change logged once.
+   */
+  config: Config;
+  /** Where it came from, for the thread's logs. */
+  configOrigin: string;
   snapshots: 'kafka' | StoreSettings;
   logLevel: string;
 }
@@ -40,8 +46,8 @@ export type ToThread =
   | { type: 'status'; id: number }
   /** A question only some thread entries answer (a benchmark's); production threads answer undefined. */
   | { type: 'ask'; id: number; what: string }
-  /** Read burnrate.yaml again (SIGHUP on the process). */
-  | { type: 'reload' }
+  /** The config the process reloaded (SIGHUP, or the file changed): used from the next event on. */
+  | { type: 'config'; config: Config }
   | { type: 'stop' };
 export type FromThread =
   | { type: 'started'; snapshotsAt: string }
@@ -80,8 +86,8 @@ export interface DetectorThreads {
   status(): Promise<ThreadStatus[]>;
   /** Every running thread's answer to `what` (see ToThread `ask`). */
   ask(what: string): Promise<unknown[]>;
-  /** Every running thread reads burnrate.yaml again; each logs the outcome. */
-  reload(): void;
+  /** Every running thread, and each thread started later, uses `config` from its next event on. */
+  reload(config: Config): void;
   /** The group's lag over all threads. */
   lag(group: string): Promise<number>;
   /** Where the snapshots go, once started. */
@@ -114,6 +120,8 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
   let nextId = 1;
   let stopped = false;
   let snapshotsAt = '';
+  // A reload while threads are starting reaches those already running by message, the rest by workerData.
+  let current = options.settings.config;
 
   const request = <T extends 'status' | 'answer'>(
     r: Running,
@@ -128,7 +136,7 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
   };
 
   const spawn = (thread: number): Promise<Running> => {
-    const settings: DetectorThreadSettings = { ...options.settings, thread };
+    const settings: DetectorThreadSettings = { ...options.settings, config: current, thread };
     const worker = new Worker(options.entry ?? new URL('./detector-worker.ts', import.meta.url), {
       workerData: settings,
       name: `detector-${thread}`,
@@ -222,8 +230,9 @@ export function createDetectorThreads(options: DetectorThreadsOptions): Detector
       return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value.status] : []));
     },
     ask: async (what) => (await Promise.all(running.map((r) => request<'answer'>(r, { type: 'ask', what })))).map((m) => m.value),
-    reload() {
-      for (const r of running) if (r.alive && !r.stopping) r.worker.postMessage({ type: 'reload' } satisfies ToThread);
+    reload(config) {
+      current = config;
+      for (const r of running) if (r.alive && !r.stopping) r.worker.postMessage({ type: 'config', config } satisfies ToThread);
     },
     async lag(group) {
       const all = await this.status();

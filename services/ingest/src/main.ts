@@ -29,8 +29,8 @@ import { createOtlpGrpcServer } from './otlp-grpc.ts';
  * BURNRATE_OTLP_GRPC_PORT (default 4317; `off` runs no OTLP/gRPC receiver),
  * BURNRATE_HOST (default 127.0.0.1: set 0.0.0.0 behind a load balancer), BURNRATE_BODY_LIMIT_BYTES,
  * BURNRATE_API_TOKEN (needed by the API's routes, and shows operators the config path, org and
- * refusal counts on /healthz), BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml (keys, members,
- * ownership, prices, limits).
+ * refusal counts on /healthz), BURNRATE_LOG_LEVEL, BURNRATE_CONFIG_WATCH. SIGHUP or a change of
+ * the file reloads burnrate.yaml (keys, members, ownership, prices, limits).
  *
  * With CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE) it is also the
  * API process: the anomaly, silence and report routes of @burnrate/api read the shared store, and
@@ -84,7 +84,7 @@ runService({
             const current = source.current();
             Object.assign(health, {
               org: current.org,
-              config: source.origin,
+              config: source.status(),
               uptime_s: Math.round(process.uptime()),
               ingest: { auth: current.ingest.auth, ...gate.stats(), ledger: ledger.stats() },
             });

@@ -24,9 +24,9 @@ const GROUP_ID = 'burnrate-notifier';
  * env: KAFKA_BROKERS; CLICKHOUSE_URL (+ CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE),
  * or BURNRATE_DATA_DIR (embedded chdb, this process only: tests and single-instance trials);
  * BURNRATE_CONFIG; SLACK_BOT_TOKEN, SLACK_API_URL; SMTP_URL, SMTP_FROM; the variables receivers
- * name (their *_env fields); BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL. SIGHUP reloads
- * burnrate.yaml: routes and receivers apply to the next anomaly (a receiver whose channel or
- * secret was not there at start needs a restart).
+ * name (their *_env fields); BURNRATE_HEALTH_PORT; BURNRATE_LOG_LEVEL; BURNRATE_CONFIG_WATCH.
+ * SIGHUP or a change of the file reloads burnrate.yaml: routes and receivers apply to the next
+ * anomaly (a receiver whose channel or secret was not there at start needs a restart).
  */
 runService({
   name: 'notifier',
@@ -36,7 +36,7 @@ runService({
     const brokers = readKafkaBrokers(env, 'notifier');
     const storeSettings = readStoreSettings(env, 'notifier');
     const channels = buildChannels(env, config.current(), log);
-    const health = registerHealthEndpoint(lifecycle, env, { service: 'notifier', log });
+    const health = registerHealthEndpoint(lifecycle, env, { service: 'notifier', log, config: config });
 
     const store = await openStore(storeSettings, log);
     lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });

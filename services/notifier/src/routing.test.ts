@@ -63,7 +63,7 @@ describe('routeAnomaly', () => {
     ],
     [
       'critical adds oncall; an address already emailed is not emailed twice',
-      base + rules,
+      base + finops + rules,
       { severity: 'critical' as const },
       [
         { receiver: 'slack:#payments-ai-spend', to: ['#payments-ai-spend'] },

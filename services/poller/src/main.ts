@@ -27,7 +27,7 @@ runService({
     const settings = readPollerSettings(env);
     const dir = env.BURNRATE_DATA_DIR;
     if (!dir) throw new BurnrateError('CONFIG_INVALID', "the poller needs BURNRATE_DATA_DIR: it keeps each source's cursor there");
-    const health = registerHealthEndpoint(lifecycle, env, { service: 'poller', log });
+    const health = registerHealthEndpoint(lifecycle, env, { service: 'poller', log, config: source });
 
     const bus = openKafkaBus({
       brokers: readKafkaBrokers(env, 'poller'),

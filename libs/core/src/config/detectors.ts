@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration, Id, Money } from './primitives.ts';
+import { Duration, Id, Money, readsFields } from './primitives.ts';
 import { formatDuration } from '../duration.ts';
 
 // Detector settings in burnrate.yaml. Every detector has `enabled` and a dollar gate
@@ -10,7 +10,8 @@ const Points = z.number().finite().min(0).max(100);
 const Positive = z.number().finite().positive();
 const Share = z.number().finite().min(0).max(10);
 
-const Enabled = z.boolean();
+const Enabled = z.boolean().describe('Turn this detector off (false) or on.');
+const MinImpact = Money.describe('The dollar gate: an anomaly costing less than this (USD) is not raised.');
 
 /**
  * A detector's settings as two schemas over the same fields: `full` fills every default (the
@@ -34,16 +35,30 @@ export const DETECTOR_SETTINGS = {
   session_cost: settings(
     {
       enabled: Enabled,
-      warning_usd: Money,
-      critical_usd: Money,
-      // Also judge a session against its own team's finished sessions: the warning cap becomes
-      // relative_factor x the team's relative_quantile session cost when that is higher than
-      // warning_usd, and critical_usd is scaled by the same ratio. The caps above are the floor.
-      relative: Enabled,
-      relative_quantile: z.number().finite().min(0.5).max(0.999),
-      relative_factor: z.number().finite().min(1).max(100),
-      // Finished sessions a team needs before its own caps apply (until then, the caps above).
-      relative_min_sessions: z.number().int().min(1),
+      warning_usd: Money.meta({ description: "Soft cap (USD) on one session's cumulative cost: a warning past it.", examples: [25] }),
+      critical_usd: Money.meta({ description: "Cap (USD) on one session's cumulative cost: critical past it.", examples: [100] }),
+      relative: z
+        .boolean()
+        .describe(
+          "Also judge a session against its team's finished sessions: the warning cap becomes relative_factor x the team's relative_quantile session cost when higher than warning_usd, and critical_usd scales by the same ratio.",
+        ),
+      relative_quantile: z
+        .number()
+        .finite()
+        .min(0.5)
+        .max(0.999)
+        .meta({ description: "The quantile of the team's session costs relative caps start from.", examples: [0.95] }),
+      relative_factor: z
+        .number()
+        .finite()
+        .min(1)
+        .max(100)
+        .meta({ description: 'How far above that quantile the warning cap sits.', examples: [2] }),
+      relative_min_sessions: z
+        .number()
+        .int()
+        .min(1)
+        .describe('Finished sessions a team needs before its relative caps apply (until then, the fixed caps).'),
     },
     {
       enabled: true,
@@ -58,16 +73,21 @@ export const DETECTOR_SETTINGS = {
   runaway_session: settings(
     {
       enabled: Enabled,
-      min_impact_usd: Money,
-      // An agent running this long with no human turn is a runaway; off-hours and weekends (in the
-      // team's time zone) multiply the limit by off_hours_factor.
-      max_hours_without_human: Positive,
-      off_hours_factor: z.number().finite().positive().max(1),
-      // Escalates to critical past this multiple of the limit.
-      critical_factor: z.number().finite().min(1),
-      // Critical too when the unattended spend plus its projection until someone is likely to act
-      // (the next working-hours start, or the on-call response) reaches this.
-      critical_projected_usd: Money,
+      min_impact_usd: MinImpact,
+      max_hours_without_human: Positive.meta({
+        description: 'Hours an agent may run with no new human prompt before it is a runaway.',
+        examples: [4],
+      }),
+      off_hours_factor: z
+        .number()
+        .finite()
+        .positive()
+        .max(1)
+        .describe("Off-hours and weekends (in the team's time zone) multiply the limit by this."),
+      critical_factor: z.number().finite().min(1).describe('Critical past this multiple of the limit.'),
+      critical_projected_usd: Money.describe(
+        'Critical too when the unattended spend plus its projection until someone is likely to act (the next working-hours start, or the on-call response) reaches this (USD).',
+      ),
     },
     {
       enabled: true,
@@ -81,11 +101,14 @@ export const DETECTOR_SETTINGS = {
   context_bloat: settings(
     {
       enabled: Enabled,
-      min_impact_usd: Money,
-      max_input_tokens_per_call: z.number().int().positive(),
-      // A call costing this many times the session's first turns is bloat.
-      cost_per_turn_factor: z.number().finite().min(1),
-      baseline_turns: z.number().int().min(1).max(50),
+      min_impact_usd: MinImpact,
+      max_input_tokens_per_call: z
+        .number()
+        .int()
+        .positive()
+        .meta({ description: 'Input tokens of one call above which it is bloated.', examples: [150000] }),
+      cost_per_turn_factor: z.number().finite().min(1).describe("A call costing this many times the session's first turns is bloat."),
+      baseline_turns: z.number().int().min(1).max(50).describe("How many of a session's first turns make its baseline cost per turn."),
       // At most 12 h: a session idle for the detector's idle horizon (24 h) is forgotten, and its
       // episode must have resolved before that.
       cool_down_hours: Positive.max(12).describe(
@@ -104,24 +127,24 @@ export const DETECTOR_SETTINGS = {
   model_mix_drift: settings(
     {
       enabled: Enabled,
-      // Weekly spend above what the baseline mix would have cost.
-      min_impact_usd: Money,
-      // Premium share of spend, week over week against the trailing baseline, in percentage points.
-      min_share_increase_points: Points,
-      baseline_weeks: z.number().int().min(1).max(12),
-      // Two-proportion test; lower is stricter.
-      max_p_value: z.number().finite().positive().max(0.5),
+      min_impact_usd: Money.describe('Weekly spend (USD) above what the baseline mix would have cost, below which nothing is raised.'),
+      min_share_increase_points: Points.describe(
+        'Rise of the premium share of spend, in percentage points, against the trailing baseline.',
+      ),
+      baseline_weeks: z.number().int().min(1).max(12).describe('Weeks of trailing baseline.'),
+      max_p_value: z.number().finite().positive().max(0.5).describe('Significance of the two-proportion test; lower is stricter.'),
     },
     { enabled: true, min_impact_usd: 50, min_share_increase_points: 20, baseline_weeks: 4, max_p_value: 0.01 },
   ),
   spend_spike: settings(
     {
       enabled: Enabled,
-      min_impact_usd: Money,
-      // Robust z-score of spend against the same hour of the week (median/MAD).
-      min_score: Positive,
-      // Hours of history a key needs before it can alert (warm-up).
-      min_history_hours: z.number().int().min(1),
+      min_impact_usd: MinImpact,
+      min_score: Positive.meta({
+        description: 'Robust z-score (median/MAD) of spend against the seasonal baseline above which an hour spikes.',
+        examples: [3.5],
+      }),
+      min_history_hours: z.number().int().min(1).describe('Hours of history a key needs before it can alert (warm-up).'),
       min_slot_weeks: z
         .number()
         .int()
@@ -186,31 +209,32 @@ export const DETECTOR_SETTINGS = {
   budget_forecast: settings(
     {
       enabled: Enabled,
-      min_impact_usd: Money,
-      // Month-end projection as a share of the team's monthly budget.
-      warning_share: Share,
-      critical_share: Share,
-      min_days_of_data: z.number().int().min(1).max(28),
+      min_impact_usd: MinImpact,
+      warning_share: Share.meta({
+        description: "Month-end projection as a share of the team's monthly budget for a warning.",
+        examples: [0.9],
+      }),
+      critical_share: Share.meta({ description: '…and for a critical.', examples: [1.1] }),
+      min_days_of_data: z.number().int().min(1).max(28).describe('Days of the month with data before a projection is judged.'),
     },
     { enabled: true, min_impact_usd: 100, warning_share: 0.9, critical_share: 1.1, min_days_of_data: 5 },
   ),
   new_spender: settings(
     {
       enabled: Enabled,
-      // Spend by an identity nobody has seen: an unattributed developer's spend adds up until it
-      // stops for window_hours; a new API key, tool or provider's counts in its first window_hours.
-      min_impact_usd: Money,
-      window_hours: Positive,
+      min_impact_usd: Money.describe('Spend (USD) by an identity, key, tool or provider nobody has seen before it is raised.'),
+      window_hours: Positive.describe(
+        "An unattributed developer's spend adds up until it stops for this many hours; a new key, tool or provider's counts in its first this many hours.",
+      ),
     },
     { enabled: true, min_impact_usd: 5, window_hours: 24 },
   ),
   cache_efficiency_drop: settings(
     {
       enabled: Enabled,
-      min_impact_usd: Money,
-      // Cache-read share of input tokens falling this many points below the baseline.
-      min_drop_points: Points,
-      baseline_days: z.number().int().min(1).max(60),
+      min_impact_usd: MinImpact,
+      min_drop_points: Points.describe('Fall of the cache-read share of input tokens below its baseline, in percentage points.'),
+      baseline_days: z.number().int().min(1).max(60).describe("Days of a developer's baseline."),
       cool_down_hours: z
         .number()
         .int()
@@ -262,27 +286,47 @@ export type DetectorSettings = { [K in DetectorKindName]: (typeof DETECTOR_SETTI
 export const DETECTOR_KINDS = Object.keys(DETECTOR_SETTINGS) as DetectorKindName[];
 
 export const DetectorMatch = z
-  .object({ team: Id.optional(), developer: z.string().optional() })
+  .object({
+    team: Id.optional().meta({ description: 'The team from teams[].', examples: ['research'] }),
+    developer: z
+      .string()
+      .optional()
+      .meta({ description: "The developer's email.", examples: ['alice@acme.com'] }),
+  })
   .strict()
-  .refine((m) => m.team !== undefined || m.developer !== undefined, { message: 'a match needs team or developer' });
+  .refine((m) => m.team !== undefined || m.developer !== undefined, { message: 'a match needs team or developer' })
+  .describe('Who the override is for: a team, a developer, or a developer in a team.');
 
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'expected a time of day such as 09:00' });
 const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 const IsoDate = z.iso.date({ message: 'expected a date such as 2026-12-24' });
 
 const calendarFields = {
-  working_hours: z.object({ start: HHMM, end: HHMM }).strict(),
-  working_days: z.array(Weekday).min(1),
-  // Days off (local dates): treated like weekends, and a lull there is not a baseline.
-  holidays: z.array(IsoDate),
+  working_hours: z
+    .object({
+      start: HHMM.meta({ description: 'When the working day starts, local time.', examples: ['09:00'] }),
+      end: HHMM.meta({ description: 'When it ends.', examples: ['18:00'] }),
+    })
+    .strict()
+    .describe('The working day, in the local time zone.'),
+  working_days: z
+    .array(Weekday)
+    .min(1)
+    .meta({ description: 'The working days.', examples: [['mon', 'tue', 'wed', 'thu', 'fri']] }),
+  holidays: z.array(IsoDate).meta({
+    description: 'Days off (local dates): treated like weekends, and a lull there is not a baseline.',
+    examples: [['2026-12-24']],
+  }),
 };
 
 /** When people work, in a team's time zone: off-hours and weekends are judged against this. */
 export const CalendarConfig = z
   .object({
-    working_hours: calendarFields.working_hours.default({ start: '09:00', end: '18:00' }),
-    working_days: calendarFields.working_days.default(['mon', 'tue', 'wed', 'thu', 'fri']),
-    holidays: calendarFields.holidays.default([]),
+    working_hours: calendarFields.working_hours
+      .default({ start: '09:00', end: '18:00' })
+      .describe('The working day, in the local time zone.'),
+    working_days: calendarFields.working_days.default(['mon', 'tue', 'wed', 'thu', 'fri']).describe('The working days.'),
+    holidays: calendarFields.holidays.default([]).describe('Days off (local dates): treated like weekends.'),
   })
   .strict();
 /** A team's own calendar: only the fields it sets replace the org's (no defaults here on purpose). */
@@ -316,23 +360,26 @@ export const isDateBound = (bound: string): boolean => bound.length === 10;
  */
 export const PlannedChange = z
   .object({
-    team: Id.optional(),
+    team: Id.optional().describe("The team it is for (the org's zone and every team without one)."),
     from: PlannedBound.describe(
       "When the change starts (inclusive): a date, from local midnight in the team's time zone (the org's without a team), or an instant with its offset, e.g. 2026-10-19 or 2026-10-19T14:00:00+02:00.",
     ),
     to: PlannedBound.describe(
       'When the change is over (exclusive): a date is the first day no longer covered (from its local midnight), so a Monday-to-Friday week ends `to:` the Saturday; or an instant with its offset, e.g. 2026-10-24 or 2026-10-23T18:00:00+02:00.',
     ),
-    kinds: z.array(z.enum(DETECTOR_KINDS as [DetectorKindName, ...DetectorKindName[]])).min(1),
-    note: z.string().min(1),
+    kinds: z
+      .array(z.enum(DETECTOR_KINDS as [DetectorKindName, ...DetectorKindName[]]))
+      .min(1)
+      .meta({ description: 'The anomaly kinds kept at info meanwhile.', examples: [['spend_spike', 'model_mix_drift']] }),
+    note: z
+      .string()
+      .min(1)
+      .meta({ description: 'Why: shown with every anomaly it keeps at info.', examples: ['migration to Opus 4.5'] }),
   })
   .strict()
   .refine(
     (p) => isDateBound(p.from) !== isDateBound(p.to) || (isDateBound(p.from) ? p.from <= p.to : Date.parse(p.from) < Date.parse(p.to)),
-    {
-      message: 'from must be before to',
-      path: ['to'],
-    },
+    { message: 'from must be before to', path: ['to'], ...readsFields('from', 'to') },
   );
 export type PlannedChange = z.infer<typeof PlannedChange>;
 
@@ -365,45 +412,72 @@ export const BackfillConfig = z
       ),
   })
   .strict()
-  .refine((b) => b.max_wait >= b.quiet, { message: 'must not be shorter than quiet', path: ['max_wait'] });
+  .refine((b) => b.max_wait >= b.quiet, {
+    message: 'must not be shorter than quiet',
+    path: ['max_wait'],
+    ...readsFields('quiet', 'max_wait'),
+  });
 export type BackfillConfig = z.infer<typeof BackfillConfig>;
 
 const S = DETECTOR_SETTINGS;
+
+/** What each detector finds: the description editors show for `detectors.<kind>`. */
+const KIND_DESCRIPTION: Record<DetectorKindName, string> = {
+  session_cost: "One session's cumulative cost past a cap.",
+  runaway_session: 'An agent running for hours with no new human prompt.',
+  context_bloat: 'A session whose calls carry ever more context, each costing many times its first turns.',
+  model_mix_drift: 'The premium share of spend rising against the trailing weeks.',
+  spend_spike: 'An hour of spend far above the same hour of the week.',
+  budget_forecast: "A team's month-end projection past its budget.",
+  new_spender: 'Spend by an identity, key, tool or provider nobody has seen.',
+  cache_efficiency_drop: 'The cache-read share of input tokens falling below its baseline.',
+  lost_events: 'A Claude Code session whose cost metrics count more than its request events (log records lost on the way).',
+};
 
 /** One override: a match and, per detector, the settings it changes. */
 export const DetectorOverride = z
   .object({
     match: DetectorMatch,
-    session_cost: S.session_cost.override.optional(),
-    runaway_session: S.runaway_session.override.optional(),
-    context_bloat: S.context_bloat.override.optional(),
-    model_mix_drift: S.model_mix_drift.override.optional(),
-    spend_spike: S.spend_spike.override.optional(),
-    budget_forecast: S.budget_forecast.override.optional(),
-    new_spender: S.new_spender.override.optional(),
-    cache_efficiency_drop: S.cache_efficiency_drop.override.optional(),
-    lost_events: S.lost_events.override.optional(),
+    session_cost: S.session_cost.override.optional().describe(`Changes to detectors.session_cost: only the fields given.`),
+    runaway_session: S.runaway_session.override.optional().describe(`Changes to detectors.runaway_session: only the fields given.`),
+    context_bloat: S.context_bloat.override.optional().describe(`Changes to detectors.context_bloat: only the fields given.`),
+    model_mix_drift: S.model_mix_drift.override.optional().describe(`Changes to detectors.model_mix_drift: only the fields given.`),
+    spend_spike: S.spend_spike.override.optional().describe(`Changes to detectors.spend_spike: only the fields given.`),
+    budget_forecast: S.budget_forecast.override.optional().describe(`Changes to detectors.budget_forecast: only the fields given.`),
+    new_spender: S.new_spender.override.optional().describe(`Changes to detectors.new_spender: only the fields given.`),
+    cache_efficiency_drop: S.cache_efficiency_drop.override
+      .optional()
+      .describe(`Changes to detectors.cache_efficiency_drop: only the fields given.`),
+    lost_events: S.lost_events.override.optional().describe(`Changes to detectors.lost_events: only the fields given.`),
   })
   .strict();
 export type DetectorOverride = z.infer<typeof DetectorOverride>;
 
 export const DetectorsConfig = z
   .object({
-    session_cost: S.session_cost.full.prefault({}),
-    runaway_session: S.runaway_session.full.prefault({}),
-    context_bloat: S.context_bloat.full.prefault({}),
-    model_mix_drift: S.model_mix_drift.full.prefault({}),
-    spend_spike: S.spend_spike.full.prefault({}),
-    budget_forecast: S.budget_forecast.full.prefault({}),
-    new_spender: S.new_spender.full.prefault({}),
-    cache_efficiency_drop: S.cache_efficiency_drop.full.prefault({}),
-    lost_events: S.lost_events.full.prefault({}),
-    // Events older than the watermark minus this are late: counted and reported, never merged
-    // into windows that already closed.
-    allowed_lateness: Duration.default(600_000),
-    backfill: BackfillConfig.prefault({}),
-    overrides: z.array(DetectorOverride).default([]),
-    planned_changes: z.array(PlannedChange).default([]),
+    session_cost: S.session_cost.full.prefault({}).describe(KIND_DESCRIPTION.session_cost),
+    runaway_session: S.runaway_session.full.prefault({}).describe(KIND_DESCRIPTION.runaway_session),
+    context_bloat: S.context_bloat.full.prefault({}).describe(KIND_DESCRIPTION.context_bloat),
+    model_mix_drift: S.model_mix_drift.full.prefault({}).describe(KIND_DESCRIPTION.model_mix_drift),
+    spend_spike: S.spend_spike.full.prefault({}).describe(KIND_DESCRIPTION.spend_spike),
+    budget_forecast: S.budget_forecast.full.prefault({}).describe(KIND_DESCRIPTION.budget_forecast),
+    new_spender: S.new_spender.full.prefault({}).describe(KIND_DESCRIPTION.new_spender),
+    cache_efficiency_drop: S.cache_efficiency_drop.full.prefault({}).describe(KIND_DESCRIPTION.cache_efficiency_drop),
+    lost_events: S.lost_events.full.prefault({}).describe(KIND_DESCRIPTION.lost_events),
+    allowed_lateness: Duration.default(600_000).meta({
+      description:
+        'Events older than the watermark minus this are late: counted and judged by the backfill runner, never merged into windows that already closed.',
+      examples: ['10m'],
+    }),
+    backfill: BackfillConfig.prefault({}).describe('How late usage (an import, a poller catching up) is judged.'),
+    overrides: z
+      .array(DetectorOverride)
+      .default([])
+      .describe('Per team or developer: changes only the fields it names, applied in file order.'),
+    planned_changes: z
+      .array(PlannedChange)
+      .default([])
+      .describe('Planned changes (a migration week): matching anomalies are kept at info from `from` until `to`.'),
   })
   .strict();
 export type DetectorsConfig = z.infer<typeof DetectorsConfig>;

@@ -1,5 +1,4 @@
 import { parse } from 'csv-parse/sync';
-import type { Config } from './schema.ts';
 
 /**
  * The people of an org across vendors, from a CSV (`identities: people.csv` in burnrate.yaml): one
@@ -19,7 +18,16 @@ export interface IdentityIssue {
   message: string;
 }
 
-export function applyIdentities(config: Config, csvText: string, file: string): { config: Config } | { issues: IdentityIssue[] } {
+/** The part of a config the CSV adds to: each team's id and members. */
+export interface IdentityTeams {
+  teams: readonly { id: string; members: readonly (string | { email: string; aliases: readonly string[] })[] }[];
+}
+
+export function applyIdentities<C extends IdentityTeams>(
+  config: C,
+  csvText: string,
+  file: string,
+): { config: C } | { issues: IdentityIssue[] } {
   const issues: IdentityIssue[] = [];
   const at = (line: number, message: string): void => void issues.push({ path: `identities (${file} line ${line})`, message });
 

@@ -10,3 +10,4 @@ export * from './receivers.ts';
 // The field types a channel's receiver settings are built from (@burnrate/notify).
 export { Email, SlackChannel } from './primitives.ts';
 export * from './source.ts';
+export * from './diff.ts';

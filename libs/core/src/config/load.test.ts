@@ -152,7 +152,7 @@ describe('parseConfig', () => {
     [
       'an ownership rule for an unknown team',
       'org: acme\nownership:\n  - match: { api_key_name: "x-*" }\n    team: ghost',
-      ['ownership[0].team: unknown team "ghost"'],
+      ['ownership[0].team: unknown team "ghost"; teams[] is empty'],
     ],
     [
       'a Slack interactions path that is not a path',
@@ -191,7 +191,10 @@ describe('parseConfig', () => {
       parseConfig('org: acme\nownership:\n  - team: payments\n');
       throw new Error('expected the config to be rejected');
     } catch (err) {
-      expect((err as ConfigError).issues.map((i) => [i.path, i.line])).toEqual([['ownership[0].match', 3]]);
+      expect((err as ConfigError).issues.map((i) => [i.path, i.line])).toEqual([
+        ['ownership[0].match', 3],
+        ['ownership[0].team', 3],
+      ]);
     }
   });
 

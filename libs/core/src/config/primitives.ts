@@ -29,3 +29,19 @@ export const SlackChannel = z
   .regex(/^(#[a-z0-9][a-z0-9._-]*|[CGD][A-Z0-9]{6,})$/, { message: 'expected a channel like #name (or a channel id like C0123ABCD)' });
 
 export const Money = z.number().finite().nonnegative();
+
+/**
+ * Options for a check across fields of one object, so it runs whenever the fields it reads are
+ * valid, even if others are not: zod skips an object's checks after any problem inside it, and
+ * `burnrate config check` would then reveal them only on a second run. An object that is not an
+ * object at all is never checked.
+ */
+export function readsFields(...keys: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+  return {
+    when: (payload) =>
+      !payload.issues.some((issue) => {
+        const path = issue.path ?? [];
+        return path.length === 0 ? issue.code !== 'unrecognized_keys' : keys.includes(String(path[0]));
+      }),
+  };
+}

@@ -8,7 +8,10 @@ import { z } from 'zod';
  * (a process that sends nothing, such as the detector) any receiver with a channel name loads.
  */
 export const ReceiverEntry = z.looseObject({
-  channel: z.string({ message: 'expected a channel name such as slack, email, webhook, pagerduty or msteams' }).min(1),
+  channel: z
+    .string({ message: 'expected a channel name such as slack, email, webhook, pagerduty or msteams' })
+    .min(1)
+    .describe("The channel this receiver goes through; the channel's own settings sit beside it."),
 });
 export type ReceiverEntry = z.infer<typeof ReceiverEntry>;
 

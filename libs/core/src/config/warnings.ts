@@ -1,5 +1,5 @@
 import { isDateBound, type DetectorKindName } from './detectors.ts';
-import { formatPath, type ConfigIssue } from './load.ts';
+import { type ConfigIssue, formatPath } from './issues.ts';
 import { detectorSettings } from './lookup.ts';
 import { receiversOf } from './receivers.ts';
 import type { Config } from './schema.ts';

@@ -213,7 +213,12 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
  * address in To. `email: [...]` is shorthand for it.
  */
 export const EmailReceiver = z
-  .object({ channel: z.literal('email'), to: z.union([Email, z.array(Email).min(1, { message: 'expected at least one address' })]) })
+  .object({
+    channel: z.literal('email').describe('Send an email (SMTP_URL, SMTP_FROM).'),
+    to: z
+      .union([Email, z.array(Email).min(1, { message: 'expected at least one address' })])
+      .meta({ description: 'One address, or several that share one message.', examples: [['payments-leads@acme.com']] }),
+  })
   .strict();
 export type EmailReceiver = z.infer<typeof EmailReceiver>;
 

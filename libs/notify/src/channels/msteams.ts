@@ -39,9 +39,12 @@ import { answerDetail, postJson, statusError } from '../http-post.ts';
  */
 export const MsTeamsReceiver = z
   .object({
-    channel: z.literal('msteams'),
+    channel: z.literal('msteams').describe('Post an Adaptive Card to a Microsoft Teams channel.'),
     name: ReceiverNameField,
-    url_env: EnvVarField,
+    url_env: EnvVarField.meta({
+      description: 'The environment variable that holds the Teams incoming-webhook or Workflows URL (it is a credential).',
+      examples: ['TEAMS_PAYMENTS_URL'],
+    }),
   })
   .strict();
 export type MsTeamsReceiver = z.infer<typeof MsTeamsReceiver>;

@@ -21,9 +21,12 @@ import { answerDetail, postJson, statusError } from '../http-post.ts';
  */
 export const PagerDutyReceiver = z
   .object({
-    channel: z.literal('pagerduty'),
+    channel: z.literal('pagerduty').describe('Trigger, and resolve, PagerDuty incidents through the Events API v2.'),
     name: ReceiverNameField,
-    routing_key_env: EnvVarField,
+    routing_key_env: EnvVarField.meta({
+      description: "The environment variable that holds the PagerDuty service's Events API v2 routing key.",
+      examples: ['PD_PAYMENTS_ROUTING_KEY'],
+    }),
   })
   .strict();
 export type PagerDutyReceiver = z.infer<typeof PagerDutyReceiver>;

@@ -370,7 +370,12 @@ function isSameNotification(metadata: unknown, expected: SlackAnomalyPayload): b
 }
 
 /** `{ channel: slack, to: "#payments" }`; `slack: { channel: "#payments" }` is shorthand for it. */
-export const SlackReceiver = z.object({ channel: z.literal('slack'), to: SlackChannel }).strict();
+export const SlackReceiver = z
+  .object({
+    channel: z.literal('slack').describe('Post to a Slack channel (SLACK_BOT_TOKEN; the bot must be invited).'),
+    to: SlackChannel.meta({ description: 'The channel: #name, or a channel id.', examples: ['#payments-ai-spend', 'C0123ABCD'] }),
+  })
+  .strict();
 export type SlackReceiver = z.infer<typeof SlackReceiver>;
 
 /** On when SLACK_BOT_TOKEN is set; SLACK_API_URL points it elsewhere (a proxy, the stand-in in tests). */

@@ -23,11 +23,23 @@ import { answerDetail, postJson, statusError } from '../http-post.ts';
  */
 export const WebhookReceiver = z
   .object({
-    channel: z.literal('webhook'),
+    channel: z.literal('webhook').describe('POST each anomaly version as signed JSON to a URL.'),
     name: ReceiverNameField,
-    url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
-    url_env: EnvVarField.optional(),
-    secret_env: EnvVarField,
+    url: z
+      .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
+      .meta({
+        description: 'Where the POST goes. A URL that carries a token belongs in url_env instead.',
+        examples: ['https://hooks.acme.internal/burnrate'],
+      })
+      .optional(),
+    url_env: EnvVarField.meta({
+      description: 'The environment variable that holds the URL, for a URL that carries a token (give url or url_env).',
+      examples: ['OPS_WEBHOOK_URL'],
+    }).optional(),
+    secret_env: EnvVarField.meta({
+      description: 'The environment variable that holds the secret each POST is signed with (header burnrate-signature, HMAC-SHA256).',
+      examples: ['OPS_WEBHOOK_SECRET'],
+    }),
   })
   .strict()
   .refine((r) => (r.url === undefined) !== (r.url_env === undefined), { message: 'give the webhook one of url or url_env' });
