@@ -52,3 +52,5 @@ export {
   type ThreadStatus,
 } from './threads.ts';
 export { type DetectorPorts, serveDetectorThread, type ServeOptions } from './detector-thread.ts';
+export { type DetectorMetricsView, registerDetectorMetrics } from './detector-metrics.ts';
+export { addTracked, type AnomalyCount, type TrackedState } from './detector-tally.ts';

@@ -11,10 +11,14 @@ import {
   readOtlpGrpcPort,
   readPort,
   readStoreSettings,
+  createMetrics,
+  metricsRoute,
   runService,
 } from '@burnrate/runtime';
 import { createIngestGate } from './auth.ts';
 import { createIngestRoutes } from './http.ts';
+import { registerIngestMetrics } from './ingest-metrics.ts';
+import { createIngestTally } from './ingest-tally.ts';
 import { createEventLedger } from './ledger.ts';
 import { createOtlpExports } from './otlp-export.ts';
 import { createOtlpGrpcServer } from './otlp-grpc.ts';
@@ -72,9 +76,13 @@ runService({
     const now = (): number => Date.now();
     const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
     const ledger = createEventLedger({ windowMs: source.current().ingest.dedupe_window, now });
-    const ingest = { config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger };
+    const tally = createIngestTally();
+    const ingest = { config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger, tally };
+    const metrics = createMetrics();
+    registerIngestMetrics(metrics, { tally, gate, ledger });
     const routes: Route[] = [
       ...createIngestRoutes(ingest),
+      metricsRoute(metrics, apiToken),
       {
         method: 'GET',
         path: '/healthz',
@@ -94,7 +102,12 @@ runService({
       },
       ...(store ? createApiRoutes({ store, producer: bus.producer(), log, apiToken, clock: systemClock }) : []),
     ];
-    const http = createHttpServer({ routes, log, ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}) });
+    const http = createHttpServer({
+      routes,
+      log,
+      observe: (r) => metrics.observeHttp(r),
+      ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),
+    });
     let boundPort = port;
     // Stopped first: no request is accepted once the producer starts closing.
     lifecycle.register({
