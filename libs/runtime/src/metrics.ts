@@ -64,9 +64,9 @@ export function createMetrics(): Metrics {
       const sums = new Map<string, Sample<L>>();
       for (const one of reads) {
         for (const s of await one()) {
-          const key = metric.labelNames.map((l) => (s.labels as Record<string, string>)[l] ?? '').join('\n');
+          const key = metric.labelNames.map((l) => s.labels[l] ?? '').join('\n');
           const sum = sums.get(key);
-          if (sum === undefined) sums.set(key, { labels: s.labels as Record<L, string>, value: s.value });
+          if (sum === undefined) sums.set(key, { labels: s.labels, value: s.value });
           else sum.value += s.value;
         }
       }

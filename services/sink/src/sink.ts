@@ -1,6 +1,15 @@
 import type { Batch, SubscribeOptions } from '@burnrate/bus';
 import type { Logger } from '@burnrate/core';
-import { type Anomaly, type AnomalyState, countDlq, type DlqCount, type DlqRecord, dlqOrigin, TOPICS, type UsageEvent } from '@burnrate/schemas';
+import {
+  type Anomaly,
+  type AnomalyState,
+  countDlq,
+  type DlqCount,
+  type DlqRecord,
+  dlqOrigin,
+  TOPICS,
+  type UsageEvent,
+} from '@burnrate/schemas';
 import {
   ANOMALIES_TABLE,
   ANOMALY_STATE_TABLE,
@@ -224,7 +233,7 @@ export function createSink(deps: SinkDeps): {
     addOutcome(counters, outcome);
   };
 
-  return { counters, deadLetters: writer.deadLetters, subscribeOptions: sinkSubscribeOptions(deps.groupId, handleBatch) };
+  return { counters, deadLetters: () => writer.deadLetters(), subscribeOptions: sinkSubscribeOptions(deps.groupId, handleBatch) };
 }
 
 /** The subscription both sinks make: every sink topic, in batches of up to 50k messages. */
