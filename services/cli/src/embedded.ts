@@ -23,6 +23,7 @@ import {
   systemClock,
 } from '@burnrate/core';
 import {
+  createDlqReplayer,
   createEventLedger,
   createIngestCore,
   createIngestGate,
@@ -275,7 +276,15 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       },
     },
     metricsRoute(metrics, options.apiToken),
-    ...createApiRoutes({ store, producer, log, apiToken: options.apiToken, clock }),
+    // A DLQ replay is published as the receivers publish: same ledger, same tally.
+    ...createApiRoutes({
+      store,
+      producer,
+      log,
+      apiToken: options.apiToken,
+      clock,
+      dlqReplayer: createDlqReplayer(createIngestCore(ingest)),
+    }),
     ...human.routes,
   ];
   const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes, observe: (r) => metrics.observeHttp(r) });

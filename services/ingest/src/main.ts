@@ -17,6 +17,8 @@ import {
 } from '@burnrate/runtime';
 import { createIngestGate } from './auth.ts';
 import { createIngestRoutes } from './http.ts';
+import { createDlqReplayer } from './dlq-replay.ts';
+import { createIngestCore } from './ingest-core.ts';
 import { registerIngestMetrics } from './ingest-metrics.ts';
 import { createIngestTally } from './ingest-tally.ts';
 import { createEventLedger } from './ledger.ts';
@@ -100,7 +102,16 @@ runService({
           return jsonResponse(200, health);
         },
       },
-      ...(store ? createApiRoutes({ store, producer: bus.producer(), log, apiToken, clock: systemClock }) : []),
+      ...(store
+        ? createApiRoutes({
+            store,
+            producer: bus.producer(),
+            log,
+            apiToken,
+            clock: systemClock,
+            dlqReplayer: createDlqReplayer(createIngestCore(ingest)),
+          })
+        : []),
     ];
     const http = createHttpServer({
       routes,
