@@ -39,7 +39,7 @@ export interface HealthEndpoint {
 }
 
 /**
- * `GET /healthz` for a worker (detector, notifier, sink) when BURNRATE_HEALTH_PORT is set (0 =
+ * `GET /healthz` (and `GET /metrics`, see metrics.ts) for a worker (detector, notifier, sink, poller) when BURNRATE_HEALTH_PORT is set (0 =
  * any free port; BURNRATE_HEALTH_HOST, default 0.0.0.0, as containers are probed from outside
  * their loopback). 200 once everything has started (every consumer has joined its group), 503
  * before that and while stopping, with each group's lag (messages on this member's partitions

@@ -34,7 +34,7 @@ import { createOtlpGrpcServer } from './otlp-grpc.ts';
  * Kafka, then gets 503 with Retry-After), BURNRATE_CONFIG, BURNRATE_PORT (default 8787),
  * BURNRATE_OTLP_GRPC_PORT (default 4317; `off` runs no OTLP/gRPC receiver),
  * BURNRATE_HOST (default 127.0.0.1: set 0.0.0.0 behind a load balancer), BURNRATE_BODY_LIMIT_BYTES,
- * BURNRATE_API_TOKEN (needed by the API's routes, and shows operators the config path, org and
+ * BURNRATE_API_TOKEN (needed by the API's routes and GET /metrics, and shows operators the config path, org and
  * refusal counts on /healthz), BURNRATE_LOG_LEVEL. SIGHUP reloads burnrate.yaml (keys, members,
  * ownership, prices, limits).
  *
