@@ -133,8 +133,20 @@ function matchPath(pattern: readonly string[], actual: readonly string[]): Recor
  * is a 405 with `Allow`; anything else a 404. Errors thrown by handlers become error responses.
  */
 export function createRouter(routes: readonly Route[], options: { log?: Logger } = {}): RequestHandler {
+  const route = createRouting(routes, options);
+  return async (req) => (await route(req)).response;
+}
+
+/** The label of requests no route matched: their paths are whatever clients send, so they share one. */
+export const UNMATCHED_ROUTE = '(unmatched)';
+
+/** The router's answer with the path pattern that matched (`/api/anomalies/:id`), or UNMATCHED_ROUTE. */
+function createRouting(
+  routes: readonly Route[],
+  options: { log?: Logger },
+): (req: IncomingRequest) => Promise<{ response: HttpResponse; route: string }> {
   const compiled = routes.map((route) => ({ route, method: route.method.toUpperCase(), segments: splitPath(route.path) }));
-  return async (req) => {
+  const answer = async (req: IncomingRequest): Promise<{ response: HttpResponse; route: string }> => {
     const actual = splitPath(req.path);
     const allowed: string[] = [];
     for (const { route, method, segments } of compiled) {
@@ -145,13 +157,13 @@ export function createRouter(routes: readonly Route[], options: { log?: Logger }
         continue;
       }
       try {
-        return await route.handler({ ...req, params });
+        return { response: await route.handler({ ...req, params }), route: route.path };
       } catch (err) {
-        return errorResponse(err, options.log);
+        return { response: errorResponse(err, options.log), route: route.path };
       }
     }
     if (allowed.length > 0) {
-      return jsonResponse(
+      const response = jsonResponse(
         405,
         {
           error: {
@@ -162,9 +174,14 @@ export function createRouter(routes: readonly Route[], options: { log?: Logger }
         },
         { allow: allowed.join(', ') },
       );
+      return { response, route: UNMATCHED_ROUTE };
     }
-    return jsonResponse(404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}`, retriable: false } });
+    return {
+      response: jsonResponse(404, { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}`, retriable: false } }),
+      route: UNMATCHED_ROUTE,
+    };
   };
+  return answer;
 }
 
 /** `application/json; charset=utf-8` → `application/json`. */
@@ -350,11 +367,21 @@ export interface InjectedResponse {
   json<T = unknown>(): T;
 }
 
+/** One request served, as the metrics count it: `route` is the matched pattern, never the raw path. */
+export interface ServedRequest {
+  method: string;
+  route: string;
+  status: number;
+  seconds: number;
+}
+
 export interface HttpAppOptions {
   routes: readonly Route[];
   log: Logger;
   /** Default limit for request bodies; a route may ask for another one through `req.body(limit)`. */
   bodyLimitBytes?: number;
+  /** Told of every request served over a socket, once its answer is written (the latency histograms). */
+  observe?: (request: ServedRequest) => void;
 }
 
 export interface HttpApp {
@@ -369,20 +396,24 @@ export interface HttpApp {
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const log = options.log;
-  const router = createRouter(options.routes, { log });
-  const handle: RequestHandler = async (req) => {
+  const routing = createRouting(options.routes, { log });
+  const route = async (req: IncomingRequest): Promise<{ response: HttpResponse; route: string }> => {
     try {
-      return await router(req);
+      return await routing(req);
     } catch (err) {
-      return errorResponse(err, log);
+      return { response: errorResponse(err, log), route: UNMATCHED_ROUTE };
     }
   };
+  const handle: RequestHandler = async (req) => (await route(req)).response;
 
   const listener = async (req: IncomingMessage, res: ServerResponse, opts: { closeConnection?: () => boolean } = {}): Promise<void> => {
     const started = performance.now();
     let response: HttpResponse;
+    let pattern = UNMATCHED_ROUTE;
     try {
-      response = await handle(toIncomingRequest(req.method ?? 'GET', req.url ?? '/', req.headers, req, limit, req.socket.remoteAddress));
+      const routed = await route(toIncomingRequest(req.method ?? 'GET', req.url ?? '/', req.headers, req, limit, req.socket.remoteAddress));
+      response = routed.response;
+      pattern = routed.route;
     } catch (err) {
       response = errorResponse(err, log);
     }
@@ -396,7 +427,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       res.end(out.body);
     }
     if (!req.complete) lingerThenClose(req);
-    log.debug({ method: req.method, path: req.url, status: out.status, ms: Math.round(performance.now() - started) }, 'http request');
+    const seconds = (performance.now() - started) / 1000;
+    options.observe?.({ method: (req.method ?? 'GET').toUpperCase(), route: pattern, status: out.status, seconds });
+    log.debug({ method: req.method, path: req.url, status: out.status, ms: Math.round(seconds * 1000) }, 'http request');
   };
 
   const inject = async (req: InjectRequest): Promise<InjectedResponse> => {

@@ -79,6 +79,38 @@ describe('registerHealthEndpoint', () => {
     await lifecycle.stop();
   });
 
+  it('serves /metrics beside /healthz: each group lag, what the service registers, only to the API token bearer', async () => {
+    const lifecycle = new Lifecycle(log);
+    const health = registerHealthEndpoint(
+      lifecycle,
+      { BURNRATE_HEALTH_PORT: '0', BURNRATE_HEALTH_HOST: '127.0.0.1', BURNRATE_API_TOKEN: 'metrics-token' },
+      { service: 'sink', log },
+    );
+    let rows = 5;
+    health.metrics.counter({
+      name: 'burnrate_test_rows_total',
+      help: 'Rows, for the test.',
+      labelNames: ['table'],
+      read: () => [{ labels: { table: 'usage_events' }, value: rows }],
+    });
+    health.ready({ 'burnrate-sink': subscription(7) });
+    await lifecycle.startAll();
+    const url = `http://127.0.0.1:${String(health.port())}/metrics`;
+    const refused = await fetch(url);
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toMatch(/needs Authorization: Bearer <BURNRATE_API_TOKEN>/);
+    const scrape = async (): Promise<string> => (await fetch(url, { headers: { authorization: 'Bearer metrics-token' } })).text();
+    const first = await scrape();
+    expect(first).toContain('burnrate_consumer_lag_messages{group="burnrate-sink"} 7');
+    expect(first).toContain('burnrate_test_rows_total{table="usage_events"} 5');
+    rows = 9;
+    const second = await scrape();
+    expect(second).toContain('burnrate_test_rows_total{table="usage_events"} 9');
+    // The scrapes themselves, by route pattern and status.
+    expect(second).toMatch(/burnrate_http_request_duration_seconds_count\{method="GET",route="\/metrics",status="401"\} 1/);
+    await lifecycle.stop();
+  });
+
   it('names a bad port', () => {
     expect(() => registerHealthEndpoint(new Lifecycle(log), { BURNRATE_HEALTH_PORT: 'http' }, { service: 'sink', log })).toThrow(
       /BURNRATE_HEALTH_PORT must be a port number/,

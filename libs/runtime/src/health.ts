@@ -1,5 +1,6 @@
 import { createHttpServer, type FileConfigSource, jsonResponse, type Lifecycle, type Logger } from '@burnrate/core';
 import { readPort } from './env.ts';
+import { createMetrics, type Metrics, metricsRoute } from './metrics.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -35,10 +36,15 @@ export interface HealthEndpoint {
   ready(consumers: Readonly<Record<string, LagSource>>, details?: () => HealthDetails | Promise<HealthDetails>): void;
   /** The bound port once started; null when BURNRATE_HEALTH_PORT is not set. */
   port(): number | null;
+  /**
+   * The process's metrics, served as `GET /metrics` beside /healthz (with BURNRATE_API_TOKEN set,
+   * only to its bearer); each consumer group's lag is one of them. Register the service's own here.
+   */
+  readonly metrics: Metrics;
 }
 
 /**
- * `GET /healthz` for a worker (detector, notifier, sink) when BURNRATE_HEALTH_PORT is set (0 =
+ * `GET /healthz` (and `GET /metrics`, see metrics.ts) for a worker (detector, notifier, sink, poller) when BURNRATE_HEALTH_PORT is set (0 =
  * any free port; BURNRATE_HEALTH_HOST, default 0.0.0.0, as containers are probed from outside
  * their loopback). 200 once everything has started (every consumer has joined its group), 503
  * before that and while stopping, with each group's lag (messages on this member's partitions
@@ -51,17 +57,27 @@ export interface HealthEndpoint {
  * Register it first, so it listens before the consumers start and stops after they drained.
  */
 export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: HealthOptions): HealthEndpoint {
-  if (env.BURNRATE_HEALTH_PORT === undefined || env.BURNRATE_HEALTH_PORT === '') return { ready: () => {}, port: () => null };
+  const metrics = createMetrics();
+  let consumers: Readonly<Record<string, LagSource>> = {};
+  // The same lag /healthz reports per consumer group, so a dashboard and a probe agree.
+  metrics.gauge({
+    name: 'burnrate_consumer_lag_messages',
+    help: "Messages on this member's partitions not handled yet, by consumer group (as /healthz reports them).",
+    labelNames: ['group'],
+    read: () => Promise.all(Object.entries(consumers).map(async ([group, s]) => ({ labels: { group }, value: await s.lag() }))),
+  });
+  if (env.BURNRATE_HEALTH_PORT === undefined || env.BURNRATE_HEALTH_PORT === '') return { ready: () => {}, port: () => null, metrics };
   const port = readPort(env, 'BURNRATE_HEALTH_PORT', 0);
   const host = env.BURNRATE_HEALTH_HOST || '0.0.0.0';
   let state: 'starting' | 'ok' | 'stopping' = 'starting';
-  let consumers: Readonly<Record<string, LagSource>> = {};
   let details: (() => HealthDetails | Promise<HealthDetails>) | undefined;
   let bound: number | null = null;
   const http = createHttpServer({
     log: options.log,
     shutdownGraceMs: 1_000,
+    observe: (request) => metrics.observeHttp(request),
     routes: [
+      metricsRoute(metrics, env.BURNRATE_API_TOKEN || undefined),
       {
         method: 'GET',
         path: '/healthz',
@@ -106,5 +122,6 @@ export function registerHealthEndpoint(lifecycle: Lifecycle, env: Env, options: 
       });
     },
     port: () => bound,
+    metrics,
   };
 }

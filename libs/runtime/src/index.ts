@@ -18,3 +18,4 @@ export { openKafkaBus } from './bus.ts';
 export { exitOnStartFailure, quietKafkajsWarnings, runUntilSignal, type RunningService } from './run.ts';
 export { createKafkaSnapshotStore, type KafkaSnapshotStoreOptions, type SnapshotChangelog } from './kafka-snapshot-store.ts';
 export { type ConfigRequirement, type ConfiguredRoot, runService, type ServiceDefinition, type ServiceRoot } from './service.ts';
+export { createMetrics, type Metrics, metricsRoute, type ReadMetric, type Sample, samplesOf } from './metrics.ts';

@@ -4,6 +4,7 @@ export type {
   AnomalyStateListQuery,
   DeliveryListQuery,
   DeliveryRecord,
+  DlqListQuery,
   OutboxEntry,
   OutboxQuery,
   ReconciliationQuery,
@@ -32,3 +33,4 @@ export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';
 export { OUTBOX_TABLE } from './tables/outbox.ts';
 export { SILENCES_TABLE } from './tables/silences.ts';
+export { DLQ_REPLAYS_TABLE, DlqReplay } from './tables/dlq-replays.ts';

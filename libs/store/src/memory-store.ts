@@ -15,6 +15,7 @@ import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { OUTBOX_TABLE } from './tables/outbox.ts';
 import { SNAPSHOT_PARTS_TABLE } from './tables/detector-snapshots.ts';
 import { storableDlqRecord } from './tables/dlq.ts';
+import type { DlqReplay } from './tables/dlq-replays.ts';
 import { SILENCES_TABLE } from './tables/silences.ts';
 import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 
@@ -30,6 +31,7 @@ import { USAGE_EVENTS_TABLE } from './tables/usage-events.ts';
 export function createMemoryStore(): Store {
   const events = new Map<string, UsageEvent>();
   const dlq = new Map<string, DlqRecord>();
+  const dlqReplays: DlqReplay[] = [];
   const anomalies = new Map<string, Map<number, Anomaly>>();
   // Every decision by its whole identity (the table's key), so a redelivered one collapses.
   const states = new Map<string, AnomalyState>();
@@ -188,9 +190,32 @@ export function createMemoryStore(): Store {
       open();
       return [...dlq.values()]
         .filter((r) => filter.source === undefined || r.source === filter.source)
+        .filter((r) => filter.ids === undefined || filter.ids.includes(r.dlq_id))
+        .filter((r) => filter.reason === undefined || r.reason.toLowerCase().includes(filter.reason.toLowerCase()))
+        .filter((r) => filter.since === undefined || ms(r.received_at) >= ms(filter.since))
+        .filter((r) => {
+          const after = filter.after;
+          if (after === undefined) return true;
+          const at = ms(r.received_at) - ms(after.received_at);
+          return at < 0 || (at === 0 && compare(r.dlq_id, after.dlq_id) > 0);
+        })
         .sort((a, b) => ms(b.received_at) - ms(a.received_at) || compare(a.dlq_id, b.dlq_id))
         .slice(0, filter.limit ?? 100)
         .map(copy);
+    },
+    async insertDlqReplays(replays) {
+      open();
+      for (const r of replays) dlqReplays.push(copy(r));
+    },
+    async firstDlqReplays(ids) {
+      open();
+      const first = new Map<string, DlqReplay>();
+      for (const r of dlqReplays) {
+        if (!ids.includes(r.dlq_id)) continue;
+        const known = first.get(r.dlq_id);
+        if (known === undefined || ms(r.replayed_at) < ms(known.replayed_at)) first.set(r.dlq_id, copy(r));
+      }
+      return first;
     },
 
     async insertAnomalies(batch) {

@@ -1,4 +1,5 @@
 import type { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
+import type { DlqReplay } from './tables/dlq-replays.ts';
 
 /**
  * The Store port. Two adapters implement it over the same migrations in infra/clickhouse:
@@ -98,6 +99,20 @@ export interface DeliveryListQuery {
   status?: DeliveryRecord['status'];
   /** Only records whose detail is this: with status `sent`, every anomaly version one message (a provider's message id) carried. */
   detail?: string;
+}
+
+export interface DlqListQuery {
+  source?: string;
+  /** Only these records. */
+  ids?: readonly string[];
+  /** Only records whose reason contains this text, case-insensitive (`occurred_at`, `unknown field`). */
+  reason?: string;
+  /** Inclusive lower bound on received_at. */
+  since?: string;
+  /** Keyset cursor: only records after this one in the list's order (newest first, ties by id). */
+  after?: { received_at: string; dlq_id: string };
+  /** Defaults to 100. */
+  limit?: number;
 }
 
 export interface SilenceListQuery {
@@ -254,8 +269,12 @@ export interface Store {
   spendCorrections(query: { from: string; to?: string; org?: string }): Promise<SpendCorrectionRow[]>;
 
   insertDlq(records: readonly DlqRecord[]): Promise<void>;
-  /** Newest received first; limit defaults to 100. */
-  listDlq(filter?: { source?: string; limit?: number }): Promise<DlqRecord[]>;
+  /** Newest received first (ties by id); limit defaults to 100. */
+  listDlq(filter?: DlqListQuery): Promise<DlqRecord[]>;
+  /** Records that a DLQ record was replayed (it never changes the DLQ row itself). */
+  insertDlqReplays(replays: readonly DlqReplay[]): Promise<void>;
+  /** The first replay of each of `ids` that was replayed. */
+  firstDlqReplays(ids: readonly string[]): Promise<Map<string, DlqReplay>>;
 
   insertAnomalies(anomalies: readonly Anomaly[]): Promise<void>;
   /**

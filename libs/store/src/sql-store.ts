@@ -8,6 +8,7 @@ import * as outbox from './tables/outbox.ts';
 import * as deliveries from './tables/deliveries.ts';
 import * as snapshots from './tables/detector-snapshots.ts';
 import * as dlq from './tables/dlq.ts';
+import * as dlqReplays from './tables/dlq-replays.ts';
 import * as silences from './tables/silences.ts';
 import * as reconciliation from './tables/reconciliation.ts';
 import * as spendHourly from './tables/spend-hourly.ts';
@@ -55,6 +56,8 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     spendCorrections: (query) => run(() => reconciliation.spendCorrectionsOf(exec, query)),
     insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
     listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),
+    insertDlqReplays: (replays) => run(() => dlqReplays.insertDlqReplays(exec, replays)),
+    firstDlqReplays: (ids) => run(() => dlqReplays.firstDlqReplays(exec, ids)),
     insertAnomalies: (items) => run(() => anomalies.insertAnomalies(exec, items)),
     listAnomalies: (query) => run(() => anomalies.listAnomalies(exec, query)),
     getAnomaly: (id) => run(() => anomalies.getAnomaly(exec, id)),

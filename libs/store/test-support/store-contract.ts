@@ -303,6 +303,52 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         expect(await store.listDlq({ source: unique('none') })).toEqual([]);
       });
 
+      it('filters by ids, reason text and since, and pages newest first with a cursor', async () => {
+        const source = unique('src');
+        const at = (minute: number): string => `2026-03-03T10:${String(minute).padStart(2, '0')}:00.000Z`;
+        const records = [0, 1, 2, 3].map((m) =>
+          DlqRecord.parse(
+            dlqRecord({
+              source,
+              dlq_id: `p${m}`,
+              received_at: at(m),
+              reason: m % 2 === 0 ? 'occurred_at: expected an ISO-8601' : 'model: unknown',
+            }),
+          ),
+        );
+        // Two records received in the same millisecond are ordered by id.
+        const twin = DlqRecord.parse(dlqRecord({ source, dlq_id: 'p2b', received_at: at(2), reason: 'cost_usd: too large' }));
+        await store.insertDlq([...records, twin]);
+        const ids = (list: DlqRecord[]): string[] => list.map((r) => r.dlq_id);
+        expect(ids(await store.listDlq({ source }))).toEqual(['p3', 'p2', 'p2b', 'p1', 'p0']);
+        expect(ids(await store.listDlq({ source, reason: 'OCCURRED_AT' }))).toEqual(['p2', 'p0']);
+        expect(ids(await store.listDlq({ source, since: at(2) }))).toEqual(['p3', 'p2', 'p2b']);
+        expect(ids(await store.listDlq({ source, ids: ['p1', 'p3', 'nope'] }))).toEqual(['p3', 'p1']);
+        const first = await store.listDlq({ source, limit: 2 });
+        expect(ids(first)).toEqual(['p3', 'p2']);
+        const last = first.at(-1) as DlqRecord;
+        const next = await store.listDlq({ source, limit: 2, after: { received_at: last.received_at, dlq_id: last.dlq_id } });
+        expect(ids(next)).toEqual(['p2b', 'p1']);
+      });
+
+      it('keeps every replay and answers the first one per record', async () => {
+        const dlqId = unique('replayed');
+        await store.insertDlqReplays([
+          { dlq_id: dlqId, replayed_at: '2026-03-04T10:00:00.000Z', event_id: 'e1', outcome: 'accepted', replayed_by: 'alice' },
+          { dlq_id: dlqId, replayed_at: '2026-03-04T11:00:00.000Z', event_id: 'e1', outcome: 'duplicate', replayed_by: 'bob' },
+        ]);
+        const replays = await store.firstDlqReplays([dlqId, unique('never')]);
+        expect([...replays.keys()]).toEqual([dlqId]);
+        expect(replays.get(dlqId)).toEqual({
+          dlq_id: dlqId,
+          replayed_at: '2026-03-04T10:00:00.000Z',
+          event_id: 'e1',
+          outcome: 'accepted',
+          replayed_by: 'alice',
+        });
+        expect(await store.firstDlqReplays([])).toEqual(new Map());
+      });
+
       it('stores a record whose text is not valid Unicode, repaired, and says which fields were repaired', async () => {
         const source = unique('src');
         const poisoned = DlqRecord.parse(

@@ -18,3 +18,12 @@ export { snoozeUntil } from './snooze.ts';
 export { humanRoutes, type HumanRoutes, type HumanRoutesDeps } from './human-routes.ts';
 export { actionLinkRoutes, type ActionLinkDeps, linkDecision } from './action-links.ts';
 export { anomalyPageRoute, type AnomalyPageDeps, renderAnomalyPage } from './anomaly-page.ts';
+export {
+  type DlqEntry,
+  type DlqPage,
+  type DlqReplayer,
+  type ReplayAnswer,
+  type ReplayItem,
+  type ReplayResponse,
+  type ReplayResult,
+} from './dlq-routes.ts';

@@ -79,7 +79,7 @@ export function reconciliationReport(rows: ReconciliationRow[], since: Date, unt
 }
 
 /** `30d` (back from now) or an instant. */
-function sinceOf(text: string, now: Date): Date {
+export function sinceOf(text: string, now: Date): Date {
   const ms = parseDuration(text);
   if (ms !== undefined) {
     if (ms <= 0 || ms > MAX_SINCE_MS) throw invalidField('since', `must be a duration from 1s to 400d, not ${JSON.stringify(text)}`);

@@ -20,8 +20,8 @@ export function authorize(req: Pick<IncomingRequest, 'headers'>, token: string |
  * The request's JSON object body; an empty body is `{}` (a bare `curl -X POST …/ack` acknowledges).
  * A body that is not a JSON object is a 400 saying so; another media type a 415.
  */
-export async function readJsonObject(req: IncomingRequest): Promise<Record<string, unknown>> {
-  const raw = await req.body(BODY_LIMIT_BYTES);
+export async function readJsonObject(req: IncomingRequest, limitBytes = BODY_LIMIT_BYTES): Promise<Record<string, unknown>> {
+  const raw = await req.body(limitBytes);
   if (raw.length === 0 || raw.toString('utf8').trim() === '') return {};
   if (req.contentType !== 'application/json') {
     throw new BurnrateError(

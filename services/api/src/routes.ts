@@ -2,6 +2,7 @@ import type { Producer } from '@burnrate/bus';
 import { type Clock, type Logger, type Route, systemClock } from '@burnrate/core';
 import type { Store } from '@burnrate/store';
 import { anomalyRoutes } from './anomaly-routes.ts';
+import { type DlqReplayer, dlqRoutes } from './dlq-routes.ts';
 import { reportRoutes } from './report-routes.ts';
 import { silenceRoutes } from './silence-routes.ts';
 import { createStateRecorder } from './state-recorder.ts';
@@ -14,6 +15,8 @@ export interface ApiDeps {
   /** When set, every /api route needs `Authorization: Bearer <token>`; unset, they are open. */
   apiToken?: string | undefined;
   clock?: Clock;
+  /** Ingest's check-and-publish for POST /api/dlq/replay; without it (no ingest in the process) that route is not served. */
+  dlqReplayer?: DlqReplayer | undefined;
 }
 
 /**
@@ -29,5 +32,6 @@ export function createApiRoutes(deps: ApiDeps): Route[] {
     ...anomalyRoutes({ store: deps.store, recorder, clock, apiToken: deps.apiToken }),
     ...silenceRoutes({ store: deps.store, clock, log, apiToken: deps.apiToken }),
     ...reportRoutes({ store: deps.store, clock, apiToken: deps.apiToken }),
+    ...dlqRoutes({ store: deps.store, clock, apiToken: deps.apiToken, replayer: deps.dlqReplayer }),
   ];
 }

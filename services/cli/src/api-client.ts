@@ -8,10 +8,13 @@ const TIMEOUT_MS = 15_000;
 export class ApiCallError extends Error {
   /** The HTTP status, when the instance answered. */
   readonly status: number | undefined;
-  constructor(message: string, status?: number) {
+  /** The parsed JSON answer, when there was one (a replay's 400 lists which records were rejected). */
+  readonly body: unknown;
+  constructor(message: string, status?: number, body?: unknown) {
     super(message);
     this.name = 'ApiCallError';
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -74,7 +77,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           res.status,
         );
       }
-      throw new ApiCallError(message, res.status);
+      throw new ApiCallError(message, res.status, parsed);
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   createTeamDetector,
   detectorHealth,
   readReconcileInterval,
+  registerDetectorMetrics,
   snapshotStoreFrom,
 } from '@burnrate/detector';
 import {
@@ -24,19 +25,23 @@ import {
   systemClock,
 } from '@burnrate/core';
 import {
+  createDlqReplayer,
   createEventLedger,
   createIngestCore,
   createIngestGate,
   createIngestRoutes,
+  createIngestTally,
   createOtlpExports,
   createOtlpGrpcServer,
+  type IngestTally,
+  registerIngestMetrics,
   warmLedger,
 } from '@burnrate/ingest';
-import { createNotifier, storeSilences } from '@burnrate/notifier';
+import { createNotifier, registerNotifierMetrics, storeSilences } from '@burnrate/notifier';
 import { createPollers, readPollerSettings } from '@burnrate/poller';
-import { buildChannels, type ConfiguredRoot } from '@burnrate/runtime';
+import { buildChannels, type ConfiguredRoot, createMetrics, metricsRoute } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
-import { createSink } from '@burnrate/sink';
+import { createSink, registerSinkMetrics } from '@burnrate/sink';
 import { createChdbStore } from '@burnrate/store';
 import { prepareDataDir } from './data-dir.ts';
 import { createHandoverSpool, drainSpools, handoverIngest, type HandoverIngest } from './handover.ts';
@@ -77,9 +82,11 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const now = (): number => clock.now().getTime();
   const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
   const ledger = createEventLedger({ windowMs: config.ingest.dedupe_window, now });
+  // Every receiver, poller, replay and the handover drain count into one tally (GET /metrics).
+  const tally = createIngestTally();
   // The data directory is this process's alone; a running one is asked to hand it over, and its
   // ports are taken first so no export is refused meanwhile (handover.ts).
-  const { lock, handover, sharing } = await takeDataDir(root, options, { config: source, clock, log, gate, now });
+  const { lock, handover, sharing } = await takeDataDir(root, options, { config: source, clock, log, gate, now, tally });
   lifecycle.register({ name: 'data-dir-lock', start: async () => {}, stop: () => lock.release() });
 
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
@@ -177,7 +184,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       const read = await warmLedger(ledger, store, { org: config.org, windowMs: config.ingest.dedupe_window, now: now() });
       log.info({ eventIds: read, windowMs: config.ingest.dedupe_window }, 'dedupe ledger loaded');
       // What a successor accepted while this process took over (or one that died before it could publish it).
-      const live = createIngestCore({ config: source, clock, log, gate, producer, ledger });
+      const live = createIngestCore({ config: source, clock, log, gate, producer, ledger, tally });
       const drain = () => drainSpools(options.dataDir, { ingest: live, producer, log });
       const drained = handover === undefined ? await drain() : await handover.ingest.goLive({ producer, ledger }, drain);
       if (drained.files > 0) log.info(drained, 'handover spool published');
@@ -189,7 +196,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   const recorder = createStateRecorder({ producer, store, log });
   const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
 
-  const ingest = { config: source, clock, log, gate, ...(handover?.ingest ?? { producer, ledger }) };
+  const ingest = { config: source, clock, log, gate, tally, ...(handover?.ingest ?? { producer, ledger }) };
   // Only the providers whose admin key is set; they publish as the routes do, through the same ledger.
   const pollers = createPollers({
     settings: pollerSettings,
@@ -198,6 +205,36 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     clock,
     log,
   });
+  const metrics = createMetrics();
+  registerIngestMetrics(metrics, { tally, gate, ledger: ingest.ledger });
+  registerSinkMetrics(metrics, { written: () => sink.counters.written, deadLetters: sink.deadLetters });
+  registerDetectorMetrics(
+    metrics,
+    () => ({
+      stages: [
+        { stage: 'detector', tracked: detector.tracked(), anomalies: detector.stats().anomalies },
+        { stage: 'team_detector', tracked: teamDetector.tracked(), anomalies: teamDetector.stats().anomalies },
+      ],
+      snapshots: combineSnapshotHealth([detector.snapshotHealth(), teamDetector.snapshotHealth()]),
+    }),
+    now,
+  );
+  registerNotifierMetrics(metrics, notifier);
+  // The lag /healthz reports per stage, by consumer group as the distributed services name it.
+  const consumers = [
+    [sink.subscribeOptions.groupId, sinkSubscription],
+    [detector.subscribeOptions.groupId, detectorSubscription],
+    [teamDetector.subscribeOptions.groupId, teamDetectorSubscription],
+    [notifier.subscribeOptions.groupId, notifierSubscription],
+    [notifier.stateSubscribeOptions.groupId, stateSubscription],
+  ] as const;
+  metrics.gauge({
+    name: 'burnrate_consumer_lag_messages',
+    help: 'Messages each consumer group has yet to process (the lag /healthz reports per stage).',
+    labelNames: ['group'],
+    read: () => consumers.map(([group, s]) => ({ labels: { group }, value: s.lag() })),
+  });
+
   const routes: Route[] = [
     ...createIngestRoutes(ingest),
     {
@@ -247,10 +284,19 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
         return jsonResponse(200, health);
       },
     },
-    ...createApiRoutes({ store, producer, log, apiToken: options.apiToken, clock }),
+    metricsRoute(metrics, options.apiToken),
+    // A DLQ replay is published as the receivers publish: same ledger, same tally.
+    ...createApiRoutes({
+      store,
+      producer,
+      log,
+      apiToken: options.apiToken,
+      clock,
+      dlqReplayer: createDlqReplayer(createIngestCore(ingest)),
+    }),
     ...human.routes,
   ];
-  const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes });
+  const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes, observe: (r) => metrics.observeHttp(r) });
   let handingOver = false;
   root.onHandOver(() => {
     handingOver = true;
@@ -320,6 +366,7 @@ interface IngestParts {
   log: Logger;
   gate: ReturnType<typeof createIngestGate>;
   now: () => number;
+  tally: IngestTally;
 }
 
 /**
@@ -343,7 +390,7 @@ async function takeDataDir(
   const { log } = parts;
   const spool = await createHandoverSpool(options.dataDir);
   const ingest = handoverIngest(spool, createEventLedger({ windowMs: parts.config.current().ingest.dedupe_window, now: parts.now }));
-  const receiving = { config: parts.config, clock: parts.clock, log, gate: parts.gate, ...ingest };
+  const receiving = { config: parts.config, clock: parts.clock, log, gate: parts.gate, tally: parts.tally, ...ingest };
   const starting: Route = {
     method: 'GET',
     path: '/healthz',

@@ -47,6 +47,10 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate silence add --match team=payments kind=session_cost --for 4h --comment "why"
   burnrate silence list [--all]   active and pending silences (--all: expired ones too)
   burnrate silence expire <id>...
+  burnrate dlq list [--source S] [--reason TEXT] [--since 7d] [--ndjson]
+                                  records ingest rejected, with why, and whether they were replayed
+  burnrate dlq replay <dlq_id>... | --file FIXED.ndjson
+                                  ingest rejected records again (as stored, or fixed) through ingest's checks
   burnrate import claude-code [DIR...] --developer EMAIL | import csv FILE... --format events|cursor|anthropic|openai
                                   post Claude Code transcripts or CSV exports to a running instance's
                                   /v1/events, with progress and a summary (burnrate import --help)
@@ -68,7 +72,7 @@ environment (topics apply):
   KAFKA_REPLICATION_FACTOR   replicas per partition (default 1, a single dev broker; 3 in production)
   KAFKA_MIN_INSYNC_REPLICAS  min.insync.replicas of every topic (default 1; 2 with replication 3)
 
-environment (anomalies, silence, report):
+environment (anomalies, silence, dlq, report):
   BURNRATE_URL         the instance's API (default http://127.0.0.1:8787)
   BURNRATE_API_TOKEN   its API token, when it was started with one
   BURNRATE_USER        who decisions and silences are by (default: your login name; --by overrides)
@@ -222,6 +226,10 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'silence': {
       const { silenceCommand } = await import('./silence-command.ts');
       return silenceCommand(argv.slice(argv.indexOf('silence') + 1), onCallEnv(process.env), io);
+    }
+    case 'dlq': {
+      const { dlqCommand } = await import('./dlq-command.ts');
+      return dlqCommand(argv.slice(argv.indexOf('dlq') + 1), onCallEnv(process.env), io);
     }
     case 'report': {
       const { reportCommand } = await import('./report-command.ts');

@@ -83,6 +83,7 @@ export async function serveDetectorThread(settings: DetectorThreadSettings, opti
       batches: wired.subscriptions[DETECTOR_GROUP_ID]?.stats().batches ?? 0,
       snapshots: combineSnapshotHealth([wired.detector.snapshotHealth(), wired.teamDetector.snapshotHealth()]),
       lostEvents: wired.detector.lostEvents(),
+      tracked: { stageA: wired.detector.tracked(), stageB: wired.teamDetector.tracked() },
     };
   };
 

@@ -40,6 +40,7 @@ import { LateSpans } from './late-spans.ts';
 import { createLostEventsTally, type LostEventsHealth } from './lost-events-tally.ts';
 import { createPartitionedConsumer } from './partitioned.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
+import { type AnomalyCount, createAnomalyTally, type TrackedState, trackedOf } from './detector-tally.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
 export const DETECTOR_GROUP_ID = 'burnrate-detector';
@@ -88,6 +89,8 @@ export interface DetectorStats {
   failed: number;
   /** Anomaly versions published to anomalies.v1 (re-publications after a crash included). */
   published: number;
+  /** Anomaly versions raised, by kind, severity and status (re-raised after a crash included). */
+  anomalies: AnomalyCount[];
   /** Rollups published to usage.rollups.v1 for stage B (re-publications after a crash included). */
   rollups: number;
   /** Spans of late events published to usage.backfill.v1 (one per org and batch that had any). */
@@ -103,6 +106,8 @@ export interface DetectorService {
   stats(): DetectorStats;
   /** How its partitions' snapshots are going (failures, the last error, the last save). */
   snapshotHealth(): SnapshotHealth;
+  /** Keys tracked and the oldest watermark, over the partitions held now. */
+  tracked(): TrackedState;
   /** Claude Code sessions whose metrics counted more than their request events, since start (lost_events anomalies published). */
   lostEvents(): LostEventsHealth;
 }
@@ -152,6 +157,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
   const maxClockSkewMs = engineOptions.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   const stats = { processed: 0, invalid: 0, duplicates: 0, late: 0, superseded: 0, failed: 0 };
   const lostEvents = createLostEventsTally();
+  const raised = createAnomalyTally();
 
   // Every event goes through here: the hand-written twin of UsageEvent.safeParse, same answers.
   const eventSchema = { safeParse: safeParseUsageEvent };
@@ -220,6 +226,7 @@ export function createDetector(deps: DetectorDeps): DetectorService {
             const message = anomalyMessage(a, log);
             if (message === undefined) continue;
             out.push(OUTPUT_TOPIC, message);
+            raised.note(a);
             lostEvents.note(a);
           }
         } catch (err) {
@@ -256,11 +263,13 @@ export function createDetector(deps: DetectorDeps): DetectorService {
     stats: () => ({
       ...stats,
       published: consumer.sent(OUTPUT_TOPIC),
+      anomalies: raised.counts(),
       rollups: consumer.sent(ROLLUP_TOPIC),
       backfillWindows: consumer.sent(BACKFILL_TOPIC),
       snapshots: consumer.snapshots(),
     }),
     snapshotHealth: () => consumer.snapshotHealth(),
+    tracked: () => trackedOf(consumer.states().map((state) => state.engine.stats())),
     lostEvents: () => lostEvents.health(),
   };
 }

@@ -60,3 +60,5 @@ export {
   type ReportCorrections,
   type ReportCorrectionsStatus,
 } from './report-corrections.ts';
+export { type DetectorMetricsView, registerDetectorMetrics } from './detector-metrics.ts';
+export { addTracked, type AnomalyCount, type TrackedState } from './detector-tally.ts';

@@ -12,6 +12,8 @@ import {
 import { TOPICS } from '@burnrate/schemas';
 import { BACKFILL_GROUP_ID, type BackfillRunner, backfillService, createBackfillRunner } from './backfill/backfill-runner.ts';
 import { DETECTOR_GROUP_ID } from './detector.ts';
+import { registerDetectorMetrics } from './detector-metrics.ts';
+import { addTracked, type TrackedState } from './detector-tally.ts';
 import { combineLostEvents } from './lost-events-tally.ts';
 import { createReportCorrections, readReconcileInterval, type ReportCorrections } from './report-corrections.ts';
 import { combineSnapshotHealth, detectorHealth } from './snapshot-health.ts';
@@ -142,6 +144,22 @@ runService({
         };
       },
     );
+
+    registerDetectorMetrics(health.metrics, async () => {
+      const threads = await pool.status();
+      const tracked = (stage: 'stageA' | 'stageB'): TrackedState => {
+        const all: TrackedState = { keys: {}, watermark: null };
+        for (const t of threads) addTracked(all, t.tracked[stage]);
+        return all;
+      };
+      return {
+        stages: [
+          { stage: 'detector', tracked: tracked('stageA'), anomalies: threads.flatMap((t) => t.stageA.anomalies) },
+          { stage: 'team_detector', tracked: tracked('stageB'), anomalies: threads.flatMap((t) => t.stageB.anomalies) },
+        ],
+        snapshots: combineSnapshotHealth(threads.map((t) => t.snapshots)),
+      };
+    });
 
     const groups = [DETECTOR_GROUP_ID, TEAM_DETECTOR_GROUP_ID, ...(backfill !== undefined ? [BACKFILL_GROUP_ID] : [])];
     return () => ({ groups, threads, config: config.origin, snapshots: pool.snapshotsAt() });

@@ -39,7 +39,7 @@ export interface PartitionedConsumerDeps {
   snapshotPartBytes?: number;
 }
 
-export interface PartitionedConsumer {
+export interface PartitionedConsumer<State = unknown> {
   readonly subscribeOptions: SubscribeOptions;
   /** Publishes what is pending and snapshots every partition still held. */
   stop(): Promise<void>;
@@ -47,6 +47,8 @@ export interface PartitionedConsumer {
   sent(topic: string): number;
   snapshots(): number;
   snapshotHealth(): SnapshotHealth;
+  /** The states of the partitions held now, for gauges read between batches (never to change). */
+  states(): State[];
 }
 
 /**
@@ -64,7 +66,7 @@ export interface PartitionedConsumer {
  * the snapshot, failures counted) with snapshot-pacing.ts, idle-snapshot.ts (a quiet partition
  * snapshotted and committed) and batch-handler.ts (a batch taken, then stepped under the lock).
  */
-export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, logic: PartitionLogic<State>): PartitionedConsumer {
+export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, logic: PartitionLogic<State>): PartitionedConsumer<State> {
   const { log, clock, topic, name, snapshotEveryMs } = deps;
   const sent = new Map<string, number>();
   const tally = createSnapshotTally({ topic, log, clock, name });
@@ -134,6 +136,7 @@ export function createPartitionedConsumer<State>(deps: PartitionedConsumerDeps, 
     },
     sent: (to) => sent.get(to) ?? 0,
     snapshots: () => tally.count(),
+    states: () => [...partitions.values()].map((p) => p.state),
     snapshotHealth: () => ({
       ...tally.health(),
       failing: [...partitions.values()].filter((p) => p.snapshot.failing).map((p) => partitionKey({ topic, partition: p.partition })),

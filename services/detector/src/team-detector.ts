@@ -7,6 +7,7 @@ import { isSpendCorrection, safeParseTeamInput, TOPICS, type TeamInput } from '@
 import { anomalyMessage, configResolver } from './detector.ts';
 import { decodeMessage } from './decode-message.ts';
 import { createPartitionedConsumer } from './partitioned.ts';
+import { type AnomalyCount, createAnomalyTally, type TrackedState, trackedOf } from './detector-tally.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
@@ -50,6 +51,8 @@ export interface TeamDetectorStats {
   failed: number;
   /** Anomaly versions published to anomalies.v1 (re-publications after a crash included). */
   published: number;
+  /** Anomaly versions raised, by kind, severity and status (re-raised after a crash included). */
+  anomalies: AnomalyCount[];
   snapshots: number;
 }
 
@@ -61,6 +64,8 @@ export interface TeamDetectorService {
   stats(): TeamDetectorStats;
   /** How its partitions' snapshots are going (failures, the last error, the last save). */
   snapshotHealth(): SnapshotHealth;
+  /** Keys tracked and the oldest watermark, over the partitions held now. */
+  tracked(): TrackedState;
 }
 
 interface PartitionState {
@@ -94,6 +99,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
     ...deps.engine,
   };
   const stats = { processed: 0, invalid: 0, corrections: 0, stale: 0, late: 0, regressed: 0, failed: 0 };
+  const raised = createAnomalyTally();
 
   // Every rollup goes through here: the hand-written twin of UsageRollup.safeParse, same answers.
   const inputSchema = { safeParse: safeParseTeamInput };
@@ -137,7 +143,9 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
           try {
             for (const a of state.engine.correct(rollup)) {
               const message = anomalyMessage(a, log);
-              if (message !== undefined) out.push(OUTPUT_TOPIC, message);
+              if (message === undefined) continue;
+              out.push(OUTPUT_TOPIC, message);
+              raised.note(a);
             }
           } catch (err) {
             stats.failed += 1;
@@ -163,7 +171,9 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
           }
           for (const a of result.anomalies) {
             const message = anomalyMessage(a, log);
-            if (message !== undefined) out.push(OUTPUT_TOPIC, message);
+            if (message === undefined) continue;
+            out.push(OUTPUT_TOPIC, message);
+            raised.note(a);
           }
         } catch (err) {
           stats.failed += 1;
@@ -194,7 +204,8 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
   return {
     subscribeOptions: consumer.subscribeOptions,
     stop: () => consumer.stop(),
-    stats: () => ({ ...stats, published: consumer.sent(OUTPUT_TOPIC), snapshots: consumer.snapshots() }),
+    stats: () => ({ ...stats, published: consumer.sent(OUTPUT_TOPIC), anomalies: raised.counts(), snapshots: consumer.snapshots() }),
     snapshotHealth: () => consumer.snapshotHealth(),
+    tracked: () => trackedOf(consumer.states().map((state) => state.engine.stats())),
   };
 }

@@ -5,6 +5,7 @@ import { declaredPartitions } from '@burnrate/bus';
 import { parseWholeNumber, type StoreSettings } from '@burnrate/runtime';
 import { TOPICS } from '@burnrate/schemas';
 import type { DetectorStats } from './detector.ts';
+import type { TrackedState } from './detector-tally.ts';
 import type { LostEventsHealth } from './lost-events-tally.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { TeamDetectorStats } from './team-detector.ts';
@@ -40,6 +41,8 @@ export interface ThreadStatus {
   snapshots: SnapshotHealth;
   /** Stage A's lost_events reports since the thread started. */
   lostEvents: LostEventsHealth;
+  /** Keys tracked and the oldest watermark of each stage, over this thread's partitions. */
+  tracked: { stageA: TrackedState; stageB: TrackedState };
 }
 
 export type ToThread =
@@ -255,7 +258,13 @@ export function readDetectorThreads(env: Readonly<Record<string, string | undefi
 
 /** Counters of several threads added up, field by field. */
 function sumCounters<T extends object>(all: readonly T[]): T {
-  const sum: Record<string, number> = {};
-  for (const counters of all) for (const [k, v] of Object.entries(counters)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+  const sum: Record<string, unknown> = {};
+  for (const counters of all) {
+    for (const [k, v] of Object.entries(counters)) {
+      if (typeof v === 'number') sum[k] = ((sum[k] as number | undefined) ?? 0) + v;
+      // Per-label counts (anomalies by kind): each thread's entries, for whoever reads them to add by label.
+      else if (Array.isArray(v)) sum[k] = [...((sum[k] as unknown[] | undefined) ?? []), ...(v as unknown[])];
+    }
+  }
   return sum as T;
 }

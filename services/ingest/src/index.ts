@@ -34,3 +34,6 @@ export {
   type TranscriptLine,
 } from './claude-transcript.ts';
 export { CSV_FORMATS, CSV_SOURCES, csvRowRecord, type CsvFormat, type CsvRecord, type CsvRow } from './csv-records.ts';
+export { createIngestTally, type IngestCount, type IngestOutcome, type IngestTally } from './ingest-tally.ts';
+export { registerIngestMetrics } from './ingest-metrics.ts';
+export { createDlqReplayer } from './dlq-replay.ts';

@@ -4,6 +4,7 @@ import { createPriceCatalog, type PriceCatalog } from '@burnrate/pricing';
 import type { DlqRecord, UsageEvent } from '@burnrate/schemas';
 import { type Attributor, createAttributor } from './attribution.ts';
 import type { IngestGate, IngestPrincipal } from './auth.ts';
+import { createIngestTally, type IngestTally } from './ingest-tally.ts';
 import type { EventLedger, Verdict } from './ledger.ts';
 import type { NormalizeContext, RecordIssue } from './normalize.ts';
 import { publishBatch } from './publish.ts';
@@ -20,6 +21,8 @@ export interface IngestRoutesOptions {
   gate: IngestGate;
   /** Event ids accepted recently: resends are duplicates, reused ids with other content are refused. */
   ledger: EventLedger;
+  /** Where published records are counted by source and outcome (for /metrics); one per process, shared like the ledger. */
+  tally?: IngestTally;
 }
 
 /** One problem of one rejected record in a /v1/events response. */
@@ -56,6 +59,7 @@ export function createIngestCore(options: IngestRoutesOptions): IngestCore {
   const derived = new WeakMap<Config, { attribute: Attributor; catalog: PriceCatalog }>();
 
   const { gate, ledger } = options;
+  const tally = options.tally ?? createIngestTally();
 
   const context = (source: string, principal: IngestPrincipal): NormalizeContext => {
     const config = currentConfig();
@@ -102,6 +106,8 @@ export function createIngestCore(options: IngestRoutesOptions): IngestCore {
     conflict: (event: UsageEvent, index: number, issue: RecordIssue) => void,
   ): Promise<Verdict[]> => {
     const entries = events.map((e) => ({ event_id: e.event_id, fingerprint: e.fingerprint ?? '' }));
+    // What the caller dead-lettered as invalid; the conflicts below are added after them.
+    const invalid = dlq.length;
     const verdicts = await ledger.reserve(entries);
     const fresh: UsageEvent[] = [];
     verdicts.forEach((verdict, i) => {
@@ -121,6 +127,14 @@ export function createIngestCore(options: IngestRoutesOptions): IngestCore {
       throw err;
     }
     ledger.settle(entries, verdicts, true);
+    verdicts.forEach((verdict, i) => {
+      const outcome = verdict.kind === 'new' ? 'accepted' : verdict.kind;
+      tally.events((events[i] as UsageEvent).source, outcome, 1);
+    });
+    dlq.forEach((record, i) => {
+      if (i < invalid) tally.events(record.source, 'rejected', 1);
+      tally.deadLetter(record, i < invalid ? 'invalid_record' : 'conflict');
+    });
     return verdicts;
   };
 

@@ -11,10 +11,16 @@ import {
   readOtlpGrpcPort,
   readPort,
   readStoreSettings,
+  createMetrics,
+  metricsRoute,
   runService,
 } from '@burnrate/runtime';
 import { createIngestGate } from './auth.ts';
 import { createIngestRoutes } from './http.ts';
+import { createDlqReplayer } from './dlq-replay.ts';
+import { createIngestCore } from './ingest-core.ts';
+import { registerIngestMetrics } from './ingest-metrics.ts';
+import { createIngestTally } from './ingest-tally.ts';
 import { createEventLedger } from './ledger.ts';
 import { createOtlpExports } from './otlp-export.ts';
 import { createOtlpGrpcServer } from './otlp-grpc.ts';
@@ -28,7 +34,7 @@ import { createOtlpGrpcServer } from './otlp-grpc.ts';
  * Kafka, then gets 503 with Retry-After), BURNRATE_CONFIG, BURNRATE_PORT (default 8787),
  * BURNRATE_OTLP_GRPC_PORT (default 4317; `off` runs no OTLP/gRPC receiver),
  * BURNRATE_HOST (default 127.0.0.1: set 0.0.0.0 behind a load balancer), BURNRATE_BODY_LIMIT_BYTES,
- * BURNRATE_API_TOKEN (needed by the API's routes, and shows operators the config path, org and
+ * BURNRATE_API_TOKEN (needed by the API's routes and GET /metrics, and shows operators the config path, org and
  * refusal counts on /healthz), BURNRATE_LOG_LEVEL, BURNRATE_CONFIG_WATCH. SIGHUP or a change of
  * the file reloads burnrate.yaml (keys, members, ownership, prices, limits).
  *
@@ -72,9 +78,13 @@ runService({
     const now = (): number => Date.now();
     const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
     const ledger = createEventLedger({ windowMs: source.current().ingest.dedupe_window, now });
-    const ingest = { config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger };
+    const tally = createIngestTally();
+    const ingest = { config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger, tally };
+    const metrics = createMetrics();
+    registerIngestMetrics(metrics, { tally, gate, ledger });
     const routes: Route[] = [
       ...createIngestRoutes(ingest),
+      metricsRoute(metrics, apiToken),
       {
         method: 'GET',
         path: '/healthz',
@@ -92,9 +102,23 @@ runService({
           return jsonResponse(200, health);
         },
       },
-      ...(store ? createApiRoutes({ store, producer: bus.producer(), log, apiToken, clock: systemClock }) : []),
+      ...(store
+        ? createApiRoutes({
+            store,
+            producer: bus.producer(),
+            log,
+            apiToken,
+            clock: systemClock,
+            dlqReplayer: createDlqReplayer(createIngestCore(ingest)),
+          })
+        : []),
     ];
-    const http = createHttpServer({ routes, log, ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}) });
+    const http = createHttpServer({
+      routes,
+      log,
+      observe: (r) => metrics.observeHttp(r),
+      ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),
+    });
     let boundPort = port;
     // Stopped first: no request is accepted once the producer starts closing.
     lifecycle.register({

@@ -51,6 +51,14 @@ export interface Delivery {
    * "Acknowledge all" covers it.
    */
   attach(a: Anomaly, t: Pick<Target, 'receiver' | 'channel'>, messageId: string): Promise<void>;
+  /** Messages since start by channel and outcome: sent, skipped, failed, deferred (to retry later), attached (to an incident's message). */
+  counts(): DeliveryCount[];
+}
+
+export interface DeliveryCount {
+  channel: string;
+  outcome: 'sent' | 'skipped' | 'failed' | 'deferred' | 'attached';
+  count: number;
 }
 
 export interface DeliverOptions {
@@ -65,6 +73,13 @@ export interface DeliverOptions {
 
 export function createDelivery(deps: DeliveryDeps): Delivery {
   const { store, retry, log, clock } = deps;
+  const counts = new Map<string, DeliveryCount>();
+  const count = (channel: string, outcome: DeliveryCount['outcome']): void => {
+    const key = `${channel}\n${outcome}`;
+    const entry = counts.get(key) ?? { channel, outcome, count: 0 };
+    entry.count += 1;
+    counts.set(key, entry);
+  };
 
   const record = (
     a: Anomaly,
@@ -125,6 +140,19 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     signal: AbortSignal,
     options: DeliverOptions = {},
   ): Promise<DeliveryOutcome> {
+    const outcome = await deliverOnce(n, t, members, pending, signal, options);
+    count(t.channel, outcome.status === 'retry' ? 'deferred' : outcome.status);
+    return outcome;
+  }
+
+  async function deliverOnce(
+    n: Notification,
+    t: Target,
+    members: readonly Anomaly[],
+    pending: readonly DeliveryRecord[],
+    signal: AbortSignal,
+    options: DeliverOptions,
+  ): Promise<DeliveryOutcome> {
     const insertDeliveries = (records: DeliveryRecord[]): Promise<void> =>
       options.unrecorded ? Promise.resolve() : store.insertDeliveries(records);
     const fields = {
@@ -184,9 +212,12 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     deliver,
     skip: async (a, t, detail) => {
       await store.insertDeliveries([record(a, t, 'skipped', detail, 0)]);
+      count(t.channel, 'skipped');
     },
     attach: async (a, t, messageId) => {
       await store.insertDeliveries([record(a, t, 'sent', messageId, 0)]);
+      count(t.channel, 'attached');
     },
+    counts: () => [...counts.values()].map((c) => ({ ...c })),
   };
 }

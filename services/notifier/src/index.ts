@@ -7,3 +7,5 @@ export { withRetry, backoffMs, DEFAULT_RETRY, type RetryPolicy, type RetryOutcom
 export { storeSilences, type ActiveSilence, type DispatchResult } from './dispatcher.ts';
 
 export { parentOf } from './message-view.ts';
+export { registerNotifierMetrics } from './notifier-metrics.ts';
+export type { DeliveryCount } from './delivery.ts';

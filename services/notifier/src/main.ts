@@ -11,6 +11,7 @@ import {
 } from '@burnrate/runtime';
 import { storeSilences } from './dispatcher.ts';
 import { createNotifier } from './notifier.ts';
+import { registerNotifierMetrics } from './notifier-metrics.ts';
 
 const GROUP_ID = 'burnrate-notifier';
 
@@ -64,6 +65,7 @@ runService({
     // Registered after the consumer so it stops first: aborting retry waits lets the in-flight batch
     // end at once (uncommitted, redelivered after restart) instead of holding shutdown.
     lifecycle.register(notifier);
+    registerNotifierMetrics(health.metrics, notifier);
     health.ready({ [GROUP_ID]: subscription });
 
     return () => ({ group: GROUP_ID, config: config.origin, store: describeStore(storeSettings), ...channels.status });

@@ -6,7 +6,7 @@ import { insertIsolatingRefused, type OutboxEntry, type Store } from '@burnrate/
 import { AnomalyCache } from './anomaly-cache.ts';
 import { type DeadLetter, readAnomalyBatch, refusedAnomalyDlq } from './anomaly-batch.ts';
 import { decide, DEFAULT_RENOTIFY, policyFor, type RenotifyPolicy } from './decide.ts';
-import { createDelivery } from './delivery.ts';
+import { createDelivery, type DeliveryCount } from './delivery.ts';
 import { type ActiveSilence, createDispatcher, type DispatchResult, type DispatcherStore, outboxEntry } from './dispatcher.ts';
 import { GroupClock } from './grouping.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
@@ -61,6 +61,8 @@ export interface Notifier extends Service {
   /** Outbox entries due now and not yet sent: what /healthz reports as the notifier's outbox lag. */
   dueNow(): Promise<number>;
   stats(): NotifierStats;
+  /** Messages since start by channel and outcome (for /metrics). */
+  deliveries(): DeliveryCount[];
 }
 
 export interface NotifierStats {
@@ -328,6 +330,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     dispatch,
     dueNow: () => dispatcher.dueNow(),
     stats: () => ({ ...stats }),
+    deliveries: () => delivery.counts(),
     async start() {
       if (deps.bus) {
         for (const options of [subscribeOptions, stateSubscribeOptions]) {

@@ -1,5 +1,5 @@
 import { BurnrateError, systemClock } from '@burnrate/core';
-import { createEventLedger, createIngestCore, createIngestGate } from '@burnrate/ingest';
+import { createEventLedger, createIngestCore, createIngestGate, createIngestTally, registerIngestMetrics } from '@burnrate/ingest';
 import { openKafkaBus, readKafkaBrokers, readKafkaSendTimeoutMs, registerHealthEndpoint, runService } from '@burnrate/runtime';
 import { createPollers } from './pollers.ts';
 import { readPollerSettings } from './settings.ts';
@@ -38,14 +38,11 @@ runService({
     lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });
 
     const now = (): number => Date.now();
-    const ingest = createIngestCore({
-      config: source,
-      producer: bus.producer(),
-      clock: systemClock,
-      log,
-      gate: createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) }),
-      ledger: createEventLedger({ windowMs: source.current().ingest.dedupe_window, now }),
-    });
+    const gate = createIngestGate({ config: source, now, log: log.child({ component: 'ingest' }) });
+    const ledger = createEventLedger({ windowMs: source.current().ingest.dedupe_window, now });
+    const tally = createIngestTally();
+    registerIngestMetrics(health.metrics, { tally, gate, ledger });
+    const ingest = createIngestCore({ config: source, producer: bus.producer(), clock: systemClock, log, gate, ledger, tally });
     const pollers = createPollers({ settings, dir, ingest, clock: systemClock, log });
     if (pollers.pollers.length === 0)
       log.warn(

@@ -1,5 +1,6 @@
 import type { Batch, BatchContext, SubscribeOptions } from '@burnrate/bus';
 import { isRetriable, type Logger } from '@burnrate/core';
+import type { DlqCount } from '@burnrate/schemas';
 import {
   addWritten,
   createSinkWriter,
@@ -42,6 +43,8 @@ export interface BufferedSink {
   /** Writes what is buffered and commits it; from then on each batch is written before its handler returns. Call before the subscription stops. */
   drain(): Promise<void>;
   stats(): BufferedSinkStats;
+  /** DLQ rows the sink made and stored, by source, reason and field (see SinkWriter.deadLetters). */
+  deadLetters(): DlqCount[];
 }
 
 interface Rows extends SinkRows {
@@ -211,5 +214,6 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       if (pendingRows() > 0 || buffer.commits.size > 0) await flush();
     },
     stats: () => ({ ...stats, flushed: { ...stats.flushed }, buffered: pendingRows() }),
+    deadLetters: () => writer.deadLetters(),
   };
 }

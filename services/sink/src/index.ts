@@ -1,1 +1,2 @@
 export { createSink, type SinkDeps, type SinkCounters } from './sink.ts';
+export { registerSinkMetrics } from './sink-metrics.ts';

@@ -9,6 +9,7 @@ import {
   runService,
 } from '@burnrate/runtime';
 import { createBufferedSink } from './buffered-sink.ts';
+import { registerSinkMetrics } from './sink-metrics.ts';
 
 /**
  * The sink on its own (distributed mode): every topic into ClickHouse, in inserts of up to
@@ -47,6 +48,7 @@ runService({
       },
     });
 
+    registerSinkMetrics(health.metrics, { written: () => sink.stats().flushed, deadLetters: () => sink.deadLetters() });
     health.ready({ [sink.subscribeOptions.groupId]: subscription });
 
     return () => ({

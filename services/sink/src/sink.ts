@@ -1,6 +1,15 @@
 import type { Batch, SubscribeOptions } from '@burnrate/bus';
 import type { Logger } from '@burnrate/core';
-import { type Anomaly, type AnomalyState, type DlqRecord, dlqOrigin, TOPICS, type UsageEvent } from '@burnrate/schemas';
+import {
+  type Anomaly,
+  type AnomalyState,
+  countDlq,
+  type DlqCount,
+  type DlqRecord,
+  dlqOrigin,
+  TOPICS,
+  type UsageEvent,
+} from '@burnrate/schemas';
 import {
   ANOMALIES_TABLE,
   ANOMALY_STATE_TABLE,
@@ -74,6 +83,12 @@ export interface SinkWriter {
    * after which the same rows are to be written again.
    */
   write(rows: SinkRows): Promise<WriteOutcome>;
+  /**
+   * The DLQ rows this writer made and stored since start (messages that did not parse, rows the
+   * store refused), by source, reason and field; records ingest dead-lettered on usage.dlq.v1 are
+   * ingest's to count.
+   */
+  deadLetters(): DlqCount[];
 }
 
 type Table<K extends TableKind> = { table: string; insert: (store: SinkStore, rows: readonly RowTypes[K][]) => Promise<void> };
@@ -97,6 +112,7 @@ const LOGGED_ORIGINS = 5;
 
 /** The parsing and writing both sinks share: the per-batch sink below and the buffered sink. */
 export function createSinkWriter(store: SinkStore, log: Logger): SinkWriter {
+  const deadLetters = new Map<string, DlqCount>();
   const collect = (batch: Batch, rows: SinkRows): number => {
     const entry = SINK_TOPICS.find((t) => t.topic.name === batch.topic);
     if (!entry) throw new Error(`sink subscribed to unexpected topic ${batch.topic}`);
@@ -163,7 +179,7 @@ export function createSinkWriter(store: SinkStore, log: Logger): SinkWriter {
         dlq.origins.push(origin);
       }
     }
-    const deadLetters = dlq.rows.length - rows.dlq.rows.length;
+    const refusedRows = dlq.rows.length - rows.dlq.rows.length;
     const unstorable = await insertIsolatingRefused(dlq.rows, (block) => store.insertDlq(block));
     for (const r of unstorable.refused) {
       // The last resort: a DLQ row is made valid Unicode before it is written, so this is a
@@ -174,10 +190,16 @@ export function createSinkWriter(store: SinkStore, log: Logger): SinkWriter {
       );
     }
     written.dlq = dlq.rows.length - unstorable.refused.length;
-    return { written, refused: deadLetters, dropped: unstorable.refused.length };
+    const lost = new Set(unstorable.refused.map((r) => r.index));
+    dlq.rows.forEach((record, i) => {
+      if (lost.has(i)) return;
+      if (i >= rows.dlq.rows.length) countDlq(deadLetters, record, 'store_refused');
+      else if (dlq.origins[i]?.topic !== TOPICS.usageDlq.name) countDlq(deadLetters, record, 'invalid_message');
+    });
+    return { written, refused: refusedRows, dropped: unstorable.refused.length };
   };
 
-  return { collect, write };
+  return { collect, write, deadLetters: () => [...deadLetters.values()].map((d) => ({ ...d })) };
 }
 
 /**
@@ -188,7 +210,12 @@ export function createSinkWriter(store: SinkStore, log: Logger): SinkWriter {
  * rows naming the topic, offset and problem, and the batch is committed. Only a retriable store
  * error fails the batch, which the bus then delivers again.
  */
-export function createSink(deps: SinkDeps): { subscribeOptions: SubscribeOptions; counters: SinkCounters } {
+export function createSink(deps: SinkDeps): {
+  subscribeOptions: SubscribeOptions;
+  counters: SinkCounters;
+  /** DLQ rows the sink made and stored, by source, reason and field (see SinkWriter.deadLetters). */
+  deadLetters: () => DlqCount[];
+} {
   const log = deps.log.child({ component: 'sink' });
   const counters: SinkCounters = {
     written: { usage_events: 0, dlq: 0, anomalies: 0, anomaly_state: 0 },
@@ -206,7 +233,7 @@ export function createSink(deps: SinkDeps): { subscribeOptions: SubscribeOptions
     addOutcome(counters, outcome);
   };
 
-  return { counters, subscribeOptions: sinkSubscribeOptions(deps.groupId, handleBatch) };
+  return { counters, deadLetters: () => writer.deadLetters(), subscribeOptions: sinkSubscribeOptions(deps.groupId, handleBatch) };
 }
 
 /** The subscription both sinks make: every sink topic, in batches of up to 50k messages. */

@@ -1,5 +1,6 @@
 import { DlqIssue, type DlqRecord } from '@burnrate/schemas';
 import { fromDateTime64, insertRows, toDateTime64, where, type QueryParams, type SqlExecutor } from '../executor.ts';
+import type { DlqListQuery } from '../port.ts';
 
 /** dlq_v1 (infra/clickhouse/0003_dlq.sql): rejected input, verbatim, one row per dlq_id. */
 export const DLQ_TABLE = 'dlq_v1';
@@ -82,12 +83,32 @@ export async function insertDlq(exec: SqlExecutor, records: readonly DlqRecord[]
   await insertRows(exec, DLQ_TABLE, records.map(dlqToRow));
 }
 
-export async function listDlq(exec: SqlExecutor, filter: { source?: string; limit?: number } = {}): Promise<DlqRecord[]> {
+export async function listDlq(exec: SqlExecutor, filter: DlqListQuery = {}): Promise<DlqRecord[]> {
   const conditions: string[] = [];
   const params: QueryParams = { limit: filter.limit ?? DEFAULT_LIMIT };
   if (filter.source !== undefined) {
     conditions.push('source = {source:String}');
     params.source = filter.source;
+  }
+  if (filter.ids !== undefined) {
+    conditions.push('dlq_id IN {ids:Array(String)}');
+    params.ids = filter.ids;
+  }
+  if (filter.reason !== undefined) {
+    conditions.push('positionCaseInsensitiveUTF8(reason, {reason:String}) > 0');
+    params.reason = filter.reason;
+  }
+  if (filter.since !== undefined) {
+    conditions.push("received_at >= {since:DateTime64(3, 'UTC')}");
+    params.since = toDateTime64(filter.since);
+  }
+  if (filter.after !== undefined) {
+    // Newest first, ties by id: the next page is older, or as old with a greater id.
+    conditions.push(
+      "(received_at < {after_at:DateTime64(3, 'UTC')} OR (received_at = {after_at:DateTime64(3, 'UTC')} AND dlq_id > {after_id:String}))",
+    );
+    params.after_at = toDateTime64(filter.after.received_at);
+    params.after_id = filter.after.dlq_id;
   }
   const rows = await exec.query<DlqRow>(
     `SELECT ${COLUMNS} FROM ${DLQ_TABLE} FINAL ${where(conditions)} ORDER BY received_at DESC, dlq_id LIMIT {limit:UInt32}`,
