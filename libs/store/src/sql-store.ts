@@ -11,6 +11,7 @@ import * as dlq from './tables/dlq.ts';
 import * as silences from './tables/silences.ts';
 import * as reconciliation from './tables/reconciliation.ts';
 import * as spendHourly from './tables/spend-hourly.ts';
+import * as spendRollup from './tables/spend-rollup.ts';
 import * as usageEvents from './tables/usage-events.ts';
 
 /**
@@ -52,6 +53,9 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     listAcceptedEventIds: (query) => run(() => usageEvents.listAcceptedEventIds(exec, query)),
     spendByHour: (filter) => run(() => spendHourly.spendByHour(exec, filter)),
     reconciliation: (query) => run(() => reconciliation.reconciliation(exec, query)),
+    spend: (query) => run(() => spendRollup.spendReport(exec, query)),
+    spendTop: (query) => run(() => spendRollup.spendTop(exec, query)),
+    refreshSpendRollup: (options) => run(() => spendRollup.refreshSpendRollup(exec, options)),
     insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
     listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),
     insertAnomalies: (items) => run(() => anomalies.insertAnomalies(exec, items)),

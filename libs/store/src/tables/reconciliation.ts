@@ -63,21 +63,41 @@ const rank = (source: string): number => {
   return i === -1 ? REPORT_PRECEDENCE.length : i;
 };
 
-/** Rows by (day, org, team, provider), from per-source days, as the header describes. */
-export function reconcile(days: readonly SourceDay[], team?: string): ReconciliationRow[] {
-  // The report that counts per (day, org, provider): the highest-ranked present, by name on a tie.
+/** A report source with rows on a UTC day for an org and provider (any team, any amount, $0 included). */
+export interface ReportPresence {
+  day: string;
+  org: string;
+  provider: string;
+  source: string;
+}
+
+/** The key chooseReports files a (day, org, provider) under. */
+export const reportKey = (day: string, org: string, provider: string): string => JSON.stringify([day, org, provider]);
+
+/**
+ * The report that counts per (day, org, provider), keyed by reportKey: the highest-ranked present,
+ * by name on a tie; activity sources never. The one place the choice is made: the reconciliation
+ * rows and the spend views (tables/spend-rollup.ts) both take it from here.
+ */
+export function chooseReports(present: Iterable<ReportPresence>): Map<string, string> {
   const chosen = new Map<string, string>();
-  for (const d of days) {
-    if (d.live || ACTIVITY_SOURCES.includes(d.source)) continue;
-    const key = JSON.stringify([d.day, d.org, d.provider]);
+  for (const d of present) {
+    if (ACTIVITY_SOURCES.includes(d.source)) continue;
+    const key = reportKey(d.day, d.org, d.provider);
     const current = chosen.get(key);
     if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current))
       chosen.set(key, d.source);
   }
+  return chosen;
+}
+
+/** Rows by (day, org, team, provider), from per-source days, as the header describes. */
+export function reconcile(days: readonly SourceDay[], team?: string): ReconciliationRow[] {
+  const chosen = chooseReports(days.filter((d) => !d.live));
   const rows = new Map<string, ReconciliationRow>();
   for (const d of days) {
     if (team !== undefined && d.team !== team) continue;
-    const report = chosen.get(JSON.stringify([d.day, d.org, d.provider])) ?? null;
+    const report = chosen.get(reportKey(d.day, d.org, d.provider)) ?? null;
     if (!d.live && d.source !== report) continue;
     const key = JSON.stringify([d.day, d.org, d.team, d.provider]);
     let row = rows.get(key);
