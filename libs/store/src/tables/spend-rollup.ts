@@ -216,7 +216,7 @@ export async function spendReport(exec: SqlExecutor, query: SpendReportQuery): P
   );
   return rows.map((r) => {
     const row: SpendReportRow = { period: fromDateTime64(r.period), ...totalsFromRow(r) };
-    for (const d of dims) row[d] = r[d] as string;
+    for (const d of dims) row[d] = r[d];
     return row;
   });
 }
