@@ -40,3 +40,4 @@ export { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 export { DELIVERIES_TABLE } from './tables/deliveries.ts';
 export { OUTBOX_TABLE } from './tables/outbox.ts';
 export { SILENCES_TABLE } from './tables/silences.ts';
+export { createSpendRollupRefresher } from './spend-refresher.ts';

@@ -4,6 +4,7 @@ import type { Store } from '@burnrate/store';
 import { anomalyRoutes } from './anomaly-routes.ts';
 import { reportRoutes } from './report-routes.ts';
 import { silenceRoutes } from './silence-routes.ts';
+import { spendRoutes } from './spend-routes.ts';
 import { createStateRecorder } from './state-recorder.ts';
 
 export interface ApiDeps {
@@ -14,6 +15,8 @@ export interface ApiDeps {
   /** When set, every /api route needs `Authorization: Bearer <token>`; unset, they are open. */
   apiToken?: string | undefined;
   clock?: Clock;
+  /** Each team's `budget.monthly_usd` for GET /api/spend's month to date; none when absent. */
+  budgets?: () => ReadonlyMap<string, number | undefined>;
 }
 
 /**
@@ -29,5 +32,6 @@ export function createApiRoutes(deps: ApiDeps): Route[] {
     ...anomalyRoutes({ store: deps.store, recorder, clock, apiToken: deps.apiToken }),
     ...silenceRoutes({ store: deps.store, clock, log, apiToken: deps.apiToken }),
     ...reportRoutes({ store: deps.store, clock, apiToken: deps.apiToken }),
+    ...spendRoutes({ store: deps.store, clock, apiToken: deps.apiToken, budgets: deps.budgets ?? (() => new Map()) }),
   ];
 }

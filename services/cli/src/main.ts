@@ -58,6 +58,11 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate report reconciliation [--since 30d] [--team T]
                                   per day, provider and team: spend seen live against the provider's
                                   usage or cost report, which one counts, and the delta
+  burnrate spend [--group-by team,model] [--granularity hour|day|month] [--from 30d] [--team T] [--budget]
+                                  spend per period and group, each day counted once (report over live
+                                  feed), month to date against budget; --json, --csv (burnrate spend --help)
+  burnrate report daily|monthly [--from …] [--team T]   ccusage-style tables: tokens, models, cost
+  burnrate report session [--limit 20]                  sessions by spend
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
@@ -68,7 +73,7 @@ environment (topics apply):
   KAFKA_REPLICATION_FACTOR   replicas per partition (default 1, a single dev broker; 3 in production)
   KAFKA_MIN_INSYNC_REPLICAS  min.insync.replicas of every topic (default 1; 2 with replication 3)
 
-environment (anomalies, silence, report):
+environment (anomalies, silence, report, spend):
   BURNRATE_URL         the instance's API (default http://127.0.0.1:8787)
   BURNRATE_API_TOKEN   its API token, when it was started with one
   BURNRATE_USER        who decisions and silences are by (default: your login name; --by overrides)
@@ -222,6 +227,10 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'silence': {
       const { silenceCommand } = await import('./silence-command.ts');
       return silenceCommand(argv.slice(argv.indexOf('silence') + 1), onCallEnv(process.env), io);
+    }
+    case 'spend': {
+      const { spendCommand } = await import('./spend-command.ts');
+      return spendCommand(argv.slice(argv.indexOf('spend') + 1), onCallEnv(process.env), io);
     }
     case 'report': {
       const { reportCommand } = await import('./report-command.ts');

@@ -1,4 +1,4 @@
-import { createApiRoutes } from '@burnrate/api';
+import { createApiRoutes, teamBudgets } from '@burnrate/api';
 import { createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import {
   describeStore,
@@ -92,7 +92,16 @@ runService({
           return jsonResponse(200, health);
         },
       },
-      ...(store ? createApiRoutes({ store, producer: bus.producer(), log, apiToken, clock: systemClock }) : []),
+      ...(store
+        ? createApiRoutes({
+            store,
+            producer: bus.producer(),
+            log,
+            apiToken,
+            clock: systemClock,
+            budgets: () => teamBudgets(source.current()),
+          })
+        : []),
     ];
     const http = createHttpServer({ routes, log, ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}) });
     let boundPort = port;
