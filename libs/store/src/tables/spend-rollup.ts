@@ -98,7 +98,8 @@ export async function refreshSpendRollup(exec: SqlExecutor, options: { settleMs?
 /**
  * Every fact row of the range, one per hour and group from clean hours, one per event otherwise.
  * Key columns only are filtered here: a filter on another column inside FINAL could pick an
- * older version of an event.
+ * older version of an event. The events are read for the hours that changed and are not clean,
+ * named with IN (which the primary key prunes on) rather than NOT IN clean (which reads the range).
  */
 function factsSql(params: QueryParams, query: { org?: string | undefined; from: string; to: string }): string {
   const range = ["hour >= {from:DateTime64(3, 'UTC')}", "hour < {to:DateTime64(3, 'UTC')}"];
@@ -122,7 +123,8 @@ function factsSql(params: QueryParams, query: { org?: string | undefined; from: 
       UNION ALL
       SELECT ${FACT_COLUMNS}, toUInt64(1) AS events, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
         FROM ${SPEND_HOURLY_TABLE} FINAL
-       WHERE ${inRange} AND (org, hour) NOT IN (SELECT org, hour FROM (${clean}))
+       WHERE ${inRange} AND (org, hour) IN (
+               SELECT org, hour FROM ${SPEND_CHANGES_TABLE} WHERE ${inRange} AND (org, hour) NOT IN (SELECT org, hour FROM (${clean})))
     )`;
 }
 
