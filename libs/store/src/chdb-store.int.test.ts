@@ -80,6 +80,7 @@ describe('createChdbStore', () => {
       'spend_report_days_mv_v1',
       'spend_report_days_v1',
       'spend_rollup_hours_v1',
+      'spend_rollup_team_v1',
       'spend_rollup_v1',
       'usage_events_v1',
     ]);
