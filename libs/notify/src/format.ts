@@ -206,7 +206,7 @@ export function subjectLabel(a: Anomaly): string {
 
 /**
  * The one-line headline shared by the email subject and the Slack fallback text:
- * `[critical] Session cost $104.20 for alice@acme.com (payments)`.
+ * `[critical] Session cost $104 for alice@acme.com (payments)`.
  */
 export function headline(a: Anomaly): string {
   const tag = a.status === 'resolved' ? 'resolved' : a.severity;

@@ -65,7 +65,7 @@ function lead(a: Anomaly, reason: NotificationReason): string {
 
 /**
  * The email for one anomaly version, or for a group (`options.group` with more than one): subject
- * `[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)`, and HTML and text
+ * `[Burnrate][critical] Session cost $104 for alice@acme.com (payments)`, and HTML and text
  * bodies with the same content (what happened, who, how much, evidence, advice, what people
  * decided, and the action and page links it is given). Pure.
  */
