@@ -8,6 +8,7 @@ import {
   isWorkingTime,
   localDate,
   localTime,
+  lookByPhrase,
   nextWorkingStart,
 } from './calendar.ts';
 
@@ -118,6 +119,13 @@ describe('calendar', () => {
       'by Mon 11-30 09:00 Europe/Berlin (62h), when working hours start',
     );
     expect(describeAcknowledgement(cal('Europe/Berlin'), ms('2026-11-24T09:00:00Z'))).toBe('in the next 1h, while the team is at work');
+  });
+
+  it('says by when the team looks, short enough for a message line', () => {
+    expect(lookByPhrase(cal('Europe/Berlin'), ms('2026-11-27T18:00:00Z'))).toBe('by Mon 09:00 Europe/Berlin');
+    expect(lookByPhrase(cal('Europe/Berlin'), ms('2026-11-24T09:00:00Z'))).toBe('within the next 1h');
+    const oncall = compileCalendar(DEFAULT_CALENDAR, 'Europe/Berlin', { oncallResponseMs: 30 * 60_000 });
+    expect(lookByPhrase(oncall, ms('2026-11-27T18:00:00Z'))).toBe('within the next 30m, before on-call is likely to respond');
   });
 
   it('gives local dates for planned changes', () => {

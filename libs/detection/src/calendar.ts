@@ -262,6 +262,23 @@ export function describeAcknowledgement(cal: WorkCalendar, atMs: number, horizon
   return `by ${day.charAt(0).toUpperCase()}${day.slice(1)} ${t.date.slice(5)} ${clock} ${cal.timeZone} (${formatHorizon(hours)}), when working hours start`;
 }
 
+/**
+ * When hoursUntilAcknowledgement at `atMs` ends, short enough to follow "$97 more" in a message:
+ * "within the next 1h" (working time), "within the next 30m, before on-call is likely to respond",
+ * "by Mon 09:00 Europe/Berlin". The projected_usd of an anomaly detected at `atMs` runs to it.
+ */
+export function lookByPhrase(cal: WorkCalendar, atMs: number, horizon: AcknowledgementHorizon = {}): string {
+  const hours = hoursUntilAcknowledgement(cal, atMs, horizon);
+  const next = nextWorkingStart(cal, atMs);
+  if (next === atMs) return `within the next ${formatHorizon(hours)}`;
+  if (cal.oncallResponseHours !== undefined && hours === cal.oncallResponseHours)
+    return `within the next ${formatHorizon(hours)}, before on-call is likely to respond`;
+  const t = localTime(cal, next);
+  const clock = `${String(Math.floor(t.minutes / 60)).padStart(2, '0')}:${String(t.minutes % 60).padStart(2, '0')}`;
+  const day = WEEKDAYS[t.weekday] as string;
+  return `by ${day.charAt(0).toUpperCase()}${day.slice(1)} ${clock} ${cal.timeZone}`;
+}
+
 function formatHorizon(hours: number): string {
   return hours >= 1 ? `${Math.round(hours * 10) / 10}h` : `${Math.round(hours * 60)}m`;
 }

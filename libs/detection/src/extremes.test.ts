@@ -179,16 +179,17 @@ describe('detection at the caps of usage.events.v1', () => {
 describe('formatUsd in summaries', () => {
   it.each([
     [25, '$25'],
-    [104.2, '$104.20'],
+    [104.2, '$104'],
     [1_250_000, '$1,250,000'],
-    [999_999_999.99, '$999,999,999.99'],
+    [999_999_999.4, '$999,999,999'],
+    [999_999_999.99, '$1 billion'],
     [1e9, '$1 billion'],
     [6e9, '$6 billion'],
     [1.2345e12, '$1.23 trillion'],
     [1e15, 'over $1,000 trillion'],
     [1e300, 'over $1,000 trillion'],
     [Infinity, 'over $1,000 trillion'],
-    [-3e9, '-$3 billion'],
+    [-3e9, '−$3 billion'],
   ])('%s → %s', (value, expected) => {
     expect(formatUsd(value)).toBe(expected);
   });

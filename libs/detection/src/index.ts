@@ -111,6 +111,7 @@ export {
   localDate,
   localMidnight,
   localTime,
+  lookByPhrase,
   nextWorkingStart,
   type AcknowledgementHorizon,
   type CalendarSpec,
@@ -118,7 +119,7 @@ export {
   type WorkCalendar,
 } from './calendar.ts';
 export { anomalyId, hash53 } from './hash.ts';
-export { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
+export { formatDuration, formatUsd, formatUsdRate, roundMoney, shortId } from './format.ts';
 export {
   developerSpikeUsd,
   spendSpike,

@@ -216,7 +216,7 @@ describe('runaway_session', () => {
     expect(critical.advice).toMatch(/Interrupt it/);
     // Fri 22:00 Berlin: the projection runs the 59 h to Monday 09:00 at the stretch's $37 / 6 h.
     expect(critical.projected_usd).toBe(363.833333);
-    expect(critical.advice).toContain('about $363.83 more by Mon 11-30 09:00 Europe/Berlin (59h), when working hours start.');
+    expect(critical.advice).toContain('about $364 more by Mon 11-30 09:00 Europe/Berlin (59h), when working hours start.');
     expect(critical.evidence[0]).toEqual({ at: FRI, label: 'last human prompt', value: 0, unit: 'usd' });
   });
 

@@ -13,7 +13,7 @@ import {
   updateEpisode,
   type Episode,
 } from './episode.ts';
-import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
+import { formatDuration, formatUsd, formatUsdRate, roundMoney, shortId } from './format.ts';
 import { hash53 } from './hash.ts';
 import { adoptOwner, evictIdleSessions, ownerOf, sessionCount, sessionKey, type SessionOwner } from './session-map.ts';
 
@@ -415,7 +415,7 @@ function toAnomaly(
   const advice =
     resolvedBecause === undefined
       ? `Look at what the agent is doing: a failing test retried or a tool call repeated can run all night. Interrupt it (Esc in Claude Code) or end the session; ` +
-        `if it is meant to run unattended, give it a turn limit. At ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`
+        `if it is meant to run unattended, give it a turn limit. At ${formatUsdRate(rate)} it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`
       : 'Nothing to do now; if the run was not intended, check why the agent kept going without a prompt.';
   return {
     ...episodeFields(ep),

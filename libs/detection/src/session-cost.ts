@@ -13,7 +13,7 @@ import {
   updateEpisode,
   type Episode,
 } from './episode.ts';
-import { formatDuration, formatUsd, roundMoney, shortId } from './format.ts';
+import { formatDuration, formatUsd, formatUsdRate, roundMoney, shortId } from './format.ts';
 import { adoptOwner, ownerOf, sessionKey, type SessionOwner } from './session-map.ts';
 
 /**
@@ -638,7 +638,7 @@ function toAnomaly(
             : '')) + (planned === undefined ? '' : ` Kept at info: planned change "${planned}".`);
     const projection =
       projected >= 0.01
-        ? ` At its last-hour rate of ${formatUsd(rate)}/h it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`
+        ? ` At its last-hour rate of ${formatUsdRate(rate)} it would cost about ${formatUsd(projected)} more ${describeAcknowledgement(cal, at)}.`
         : '';
     advice =
       ep.severity === 'critical'

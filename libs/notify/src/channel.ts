@@ -24,6 +24,31 @@ export interface NotificationEscalation {
   unacknowledgedForMs: number;
 }
 
+/** A team's spend this month against its budget, as a message's context line says it. */
+export interface TeamMonth {
+  team: string;
+  /** Counted spend since the 1st (each dollar once: the providers' reports where they count, else live). */
+  spent_usd: number;
+  /** `teams[].budget.monthly_usd`; absent when the team has none. */
+  budget_usd?: number;
+  /** Month-end spend at this pace; absent while too little of the month has passed to say. */
+  on_course_usd?: number;
+}
+
+/**
+ * What a message says around its anomalies, looked up by the notifier when it sends. Each part is
+ * optional: a message goes out without it when it is not known in time (the store is slow).
+ */
+export interface NotificationContext {
+  /** Each team the message is about: where it stands against its month. */
+  months?: readonly TeamMonth[];
+  /**
+   * By anomaly id, when its team is likely to look: where its projected_usd ends
+   * (`by Mon 09:00 Europe/Berlin`, `within the next 1h`; lookByPhrase in @burnrate/detection).
+   */
+  lookBy?: Readonly<Record<string, string>>;
+}
+
 export interface Notification {
   /** The anomaly version the message is about; in a group message, the first of `group`. */
   anomaly: Anomaly;
@@ -38,6 +63,8 @@ export interface Notification {
   /** What the humans decided so far, shown on the message (who acknowledged, until when snoozed, resolved as what). */
   lifecycle?: AnomalyLifecycle;
   escalation?: NotificationEscalation;
+  /** Month-to-date spend and the projection's horizon, when the notifier could look them up. */
+  context?: NotificationContext;
   /**
    * Where it goes, in the channel's own terms (its definition's `to`): exactly one Slack channel
    * (`#name` or an id), the email addresses that share one message (all in To), or the name of

@@ -1,9 +1,15 @@
+import { formatUsd as detectionFormatUsd } from '@burnrate/detection';
 import { anomaly } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import {
+  evidenceChart,
   formatDuration,
   formatMeasure,
   formatUsd,
+  impactPhrase,
+  projectedMore,
+  teamMonthLine,
+  teamMonthLines,
   groupSeverity,
   groupTitle,
   headline,
@@ -14,33 +20,59 @@ import {
 } from './format.ts';
 
 describe('formatUsd', () => {
-  it.each([
-    [104.2, '$104.20'],
-    [0, '$0.00'],
-    [1234.5, '$1,234.50'],
-    [0.004, '<$0.01'],
-    [0.005, '$0.01'],
-    [1_250_000, '$1,250,000.00'],
-    [999_999_999.99, '$999,999,999.99'],
-    [1e9, '$1 billion'],
-    [1.234e9, '$1.23 billion'],
-    [5.6e12, '$5.6 trillion'],
-    [999.5e12, '$999.5 trillion'],
-    [1e15, 'over $1,000 trillion'],
-    [1e300, 'over $1,000 trillion'],
-    [Number.MAX_VALUE, 'over $1,000 trillion'],
-    [Infinity, 'over $1,000 trillion'],
-    [-2e9, '-$2 billion'],
-    [-12.5, '-$12.50'],
-    [Number.NaN, 'an unknown amount'],
-  ])('%s → %s', (value, expected) => {
-    expect(formatUsd(value)).toBe(expected);
+  it('is the one formatter of @burnrate/detection, so a summary and its message write a figure alike', () => {
+    expect(formatUsd).toBe(detectionFormatUsd);
+  });
+});
+
+describe('money words', () => {
+  it('says what impact_usd counts for each kind, while it goes on and once it is over', () => {
+    const a = anomaly({ impact_usd: 84 });
+    expect(impactPhrase(a)).toBe('$84 over the warning cap so far');
+    expect(impactPhrase({ ...a, status: 'resolved' })).toBe('$84 over the warning cap');
+    expect(impactPhrase({ ...a, kind: 'spend_spike' })).toBe('$84 above the usual spend so far');
+    expect(impactPhrase({ ...a, kind: 'model_mix_drift' })).toBe('$84 more a week at this model mix');
+    expect(impactPhrase({ ...a, kind: 'cache_efficiency_drop' })).toBe('$84 of cache discount lost so far');
+  });
+
+  it('says the projection is more spend, by when the team is likely to look, and nothing when none is expected', () => {
+    const a = anomaly({ projected_usd: 97 });
+    expect(projectedMore(a, 'by Mon 09:00 Europe/Berlin')).toBe('$97 more by Mon 09:00 Europe/Berlin');
+    expect(projectedMore(a)).toBe('$97 more before the team is likely to look');
+    expect(projectedMore({ ...a, projected_usd: 0 })).toBeUndefined();
+    expect(projectedMore({ ...a, status: 'resolved' })).toBeUndefined();
+  });
+
+  it('puts the team against its month: budget, share and where it is heading', () => {
+    expect(teamMonthLine({ team: 'payments', spent_usd: 4210.4, budget_usd: 6000, on_course_usd: 5900 })).toBe(
+      'Team payments: $4,210 of $6,000 this month (70%), on course for $5,900',
+    );
+    expect(teamMonthLine({ team: 'research', spent_usd: 12.5 })).toBe('Team research: $12.50 this month, no budget set');
+    expect(teamMonthLines(['payments', 'search'], [{ team: 'search', spent_usd: 3 }])).toEqual([
+      'Team search: $3 this month, no budget set',
+    ]);
+    expect(teamMonthLines(['payments'], undefined)).toEqual([]);
+  });
+
+  it('gives the evidence chart its scale: low and high with units, and the time it spans', () => {
+    const point = (at: string, value: number, unit = 'usd/h') => ({ at, label: 'spend', value, unit });
+    const chart = evidenceChart([
+      point('2026-11-27T13:00:00Z', 0.4),
+      point('2026-11-27T14:00:00Z', 3, 'tokens'),
+      point('2026-11-27T16:00:00Z', 12.4),
+      point('2026-11-27T19:00:00Z', 31.2),
+    ]);
+    // The tokens point is left out: bars of two units have no axis.
+    expect(chart).toEqual({ bars: '▁▄█', axis: 'low $0.40/h, high $31.20/h · 2026-11-27 13:00Z – 19:00Z (6 h)' });
+    expect(evidenceChart([point('2026-11-27T13:00:00Z', 1)])).toBeUndefined();
   });
 });
 
 describe('formatMeasure', () => {
   it.each([
     [{ value: 31.2, unit: 'usd' }, '$31.20'],
+    [{ value: 12.4, unit: 'usd/h' }, '$12.40/h'],
+    [{ value: 1250, unit: 'usd/call' }, '$1,250/call'],
     [{ value: 182000, unit: 'tokens' }, '182,000 tokens'],
     [{ value: 0.645, unit: 'share' }, '64.5%'],
     [{ value: 42.25, unit: 'percent' }, '42.3%'],
@@ -85,7 +117,7 @@ describe('sparkline', () => {
 describe('headline', () => {
   it('names severity, kind, amount, developer and team', () => {
     const a = anomaly({ severity: 'critical', observed: { value: 104.2, unit: 'usd' } });
-    expect(headline(a)).toBe('[critical] Session cost $104.20 for alice@acme.com (payments)');
+    expect(headline(a)).toBe('[critical] Session cost $104 for alice@acme.com (payments)');
   });
   it('falls back to the model, then the team', () => {
     expect(headline(anomaly({ kind: 'spend_spike', subject: { developer: undefined, session: undefined } }))).toBe(

@@ -1,5 +1,9 @@
+import { formatUsd, formatUsdRate } from '@burnrate/detection';
 import type { Anomaly, AnomalyKind, AnomalyLifecycle, EvidencePoint, Measure, Severity } from '@burnrate/schemas';
-import type { NotificationEscalation, NotificationReason } from './channel.ts';
+import type { NotificationEscalation, NotificationReason, TeamMonth } from './channel.ts';
+
+// Dollars are written by @burnrate/detection's formatUsd alone, here as in anomaly summaries.
+export { formatUsd, formatUsdRate };
 
 const KIND_TITLES: Record<AnomalyKind, string> = {
   session_cost: 'Session cost',
@@ -25,7 +29,6 @@ export const RESOLVED_EMOJI = ':white_check_mark:';
 
 export const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
-const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const plain = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const oneDecimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
@@ -53,26 +56,17 @@ function formatNumber(value: number, digits: Intl.NumberFormat): string {
   return words === undefined ? digits.format(value) : `${sign}${words}`;
 }
 
-/**
- * `$1,234.50`; amounts that would round to zero but are not show as `<$0.01`, so a cost is never
- * hidden; `$1.25 billion` from a billion up, never an exponent or a 300-digit figure.
- */
-export function formatUsd(value: number): string {
-  if (Number.isNaN(value)) return 'an unknown amount';
-  if (value > 0 && value < 0.005) return '<$0.01';
-  const words = largeInWords(Math.abs(value), '$');
-  if (words !== undefined) return value < 0 ? `-${words}` : words;
-  return usd.format(value);
-}
-
 const PERCENT_UNITS = new Set(['percent', 'pct', '%']);
 const SHARE_UNITS = new Set(['share', 'fraction']);
 const POINT_UNITS = new Set(['points', 'pts', 'pp']);
 
-/** A value with its unit the way a manager reads it: `$31.20`, `182,000 tokens`, `64.5%`, `5.2 h`. */
+/** A value with its unit the way a manager reads it: `$31.20`, `$12.40/h`, `182,000 tokens`, `64.5%`, `5.2 h`. */
 export function formatMeasure(m: Measure): string {
   const unit = m.unit.toLowerCase();
   if (unit === 'usd') return formatUsd(m.value);
+  if (unit === 'usd/h') return formatUsdRate(m.value);
+  // `usd/call` and any other per-something: the same dollars, then the per.
+  if (unit.startsWith('usd/')) return `${formatUsd(m.value)}/${unit.slice(4)}`;
   if (PERCENT_UNITS.has(unit)) return `${formatNumber(m.value, oneDecimal)}%`;
   if (SHARE_UNITS.has(unit)) return `${formatNumber(m.value * 100, oneDecimal)}%`;
   if (POINT_UNITS.has(unit)) return `${formatNumber(m.value, oneDecimal)} pts`;
@@ -97,6 +91,87 @@ export function relativeToExpected(observed: Measure, expected: Measure): string
   if (expected.value <= 0) return observed.value > 0 ? 'none expected' : undefined;
   const ratio = observed.value / expected.value;
   return `${ratio >= 10 ? formatNumber(Math.round(ratio), plain) : oneDecimal.format(ratio)}× expected`;
+}
+
+/**
+ * What `impact_usd` counts, by kind, said after the amount: a bare "Impact $84" does not say it
+ * is spend above the warning cap. `open` while the episode goes on, `ended` once it is over.
+ * The detectors' `Fields:` comments define each.
+ */
+const IMPACT_WORDS: Record<AnomalyKind, { open: string; ended: string }> = {
+  session_cost: { open: 'over the warning cap so far', ended: 'over the warning cap' },
+  runaway_session: { open: 'spent since the last human turn', ended: 'spent with no human turn' },
+  context_bloat: { open: 'more than its first turns would have cost, so far', ended: 'more than its first turns would have cost' },
+  model_mix_drift: { open: 'more a week at this model mix', ended: 'more a week at that model mix' },
+  spend_spike: { open: 'above the usual spend so far', ended: 'above the usual spend' },
+  budget_forecast: { open: "past the budget's warning line by month end, at this pace", ended: "past the budget's warning line" },
+  new_spender: { open: 'spent so far', ended: 'spent' },
+  cache_efficiency_drop: { open: 'of cache discount lost so far', ended: 'of cache discount lost' },
+  lost_events: { open: 'reported by the provider but never received as events', ended: 'reported but never received as events' },
+};
+
+/** `$84 over the warning cap so far`; `ended` (the episode is over) drops the "so far". */
+export function impactPhrase(a: Pick<Anomaly, 'kind' | 'impact_usd' | 'status'>, ended = a.status === 'resolved'): string {
+  const words = IMPACT_WORDS[a.kind];
+  return `${formatUsd(a.impact_usd)} ${ended ? words.ended : words.open}`;
+}
+
+/**
+ * `$97 more by Mon 09:00 Europe/Berlin`: projected_usd is spend from detection until the team is
+ * likely to look, on top of what it has cost. `lookBy` is the notifier's words for that moment
+ * (NotificationContext.lookBy); without it the horizon is said in general. Undefined when
+ * nothing more is expected (a resolved episode, a projection of $0).
+ */
+export function projectedMore(a: Pick<Anomaly, 'projected_usd' | 'status'>, lookBy?: string): string | undefined {
+  if (a.status === 'resolved' || !(a.projected_usd > 0)) return undefined;
+  return `${formatUsd(a.projected_usd)} more ${lookBy ?? 'before the team is likely to look'}`;
+}
+
+/** `Team payments: $4,210 of $6,000 this month (70%), on course for $5,900`. */
+export function teamMonthLine(m: TeamMonth): string {
+  const course = m.on_course_usd !== undefined ? `, on course for ${formatUsd(m.on_course_usd)}` : '';
+  if (m.budget_usd !== undefined && m.budget_usd > 0) {
+    const share = Math.round((100 * m.spent_usd) / m.budget_usd);
+    return `Team ${m.team}: ${formatUsd(m.spent_usd)} of ${formatUsd(m.budget_usd)} this month (${share}%)${course}`;
+  }
+  return `Team ${m.team}: ${formatUsd(m.spent_usd)} this month, no budget set${course}`;
+}
+
+/** The month lines of a message's teams, in the order the message names them. */
+export function teamMonthLines(teams: readonly string[], months: readonly TeamMonth[] | undefined): string[] {
+  if (!months) return [];
+  return teams.flatMap((team) => {
+    const m = months.find((x) => x.team === team);
+    return m ? [teamMonthLine(m)] : [];
+  });
+}
+
+export interface EvidenceChart {
+  /** `▁▂▃█` */
+  bars: string;
+  /** Its scale: `low $0.40/h, high $31.20/h · 2026-11-27 13:00Z – 19:00Z (6 h)`. */
+  axis: string;
+}
+
+/**
+ * The evidence as a one-line chart with its scale, so the bars can be read: the points in the
+ * unit of the latest one (bars of dollars and tokens together have no axis). Undefined under two
+ * such points.
+ */
+export function evidenceChart(evidence: readonly EvidencePoint[]): EvidenceChart | undefined {
+  const last = evidence[evidence.length - 1];
+  if (!last) return undefined;
+  const points = evidence.filter((p) => p.unit === last.unit);
+  const first = points[0];
+  if (!first || points.length < 2) return undefined;
+  const values = points.map((p) => p.value);
+  const at = (value: number) => formatMeasure({ value, unit: last.unit });
+  const spanMs = Date.parse(last.at) - Date.parse(first.at);
+  const span = spanMs >= 48 * 3_600_000 ? `${Math.round(spanMs / 86_400_000)} days` : formatDuration(spanMs);
+  return {
+    bars: sparkline(values),
+    axis: `low ${at(Math.min(...values))}, high ${at(Math.max(...values))} · ${formatWindow({ start: first.at, end: last.at })} (${span})`,
+  };
 }
 
 const BARS = '▁▂▃▄▅▆▇█';
@@ -131,7 +206,7 @@ export function subjectLabel(a: Anomaly): string {
 
 /**
  * The one-line headline shared by the email subject and the Slack fallback text:
- * `[critical] Session cost $104.20 for alice@acme.com (payments)`.
+ * `[critical] Session cost $104 for alice@acme.com (payments)`.
  */
 export function headline(a: Anomaly): string {
   const tag = a.status === 'resolved' ? 'resolved' : a.severity;

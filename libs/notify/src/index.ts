@@ -14,9 +14,11 @@ export {
   type ChannelEnv,
   type ChannelName,
   type Notification,
+  type NotificationContext,
   type NotificationEscalation,
   type NotificationReason,
   type NotificationThread,
+  type TeamMonth,
   type ReceiverAt,
 } from './channel.ts';
 export { CHANNELS, channelDefinition, receiverSchema } from './registry.ts';
@@ -60,7 +62,11 @@ export {
   formatEvidenceValue,
   formatInstant,
   formatUsd,
+  formatUsdRate,
   formatMeasure,
+  impactPhrase,
+  projectedMore,
+  teamMonthLine,
   formatWindow,
   relativeToExpected,
   sparkline,

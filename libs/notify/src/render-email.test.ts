@@ -6,7 +6,28 @@ describe('renderEmail', () => {
   const critical = anomaly({ severity: 'critical', observed: { value: 104.2, unit: 'usd' }, impact_usd: 79.2, projected_usd: 310 });
 
   it('has a subject naming severity, kind, cost, developer and team', () => {
-    expect(renderEmail(critical).subject).toBe('[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)');
+    expect(renderEmail(critical).subject).toBe('[Burnrate][critical] Session cost $104 for alice@acme.com (payments)');
+  });
+
+  it('says by when the team looks and where the team stands against its month, in text and HTML', () => {
+    const context = {
+      lookBy: { [critical.id]: 'by Mon 09:00 Europe/Berlin' },
+      months: [{ team: 'payments', spent_usd: 4210, budget_usd: 6000, on_course_usd: 5900 }],
+    };
+    const month = 'Team payments: $4,210 of $6,000 this month (70%), on course for $5,900';
+    const { text, html } = renderEmail(critical, { context });
+    expect(text).toContain(
+      'Impact: $79.20 over the warning cap so far\nIf nothing changes: $310 more by Mon 09:00 Europe/Berlin\n\n' + month,
+    );
+    expect(html).toContain('<strong>$310 more by Mon 09:00 Europe/Berlin</strong>');
+    expect(html).toContain(`<p style="margin:0 0 12px;color:#555">${month}</p>`);
+    const group = renderEmail(critical, { context, group: [critical, anomaly({ id: 'other' })] });
+    expect(group.text).toContain(
+      `${month}\n\n1. [critical] Session cost $104 for alice@acme.com (payments): $79.20 over the warning cap so far`,
+    );
+    expect(group.html).toContain(month);
+    // Without it (the store was slow), the message is the same less the line.
+    expect(renderEmail(critical).text).not.toContain('this month');
   });
 
   it('carries the same facts in text and HTML', () => {
@@ -17,9 +38,10 @@ describe('renderEmail', () => {
       'payments',
       'alice@acme.com',
       'sess-1',
-      '$104.20 (4.2× expected)',
-      '$79.20',
-      '$310.00',
+      '$104 (4.2× expected)',
+      '$79.20 over the warning cap so far',
+      '$310 more before the team is likely to look',
+      'low $0.35, high $2.05 · 2026-11-27 13:15Z – 14:00Z (45 min)',
       'turn 40 (2026-11-27 14:00Z): $2.05',
       '▁▂▄█',
     ]) {
@@ -30,9 +52,10 @@ describe('renderEmail', () => {
       critical.summary,
       'Team: payments',
       'Developer: alice@acme.com',
-      'Observed: $104.20 (4.2× expected)',
-      'Impact so far: $79.20',
-      'Projected if it goes on: $310.00',
+      'Observed: $104 (4.2× expected)',
+      'Impact: $79.20 over the warning cap so far',
+      'If nothing changes: $310 more before the team is likely to look',
+      'Evidence: ▁▂▄█  (low $0.35, high $2.05 · 2026-11-27 13:15Z – 14:00Z (45 min))',
       `What to do: ${critical.advice}`,
     ]) {
       expect(text).toContain(fact);
@@ -94,7 +117,7 @@ describe('renderEmail', () => {
     const { subject, text } = renderEmail(anomaly({ status: 'resolved', impact_usd: 12 }), { links: { actions: ACTIONS } });
     expect(subject).toMatch(/^\[Burnrate\]\[resolved\] Session cost/);
     expect(text).toContain('Resolved: Session cost');
-    expect(text).toContain('Impact while it lasted: $12.00');
+    expect(text).toContain('Impact while it lasted: $12 over the warning cap');
     expect(text).not.toContain('What to do');
     expect(text).not.toContain(ACTIONS.ack);
     expect(text).not.toContain(ACTIONS['snooze:1h']);
@@ -114,7 +137,7 @@ describe('renderEmail', () => {
     const pages = Object.fromEntries(group.map((a) => [a.id, `https://burnrate.acme.internal/anomalies/${a.id}`]));
     const { subject, text, html } = renderEmail(group[0]!, { group, links: { actions: ACTIONS, pages } });
     expect(subject).toBe('[Burnrate][critical] 30 anomalies for payments: Session cost $31.20 for alice@acme.com and 29 more');
-    expect(text).toContain('Critical: 30 anomalies for payments, $300.00 above expected so far');
+    expect(text).toContain('Critical: 30 anomalies for payments, $300 of impact so far, all together');
     for (const a of group) {
       expect(text).toContain(`Session ${a.subject.session} <costly>`);
       expect(text).toContain(pages[a.id]);
@@ -153,7 +176,7 @@ describe('renderEmail', () => {
       anomaly({ observed: { value: 1e300, unit: 'usd' }, impact_usd: 1.5e12, projected_usd: 1e308 }),
     );
     expect(subject).toBe('[Burnrate][warning] Session cost over $1,000 trillion for alice@acme.com (payments)');
-    expect(text).toContain('Impact so far: $1.5 trillion');
+    expect(text).toContain('Impact: $1.5 trillion over the warning cap so far');
     for (const out of [subject, text, html]) expect(out).not.toMatch(/e\+|\d{16}|Infinity/);
   });
 });

@@ -1,19 +1,22 @@
 import type { Anomaly, AnomalyLifecycle } from '@burnrate/schemas';
-import type { NotificationEscalation, NotificationReason } from './channel.ts';
+import type { NotificationContext, NotificationEscalation, NotificationReason } from './channel.ts';
 import {
   capitalize,
+  evidenceChart,
   formatEvidenceValue,
   formatInstant,
   formatMeasure,
   formatUsd,
   formatWindow,
   headline,
+  impactPhrase,
   kindTitle,
   oneLine,
+  projectedMore,
   recentEvidence,
   relativeToExpected,
-  sparkline,
   subjectLabel,
+  teamMonthLines,
 } from './format.ts';
 import { LINK_ACTION_LABELS, LINK_ACTIONS, type LinkAction } from './link-token.ts';
 
@@ -31,6 +34,8 @@ export interface RenderEmailOptions {
   lifecycle?: AnomalyLifecycle;
   /** Why a receiver beyond the team gets it. */
   escalation?: NotificationEscalation;
+  /** Month-to-date spend of the message's teams and when each team is likely to look (Notification.context). */
+  context?: NotificationContext;
   links?: EmailLinks;
 }
 
@@ -60,7 +65,7 @@ function lead(a: Anomaly, reason: NotificationReason): string {
 
 /**
  * The email for one anomaly version, or for a group (`options.group` with more than one): subject
- * `[Burnrate][critical] Session cost $104.20 for alice@acme.com (payments)`, and HTML and text
+ * `[Burnrate][critical] Session cost $104 for alice@acme.com (payments)`, and HTML and text
  * bodies with the same content (what happened, who, how much, evidence, advice, what people
  * decided, and the action and page links it is given). Pure.
  */
@@ -77,17 +82,20 @@ export function renderEmail(a: Anomaly, options: RenderEmailOptions = {}): Email
   if (a.subject.session) who.push(['Session', a.subject.session]);
   if (a.subject.model) who.push(['Model', a.subject.model]);
 
+  const more = projectedMore(a, options.context?.lookBy?.[a.id]);
   const howMuch: Array<readonly [string, string]> = resolved
-    ? [['Impact while it lasted', formatUsd(a.impact_usd)]]
+    ? [['Impact while it lasted', impactPhrase(a, true)]]
     : [
         ['Observed', `${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''}`],
         ['Expected', formatMeasure(a.expected)],
-        ['Impact so far', formatUsd(a.impact_usd)],
-        ['Projected if it goes on', formatUsd(a.projected_usd)],
+        ['Impact', impactPhrase(a)],
+        ...(more ? [['If nothing changes', more] as const] : []),
       ];
+  const month = teamMonthLines([a.subject.team], options.context?.months);
 
   const evidence = resolved ? [] : recentEvidence(a.evidence);
-  const spark = resolved ? '' : sparkline(a.evidence.map((p) => p.value));
+  const chart = resolved ? undefined : evidenceChart(a.evidence);
+  const chartText = chart ? ` ${chart.bars}  (${chart.axis})` : '';
   const footer = `Burnrate · ${a.kind} · v${a.version} · window ${formatWindow(a.window)} · ${a.id}`;
   const notes = contextLines(options);
   const actions = actionLinks(resolved, options.links);
@@ -102,8 +110,9 @@ export function renderEmail(a: Anomaly, options: RenderEmailOptions = {}): Email
     ...who.map(([k, v]) => `${k}: ${v}`),
     '',
     ...howMuch.map(([k, v]) => `${k}: ${v}`),
+    ...(month.length > 0 ? ['', ...month] : []),
     ...(evidence.length > 0
-      ? ['', `Evidence: ${spark}`, ...evidence.map((p) => `  - ${p.label} (${formatInstant(p.at)}): ${formatEvidenceValue(p)}`)]
+      ? ['', `Evidence:${chartText}`, ...evidence.map((p) => `  - ${p.label} (${formatInstant(p.at)}): ${formatEvidenceValue(p)}`)]
       : []),
     ...(resolved ? [] : ['', `What to do: ${a.advice}`]),
     ...textLinks(actions, page),
@@ -121,9 +130,10 @@ export function renderEmail(a: Anomaly, options: RenderEmailOptions = {}): Email
     `<p style="margin:0 0 12px">${escapeHtml(a.summary)}</p>`,
     `<table style="border-collapse:collapse;margin:0 0 12px">${who.map(row).join('')}</table>`,
     `<table style="border-collapse:collapse;margin:0 0 12px">${howMuch.map(row).join('')}</table>`,
+    ...monthHtml(month),
     ...(evidence.length > 0
       ? [
-          `<p style="margin:0 0 4px"><strong>Evidence</strong> <code>${escapeHtml(spark)}</code></p>`,
+          `<p style="margin:0 0 4px"><strong>Evidence</strong>${chart ? ` <code>${escapeHtml(chart.bars)}</code> <span style="color:#555">${escapeHtml(chart.axis)}</span>` : ''}</p>`,
           `<ul style="margin:0 0 12px">${evidence.map((p) => `<li>${escapeHtml(p.label)} (${escapeHtml(formatInstant(p.at))}): ${escapeHtml(formatEvidenceValue(p))}</li>`).join('')}</ul>`,
         ]
       : []),
@@ -155,16 +165,19 @@ function renderGroupEmail(group: readonly Anomaly[], options: RenderEmailOptions
   const subject = oneLine(
     `[Burnrate][${tag}] ${title}: ${kindTitle(first.kind)} ${formatMeasure(first.observed)} for ${subjectLabel(first)} and ${group.length - 1} more`,
   );
-  const leadText = resolved ? `Resolved: ${title}` : `${capitalize(tag)}: ${title}, ${formatUsd(impact)} above expected so far`;
+  const leadText = resolved ? `Resolved: ${title}` : `${capitalize(tag)}: ${title}, ${formatUsd(impact)} of impact so far, all together`;
   const notes = contextLines(options);
   const actions = actionLinks(resolved, options.links);
   const pages = options.links?.pages ?? {};
-  const line = (a: Anomaly): string => oneLine(`${headline(a)}: impact ${formatUsd(a.impact_usd)}`);
+  const month = teamMonthLines([...new Set(group.map((a) => a.subject.team))], options.context?.months);
+  // Each kind counts its impact its own way: the line says how.
+  const line = (a: Anomaly): string => oneLine(`${headline(a)}: ${impactPhrase(a, resolved || a.status === 'resolved')}`);
 
   const text = [
     leadText,
     '',
     ...(notes.length > 0 ? [...notes, ''] : []),
+    ...(month.length > 0 ? [...month, ''] : []),
     ...group.flatMap((a, i) => [`${i + 1}. ${line(a)}`, `   ${oneLine(a.summary)}`, ...(pages[a.id] ? [`   ${pages[a.id]}`] : [])]),
     ...(resolved ? [] : ['', `What to do first: ${first.advice}`]),
     ...textLinks(actions, undefined, `For all ${group.length}:`),
@@ -184,6 +197,7 @@ function renderGroupEmail(group: readonly Anomaly[], options: RenderEmailOptions
     HTML_OPEN,
     `<h2 style="margin:0 0 8px;color:${colour}">${escapeHtml(leadText)}</h2>`,
     ...notes.map((n) => `<p style="margin:0 0 8px;color:#555">${escapeHtml(n)}</p>`),
+    ...monthHtml(month),
     `<ol style="margin:0 0 12px;padding-left:20px">${group.map(item).join('')}</ol>`,
     ...(resolved ? [] : [`<p style="margin:0 0 12px"><strong>What to do first:</strong> ${escapeHtml(first.advice)}</p>`]),
     ...(actions.length > 0 ? [`<p style="margin:0 0 4px"><strong>For all ${group.length}:</strong></p>`] : []),
@@ -201,6 +215,10 @@ const HTML_CLOSE = '</body></html>';
 
 const row = ([k, v]: readonly [string, string]) =>
   `<tr><td style="padding:2px 12px 2px 0;color:#555">${escapeHtml(k)}</td><td style="padding:2px 0"><strong>${escapeHtml(v)}</strong></td></tr>`;
+
+/** The month lines, quiet under the figures: context, not the news. */
+const monthHtml = (lines: readonly string[]): string[] =>
+  lines.length > 0 ? [`<p style="margin:0 0 12px;color:#555">${lines.map(escapeHtml).join('<br>')}</p>`] : [];
 
 /** What people decided and why this receiver gets it, one sentence each. */
 function contextLines(options: RenderEmailOptions): string[] {

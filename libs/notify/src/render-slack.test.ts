@@ -20,7 +20,7 @@ describe('renderSlack', () => {
   });
 
   it('has a fallback text with the headline and summary', () => {
-    expect(renderSlack(critical).text).toBe(`[critical] Session cost $104.20 for alice@acme.com (payments): ${critical.summary}`);
+    expect(renderSlack(critical).text).toBe(`[critical] Session cost $104 for alice@acme.com (payments): ${critical.summary}`);
   });
 
   it('lays out header, what, who, how much, evidence, advice, context and actions', () => {
@@ -35,14 +35,38 @@ describe('renderSlack', () => {
       '*Model*\nclaude-opus-4-5',
     ]);
     expect(blocks[3]?.fields?.map((f) => f.text)).toEqual([
-      '*Observed*\n$104.20 (4.2× expected)',
-      '*Expected*\n$25.00',
-      '*Impact so far*\n$79.20',
-      '*Projected if it goes on*\n$310.00',
+      '*Observed*\n$104 (4.2× expected)',
+      '*Expected*\n$25',
+      '*Impact*\n$79.20 over the warning cap so far',
+      '*If nothing changes*\n$310 more before the team is likely to look',
     ]);
-    expect(blocks[4]?.text?.text).toContain('`▁▂▄█`  $0.35 → $2.05');
+    expect(blocks[4]?.text?.text).toContain('`▁▂▄█`  low $0.35, high $2.05 · 2026-11-27 13:15Z – 14:00Z (45 min)');
     expect(blocks[4]?.text?.text).toContain('• turn 40 (2026-11-27 14:00Z): $2.05');
     expect(blocks[5]?.text?.text).toBe(`*What to do*\n${critical.advice}`);
+  });
+
+  it('says by when the team looks and where the team stands against its month, when the notifier knows', () => {
+    const context = {
+      lookBy: { [critical.id]: 'by Mon 09:00 Europe/Berlin' },
+      months: [{ team: 'payments', spent_usd: 4210, budget_usd: 6000, on_course_usd: 5900 }],
+    };
+    const blocks = renderSlack(critical, { context }).blocks as unknown as AnyBlock[];
+    expect(blocks.map((b) => b.type)).toEqual([
+      'header',
+      'section',
+      'section',
+      'section',
+      'context',
+      'section',
+      'section',
+      'context',
+      'actions',
+    ]);
+    expect(blocks[3]?.fields?.[3]?.text).toBe('*If nothing changes*\n$310 more by Mon 09:00 Europe/Berlin');
+    expect(blocks[4]?.elements?.[0]?.text).toBe('Team payments: $4,210 of $6,000 this month (70%), on course for $5,900');
+    const resolved = renderSlack({ ...critical, status: 'resolved' }, { context }).blocks as unknown as AnyBlock[];
+    expect(resolved.map((b) => b.type)).toEqual(['header', 'section', 'context', 'context']);
+    expect(resolved[2]?.elements?.[0]?.text).toBe('Team payments: $4,210 of $6,000 this month (70%), on course for $5,900');
   });
 
   it('says when an anomaly escalated', () => {
@@ -54,7 +78,7 @@ describe('renderSlack', () => {
     const blocks = blocksOf(anomaly({ status: 'resolved', impact_usd: 12 }));
     expect(blocks.map((b) => b.type)).toEqual(['header', 'section', 'context']);
     expect(blocks[0]?.text?.text).toBe(':white_check_mark: Resolved: Session cost');
-    expect(blocks[1]?.text?.text).toContain('Impact while it lasted: *$12.00*');
+    expect(blocks[1]?.text?.text).toContain('Impact while it lasted: *$12 over the warning cap*.');
   });
 
   it('escapes mrkdwn control characters from the data', () => {
@@ -119,9 +143,9 @@ describe('renderSlack', () => {
     const fields = (blocks as unknown as AnyBlock[])[3]?.fields?.map((f) => f.text);
     expect(fields).toEqual([
       '*Observed*\nover $1,000 trillion (over 1,000 trillion× expected)',
-      '*Expected*\n$25.00',
-      '*Impact so far*\n$2.5 billion',
-      '*Projected if it goes on*\nover $1,000 trillion',
+      '*Expected*\n$25',
+      '*Impact*\n$2.5 billion over the warning cap so far',
+      '*If nothing changes*\nover $1,000 trillion more before the team is likely to look',
     ]);
     expect(text).toMatch(/^\[warning\] Session cost over \$1,000 trillion for alice@acme.com/);
     const everything = JSON.stringify({ text, blocks });
@@ -335,14 +359,16 @@ describe('renderSlack groups', () => {
     const { text, blocks } = renderSlack(group[0] ?? member(0), { group, publicUrl: 'https://burnrate.acme.internal' });
     const b = blocks as unknown as AnyBlock[];
     expect(b[0]?.text?.text).toBe(':rotating_light: Critical: 5 session cost anomalies for team payments');
-    expect(b[1]?.text?.text).toBe('*Total impact so far* $35.00 · *projected if it goes on* $500.00 · 1 critical, 4 warning');
+    expect(b[1]?.text?.text).toBe(
+      '*Impact so far, all together* $35 · *if nothing changes* $500 more before the team is likely to look · 1 critical, 4 warning',
+    );
     const lines = b[2]?.text?.text.split('\n') ?? [];
     expect(lines).toHaveLength(5);
     expect(lines[0]).toBe(
-      ':rotating_light: *dev0@acme.com · session s-0* — $30.00 (1.2× expected) · impact $5.00 · <https://burnrate.acme.internal/anomalies/g-0|details>',
+      ':rotating_light: *dev0@acme.com · session s-0* — $30 (1.2× expected) · $5 over the warning cap so far · <https://burnrate.acme.internal/anomalies/g-0|details>',
     );
-    expect(lines[1]).toMatch(/^:warning: \*dev1@acme\.com · session s-1\* — \$31\.00/);
-    expect(text).toBe('5 session cost anomalies for team payments: total impact $35.00');
+    expect(lines[1]).toMatch(/^:warning: \*dev1@acme\.com · session s-1\* — \$31 /);
+    expect(text).toBe('5 session cost anomalies for team payments: $35 of impact so far');
     const values = controlsOf(b).flatMap((c) => (c.options ? c.options.map((o) => o.value) : [c.value ?? '']));
     expect(values.map((v) => parseSlackActionValue(v)?.ref)).toEqual(Array(7).fill(ALL_IN_MESSAGE));
   });
@@ -383,8 +409,8 @@ describe('renderSlack groups', () => {
     const done = group.map((m) => ({ ...m, status: 'resolved' as const }));
     const b = renderSlack(done[0] ?? member(0), { group: done, reason: 'resolved' }).blocks as unknown as AnyBlock[];
     expect(b[0]?.text?.text).toBe(':white_check_mark: Resolved: 5 session cost anomalies for team payments');
-    expect(b[1]?.text?.text).toBe('*Total impact so far* $35.00 · 5 resolved');
-    expect(b[2]?.text?.text.split('\n')[0]).toBe(':white_check_mark: *dev0@acme.com · session s-0* — resolved, impact $5.00');
+    expect(b[1]?.text?.text).toBe('*Impact so far, all together* $35 · 5 resolved');
+    expect(b[2]?.text?.text.split('\n')[0]).toBe(':white_check_mark: *dev0@acme.com · session s-0* — resolved, $5 over the warning cap');
     expect(b.some((x) => x.type === 'actions')).toBe(false);
   });
 
@@ -423,15 +449,18 @@ describe('renderSlack thread replies', () => {
     const b = blocks as unknown as AnyBlock[];
     expect(b.map((x) => x.type)).toEqual(['section', 'context']);
     expect(b[0]?.text?.text).toBe(
-      ':rotating_light: Escalated to critical: Session cost for alice@acme.com (payments) — $104.20 (4.2× expected) · impact $79.20 · projected $310.00',
+      ':rotating_light: Escalated to critical: Session cost for alice@acme.com (payments) — $104 (4.2× expected) · $79.20 over the warning cap so far · $310 more before the team is likely to look if nothing changes',
     );
     expect(text).toBe(
-      'Escalated to critical: Session cost for alice@acme.com (payments) — $104.20 (4.2× expected) · impact $79.20 · projected $310.00',
+      'Escalated to critical: Session cost for alice@acme.com (payments) — $104 (4.2× expected) · $79.20 over the warning cap so far · $310 more before the team is likely to look if nothing changes',
     );
   });
 
   it.each([
-    ['grown', ':rotating_light: Critical, grown: Session cost for alice@acme.com (payments) — $104.20'],
+    [
+      'grown',
+      ':rotating_light: Critical, grown: Session cost for alice@acme.com (payments) — $104 (4.2× expected) · $79.20 over the warning cap so far',
+    ],
     ['reminder', ':rotating_light: Critical, still open: Session cost'],
     ['snooze_ended', ':rotating_light: Critical, worse after the snooze: Session cost'],
   ] as const)('says %s', (reason, start) => {
@@ -441,7 +470,7 @@ describe('renderSlack thread replies', () => {
   it('says resolved with the impact while it lasted', () => {
     const b = renderSlack({ ...a, status: 'resolved' }, { reason: 'resolved', reply: true }).blocks as unknown as AnyBlock[];
     expect(b[0]?.text?.text).toBe(
-      ':white_check_mark: Resolved: Session cost for alice@acme.com (payments) — impact while it lasted $79.20',
+      ':white_check_mark: Resolved: Session cost for alice@acme.com (payments) — impact while it lasted $79.20 over the warning cap',
     );
   });
 
@@ -449,7 +478,9 @@ describe('renderSlack thread replies', () => {
     const group = [a, { ...a, id: 'anom-8', impact_usd: 20 }];
     const b = renderSlack(a, { group, reason: 'grown', reply: true }).blocks as unknown as AnyBlock[];
     expect(b.map((x) => x.type)).toEqual(['section']);
-    expect(b[0]?.text?.text).toBe(':rotating_light: Critical, grown: 2 session cost anomalies for team payments — total impact $99.20');
+    expect(b[0]?.text?.text).toBe(
+      ':rotating_light: Critical, grown: 2 session cost anomalies for team payments — $99.20 of impact so far, all together',
+    );
   });
 
   it('escapes the subject', () => {

@@ -1,11 +1,12 @@
 import type { Anomaly, AnomalyLifecycle, Severity } from '@burnrate/schemas';
 import type { ActionsBlock, Button, ContextBlock, KnownBlock, PlainTextOption, SectionBlock, StaticSelect } from '@slack/types';
-import { anomalyUrl, type NotificationEscalation, type NotificationReason } from './channel.ts';
+import { anomalyUrl, type NotificationContext, type NotificationEscalation, type NotificationReason } from './channel.ts';
 import {
   RESOLVED_EMOJI,
   SEVERITY_EMOJI,
   capitalize,
   escalationPhrase,
+  evidenceChart,
   formatEvidenceValue,
   formatInstant,
   formatMeasure,
@@ -14,11 +15,13 @@ import {
   groupSeverity,
   groupTitle,
   headline,
+  impactPhrase,
   kindTitle,
   leadPhrase,
+  projectedMore,
   recentEvidence,
   relativeToExpected,
-  sparkline,
+  teamMonthLines,
   truncate,
 } from './format.ts';
 import {
@@ -49,6 +52,8 @@ export interface RenderSlackOptions {
   reply?: boolean;
   /** The config's public_url: links to each anomaly's page. */
   publicUrl?: string | undefined;
+  /** Month-to-date spend of the message's teams and when each team is likely to look (Notification.context). */
+  context?: NotificationContext | undefined;
 }
 
 // Block Kit limits; beyond them Slack answers invalid_blocks and the alert is lost.
@@ -80,7 +85,7 @@ const fields = (pairs: ReadonlyArray<readonly [string, string]>): SectionBlock =
   type: 'section',
   fields: pairs.map(([k, v]) => ({ type: 'mrkdwn', text: truncateMrkdwn(`*${k}*\n${v}`, FIELD_MAX) })),
 });
-const context = (text: string): ContextBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
+const contextBlock = (text: string): ContextBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
 
 /** A link in mrkdwn; the URL is ours (public_url and an encoded id), escaped as Slack asks. */
 const link = (url: string, label: string): string => `<${escapeMrkdwn(url).replace(/\|/g, '%7C')}|${label}>`;
@@ -223,7 +228,7 @@ function refOf(a: Anomaly): string {
 function identityLine(a: Anomaly, publicUrl: string | undefined): ContextBlock {
   const identity = truncateMrkdwn(escapeMrkdwn(`Burnrate · ${a.kind} · v${a.version} · window ${formatWindow(a.window)} · ${a.id}`), 2000);
   const url = anomalyUrl(publicUrl, a.id);
-  return context(url ? `${identity} · ${link(url, 'Open in Burnrate')}` : identity);
+  return contextBlock(url ? `${identity} · ${link(url, 'Open in Burnrate')}` : identity);
 }
 
 /** `for alice@acme.com (payments)` / `for team payments`, as the headline says it. */
@@ -232,10 +237,17 @@ function forWhom(a: Anomaly): string {
   return whom === undefined ? `for team ${a.subject.team}` : `for ${whom} (${a.subject.team})`;
 }
 
-function figures(a: Anomaly): string {
-  if (a.status === 'resolved') return `impact while it lasted ${formatUsd(a.impact_usd)}`;
+function figures(a: Anomaly, lookBy: string | undefined): string {
+  if (a.status === 'resolved') return `impact while it lasted ${impactPhrase(a, true)}`;
   const relative = relativeToExpected(a.observed, a.expected);
-  return `${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''} · impact ${formatUsd(a.impact_usd)} · projected ${formatUsd(a.projected_usd)}`;
+  const more = projectedMore(a, lookBy);
+  return `${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''} · ${impactPhrase(a)}${more ? ` · ${more} if nothing changes` : ''}`;
+}
+
+/** `Team payments: $4,210 of $6,000 this month (70%), on course for $5,900`, one line per team; none when the notifier could not say. */
+function monthBlock(anomalies: readonly Anomaly[], context: NotificationContext | undefined): ContextBlock[] {
+  const lines = teamMonthLines([...new Set(anomalies.map((m) => m.subject.team))], context?.months);
+  return lines.length > 0 ? [contextBlock(truncateMrkdwn(escapeMrkdwn(lines.join('\n')), CONTEXT_MAX))] : [];
 }
 
 /**
@@ -258,14 +270,15 @@ export function renderSlack(a: Anomaly, options: RenderSlackOptions = {}): Slack
   const header = headerBlock(topic, options);
   const text = fallbackText(`${headline(a)}: ${a.summary}`, options);
   const decided = lifecycleLines(options.lifecycle);
-  const decidedBlock = decided.length > 0 ? [context(truncateMrkdwn(decided.join('\n'), CONTEXT_MAX))] : [];
+  const decidedBlock = decided.length > 0 ? [contextBlock(truncateMrkdwn(decided.join('\n'), CONTEXT_MAX))] : [];
 
   if (isDetectorResolved(a, reason)) {
     return {
       text,
       blocks: [
         header,
-        section(`${escapeMrkdwn(a.summary)}\nImpact while it lasted: *${formatUsd(a.impact_usd)}*.`),
+        section(`${escapeMrkdwn(a.summary)}\nImpact while it lasted: *${escapeMrkdwn(impactPhrase(a, true))}*.`),
+        ...monthBlock([a], options.context),
         ...decidedBlock,
         identityLine(a, options.publicUrl),
       ],
@@ -278,24 +291,29 @@ export function renderSlack(a: Anomaly, options: RenderSlackOptions = {}): Slack
   if (a.subject.model) people.push(['Model', escapeMrkdwn(a.subject.model)]);
 
   const relative = relativeToExpected(a.observed, a.expected);
+  const more = projectedMore(a, options.context?.lookBy?.[a.id]);
   const howMuch: Array<readonly [string, string]> = [
     ['Observed', `${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''}`],
     ['Expected', formatMeasure(a.expected)],
-    ['Impact so far', formatUsd(a.impact_usd)],
-    ['Projected if it goes on', formatUsd(a.projected_usd)],
+    ['Impact', escapeMrkdwn(impactPhrase(a))],
+    ...(more ? [['If nothing changes', escapeMrkdwn(more)] as const] : []),
   ];
 
-  const blocks: KnownBlock[] = [header, section(`*What happened*\n${escapeMrkdwn(a.summary)}`), fields(people), fields(howMuch)];
+  const blocks: KnownBlock[] = [
+    header,
+    section(`*What happened*\n${escapeMrkdwn(a.summary)}`),
+    fields(people),
+    fields(howMuch),
+    ...monthBlock([a], options.context),
+  ];
 
   if (a.evidence.length > 0) {
-    const values = a.evidence.map((p) => p.value);
-    const first = a.evidence[0];
-    const last = a.evidence[a.evidence.length - 1];
-    const range = first && last ? `  ${formatEvidenceValue(first)} → ${formatEvidenceValue(last)}` : '';
+    const chart = evidenceChart(a.evidence);
+    const axis = chart ? `\`${chart.bars}\`  ${escapeMrkdwn(chart.axis)}\n` : '';
     const list = recentEvidence(a.evidence)
       .map((p) => `• ${escapeMrkdwn(p.label)} (${formatInstant(p.at)}): ${formatEvidenceValue(p)}`)
       .join('\n');
-    blocks.push(section(`*Evidence*\n\`${sparkline(values)}\`${range}\n${list}`));
+    blocks.push(section(`*Evidence*\n${axis}${list}`));
   }
 
   blocks.push(section(`*What to do*\n${escapeMrkdwn(a.advice)}`));
@@ -339,27 +357,30 @@ function renderGroup(topic: Topic, options: RenderSlackOptions): SlackMessage {
     .map(([s, count]) => `${count} ${s}`);
   const resolvedCount = members.filter((m) => m.status === 'resolved').length;
   const counts = [...bySeverity, ...(resolvedCount > 0 ? [`${resolvedCount} resolved`] : [])].join(', ');
-  const totals = `*Total impact so far* ${formatUsd(impact)}${projected > 0 ? ` · *projected if it goes on* ${formatUsd(projected)}` : ''} · ${counts}`;
+  const lookBy = options.context?.lookBy?.[members[0]?.id ?? ''];
+  const more = projectedMore({ projected_usd: projected, status: 'open' }, lookBy);
+  // Each kind counts its impact its own way (memberLine says how); the total is their sum.
+  const totals = `*Impact so far, all together* ${formatUsd(impact)}${more ? ` · *if nothing changes* ${escapeMrkdwn(more)}` : ''} · ${counts}`;
 
-  const text = fallbackText(`${topic.title}: total impact ${formatUsd(impact)}`, options);
+  const text = fallbackText(`${topic.title}: ${formatUsd(impact)} of impact so far`, options);
   const decided = lifecycleLines(options.lifecycle);
   const withControls = !topic.resolved && options.lifecycle?.state !== 'resolved';
   const tail: KnownBlock[] = [
-    ...(decided.length > 0 ? [context(truncateMrkdwn(decided.join('\n'), CONTEXT_MAX))] : []),
-    context(
+    ...(decided.length > 0 ? [contextBlock(truncateMrkdwn(decided.join('\n'), CONTEXT_MAX))] : []),
+    contextBlock(
       escapeMrkdwn(
         `Burnrate · ${members.length} anomalies · ${[...new Set(members.map((m) => m.kind))].join(', ')} · controls apply to every one listed`,
       ),
     ),
     ...(withControls ? [controls(ALL_IN_MESSAGE, options.lifecycle)] : []),
   ];
-  const head: KnownBlock[] = [headerBlock(topic, options), section(totals)];
+  const head: KnownBlock[] = [headerBlock(topic, options), section(totals), ...monthBlock(members, options.context)];
   const mixedKinds = new Set(members.map((m) => m.kind)).size > 1;
   const lines = members.map((m) => memberLine(m, mixedKinds, options.publicUrl));
   return { text, blocks: [...head, ...packLines(lines, BLOCKS_MAX - head.length - tail.length), ...tail] };
 }
 
-/** `:rotating_light: alice@acme.com · session `s1` — $104.20 (4.2× expected) · impact $79.20 · <url|details>` */
+/** `:rotating_light: alice@acme.com · session `s1` — $104 (4.2× expected) · $79.20 over the warning cap so far · <url|details>` */
 function memberLine(m: Anomaly, mixedKinds: boolean, publicUrl: string | undefined): string {
   const parts: string[] = [];
   if (mixedKinds) parts.push(kindTitle(m.kind));
@@ -372,8 +393,8 @@ function memberLine(m: Anomaly, mixedKinds: boolean, publicUrl: string | undefin
   const relative = relativeToExpected(m.observed, m.expected);
   const numbers =
     m.status === 'resolved'
-      ? `resolved, impact ${formatUsd(m.impact_usd)}`
-      : `${formatMeasure(m.observed)}${relative ? ` (${relative})` : ''} · impact ${formatUsd(m.impact_usd)}`;
+      ? `resolved, ${escapeMrkdwn(impactPhrase(m, true))}`
+      : `${formatMeasure(m.observed)}${relative ? ` (${relative})` : ''} · ${escapeMrkdwn(impactPhrase(m))}`;
   const url = anomalyUrl(publicUrl, m.id);
   return `${icon} *${label}* — ${numbers}${url ? ` · ${link(url, 'details')}` : ''}`;
 }
@@ -407,15 +428,15 @@ function packLines(lines: readonly string[], maxBlocks: number): SectionBlock[] 
 
 /**
  * A reply in the episode's thread: one line saying what changed, with the new figures
- * (`Escalated to critical: Session cost for alice@acme.com (payments) — $104.20 (4.2× expected) ·
- * impact $79.20 · projected $310.00`), and the identity line. No controls: the thread's first
- * message keeps them and is updated in place.
+ * (`Escalated to critical: Session cost for alice@acme.com (payments) — $104 (4.2× expected) ·
+ * $79.20 over the warning cap so far · $310 more by Mon 09:00 Europe/Berlin if nothing changes`),
+ * and the identity line. No controls: the thread's first message keeps them and is updated in place.
  */
 function renderReply(a: Anomaly, topic: Topic, options: RenderSlackOptions): SlackMessage {
   const what =
     topic.anomalies.length > 1
-      ? `${topic.title} — total impact ${formatUsd(topic.anomalies.reduce((sum, m) => sum + m.impact_usd, 0))}`
-      : `${topic.title} ${forWhom(a)} — ${figures({ ...a, status: topic.resolved ? 'resolved' : a.status })}`;
+      ? `${topic.title} — ${formatUsd(topic.anomalies.reduce((sum, m) => sum + m.impact_usd, 0))} of impact so far, all together`
+      : `${topic.title} ${forWhom(a)} — ${figures({ ...a, status: topic.resolved ? 'resolved' : a.status }, options.context?.lookBy?.[a.id])}`;
   const sentence = `${lead(topic, options)}: ${what}${escalationNote(options.escalation)}`;
   const blocks: KnownBlock[] = [section(`${emoji(topic, options)} ${escapeMrkdwn(sentence)}`)];
   if (topic.anomalies.length === 1) blocks.push(identityLine(a, options.publicUrl));

@@ -44,9 +44,9 @@ describe('burnrate anomalies list', () => {
     const { code, io } = await run(['list']);
     expect(code).toBe(0);
     expect(io.stdout).toEqual([
-      'ID     STATE                          SEVERITY  KIND          TEAM      SUBJECT                           IMPACT  FIRST SEEN',
-      'a-new  open                           warning   session_cost  payments  alice@acme.com session sess-9  $1,234.50  2026-11-27 11:50Z',
-      'a-old  acknowledged  by bob@acme.com  critical  spend_spike   payments  whole team                         $6.20  2026-11-27 09:00Z',
+      'ID     STATE                          SEVERITY  KIND          TEAM      SUBJECT                        IMPACT  FIRST SEEN',
+      'a-new  open                           warning   session_cost  payments  alice@acme.com session sess-9  $1,235  2026-11-27 11:50Z',
+      'a-old  acknowledged  by bob@acme.com  critical  spend_spike   payments  whole team                      $6.20  2026-11-27 09:00Z',
     ]);
   });
 

@@ -20,11 +20,12 @@ describe('table', () => {
 
 describe('formatters', () => {
   it.each([
-    [0, '$0.00'],
+    // The messages' formatter: cents under $100, whole dollars from there, a true minus sign.
+    [0, '$0'],
     [5.5, '$5.50'],
-    [1234.567, '$1,234.57'],
-    [1_000_000, '$1,000,000.00'],
-    [-12.3, '-$12.30'],
+    [1234.567, '$1,235'],
+    [1_000_000, '$1,000,000'],
+    [-12.3, '−$12.30'],
   ])('formatUsd(%d) = %s', (value, want) => {
     expect(formatUsd(value)).toBe(want);
   });
@@ -95,11 +96,11 @@ describe('formatReport', () => {
     expect(lines).toContain('  payments  2026-W48          2         1        1     0  session_cost 2');
     const goneAt = lines.indexOf('  GONE: raised only by current.yaml');
     expect(lines[goneAt + 2]).toMatch(
-      /^ {2}payments +2026-W48 +2026-11-24 09:40Z +warning +session_cost +bob@acme\.com session short-2 +\$5\.00 +open +cccccccccccc$/,
+      /^ {2}payments +2026-W48 +2026-11-24 09:40Z +warning +session_cost +bob@acme\.com session short-2 +\$5 +open +cccccccccccc$/,
     );
     const changedRow = lines.find((l) => l.includes('critical → warning'));
     expect(changedRow).toMatch(
-      /session_cost +alice@acme\.com session loop-1 +critical → warning +2026-11-24 09:10Z → 2026-11-24 09:20Z +\$95\.00 → \$70\.00 +episode$/,
+      /session_cost +alice@acme\.com session loop-1 +critical → warning +2026-11-24 09:10Z → 2026-11-24 09:20Z +\$95 → \$70 +episode$/,
     );
     expect(text.endsWith('\n')).toBe(true);
     expect(lines.every((l) => l === l.trimEnd())).toBe(true);

@@ -1,3 +1,4 @@
+import { formatUsd } from '@burnrate/notify';
 import type { Subject } from '@burnrate/schemas';
 import type {
   AnomalyChange,
@@ -27,11 +28,9 @@ export function table(
   return [line(header), ...rows.map(line)];
 }
 
-/** `$1,234.56`; fixed-point and hand-grouped so the output does not depend on the machine's locale. */
-export function formatUsd(value: number): string {
-  const [whole, cents] = Math.abs(value).toFixed(2).split('.') as [string, string];
-  return `${value < 0 ? '-' : ''}$${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${cents}`;
-}
+// Dollars as every message writes them (one formatter, in @burnrate/detection); by hand, so the
+// output does not depend on the machine's locale.
+export { formatUsd };
 
 /** `2026-11-27 14:05Z` from an ISO instant. */
 export function formatWhen(iso: string): string {

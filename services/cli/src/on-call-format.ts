@@ -1,5 +1,6 @@
 import type { AnomalyEntry, SilenceEntry } from '@burnrate/api';
 import type { Anomaly, AnomalyState } from '@burnrate/schemas';
+import { formatMeasure, impactPhrase, projectedMore } from '@burnrate/notify';
 import { formatSilenceMatcher } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
 import { formatSubject, formatUsd, formatWhen, table } from './backtest-format.ts';
@@ -53,7 +54,7 @@ export function anomalyDetail(a: AnomalyDetailBody): string[] {
     ...(a.historical ? ['  historical: found by a backfill over late usage (an import, a poller catching up); never sent'] : []),
     `  ${a.summary}`,
     `  team ${a.subject.team}, ${formatSubject(a.subject)}`,
-    `  observed ${measure(a.observed)} against ${measure(a.expected)}; impact ${formatUsd(a.impact_usd)}, projected ${formatUsd(a.projected_usd)}`,
+    `  observed ${measure(a.observed)} against ${measure(a.expected)}; impact ${impactPhrase(a)}${projectedMore(a) ? `; ${projectedMore(a)} if nothing changes` : ''}`,
     `  window ${formatWhen(a.window.start)} to ${formatWhen(a.window.end)}; first detected ${formatWhen(a.first_detected_at)}, version ${a.version} at ${formatWhen(a.detected_at)}`,
     `  advice: ${a.advice}`,
   ];
@@ -109,7 +110,7 @@ function decisionDetail(d: AnomalyState): string {
 }
 
 function measure(m: { value: number; unit: string }): string {
-  return m.unit === 'usd' ? formatUsd(m.value) : `${Number(m.value.toFixed(2))} ${m.unit}`;
+  return formatMeasure(m);
 }
 
 export function silenceTable(silences: readonly SilenceEntry[]): string[] {

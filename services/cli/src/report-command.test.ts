@@ -75,11 +75,11 @@ describe('burnrate report reconciliation', () => {
     expect(io.stdout).toEqual([
       'reconciliation from 2026-10-28 12:00Z to 2026-11-27 12:00Z (UTC days)',
       '',
-      'DAY         PROVIDER   TEAM            LIVE  REPORTED  REPORT                 COUNTED   DELTA',
-      '2026-11-20  anthropic  payments      $40.00    $43.50  anthropic_cost_report   $43.50  +$3.50',
-      '2026-11-20  anthropic  unattributed   $0.00     $4.00  anthropic_cost_report    $4.00  +$4.00',
-      '2026-11-21  anthropic  payments      $12.00         -  none yet                $12.00       -',
-      'all                                  $52.00    $47.50                          $59.50  +$7.50',
+      'DAY         PROVIDER   TEAM          LIVE  REPORTED  REPORT                 COUNTED   DELTA',
+      '2026-11-20  anthropic  payments       $40    $43.50  anthropic_cost_report   $43.50  +$3.50',
+      '2026-11-20  anthropic  unattributed    $0        $4  anthropic_cost_report       $4     +$4',
+      '2026-11-21  anthropic  payments       $12         -  none yet                   $12       -',
+      'all                                   $52    $47.50                          $59.50  +$7.50',
       '',
       'counted = the report where one covers the day and provider, else live; delta = reported - live',
     ]);

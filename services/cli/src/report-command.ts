@@ -2,7 +2,7 @@ import type { PrecisionReport, PrecisionRow, ReconciliationReport } from '@burnr
 import { type OnCallEnv, runOnCall } from './anomalies-command.ts';
 import { createApiClient } from './api-client.ts';
 import { UsageError } from './backtest-args.ts';
-import { formatWhen, table } from './backtest-format.ts';
+import { formatUsd, formatWhen, table } from './backtest-format.ts';
 import { parseCommandArgs } from './command-args.ts';
 import type { CommandIO } from './config-command.ts';
 import { usageReport } from './spend-command.ts';
@@ -91,8 +91,8 @@ export function precisionTable(report: PrecisionReport): string[] {
   ];
 }
 
-/** Dollars as a report reads them: two decimals, a sign on deltas. */
-const usd = (x: number, signed = false): string => `${signed && x > 0 ? '+' : ''}${x < 0 ? '-' : ''}$${Math.abs(x).toFixed(2)}`;
+/** Dollars as every message writes them, with a sign on deltas (`+$12.40`, `−$3.50`). */
+const usd = (x: number, signed = false): string => `${signed && x > 0 ? '+' : ''}${formatUsd(x)}`;
 
 /** The reconciliation as a table, the period's totals last. */
 export function reconciliationTable(report: ReconciliationReport): string[] {

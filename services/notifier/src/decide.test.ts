@@ -64,14 +64,14 @@ describe('decide', () => {
       anomaly({ version: 2, impact_usd: 8 }),
       [delivery(1, 'sent')],
       { 1: warning(6) },
-      'no change a human needs since v1: still warning, impact $8.00 (was $6.00)',
+      'no change a human needs since v1: still warning, impact $8 (was $6)',
     ],
     [
       'doubled but by less than $10 → skipped',
       anomaly({ version: 2, impact_usd: 5 }),
       [delivery(1, 'sent')],
       { 1: warning(2) },
-      'no change a human needs since v1: still warning, impact $5.00 (was $2.00)',
+      'no change a human needs since v1: still warning, impact $5 (was $2)',
     ],
     [
       'severity fell → skipped',
@@ -85,7 +85,7 @@ describe('decide', () => {
       anomaly({ version: 3, impact_usd: 9 }),
       [delivery(1, 'sent'), delivery(2, 'skipped')],
       { 1: warning(6), 2: warning(7) },
-      'no change a human needs since v1: still warning, impact $9.00 (was $6.00)',
+      'no change a human needs since v1: still warning, impact $9 (was $6)',
     ],
     [
       'resolved but never told → skipped',

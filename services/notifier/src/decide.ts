@@ -1,6 +1,7 @@
 import { channelDefinition, type NotificationReason } from '@burnrate/notify';
 import { type Anomaly, SEVERITY_RANK, type Severity } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
+import { formatUsd } from '@burnrate/detection';
 
 /** What the notifier remembers of each version it has seen, to compare a new one against. */
 export interface VersionFacts {
@@ -80,13 +81,13 @@ export function decide(
   const grewEnough = a.impact_usd >= last.impact_usd * policy.impactFactor && a.impact_usd - last.impact_usd >= policy.minImpactIncreaseUsd;
   if (SEVERITY_RANK[a.severity] === SEVERITY_RANK[last.severity] && grewEnough) {
     if (policy.sendGrowth === false)
-      return { action: 'skip', detail: `grew to $${a.impact_usd.toFixed(2)} at ${a.severity}: this channel is sent only what pages` };
+      return { action: 'skip', detail: `grew to ${formatUsd(a.impact_usd)} at ${a.severity}: this channel is sent only what pages` };
     return { action: 'send', reason: 'grown' };
   }
 
   const change =
     SEVERITY_RANK[a.severity] < SEVERITY_RANK[last.severity]
       ? `severity fell to ${a.severity}`
-      : `still ${a.severity}, impact $${a.impact_usd.toFixed(2)} (was $${last.impact_usd.toFixed(2)})`;
+      : `still ${a.severity}, impact ${formatUsd(a.impact_usd)} (was ${formatUsd(last.impact_usd)})`;
   return { action: 'skip', detail: `no change a human needs since v${lastSent.version}: ${change}` };
 }

@@ -513,6 +513,6 @@ teams:
     ]);
     expect(email.sent.map((m) => m.reason)).toEqual(['new']);
     const skipped = await store.listDeliveries({ anomaly_id: 'cache_efficiency_drop:payments', status: 'skipped' });
-    expect(skipped.map((d) => d.detail)).toEqual(['grew to $120.00 at warning: this channel is sent only what pages']);
+    expect(skipped.map((d) => d.detail)).toEqual(['grew to $120 at warning: this channel is sent only what pages']);
   });
 });

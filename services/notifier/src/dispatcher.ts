@@ -7,6 +7,7 @@ import type { RenotifyPolicy } from './decide.ts';
 import type { Delivery } from './delivery.ts';
 import { queueEscalations, reminderEntries } from './follow-ups.ts';
 import { type GroupClock, groupKeyOf } from './grouping.ts';
+import type { MessageContextOf } from './message-context.ts';
 import { createMessageViews } from './message-view.ts';
 import { backoffMs, type RetryPolicy } from './retry.ts';
 import { type ActiveSilence, createReviewer, type Ready, settleEntry } from './review.ts';
@@ -38,6 +39,8 @@ export interface DispatcherDeps {
   silences?(now: Date): Promise<readonly ActiveSilence[]>;
   /** Shortest gap between two messages to one receiver of a channel (Slack: 1 message per second per channel). */
   minGapMs: Readonly<Record<string, number>>;
+  /** Month-to-date spend and the projection's horizon for a message (message-context.ts); none when not given. */
+  context?: MessageContextOf;
 }
 
 /** What one dispatch did: messages sent (a group message counts once), and entries settled otherwise. */
@@ -114,7 +117,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       const members = items.map((r) => r.anomaly);
       const pending = items.flatMap((r) => (r.pending ? [r.pending] : []));
       const reminder = head.entry.purpose === 'reminder';
-      outcome = await deps.delivery.deliver(n, t, members, pending, signal, {
+      const context = await deps.context?.(n.group ?? [n.anomaly], clock.now());
+      outcome = await deps.delivery.deliver(context ? { ...n, context } : n, t, members, pending, signal, {
         unrecorded: reminder,
         ...(recordAs !== undefined ? { recordAs } : {}),
       });

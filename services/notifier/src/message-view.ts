@@ -3,6 +3,7 @@ import type { Channel, Notification } from '@burnrate/notify';
 import { type Anomaly, lifecycleOf } from '@burnrate/schemas';
 import type { DeliveryRecord, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
+import type { MessageContextOf } from './message-context.ts';
 import { byLikelyCause } from '@burnrate/notify';
 import type { Target } from './routing.ts';
 
@@ -22,6 +23,8 @@ export interface MessageViewDeps {
   anomalies: AnomalyCache;
   channels: Readonly<Partial<Record<string, Channel>>>;
   log: Logger;
+  /** The message's month line and horizons, so an update in place keeps them. */
+  context?: MessageContextOf;
 }
 
 /**
@@ -44,6 +47,7 @@ export function createMessageViews(deps: MessageViewDeps) {
     if (!first) return undefined;
     const lifecycle = lifecycleOf(await deps.store.listAnomalyStates({ anomaly_id: first.id }), now);
     const to = carried.find((d) => d.receiver === receiver);
+    const context = await deps.context?.(members, now);
     return {
       anomaly: first,
       ...(members.length > 1 ? { group: members } : {}),
@@ -51,6 +55,7 @@ export function createMessageViews(deps: MessageViewDeps) {
       to: recipientsOf(receiver, to?.channel),
       receiver,
       lifecycle,
+      ...(context ? { context } : {}),
     };
   }
 

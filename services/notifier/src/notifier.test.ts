@@ -106,7 +106,7 @@ describe('notifier', () => {
       ['slack:#payments-ai-spend', 'skipped'],
     ]);
     expect(v3Deliveries.find((d) => d.channel === 'slack')?.detail).toBe(
-      'no change a human needs since v2: still critical, impact $95.00 (was $80.00)',
+      'no change a human needs since v2: still critical, impact $95 (was $80)',
     );
   });
 

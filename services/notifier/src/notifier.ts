@@ -9,13 +9,14 @@ import { decide, DEFAULT_RENOTIFY, policyFor, type RenotifyPolicy } from './deci
 import { createDelivery, type DeliveryCount } from './delivery.ts';
 import { type ActiveSilence, createDispatcher, type DispatchResult, type DispatcherStore, outboxEntry } from './dispatcher.ts';
 import { GroupClock } from './grouping.ts';
+import { createMessageContext, type MessageContextDeps } from './message-context.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
 import { routeAnomaly } from './routing.ts';
 import { createStateUpdates } from './state-updates.ts';
 import { createVersionFactsCache } from './version-facts.ts';
 
 /** The part of the Store the notifier uses. */
-export type NotifierStore = Pick<Store, 'insertDlq' | 'getAnomaly'> & DispatcherStore;
+export type NotifierStore = Pick<Store, 'insertDlq' | 'getAnomaly' | 'reconciliation'> & DispatcherStore;
 
 export interface NotifierDeps {
   /** Read per anomaly: a reloaded config routes the next one. */
@@ -36,6 +37,8 @@ export interface NotifierDeps {
   silences?(now: Date): Promise<readonly ActiveSilence[]>;
   /** Shortest gap between two messages to one receiver, per channel; default Slack 1 s (its per-channel rate limit). */
   minGapMs?: Readonly<Record<string, number>>;
+  /** How long a team's month-to-date spend is cached, and waited for, for the month line of its messages (message-context.ts). */
+  monthToDate?: Pick<MessageContextDeps, 'cacheMs' | 'timeoutMs'>;
 }
 
 export interface Notifier extends Service {
@@ -99,6 +102,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const subscriptions: Subscription[] = [];
   // anomalies.v1 partitions assigned to this instance; undefined until a group assigns any (one notifier owns all).
   let owned: Set<number> | undefined;
+  const context = createMessageContext({ config: deps.config, store, log, ...deps.monthToDate });
   const dispatcher = createDispatcher({
     config: deps.config,
     store,
@@ -114,6 +118,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     owned: () => (owned ? [...owned] : undefined),
     ...(deps.silences ? { silences: (now: Date) => deps.silences?.(now) ?? Promise.resolve([]) } : {}),
     minGapMs: deps.minGapMs ?? { slack: 1_000 },
+    context,
   });
   const stateUpdates = createStateUpdates({ store, channels: deps.channels, currentView: dispatcher.currentView, log, clock });
 

@@ -181,6 +181,7 @@ export function createEmailChannel(options: EmailChannelOptions): Channel {
         ...(n.group ? { group: n.group } : {}),
         ...(n.lifecycle ? { lifecycle: n.lifecycle } : {}),
         ...(n.escalation ? { escalation: n.escalation } : {}),
+        ...(n.context ? { context: n.context } : {}),
         ...(options.links ? { links: emailLinks(n, options.links) } : {}),
       });
       let info;

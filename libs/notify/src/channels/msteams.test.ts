@@ -43,7 +43,15 @@ describe('renderMsTeams', () => {
     const texts = all.map((e) => e.text).filter((t): t is string => t !== undefined);
     expect(texts[0]).toBe('Escalated to critical: Session cost');
     expect(texts).toEqual(
-      expect.arrayContaining(['Team', 'payments', 'Developer', 'alice@acme.com', 'What to do', 'Impact so far', '$6.20']),
+      expect.arrayContaining([
+        'Team',
+        'payments',
+        'Developer',
+        'alice@acme.com',
+        'What to do',
+        'Impact',
+        '$6.20 over the warning cap so far',
+      ]),
     );
     expect(texts.at(-1)).toMatch(/^Burnrate · session_cost · v2 · window .* · tm-1$/);
     expect(content.body[0]).toMatchObject({ type: 'Container', id: msTeamsCardId('tm-1', 2, 'msteams:payments') });
@@ -119,9 +127,9 @@ describe('renderMsTeams for groups, reasons and escalations', () => {
     );
     const all = texts(content);
     expect(all[0]).toBe('Critical: 3 session cost anomalies for team payments');
-    expect(all).toEqual(expect.arrayContaining(['Total impact so far', '$16.00', 'Critical ', 'Warning ', 'Resolved ']));
-    expect(all).toContain('dev0@acme.com · session s-0 — $31.20 (1.2× expected), impact $10.00');
-    expect(all).toContain('dev2@acme.com · session s-2 — resolved, impact $1.00');
+    expect(all).toEqual(expect.arrayContaining(['Impact so far, all together', '$16', 'Critical ', 'Warning ', 'Resolved ']));
+    expect(all).toContain('dev0@acme.com · session s-0 — $31.20 (1.2× expected), $10 over the warning cap so far');
+    expect(all).toContain('dev2@acme.com · session s-2 — resolved, $1 over the warning cap');
     const linked = elements(content.body as Element[]).filter((e) => (e as { selectAction?: unknown }).selectAction !== undefined);
     expect(linked.map((e) => (e as unknown as { selectAction: { url: string } }).selectAction.url)).toEqual([
       'https://burnrate.acme.internal/anomalies/g-0',

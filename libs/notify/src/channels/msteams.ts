@@ -16,6 +16,7 @@ import {
 import {
   capitalize,
   escalationPhrase,
+  evidenceChart,
   formatEvidenceValue,
   formatInstant,
   formatMeasure,
@@ -23,11 +24,13 @@ import {
   formatWindow,
   groupSeverity,
   groupTitle,
+  impactPhrase,
   kindTitle,
   leadPhrase,
+  projectedMore,
   recentEvidence,
   relativeToExpected,
-  sparkline,
+  teamMonthLines,
   truncate,
 } from '../format.ts';
 import { answerDetail, postJson, statusError } from '../http-post.ts';
@@ -131,7 +134,7 @@ function cardBody(n: Notification, limit: number, withEvidence: boolean, members
     plain(a.summary, limit),
   ];
   if (resolved) {
-    items.push(fact('Impact while it lasted', plain(formatUsd(a.impact_usd), limit)));
+    items.push(fact('Impact while it lasted', plain(impactPhrase(a, true), limit)));
   } else {
     items.push(fact('Team', plain(a.subject.team, limit)));
     if (a.subject.developer) items.push(fact('Developer', plain(a.subject.developer, limit)));
@@ -140,11 +143,16 @@ function cardBody(n: Notification, limit: number, withEvidence: boolean, members
     const relative = relativeToExpected(a.observed, a.expected);
     items.push(fact('Observed', plain(`${formatMeasure(a.observed)}${relative ? ` (${relative})` : ''}`, limit)));
     items.push(fact('Expected', plain(formatMeasure(a.expected), limit)));
-    items.push(fact('Impact so far', plain(formatUsd(a.impact_usd), limit)));
-    items.push(fact('Projected if it goes on', plain(formatUsd(a.projected_usd), limit)));
+    items.push(fact('Impact', plain(impactPhrase(a), limit)));
+    const more = projectedMore(a, n.context?.lookBy?.[a.id]);
+    if (more) items.push(fact('If nothing changes', plain(more, limit)));
     if (withEvidence && a.evidence.length > 0) {
       items.push(label('Evidence', { weight: 'Bolder', spacing: 'Medium' }));
-      items.push(plain(sparkline(a.evidence.map((p) => p.value)), limit, { fontType: 'Monospace' }));
+      const chart = evidenceChart(a.evidence);
+      if (chart) {
+        items.push(plain(chart.bars, limit, { fontType: 'Monospace' }));
+        items.push(plain(chart.axis, limit, { isSubtle: true, size: 'Small' }));
+      }
       for (const p of recentEvidence(a.evidence)) {
         items.push(plain(`• ${truncate(p.label, 200)} (${formatInstant(p.at)}): ${formatEvidenceValue(p)}`, limit));
       }
@@ -152,6 +160,7 @@ function cardBody(n: Notification, limit: number, withEvidence: boolean, members
     items.push(label('What to do', { weight: 'Bolder', spacing: 'Medium' }));
     items.push(plain(a.advice, limit));
   }
+  for (const line of teamMonthLines([a.subject.team], n.context?.months)) items.push(plain(line, limit, { isSubtle: true }));
   items.push(
     plain(`Burnrate · ${a.kind} · v${a.version} · window ${formatWindow(a.window)} · ${a.id}`, limit, { isSubtle: true, size: 'Small' }),
   );
@@ -180,9 +189,12 @@ function groupBody(
       weight: 'Bolder',
       color: resolved ? 'Good' : SEVERITY_COLOR[severity],
     }),
-    fact('Total impact so far', plain(formatUsd(impact), limit)),
+    fact('Impact so far, all together', plain(formatUsd(impact), limit)),
   ];
-  if (projected > 0) items.push(fact('Projected if it goes on', plain(formatUsd(projected), limit)));
+  const more = projectedMore({ projected_usd: projected, status: 'open' }, n.context?.lookBy?.[group[0]?.id ?? '']);
+  if (more) items.push(fact('If nothing changes', plain(more, limit)));
+  for (const line of teamMonthLines([...new Set(group.map((m) => m.subject.team))], n.context?.months))
+    items.push(plain(line, limit, { isSubtle: true }));
   const mixedKinds = new Set(group.map((m) => m.kind)).size > 1;
   for (const m of group.slice(0, members)) {
     const who = [
@@ -194,8 +206,8 @@ function groupBody(
     const relative = relativeToExpected(m.observed, m.expected);
     const figures =
       m.status === 'resolved'
-        ? `resolved, impact ${formatUsd(m.impact_usd)}`
-        : `${formatMeasure(m.observed)}${relative ? ` (${relative})` : ''}, impact ${formatUsd(m.impact_usd)}`;
+        ? `resolved, ${impactPhrase(m, true)}`
+        : `${formatMeasure(m.observed)}${relative ? ` (${relative})` : ''}, ${impactPhrase(m)}`;
     const url = anomalyUrl(publicUrl, m.id);
     items.push({
       type: 'RichTextBlock',

@@ -29,7 +29,7 @@ describe('renderPagerDuty', () => {
       event_action: 'trigger',
       dedup_key: 'pd-1',
       payload: {
-        summary: `[critical] Session cost $104.20 for alice@acme.com (payments): ${a.summary}`,
+        summary: `[critical] Session cost $104 for alice@acme.com (payments): ${a.summary}`,
         source: 'burnrate/acme/payments',
         severity: 'critical',
         timestamp: a.detected_at,

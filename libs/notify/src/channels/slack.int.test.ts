@@ -29,7 +29,7 @@ describe('Slack channel against the Web API stand-in', () => {
     expect(call?.contentType).toBe('application/x-www-form-urlencoded');
     expect(call?.authorization).toBe(`Bearer ${slack.token}`);
     expect(call?.args.channel).toBe('#payments-ai-spend');
-    expect(call?.args.text).toMatch(/^\[critical\] Session cost \$104\.20 for alice@acme\.com \(payments\)/);
+    expect(call?.args.text).toMatch(/^\[critical\] Session cost \$104 for alice@acme\.com \(payments\)/);
     expect((call?.args.blocks as Array<{ type: string }>).map((b) => b.type)).toContain('actions');
     const [message] = slack.messages;
     expect(id).toBe(`${channelId('#payments-ai-spend')}:${message?.ts}`);
@@ -176,7 +176,9 @@ describe('Slack channel against the Web API stand-in', () => {
       expect(slack.repliesTo(parentTs ?? '')).toMatchObject([{ ts: slack.messages[1]?.ts, replyBroadcast: false }]);
       // The reply is the compact line, not a second full message.
       expect((second?.args.blocks as Array<{ type: string }>).map((b) => b.type)).toEqual(['section', 'context']);
-      expect(second?.args.text).toMatch(/^Escalated to critical: Session cost for alice@acme\.com \(payments\) — \$104\.20/);
+      expect(second?.args.text).toMatch(
+        /^Escalated to critical: Session cost for alice@acme\.com \(payments\) — \$104 \(4\.2× expected\) · \$6\.20 over the warning cap so far/,
+      );
     });
 
     it('broadcasts a reply to the channel when asked (a critical escalation)', async () => {
@@ -260,7 +262,7 @@ describe('Slack channel against the Web API stand-in', () => {
       const first = members[0] ?? anomaly();
       await channel().send({ anomaly: first, group: members, reason: 'new', to, receiver });
       const [call] = slack.callsTo('chat.postMessage');
-      expect(call?.args.text).toBe('3 session cost anomalies for team payments: total impact $18.60');
+      expect(call?.args.text).toBe('3 session cost anomalies for team payments: $18.60 of impact so far');
       const actions = (call?.args.blocks as Array<{ type: string; elements?: Array<{ value?: string }> }>).find(
         (b) => b.type === 'actions',
       );

@@ -227,6 +227,7 @@ export function createSlackChannel(options: SlackChannelOptions): Channel {
       ...(n.escalation ? { escalation: n.escalation } : {}),
       reply,
       publicUrl: options.publicUrl,
+      ...(n.context ? { context: n.context } : {}),
     });
   }
 
