@@ -73,8 +73,14 @@ describe('createChdbStore', () => {
       'notification_outbox_v1',
       'schema_migrations',
       'silences_v1',
-      'spend_hourly_mv_v1',
+      'spend_changes_mv_v1',
+      'spend_changes_v1',
+      'spend_hourly_mv_v2',
       'spend_hourly_v1',
+      'spend_report_days_mv_v1',
+      'spend_report_days_v1',
+      'spend_rollup_hours_v1',
+      'spend_rollup_v1',
       'usage_events_v1',
     ]);
     await store.close();

@@ -5,11 +5,16 @@ import {
   type DetectorSnapshot,
   MAX_SNAPSHOT_PART_BYTES,
   type OutboxEntry,
+  SPEND_DIMENSIONS,
+  type SpendFilter,
+  type SpendReportRow,
   type SpendRow,
+  type SpendTopRow,
+  type SpendTotals,
   type Store,
 } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
-import { reconcile, type SourceDay, spendCorrections } from './tables/reconciliation.ts';
+import { chooseReports, reconcile, reportKey, roundToMicroUsd, type SourceDay, spendCorrections } from './tables/reconciliation.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { OUTBOX_TABLE } from './tables/outbox.ts';
@@ -69,6 +74,38 @@ export function createMemoryStore(): Store {
     let best: Anomaly | undefined;
     for (const a of versions.values()) if (!best || a.version > best.version) best = a;
     return best;
+  };
+
+  /** The events of [from, to) by their hour, as the adapters bound a range (on the hour, not the instant). */
+  const inRange = (query: { org?: string | undefined; from: string; to: string; filter?: SpendFilter | undefined }): UsageEvent[] => {
+    const from = ms(query.from);
+    const to = ms(query.to);
+    return [...events.values()].filter((e) => {
+      const hour = Math.floor(ms(e.occurred_at) / 3_600_000) * 3_600_000;
+      if (hour < from || hour >= to) return false;
+      if (query.org !== undefined && e.org !== query.org) return false;
+      return SPEND_DIMENSIONS.every((d) => query.filter?.[d] === undefined || e[d] === query.filter[d]);
+    });
+  };
+  /** What counts, by reconciliation's rule, the report chosen over each whole UTC day the range touches. */
+  const countedEvents = (query: { org?: string | undefined; from: string; to: string; filter?: SpendFilter | undefined }): UsageEvent[] => {
+    const day = 86_400_000;
+    const first = Math.floor(ms(query.from) / day) * day;
+    const last = Math.max(Math.ceil(ms(query.to) / day) * day, first + day);
+    const present = [...events.values()].filter(
+      (e) =>
+        e.granularity !== 'request' &&
+        (query.org === undefined || e.org === query.org) &&
+        ms(e.occurred_at) >= first &&
+        ms(e.occurred_at) < last,
+    );
+    const chosen = chooseReports(
+      present.map((e) => ({ day: e.occurred_at.slice(0, 10), org: e.org, provider: e.provider, source: e.source })),
+    );
+    return inRange(query).filter((e) => {
+      const report = chosen.get(reportKey(e.occurred_at.slice(0, 10), e.org, e.provider));
+      return report === undefined ? e.granularity === 'request' : e.source === report;
+    });
   };
 
   return {
@@ -177,6 +214,68 @@ export function createMemoryStore(): Store {
       open();
       const weekBefore = new Date(Date.parse(query.from) - 7 * 86_400_000).toISOString();
       return spendCorrections(sourceDays({ ...query, from: weekBefore }), query.from.slice(0, 10));
+    },
+
+    async spend(query) {
+      open();
+      const groups = new Map<string, SpendReportRow>();
+      const dims = [...new Set(query.group_by)];
+      for (const e of countedEvents(query)) {
+        const period = periodOf(e.occurred_at, query.granularity);
+        const key = JSON.stringify([period, ...dims.map((d) => e[d])]);
+        let row = groups.get(key);
+        if (row === undefined) {
+          row = { period, ...zeroTotals() };
+          for (const d of dims) row[d] = e[d];
+          groups.set(key, row);
+        }
+        addTotals(row, e);
+      }
+      const rows = [...groups.values()].sort(
+        (a, b) => compare(a.period, b.period) || dims.reduce((c, d) => c || compare(a[d] ?? '', b[d] ?? ''), 0),
+      );
+      for (const r of rows) r.cost_usd = roundToMicroUsd(r.cost_usd);
+      return rows.slice(0, query.limit ?? 100_000);
+    },
+    async spendTop(query) {
+      open();
+      const chosen =
+        query.by === 'session'
+          ? inRange(query).filter((e) => e.granularity === 'request' && e.session_id !== undefined && e.session_id !== '')
+          : countedEvents(query);
+      const groups = new Map<string, SpendTopRow>();
+      for (const e of chosen) {
+        const key = query.by === 'session' ? (e.session_id as string) : e.developer;
+        const hour = periodOf(e.occurred_at, 'hour');
+        let row = groups.get(key);
+        if (row === undefined) {
+          row = { key, developer: e.developer, teams: [], models: [], tools: [], first_hour: hour, last_hour: hour, ...zeroTotals() };
+          groups.set(key, row);
+        }
+        if (compare(e.developer, row.developer) < 0) row.developer = e.developer;
+        for (const [list, value] of [
+          [row.teams, e.team],
+          [row.models, e.model],
+          [row.tools, e.tool],
+        ] as const)
+          if (!list.includes(value)) list.push(value);
+        if (hour < row.first_hour) row.first_hour = hour;
+        if (hour > row.last_hour) row.last_hour = hour;
+        addTotals(row, e);
+      }
+      const rows = [...groups.values()];
+      for (const r of rows) {
+        r.cost_usd = roundToMicroUsd(r.cost_usd);
+        r.teams.sort();
+        r.models.sort();
+        r.tools.sort();
+      }
+      return rows.sort((a, b) => b.cost_usd - a.cost_usd || compare(a.key, b.key)).slice(0, query.limit ?? 10);
+    },
+    async refreshSpendRollup() {
+      open();
+      // Nothing to roll up: every read sums the events themselves.
+      return 0;
     },
 
     async insertDlq(records) {
@@ -428,4 +527,32 @@ function hasLoneHighSurrogate(value: unknown): boolean {
 /** Byte order for ASCII, which is what ClickHouse's ORDER BY on String gives. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const zeroTotals = (): SpendTotals => ({
+  cost_usd: 0,
+  events: 0,
+  requests: 0,
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_tokens: 0,
+  cache_write_tokens: 0,
+});
+
+function addTotals(t: SpendTotals, e: UsageEvent): void {
+  t.cost_usd += e.cost_usd;
+  t.events += 1;
+  t.requests += e.requests;
+  t.input_tokens += e.input_tokens;
+  t.output_tokens += e.output_tokens;
+  t.cache_read_tokens += e.cache_read_tokens;
+  t.cache_write_tokens += e.cache_write_tokens;
+}
+
+/** The start of the UTC hour, day or month an instant falls in. */
+function periodOf(iso: string, granularity: 'hour' | 'day' | 'month'): string {
+  const d = new Date(iso);
+  if (granularity === 'month') return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString();
+  const size = granularity === 'day' ? 86_400_000 : 3_600_000;
+  return new Date(Math.floor(d.getTime() / size) * size).toISOString();
 }

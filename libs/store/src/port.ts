@@ -206,6 +206,68 @@ export interface SpendRow {
   cache_write_tokens: number;
 }
 
+/** What spend can be grouped and filtered by (GET /api/spend?group_by=…). */
+export const SPEND_DIMENSIONS = ['team', 'model', 'developer', 'tool', 'provider'] as const;
+export type SpendDimension = (typeof SPEND_DIMENSIONS)[number];
+export const SPEND_GRANULARITIES = ['hour', 'day', 'month'] as const;
+/** UTC hours, days and months. */
+export type SpendGranularity = (typeof SPEND_GRANULARITIES)[number];
+/** Only spend whose dimension equals the value. */
+export type SpendFilter = Partial<Record<SpendDimension, string>>;
+
+export interface SpendReportQuery {
+  org?: string;
+  /** Inclusive lower bound on the hour. */
+  from: string;
+  /** Exclusive upper bound on the hour. */
+  to: string;
+  granularity: SpendGranularity;
+  /** Dimensions each row is split by, in this order; none gives one row per period. */
+  group_by: readonly SpendDimension[];
+  filter?: SpendFilter;
+  /** At most this many rows (default 100_000), periods first. */
+  limit?: number;
+}
+
+/** Sums of counted spend: each (UTC day, org, provider, team) once, as reconciliation counts it. */
+export interface SpendTotals {
+  cost_usd: number;
+  /** Request-level events and report buckets that make up the figure. */
+  events: number;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+}
+
+/** One period and group; only the grouped dimensions are present. */
+export type SpendReportRow = SpendTotals & { period: string } & SpendFilter;
+
+export interface SpendTopQuery {
+  org?: string;
+  from: string;
+  to: string;
+  by: 'session' | 'developer';
+  /** Defaults to 10. */
+  limit?: number;
+  filter?: SpendFilter;
+}
+
+/** A session or a developer among the largest spenders of the range. */
+export interface SpendTopRow extends SpendTotals {
+  /** The session id or the developer. */
+  key: string;
+  /** The developer (a session's: the first by name if it had several). */
+  developer: string;
+  teams: string[];
+  models: string[];
+  tools: string[];
+  /** First and last hour with spend, UTC. */
+  first_hour: string;
+  last_hour: string;
+}
+
 /** A detector snapshot to save: its state as the ordered text parts the detector serialised it into. */
 export interface DetectorSnapshot {
   /** Which state this is: `detector:<topic>:<partition>`. */
@@ -267,6 +329,22 @@ export interface Store {
    * reports' figure against what live detection counted (see SpendCorrectionRow), oldest first.
    */
   spendCorrections(query: { from: string; to?: string; org?: string }): Promise<SpendCorrectionRow[]>;
+  /**
+   * Counted spend per period and group (a report replaces the live feed for its day, provider and
+   * team: see ReconciliationRow), periods oldest first, then by the grouped dimensions.
+   */
+  spend(query: SpendReportQuery): Promise<SpendReportRow[]>;
+  /**
+   * The largest spenders of the range, most first. Developers by counted spend; sessions by their
+   * request-level spend (a provider's report has no sessions, so it never replaces one).
+   */
+  spendTop(query: SpendTopQuery): Promise<SpendTopRow[]>;
+  /**
+   * Re-aggregates into the rollup the hours whose events last changed at least `settleMs` ago
+   * (default 60 s) and are not sealed since, at most `maxHours` (default 2,000) per call, oldest
+   * first. Figures are exact whether or not it ran; it makes them fast. Returns the hours sealed.
+   */
+  refreshSpendRollup(options?: { settleMs?: number; maxHours?: number }): Promise<number>;
 
   insertDlq(records: readonly DlqRecord[]): Promise<void>;
   /** Newest received first (ties by id); limit defaults to 100. */

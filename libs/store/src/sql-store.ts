@@ -12,6 +12,7 @@ import * as dlqReplays from './tables/dlq-replays.ts';
 import * as silences from './tables/silences.ts';
 import * as reconciliation from './tables/reconciliation.ts';
 import * as spendHourly from './tables/spend-hourly.ts';
+import * as spendRollup from './tables/spend-rollup.ts';
 import * as usageEvents from './tables/usage-events.ts';
 
 /**
@@ -54,6 +55,9 @@ export function createSqlStore(exec: SqlExecutor, options: { migrationsDir: stri
     spendByHour: (filter) => run(() => spendHourly.spendByHour(exec, filter)),
     reconciliation: (query) => run(() => reconciliation.reconciliation(exec, query)),
     spendCorrections: (query) => run(() => reconciliation.spendCorrectionsOf(exec, query)),
+    spend: (query) => run(() => spendRollup.spendReport(exec, query)),
+    spendTop: (query) => run(() => spendRollup.spendTop(exec, query)),
+    refreshSpendRollup: (options) => run(() => spendRollup.refreshSpendRollup(exec, options)),
     insertDlq: (records) => run(() => dlq.insertDlq(exec, records)),
     listDlq: (filter) => run(() => dlq.listDlq(exec, filter)),
     insertDlqReplays: (replays) => run(() => dlqReplays.insertDlqReplays(exec, replays)),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
-import type { OutboxEntry, Store } from '../src/port.ts';
+import type { OutboxEntry, SpendDimension, SpendReportRow, Store } from '../src/port.ts';
 import { anomaly, anomalyState, delivery, dlqRecord, fullUsageEvent, usageEvent } from './fixtures.ts';
 
 /**
@@ -254,6 +254,165 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           ['2026-04-19', 1, 0],
           ['2026-04-27', 2, 2],
         ]);
+      });
+
+      describe('spend views', () => {
+        // Live per-request spend for two teams, Anthropic's cost report covering 03-02 (and its
+        // usage report counting the same day again), a day no report covers yet, reports of other
+        // providers and Cursor's $0 activity beside its live money: reconciliation's case.
+        const seed = async (org: string): Promise<void> => {
+          const live = (id: string, at: string, cost: number, more: Partial<UsageEvent> = {}) =>
+            usageEvent({ org, event_id: id, occurred_at: at, cost_usd: cost, provider: 'anthropic', ...more });
+          const report = (id: string, source: string, day: string, cost: number, more: Partial<UsageEvent> = {}) =>
+            usageEvent({
+              org,
+              event_id: id,
+              source,
+              provider: 'anthropic',
+              granularity: '1d',
+              period_start: `${day}T00:00:00.000Z`,
+              period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
+              occurred_at: `${day}T00:00:00.000Z`,
+              developer: 'workspace:default',
+              cost_usd: cost,
+              ...more,
+            });
+          await store.insertUsageEvents([
+            live('o1', '2026-03-02T10:00:00.000Z', 30, { session_id: 's1' }),
+            live('o2', '2026-03-02T15:00:00.000Z', 12.5, { session_id: 's2', model: 'claude-sonnet-4-5' }),
+            live('o3', '2026-03-02T16:00:00.000Z', 7.5, { session_id: 's3', team: 'research', developer: 'carol@acme.com' }),
+            report('c1', 'anthropic_cost_report', '2026-03-02', 46),
+            report('c2', 'anthropic_cost_report', '2026-03-02', 9, { team: 'unattributed' }),
+            report('u1', 'anthropic_usage_report', '2026-03-02', 44),
+            live('o4', '2026-03-03T09:00:00.000Z', 5, { session_id: 's1' }),
+            report('x1', 'openai_costs', '2026-03-02', 3, { provider: 'openai', model: 'gpt-5' }),
+            live('k1', '2026-03-02T11:00:00.000Z', 1.25, { provider: 'cursor', tool: 'cursor', session_id: 'k' }),
+            report('k2', 'cursor_daily', '2026-03-02', 0, { provider: 'cursor', tool: 'cursor' }),
+          ]);
+        };
+        const month = { from: '2026-03-01T00:00:00.000Z', to: '2026-04-01T00:00:00.000Z' };
+        const brief = (rows: SpendReportRow[], dims: readonly SpendDimension[]) =>
+          rows.map((r) => [r.period.slice(0, 13), ...dims.map((d) => r[d]), r.cost_usd]);
+
+        it('counts each day, provider and team once: the report where one covers it, else the live feed', async () => {
+          const org = unique('org');
+          await seed(org);
+          const byTeam = await store.spend({ org, ...month, granularity: 'day', group_by: ['team'] });
+          expect(brief(byTeam, ['team'])).toEqual([
+            ['2026-03-02T00', 'payments', 50.25],
+            ['2026-03-02T00', 'unattributed', 9],
+            ['2026-03-03T00', 'payments', 5],
+          ]);
+          // The same figures reconciliation counts.
+          const counted = (await store.reconciliation({ org })).reduce((n, r) => n + r.counted_usd, 0);
+          expect(byTeam.reduce((n, r) => n + r.cost_usd, 0)).toBeCloseTo(counted, 9);
+          expect(byTeam[0]).toMatchObject({ events: 3, input_tokens: 3 * 1200 });
+          const byProvider = await store.spend({ org, ...month, granularity: 'month', group_by: ['provider', 'model'] });
+          expect(brief(byProvider, ['provider', 'model'])).toEqual([
+            ['2026-03-01T00', 'anthropic', 'claude-opus-4-5', 60],
+            ['2026-03-01T00', 'cursor', 'claude-opus-4-5', 1.25],
+            ['2026-03-01T00', 'openai', 'gpt-5', 3],
+          ]);
+          const hourly = await store.spend({ org, ...month, granularity: 'hour', group_by: [], filter: { team: 'payments' } });
+          expect(brief(hourly, [])).toEqual([
+            ['2026-03-02T00', 49],
+            ['2026-03-02T11', 1.25],
+            ['2026-03-03T09', 5],
+          ]);
+          // The report is chosen for the whole day: a range starting mid-day does not count the live
+          // spend the report replaces, so adjacent ranges add up to the day.
+          const [morning, rest] = await Promise.all([
+            store.spend({ org, from: '2026-03-02T00:00:00.000Z', to: '2026-03-02T06:00:00.000Z', granularity: 'day', group_by: [] }),
+            store.spend({ org, from: '2026-03-02T06:00:00.000Z', to: '2026-03-03T00:00:00.000Z', granularity: 'day', group_by: [] }),
+          ]);
+          expect([morning[0]?.cost_usd, rest[0]?.cost_usd]).toEqual([58, 1.25]);
+          expect(
+            await store.spend({ org, ...month, granularity: 'day', group_by: ['developer'], filter: { developer: 'carol@acme.com' } }),
+          ).toEqual([]);
+        });
+
+        it('ranks developers by counted spend and sessions by their live spend', async () => {
+          const org = unique('org');
+          await seed(org);
+          const developers = await store.spendTop({ org, ...month, by: 'developer' });
+          expect(developers.map((r) => [r.key, r.cost_usd, r.teams])).toEqual([
+            ['workspace:default', 58, ['payments', 'unattributed']],
+            ['alice@acme.com', 6.25, ['payments']],
+          ]);
+          const sessions = await store.spendTop({ org, ...month, by: 'session', limit: 3 });
+          expect(sessions.map((r) => [r.key, r.developer, r.cost_usd, r.first_hour, r.last_hour])).toEqual([
+            ['s1', 'alice@acme.com', 35, '2026-03-02T10:00:00.000Z', '2026-03-03T09:00:00.000Z'],
+            ['s2', 'alice@acme.com', 12.5, '2026-03-02T15:00:00.000Z', '2026-03-02T15:00:00.000Z'],
+            ['s3', 'carol@acme.com', 7.5, '2026-03-02T16:00:00.000Z', '2026-03-02T16:00:00.000Z'],
+          ]);
+          expect(sessions[0]?.models).toEqual(['claude-opus-4-5']);
+          const research = await store.spendTop({ org, ...month, by: 'session', filter: { team: 'research' } });
+          expect(research.map((r) => r.key)).toEqual(['s3']);
+        });
+
+        it('gives the same figures from the rollup as from the events, and an hour revised after its seal counts its revision', async () => {
+          const org = unique('org');
+          await seed(org);
+          const query = { org, ...month, granularity: 'hour', group_by: ['team', 'model', 'developer', 'tool', 'provider'] } as const;
+          const before = await store.spend(query);
+          const topBefore = await store.spendTop({ org, ...month, by: 'session' });
+          await store.refreshSpendRollup({ settleMs: 0, maxHours: 100_000 });
+          expect(await store.spend(query)).toEqual(before);
+          expect(await store.spendTop({ org, ...month, by: 'session' })).toEqual(topBefore);
+          // A provider revises its bucket, a duplicate of a live event arrives, and a late report
+          // covers 03-03: read at once (before any refresh), each counts as it should.
+          await store.insertUsageEvents([
+            usageEvent({
+              org,
+              event_id: 'c1',
+              source: 'anthropic_cost_report',
+              provider: 'anthropic',
+              granularity: '1d',
+              period_start: '2026-03-02T00:00:00.000Z',
+              period_end: '2026-03-03T00:00:00.000Z',
+              occurred_at: '2026-03-02T00:00:00.000Z',
+              developer: 'workspace:default',
+              cost_usd: 50,
+              ingested_at: '2026-03-04T00:00:00.000Z',
+            }),
+            usageEvent({
+              org,
+              event_id: 'o4',
+              occurred_at: '2026-03-03T09:00:00.000Z',
+              cost_usd: 5,
+              provider: 'anthropic',
+              session_id: 's1',
+            }),
+            usageEvent({
+              org,
+              event_id: 'c3',
+              source: 'anthropic_cost_report',
+              provider: 'anthropic',
+              granularity: '1d',
+              period_start: '2026-03-03T00:00:00.000Z',
+              period_end: '2026-03-04T00:00:00.000Z',
+              occurred_at: '2026-03-03T00:00:00.000Z',
+              developer: 'workspace:default',
+              cost_usd: 6,
+            }),
+          ]);
+          const expected = [
+            ['2026-03-02T00', 'payments', 54.25],
+            ['2026-03-02T00', 'unattributed', 9],
+            ['2026-03-03T00', 'payments', 6],
+          ];
+          expect(brief(await store.spend({ org, ...month, granularity: 'day', group_by: ['team'] }), ['team'])).toEqual(expected);
+          await store.refreshSpendRollup({ settleMs: 0, maxHours: 100_000 });
+          expect(brief(await store.spend({ org, ...month, granularity: 'day', group_by: ['team'] }), ['team'])).toEqual(expected);
+        });
+
+        it('leaves hours that changed within the settle time to the events', async () => {
+          const org = unique('org');
+          await store.insertUsageEvents([usageEvent({ org, event_id: 'a', cost_usd: 2 })]);
+          // Nothing of this org is due yet: its change is seconds old.
+          await store.refreshSpendRollup({ settleMs: 3_600_000 });
+          expect((await store.spend({ org, ...month, granularity: 'day', group_by: [] }))[0]?.cost_usd).toBe(2);
+        });
       });
 
       it('treats values as data, never as SQL', async () => {

@@ -4,6 +4,16 @@ export { DECISION_VERBS, type DecisionVerb, MAX_SNOOZE_MS } from './decision-inp
 export { type PrecisionReport, type PrecisionRow, precisionReport } from './precision.ts';
 export { type ReconciliationReport, reconciliationReport } from './report-routes.ts';
 export { type ApiDeps, createApiRoutes } from './routes.ts';
+export {
+  type BudgetReport,
+  type BudgetTeamRow,
+  spendRoutes,
+  type SpendResponse,
+  type SpendRoutesDeps,
+  type SpendTopResponse,
+  sumTotals,
+  teamBudgets,
+} from './spend-routes.ts';
 export { type SilenceEntry, type SilenceState, silenceState } from './silence-routes.ts';
 export { createStateRecorder, type StateRecorder } from './state-recorder.ts';
 export {

@@ -5,6 +5,7 @@ import { anomalyRoutes } from './anomaly-routes.ts';
 import { type DlqReplayer, dlqRoutes } from './dlq-routes.ts';
 import { reportRoutes } from './report-routes.ts';
 import { silenceRoutes } from './silence-routes.ts';
+import { spendRoutes } from './spend-routes.ts';
 import { createStateRecorder } from './state-recorder.ts';
 
 export interface ApiDeps {
@@ -17,6 +18,8 @@ export interface ApiDeps {
   clock?: Clock;
   /** Ingest's check-and-publish for POST /api/dlq/replay; without it (no ingest in the process) that route is not served. */
   dlqReplayer?: DlqReplayer | undefined;
+  /** Each team's `budget.monthly_usd` for GET /api/spend's month to date; none when absent. */
+  budgets?: () => ReadonlyMap<string, number | undefined>;
 }
 
 /**
@@ -33,5 +36,6 @@ export function createApiRoutes(deps: ApiDeps): Route[] {
     ...silenceRoutes({ store: deps.store, clock, log, apiToken: deps.apiToken }),
     ...reportRoutes({ store: deps.store, clock, apiToken: deps.apiToken }),
     ...dlqRoutes({ store: deps.store, clock, apiToken: deps.apiToken, replayer: deps.dlqReplayer }),
+    ...spendRoutes({ store: deps.store, clock, apiToken: deps.apiToken, budgets: deps.budgets ?? (() => new Map()) }),
   ];
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createApiRoutes, createStateRecorder, humanRoutes } from '@burnrate/api';
+import { createApiRoutes, createStateRecorder, humanRoutes, teamBudgets } from '@burnrate/api';
 import { createInProcessBus } from '@burnrate/bus';
 import {
   backfillService,
@@ -42,7 +42,7 @@ import { createPollers, readPollerSettings } from '@burnrate/poller';
 import { buildChannels, type ConfiguredRoot, createMetrics, metricsRoute } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink, registerSinkMetrics } from '@burnrate/sink';
-import { createChdbStore } from '@burnrate/store';
+import { createChdbStore, createSpendRollupRefresher } from '@burnrate/store';
 import { prepareDataDir } from './data-dir.ts';
 import { createHandoverSpool, drainSpools, handoverIngest, type HandoverIngest } from './handover.ts';
 import { acquireInstanceLock, type InstanceLock, type LockOwner, waitForRelease } from './instance-lock.ts';
@@ -91,6 +91,10 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
 
   const store = await createChdbStore({ dataDir: join(options.dataDir, 'chdb'), log });
   lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
+
+  // After the store opens, stopped before it closes.
+  const refresher = createSpendRollupRefresher({ store, log });
+  lifecycle.register({ name: 'spend-rollup', start: () => refresher.start(), stop: () => refresher.stop() });
 
   const bus = createInProcessBus({ dir: join(options.dataDir, 'bus'), log });
   lifecycle.register({ name: 'bus', start: () => bus.ensureTopics(TOPIC_NAMES), stop: () => bus.close() });
@@ -292,6 +296,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       log,
       apiToken: options.apiToken,
       clock,
+      budgets: () => teamBudgets(source.current()),
       dlqReplayer: createDlqReplayer(createIngestCore(ingest)),
     }),
     ...human.routes,

@@ -62,6 +62,11 @@ on call (against a running instance's API; burnrate <command> --help for every f
   burnrate report reconciliation [--since 30d] [--team T]
                                   per day, provider and team: spend seen live against the provider's
                                   usage or cost report, which one counts, and the delta
+  burnrate spend [--group-by team,model] [--granularity hour|day|month] [--from 30d] [--team T] [--budget]
+                                  spend per period and group, each day counted once (report over live
+                                  feed), month to date against budget; --json, --csv (burnrate spend --help)
+  burnrate report daily|monthly [--from …] [--team T]   ccusage-style tables: tokens, models, cost
+  burnrate report session [--limit 20]                  sessions by spend
 
 environment (backtest reads BURNRATE_DATA_DIR, BURNRATE_LOG_LEVEL and CLICKHOUSE_*):
   CLICKHOUSE_URL       read backtest events from this ClickHouse server instead of the embedded store
@@ -72,7 +77,7 @@ environment (topics apply):
   KAFKA_REPLICATION_FACTOR   replicas per partition (default 1, a single dev broker; 3 in production)
   KAFKA_MIN_INSYNC_REPLICAS  min.insync.replicas of every topic (default 1; 2 with replication 3)
 
-environment (anomalies, silence, dlq, report):
+environment (anomalies, silence, dlq, report, spend):
   BURNRATE_URL         the instance's API (default http://127.0.0.1:8787)
   BURNRATE_API_TOKEN   its API token, when it was started with one
   BURNRATE_USER        who decisions and silences are by (default: your login name; --by overrides)
@@ -230,6 +235,10 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'dlq': {
       const { dlqCommand } = await import('./dlq-command.ts');
       return dlqCommand(argv.slice(argv.indexOf('dlq') + 1), onCallEnv(process.env), io);
+    }
+    case 'spend': {
+      const { spendCommand } = await import('./spend-command.ts');
+      return spendCommand(argv.slice(argv.indexOf('spend') + 1), onCallEnv(process.env), io);
     }
     case 'report': {
       const { reportCommand } = await import('./report-command.ts');

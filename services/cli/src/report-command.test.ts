@@ -55,7 +55,7 @@ describe('burnrate report precision', () => {
     expect(bad.io.stderr.join('\n')).toMatch(/since must be a duration such as 30d/);
     const unknown = await run(['recall']);
     expect(unknown.code).toBe(2);
-    expect(unknown.io.stderr[0]).toBe('unknown report "recall"; there are precision and reconciliation');
+    expect(unknown.io.stderr[0]).toBe('unknown report "recall"; there are precision, reconciliation, daily, monthly and session');
   });
 });
 

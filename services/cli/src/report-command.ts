@@ -5,6 +5,7 @@ import { UsageError } from './backtest-args.ts';
 import { formatWhen, table } from './backtest-format.ts';
 import { parseCommandArgs } from './command-args.ts';
 import type { CommandIO } from './config-command.ts';
+import { usageReport } from './spend-command.ts';
 
 export const REPORT_USAGE = `usage:
   burnrate report precision [--since 30d | --since 2026-11-01T00:00:00Z] [--json]
@@ -13,10 +14,18 @@ export const REPORT_USAGE = `usage:
   burnrate report reconciliation [--since 30d] [--team T] [--json]
                                   per UTC day, provider and team: spend seen live (OTLP, LiteLLM,
                                   /v1/events), what the provider's report says, which counts, the delta
+  burnrate report daily [--from 30d | --from 2026-11-01] [--to …] [--team T] [--model M] [--provider P] [--json | --csv]
+  burnrate report monthly [--from …] [--to …] [--team T] … [--json | --csv]
+                                  ccusage-style: per UTC day (month) the models, input, output, cache
+                                  create and read tokens and the cost, each day counted once (the
+                                  provider's report over the live feed); monthly adds month to date
+                                  against each team's budget and a month-end forecast
+  burnrate report session [--from 30d] [--limit 20] [--team T] … [--json | --csv]
+                                  sessions by their request-level spend
 
 Talks to a running instance: BURNRATE_URL (default http://127.0.0.1:8787), BURNRATE_API_TOKEN.`;
 
-/** `burnrate report precision|reconciliation`: 0 printed, 1 the instance refused or could not be reached, 2 a bad command line. */
+/** `burnrate report precision|reconciliation|daily|monthly|session`: 0 printed, 1 the instance refused or could not be reached, 2 a bad command line. */
 export async function reportCommand(argv: readonly string[], env: OnCallEnv, io: CommandIO): Promise<number> {
   return runOnCall(io, REPORT_USAGE, async () => {
     const [sub, ...rest] = argv;
@@ -24,8 +33,13 @@ export async function reportCommand(argv: readonly string[], env: OnCallEnv, io:
       io.out(REPORT_USAGE);
       return 0;
     }
+    if (sub === 'daily' || sub === 'monthly' || sub === 'session') {
+      const code = await usageReport(sub, rest, env, io);
+      if (code === -1) io.out(REPORT_USAGE);
+      return code === -1 ? 0 : code;
+    }
     if (sub !== 'precision' && sub !== 'reconciliation') {
-      throw new UsageError(`unknown report ${JSON.stringify(sub)}; there are precision and reconciliation`);
+      throw new UsageError(`unknown report ${JSON.stringify(sub)}; there are precision, reconciliation, daily, monthly and session`);
     }
     const args = parseCommandArgs(rest, { values: sub === 'precision' ? ['since'] : ['since', 'team'], switches: ['json'] });
     if (args.switches.has('help')) {

@@ -1,4 +1,4 @@
-import { createApiRoutes } from '@burnrate/api';
+import { createApiRoutes, teamBudgets } from '@burnrate/api';
 import { createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import {
   describeStore,
@@ -110,6 +110,7 @@ runService({
             apiToken,
             clock: systemClock,
             dlqReplayer: createDlqReplayer(createIngestCore(ingest)),
+            budgets: () => teamBudgets(source.current()),
           })
         : []),
     ];

@@ -8,6 +8,7 @@ import {
   registerHealthEndpoint,
   runService,
 } from '@burnrate/runtime';
+import { createSpendRollupRefresher } from '@burnrate/store';
 import { createBufferedSink } from './buffered-sink.ts';
 import { registerSinkMetrics } from './sink-metrics.ts';
 
@@ -31,6 +32,9 @@ runService({
 
     const store = await openStore(storeSettings, log);
     lifecycle.register({ name: 'store', start: () => store.migrate(), stop: () => store.close() });
+    // The sink writes the events, so it keeps their spend rollup sealed (see libs/store spend-refresher).
+    const refresher = createSpendRollupRefresher({ store, log });
+    lifecycle.register({ name: 'spend-rollup', start: () => refresher.start(), stop: () => refresher.stop() });
 
     const bus = openKafkaBus({ brokers, service: 'sink', log });
     lifecycle.register({ name: 'bus', start: async () => {}, stop: () => bus.close() });

@@ -63,12 +63,27 @@ const rank = (source: string): number => {
   return i === -1 ? REPORT_PRECEDENCE.length : i;
 };
 
-/** The report that counts per (day, org, provider), by `JSON.stringify([day, org, provider])`: the highest-ranked present, by name on a tie. */
-function chosenReports(days: readonly SourceDay[]): Map<string, string> {
+/** A report source with rows on a UTC day for an org and provider (any team, any amount, $0 included). */
+export interface ReportPresence {
+  day: string;
+  org: string;
+  provider: string;
+  source: string;
+}
+
+/** The key chooseReports files a (day, org, provider) under. */
+export const reportKey = (day: string, org: string, provider: string): string => JSON.stringify([day, org, provider]);
+
+/**
+ * The report that counts per (day, org, provider), keyed by reportKey: the highest-ranked present,
+ * by name on a tie; activity sources never. The one place the choice is made: the reconciliation
+ * rows and the spend views (tables/spend-rollup.ts) both take it from here.
+ */
+export function chooseReports(present: Iterable<ReportPresence>): Map<string, string> {
   const chosen = new Map<string, string>();
-  for (const d of days) {
-    if (d.live || ACTIVITY_SOURCES.includes(d.source)) continue;
-    const key = JSON.stringify([d.day, d.org, d.provider]);
+  for (const d of present) {
+    if (ACTIVITY_SOURCES.includes(d.source)) continue;
+    const key = reportKey(d.day, d.org, d.provider);
     const current = chosen.get(key);
     if (current === undefined || rank(d.source) < rank(current) || (rank(d.source) === rank(current) && d.source < current))
       chosen.set(key, d.source);
@@ -78,11 +93,11 @@ function chosenReports(days: readonly SourceDay[]): Map<string, string> {
 
 /** Rows by (day, org, team, provider), from per-source days, as the header describes. */
 export function reconcile(days: readonly SourceDay[], team?: string): ReconciliationRow[] {
-  const chosen = chosenReports(days);
+  const chosen = chooseReports(days.filter((d) => !d.live));
   const rows = new Map<string, ReconciliationRow>();
   for (const d of days) {
     if (team !== undefined && d.team !== team) continue;
-    const report = chosen.get(JSON.stringify([d.day, d.org, d.provider])) ?? null;
+    const report = chosen.get(reportKey(d.day, d.org, d.provider)) ?? null;
     if (!d.live && d.source !== report) continue;
     const key = JSON.stringify([d.day, d.org, d.team, d.provider]);
     let row = rows.get(key);
@@ -131,7 +146,7 @@ export function reconcile(days: readonly SourceDay[], team?: string): Reconcilia
  * not superseded. `counted_usd` is the reconciliation's figure for the same providers.
  */
 export function spendCorrections(days: readonly SourceDay[], fromDay: string): SpendCorrectionRow[] {
-  const chosen = chosenReports(days);
+  const chosen = chooseReports(days.filter((d) => !d.live));
   // Days each (org, provider) had request-level spend, to tell a covered report from a judged one.
   const liveDays = new Map<string, string[]>();
   for (const d of days) {
