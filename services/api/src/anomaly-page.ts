@@ -79,7 +79,12 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
         session,
         sessions,
         setCookie: viewer.setCookie,
-        body: renderAnomalyPage(detail, `<div>${forms}</div><p class="muted">As <strong>${h(viewer.by)}</strong>.</p>`, undefined, await evidence(detail)),
+        body: renderAnomalyPage(
+          detail,
+          `<div>${forms}</div><p class="muted">As <strong>${h(viewer.by)}</strong>.</p>`,
+          undefined,
+          await evidence(detail),
+        ),
       });
     },
   };

@@ -158,7 +158,7 @@ describe.skipIf(CHROMIUM === undefined)('the web console in headless Chromium', 
     expect(await chart.locator('circle.point').count()).toBeGreaterThan(0);
     expect(await chart.locator('path.cumulative').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)+$/);
     expect(await chart.locator('line.cap-line').count()).toBe(1);
-    const bars = await chart.locator('rect.bar').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-usd'))));
+    const bars = await Promise.all((await chart.locator('rect.bar').all()).map(async (bar) => Number(await bar.getAttribute('data-usd'))));
     expect(bars.reduce((s, x) => s + x, 0)).toBeCloseTo(120, 6);
     expect(await page.textContent('#behind-sessions')).toContain('bob-session');
     expect(await page.textContent('body')).toContain('Acknowledged');

@@ -38,9 +38,22 @@ export function decisionRoute(deps: ConsoleDeps): Route {
       }
       const note = (form.get('note') ?? '').trim();
       if (note.length > NOTE_MAX)
-        return consoleProblem(deps.sessions, session, 400, 'Nothing was changed', `note must be at most ${NOTE_MAX} characters, not ${note.length}.`);
+        return consoleProblem(
+          deps.sessions,
+          session,
+          400,
+          'Nothing was changed',
+          `note must be at most ${NOTE_MAX} characters, not ${note.length}.`,
+        );
       const anomaly = await deps.store.getAnomaly(id);
-      if (anomaly === undefined) return consoleProblem(deps.sessions, session, 404, 'Unknown anomaly', `Burnrate has no anomaly ${JSON.stringify(id)}; nothing was changed.`);
+      if (anomaly === undefined)
+        return consoleProblem(
+          deps.sessions,
+          session,
+          404,
+          'Unknown anomaly',
+          `Burnrate has no anomaly ${JSON.stringify(id)}; nothing was changed.`,
+        );
       await deps.recorder.record([linkDecision(action as LinkAction, anomaly, session.by, 'console', now, deps.config.current(), note)]);
       log.info({ anomalyId: id, action, by: session.by }, 'console decision');
       return seeOther(localPath(form.get('return'), `/anomalies/${encodeURIComponent(id)}`));

@@ -42,11 +42,16 @@ export async function anomalyEvidence(store: Pick<ConsoleStore, 'spend' | 'spend
   const usual = prior.map((r) => r.cost_usd).filter((x) => x > 0);
   let baseline: { low: number; high: number; label: string } | undefined;
   if (usual.length >= 3) {
-    baseline = { low: quantile(usual, 0.1), high: quantile(usual, 0.9), label: `usual hourly spend (10th–90th percentile of the ${BASELINE_DAYS} days before)` };
+    baseline = {
+      low: quantile(usual, 0.1),
+      high: quantile(usual, 0.9),
+      label: `usual hourly spend (10th–90th percentile of the ${BASELINE_DAYS} days before)`,
+    };
   } else if (a.expected.unit === 'usd/h') {
     baseline = { low: a.expected.value, high: a.expected.value, label: 'usual spend for this hour, as the detector expected it' };
   }
-  const cap = a.expected.unit === 'usd' && a.expected.value > 0 ? { usd: a.expected.value, label: CAP_LABELS[a.kind] ?? 'expected' } : undefined;
+  const cap =
+    a.expected.unit === 'usd' && a.expected.value > 0 ? { usd: a.expected.value, label: CAP_LABELS[a.kind] ?? 'expected' } : undefined;
   const inWindow = hours.filter((x) => Date.parse(x.hour) + HOUR_MS > start && Date.parse(x.hour) <= end).reduce((s, x) => s + x.usd, 0);
   const projection =
     a.status === 'open' && a.projected_usd > 0 && inWindow > 0
@@ -83,7 +88,10 @@ export async function anomalyEvidence(store: Pick<ConsoleStore, 'spend' | 'spend
     modelRows.length === 0
       ? '<p class="muted">No stored spend in the window.</p>'
       : `<table class="list" id="behind-models"><tr><th>Model</th><th class="num">Spend</th><th class="num">Events</th></tr>${modelRows
-          .map((r) => `<tr><td>${h(r.model ?? '')}</td><td class="num">${h(formatUsd(r.cost_usd))}</td><td class="num">${h(String(r.events))}</td></tr>`)
+          .map(
+            (r) =>
+              `<tr><td>${h(r.model ?? '')}</td><td class="num">${h(formatUsd(r.cost_usd))}</td><td class="num">${h(String(r.events))}</td></tr>`,
+          )
           .join('')}</table>`,
   ].join('');
 }

@@ -12,7 +12,18 @@ const PLOT_W = WIDTH - PAD.left - PAD.right;
 const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 const HOUR_MS = 3_600_000;
 
-export const SERIES_COLOURS = ['#2563eb', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#06b6d4', '#ec4899', '#84cc16', '#64748b', '#a16207'];
+export const SERIES_COLOURS = [
+  '#2563eb',
+  '#f59e0b',
+  '#10b981',
+  '#ef4444',
+  '#8b5cf6',
+  '#06b6d4',
+  '#ec4899',
+  '#84cc16',
+  '#64748b',
+  '#a16207',
+];
 
 export interface HourSpend {
   /** Start of the UTC hour, ISO. */
@@ -65,9 +76,8 @@ export function anomalyChart(input: AnomalyChartInput): string {
       ...cumulative.map((c) => c.usd),
       input.baseline?.high ?? 0,
       input.cap?.usd ?? 0,
-      input.projection?.usd ?? 0,
       ...input.evidence.map((e) => e.usd),
-    ),
+    ) * 1.15,
   );
   const x = (ms: number): number => PAD.left + ((ms - input.from) / (input.to - input.from)) * PLOT_W;
   const y = (usd: number): number => PAD.top + PLOT_H - (usd / top) * PLOT_H;
@@ -98,7 +108,9 @@ export function anomalyChart(input: AnomalyChartInput): string {
   if (cumulative.length > 0) {
     const first = { at: Math.max(input.window.start, input.from), usd: 0 };
     const line = [first, ...cumulative].map((p, i) => `${i === 0 ? 'M' : 'L'}${f(x(p.at))},${f(y(p.usd))}`).join(' ');
-    parts.push(`<path class="cumulative" d="${line}" fill="none" stroke="#111827" stroke-width="2"><title>spend since the window began</title></path>`);
+    parts.push(
+      `<path class="cumulative" d="${line}" fill="none" stroke="#111827" stroke-width="2"><title>spend since the window began</title></path>`,
+    );
     for (const p of cumulative) {
       parts.push(
         `<circle class="point" data-usd="${h(String(p.usd))}" cx="${f(x(p.at))}" cy="${f(y(p.usd))}" r="3" fill="#111827"><title>${h(`${new Date(p.at).toISOString().slice(0, 16)}Z: ${formatUsd(p.usd)} since the window began`)}</title></circle>`,
@@ -106,8 +118,14 @@ export function anomalyChart(input: AnomalyChartInput): string {
     }
     if (input.projection) {
       const last = cumulative[cumulative.length - 1] as { at: number; usd: number };
+      // A projection far above what happened would flatten everything else: it is drawn up to the
+      // top of the axis, with its end value written where it leaves the chart.
+      const p = input.projection;
+      const endAt = p.usd <= top ? p.at : last.at + ((p.at - last.at) * (top - last.usd)) / Math.max(1e-9, p.usd - last.usd);
+      const endUsd = Math.min(p.usd, top);
       parts.push(
-        `<path class="projection" d="M${f(x(last.at))},${f(y(last.usd))} L${f(x(input.projection.at))},${f(y(input.projection.usd))}" fill="none" stroke="#111827" stroke-width="2" stroke-dasharray="5 4"><title>${h(`${input.projection.label}: ${formatUsd(input.projection.usd)}`)}</title></path>`,
+        `<path class="projection" d="M${f(x(last.at))},${f(y(last.usd))} L${f(x(endAt))},${f(y(endUsd))}" fill="none" stroke="#111827" stroke-width="2" stroke-dasharray="5 4"><title>${h(`${p.label}: ${formatUsd(p.usd)}`)}</title></path>`,
+        `<text x="${f(Math.min(x(endAt) + 4, PAD.left + PLOT_W - 4))}" y="${f(y(endUsd) + 12)}" text-anchor="${x(endAt) > PAD.left + PLOT_W * 0.7 ? 'end' : 'start'}">${h(`${p.usd > top ? '↑ ' : ''}${formatUsd(p.usd)} if it goes on`)}</text>`,
       );
     }
   }
@@ -150,7 +168,7 @@ export function stackedChart(periods: readonly string[], series: readonly Stacke
   const top = niceMax(Math.max(1, ...totals));
   const y = (usd: number): number => PAD.top + PLOT_H - (usd / top) * PLOT_H;
   const slot = PLOT_W / Math.max(1, periods.length);
-  const barW = Math.max(2, slot * 0.8);
+  const barW = Math.min(48, Math.max(2, slot * 0.8));
   const parts: string[] = [yAxis(top, y)];
   const every = Math.max(1, Math.ceil(periods.length / 12));
   periods.forEach((period, i) => {
@@ -165,7 +183,9 @@ export function stackedChart(periods: readonly string[], series: readonly Stacke
       base += v;
     });
     if (i % every === 0) {
-      parts.push(`<text x="${f(PAD.left + i * slot + slot / 2)}" y="${HEIGHT - PAD.bottom + 16}" text-anchor="middle">${h(shortPeriod(period))}</text>`);
+      parts.push(
+        `<text x="${f(PAD.left + i * slot + slot / 2)}" y="${HEIGHT - PAD.bottom + 16}" text-anchor="middle">${h(shortPeriod(period))}</text>`,
+      );
     }
   });
   const legend = series.map((s, j) => legendItem(SERIES_COLOURS[j % SERIES_COLOURS.length] as string, s.name)).join('');
@@ -220,7 +240,8 @@ export function niceMax(max: number): number {
 
 function shortPeriod(period: string): string {
   // 2026-11-27T00:00:00.000Z → 11-27; an hour → 11-27 14h; a month → 2026-11.
-  if (/T00:00:00(\.000)?Z$/.test(period)) return period.slice(8, 10) === '01' && period.length > 10 ? period.slice(0, 10) : period.slice(5, 10);
+  if (/T00:00:00(\.000)?Z$/.test(period))
+    return period.slice(8, 10) === '01' && period.length > 10 ? period.slice(0, 10) : period.slice(5, 10);
   if (period.length === 7) return period;
   return `${period.slice(5, 10)} ${period.slice(11, 13)}h`;
 }

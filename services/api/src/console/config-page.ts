@@ -18,7 +18,14 @@ const PROPOSAL_MAX = 200 * 1024;
 
 /** GET /config (the running config, its status and warnings, the backtest form) and POST /config/backtest. */
 export function configPageRoutes(deps: ConsoleDeps): Route[] {
-  const render = (session: ConsoleSession, status: number, extra: string, proposal = '', range = { from: '7d', to: '' }, setCookie?: string) => {
+  const render = (
+    session: ConsoleSession,
+    status: number,
+    extra: string,
+    proposal = '',
+    range = { from: '7d', to: '' },
+    setCookie?: string,
+  ) => {
     const config = deps.config.current();
     const st = deps.config.status?.();
     const warnings = deps.warnings();
@@ -68,10 +75,12 @@ export function configPageRoutes(deps: ConsoleDeps): Route[] {
         if (proposal.trim() === '') return fail('proposal is empty: paste the burnrate.yaml you want to try.');
         if (proposal.length > PROPOSAL_MAX) return fail(`proposal must be at most ${PROPOSAL_MAX} characters, not ${proposal.length}.`);
         const to = range.to === '' ? now : dateOf(range.to);
-        if (to === undefined) return fail(`to must be a day (2026-11-01) or an instant (2026-11-01T09:00:00Z), not ${JSON.stringify(range.to)}.`);
+        if (to === undefined)
+          return fail(`to must be a day (2026-11-01) or an instant (2026-11-01T09:00:00Z), not ${JSON.stringify(range.to)}.`);
         const back = parseDuration(range.from);
         const from = back !== undefined ? new Date(to.getTime() - back) : dateOf(range.from);
-        if (from === undefined) return fail(`from must be a duration back from to (7d), a day or an instant, not ${JSON.stringify(range.from)}.`);
+        if (from === undefined)
+          return fail(`from must be a duration back from to (7d), a day or an instant, not ${JSON.stringify(range.from)}.`);
         if (from.getTime() >= to.getTime()) return fail(`from (${from.toISOString()}) must be before to (${to.toISOString()}).`);
         if (to.getTime() - from.getTime() > 93 * 86_400_000)
           return fail('The range is at most 93 days here (a backtest replays every event in it); use burnrate backtest for longer.');

@@ -5,14 +5,7 @@ import type { ConsoleSessions } from './session.ts';
 
 export type ConsoleStore = Pick<
   Store,
-  | 'listAnomalies'
-  | 'listAnomalyStates'
-  | 'firstDetectedAt'
-  | 'getAnomaly'
-  | 'anomalyVersions'
-  | 'listDeliveries'
-  | 'spend'
-  | 'spendTop'
+  'listAnomalies' | 'listAnomalyStates' | 'firstDetectedAt' | 'getAnomaly' | 'anomalyVersions' | 'listDeliveries' | 'spend' | 'spendTop'
 >;
 
 /** One anomaly of a backtest run, as the config page lists it (backtest-report.ts's AnomalySummary has these). */

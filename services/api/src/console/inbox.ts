@@ -93,7 +93,8 @@ export function inboxFilter(query: URLSearchParams): InboxFilter | { problem: st
   }
   const state = value('state');
   if (state !== undefined) {
-    if (!(STATES as readonly string[]).includes(state)) return { problem: `state must be one of ${STATES.join(', ')}, not ${JSON.stringify(state)}.` };
+    if (!(STATES as readonly string[]).includes(state))
+      return { problem: `state must be one of ${STATES.join(', ')}, not ${JSON.stringify(state)}.` };
     filter.state = state as LifecycleState;
   }
   const kind = value('kind');

@@ -112,8 +112,7 @@ export function seeOther(location: string, setCookie?: string): HttpResponse {
  * trick), so a crafted form cannot send the browser elsewhere.
  */
 export function localPath(value: string | null, fallback = '/'): string {
-  if (value === null || !value.startsWith('/') || value.startsWith('//') || value.includes('\\') || /[\r\n]/.test(value))
-    return fallback;
+  if (value === null || !value.startsWith('/') || value.startsWith('//') || value.includes('\\') || /[\r\n]/.test(value)) return fallback;
   return value;
 }
 

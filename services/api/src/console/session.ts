@@ -61,9 +61,7 @@ export interface ConsoleSessionOptions {
  */
 export function createConsoleSessions(options: ConsoleSessionOptions): ConsoleSessions {
   const token = options.apiToken || undefined;
-  const key = token
-    ? createHmac('sha256', token).update('burnrate console session v1').digest()
-    : (options.randomKey ?? randomBytes(32));
+  const key = token ? createHmac('sha256', token).update('burnrate console session v1').digest() : (options.randomKey ?? randomBytes(32));
   // Signed-out ids until they would have expired anyway. Per process: a sign-out on one ingest
   // instance does not reach another (the cookie is cleared in that browser either way).
   const revoked = new Map<string, number>();
@@ -109,7 +107,8 @@ export function createConsoleSessions(options: ConsoleSessionOptions): ConsoleSe
         };
       }
       const given = form.get(CSRF_FIELD);
-      if (given === null || given === '') return { status: 403, message: `The form has no ${CSRF_FIELD} token: reload the page and try again.` };
+      if (given === null || given === '')
+        return { status: 403, message: `The form has no ${CSRF_FIELD} token: reload the page and try again.` };
       if (!equal(given, sessions.csrfToken(session)))
         return { status: 403, message: `The form's ${CSRF_FIELD} token is not this session's: reload the page and try again.` };
       return session;

@@ -35,17 +35,31 @@ export function spendPageRoute(deps: ConsoleDeps): Route {
       const access = pageAccess(deps.sessions, req, now);
       if (!access.ok) return access.response;
       const page = (status: number, body: string) =>
-        consolePage({ status, title: 'Spend', section: 'spend', session: access.session, sessions: deps.sessions, setCookie: access.setCookie, body });
+        consolePage({
+          status,
+          title: 'Spend',
+          section: 'spend',
+          session: access.session,
+          sessions: deps.sessions,
+          setCookie: access.setCookie,
+          body,
+        });
 
       const params = new URLSearchParams();
       for (const [name, value] of req.query) {
         if (!(PAGE_PARAMS as readonly string[]).includes(name))
-          return page(400, `<h1>Spend</h1><p class="error" role="alert">${h(`${name} is not a filter of the spend explorer; it takes ${PAGE_PARAMS.join(', ')}.`)}</p><p><a href="/spend">Start over</a></p>`);
+          return page(
+            400,
+            `<h1>Spend</h1><p class="error" role="alert">${h(`${name} is not a filter of the spend explorer; it takes ${PAGE_PARAMS.join(', ')}.`)}</p><p><a href="/spend">Start over</a></p>`,
+          );
         if (value !== '') params.set(name, value);
       }
       const stackBy = params.get('group_by') ?? 'team';
       if (!(STACK_BY as readonly string[]).includes(stackBy))
-        return page(400, `<h1>Spend</h1><p class="error" role="alert">${h(`group_by must be one of ${STACK_BY.join(', ')}, not ${JSON.stringify(stackBy)}.`)}</p><p><a href="/spend">Start over</a></p>`);
+        return page(
+          400,
+          `<h1>Spend</h1><p class="error" role="alert">${h(`group_by must be one of ${STACK_BY.join(', ')}, not ${JSON.stringify(stackBy)}.`)}</p><p><a href="/spend">Start over</a></p>`,
+        );
       params.set('group_by', stackBy);
       if (!params.has('from')) params.set('from', '30d');
       const filters = new URLSearchParams(params);
@@ -80,8 +94,14 @@ function internalGet(path: string, query: URLSearchParams): IncomingRequest {
   return { method: 'GET', path, query, headers: {}, params: {}, contentType: '', remoteAddress: '', body: async () => Buffer.alloc(0) };
 }
 
-function render(spend: SpendResponse, sessions: SpendTopResponse, developers: SpendTopResponse, params: URLSearchParams, stackBy: string): string {
-  const periods = [...new Set(spend.rows.map((r) => r.period))].sort();
+function render(
+  spend: SpendResponse,
+  sessions: SpendTopResponse,
+  developers: SpendTopResponse,
+  params: URLSearchParams,
+  stackBy: string,
+): string {
+  const periods = [...new Set([...periodsOf(spend), ...spend.rows.map((r) => r.period)])].sort();
   const byGroup = new Map<string, number>();
   for (const r of spend.rows) {
     const name = String(r[stackBy as keyof typeof r] ?? '(none)');
@@ -126,7 +146,9 @@ function render(spend: SpendResponse, sessions: SpendTopResponse, developers: Sp
 function budgetTable(budget: NonNullable<SpendResponse['budget']>): string {
   const pct = (x: number | null): string => (x === null ? '–' : `${Math.round(x * 100)}%`);
   const meter = (x: number | null): string =>
-    x === null ? '' : `<span class="meter"><b class="${x > 1 ? 'over' : ''}" style="width:${Math.min(100, Math.round(x * 100))}%"></b></span>`;
+    x === null
+      ? ''
+      : `<span class="meter"><b class="${x > 1 ? 'over' : ''}" style="width:${Math.min(100, Math.round(x * 100))}%"></b></span>`;
   return [
     `<h2>Month to date against budget <span class="muted">(${h(budget.month)}, ${h(budget.days_left.toFixed(1))} days left; forecast = month to date + the last 7 days' daily average × days left)</span></h2>`,
     `<table class="list" id="budget"><tr><th>Team</th><th class="num">Budget</th><th class="num">Month to date</th><th>Used</th><th class="num">Per day</th><th class="num">Forecast</th><th>Of budget</th></tr>${budget.teams
@@ -151,10 +173,33 @@ function topTable(top: SpendTopResponse, what: string): string {
 function filterForm(params: URLSearchParams): string {
   const current = (n: string): string => params.get(n) ?? '';
   const select = (name: string, label: string, options: readonly string[], value: string, all?: string): string =>
-    `<label>${h(label)}<select name="${name}">${all !== undefined ? `<option value="">${h(all)}</option>` : ''}${[...new Set([...options, ...(value && !options.includes(value) ? [value] : [])])]
+    `<label>${h(label)}<select name="${name}">${all !== undefined ? `<option value="">${h(all)}</option>` : ''}${[
+      ...new Set([...options, ...(value && !options.includes(value) ? [value] : [])]),
+    ]
       .map((o) => `<option value="${h(o)}"${o === value ? ' selected' : ''}>${h(o)}</option>`)
       .join('')}</select></label>`;
   const text = (name: string, label: string): string =>
     `<label>${h(label)}<input type="text" name="${name}" value="${h(current(name))}" size="14"></label>`;
   return `<form class="filters" method="get" action="/spend" id="spend-filters">${select('from', 'Range', RANGES, current('from') || '30d')}${select('granularity', 'Per', SPEND_GRANULARITIES, current('granularity') || 'day')}${select('group_by', 'Stack by', STACK_BY, current('group_by') || 'team')}${text('team', 'Team')}${text('model', 'Model')}${text('tool', 'Tool')}${text('developer', 'Developer')}${text('provider', 'Provider')}<button type="submit">Apply</button> <a href="/spend">Clear</a></form>`;
+}
+
+/** Every period of the range, so days without spend show as gaps rather than disappear (at most 2,000). */
+function periodsOf(spend: SpendResponse): string[] {
+  const out: string[] = [];
+  const from = new Date(spend.from);
+  let t =
+    spend.granularity === 'month'
+      ? Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1)
+      : Math.floor(from.getTime() / (spend.granularity === 'hour' ? 3_600_000 : 86_400_000)) *
+        (spend.granularity === 'hour' ? 3_600_000 : 86_400_000);
+  const end = Date.parse(spend.to);
+  while (t < end && out.length < 2000) {
+    out.push(new Date(t).toISOString());
+    const d = new Date(t);
+    t =
+      spend.granularity === 'month'
+        ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)
+        : t + (spend.granularity === 'hour' ? 3_600_000 : 86_400_000);
+  }
+  return out;
 }
