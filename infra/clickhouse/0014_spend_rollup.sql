@@ -101,6 +101,34 @@ PARTITION BY toYYYYMM(hour)
 ORDER BY (org, hour, team, provider, source, live, model, tool, developer, session_id, built_at)
 TTL hour + INTERVAL 1100 DAY;
 
+-- 2b. The same build per hour and team-level group (no developer, no session): what the views
+--     that neither group nor filter by developer read. A year of a 5,000-developer org is about
+--     as many rows in spend_rollup_v1 as it has events (developer × session × hour), a few
+--     hundred thousand here. Written by the same build, before the same seal.
+CREATE TABLE IF NOT EXISTS spend_rollup_team_v1
+(
+    org LowCardinality(String),
+    hour DateTime('UTC'),
+    team LowCardinality(String),
+    provider LowCardinality(String),
+    source LowCardinality(String),
+    live Bool,
+    model LowCardinality(String),
+    tool LowCardinality(String),
+    built_at DateTime64(3, 'UTC'),
+    events UInt64,
+    requests UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cache_read_tokens UInt64,
+    cache_write_tokens UInt64,
+    cost_usd Float64
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (org, hour, team, provider, source, live, model, tool, built_at)
+TTL hour + INTERVAL 1100 DAY;
+
 -- 3. Seals: the build each hour's rollup rows belong to, written after all of them. The latest
 --    seal counts; it covers the hour's events stored up to built_at.
 CREATE TABLE IF NOT EXISTS spend_rollup_hours_v1

@@ -56,7 +56,7 @@ describe('createChdbStore', () => {
     const applied = await rawQuery<{ version: number; name: string }>(
       `SELECT version, name FROM ${database}.schema_migrations FINAL ORDER BY version`,
     );
-    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    expect(applied.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     const rows = await rawQuery<{ n: number }>(`SELECT count() AS n FROM ${database}.schema_migrations`);
     // One record per migration even without FINAL: the second run inserted nothing.
     expect(Number(rows[0]?.n)).toBe(applied.length);
@@ -80,6 +80,7 @@ describe('createChdbStore', () => {
       'spend_report_days_mv_v1',
       'spend_report_days_v1',
       'spend_rollup_hours_v1',
+      'spend_rollup_team_v1',
       'spend_rollup_v1',
       'usage_events_v1',
     ]);

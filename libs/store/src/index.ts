@@ -44,3 +44,4 @@ export { OUTBOX_TABLE } from './tables/outbox.ts';
 export { SILENCES_TABLE } from './tables/silences.ts';
 export { DLQ_REPLAYS_TABLE, DlqReplay } from './tables/dlq-replays.ts';
 export { createSpendRollupRefresher } from './spend-refresher.ts';
+export { sumTotals, zeroTotals } from './spend-totals.ts';

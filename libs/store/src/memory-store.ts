@@ -14,6 +14,7 @@ import {
   type Store,
 } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
+import { zeroTotals } from './spend-totals.ts';
 import { chooseReports, reconcile, reportKey, roundToMicroUsd, type SourceDay, spendCorrections } from './tables/reconciliation.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
@@ -529,15 +530,6 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const zeroTotals = (): SpendTotals => ({
-  cost_usd: 0,
-  events: 0,
-  requests: 0,
-  input_tokens: 0,
-  output_tokens: 0,
-  cache_read_tokens: 0,
-  cache_write_tokens: 0,
-});
 
 function addTotals(t: SpendTotals, e: UsageEvent): void {
   t.cost_usd += e.cost_usd;

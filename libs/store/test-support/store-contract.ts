@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate/schemas';
 import type { OutboxEntry, SpendDimension, SpendReportRow, Store } from '../src/port.ts';
 import { anomaly, anomalyState, delivery, dlqRecord, fullUsageEvent, usageEvent } from './fixtures.ts';
+import { reportBucket } from '@burnrate/testing/builders';
 
 /**
  * One body of behaviour every Store must show: the memory twin (unit), chdb and the server
@@ -154,20 +155,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
         const live = (id: string, at: string, cost: number, team = 'payments', provider = 'anthropic') =>
           usageEvent({ org, event_id: id, occurred_at: at, cost_usd: cost, team, provider });
         const report = (id: string, source: string, day: string, cost: number, team = 'payments', provider = 'anthropic') =>
-          usageEvent({
-            org,
-            event_id: id,
-            source,
-            provider,
-            granularity: '1d',
-            period_start: `${day}T00:00:00.000Z`,
-            period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
-            occurred_at: `${day}T00:00:00.000Z`,
-            developer: 'workspace:default',
-            session_id: undefined,
-            cost_usd: cost,
-            team,
-          });
+          reportBucket(source, day, cost, { org, event_id: id, provider, team });
         await store.insertUsageEvents([
           live('o1', '2026-03-02T10:00:00.000Z', 30),
           live('o2', '2026-03-02T15:00:00.000Z', 12.5),
@@ -222,19 +210,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
       it('tells detection where it judged two reports of one provider that count once', async () => {
         const org = unique('org');
         const report = (id: string, source: string, day: string, cost: number) =>
-          usageEvent({
-            org,
-            event_id: id,
-            source,
-            granularity: '1d',
-            period_start: `${day}T00:00:00.000Z`,
-            period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
-            occurred_at: `${day}T00:00:00.000Z`,
-            developer: 'workspace:default',
-            session_id: undefined,
-            cost_usd: cost,
-            team: 'payments',
-          });
+          reportBucket(source, day, cost, { org, event_id: id, team: 'payments' });
         const live = (id: string, at: string, cost: number) => usageEvent({ org, event_id: id, occurred_at: at, cost_usd: cost });
         await store.insertUsageEvents([
           // Admin keys only on the 10th: both reports were judged, the cost report counts.

@@ -99,3 +99,22 @@ export function anomaly(overrides: AnomalyOverrides = {}): Anomaly {
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * A provider report's daily bucket as a poller publishes it: `granularity: '1d'` over the UTC
+ * `day`, attributed to a workspace rather than a developer, no session; `overrides` as usageEvent.
+ */
+export function reportBucket(source: string, day: string, cost_usd: number, overrides: UsageEventOverrides = {}): UsageEvent {
+  const start = `${day}T00:00:00.000Z`;
+  return usageEvent({
+    source,
+    granularity: '1d',
+    period_start: start,
+    period_end: new Date(Date.parse(start) + 86_400_000).toISOString(),
+    occurred_at: start,
+    developer: 'workspace:default',
+    session_id: undefined,
+    cost_usd,
+    ...overrides,
+  });
+}

@@ -38,6 +38,7 @@ export {
 export { startMsTeamsStandIn, type MsTeamsCard, type MsTeamsStandIn, type MsTeamsStandInOptions } from './msteams-stand-in.ts';
 export {
   ANTHROPIC_COST_PATH,
+  anthropicCostRow,
   ANTHROPIC_USAGE_PATH,
   CLAUDE_CODE_ANALYTICS_PATH,
   CURSOR_DAILY_PATH,

@@ -132,6 +132,25 @@ export const CLAUDE_CODE_ANALYTICS_PATH = '/v1/organizations/usage_report/claude
 export const OPENAI_COMPLETIONS_PATH = '/v1/organization/usage/completions';
 export const OPENAI_COSTS_PATH = '/v1/organization/costs';
 
+/**
+ * One row of the Anthropic cost report as the Admin API answers it: `cents` of Claude Opus 4.5
+ * output tokens in the default workspace (`workspace_id: null`), for `setRows(ANTHROPIC_COST_PATH, …)`.
+ */
+export function anthropicCostRow(cents: number): Record<string, unknown> {
+  return {
+    currency: 'USD',
+    amount: String(cents),
+    workspace_id: null,
+    description: 'Claude Opus 4.5 Usage - Output Tokens',
+    cost_type: 'tokens',
+    context_window: '0-200k',
+    model: 'claude-opus-4-5-20251101',
+    service_tier: 'standard',
+    token_type: 'output_tokens',
+    inference_geo: 'global',
+  };
+}
+
 export function startAnthropicStandIn(adminKey: string, pageSize = 3): Promise<UsageApiStandIn> {
   return startReportStandIn(
     ANTHROPIC_TIME,

@@ -11,7 +11,6 @@ export {
   type SpendResponse,
   type SpendRoutesDeps,
   type SpendTopResponse,
-  sumTotals,
   teamBudgets,
 } from './spend-routes.ts';
 export { type SilenceEntry, type SilenceState, silenceState } from './silence-routes.ts';

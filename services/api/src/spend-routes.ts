@@ -11,6 +11,7 @@ import {
   type SpendTopRow,
   type SpendTotals,
   type Store,
+  sumTotals,
 } from '@burnrate/store';
 import { authorize, invalidField } from './request.ts';
 
@@ -228,28 +229,6 @@ function limitOf(text: string | null): number {
   return n;
 }
 
-export function sumTotals(rows: readonly SpendTotals[]): SpendTotals {
-  const t: SpendTotals = {
-    cost_usd: 0,
-    events: 0,
-    requests: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-  };
-  for (const r of rows) {
-    t.cost_usd += r.cost_usd;
-    t.events += r.events;
-    t.requests += r.requests;
-    t.input_tokens += r.input_tokens;
-    t.output_tokens += r.output_tokens;
-    t.cache_read_tokens += r.cache_read_tokens;
-    t.cache_write_tokens += r.cache_write_tokens;
-  }
-  t.cost_usd = roundToMicroUsd(t.cost_usd);
-  return t;
-}
 
 /**
  * Month to date per team (UTC month, counted spend, every provider and model) against the budget,

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ANTHROPIC_COST_PATH, startAnthropicStandIn, type UsageApiStandIn, waitUntil } from '@burnrate/testing';
+import { ANTHROPIC_COST_PATH, anthropicCostRow, startAnthropicStandIn, type UsageApiStandIn, waitUntil } from '@burnrate/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BurnrateProcess,
@@ -97,20 +97,7 @@ describe('burnrate start (embedded): the cost report corrects the budget forecas
     const slackBefore = around.slack.messages.length;
 
     // The day's cost report: $95, where the live feed saw $30.
-    api.setRows(ANTHROPIC_COST_PATH, new Date(dayStart).toISOString(), [
-      {
-        currency: 'USD',
-        amount: '9500',
-        workspace_id: null,
-        description: 'Claude Opus 4.5 Usage - Output Tokens',
-        cost_type: 'tokens',
-        context_window: '0-200k',
-        model: 'claude-opus-4-5-20251101',
-        service_tier: 'standard',
-        token_type: 'output_tokens',
-        inference_geo: 'global',
-      },
-    ]);
+    api.setRows(ANTHROPIC_COST_PATH, new Date(dayStart).toISOString(), [anthropicCostRow(9500)]);
     await waitUntil(
       async () => {
         const health = (await (await fetch(`${url}/healthz`)).json()) as { report_corrections: CorrectionsLine };

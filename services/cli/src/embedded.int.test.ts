@@ -161,7 +161,9 @@ describe('burnrate start (embedded), end to end', () => {
     const fixture = await readFile(FIXTURE, 'utf8');
     const { request } = otlpTypes('logs');
     const asSession = (id: string): Buffer =>
-      Buffer.from(request.encode(request.fromObject(JSON.parse(fixture.replaceAll(CAPTURED_SESSION, id)) as Record<string, unknown>)).finish());
+      Buffer.from(
+        request.encode(request.fromObject(JSON.parse(fixture.replaceAll(CAPTURED_SESSION, id)) as Record<string, unknown>)).finish(),
+      );
 
     const res = await fetch(`${burnrate.url}/v1/logs`, {
       method: 'POST',

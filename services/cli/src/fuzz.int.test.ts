@@ -333,7 +333,10 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
       fc.record({
         id: fc.oneof(plainText, hostile),
         model: fc.oneof(fc.constantFrom('claude-sonnet-4-5-20250929', 'gpt-5', 'anthropic/claude-opus-4-5'), hostile),
-        startTime: fc.oneof(fc.integer({ min: 0, max: 3600 }).map((s) => now / 1000 - s), fc.constantFrom(-1, 1e300, Number.NaN)),
+        startTime: fc.oneof(
+          fc.integer({ min: 0, max: 3600 }).map((s) => now / 1000 - s),
+          fc.constantFrom(-1, 1e300, Number.NaN),
+        ),
         prompt_tokens: fc.oneof(fc.integer({ min: 0, max: 200_000 }), fc.constantFrom(-3, 1.5, 9e15)),
         completion_tokens: fc.integer({ min: 0, max: 20_000 }),
         response_cost: fc.oneof(fc.double({ min: 0, max: 50, noNaN: true }), fc.constantFrom(1e308, -1)),
@@ -356,16 +359,14 @@ function requestKinds(now: number, fixture: string): fc.Arbitrary<PlannedRequest
       ),
       allowed: [200, 400, 403],
     }));
-  const protobufNoise = fc
-    .tuple(fc.uint8Array({ maxLength: 400 }), fc.constantFrom('/v1/logs', '/v1/metrics'))
-    .map(([bytes, path]) => ({
-      kind: 'otlp protobuf: arbitrary bytes',
-      path,
-      headers: { ...json(), 'content-type': 'application/x-protobuf' },
-      body: Buffer.from(bytes),
-      // Some byte strings are valid messages (empty, or unknown fields only).
-      allowed: [200, 400],
-    }));
+  const protobufNoise = fc.tuple(fc.uint8Array({ maxLength: 400 }), fc.constantFrom('/v1/logs', '/v1/metrics')).map(([bytes, path]) => ({
+    kind: 'otlp protobuf: arbitrary bytes',
+    path,
+    headers: { ...json(), 'content-type': 'application/x-protobuf' },
+    body: Buffer.from(bytes),
+    // Some byte strings are valid messages (empty, or unknown fields only).
+    allowed: [200, 400],
+  }));
   return fc.oneof(
     { weight: 30, arbitrary: valid },
     { weight: 25, arbitrary: mixed },

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ANTHROPIC_COST_PATH, startAnthropicStandIn, type UsageApiStandIn, waitUntil } from '@burnrate/testing';
+import { ANTHROPIC_COST_PATH, anthropicCostRow, startAnthropicStandIn, type UsageApiStandIn, waitUntil } from '@burnrate/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BurnrateProcess,
@@ -86,20 +86,7 @@ describe('burnrate start (embedded): live events and the cost report of the same
     const slackBefore = around.slack.messages.length;
 
     // The day's cost report arrives: $33.50, $3.50 more than the events showed (a call lost on the way).
-    api.setRows(ANTHROPIC_COST_PATH, yesterday.toISOString(), [
-      {
-        currency: 'USD',
-        amount: '3350',
-        workspace_id: null,
-        description: 'Claude Opus 4.5 Usage - Output Tokens',
-        cost_type: 'tokens',
-        context_window: '0-200k',
-        model: 'claude-opus-4-5-20251101',
-        service_tier: 'standard',
-        token_type: 'output_tokens',
-        inference_geo: 'global',
-      },
-    ]);
+    api.setRows(ANTHROPIC_COST_PATH, yesterday.toISOString(), [anthropicCostRow(3350)]);
     await waitUntil(
       async () => {
         const health = (await (await fetch(`${url}/healthz`)).json()) as { pollers: PollerLine[] };

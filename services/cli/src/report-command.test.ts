@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { anomaly, usageEvent } from '@burnrate/testing/builders';
+import { anomaly, reportBucket, usageEvent } from '@burnrate/testing/builders';
 import { capturedIO, onCallApi, type OnCallApi } from '../test-support/on-call-api.ts';
 import { anomaliesCommand } from './anomalies-command.ts';
 import { reportCommand } from './report-command.ts';
@@ -63,18 +63,7 @@ describe('burnrate report reconciliation', () => {
   it('prints live against reported spend per day, provider and team, which counts, and the totals', async () => {
     api = await onCallApi();
     const report = (id: string, day: string, cost: number, team: string) =>
-      usageEvent({
-        event_id: id,
-        source: 'anthropic_cost_report',
-        granularity: '1d',
-        period_start: `${day}T00:00:00.000Z`,
-        period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
-        occurred_at: `${day}T00:00:00.000Z`,
-        developer: 'workspace:default',
-        session_id: undefined,
-        cost_usd: cost,
-        team,
-      });
+      reportBucket('anthropic_cost_report', day, cost, { event_id: id, team });
     await api.store.insertUsageEvents([
       usageEvent({ event_id: 'o1', occurred_at: '2026-11-20T10:00:00.000Z', cost_usd: 40, team: 'payments' }),
       usageEvent({ event_id: 'o2', occurred_at: '2026-11-21T10:00:00.000Z', cost_usd: 12, team: 'payments' }),

@@ -1,5 +1,5 @@
 import type { BudgetReport, SpendResponse, SpendTopResponse } from '@burnrate/api';
-import type { SpendReportRow, SpendTotals } from '@burnrate/store';
+import { type SpendReportRow, type SpendTotals, sumTotals } from '@burnrate/store';
 import { type OnCallEnv, runOnCall } from './anomalies-command.ts';
 import { createApiClient } from './api-client.ts';
 import { UsageError } from './backtest-args.ts';
@@ -154,7 +154,7 @@ function periodCells(report: SpendResponse, label: string, raw: boolean): { head
   const rows = [...periods].map(([period, p]) => [
     label === 'MONTH' ? period.slice(0, 7) : period.slice(0, 10),
     p.models.sort().join(raw ? ' ' : ', '),
-    ...tokenCells(sum(p.totals), raw),
+    ...tokenCells(sumTotals(p.totals), raw),
   ]);
   if (!raw && rows.length > 0) rows.push(['Total', '', ...tokenCells(report.total, raw)]);
   return { header: [label, 'MODELS', ...TOKEN_HEADER], rows };
@@ -174,20 +174,6 @@ function sessionCells(report: SpendTopResponse, raw: boolean): { header: string[
   };
 }
 
-function sum(rows: readonly SpendTotals[]): SpendTotals {
-  const t: SpendTotals = {
-    cost_usd: 0,
-    events: 0,
-    requests: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-  };
-  for (const r of rows) for (const k of Object.keys(t) as (keyof SpendTotals)[]) t[k] += r[k];
-  t.cost_usd = Math.round(t.cost_usd * 1e6) / 1e6;
-  return t;
-}
 
 /** `burnrate spend` as a table: a row per period and group, the total last, then the budget if asked. */
 export function spendTable(report: SpendResponse): string[] {

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ANTHROPIC_COST_PATH, startAnthropicStandIn, type UsageApiStandIn, waitUntil } from '@burnrate/testing';
+import { ANTHROPIC_COST_PATH, anthropicCostRow, startAnthropicStandIn, type UsageApiStandIn, waitUntil } from '@burnrate/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpendResponse, SpendTopResponse } from '@burnrate/api';
 import {
@@ -90,20 +90,7 @@ describe('burnrate start (embedded): GET /api/spend, /api/spend/top and burnrate
 
     // Yesterday's cost report: $25.00 for the default workspace (payments), where the live events
     // showed $20 (a call lost on the way); it is the invoice, so it is the figure.
-    api.setRows(ANTHROPIC_COST_PATH, yesterday.toISOString(), [
-      {
-        currency: 'USD',
-        amount: '2500',
-        workspace_id: null,
-        description: 'Claude Opus 4.5 Usage - Output Tokens',
-        cost_type: 'tokens',
-        context_window: '0-200k',
-        model: 'claude-opus-4-5-20251101',
-        service_tier: 'standard',
-        token_type: 'output_tokens',
-        inference_geo: 'global',
-      },
-    ]);
+    api.setRows(ANTHROPIC_COST_PATH, yesterday.toISOString(), [anthropicCostRow(2500)]);
     await waitUntil(
       async () => {
         const health = (await (await fetch(`${url}/healthz`)).json()) as { pollers: { source: string; published: number }[] };

@@ -2,7 +2,7 @@ import type { OutgoingMessage, Producer } from '@burnrate/bus';
 import { createLogger, fixedClock } from '@burnrate/core';
 import { SpendCorrection } from '@burnrate/schemas';
 import { createMemoryStore } from '@burnrate/store';
-import { usageEvent } from '@burnrate/testing/builders';
+import { reportBucket, usageEvent } from '@burnrate/testing/builders';
 import { describe, expect, it } from 'vitest';
 import { correctionsFrom, createReportCorrections, readReconcileInterval } from './report-corrections.ts';
 
@@ -23,18 +23,7 @@ function recordingProducer() {
 }
 
 const live = (id: string, at: string, cost: number) => usageEvent({ event_id: id, occurred_at: at, cost_usd: cost });
-const costReport = (id: string, day: string, cost: number) =>
-  usageEvent({
-    event_id: id,
-    source: 'anthropic_cost_report',
-    granularity: '1d',
-    period_start: `${day}T00:00:00.000Z`,
-    period_end: new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString(),
-    occurred_at: `${day}T00:00:00.000Z`,
-    developer: 'workspace:default',
-    session_id: undefined,
-    cost_usd: cost,
-  });
+const costReport = (id: string, day: string, cost: number) => reportBucket('anthropic_cost_report', day, cost, { event_id: id });
 
 describe('report corrections', () => {
   it("publishes each team day's figures once, and again only when a report revises them", async () => {

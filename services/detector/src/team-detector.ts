@@ -3,11 +3,13 @@ import { systemClock } from '@burnrate/core';
 import type { Clock, Config, ConfigSource, Logger } from '@burnrate/core';
 import { createTeamEngine } from '@burnrate/detection';
 import type { TEAM_DETECTORS, TeamEngine, TeamEngineOptions, TeamEngineSnapshot } from '@burnrate/detection';
+import type { Anomaly } from '@burnrate/schemas';
 import { isSpendCorrection, safeParseTeamInput, TOPICS, type TeamInput } from '@burnrate/schemas';
 import { anomalyMessage, configResolver } from './detector.ts';
 import { decodeMessage } from './decode-message.ts';
 import { createPartitionedConsumer } from './partitioned.ts';
 import { type AnomalyCount, createAnomalyTally, type TrackedState, trackedOf } from './detector-tally.ts';
+import type { Outbox } from './partition-output.ts';
 import type { SnapshotHealth } from './snapshot-health.ts';
 import type { SnapshotStore } from './snapshots.ts';
 
@@ -105,6 +107,16 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
   const inputSchema = { safeParse: safeParseTeamInput };
   const decode = (m: ConsumedMessage): TeamInput | undefined => decodeMessage(m, inputSchema, 'rollup', log);
 
+  /** Each anomaly onto anomalies.v1, counted for /metrics. */
+  const publish = (anomalies: readonly Anomaly[], out: Outbox): void => {
+    for (const a of anomalies) {
+      const message = anomalyMessage(a, log);
+      if (message === undefined) continue;
+      out.push(OUTPUT_TOPIC, message);
+      raised.note(a);
+    }
+  };
+
   const newState = (): PartitionState => ({ engine: createTeamEngine(resolveConfig, engineOptions), late: 0 });
   const clock = deps.clock ?? systemClock;
 
@@ -141,12 +153,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
         if (isSpendCorrection(rollup)) {
           stats.corrections += 1;
           try {
-            for (const a of state.engine.correct(rollup)) {
-              const message = anomalyMessage(a, log);
-              if (message === undefined) continue;
-              out.push(OUTPUT_TOPIC, message);
-              raised.note(a);
-            }
+            publish(state.engine.correct(rollup), out);
           } catch (err) {
             stats.failed += 1;
             log.error(
@@ -169,12 +176,7 @@ export function createTeamDetector(deps: TeamDetectorDeps): TeamDetectorService 
               'rollup totals went down: its source restarted them',
             );
           }
-          for (const a of result.anomalies) {
-            const message = anomalyMessage(a, log);
-            if (message === undefined) continue;
-            out.push(OUTPUT_TOPIC, message);
-            raised.note(a);
-          }
+          publish(result.anomalies, out);
         } catch (err) {
           stats.failed += 1;
           log.error(

@@ -163,7 +163,7 @@ export function spendCorrections(days: readonly SourceDay[], fromDay: string): S
   const rows = new Map<string, SpendCorrectionRow>();
   for (const d of days) {
     if (d.day < fromDay) continue;
-    const report = chosen.get(JSON.stringify([d.day, d.org, d.provider]));
+    const report = chosen.get(reportKey(d.day, d.org, d.provider));
     if (report === undefined) continue;
     const key = JSON.stringify([d.day, d.org, d.team]);
     let row = rows.get(key);

@@ -19,6 +19,8 @@ import { SPEND_HOURLY_TABLE } from './spend-hourly.ts';
  * - spend_rollup_v1: per hour and group (team, provider, source, live, model, tool, developer,
  *   session), written by refreshSpendRollup one whole hour at a time from spend_hourly_v1 FINAL,
  *   every row tagged with its build;
+ * - spend_rollup_team_v1: the same build without developer and session (a hundred times fewer
+ *   rows in a large org), read by the views that neither group nor filter by developer;
  * - spend_rollup_hours_v1: the seal of each hour's build, written after its rows;
  * - spend_changes_v1: when each hour's events last changed (a view on usage_events_v1);
  * - spend_report_days_v1: which report sources have rows on a day and provider.
@@ -31,6 +33,7 @@ import { SPEND_HOURLY_TABLE } from './spend-hourly.ts';
  * so the sum of two adjacent ranges is the range's sum.
  */
 export const SPEND_ROLLUP_TABLE = 'spend_rollup_v1';
+export const SPEND_ROLLUP_TEAM_TABLE = 'spend_rollup_team_v1';
 export const SPEND_ROLLUP_HOURS_TABLE = 'spend_rollup_hours_v1';
 export const SPEND_CHANGES_TABLE = 'spend_changes_v1';
 export const SPEND_REPORT_DAYS_TABLE = 'spend_report_days_v1';
@@ -47,6 +50,14 @@ type Int64 = number | string;
 
 const MEASURES = ['events', 'requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'cost_usd'] as const;
 const FACT_COLUMNS = 'org, hour, team, provider, source, live, model, tool, developer, session_id';
+const TEAM_FACT_COLUMNS = 'org, hour, team, provider, source, live, model, tool';
+
+/** How fine the facts a query reads: per developer and session, or per team (a hundred times fewer rows). */
+type FactLevel = 'developer' | 'team';
+const LEVELS: Record<FactLevel, { table: string; columns: string }> = {
+  developer: { table: SPEND_ROLLUP_TABLE, columns: FACT_COLUMNS },
+  team: { table: SPEND_ROLLUP_TEAM_TABLE, columns: TEAM_FACT_COLUMNS },
+};
 
 const BUCKET: Record<SpendGranularity, string> = {
   hour: 'hour',
@@ -85,6 +96,15 @@ export async function refreshSpendRollup(exec: SqlExecutor, options: { settleMs?
           GROUP BY ${FACT_COLUMNS}`,
         { built_at: builtAt, org, hours: chunk },
       );
+      await exec.exec(
+        `INSERT INTO ${SPEND_ROLLUP_TEAM_TABLE} (${TEAM_FACT_COLUMNS}, built_at, ${MEASURES.join(', ')})
+         SELECT ${TEAM_FACT_COLUMNS}, {built_at:DateTime64(3, 'UTC')}, count(), sum(requests), sum(input_tokens), sum(output_tokens),
+                sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)
+           FROM ${SPEND_HOURLY_TABLE} FINAL
+          WHERE org = {org:String} AND hour IN {hours:Array(DateTime('UTC'))}
+          GROUP BY ${TEAM_FACT_COLUMNS}`,
+        { built_at: builtAt, org, hours: chunk },
+      );
       await insertRows(
         exec,
         SPEND_ROLLUP_HOURS_TABLE,
@@ -101,7 +121,12 @@ export async function refreshSpendRollup(exec: SqlExecutor, options: { settleMs?
  * older version of an event. The events are read for the hours that changed and are not clean,
  * named with IN (which the primary key prunes on) rather than NOT IN clean (which reads the range).
  */
-function factsSql(params: QueryParams, query: { org?: string | undefined; from: string; to: string }): string {
+function factsSql(
+  params: QueryParams,
+  query: { org?: string | undefined; from: string; to: string },
+  level: FactLevel = 'developer',
+): string {
+  const { table, columns } = LEVELS[level];
   const range = ["hour >= {from:DateTime64(3, 'UTC')}", "hour < {to:DateTime64(3, 'UTC')}"];
   params.from = toDateTime64(query.from);
   params.to = toDateTime64(query.to);
@@ -117,11 +142,11 @@ function factsSql(params: QueryParams, query: { org?: string | undefined; from: 
         ON s.org = c.org AND s.hour = c.hour
      WHERE c.changed_at <= s.built_at`;
   return `(
-      SELECT ${FACT_COLUMNS}, ${MEASURES.join(', ')}
-        FROM ${SPEND_ROLLUP_TABLE}
+      SELECT ${columns}, ${MEASURES.join(', ')}
+        FROM ${table}
        WHERE ${inRange} AND (org, hour, built_at) IN (${clean})
       UNION ALL
-      SELECT ${FACT_COLUMNS}, toUInt64(1) AS events, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
+      SELECT ${columns}, toUInt64(1) AS events, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
         FROM ${SPEND_HOURLY_TABLE} FINAL
        WHERE ${inRange} AND (org, hour) IN (
                SELECT org, hour FROM ${SPEND_CHANGES_TABLE} WHERE ${inRange} AND (org, hour) NOT IN (SELECT org, hour FROM (${clean})))
@@ -202,7 +227,9 @@ function checkDimensions(dims: readonly string[]): asserts dims is readonly Spen
 export async function spendReport(exec: SqlExecutor, query: SpendReportQuery): Promise<SpendReportRow[]> {
   checkDimensions(query.group_by);
   const params: QueryParams = { limit: query.limit ?? DEFAULT_SPEND_LIMIT };
-  const facts = factsSql(params, query);
+  // Developer-level facts only when the query names developers; a team's view reads the small rollup.
+  const level: FactLevel = query.group_by.includes('developer') || query.filter?.developer !== undefined ? 'developer' : 'team';
+  const facts = factsSql(params, query, level);
   const counted = await countedCondition(exec, params, query);
   const conditions = [counted, ...filterConditions(params, query.filter)];
   const dims = [...new Set(query.group_by)];
