@@ -19,6 +19,9 @@ import {
 import type { Anomaly, AnomalyState } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';
 import { type AnomalyDetail, type AnomalyViewStore, describeAnomaly } from './anomaly-view.ts';
+import { decisionForms } from './console/actions.ts';
+import { consolePage, seeOther } from './console/layout.ts';
+import type { ConsoleSession, ConsoleSessions } from './console/session.ts';
 import { h, htmlPage, problemPage } from './html.ts';
 
 export interface AnomalyPageDeps {
@@ -29,7 +32,16 @@ export interface AnomalyPageDeps {
   linkSecret: string | undefined;
   /** BURNRATE_API_TOKEN: when set, the page needs it (as a bearer) or a view link, like the API. */
   apiToken: string | undefined;
+  /**
+   * The web console, when this process serves it: a signed-in browser (a cookie session) sees the
+   * page with the console's navigation, buttons that post with the session's CSRF token, and
+   * `evidence` (the chart and what is behind it); without a session and with a token set, the
+   * browser is sent to the sign-in form.
+   */
+  console?: { sessions: ConsoleSessions; evidence: (detail: AnomalyDetail) => Promise<string> } | undefined;
 }
+
+type Viewer = { by: string; session?: ConsoleSession; setCookie?: string };
 
 /** How long the page's buttons work once it is shown: a tab left open for a day still acts. */
 const BUTTON_LIFETIME_S = 24 * 3600;
@@ -55,15 +67,31 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
       const now = deps.clock.now();
       const detail = await describeAnomaly(deps.store, id, now);
       if (!detail) return problemPage(404, 'Unknown anomaly', `Burnrate has no anomaly ${id}.`);
-      return htmlPage(
-        200,
-        `${kindTitle(detail.anomaly.kind)} · ${detail.anomaly.subject.team}`,
-        renderAnomalyPage(detail, buttons(detail, viewer.by, now), memberLink(req, viewer.by, now)),
-      );
+      const title = `${kindTitle(detail.anomaly.kind)} · ${detail.anomaly.subject.team}`;
+      const web = deps.console;
+      const session = viewer.session;
+      if (web === undefined || session === undefined)
+        return htmlPage(200, title, renderAnomalyPage(detail, buttons(detail, viewer.by, now), memberLink(req, viewer.by, now)));
+      const { sessions, evidence } = web;
+      const forms = decisionForms(sessions, session, { id, state: detail.state }, `/anomalies/${encodeURIComponent(id)}`);
+      return consolePage({
+        status: 200,
+        title,
+        section: 'anomaly',
+        session,
+        sessions,
+        setCookie: viewer.setCookie,
+        body: renderAnomalyPage(
+          detail,
+          `<div>${forms}</div><p class="muted">As <strong>${h(viewer.by)}</strong>.</p>`,
+          undefined,
+          await evidence(detail),
+        ),
+      });
     },
   };
 
-  function whoIsLooking(req: IncomingRequest, id: string): { by: string } | { page: HttpResponse } {
+  function whoIsLooking(req: IncomingRequest, id: string): Viewer | { page: HttpResponse } {
     const token = req.query.get('t');
     if (token !== null && deps.linkSecret) {
       const verdict = verifyLinkToken(deps.linkSecret, token, deps.clock.now());
@@ -75,6 +103,14 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
       return { page: problemPage(400, 'This link does not work', 'It was changed, is incomplete, or is for another anomaly.') };
     }
     if (hasBearerToken(req, deps.apiToken)) return { by: 'api' };
+    const now = deps.clock.now();
+    const session = deps.console?.sessions.read(req, now);
+    if (session !== undefined) return { by: session.by, session };
+    if (deps.console !== undefined) {
+      if (deps.apiToken) return { page: seeOther(`/sign-in?next=${encodeURIComponent(`/anomalies/${encodeURIComponent(id)}`)}`) };
+      const issued = deps.console.sessions.issue('web', now, req);
+      return { by: 'web', session: issued.session, setCookie: issued.cookie };
+    }
     if (!deps.apiToken) return { by: 'web' };
     return {
       page: problemPage(
@@ -122,6 +158,8 @@ export function renderAnomalyPage(
   detail: AnomalyDetail,
   buttons: string,
   linkTo: (id: string) => string = (id) => encodeURIComponent(id),
+  /** The console's chart and what is behind the anomaly (HTML already built), after the evidence table. */
+  evidence = '',
 ): string {
   const a = detail.anomaly;
   const cls = detail.state === 'resolved' ? 'resolved' : SEVERITY_CLASS[a.severity];
@@ -161,6 +199,7 @@ export function renderAnomalyPage(
             .join('')}</table>`,
         ]
       : []),
+    evidence,
     '<h2>What to do</h2>',
     `<p>${h(a.advice)}</p>`,
     buttons,

@@ -29,11 +29,12 @@ textarea{font:inherit;width:100%;max-width:560px}
 
 /** A complete page: the body is HTML the caller built with `h` around every value. */
 export function htmlPage(status: number, title: string, body: string): HttpResponse {
-  return {
-    status,
-    headers: { ...HEADERS },
-    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${h(title)} · Burnrate</title><style>${STYLE}</style></head><body>${body}</body></html>`,
-  };
+  return { status, headers: { ...HEADERS }, body: htmlDocument(title, body) };
+}
+
+/** The document around a body; `style` is added to the shared one (the console's layout). */
+export function htmlDocument(title: string, body: string, style = ''): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${h(title)} · Burnrate</title><style>${STYLE}${style}</style></head><body>${body}</body></html>`;
 }
 
 /** A page that says one thing went wrong, and what to do. */

@@ -2,7 +2,7 @@ import type { Clock, ConfigSource, Logger, Route } from '@burnrate/core';
 import { linkSecretFrom } from '@burnrate/notify';
 import type { Store } from '@burnrate/store';
 import { actionLinkRoutes } from './action-links.ts';
-import { anomalyPageRoute } from './anomaly-page.ts';
+import { type AnomalyPageDeps, anomalyPageRoute } from './anomaly-page.ts';
 import { slackInteractionsRoute } from './slack-interactions.ts';
 import { createSlackUserDirectory } from './slack-users.ts';
 import type { StateRecorder } from './state-recorder.ts';
@@ -21,6 +21,8 @@ export interface HumanRoutesDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** BURNRATE_API_TOKEN: when set, the anomaly page needs it or a view link from an email. */
   apiToken?: string | undefined;
+  /** The web console's part of the anomaly page (console/index.ts), where this process serves the console. */
+  console?: AnomalyPageDeps['console'];
 }
 
 export interface HumanRoutes {
@@ -76,7 +78,7 @@ export function humanRoutes(deps: HumanRoutesDeps): HumanRoutes {
       signingSecret,
     }),
     ...actionLinkRoutes({ config: deps.config, store: deps.store, recorder: deps.recorder, clock: deps.clock, log: deps.log, linkSecret }),
-    anomalyPageRoute({ store: deps.store, clock: deps.clock, log: deps.log, linkSecret, apiToken: deps.apiToken }),
+    anomalyPageRoute({ store: deps.store, clock: deps.clock, log: deps.log, linkSecret, apiToken: deps.apiToken, console: deps.console }),
   ];
   return { routes, status };
 }

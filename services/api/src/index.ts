@@ -36,3 +36,16 @@ export {
   type ReplayResponse,
   type ReplayResult,
 } from './dlq-routes.ts';
+export {
+  type BacktestRow,
+  type ConsoleBacktester,
+  type ConsoleBacktestResult,
+  type ConsoleDeps,
+  type ConsoleSession,
+  type ConsoleSessions,
+  type ConsoleStore,
+  createConsoleSessions,
+  createWebConsole,
+  SESSION_COOKIE,
+  type WebConsole,
+} from './console/index.ts';

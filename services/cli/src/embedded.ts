@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createApiRoutes, createStateRecorder, humanRoutes, teamBudgets } from '@burnrate/api';
+import { createApiRoutes, createConsoleSessions, createStateRecorder, createWebConsole, humanRoutes, teamBudgets } from '@burnrate/api';
 import { createInProcessBus } from '@burnrate/bus';
 import {
   backfillService,
@@ -16,6 +16,7 @@ import {
 import {
   BurnrateError,
   type Clock,
+  configWarnings,
   createHttpServer,
   hasBearerToken,
   isLoopbackHost,
@@ -43,6 +44,7 @@ import { buildChannels, type ConfiguredRoot, createMetrics, metricsRoute } from 
 import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink, registerSinkMetrics } from '@burnrate/sink';
 import { createChdbStore, createSpendRollupRefresher } from '@burnrate/store';
+import { createConsoleBacktester } from './console-backtest.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { createHandoverSpool, drainSpools, handoverIngest, type HandoverIngest } from './handover.ts';
 import { acquireInstanceLock, type InstanceLock, type LockOwner, waitForRelease } from './instance-lock.ts';
@@ -198,7 +200,27 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
 
   // Slack button presses, email action links and the anomaly page: decisions go through the recorder.
   const recorder = createStateRecorder({ producer, store, log });
-  const human = humanRoutes({ config: source, store, recorder, clock, log, env: root.env, apiToken: options.apiToken });
+  const webConsole = createWebConsole({
+    store,
+    recorder,
+    config: source,
+    sessions: createConsoleSessions({ apiToken: options.apiToken, publicUrl: () => source.current().public_url }),
+    clock,
+    log,
+    budgets: () => teamBudgets(source.current()),
+    backtester: createConsoleBacktester({ config: source, store }),
+    warnings: () => configWarnings(source.current(), clock.now().getTime()),
+  });
+  const human = humanRoutes({
+    config: source,
+    store,
+    recorder,
+    clock,
+    log,
+    env: root.env,
+    apiToken: options.apiToken,
+    console: webConsole.anomalyPage,
+  });
 
   const ingest = { config: source, clock, log, gate, tally, ...(handover?.ingest ?? { producer, ledger }) };
   // Only the providers whose admin key is set; they publish as the routes do, through the same ledger.
@@ -300,6 +322,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
       budgets: () => teamBudgets(source.current()),
     }),
     ...human.routes,
+    ...webConsole.routes,
   ];
   const http = createHttpServer({ routes, log, bodyLimitBytes: options.bodyLimitBytes, observe: (r) => metrics.observeHttp(r) });
   let handingOver = false;

@@ -1,5 +1,12 @@
-import { createApiRoutes, teamBudgets } from '@burnrate/api';
-import { createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
+import {
+  anomalyPageRoute,
+  createApiRoutes,
+  createConsoleSessions,
+  createStateRecorder,
+  createWebConsole,
+  teamBudgets,
+} from '@burnrate/api';
+import { configWarnings, createHttpServer, hasBearerToken, isLoopbackHost, jsonResponse, type Route, systemClock } from '@burnrate/core';
 import {
   describeStore,
   openKafkaBus,
@@ -113,7 +120,26 @@ runService({
             budgets: () => teamBudgets(source.current()),
           })
         : []),
+      // The web console where the API is. No backtest form here (the detectors run elsewhere: use
+      // burnrate backtest), and the anomaly page without email-link buttons (those are the notifier's).
+      ...(store ? consoleRoutes(store) : []),
     ];
+    function consoleRoutes(store: ReturnType<typeof openStoreOnFirstUse>): Route[] {
+      const webConsole = createWebConsole({
+        store,
+        recorder: createStateRecorder({ producer: bus.producer(), store, log }),
+        config: source,
+        sessions: createConsoleSessions({ apiToken, publicUrl: () => source.current().public_url }),
+        clock: systemClock,
+        log,
+        budgets: () => teamBudgets(source.current()),
+        warnings: () => configWarnings(source.current()),
+      });
+      return [
+        anomalyPageRoute({ store, clock: systemClock, log, linkSecret: undefined, apiToken, console: webConsole.anomalyPage }),
+        ...webConsole.routes,
+      ];
+    }
     const http = createHttpServer({
       routes,
       log,

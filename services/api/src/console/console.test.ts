@@ -1,0 +1,124 @@
+import { fixedConfig } from '@burnrate/core';
+import { anomaly } from '@burnrate/testing';
+import { describe, expect, it } from 'vitest';
+import { humanFixture } from '../../test-support/fixture.ts';
+import { anomalyPageRoute } from '../anomaly-page.ts';
+import { createWebConsole } from './index.ts';
+import { createConsoleSessions } from './session.ts';
+
+const NOW = new Date('2026-11-27T14:10:00Z');
+const TOKEN = 'api-token-of-this-burnrate';
+const HOST = 'burnrate.test';
+
+function setup(token: string | null = TOKEN) {
+  const apiToken = token ?? undefined;
+  const f = humanFixture(NOW);
+  const sessions = createConsoleSessions({ apiToken });
+  const web = createWebConsole({
+    store: f.store,
+    recorder: f.recorder,
+    config: fixedConfig(f.config),
+    sessions,
+    clock: f.clock,
+    log: f.log,
+    budgets: () => new Map(),
+    warnings: () => [],
+  });
+  const app = f.app([
+    ...web.routes,
+    anomalyPageRoute({ store: f.store, clock: f.clock, log: f.log, linkSecret: undefined, apiToken, console: web.anomalyPage }),
+  ]);
+  const { session, cookie } = sessions.issue('dana@acme.com', NOW, { headers: {} });
+  const signedIn = { cookie: cookie.split(';')[0] as string, host: HOST };
+  const csrf = sessions.csrfToken(session);
+  const get = (url: string, headers: Record<string, string> = signedIn) =>
+    app.inject({ method: 'GET', url, headers: { host: HOST, ...headers } });
+  const post = (url: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'POST',
+      url,
+      headers: { ...signedIn, origin: `http://${HOST}`, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
+  return { ...f, get, post, csrf };
+}
+
+describe('the web console', () => {
+  it('sends a browser without a session to the sign-in form, and back where it was after', async () => {
+    const t = setup();
+    for (const path of ['/', '/spend?team=payments', '/config', '/anomalies/a1']) {
+      const res = await t.get(path, {});
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe(`/sign-in?next=${encodeURIComponent(path)}`);
+    }
+    const wrong = await t.post('/sign-in', { token: 'nope', next: '/spend' }, { cookie: '' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text()).toContain('That is not this Burnrate&#39;s API token.');
+    const ok = await t.post('/sign-in', { token: TOKEN, name: 'dana@acme.com', next: '/spend?team=payments' }, { cookie: '' });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.location).toBe('/spend?team=payments');
+    expect(ok.headers['set-cookie']).toMatch(/^burnrate_session=.+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    // An off-site next= is not followed.
+    expect((await t.post('/sign-in', { token: TOKEN, next: '//evil.example/x' }, { cookie: '' })).headers.location).toBe('/');
+    // Signing in from another site's form is refused.
+    expect((await t.post('/sign-in', { token: TOKEN }, { cookie: '', origin: 'https://evil.example' })).status).toBe(403);
+  });
+
+  it('records Acknowledge, Snooze and Resolve through the decision path, as the signed-in person, and goes back', async () => {
+    const t = setup();
+    await t.seed(anomaly({ id: 'a1', detected_at: '2026-11-27T13:30:00.000Z' }));
+    const res = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'ack', return: '/?team=payments' });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/?team=payments');
+    expect(t.published()).toMatchObject([{ anomaly_id: 'a1', action: 'acknowledged', by: 'dana@acme.com', channel: 'console' }]);
+    t.clock.advance(1000);
+    await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'snooze:1h' });
+    t.clock.advance(1000);
+    await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'resolve:noise', return: 'https://evil.example/' });
+    expect(t.published().map((d) => d.action)).toEqual(['acknowledged', 'snoozed', 'resolved']);
+    expect(t.published()[1]?.snoozed_until).toBe('2026-11-27T15:10:01.000Z');
+    const inbox = await t.get('/?state=resolved');
+    expect(inbox.status).toBe(200);
+    expect(inbox.text()).toContain('data-state="resolved"');
+  });
+
+  it('refuses a decision without the CSRF token, from another origin, and says what is wrong with bad input', async () => {
+    const t = setup();
+    await t.seed(anomaly({ id: 'a1' }));
+    expect((await t.post('/console/anomalies/a1/decide', { action: 'ack' })).status).toBe(403);
+    expect((await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'ack' }, { origin: 'https://evil.example' })).status).toBe(
+      403,
+    );
+    const bad = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'delete' });
+    expect(bad.status).toBe(400);
+    expect(bad.text()).toContain(
+      'action must be one of ack, snooze:1h, snooze:tomorrow, snooze:1w, resolve:expected, resolve:real, resolve:noise, not &quot;delete&quot;.',
+    );
+    const unknown = await t.post('/console/anomalies/nope/decide', { csrf: t.csrf, action: 'ack' });
+    expect(unknown.status).toBe(404);
+    const json = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf }, { 'content-type': 'application/json' });
+    expect(json.status).toBe(415);
+    expect(t.published()).toEqual([]);
+  });
+
+  it('names the filter that is wrong in the inbox and the spend explorer', async () => {
+    const t = setup();
+    const inbox = await t.get('/?state=sleeping');
+    expect(inbox.status).toBe(400);
+    expect(inbox.text()).toContain('state must be one of open, acknowledged, snoozed, resolved, not &quot;sleeping&quot;.');
+    expect((await t.get('/?colour=red')).text()).toContain('colour is not a filter of the inbox');
+    const spend = await t.get('/spend?granularity=week');
+    expect(spend.status).toBe(400);
+    expect(spend.text()).toContain('granularity must be one of hour, day, month, not &quot;week&quot;');
+    expect((await t.get('/spend?group_by=colour')).text()).toContain('group_by must be one of team, model, tool, provider, developer');
+    expect((await t.get('/spend?from=yesterday')).text()).toContain('from must be an instant such as 2026-11-01T00:00:00Z');
+  });
+
+  it('without an API token is open, and still hands out a session so its forms carry a CSRF token', async () => {
+    const t = setup(null);
+    const res = await t.get('/', {});
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toMatch(/^burnrate_session=/);
+    expect((await t.get('/sign-in', {})).status).toBe(303);
+  });
+});
