@@ -55,7 +55,7 @@ export async function anomalyEvidence(store: Pick<ConsoleStore, 'spend' | 'spend
   const inWindow = hours.filter((x) => Date.parse(x.hour) + HOUR_MS > start && Date.parse(x.hour) <= end).reduce((s, x) => s + x.usd, 0);
   const projection =
     a.status === 'open' && a.projected_usd > 0 && inWindow > 0
-      ? { at: to, usd: inWindow + a.projected_usd, label: `if it goes on, ${formatUsd(a.projected_usd)} more` }
+      ? { at: to, usd: inWindow + a.projected_usd, label: `${formatUsd(a.projected_usd)} more if nothing changes` }
       : undefined;
   const evidence = a.evidence
     .filter((p) => p.unit === 'usd' || p.unit === 'usd/h')

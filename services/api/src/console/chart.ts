@@ -125,7 +125,7 @@ export function anomalyChart(input: AnomalyChartInput): string {
       const endUsd = Math.min(p.usd, top);
       parts.push(
         `<path class="projection" d="M${f(x(last.at))},${f(y(last.usd))} L${f(x(endAt))},${f(y(endUsd))}" fill="none" stroke="#111827" stroke-width="2" stroke-dasharray="5 4"><title>${h(`${p.label}: ${formatUsd(p.usd)}`)}</title></path>`,
-        `<text x="${f(Math.min(x(endAt) + 4, PAD.left + PLOT_W - 4))}" y="${f(y(endUsd) + 12)}" text-anchor="${x(endAt) > PAD.left + PLOT_W * 0.7 ? 'end' : 'start'}">${h(`${p.usd > top ? '↑ ' : ''}${formatUsd(p.usd)} if it goes on`)}</text>`,
+        `<text x="${f(Math.min(x(endAt) + 4, PAD.left + PLOT_W - 4))}" y="${f(y(endUsd) + 12)}" text-anchor="${x(endAt) > PAD.left + PLOT_W * 0.7 ? 'end' : 'start'}">${h(`${p.usd > top ? '↑ ' : ''}${formatUsd(p.usd)} if nothing changes`)}</text>`,
       );
     }
   }

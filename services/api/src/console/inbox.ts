@@ -1,6 +1,5 @@
 import type { Route } from '@burnrate/core';
-import { formatUsd } from '@burnrate/detection';
-import { formatInstant, kindTitle } from '@burnrate/notify';
+import { formatInstant, impactPhrase, kindTitle } from '@burnrate/notify';
 import { AnomalyKind, type LifecycleState, type Severity } from '@burnrate/schemas';
 import { type AnomalyEntry, type AnomalyListFilter, listAnomalyEntries } from '../anomaly-list.ts';
 import { h } from '../html.ts';
@@ -55,7 +54,7 @@ export function inboxRoute(deps: ConsoleDeps): Route {
           .sort(([a], [b]) => a.localeCompare(b))
           .map(
             ([team, rows]) =>
-              `<section class="team" data-team="${h(team)}"><h2>${h(team)} <span class="muted">(${rows.length})</span></h2><table class="list"><tr><th>Severity</th><th>What</th><th>Who</th><th class="num">Impact so far</th><th>State</th><th>First detected</th><th>Act</th></tr>${rows
+              `<section class="team" data-team="${h(team)}"><h2>${h(team)} <span class="muted">(${rows.length})</span></h2><table class="list"><tr><th>Severity</th><th>What</th><th>Who</th><th class="num">Impact</th><th>State</th><th>First detected</th><th>Act</th></tr>${rows
                 .map((e) => row(e, decisionForms(deps.sessions, session, e, back)))
                 .join('')}</table></section>`,
           ),
@@ -126,5 +125,5 @@ function row(e: AnomalyEntry, actions: string): string {
         : e.state === 'resolved' && e.reason
           ? ` as ${e.reason}`
           : '';
-  return `<tr class="anomaly" data-anomaly-id="${h(e.id)}"><td class="${h(e.severity)}">${h(e.severity)}</td><td><a href="/anomalies/${h(encodeURIComponent(e.id))}">${h(kindTitle(e.kind))}</a>${e.historical ? ' <span class="badge">backfill</span>' : ''}<br><span class="muted">${h(e.summary)}</span></td><td>${h(who || `team ${e.subject.team}`)}</td><td class="num">${h(formatUsd(e.impact_usd))}</td><td class="state state-${h(e.state)}" data-state="${h(e.state)}">${h(e.state + stateNote)}</td><td>${h(formatInstant(e.first_detected_at))}</td><td>${actions}</td></tr>`;
+  return `<tr class="anomaly" data-anomaly-id="${h(e.id)}"><td class="${h(e.severity)}">${h(e.severity)}</td><td><a href="/anomalies/${h(encodeURIComponent(e.id))}">${h(kindTitle(e.kind))}</a>${e.historical ? ' <span class="badge">backfill</span>' : ''}<br><span class="muted">${h(e.summary)}</span></td><td>${h(who || `team ${e.subject.team}`)}</td><td class="num">${h(impactPhrase(e))}</td><td class="state state-${h(e.state)}" data-state="${h(e.state)}">${h(e.state + stateNote)}</td><td>${h(formatInstant(e.first_detected_at))}</td><td>${actions}</td></tr>`;
 }
