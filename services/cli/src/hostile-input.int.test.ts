@@ -83,7 +83,7 @@ describe('burnrate start refuses hostile input and stays whole', () => {
     const alert = await slack.waitFor((m) => JSON.stringify(m.blocks).includes('big-session'), 15_000);
     for (const text of [alert.text, JSON.stringify(alert.blocks)]) {
       expect(text).not.toMatch(/e\+\d|Infinity|NaN/);
-      expect(text).toMatch(/\$99,999/);
+      expect(text).toMatch(/\$100,000/); // $99,999.50 in whole dollars
     }
   });
 

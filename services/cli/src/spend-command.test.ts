@@ -25,12 +25,12 @@ const report: SpendResponse = {
 };
 
 describe('burnrate spend output', () => {
-  it('prints money with thousands separators and cents, tokens grouped, the total last', () => {
+  it('prints money as everywhere (thousands separators, cents under $100), tokens grouped, the total last; CSV keeps the cents', () => {
     const lines = spendTable(report);
     expect(lines[2]).toMatch(/^PERIOD\s+TEAM\s+EVENTS\s+INPUT\s+OUTPUT\s+CACHE CREATE\s+CACHE READ\s+TOTAL TOKENS\s+COST$/);
-    expect(lines[3]).toMatch(/^2026-11-01\s+payments\s+2\s+1,200\s+300\s+0\s+5,000\s+6,500\s+\$1,234\.50$/);
+    expect(lines[3]).toMatch(/^2026-11-01\s+payments\s+2\s+1,200\s+300\s+0\s+5,000\s+6,500\s+\$1,235$/);
     expect(lines[4]).toMatch(/\$0\.07$/);
-    expect(lines[5]).toMatch(/^Total\s+4\s+2,400\s+600\s+0\s+10,000\s+13,000\s+\$1,234\.57$/);
+    expect(lines[5]).toMatch(/^Total\s+4\s+2,400\s+600\s+0\s+10,000\s+13,000\s+\$1,235$/);
   });
 
   it('writes CSV with bare numbers and quotes a field holding a comma or a quote', () => {

@@ -26,6 +26,20 @@ describe('decide', () => {
     ['same version already skipped → done', anomaly({ version: 2 }), [delivery(2, 'skipped')], {}, { action: 'done' }],
     ['same version failed before → tried again', anomaly({ version: 1 }), [delivery(1, 'failed')], {}, { action: 'send', reason: 'new' }],
     [
+      "same version's send began and was never recorded, a newer one handled since → sent, not skipped (the channel is asked first)",
+      anomaly({ version: 2 }),
+      [delivery(1, 'sent'), delivery(2, 'pending'), delivery(3, 'sent')],
+      { 1: warning() },
+      { action: 'send', reason: 'updated' },
+    ],
+    [
+      'a pending resolution of something never told → the resolution, settled through the channel',
+      anomaly({ version: 2, status: 'resolved' }),
+      [delivery(2, 'pending')],
+      {},
+      { action: 'send', reason: 'resolved' },
+    ],
+    [
       'severity went up → escalated',
       anomaly({ version: 2, severity: 'critical' }),
       [delivery(1, 'sent')],

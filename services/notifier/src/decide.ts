@@ -32,25 +32,8 @@ export type Decision =
   /** This receiver already has this version (sent, or deliberately skipped): nothing to do or record. */
   { action: 'done' } | { action: 'skip'; detail: string } | { action: 'send'; reason: NotificationReason };
 
-/**
- * Whether this version of an anomaly needs a human at one receiver, from what that receiver has
- * already been sent. What needs a human:
- *   - the first version it sees of an episode (`new`);
- *   - a higher severity than the last version it was sent (`escalated`: a critical notifies again);
- *   - an impact that has at least doubled (and grown by $10+) since the last message (`grown`);
- *   - the end of an episode it was told about (`resolved`, a short note, once).
- * Everything else — an impact that grew a little at the same severity, a lower severity, a
- * resolution of something it never heard of, a version older than one it already has — is
- * recorded as skipped with the reason. When the last sent version's facts are unknown (neither
- * seen by this process nor in the store) it sends (`updated`): a redundant message beats a missed one.
- *
- * A version whose latest record is `pending` (a send began and its outcome was never recorded)
- * is decided again like one never tried; the notifier then asks the channel whether that attempt
- * got through before sending.
- *
- * `history` holds this receiver's delivery records for this anomaly id (latest per version).
- */
-export function decide(
+/** `decide` as if no send of this version had begun. */
+function decideAfresh(
   a: Anomaly,
   history: readonly DeliveryRecord[],
   facts: (version: number) => VersionFacts | undefined,
@@ -58,7 +41,6 @@ export function decide(
 ): Decision {
   const same = history.find((d) => d.version === a.version);
   if (same && (same.status === 'sent' || same.status === 'skipped')) return { action: 'done' };
-
   const newer = history.filter((d) => d.version > a.version && d.status !== 'failed').map((d) => d.version);
   if (newer.length > 0) return { action: 'skip', detail: `superseded: v${Math.max(...newer)} already handled for this receiver` };
 
@@ -90,4 +72,38 @@ export function decide(
       ? `severity fell to ${a.severity}`
       : `still ${a.severity}, impact ${formatUsd(a.impact_usd)} (was ${formatUsd(last.impact_usd)})`;
   return { action: 'skip', detail: `no change a human needs since v${lastSent.version}: ${change}` };
+}
+
+/**
+ * Whether this version of an anomaly needs a human at one receiver, from what that receiver has
+ * already been sent. What needs a human:
+ *   - the first version it sees of an episode (`new`);
+ *   - a higher severity than the last version it was sent (`escalated`: a critical notifies again);
+ *   - an impact that has at least doubled (and grown by $10+) since the last message (`grown`);
+ *   - the end of an episode it was told about (`resolved`, a short note, once).
+ * Everything else — an impact that grew a little at the same severity, a lower severity, a
+ * resolution of something it never heard of, a version older than one it already has — is
+ * recorded as skipped with the reason. When the last sent version's facts are unknown (neither
+ * seen by this process nor in the store) it sends (`updated`): a redundant message beats a missed one.
+ *
+ * A version whose latest record is `pending` (a send began and its outcome was never recorded)
+ * is sent, whatever happened since: the notifier then asks the channel whether that attempt got
+ * through before sending, so what arrived is recorded as sent.
+ *
+ * `history` holds this receiver's delivery records for this anomaly id (latest per version).
+ */
+export function decide(
+  a: Anomaly,
+  history: readonly DeliveryRecord[],
+  facts: (version: number) => VersionFacts | undefined,
+  policy: RenotifyPolicy = DEFAULT_RENOTIFY,
+): Decision {
+  const decision = decideAfresh(a, history, facts, policy);
+  // A send of this very version began and its outcome was never recorded (a kill between the
+  // provider's answer and the record): it goes to the channel, which is asked whether it got
+  // through and sends again only if not. Recorded as skipped, a message that may have reached
+  // the receiver would be logged as never sent.
+  if (decision.action !== 'skip' || history.find((d) => d.version === a.version)?.status !== 'pending') return decision;
+  const toldBefore = history.some((d) => d.status === 'sent' && d.version < a.version);
+  return { action: 'send', reason: a.status === 'resolved' ? 'resolved' : toldBefore ? 'updated' : 'new' };
 }
