@@ -82,6 +82,42 @@ describe('the web console', () => {
     expect(inbox.text()).toContain('data-state="resolved"');
   });
 
+  it('offers the undo of every state a person can put an anomaly in, and Unacknowledge takes it back to open', async () => {
+    const t = setup();
+    await t.seed(anomaly({ id: 'a1' }), anomaly({ id: 'over', status: 'resolved' }));
+    const undo = async (id: string) =>
+      [...(await t.get(`/anomalies/${id}`)).text().matchAll(/<button type="submit" name="action" value="unack"[^>]*>([^<]+)</g)].map(
+        (m) => m[1],
+      );
+    expect(await undo('a1')).toEqual([]);
+    for (const [action, button] of [
+      ['ack', 'Unacknowledge'],
+      ['snooze:1h', 'End snooze'],
+      ['resolve:real', 'Reopen'],
+    ] as const) {
+      await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action });
+      t.clock.advance(1000);
+      expect(await undo('a1')).toEqual([button]);
+      const res = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'unack', note: 'not yet', return: '/?state=open' });
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe('/?state=open');
+      t.clock.advance(1000);
+      expect((await t.get('/?state=open')).text()).toContain('data-anomaly-id="a1"');
+      expect(await undo('a1')).toEqual([]);
+    }
+    expect(t.published().map((d) => d.action)).toEqual([
+      'acknowledged',
+      'unacknowledged',
+      'snoozed',
+      'unacknowledged',
+      'resolved',
+      'unacknowledged',
+    ]);
+    expect(t.published()[1]).toMatchObject({ action: 'unacknowledged', by: 'dana@acme.com', channel: 'console', note: 'not yet' });
+    // The detector closed this episode: there is nothing a person could reopen.
+    expect(await undo('over')).toEqual([]);
+  });
+
   it('refuses a decision without the CSRF token, from another origin, and says what is wrong with bad input', async () => {
     const t = setup();
     await t.seed(anomaly({ id: 'a1' }));
@@ -92,7 +128,7 @@ describe('the web console', () => {
     const bad = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'delete' });
     expect(bad.status).toBe(400);
     expect(bad.text()).toContain(
-      'action must be one of ack, snooze:1h, snooze:tomorrow, snooze:1w, resolve:expected, resolve:real, resolve:noise, not &quot;delete&quot;.',
+      'action must be one of ack, snooze:1h, snooze:tomorrow, snooze:1w, resolve:expected, resolve:real, resolve:noise, unack, not &quot;delete&quot;.',
     );
     const unknown = await t.post('/console/anomalies/nope/decide', { csrf: t.csrf, action: 'ack' });
     expect(unknown.status).toBe(404);
