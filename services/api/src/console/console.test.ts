@@ -3,14 +3,14 @@ import { anomaly } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
 import { humanFixture } from '../../test-support/fixture.ts';
 import { anomalyPageRoute } from '../anomaly-page.ts';
-import { createWebConsole } from './index.ts';
+import { type ConsoleBacktester, createWebConsole } from './index.ts';
 import { createConsoleSessions } from './session.ts';
 
 const NOW = new Date('2026-11-27T14:10:00Z');
 const TOKEN = 'api-token-of-this-burnrate';
 const HOST = 'burnrate.test';
 
-function setup(token: string | null = TOKEN) {
+function setup(token: string | null = TOKEN, backtester?: ConsoleBacktester) {
   const apiToken = token ?? undefined;
   const f = humanFixture(NOW);
   const sessions = createConsoleSessions({ apiToken });
@@ -23,6 +23,7 @@ function setup(token: string | null = TOKEN) {
     log: f.log,
     budgets: () => new Map(),
     warnings: () => [],
+    backtester,
   });
   const app = f.app([
     ...web.routes,
@@ -135,6 +136,22 @@ describe('the web console', () => {
     const json = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf }, { 'content-type': 'application/json' });
     expect(json.status).toBe(415);
     expect(t.published()).toEqual([]);
+  });
+
+  it('says a backtest is already running, or ran out of time, and keeps the pasted proposal', async () => {
+    const answers = [
+      { ok: false, refused: 'busy', message: 'A backtest is already running (started 42s ago).' },
+      { ok: false, refused: 'timeout', message: 'The backtest ran longer than 5m and was stopped.' },
+    ] as const;
+    let call = 0;
+    const t = setup(TOKEN, { run: async () => answers[call++] as (typeof answers)[number] });
+    const busy = await t.post('/config/backtest', { csrf: t.csrf, proposal: 'org: acme # mine', from: '7d' });
+    expect(busy.status).toBe(409);
+    expect(busy.text()).toContain('<p class="error" role="alert" data-refused="busy">A backtest is already running (started 42s ago).</p>');
+    expect(busy.text()).toContain('org: acme # mine</textarea>');
+    const late = await t.post('/config/backtest', { csrf: t.csrf, proposal: 'org: acme', from: '7d' });
+    expect(late.status).toBe(503);
+    expect(late.text()).toContain('data-refused="timeout">The backtest ran longer than 5m and was stopped.');
   });
 
   it('names the filter that is wrong in the inbox and the spend explorer', async () => {
