@@ -192,7 +192,12 @@ describe.skipIf(CHROMIUM === undefined)('the web console in headless Chromium', 
     expect(await page.locator('svg#spend-chart rect.segment').count()).toBeGreaterThan(0);
     expect(await page.textContent('#budget')).toContain('research');
     await shot('spend-explorer');
-    await page.fill('input[name=team]', 'research');
+    // The filters offer what there is to pick: the config's teams, the models seen in the range.
+    const choices = async (name: string): Promise<string[]> => page.locator(`select[name=${name}] option`).allTextContents();
+    expect(await choices('team')).toEqual(['all', 'payments', 'research']);
+    expect(await choices('model')).toEqual(['all', 'claude-haiku-4-5', 'claude-opus-4-5', 'claude-sonnet-4-5']);
+    expect(await page.locator('datalist#known-developer option').count()).toBe(3);
+    await page.selectOption('select[name=team]', 'research');
     await page.selectOption('select[name=group_by]', 'model');
     await timed('spend, filtered', () => page.click('#spend-filters button[type=submit]'));
     const url = new URL(page.url());

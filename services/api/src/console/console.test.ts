@@ -1,5 +1,5 @@
 import { fixedConfig } from '@burnrate/core';
-import { anomaly } from '@burnrate/testing';
+import { anomaly, usageEvent } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
 import { humanFixture } from '../../test-support/fixture.ts';
 import { anomalyPageRoute } from '../anomaly-page.ts';
@@ -152,6 +152,44 @@ describe('the web console', () => {
     const late = await t.post('/config/backtest', { csrf: t.csrf, proposal: 'org: acme', from: '7d' });
     expect(late.status).toBe(503);
     expect(late.text()).toContain('data-refused="timeout">The backtest ran longer than 5m and was stopped.');
+  });
+
+  it('offers the spend filters as choices: configured teams, and the models, tools, providers and developers seen', async () => {
+    const t = setup();
+    await t.store.insertUsageEvents([
+      usageEvent({ occurred_at: '2026-11-26T10:00:00.000Z', model: 'claude-opus-4-5', cost_usd: 3 }),
+      usageEvent({
+        occurred_at: '2026-11-26T11:00:00.000Z',
+        team: 'research',
+        developer: 'carol@acme.com',
+        developer_email: 'carol@acme.com',
+        model: 'claude-haiku-4-5',
+        model_family: 'claude-haiku',
+        tool: 'cursor',
+        cost_usd: 1,
+      }),
+    ]);
+    const options = (html: string, name: string): string[] => {
+      const select = new RegExp(`<select name="${name}">(.*?)</select>`).exec(html)?.[1] ?? '';
+      return [...select.matchAll(/<option value="([^"]*)"( selected)?>/g)].map((m) => `${m[1]}${m[2] ? '*' : ''}`);
+    };
+    const all = (await t.get('/spend?from=7d')).text();
+    expect(options(all, 'team')).toEqual(['', 'payments', 'research']);
+    expect(options(all, 'model')).toEqual(['', 'claude-haiku-4-5', 'claude-opus-4-5']);
+    expect(options(all, 'tool')).toEqual(['', 'claude-code', 'cursor']);
+    expect(options(all, 'provider')).toEqual(['', 'anthropic']);
+    expect(all).toContain('<input type="text" name="developer" value="" size="18" list="known-developer"');
+    expect(all).toContain(
+      '<datalist id="known-developer"><option value="alice@acme.com"></option><option value="carol@acme.com"></option></datalist>',
+    );
+    // Under a team's filter, the other filters offer what that team used; the team filter still offers every team.
+    const research = (await t.get('/spend?from=7d&team=research')).text();
+    expect(options(research, 'team')).toEqual(['', 'payments', 'research*']);
+    expect(options(research, 'tool')).toEqual(['', 'cursor']);
+    expect(options(research, 'model')).toEqual(['', 'claude-haiku-4-5']);
+    // A value from the URL that was not seen stays chosen, so the form shows what the page shows.
+    const unseen = (await t.get('/spend?from=7d&team=research&model=gpt-5')).text();
+    expect(options(unseen, 'model')).toEqual(['', 'claude-haiku-4-5', 'gpt-5*']);
   });
 
   it('names the filter that is wrong in the inbox and the spend explorer', async () => {
