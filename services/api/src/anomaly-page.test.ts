@@ -28,7 +28,7 @@ const v1 = anomaly({ id: 'a1', version: 1, detected_at: '2026-11-27T13:30:00.000
 const v2 = anomaly({ id: 'a1', version: 2, severity: 'critical', impact_usd: 80, detected_at: '2026-11-27T14:05:00.000Z' });
 
 describe('GET /anomalies/:id', () => {
-  it('shows details, evidence, advice, where it stands, every version, decision and delivery', async () => {
+  it('shows details, evidence, advice, where it stands, and every version, delivery and decision in one timeline', async () => {
     const t = setup();
     await t.seed(v1, v2);
     await t.store.insertAnomalyStates([
@@ -79,14 +79,24 @@ describe('GET /anomalies/:id', () => {
       '<th>First detected</th><td><strong>2026-11-27 13:30Z</strong></td>',
       '<td>turn 40</td><td>$2.05</td>',
       v2.advice,
-      '<td>v1</td><td>2026-11-27 13:30Z</td><td>warning</td>',
-      '<td>v2</td><td>2026-11-27 14:05Z</td><td>critical</td>',
-      '<td>Snoozed until 2026-11-27 15:07Z</td><td>bob@acme.com</td><td>email</td><td>deploy first</td>',
-      '<td>email:payments-leads@acme.com</td><td>failed</td><td>3</td>',
-      'SMTP deferred (451)',
     ]) {
       expect(html).toContain(fact);
     }
+    // One timeline, oldest first (anomaly-timeline.test.ts has the words of each kind of entry).
+    const timeline = [
+      ...html.matchAll(/<li data-kind="(\w+)"[^>]*><time datetime="[^"]+">([^<]+)<\/time> <strong[^>]*>([^<]+)<\/strong>/g),
+    ].map((m) => `${m[2]} ${m[1]}: ${m[3]}`);
+    expect(timeline).toEqual([
+      '2026-11-27 13:30Z version: Version 1 raised (warning)',
+      '2026-11-27 13:30Z delivery: Message sent to slack:#payments-ai-spend (version 1)',
+      '2026-11-27 14:05Z version: Version 2 escalated to critical',
+      '2026-11-27 14:05Z delivery: Message to email:payments-leads@acme.com failed after 3 attempts (version 2)',
+      '2026-11-27 14:06Z decision: Acknowledged by bob@acme.com (slack)',
+      '2026-11-27 14:07Z decision: Snoozed until 2026-11-27 15:07Z by bob@acme.com (email)',
+    ]);
+    expect(html).toContain('SMTP deferred (451)');
+    expect(html).toContain('“deploy first”');
+    expect(html).not.toContain('<h2>Deliveries</h2>');
   });
 
   it('says an anomaly a backfill found was never sent, and says nothing of it for a live one', async () => {

@@ -16,8 +16,8 @@ import {
   verifyLinkToken,
   VIEW_LINK,
 } from '@burnrate/notify';
-import type { Anomaly, AnomalyState } from '@burnrate/schemas';
-import type { DeliveryRecord } from '@burnrate/store';
+import type { Anomaly } from '@burnrate/schemas';
+import { anomalyTimeline, renderTimeline } from './anomaly-timeline.ts';
 import { type AnomalyDetail, type AnomalyViewStore, describeAnomaly } from './anomaly-view.ts';
 import { decisionForms } from './console/actions.ts';
 import { consolePage, seeOther } from './console/layout.ts';
@@ -48,7 +48,7 @@ const BUTTON_LIFETIME_S = 24 * 3600;
 
 /**
  * GET /anomalies/:id — one anomaly for a person: what happened, evidence, advice, where it
- * stands, every version and decision, every delivery, and buttons (forms posting to
+ * stands, a timeline of its versions, messages and decisions, and buttons (forms posting to
  * /act/<token> with freshly signed tokens: a page from another site cannot forge one).
  *
  * Who may see it follows the API: anyone when BURNRATE_API_TOKEN is unset (the buttons then act
@@ -73,7 +73,12 @@ export function anomalyPageRoute(deps: AnomalyPageDeps): Route {
       if (web === undefined || session === undefined)
         return htmlPage(200, title, renderAnomalyPage(detail, buttons(detail, viewer.by, now), memberLink(req, viewer.by, now)));
       const { sessions, evidence } = web;
-      const forms = decisionForms(sessions, session, { id, state: detail.state }, `/anomalies/${encodeURIComponent(id)}`);
+      const forms = decisionForms(
+        sessions,
+        session,
+        { id, state: detail.state, status: detail.anomaly.status },
+        `/anomalies/${encodeURIComponent(id)}`,
+      );
       return consolePage({
         status: 200,
         title,
@@ -212,16 +217,9 @@ export function renderAnomalyPage(
             .join('')}</table>`,
         ]
       : []),
-    '<h2>Versions</h2>',
-    `<table><tr><th>Version</th><th>Detected</th><th>Severity</th><th>Status</th><th>Observed</th><th>Impact</th></tr>${detail.versions.map(versionRow).join('')}</table>`,
-    '<h2>Decisions</h2>',
-    detail.decisions.length === 0
-      ? '<p class="muted">Nobody has acknowledged, snoozed or resolved it.</p>'
-      : `<table><tr><th>When</th><th>What</th><th>Who</th><th>From</th><th>Note</th></tr>${detail.decisions.map(decisionRow).join('')}</table>`,
-    '<h2>Deliveries</h2>',
-    detail.deliveries.length === 0
-      ? '<p class="muted">Not sent anywhere (yet).</p>'
-      : `<table><tr><th>Version</th><th>To</th><th>Status</th><th>Attempts</th><th>When</th><th>Detail</th></tr>${detail.deliveries.map(deliveryRow).join('')}</table>`,
+    '<h2>Timeline</h2>',
+    '<p class="muted">Every version the detector wrote, every message sent (or not) and every decision, oldest first.</p>',
+    renderTimeline(anomalyTimeline(detail)),
     `<p class="muted">Burnrate · ${h(a.kind)} · ${h(a.id)}</p>`,
   ].join('\n');
 }
@@ -246,32 +244,12 @@ function table(rows: ReadonlyArray<readonly [string, string]>): string {
   return `<table>${rows.map(([k, v]) => `<tr><th>${h(k)}</th><td><strong>${h(v)}</strong></td></tr>`).join('')}</table>`;
 }
 
-function versionRow(v: Anomaly): string {
-  return `<tr><td>v${h(String(v.version))}</td><td>${h(formatInstant(v.detected_at))}</td><td>${h(v.severity)}</td><td>${h(v.status)}</td><td>${h(formatMeasure(v.observed))}</td><td>${h(formatUsd(v.impact_usd))}</td></tr>`;
-}
-
-const ACTION_WORDS: Record<AnomalyState['action'], string> = {
-  acknowledged: 'Acknowledged',
-  snoozed: 'Snoozed',
-  unacknowledged: 'Unacknowledged',
-  resolved: 'Resolved',
-};
-
-function decisionRow(d: AnomalyState): string {
-  const what = `${ACTION_WORDS[d.action]}${d.snoozed_until ? ` until ${formatInstant(d.snoozed_until)}` : ''}${d.reason ? ` as ${d.reason}` : ''}`;
-  return `<tr><td>${h(formatInstant(d.at))}</td><td>${h(what)}</td><td>${h(d.by)}</td><td>${h(d.channel)}</td><td>${h(d.note ?? '')}</td></tr>`;
-}
-
 function memberRow(m: Anomaly, self: boolean, linkTo: (id: string) => string): string {
   const who = [m.subject.developer, m.subject.session === undefined ? undefined : `session ${m.subject.session}`, m.subject.model]
     .filter((x): x is string => x !== undefined)
     .join(', ');
   const name = self ? `<strong>${h(kindTitle(m.kind))} (this one)</strong>` : `<a href="${h(linkTo(m.id))}">${h(kindTitle(m.kind))}</a>`;
   return `<tr><td>${name}</td><td>${h(m.severity)}</td><td>${h(m.status)}</td><td>${h(who || `team ${m.subject.team}`)}</td><td>${h(formatUsd(m.impact_usd))}</td></tr>`;
-}
-
-function deliveryRow(d: DeliveryRecord): string {
-  return `<tr><td>v${h(String(d.version))}</td><td>${h(d.receiver)}</td><td>${h(d.status)}</td><td>${h(String(d.attempts))}</td><td>${h(formatInstant(d.at))}</td><td>${h(d.detail)}</td></tr>`;
 }
 
 const capitalize = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

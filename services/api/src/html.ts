@@ -25,6 +25,7 @@ button{font:inherit;padding:6px 12px;border-radius:4px;border:1px solid #d1d5db;
 button.primary{background:#111;color:#fff;border-color:#111}
 textarea{font:inherit;width:100%;max-width:560px}
 .notice{padding:8px 12px;background:#f8fafc;border-left:3px solid #94a3b8;margin:0 0 12px}
+ol.timeline{list-style:none;padding:0;margin:0 0 12px}ol.timeline li{border-left:2px solid #e5e7eb;padding:2px 0 8px 12px}ol.timeline li[data-kind=decision]{border-left-color:#1d4ed8}ol.timeline time{color:#555;margin-right:6px}
 `;
 
 /** A complete page: the body is HTML the caller built with `h` around every value. */

@@ -1,16 +1,25 @@
 import { type Config, type ConfigSource, ConfigError, parseConfig, teamTimezone } from '@burnrate/core';
 import type { ConsoleBacktester } from '@burnrate/api';
-import { replay, reportsAfterTheirPeriod } from '@burnrate/detector';
+// The replay and the event stream by their own entries, not the packages' indexes: this file runs
+// in a worker thread (console-backtest-thread.ts), and a thread that loaded chdb's native addon
+// (which the indexes import) crashes the whole process when it is terminated.
+import { replay, reportsAfterTheirPeriod } from '@burnrate/detector/replay';
 import { receiverSchema } from '@burnrate/notify';
-import { type Store, streamUsageEvents } from '@burnrate/store';
+import type { Store } from '@burnrate/store';
+import { streamUsageEvents } from '@burnrate/store/usage-event-stream';
 import { diffRuns, runReport } from './backtest-report.ts';
 
 /**
  * The config page's backtest: `burnrate backtest --config <pasted> --baseline <running>` over the
  * running process's own store (chdb opens a directory in one process, so the CLI could not read
- * it while `burnrate start` runs). Same replay, same report and diff code as the CLI.
+ * it while `burnrate start` runs). Same replay, same report and diff code as the CLI. It is CPU
+ * work for seconds or minutes: `burnrate start` runs it in a worker thread
+ * (console-backtest-thread.ts), so ingest keeps the event loop.
  */
-export function createConsoleBacktester(deps: { config: ConfigSource; store: Pick<Store, 'listUsageEvents'> }): ConsoleBacktester {
+export function createConsoleBacktester(deps: {
+  config: Pick<ConfigSource, 'current'>;
+  store: Pick<Store, 'listUsageEvents'>;
+}): ConsoleBacktester {
   return {
     async run({ proposal, from, to }) {
       let proposed: Config;

@@ -161,9 +161,28 @@ describe.skipIf(CHROMIUM === undefined)('the web console in headless Chromium', 
     const bars = await Promise.all((await chart.locator('rect.bar').all()).map(async (bar) => Number(await bar.getAttribute('data-usd'))));
     expect(bars.reduce((s, x) => s + x, 0)).toBeCloseTo(120, 6);
     expect(await page.textContent('#behind-sessions')).toContain('bob-session');
-    expect(await page.textContent('body')).toContain('Acknowledged');
-    expect(await page.textContent('body')).toContain('dana@acme.com');
+    // One timeline, oldest first: the detector's version, then dana's acknowledgement.
+    const timeline = page.locator('ol#timeline > li');
+    const times = await Promise.all((await timeline.locator('time').all()).map(async (t) => (await t.getAttribute('datetime')) ?? ''));
+    expect(times).toEqual([...times].sort((x, y) => Date.parse(x) - Date.parse(y)));
+    expect(await timeline.first().getAttribute('data-kind')).toBe('version');
+    expect(await timeline.first().textContent()).toMatch(/Version 1 raised \((warning|critical)\).*over the warning cap/);
+    expect(await timeline.last().textContent()).toContain('Acknowledged by dana@acme.com (console)');
     await shot('anomaly-page');
+  });
+
+  it('Unacknowledge on the anomaly page takes it back to open, and the timeline says so', async () => {
+    const id = decodeURIComponent(new URL(page.url()).pathname.replace('/anomalies/', ''));
+    expect(await page.locator('button[value=ack]').count()).toBe(0);
+    await page.click('button[value=unack]');
+    await page.waitForLoadState('load');
+    expect(new URL(page.url()).pathname).toBe(`/anomalies/${encodeURIComponent(id)}`);
+    expect(await page.textContent('h1 .badge')).toBe('open');
+    expect(await page.locator('ol#timeline > li').last().textContent()).toContain('Unacknowledged by dana@acme.com (console)');
+    expect(await page.locator('button[value=unack]').count()).toBe(0);
+    expect(await page.locator('button[value=ack]').count()).toBe(1);
+    await page.goto(`${burnrate.url}/?state=open`);
+    expect(await page.locator(`tr.anomaly[data-anomaly-id="${id}"] td.state`).getAttribute('data-state')).toBe('open');
   });
 
   it('spend explorer: changing a filter changes the URL and the totals', async () => {
@@ -173,7 +192,12 @@ describe.skipIf(CHROMIUM === undefined)('the web console in headless Chromium', 
     expect(await page.locator('svg#spend-chart rect.segment').count()).toBeGreaterThan(0);
     expect(await page.textContent('#budget')).toContain('research');
     await shot('spend-explorer');
-    await page.fill('input[name=team]', 'research');
+    // The filters offer what there is to pick: the config's teams, the models seen in the range.
+    const choices = async (name: string): Promise<string[]> => page.locator(`select[name=${name}] option`).allTextContents();
+    expect(await choices('team')).toEqual(['all', 'payments', 'research']);
+    expect(await choices('model')).toEqual(['all', 'claude-haiku-4-5', 'claude-opus-4-5', 'claude-sonnet-4-5']);
+    expect(await page.locator('datalist#known-developer option').count()).toBe(3);
+    await page.selectOption('select[name=team]', 'research');
     await page.selectOption('select[name=group_by]', 'model');
     await timed('spend, filtered', () => page.click('#spend-filters button[type=submit]'));
     const url = new URL(page.url());

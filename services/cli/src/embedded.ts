@@ -44,7 +44,7 @@ import { buildChannels, type ConfiguredRoot, createMetrics, metricsRoute } from 
 import { TOPIC_NAMES } from '@burnrate/schemas';
 import { createSink, registerSinkMetrics } from '@burnrate/sink';
 import { createChdbStore, createSpendRollupRefresher } from '@burnrate/store';
-import { createConsoleBacktester } from './console-backtest.ts';
+import { createBacktestThread } from './console-backtest-thread.ts';
 import { prepareDataDir } from './data-dir.ts';
 import { createHandoverSpool, drainSpools, handoverIngest, type HandoverIngest } from './handover.ts';
 import { acquireInstanceLock, type InstanceLock, type LockOwner, waitForRelease } from './instance-lock.ts';
@@ -200,6 +200,8 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
 
   // Slack button presses, email action links and the anomaly page: decisions go through the recorder.
   const recorder = createStateRecorder({ producer, store, log });
+  // The config page's backtests run in a worker thread, one at a time (stopped before the HTTP server, below).
+  const backtester = createBacktestThread({ config: source, store, log, clock });
   const webConsole = createWebConsole({
     store,
     recorder,
@@ -208,7 +210,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     clock,
     log,
     budgets: () => teamBudgets(source.current()),
-    backtester: createConsoleBacktester({ config: source, store }),
+    backtester,
     warnings: () => configWarnings(source.current(), clock.now().getTime()),
   });
   const human = humanRoutes({
@@ -337,6 +339,9 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
     },
     stop: () => (handingOver ? http.handOver() : http.close()),
   });
+  // Registered after the HTTP server, so stopped before it: a backtest in flight is ended and its
+  // request answered, rather than holding the server's close for minutes.
+  lifecycle.register({ name: 'console-backtest', start: async () => {}, stop: () => backtester.stop() });
   // After the ledger is loaded; stopped before the bus closes, so a poll in flight saves its cursor.
   lifecycle.register({ name: 'pollers', start: () => pollers.start(), stop: () => pollers.stop() });
   let grpcPort = options.grpcPort;

@@ -91,6 +91,16 @@ export function configPageRoutes(deps: ConsoleDeps): Route[] {
           if (!isBurnrateError(err) || err.code !== 'INPUT_INVALID') throw err;
           return fail(err.message);
         }
+        if (!result.ok && 'refused' in result) {
+          // 409 while another runs (try again later), 503 when it ran out of time.
+          return render(
+            session,
+            result.refused === 'busy' ? 409 : 503,
+            `<p class="error" role="alert" data-refused="${result.refused}">${h(result.message)}</p>`,
+            proposal,
+            range,
+          );
+        }
         if (!result.ok) {
           return render(
             session,

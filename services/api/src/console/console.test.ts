@@ -1,16 +1,16 @@
 import { fixedConfig } from '@burnrate/core';
-import { anomaly } from '@burnrate/testing';
+import { anomaly, usageEvent } from '@burnrate/testing';
 import { describe, expect, it } from 'vitest';
 import { humanFixture } from '../../test-support/fixture.ts';
 import { anomalyPageRoute } from '../anomaly-page.ts';
-import { createWebConsole } from './index.ts';
+import { type ConsoleBacktester, createWebConsole } from './index.ts';
 import { createConsoleSessions } from './session.ts';
 
 const NOW = new Date('2026-11-27T14:10:00Z');
 const TOKEN = 'api-token-of-this-burnrate';
 const HOST = 'burnrate.test';
 
-function setup(token: string | null = TOKEN) {
+function setup(token: string | null = TOKEN, backtester?: ConsoleBacktester) {
   const apiToken = token ?? undefined;
   const f = humanFixture(NOW);
   const sessions = createConsoleSessions({ apiToken });
@@ -23,6 +23,7 @@ function setup(token: string | null = TOKEN) {
     log: f.log,
     budgets: () => new Map(),
     warnings: () => [],
+    backtester,
   });
   const app = f.app([
     ...web.routes,
@@ -82,6 +83,42 @@ describe('the web console', () => {
     expect(inbox.text()).toContain('data-state="resolved"');
   });
 
+  it('offers the undo of every state a person can put an anomaly in, and Unacknowledge takes it back to open', async () => {
+    const t = setup();
+    await t.seed(anomaly({ id: 'a1' }), anomaly({ id: 'over', status: 'resolved' }));
+    const undo = async (id: string) =>
+      [...(await t.get(`/anomalies/${id}`)).text().matchAll(/<button type="submit" name="action" value="unack"[^>]*>([^<]+)</g)].map(
+        (m) => m[1],
+      );
+    expect(await undo('a1')).toEqual([]);
+    for (const [action, button] of [
+      ['ack', 'Unacknowledge'],
+      ['snooze:1h', 'End snooze'],
+      ['resolve:real', 'Reopen'],
+    ] as const) {
+      await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action });
+      t.clock.advance(1000);
+      expect(await undo('a1')).toEqual([button]);
+      const res = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'unack', note: 'not yet', return: '/?state=open' });
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe('/?state=open');
+      t.clock.advance(1000);
+      expect((await t.get('/?state=open')).text()).toContain('data-anomaly-id="a1"');
+      expect(await undo('a1')).toEqual([]);
+    }
+    expect(t.published().map((d) => d.action)).toEqual([
+      'acknowledged',
+      'unacknowledged',
+      'snoozed',
+      'unacknowledged',
+      'resolved',
+      'unacknowledged',
+    ]);
+    expect(t.published()[1]).toMatchObject({ action: 'unacknowledged', by: 'dana@acme.com', channel: 'console', note: 'not yet' });
+    // The detector closed this episode: there is nothing a person could reopen.
+    expect(await undo('over')).toEqual([]);
+  });
+
   it('refuses a decision without the CSRF token, from another origin, and says what is wrong with bad input', async () => {
     const t = setup();
     await t.seed(anomaly({ id: 'a1' }));
@@ -92,13 +129,67 @@ describe('the web console', () => {
     const bad = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf, action: 'delete' });
     expect(bad.status).toBe(400);
     expect(bad.text()).toContain(
-      'action must be one of ack, snooze:1h, snooze:tomorrow, snooze:1w, resolve:expected, resolve:real, resolve:noise, not &quot;delete&quot;.',
+      'action must be one of ack, snooze:1h, snooze:tomorrow, snooze:1w, resolve:expected, resolve:real, resolve:noise, unack, not &quot;delete&quot;.',
     );
     const unknown = await t.post('/console/anomalies/nope/decide', { csrf: t.csrf, action: 'ack' });
     expect(unknown.status).toBe(404);
     const json = await t.post('/console/anomalies/a1/decide', { csrf: t.csrf }, { 'content-type': 'application/json' });
     expect(json.status).toBe(415);
     expect(t.published()).toEqual([]);
+  });
+
+  it('says a backtest is already running, or ran out of time, and keeps the pasted proposal', async () => {
+    const answers = [
+      { ok: false, refused: 'busy', message: 'A backtest is already running (started 42s ago).' },
+      { ok: false, refused: 'timeout', message: 'The backtest ran longer than 5m and was stopped.' },
+    ] as const;
+    let call = 0;
+    const t = setup(TOKEN, { run: async () => answers[call++] as (typeof answers)[number] });
+    const busy = await t.post('/config/backtest', { csrf: t.csrf, proposal: 'org: acme # mine', from: '7d' });
+    expect(busy.status).toBe(409);
+    expect(busy.text()).toContain('<p class="error" role="alert" data-refused="busy">A backtest is already running (started 42s ago).</p>');
+    expect(busy.text()).toContain('org: acme # mine</textarea>');
+    const late = await t.post('/config/backtest', { csrf: t.csrf, proposal: 'org: acme', from: '7d' });
+    expect(late.status).toBe(503);
+    expect(late.text()).toContain('data-refused="timeout">The backtest ran longer than 5m and was stopped.');
+  });
+
+  it('offers the spend filters as choices: configured teams, and the models, tools, providers and developers seen', async () => {
+    const t = setup();
+    await t.store.insertUsageEvents([
+      usageEvent({ occurred_at: '2026-11-26T10:00:00.000Z', model: 'claude-opus-4-5', cost_usd: 3 }),
+      usageEvent({
+        occurred_at: '2026-11-26T11:00:00.000Z',
+        team: 'research',
+        developer: 'carol@acme.com',
+        developer_email: 'carol@acme.com',
+        model: 'claude-haiku-4-5',
+        model_family: 'claude-haiku',
+        tool: 'cursor',
+        cost_usd: 1,
+      }),
+    ]);
+    const options = (html: string, name: string): string[] => {
+      const select = new RegExp(`<select name="${name}">(.*?)</select>`).exec(html)?.[1] ?? '';
+      return [...select.matchAll(/<option value="([^"]*)"( selected)?>/g)].map((m) => `${m[1]}${m[2] ? '*' : ''}`);
+    };
+    const all = (await t.get('/spend?from=7d')).text();
+    expect(options(all, 'team')).toEqual(['', 'payments', 'research']);
+    expect(options(all, 'model')).toEqual(['', 'claude-haiku-4-5', 'claude-opus-4-5']);
+    expect(options(all, 'tool')).toEqual(['', 'claude-code', 'cursor']);
+    expect(options(all, 'provider')).toEqual(['', 'anthropic']);
+    expect(all).toContain('<input type="text" name="developer" value="" size="18" list="known-developer"');
+    expect(all).toContain(
+      '<datalist id="known-developer"><option value="alice@acme.com"></option><option value="carol@acme.com"></option></datalist>',
+    );
+    // Under a team's filter, the other filters offer what that team used; the team filter still offers every team.
+    const research = (await t.get('/spend?from=7d&team=research')).text();
+    expect(options(research, 'team')).toEqual(['', 'payments', 'research*']);
+    expect(options(research, 'tool')).toEqual(['', 'cursor']);
+    expect(options(research, 'model')).toEqual(['', 'claude-haiku-4-5']);
+    // A value from the URL that was not seen stays chosen, so the form shows what the page shows.
+    const unseen = (await t.get('/spend?from=7d&team=research&model=gpt-5')).text();
+    expect(options(unseen, 'model')).toEqual(['', 'claude-haiku-4-5', 'gpt-5*']);
   });
 
   it('names the filter that is wrong in the inbox and the spend explorer', async () => {

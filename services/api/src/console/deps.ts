@@ -32,7 +32,12 @@ export type ConsoleBacktestResult =
       changed: Array<{ changed: string[]; baseline: BacktestRow; proposed: BacktestRow }>;
       unchanged: number;
     }
-  | { ok: false; problems: ConfigIssue[] };
+  | { ok: false; problems: ConfigIssue[] }
+  /**
+   * Not run, or stopped: `busy` while another backtest runs (one at a time, so the detectors and
+   * ingest keep their CPU), `timeout` when it ran past its time limit. `message` says which, for a person.
+   */
+  | { ok: false; refused: 'busy' | 'timeout'; message: string };
 
 /**
  * Runs `burnrate backtest` for the config page: the running config against a pasted proposal,

@@ -14,6 +14,11 @@ const STACK_BY = ['team', 'model', 'tool', 'provider', 'developer'] as const;
 const RANGES = ['24h', '7d', '30d', '90d', '365d'];
 /** Groups beyond these are summed as "other", so the colours stay tellable apart. */
 const MAX_SERIES = 8;
+/** The filters offered as a choice, in the form's order. */
+const FACETS = ['team', 'model', 'tool', 'developer', 'provider'] as const;
+type Facet = (typeof FACETS)[number];
+/** What the form offers for each filter: the values seen in the range (and, for teams, the config's). */
+export type KnownValues = Record<Facet, readonly string[]>;
 
 /**
  * GET /spend — the spend explorer: spend per period stacked by team, model or tool, month to date
@@ -65,22 +70,58 @@ export function spendPageRoute(deps: ConsoleDeps): Route {
       const filters = new URLSearchParams(params);
       filters.delete('group_by');
       filters.delete('granularity');
+      const configured = deps.config.current().teams.map((t) => t.id);
       let spend: SpendResponse;
       let sessions: SpendTopResponse;
       let developers: SpendTopResponse;
+      let known: KnownValues;
       try {
         spend = await ask<SpendResponse>(spendApi, '/api/spend', withParams(params, { budget: 'true' }));
         sessions = await ask<SpendTopResponse>(topApi, '/api/spend/top', withParams(filters, { by: 'session', limit: '10' }));
         developers = await ask<SpendTopResponse>(topApi, '/api/spend/top', withParams(filters, { by: 'developer', limit: '10' }));
+        known = await knownValues((query) => ask<SpendResponse>(spendApi, '/api/spend', query), filters, configured);
       } catch (err) {
         if (!isBurnrateError(err) || err.code !== 'INPUT_INVALID') throw err;
+        const none = { team: configured, model: [], tool: [], developer: [], provider: [] };
         return page(
           400,
-          `<h1>Spend</h1>${filterForm(params)}<p class="error" role="alert">${h(err.message)}.</p><p><a href="/spend">Start over</a></p>`,
+          `<h1>Spend</h1>${filterForm(params, none)}<p class="error" role="alert">${h(err.message)}.</p><p><a href="/spend">Start over</a></p>`,
         );
       }
-      return page(200, render(spend, sessions, developers, params, stackBy));
+      return page(200, render(spend, sessions, developers, params, stackBy, known));
     },
+  };
+}
+
+/**
+ * The values each filter can take in the range: for each one, what GET /api/spend groups by it
+ * under the other filters (so a team's filter offers that team's models), and every configured
+ * team even before it spends. One query per filter, by month, without the budget report.
+ */
+export async function knownValues(
+  spend: (query: URLSearchParams) => Promise<Pick<SpendResponse, 'rows'>>,
+  filters: URLSearchParams,
+  configuredTeams: readonly string[],
+): Promise<KnownValues> {
+  const seen = await Promise.all(
+    FACETS.map(async (facet) => {
+      const query = new URLSearchParams(filters);
+      query.delete(facet);
+      query.set('group_by', facet);
+      query.set('granularity', 'month');
+      query.set('budget', 'false');
+      const { rows } = await spend(query);
+      return rows.map((r) => r[facet]).filter((v): v is string => typeof v === 'string' && v !== '');
+    }),
+  );
+  const values = (facet: Facet, extra: readonly string[] = []): string[] =>
+    [...new Set([...extra, ...(seen[FACETS.indexOf(facet)] ?? [])])].sort((a, b) => a.localeCompare(b));
+  return {
+    team: values('team', configuredTeams),
+    model: values('model'),
+    tool: values('tool'),
+    developer: values('developer'),
+    provider: values('provider'),
   };
 }
 
@@ -100,6 +141,7 @@ function render(
   developers: SpendTopResponse,
   params: URLSearchParams,
   stackBy: string,
+  known: KnownValues,
 ): string {
   const periods = [...new Set([...periodsOf(spend), ...spend.rows.map((r) => r.period)])].sort();
   const byGroup = new Map<string, number>();
@@ -125,7 +167,7 @@ function render(
     .join(', ');
   return [
     '<h1>Spend</h1>',
-    filterForm(params),
+    filterForm(params, known),
     `<p>Total <span class="total" id="spend-total" data-usd="${h(String(spend.total.cost_usd))}">${h(formatUsd(spend.total.cost_usd))}</span> <span class="muted">${h(`${spend.from.slice(0, 16)}Z to ${spend.to.slice(0, 16)}Z, by ${spend.granularity}${filterText ? `, ${filterText}` : ''}; ${spend.total.events.toLocaleString('en-US')} events. Each UTC day, provider and team is counted once: a provider's report replaces the live feed where it covers the day.`)}</span></p>`,
     stackedChart(periods, series, `Spend per ${spend.granularity} by ${stackBy}`),
     '<h2>By ' + h(stackBy) + '</h2>',
@@ -170,7 +212,12 @@ function topTable(top: SpendTopResponse, what: string): string {
     .join('')}</table>`;
 }
 
-function filterForm(params: URLSearchParams): string {
+/**
+ * The explorer's filters: range, granularity and stacking as choices; team, model, tool and
+ * provider as choices of the values known for the range; developer (thousands, in a large org)
+ * typed with the known ones suggested. A value in the URL that is not among them stays selected.
+ */
+function filterForm(params: URLSearchParams, known: KnownValues): string {
   const current = (n: string): string => params.get(n) ?? '';
   const select = (name: string, label: string, options: readonly string[], value: string, all?: string): string =>
     `<label>${h(label)}<select name="${name}">${all !== undefined ? `<option value="">${h(all)}</option>` : ''}${[
@@ -178,9 +225,14 @@ function filterForm(params: URLSearchParams): string {
     ]
       .map((o) => `<option value="${h(o)}"${o === value ? ' selected' : ''}>${h(o)}</option>`)
       .join('')}</select></label>`;
-  const text = (name: string, label: string): string =>
-    `<label>${h(label)}<input type="text" name="${name}" value="${h(current(name))}" size="14"></label>`;
-  return `<form class="filters" method="get" action="/spend" id="spend-filters">${select('from', 'Range', RANGES, current('from') || '30d')}${select('granularity', 'Per', SPEND_GRANULARITIES, current('granularity') || 'day')}${select('group_by', 'Stack by', STACK_BY, current('group_by') || 'team')}${text('team', 'Team')}${text('model', 'Model')}${text('tool', 'Tool')}${text('developer', 'Developer')}${text('provider', 'Provider')}<button type="submit">Apply</button> <a href="/spend">Clear</a></form>`;
+  const suggest = (name: Facet, label: string): string =>
+    `<label>${h(label)}<input type="text" name="${name}" value="${h(current(name))}" size="18" list="known-${name}" placeholder="all" autocomplete="off"></label><datalist id="known-${name}">${known[
+      name
+    ]
+      .map((o) => `<option value="${h(o)}"></option>`)
+      .join('')}</datalist>`;
+  const facet = (name: Exclude<Facet, 'developer'>, label: string): string => select(name, label, known[name], current(name), 'all');
+  return `<form class="filters" method="get" action="/spend" id="spend-filters">${select('from', 'Range', RANGES, current('from') || '30d')}${select('granularity', 'Per', SPEND_GRANULARITIES, current('granularity') || 'day')}${select('group_by', 'Stack by', STACK_BY, current('group_by') || 'team')}${facet('team', 'Team')}${facet('model', 'Model')}${facet('tool', 'Tool')}${suggest('developer', 'Developer')}${facet('provider', 'Provider')}<button type="submit">Apply</button> <a href="/spend">Clear</a></form>`;
 }
 
 /** Every period of the range, so days without spend show as gaps rather than disappear (at most 2,000). */
