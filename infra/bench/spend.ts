@@ -69,12 +69,13 @@ async function main(): Promise<void> {
       if (n === 0) break;
     }
     console.log(`refresh: ${sealed} hours sealed in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-    await raw.queryAsync('OPTIMIZE TABLE spend_rollup_v1 FINAL');
+    for (const table of ['spend_rollup_v1', 'spend_rollup_team_v1', 'spend_rollup_developer_day_v1'])
+      await raw.queryAsync(`OPTIMIZE TABLE ${table} FINAL`);
     const sizes = JSON.parse(
       (
         await raw.queryAsync(
           `SELECT groupArray((table, rows)) AS t FROM (SELECT table, sum(rows) AS rows FROM system.parts
-            WHERE active AND database = currentDatabase() AND table IN ('usage_events_v1', 'spend_hourly_v1', 'spend_rollup_v1') GROUP BY table ORDER BY table)`,
+            WHERE active AND database = currentDatabase() AND table IN ('usage_events_v1', 'spend_hourly_v1', 'spend_rollup_v1', 'spend_rollup_team_v1', 'spend_rollup_developer_day_v1') GROUP BY table ORDER BY table)`,
           { format: 'JSONEachRow' },
         )
       ).text(),

@@ -129,6 +129,39 @@ PARTITION BY toYYYYMM(hour)
 ORDER BY (org, hour, team, provider, source, live, model, tool, built_at)
 TTL hour + INTERVAL 1100 DAY;
 
+-- 2c. The same build per UTC day and developer-level group without session: what the views that
+--     name developers but not sessions read for the whole days of their range at day or month
+--     granularity. Sessions are what make spend_rollup_v1 nearly as large as the events; a day
+--     of a developer is a few rows. A build that writes an hour writes its whole day here (every
+--     hour of it, from the events), sealed in spend_rollup_days_v1 after the rows. first_hour and
+--     last_hour keep the hours with spend that the day erases (GET /api/spend/top reports them).
+CREATE TABLE IF NOT EXISTS spend_rollup_developer_day_v1
+(
+    org LowCardinality(String),
+    day Date,
+    team LowCardinality(String),
+    provider LowCardinality(String),
+    source LowCardinality(String),
+    live Bool,
+    model LowCardinality(String),
+    tool LowCardinality(String),
+    developer String,
+    built_at DateTime64(3, 'UTC'),
+    first_hour DateTime('UTC'),
+    last_hour DateTime('UTC'),
+    events UInt64,
+    requests UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cache_read_tokens UInt64,
+    cache_write_tokens UInt64,
+    cost_usd Float64
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (org, day, team, provider, source, live, model, tool, developer, built_at)
+TTL day + INTERVAL 1100 DAY;
+
 -- 3. Seals: the build each hour's rollup rows belong to, written after all of them. The latest
 --    seal counts; it covers the hour's events stored up to built_at.
 CREATE TABLE IF NOT EXISTS spend_rollup_hours_v1
@@ -141,6 +174,19 @@ ENGINE = ReplacingMergeTree(built_at)
 PARTITION BY toYYYYMM(hour)
 ORDER BY (org, hour)
 TTL hour + INTERVAL 1100 DAY;
+
+-- 3b. Seals of the day rows (2c), written after them. A day counts from spend_rollup_developer_day_v1
+--     only while no hour of it changed after its latest seal; otherwise its hours are read as in 3.
+CREATE TABLE IF NOT EXISTS spend_rollup_days_v1
+(
+    org LowCardinality(String),
+    day Date,
+    built_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(built_at)
+PARTITION BY toYYYYMM(day)
+ORDER BY (org, day)
+TTL day + INTERVAL 1100 DAY;
 
 -- 4. When each hour's events last changed, by the store's clock at insert: an hour whose change is
 --    later than its seal is read from spend_hourly_v1 until the refresher seals it again.

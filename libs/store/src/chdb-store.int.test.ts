@@ -79,6 +79,8 @@ describe('createChdbStore', () => {
       'spend_hourly_v1',
       'spend_report_days_mv_v1',
       'spend_report_days_v1',
+      'spend_rollup_days_v1',
+      'spend_rollup_developer_day_v1',
       'spend_rollup_hours_v1',
       'spend_rollup_team_v1',
       'spend_rollup_v1',

@@ -33,7 +33,7 @@ describe('loadMigrations', () => {
     expect(migrations.map((m) => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     expect(migrations[0]?.name).toBe('usage_events');
     const statements = migrations.flatMap((m) => m.statements);
-    expect(statements).toHaveLength(28);
+    expect(statements).toHaveLength(30);
     for (const s of statements) {
       // A backfill is idempotent too: it writes rows a ReplacingMergeTree collapses if it runs again.
       expect(s).toMatch(

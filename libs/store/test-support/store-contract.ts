@@ -382,6 +382,64 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
           expect(brief(await store.spend({ org, ...month, granularity: 'day', group_by: ['team'] }), ['team'])).toEqual(expected);
         });
 
+        it('gives the same developer figures from whole days as from the events, before and after a refresh and a revision', async () => {
+          const org = unique('org');
+          await seed(org);
+          // Day and month periods over whole days and a range that starts mid-day (its first day
+          // read by the hour), grouped and filtered by developer, and the top developers.
+          const views = () =>
+            Promise.all([
+              store.spend({ org, ...month, granularity: 'day', group_by: ['developer', 'team'] }),
+              store.spend({ org, ...month, granularity: 'month', group_by: ['developer', 'model'], filter: { team: 'payments' } }),
+              store.spend({
+                org,
+                from: '2026-03-02T10:30:00.000Z',
+                to: '2026-03-04T00:00:00.000Z',
+                granularity: 'day',
+                group_by: ['provider'],
+                filter: { developer: 'alice@acme.com' },
+              }),
+              store.spendTop({ org, ...month, by: 'developer' }),
+            ]);
+          const before = await views();
+          await store.refreshSpendRollup({ settleMs: 0, maxHours: 100_000 });
+          expect(await views()).toEqual(before);
+          // Alice's 03-03 event is revised after its day was sealed, and Carol spends later that day.
+          await store.insertUsageEvents([
+            usageEvent({
+              org,
+              event_id: 'o4',
+              occurred_at: '2026-03-03T09:00:00.000Z',
+              cost_usd: 8,
+              provider: 'anthropic',
+              session_id: 's1',
+              ingested_at: '2026-03-05T00:00:00.000Z',
+            }),
+            usageEvent({
+              org,
+              event_id: 'o5',
+              occurred_at: '2026-03-03T17:00:00.000Z',
+              cost_usd: 4,
+              provider: 'anthropic',
+              session_id: 's4',
+              team: 'research',
+              developer: 'carol@acme.com',
+            }),
+          ]);
+          const revised = await views();
+          expect(revised[3].map((r) => [r.key, r.cost_usd, r.first_hour, r.last_hour])).toEqual([
+            ['workspace:default', 58, '2026-03-02T00:00:00.000Z', '2026-03-02T00:00:00.000Z'],
+            ['alice@acme.com', 9.25, '2026-03-02T11:00:00.000Z', '2026-03-03T09:00:00.000Z'],
+            ['carol@acme.com', 4, '2026-03-03T17:00:00.000Z', '2026-03-03T17:00:00.000Z'],
+          ]);
+          expect(brief(revised[2], ['provider'])).toEqual([
+            ['2026-03-02T00', 'cursor', 1.25],
+            ['2026-03-03T00', 'anthropic', 8],
+          ]);
+          await store.refreshSpendRollup({ settleMs: 0, maxHours: 100_000 });
+          expect(await views()).toEqual(revised);
+        });
+
         it('leaves hours that changed within the settle time to the events', async () => {
           const org = unique('org');
           await store.insertUsageEvents([usageEvent({ org, event_id: 'a', cost_usd: 2 })]);

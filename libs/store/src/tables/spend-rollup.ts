@@ -21,12 +21,17 @@ import { SPEND_HOURLY_TABLE } from './spend-hourly.ts';
  *   every row tagged with its build;
  * - spend_rollup_team_v1: the same build without developer and session (a hundred times fewer
  *   rows in a large org), read by the views that neither group nor filter by developer;
- * - spend_rollup_hours_v1: the seal of each hour's build, written after its rows;
+ * - spend_rollup_developer_day_v1: per UTC day and group without session, every hour of a day the
+ *   build touched, read for the whole days of a range by the views that name developers but not
+ *   sessions at day or month granularity;
+ * - spend_rollup_hours_v1 and spend_rollup_days_v1: the seal of each hour's and day's build,
+ *   written after its rows;
  * - spend_changes_v1: when each hour's events last changed (a view on usage_events_v1);
  * - spend_report_days_v1: which report sources have rows on a day and provider.
  *
  * A read takes an hour from the rollup when its seal is no older than its last change ("clean"),
- * and from spend_hourly_v1 FINAL otherwise, so the result is exact at any moment and fast once
+ * a whole day from the day rollup when its seal is no older than the last change of any of its
+ * hours, and every other hour from spend_hourly_v1 FINAL, so the result is exact at any moment and fast once
  * the refresher has sealed the past. What counts is reconciliation's rule, taken from
  * chooseReports: per (UTC day, org, provider) the chosen report's rows where one is present,
  * else the request-level (live) rows. The choice is made over whole UTC days whatever the range,
@@ -34,15 +39,17 @@ import { SPEND_HOURLY_TABLE } from './spend-hourly.ts';
  */
 export const SPEND_ROLLUP_TABLE = 'spend_rollup_v1';
 export const SPEND_ROLLUP_TEAM_TABLE = 'spend_rollup_team_v1';
+export const SPEND_ROLLUP_DEVELOPER_DAY_TABLE = 'spend_rollup_developer_day_v1';
 export const SPEND_ROLLUP_HOURS_TABLE = 'spend_rollup_hours_v1';
+export const SPEND_ROLLUP_DAYS_TABLE = 'spend_rollup_days_v1';
 export const SPEND_CHANGES_TABLE = 'spend_changes_v1';
 export const SPEND_REPORT_DAYS_TABLE = 'spend_report_days_v1';
 
 /** Long enough for an insert whose view stamped changed_at to have committed its part. */
 export const DEFAULT_SETTLE_MS = 60_000;
 const DEFAULT_MAX_HOURS = 2_000;
-/** Hours re-aggregated per statement: a week keeps one INSERT … SELECT's memory bounded. */
-const HOURS_PER_BUILD = 168;
+/** Days re-aggregated per statement: a week keeps one INSERT … SELECT's memory bounded. */
+const DAYS_PER_BUILD = 7;
 const DEFAULT_SPEND_LIMIT = 100_000;
 const DEFAULT_TOP_LIMIT = 10;
 
@@ -51,8 +58,10 @@ type Int64 = number | string;
 const MEASURES = ['events', 'requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'cost_usd'] as const;
 const FACT_COLUMNS = 'org, hour, team, provider, source, live, model, tool, developer, session_id';
 const TEAM_FACT_COLUMNS = 'org, hour, team, provider, source, live, model, tool';
+const DAY_FACT_COLUMNS = 'org, team, provider, source, live, model, tool, developer';
+const DEVELOPER_COLUMNS = 'org, hour, team, provider, source, live, model, tool, developer';
 
-/** How fine the facts a query reads: per developer and session, or per team (a hundred times fewer rows). */
+/** How fine the hourly facts a query reads: per developer and session, or per team (a hundred times fewer rows). */
 type FactLevel = 'developer' | 'team';
 const LEVELS: Record<FactLevel, { table: string; columns: string }> = {
   developer: { table: SPEND_ROLLUP_TABLE, columns: FACT_COLUMNS },
@@ -81,34 +90,50 @@ export async function refreshSpendRollup(exec: SqlExecutor, options: { settleMs?
       LIMIT {max:UInt32}`,
     { built_at: builtAt, max: options.maxHours ?? DEFAULT_MAX_HOURS },
   );
-  const byOrg = new Map<string, string[]>();
-  for (const d of due) byOrg.set(d.org, [...(byOrg.get(d.org) ?? []), d.hour]);
-  for (const [org, hours] of byOrg) {
-    for (let i = 0; i < hours.length; i += HOURS_PER_BUILD) {
-      const chunk = hours.slice(i, i + HOURS_PER_BUILD);
+  // A day's rows are built from all of its hours at once, so a build takes whole days: a day
+  // split over two statements of one build would be counted twice.
+  const byOrg = new Map<string, Map<string, string[]>>();
+  for (const d of due) {
+    const days = byOrg.get(d.org) ?? new Map<string, string[]>();
+    const day = d.hour.slice(0, 10);
+    days.set(day, [...(days.get(day) ?? []), d.hour]);
+    byOrg.set(d.org, days);
+  }
+  const sums = `{built_at:DateTime64(3, 'UTC')}, count(), sum(requests), sum(input_tokens), sum(output_tokens),
+                sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)`;
+  for (const [org, hoursByDay] of byOrg) {
+    const allDays = [...hoursByDay.keys()];
+    for (let i = 0; i < allDays.length; i += DAYS_PER_BUILD) {
+      const days = allDays.slice(i, i + DAYS_PER_BUILD);
+      const hours = days.flatMap((day) => hoursByDay.get(day) ?? []);
       // Rows first, seals after: a build cut short leaves unsealed rows that no read counts.
+      for (const { table, columns } of [LEVELS.developer, LEVELS.team]) {
+        await exec.exec(
+          `INSERT INTO ${table} (${columns}, built_at, ${MEASURES.join(', ')})
+           SELECT ${columns}, ${sums}
+             FROM ${SPEND_HOURLY_TABLE} FINAL
+            WHERE org = {org:String} AND hour IN {hours:Array(DateTime('UTC'))}
+            GROUP BY ${columns}`,
+          { built_at: builtAt, org, hours },
+        );
+      }
       await exec.exec(
-        `INSERT INTO ${SPEND_ROLLUP_TABLE} (${FACT_COLUMNS}, built_at, ${MEASURES.join(', ')})
-         SELECT ${FACT_COLUMNS}, {built_at:DateTime64(3, 'UTC')}, count(), sum(requests), sum(input_tokens), sum(output_tokens),
-                sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)
+        `INSERT INTO ${SPEND_ROLLUP_DEVELOPER_DAY_TABLE} (day, ${DAY_FACT_COLUMNS}, built_at, ${MEASURES.join(', ')}, first_hour, last_hour)
+         SELECT toDate(hour) AS day, ${DAY_FACT_COLUMNS}, ${sums}, min(hour), max(hour)
            FROM ${SPEND_HOURLY_TABLE} FINAL
-          WHERE org = {org:String} AND hour IN {hours:Array(DateTime('UTC'))}
-          GROUP BY ${FACT_COLUMNS}`,
-        { built_at: builtAt, org, hours: chunk },
-      );
-      await exec.exec(
-        `INSERT INTO ${SPEND_ROLLUP_TEAM_TABLE} (${TEAM_FACT_COLUMNS}, built_at, ${MEASURES.join(', ')})
-         SELECT ${TEAM_FACT_COLUMNS}, {built_at:DateTime64(3, 'UTC')}, count(), sum(requests), sum(input_tokens), sum(output_tokens),
-                sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)
-           FROM ${SPEND_HOURLY_TABLE} FINAL
-          WHERE org = {org:String} AND hour IN {hours:Array(DateTime('UTC'))}
-          GROUP BY ${TEAM_FACT_COLUMNS}`,
-        { built_at: builtAt, org, hours: chunk },
+          WHERE org = {org:String} AND toDate(hour) IN {days:Array(Date)}
+          GROUP BY day, ${DAY_FACT_COLUMNS}`,
+        { built_at: builtAt, org, days },
       );
       await insertRows(
         exec,
         SPEND_ROLLUP_HOURS_TABLE,
-        chunk.map((hour) => ({ org, hour, built_at: builtAt })),
+        hours.map((hour) => ({ org, hour, built_at: builtAt })),
+      );
+      await insertRows(
+        exec,
+        SPEND_ROLLUP_DAYS_TABLE,
+        days.map((day) => ({ org, day, built_at: builtAt })),
       );
     }
   }
@@ -116,41 +141,80 @@ export async function refreshSpendRollup(exec: SqlExecutor, options: { settleMs?
 }
 
 /**
- * Every fact row of the range, one per hour and group from clean hours, one per event otherwise.
- * Key columns only are filtered here: a filter on another column inside FINAL could pick an
- * older version of an event. The events are read for the hours that changed and are not clean,
- * named with IN (which the primary key prunes on) rather than NOT IN clean (which reads the range).
+ * Every fact row of the range: one per day and group from clean whole days (with `days`), one
+ * per hour and group from the other clean hours, one per event otherwise. Each branch yields the
+ * level's columns and first_hour, last_hour (the hours with spend a day row covers). Key columns
+ * only are filtered here: a filter on another column inside FINAL could pick an older version of
+ * an event. The events are read for the hours that changed and are not clean, named with IN
+ * (which the primary key prunes on) rather than NOT IN clean (which reads the range).
  */
 function factsSql(
   params: QueryParams,
   query: { org?: string | undefined; from: string; to: string },
-  level: FactLevel = 'developer',
+  options: { level?: FactLevel; days?: boolean } = {},
 ): string {
-  const { table, columns } = LEVELS[level];
+  const level = LEVELS[options.level ?? 'developer'];
+  const table = level.table;
+  // Day rows have no session: beside them the hours are read without it too.
+  const columns = options.days === true ? DEVELOPER_COLUMNS : level.columns;
   const range = ["hour >= {from:DateTime64(3, 'UTC')}", "hour < {to:DateTime64(3, 'UTC')}"];
   params.from = toDateTime64(query.from);
   params.to = toDateTime64(query.to);
-  if (query.org !== undefined) {
-    range.push('org = {org:String}');
-    params.org = query.org;
+  const ofOrg = query.org === undefined ? '' : ' AND org = {org:String}';
+  if (query.org !== undefined) params.org = query.org;
+  const inRange = range.join(' AND ') + ofOrg;
+  const whole = options.days === true ? wholeDays(query.from, query.to) : undefined;
+  // With join_use_nulls off, an hour or day with no change row reads changed_at as 1970: clean.
+  let cleanDays: string | undefined;
+  let outsideCleanDays = '';
+  if (whole !== undefined) {
+    params.day_from = whole.first;
+    params.day_to = whole.last;
+    cleanDays = `SELECT s.org AS org, s.day AS day, s.built_at AS built_at
+        FROM (SELECT org, day, max(built_at) AS built_at FROM ${SPEND_ROLLUP_DAYS_TABLE}
+               WHERE day >= {day_from:Date} AND day < {day_to:Date}${ofOrg} GROUP BY org, day) AS s
+        LEFT JOIN (SELECT org, toDate(hour) AS day, max(changed_at) AS changed_at FROM ${SPEND_CHANGES_TABLE}
+                    WHERE hour >= toDateTime({day_from:Date}, 'UTC') AND hour < toDateTime({day_to:Date}, 'UTC')${ofOrg}
+                    GROUP BY org, day) AS c
+          ON s.org = c.org AND s.day = c.day
+       WHERE c.changed_at <= s.built_at`;
+    outsideCleanDays = ` AND (org, toDate(hour)) NOT IN (SELECT org, day FROM (${cleanDays}))`;
   }
-  const inRange = range.join(' AND ');
-  // With join_use_nulls off, an hour with no change row reads changed_at as 1970: clean.
-  const clean = `SELECT s.org AS org, s.hour AS hour, s.built_at AS built_at
-      FROM (SELECT org, hour, max(built_at) AS built_at FROM ${SPEND_ROLLUP_HOURS_TABLE} WHERE ${inRange} GROUP BY org, hour) AS s
-      LEFT JOIN (SELECT org, hour, max(changed_at) AS changed_at FROM ${SPEND_CHANGES_TABLE} WHERE ${inRange} GROUP BY org, hour) AS c
-        ON s.org = c.org AND s.hour = c.hour
-     WHERE c.changed_at <= s.built_at`;
-  return `(
-      SELECT ${columns}, ${MEASURES.join(', ')}
-        FROM ${table}
-       WHERE ${inRange} AND (org, hour, built_at) IN (${clean})
-      UNION ALL
-      SELECT ${columns}, toUInt64(1) AS events, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
-        FROM ${SPEND_HOURLY_TABLE} FINAL
-       WHERE ${inRange} AND (org, hour) IN (
-               SELECT org, hour FROM ${SPEND_CHANGES_TABLE} WHERE ${inRange} AND (org, hour) NOT IN (SELECT org, hour FROM (${clean})))
-    )`;
+  const clean = `SELECT org, hour, built_at FROM (
+        SELECT s.org AS org, s.hour AS hour, s.built_at AS built_at
+          FROM (SELECT org, hour, max(built_at) AS built_at FROM ${SPEND_ROLLUP_HOURS_TABLE} WHERE ${inRange} GROUP BY org, hour) AS s
+          LEFT JOIN (SELECT org, hour, max(changed_at) AS changed_at FROM ${SPEND_CHANGES_TABLE} WHERE ${inRange} GROUP BY org, hour) AS c
+            ON s.org = c.org AND s.hour = c.hour
+         WHERE c.changed_at <= s.built_at)
+     WHERE 1${outsideCleanDays}`;
+  const hourColumns = `${columns}, hour AS first_hour, hour AS last_hour`;
+  const branches = [
+    `SELECT ${hourColumns}, ${MEASURES.join(', ')}
+       FROM ${table}
+      WHERE ${inRange} AND (org, hour, built_at) IN (${clean})`,
+    `SELECT ${hourColumns}, toUInt64(1) AS events, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd
+       FROM ${SPEND_HOURLY_TABLE} FINAL
+      WHERE ${inRange} AND (org, hour) IN (
+              SELECT org, hour FROM ${SPEND_CHANGES_TABLE}
+               WHERE ${inRange} AND (org, hour) NOT IN (SELECT org, hour FROM (${clean}))${outsideCleanDays})`,
+  ];
+  if (cleanDays !== undefined) {
+    branches.push(
+      `SELECT org, toDateTime(day, 'UTC') AS hour, ${DEVELOPER_COLUMNS.replace('org, hour, ', '')}, first_hour, last_hour, ${MEASURES.join(', ')}
+         FROM ${SPEND_ROLLUP_DEVELOPER_DAY_TABLE}
+        WHERE day >= {day_from:Date} AND day < {day_to:Date}${ofOrg} AND (org, day, built_at) IN (${cleanDays})`,
+    );
+  }
+  return `(\n${branches.join('\n      UNION ALL\n')}\n    )`;
+}
+
+/** The UTC days wholly inside [from, to), as [first, last) dates; undefined when there is none. */
+function wholeDays(from: string, to: string): { first: string; last: string } | undefined {
+  const day = 86_400_000;
+  const start = Math.ceil(Date.parse(from) / day) * day;
+  const end = Math.floor(Date.parse(to) / day) * day;
+  if (start >= end) return undefined;
+  return { first: new Date(start).toISOString().slice(0, 10), last: new Date(end).toISOString().slice(0, 10) };
 }
 
 /** UTC days [first, last) that the range touches: the report choice is made per whole day. */
@@ -227,9 +291,10 @@ function checkDimensions(dims: readonly string[]): asserts dims is readonly Spen
 export async function spendReport(exec: SqlExecutor, query: SpendReportQuery): Promise<SpendReportRow[]> {
   checkDimensions(query.group_by);
   const params: QueryParams = { limit: query.limit ?? DEFAULT_SPEND_LIMIT };
-  // Developer-level facts only when the query names developers; a team's view reads the small rollup.
+  // Developer-level facts only when the query names developers; a team's view reads the small
+  // rollup. Days are summed whole only where a period is a day or more.
   const level: FactLevel = query.group_by.includes('developer') || query.filter?.developer !== undefined ? 'developer' : 'team';
-  const facts = factsSql(params, query, level);
+  const facts = factsSql(params, query, { level, days: level === 'developer' && query.granularity !== 'hour' });
   const counted = await countedCondition(exec, params, query);
   const conditions = [counted, ...filterConditions(params, query.filter)];
   const dims = [...new Set(query.group_by)];
@@ -252,7 +317,8 @@ export async function spendReport(exec: SqlExecutor, query: SpendReportQuery): P
 
 export async function spendTop(exec: SqlExecutor, query: SpendTopQuery): Promise<SpendTopRow[]> {
   const params: QueryParams = { limit: query.limit ?? DEFAULT_TOP_LIMIT };
-  const facts = factsSql(params, query);
+  // A session needs the hourly rows that name it; a developer's whole days are summed per day.
+  const facts = factsSql(params, query, { days: query.by === 'developer' });
   const conditions = filterConditions(params, query.filter);
   // A session is request-level by nature: its live spend, whatever a report says of the day.
   if (query.by === 'session') conditions.push('live', "session_id != ''");
@@ -265,12 +331,12 @@ export async function spendTop(exec: SqlExecutor, query: SpendTopQuery): Promise
       teams: string[];
       models: string[];
       tools: string[];
-      first_hour: string;
-      last_hour: string;
+      first_seen: string;
+      last_seen: string;
     }
   >(
     `SELECT ${key} AS key, min(developer) AS first_developer, groupUniqArray(team) AS teams, groupUniqArray(model) AS models,
-            groupUniqArray(tool) AS tools, min(hour) AS first_hour, max(hour) AS last_hour, ${SUMS}
+            groupUniqArray(tool) AS tools, min(first_hour) AS first_seen, max(last_hour) AS last_seen, ${SUMS}
        FROM ${facts}
       WHERE ${conditions.join(' AND ')}
       GROUP BY key
@@ -284,8 +350,8 @@ export async function spendTop(exec: SqlExecutor, query: SpendTopQuery): Promise
     teams: [...r.teams].sort(),
     models: [...r.models].sort(),
     tools: [...r.tools].sort(),
-    first_hour: fromDateTime64(r.first_hour),
-    last_hour: fromDateTime64(r.last_hour),
+    first_hour: fromDateTime64(r.first_seen),
+    last_hour: fromDateTime64(r.last_seen),
     ...totalsFromRow(r),
   }));
 }
