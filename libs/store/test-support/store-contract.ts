@@ -4,6 +4,7 @@ import { Anomaly, AnomalyState, DlqRecord, Silence, UsageEvent } from '@burnrate
 import type { OutboxEntry, SpendDimension, SpendReportRow, Store } from '../src/port.ts';
 import { anomaly, anomalyState, delivery, dlqRecord, fullUsageEvent, usageEvent } from './fixtures.ts';
 import { reportBucket } from '@burnrate/testing/builders';
+import { seededRandom } from '@burnrate/testing/seeded-random';
 
 /**
  * One body of behaviour every Store must show: the memory twin (unit), chdb and the server
@@ -233,6 +234,79 @@ export function describeStoreContract(name: string, open: () => Promise<Store>, 
       });
 
       describe('spend views', () => {
+        it('totals equal the stored events for random slices, groupings and filters, before and after a refresh', async () => {
+          const org = unique('org');
+          const next = seededRandom(20261208);
+          const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+          const teams = ['payments', 'research', 'mobile'];
+          const models = ['claude-opus-4-5', 'claude-sonnet-4-5', 'gpt-5'];
+          const developers = ['alice@acme.com', 'bob@acme.com', 'carol@acme.com', 'dan@acme.com'];
+          const start = Date.parse('2026-05-04T00:00:00.000Z');
+          const HOUR = 3_600_000;
+          const events: UsageEvent[] = [];
+          for (let i = 0; i < 400; i++) {
+            const model = pick(models);
+            events.push(
+              usageEvent({
+                org,
+                event_id: `p${i}`,
+                occurred_at: new Date(start + Math.floor(next() * 6 * 24) * HOUR + Math.floor(next() * HOUR)).toISOString(),
+                team: pick(teams),
+                developer: pick(developers),
+                model,
+                provider: model.startsWith('gpt') ? 'openai' : 'anthropic',
+                tool: pick(['claude_code', 'api']),
+                session_id: `s${Math.floor(next() * 30)}`,
+                cost_usd: Math.round(next() * 5000) / 100,
+              }),
+            );
+          }
+          // The Anthropic cost report covers days 2 and 4: on those days it counts instead of the live Anthropic events.
+          const reported = ['2026-05-05', '2026-05-07'];
+          for (const [i, day] of reported.entries())
+            for (const team of teams)
+              events.push(reportBucket('anthropic_cost_report', day, 40 + 10 * i, { org, event_id: `r${day}${team}`, team }));
+          await store.insertUsageEvents(events);
+
+          const counts = (e: UsageEvent): boolean =>
+            e.provider === 'anthropic' && reported.includes(e.occurred_at.slice(0, 10))
+              ? e.source === 'anthropic_cost_report'
+              : e.granularity === 'request';
+          const dims = ['team', 'model', 'developer', 'tool', 'provider'] as const;
+          const check = async (round: string): Promise<void> => {
+            for (let c = 0; c < 12; c++) {
+              const a = Math.floor(next() * 6 * 24);
+              const b = a + 1 + Math.floor(next() * (6 * 24 - a));
+              const from = new Date(start + a * HOUR).toISOString();
+              const to = new Date(start + b * HOUR).toISOString();
+              const group_by = dims.filter(() => next() < 0.3);
+              const filterDim = next() < 0.5 ? pick(dims) : undefined;
+              const filterValue = filterDim === undefined ? undefined : pick(events)[filterDim];
+              const filter = filterDim === undefined ? {} : { [filterDim]: filterValue };
+              const rows = await store.spend({ org, from, to, granularity: pick(['hour', 'day', 'month'] as const), group_by, filter });
+              const expected = events.filter(
+                (e) =>
+                  e.occurred_at >= from && e.occurred_at < to && counts(e) && (filterDim === undefined || e[filterDim] === filterValue),
+              );
+              const label = `${round} slice ${c}: ${from} – ${to} by [${group_by.join(',')}] where ${JSON.stringify(filter)}`;
+              expect(
+                rows.reduce((n, r) => n + r.cost_usd, 0),
+                label,
+              ).toBeCloseTo(
+                expected.reduce((n, e) => n + e.cost_usd, 0),
+                6,
+              );
+              expect(
+                rows.reduce((n, r) => n + r.events, 0),
+                label,
+              ).toBe(expected.length);
+            }
+          };
+          await check('unsealed');
+          await store.refreshSpendRollup({ settleMs: 0, maxHours: 100_000 });
+          await check('sealed');
+        });
+
         // Live per-request spend for two teams, Anthropic's cost report covering 03-02 (and its
         // usage report counting the same day again), a day no report covers yet, reports of other
         // providers and Cursor's $0 activity beside its live money: reconciliation's case.
