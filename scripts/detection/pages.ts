@@ -1,14 +1,5 @@
 import type { Config } from '@burnrate/core';
-import {
-  decide,
-  factsOf,
-  GroupClock,
-  groupKeyOf,
-  inhibitionOf,
-  parentOf,
-  policyFor,
-  routeAnomaly,
-} from '@burnrate/notifier';
+import { decide, factsOf, GroupClock, groupKeyOf, inhibitionOf, parentOf, policyFor, routeAnomaly } from '@burnrate/notifier';
 import { channelDefinition, follows, joinAction } from '@burnrate/notify';
 import type { Anomaly } from '@burnrate/schemas';
 import type { DeliveryRecord } from '@burnrate/store';

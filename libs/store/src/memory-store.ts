@@ -530,7 +530,6 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-
 function addTotals(t: SpendTotals, e: UsageEvent): void {
   t.cost_usd += e.cost_usd;
   t.events += 1;

@@ -229,7 +229,6 @@ function limitOf(text: string | null): number {
   return n;
 }
 
-
 /**
  * Month to date per team (UTC month, counted spend, every provider and model) against the budget,
  * and a straight line to the month's end at the last 7 complete days' average. The budget_forecast

@@ -174,7 +174,6 @@ function sessionCells(report: SpendTopResponse, raw: boolean): { header: string[
   };
 }
 
-
 /** `burnrate spend` as a table: a row per period and group, the total last, then the budget if asked. */
 export function spendTable(report: SpendResponse): string[] {
   const lines = [`spend from ${report.from} to ${report.to} by ${report.granularity} (UTC; each day, provider and team counted once)`, ''];

@@ -40,14 +40,18 @@ export function registerDetectorMetrics(
     help: 'Keys the detectors hold state for (sessions, developers, teams…), by stage and detector kind, over the partitions held here.',
     labelNames: ['stage', 'kind'],
     read: async () =>
-      (await view()).stages.flatMap((s) => Object.entries(s.tracked.keys).map(([kind, value]) => ({ labels: { stage: s.stage, kind }, value }))),
+      (await view()).stages.flatMap((s) =>
+        Object.entries(s.tracked.keys).map(([kind, value]) => ({ labels: { stage: s.stage, kind }, value })),
+      ),
   });
   metrics.gauge({
     name: 'burnrate_detector_watermark_lag_seconds',
     help: "Wall clock minus the stage's event-time watermark, of its furthest-behind partition held here (absent before the first event).",
     labelNames: ['stage'],
     read: async () =>
-      (await view()).stages.flatMap((s) => (s.tracked.watermark === null ? [] : [{ labels: { stage: s.stage }, value: seconds(s.tracked.watermark) }])),
+      (await view()).stages.flatMap((s) =>
+        s.tracked.watermark === null ? [] : [{ labels: { stage: s.stage }, value: seconds(s.tracked.watermark) }],
+      ),
   });
   metrics.gauge({
     name: 'burnrate_detector_snapshot_age_seconds',

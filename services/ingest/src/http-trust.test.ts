@@ -122,7 +122,9 @@ describe('a source that trusts the team a record declares', () => {
       parseConfig(
         `org: acme\nteams: [{ id: payments }]\nsources:\n  - { name: s, team: payments, trust_team_id: true, keys: [${keyHash('k')}] }\n`,
       ),
-    ).toThrow(/sources\[0\]\.trust_team_id \(line 4\): source "s" speaks for team "payments" already; trust_team_id would never apply, remove one/);
+    ).toThrow(
+      /sources\[0\]\.trust_team_id \(line 4\): source "s" speaks for team "payments" already; trust_team_id would never apply, remove one/,
+    );
   });
 });
 

@@ -3,7 +3,10 @@ import type { DlqCount } from '@burnrate/schemas';
 import type { TableKind } from './sink.ts';
 
 /** The sink's part of /metrics: rows stored per table, and the dead letters it wrote itself. */
-export function registerSinkMetrics(metrics: Metrics, sink: { written: () => Record<TableKind, number>; deadLetters: () => DlqCount[] }): void {
+export function registerSinkMetrics(
+  metrics: Metrics,
+  sink: { written: () => Record<TableKind, number>; deadLetters: () => DlqCount[] },
+): void {
   metrics.counter({
     name: 'burnrate_sink_rows_total',
     help: 'Rows the store acknowledged from the sink, by table kind (usage_events, dlq, anomalies, anomaly_state).',

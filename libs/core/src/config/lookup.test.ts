@@ -41,7 +41,12 @@ const SPIKE = {
 
 describe('detectorSettings', () => {
   it.each([
-    ['defaults with the file on top', 'payments', undefined, { enabled: true, min_impact_usd: 50, min_score: 4, min_history_hours: 72, ...SPIKE }],
+    [
+      'defaults with the file on top',
+      'payments',
+      undefined,
+      { enabled: true, min_impact_usd: 50, min_score: 4, min_history_hours: 72, ...SPIKE },
+    ],
     [
       'a team override changes only what it names',
       'research',
