@@ -195,8 +195,9 @@ describe('people acting on anomalies through burnrate start', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     const html = await res.text();
     expect(html).toContain('Acknowledged by bob@acme.com');
-    expect(html).toContain('<td>payments-leads@acme.com</td><td>email</td><td>on it</td>');
-    expect(html).toContain('<td>slack:#payments-ai-spend</td><td>sent</td>');
+    // The timeline: the decision made from the email, with its note, and the Slack message sent.
+    expect(html).toMatch(/<strong>\w+ by payments-leads@acme\.com \(email\)<\/strong><br><span class="muted">“on it”<\/span>/);
+    expect(html).toMatch(/<strong>Message sent to slack:#payments-ai-spend \(version 1\)<\/strong>/);
     const resolve = /<form class="inline" method="post" action="\.\.\/act\/([^"]+)"><button type="submit">Resolve: expected<\/button>/.exec(
       html,
     )?.[1] as string;
