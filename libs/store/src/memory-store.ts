@@ -15,7 +15,15 @@ import {
 } from './port.ts';
 import { ANOMALIES_TABLE } from './tables/anomalies.ts';
 import { zeroTotals } from './spend-totals.ts';
-import { chooseReports, reconcile, reportKey, roundToMicroUsd, type SourceDay, spendCorrections } from './tables/reconciliation.ts';
+import {
+  chooseReports,
+  correctionsSourceQuery,
+  reconcile,
+  reportKey,
+  roundToMicroUsd,
+  type SourceDay,
+  spendCorrections,
+} from './tables/reconciliation.ts';
 import { ANOMALY_STATE_TABLE } from './tables/anomaly-state.ts';
 import { DELIVERIES_TABLE } from './tables/deliveries.ts';
 import { OUTBOX_TABLE } from './tables/outbox.ts';
@@ -213,8 +221,7 @@ export function createMemoryStore(): Store {
     },
     async spendCorrections(query) {
       open();
-      const weekBefore = new Date(Date.parse(query.from) - 7 * 86_400_000).toISOString();
-      return spendCorrections(sourceDays({ ...query, from: weekBefore }), query.from.slice(0, 10));
+      return spendCorrections(sourceDays(correctionsSourceQuery(query)), query.from.slice(0, 10));
     },
 
     async spend(query) {

@@ -206,9 +206,12 @@ export async function spendCorrectionsOf(
   exec: SqlExecutor,
   query: { from: string; to?: string; org?: string },
 ): Promise<SpendCorrectionRow[]> {
-  const weekBefore = new Date(Date.parse(query.from) - LIVE_SILENCE_DAYS * DAY_MS).toISOString();
-  const days = await sourceDays(exec, { ...query, from: weekBefore });
-  return spendCorrections(days, query.from.slice(0, 10));
+  return spendCorrections(await sourceDays(exec, correctionsSourceQuery(query)), query.from.slice(0, 10));
+}
+
+/** The source days `spendCorrections` needs for days from `query.from`: a week more before it, so a live feed is known. */
+export function correctionsSourceQuery<Q extends { from: string }>(query: Q): Q {
+  return { ...query, from: new Date(Date.parse(query.from) - LIVE_SILENCE_DAYS * DAY_MS).toISOString() };
 }
 
 /** Every org's, team's and provider's spend per UTC day and source, live or reported. */
