@@ -32,8 +32,8 @@ export type Decision =
   /** This receiver already has this version (sent, or deliberately skipped): nothing to do or record. */
   { action: 'done' } | { action: 'skip'; detail: string } | { action: 'send'; reason: NotificationReason };
 
-/** `decide` as if no send of this version had begun. */
-function decideAfresh(
+/** `decide` as if no send of this version had begun (the caller settles a pending one itself). */
+export function decideAfresh(
   a: Anomaly,
   history: readonly DeliveryRecord[],
   facts: (version: number) => VersionFacts | undefined,

@@ -69,6 +69,11 @@ export interface DeliverOptions {
    * that pages an incident is recorded against the incident's first message, which lists it).
    */
   recordAs?: string;
+  /**
+   * The message would be skipped for this reason, had no attempt begun before a restart: when
+   * the channel says that attempt did not get through, it is recorded as skipped, not sent.
+   */
+  unlessDelivered?: string;
 }
 
 export function createDelivery(deps: DeliveryDeps): Delivery {
@@ -110,26 +115,26 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     pending: DeliveryRecord,
     fields: Record<string, unknown>,
     signal: AbortSignal,
-  ): Promise<{ delivered: { id: string } | undefined } | { stopping: BurnrateError }> {
+  ): Promise<{ delivered: { id: string } | undefined; answered: boolean } | { stopping: BurnrateError }> {
     if (!channel.reconcile) {
       log.warn(
         { ...fields, pendingSince: pending.at },
         'an earlier attempt may have been delivered before a restart; sending again (this channel cannot be asked; same message id)',
       );
-      return { delivered: undefined };
+      return { delivered: undefined, answered: false };
     }
     const ask = channel.reconcile.bind(channel);
     const outcome = await withRetry(() => ask(n, new Date(pending.at)), retry, {
       signal,
       onRetry: (err, attempt, waitMs) => log.warn({ ...fields, err, attempt, retryInMs: waitMs }, 'reconcile failed, retrying'),
     });
-    if (outcome.ok) return { delivered: outcome.value };
+    if (outcome.ok) return { delivered: outcome.value, answered: true };
     if (outcome.error instanceof BurnrateError && outcome.error.code === 'SHUTTING_DOWN') return { stopping: outcome.error };
     log.warn(
       { ...fields, err: outcome.error, pendingSince: pending.at },
       'could not check whether an earlier attempt was delivered; sending again, it may arrive twice',
     );
-    return { delivered: undefined };
+    return { delivered: undefined, answered: false };
   }
 
   async function deliver(
@@ -178,6 +183,16 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         await insertDeliveries(members.map((a) => record(a, t, 'sent', options.recordAs ?? id, Math.max(earlier.attempts, 1))));
         log.info({ ...fields, messageId: id }, 'notification was delivered before a restart; recorded, not sent again');
         return { status: 'sent', id };
+      }
+      if (options.unlessDelivered !== undefined) {
+        if (checked.answered) {
+          await insertDeliveries(members.map((a) => record(a, t, 'skipped', options.unlessDelivered as string, 0)));
+          log.info({ ...fields, why: options.unlessDelivered }, 'an attempt begun before a restart did not get through; not needed now');
+          return { status: 'skipped', detail: options.unlessDelivered };
+        }
+        // It may have reached the receiver already: sent again under the same message id rather
+        // than logged as never sent.
+        log.warn({ ...fields, why: options.unlessDelivered }, 'sending a version begun before a restart that would now be skipped');
       }
     }
 

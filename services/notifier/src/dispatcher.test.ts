@@ -242,6 +242,51 @@ describe('the outbox dispatcher', () => {
       expect(slack.sent.map((s) => s.anomaly.id)).toEqual([session(1).id]);
     });
 
+    describe('a version whose send began before a restart, inhibited since', () => {
+      const receiver = 'slack:#payments-ai-spend';
+      const pendingAt = new Date(T0.getTime() - MINUTE).toISOString();
+      const restartedAfter = async (channel: MemoryChannel, delivered: boolean) => {
+        if (delivered) await channel.send({ anomaly: session(1), reason: 'new', to: ['#payments-ai-spend'], receiver });
+        await store.insertDeliveries([
+          {
+            anomaly_id: session(1).id,
+            version: 1,
+            receiver,
+            channel: 'slack',
+            status: 'pending',
+            detail: 'attempt 1',
+            attempts: 0,
+            at: pendingAt,
+          },
+        ]);
+        const n = notifier({ channels: { slack: channel, email } });
+        await n.handleAnomalies([cacheDrop, session(1)]);
+        clock.advance(10 * SECOND);
+        await n.dispatch();
+        return (await store.listDeliveries({ anomaly_id: session(1).id })).find((d) => d.receiver === receiver);
+      };
+
+      it('records it as sent when the channel has it, and posts nothing again', async () => {
+        expect(await restartedAfter(slack, true)).toMatchObject({ status: 'sent', detail: 'slack-1' });
+        expect(slack.sent.map((s) => s.anomaly.id)).toEqual([session(1).id, cacheDrop.id]);
+      });
+
+      it('records it as inhibited when the channel says the attempt did not get through', async () => {
+        expect(await restartedAfter(slack, false)).toMatchObject({
+          status: 'skipped',
+          detail: `inhibited by ${cacheDrop.id} (cache_efficiency_drop, warning)`,
+        });
+        expect(slack.reconciles).toBe(1);
+        expect(slack.sent.map((s) => s.anomaly.id)).toEqual([cacheDrop.id]);
+      });
+
+      it('sends it again when the channel cannot be asked, rather than logging as unsent what may have arrived', async () => {
+        const webhookLike = createMemoryChannel('slack', { reconcile: false });
+        expect(await restartedAfter(webhookLike, true)).toMatchObject({ status: 'sent' });
+        expect(webhookLike.sent.map((s) => s.anomaly.id)).toEqual([session(1).id, session(1).id, cacheDrop.id]);
+      });
+    });
+
     it('inhibits nothing with `inhibit: []`', async () => {
       const n = notifier({ config: fixedConfig(yaml('inhibit: []')) });
       await n.handleAnomalies([cacheDrop, session(1)]);

@@ -120,6 +120,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const context = await deps.context?.(n.group ?? [n.anomaly], clock.now());
       outcome = await deps.delivery.deliver(context ? { ...n, context } : n, t, members, pending, signal, {
         unrecorded: reminder,
+        ...(head.unlessDelivered !== undefined ? { unlessDelivered: head.unlessDelivered } : {}),
         ...(recordAs !== undefined ? { recordAs } : {}),
       });
       if (outcome.status !== 'skipped') lastSendAt.set(t.receiver, performance.now());
@@ -179,12 +180,18 @@ export function createDispatcher(deps: DispatcherDeps) {
     const pass = { now, silences, openByTeam: new Map<string, Anomaly[]>(), settled };
     const groups = new Map<string, Ready[]>();
     const joins: Ready[] = [];
+    // Versions a restart left pending that would now be skipped: each settled on its own.
+    const unsettled: Ready[] = [];
     for (const e of due) {
       if (signal.aborted) break;
       const ready = await review(e, pass);
       if (!ready) continue;
       if (ready.join) {
         joins.push(ready);
+        continue;
+      }
+      if (ready.unlessDelivered !== undefined) {
+        unsettled.push(ready);
         continue;
       }
       // A receiver gets one message per anomaly per pass: the latest version wins.
@@ -241,6 +248,18 @@ export function createDispatcher(deps: DispatcherDeps) {
       await store.upsertOutbox(await send([r], n, signal, result, unavailable, join.messageId));
     }
     for (const [key, t] of attached) await views.refreshParent(t, key.slice(key.indexOf('\u0000') + 1), clock.now());
+    for (const r of unsettled) {
+      if (signal.aborted) break;
+      const n: Notification = {
+        anomaly: r.anomaly,
+        reason: r.reason,
+        to: r.entry.recipients,
+        receiver: r.entry.receiver,
+        lifecycle: r.lifecycle,
+        ...(r.parentId !== undefined ? { thread: { parentId: r.parentId, broadcast: false } } : {}),
+      };
+      await store.upsertOutbox(await send([r], n, signal, result, unavailable));
+    }
     for (const items of groups.values()) {
       if (signal.aborted) break;
       const fresh = items.filter((r) => r.parentId === undefined).sort(bySeverityThenImpact);

@@ -3,7 +3,7 @@ import type { Notification, NotificationReason } from '@burnrate/notify';
 import { type Anomaly, type AnomalyLifecycle, lifecycleOf } from '@burnrate/schemas';
 import type { DeliveryRecord, OutboxEntry, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
-import { decide, policyFor, type RenotifyPolicy } from './decide.ts';
+import { decideAfresh, policyFor, type RenotifyPolicy } from './decide.ts';
 import type { Delivery } from './delivery.ts';
 import { inhibitionOf } from './inhibit.ts';
 import { follows, type IncidentAt, joinAction } from '@burnrate/notify';
@@ -33,6 +33,13 @@ export interface Ready {
    * it against the incident's message, `page` sends it as a reply there, shown in the channel.
    */
   join?: { messageId: string; action: 'attach' | 'page'; cause: Anomaly };
+  /**
+   * Why this version would be skipped now, had no send of it begun before a restart (`pending`):
+   * the channel is asked whether that attempt got through; if it did it is recorded as sent,
+   * if the channel says it did not it is recorded as skipped for this reason, and if the channel
+   * cannot tell it is sent (at least once, under the same message id).
+   */
+  unlessDelivered?: string;
 }
 
 /** What one dispatch pass shares between the entries it reviews. */
@@ -109,7 +116,23 @@ export function createReviewer(deps: ReviewDeps) {
     const history = await deps.store.listDeliveries({ anomaly_id: e.anomaly_id });
     const received = history.filter((d) => d.receiver === e.receiver);
     const target = { receiver: e.receiver, channel: e.channel };
-    const skip = async (detail: string): Promise<undefined> => {
+    // A send of this version began before a restart and its outcome was never recorded: it may
+    // have reached the receiver, so it is not recorded as skipped without asking the channel.
+    const inFlight = e.purpose === 'notify' ? received.find((d) => d.version === e.version && d.status === 'pending') : undefined;
+    const skip = async (detail: string): Promise<Ready | undefined> => {
+      if (inFlight) {
+        const toldBefore = received.some((d) => d.status === 'sent' && d.version < anomaly.version);
+        const parentId = parentOf(history, e.receiver);
+        return {
+          entry: e,
+          anomaly,
+          reason: anomaly.status === 'resolved' ? 'resolved' : toldBefore ? 'updated' : 'new',
+          lifecycle,
+          pending: inFlight,
+          unlessDelivered: detail,
+          ...(parentId !== undefined ? { parentId } : {}),
+        };
+      }
       await deps.delivery.skip(anomaly, target, detail);
       settled.push(settle(e, 'done', detail));
       return undefined;
@@ -159,7 +182,6 @@ export function createReviewer(deps: ReviewDeps) {
 
     // A version whose send began before a crash (pending) is not skipped for a newer one: it may
     // have reached the receiver, and must be reconciled and recorded as what it is.
-    const inFlight = received.some((d) => d.version === e.version && d.status === 'pending');
     if (latest.version > e.version && !inFlight) {
       const queued = await deps.store.listOutbox({ anomaly_id: e.anomaly_id, status: 'queued' });
       if (queued.some((q) => q.receiver === e.receiver && q.purpose === 'notify' && q.version > e.version))
@@ -191,7 +213,7 @@ export function createReviewer(deps: ReviewDeps) {
     }
 
     const sent = await deps.facts.sentVersions(anomaly, history);
-    const decision = decide(anomaly, received, sent, policyFor(e.channel, deps.renotify));
+    const decision = decideAfresh(anomaly, received, sent, policyFor(e.channel, deps.renotify));
     if (decision.action === 'done') {
       settled.push(settle(e, 'done', `v${e.version} already handled for ${e.receiver}`));
       return undefined;
