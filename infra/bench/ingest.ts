@@ -6,7 +6,7 @@
 // Burnrate the CPU it spends catching up after the load (until every stage's lag is 0) is counted
 // too, and the events stored are checked against the records it accepted.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,12 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     concurrency: { type: 'string', default: '8,32' },
     json: { type: 'boolean', default: false },
+    // Only the rows of these transports (comma-separated: json, protobuf, events); default all.
+    transport: { type: 'string', default: 'json,protobuf,events' },
+    // Writes a V8 CPU profile of each burnrate start (main thread and workers) into this directory.
+    profile: { type: 'string' },
+    // Skips the collector's rows (a profile or a quick look at Burnrate alone).
+    'no-collector': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Math.max(1, Number(values.seconds));
@@ -103,9 +109,18 @@ interface Transport {
   /** Whether the collector takes it (it speaks OTLP only). */
   collector: boolean;
 }
-const TRANSPORTS: Transport[] = [
-  { name: 'OTLP/HTTP JSON', path: '/v1/logs', contentType: 'application/json', template: logsJson, at: marks(logsJson), collector: true },
+const ALL_TRANSPORTS: (Transport & { flag: string })[] = [
   {
+    flag: 'json',
+    name: 'OTLP/HTTP JSON',
+    path: '/v1/logs',
+    contentType: 'application/json',
+    template: logsJson,
+    at: marks(logsJson),
+    collector: true,
+  },
+  {
+    flag: 'protobuf',
     name: 'OTLP/HTTP protobuf',
     path: '/v1/logs',
     contentType: 'application/x-protobuf',
@@ -114,6 +129,7 @@ const TRANSPORTS: Transport[] = [
     collector: true,
   },
   {
+    flag: 'events',
     name: 'POST /v1/events',
     path: '/v1/events',
     contentType: 'application/json',
@@ -122,6 +138,10 @@ const TRANSPORTS: Transport[] = [
     collector: false,
   },
 ];
+const wanted = new Set((values.transport ?? '').split(',').map((x) => x.trim()));
+const unknown = [...wanted].filter((w) => !ALL_TRANSPORTS.some((t) => t.flag === w));
+if (unknown.length > 0) throw new Error(`--transport: unknown ${unknown.join(', ')} (expected json, protobuf or events)`);
+const TRANSPORTS: Transport[] = ALL_TRANSPORTS.filter((t) => wanted.has(t.flag));
 
 let counter = 0;
 function nextBody(t: Transport): Buffer {
@@ -147,6 +167,22 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU-seconds per thread name of `pid` (the kernel's comm: node's main thread, libuv workers, ClickHouse's pools). */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
 interface Server {
@@ -206,7 +242,8 @@ async function startBurnrate(dir: string): Promise<Server & { dataDir: string }>
   const configPath = join(dir, 'burnrate.yaml');
   await writeFile(configPath, BURNRATE_CONFIG);
   const dataDir = join(dir, 'data');
-  const child: ChildProcess = spawn(process.execPath, [MAIN, 'start'], {
+  const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
+  const child: ChildProcess = spawn(process.execPath, [...profile, MAIN, 'start'], {
     env: {
       PATH: process.env.PATH ?? '',
       BURNRATE_CONFIG: configPath,
@@ -267,6 +304,8 @@ interface Result {
   p99Ms: number;
   cpuSeconds: number;
   recordsPerCpuSecond: number;
+  /** CPU-seconds per thread name over the row (0.05 s and more). */
+  threads: Record<string, number>;
   stored?: number;
 }
 
@@ -277,7 +316,7 @@ async function drive(
   t: Transport,
   concurrency: number,
   fresh: boolean,
-): Promise<Omit<Result, 'cpuSeconds' | 'recordsPerCpuSecond'>> {
+): Promise<Omit<Result, 'cpuSeconds' | 'recordsPerCpuSecond' | 'threads'>> {
   const latencies: number[] = [];
   let records = 0;
   let refused = 0;
@@ -319,27 +358,33 @@ async function drive(
 
 async function measure(server: Server, t: Transport, concurrency: number, after?: () => Promise<void>): Promise<Result> {
   const cpuBefore = cpuSeconds(server.pid);
+  const threadsBefore = threadCpuSeconds(server.pid);
   const run = await drive(server, t, concurrency, after !== undefined);
   await after?.();
   const cpu = cpuSeconds(server.pid) - cpuBefore;
-  return { ...run, cpuSeconds: cpu, recordsPerCpuSecond: run.records / cpu };
+  const threads: Record<string, number> = {};
+  for (const [name, seconds] of threadCpuSeconds(server.pid)) {
+    const used = seconds - (threadsBefore.get(name) ?? 0);
+    if (used >= 0.05) threads[name] = Math.round(used * 100) / 100;
+  }
+  return { ...run, cpuSeconds: cpu, recordsPerCpuSecond: run.records / cpu, threads };
 }
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'burnrate-bench-ingest-'));
   const results: Result[] = [];
   try {
-    say('starting the OpenTelemetry Collector (built on first run)…');
-    const collector = await startCollector(dir);
+    if (!values['no-collector']) say('starting the OpenTelemetry Collector (built on first run)…');
+    const collector = values['no-collector'] ? undefined : await startCollector(dir);
     try {
-      for (const t of TRANSPORTS.filter((x) => x.collector)) {
+      for (const t of collector ? TRANSPORTS.filter((x) => x.collector) : []) {
         for (const c of CONCURRENCIES) {
           say(`collector: ${t.name}, concurrency ${c}, ${SECONDS} s`);
-          results.push(await measure(collector, t, c));
+          results.push(await measure(collector as Server, t, c));
         }
       }
     } finally {
-      await collector.stop();
+      await collector?.stop();
     }
     for (const t of TRANSPORTS) {
       for (const c of CONCURRENCIES) {
@@ -401,6 +446,11 @@ function report(results: Result[]): void {
     lines.push(
       `  ${r.server.padEnd(50)} ${r.transport.padEnd(19)} ${String(r.concurrency).padStart(4)} ${n(r.recordsPerSecond).padStart(10)} ${n(r.p50Ms, 1).padStart(7)} ${n(r.p99Ms, 1).padStart(7)} ${n(r.cpuSeconds, 1).padStart(6)} ${n(r.recordsPerCpuSecond).padStart(10)} ${(base ? (r.recordsPerCpuSecond / base.recordsPerCpuSecond).toFixed(2) : '').padStart(6)}`,
     );
+  }
+  lines.push('', '  CPU-seconds by thread (name as the kernel has it):');
+  for (const r of results) {
+    const by = Object.entries(r.threads).sort((a, b) => b[1] - a[1]);
+    lines.push(`  ${r.server.slice(0, 24)} ${r.transport} c${r.concurrency}: ${by.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   }
   lines.push('', ...verdicts.map((v) => `  ${v}`));
   process.stdout.write(`${lines.join('\n')}\n`);
