@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createApiRoutes, createConsoleSessions, createStateRecorder, createWebConsole, humanRoutes, teamBudgets } from '@burnrate/api';
-import { createInProcessBus } from '@burnrate/bus';
+import { createInProcessBus, type Subscription } from '@burnrate/bus';
 import {
   backfillService,
   combineSnapshotHealth,
@@ -42,7 +42,7 @@ import { createNotifier, registerNotifierMetrics, storeSilences } from '@burnrat
 import { createPollers, readPollerSettings } from '@burnrate/poller';
 import { buildChannels, type ConfiguredRoot, createMetrics, metricsRoute } from '@burnrate/runtime';
 import { TOPIC_NAMES } from '@burnrate/schemas';
-import { createSink, registerSinkMetrics } from '@burnrate/sink';
+import { createBufferedSink, registerSinkMetrics } from '@burnrate/sink';
 import { createChdbStore, createSpendRollupRefresher } from '@burnrate/store';
 import { createBacktestThread } from './console-backtest-thread.ts';
 import { prepareDataDir } from './data-dir.ts';
@@ -61,6 +61,8 @@ export interface EmbeddedOptions {
   clock?: Clock;
   /** How long a successor waits for the running process to hand over the data directory; default 2 minutes. */
   handOverTimeoutMs?: number;
+  /** When the sink writes what it has taken from the log: at `maxRows` rows (50 000) or after `maxDelayMs` (1000). */
+  sink?: { maxRows?: number; maxDelayMs?: number };
 }
 
 /**
@@ -102,14 +104,25 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   lifecycle.register({ name: 'bus', start: () => bus.ensureTopics(TOPIC_NAMES), stop: () => bus.close() });
   const producer = bus.producer();
 
-  const sink = createSink({ store, log });
-  const sinkSubscription = bus.subscribe(sink.subscribeOptions);
+  // Rows from many requests go to ClickHouse as one insert (every BURNRATE_SINK_MAX_DELAY_MS, or
+  // sooner at BURNRATE_SINK_MAX_ROWS), as in a distributed deployment: an insert per request made
+  // a part per request, which ClickHouse then spends its own threads merging.
+  const sink = createBufferedSink({ store, log, ...options.sink });
+  const bufferedSubscription = bus.subscribe(sink.subscribeOptions);
+  // Caught up means stored: the rows taken from the log but not yet written count as lag.
+  const sinkSubscription: Subscription = {
+    start: () => bufferedSubscription.start(),
+    stop: () => bufferedSubscription.stop(),
+    lag: () => bufferedSubscription.lag() + sink.stats().buffered,
+  };
   lifecycle.register({
     name: 'sink',
     start: () => sinkSubscription.start(),
     stop: async () => {
+      // Written and committed before the subscription stops.
+      await sink.drain();
       await sinkSubscription.stop();
-      log.info(sink.counters, 'sink totals');
+      log.info(sink.stats(), 'sink totals');
     },
   });
 
@@ -235,7 +248,7 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
   });
   const metrics = createMetrics();
   registerIngestMetrics(metrics, { tally, gate, ledger: ingest.ledger });
-  registerSinkMetrics(metrics, { written: () => sink.counters.written, deadLetters: sink.deadLetters });
+  registerSinkMetrics(metrics, { written: () => sink.stats().flushed, deadLetters: () => sink.deadLetters() });
   registerDetectorMetrics(
     metrics,
     () => ({
@@ -273,6 +286,12 @@ export async function buildEmbedded(root: ConfiguredRoot, options: EmbeddedOptio
         // a full disk (ingest answers 503 until the log can be written again) nor a store that
         // refuses snapshots (consumption goes on, but nothing is committed: a restart would replay it all).
         const problems = bus.problems().map((p) => `bus: ${p}`);
+        const storeFailing = sink.failing();
+        if (storeFailing !== undefined)
+          problems.push(
+            `sink: ${sink.subscribeOptions.groupId} cannot write ${storeFailing.rows} rows to the store: ${storeFailing.message} ` +
+              `(since ${new Date(storeFailing.since).toISOString()}, ${storeFailing.attempts} attempt${storeFailing.attempts === 1 ? '' : 's'})`,
+          );
         const snapshots = detectorHealth(combineSnapshotHealth([detector.snapshotHealth(), teamDetector.snapshotHealth()]));
         const backfillStatus = backfill.status();
         const health: Record<string, unknown> = {

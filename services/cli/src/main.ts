@@ -107,10 +107,8 @@ const io: CommandIO = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => 
  * every standalone service (runService): the same env readers, signals and shutdown order.
  */
 async function start(env: NodeJS.ProcessEnv): Promise<void> {
-  const [{ readBodyLimitBytes, readHost, readOtlpGrpcPort, readPort, runService }, { receiverSchema }] = await Promise.all([
-    import('@burnrate/runtime'),
-    import('@burnrate/notify'),
-  ]);
+  const [{ parseWholeNumber, readBodyLimitBytes, readHost, readOtlpGrpcPort, readPort, runService }, { receiverSchema }] =
+    await Promise.all([import('@burnrate/runtime'), import('@burnrate/notify')]);
   runService(
     {
       name: 'burnrate',
@@ -120,6 +118,8 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
       async build(root) {
         const { buildEmbedded } = await import('./embedded.ts');
         const bodyLimitBytes = readBodyLimitBytes(env);
+        const maxRows = parseWholeNumber(env.BURNRATE_SINK_MAX_ROWS, 'BURNRATE_SINK_MAX_ROWS', { min: 1 });
+        const maxDelayMs = parseWholeNumber(env.BURNRATE_SINK_MAX_DELAY_MS, 'BURNRATE_SINK_MAX_DELAY_MS', { min: 1 });
         return buildEmbedded(root, {
           dataDir: resolve(env.BURNRATE_DATA_DIR ?? '.burnrate'),
           port: readPort(env, 'BURNRATE_PORT', DEFAULT_PORT),
@@ -127,6 +127,7 @@ async function start(env: NodeJS.ProcessEnv): Promise<void> {
           host: readHost(env),
           ...(env.BURNRATE_API_TOKEN ? { apiToken: env.BURNRATE_API_TOKEN } : {}),
           ...(bodyLimitBytes !== undefined ? { bodyLimitBytes } : {}),
+          sink: { ...(maxRows !== undefined ? { maxRows } : {}), ...(maxDelayMs !== undefined ? { maxDelayMs } : {}) },
         });
       },
     },

@@ -261,6 +261,47 @@ describe('buffered sink', () => {
     expect(await inner.getAnomaly(a.id)).toMatchObject({ id: a.id });
   });
 
+  it('writes an anomaly batch at once, with the events buffered before it', async () => {
+    const { store, inner, calls } = recordingStore();
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log, maxRows: 100, maxDelayMs: 60_000 });
+    await sink.subscribeOptions.handleBatch(eventBatch(0, events(3, 'q')), ctx(0));
+    expect(calls).toEqual([]);
+    const a = anomaly();
+    const at = String(offsets++);
+    await sink.subscribeOptions.handleBatch(
+      {
+        topic: 'anomalies.v1',
+        partition: 1,
+        highWatermark: '100',
+        messages: [
+          { topic: 'anomalies.v1', partition: 1, offset: at, key: a.id, value: JSON.stringify(a), headers: {}, timestamp: Date.now() },
+        ],
+      },
+      ctx(1),
+    );
+    expect(await inner.getAnomaly(a.id)).toMatchObject({ id: a.id });
+    expect(await inner.countUsageEvents()).toBe(3);
+    expect(commits).toEqual([expect.stringMatching(/^0@/), `1@${at}`]);
+    expect(sink.stats().buffered).toBe(0);
+  });
+
+  it('stops without throwing while the store is down, says why, and commits nothing it did not write', async () => {
+    const { store, failures } = recordingStore();
+    const lines: string[] = [];
+    const captured = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } });
+    const { commits, ctx } = context();
+    const sink = createBufferedSink({ store, log: captured, maxRows: 100, maxDelayMs: 60_000 });
+    await sink.subscribeOptions.handleBatch(eventBatch(0, events(4, 'z')), ctx(0));
+    failures.push(new BurnrateError('STORE_UNAVAILABLE', 'disk full'));
+    await sink.drain();
+    expect(commits).toEqual([]);
+    expect(sink.failing()).toMatchObject({ message: 'disk full', attempts: 1, rows: 4 });
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain(
+      'stopping with rows the store did not take; they stay in the log and are written after a restart',
+    );
+  });
+
   it('tries a failed commit again while it holds the partition (a broker restart), and gives up once the partition is gone', async () => {
     vi.useFakeTimers();
     const { store, calls } = recordingStore();

@@ -1,6 +1,6 @@
 import type { Batch, BatchContext, SubscribeOptions } from '@burnrate/bus';
 import { isRetriable, type Logger } from '@burnrate/core';
-import type { DlqCount } from '@burnrate/schemas';
+import { type DlqCount, TOPICS } from '@burnrate/schemas';
 import {
   addWritten,
   createSinkWriter,
@@ -34,17 +34,34 @@ export interface BufferedSinkStats {
   dropped: number;
   /** Commits the bus refused because the partition had moved to another member (its rows are redelivered there). */
   refusedCommits: number;
+  /** Rows not yet acknowledged by the store: buffered, waiting for a retry, or being written. */
   buffered: number;
 }
 
 export interface BufferedSink {
   /** Pass to `bus.subscribe` (autoCommit is off: offsets are committed after the flush that made them durable). */
   readonly subscribeOptions: SubscribeOptions;
-  /** Writes what is buffered and commits it; from then on each batch is written before its handler returns. Call before the subscription stops. */
+  /**
+   * Writes what is buffered and commits it; from then on each batch is written before its handler
+   * returns. Call before the subscription stops. When the store cannot take the rows (a full disk,
+   * a server down) it says so and resolves: they are not committed, so the log gives them again
+   * after a restart.
+   */
   drain(): Promise<void>;
   stats(): BufferedSinkStats;
+  /** Why the store has not taken the rows since `since`, while it does not: for health. */
+  failing(): SinkFailure | undefined;
   /** DLQ rows the sink made and stored, by source, reason and field (see SinkWriter.deadLetters). */
   deadLetters(): DlqCount[];
+}
+
+export interface SinkFailure {
+  message: string;
+  /** Epoch milliseconds of the first failed insert in a row. */
+  since: number;
+  attempts: number;
+  /** Rows waiting for the store. */
+  rows: number;
 }
 
 interface Rows extends SinkRows {
@@ -66,10 +83,10 @@ const MAX_COMMIT_ATTEMPTS = 60;
 const emptyRows = (): Rows => ({ ...emptySinkRows(), count: 0, commits: new Map() });
 
 /**
- * The sink for a Kafka deployment: the same parsing and DLQ rules as `createSink`, but rows from
+ * The sink of both modes: the same parsing and DLQ rules as `createSink`, but usage events from
  * many batches and partitions are gathered and inserted together, whichever comes first of
  * `maxRows` rows or `maxDelayMs`, because ClickHouse wants few large inserts rather than one per
- * fetched partition. Offsets are committed (per partition) only after the insert that holds their
+ * fetched partition (or per request); a batch of any other topic is written at once. Offsets are committed (per partition) only after the insert that holds their
  * rows resolved, so a crash redelivers whatever was not yet written.
  *
  * A failed insert is retried with exactly the same rows in the same order, so the store's
@@ -99,6 +116,8 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
   /** Rows whose insert failed; retried as they are before anything newer is written. */
   let retrying: Rows | undefined;
   let failures = 0;
+  let failingSince = 0;
+  let lastError = '';
   let draining = false;
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
@@ -106,6 +125,8 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
   const writer = createSinkWriter(deps.store, log);
 
   const pendingRows = (): number => buffer.count + (retrying?.count ?? 0);
+  /** Rows of the insert under way. */
+  let writing = 0;
 
   const schedule = (delayMs: number): void => {
     if (timer !== undefined) return;
@@ -150,6 +171,7 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       if (rows === buffer) buffer = emptyRows();
       retrying = undefined;
       let outcome;
+      writing = rows.count;
       try {
         outcome = await writer.write(rows);
       } catch (err) {
@@ -157,11 +179,15 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
         // the store's dedup token drops whatever part of it did land.
         stats.failedFlushes += 1;
         retrying = rows;
+        if (failures === 0) failingSince = Date.now();
         failures += 1;
+        lastError = err instanceof Error ? err.message : String(err);
         const delay = Math.min(maxRetryDelayMs, 500 * 2 ** Math.min(failures - 1, 10));
         log.warn({ err, rows: rows.count, attempt: failures, retryInMs: delay }, 'insert failed; retrying the same block');
         schedule(delay);
         throw err;
+      } finally {
+        writing = 0;
       }
       failures = 0;
       stats.flushes += 1;
@@ -195,7 +221,10 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
     buffer.count += batch.messages.length;
     const last = batch.messages.at(-1);
     if (last !== undefined) buffer.commits.set(`${batch.topic}:${batch.partition}`, { offset: last.offset, ctx });
-    if (draining || pendingRows() >= maxRows) {
+    // Anomalies, decisions and dead letters are few and are read as soon as they exist (a
+    // message's link, its buttons): they are written at once, with whatever events are buffered.
+    const prompt = batch.topic !== TOPICS.usageEvents.name && batch.messages.length > 0;
+    if (draining || prompt || pendingRows() >= maxRows) {
       try {
         await flush();
       } catch (err) {
@@ -211,9 +240,22 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
     subscribeOptions: { ...sinkSubscribeOptions(deps.groupId, handleBatch), autoCommit: false },
     async drain() {
       draining = true;
-      if (pendingRows() > 0 || buffer.commits.size > 0) await flush();
+      if (pendingRows() === 0 && buffer.commits.size === 0) return;
+      try {
+        await flush();
+      } catch (err) {
+        if (!isRetriable(err)) throw err;
+        clearTimeout(timer);
+        timer = undefined;
+        log.warn(
+          { err, rows: pendingRows() },
+          'stopping with rows the store did not take; they stay in the log and are written after a restart',
+        );
+      }
     },
-    stats: () => ({ ...stats, flushed: { ...stats.flushed }, buffered: pendingRows() }),
+    stats: () => ({ ...stats, flushed: { ...stats.flushed }, buffered: pendingRows() + writing }),
+    failing: () =>
+      failures === 0 ? undefined : { message: lastError, since: failingSince, attempts: failures, rows: pendingRows() + writing },
     deadLetters: () => writer.deadLetters(),
   };
 }

@@ -1,4 +1,4 @@
-import type { Batch, SubscribeOptions } from '@burnrate/bus';
+import type { Batch, ConsumedMessage, SubscribeOptions } from '@burnrate/bus';
 import type { Logger } from '@burnrate/core';
 import {
   type Anomaly,
@@ -7,6 +7,7 @@ import {
   type DlqCount,
   type DlqRecord,
   dlqOrigin,
+  safeParseUsageEvent,
   TOPICS,
   type UsageEvent,
 } from '@burnrate/schemas';
@@ -100,12 +101,15 @@ const TABLES: { [K in TableKind]: Table<K> } = {
   anomaly_state: { table: ANOMALY_STATE_TABLE, insert: (store, rows) => store.insertAnomalyStates(rows) },
 };
 
-const SINK_TOPICS = [
-  { topic: TOPICS.usageEvents, kind: 'usage_events' },
-  { topic: TOPICS.usageDlq, kind: 'dlq' },
-  { topic: TOPICS.anomalies, kind: 'anomalies' },
-  { topic: TOPICS.anomalyState, kind: 'anomaly_state' },
-] as const satisfies readonly { topic: { name: string; schema: z.ZodType }; kind: TableKind }[];
+type SafeParse = (value: unknown) => z.ZodSafeParseResult<unknown>;
+
+const SINK_TOPICS: readonly { topic: { name: string; schema: z.ZodType }; kind: TableKind; safeParse: SafeParse }[] = [
+  // Every event passes here: the hand-written twin of the schema, zod only to name what is wrong.
+  { topic: TOPICS.usageEvents, kind: 'usage_events', safeParse: safeParseUsageEvent },
+  { topic: TOPICS.usageDlq, kind: 'dlq', safeParse: (v) => TOPICS.usageDlq.schema.safeParse(v) },
+  { topic: TOPICS.anomalies, kind: 'anomalies', safeParse: (v) => TOPICS.anomalies.schema.safeParse(v) },
+  { topic: TOPICS.anomalyState, kind: 'anomaly_state', safeParse: (v) => TOPICS.anomalyState.schema.safeParse(v) },
+];
 
 /** Refused rows named in one log line; the DLQ table has every one. */
 const LOGGED_ORIGINS = 5;
@@ -120,7 +124,7 @@ export function createSinkWriter(store: SinkStore, log: Logger): SinkWriter {
     const invalid: DlqRecord[] = [];
     for (const m of batch.messages) {
       const origin: RowOrigin = { topic: m.topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp };
-      const parsed = parseMessage(entry.topic.schema, m.value);
+      const parsed = parseMessage(entry.safeParse, m);
       if (parsed.ok) {
         target.rows.push(parsed.value);
         target.origins.push(origin);
@@ -273,14 +277,14 @@ const describeOrigin = (o: RowOrigin | undefined): string => (o === undefined ? 
 
 type Parsed = { ok: true; value: unknown } | { ok: false; issues: DlqRecord['issues'] };
 
-function parseMessage(schema: z.ZodType, text: string): Parsed {
-  let json: unknown;
+function parseMessage(safeParse: SafeParse, m: ConsumedMessage): Parsed {
+  let json: unknown = m.decoded;
   try {
-    json = JSON.parse(text);
+    json ??= JSON.parse(m.value);
   } catch (err) {
     return { ok: false, issues: [{ path: '(message)', message: `not JSON: ${(err as Error).message}` }] };
   }
-  const result = schema.safeParse(json);
+  const result = safeParse(json);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })) };
 }
