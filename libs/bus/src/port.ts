@@ -11,6 +11,12 @@ export interface OutgoingMessage {
   /** Serialised payload (JSON text for every v1 topic). */
   value: string;
   headers?: Record<string, string>;
+  /**
+   * `value` as JSON.parse gives it (but for keys whose value is undefined), when the producer
+   * has it at hand: the in-process bus hands it to consumers in the same process, which then
+   * parse nothing. Never written anywhere; Kafka ignores it.
+   */
+  decoded?: unknown;
 }
 
 export interface Producer {
@@ -31,6 +37,11 @@ export interface ConsumedMessage {
   headers: Record<string, string>;
   /** Epoch milliseconds when the message was appended. */
   timestamp: number;
+  /**
+   * The producer's `decoded` (in-process bus, same process, until a restart): use it in place of
+   * JSON.parse(value), and never change it, since every consumer group is given the same one.
+   */
+  decoded?: unknown;
 }
 
 export interface Batch {

@@ -9,6 +9,9 @@ describe('instants', () => {
     expect(fromDateTime64('2026-03-02 10:00:00')).toBe('2026-03-02T10:00:00.000Z');
     expect(fromDateTime64('2026-03-02T10:15:00.123Z')).toBe('2026-03-02T10:15:00.123Z');
     expect(() => toDateTime64('yesterday')).toThrow(/not an instant/);
+    // The canonical form is cut into shape only when it is a real date; anything else is Date's reading.
+    expect(toDateTime64('2026-02-30T10:00:00.000Z')).toBe('2026-03-02 10:00:00.000');
+    expect(toDateTime64('0001-01-01T00:00:00.000Z')).toBe('0001-01-01 00:00:00.000');
   });
 });
 

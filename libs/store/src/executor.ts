@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { instantMs } from '@burnrate/schemas';
 
 /** Values bound to `{name:Type}` placeholders; never spliced into SQL text. */
 export type QueryParams = Record<string, string | number | boolean | readonly string[] | readonly number[]>;
@@ -48,6 +49,10 @@ export async function insertRows(exec: SqlExecutor, table: string, rows: readonl
 
 /** An ISO instant as ClickHouse's DateTime64(3, 'UTC') text; the column's zone makes it UTC. */
 export function toDateTime64(iso: string): string {
+  // The canonical form (what toISOString writes, and what every stored instant is by then) is
+  // cut into shape; anything else is read as a date first.
+  if (iso.length === 24 && iso.charCodeAt(19) === 46 /* . */ && iso.charCodeAt(23) === 90 /* Z */ && !Number.isNaN(instantMs(iso)))
+    return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) throw new RangeError(`not an instant: ${JSON.stringify(iso)}`);
   return d.toISOString().replace('T', ' ').replace('Z', '');

@@ -16,9 +16,9 @@ export function decodeMessage<T>(
   what: string,
   log: Logger,
 ): T | undefined {
-  let json: unknown;
+  let json: unknown = m.decoded;
   try {
-    json = JSON.parse(m.value);
+    json ??= JSON.parse(m.value);
   } catch {
     log.warn({ partition: m.partition, offset: m.offset, key: m.key }, `${what} is not JSON; skipped`);
     return undefined;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted (by UTF-16 code units) and undefined members left out, so the same
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 export function stableStringify(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return quote(value);
     case 'number':
       return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
@@ -18,18 +18,23 @@ export function stableStringify(value: unknown): string {
       if (Array.isArray(value)) {
         let out = '[';
         // A hole is nothing between its commas, as Array.prototype.join writes it.
-        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (i in value ? stableStringify(value[i]) : '');
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          if (i in value) out += stableStringify(value[i]);
+        }
         return `${out}]`;
       }
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
+      const keys = Object.keys(record);
+      if (keys.length > 1) keys.sort();
       let out = '{';
-      let first = true;
       for (const key of keys) {
         const member = record[key];
         if (member === undefined) continue;
-        out += `${first ? '' : ','}${JSON.stringify(key)}:${stableStringify(member)}`;
-        first = false;
+        if (out.length > 1) out += ',';
+        out += quote(key);
+        out += ':';
+        out += stableStringify(member);
       }
       return `${out}}`;
     }
@@ -39,8 +44,16 @@ export function stableStringify(value: unknown): string {
   }
 }
 
+/** Printable ASCII but `"` and `\`: what JSON.stringify writes between quotes unchanged. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** JSON.stringify of a string; most are plain, and a regular expression says so faster than it escapes. */
+function quote(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /**

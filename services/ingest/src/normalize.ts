@@ -1,6 +1,6 @@
 import type { Clock, IngestLimits } from '@burnrate/core';
 import type { PriceCatalog } from '@burnrate/pricing';
-import { Granularity, Instant, UsageEvent } from '@burnrate/schemas';
+import { Granularity, Instant, safeParseUsageEvent, type UsageEvent } from '@burnrate/schemas';
 import { z } from 'zod';
 import type { Attribution, Attributor, Identity } from './attribution.ts';
 import { deterministicEventId, sha256Hex, stableStringify } from './event-id.ts';
@@ -186,7 +186,7 @@ export function buildUsageEvent(fields: UsageFields, ctx: NormalizeContext): Nor
     fingerprint: fields.fingerprint ?? fingerprintOf(fields),
     attributes: fields.attributes ?? {},
   };
-  const parsed = UsageEvent.safeParse(candidate);
+  const parsed = safeParseUsageEvent(candidate);
   if (!parsed.success) return { ok: false, issues: parsed.error.issues.flatMap(describeIssue) };
   return { ok: true, event: parsed.data };
 }

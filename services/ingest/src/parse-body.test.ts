@@ -1,6 +1,15 @@
 import { BurnrateError } from '@burnrate/core';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, nestedDeeperThan, parseJson, parseJsonDocument, parseJsonRecords, parseNdjsonRecords } from './parse-body.ts';
+import { seededRandom } from '@burnrate/testing/seeded-random';
+import {
+  MAX_JSON_DEPTH,
+  nestedDeeperThan,
+  parseJson,
+  parseJsonDocument,
+  parseJsonRecords,
+  parseNdjsonRecords,
+  textNestedDeeperThan,
+} from './parse-body.ts';
 
 /** `levels` arrays (or objects) around `inner`, as JSON text. */
 const nestedText = (levels: number, kind: 'array' | 'object' = 'array', inner = '1'): string =>
@@ -56,6 +65,37 @@ describe('nestedDeeperThan', () => {
 
   it('walks 100,000 levels without recursion', () => {
     expect(nestedDeeperThan(JSON.parse(nestedText(100_000, 'object')), MAX_JSON_DEPTH)).toBe(true);
+  });
+});
+
+describe('textNestedDeeperThan', () => {
+  it.each([
+    ['brackets inside strings', '{"a": "[[[{{{", "b": ["]]]}}}"]}', 2, false],
+    ['an escaped quote before a bracket', '["\\"[[", [["x\\\\"]]]', 2, true],
+    ['an escaped backslash ending a string', '["a\\\\", [1]]', 1, true],
+    ['keys with brackets', '{"[": {"{": 1}}', 2, false],
+  ])('%s', (_name, text, max, expected) => {
+    expect(textNestedDeeperThan(text, max)).toBe(expected);
+    expect(nestedDeeperThan(JSON.parse(text), max)).toBe(expected);
+  });
+
+  it('answers as the walk of the parsed value does, on random JSON with tricky strings', () => {
+    const random = seededRandom(15);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const strings = ['', '[', ']', '{', '}', '"', '\\', '\\"', '\\\\', 'a"]}', '\u005b', 'x'];
+    const value = (depth: number): unknown => {
+      const r = random();
+      if (depth > 12 || r < 0.3) return pick([1, -2.5e3, true, null, pick(strings)]);
+      const n = Math.floor(random() * 4);
+      if (r < 0.65) return Array.from({ length: n }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: n }, (_, i) => [`${pick(strings)}${i}`, value(depth + 1)]));
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const v = value(0);
+      const text = JSON.stringify(v, null, random() < 0.5 ? 1 : undefined);
+      for (const max of [0, 1, 2, 4, 8])
+        expect([text, max, textNestedDeeperThan(text, max)]).toEqual([text, max, nestedDeeperThan(v, max)]);
+    }
   });
 });
 

@@ -173,6 +173,32 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * Whether the JSON text `text` (which must be valid: it parsed) nests objects and arrays more than
+ * `max` levels deep. The same answer as `nestedDeeperThan` on its value, from one pass over the
+ * characters: strings are skipped whole with indexOf, so it costs a fraction of walking the
+ * parsed objects (the walk ran over every request body).
+ */
+export function textNestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      // The closing quote is the next one not escaped: preceded by an even number of backslashes.
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return false;
+        let slashes = 0;
+        while (text.charCodeAt(i - 1 - slashes) === 92 /* \ */) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
+}
+
 const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`;
 
 /**
@@ -182,7 +208,7 @@ const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arr
 export function parseJsonDocument(text: string): unknown {
   const parsed = parseJson(text);
   if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
-  if (nestedDeeperThan(parsed.value, MAX_JSON_DEPTH)) throw new BurnrateError('INPUT_INVALID', `request body is ${TOO_DEEP}`);
+  if (textNestedDeeperThan(text, MAX_JSON_DEPTH)) throw new BurnrateError('INPUT_INVALID', `request body is ${TOO_DEEP}`);
   return parsed.value;
 }
 
@@ -232,9 +258,11 @@ export function parseJsonRecords(text: string): PostedItem[] {
   const parsed = parseJson(text);
   if (!parsed.ok) throw new BurnrateError('INPUT_INVALID', `request body is not valid JSON: ${parsed.message}`);
   if (!Array.isArray(parsed.value)) {
-    if (nestedDeeperThan(parsed.value, MAX_JSON_DEPTH)) return [{ index: 0, error: `record is ${TOO_DEEP}`, text }];
+    if (textNestedDeeperThan(text, MAX_JSON_DEPTH)) return [{ index: 0, error: `record is ${TOO_DEEP}`, text }];
     return [{ index: 0, value: parsed.value }];
   }
+  // The array adds one level: within that, no record is too deep and none needs a look of its own.
+  if (!textNestedDeeperThan(text, MAX_JSON_DEPTH + 1)) return (parsed.value as unknown[]).map((value, index) => ({ index, value }));
   // A record nested too deeply is refused alone, with its own text for the dead-letter queue.
   let texts: string[] | undefined;
   return (parsed.value as unknown[]).map((value, index): PostedItem => {
@@ -259,7 +287,7 @@ export function parseNdjsonRecords(text: string): PostedItem[] {
     const index = items.length;
     if (!parsed.ok)
       items.push({ index, error: `line ${i + 1} is not valid JSON (${parsed.message.replace(/^line 1, /, '')})`, text: line });
-    else if (nestedDeeperThan(parsed.value, MAX_JSON_DEPTH)) items.push({ index, error: `line ${i + 1} is ${TOO_DEEP}`, text: line });
+    else if (textNestedDeeperThan(line, MAX_JSON_DEPTH)) items.push({ index, error: `line ${i + 1} is ${TOO_DEEP}`, text: line });
     else items.push({ index, value: parsed.value });
   }
   return items;

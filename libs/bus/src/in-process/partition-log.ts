@@ -64,6 +64,9 @@ const MAX_RETRY_AFTER_MS = 30_000;
  * open; whole lines of a refused batch whose cut had failed come back, which is safe: their
  * senders got an error and retry with the same event ids, which every consumer deduplicates.
  */
+/** Messages per partition, newest first, that keep the producer's decoded value (see ConsumedMessage.decoded). */
+const DECODED_WINDOW = 4096;
+
 export class PartitionLog {
   readonly topic: string;
   readonly partition: number;
@@ -264,6 +267,12 @@ export class PartitionLog {
   private publish(appended: ConsumedMessage[]): void {
     // Visible to consumers only once durable, and always in offset order.
     for (const m of appended) this.messages.push(m);
+    // The producer's objects are kept for the newest messages only: a consumer that far behind
+    // parses the text, and the log's memory stays what the text needs.
+    for (let i = this.messages.length - appended.length - DECODED_WINDOW; i < this.messages.length - DECODED_WINDOW; i++) {
+      const old = this.messages[i];
+      if (old !== undefined) old.decoded = undefined;
+    }
     for (const wake of [...this.waiters]) wake();
   }
 
@@ -417,6 +426,7 @@ export class PartitionLog {
       value: m.value,
       headers: m.headers && Object.keys(m.headers).length > 0 ? { ...m.headers } : {},
       timestamp,
+      ...(m.decoded !== undefined ? { decoded: m.decoded } : {}),
     };
   }
 
