@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fromDateTime64, insertRows, toDateTime64, type JsonRowsBatch, type SqlExecutor } from './executor.ts';
 
@@ -48,5 +49,27 @@ describe('insertRows', () => {
       Array.from({ length: 120_001 }, (_, i) => ({ i })),
     );
     expect(batches.map((b) => b.rows.length)).toEqual([50_000, 50_000, 20_001]);
+  });
+
+  it('derives the token from the whole block, however it is serialised, and lets the event loop turn meanwhile', async () => {
+    const { exec, batches } = recorder();
+    const items = Array.from({ length: 4_500 }, (_, i) => ({ i }));
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    let turnedBeforeInsert: boolean | undefined;
+    const watched: SqlExecutor = {
+      ...exec,
+      insertJSONEachRow: async (table, batch) => {
+        turnedBeforeInsert = turned;
+        await exec.insertJSONEachRow(table, batch);
+      },
+    };
+    await insertRows(watched, 't', items, ({ i }) => ({ i: i * 2 }));
+    const ndjson = items.map(({ i }) => `{"i":${i * 2}}\n`).join('');
+    expect(batches[0]?.ndjson).toBe(ndjson);
+    expect(batches[0]?.dedupToken).toBe(createHash('sha256').update(`t\n${ndjson}`).digest('hex'));
+    expect(turnedBeforeInsert).toBe(true);
   });
 });

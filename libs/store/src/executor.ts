@@ -33,17 +33,40 @@ export interface JsonRowsBatch {
 // DESIGN: inserts are batched up to ~50k rows; a larger call is split so one block stays bounded.
 const MAX_ROWS_PER_INSERT = 50_000;
 
+// Rows serialised between two turns of the event loop: a block of 50k rows is ~300 ms of work,
+// which would otherwise hold every request of an embedded process that long.
+const ROWS_PER_TURN = 1_000;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
- * Serialises rows and inserts them in bounded blocks, each with a token derived from its content:
- * the same rows retried give the same token, different rows never share one.
+ * Serialises rows (each through `toRow`) and inserts them in bounded blocks, each with a token
+ * derived from its content: the same rows retried give the same token, different rows never
+ * share one. Serialising yields to the event loop every ROWS_PER_TURN rows.
  */
-export async function insertRows(exec: SqlExecutor, table: string, rows: readonly object[]): Promise<void> {
-  for (let start = 0; start < rows.length; start += MAX_ROWS_PER_INSERT) {
-    const chunk = rows.slice(start, start + MAX_ROWS_PER_INSERT);
+export async function insertRows<T extends object>(
+  exec: SqlExecutor,
+  table: string,
+  items: readonly T[],
+  toRow: (item: T) => object = (item) => item,
+): Promise<void> {
+  for (let start = 0; start < items.length; start += MAX_ROWS_PER_INSERT) {
+    const end = Math.min(items.length, start + MAX_ROWS_PER_INSERT);
+    const rows: object[] = [];
     let ndjson = '';
-    for (const row of chunk) ndjson += JSON.stringify(row) + '\n';
-    const dedupToken = createHash('sha256').update(table).update('\n').update(ndjson).digest('hex');
-    await exec.insertJSONEachRow(table, { rows: chunk, ndjson, dedupToken });
+    const digest = createHash('sha256').update(table).update('\n');
+    for (let i = start; i < end;) {
+      if (i > start) await nextTurn();
+      let piece = '';
+      for (const stop = Math.min(end, i + ROWS_PER_TURN); i < stop; i++) {
+        const row = toRow(items[i] as T);
+        rows.push(row);
+        piece += JSON.stringify(row) + '\n';
+      }
+      digest.update(piece);
+      ndjson += piece;
+    }
+    await exec.insertJSONEachRow(table, { rows, ndjson, dedupToken: digest.digest('hex') });
   }
 }
 

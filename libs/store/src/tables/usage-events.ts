@@ -134,7 +134,7 @@ export function usageEventFromRow(r: UsageEventRow): UsageEvent {
 
 export async function insertUsageEvents(exec: SqlExecutor, events: readonly UsageEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await insertRows(exec, USAGE_EVENTS_TABLE, events.map(usageEventToRow));
+  await insertRows(exec, USAGE_EVENTS_TABLE, events, usageEventToRow);
 }
 
 // FINAL: a duplicate not yet merged away must still count once.
