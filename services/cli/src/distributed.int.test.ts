@@ -188,6 +188,7 @@ describe.skipIf(!kafkaAvailable.shared)('distributed mode: standalone services o
       expect(body.service).toBe(name);
       expect(body.consumers.map((c) => c.group).sort()).toEqual(expected);
       for (const c of body.consumers) expect(c.lag).toBeGreaterThanOrEqual(0);
+      if (name === 'sink') expect(body).toMatchObject({ store: 'ok' });
     }
   });
 

@@ -53,7 +53,23 @@ runService({
     });
 
     registerSinkMetrics(health.metrics, { written: () => sink.stats().flushed, deadLetters: () => sink.deadLetters() });
-    health.ready({ [sink.subscribeOptions.groupId]: subscription });
+    health.ready({ [sink.subscribeOptions.groupId]: subscription }, () => {
+      const failing = sink.failing();
+      // Degraded while the store refuses inserts: the rows wait (uncommitted) and are retried.
+      return failing === undefined
+        ? { degraded: false, fields: { store: 'ok' } }
+        : {
+            degraded: true,
+            fields: {
+              store: {
+                failing_since: new Date(failing.since).toISOString(),
+                attempts: failing.attempts,
+                rows: failing.rows,
+                error: failing.message,
+              },
+            },
+          };
+    });
 
     return () => ({
       group: sink.subscribeOptions.groupId,
