@@ -162,6 +162,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     return items.map((r) => settle(r.entry, 'done', outcome.detail));
   }
 
+  /** The message about one ready entry (with its escalation, if any); `extra` adds a thread or a group. */
+  const notificationOf = (r: Ready, extra: Pick<Notification, 'thread' | 'group'>): Notification => ({
+    anomaly: r.anomaly,
+    reason: r.reason,
+    to: r.entry.recipients,
+    receiver: r.entry.receiver,
+    lifecycle: r.lifecycle,
+    ...(r.escalation ? { escalation: r.escalation } : {}),
+    ...extra,
+  });
+
   const bySeverityThenImpact = (x: Ready, y: Ready): number =>
     SEVERITY_RANK[y.anomaly.severity] - SEVERITY_RANK[x.anomaly.severity] ||
     y.anomaly.impact_usd - x.anomaly.impact_usd ||
@@ -237,27 +248,13 @@ export function createDispatcher(deps: DispatcherDeps) {
         await store.upsertOutbox([settle(r.entry, 'done', `attached to incident message ${join.messageId} (follows ${join.cause.id})`)]);
         continue;
       }
-      const n: Notification = {
-        anomaly: r.anomaly,
-        reason: r.reason,
-        to: r.entry.recipients,
-        receiver: r.entry.receiver,
-        lifecycle: r.lifecycle,
-        thread: { parentId: join.messageId, broadcast: true },
-      };
+      const n = notificationOf(r, { thread: { parentId: join.messageId, broadcast: true } });
       await store.upsertOutbox(await send([r], n, signal, result, unavailable, join.messageId));
     }
     for (const [key, t] of attached) await views.refreshParent(t, key.slice(key.indexOf('\u0000') + 1), clock.now());
     for (const r of unsettled) {
       if (signal.aborted) break;
-      const n: Notification = {
-        anomaly: r.anomaly,
-        reason: r.reason,
-        to: r.entry.recipients,
-        receiver: r.entry.receiver,
-        lifecycle: r.lifecycle,
-        ...(r.parentId !== undefined ? { thread: { parentId: r.parentId, broadcast: false } } : {}),
-      };
+      const n = notificationOf(r, r.parentId !== undefined ? { thread: { parentId: r.parentId, broadcast: false } } : {});
       await store.upsertOutbox(await send([r], n, signal, result, unavailable));
     }
     for (const items of groups.values()) {
@@ -267,29 +264,13 @@ export function createDispatcher(deps: DispatcherDeps) {
       const written: OutboxEntry[] = [];
       const head = fresh[0];
       if (head) {
-        const n: Notification = {
-          anomaly: head.anomaly,
-          ...(fresh.length > 1 ? { group: fresh.map((r) => r.anomaly) } : {}),
-          reason: head.reason,
-          to: head.entry.recipients,
-          receiver: head.entry.receiver,
-          lifecycle: head.lifecycle,
-          ...(head.escalation ? { escalation: head.escalation } : {}),
-        };
+        const n = notificationOf(head, fresh.length > 1 ? { group: fresh.map((r) => r.anomaly) } : {});
         written.push(...(await send(fresh, n, signal, result, unavailable)));
       }
       for (const r of replies) {
         if (signal.aborted) break;
         const broadcast = r.reason === 'escalated' && r.anomaly.severity === 'critical';
-        const n: Notification = {
-          anomaly: r.anomaly,
-          reason: r.reason,
-          to: r.entry.recipients,
-          receiver: r.entry.receiver,
-          lifecycle: r.lifecycle,
-          thread: { parentId: r.parentId as string, broadcast },
-          ...(r.escalation ? { escalation: r.escalation } : {}),
-        };
+        const n = notificationOf(r, { thread: { parentId: r.parentId as string, broadcast } });
         written.push(...(await send([r], n, signal, result, unavailable)));
       }
       await store.upsertOutbox(written);
