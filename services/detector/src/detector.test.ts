@@ -454,6 +454,35 @@ describe('createDetector', () => {
     expect(h.ops).toEqual(['send 1', 'rollups 1', 'save detector:usage.events.v1:0 2', 'commit 2']);
   });
 
+  it('tries the idle snapshot again when its commit failed (the broker away), with no batch coming to do it', async () => {
+    const h = harness();
+    const store = createMemorySnapshotStore();
+    let refuse = 2;
+    const ctx: BatchContext = {
+      commit: (offset) => {
+        if (refuse-- > 0) {
+          h.ops.push(`commit ${offset} refused`);
+          return Promise.reject(new BurnrateError('BUS_UNAVAILABLE', 'coordinator not available', { retriable: true }));
+        }
+        h.ops.push(`commit ${offset}`);
+        return Promise.resolve();
+      },
+      signal: new AbortController().signal,
+    };
+    const d = createDetector({
+      config: fixedConfig(config),
+      producer: h.producer,
+      snapshots: recorded(store, h.ops),
+      log: silent,
+      clock: fixedClock(new Date(T0)),
+      snapshotEveryMs: 50,
+    });
+    await feed(d, messages(CROSSING.slice(0, 3)), ctx);
+    await vi.waitFor(() => expect(h.ops).toContain('commit 2'), { timeout: 10_000 });
+    expect(h.ops.filter((o) => o.startsWith('commit'))).toEqual(['commit 2 refused', 'commit 2 refused', 'commit 2']);
+    await d.stop();
+  });
+
   it('writes a snapshot in the background: the next batch goes on, and stop waits for the write before its own', async () => {
     const h = harness();
     const store = createMemorySnapshotStore();
