@@ -104,6 +104,11 @@ export function decide(
   // through and sends again only if not. Recorded as skipped, a message that may have reached
   // the receiver would be logged as never sent.
   if (decision.action !== 'skip' || history.find((d) => d.version === a.version)?.status !== 'pending') return decision;
-  const toldBefore = history.some((d) => d.status === 'sent' && d.version < a.version);
-  return { action: 'send', reason: a.status === 'resolved' ? 'resolved' : toldBefore ? 'updated' : 'new' };
+  return { action: 'send', reason: pendingReason(a, history) };
+}
+
+/** Why a version whose send began before a restart is sent (or reconciled): a resolution, an update to a receiver told before, or news. */
+export function pendingReason(a: Anomaly, history: readonly DeliveryRecord[]): NotificationReason {
+  if (a.status === 'resolved') return 'resolved';
+  return history.some((d) => d.status === 'sent' && d.version < a.version) ? 'updated' : 'new';
 }

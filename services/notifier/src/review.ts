@@ -3,7 +3,7 @@ import type { Notification, NotificationReason } from '@burnrate/notify';
 import { type Anomaly, type AnomalyLifecycle, lifecycleOf } from '@burnrate/schemas';
 import type { DeliveryRecord, OutboxEntry, Store } from '@burnrate/store';
 import type { AnomalyCache } from './anomaly-cache.ts';
-import { decideAfresh, policyFor, type RenotifyPolicy } from './decide.ts';
+import { decideAfresh, pendingReason, policyFor, type RenotifyPolicy } from './decide.ts';
 import type { Delivery } from './delivery.ts';
 import { inhibitionOf } from './inhibit.ts';
 import { follows, type IncidentAt, joinAction } from '@burnrate/notify';
@@ -121,12 +121,11 @@ export function createReviewer(deps: ReviewDeps) {
     const inFlight = e.purpose === 'notify' ? received.find((d) => d.version === e.version && d.status === 'pending') : undefined;
     const skip = async (detail: string): Promise<Ready | undefined> => {
       if (inFlight) {
-        const toldBefore = received.some((d) => d.status === 'sent' && d.version < anomaly.version);
         const parentId = parentOf(history, e.receiver);
         return {
           entry: e,
           anomaly,
-          reason: anomaly.status === 'resolved' ? 'resolved' : toldBefore ? 'updated' : 'new',
+          reason: pendingReason(anomaly, received),
           lifecycle,
           pending: inFlight,
           unlessDelivered: detail,
