@@ -433,18 +433,20 @@ describe('createDetector', () => {
     expect(store.saved.get('detector:usage.events.v1:1')?.offset).toBe('12');
   });
 
-  it('snapshots and commits a partition that went quiet, so an idle group reaches lag 0', async () => {
-    const h = harness();
-    const store = createMemorySnapshotStore();
-    // The clock stands still, so no batch is ever due a snapshot: only the quiet period takes one.
-    const d = createDetector({
+  /** A detector whose clock stands still, so no batch is ever due a snapshot: only the quiet period (50 ms) takes one. */
+  const quietDetector = (h: Harness): DetectorService =>
+    createDetector({
       config: fixedConfig(config),
       producer: h.producer,
-      snapshots: recorded(store, h.ops),
+      snapshots: recorded(createMemorySnapshotStore(), h.ops),
       log: silent,
       clock: fixedClock(new Date(T0)),
       snapshotEveryMs: 50,
     });
+
+  it('snapshots and commits a partition that went quiet, so an idle group reaches lag 0', async () => {
+    const h = harness();
+    const d = quietDetector(h);
     await feed(d, messages(CROSSING.slice(0, 3)), h.ctx);
     expect(h.ops).toEqual(['send 1', 'rollups 1']);
     await vi.waitFor(() => expect(h.ops).toContain('commit 2'), { timeout: 5000 });
@@ -456,7 +458,6 @@ describe('createDetector', () => {
 
   it('tries the idle snapshot again when its commit failed (the broker away), with no batch coming to do it', async () => {
     const h = harness();
-    const store = createMemorySnapshotStore();
     let refuse = 2;
     const ctx: BatchContext = {
       commit: (offset) => {
@@ -469,14 +470,7 @@ describe('createDetector', () => {
       },
       signal: new AbortController().signal,
     };
-    const d = createDetector({
-      config: fixedConfig(config),
-      producer: h.producer,
-      snapshots: recorded(store, h.ops),
-      log: silent,
-      clock: fixedClock(new Date(T0)),
-      snapshotEveryMs: 50,
-    });
+    const d = quietDetector(h);
     await feed(d, messages(CROSSING.slice(0, 3)), ctx);
     await vi.waitFor(() => expect(h.ops).toContain('commit 2'), { timeout: 10_000 });
     expect(h.ops.filter((o) => o.startsWith('commit'))).toEqual(['commit 2 refused', 'commit 2 refused', 'commit 2']);
