@@ -259,6 +259,7 @@ describe('buffered sink', () => {
       reason: 'message at anomalies.v1/2@8 does not match anomalies.v1',
     });
     expect(await inner.getAnomaly(a.id)).toMatchObject({ id: a.id });
+    expect(sink.stats().invalid).toBe(1);
   });
 
   it('writes an anomaly batch at once, with the events buffered before it', async () => {

@@ -34,6 +34,8 @@ export interface BufferedSinkStats {
   dropped: number;
   /** Commits the bus refused because the partition had moved to another member (its rows are redelivered there). */
   refusedCommits: number;
+  /** Messages that did not parse, written to the DLQ table. */
+  invalid: number;
   /** Rows not yet acknowledged by the store: buffered, waiting for a retry, or being written. */
   buffered: number;
 }
@@ -86,8 +88,9 @@ const emptyRows = (): Rows => ({ ...emptySinkRows(), count: 0, commits: new Map(
  * The sink of both modes: the same parsing and DLQ rules as `createSink`, but usage events from
  * many batches and partitions are gathered and inserted together, whichever comes first of
  * `maxRows` rows or `maxDelayMs`, because ClickHouse wants few large inserts rather than one per
- * fetched partition (or per request); a batch of any other topic is written at once. Offsets are committed (per partition) only after the insert that holds their
- * rows resolved, so a crash redelivers whatever was not yet written.
+ * fetched partition (or per request); a batch of any other topic is written at once. Offsets are
+ * committed (per partition) only after the insert that holds their rows resolved, so a crash
+ * redelivers whatever was not yet written.
  *
  * A failed insert is retried with exactly the same rows in the same order, so the store's
  * content-derived insert_deduplication_token lets ClickHouse drop a block that did land before a
@@ -109,6 +112,7 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
     refused: 0,
     dropped: 0,
     refusedCommits: 0,
+    invalid: 0,
     buffered: 0,
   };
 
@@ -217,7 +221,7 @@ export function createBufferedSink(deps: BufferedSinkDeps): BufferedSink {
       // redelivers it after a backoff (the error is retriable) and other partitions go on.
       await flush();
     }
-    writer.collect(batch, buffer);
+    stats.invalid += writer.collect(batch, buffer);
     buffer.count += batch.messages.length;
     const last = batch.messages.at(-1);
     if (last !== undefined) buffer.commits.set(`${batch.topic}:${batch.partition}`, { offset: last.offset, ctx });
